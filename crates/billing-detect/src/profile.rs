@@ -1,0 +1,317 @@
+//! The project profile: what `detect` found, as plain serialisable data.
+//!
+//! This is the `--json` output of `spaire-billing detect` (documented in the README) and the
+//! input of every later stage. Bump [`SCHEMA_VERSION`] on any breaking change.
+//! All paths are relative to [`ProjectProfile::root`] and use `/` separators.
+
+use serde::{Deserialize, Serialize};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectProfile {
+    pub schema_version: u32,
+    /// Absolute path of the directory that was scanned.
+    pub root: String,
+    /// One entry per package (a monorepo has several; a plain app has one with path ".").
+    pub packages: Vec<Package>,
+    /// Things the user should know before changing the project (dirty git tree, production
+    /// indicators, malformed manifests).
+    pub warnings: Vec<Warning>,
+    /// Files skipped and why (too large, unreadable, not UTF-8, symlink loop).
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Package {
+    /// Directory of the package relative to the root ("." for the root itself).
+    pub path: String,
+    /// Name from the manifest (package.json `name`, pyproject `project.name`, go module, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub language: Language,
+    /// ESM or CommonJS; only for JavaScript and TypeScript packages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module_system: Option<ModuleSystem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_manager: Option<PackageManagerInfo>,
+    pub frameworks: Vec<Framework>,
+    /// Whether source lives under `src/` (affects where generated files go).
+    #[serde(default)]
+    pub src_dir: bool,
+    /// Import aliases: tsconfig `paths`, package.json `imports`, `$lib`, `~`.
+    pub aliases: Vec<Alias>,
+    pub integrations: Vec<Integration>,
+    pub call_sites: Vec<CallSite>,
+    /// `SPAIRE_*` variable NAMES found in `.env*` files. Values are never read out.
+    pub env_vars: Vec<EnvVar>,
+    /// Workspace members this package belongs to / contains (monorepo structure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<WorkspaceInfo>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    TypeScript,
+    JavaScript,
+    Python,
+    Go,
+    Php,
+    Ruby,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModuleSystem {
+    Esm,
+    Cjs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageManager {
+    Pnpm,
+    Yarn,
+    Npm,
+    Bun,
+    Uv,
+    Poetry,
+    Pipenv,
+    Pip,
+    Go,
+    Composer,
+    Bundler,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PackageManagerInfo {
+    pub id: PackageManager,
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FrameworkId {
+    Nextjs,
+    Express,
+    Fastify,
+    Hono,
+    Elysia,
+    Sveltekit,
+    Nuxt,
+    Astro,
+    Remix,
+    ReactRouter,
+    NodeServerless,
+    Fastapi,
+    Flask,
+    Django,
+    PydanticAi,
+    GoNethttp,
+    Gin,
+    Echo,
+    Chi,
+    Fiber,
+    Laravel,
+    Rails,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Framework {
+    pub id: FrameworkId,
+    /// Version requirement as declared in the manifest (e.g. "^15.1.0"), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Major version, when it can be read from the requirement or the lockfile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub major: Option<u64>,
+    pub confidence: Confidence,
+    pub evidence: Vec<Evidence>,
+    #[serde(default)]
+    pub details: FrameworkDetails,
+}
+
+/// Framework-specific layout facts. Only the fields relevant to the framework are set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FrameworkDetails {
+    /// Next.js: directory of the app router (e.g. "src/app"), when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_dir: Option<String>,
+    /// Next.js: directory of the pages router (e.g. "pages"), when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages_dir: Option<String>,
+    /// Nuxt: srcDir ("app" for the Nuxt 4 layout, "." for Nuxt 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src_dir: Option<String>,
+    /// Nuxt: the server directory (always at the root in Nuxt 4, e.g. "server").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_dir: Option<String>,
+    /// Astro: `output` ("static" | "server"), and the SSR adapter package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<String>,
+    /// SvelteKit / Remix / React Router: routes directory (e.g. "src/routes", "app/routes").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routes_dir: Option<String>,
+    /// Django: settings module (e.g. "mysite.settings") and the project package directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings_module: Option<String>,
+    /// Go: module path from go.mod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module_path: Option<String>,
+    /// File where the app object is constructed (`express()`, `new Hono(`, `FastAPI(`,
+    /// `Flask(__name__)`, `gin.Default()`, ...), when found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_file: Option<String>,
+    /// Variable that holds the app object in `entry_file` (e.g. "app").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_variable: Option<String>,
+}
+
+/// Where a conclusion came from: `file:line` plus the text that was matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// The matched text, trimmed (e.g. `"next": "^15.1.0"` or `app = FastAPI()`).
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alias {
+    /// Import prefix as written by users, e.g. "@/*", "#app/*", "$lib", "~".
+    pub prefix: String,
+    /// Target directory relative to the package, e.g. "src/*".
+    pub target: String,
+    pub source: Evidence,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IntegrationKind {
+    /// Vercel AI SDK (`ai`).
+    AiSdk,
+    /// An `@ai-sdk/*` provider.
+    AiProvider,
+    /// A vendor LLM client (`openai`, `@anthropic-ai/sdk`).
+    LlmClient,
+    /// `pydantic-ai` / `pydantic-ai-slim`.
+    AgentFramework,
+    /// `@aws-sdk/client-s3`, `@aws-sdk/lib-storage`, `boto3`.
+    S3,
+    /// An already-installed Spaire SDK (`@spaire/sdk`, `spaire-sdk`).
+    SpaireSdk,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Integration {
+    /// Package name, e.g. "ai", "@ai-sdk/openai", "pydantic-ai", "boto3", "@spaire/sdk".
+    pub package: String,
+    pub kind: IntegrationKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub major: Option<u64>,
+    pub evidence: Evidence,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallSiteKind {
+    GenerateText,
+    StreamText,
+    GenerateObject,
+    StreamObject,
+    /// PydanticAI `agent.run(...)`.
+    AgentRun,
+    AgentRunSync,
+    AgentRunStream,
+    /// `new PutObjectCommand(...)`.
+    S3PutObject,
+    /// `new Upload(...)` from `@aws-sdk/lib-storage`.
+    S3Upload,
+    /// boto3 `put_object(...)`.
+    Boto3PutObject,
+    /// boto3 `upload_file(...)` / `upload_fileobj(...)`.
+    Boto3UploadFile,
+    /// A file that defines HTTP route handlers (Next.js route.ts, an Express router, ...).
+    RouteHandler,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallSite {
+    pub kind: CallSiteKind,
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    /// The callee as written at the call site (an aliased import shows its local name).
+    pub callee: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvVar {
+    pub name: String,
+    pub file: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceInfo {
+    /// Path of the workspace root package (relative to the scan root).
+    pub root: String,
+    /// How the workspace is declared: "pnpm-workspace.yaml", "package.json workspaces",
+    /// "turbo.json", "nx.json", "uv workspace", "go.work".
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    /// Stable machine-readable code: "dirty-git", "production-env", "malformed-manifest",
+    /// "production-deploy-config", ...
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+}
+
+impl ProjectProfile {
+    /// The package at `path` (as written in the profile, e.g. "." or "apps/web").
+    pub fn package(&self, path: &str) -> Option<&Package> {
+        let wanted = path.trim_end_matches('/');
+        let wanted = if wanted.is_empty() { "." } else { wanted };
+        self.packages.iter().find(|p| p.path == wanted)
+    }
+}
+
+impl Package {
+    /// The framework detected with the highest confidence (ties: the order of detection).
+    pub fn primary_framework(&self) -> Option<&Framework> {
+        self.frameworks
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, f)| (f.confidence, std::cmp::Reverse(*i)))
+            .map(|(_, f)| f)
+    }
+
+    pub fn has_framework(&self, id: FrameworkId) -> bool {
+        self.frameworks.iter().any(|f| f.id == id)
+    }
+
+    pub fn integration(&self, package: &str) -> Option<&Integration> {
+        self.integrations.iter().find(|i| i.package == package)
+    }
+}

@@ -1,0 +1,6 @@
+//! The one integration-test binary (every extra test binary is another full link on 2 cores).
+//! Each module is owned by the feature it tests.
+
+mod common;
+
+mod cli;

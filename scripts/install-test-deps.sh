@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh machine (Debian + rustup toolchain):
+# Debian toolchains for generated Go/PHP/Ruby code, the real npm packages generated
+# TypeScript is type-checked against, and a Python venv with the real SDK and checkers.
+# Safe to re-run; it never downloads anything but packages from the registries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_packages=(golang-go php-cli php-curl ruby ripgrep)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+for dir in tests/toolchains/node tests/toolchains/node-ai-latest; do
+  echo "==> npm install in $dir"
+  (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
+done
+
+echo "==> python venv in tests/toolchains/python/.venv"
+python3 -m venv tests/toolchains/python/.venv
+tests/toolchains/python/.venv/bin/pip install -q --disable-pip-version-check \
+  -r tests/toolchains/python/requirements.txt
