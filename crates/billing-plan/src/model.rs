@@ -165,3 +165,12 @@ impl BillingPlan {
         !self.credits.is_empty()
     }
 }
+
+/// Webhook event types the generated handler has explicit cases for when `[webhooks]` gives
+/// no `events` list.
+pub const DEFAULT_WEBHOOK_EVENTS: &[&str] = &[
+    "order.paid",
+    "subscription.active",
+    "subscription.canceled",
+    "customer.state_changed",
+];
