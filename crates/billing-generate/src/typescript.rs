@@ -1,12 +1,561 @@
-//! Code generation for typescript.
+//! Code generation for TypeScript and JavaScript packages.
+//!
+//! Produces, in the package's own conventions ([`layout::Layout`]):
+//! - shared modules under one directory (`lib/spaire/` or the framework's server-only place):
+//!   `client` (SDK client, explicit server URL), `recorder` (batching queue), `usage`
+//!   (per-metric helpers), `customer` (request → app user id), `balance` (credits),
+//!   `webhooks` + `webhook-handlers` (verification and dispatch);
+//! - a framework adapter (middleware in the framework's idiom) and the webhook route file;
+//! - registration of the middleware in the app's entry file where that can be done safely,
+//!   otherwise a manual step saying exactly what to add;
+//! - `.env.example` variable names, and the `@spaire/sdk` install when it is missing.
 
-use billing_changeset::ChangeSet;
+mod context;
+mod frameworks;
+mod layout;
+mod registration;
+mod webhook_events;
 
+use std::path::Path;
+
+use billing_changeset::{
+    ChangeSet, EnvVarName, FileAction, FileChange, FileOrigin, ManualStep, PackageInstall,
+};
+use billing_detect::{Framework, FrameworkId, IntegrationKind, Language, Package, PackageManager};
+use billing_plan::{BillingPlan, MeterKind};
+use minijinja::Environment;
+use serde::Serialize;
+
+pub use context::{WEBHOOK_PATH, usage_exports};
+pub use layout::Layout;
+
+use crate::render::{self, Template};
 use crate::{GenerateError, Target};
 
-pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
-    let _ = target;
-    Err(GenerateError::Unsupported(
-        "typescript code generation is not implemented yet".to_owned(),
+/// The npm package generated code depends on.
+pub const SDK_PACKAGE: &str = "@spaire/sdk";
+
+const TEMPLATES: &[Template] = &[
+    (
+        "client",
+        include_str!("../templates/typescript/client.ts.j2"),
+    ),
+    (
+        "recorder",
+        include_str!("../templates/typescript/recorder.ts.j2"),
+    ),
+    ("usage", include_str!("../templates/typescript/usage.ts.j2")),
+    (
+        "customer",
+        include_str!("../templates/typescript/customer.ts.j2"),
+    ),
+    (
+        "balance",
+        include_str!("../templates/typescript/balance.ts.j2"),
+    ),
+    (
+        "webhooks",
+        include_str!("../templates/typescript/webhooks.ts.j2"),
+    ),
+    (
+        "webhook-handlers",
+        include_str!("../templates/typescript/webhook-handlers.ts.j2"),
+    ),
+    (
+        "env.example",
+        include_str!("../templates/typescript/env.example.j2"),
+    ),
+    (
+        "express",
+        include_str!("../templates/typescript/frameworks/express.ts.j2"),
+    ),
+    (
+        "fastify",
+        include_str!("../templates/typescript/frameworks/fastify.ts.j2"),
+    ),
+    (
+        "hono",
+        include_str!("../templates/typescript/frameworks/hono.ts.j2"),
+    ),
+    (
+        "elysia",
+        include_str!("../templates/typescript/frameworks/elysia.ts.j2"),
+    ),
+    (
+        "next",
+        include_str!("../templates/typescript/frameworks/next.ts.j2"),
+    ),
+    (
+        "next-webhook-route",
+        include_str!("../templates/typescript/frameworks/next-webhook-route.ts.j2"),
+    ),
+    (
+        "next-webhook-pages",
+        include_str!("../templates/typescript/frameworks/next-webhook-pages.ts.j2"),
+    ),
+    (
+        "sveltekit",
+        include_str!("../templates/typescript/frameworks/sveltekit.ts.j2"),
+    ),
+    (
+        "sveltekit-hooks",
+        include_str!("../templates/typescript/frameworks/sveltekit-hooks.ts.j2"),
+    ),
+    (
+        "sveltekit-webhook",
+        include_str!("../templates/typescript/frameworks/sveltekit-webhook.ts.j2"),
+    ),
+    (
+        "nuxt-middleware",
+        include_str!("../templates/typescript/frameworks/nuxt-middleware.ts.j2"),
+    ),
+    (
+        "nuxt-webhook",
+        include_str!("../templates/typescript/frameworks/nuxt-webhook.ts.j2"),
+    ),
+    (
+        "astro",
+        include_str!("../templates/typescript/frameworks/astro.ts.j2"),
+    ),
+    (
+        "astro-middleware",
+        include_str!("../templates/typescript/frameworks/astro-middleware.ts.j2"),
+    ),
+    (
+        "astro-webhook",
+        include_str!("../templates/typescript/frameworks/astro-webhook.ts.j2"),
+    ),
+    (
+        "remix",
+        include_str!("../templates/typescript/frameworks/remix.ts.j2"),
+    ),
+    (
+        "remix-webhook",
+        include_str!("../templates/typescript/frameworks/remix-webhook.ts.j2"),
+    ),
+    (
+        "serverless",
+        include_str!("../templates/typescript/frameworks/serverless.ts.j2"),
+    ),
+    (
+        "serverless-webhook",
+        include_str!("../templates/typescript/frameworks/serverless-webhook.ts.j2"),
+    ),
+];
+
+/// Metadata keys the generated helpers write for a meter kind — the only properties a meter
+/// of that kind may aggregate. `model` and `method` are written when the caller passes them.
+/// `None` for custom meters: the caller of `recordUsage` chooses the keys.
+pub fn metadata_keys_written(kind: MeterKind) -> Option<&'static [&'static str]> {
+    match kind {
+        MeterKind::LlmTokens => Some(&["inputTokens", "outputTokens", "totalTokens", "model"]),
+        MeterKind::ApiCalls => Some(&["endpoint", "method"]),
+        MeterKind::Storage => Some(&["bytes"]),
+        MeterKind::ComputeTime => Some(&["deltaTime"]),
+        MeterKind::Custom => None,
+    }
+}
+
+/// The import specifier of the generated usage module as seen from `from_file` (a path
+/// relative to the project root): the package's alias when its build resolves one, else a
+/// relative path (with `.js` under Node's ESM resolution). `None` when the target is not a
+/// TypeScript/JavaScript package or the file is outside it.
+pub fn usage_module_specifier(target: &Target<'_>, from_file: &str) -> Option<String> {
+    if !matches!(
+        target.package.language,
+        Language::TypeScript | Language::JavaScript
+    ) {
+        return None;
+    }
+    let framework = select_framework(target).ok().flatten();
+    let layout = Layout::new(target.package, framework.as_ref());
+    let from = layout.to_package(from_file)?;
+    Some(layout.specifier(&from, "usage"))
+}
+
+/// The framework to generate for: the plan's `[project] framework` override, else the one
+/// detected with the highest confidence. `Ok(None)`: plain Node code, no adapter.
+fn select_framework(target: &Target<'_>) -> Result<Option<Framework>, GenerateError> {
+    let Some(wanted) = target.plan.project.framework.as_deref() else {
+        return Ok(target
+            .package
+            .primary_framework()
+            .filter(|f| frameworks::is_js_framework(f.id))
+            .cloned());
+    };
+    let id: FrameworkId = serde_json::from_value(serde_json::Value::String(wanted.to_owned()))
+        .map_err(|_| {
+            GenerateError::Unsupported(format!(
+                "`[project] framework = \"{wanted}\"` in spaire-billing.toml is not a framework id (use e.g. \"nextjs\", \"express\", \"hono\")"
+            ))
+        })?;
+    if !frameworks::is_js_framework(id) {
+        return Err(GenerateError::Unsupported(format!(
+            "`[project] framework = \"{wanted}\"` is not a JavaScript/TypeScript framework, but package `{}` is {}",
+            target.package.path,
+            language_name(target.package.language)
+        )));
+    }
+    // When detection saw the framework too, keep its layout facts (app dir, entry file, ...).
+    Ok(Some(
+        target
+            .package
+            .frameworks
+            .iter()
+            .find(|f| f.id == id)
+            .cloned()
+            .unwrap_or(Framework {
+                id,
+                version: None,
+                major: None,
+                confidence: billing_detect::Confidence::High,
+                evidence: Vec::new(),
+                details: billing_detect::FrameworkDetails::default(),
+            }),
     ))
+}
+
+fn language_name(language: Language) -> &'static str {
+    match language {
+        Language::TypeScript => "TypeScript",
+        Language::JavaScript => "JavaScript",
+        Language::Python => "Python",
+        Language::Go => "Go",
+        Language::Php => "PHP",
+        Language::Ruby => "Ruby",
+    }
+}
+
+/// Everything generation produces, before it is turned into file changes.
+struct Output {
+    /// (package-relative path, template, extra context, summary)
+    files: Vec<PlannedFile>,
+    changes: ChangeSet,
+}
+
+struct PlannedFile {
+    path: String,
+    content: String,
+    origin: FileOrigin,
+    summary: String,
+}
+
+/// Renders templates with the helpers they use: `t(s)` keeps a type annotation only in
+/// TypeScript output; `imp(names, spec)` writes an ESM import or a CommonJS require.
+struct Renderer {
+    env: Environment<'static>,
+    base: Context,
+}
+
+type Context = context::Context;
+
+impl Renderer {
+    fn new(base: Context) -> Self {
+        let mut env = render::environment(TEMPLATES);
+        let ts = base.ts;
+        let esm = base.esm;
+        env.add_function(
+            "t",
+            move |text: String| if ts { text } else { String::new() },
+        );
+        env.add_function("imp", move |names: String, spec: String| {
+            if esm {
+                format!("import {names} from \"{spec}\";")
+            } else {
+                format!(
+                    "const {} = require(\"{spec}\");",
+                    names.replace(" as ", ": ")
+                )
+            }
+        });
+        Renderer { env, base }
+    }
+
+    fn render(&self, template: &str, extra: impl Serialize) -> Result<String, GenerateError> {
+        let mut value = serde_json::to_value(&self.base).expect("context serialises");
+        let extra = serde_json::to_value(extra).expect("context serialises");
+        if let (Some(map), serde_json::Value::Object(extra)) = (value.as_object_mut(), extra) {
+            map.extend(extra);
+        }
+        let text = render::render(&self.env, template, value)?;
+        Ok(tidy(&text))
+    }
+}
+
+/// Collapses runs of blank lines that conditional template blocks leave behind.
+fn tidy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank_run = 0;
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            blank_run += 1;
+            if blank_run > 1 {
+                continue;
+            }
+        } else {
+            blank_run = 0;
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
+    let framework = select_framework(target)?;
+    let layout = Layout::new(target.package, framework.as_ref());
+    let header = render::header_line("//");
+    let renderer = Renderer::new(Context::new(target.plan, &layout, header));
+    let mut output = Output {
+        files: Vec::new(),
+        changes: ChangeSet::default(),
+    };
+    shared_modules(&renderer, &layout, target.plan, &mut output)?;
+    frameworks::generate(&renderer, &layout, target, &mut output)?;
+    env_example(&renderer, &layout, target, &mut output)?;
+    sdk_install(&layout, target.package, &mut output);
+    env_var_names(target.plan, &mut output);
+    finish(target.root, &layout, output)
+}
+
+fn shared_modules(
+    renderer: &Renderer,
+    layout: &Layout,
+    plan: &BillingPlan,
+    output: &mut Output,
+) -> Result<(), GenerateError> {
+    let mut add = |stem: &str, summary: &str| -> Result<(), GenerateError> {
+        output.files.push(PlannedFile {
+            path: layout.module_file(stem),
+            content: renderer.render(stem, ())?,
+            origin: FileOrigin::Generated,
+            summary: summary.to_owned(),
+        });
+        Ok(())
+    };
+    add("client", "Spaire SDK client with an explicit server URL")?;
+    add(
+        "recorder",
+        "usage recorder: batches events off the request path, retries, flushes on shutdown",
+    )?;
+    add(
+        "usage",
+        "usage helpers: one per meter in spaire-billing.toml",
+    )?;
+    add(
+        "customer",
+        "finds the app's user id for a request ([customer] in the plan)",
+    )?;
+    if plan.uses_credits() {
+        add(
+            "balance",
+            "credit balances by meter name (balance > 0 means credits remain)",
+        )?;
+    }
+    if plan.webhooks.is_some() {
+        add(
+            "webhooks",
+            "verifies Spaire webhooks (403 on a bad signature) and dispatches them",
+        )?;
+        add(
+            "webhook-handlers",
+            "what the app does for each webhook event",
+        )?;
+    }
+    Ok(())
+}
+
+fn env_example(
+    renderer: &Renderer,
+    layout: &Layout,
+    target: &Target<'_>,
+    output: &mut Output,
+) -> Result<(), GenerateError> {
+    let path = layout.to_root(".env.example");
+    let existing = read_optional(target.root, &path)?;
+    let block = renderer.render("env.example", ())?;
+    let present = |name: &str| {
+        existing.as_deref().is_some_and(|text| {
+            text.lines()
+                .any(|line| line.trim_start().starts_with(&format!("{name}=")))
+        })
+    };
+    // Keep the comment above each missing variable; skip variables already listed.
+    let mut missing = String::new();
+    let mut pending_comment = String::new();
+    for line in block.lines() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            pending_comment.push_str(line);
+            pending_comment.push('\n');
+            continue;
+        }
+        let name = line.split('=').next().unwrap_or_default();
+        if !present(name) {
+            missing.push_str(&pending_comment);
+            missing.push_str(line);
+            missing.push('\n');
+        }
+        pending_comment.clear();
+    }
+    if missing.trim().is_empty() {
+        return Ok(());
+    }
+    let after = match &existing {
+        Some(text) if !text.is_empty() && !text.ends_with('\n') => format!("{text}\n{missing}"),
+        Some(text) => format!("{text}{missing}"),
+        None => missing.trim_start_matches('\n').to_owned(),
+    };
+    output.changes.files.push(FileChange {
+        path,
+        action: if existing.is_some() {
+            FileAction::Modify
+        } else {
+            FileAction::Create
+        },
+        origin: FileOrigin::Config,
+        before: existing,
+        after,
+        summary: "names of the Spaire environment variables (no values)".to_owned(),
+    });
+    Ok(())
+}
+
+fn sdk_install(layout: &Layout, package: &Package, output: &mut Output) {
+    let installed = package
+        .integrations
+        .iter()
+        .any(|i| i.kind == IntegrationKind::SpaireSdk && i.package == SDK_PACKAGE);
+    if installed {
+        return;
+    }
+    let manager = package.package_manager.as_ref().map(|m| m.id);
+    let mut argv: Vec<String> = match manager {
+        Some(PackageManager::Pnpm) => vec!["pnpm".into(), "add".into()],
+        Some(PackageManager::Yarn) => vec!["yarn".into(), "add".into()],
+        Some(PackageManager::Bun) => vec!["bun".into(), "add".into()],
+        _ => vec!["npm".into(), "install".into()],
+    };
+    argv.push(SDK_PACKAGE.to_owned());
+    output.changes.installs.push(PackageInstall {
+        cwd: if package.path.is_empty() {
+            ".".to_owned()
+        } else {
+            package.path.clone()
+        },
+        argv,
+        packages: vec![SDK_PACKAGE.to_owned()],
+    });
+    let _ = layout;
+}
+
+fn env_var_names(plan: &BillingPlan, output: &mut Output) {
+    output.changes.env_vars.push(EnvVarName {
+        name: "SPAIRE_ACCESS_TOKEN".to_owned(),
+        purpose: "Spaire organization access token used to send usage events".to_owned(),
+        required: true,
+    });
+    output.changes.env_vars.push(EnvVarName {
+        name: "SPAIRE_SERVER_URL".to_owned(),
+        purpose: format!(
+            "Spaire API base URL (defaults to {})",
+            plan.effective_server_url()
+        ),
+        required: false,
+    });
+    if plan.webhooks.is_some() {
+        output.changes.env_vars.push(EnvVarName {
+            name: "SPAIRE_WEBHOOK_SECRET".to_owned(),
+            purpose: "signing secret of the Spaire webhook endpoint".to_owned(),
+            required: true,
+        });
+    }
+}
+
+fn read_optional(root: &Path, relative: &str) -> Result<Option<String>, GenerateError> {
+    match std::fs::read_to_string(root.join(relative)) {
+        Ok(text) => Ok(Some(text)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(GenerateError::Read {
+            path: relative.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Turns planned files into changes: `Create` for new paths, `Modify` (with the current
+/// content, so `apply` can show a diff) for existing ones; identical files are left out.
+fn finish(root: &Path, layout: &Layout, output: Output) -> Result<ChangeSet, GenerateError> {
+    let Output { files, mut changes } = output;
+    let mut generated = Vec::with_capacity(files.len());
+    for file in files {
+        let path = layout.to_root(&file.path);
+        let before = read_optional(root, &path)?;
+        if before.as_deref() == Some(file.content.as_str()) {
+            continue;
+        }
+        generated.push(FileChange {
+            action: if before.is_some() {
+                FileAction::Modify
+            } else {
+                FileAction::Create
+            },
+            path,
+            origin: file.origin,
+            before,
+            after: file.content,
+            summary: file.summary,
+        });
+    }
+    generated.append(&mut changes.files);
+    changes.files = generated;
+    Ok(changes)
+}
+
+fn manual(output: &mut Output, file: String, instructions: String, snippet: Option<String>) {
+    output.changes.manual_steps.push(ManualStep {
+        file,
+        line: None,
+        instructions,
+        snippet,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plan validates meters against `billing_plan::presets::metadata_keys`; the templates
+    /// write `metadata_keys_written`. They must be the same table.
+    #[test]
+    fn written_keys_match_the_plan_contract() {
+        for kind in [
+            MeterKind::LlmTokens,
+            MeterKind::ApiCalls,
+            MeterKind::Storage,
+            MeterKind::ComputeTime,
+        ] {
+            assert_eq!(
+                metadata_keys_written(kind),
+                Some(billing_plan::presets::metadata_keys(kind)),
+                "{kind:?}"
+            );
+        }
+        assert_eq!(metadata_keys_written(MeterKind::Custom), None);
+    }
+
+    /// Every key in the table appears as a metadata key in the usage template.
+    #[test]
+    fn usage_template_writes_every_listed_key() {
+        let usage = include_str!("../templates/typescript/usage.ts.j2");
+        for kind in [
+            MeterKind::LlmTokens,
+            MeterKind::ApiCalls,
+            MeterKind::Storage,
+            MeterKind::ComputeTime,
+        ] {
+            for key in metadata_keys_written(kind).unwrap_or_default() {
+                assert!(usage.contains(key), "{key} is not written by usage.ts.j2");
+            }
+        }
+    }
 }

@@ -1,0 +1,209 @@
+//! The data every TypeScript template sees, derived from the billing plan.
+
+use billing_plan::{BillingPlan, CustomerSource, MeterKind};
+use serde::Serialize;
+
+use super::layout::Layout;
+use super::webhook_events;
+
+/// Route the generated webhook handler listens on, in every framework.
+pub const WEBHOOK_PATH: &str = "/api/webhooks/spaire";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Context {
+    pub header: String,
+    pub ts: bool,
+    pub esm: bool,
+    /// Extension on relative imports between generated modules ("" or ".js").
+    pub ext: &'static str,
+    /// `export ` for ESM syntax, empty for CommonJS (which lists exports at the end).
+    pub exp: &'static str,
+    pub environment: &'static str,
+    pub server_url: String,
+    /// Distinct event names per meter kind (several meters may count one event).
+    pub llm_events: Vec<String>,
+    pub api_events: Vec<String>,
+    pub storage_events: Vec<String>,
+    pub compute_events: Vec<String>,
+    pub custom_meters: Vec<CustomMeter>,
+    pub credit_meters: Vec<String>,
+    pub usage_exports: Vec<&'static str>,
+    pub customer: Customer,
+    pub customer_from_body: bool,
+    pub webhooks: bool,
+    pub api_calls: bool,
+    pub webhook_path: &'static str,
+    pub webhook_cases: Vec<WebhookCase>,
+    pub webhook_handler_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomMeter {
+    pub name: String,
+    pub event: String,
+    pub property: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Customer {
+    pub from: &'static str,
+    pub header: String,
+    pub field: String,
+    pub function: String,
+    /// Import specifier of the user's function module (as written in the plan).
+    pub module: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WebhookCase {
+    pub event: String,
+    pub handler: String,
+}
+
+fn events_of(plan: &BillingPlan, kind: MeterKind) -> Vec<String> {
+    let mut events: Vec<String> = Vec::new();
+    for meter in plan.meters.iter().filter(|m| m.kind == kind) {
+        if !events.contains(&meter.event) {
+            events.push(meter.event.clone());
+        }
+    }
+    events
+}
+
+/// `order.paid` → `onOrderPaid`, `benefit_grant.created` → `onBenefitGrantCreated`.
+fn handler_name(event: &str) -> String {
+    let mut name = String::from("on");
+    for word in event.split(['.', '_', '-']).filter(|w| !w.is_empty()) {
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            name.extend(first.to_uppercase());
+            name.push_str(chars.as_str());
+        }
+    }
+    name
+}
+
+/// Helper functions the generated usage module exports for this plan.
+pub fn usage_exports(plan: &BillingPlan) -> Vec<&'static str> {
+    let mut exports = Vec::new();
+    let has = |kind| plan.meters.iter().any(|m| m.kind == kind);
+    if has(MeterKind::LlmTokens) {
+        exports.extend(["recordLlmUsage", "llmUsageOnFinish"]);
+    }
+    if has(MeterKind::ApiCalls) {
+        exports.push("recordApiCall");
+    }
+    if has(MeterKind::Storage) {
+        exports.extend(["recordStorageUpload", "byteLengthOf"]);
+    }
+    if has(MeterKind::ComputeTime) {
+        exports.push("startComputeTimer");
+    }
+    exports.push("recordUsage");
+    exports
+}
+
+impl Context {
+    pub fn new(plan: &BillingPlan, layout: &Layout, header: String) -> Self {
+        let customer = match &plan.customer {
+            CustomerSource::Header { header } => Customer {
+                from: "header",
+                header: header.clone(),
+                field: String::new(),
+                function: String::new(),
+                module: String::new(),
+            },
+            CustomerSource::Body { field } => Customer {
+                from: "body",
+                header: String::new(),
+                field: field.clone(),
+                function: String::new(),
+                module: String::new(),
+            },
+            CustomerSource::Session => Customer {
+                from: "session",
+                header: String::new(),
+                field: String::new(),
+                function: String::new(),
+                module: String::new(),
+            },
+            CustomerSource::Function { function, module } => Customer {
+                from: "function",
+                header: String::new(),
+                field: String::new(),
+                function: function.clone(),
+                module: module.clone(),
+            },
+        };
+        let webhook_cases: Vec<WebhookCase> = plan
+            .webhooks
+            .iter()
+            .flat_map(|w| w.events.iter())
+            .filter(|event| webhook_events::is_typed(event))
+            .fold(Vec::new(), |mut cases: Vec<WebhookCase>, event| {
+                if !cases.iter().any(|c| &c.event == event) {
+                    cases.push(WebhookCase {
+                        event: event.clone(),
+                        handler: handler_name(event),
+                    });
+                }
+                cases
+            });
+        let mut credit_meters: Vec<String> = Vec::new();
+        for credit in &plan.credits {
+            if !credit_meters.contains(&credit.meter) {
+                credit_meters.push(credit.meter.clone());
+            }
+        }
+        Context {
+            header,
+            ts: layout.typescript,
+            esm: layout.esm_syntax,
+            ext: layout.import_ext(),
+            exp: if layout.esm_syntax { "export " } else { "" },
+            environment: plan.environment.as_str(),
+            server_url: plan.effective_server_url().trim_end_matches('/').to_owned(),
+            llm_events: events_of(plan, MeterKind::LlmTokens),
+            api_events: events_of(plan, MeterKind::ApiCalls),
+            storage_events: events_of(plan, MeterKind::Storage),
+            compute_events: events_of(plan, MeterKind::ComputeTime),
+            custom_meters: plan
+                .meters
+                .iter()
+                .filter(|m| m.kind == MeterKind::Custom)
+                .map(|m| CustomMeter {
+                    name: m.name.clone(),
+                    event: m.event.clone(),
+                    property: m.aggregation.property.clone(),
+                })
+                .collect(),
+            credit_meters,
+            usage_exports: usage_exports(plan),
+            customer_from_body: matches!(plan.customer, CustomerSource::Body { .. }),
+            customer,
+            webhooks: plan.webhooks.is_some(),
+            api_calls: plan.meters.iter().any(|m| m.kind == MeterKind::ApiCalls),
+            webhook_path: WEBHOOK_PATH,
+            webhook_handler_names: webhook_cases.iter().map(|c| c.handler.clone()).collect(),
+            webhook_cases,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::handler_name;
+
+    #[test]
+    fn handler_names_are_camel_case() {
+        assert_eq!(handler_name("order.paid"), "onOrderPaid");
+        assert_eq!(
+            handler_name("customer.state_changed"),
+            "onCustomerStateChanged"
+        );
+        assert_eq!(
+            handler_name("benefit_grant.created"),
+            "onBenefitGrantCreated"
+        );
+    }
+}

@@ -1,0 +1,549 @@
+//! Framework adapters: the API-call middleware in each framework's idiom, the webhook route
+//! where the framework keeps routes, and their registration.
+
+use billing_changeset::{FileAction, FileChange, FileOrigin};
+use billing_detect::FrameworkId;
+use serde_json::json;
+
+use super::context::WEBHOOK_PATH;
+use super::layout::Layout;
+use super::registration::Registration;
+use super::{Output, PlannedFile, Renderer, manual, read_optional};
+use crate::{GenerateError, Target};
+
+pub fn is_js_framework(id: FrameworkId) -> bool {
+    matches!(
+        id,
+        FrameworkId::Nextjs
+            | FrameworkId::Express
+            | FrameworkId::Fastify
+            | FrameworkId::Hono
+            | FrameworkId::Elysia
+            | FrameworkId::Sveltekit
+            | FrameworkId::Nuxt
+            | FrameworkId::Astro
+            | FrameworkId::Remix
+            | FrameworkId::ReactRouter
+            | FrameworkId::NodeServerless
+    )
+}
+
+struct Ctx<'a, 'r> {
+    renderer: &'r Renderer,
+    layout: &'r Layout,
+    target: &'r Target<'a>,
+    api_calls: bool,
+    webhooks: bool,
+}
+
+impl Ctx<'_, '_> {
+    /// Renders `template` to the package-relative `path`.
+    fn file(
+        &self,
+        output: &mut Output,
+        path: String,
+        template: &str,
+        extra: serde_json::Value,
+        summary: &str,
+    ) -> Result<(), GenerateError> {
+        output.files.push(PlannedFile {
+            path,
+            content: self.renderer.render(template, extra)?,
+            origin: FileOrigin::Generated,
+            summary: summary.to_owned(),
+        });
+        Ok(())
+    }
+
+    fn ext(&self) -> &'static str {
+        self.layout.file_ext()
+    }
+
+    /// Specifier of a shared module from a package-relative file.
+    fn spec(&self, from: &str, stem: &str) -> String {
+        self.layout.specifier(from, stem)
+    }
+
+    fn exists(&self, package_relative: &str) -> Result<bool, GenerateError> {
+        Ok(read_optional(self.target.root, &self.layout.to_root(package_relative))?.is_some())
+    }
+
+    fn webhook_route_manual(&self, output: &mut Output) {
+        manual(
+            output,
+            self.layout.module_file("webhooks"),
+            format!(
+                "Serve POST {WEBHOOK_PATH} with `handleSpaireWebhook(rawBody, headersToRecord(headers))` from this file, passing the UNPARSED request body, and answer with the returned status and body"
+            ),
+            None,
+        );
+    }
+}
+
+pub(super) fn generate(
+    renderer: &Renderer,
+    layout: &Layout,
+    target: &Target<'_>,
+    output: &mut Output,
+) -> Result<(), GenerateError> {
+    let cx = Ctx {
+        renderer,
+        layout,
+        target,
+        api_calls: renderer.base.api_calls,
+        webhooks: renderer.base.webhooks,
+    };
+    match layout.framework {
+        Some(
+            id @ (FrameworkId::Express
+            | FrameworkId::Fastify
+            | FrameworkId::Hono
+            | FrameworkId::Elysia),
+        ) => server_app(&cx, id, output),
+        Some(FrameworkId::Nextjs) => nextjs(&cx, output),
+        Some(FrameworkId::Sveltekit) => sveltekit(&cx, output),
+        Some(FrameworkId::Nuxt) => nuxt(&cx, output),
+        Some(FrameworkId::Astro) => astro(&cx, output),
+        Some(id @ (FrameworkId::Remix | FrameworkId::ReactRouter)) => remix(&cx, id, output),
+        Some(FrameworkId::NodeServerless) => serverless(&cx, output),
+        _ => {
+            if cx.api_calls {
+                manual(
+                    output,
+                    layout.module_file("usage"),
+                    "No web framework was detected: call `recordApiCall(customerId, endpoint)` from this file once per billed request".to_owned(),
+                    None,
+                );
+            }
+            if cx.webhooks {
+                cx.webhook_route_manual(output);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Express, Fastify, Hono and Elysia: one adapter module, registered in the entry file.
+fn server_app(cx: &Ctx<'_, '_>, id: FrameworkId, output: &mut Output) -> Result<(), GenerateError> {
+    if !cx.api_calls && !cx.webhooks {
+        return Ok(());
+    }
+    let stem = match id {
+        FrameworkId::Express => "express",
+        FrameworkId::Fastify => "fastify",
+        FrameworkId::Hono => "hono",
+        _ => "elysia",
+    };
+    let adapter = cx.layout.module_file(stem);
+    cx.file(
+        output,
+        adapter.clone(),
+        stem,
+        json!({}),
+        "framework middleware: API-call metering and the webhook route",
+    )?;
+    let names: Vec<&str> = [
+        cx.api_calls.then_some("spaireApiCalls"),
+        cx.webhooks.then_some("spaireWebhooks"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let details = &cx.layout.details;
+    let entry = details
+        .entry_file
+        .as_deref()
+        .and_then(|file| cx.layout.to_package(file).map(|rel| (file, rel)));
+    let app_variable = details.app_variable.as_deref().unwrap_or("app");
+    if let Some((entry_root, entry_rel)) = &entry {
+        let specifier = cx.spec(entry_rel, stem);
+        let registration = Registration {
+            framework: id,
+            app_variable,
+            adapter_specifier: &specifier,
+            esm_syntax: cx.layout.esm_syntax,
+            api_calls: cx.api_calls,
+            webhooks: cx.webhooks,
+        };
+        if let Some(source) = read_optional(cx.target.root, entry_root)? {
+            if names.iter().any(|name| source.contains(name)) {
+                return Ok(());
+            }
+            if let Some(after) = registration.apply(&source) {
+                output.changes.files.push(FileChange {
+                    path: (*entry_root).to_owned(),
+                    action: FileAction::Modify,
+                    origin: FileOrigin::Wired,
+                    before: Some(source),
+                    after,
+                    summary: format!("registers {} on `{app_variable}`", names.join(" and ")),
+                });
+                return Ok(());
+            }
+        }
+    }
+    let file = entry.map_or_else(
+        || "your server entry file".to_owned(),
+        |(root, _)| root.to_owned(),
+    );
+    manual(
+        output,
+        file,
+        format!(
+            "Import {} from `{}` and register {} right after the app is created, before any body parser and route",
+            names.join(" and "),
+            cx.layout.to_root(&adapter),
+            if names.len() == 2 { "them" } else { "it" }
+        ),
+        Some(registration_snippet(
+            id,
+            app_variable,
+            cx.api_calls,
+            cx.webhooks,
+        )),
+    );
+    Ok(())
+}
+
+fn registration_snippet(id: FrameworkId, app: &str, api_calls: bool, webhooks: bool) -> String {
+    let mut lines = Vec::new();
+    match id {
+        FrameworkId::Express => {
+            if webhooks {
+                lines.push(format!("{app}.use(spaireWebhooks);"));
+            }
+            if api_calls {
+                lines.push(format!("{app}.use(spaireApiCalls());"));
+            }
+        }
+        FrameworkId::Fastify => {
+            if api_calls {
+                lines.push(format!("{app}.register(spaireApiCalls);"));
+            }
+            if webhooks {
+                lines.push(format!("{app}.register(spaireWebhooks);"));
+            }
+        }
+        FrameworkId::Hono => {
+            if api_calls {
+                lines.push(format!("{app}.use(\"*\", spaireApiCalls());"));
+            }
+            if webhooks {
+                lines.push(format!("{app}.route(\"/\", spaireWebhooks);"));
+            }
+        }
+        _ => {
+            if api_calls {
+                lines.push(format!("{app}.use(spaireApiCalls);"));
+            }
+            if webhooks {
+                lines.push(format!("{app}.use(spaireWebhooks);"));
+            }
+        }
+    }
+    lines.join("\n")
+}
+
+fn nextjs(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError> {
+    let details = &cx.layout.details;
+    let src = if cx.target.package.src_dir {
+        "src/"
+    } else {
+        ""
+    };
+    let pages_router = details.pages_dir.is_some();
+    let app_router = details.app_dir.is_some() || !pages_router;
+    // `after()` (keeps a serverless function alive to flush) exists from Next.js 15.
+    let use_after = cx.layout.framework_major.is_none_or(|major| major >= 15);
+    if cx.api_calls {
+        let adapter = cx.layout.module_file("next");
+        cx.file(
+            output,
+            adapter.clone(),
+            "next",
+            json!({ "app_router": app_router, "pages_router": pages_router, "use_after": use_after }),
+            "Next.js route wrappers that count API calls",
+        )?;
+        let example = if app_router {
+            "export const GET = withApiCalls(async (request: Request) => Response.json({ ok: true }));"
+        } else {
+            "export default withApiCallsPages(async (req, res) => { res.json({ ok: true }); });"
+        };
+        manual(
+            output,
+            cx.layout.to_root(&adapter),
+            format!(
+                "Wrap each route handler you bill for with {} imported from `{}`",
+                if app_router && pages_router {
+                    "`withApiCalls` (app router) or `withApiCallsPages` (pages router)"
+                } else if app_router {
+                    "`withApiCalls`"
+                } else {
+                    "`withApiCallsPages`"
+                },
+                cx.layout.to_root(&adapter)
+            ),
+            Some(example.to_owned()),
+        );
+    }
+    if cx.webhooks {
+        if app_router {
+            let app_dir = cx
+                .layout
+                .detail_dir(details.app_dir.as_ref(), &format!("{src}app"));
+            let path = format!("{app_dir}/api/webhooks/spaire/route.{}", cx.ext());
+            let spec = cx.spec(&path, "webhooks");
+            cx.file(
+                output,
+                path,
+                "next-webhook-route",
+                json!({ "spec_webhooks": spec }),
+                "Spaire webhook route (app router)",
+            )?;
+        } else {
+            let pages_dir = cx
+                .layout
+                .detail_dir(details.pages_dir.as_ref(), &format!("{src}pages"));
+            let path = format!("{pages_dir}/api/webhooks/spaire.{}", cx.ext());
+            let spec = cx.spec(&path, "webhooks");
+            cx.file(
+                output,
+                path,
+                "next-webhook-pages",
+                json!({ "spec_webhooks": spec }),
+                "Spaire webhook API route (pages router, raw body)",
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn sveltekit(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError> {
+    if cx.api_calls {
+        let adapter = cx.layout.module_file("sveltekit");
+        cx.file(
+            output,
+            adapter.clone(),
+            "sveltekit",
+            json!({}),
+            "SvelteKit handle hook that counts API calls",
+        )?;
+        let hooks = format!("src/hooks.server.{}", cx.ext());
+        let other = format!(
+            "src/hooks.server.{}",
+            if cx.ext() == "ts" { "js" } else { "ts" }
+        );
+        if cx.exists(&hooks)? || cx.exists(&other)? {
+            manual(
+                output,
+                cx.layout.to_root(&hooks),
+                format!(
+                    "Add `spaireHandle` from `{}` to your handle: `export const handle = sequence(spaireHandle, handle)` (sequence from @sveltejs/kit/hooks)",
+                    cx.spec(&hooks, "sveltekit")
+                ),
+                None,
+            );
+        } else {
+            let spec = cx.spec(&hooks, "sveltekit");
+            cx.file(
+                output,
+                hooks,
+                "sveltekit-hooks",
+                json!({ "spec_adapter": spec }),
+                "server hooks: registers API-call metering",
+            )?;
+        }
+    }
+    if cx.webhooks {
+        let routes = cx
+            .layout
+            .detail_dir(cx.layout.details.routes_dir.as_ref(), "src/routes");
+        let path = format!("{routes}/api/webhooks/spaire/+server.{}", cx.ext());
+        let spec = cx.spec(&path, "webhooks");
+        cx.file(
+            output,
+            path,
+            "sveltekit-webhook",
+            json!({ "spec_webhooks": spec }),
+            "Spaire webhook endpoint",
+        )?;
+    }
+    Ok(())
+}
+
+fn nuxt(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError> {
+    let server = cx.layout.nuxt_server_dir();
+    if cx.api_calls {
+        // Files in server/middleware run for every request, in name order: no registration needed.
+        let path = format!("{server}/middleware/spaire-api-calls.{}", cx.ext());
+        let extra = json!({ "spec_usage": cx.spec(&path, "usage"), "spec_customer": cx.spec(&path, "customer") });
+        cx.file(
+            output,
+            path,
+            "nuxt-middleware",
+            extra,
+            "Nuxt server middleware that counts API calls",
+        )?;
+    }
+    if cx.webhooks {
+        let path = format!("{server}/api/webhooks/spaire.post.{}", cx.ext());
+        let spec = cx.spec(&path, "webhooks");
+        cx.file(
+            output,
+            path,
+            "nuxt-webhook",
+            json!({ "spec_webhooks": spec }),
+            "Spaire webhook server route",
+        )?;
+    }
+    Ok(())
+}
+
+fn astro(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError> {
+    if cx.api_calls {
+        let adapter = cx.layout.module_file("astro");
+        cx.file(
+            output,
+            adapter,
+            "astro",
+            json!({}),
+            "Astro middleware that counts API calls",
+        )?;
+        let middleware = format!("src/middleware.{}", cx.ext());
+        let taken = [
+            "src/middleware.ts",
+            "src/middleware.js",
+            "src/middleware/index.ts",
+            "src/middleware/index.js",
+        ];
+        let mut exists = false;
+        for candidate in taken {
+            exists |= cx.exists(candidate)?;
+        }
+        if exists {
+            manual(
+                output,
+                cx.layout.to_root(&middleware),
+                format!(
+                    "Add `spaireApiCalls` from `{}` to your middleware: `export const onRequest = sequence(spaireApiCalls, onRequest)` (sequence from astro:middleware)",
+                    cx.spec(&middleware, "astro")
+                ),
+                None,
+            );
+        } else {
+            let spec = cx.spec(&middleware, "astro");
+            cx.file(
+                output,
+                middleware,
+                "astro-middleware",
+                json!({ "spec_adapter": spec }),
+                "registers API-call metering",
+            )?;
+        }
+    }
+    if cx.webhooks {
+        let path = format!("src/pages/api/webhooks/spaire.{}", cx.ext());
+        let spec = cx.spec(&path, "webhooks");
+        cx.file(
+            output,
+            path.clone(),
+            "astro-webhook",
+            json!({ "spec_webhooks": spec }),
+            "Spaire webhook endpoint",
+        )?;
+        if cx.layout.details.adapter.is_none() {
+            manual(
+                output,
+                "astro.config.mjs".to_owned(),
+                "The webhook endpoint runs on demand, which needs an SSR adapter: run `npx astro add node` (or your host's adapter)".to_owned(),
+                None,
+            );
+        }
+    }
+    Ok(())
+}
+
+fn remix(cx: &Ctx<'_, '_>, id: FrameworkId, output: &mut Output) -> Result<(), GenerateError> {
+    let (title, router_package) = if id == FrameworkId::Remix {
+        ("Remix", "@remix-run/node")
+    } else {
+        ("React Router", "react-router")
+    };
+    if cx.api_calls {
+        let adapter = cx.layout.module_file("remix");
+        cx.file(
+            output,
+            adapter.clone(),
+            "remix",
+            json!({ "framework_title": title }),
+            "loader/action wrapper that counts API calls",
+        )?;
+        manual(
+            output,
+            cx.layout.to_root(&adapter),
+            format!("Wrap each loader or action you bill for with `withApiCalls` from `{}`", cx.layout.to_root(&adapter)),
+            Some("export const loader = withApiCalls(async ({ request }: LoaderFunctionArgs) => { /* ... */ });".to_owned()),
+        );
+    }
+    if cx.webhooks {
+        let routes = cx
+            .layout
+            .detail_dir(cx.layout.details.routes_dir.as_ref(), "app/routes");
+        let path = format!("{routes}/api.webhooks.spaire.{}", cx.ext());
+        let spec = cx.spec(&path, "webhooks");
+        cx.file(
+            output,
+            path.clone(),
+            "remix-webhook",
+            json!({ "spec_webhooks": spec, "framework_title": title, "router_package": router_package }),
+            "Spaire webhook resource route",
+        )?;
+        if id == FrameworkId::ReactRouter {
+            let routes_config = format!("app/routes.{}", cx.ext());
+            let config = read_optional(cx.target.root, &cx.layout.to_root(&routes_config))?;
+            if !config.as_deref().is_some_and(|c| c.contains("flatRoutes(")) {
+                manual(
+                    output,
+                    cx.layout.to_root(&routes_config),
+                    "Register the webhook resource route in your route config".to_owned(),
+                    Some(format!(
+                        "route(\"api/webhooks/spaire\", \"{}\"),",
+                        path.trim_start_matches("app/")
+                    )),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn serverless(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError> {
+    if cx.api_calls {
+        let adapter = cx.layout.module_file("serverless");
+        cx.file(
+            output,
+            adapter.clone(),
+            "serverless",
+            json!({}),
+            "function wrapper that counts API calls and flushes before returning",
+        )?;
+        manual(
+            output,
+            cx.layout.to_root(&adapter),
+            format!("Wrap each function handler you bill for with `withApiCalls` from `{}`", cx.layout.to_root(&adapter)),
+            Some("export const POST = withApiCalls(async (request: Request) => Response.json({ ok: true }));".to_owned()),
+        );
+    }
+    if cx.webhooks {
+        let path = format!("api/webhooks/spaire.{}", cx.ext());
+        let spec = cx.spec(&path, "webhooks");
+        cx.file(
+            output,
+            path,
+            "serverless-webhook",
+            json!({ "spec_webhooks": spec }),
+            "Spaire webhook function",
+        )?;
+    }
+    Ok(())
+}

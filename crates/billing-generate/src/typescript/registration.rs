@@ -1,0 +1,309 @@
+//! Registers the generated middleware in the file where the app object is built
+//! (`const app = express()`, `Fastify()`, `new Hono()`, `new Elysia()`): adds the import and the
+//! `use`/`register` lines right after construction, before any route or body parser.
+//! When the file does not look as expected, the caller turns `None` into a manual step.
+
+use billing_detect::FrameworkId;
+
+/// What to register, and the import specifier of the generated adapter from the entry file.
+pub struct Registration<'a> {
+    pub framework: FrameworkId,
+    pub app_variable: &'a str,
+    pub adapter_specifier: &'a str,
+    pub esm_syntax: bool,
+    pub api_calls: bool,
+    pub webhooks: bool,
+}
+
+impl Registration<'_> {
+    fn exported_names(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        if self.api_calls {
+            names.push("spaireApiCalls");
+        }
+        if self.webhooks {
+            names.push("spaireWebhooks");
+        }
+        names
+    }
+
+    fn import_line(&self) -> String {
+        let names = self.exported_names().join(", ");
+        if self.esm_syntax {
+            format!("import {{ {names} }} from \"{}\";", self.adapter_specifier)
+        } else {
+            format!(
+                "const {{ {names} }} = require(\"{}\");",
+                self.adapter_specifier
+            )
+        }
+    }
+
+    /// Statements that go right after the app is constructed (Express, Fastify, Hono).
+    fn statements(&self) -> Vec<String> {
+        let app = self.app_variable;
+        let mut lines = Vec::new();
+        match self.framework {
+            FrameworkId::Express => {
+                if self.webhooks {
+                    lines.push(format!(
+                        "{app}.use(spaireWebhooks); // before any body parser: the webhook route needs the raw body"
+                    ));
+                }
+                if self.api_calls {
+                    lines.push(format!("{app}.use(spaireApiCalls());"));
+                }
+            }
+            FrameworkId::Fastify => {
+                if self.api_calls {
+                    lines.push(format!("{app}.register(spaireApiCalls);"));
+                }
+                if self.webhooks {
+                    lines.push(format!("{app}.register(spaireWebhooks);"));
+                }
+            }
+            FrameworkId::Hono => {
+                if self.api_calls {
+                    lines.push(format!("{app}.use(\"*\", spaireApiCalls());"));
+                }
+                if self.webhooks {
+                    lines.push(format!("{app}.route(\"/\", spaireWebhooks);"));
+                }
+            }
+            _ => {}
+        }
+        lines
+    }
+
+    /// The edited entry file, or `None` when it cannot be edited safely.
+    pub fn apply(&self, source: &str) -> Option<String> {
+        if self.exported_names().is_empty() {
+            return None;
+        }
+        // Already registered (a previous apply, or the user did it by hand).
+        if self
+            .exported_names()
+            .iter()
+            .any(|name| source.contains(name))
+        {
+            return None;
+        }
+        let with_registration = match self.framework {
+            FrameworkId::Elysia => self.chain_into_elysia(source)?,
+            _ => self.insert_after_construction(source)?,
+        };
+        Some(insert_import(&with_registration, &self.import_line()))
+    }
+
+    fn constructor_patterns(&self) -> &'static [&'static str] {
+        match self.framework {
+            FrameworkId::Express => &["express()"],
+            FrameworkId::Fastify => &["Fastify(", "fastify("],
+            FrameworkId::Hono => &["new Hono("],
+            _ => &[],
+        }
+    }
+
+    fn insert_after_construction(&self, source: &str) -> Option<String> {
+        let lines: Vec<&str> = source.split_inclusive('\n').collect();
+        let app = self.app_variable;
+        let index = lines.iter().position(|line| {
+            let code = line.trim();
+            let declares = ["const ", "let ", "var ", ""].iter().any(|kw| {
+                code.strip_prefix(kw).is_some_and(|rest| {
+                    rest.strip_prefix(app)
+                        .is_some_and(|r| r.trim_start().starts_with('=') || r.starts_with(':'))
+                })
+            });
+            declares && self.constructor_patterns().iter().any(|p| code.contains(p))
+        })?;
+        let line = lines[index];
+        // Only single-line constructions: `const app = express();`, `const app = Fastify({ logger: true });`.
+        let code = line.trim_end();
+        if !(code.ends_with(';') || code.ends_with(')')) || paren_balance(code) != 0 {
+            return None;
+        }
+        let indent: String = line.chars().take_while(|c| c.is_whitespace()).collect();
+        let mut out = String::with_capacity(source.len() + 200);
+        for l in &lines[..=index] {
+            out.push_str(l);
+        }
+        if !line.ends_with('\n') {
+            out.push('\n');
+        }
+        for statement in self.statements() {
+            out.push_str(&indent);
+            out.push_str(&statement);
+            out.push('\n');
+        }
+        for l in &lines[index + 1..] {
+            out.push_str(l);
+        }
+        Some(out)
+    }
+
+    /// Elysia hooks only apply to routes registered after them, and apps are usually one
+    /// chain: `.use(...)` goes right after `new Elysia(...)`.
+    fn chain_into_elysia(&self, source: &str) -> Option<String> {
+        let start = source.find("new Elysia(")?;
+        let open = start + "new Elysia".len();
+        let close = matching_paren(source, open)?;
+        let mut uses = String::new();
+        if self.api_calls {
+            uses.push_str(".use(spaireApiCalls)");
+        }
+        if self.webhooks {
+            uses.push_str(".use(spaireWebhooks)");
+        }
+        let mut out = String::with_capacity(source.len() + uses.len());
+        out.push_str(&source[..=close]);
+        out.push_str(&uses);
+        out.push_str(&source[close + 1..]);
+        Some(out)
+    }
+}
+
+fn paren_balance(code: &str) -> i32 {
+    code.chars().fold(0, |depth, c| match c {
+        '(' => depth + 1,
+        ')' => depth - 1,
+        _ => depth,
+    })
+}
+
+/// Index of the `)` closing the `(` at byte `open`.
+fn matching_paren(source: &str, open: usize) -> Option<usize> {
+    let mut depth = 0i32;
+    for (offset, c) in source[open..].char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(open + offset);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Inserts `import_line` after the last top-level import (or `require`) statement, else after
+/// a shebang / "use strict" prologue.
+fn insert_import(source: &str, import_line: &str) -> String {
+    let lines: Vec<&str> = source.split_inclusive('\n').collect();
+    let mut insert_at = 0;
+    let mut in_import = false;
+    for (i, line) in lines.iter().enumerate() {
+        let code = line.trim_end();
+        if in_import {
+            if code.contains(" from ") || code.starts_with("} from") || code.ends_with(';') {
+                in_import = false;
+                insert_at = i + 1;
+            }
+            continue;
+        }
+        let is_import = code.starts_with("import ") || code.starts_with("import{");
+        let is_require =
+            (code.starts_with("const ") || code.starts_with("var ") || code.starts_with("let "))
+                && code.contains("require(");
+        if is_import {
+            if code.contains(" from ")
+                || code.starts_with("import \"")
+                || code.starts_with("import '")
+            {
+                insert_at = i + 1;
+            } else {
+                in_import = true;
+            }
+        } else if is_require {
+            insert_at = i + 1;
+        } else if i == insert_at
+            && (code.starts_with("#!") || code == "\"use strict\";" || code == "'use strict';")
+        {
+            insert_at = i + 1;
+        }
+    }
+    let mut out = String::with_capacity(source.len() + import_line.len() + 1);
+    for line in &lines[..insert_at] {
+        out.push_str(line);
+    }
+    if insert_at > 0 && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(import_line);
+    out.push('\n');
+    for line in &lines[insert_at..] {
+        out.push_str(line);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn express(esm: bool) -> Registration<'static> {
+        Registration {
+            framework: FrameworkId::Express,
+            app_variable: "app",
+            adapter_specifier: "./lib/spaire/express.js",
+            esm_syntax: esm,
+            api_calls: true,
+            webhooks: true,
+        }
+    }
+
+    #[test]
+    fn express_registration_goes_before_the_json_parser() {
+        let source = "import express from \"express\";\n\nconst app = express();\napp.use(express.json());\n";
+        let edited = express(true).apply(source).expect("editable");
+        assert_eq!(
+            edited,
+            "import express from \"express\";\nimport { spaireApiCalls, spaireWebhooks } from \"./lib/spaire/express.js\";\n\nconst app = express();\napp.use(spaireWebhooks); // before any body parser: the webhook route needs the raw body\napp.use(spaireApiCalls());\napp.use(express.json());\n"
+        );
+        // A second run changes nothing.
+        assert_eq!(express(true).apply(&edited), None);
+    }
+
+    #[test]
+    fn commonjs_uses_require() {
+        let source =
+            "\"use strict\";\nconst express = require(\"express\");\nconst app = express();\n";
+        let edited = express(false).apply(source).expect("editable");
+        assert!(edited.contains("const express = require(\"express\");\nconst { spaireApiCalls, spaireWebhooks } = require(\"./lib/spaire/express.js\");\n"));
+    }
+
+    #[test]
+    fn multi_line_construction_is_left_to_the_user() {
+        let source = "import express from \"express\";\nconst app = express(\n);\n";
+        // `express(` without `)` on the same line does not match the single-line pattern.
+        assert_eq!(express(true).apply(source), None);
+    }
+
+    #[test]
+    fn elysia_chain_gets_use_calls() {
+        let reg = Registration {
+            framework: FrameworkId::Elysia,
+            app_variable: "app",
+            adapter_specifier: "./lib/spaire/elysia",
+            esm_syntax: true,
+            api_calls: true,
+            webhooks: false,
+        };
+        let source = "import { Elysia } from \"elysia\";\nconst app = new Elysia({ prefix: \"/v1\" })\n  .get(\"/\", () => \"hi\")\n  .listen(3000);\n";
+        let edited = reg.apply(source).expect("editable");
+        assert!(edited.contains("new Elysia({ prefix: \"/v1\" }).use(spaireApiCalls)\n  .get"));
+    }
+
+    #[test]
+    fn imports_spanning_lines_are_skipped_over() {
+        let source = "import {\n  a,\n  b,\n} from \"x\";\nconst app = express();\n";
+        let out = insert_import(source, "import y from \"y\";");
+        assert_eq!(
+            out,
+            "import {\n  a,\n  b,\n} from \"x\";\nimport y from \"y\";\nconst app = express();\n"
+        );
+    }
+}
