@@ -39,10 +39,12 @@ pub fn render(
     name: &str,
     context: impl Serialize,
 ) -> Result<String, GenerateError> {
-    let template = env.get_template(name).map_err(|source| GenerateError::Template {
-        name: name.to_owned(),
-        source,
-    })?;
+    let template = env
+        .get_template(name)
+        .map_err(|source| GenerateError::Template {
+            name: name.to_owned(),
+            source,
+        })?;
     template
         .render(Value::from(Serde(context)))
         .map_err(|source| GenerateError::Template {
