@@ -1,12 +1,340 @@
-//! Code generation for python.
+//! Code generation for Python: FastAPI, Flask, Django and PydanticAI (standalone or inside
+//! one of those), on the official `spaire-sdk`.
+//!
+//! Everything lands in one package, `spaire_billing/`, placed where the app's own code can
+//! import it (next to the entry file, inside its package when it is one; next to
+//! `manage.py` for Django). Inside the package every import is relative, so the package can
+//! be moved. The app is wired with a single `install_billing(app)` call (FastAPI, Flask) or
+//! appended settings / URLconf entries (Django).
 
-use billing_changeset::ChangeSet;
+pub mod events;
+mod layout;
+mod wiring;
 
+use billing_changeset::{
+    ChangeSet, EnvVarName, FileAction, FileChange, FileOrigin, PackageInstall,
+};
+use billing_detect::PackageManager;
+use billing_plan::{CustomerSource, Meter};
+use serde::Serialize;
+
+use crate::render::{self, Template};
 use crate::{GenerateError, Target};
+pub use layout::{PythonFramework, PythonLayout};
+
+use events::{MeterEvents, WebhookEvent};
+
+/// Name of the generated package.
+pub const PACKAGE: &str = "spaire_billing";
+/// URL path of the webhook endpoint in every Python framework.
+pub const WEBHOOK_PATH: &str = "/api/webhooks/spaire";
+
+const TEMPLATES: &[Template] = &[
+    (
+        "__init__.py",
+        include_str!("../templates/python/__init__.py.j2"),
+    ),
+    (
+        "client.py",
+        include_str!("../templates/python/client.py.j2"),
+    ),
+    ("usage.py", include_str!("../templates/python/usage.py.j2")),
+    (
+        "balance.py",
+        include_str!("../templates/python/balance.py.j2"),
+    ),
+    (
+        "customer.py",
+        include_str!("../templates/python/customer.py.j2"),
+    ),
+    (
+        "webhooks.py",
+        include_str!("../templates/python/webhooks.py.j2"),
+    ),
+    (
+        "fastapi_integration.py",
+        include_str!("../templates/python/fastapi_integration.py.j2"),
+    ),
+    (
+        "flask_integration.py",
+        include_str!("../templates/python/flask_integration.py.j2"),
+    ),
+    (
+        "django_middleware.py",
+        include_str!("../templates/python/django_middleware.py.j2"),
+    ),
+    (
+        "django_views.py",
+        include_str!("../templates/python/django_views.py.j2"),
+    ),
+    (
+        "django_urls.py",
+        include_str!("../templates/python/django_urls.py.j2"),
+    ),
+];
+
+/// The dotted module the wiring of call sites imports the usage helpers from
+/// (`record_llm_usage`, `record_agent_run`, `record_storage_upload`, `record_api_call`,
+/// `start_compute_timer`), e.g. `app.spaire_billing.usage`. `None` for non-Python packages.
+pub fn usage_module_import(target: &Target<'_>) -> Option<String> {
+    if target.package.language != billing_detect::Language::Python {
+        return None;
+    }
+    let layout = PythonLayout::resolve(target);
+    Some(format!("{}.usage", layout.module))
+}
+
+/// The usage helpers the generated usage module defines for this plan (one per meter kind in
+/// the plan; a helper for a kind without a meter would send events nobody counts).
+pub fn usage_helpers(plan: &billing_plan::BillingPlan) -> Vec<String> {
+    let events = MeterEvents::from_plan(plan);
+    let mut helpers: Vec<String> = vec!["record_event".to_owned()];
+    if !events.llm.is_empty() {
+        helpers.extend(["record_llm_usage".to_owned(), "record_agent_run".to_owned()]);
+    }
+    if !events.storage.is_empty() {
+        helpers.push("record_storage_upload".to_owned());
+    }
+    if !events.api.is_empty() {
+        helpers.push("record_api_call".to_owned());
+    }
+    if !events.compute.is_empty() {
+        helpers.push("start_compute_timer".to_owned());
+    }
+    helpers.extend(events.custom.into_iter().map(|c| c.function));
+    helpers
+}
+
+/// Metadata keys the generated code writes on `meter`'s events (camelCase, exactly what the
+/// meters aggregate). Same table as the plan's invariant check and the TypeScript generator.
+pub fn metadata_keys(meter: &Meter) -> Vec<String> {
+    billing_plan::presets::written_keys(meter)
+}
+
+#[derive(Serialize)]
+struct Context<'a> {
+    header: String,
+    default_server_url: &'a str,
+    framework: &'static str,
+    customer: &'a CustomerSource,
+    customer_body: bool,
+    api_calls: bool,
+    webhooks: bool,
+    webhook_events: &'a [WebhookEvent],
+    webhook_path: &'static str,
+    webhook_path_django: &'static str,
+    default_meter: String,
+    llm_events: &'a [String],
+    api_events: &'a [String],
+    storage_events: &'a [String],
+    compute_events: &'a [String],
+    custom: &'a [events::CustomMeter],
+}
 
 pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
-    let _ = target;
-    Err(GenerateError::Unsupported(
-        "python code generation is not implemented yet".to_owned(),
-    ))
+    let plan = target.plan;
+    let layout = PythonLayout::resolve(target);
+    let events = MeterEvents::from_plan(plan);
+    let webhook_events = events::webhook_events(plan).map_err(|unknown| {
+        GenerateError::Unsupported(format!(
+            "webhook event type `{unknown}` in [webhooks] events is not one Spaire sends; known \
+             types: {}",
+            events::KNOWN_WEBHOOK_TYPES.join(", ")
+        ))
+    })?;
+    let webhooks = plan.webhooks.is_some() && layout.framework != PythonFramework::None;
+    let api_calls = !events.api.is_empty() && layout.framework != PythonFramework::None;
+    let default_meter = plan
+        .credits
+        .first()
+        .map(|c| c.meter.clone())
+        .or_else(|| plan.meters.first().map(|m| m.name.clone()))
+        .unwrap_or_default();
+    let context = Context {
+        header: render::header_line("#"),
+        default_server_url: plan.effective_server_url(),
+        framework: layout.framework.as_str(),
+        customer: &plan.customer,
+        customer_body: matches!(plan.customer, CustomerSource::Body { .. }),
+        api_calls,
+        webhooks,
+        webhook_events: &webhook_events,
+        webhook_path: WEBHOOK_PATH,
+        webhook_path_django: WEBHOOK_PATH.trim_start_matches('/'),
+        default_meter,
+        llm_events: &events.llm,
+        api_events: &events.api,
+        storage_events: &events.storage,
+        compute_events: &events.compute,
+        custom: &events.custom,
+    };
+
+    let env = render::environment(TEMPLATES);
+    let mut files: Vec<(&str, &str, &str)> = vec![
+        (
+            "__init__.py",
+            "__init__.py",
+            "package marker and what it configures",
+        ),
+        (
+            "client.py",
+            "client.py",
+            "Spaire client with an explicit server URL",
+        ),
+        (
+            "usage.py",
+            "usage.py",
+            "usage helpers: queue events, batch in the background",
+        ),
+        (
+            "balance.py",
+            "balance.py",
+            "credit balances per meter name (balance > 0 = credits left)",
+        ),
+    ];
+    if api_calls {
+        files.push((
+            "customer.py",
+            "customer.py",
+            "finds the customer id in a request",
+        ));
+    }
+    if webhooks {
+        files.push((
+            "webhooks.py",
+            "webhooks.py",
+            "verifies and dispatches Spaire webhooks",
+        ));
+    }
+    match layout.framework {
+        PythonFramework::FastApi if api_calls || webhooks => files.push((
+            "fastapi_integration.py",
+            "integration.py",
+            "FastAPI middleware and webhook route",
+        )),
+        PythonFramework::Flask if api_calls || webhooks => files.push((
+            "flask_integration.py",
+            "integration.py",
+            "Flask hooks and webhook route",
+        )),
+        PythonFramework::Django => {
+            if api_calls {
+                files.push((
+                    "django_middleware.py",
+                    "middleware.py",
+                    "Django API-call middleware",
+                ));
+            }
+            if webhooks {
+                files.push((
+                    "django_views.py",
+                    "views.py",
+                    "Django webhook view (csrf_exempt)",
+                ));
+                files.push(("django_urls.py", "urls.py", "URL of the webhook view"));
+            }
+        }
+        _ => {}
+    }
+
+    let mut changes = ChangeSet::default();
+    for (template, file, summary) in files {
+        let path = join(&layout.package_dir, file);
+        let after = render::render(&env, template, &context)?;
+        changes
+            .files
+            .push(created_or_modified(target, path, after, summary)?);
+    }
+    let registration = wiring::register(target, &layout, api_calls, webhooks)?;
+    changes.extend(registration);
+
+    if target.package.integration("spaire-sdk").is_none() {
+        changes.installs.push(install(target));
+    }
+    changes.env_vars.push(EnvVarName {
+        name: "SPAIRE_ACCESS_TOKEN".to_owned(),
+        purpose: "organization access token used to send usage events and read balances".to_owned(),
+        required: true,
+    });
+    changes.env_vars.push(EnvVarName {
+        name: "SPAIRE_SERVER_URL".to_owned(),
+        purpose: format!(
+            "Spaire API base URL (default {})",
+            plan.effective_server_url()
+        ),
+        required: false,
+    });
+    if webhooks {
+        changes.env_vars.push(EnvVarName {
+            name: "SPAIRE_WEBHOOK_SECRET".to_owned(),
+            purpose: "secret of the Spaire webhook endpoint (starts with spaire_whs_)".to_owned(),
+            required: true,
+        });
+    }
+    Ok(changes)
 }
+
+/// A generated file: `Create` when absent, `Modify` (with the current text) when present.
+pub(crate) fn created_or_modified(
+    target: &Target<'_>,
+    path: String,
+    after: String,
+    summary: &str,
+) -> Result<FileChange, GenerateError> {
+    let before = read_optional(target, &path)?;
+    Ok(FileChange {
+        action: if before.is_some() {
+            FileAction::Modify
+        } else {
+            FileAction::Create
+        },
+        origin: FileOrigin::Generated,
+        path,
+        before,
+        after,
+        summary: summary.to_owned(),
+    })
+}
+
+/// The file at `path` (relative to the project root), or `None` when it does not exist.
+pub(crate) fn read_optional(
+    target: &Target<'_>,
+    path: &str,
+) -> Result<Option<String>, GenerateError> {
+    match std::fs::read_to_string(target.root.join(path)) {
+        Ok(text) => Ok(Some(text)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(GenerateError::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// `dir/file` with `/` separators, where `dir` "." means the project root.
+pub(crate) fn join(dir: &str, file: &str) -> String {
+    let dir = dir.trim_end_matches('/');
+    if dir.is_empty() || dir == "." {
+        file.to_owned()
+    } else {
+        format!("{dir}/{file}")
+    }
+}
+
+fn install(target: &Target<'_>) -> PackageInstall {
+    let manager = target.package.package_manager.as_ref().map(|m| m.id);
+    let argv: &[&str] = match manager {
+        Some(PackageManager::Uv) => &["uv", "add", "spaire-sdk"],
+        Some(PackageManager::Poetry) => &["poetry", "add", "spaire-sdk"],
+        Some(PackageManager::Pipenv) => &["pipenv", "install", "spaire-sdk"],
+        _ => &["python", "-m", "pip", "install", "spaire-sdk"],
+    };
+    PackageInstall {
+        cwd: target.package.path.clone(),
+        argv: argv.iter().map(|s| (*s).to_owned()).collect(),
+        packages: vec!["spaire-sdk".to_owned()],
+    }
+}
+
+#[cfg(test)]
+mod tests;

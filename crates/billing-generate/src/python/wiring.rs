@@ -1,0 +1,441 @@
+//! Registers the generated glue in the user's app with the smallest possible edit:
+//! one import and one `install_billing(app)` call (FastAPI, Flask), or a settings / URLconf
+//! entry (Django). Shapes this code does not recognise are left untouched and become a
+//! [`ManualStep`] with the exact lines to add.
+
+use billing_changeset::{ChangeSet, FileAction, FileChange, FileOrigin, ManualStep};
+
+use super::layout::{PythonFramework, PythonLayout};
+use super::{PACKAGE, read_optional};
+use crate::{GenerateError, Target};
+
+pub fn register(
+    target: &Target<'_>,
+    layout: &PythonLayout,
+    api_calls: bool,
+    webhooks: bool,
+) -> Result<ChangeSet, GenerateError> {
+    let mut changes = ChangeSet::default();
+    match layout.framework {
+        PythonFramework::FastApi | PythonFramework::Flask if api_calls || webhooks => {
+            register_install_call(target, layout, &mut changes)?;
+        }
+        PythonFramework::Django => {
+            if api_calls {
+                register_django_middleware(target, layout, &mut changes)?;
+            }
+            if webhooks {
+                register_django_urls(target, layout, &mut changes)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(changes)
+}
+
+fn register_install_call(
+    target: &Target<'_>,
+    layout: &PythonLayout,
+    changes: &mut ChangeSet,
+) -> Result<(), GenerateError> {
+    let app = &layout.app_variable;
+    let constructor = if layout.framework == PythonFramework::FastApi {
+        "FastAPI"
+    } else {
+        "Flask"
+    };
+    let import = if layout.entry_in_package {
+        format!("from .{PACKAGE}.integration import install_billing")
+    } else {
+        format!("from {}.integration import install_billing", layout.module)
+    };
+    let manual = |file: &str, line: Option<u32>| ManualStep {
+        file: file.to_owned(),
+        line,
+        instructions: format!(
+            "Import `install_billing` and call it once right after `{app} = {constructor}(...)`"
+        ),
+        snippet: Some(format!("{import}\n\ninstall_billing({app})")),
+    };
+    let Some(entry) = &layout.entry_file else {
+        changes
+            .manual_steps
+            .push(manual("the file that creates your app", None));
+        return Ok(());
+    };
+    let Some(source) = read_optional(target, entry)? else {
+        changes.manual_steps.push(manual(entry, None));
+        return Ok(());
+    };
+    if source.contains("install_billing(") {
+        return Ok(());
+    }
+    match insert_install_call(&source, app, constructor, &import) {
+        Some(after) => changes.files.push(FileChange {
+            path: entry.clone(),
+            action: FileAction::Modify,
+            origin: FileOrigin::Wired,
+            before: Some(source),
+            after,
+            summary: format!("registers billing on `{app}` (one import, one call)"),
+        }),
+        None => changes.manual_steps.push(manual(entry, None)),
+    }
+    Ok(())
+}
+
+/// Adds `import` after the top-level imports and `install_billing(app)` after the statement
+/// `app = Constructor(...)` (same indentation, so app factories work too).
+pub(crate) fn insert_install_call(
+    source: &str,
+    app: &str,
+    constructor: &str,
+    import: &str,
+) -> Option<String> {
+    let lines: Vec<&str> = source.split_inclusive('\n').collect();
+    let (start, end) = find_assignment(&lines, app, constructor)?;
+    let indent: String = lines[start]
+        .chars()
+        .take_while(|c| c.is_whitespace())
+        .collect();
+    let newline = if source.contains("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    let import_after = last_top_level_import(&lines[..start]);
+
+    let mut out = String::with_capacity(source.len() + 120);
+    for (i, line) in lines.iter().enumerate() {
+        out.push_str(line);
+        if !line.ends_with('\n') {
+            out.push_str(newline);
+        }
+        if Some(i) == import_after {
+            out.push_str(import);
+            out.push_str(newline);
+        }
+        if i == end {
+            if import_after.is_none() {
+                out.push_str(&indent);
+                out.push_str(import);
+                out.push_str(newline);
+            }
+            out.push_str(&indent);
+            out.push_str(&format!("install_billing({app})"));
+            out.push_str(newline);
+        }
+    }
+    Some(out)
+}
+
+/// First and last line of `app = Constructor(...)`, following the call's parentheses.
+fn find_assignment(lines: &[&str], app: &str, constructor: &str) -> Option<(usize, usize)> {
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let Some(rest) = trimmed.strip_prefix(app) else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        let rest = match rest.strip_prefix(':') {
+            // `app: FastAPI = FastAPI(...)`
+            Some(annotated) => annotated.split_once('=').map(|(_, r)| r)?,
+            None => rest.strip_prefix('=')?,
+        };
+        let rest = rest.trim_start();
+        let call = rest.strip_prefix(constructor).or_else(|| {
+            rest.strip_prefix(&format!("{}.{constructor}", constructor.to_lowercase()))
+        })?;
+        if !call.trim_start().starts_with('(') {
+            continue;
+        }
+        let mut depth = 0i32;
+        for (j, text) in lines.iter().enumerate().skip(i) {
+            let code = if j == i {
+                &text[text.find(constructor)?..]
+            } else {
+                text
+            };
+            depth += paren_delta(code);
+            if depth <= 0 {
+                return Some((i, j));
+            }
+        }
+        return None;
+    }
+    None
+}
+
+/// Net parentheses opened on a line, ignoring string literals and comments.
+fn paren_delta(code: &str) -> i32 {
+    let mut delta = 0;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in code.chars() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '#' => break,
+            '"' | '\'' => quote = Some(c),
+            '(' | '[' | '{' => delta += 1,
+            ')' | ']' | '}' => delta -= 1,
+            _ => {}
+        }
+    }
+    delta
+}
+
+/// Index of the last line of the last top-level `import` / `from` statement.
+fn last_top_level_import(lines: &[&str]) -> Option<usize> {
+    let mut last = None;
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        if line.starts_with("import ") || line.starts_with("from ") {
+            let mut depth = paren_delta(line);
+            let mut j = i;
+            while (depth > 0 || lines[j].trim_end().ends_with('\\')) && j + 1 < lines.len() {
+                j += 1;
+                depth += paren_delta(lines[j]);
+            }
+            last = Some(j);
+            i = j + 1;
+        } else {
+            i += 1;
+        }
+    }
+    last
+}
+
+const MIDDLEWARE_MARKER: &str = "spaire_billing.middleware.ApiCallMiddleware";
+
+fn register_django_middleware(
+    target: &Target<'_>,
+    layout: &PythonLayout,
+    changes: &mut ChangeSet,
+) -> Result<(), GenerateError> {
+    let snippet = format!(
+        "# Added by spaire-billing: counts API calls for the Spaire `api-call` meter.\n\
+         MIDDLEWARE = [*MIDDLEWARE, \"{MIDDLEWARE_MARKER}\"]\n"
+    );
+    let manual = |file: &str| ManualStep {
+        file: file.to_owned(),
+        line: None,
+        instructions: "Add the billing middleware at the end of `MIDDLEWARE` in your settings"
+            .to_owned(),
+        snippet: Some(snippet.clone()),
+    };
+    let Some(settings) = &layout.settings_file else {
+        changes
+            .manual_steps
+            .push(manual("your Django settings module"));
+        return Ok(());
+    };
+    let Some(source) = read_optional(target, settings)? else {
+        changes.manual_steps.push(manual(settings));
+        return Ok(());
+    };
+    if source.contains(MIDDLEWARE_MARKER) {
+        return Ok(());
+    }
+    if !source.lines().any(|l| l.starts_with("MIDDLEWARE")) {
+        changes.manual_steps.push(manual(settings));
+        return Ok(());
+    }
+    let mut after = source.clone();
+    if !after.ends_with('\n') {
+        after.push('\n');
+    }
+    after.push('\n');
+    after.push_str(&snippet);
+    changes.files.push(FileChange {
+        path: settings.clone(),
+        action: FileAction::Modify,
+        origin: FileOrigin::Wired,
+        before: Some(source),
+        after,
+        summary: "adds the API-call middleware at the end of MIDDLEWARE".to_owned(),
+    });
+    Ok(())
+}
+
+const URLS_ENTRY: &str = "path(\"\", include(\"spaire_billing.urls\")),";
+
+fn register_django_urls(
+    target: &Target<'_>,
+    layout: &PythonLayout,
+    changes: &mut ChangeSet,
+) -> Result<(), GenerateError> {
+    let urlconf = layout.settings_file.as_ref().and_then(|settings| {
+        let text = read_optional(target, settings).ok()??;
+        let module = text.lines().find_map(|line| {
+            let rest = line
+                .strip_prefix("ROOT_URLCONF")?
+                .trim_start()
+                .strip_prefix('=')?;
+            Some(rest.trim().trim_matches(['"', '\'']).to_owned())
+        })?;
+        let root = settings_root(layout);
+        Some(super::join(
+            &root,
+            &format!("{}.py", module.replace('.', "/")),
+        ))
+    });
+    let manual = |file: &str| ManualStep {
+        file: file.to_owned(),
+        line: None,
+        instructions: "Add the Spaire webhook URLs to `urlpatterns` in your root URLconf"
+            .to_owned(),
+        snippet: Some(format!(
+            "from django.urls import include, path\n\n    {URLS_ENTRY}"
+        )),
+    };
+    let Some(urlconf) = urlconf else {
+        changes
+            .manual_steps
+            .push(manual("your root URLconf (ROOT_URLCONF)"));
+        return Ok(());
+    };
+    let Some(source) = read_optional(target, &urlconf)? else {
+        changes.manual_steps.push(manual(&urlconf));
+        return Ok(());
+    };
+    if source.contains("spaire_billing.urls") {
+        return Ok(());
+    }
+    match insert_url_entry(&source) {
+        Some(after) => changes.files.push(FileChange {
+            path: urlconf,
+            action: FileAction::Modify,
+            origin: FileOrigin::Wired,
+            before: Some(source),
+            after,
+            summary: "routes the Spaire webhook endpoint".to_owned(),
+        }),
+        None => changes.manual_steps.push(manual(&urlconf)),
+    }
+    Ok(())
+}
+
+/// Directory that dotted Django module paths are relative to (where manage.py lives).
+fn settings_root(layout: &PythonLayout) -> String {
+    layout
+        .package_dir
+        .strip_suffix(PACKAGE)
+        .map(|dir| dir.trim_end_matches('/').to_owned())
+        .filter(|dir| !dir.is_empty())
+        .unwrap_or_else(|| ".".to_owned())
+}
+
+/// Adds the include as the first entry of `urlpatterns = [` and makes sure `include` is
+/// imported from `django.urls`.
+pub(crate) fn insert_url_entry(source: &str) -> Option<String> {
+    let lines: Vec<&str> = source.split_inclusive('\n').collect();
+    let list = lines.iter().position(|l| {
+        let t = l.trim_end();
+        t.starts_with("urlpatterns") && t.ends_with('[')
+    })?;
+    let import = lines
+        .iter()
+        .position(|l| l.starts_with("from django.urls import "))?;
+    let import_line = lines[import].trim_end();
+    let names = import_line.strip_prefix("from django.urls import ")?;
+    if names.contains('(') {
+        return None;
+    }
+    let mut names: Vec<&str> = names
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
+    let needs_include = !names.contains(&"include");
+    if !names.contains(&"path") {
+        names.push("path");
+    }
+    if needs_include {
+        names.push("include");
+    }
+    names.sort_unstable();
+    names.dedup();
+    let newline = if source.contains("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    let mut out = String::with_capacity(source.len() + 80);
+    for (i, line) in lines.iter().enumerate() {
+        if i == import {
+            out.push_str(&format!(
+                "from django.urls import {}{newline}",
+                names.join(", ")
+            ));
+            continue;
+        }
+        out.push_str(line);
+        if i == list {
+            out.push_str(&format!("    {URLS_ENTRY}{newline}"));
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_call_follows_a_multiline_constructor_and_the_imports() {
+        let source = "\"\"\"App.\"\"\"\nfrom fastapi import FastAPI\nimport os\n\napp = FastAPI(\n    title=\"x (y)\",  # (\n)\n\n@app.get(\"/\")\ndef root() -> str:\n    return os.getcwd()\n";
+        let out = insert_install_call(
+            source,
+            "app",
+            "FastAPI",
+            "from .spaire_billing.integration import install_billing",
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "\"\"\"App.\"\"\"\nfrom fastapi import FastAPI\nimport os\nfrom .spaire_billing.integration import install_billing\n\napp = FastAPI(\n    title=\"x (y)\",  # (\n)\ninstall_billing(app)\n\n@app.get(\"/\")\ndef root() -> str:\n    return os.getcwd()\n"
+        );
+    }
+
+    #[test]
+    fn install_call_works_inside_an_app_factory() {
+        let source = "from flask import Flask\n\ndef create_app() -> Flask:\n    app = Flask(__name__)\n    return app\n";
+        let out = insert_install_call(
+            source,
+            "app",
+            "Flask",
+            "from .spaire_billing.integration import install_billing",
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "from flask import Flask\nfrom .spaire_billing.integration import install_billing\n\ndef create_app() -> Flask:\n    app = Flask(__name__)\n    install_billing(app)\n    return app\n"
+        );
+    }
+
+    #[test]
+    fn unknown_app_shape_is_not_edited() {
+        assert!(insert_install_call("application = make()\n", "app", "Flask", "x").is_none());
+        assert!(insert_install_call("app = Flask(\n", "app", "Flask", "x").is_none());
+    }
+
+    #[test]
+    fn url_entry_goes_into_the_list_and_include_is_imported() {
+        let source = "from django.contrib import admin\nfrom django.urls import path\n\nurlpatterns = [\n    path(\"admin/\", admin.site.urls),\n]\n";
+        assert_eq!(
+            insert_url_entry(source).unwrap(),
+            "from django.contrib import admin\nfrom django.urls import include, path\n\nurlpatterns = [\n    path(\"\", include(\"spaire_billing.urls\")),\n    path(\"admin/\", admin.site.urls),\n]\n"
+        );
+        assert!(insert_url_entry("urlpatterns = [p]\n").is_none());
+    }
+}
