@@ -1,12 +1,286 @@
-//! Code generation for go.
+//! Code generation for Go (net/http, gin, echo, chi, fiber) with the standard library only:
+//! the Spaire Go SDK cannot be fetched here and rejects a sandbox server, so the generated
+//! package talks to the HTTP API directly.
+//!
+//! Everything lands in `internal/spairebilling` of the module. Registering the middleware
+//! and the webhook route is left to the user as exact manual steps: Go apps build their
+//! routers in too many shapes to edit `main.go` safely.
 
-use billing_changeset::ChangeSet;
+use billing_changeset::{ChangeSet, EnvVarName, ManualStep};
+use billing_detect::FrameworkId;
+use serde::Serialize;
 
+use crate::python::events::{self, CustomMeter, MeterEvents, WebhookEvent};
+use crate::python::{created_or_modified, join, read_optional};
+use crate::render::{self, Template};
 use crate::{GenerateError, Target};
+use billing_plan::CustomerSource;
+
+/// Directory of the generated package inside the Go module.
+pub const PACKAGE_DIR: &str = "internal/spairebilling";
+pub const WEBHOOK_PATH: &str = "/api/webhooks/spaire";
+
+const TEMPLATES: &[Template] = &[
+    ("config.go", include_str!("../templates/go/config.go.j2")),
+    (
+        "recorder.go",
+        include_str!("../templates/go/recorder.go.j2"),
+    ),
+    ("usage.go", include_str!("../templates/go/usage.go.j2")),
+    ("balance.go", include_str!("../templates/go/balance.go.j2")),
+    (
+        "customer.go",
+        include_str!("../templates/go/customer.go.j2"),
+    ),
+    (
+        "middleware.go",
+        include_str!("../templates/go/middleware.go.j2"),
+    ),
+    (
+        "webhooks.go",
+        include_str!("../templates/go/webhooks.go.j2"),
+    ),
+    (
+        "webhook_handlers.go",
+        include_str!("../templates/go/webhook_handlers.go.j2"),
+    ),
+    ("gin.go", include_str!("../templates/go/gin.go.j2")),
+    ("echo.go", include_str!("../templates/go/echo.go.j2")),
+    ("fiber.go", include_str!("../templates/go/fiber.go.j2")),
+];
+
+#[derive(Serialize)]
+struct Context<'a> {
+    header: String,
+    default_server_url: &'a str,
+    customer: &'a CustomerSource,
+    api_calls: bool,
+    webhooks: bool,
+    webhook_events: &'a [WebhookEvent],
+    webhook_path: &'static str,
+    default_meter: String,
+    llm_events: &'a [String],
+    api_events: &'a [String],
+    storage_events: &'a [String],
+    compute_events: &'a [String],
+    custom: &'a [CustomMeter],
+}
+
+/// The import path of the generated package, e.g. `example.com/shop/internal/spairebilling`.
+pub fn package_import(target: &Target<'_>) -> Result<String, GenerateError> {
+    Ok(format!("{}/{PACKAGE_DIR}", module_path(target)?))
+}
+
+fn module_path(target: &Target<'_>) -> Result<String, GenerateError> {
+    let from_profile = target
+        .package
+        .frameworks
+        .iter()
+        .find_map(|f| f.details.module_path.clone());
+    if let Some(path) = from_profile {
+        return Ok(path);
+    }
+    let go_mod = join(&target.package.path, "go.mod");
+    let text = read_optional(target, &go_mod)?.ok_or_else(|| {
+        GenerateError::Unsupported(format!(
+            "`{go_mod}` not found: the Go package needs a go.mod"
+        ))
+    })?;
+    text.lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("module ")
+                .map(|m| m.trim().trim_matches('"').to_owned())
+        })
+        .ok_or_else(|| GenerateError::Unsupported(format!("`{go_mod}` has no `module` line")))
+}
 
 pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
-    let _ = target;
-    Err(GenerateError::Unsupported(
-        "go code generation is not implemented yet".to_owned(),
-    ))
+    let plan = target.plan;
+    let import = package_import(target)?;
+    let meter_events = MeterEvents::from_plan(plan);
+    let webhook_events = events::webhook_events(plan).map_err(|unknown| {
+        GenerateError::Unsupported(format!(
+            "webhook event type `{unknown}` in [webhooks] events is not one Spaire sends"
+        ))
+    })?;
+    let webhooks = plan.webhooks.is_some();
+    let api_calls = !meter_events.api.is_empty();
+    let context = Context {
+        header: render::header_line("//"),
+        default_server_url: plan.effective_server_url(),
+        customer: &plan.customer,
+        api_calls,
+        webhooks,
+        webhook_events: &webhook_events,
+        webhook_path: WEBHOOK_PATH,
+        default_meter: default_meter(plan),
+        llm_events: &meter_events.llm,
+        api_events: &meter_events.api,
+        storage_events: &meter_events.storage,
+        compute_events: &meter_events.compute,
+        custom: &meter_events.custom,
+    };
+    let has = |id| target.package.has_framework(id);
+    let mut files: Vec<(&str, &str)> = vec![
+        ("config.go", "configuration from the environment"),
+        (
+            "recorder.go",
+            "batching usage recorder (goroutine + bounded channel, retries)",
+        ),
+        ("usage.go", "usage helpers per meter"),
+        (
+            "balance.go",
+            "credit balances per meter name (balance > 0 = credits left)",
+        ),
+    ];
+    if api_calls {
+        files.push(("customer.go", "finds the customer id in a request"));
+        files.push(("middleware.go", "net/http (and chi) API-call middleware"));
+    }
+    if webhooks {
+        files.push(("webhooks.go", "Standard Webhooks verification and dispatch"));
+        if !webhook_events.is_empty() {
+            files.push(("webhook_handlers.go", "your logic per webhook event"));
+        }
+    }
+    if api_calls || webhooks {
+        for (id, file, summary) in [
+            (
+                FrameworkId::Gin,
+                "gin.go",
+                "gin middleware and webhook handler",
+            ),
+            (
+                FrameworkId::Echo,
+                "echo.go",
+                "echo middleware and webhook handler",
+            ),
+            (
+                FrameworkId::Fiber,
+                "fiber.go",
+                "fiber middleware and webhook handler",
+            ),
+        ] {
+            if has(id) {
+                files.push((file, summary));
+            }
+        }
+    }
+    let env = render::environment(TEMPLATES);
+    let mut changes = ChangeSet::default();
+    for (file, summary) in files {
+        let path = join(&join(&target.package.path, PACKAGE_DIR), file);
+        let after = render::render(&env, file, &context)?;
+        changes
+            .files
+            .push(created_or_modified(target, path, after, summary)?);
+    }
+    changes
+        .manual_steps
+        .push(registration_step(target, &import, api_calls, webhooks));
+    changes
+        .env_vars
+        .extend(env_vars(plan.effective_server_url(), webhooks));
+    Ok(changes)
 }
+
+pub(crate) fn default_meter(plan: &billing_plan::BillingPlan) -> String {
+    plan.credits
+        .first()
+        .map(|c| c.meter.clone())
+        .or_else(|| plan.meters.first().map(|m| m.name.clone()))
+        .unwrap_or_default()
+}
+
+fn registration_step(
+    target: &Target<'_>,
+    import: &str,
+    api_calls: bool,
+    webhooks: bool,
+) -> ManualStep {
+    let has = |id| target.package.has_framework(id);
+    let mut lines = vec![format!("import spairebilling \"{import}\""), String::new()];
+    let (router, middleware, webhook) = if has(FrameworkId::Gin) {
+        (
+            "router := gin.Default()",
+            "router.Use(spairebilling.GinAPICallMiddleware())",
+            "router.POST(spairebilling.WebhookPath, spairebilling.GinWebhookHandler())",
+        )
+    } else if has(FrameworkId::Echo) {
+        (
+            "e := echo.New()",
+            "e.Use(spairebilling.EchoAPICallMiddleware())",
+            "e.POST(spairebilling.WebhookPath, spairebilling.EchoWebhookHandler())",
+        )
+    } else if has(FrameworkId::Fiber) {
+        (
+            "app := fiber.New()",
+            "app.Use(spairebilling.FiberAPICallMiddleware())",
+            "app.Post(spairebilling.WebhookPath, spairebilling.FiberWebhookHandler)",
+        )
+    } else if has(FrameworkId::Chi) {
+        (
+            "r := chi.NewRouter()",
+            "r.Use(spairebilling.APICallMiddleware)",
+            "r.Method(\"POST\", spairebilling.WebhookPath, spairebilling.WebhookHandler())",
+        )
+    } else {
+        (
+            "mux := http.NewServeMux()",
+            "handler := spairebilling.APICallMiddleware(mux) // serve `handler` instead of `mux`",
+            "mux.Handle(spairebilling.WebhookPath, spairebilling.WebhookHandler())",
+        )
+    };
+    lines.push(format!("// after `{router}`:"));
+    if api_calls {
+        lines.push(middleware.to_owned());
+    }
+    if webhooks {
+        lines.push(webhook.to_owned());
+    }
+    lines.push(String::new());
+    lines.push(
+        "// in your graceful shutdown (after the server stops), flush queued usage:".to_owned(),
+    );
+    lines.push("_ = spairebilling.Shutdown(shutdownCtx)".to_owned());
+    let file = target
+        .package
+        .frameworks
+        .iter()
+        .find_map(|f| f.details.entry_file.clone())
+        .unwrap_or_else(|| join(&target.package.path, "main.go"));
+    ManualStep {
+        file,
+        line: None,
+        instructions: "Register the billing middleware and webhook route where the router is built, and flush usage on shutdown".to_owned(),
+        snippet: Some(lines.join("\n")),
+    }
+}
+
+pub(crate) fn env_vars(server_url: &str, webhooks: bool) -> Vec<EnvVarName> {
+    let mut vars = vec![
+        EnvVarName {
+            name: "SPAIRE_ACCESS_TOKEN".to_owned(),
+            purpose: "organization access token used to send usage events and read balances"
+                .to_owned(),
+            required: true,
+        },
+        EnvVarName {
+            name: "SPAIRE_SERVER_URL".to_owned(),
+            purpose: format!("Spaire API base URL (default {server_url})"),
+            required: false,
+        },
+    ];
+    if webhooks {
+        vars.push(EnvVarName {
+            name: "SPAIRE_WEBHOOK_SECRET".to_owned(),
+            purpose: "secret of the Spaire webhook endpoint (starts with spaire_whs_)".to_owned(),
+            required: true,
+        });
+    }
+    vars
+}
+
+#[cfg(test)]
+mod tests;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use billing_changeset::{ChangeSet, FileAction};
 use billing_detect::{
-    Confidence, Framework, FrameworkDetails, FrameworkId, Language, Package, ProjectProfile,
+    Confidence, Framework, FrameworkDetails, FrameworkId, Language, ProjectProfile,
 };
 use billing_plan::{BillingPlan, CustomerSource, Environment, ProjectSection, Webhooks};
 
@@ -19,16 +19,13 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn profile(root: &Path, id: FrameworkId, details: FrameworkDetails) -> ProjectProfile {
-    ProjectProfile {
-        schema_version: billing_detect::SCHEMA_VERSION,
-        root: root.display().to_string(),
-        packages: vec![Package {
-            path: ".".to_owned(),
-            name: None,
-            language: Language::Python,
-            module_system: None,
-            package_manager: None,
-            frameworks: vec![Framework {
+    serde_json::from_value(serde_json::json!({
+        "schema_version": billing_detect::SCHEMA_VERSION,
+        "root": root.display().to_string(),
+        "packages": [{
+            "path": ".",
+            "language": Language::Python,
+            "frameworks": [Framework {
                 id,
                 version: None,
                 major: None,
@@ -36,16 +33,12 @@ fn profile(root: &Path, id: FrameworkId, details: FrameworkDetails) -> ProjectPr
                 evidence: Vec::new(),
                 details,
             }],
-            src_dir: false,
-            aliases: Vec::new(),
-            integrations: Vec::new(),
-            call_sites: Vec::new(),
-            env_vars: Vec::new(),
-            workspace: None,
+            "aliases": [], "integrations": [], "call_sites": [], "env_vars": [],
         }],
-        warnings: Vec::new(),
-        notes: Vec::new(),
-    }
+        "warnings": [],
+        "notes": [],
+    }))
+    .expect("profile JSON matches the contract")
 }
 
 fn plan(presets: &[&str], webhooks: bool) -> BillingPlan {

@@ -1,0 +1,123 @@
+//! Generation against the Go fixtures (compilation and runtime are proven in
+//! `spaire-billing`'s `codegen_other` tests).
+
+use std::path::{Path, PathBuf};
+
+use billing_changeset::ChangeSet;
+use billing_detect::{
+    Confidence, Framework, FrameworkDetails, FrameworkId, Language, ProjectProfile,
+};
+use billing_plan::{BillingPlan, CustomerSource, Environment, ProjectSection, Webhooks};
+
+use crate::Target;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/codegen/go")
+        .join(name)
+}
+
+pub(crate) fn profile(root: &Path, language: Language, ids: &[FrameworkId]) -> ProjectProfile {
+    let frameworks: Vec<Framework> = ids
+        .iter()
+        .map(|id| Framework {
+            id: *id,
+            version: None,
+            major: None,
+            confidence: Confidence::High,
+            evidence: Vec::new(),
+            details: FrameworkDetails::default(),
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({
+        "schema_version": billing_detect::SCHEMA_VERSION,
+        "root": root.display().to_string(),
+        "packages": [{
+            "path": ".",
+            "language": language,
+            "frameworks": frameworks,
+            "aliases": [], "integrations": [], "call_sites": [], "env_vars": [],
+        }],
+        "warnings": [],
+        "notes": [],
+    }))
+    .expect("profile JSON matches the contract")
+}
+
+pub(crate) fn plan(presets: &[&str]) -> BillingPlan {
+    BillingPlan {
+        environment: Environment::Sandbox,
+        server_url: None,
+        project: ProjectSection {
+            path: ".".to_owned(),
+            framework: None,
+        },
+        customer: CustomerSource::Header {
+            header: "x-customer-id".to_owned(),
+        },
+        meters: presets
+            .iter()
+            .flat_map(|p| billing_plan::preset(p).unwrap().meters)
+            .collect(),
+        prices: Vec::new(),
+        credits: Vec::new(),
+        webhooks: Some(Webhooks {
+            events: vec!["order.paid".to_owned(), "customer.state_changed".to_owned()],
+            url: None,
+        }),
+    }
+}
+
+pub(crate) fn dump(name: &str, changes: &ChangeSet) {
+    if let Some(dump) = std::env::var_os("SPAIRE_DUMP_GENERATED") {
+        let out = Path::new(&dump).join(name);
+        for file in &changes.files {
+            let path = out.join(&file.path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, &file.after).unwrap();
+        }
+    }
+}
+
+#[test]
+fn go_package_uses_the_module_path_and_plan_keys() {
+    let all = ["llm-tokens-split", "api-calls", "storage", "compute-time"];
+    for (name, id) in [
+        ("nethttp", FrameworkId::GoNethttp),
+        ("gin", FrameworkId::Gin),
+        ("echo", FrameworkId::Echo),
+        ("chi", FrameworkId::Chi),
+        ("fiber", FrameworkId::Fiber),
+    ] {
+        let root = fixture(name);
+        let profile = profile(&root, Language::Go, &[id]);
+        let plan = plan(&all);
+        let target = Target {
+            root: &root,
+            profile: &profile,
+            package: &profile.packages[0],
+            plan: &plan,
+        };
+        let changes = super::generate(&target).unwrap();
+        dump(name, &changes);
+        let usage = &changes
+            .files
+            .iter()
+            .find(|f| f.path == "internal/spairebilling/usage.go")
+            .unwrap()
+            .after;
+        for meter in &plan.meters {
+            assert!(usage.contains(&format!("\"{}\"", meter.event)));
+            if let Some(p) = &meter.aggregation.property {
+                assert!(usage.contains(&format!("\"{p}\"")), "{p}");
+            }
+        }
+        let step = &changes.manual_steps[0];
+        assert!(
+            step.snippet
+                .as_ref()
+                .unwrap()
+                .contains(&format!("example.com/{name}/internal/spairebilling"))
+        );
+    }
+}
