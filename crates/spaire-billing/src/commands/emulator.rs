@@ -1,14 +1,139 @@
-//! `spaire-billing emulator`.
+//! `spaire-billing emulator`: a local Spaire-compatible API until Ctrl-C.
+//!
+//! stdout gets two `KEY=value` lines (`SPAIRE_SERVER_URL`, `SPAIRE_ACCESS_TOKEN`) so a
+//! script can `eval` them; everything else goes to stderr. Emulator tokens are fake by
+//! construction, so printing them is safe (real tokens are never printed).
 
+use std::path::PathBuf;
+
+use billing_emulator::{EmulatorConfig, EmulatorError, TokenSpec};
+use billing_errors::{Hinted, UsageError};
 use clap::Args;
 
 use crate::ExitStatus;
 use crate::printer::Printer;
 
+/// Port used when `--port` is not given; chosen to avoid common dev-server ports.
+const DEFAULT_PORT: u16 = 8910;
+
 #[derive(Debug, Args)]
-pub struct EmulatorArgs {}
+pub struct EmulatorArgs {
+    /// Port on 127.0.0.1 (0 picks a free port).
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    pub port: u16,
+    /// Keep state in this SQLite file across restarts (default: in memory).
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Accepted bearer token as `TOKEN[@ORG][:SCOPE,SCOPE...]`; repeat for several tokens.
+    /// Tokens of different ORGs see different data; without scopes a token holds them all.
+    /// Default: one token of the default organization, printed at start.
+    #[arg(long = "token", value_name = "SPEC")]
+    pub tokens: Vec<String>,
+    /// Seed for fault injection, so a failing run can be replayed exactly.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Delay every /v1 response by this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Fail this share (0..1) of /v1 requests with a 5xx, a 429 or a dropped connection.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub fail_rate: f64,
+    /// Enforce the sandbox rate limit (100 requests/minute per organization; 429 with
+    /// `retry-after: 60`).
+    #[arg(long)]
+    pub rate_limit: bool,
+}
+
+impl EmulatorArgs {
+    fn config(&self) -> anyhow::Result<EmulatorConfig> {
+        let mut tokens = Vec::new();
+        for spec in &self.tokens {
+            let parsed = TokenSpec::parse(spec).map_err(|reason| {
+                UsageError::new(format!("invalid `--token`: {reason}"))
+                    .with_hint("use `--token TOKEN`, `--token TOKEN@ORG` or `--token TOKEN:events:write,meters:read`")
+            })?;
+            tokens.push(parsed);
+        }
+        if !(0.0..=1.0).contains(&self.fail_rate) {
+            return Err(UsageError::new(format!(
+                "`--fail-rate` must be between 0 and 1, got {}",
+                self.fail_rate
+            ))
+            .with_hint("0.1 fails one request in ten")
+            .into());
+        }
+        Ok(EmulatorConfig {
+            port: self.port,
+            db: self.db.clone(),
+            tokens,
+            seed: self.seed,
+            latency_ms: self.latency_ms,
+            fail_rate: self.fail_rate,
+            rate_limit: self.rate_limit,
+            ..EmulatorConfig::default()
+        })
+    }
+}
 
 pub fn run(args: EmulatorArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let _ = (args, printer);
-    Err(super::not_yet("emulator"))
+    let config = args.config()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let emulator = billing_emulator::serve(config)
+            .await
+            .map_err(|err| explain(err, &args))?;
+        printer.status(
+            "Listening",
+            format!("Spaire emulator on {}", emulator.base_url()),
+        );
+        printer.data(format!("SPAIRE_SERVER_URL={}", emulator.base_url()))?;
+        printer.data(format!("SPAIRE_ACCESS_TOKEN={}", emulator.token()))?;
+        for extra in emulator.tokens().iter().skip(1) {
+            printer.info(format!(
+                "  also accepts a token of organization `{}`",
+                extra.organization
+            ));
+        }
+        match &args.db {
+            Some(path) => printer.note(format!("state is kept in `{}`", path.display())),
+            None => {
+                printer.note("state is in memory and is lost on exit (use `--db FILE` to keep it)")
+            }
+        }
+        printer.note(
+            "balances settle immediately here; Spaire settles them about 15 s after ingestion",
+        );
+        printer.info("Press Ctrl-C to stop.");
+        tokio::signal::ctrl_c().await?;
+        printer.status("Stopping", "waiting for in-flight requests");
+        emulator.shutdown().await;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitStatus::Success)
+}
+
+fn explain(err: EmulatorError, args: &EmulatorArgs) -> anyhow::Error {
+    match err {
+        EmulatorError::Bind { port, source } if source.kind() == std::io::ErrorKind::AddrInUse => {
+            Hinted::new(
+                format!("port {port} on 127.0.0.1 is already in use"),
+                "pass `--port 0` for any free port, or `--port N` for another one",
+            )
+            .with_source(source)
+            .into()
+        }
+        EmulatorError::Database(source) => Hinted::new(
+            match &args.db {
+                Some(path) => format!("could not open the emulator database `{}`", path.display()),
+                None => "could not create the in-memory emulator database".to_owned(),
+            },
+            "check that the file is a SQLite database you can write, or omit `--db`",
+        )
+        .with_source(source)
+        .into(),
+        other => other.into(),
+    }
 }

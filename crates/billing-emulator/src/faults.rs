@@ -1,0 +1,136 @@
+//! Fault injection and rate limiting for `/v1` requests.
+//!
+//! `--fail-rate P` fails a deterministic share of requests (same seed and request order →
+//! same failures) with a 5xx, a 429 or a dropped connection; `--latency-ms` delays every
+//! response; `--rate-limit` enforces a fixed one-minute window per organization with the
+//! server's empty-bodied 429 and `retry-after: 60`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::config::EmulatorConfig;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// A 500, 502 or 503 with the server's generic error body.
+    ServerError(u16),
+    /// A 429 with `retry-after: 1`.
+    TooManyRequests,
+    /// Close the connection without answering.
+    DropConnection,
+}
+
+pub struct Faults {
+    seed: u64,
+    fail_rate: f64,
+    pub latency_ms: u64,
+    counter: AtomicU64,
+    rate_limit: Option<u32>,
+    windows: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+/// splitmix64: a tiny, well-distributed hash so decisions need no RNG state beyond a counter.
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+impl Faults {
+    pub fn new(config: &EmulatorConfig) -> Self {
+        Self {
+            seed: config.seed,
+            fail_rate: config.fail_rate,
+            latency_ms: config.latency_ms,
+            counter: AtomicU64::new(0),
+            rate_limit: config.rate_limit.then_some(config.rate_limit_per_minute),
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The fault (if any) for the next request, decided from the seed and request number.
+    pub fn next_fault(&self) -> Option<Fault> {
+        if self.fail_rate <= 0.0 {
+            return None;
+        }
+        let n = self.counter.fetch_add(1, Ordering::SeqCst);
+        let roll = splitmix(self.seed ^ splitmix(n));
+        let uniform = (roll >> 11) as f64 / (1u64 << 53) as f64;
+        if uniform >= self.fail_rate {
+            return None;
+        }
+        Some(match splitmix(roll) % 5 {
+            0 => Fault::ServerError(500),
+            1 => Fault::ServerError(502),
+            2 => Fault::ServerError(503),
+            3 => Fault::TooManyRequests,
+            _ => Fault::DropConnection,
+        })
+    }
+
+    /// `Some(retry_after_seconds)` when `key` is over its limit in the current minute.
+    pub fn rate_limited(&self, key: &str, now_unix: i64) -> Option<u64> {
+        let limit = self.rate_limit?;
+        let window = now_unix.div_euclid(60);
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = windows.entry(key.to_owned()).or_insert((window, 0));
+        if entry.0 != window {
+            *entry = (window, 0);
+        }
+        entry.1 += 1;
+        // The server answers with the rule's full window length, not the time remaining.
+        (entry.1 > limit).then_some(60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn faults(seed: u64, rate: f64) -> Faults {
+        Faults::new(&EmulatorConfig {
+            seed,
+            fail_rate: rate,
+            ..EmulatorConfig::default()
+        })
+    }
+
+    #[test]
+    fn same_seed_same_faults_and_rate_is_roughly_honoured() {
+        let a: Vec<_> = (0..1000).map(|_| faults(7, 0.3).next_fault()).collect();
+        let first = faults(7, 0.3);
+        let b: Vec<_> = (0..1000).map(|_| first.next_fault()).collect();
+        let second = faults(7, 0.3);
+        let c: Vec<_> = (0..1000).map(|_| second.next_fault()).collect();
+        assert_eq!(b, c);
+        assert!(a.iter().all(|f| f == &a[0]));
+        let failures = b.iter().filter(|f| f.is_some()).count();
+        assert!((200..400).contains(&failures), "{failures}");
+        for kind in [
+            Fault::ServerError(500),
+            Fault::TooManyRequests,
+            Fault::DropConnection,
+        ] {
+            assert!(b.contains(&Some(kind)));
+        }
+        let other = faults(8, 0.3);
+        let d: Vec<_> = (0..1000).map(|_| other.next_fault()).collect();
+        assert_ne!(b, d);
+    }
+
+    #[test]
+    fn rate_limit_is_a_fixed_window_per_key() {
+        let f = Faults::new(&EmulatorConfig {
+            rate_limit: true,
+            rate_limit_per_minute: 2,
+            ..EmulatorConfig::default()
+        });
+        assert_eq!(f.rate_limited("org", 120), None);
+        assert_eq!(f.rate_limited("org", 121), None);
+        assert_eq!(f.rate_limited("org", 122), Some(60));
+        assert_eq!(f.rate_limited("other", 122), None);
+        assert_eq!(f.rate_limited("org", 180), None);
+    }
+}

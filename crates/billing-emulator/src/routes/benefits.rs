@@ -1,0 +1,184 @@
+//! `/v1/benefits/` for `meter_credit` benefits (api-reference §5).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::auth::{Auth, scopes};
+use crate::db::{self, Kind};
+use crate::errors::{ApiError, ApiResult, Detail};
+use crate::loc;
+use crate::query::{Page, Params};
+use crate::resources::{
+    iso, metadata_matches, new_id, path_uuid, public, reject_organization_id, sort_docs,
+};
+use crate::state::AppState;
+use crate::validate::{Checker, at, parse_body};
+use crate::webhooks;
+
+/// Benefit types the server knows; only `meter_credit` is emulated.
+const BENEFIT_TYPES: &[&str] = &[
+    "custom",
+    "discord",
+    "github_repository",
+    "downloadables",
+    "license_keys",
+    "meter_credit",
+    "feature_flag",
+];
+
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    auth: Auth,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let org = auth.require(scopes::BENEFITS_WRITE)?.to_owned();
+    let body = parse_body(&body)?;
+    let base = loc!["body"];
+    let mut c = Checker::new();
+    let Some(obj) = c.object(&body, &base) else {
+        return Err(ApiError::Validation(c.errors));
+    };
+    match obj.get("type").and_then(Value::as_str) {
+        Some("meter_credit") => {}
+        Some(other) if BENEFIT_TYPES.contains(&other) => {
+            return Err(ApiError::validation(Detail::new(
+                "value_error",
+                loc!["body", "type"],
+                format!(
+                    "Value error, the emulator only supports meter_credit benefits, not {other}"
+                ),
+                json!(other),
+            )));
+        }
+        _ => {
+            return Err(ApiError::validation(
+                Detail::new(
+                    "union_tag_invalid",
+                    base,
+                    "Input tag found using 'type' does not match any of the expected tags",
+                    body.clone(),
+                )
+                .with_ctx(json!({"discriminator": "'type'"})),
+            ));
+        }
+    }
+    let base = at(&base, "meter_credit");
+    let description = c
+        .required(obj, "description", &base)
+        .and_then(|v| c.string(v, at(&base, "description"), 3, Some(42)));
+    let props_loc = at(&base, "properties");
+    let mut properties = None;
+    if let Some(props) = c
+        .required(obj, "properties", &base)
+        .and_then(|v| c.object(v, &props_loc))
+    {
+        let meter_id = c
+            .required(props, "meter_id", &props_loc)
+            .and_then(|v| c.uuid4(v, at(&props_loc, "meter_id")));
+        let units = c
+            .required(props, "units", &props_loc)
+            .and_then(|v| c.int(v, at(&props_loc, "units"), Some(1), Some(2_147_483_647)));
+        let rollover = c
+            .required(props, "rollover", &props_loc)
+            .and_then(|v| c.bool(v, at(&props_loc, "rollover")));
+        if let (Some(meter_id), Some(units), Some(rollover)) = (meter_id, units, rollover) {
+            properties = Some((meter_id.to_string(), units, rollover));
+        }
+    }
+    let metadata = c.metadata(obj, &base);
+    c.finish()?;
+    reject_organization_id(obj, &loc!["body"])?;
+    let (Some(description), Some((meter_id, units, rollover))) = (description, properties) else {
+        return Err(ApiError::Internal(
+            "validated benefit fields missing".into(),
+        ));
+    };
+    let conn = state.db();
+    if db::get_doc(&conn, Kind::Meter, &org, &meter_id)?.is_none() {
+        return Err(ApiError::service(Detail::new(
+            "value_error",
+            loc!["body", "properties", "meter_id"],
+            "This meter does not exist.",
+            json!(meter_id),
+        )));
+    }
+    let doc = json!({
+        "id": new_id(),
+        "created_at": iso(state.now()),
+        "modified_at": null,
+        "type": "meter_credit",
+        "description": description,
+        "selectable": true,
+        "deletable": true,
+        "organization_id": org,
+        "metadata": metadata.unwrap_or_default(),
+        "properties": {"units": units, "rollover": rollover, "meter_id": meter_id},
+    });
+    db::insert_doc(&conn, Kind::Benefit, &org, None, &doc)?;
+    let jobs = webhooks::emit(&conn, &state, &org, "benefit.created", public(&doc))?;
+    drop(conn);
+    webhooks::spawn(&state, jobs);
+    Ok((StatusCode::CREATED, Json(public(&doc))))
+}
+
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    auth: Auth,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let org = auth.require(scopes::BENEFITS_READ)?.to_owned();
+    let params = Params::parse(raw.as_deref());
+    let page = Page::from_params(&params)?;
+    let sorting = params.sorting(
+        &["created_at", "description", "type", "user_order"],
+        "-created_at",
+    )?;
+    let types = params.all("type");
+    let ids = params.uuids("id")?;
+    let excluded = params.uuids("exclude_id")?;
+    let query = params.get("query").map(str::to_lowercase);
+    let conn = state.db();
+    let mut docs: Vec<Value> = db::list_docs(&conn, Kind::Benefit, &org)?
+        .into_iter()
+        .enumerate()
+        .filter(|(_, b)| types.is_empty() || types.iter().any(|t| b["type"] == *t))
+        .filter(|(_, b)| ids.is_empty() || ids.iter().any(|id| b["id"] == id.as_str()))
+        .filter(|(_, b)| !excluded.iter().any(|id| b["id"] == id.as_str()))
+        .filter(|(_, b)| {
+            query.as_ref().is_none_or(|q| {
+                b["description"]
+                    .as_str()
+                    .is_some_and(|d| d.to_lowercase().contains(q))
+            })
+        })
+        .filter(|(_, b)| metadata_matches(b, &params))
+        .map(|(seq, b)| {
+            let mut out = public(&b);
+            out["_seq"] = json!(seq);
+            out
+        })
+        .collect();
+    sort_docs(&mut docs, &sorting, |name| match name {
+        "created_at" | "user_order" => "_seq",
+        other => other,
+    });
+    let docs: Vec<Value> = docs.iter().map(public).collect();
+    Ok(Json(page.slice(docs)))
+}
+
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let org = auth.require(scopes::BENEFITS_READ)?.to_owned();
+    let id = path_uuid(&id)?;
+    let conn = state.db();
+    let doc = db::get_doc(&conn, Kind::Benefit, &org, &id)?.ok_or(ApiError::NotFound)?;
+    Ok(Json(public(&doc)))
+}

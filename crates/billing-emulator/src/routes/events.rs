@@ -1,0 +1,684 @@
+//! `POST /v1/events/ingest` and `GET /v1/events/` (api-reference §2).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Map, Value, json};
+
+use crate::auth::{Auth, scopes};
+use crate::balance;
+use crate::db::{self, Kind};
+use crate::errors::{ApiError, ApiResult, Detail};
+use crate::filter::{Filter, parse_filter, sql_str};
+use crate::loc;
+use crate::quantities::{customer_clause, metadata_clause};
+use crate::query::{Page, Params};
+use crate::resources::{iso_micros, new_id, path_uuid};
+use crate::routes::meters::MeterSql;
+use crate::state::AppState;
+use crate::validate::{Checker, at, parse_body};
+
+/// One validated event, ready to insert.
+#[derive(Debug)]
+struct NewEvent {
+    id: String,
+    name: String,
+    timestamp: i64,
+    customer_id: Option<String>,
+    external_customer_id: Option<String>,
+    member_id: Option<String>,
+    external_member_id: Option<String>,
+    external_id: Option<String>,
+    parent_ref: Option<String>,
+    organization_id_sent: Option<Value>,
+    metadata: Map<String, Value>,
+}
+
+const CUSTOMER_SHAPE: &str = "EventCreateCustomer";
+const EXTERNAL_SHAPE: &str = "EventCreateExternalCustomer";
+
+/// Validates one event as one union member; errors are reported under the member's name.
+fn validate_shape(
+    c: &mut Checker,
+    obj: &Map<String, Value>,
+    base: &[Value],
+    shape: &str,
+    now_micros: i64,
+) -> Option<NewEvent> {
+    let loc = at(base, shape);
+    let name = c
+        .required(obj, "name", &loc)
+        .and_then(|v| c.string(v, at(&loc, "name"), 0, None));
+    let (customer_id, external_customer_id, member_id, external_member_id) =
+        if shape == CUSTOMER_SHAPE {
+            let customer = c
+                .required(obj, "customer_id", &loc)
+                .and_then(|v| c.uuid4(v, at(&loc, "customer_id")))
+                .map(|u| u.to_string());
+            let member = Checker::optional(obj, "member_id")
+                .and_then(|v| c.uuid4(v, at(&loc, "member_id")))
+                .map(|u| u.to_string());
+            (customer, None, member, None)
+        } else {
+            let external = c
+                .required(obj, "external_customer_id", &loc)
+                .and_then(|v| c.string(v, at(&loc, "external_customer_id"), 0, None));
+            let member = Checker::optional(obj, "external_member_id")
+                .and_then(|v| c.string(v, at(&loc, "external_member_id"), 0, None));
+            (None, external, None, member)
+        };
+    let timestamp = match Checker::optional(obj, "timestamp") {
+        None => Some(now_micros),
+        Some(v) => c.aware_datetime(v, at(&loc, "timestamp")).and_then(|dt| {
+            let micros = dt.timestamp_micros();
+            if micros > now_micros {
+                c.push(
+                    Detail::new(
+                        "value_error",
+                        at(&loc, "timestamp"),
+                        "Value error, Timestamp must be in the past.",
+                        v.clone(),
+                    )
+                    .with_ctx(json!({"error": {}})),
+                );
+                None
+            } else {
+                Some(micros)
+            }
+        }),
+    };
+    let external_id = Checker::optional(obj, "external_id")
+        .and_then(|v| c.string(v, at(&loc, "external_id"), 0, None));
+    let parent_ref = Checker::optional(obj, "parent_id")
+        .and_then(|v| c.string(v, at(&loc, "parent_id"), 0, None));
+    let organization_id_sent = Checker::optional(obj, "organization_id").cloned();
+    if let Some(org) = &organization_id_sent {
+        c.uuid4(org, at(&loc, "organization_id"));
+    }
+    let metadata = validate_event_metadata(c, obj, &loc);
+    let ok = name.is_some()
+        && timestamp.is_some()
+        && (customer_id.is_some() || external_customer_id.is_some())
+        && metadata.is_some();
+    if !ok {
+        return None;
+    }
+    Some(NewEvent {
+        id: new_id(),
+        name: name?,
+        timestamp: timestamp?,
+        customer_id,
+        external_customer_id,
+        member_id,
+        external_member_id,
+        external_id,
+        parent_ref,
+        organization_id_sent,
+        metadata: metadata?,
+    })
+}
+
+/// `EventMetadataInput`: string (1–500), int, float or bool values under any key, except
+/// the structured `_cost` and `_llm` keys. No 40-character or 50-key limits for events.
+fn validate_event_metadata(
+    c: &mut Checker,
+    obj: &Map<String, Value>,
+    loc: &[Value],
+) -> Option<Map<String, Value>> {
+    let Some(value) = Checker::optional(obj, "metadata") else {
+        return Some(Map::new());
+    };
+    let loc = at(loc, "metadata");
+    let Value::Object(map) = value else {
+        c.push(Detail::new(
+            "dict_type",
+            loc,
+            "Input should be a valid dictionary",
+            value.clone(),
+        ));
+        return None;
+    };
+    let before = c.errors.len();
+    for (key, item) in map {
+        let item_loc = at(&loc, key.as_str());
+        match key.as_str() {
+            "_cost" => validate_cost(c, item, item_loc),
+            "_llm" => validate_llm(c, item, item_loc),
+            _ => {
+                c.metadata_value(item, item_loc, true);
+            }
+        }
+    }
+    (c.errors.len() == before).then(|| map.clone())
+}
+
+fn validate_cost(c: &mut Checker, item: &Value, loc: Vec<Value>) {
+    let Some(obj) = c.object(item, &loc) else {
+        return;
+    };
+    if let Some(amount) = c.required(obj, "amount", &loc) {
+        let text = match amount {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => s.clone(),
+            _ => String::new(),
+        };
+        let valid = text.parse::<rust_decimal::Decimal>().ok().is_some_and(|d| {
+            let integer_digits = d.trunc().abs().to_string().trim_start_matches('0').len();
+            integer_digits <= 5 && d.scale() <= 12
+        });
+        if !valid {
+            c.push(Detail::new(
+                "decimal_parsing",
+                at(&loc, "amount"),
+                "Input should be a valid decimal with at most 5 digits before the decimal point and 12 decimal places",
+                amount.clone(),
+            ));
+        }
+    }
+    if let Some(currency) = c.required(obj, "currency", &loc) {
+        c.literal(currency, at(&loc, "currency"), &["usd"]);
+    }
+}
+
+fn validate_llm(c: &mut Checker, item: &Value, loc: Vec<Value>) {
+    let Some(obj) = c.object(item, &loc) else {
+        return;
+    };
+    for key in ["vendor", "model"] {
+        if let Some(v) = c.required(obj, key, &loc) {
+            c.string(v, at(&loc, key), 0, None);
+        }
+    }
+    for key in ["input_tokens", "output_tokens", "total_tokens"] {
+        if let Some(v) = c.required(obj, key, &loc) {
+            c.int(v, at(&loc, key), None, None);
+        }
+    }
+    if let Some(v) = Checker::optional(obj, "cached_input_tokens") {
+        c.int(v, at(&loc, "cached_input_tokens"), None, None);
+    }
+    for key in ["prompt", "response"] {
+        if let Some(v) = Checker::optional(obj, key) {
+            c.string(v, at(&loc, key), 0, None);
+        }
+    }
+}
+
+/// Inserts a system event (credits, resets, customer lifecycle) and returns its `seq`.
+pub fn insert_system_event(
+    conn: &Connection,
+    org: &str,
+    name: &str,
+    customer_id: &str,
+    metadata: &Value,
+    timestamp_micros: i64,
+) -> ApiResult<i64> {
+    conn.execute(
+        "INSERT INTO events (id, org, customer_id, name, source, ts, ingested_at, metadata)
+         VALUES (?1, ?2, ?3, ?4, 'system', ?5, ?6, ?7)",
+        params![
+            new_id(),
+            org,
+            customer_id,
+            name,
+            timestamp_micros,
+            chrono::Utc::now().timestamp_micros(),
+            metadata.to_string()
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub async fn ingest(
+    State(state): State<Arc<AppState>>,
+    auth: Auth,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let org = auth.require(scopes::EVENTS_WRITE)?.to_owned();
+    let body = parse_body(&body)?;
+    let now = state.now().timestamp_micros();
+    let base = loc!["body"];
+    let mut c = Checker::new();
+    let Some(obj) = c.object(&body, &base) else {
+        return Err(ApiError::Validation(c.errors));
+    };
+    let events_loc = at(&base, "events");
+    let Some(items) = c
+        .required(obj, "events", &base)
+        .and_then(|v| c.list(v, events_loc.clone()))
+    else {
+        return Err(ApiError::Validation(c.errors));
+    };
+    let mut events = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let item_loc = at(&events_loc, i);
+        let Some(event_obj) = c.object(item, &item_loc) else {
+            continue;
+        };
+        // Smart union: the customer-id shape wins when it validates; otherwise report both
+        // members' errors, as pydantic does.
+        let mut first = Checker::new();
+        if let Some(event) = validate_shape(&mut first, event_obj, &item_loc, CUSTOMER_SHAPE, now) {
+            events.push(event);
+            continue;
+        }
+        let mut second = Checker::new();
+        if let Some(event) = validate_shape(&mut second, event_obj, &item_loc, EXTERNAL_SHAPE, now)
+        {
+            events.push(event);
+            continue;
+        }
+        let customer_shape_relevant = event_obj.contains_key("customer_id");
+        let external_shape_relevant = event_obj.contains_key("external_customer_id");
+        match (customer_shape_relevant, external_shape_relevant) {
+            (true, false) => c.errors.extend(first.errors),
+            (false, true) => c.errors.extend(second.errors),
+            _ => {
+                c.errors.extend(first.errors);
+                c.errors.extend(second.errors);
+            }
+        }
+    }
+    c.finish()?;
+
+    let mut conn = state.db();
+    check_service_rules(&conn, &org, &events)?;
+    let tx = conn.transaction()?;
+    let (inserted, touched) = insert_batch(&tx, &org, &events, now)?;
+    for customer_id in &touched {
+        balance::touch_customer(&tx, &org, customer_id, now)?;
+    }
+    tx.commit()?;
+    Ok(Json(
+        json!({"inserted": inserted, "duplicates": events.len() as i64 - inserted}),
+    ))
+}
+
+/// Service-level checks that reject the whole batch: organization_id with an OAT, unknown
+/// customers or members, unknown parents, parent cycles.
+fn check_service_rules(conn: &Connection, org: &str, events: &[NewEvent]) -> ApiResult<()> {
+    let mut details = Vec::new();
+    let mut known_customers: HashMap<String, Option<Value>> = HashMap::new();
+    let batch_refs: HashSet<&str> = events
+        .iter()
+        .flat_map(|e| [Some(e.id.as_str()), e.external_id.as_deref()])
+        .flatten()
+        .collect();
+    for (i, event) in events.iter().enumerate() {
+        let loc = loc!["body", "events", i];
+        if let Some(sent) = &event.organization_id_sent {
+            details.push(Detail::new(
+                "organization_token",
+                at(&loc, "organization_id"),
+                "Setting organization_id is disallowed when using an organization token.",
+                sent.clone(),
+            ));
+        }
+        if let Some(customer_id) = &event.customer_id {
+            let customer = match known_customers.get(customer_id) {
+                Some(found) => found.clone(),
+                None => {
+                    let found = db::get_doc(conn, Kind::Customer, org, customer_id)?
+                        .filter(|c| c["deleted_at"].is_null());
+                    known_customers.insert(customer_id.clone(), found.clone());
+                    found
+                }
+            };
+            match customer {
+                None => details.push(Detail::new(
+                    "customer_id",
+                    at(&loc, "customer_id"),
+                    "Customer not found.",
+                    json!(customer_id),
+                )),
+                Some(customer) => {
+                    if let Some(member_id) = &event.member_id
+                        && customer["_owner_member_id"].as_str() != Some(member_id.as_str())
+                    {
+                        details.push(Detail::new(
+                            "member_id",
+                            at(&loc, "member_id"),
+                            "Member not found.",
+                            json!(member_id),
+                        ));
+                    }
+                }
+            }
+        }
+        if let Some(parent) = &event.parent_ref
+            && !batch_refs.contains(parent.as_str())
+            && resolve_parent(conn, org, parent)?.is_none()
+        {
+            details.push(Detail::new(
+                "parent_id",
+                at(&loc, "parent_id"),
+                "Parent event not found.",
+                json!(parent),
+            ));
+        }
+    }
+    if !details.is_empty() {
+        return Err(ApiError::ServiceValidation(details));
+    }
+    detect_parent_cycle(events)
+}
+
+fn resolve_parent(conn: &Connection, org: &str, reference: &str) -> ApiResult<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT id FROM events WHERE org = ?1 AND (id = ?2 OR external_id = ?2) LIMIT 1",
+            params![org, reference],
+            |row| row.get::<_, String>(0),
+        )
+        .optional()?)
+}
+
+fn detect_parent_cycle(events: &[NewEvent]) -> ApiResult<()> {
+    let index: HashMap<&str, usize> = events
+        .iter()
+        .enumerate()
+        .flat_map(|(i, e)| {
+            [
+                Some((e.id.as_str(), i)),
+                e.external_id.as_deref().map(|x| (x, i)),
+            ]
+        })
+        .flatten()
+        .collect();
+    for start in 0..events.len() {
+        let mut seen = HashSet::new();
+        let mut current = start;
+        while let Some(parent) = events[current]
+            .parent_ref
+            .as_deref()
+            .and_then(|p| index.get(p))
+        {
+            if !seen.insert(current) {
+                return Err(ApiError::Domain {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    error: "EventError",
+                    detail: "Circular dependency detected in event parent relationships".to_owned(),
+                });
+            }
+            current = *parent;
+        }
+    }
+    Ok(())
+}
+
+/// Inserts with `ON CONFLICT DO NOTHING` on (organization, external_id); returns the number
+/// inserted and the customers whose meters need a refresh.
+fn insert_batch(
+    conn: &Connection,
+    org: &str,
+    events: &[NewEvent],
+    now: i64,
+) -> ApiResult<(i64, HashSet<String>)> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO events (id, org, external_id, customer_id, external_customer_id, member_id,
+             external_member_id, parent_id, name, source, ts, ingested_at, metadata)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'user', ?10, ?11, ?12)
+         ON CONFLICT DO NOTHING",
+    )?;
+    let mut ids_by_ref: HashMap<&str, &str> = HashMap::new();
+    for event in events {
+        ids_by_ref.insert(event.id.as_str(), event.id.as_str());
+        if let Some(ext) = &event.external_id {
+            ids_by_ref.entry(ext.as_str()).or_insert(event.id.as_str());
+        }
+    }
+    let mut inserted = 0;
+    let mut touched_ids: HashSet<String> = HashSet::new();
+    let mut touched_external: HashSet<&str> = HashSet::new();
+    for event in events {
+        let parent_id = match &event.parent_ref {
+            None => None,
+            Some(reference) => match ids_by_ref.get(reference.as_str()) {
+                Some(id) => Some((*id).to_owned()),
+                None => resolve_parent(conn, org, reference)?,
+            },
+        };
+        let changed = stmt.execute(params![
+            event.id,
+            org,
+            event.external_id,
+            event.customer_id,
+            event.external_customer_id,
+            event.member_id,
+            event.external_member_id,
+            parent_id,
+            event.name,
+            event.timestamp,
+            now,
+            Value::Object(event.metadata.clone()).to_string(),
+        ])?;
+        if changed > 0 {
+            inserted += 1;
+            if let Some(id) = &event.customer_id {
+                touched_ids.insert(id.clone());
+            }
+            if let Some(ext) = &event.external_customer_id {
+                touched_external.insert(ext.as_str());
+            }
+        }
+    }
+    for ext in touched_external {
+        if let Some(customer) = db::find_by_ext(conn, Kind::Customer, org, ext)?
+            && customer["deleted_at"].is_null()
+            && let Some(id) = customer["id"].as_str()
+        {
+            touched_ids.insert(id.to_owned());
+        }
+    }
+    Ok((inserted, touched_ids))
+}
+
+/// A human label per system event name (user events are labelled with their name).
+fn label_for(name: &str, source: &str) -> String {
+    if source == "user" {
+        return name.to_owned();
+    }
+    match name {
+        "meter.credited" => "Meter credited",
+        "meter.reset" => "Meter reset",
+        "customer.created" => "Customer created",
+        "subscription.created" => "Subscription created",
+        "subscription.cycled" => "Subscription cycled",
+        "order.paid" => "Order paid",
+        "benefit.granted" => "Benefit granted",
+        "benefit.cycled" => "Benefit cycled",
+        other => other,
+    }
+    .to_owned()
+}
+
+const EVENT_COLUMNS: &str = "seq, id, org, customer_id, external_customer_id, member_id, external_member_id, \
+     parent_id, name, source, ts, metadata, (SELECT COUNT(*) FROM events AS child WHERE child.parent_id = events.id)";
+
+fn event_json(
+    row: &rusqlite::Row<'_>,
+    customers: &mut HashMap<String, Value>,
+    conn: &Connection,
+) -> rusqlite::Result<Value> {
+    let org: String = row.get(2)?;
+    let customer_id: Option<String> = row.get(3)?;
+    let external_customer_id: Option<String> = row.get(4)?;
+    let name: String = row.get(8)?;
+    let source: String = row.get(9)?;
+    let metadata: String = row.get(11)?;
+    // Events sent with an external id are linked to the customer lazily, at read time.
+    let key = customer_id
+        .clone()
+        .map(|id| format!("id:{id}"))
+        .or_else(|| external_customer_id.clone().map(|ext| format!("ext:{ext}")));
+    let customer = match key {
+        None => Value::Null,
+        Some(key) => {
+            if !customers.contains_key(&key) {
+                let found = if let Some(id) = key.strip_prefix("id:") {
+                    db::get_doc(conn, Kind::Customer, &org, id)?
+                } else {
+                    db::find_by_ext(conn, Kind::Customer, &org, &key[4..])?
+                };
+                customers.insert(
+                    key.clone(),
+                    found
+                        .map(|c| balance::customer_output(&c))
+                        .unwrap_or(Value::Null),
+                );
+            }
+            customers[&key].clone()
+        }
+    };
+    let resolved_customer_id = customer_id
+        .clone()
+        .or_else(|| customer["id"].as_str().map(str::to_owned));
+    Ok(json!({
+        "id": row.get::<_, String>(1)?,
+        "timestamp": iso_micros(row.get(10)?),
+        "organization_id": org,
+        "customer_id": resolved_customer_id,
+        "customer": customer,
+        "external_customer_id": external_customer_id,
+        "member_id": row.get::<_, Option<String>>(5)?,
+        "external_member_id": row.get::<_, Option<String>>(6)?,
+        "child_count": row.get::<_, i64>(12)?,
+        "parent_id": row.get::<_, Option<String>>(7)?,
+        "label": label_for(&name, &source),
+        "name": name,
+        "source": source,
+        "metadata": serde_json::from_str::<Value>(&metadata).unwrap_or_else(|_| json!({})),
+    }))
+}
+
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    auth: Auth,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let org = auth.require(scopes::EVENTS_READ)?.to_owned();
+    let params = Params::parse(raw.as_deref());
+    let page = Page::from_params(&params)?;
+    let sorting = params.sorting(&["timestamp"], "-timestamp")?;
+    let mut conditions = vec![format!("org = {}", sql_str(&org))];
+    if let Some(raw_filter) = params.get("filter") {
+        let parsed: Option<Filter> = serde_json::from_str::<Value>(raw_filter)
+            .ok()
+            .and_then(|v| {
+                let mut c = Checker::new();
+                parse_filter(&mut c, &v, &[]).filter(|_| c.is_ok())
+            });
+        match parsed {
+            Some(filter) => conditions.push(format!("({})", filter.to_sql())),
+            None => {
+                return Err(ApiError::validation(Detail::new(
+                    "value_error",
+                    loc!["query", "filter"],
+                    "Value error, Invalid filter",
+                    json!(raw_filter),
+                )));
+            }
+        }
+    }
+    for (key, op) in [("start_timestamp", ">"), ("end_timestamp", "<")] {
+        if let Some(raw_ts) = params.get(key) {
+            let ts = crate::validate::parse_datetime_str(raw_ts).map_err(|_| {
+                ApiError::validation(Detail::new(
+                    "datetime_from_date_parsing",
+                    loc!["query", key],
+                    "Input should be a valid datetime or date",
+                    json!(raw_ts),
+                ))
+            })?;
+            conditions.push(format!("ts {op} {}", ts.timestamp_micros()));
+        }
+    }
+    if params.get("query").is_some() && params.get("organization_id").is_none() {
+        return Err(ApiError::validation(Detail::new(
+            "missing",
+            loc!["query", "organization_id"],
+            "organization_id is required when using query",
+            Value::Null,
+        )));
+    }
+    let customer_ids = params.uuids("customer_id")?;
+    let external_ids: Vec<String> = params
+        .all("external_customer_id")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let conn = state.db();
+    if let Some(clause) = customer_clause(&conn, &org, &customer_ids, &external_ids)? {
+        conditions.push(clause);
+    }
+    for (key, column) in [("name", "name"), ("source", "source")] {
+        let values = params.all(key);
+        if !values.is_empty() {
+            let list: Vec<String> = values.iter().map(|v| sql_str(v)).collect();
+            conditions.push(format!("{column} IN ({})", list.join(", ")));
+        }
+    }
+    let meter_ids = params.uuids("meter_id")?;
+    if let Some(meter_id) = meter_ids.last() {
+        let Some(meter) = db::get_doc(&conn, Kind::Meter, &org, meter_id)? else {
+            return Err(ApiError::service(Detail::new(
+                "meter_id",
+                loc!["query", "meter_id"],
+                "Meter not found.",
+                json!(meter_id),
+            )));
+        };
+        conditions.push(format!("({})", MeterSql::from_doc(&meter)?.clause()));
+    }
+    if let Some(parent) = params.get("parent_id") {
+        conditions.push(format!("parent_id = {}", sql_str(parent)));
+    }
+    if let Some(clause) = metadata_clause(&params.metadata()) {
+        conditions.push(clause);
+    }
+    let where_sql = conditions.join(" AND ");
+    let order = if sorting.first().is_some_and(|(_, desc)| !*desc) {
+        "ASC"
+    } else {
+        "DESC"
+    };
+    let total: i64 = conn.query_row(
+        &format!("SELECT COUNT(*) FROM events WHERE {where_sql}"),
+        [],
+        |r| r.get(0),
+    )?;
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE {where_sql} ORDER BY ts {order}, seq {order} LIMIT ?1 OFFSET ?2"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut customers = HashMap::new();
+    let mut rows = stmt.query(params![page.limit, page.offset()])?;
+    let mut items = Vec::new();
+    while let Some(row) = rows.next()? {
+        items.push(event_json(row, &mut customers, &conn)?);
+    }
+    Ok(Json(page.body(items, total)))
+}
+
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let org = auth.require(scopes::EVENTS_READ)?.to_owned();
+    let id = path_uuid(&id)?;
+    let conn = state.db();
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE org = ?1 AND id = ?2");
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(params![org, id])?;
+    let mut customers = HashMap::new();
+    match rows.next()? {
+        Some(row) => Ok(Json(event_json(row, &mut customers, &conn)?)),
+        None => Err(ApiError::NotFound),
+    }
+}
