@@ -1,0 +1,190 @@
+//! `propose_plan` arguments → a validated [`BillingPlan`], with the same presets and checks as
+//! `spaire-billing.toml`, so an agent cannot produce a plan the CLI would reject.
+
+use std::path::Path;
+
+use billing_errors::Hinted;
+use billing_plan::{
+    Aggregation, AggregationFunc, BillingPlan, CreditGrant, CustomerSource, Environment, Meter,
+    MeterKind, MeteredPrice, ProductRef, ProjectSection, Webhooks,
+};
+
+use super::args::{AggregationFuncArg, CustomerArg, EnvironmentArg, MeterArg, ProposePlanArgs};
+
+/// Builds the plan from answers, or loads `spaire-billing.toml` when no meters were given.
+pub fn to_plan(root: &Path, args: &ProposePlanArgs) -> anyhow::Result<BillingPlan> {
+    let Some(meter_args) = &args.meters else {
+        return from_plan_file(root, args);
+    };
+    let Some(customer) = &args.customer else {
+        return Err(Hinted::new(
+            "`customer` is required with `meters`",
+            "ask the user how requests identify the customer (a header, a body field, the session, or a function) and pass it as `customer`",
+        )
+        .into());
+    };
+    if meter_args.is_empty() {
+        return Err(Hinted::new(
+            "`meters` is empty",
+            "ask the user what to meter and pass at least one meter (see list_meter_presets)",
+        )
+        .into());
+    }
+    let mut meters = Vec::new();
+    for (i, m) in meter_args.iter().enumerate() {
+        meters.extend(meter(i, m)?);
+    }
+    let plan = BillingPlan {
+        environment: environment(args.environment),
+        server_url: args.server_url.clone(),
+        project: ProjectSection {
+            path: args.package.clone().unwrap_or_else(|| ".".to_owned()),
+            framework: args.framework.clone(),
+        },
+        customer: customer_source(customer),
+        meters,
+        prices: args
+            .prices
+            .iter()
+            .map(|p| MeteredPrice {
+                meter: p.meter.clone(),
+                product: ProductRef(p.product.clone()),
+                unit_amount: p.unit_amount.clone(),
+                cap_amount: p.cap_amount,
+            })
+            .collect(),
+        credits: args
+            .credits
+            .iter()
+            .map(|c| CreditGrant {
+                meter: c.meter.clone(),
+                product: ProductRef(c.product.clone()),
+                units: c.units,
+                rollover: c.rollover,
+            })
+            .collect(),
+        webhooks: args.webhooks.as_ref().map(|w| Webhooks {
+            events: w.events.clone(),
+            url: w.url.clone(),
+        }),
+    };
+    billing_plan::validate(&plan).map_err(|err| {
+        let hint = err.hint();
+        Hinted::new(format!("the answers do not make a valid plan: {err}"), hint)
+    })?;
+    Ok(plan)
+}
+
+fn from_plan_file(root: &Path, args: &ProposePlanArgs) -> anyhow::Result<BillingPlan> {
+    let loaded = billing_plan::load(root).map_err(|err| match err {
+        billing_plan::LoadError::Invalid(plan_err) => {
+            let hint = plan_err.hint();
+            anyhow::Error::new(Hinted::new(plan_err.to_string(), hint))
+        }
+        other => anyhow::Error::new(other),
+    })?;
+    let Some(mut plan) = loaded else {
+        return Err(Hinted::new(
+            format!("no `meters` given and no `{}` in the project", billing_plan::PLAN_FILE),
+            "ask the user what to meter and how it is priced, then pass `meters`, `customer` and `prices`",
+        )
+        .into());
+    };
+    // Explicit choices in this call win over the file; everything else comes from the file.
+    if let Some(env) = args.environment {
+        plan.environment = environment(Some(env));
+    }
+    if args.server_url.is_some() {
+        plan.server_url = args.server_url.clone();
+    }
+    Ok(plan)
+}
+
+fn environment(arg: Option<EnvironmentArg>) -> Environment {
+    match arg.unwrap_or(EnvironmentArg::Sandbox) {
+        EnvironmentArg::Sandbox => Environment::Sandbox,
+        EnvironmentArg::Production => Environment::Production,
+        EnvironmentArg::Local => Environment::Local,
+    }
+}
+
+fn customer_source(arg: &CustomerArg) -> CustomerSource {
+    match arg {
+        CustomerArg::Header { header } => CustomerSource::Header {
+            header: header.clone(),
+        },
+        CustomerArg::Body { field } => CustomerSource::Body {
+            field: field.clone(),
+        },
+        CustomerArg::Session => CustomerSource::Session,
+        CustomerArg::Function { function, module } => CustomerSource::Function {
+            function: function.clone(),
+            module: module.clone(),
+        },
+    }
+}
+
+/// One answer → the meters it stands for (a preset can stand for several).
+fn meter(index: usize, arg: &MeterArg) -> anyhow::Result<Vec<Meter>> {
+    let path = format!("meters[{index}]");
+    match arg.preset.as_deref() {
+        Some(id) if id != billing_plan::presets::CUSTOM => {
+            if arg.name.is_some()
+                || arg.event.is_some()
+                || arg.aggregation.is_some()
+                || arg.property.is_some()
+            {
+                return Err(Hinted::new(
+                    format!("{path}: a preset meter takes no `name`, `event`, `aggregation` or `property`"),
+                    "pass only `preset`, or use `preset: \"custom\"` (or no preset) with all four fields",
+                )
+                .into());
+            }
+            let preset = billing_plan::preset(id).ok_or_else(|| {
+                Hinted::new(
+                    format!("{path}: unknown preset `{id}`"),
+                    format!(
+                        "use one of: {}",
+                        billing_plan::presets::preset_ids().join(", ")
+                    ),
+                )
+            })?;
+            Ok(preset.meters)
+        }
+        _ => {
+            let missing: Vec<&str> = [
+                ("name", arg.name.is_none()),
+                ("event", arg.event.is_none()),
+                ("aggregation", arg.aggregation.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(k, m)| m.then_some(k))
+            .collect();
+            if !missing.is_empty() {
+                return Err(Hinted::new(
+                    format!("{path}: a custom meter needs {}", missing.join(", ")),
+                    "ask the user for the meter's name, the event name their code sends, and how to aggregate it",
+                )
+                .into());
+            }
+            let func = match arg.aggregation.unwrap_or(AggregationFuncArg::Count) {
+                AggregationFuncArg::Count => AggregationFunc::Count,
+                AggregationFuncArg::Sum => AggregationFunc::Sum,
+                AggregationFuncArg::Max => AggregationFunc::Max,
+                AggregationFuncArg::Min => AggregationFunc::Min,
+                AggregationFuncArg::Avg => AggregationFunc::Avg,
+                AggregationFuncArg::Unique => AggregationFunc::Unique,
+            };
+            Ok(vec![Meter {
+                name: arg.name.clone().unwrap_or_default(),
+                event: arg.event.clone().unwrap_or_default(),
+                aggregation: Aggregation {
+                    func,
+                    property: arg.property.clone(),
+                },
+                kind: MeterKind::Custom,
+                preset: None,
+            }])
+        }
+    }
+}

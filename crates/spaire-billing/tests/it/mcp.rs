@@ -1,0 +1,251 @@
+//! `spaire-billing mcp` driven by the real Python MCP client, and `agent install`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{billing, in_ci, repo_root, transcript};
+
+/// Copies a fixture directory (including dot-files) into a fresh temp dir.
+fn copy_fixture(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &repo_root().join("tests/mcp/fixtures").join(name),
+        dir.path(),
+    );
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Every file under `dir` with its content, sorted, for "did anything change?" checks.
+fn tree(dir: &Path) -> Vec<(String, String)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.push((rel, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+fn read(dir: &Path, rel: &str) -> String {
+    std::fs::read_to_string(dir.join(rel)).unwrap()
+}
+
+fn agent_install(dir: &Path, extra: &[&str]) -> std::process::Output {
+    billing()
+        .args(["agent", "install", "--dir"])
+        .arg(dir)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn agent_install_into_a_bare_project_writes_every_file_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = agent_install(dir.path(), &["--yes"]);
+    assert_eq!(first.status.code(), Some(0), "{}", transcript(&first, &[]));
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    for file in [
+        ".claude/commands/setup-usage-billing.md",
+        ".mcp.json",
+        ".cursor/rules/setup-usage-billing.mdc",
+        ".cursor/mcp.json",
+        "AGENTS.md",
+        ".codex/config.toml",
+    ] {
+        assert!(stderr.contains(&format!("Created {file}")), "{stderr}");
+    }
+    insta::assert_snapshot!("bare_mcp_json", read(dir.path(), ".mcp.json"));
+    insta::assert_snapshot!("bare_cursor_mcp_json", read(dir.path(), ".cursor/mcp.json"));
+    insta::assert_snapshot!("bare_codex_config", read(dir.path(), ".codex/config.toml"));
+    insta::assert_snapshot!(
+        "claude_command",
+        read(dir.path(), ".claude/commands/setup-usage-billing.md")
+    );
+    insta::assert_snapshot!(
+        "cursor_rule",
+        read(dir.path(), ".cursor/rules/setup-usage-billing.mdc")
+    );
+    insta::assert_snapshot!("bare_agents_md", read(dir.path(), "AGENTS.md"));
+
+    let before = tree(dir.path());
+    let second = agent_install(dir.path(), &[]);
+    // Nothing to write, so no confirmation is needed even without a terminal.
+    insta::assert_snapshot!("second_run", transcript(&second, &[]));
+    assert_eq!(tree(dir.path()), before);
+}
+
+#[test]
+fn agent_install_merges_into_other_tools_config_and_is_idempotent() {
+    let dir = copy_fixture("agent-existing");
+    let output = agent_install(dir.path(), &["--yes"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        transcript(&output, &[])
+    );
+    insta::assert_snapshot!("merged_mcp_json", read(dir.path(), ".mcp.json"));
+    insta::assert_snapshot!(
+        "merged_cursor_mcp_json",
+        read(dir.path(), ".cursor/mcp.json")
+    );
+    insta::assert_snapshot!(
+        "merged_codex_config",
+        read(dir.path(), ".codex/config.toml")
+    );
+    let agents = read(dir.path(), "AGENTS.md");
+    assert!(agents.starts_with(
+        "# Agent notes\n\n- Run `pnpm test` before committing.\n- Never edit generated files under `src/gen/`.\n\n<!-- spaire-billing:begin -->\n## Usage-based billing (Spaire)\n"
+    ), "{agents}");
+    assert!(
+        agents.ends_with("<!-- spaire-billing:end -->\n"),
+        "{agents}"
+    );
+
+    let before = tree(dir.path());
+    let again = agent_install(dir.path(), &["--yes"]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("Created"));
+    assert_eq!(tree(dir.path()), before, "a second run changes nothing");
+}
+
+#[test]
+fn agent_install_shows_the_plan_and_needs_yes_without_a_terminal() {
+    let dir = copy_fixture("agent-existing");
+    let before = tree(dir.path());
+    let output = agent_install(dir.path(), &["--claude"]);
+    let dir_str = dir.path().display().to_string();
+    insta::assert_snapshot!("needs_yes", transcript(&output, &[(&dir_str, "[PROJECT]")]));
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        tree(dir.path()),
+        before,
+        "nothing is written without confirmation"
+    );
+
+    let dry = agent_install(dir.path(), &["--cursor", "--dry-run"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", transcript(&dry, &[]));
+    assert!(String::from_utf8_lossy(&dry.stdout).contains("modify .cursor/mcp.json"));
+    assert_eq!(tree(dir.path()), before, "a dry run writes nothing");
+}
+
+#[test]
+fn agent_install_only_touches_the_selected_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = agent_install(dir.path(), &["--codex", "--yes"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        transcript(&output, &[])
+    );
+    let files: Vec<String> = tree(dir.path()).into_iter().map(|(p, _)| p).collect();
+    assert_eq!(files, vec![".codex/config.toml", "AGENTS.md"]);
+}
+
+#[test]
+fn agent_install_refuses_broken_config_and_keeps_a_customised_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".mcp.json"), "{\n  \"mcpServers\": {\n").unwrap();
+    let output = agent_install(dir.path(), &["--claude", "--yes"]);
+    insta::assert_snapshot!("broken_json", transcript(&output, &[]));
+    assert!(
+        !dir.path().join(".claude").exists(),
+        "nothing is written when one file is broken"
+    );
+
+    std::fs::write(
+        dir.path().join(".mcp.json"),
+        r#"{"mcpServers": {"spaire-billing": {"command": "/opt/bin/spaire-billing", "args": ["mcp"]}}}"#,
+    )
+    .unwrap();
+    let output = agent_install(dir.path(), &["--claude", "--yes"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        transcript(&output, &[])
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("left as is"));
+    assert!(read(dir.path(), ".mcp.json").contains("/opt/bin/spaire-billing"));
+}
+
+/// The Python interpreter of the shared test venv, or `None` (with the reason printed) when
+/// it is missing outside CI. In CI a missing toolchain fails the test.
+fn python() -> Option<PathBuf> {
+    let python = repo_root().join("tests/toolchains/python/.venv/bin/python");
+    let ok = python.exists()
+        && Command::new(&python)
+            .args(["-c", "import mcp"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(python);
+    }
+    assert!(
+        !in_ci(),
+        "the Python `mcp` package is missing from tests/toolchains/python/.venv (run scripts/install-test-deps.sh)"
+    );
+    eprintln!(
+        "skipping: the Python `mcp` package is not installed in tests/toolchains/python/.venv"
+    );
+    None
+}
+
+fn mcp_client(python: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(python)
+        .arg(repo_root().join("tests/mcp/mcp_client.py"))
+        .args(args)
+        .args(["--binary", env!("CARGO_BIN_EXE_spaire-billing")])
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("SPAIRE_ACCESS_TOKEN")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn mcp_server_lists_tools_and_resources_and_survives_bad_calls() {
+    let Some(python) = python() else { return };
+    let dir = copy_fixture("agent-existing");
+    let output = mcp_client(
+        &python,
+        &["handshake", "--project", &dir.path().display().to_string()],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        transcript(&output, &[])
+    );
+    let stdout =
+        String::from_utf8_lossy(&output.stdout).replace(env!("CARGO_PKG_VERSION"), "[VERSION]");
+    insta::assert_snapshot!("handshake", stdout);
+    // Logs were requested and must have gone to stderr, never into the protocol stream.
+    assert!(String::from_utf8_lossy(&output.stderr).contains("serving MCP over stdio"));
+}

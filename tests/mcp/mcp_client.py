@@ -1,0 +1,214 @@
+"""Drives `spaire-billing mcp` with the official Python MCP client (the `mcp` package).
+
+Run by `crates/spaire-billing/tests/it/mcp.rs`:
+
+    python mcp_client.py handshake --binary target/debug/spaire-billing --project DIR
+    python mcp_client.py flow      --binary ... --project DIR --server-url URL --edit FILE
+
+Each scenario asserts the protocol-level facts itself (exit 1 with a message on failure) and
+prints a normalised JSON transcript on stdout, which the Rust test snapshots. Timestamps,
+hashes and paths are replaced by placeholders so the transcript is stable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.shared.exceptions import MCPError
+
+EXPECTED_TOOLS = {
+    "detect_project",
+    "list_meter_presets",
+    "propose_plan",
+    "apply_plan",
+    "verify",
+    "undo",
+    "status",
+}
+EXPECTED_RESOURCES = {
+    "spaire-billing://project/profile",
+    "spaire-billing://plan/current",
+    "spaire-billing://meter-presets",
+}
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise CheckFailed(message)
+
+
+def server_params(args: argparse.Namespace, extra_env: dict[str, str] | None = None) -> StdioServerParameters:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "NO_COLOR": "1",
+        # Logs go to stderr; asking for them proves they never reach the protocol stream.
+        "SPAIRE_BILLING_LOG": "info",
+    }
+    env.update(extra_env or {})
+    return StdioServerParameters(
+        command=args.binary, args=["mcp", "--dir", args.project], env=env, cwd=args.project
+    )
+
+
+def tool_result(result: Any) -> dict[str, Any]:
+    """The parts of a CallToolResult an agent relies on."""
+    structured = result.structured_content
+    text = result.content[0].text if result.content else None
+    if structured is not None and text is not None:
+        check(json.loads(text) == structured, "text content must mirror structuredContent")
+    if structured is None:
+        # rmcp reports arguments that do not match the schema as a tool error with a message
+        # (so the model can correct itself), not as structured content.
+        return {"is_error": bool(result.is_error), "text": text}
+    return {"is_error": bool(result.is_error), "structured": structured}
+
+
+async def call(session: ClientSession, name: str, arguments: dict[str, Any] | None) -> dict[str, Any]:
+    """A tool call that reports JSON-RPC errors as data instead of raising."""
+    try:
+        return tool_result(await session.call_tool(name, arguments))
+    except MCPError as err:
+        return {"jsonrpc_error": {"code": err.code, "message": err.message}}
+
+
+async def handshake(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    async with stdio_client(server_params(args), errlog=sys.stderr) as (read, write):
+        async with ClientSession(read, write) as session:
+            init = await session.initialize()
+            out["server_info"] = {"name": init.server_info.name, "version": init.server_info.version}
+            caps = init.capabilities
+            out["capabilities"] = {"tools": caps.tools is not None, "resources": caps.resources is not None}
+            check(bool(init.instructions) and "plan_hash" in init.instructions, "instructions explain the flow")
+
+            tools = (await session.list_tools()).tools
+            names = {t.name for t in tools}
+            check(names == EXPECTED_TOOLS, f"tools: {sorted(names)}")
+            check(len(tools) < 40, "well under 40 tools")
+            listing = {}
+            for tool in sorted(tools, key=lambda t: t.name):
+                schema = tool.input_schema
+                check(schema.get("type") == "object", f"{tool.name}: object schema")
+                check(bool(tool.description), f"{tool.name}: described")
+                ann = tool.annotations
+                check(ann is not None, f"{tool.name}: annotated")
+                listing[tool.name] = {
+                    "title": ann.title,
+                    "readOnly": ann.read_only_hint,
+                    "destructive": ann.destructive_hint,
+                    "idempotent": ann.idempotent_hint,
+                    "openWorld": ann.open_world_hint,
+                    "properties": sorted(schema.get("properties", {}).keys()),
+                    "required": sorted(schema.get("required", [])),
+                }
+                # Every argument an agent fills in is documented for it.
+                for prop, spec in schema.get("properties", {}).items():
+                    check("description" in spec, f"{tool.name}.{prop} has a description")
+            out["tools"] = listing
+            # Nothing that writes may look read-only; everything read-only must say so.
+            for name in ("apply_plan", "undo"):
+                check(listing[name]["readOnly"] is False and listing[name]["destructive"] is True, name)
+            for name in ("detect_project", "list_meter_presets", "propose_plan", "status"):
+                check(listing[name]["readOnly"] is True, name)
+
+            resources = (await session.list_resources()).resources
+            uris = {str(r.uri) for r in resources}
+            check(uris == EXPECTED_RESOURCES, f"resources: {sorted(uris)}")
+            out["resources"] = sorted(
+                ({"uri": str(r.uri), "name": r.name, "mimeType": r.mime_type} for r in resources),
+                key=lambda r: r["uri"],
+            )
+            presets = await session.read_resource("spaire-billing://meter-presets")
+            preset_json = json.loads(presets.contents[0].text)
+            out["preset_ids"] = [p["id"] for p in preset_json["presets"]]
+            plan = json.loads((await session.read_resource("spaire-billing://plan/current")).contents[0].text)
+            out["current_plan_without_proposal"] = plan
+            try:
+                await session.read_resource("spaire-billing://nope")
+                raise CheckFailed("an unknown resource must be an error")
+            except MCPError as err:
+                out["unknown_resource"] = {"code": err.code}
+
+            presets_tool = await call(session, "list_meter_presets", None)
+            check(presets_tool["structured"] == preset_json, "tool and resource agree on presets")
+
+            # Error cases: each is reported, and the server keeps serving afterwards.
+            errors = {}
+            errors["unknown_hash"] = await call(
+                session, "apply_plan", {"plan_hash": "0123456789abcdef", "environment": "sandbox"}
+            )
+            errors["apply_without_hash"] = await call(session, "apply_plan", {"environment": "sandbox"})
+            errors["meters_not_a_list"] = await call(session, "propose_plan", {"meters": "all of them"})
+            errors["unknown_argument"] = await call(session, "verify", {"meterz": "x"})
+            errors["bad_environment"] = await call(
+                session, "apply_plan", {"plan_hash": "x", "environment": "staging"}
+            )
+            errors["unknown_preset"] = await call(
+                session,
+                "propose_plan",
+                {"customer": {"from": "header", "header": "x-user"}, "meters": [{"preset": "llm-tokenz"}]},
+            )
+            errors["invented_nothing"] = await call(session, "propose_plan", {})
+            errors["unknown_tool"] = await call(session, "delete_everything", {})
+            out["errors"] = errors
+            if os.environ.get("MCP_CLIENT_DEBUG"):
+                print(json.dumps(errors, indent=2), file=sys.stderr)
+            check(errors["unknown_hash"].get("is_error") is True, "unknown hash is a tool error")
+            # Malformed arguments: rejected before any work, as a JSON-RPC error or a tool error.
+            for key in ("apply_without_hash", "meters_not_a_list", "unknown_argument", "bad_environment", "unknown_tool"):
+                rejected = "jsonrpc_error" in errors[key] or errors[key].get("is_error") is True
+                check(rejected, f"{key} is rejected: {errors[key]}")
+
+            again = await call(session, "list_meter_presets", None)
+            check(again.get("is_error") is False, "server still serves after errors")
+            out["still_serving"] = True
+    return out
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("scenario", choices=["handshake"])
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--project", required=True)
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    args.project = str(Path(args.project).resolve())
+    scenario = {"handshake": handshake}[args.scenario]
+    failures: list[CheckFailed] = []
+    out = None
+    try:
+        out = anyio.run(scenario, args)
+    except* CheckFailed as group:
+        # anyio task groups wrap exceptions (sometimes twice); report each failed check plainly.
+        pending: list[BaseException] = [group]
+        while pending:
+            exc = pending.pop()
+            if isinstance(exc, BaseExceptionGroup):
+                pending.extend(exc.exceptions)
+            else:
+                failures.append(exc)
+    if failures:
+        for failure in failures:
+            print(f"check failed: {failure}", file=sys.stderr)
+        return 1
+    print(json.dumps(out, indent=2, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
