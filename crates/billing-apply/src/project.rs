@@ -100,6 +100,15 @@ impl Project {
         Ok(full)
     }
 
+    /// Like [`Project::resolve`] for a directory to run a command in, where `.` (the root
+    /// itself) is allowed.
+    pub fn resolve_dir(&self, rel: &str) -> Result<PathBuf, ApplyError> {
+        if rel.is_empty() || rel == "." || rel == "./" {
+            return Ok(self.root.clone());
+        }
+        self.resolve(rel)
+    }
+
     /// The current content of `rel`, `None` when it does not exist.
     pub fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, ApplyError> {
         let path = self.resolve(rel)?;

@@ -97,6 +97,20 @@ impl Transaction {
         self.persist()
     }
 
+    /// Records that something else (a package manager) created `rel` during this apply, so
+    /// undo removes it.
+    pub fn record_created(&mut self, rel: &str) -> Result<(), ApplyError> {
+        if self.entry.files.iter().any(|f| f.path == rel) {
+            return Ok(());
+        }
+        self.entry.files.push(FileRecord {
+            path: rel.to_owned(),
+            before: None,
+            after_sha256: None,
+        });
+        self.persist()
+    }
+
     /// Writes `contents` to `rel` after journaling its previous bytes.
     pub fn write(&mut self, rel: &str, contents: &[u8]) -> Result<(), ApplyError> {
         let path = self.project.resolve(rel)?;

@@ -1,1 +1,97 @@
-//! The operations shared by the CLI, the setup wizard and the MCP server: plan, apply, undo, verify, status.
+//! The operations shared by the CLI, the setup wizard and the MCP server:
+//! [`Engine::plan`], [`Engine::apply`], [`Engine::undo`], [`Engine::status`], plus the meter
+//! presets ([`presets`]).
+//!
+//! ```text
+//! detect ─▶ load plan ─▶ pick package ─▶ generate + wire (+ SDK install, .gitignore)
+//!        ─▶ remote steps ─▶ ChangeSet ─▶ Preview {diff, hash} ─▶ confirm ─▶ apply
+//! ```
+//!
+//! Contract for callers:
+//! - `plan` never writes. `apply` re-plans and refuses unless the new hash equals
+//!   `expected_hash` (when given), so what is applied is exactly what was shown. MCP must
+//!   always pass the hash; a plan built from answers (`PlanOptions::plan`) must be passed
+//!   again, unchanged, to `apply`.
+//! - Questions go through [`ApplyHooks`]; with `yes` only edited generated files still need
+//!   an explicit `overwrite_edited`.
+//! - The network-touching operations are `async` and `Send`, so they run inside the MCP
+//!   server's tokio runtime; the CLI drives them on a current-thread runtime.
+
+pub mod apply;
+pub mod hooks;
+pub mod install;
+pub mod merge;
+pub mod plan;
+pub mod produce;
+pub mod remote;
+pub mod status;
+pub mod undo;
+
+use std::sync::Arc;
+
+pub use apply::{ApplyOptions, ApplyReport, Cancelled, FileReport};
+pub use billing_plan::{Preset, presets};
+pub use hooks::{Answer, ApplyHooks, Event, Question};
+pub use install::{InstallOutcome, InstallReport};
+pub use plan::{Conflict, ConflictReason, PlanOptions, Preview};
+pub use produce::{ProduceContext, Producer};
+pub use remote::{NoRemote, RemoteBackend, RemoteOutcome, RemotePlanRequest};
+pub use status::{PlanFileStatus, Status};
+pub use undo::{UndoOptions, UndoReport};
+
+/// The producers and the remote backend an operation runs with.
+#[derive(Clone)]
+pub struct Engine {
+    producers: Vec<Arc<dyn Producer>>,
+    remote: Arc<dyn RemoteBackend>,
+}
+
+impl Default for Engine {
+    /// Code generation and call-site wiring, and the remote backend for the plan's
+    /// environment.
+    fn default() -> Self {
+        Self {
+            producers: produce::default_producers(),
+            remote: Arc::new(NoRemote),
+        }
+    }
+}
+
+impl Engine {
+    /// An engine with these producers (tests, or a caller that only wants some of them).
+    pub fn with_producers(mut self, producers: Vec<Arc<dyn Producer>>) -> Self {
+        self.producers = producers;
+        self
+    }
+
+    pub fn with_remote(mut self, remote: Arc<dyn RemoteBackend>) -> Self {
+        self.remote = remote;
+        self
+    }
+}
+
+/// [`Engine::plan`] with the default engine.
+pub async fn plan(options: &PlanOptions) -> anyhow::Result<Preview> {
+    Engine::default().plan(options).await
+}
+
+/// [`Engine::apply`] with the default engine.
+pub async fn apply(
+    options: &ApplyOptions,
+    hooks: &mut dyn ApplyHooks,
+) -> anyhow::Result<ApplyReport> {
+    Engine::default().apply(options, hooks).await
+}
+
+/// [`Engine::undo`] with the default engine.
+pub async fn undo(options: &UndoOptions) -> anyhow::Result<UndoReport> {
+    Engine::default().undo(options).await
+}
+
+/// [`Engine::status`] with the default engine.
+pub async fn status(root: &std::path::Path) -> anyhow::Result<Status> {
+    Engine::default().status(root).await
+}
+
+#[cfg(test)]
+mod tests;

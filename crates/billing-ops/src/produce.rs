@@ -1,0 +1,424 @@
+//! ProjectProfile + BillingPlan ─▶ the file/install/env part of the [`ChangeSet`].
+//!
+//! Producers (code generation, call-site wiring, ...) each return a partial change set
+//! computed from the project as it is on disk; [`combine`] merges them into one consistent
+//! set: edits of the same file are merged, no-op changes dropped, installs deduplicated, the
+//! SDK install and the `.gitignore` entry for the undo journal added when needed.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use billing_apply::Project;
+use billing_changeset::{
+    ChangeSet, FileAction, FileChange, FileOrigin, ManualStep, PackageInstall,
+};
+use billing_detect::{IntegrationKind, Language, Package, PackageManager, ProjectProfile};
+use billing_plan::BillingPlan;
+
+use crate::merge::merge3;
+
+/// Everything a producer may look at. Producers only read; nothing is written before apply.
+pub struct ProduceContext<'a> {
+    pub root: &'a Path,
+    pub project: &'a Project,
+    pub profile: &'a ProjectProfile,
+    pub package: &'a Package,
+    pub plan: &'a BillingPlan,
+}
+
+pub trait Producer: Send + Sync {
+    /// Short name for errors ("code generation", "call-site wiring").
+    fn name(&self) -> &'static str;
+    fn produce(&self, cx: &ProduceContext<'_>) -> anyhow::Result<ChangeSet>;
+}
+
+/// The producers of a normal run, in order: generated modules first, then call-site edits.
+pub fn default_producers() -> Vec<Arc<dyn Producer>> {
+    vec![Arc::new(GenerateCode), Arc::new(WireCallSites)]
+}
+
+/// `billing-generate`: client, recorder, helpers, webhook handler, framework glue,
+/// `.env.example`, env names, SDK install.
+pub struct GenerateCode;
+
+fn target<'a>(cx: &'a ProduceContext<'a>) -> billing_generate::Target<'a> {
+    billing_generate::Target {
+        root: cx.root,
+        profile: cx.profile,
+        package: cx.package,
+        plan: cx.plan,
+    }
+}
+
+impl Producer for GenerateCode {
+    fn name(&self) -> &'static str {
+        "code generation"
+    }
+
+    fn produce(&self, cx: &ProduceContext<'_>) -> anyhow::Result<ChangeSet> {
+        billing_generate::generate(&target(cx)).map_err(|err| match err {
+            billing_generate::GenerateError::Unsupported(message) => billing_errors::Hinted::new(
+                message,
+                "set `[project] framework` / `path` in spaire-billing.toml, or see README.md \
+                     for the supported stacks",
+            )
+            .into(),
+            other => anyhow::Error::new(other),
+        })
+    }
+}
+
+/// `billing-wire`: records usage at the LLM and S3 call sites `detect` found.
+pub struct WireCallSites;
+
+impl Producer for WireCallSites {
+    fn name(&self) -> &'static str {
+        "call-site wiring"
+    }
+
+    fn produce(&self, cx: &ProduceContext<'_>) -> anyhow::Result<ChangeSet> {
+        let target = target(cx);
+        let mut per_file = std::collections::BTreeMap::new();
+        for site in &cx.package.call_sites {
+            if let Some(spec) =
+                billing_generate::typescript::usage_module_specifier(&target, &site.file)
+            {
+                per_file.insert(site.file.clone(), spec);
+            }
+        }
+        let imports = billing_wire::UsageImports {
+            typescript: (!per_file.is_empty())
+                .then_some(billing_wire::TsUsageModule::PerFile(per_file)),
+            python: billing_generate::python::usage_module_import(&target),
+        };
+        billing_wire::wire(cx.root, cx.profile, cx.package, cx.plan, &imports)
+            .map_err(|err| anyhow::Error::new(err.hinted()))
+    }
+}
+
+/// Runs the producers and combines their outputs.
+/// `first` (the plan file, when saving answers) comes before every producer's output.
+pub fn produce_all(
+    producers: &[Arc<dyn Producer>],
+    cx: &ProduceContext<'_>,
+    first: Option<ChangeSet>,
+) -> anyhow::Result<ChangeSet> {
+    let mut parts = Vec::with_capacity(producers.len() + 1);
+    parts.extend(first);
+    for producer in producers {
+        let part = producer
+            .produce(cx)
+            .with_context(|| format!("{} failed", producer.name()))?;
+        parts.push(part);
+    }
+    combine(cx, parts)
+}
+
+/// Merges partial change sets into one that apply can perform in order.
+pub fn combine(cx: &ProduceContext<'_>, parts: Vec<ChangeSet>) -> anyhow::Result<ChangeSet> {
+    let mut out = ChangeSet::default();
+    for part in parts {
+        let ChangeSet {
+            files,
+            installs,
+            env_vars,
+            remote,
+            manual_steps,
+        } = part;
+        for file in files {
+            add_file(&mut out, file);
+        }
+        out.extend(ChangeSet {
+            files: Vec::new(),
+            installs,
+            env_vars,
+            remote,
+            manual_steps,
+        });
+    }
+    normalize_files(cx, &mut out)?;
+    ensure_sdk(cx, &mut out)?;
+    dedupe_installs(&mut out);
+    if !out.files.is_empty() || !out.installs.is_empty() {
+        ensure_gitignore(cx, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn add_file(out: &mut ChangeSet, file: FileChange) {
+    let Some(existing) = out.files.iter_mut().find(|f| f.path == file.path) else {
+        out.files.push(file);
+        return;
+    };
+    let merged = if existing.before == file.before {
+        merge3(
+            existing.before.as_deref().unwrap_or(""),
+            &existing.after,
+            &file.after,
+        )
+    } else {
+        None
+    };
+    match merged {
+        Some(after) => {
+            existing.after = after;
+            if !existing.summary.contains(&file.summary) {
+                existing.summary = format!("{}; {}", existing.summary, file.summary);
+            }
+        }
+        None => out.manual_steps.push(ManualStep {
+            file: file.path.clone(),
+            line: None,
+            instructions: format!(
+                "two changes to this file overlap; the first was planned, apply this one by \
+                 hand ({})",
+                file.summary
+            ),
+            snippet: Some(billing_changeset::file_diff(&file)),
+        }),
+    }
+}
+
+/// Drops changes that change nothing and makes every change agree with the disk: a planned
+/// "create" of a file that exists becomes a "modify" of its current content (shown as a diff
+/// and subject to the edited-file check) or disappears when the content is already right.
+fn normalize_files(cx: &ProduceContext<'_>, out: &mut ChangeSet) -> anyhow::Result<()> {
+    let mut kept = Vec::with_capacity(out.files.len());
+    for mut file in std::mem::take(&mut out.files) {
+        let current = cx.project.read_text(&file.path).map_err(hinted_apply)?;
+        match (&file.action, current) {
+            (_, Some(current)) if current == file.after => continue,
+            (FileAction::Create, Some(current)) => {
+                file.action = FileAction::Modify;
+                file.before = Some(current);
+            }
+            (FileAction::Modify, None) => {
+                file.action = FileAction::Create;
+                file.before = None;
+            }
+            _ => {}
+        }
+        if file.before.as_deref() == Some(file.after.as_str()) {
+            continue;
+        }
+        kept.push(file);
+    }
+    out.files = kept;
+    Ok(())
+}
+
+pub(crate) fn hinted_apply(err: billing_apply::ApplyError) -> anyhow::Error {
+    match err.hint() {
+        Some(hint) => {
+            anyhow::Error::new(billing_errors::Hinted::new(err.to_string(), hint).with_source(err))
+        }
+        None => anyhow::Error::new(err),
+    }
+}
+
+/// Whether the package already depends on the Spaire SDK for its language.
+pub fn sdk_installed(package: &Package) -> bool {
+    package
+        .integrations
+        .iter()
+        .any(|i| i.kind == IntegrationKind::SpaireSdk)
+}
+
+/// The Spaire SDK's package name for a language, when there is an official one we install.
+pub fn sdk_package(language: Language) -> Option<&'static str> {
+    match language {
+        Language::TypeScript | Language::JavaScript => Some("@spaire/sdk"),
+        Language::Python => Some("spaire-sdk"),
+        Language::Go => Some("app.spairehq.com/go"),
+        Language::Php => Some("spaire-tech/spaire-php"),
+        Language::Ruby => Some("spaire"),
+    }
+}
+
+/// The install command for the SDK with the package's own package manager.
+pub fn sdk_install_command(package: &Package) -> Option<Vec<String>> {
+    let sdk = sdk_package(package.language)?;
+    let manager = package.package_manager.as_ref().map(|m| m.id);
+    let words: &[&str] = match (package.language, manager) {
+        (Language::TypeScript | Language::JavaScript, Some(PackageManager::Pnpm)) => {
+            &["pnpm", "add"]
+        }
+        (Language::TypeScript | Language::JavaScript, Some(PackageManager::Yarn)) => {
+            &["yarn", "add"]
+        }
+        (Language::TypeScript | Language::JavaScript, Some(PackageManager::Bun)) => &["bun", "add"],
+        (Language::TypeScript | Language::JavaScript, _) => &["npm", "install"],
+        (Language::Python, Some(PackageManager::Uv)) => &["uv", "add"],
+        (Language::Python, Some(PackageManager::Poetry)) => &["poetry", "add"],
+        (Language::Python, Some(PackageManager::Pipenv)) => &["pipenv", "install"],
+        (Language::Python, _) => &["python", "-m", "pip", "install"],
+        (Language::Go, _) => &["go", "get"],
+        (Language::Php, _) => &["composer", "require"],
+        (Language::Ruby, _) => &["bundle", "add"],
+    };
+    let mut argv: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+    argv.push(sdk.to_owned());
+    Some(argv)
+}
+
+fn package_dir(package: &Package) -> String {
+    if package.path.is_empty() {
+        ".".to_owned()
+    } else {
+        package.path.clone()
+    }
+}
+
+fn join(dir: &str, file: &str) -> String {
+    if dir == "." || dir.is_empty() {
+        file.to_owned()
+    } else {
+        format!("{}/{file}", dir.trim_end_matches('/'))
+    }
+}
+
+/// Adds the SDK install when the SDK is missing and no producer planned it; with plain pip,
+/// also the `requirements.txt` line so the dependency is recorded, not only installed.
+fn ensure_sdk(cx: &ProduceContext<'_>, out: &mut ChangeSet) -> anyhow::Result<()> {
+    let package = cx.package;
+    let Some(sdk) = sdk_package(package.language) else {
+        return Ok(());
+    };
+    if sdk_installed(package) || declared_in_manifest(cx, package, sdk)? {
+        out.installs
+            .retain(|i| !i.packages.iter().any(|p| p == sdk));
+        return Ok(());
+    }
+    if !out
+        .installs
+        .iter()
+        .any(|i| i.packages.iter().any(|p| p == sdk))
+        && let Some(argv) = sdk_install_command(package)
+    {
+        out.installs.push(PackageInstall {
+            cwd: package_dir(package),
+            argv,
+            packages: vec![sdk.to_owned()],
+        });
+    }
+    let pip = package.language == Language::Python
+        && matches!(
+            package.package_manager.as_ref().map(|m| m.id),
+            None | Some(PackageManager::Pip)
+        );
+    if pip {
+        let rel = join(&package_dir(package), "requirements.txt");
+        if let Some(current) = cx.project.read_text(&rel).map_err(hinted_apply)? {
+            let listed = current.lines().any(|line| {
+                let name = line
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                    .next()
+                    .unwrap_or("");
+                name.eq_ignore_ascii_case("spaire-sdk") || name.eq_ignore_ascii_case("spaire_sdk")
+            });
+            if !listed && !out.files.iter().any(|f| f.path == rel) {
+                let mut after = current.clone();
+                if !after.is_empty() && !after.ends_with('\n') {
+                    after.push('\n');
+                }
+                after.push_str("spaire-sdk\n");
+                out.files.push(FileChange {
+                    path: rel,
+                    action: FileAction::Modify,
+                    origin: FileOrigin::Config,
+                    before: Some(current),
+                    after,
+                    summary: "records the Spaire SDK dependency".to_owned(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether the package's manifest already declares `dependency` (so an install planned from a
+/// stale profile, or re-planned right after an install, is not repeated).
+fn declared_in_manifest(
+    cx: &ProduceContext<'_>,
+    package: &Package,
+    dependency: &str,
+) -> anyhow::Result<bool> {
+    let dir = package_dir(package);
+    let read = |file: &str| {
+        cx.project
+            .read_text(&join(&dir, file))
+            .map_err(hinted_apply)
+    };
+    match package.language {
+        Language::TypeScript | Language::JavaScript => {
+            let Some(text) = read("package.json")? else {
+                return Ok(false);
+            };
+            let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
+                return Ok(false);
+            };
+            Ok(["dependencies", "devDependencies", "optionalDependencies"]
+                .iter()
+                .any(|section| json[section].get(dependency).is_some()))
+        }
+        Language::Python => {
+            let alt = dependency.replace('-', "_");
+            for file in ["pyproject.toml", "requirements.txt", "Pipfile"] {
+                if let Some(text) = read(file)?
+                    && text.lines().any(|line| {
+                        let line = line.trim().trim_start_matches(['"', '\'']);
+                        [dependency, alt.as_str()].iter().any(|name| {
+                            line.strip_prefix(name).is_some_and(|rest| {
+                                rest.is_empty()
+                                    || rest.starts_with(|c: char| {
+                                        !(c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                                    })
+                            })
+                        })
+                    })
+                {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+        _ => Ok(false),
+    }
+}
+
+fn dedupe_installs(out: &mut ChangeSet) {
+    let mut seen = Vec::new();
+    out.installs.retain(|i| {
+        let key = (i.cwd.clone(), i.argv.clone());
+        if seen.contains(&key) {
+            false
+        } else {
+            seen.push(key);
+            true
+        }
+    });
+}
+
+fn ensure_gitignore(cx: &ProduceContext<'_>, out: &mut ChangeSet) -> anyhow::Result<()> {
+    const PATH: &str = ".gitignore";
+    if out.files.iter().any(|f| f.path == PATH) {
+        return Ok(());
+    }
+    let current = cx.project.read_text(PATH).map_err(hinted_apply)?;
+    if let Some(after) = billing_apply::gitignore_with_journal(current.as_deref()) {
+        out.files.push(FileChange {
+            path: PATH.to_owned(),
+            action: if current.is_some() {
+                FileAction::Modify
+            } else {
+                FileAction::Create
+            },
+            origin: FileOrigin::Config,
+            before: current,
+            after,
+            summary: "keeps the undo journal (previous file contents) out of git".to_owned(),
+        });
+    }
+    Ok(())
+}

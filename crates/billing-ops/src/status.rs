@@ -1,0 +1,191 @@
+//! `status`: what is still missing after (or before) an apply — pending dashboard steps, the
+//! access token (presence only, never its value), the SDK, edited generated files.
+
+use std::path::PathBuf;
+
+use billing_apply::{Lock, Project, sha256_hex};
+use billing_changeset::{RemoteAction, RemoteStep};
+use billing_plan::{BillingPlan, Environment};
+use serde::Serialize;
+
+use crate::Engine;
+use crate::plan::select_package;
+use crate::produce::{hinted_apply, sdk_install_command, sdk_installed, sdk_package};
+use crate::remote::RemotePlanRequest;
+
+/// The variable holding the organization access token.
+pub const TOKEN_VAR: &str = "SPAIRE_ACCESS_TOKEN";
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum PlanFileStatus {
+    Missing,
+    Invalid { error: String },
+    Valid { environment: Environment },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenStatus {
+    pub present: bool,
+    /// Where it was found: "environment" or a `.env*` file name. Never the value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SdkStatus {
+    pub package: String,
+    pub sdk: String,
+    pub installed: bool,
+    /// The command that installs it with the project's package manager, when missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub install_command: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LastApply {
+    pub id: String,
+    pub plan_hash: String,
+    pub environment: String,
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub root: String,
+    pub plan_file: PlanFileStatus,
+    pub token: TokenStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sdk: Option<SdkStatus>,
+    /// Remote steps not done yet (dashboard steps without a token), each naming its
+    /// environment.
+    pub pending_remote: Vec<RemoteStep>,
+    /// Generated files changed since spaire-billing wrote them.
+    pub edited_files: Vec<String>,
+    /// Generated files that no longer exist.
+    pub missing_files: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_apply: Option<LastApply>,
+}
+
+impl Status {
+    /// True when nothing is left to do.
+    pub fn is_complete(&self) -> bool {
+        matches!(self.plan_file, PlanFileStatus::Valid { .. })
+            && self.token.present
+            && self.sdk.as_ref().is_none_or(|s| s.installed)
+            && self.pending_remote.is_empty()
+            && self.missing_files.is_empty()
+    }
+}
+
+impl Engine {
+    pub async fn status(&self, root: &std::path::Path) -> anyhow::Result<Status> {
+        let project = Project::open(root).map_err(hinted_apply)?;
+        let root: PathBuf = project.root().to_path_buf();
+        let profile = billing_detect::detect(&root, &billing_detect::DetectOptions::default())?;
+
+        let (plan_file, plan) = match billing_plan::load(&root) {
+            Ok(Some(plan)) => (
+                PlanFileStatus::Valid {
+                    environment: plan.environment,
+                },
+                Some(plan),
+            ),
+            Ok(None) => (PlanFileStatus::Missing, None),
+            Err(err) => (
+                PlanFileStatus::Invalid {
+                    error: err.to_string(),
+                },
+                None,
+            ),
+        };
+
+        let token = token_status(&profile);
+        let sdk = plan.as_ref().and_then(|plan| sdk_status(&profile, plan));
+        let lock = Lock::read(&project).map_err(hinted_apply)?;
+        let mut edited_files = Vec::new();
+        let mut missing_files = Vec::new();
+        for (path, locked) in &lock.files {
+            match project.read(path).map_err(hinted_apply)? {
+                Some(bytes) if sha256_hex(&bytes) != locked.sha256 => {
+                    edited_files.push(path.clone())
+                }
+                Some(_) => {}
+                None => missing_files.push(path.clone()),
+            }
+        }
+        let pending_remote = match &plan {
+            Some(plan) => {
+                let state = lock
+                    .environments
+                    .get(plan.environment.as_str())
+                    .cloned()
+                    .unwrap_or(serde_json::Value::Null);
+                self.remote
+                    .plan(RemotePlanRequest {
+                        plan,
+                        environment: plan.environment,
+                        state: &state,
+                    })
+                    .await?
+                    .into_iter()
+                    .filter(|s| s.action != RemoteAction::Reuse)
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        let last_apply = billing_apply::journal::latest(&project)
+            .map_err(hinted_apply)?
+            .map(|e| LastApply {
+                id: e.id,
+                plan_hash: e.plan_hash,
+                environment: e.environment,
+                complete: e.complete,
+            });
+        Ok(Status {
+            root: root.display().to_string(),
+            plan_file,
+            token,
+            sdk,
+            pending_remote,
+            edited_files,
+            missing_files,
+            last_apply,
+        })
+    }
+}
+
+fn token_status(profile: &billing_detect::ProjectProfile) -> TokenStatus {
+    if std::env::var_os(TOKEN_VAR).is_some_and(|v| !v.is_empty()) {
+        return TokenStatus {
+            present: true,
+            source: Some("environment".to_owned()),
+        };
+    }
+    let file = profile
+        .packages
+        .iter()
+        .flat_map(|p| &p.env_vars)
+        .find(|v| v.name == TOKEN_VAR && !v.file.ends_with(".example"))
+        .map(|v| v.file.clone());
+    TokenStatus {
+        present: file.is_some(),
+        source: file,
+    }
+}
+
+fn sdk_status(profile: &billing_detect::ProjectProfile, plan: &BillingPlan) -> Option<SdkStatus> {
+    let package = select_package(profile, plan, &mut Vec::new()).ok()?;
+    let sdk = sdk_package(package.language)?;
+    let installed = sdk_installed(package);
+    Some(SdkStatus {
+        package: package.path.clone(),
+        sdk: sdk.to_owned(),
+        installed,
+        install_command: (!installed)
+            .then(|| sdk_install_command(package))
+            .flatten()
+            .map(|argv| billing_changeset::preview::shell_words(&argv)),
+    })
+}

@@ -1,0 +1,76 @@
+//! `undo`: reverse the latest apply — remote objects first (through `billing-remote`), then
+//! files byte for byte from the journal.
+
+use std::path::PathBuf;
+
+use billing_apply::{ApplyError, Project};
+use billing_errors::Hinted;
+use billing_plan::Environment;
+use serde::Serialize;
+
+use crate::Engine;
+use crate::produce::hinted_apply;
+
+#[derive(Debug, Clone, Default)]
+pub struct UndoOptions {
+    pub root: PathBuf,
+    /// Also discard edits made to the applied files since the apply.
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UndoReport {
+    /// The plan hash of the apply that was undone.
+    pub plan_hash: String,
+    pub environment: String,
+    pub restored: Vec<String>,
+    pub removed: Vec<String>,
+    /// One line per remote object reverted.
+    pub remote: Vec<String>,
+    /// The apply was interrupted; undo reverted what it had done.
+    pub was_incomplete: bool,
+}
+
+impl Engine {
+    pub async fn undo(&self, options: &UndoOptions) -> anyhow::Result<UndoReport> {
+        let project = Project::open(&options.root).map_err(hinted_apply)?;
+        let Some(entry) = billing_apply::journal::latest(&project).map_err(hinted_apply)? else {
+            return Err(Hinted::new(
+                "nothing to undo: no apply is recorded under `.spaire-billing/journal/`",
+                "`undo` reverts the latest `spaire-billing apply` run in this directory",
+            )
+            .into());
+        };
+        if !options.force {
+            let edited =
+                billing_apply::undo::edited_since(&project, &entry).map_err(hinted_apply)?;
+            if !edited.is_empty() {
+                return Err(hinted_apply(ApplyError::EditedSinceApply { paths: edited }));
+            }
+        }
+        let environment = match entry.environment.as_str() {
+            "production" => Environment::Production,
+            "local" => Environment::Local,
+            _ => Environment::Sandbox,
+        };
+        let remote = if entry.remote.is_empty() {
+            Vec::new()
+        } else {
+            self.remote
+                .undo(environment, &entry.remote)
+                .await
+                .map_err(|err| {
+                    err.context("undoing the remote setup failed; no file was changed")
+                })?
+        };
+        let outcome = billing_apply::undo_latest(&project, true).map_err(hinted_apply)?;
+        Ok(UndoReport {
+            plan_hash: outcome.entry.plan_hash.clone(),
+            environment: outcome.entry.environment.clone(),
+            restored: outcome.restored,
+            removed: outcome.removed,
+            remote,
+            was_incomplete: !outcome.entry.complete,
+        })
+    }
+}
