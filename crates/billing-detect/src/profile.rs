@@ -48,6 +48,13 @@ pub struct Package {
     /// Workspace members this package belongs to / contains (monorepo structure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<WorkspaceInfo>,
+    /// The tsconfig.json / jsconfig.json of a JS/TS package (root-relative), when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsconfig: Option<String>,
+    /// The manifests that define this package (root-relative), e.g. `apps/web/package.json`,
+    /// `backend/pyproject.toml`, `requirements.txt`. Installs edit these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manifests: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -88,6 +95,10 @@ pub enum PackageManager {
 pub struct PackageManagerInfo {
     pub id: PackageManager,
     pub evidence: Vec<Evidence>,
+    /// High: a lockfile in the package or its workspace root. Medium: a lockfile further up,
+    /// or only a declaration (`packageManager`, `[tool.poetry]`). Low: nothing; a default.
+    #[serde(default)]
+    pub confidence: Confidence,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -117,9 +128,12 @@ pub enum FrameworkId {
     Rails,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {
+    #[default]
     Low,
     Medium,
     High,
@@ -294,6 +308,81 @@ impl ProjectProfile {
         let wanted = path.trim_end_matches('/');
         let wanted = if wanted.is_empty() { "." } else { wanted };
         self.packages.iter().find(|p| p.path == wanted)
+    }
+
+    /// The package a root-relative file or directory belongs to: the deepest package whose
+    /// directory contains it (`"apps/web/src/app/page.tsx"` → the `apps/web` package).
+    pub fn package_for_path(&self, path: &str) -> Option<&Package> {
+        let path = path.trim_start_matches("./").trim_end_matches('/');
+        self.packages
+            .iter()
+            .filter(|p| {
+                p.path == "."
+                    || path == p.path
+                    || path
+                        .strip_prefix(p.path.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
+            .max_by_key(|p| if p.path == "." { 0 } else { p.path.len() + 1 })
+    }
+
+    /// What changed between an earlier profile and this one, in words, for drift checks
+    /// (e.g. `plan` re-runs `detect` and refuses to apply a stale plan). Only facts that
+    /// affect generated code are compared: packages, language, module system, package
+    /// manager, frameworks (id + major + layout), aliases, integrations and call sites.
+    pub fn drift_from(&self, earlier: &ProjectProfile) -> Vec<String> {
+        let mut out = Vec::new();
+        for old in &earlier.packages {
+            if !self.packages.iter().any(|p| p.path == old.path) {
+                out.push(format!("package `{}` is gone", old.path));
+            }
+        }
+        for new in &self.packages {
+            let Some(old) = earlier.packages.iter().find(|p| p.path == new.path) else {
+                out.push(format!("package `{}` is new", new.path));
+                continue;
+            };
+            let at = &new.path;
+            if old.language != new.language || old.module_system != new.module_system {
+                out.push(format!("`{at}`: language or module system changed"));
+            }
+            if old.package_manager.as_ref().map(|p| p.id)
+                != new.package_manager.as_ref().map(|p| p.id)
+            {
+                out.push(format!("`{at}`: package manager changed"));
+            }
+            let fw = |p: &Package| -> Vec<(FrameworkId, Option<u64>, FrameworkDetails)> {
+                p.frameworks
+                    .iter()
+                    .map(|f| (f.id, f.major, f.details.clone()))
+                    .collect()
+            };
+            if fw(old) != fw(new) {
+                out.push(format!("`{at}`: frameworks or their layout changed"));
+            }
+            let al = |p: &Package| -> Vec<(String, String)> {
+                p.aliases
+                    .iter()
+                    .map(|a| (a.prefix.clone(), a.target.clone()))
+                    .collect()
+            };
+            if al(old) != al(new) {
+                out.push(format!("`{at}`: import aliases changed"));
+            }
+            let ig = |p: &Package| -> Vec<(String, Option<u64>)> {
+                p.integrations
+                    .iter()
+                    .map(|i| (i.package.clone(), i.major))
+                    .collect()
+            };
+            if ig(old) != ig(new) {
+                out.push(format!("`{at}`: integrations changed"));
+            }
+            if old.call_sites != new.call_sites {
+                out.push(format!("`{at}`: call sites changed"));
+            }
+        }
+        out
     }
 }
 

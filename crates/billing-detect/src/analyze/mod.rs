@@ -1,0 +1,98 @@
+//! From parsed manifests to [`Package`]s: which directories are packages, which ecosystem
+//! each belongs to, and which of them are worth reporting.
+
+mod common;
+mod node;
+mod other;
+mod python;
+mod sources;
+
+use std::collections::{BTreeSet, HashSet};
+
+use crate::manifests::Manifests;
+use crate::profile::Package;
+use crate::scan::Scan;
+use crate::text::{file_name, parent_rel};
+use crate::workspace::Workspaces;
+
+/// Files whose presence makes their directory a package.
+fn is_package_marker(name: &str) -> bool {
+    matches!(
+        name,
+        "package.json"
+            | "pyproject.toml"
+            | "Pipfile"
+            | "setup.py"
+            | "manage.py"
+            | "go.mod"
+            | "composer.json"
+            | "Gemfile"
+    ) || (name.starts_with("requirements") && name.ends_with(".txt"))
+}
+
+fn is_python_marker(name: &str) -> bool {
+    matches!(
+        name,
+        "pyproject.toml" | "Pipfile" | "setup.py" | "manage.py"
+    ) || (name.starts_with("requirements") && name.ends_with(".txt"))
+}
+
+pub fn packages(scan: &mut Scan<'_>, m: &Manifests, ws: &Workspaces) -> Vec<Package> {
+    let dirs: BTreeSet<String> = scan
+        .inv
+        .files
+        .iter()
+        .filter(|f| is_package_marker(file_name(f)))
+        // `requirements/base.txt` belongs to the package above the folder.
+        .filter(|f| file_name(parent_rel(f)) != "requirements")
+        .map(|f| parent_rel(f).to_owned())
+        .collect();
+    let package_dirs: HashSet<String> = dirs.iter().cloned().collect();
+    let mut out = Vec::new();
+    for dir in &dirs {
+        let mut found: Vec<Package> = Vec::new();
+        if let Some(pkg) = m.package_json.get(dir) {
+            let input = node::NodeInput {
+                dir,
+                pkg,
+                manifests: m,
+                workspaces: ws,
+                package_dirs: &package_dirs,
+            };
+            found.push(node::analyze(scan, &input));
+        }
+        let python = scan
+            .inv
+            .files_in(dir)
+            .any(|f| is_python_marker(file_name(f)));
+        if python {
+            let input = python::PythonInput {
+                dir,
+                manifests: m,
+                workspaces: ws,
+                package_dirs: &package_dirs,
+            };
+            found.push(python::analyze(scan, &input));
+        }
+        if let Some(gomod) = m.go_mod.get(dir) {
+            found.push(other::analyze_go(scan, dir, gomod, ws, &package_dirs));
+        }
+        if m.composer.contains_key(dir) {
+            found.push(other::analyze_php(scan, dir, m));
+        }
+        if m.gemfile.contains_key(dir) {
+            found.push(other::analyze_ruby(scan, dir, m, &package_dirs));
+        }
+        // A stray package.json/lockfile does not turn a Python/PHP/Ruby app into a Node app:
+        // when any ecosystem here has a framework, only those with frameworks are reported.
+        let any_framework = found.iter().any(|p| !p.frameworks.is_empty());
+        out.extend(found.into_iter().filter(|p| {
+            if any_framework {
+                !p.frameworks.is_empty()
+            } else {
+                !p.integrations.is_empty() || !p.call_sites.is_empty()
+            }
+        }));
+    }
+    out
+}

@@ -1,0 +1,346 @@
+//! Python packages: dependencies from pyproject.toml, requirements*.txt (following `-r`)
+//! and Pipfile; FastAPI, Flask, Django and PydanticAI; call sites.
+
+use std::collections::HashSet;
+
+use super::common::{FrameworkBuilder, PYTHON_INTEGRATIONS, evidence, integrations};
+use super::sources::package_sources;
+use crate::callsites::python as py_calls;
+use crate::manifest::Dependency;
+use crate::manifest::python::parse_requirements;
+use crate::manifests::Manifests;
+use crate::profile::{
+    CallSite, CallSiteKind, Confidence, FrameworkId, Language, Package, PackageManager,
+    PackageManagerInfo,
+};
+use crate::scan::Scan;
+use crate::text::{file_name, join_rel, line_text, parent_rel, strip_dir};
+use crate::workspace::{Ecosystem, Workspaces};
+
+const MAX_INCLUDE_DEPTH: usize = 8;
+
+/// Requirement files of the package at `dir`: `requirements*.txt`/`.in` in it, and
+/// `requirements/*.txt`, plus everything they include with `-r`.
+fn requirements(scan: &mut Scan<'_>, dir: &str) -> (Vec<Dependency>, Vec<String>) {
+    let mut queue: Vec<(String, usize)> = scan
+        .inv
+        .files_in(dir)
+        .filter(|f| file_name(f).starts_with("requirements") && f.ends_with(".txt"))
+        .chain(scan.inv.files_in(&join_rel(dir, "requirements")))
+        .map(|f| (f.to_owned(), 0))
+        .collect();
+    queue.sort();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut deps = Vec::new();
+    let mut files = Vec::new();
+    while let Some((file, depth)) = queue.pop() {
+        if !seen.insert(file.clone()) || depth > MAX_INCLUDE_DEPTH {
+            continue;
+        }
+        if !scan.exists(&file) {
+            scan.notes
+                .push(format!("`{file}`: included with `-r` but not found"));
+            continue;
+        }
+        let Some(text) = scan.read(&file) else {
+            continue;
+        };
+        files.push(file.clone());
+        let parsed = parse_requirements(&file, &text);
+        deps.extend(parsed.dependencies);
+        for inc in parsed.includes {
+            let target = crate::manifest::tsconfig::normalize(std::path::Path::new(&join_rel(
+                parent_rel(&file),
+                &inc,
+            )));
+            let target = target.to_string_lossy().replace('\\', "/");
+            if target.starts_with("..") {
+                continue; // outside the project
+            }
+            queue.push((target, depth + 1));
+        }
+    }
+    files.sort();
+    (deps, files)
+}
+
+pub struct PythonInput<'a> {
+    pub dir: &'a str,
+    pub manifests: &'a Manifests,
+    pub workspaces: &'a Workspaces,
+    pub package_dirs: &'a HashSet<String>,
+}
+
+pub fn analyze(scan: &mut Scan<'_>, input: &PythonInput<'_>) -> Package {
+    let dir = input.dir;
+    let mut deps: Vec<Dependency> = Vec::new();
+    let mut manifest_files = Vec::new();
+    let pyproject = input.manifests.pyproject.get(dir);
+    if let Some(py) = pyproject {
+        deps.extend(py.dependencies.iter().cloned());
+        manifest_files.push(py.file.clone());
+    }
+    let (req_deps, req_files) = requirements(scan, dir);
+    deps.extend(req_deps);
+    manifest_files.extend(req_files);
+    if let Some(pip) = input.manifests.pipfile.get(dir) {
+        deps.extend(pip.iter().cloned());
+        manifest_files.push(join_rel(dir, "Pipfile"));
+    }
+    let pairs: Vec<(Dependency, String)> =
+        deps.iter().map(|d| (d.clone(), d.spec.clone())).collect();
+    let find = |names: &[&str]| -> Option<&Dependency> {
+        deps.iter()
+            .filter(|d| names.contains(&d.name.as_str()))
+            .min_by_key(|d| d.dev)
+    };
+
+    let mut builders: Vec<FrameworkBuilder> = Vec::new();
+    for (id, names) in [
+        (FrameworkId::Fastapi, &["fastapi"][..]),
+        (FrameworkId::Flask, &["flask"][..]),
+        (FrameworkId::Django, &["django"][..]),
+        (
+            FrameworkId::PydanticAi,
+            &["pydantic-ai", "pydantic-ai-slim"][..],
+        ),
+    ] {
+        let mut b = FrameworkBuilder::new(id);
+        if let Some(d) = find(names) {
+            b.declare(d, &d.spec);
+        }
+        builders.push(b);
+    }
+
+    // Django: manage.py names the settings module.
+    let manage = join_rel(dir, "manage.py");
+    if scan.inv.has_file(&manage)
+        && let Some(text) = scan.read(&manage)
+    {
+        let django = builders.iter_mut().find(|b| b.id == FrameworkId::Django);
+        if let Some(b) = django {
+            b.confirm(evidence(&manage, None, "manage.py"));
+            b.details.entry_file = Some(manage.clone());
+            if let Some((n, module)) = settings_module(&text) {
+                b.note(evidence(&manage, Some(n), line_text(&text, n)));
+                b.details.settings_module = Some(module);
+            }
+        }
+    }
+
+    let relevant = builders.iter().any(|b| b.declared || b.confirmed)
+        || deps
+            .iter()
+            .any(|d| PYTHON_INTEGRATIONS.iter().any(|(n, _)| *n == d.name));
+    let mut call_sites: Vec<CallSite> = Vec::new();
+    if relevant {
+        let sources = package_sources(scan, dir, input.package_dirs, &["py"], |rel| {
+            let stem = file_name(rel).trim_end_matches(".py");
+            matches!(
+                stem,
+                "main" | "app" | "server" | "api" | "asgi" | "wsgi" | "views" | "urls"
+            ) && rel.matches('/').count() <= 2
+        });
+        let mut agents: HashSet<String> = HashSet::new();
+        let mut pending: Vec<(String, py_calls::AgentCall)> = Vec::new();
+        let mut skipped = 0usize;
+        let django = builders
+            .iter()
+            .any(|b| b.id == FrameworkId::Django && (b.declared || b.confirmed));
+        for file in &sources {
+            let Some(src) = scan.read_source(file) else {
+                skipped += 1;
+                continue;
+            };
+            let rel = strip_dir(file, dir).unwrap_or(file);
+            if django && (file_name(rel) == "views.py" || rel.contains("/views/")) {
+                let (line, callee) = first_def(&src).unwrap_or((1, String::new()));
+                call_sites.push(CallSite {
+                    kind: CallSiteKind::RouteHandler,
+                    file: file.clone(),
+                    line,
+                    column: 1,
+                    callee,
+                });
+            }
+            if !py_calls::worth_parsing(&src) {
+                continue;
+            }
+            let found = py_calls::analyze(&src);
+            for mut c in found.calls {
+                c.file = file.clone();
+                call_sites.push(c);
+            }
+            agents.extend(found.agents.iter().cloned());
+            pending.extend(found.agent_calls.into_iter().map(|c| (file.clone(), c)));
+            for c in &found.constructions {
+                let id = match c.module.as_str() {
+                    "fastapi" => FrameworkId::Fastapi,
+                    "flask" => FrameworkId::Flask,
+                    _ => FrameworkId::PydanticAi,
+                };
+                if let Some(b) = builders.iter_mut().find(|b| b.id == id) {
+                    b.confirm(evidence(file, Some(c.line), line_text(&src, c.line)));
+                    if id != FrameworkId::PydanticAi && b.details.entry_file.is_none() {
+                        b.details.entry_file = Some(file.clone());
+                        b.details.app_variable = c.variable.clone();
+                    }
+                }
+            }
+            if let Some((line, callee)) = found.routes.first() {
+                call_sites.push(CallSite {
+                    kind: CallSiteKind::RouteHandler,
+                    file: file.clone(),
+                    line: *line,
+                    column: 1,
+                    callee: callee.clone(),
+                });
+            }
+        }
+        // `agent.run()` on an agent defined in another module of the package.
+        for (file, call) in pending {
+            if agents.contains(&call.receiver) {
+                call_sites.push(CallSite { file, ..call.call });
+            }
+        }
+        if skipped > 0 {
+            scan.notes.push(format!(
+                "`{dir}`: {skipped} source files not read (read budget used up); call sites \
+                 there are not listed"
+            ));
+        }
+    }
+    call_sites.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    call_sites.dedup();
+
+    let frameworks = builders
+        .into_iter()
+        .filter_map(FrameworkBuilder::build)
+        .collect();
+    let package_manager = package_manager(scan, input, pyproject);
+    Package {
+        path: dir.to_owned(),
+        name: pyproject.and_then(|p| p.name.clone()),
+        language: Language::Python,
+        module_system: None,
+        package_manager: Some(package_manager),
+        frameworks,
+        src_dir: scan.inv.has_dir(&join_rel(dir, "src")),
+        aliases: Vec::new(),
+        integrations: integrations(&pairs, PYTHON_INTEGRATIONS),
+        call_sites,
+        env_vars: Vec::new(),
+        workspace: input.workspaces.info(dir, Ecosystem::Python),
+        tsconfig: None,
+        manifests: manifest_files,
+    }
+}
+
+/// `os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")` → (line, module).
+fn settings_module(text: &str) -> Option<(u32, String)> {
+    for (i, line) in text.lines().enumerate() {
+        if let Some(pos) = line.find("DJANGO_SETTINGS_MODULE") {
+            let rest = &line[pos + "DJANGO_SETTINGS_MODULE".len()..];
+            let quoted: Vec<&str> = rest.split(['"', '\'']).collect();
+            if let Some(module) = quoted.get(2).filter(|m| !m.is_empty() && !m.contains(' ')) {
+                return Some((
+                    u32::try_from(i + 1).unwrap_or(u32::MAX),
+                    (*module).to_owned(),
+                ));
+            }
+        }
+    }
+    None
+}
+
+fn first_def(src: &str) -> Option<(u32, String)> {
+    src.lines().enumerate().find_map(|(i, l)| {
+        let rest = l
+            .strip_prefix("def ")
+            .or_else(|| l.strip_prefix("async def "))
+            .or_else(|| l.strip_prefix("class "))?;
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        Some((u32::try_from(i + 1).unwrap_or(u32::MAX), name))
+    })
+}
+
+fn package_manager(
+    scan: &Scan<'_>,
+    input: &PythonInput<'_>,
+    pyproject: Option<&crate::manifest::python::PyProject>,
+) -> PackageManagerInfo {
+    let ws_root = input
+        .workspaces
+        .for_dir(input.dir, Ecosystem::Python)
+        .map(|w| w.root.clone());
+    let mut dir = input.dir.to_owned();
+    loop {
+        for (file, id) in [
+            ("uv.lock", PackageManager::Uv),
+            ("poetry.lock", PackageManager::Poetry),
+            ("Pipfile.lock", PackageManager::Pipenv),
+        ] {
+            let path = join_rel(&dir, file);
+            if scan.inv.has_file(&path) {
+                let confidence = if dir == input.dir || Some(&dir) == ws_root.as_ref() {
+                    Confidence::High
+                } else {
+                    Confidence::Medium
+                };
+                return PackageManagerInfo {
+                    id,
+                    evidence: vec![evidence(&path, None, "lockfile")],
+                    confidence,
+                };
+            }
+        }
+        if dir == "." {
+            break;
+        }
+        dir = parent_rel(&dir).to_owned();
+    }
+    let here = input.dir;
+    if let Some(req) = scan
+        .inv
+        .files_in(here)
+        .find(|f| file_name(f).starts_with("requirements") && f.ends_with(".txt"))
+    {
+        return PackageManagerInfo {
+            id: PackageManager::Pip,
+            evidence: vec![evidence(req, None, "requirements file")],
+            confidence: Confidence::High,
+        };
+    }
+    if let Some(py) = pyproject {
+        if let Some(line) = py.poetry {
+            return PackageManagerInfo {
+                id: PackageManager::Poetry,
+                evidence: vec![evidence(&py.file, Some(line), "[tool.poetry]")],
+                confidence: Confidence::Medium,
+            };
+        }
+        if let Some(line) = py.uv {
+            return PackageManagerInfo {
+                id: PackageManager::Uv,
+                evidence: vec![evidence(&py.file, Some(line), "[tool.uv]")],
+                confidence: Confidence::Medium,
+            };
+        }
+    }
+    if input.manifests.pipfile.contains_key(here) {
+        return PackageManagerInfo {
+            id: PackageManager::Pipenv,
+            evidence: vec![evidence(&join_rel(here, "Pipfile"), None, "Pipfile")],
+            confidence: Confidence::Medium,
+        };
+    }
+    let file = pyproject.map_or_else(|| join_rel(here, "setup.py"), |p| p.file.clone());
+    PackageManagerInfo {
+        id: PackageManager::Pip,
+        evidence: vec![evidence(&file, None, "no lockfile; pip assumed")],
+        confidence: Confidence::Low,
+    }
+}

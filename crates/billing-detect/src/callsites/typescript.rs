@@ -1,0 +1,375 @@
+//! TypeScript / JavaScript: imports (ESM and `require`, including aliases and namespaces),
+//! AI SDK and S3 call sites, app constructions and route registrations.
+
+use std::collections::HashMap;
+
+use tree_sitter::{Node, Parser};
+
+use super::{Construction, string_value, text, visit};
+use crate::profile::{CallSite, CallSiteKind};
+use crate::text::LineIndex;
+
+/// Words that make a file worth parsing.
+const NEEDLES: &[&str] = &[
+    "\"ai\"",
+    "'ai'",
+    "@aws-sdk/",
+    "express",
+    "astify",
+    "hono",
+    "elysia",
+    ".get(",
+    ".post(",
+    ".put(",
+    ".patch(",
+    ".delete(",
+    ".route(",
+    ".all(",
+];
+
+pub fn worth_parsing(src: &str) -> bool {
+    NEEDLES.iter().any(|n| src.contains(n))
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Findings {
+    pub calls: Vec<CallSite>,
+    pub constructions: Vec<Construction>,
+    /// Route registrations (`app.get("/x", ...)`): line and the callee as written.
+    pub routes: Vec<(u32, String)>,
+    /// Modules imported by the file.
+    pub imports: Vec<String>,
+}
+
+/// Which grammar: TSX also parses plain JavaScript with JSX; `.ts` needs the TS grammar
+/// because `<T>expr` casts are not JSX there.
+pub fn analyze(file: &str, src: &str) -> Findings {
+    let tsx = !(file.ends_with(".ts") || file.ends_with(".mts") || file.ends_with(".cts"));
+    let language = if tsx {
+        tree_sitter_typescript::LANGUAGE_TSX
+    } else {
+        tree_sitter_typescript::LANGUAGE_TYPESCRIPT
+    };
+    let mut parser = Parser::new();
+    if parser.set_language(&language.into()).is_err() {
+        return Findings::default();
+    }
+    let Some(tree) = parser.parse(src, None) else {
+        return Findings::default();
+    };
+    let index = LineIndex::new(src);
+    let root = tree.root_node();
+
+    // Pass 1: what each local name refers to: (module, imported name | "default" | "*").
+    let mut bindings: HashMap<String, (String, String)> = HashMap::new();
+    let mut imports = Vec::new();
+    visit(root, |node| match node.kind() {
+        "import_statement" => {
+            let Some(module) = node
+                .child_by_field_name("source")
+                .and_then(|s| string_value(s, src))
+            else {
+                return;
+            };
+            imports.push(module.clone());
+            visit(node, |n| match n.kind() {
+                "import_specifier" => {
+                    let name = n.child_by_field_name("name").map(|x| text(x, src));
+                    let alias = n.child_by_field_name("alias").map(|x| text(x, src));
+                    if let Some(name) = name {
+                        let local = alias.unwrap_or(name).to_owned();
+                        bindings.insert(local, (module.clone(), name.to_owned()));
+                    }
+                }
+                "namespace_import" => {
+                    if let Some(id) = first_named(n, "identifier") {
+                        bindings.insert(text(id, src).to_owned(), (module.clone(), "*".into()));
+                    }
+                }
+                "import_clause" => {
+                    if let Some(id) = first_named(n, "identifier") {
+                        bindings
+                            .insert(text(id, src).to_owned(), (module.clone(), "default".into()));
+                    }
+                }
+                _ => {}
+            });
+        }
+        "variable_declarator" => {
+            let (Some(name), Some(value)) = (
+                node.child_by_field_name("name"),
+                node.child_by_field_name("value"),
+            ) else {
+                return;
+            };
+            let Some(module) = require_target(value, src) else {
+                return;
+            };
+            imports.push(module.clone());
+            match name.kind() {
+                "identifier" => {
+                    bindings.insert(text(name, src).to_owned(), (module, "default".into()));
+                }
+                "object_pattern" => {
+                    for i in 0..name.named_child_count() {
+                        let Some(p) = name.named_child(i as u32) else {
+                            continue;
+                        };
+                        match p.kind() {
+                            "shorthand_property_identifier_pattern" => {
+                                let n = text(p, src).to_owned();
+                                bindings.insert(n.clone(), (module.clone(), n));
+                            }
+                            "pair_pattern" => {
+                                let key = p.child_by_field_name("key").map(|k| text(k, src));
+                                let val = p.child_by_field_name("value").map(|v| text(v, src));
+                                if let (Some(k), Some(v)) = (key, val) {
+                                    bindings.insert(v.to_owned(), (module.clone(), k.to_owned()));
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        _ => {}
+    });
+
+    // Pass 2: calls and constructions.
+    let mut out = Findings {
+        imports,
+        ..Findings::default()
+    };
+    let resolve = |callee: Node<'_>| -> Option<(String, String)> {
+        match callee.kind() {
+            "identifier" => bindings.get(text(callee, src)).cloned(),
+            "member_expression" => {
+                let object = callee.child_by_field_name("object")?;
+                let property = callee.child_by_field_name("property")?;
+                let (module, imported) = bindings.get(text(object, src))?;
+                (imported == "*" || imported == "default")
+                    .then(|| (module.clone(), text(property, src).to_owned()))
+            }
+            _ => None,
+        }
+    };
+    visit(root, |node| {
+        let (callee, is_new) = match node.kind() {
+            "call_expression" => (node.child_by_field_name("function"), false),
+            "new_expression" => (node.child_by_field_name("constructor"), true),
+            _ => return,
+        };
+        let Some(callee) = callee else { return };
+        let (line, column) = index.line_col(src, callee.start_byte());
+        if let Some((module, imported)) = resolve(callee) {
+            let kind = match (module.as_str(), imported.as_str(), is_new) {
+                ("ai", "generateText", false) => Some(CallSiteKind::GenerateText),
+                ("ai", "streamText", false) => Some(CallSiteKind::StreamText),
+                ("ai", "generateObject", false) => Some(CallSiteKind::GenerateObject),
+                ("ai", "streamObject", false) => Some(CallSiteKind::StreamObject),
+                ("@aws-sdk/client-s3", "PutObjectCommand", true) => Some(CallSiteKind::S3PutObject),
+                ("@aws-sdk/lib-storage", "Upload", true) => Some(CallSiteKind::S3Upload),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                out.calls.push(CallSite {
+                    kind,
+                    file: String::new(),
+                    line,
+                    column,
+                    callee: text(callee, src).to_owned(),
+                });
+                return;
+            }
+            let base = module.split('/').next().unwrap_or(&module);
+            let constructs = matches!(
+                (base, imported.as_str(), is_new),
+                ("express", "default", false)
+                    | ("fastify", "default" | "fastify" | "Fastify", false)
+                    | ("hono", "Hono", true)
+                    | ("elysia", "Elysia", true)
+            );
+            if constructs {
+                out.constructions.push(Construction {
+                    module: base.to_owned(),
+                    imported,
+                    line,
+                    variable: assigned_variable(node, src),
+                });
+                return;
+            }
+        }
+        if !is_new && let Some(route) = route_registration(node, callee, src) {
+            out.routes.push((line, route));
+        }
+    });
+    out
+}
+
+fn first_named<'t>(node: Node<'t>, kind: &str) -> Option<Node<'t>> {
+    (0..node.named_child_count())
+        .filter_map(|i| node.named_child(i as u32))
+        .find(|c| c.kind() == kind)
+}
+
+/// `require("m")` (possibly awaited or wrapped in parentheses) → "m".
+fn require_target(value: Node<'_>, src: &str) -> Option<String> {
+    let mut v = value;
+    while matches!(v.kind(), "await_expression" | "parenthesized_expression") {
+        v = v.named_child(0)?;
+    }
+    if v.kind() != "call_expression" {
+        return None;
+    }
+    let f = v.child_by_field_name("function")?;
+    if text(f, src) != "require" {
+        return None;
+    }
+    let args = v.child_by_field_name("arguments")?;
+    string_value(args.named_child(0)?, src)
+}
+
+/// `const app = new Hono().basePath("/api")` → "app".
+fn assigned_variable(node: Node<'_>, src: &str) -> Option<String> {
+    let mut current = node;
+    while let Some(parent) = current.parent() {
+        match parent.kind() {
+            "variable_declarator" => {
+                let name = parent.child_by_field_name("name")?;
+                return (name.kind() == "identifier").then(|| text(name, src).to_owned());
+            }
+            "assignment_expression" => {
+                let left = parent.child_by_field_name("left")?;
+                return Some(text(left, src).to_owned());
+            }
+            "member_expression"
+            | "call_expression"
+            | "await_expression"
+            | "parenthesized_expression"
+            | "as_expression"
+            | "arguments" => current = parent,
+            _ => return None,
+        }
+    }
+    None
+}
+
+const ROUTE_METHODS: &[&str] = &[
+    "get", "post", "put", "patch", "delete", "all", "options", "head", "route",
+];
+
+/// `app.post("/chat", handler)` / `router.get('/x', ...)`: an HTTP method called with a
+/// path literal as first argument.
+fn route_registration(call: Node<'_>, callee: Node<'_>, src: &str) -> Option<String> {
+    if callee.kind() != "member_expression" {
+        return None;
+    }
+    let property = text(callee.child_by_field_name("property")?, src);
+    if !ROUTE_METHODS.contains(&property) {
+        return None;
+    }
+    let args = call.child_by_field_name("arguments")?;
+    let first = args.named_child(0)?;
+    let path = string_value(first, src)?;
+    if !path.starts_with('/') || args.named_child_count() < 2 && property != "route" {
+        return None;
+    }
+    let object = callee.child_by_field_name("object")?;
+    let receiver = if object.kind() == "identifier" {
+        text(object, src)
+    } else {
+        "" // a chain such as `new Elysia().get(...)`
+    };
+    Some(format!("{receiver}.{property}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(f: &Findings) -> Vec<(CallSiteKind, u32, &str)> {
+        f.calls
+            .iter()
+            .map(|c| (c.kind, c.line, c.callee.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn aliased_and_namespace_ai_imports() {
+        let src = r#"import { generateText as gen, streamText } from "ai";
+import * as ai from 'ai';
+import { openai } from "@ai-sdk/openai";
+export async function POST() {
+  const a = await gen({ model: openai("gpt-4o"), prompt: "x" });
+  const b = streamText({ model: openai("gpt-4o"), prompt: "y" });
+  const c = await ai.generateObject({});
+  generateText({}); // not imported: not a call site
+}
+"#;
+        let f = analyze("route.ts", src);
+        assert_eq!(
+            kinds(&f),
+            [
+                (CallSiteKind::GenerateText, 5, "gen"),
+                (CallSiteKind::StreamText, 6, "streamText"),
+                (CallSiteKind::GenerateObject, 7, "ai.generateObject"),
+            ]
+        );
+        assert_eq!(f.calls[0].column, 19);
+    }
+
+    #[test]
+    fn commonjs_require_and_s3() {
+        let src = r#"const { streamObject: so } = require("ai");
+const express = require("express");
+const { PutObjectCommand } = require("@aws-sdk/client-s3");
+const { Upload } = require("@aws-sdk/lib-storage");
+const app = express();
+app.post("/upload", async (req, res) => {
+  await s3.send(new PutObjectCommand({ Bucket: "b" }));
+  await new Upload({ client: s3 }).done();
+  so({});
+});
+"#;
+        let f = analyze("server.js", src);
+        assert_eq!(
+            kinds(&f),
+            [
+                (CallSiteKind::S3PutObject, 7, "PutObjectCommand"),
+                (CallSiteKind::S3Upload, 8, "Upload"),
+                (CallSiteKind::StreamObject, 9, "so"),
+            ]
+        );
+        assert_eq!(f.constructions.len(), 1);
+        assert_eq!(f.constructions[0].variable.as_deref(), Some("app"));
+        assert_eq!(f.routes, [(6, "app.post".to_owned())]);
+    }
+
+    #[test]
+    fn hono_elysia_fastify_constructions() {
+        let src = "import { Hono } from 'hono'\nimport Fastify from 'fastify'\nimport { Elysia } from 'elysia'\nconst app = new Hono().basePath('/api')\nconst f = Fastify({ logger: true })\nnew Elysia().get('/', () => 'hi').listen(3000)\n";
+        let f = analyze("index.ts", src);
+        let c: Vec<_> = f
+            .constructions
+            .iter()
+            .map(|c| (c.module.as_str(), c.line, c.variable.as_deref()))
+            .collect();
+        assert_eq!(
+            c,
+            [
+                ("hono", 4, Some("app")),
+                ("fastify", 5, Some("f")),
+                ("elysia", 6, None)
+            ]
+        );
+        assert_eq!(f.routes, [(6, ".get".to_owned())]);
+    }
+
+    #[test]
+    fn garbage_does_not_panic() {
+        let f = analyze("x.tsx", "import { from 'ai' ;;; generateText(((<div>");
+        assert!(f.calls.is_empty());
+    }
+}

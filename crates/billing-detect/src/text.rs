@@ -1,0 +1,173 @@
+//! Reading project files safely: a size bound, UTF-8 only, and positions as 1-based
+//! line/column for evidence and warnings.
+
+use std::path::Path;
+
+/// Why a file was not read. Turned into a note by the caller; never fatal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    TooLarge { bytes: u64, limit: u64 },
+    NotUtf8,
+    Unreadable(String),
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Skip::TooLarge { bytes, limit } => {
+                write!(f, "skipped: {bytes} bytes is over the {limit}-byte limit")
+            }
+            Skip::NotUtf8 => f.write_str("skipped: not UTF-8 text"),
+            Skip::Unreadable(why) => write!(f, "skipped: unreadable ({why})"),
+        }
+    }
+}
+
+/// Reads a text file of at most `limit` bytes. A UTF-8 byte-order mark is dropped.
+pub fn read_text(path: &Path, limit: u64) -> Result<String, Skip> {
+    let meta = std::fs::metadata(path).map_err(|e| Skip::Unreadable(e.kind().to_string()))?;
+    if meta.len() > limit {
+        return Err(Skip::TooLarge {
+            bytes: meta.len(),
+            limit,
+        });
+    }
+    let bytes = std::fs::read(path).map_err(|e| Skip::Unreadable(e.kind().to_string()))?;
+    let text = String::from_utf8(bytes).map_err(|_| Skip::NotUtf8)?;
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    })
+}
+
+/// Byte offset → 1-based line and column (columns count characters, not bytes).
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Self { starts }
+    }
+
+    pub fn line(&self, offset: usize) -> u32 {
+        let idx = self.starts.partition_point(|&s| s <= offset);
+        u32::try_from(idx.max(1)).unwrap_or(u32::MAX)
+    }
+
+    pub fn line_col(&self, text: &str, offset: usize) -> (u32, u32) {
+        let line = self.line(offset);
+        let start = self.starts[(line as usize).saturating_sub(1)];
+        let end = offset.min(text.len());
+        let col = text
+            .get(start..end)
+            .map_or(end.saturating_sub(start), |s| s.chars().count());
+        (line, u32::try_from(col + 1).unwrap_or(u32::MAX))
+    }
+}
+
+/// The trimmed text of 1-based `line`, shortened for evidence output.
+pub fn line_text(text: &str, line: u32) -> String {
+    let raw = text
+        .lines()
+        .nth((line as usize).saturating_sub(1))
+        .unwrap_or("");
+    shorten(raw.trim(), 100)
+}
+
+/// Cuts `s` to at most `max` characters, marking the cut with `…`.
+pub fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Joins a package directory ("." or "apps/web") and a relative file into a root-relative path.
+pub fn join_rel(dir: &str, file: &str) -> String {
+    if dir == "." || dir.is_empty() {
+        file.to_owned()
+    } else if file.is_empty() || file == "." {
+        dir.to_owned()
+    } else {
+        format!("{dir}/{file}")
+    }
+}
+
+/// Parent directory of a root-relative path ("." for top-level files).
+pub fn parent_rel(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(i) => &path[..i],
+        None => ".",
+    }
+}
+
+/// File name of a root-relative path.
+pub fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// `path` relative to `dir` when it lies inside it.
+pub fn strip_dir<'a>(path: &'a str, dir: &str) -> Option<&'a str> {
+    if dir == "." {
+        return Some(path);
+    }
+    path.strip_prefix(dir)?.strip_prefix('/')
+}
+
+/// Leading major version of a version or requirement ("^15.1.0" → 15, ">=0.4,<1" → 0,
+/// "v1.2.3" → 1). `None` for tags and protocols ("latest", "workspace:*", "*").
+pub fn major_of(spec: &str) -> Option<u64> {
+    let s = spec.trim();
+    let s = s.strip_prefix("npm:").map_or(s, |rest| {
+        rest.rsplit_once('@').map_or(rest, |(_, version)| version)
+    });
+    let s = s.trim_start_matches(['^', '~', '>', '=', '<', '!', ' ', 'v', 'V']);
+    let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
+    if digits.is_empty() {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_index_maps_offsets() {
+        let text = "ab\ncdé\nf";
+        let idx = LineIndex::new(text);
+        assert_eq!(idx.line(0), 1);
+        assert_eq!(idx.line(3), 2);
+        assert_eq!(idx.line_col(text, 7), (2, 4));
+        assert_eq!(idx.line(text.len()), 3);
+    }
+
+    #[test]
+    fn majors_from_requirements() {
+        assert_eq!(major_of("^15.1.0"), Some(15));
+        assert_eq!(major_of("~5"), Some(5));
+        assert_eq!(major_of(">=0.4,<1"), Some(0));
+        assert_eq!(major_of("v1.9.1"), Some(1));
+        assert_eq!(major_of("npm:@polar-sh/ingestion@0.3.1"), Some(0));
+        assert_eq!(major_of("workspace:*"), None);
+        assert_eq!(major_of("latest"), None);
+        assert_eq!(major_of("*"), None);
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(join_rel(".", "a.ts"), "a.ts");
+        assert_eq!(join_rel("apps/web", "a.ts"), "apps/web/a.ts");
+        assert_eq!(parent_rel("apps/web/package.json"), "apps/web");
+        assert_eq!(parent_rel("package.json"), ".");
+        assert_eq!(strip_dir("apps/web/src/a.ts", "apps/web"), Some("src/a.ts"));
+        assert_eq!(strip_dir("apps/webx/a.ts", "apps/web"), None);
+        assert_eq!(shorten("abcdef", 4), "abc…");
+    }
+}

@@ -1,0 +1,380 @@
+//! One parallel walk of the project that only *lists* paths: manifests, configs and source
+//! files by name. Nothing is read or even `stat`ed here, which is what lets `detect` keep up
+//! with `rg --files` on large monorepos; the detectors then read the few files they need.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use ignore::{WalkBuilder, WalkState};
+
+/// Directories that never hold the user's own sources: dependencies, virtualenvs, build
+/// output and caches. Skipped even when no `.gitignore` says so.
+pub const SKIPPED_DIRS: &[&str] = &[
+    "node_modules",
+    ".venv",
+    "venv",
+    "vendor",
+    "target",
+    "dist",
+    "build",
+    ".next",
+    ".nuxt",
+    ".output",
+    ".svelte-kit",
+    ".astro",
+    ".vercel",
+    ".netlify",
+    ".turbo",
+    ".react-router",
+    ".cache",
+    "__pycache__",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".tox",
+    "site-packages",
+    "coverage",
+    ".git",
+    ".hg",
+    ".svn",
+];
+
+/// Hidden directories that do matter (deploy workflows).
+const HIDDEN_DIRS_KEPT: &[&str] = &[".github"];
+
+const SOURCE_EXTENSIONS: &[&str] = &[
+    "ts", "tsx", "mts", "cts", "js", "jsx", "mjs", "cjs", "py", "go", "php", "rb", "vue", "svelte",
+    "astro",
+];
+
+const NAMED_FILES: &[&str] = &[
+    "package.json",
+    "pnpm-workspace.yaml",
+    "pnpm-lock.yaml",
+    "yarn.lock",
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    "bun.lock",
+    "bun.lockb",
+    "turbo.json",
+    "nx.json",
+    "lerna.json",
+    "pyproject.toml",
+    "uv.lock",
+    "poetry.lock",
+    "Pipfile",
+    "Pipfile.lock",
+    "setup.py",
+    "setup.cfg",
+    "go.mod",
+    "go.work",
+    "composer.json",
+    "composer.lock",
+    "artisan",
+    "Gemfile",
+    "Gemfile.lock",
+    "config.ru",
+    "tsconfig.json",
+    "jsconfig.json",
+    "vercel.json",
+    "netlify.toml",
+    "fly.toml",
+    "railway.json",
+    "railway.toml",
+    "render.yaml",
+    "serverless.yml",
+    "serverless.yaml",
+    "Procfile",
+];
+
+/// Config files recognised by prefix (`next.config.mjs`, `astro.config.ts`, ...).
+const CONFIG_PREFIXES: &[&str] = &[
+    "next.config.",
+    "nuxt.config.",
+    "astro.config.",
+    "svelte.config.",
+    "vite.config.",
+    "react-router.config.",
+    "remix.config.",
+    "tsconfig.",
+];
+
+/// What the walk found. Paths are relative to the root with `/` separators.
+#[derive(Debug, Default, Clone)]
+pub struct Inventory {
+    /// Manifests, configs and source files (sorted).
+    pub files: BTreeSet<String>,
+    /// Every directory that was walked, "." included (sorted).
+    pub dirs: BTreeSet<String>,
+    /// Paths that could not be walked and why.
+    pub notes: Vec<String>,
+}
+
+impl Inventory {
+    pub fn has_file(&self, rel: &str) -> bool {
+        self.files.contains(rel)
+    }
+
+    pub fn has_dir(&self, rel: &str) -> bool {
+        self.dirs.contains(rel)
+    }
+
+    /// Files directly inside `dir`.
+    pub fn files_in<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.files_under(dir)
+            .filter(move |f| crate::text::parent_rel(f) == dir)
+    }
+
+    /// Files anywhere below `dir` ("." = everything).
+    pub fn files_under<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        let prefix = if dir == "." {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        self.files
+            .range(prefix.clone()..)
+            .take_while(move |f| f.starts_with(&prefix))
+            .map(String::as_str)
+    }
+
+    /// Directories anywhere below `dir` (excluding `dir`).
+    pub fn dirs_under<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        let prefix = if dir == "." {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        self.dirs
+            .range(prefix.clone()..)
+            .take_while(move |d| d.starts_with(&prefix))
+            .filter(|d| d.as_str() != ".")
+            .map(String::as_str)
+    }
+}
+
+pub fn is_source_file(name: &str) -> bool {
+    name.rsplit_once('.')
+        .is_some_and(|(stem, ext)| !stem.is_empty() && SOURCE_EXTENSIONS.contains(&ext))
+}
+
+/// Whether a file is worth listing, judged by its path alone.
+fn is_relevant(rel: &str, name: &str) -> bool {
+    if NAMED_FILES.contains(&name) || is_source_file(name) {
+        return true;
+    }
+    if CONFIG_PREFIXES.iter().any(|p| name.starts_with(p)) {
+        return true;
+    }
+    if name.starts_with("requirements") && (name.ends_with(".txt") || name.ends_with(".in")) {
+        return true;
+    }
+    let parent = crate::text::parent_rel(rel);
+    if (parent == "requirements" || parent.ends_with("/requirements")) && name.ends_with(".txt") {
+        return true;
+    }
+    parent.ends_with(".github/workflows") && (name.ends_with(".yml") || name.ends_with(".yaml"))
+}
+
+/// Per-thread buffer, merged once when the thread's visitor is dropped (no lock per file).
+struct Collector {
+    files: Vec<String>,
+    dirs: Vec<String>,
+    notes: Vec<String>,
+    shared: Arc<Mutex<Inventory>>,
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        if let Ok(mut inv) = self.shared.lock() {
+            inv.files.extend(self.files.drain(..));
+            inv.dirs.extend(self.dirs.drain(..));
+            inv.notes.append(&mut self.notes);
+        }
+    }
+}
+
+/// Lists the project under `root` (which must be an existing directory).
+pub fn inventory(root: &Path) -> Inventory {
+    let shared = Arc::new(Mutex::new(Inventory::default()));
+    let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let walker = WalkBuilder::new(root)
+        .hidden(false)
+        .require_git(false)
+        .follow_links(true)
+        .filter_entry(|entry| {
+            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+            if !is_dir || entry.depth() == 0 {
+                return true;
+            }
+            let name = entry.file_name().to_string_lossy();
+            if SKIPPED_DIRS.contains(&name.as_ref()) {
+                return false;
+            }
+            !name.starts_with('.') || HIDDEN_DIRS_KEPT.contains(&name.as_ref())
+        })
+        .build_parallel();
+
+    walker.run(|| {
+        let mut collector = Collector {
+            files: Vec::new(),
+            dirs: Vec::new(),
+            notes: Vec::new(),
+            shared: Arc::clone(&shared),
+        };
+        let root = root.to_path_buf();
+        let canonical_root = canonical_root.clone();
+        Box::new(move |result| {
+            let entry = match result {
+                Ok(entry) => entry,
+                Err(err) => {
+                    collector.notes.push(describe_walk_error(&root, &err));
+                    return WalkState::Continue;
+                }
+            };
+            let Some(rel) = relative(&root, entry.path()) else {
+                return WalkState::Continue;
+            };
+            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+            if entry.path_is_symlink() && escapes(&canonical_root, entry.path()) {
+                collector.notes.push(format!(
+                    "`{rel}`: symlink to a path outside the project, not followed"
+                ));
+                return if is_dir {
+                    WalkState::Skip
+                } else {
+                    WalkState::Continue
+                };
+            }
+            if is_dir {
+                collector.dirs.push(rel);
+            } else {
+                let name = entry.file_name().to_string_lossy();
+                if is_relevant(&rel, &name) {
+                    collector.files.push(rel);
+                }
+            }
+            WalkState::Continue
+        })
+    });
+
+    let mut inv = Arc::try_unwrap(shared)
+        .map(|m| m.into_inner().unwrap_or_default())
+        .unwrap_or_else(|arc| arc.lock().map(|g| g.clone()).unwrap_or_default());
+    inv.dirs.insert(".".to_owned());
+    inv.notes.sort();
+    inv.notes.dedup();
+    inv
+}
+
+fn relative(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    if rel.as_os_str().is_empty() {
+        return Some(".".to_owned());
+    }
+    let mut out = String::new();
+    for part in rel.components() {
+        if !out.is_empty() {
+            out.push('/');
+        }
+        // Non-UTF-8 names are shown lossily; such files are never manifests we parse.
+        out.push_str(&part.as_os_str().to_string_lossy());
+    }
+    Some(out)
+}
+
+fn escapes(canonical_root: &Path, path: &Path) -> bool {
+    match path.canonicalize() {
+        Ok(target) => !target.starts_with(canonical_root),
+        Err(_) => false,
+    }
+}
+
+fn describe_walk_error(root: &Path, err: &ignore::Error) -> String {
+    let mut path: Option<PathBuf> = None;
+    let mut current = err;
+    loop {
+        match current {
+            ignore::Error::WithPath { path: p, err } => {
+                path.get_or_insert_with(|| p.clone());
+                current = err;
+            }
+            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+                current = err;
+            }
+            ignore::Error::Loop { child, .. } => {
+                let rel = relative(root, child).unwrap_or_else(|| child.display().to_string());
+                return format!("`{rel}`: symlink loop, skipped");
+            }
+            other => {
+                let rel = path
+                    .as_deref()
+                    .and_then(|p| relative(root, p))
+                    .unwrap_or_else(|| ".".to_owned());
+                return format!("`{rel}`: {other}, skipped");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, rel: &str, text: &str) {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn lists_manifests_and_sources_and_skips_dependency_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, "package.json", "{}");
+        write(root, "src/index.ts", "");
+        write(root, "node_modules/next/package.json", "{}");
+        write(root, ".venv/lib/x.py", "");
+        write(root, "README.md", "");
+        write(root, "ignored/package.json", "{}");
+        write(root, ".gitignore", "ignored/\n");
+        write(root, ".github/workflows/deploy.yml", "");
+        write(root, "requirements/base.txt", "");
+        let inv = inventory(root);
+        let files: Vec<_> = inv.files.iter().map(String::as_str).collect();
+        assert_eq!(
+            files,
+            [
+                ".github/workflows/deploy.yml",
+                "package.json",
+                "requirements/base.txt",
+                "src/index.ts"
+            ]
+        );
+        assert!(inv.has_dir("src"));
+        assert!(!inv.has_dir("node_modules"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlink_loops_are_noted_not_followed_forever() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, "a/package.json", "{}");
+        std::os::unix::fs::symlink(root.join("a"), root.join("a/loop")).unwrap();
+        std::os::unix::fs::symlink("/", root.join("escape")).unwrap();
+        let inv = inventory(root);
+        assert!(inv.has_file("a/package.json"));
+        assert!(
+            inv.notes.iter().any(|n| n.contains("symlink loop")),
+            "{:?}",
+            inv.notes
+        );
+        assert!(
+            inv.notes.iter().any(|n| n.contains("outside the project")),
+            "{:?}",
+            inv.notes
+        );
+    }
+}
