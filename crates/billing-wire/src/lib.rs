@@ -1,1 +1,291 @@
 //! Surgical, format-preserving edits of existing LLM and S3 call sites so they record usage.
+//!
+//! `detect` lists call sites (`generateText`, `streamText`, PydanticAI `agent.run`,
+//! `PutObjectCommand`, boto3 `put_object`, ...). [`wire`] re-parses each file with tree-sitter,
+//! finds the call by position and shape, and inserts a call to the generated usage helpers:
+//!
+//! | call site | edit |
+//! |---|---|
+//! | `const r = await generateText(..)` | `recordLlmUsage(<customer>, r.totalUsage, <model>);` after it |
+//! | `const { text } = await generateText(..)` | `totalUsage` added to the pattern, then recorded |
+//! | `generateObject` | the same with `usage` |
+//! | `streamText(..)` / `streamObject(..)` | an `onFinish` added, or ours called first inside the existing one, guarded by `try` |
+//! | `result = await agent.run(..)` / `run_sync` / `async with agent.run_stream(..) as result:` | `record_agent_run(<customer>, result)` after it |
+//! | `await s3.send(new PutObjectCommand({ Body }))`, `new Upload({ params }).done()` | `recordStorageUpload(<customer>, <bytes>);` after the upload finished |
+//! | boto3 `put_object(Body=..)` / `upload_file(path, ..)` | `record_storage_upload(<customer>, len(..) / os.path.getsize(..))` |
+//!
+//! plus the import of the helper in the file's own style (ESM or `require`, its quotes and
+//! semicolons; Python imports after the existing ones).
+//!
+//! The customer id comes from the plan's `[customer]` section and must be found in scope
+//! (a `request`/`req` parameter, a parsed body variable, the user's own function, a session
+//! variable). Whenever a call site cannot be wired safely (customer not in scope, unknown
+//! shape, unknown byte count) the file is not touched for that site and a
+//! [`ManualStep`](billing_changeset::ManualStep) says exactly what to add where. A call site
+//! that is already wired (our helper is called right there) is left alone, so running twice
+//! changes nothing.
+//!
+//! Only files are read; nothing is written. The returned [`ChangeSet`] holds
+//! `FileAction::Modify` / `FileOrigin::Wired` changes with the full before and after text.
+//!
+//! ```no_run
+//! # use std::path::Path;
+//! # fn demo(profile: &billing_detect::profile::ProjectProfile, plan: &billing_plan::model::BillingPlan) -> Result<(), billing_wire::WireError> {
+//! use billing_wire::{wire, TsUsageModule, UsageImports};
+//! let package = &profile.packages[0];
+//! let imports = UsageImports {
+//!     typescript: Some(TsUsageModule::Specifier("@/lib/spaire/usage".into())),
+//!     python: Some("app.spaire.usage".into()),
+//! };
+//! let changes = wire(Path::new(&profile.root), profile, package, plan, &imports)?;
+//! # Ok(()) }
+//! ```
+
+mod customer;
+mod edit;
+mod outcome;
+mod py;
+mod syntax;
+mod text;
+mod ts;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use billing_changeset::{ChangeSet, FileAction, FileChange, FileOrigin, ManualStep};
+use billing_detect::profile::{CallSite, CallSiteKind, Package, ProjectProfile};
+use billing_plan::model::{BillingPlan, MeterKind};
+
+pub use outcome::{SiteReport, SiteResult};
+
+/// Names of the generated helpers, as the generators export them. A call to one of these right
+/// at a call site means the site is already wired.
+pub mod helpers {
+    pub const TS_LLM: &str = "recordLlmUsage";
+    pub const TS_STORAGE: &str = "recordStorageUpload";
+    pub const PY_LLM: &str = "record_llm_usage";
+    pub const PY_AGENT: &str = "record_agent_run";
+    pub const PY_STORAGE: &str = "record_storage_upload";
+}
+
+/// Where edited files import the generated usage helpers from. Computed by the caller (the
+/// generators know where they put the module), so wiring does not depend on them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageImports {
+    /// JavaScript / TypeScript files; `None` when no TS usage module is generated.
+    pub typescript: Option<TsUsageModule>,
+    /// Python: the dotted module, e.g. `app.spaire.usage`; `None` when none is generated.
+    pub python: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TsUsageModule {
+    /// One specifier for every file: a path alias (`@/lib/spaire/usage`) or a package name.
+    Specifier(String),
+    /// A specifier per edited file (relative specifiers differ by directory), keyed by the
+    /// file's path relative to the project root, `/`-separated.
+    PerFile(BTreeMap<String, String>),
+}
+
+impl UsageImports {
+    fn typescript_for(&self, file: &str) -> Option<&str> {
+        match self.typescript.as_ref()? {
+            TsUsageModule::Specifier(s) => Some(s),
+            TsUsageModule::PerFile(map) => map.get(file).map(String::as_str),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("cannot read `{path}`, where `detect` found a call site")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("call site path `{0}` is not a relative path inside the project")]
+    PathOutsideRoot(String),
+    #[error("the {0} parser could not be loaded")]
+    Grammar(&'static str, #[source] tree_sitter::LanguageError),
+}
+
+impl WireError {
+    /// The error with the next step for the user attached.
+    pub fn hinted(self) -> billing_errors::Hinted {
+        let hint = match &self {
+            WireError::Read { .. } => {
+                "the file moved or is unreadable: run `spaire-billing detect` again, then re-plan"
+            }
+            WireError::PathOutsideRoot(_) => {
+                "the project profile is stale or hand-edited: run `spaire-billing detect` again"
+            }
+            WireError::Grammar(..) => "this is a bug in spaire-billing; please report it",
+        };
+        billing_errors::Hinted::new(self.to_string(), hint).with_source(self)
+    }
+}
+
+/// Wires every LLM and S3 call site `detect` found in `package` to the generated usage helpers,
+/// for the meters the plan has (`llm-tokens` meters wire LLM calls, `storage` meters wire S3
+/// uploads; other call sites are ignored).
+///
+/// `root` is the project root the call-site paths are relative to (normally
+/// `profile.root`). Returns file edits plus manual steps for sites that could not be wired
+/// safely; returns an error only when a listed file cannot be read.
+pub fn wire(
+    root: &Path,
+    profile: &ProjectProfile,
+    package: &Package,
+    plan: &BillingPlan,
+    imports: &UsageImports,
+) -> Result<ChangeSet, WireError> {
+    let _ = profile; // paths and the package carry everything needed today
+    Ok(wire_with_report(root, package, plan, imports)?.0)
+}
+
+/// [`wire`], plus one line per call site saying what happened to it (for `--verbose` output
+/// and tests).
+pub fn wire_with_report(
+    root: &Path,
+    package: &Package,
+    plan: &BillingPlan,
+    imports: &UsageImports,
+) -> Result<(ChangeSet, Vec<SiteReport>), WireError> {
+    let wants = |kind: MeterKind| plan.meters.iter().any(|m| m.kind == kind);
+    let (llm, storage) = (wants(MeterKind::LlmTokens), wants(MeterKind::Storage));
+
+    let mut by_file: BTreeMap<&str, Vec<&CallSite>> = BTreeMap::new();
+    for site in &package.call_sites {
+        let wanted = match site_family(site.kind) {
+            Some(Family::Llm) => llm,
+            Some(Family::Storage) => storage,
+            None => false,
+        };
+        if wanted {
+            by_file.entry(site.file.as_str()).or_default().push(site);
+        }
+    }
+
+    let mut changes = ChangeSet::default();
+    let mut reports = Vec::new();
+    for (file, mut sites) in by_file {
+        sites.sort_by_key(|s| (s.line, s.column));
+        let source = read_source(root, file)?;
+        let ctx = FileCtx {
+            root,
+            file,
+            source: &source,
+            package,
+            customer: &plan.customer,
+        };
+        let result = match source_language(file) {
+            Some(SourceLanguage::Ts(dialect)) => {
+                ts::wire_file(&ctx, dialect, &sites, imports.typescript_for(file))?
+            }
+            Some(SourceLanguage::Python) => py::wire_file(&ctx, &sites, imports.python.as_deref())?,
+            None => outcome::FileResult::unsupported(&ctx, &sites),
+        };
+        let summary = result.summary();
+        if let Some(after) = result.after
+            && after != source
+        {
+            changes.files.push(FileChange {
+                path: file.to_owned(),
+                action: FileAction::Modify,
+                origin: FileOrigin::Wired,
+                before: Some(source.clone()),
+                after,
+                summary,
+            });
+        }
+        let mut manual = result.manual;
+        manual.sort_by_key(|m| m.line);
+        changes.manual_steps.extend(manual);
+        let mut file_reports = result.reports;
+        file_reports.sort_by_key(|r| r.line);
+        reports.extend(file_reports);
+    }
+    Ok((changes, reports))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    Llm,
+    Storage,
+}
+
+pub(crate) fn site_family(kind: CallSiteKind) -> Option<Family> {
+    use CallSiteKind as K;
+    match kind {
+        K::GenerateText
+        | K::StreamText
+        | K::GenerateObject
+        | K::StreamObject
+        | K::AgentRun
+        | K::AgentRunSync
+        | K::AgentRunStream => Some(Family::Llm),
+        K::S3PutObject | K::S3Upload | K::Boto3PutObject | K::Boto3UploadFile => {
+            Some(Family::Storage)
+        }
+        K::RouteHandler => None,
+    }
+}
+
+/// What the per-language wiring needs to know about the file being edited.
+pub(crate) struct FileCtx<'a> {
+    pub root: &'a Path,
+    /// Path relative to the project root, `/`-separated.
+    pub file: &'a str,
+    pub source: &'a str,
+    pub package: &'a Package,
+    pub customer: &'a billing_plan::model::CustomerSource,
+}
+
+impl FileCtx<'_> {
+    pub fn manual(&self, line: u32, instructions: String, snippet: Option<String>) -> ManualStep {
+        ManualStep {
+            file: self.file.to_owned(),
+            line: Some(line),
+            instructions,
+            snippet,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TsDialect {
+    /// `.ts`, `.mts`, `.cts`: no JSX, `<T>x` casts allowed.
+    TypeScript,
+    /// `.tsx`, `.js`, `.jsx`, `.mjs`, `.cjs`: JSX allowed.
+    Tsx,
+}
+
+enum SourceLanguage {
+    Ts(TsDialect),
+    Python,
+}
+
+fn source_language(file: &str) -> Option<SourceLanguage> {
+    let ext = file.rsplit_once('.').map(|(_, e)| e)?;
+    match ext {
+        "ts" | "mts" | "cts" => Some(SourceLanguage::Ts(TsDialect::TypeScript)),
+        "tsx" | "js" | "jsx" | "mjs" | "cjs" => Some(SourceLanguage::Ts(TsDialect::Tsx)),
+        "py" | "pyi" => Some(SourceLanguage::Python),
+        _ => None,
+    }
+}
+
+fn read_source(root: &Path, file: &str) -> Result<String, WireError> {
+    let rel = Path::new(file);
+    let inside = rel
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !inside {
+        return Err(WireError::PathOutsideRoot(file.to_owned()));
+    }
+    fs_err::read_to_string(root.join(rel)).map_err(|source| WireError::Read {
+        path: file.to_owned(),
+        source,
+    })
+}

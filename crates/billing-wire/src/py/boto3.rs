@@ -1,0 +1,211 @@
+//! boto3 `put_object(Body=..)` and `upload_file(Filename, ..)`: `record_storage_upload` with the
+//! byte count after the call returned, when the count is known without reading the data again.
+
+use tree_sitter::Node;
+
+use super::{PyFile, customer::enclosing_functions, owning_statement};
+use crate::helpers::PY_STORAGE;
+use crate::outcome::{ImportNeed, SiteOutcome};
+use crate::syntax::{descendants, named_children, text};
+
+fn keyword<'t>(call: Node<'t>, name: &str, src: &str) -> Option<Node<'t>> {
+    let args = call.child_by_field_name("arguments")?;
+    named_children(args).into_iter().find_map(|a| {
+        (a.kind() == "keyword_argument"
+            && a.child_by_field_name("name")
+                .is_some_and(|n| text(n, src) == name))
+        .then(|| a.child_by_field_name("value"))
+        .flatten()
+    })
+}
+
+fn positional(call: Node<'_>, index: usize) -> Option<Node<'_>> {
+    let args = call.child_by_field_name("arguments")?;
+    named_children(args)
+        .into_iter()
+        .filter(|a| a.kind() != "keyword_argument")
+        .nth(index)
+}
+
+fn is_cheap(node: Node<'_>) -> bool {
+    matches!(
+        node.kind(),
+        "identifier" | "string" | "attribute" | "integer"
+    ) && !node.has_error()
+}
+
+enum Data {
+    Bytes,
+    Text,
+}
+
+fn literal_kind(node: Node<'_>, src: &str) -> Option<Data> {
+    let t = text(node, src);
+    let prefix: String = t.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+    if prefix.to_ascii_lowercase().contains('f') {
+        return None;
+    }
+    Some(if prefix.to_ascii_lowercase().contains('b') {
+        Data::Bytes
+    } else {
+        Data::Text
+    })
+}
+
+fn value_kind(value: Node<'_>, src: &str) -> Option<Data> {
+    match value.kind() {
+        "string" => literal_kind(value, src),
+        "await" => value_kind(named_children(value).into_iter().next()?, src),
+        "call" => {
+            let callee = text(value.child_by_field_name("function")?, src);
+            if callee.ends_with(".encode")
+                || callee.ends_with(".read")
+                || callee.ends_with(".getvalue")
+                || matches!(callee, "bytes" | "bytearray")
+            {
+                Some(Data::Bytes)
+            } else if callee == "json.dumps" || callee == "str" {
+                Some(Data::Text)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+fn annotation_kind(annotation: &str) -> Option<Data> {
+    match annotation.trim() {
+        "bytes" | "bytearray" => Some(Data::Bytes),
+        "str" => Some(Data::Text),
+        _ => None,
+    }
+}
+
+/// What `name` holds at `at`: from its last assignment before the call in the enclosing
+/// function (or module), or the annotation of a parameter.
+fn declared_kind(f: &PyFile<'_>, name: &str, at: Node<'_>) -> Option<Data> {
+    let functions = enclosing_functions(at);
+    let scope = functions.first().copied().unwrap_or(f.module);
+    let last = descendants(scope).into_iter().rfind(|n| {
+        n.kind() == "assignment"
+            && n.start_byte() < at.start_byte()
+            && n.child_by_field_name("left")
+                .is_some_and(|l| text(l, f.src) == name)
+    });
+    if let Some(assignment) = last {
+        if let Some(ty) = assignment.child_by_field_name("type") {
+            return annotation_kind(text(ty, f.src));
+        }
+        return value_kind(assignment.child_by_field_name("right")?, f.src);
+    }
+    let params = functions.first()?.child_by_field_name("parameters")?;
+    named_children(params).into_iter().find_map(|p| {
+        let id = named_children(p)
+            .into_iter()
+            .find(|c| c.kind() == "identifier")?;
+        (p.kind() == "typed_parameter" && text(id, f.src) == name)
+            .then(|| annotation_kind(text(p.child_by_field_name("type")?, f.src)))
+            .flatten()
+    })
+}
+
+fn put_object_bytes(f: &PyFile<'_>, call: Node<'_>) -> Result<String, String> {
+    if let Some(len) = keyword(call, "ContentLength", f.src).filter(|n| is_cheap(*n)) {
+        return Ok(text(len, f.src).to_owned());
+    }
+    let body = keyword(call, "Body", f.src).ok_or("the call has no `Body=` argument")?;
+    let kind = match body.kind() {
+        "string" => literal_kind(body, f.src),
+        "identifier" => declared_kind(f, text(body, f.src), call),
+        _ => None,
+    };
+    let body_text = text(body, f.src);
+    match kind {
+        Some(Data::Bytes) => Ok(format!("len({body_text})")),
+        Some(Data::Text) => Ok(format!("len({body_text}.encode())")),
+        None => Err(format!(
+            "the size of `Body={body_text}` is not known without reading it again"
+        )),
+    }
+}
+
+pub(crate) fn upload(f: &PyFile<'_>, call: Node<'_>) -> SiteOutcome {
+    let method = call
+        .child_by_field_name("function")
+        .and_then(|c| c.child_by_field_name("attribute"))
+        .map_or("", |a| text(a, f.src));
+    let snippet = |customer: &str, bytes: &str| {
+        format!(
+            "from {} import {PY_STORAGE}\n\n# after the upload returned:\n{PY_STORAGE}({customer}, {bytes})",
+            f.usage_module
+        )
+    };
+    let Some(statement) = owning_statement(call) else {
+        return SiteOutcome::manual(
+            format!("`{method}` is not a statement of its own"),
+            "Record the uploaded byte count right after the upload returned",
+            snippet("customer_id", "byte_count"),
+        );
+    };
+    if f.wired_after(statement, &[PY_STORAGE]) {
+        return SiteOutcome::AlreadyWired;
+    }
+    let mut imports = vec![f.usage_import(PY_STORAGE)];
+    let bytes = match method {
+        "put_object" => put_object_bytes(f, call),
+        "upload_file" => match keyword(call, "Filename", f.src).or_else(|| positional(call, 0)) {
+            Some(path) if is_cheap(path) => {
+                let os = if f.imports.binds("os") {
+                    "os".to_owned()
+                } else {
+                    imports.push(ImportNeed::Module("os".to_owned()));
+                    "os".to_owned()
+                };
+                Ok(format!("{os}.path.getsize({})", text(path, f.src)))
+            }
+            _ => Err("the uploaded file name is not a plain variable or string".to_owned()),
+        },
+        "upload_fileobj" => {
+            Err("the size of a file object is not known without seeking it".to_owned())
+        }
+        other => Err(format!(
+            "`{other}` is not a boto3 upload spaire-billing knows"
+        )),
+    };
+    let customer = f.customer(call);
+    match (customer, bytes) {
+        (Ok(customer), Ok(bytes)) => {
+            imports.extend(customer.imports);
+            SiteOutcome::Wired {
+                edits: vec![f.insert_after_statement(
+                    statement,
+                    &format!("{PY_STORAGE}({}, {bytes})", customer.expr),
+                )],
+                imports,
+                what: format!("records `{bytes}` bytes after the upload"),
+            }
+        }
+        (customer, bytes) => {
+            let reason = [customer.as_ref().err(), bytes.as_ref().err()]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ");
+            SiteOutcome::manual(
+                reason,
+                format!(
+                    "Add the usage call after line {}, with the size of the upload in bytes",
+                    f.last_line(statement)
+                ),
+                snippet(
+                    customer
+                        .map_or("customer_id".to_owned(), |c| c.expr)
+                        .as_str(),
+                    bytes.as_deref().unwrap_or("byte_count"),
+                ),
+            )
+        }
+    }
+}

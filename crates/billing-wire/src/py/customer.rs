@@ -1,0 +1,305 @@
+//! Finding the app's user id in scope at a Python call site, per the plan's `[customer]`.
+
+use std::path::PathBuf;
+
+use billing_plan::model::CustomerSource;
+use tree_sitter::Node;
+
+use super::PyFile;
+use crate::customer::{CustomerExpr, header_param_name};
+use crate::outcome::ImportNeed;
+use crate::syntax::{ancestors, descendants, has_token, named_children, parse, text};
+
+pub(crate) fn enclosing_functions(node: Node<'_>) -> Vec<Node<'_>> {
+    ancestors(node)
+        .filter(|n| n.kind() == "function_definition")
+        .collect()
+}
+
+pub(crate) fn is_async(function: Node<'_>) -> bool {
+    has_token(function, "async")
+}
+
+/// A parameter: name, annotation text, default value text.
+struct Param {
+    name: String,
+    annotation: Option<String>,
+    default: Option<String>,
+}
+
+fn params(function: Node<'_>, src: &str) -> Vec<Param> {
+    let Some(list) = function.child_by_field_name("parameters") else {
+        return Vec::new();
+    };
+    named_children(list)
+        .into_iter()
+        .filter_map(|p| {
+            let field = |name: &str| p.child_by_field_name(name).map(|n| text(n, src).to_owned());
+            match p.kind() {
+                "identifier" => Some(Param {
+                    name: text(p, src).to_owned(),
+                    annotation: None,
+                    default: None,
+                }),
+                "typed_parameter" => Some(Param {
+                    name: named_children(p)
+                        .into_iter()
+                        .find(|c| c.kind() == "identifier")
+                        .map(|c| text(c, src).to_owned())?,
+                    annotation: field("type"),
+                    default: None,
+                }),
+                "default_parameter" | "typed_default_parameter" => Some(Param {
+                    name: field("name")?,
+                    annotation: field("type"),
+                    default: field("value"),
+                }),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn snake_case(field: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in field.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The request object in scope: a `request`/`req` parameter (or one annotated `Request` /
+/// `HttpRequest`), else Flask's global `request`.
+fn request_expr(f: &PyFile<'_>, functions: &[Node<'_>]) -> Option<String> {
+    for function in functions {
+        for p in params(*function, f.src) {
+            let annotated = p.annotation.as_deref().is_some_and(|a| {
+                let base = a.rsplit('.').next().unwrap_or(a);
+                matches!(
+                    base,
+                    "Request" | "HttpRequest" | "WSGIRequest" | "ASGIRequest"
+                )
+            });
+            if annotated || matches!(p.name.as_str(), "request" | "req") {
+                return Some(p.name);
+            }
+        }
+    }
+    f.imports
+        .local_for("request", Some("flask"))
+        .map(str::to_owned)
+}
+
+pub(crate) fn resolve(f: &PyFile<'_>, at: Node<'_>) -> Result<CustomerExpr, String> {
+    let functions = enclosing_functions(at);
+    let q = f.quote;
+    match f.ctx.customer {
+        CustomerSource::Header { header } => {
+            let wanted = header_param_name(header);
+            for function in &functions {
+                for p in params(*function, f.src) {
+                    let declared_header = [p.default.as_deref(), p.annotation.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .any(|t| t.contains("Header("));
+                    if declared_header && p.name == wanted {
+                        return Ok(CustomerExpr::plain(format!("({} or {q}{q})", p.name)));
+                    }
+                }
+            }
+            let Some(request) = request_expr(f, &functions) else {
+                return Err(format!(
+                    "no `request` parameter (or `{wanted}: str = Header()`) in the enclosing function to read the `{header}` header from"
+                ));
+            };
+            Ok(CustomerExpr::plain(format!(
+                "{request}.headers.get({q}{header}{q}, {q}{q})"
+            )))
+        }
+        CustomerSource::Body { field } => body_field(f, at, &functions, field).map(CustomerExpr::plain).ok_or_else(|| {
+            format!(
+                "no parsed request body with a `{field}` field is in scope (a parameter typed with a model that declares it, or `body = await request.json()`)"
+            )
+        }),
+        CustomerSource::Function { function, module } => call_user_function(f, &functions, function, module),
+        CustomerSource::Session => Err(
+            "the customer comes from the session, whose shape spaire-billing cannot know in Python".to_owned(),
+        ),
+    }
+}
+
+fn body_field(f: &PyFile<'_>, at: Node<'_>, functions: &[Node<'_>], field: &str) -> Option<String> {
+    let q = f.quote;
+    let inner = functions.first()?;
+    let candidates = [field.to_owned(), snake_case(field)];
+    // A parameter typed with a model class of this module that declares the field.
+    for p in params(*inner, f.src) {
+        let Some(annotation) = p.annotation.as_deref() else {
+            continue;
+        };
+        let Some(fields) = class_fields(f, annotation) else {
+            continue;
+        };
+        if let Some(attr) = candidates.iter().find(|c| fields.contains(c)) {
+            return Some(format!("str({}.{attr} or {q}{q})", p.name));
+        }
+    }
+    // `body = await request.json()` / `request.get_json()` / `json.loads(...)` before the call.
+    for node in descendants(*inner) {
+        if node.kind() != "assignment" || node.start_byte() >= at.start_byte() {
+            continue;
+        }
+        let (Some(left), Some(right)) = (
+            node.child_by_field_name("left"),
+            node.child_by_field_name("right"),
+        ) else {
+            continue;
+        };
+        let value = text(right, f.src).trim_start_matches("await ").trim();
+        let parsed = value.ends_with(".json()")
+            || value.ends_with(".get_json()")
+            || value.starts_with("json.loads(");
+        if left.kind() == "identifier" && parsed {
+            return Some(format!(
+                "str({}.get({q}{field}{q}) or {q}{q})",
+                text(left, f.src)
+            ));
+        }
+    }
+    None
+}
+
+/// Annotated field names of `class <name>` defined at the top level of this module.
+fn class_fields(f: &PyFile<'_>, class: &str) -> Option<Vec<String>> {
+    let class_node = named_children(f.module).into_iter().find_map(|s| {
+        let def = if s.kind() == "decorated_definition" {
+            s.child_by_field_name("definition")?
+        } else {
+            s
+        };
+        (def.kind() == "class_definition"
+            && def
+                .child_by_field_name("name")
+                .is_some_and(|n| text(n, f.src) == class))
+        .then_some(def)
+    })?;
+    let body = class_node.child_by_field_name("body")?;
+    let mut fields = Vec::new();
+    for stmt in named_children(body) {
+        if stmt.kind() != "expression_statement" {
+            continue;
+        }
+        for a in named_children(stmt) {
+            if a.kind() == "assignment"
+                && a.child_by_field_name("type").is_some()
+                && let Some(left) = a.child_by_field_name("left")
+            {
+                fields.push(text(left, f.src).to_owned());
+            }
+        }
+    }
+    Some(fields)
+}
+
+/// `str(get_user_id(request) or "")`, awaited when the user's function is `async def`.
+fn call_user_function(
+    f: &PyFile<'_>,
+    functions: &[Node<'_>],
+    function: &str,
+    module: &str,
+) -> Result<CustomerExpr, String> {
+    let Some(inner) = functions.first() else {
+        return Err(format!(
+            "the call is not inside a function that could call `{function}`"
+        ));
+    };
+    let signature = user_function_signature(f, module, function).ok_or_else(|| {
+        format!(
+            "`{function}` was not found as a top-level `def` in module `{module}` of this package"
+        )
+    })?;
+    if signature.is_async && !is_async(*inner) {
+        return Err(format!(
+            "`{function}` is async but the enclosing function is not"
+        ));
+    }
+    let request = request_expr(f, functions);
+    let arg = match (signature.params, &request) {
+        (0, _) => String::new(),
+        (1, Some(r)) => r.clone(),
+        _ => {
+            return Err(format!(
+                "`{function}` takes {} parameter(s) and spaire-billing only passes the request",
+                signature.params
+            ));
+        }
+    };
+    let mut imports = Vec::new();
+    let local = match f.imports.local_for(function, Some(module)) {
+        Some(local) => local.to_owned(),
+        None => {
+            imports.push(ImportNeed::Named {
+                name: function.to_owned(),
+                module: module.to_owned(),
+            });
+            function.to_owned()
+        }
+    };
+    let q = f.quote;
+    let call = format!(
+        "{}{local}({arg})",
+        if signature.is_async { "await " } else { "" }
+    );
+    Ok(CustomerExpr {
+        expr: format!("str({call} or {q}{q})"),
+        needs_await: signature.is_async,
+        imports,
+    })
+}
+
+struct Signature {
+    is_async: bool,
+    /// Parameters without a default value.
+    params: usize,
+}
+
+fn user_function_signature(f: &PyFile<'_>, module: &str, function: &str) -> Option<Signature> {
+    let package = f.ctx.root.join(&f.ctx.package.path);
+    let rel: PathBuf = module.split('.').collect();
+    let candidates = [
+        package.join(&rel).with_extension("py"),
+        package.join(&rel).join("__init__.py"),
+        package.join("src").join(&rel).with_extension("py"),
+    ];
+    let source = candidates
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())?;
+    let tree = parse(tree_sitter_python::LANGUAGE.into(), "Python", &source).ok()?;
+    let def = named_children(tree.root_node()).into_iter().find_map(|s| {
+        let def = if s.kind() == "decorated_definition" {
+            s.child_by_field_name("definition")?
+        } else {
+            s
+        };
+        (def.kind() == "function_definition"
+            && def
+                .child_by_field_name("name")
+                .is_some_and(|n| text(n, &source) == function))
+        .then_some(def)
+    })?;
+    let required = params(def, &source)
+        .iter()
+        .filter(|p| p.default.is_none())
+        .count();
+    Some(Signature {
+        is_async: is_async(def),
+        params: required,
+    })
+}

@@ -1,0 +1,420 @@
+//! Finding the app's user id in scope at a JS/TS call site, per the plan's `[customer]`.
+
+use billing_detect::profile::FrameworkId;
+use billing_plan::model::CustomerSource;
+use tree_sitter::Node;
+
+use super::TsFile;
+use crate::customer::CustomerExpr;
+use crate::outcome::ImportNeed;
+use crate::syntax::{ancestors, descendants, has_token, named_children, text};
+use crate::text::is_identifier;
+
+const FUNCTION_KINDS: &[&str] = &[
+    "function_declaration",
+    "function_expression",
+    "function",
+    "arrow_function",
+    "method_definition",
+    "generator_function_declaration",
+    "generator_function",
+];
+
+pub(crate) fn is_function(node: Node<'_>) -> bool {
+    FUNCTION_KINDS.contains(&node.kind())
+}
+
+/// Enclosing functions of `node`, innermost first.
+pub(crate) fn enclosing_functions(node: Node<'_>) -> Vec<Node<'_>> {
+    ancestors(node).filter(|n| is_function(*n)).collect()
+}
+
+pub(crate) fn is_async(function: Node<'_>) -> bool {
+    has_token(function, "async")
+}
+
+/// How the request object exposes headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RequestApi {
+    /// Fetch `Request` (Next.js app router, SvelteKit, Remix, ...): `req.headers.get(name)`.
+    Fetch,
+    /// Node `IncomingMessage` (Express, Fastify, Next.js pages API): `req.headers[name]`.
+    Node,
+}
+
+struct RequestParam {
+    expr: String,
+    api: Option<RequestApi>,
+}
+
+/// Parameter patterns of a function (identifiers or destructuring patterns).
+pub(crate) fn parameters(function: Node<'_>) -> Vec<Node<'_>> {
+    if let Some(single) = function.child_by_field_name("parameter") {
+        return vec![single];
+    }
+    let Some(params) = function.child_by_field_name("parameters") else {
+        return Vec::new();
+    };
+    named_children(params)
+        .into_iter()
+        .filter_map(|p| match p.kind() {
+            "required_parameter" | "optional_parameter" => p.child_by_field_name("pattern"),
+            "identifier" => Some(p),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The type annotation of a parameter pattern, without the colon.
+fn type_text(pattern: Node<'_>, src: &str) -> Option<String> {
+    let ty = pattern.parent()?.child_by_field_name("type")?;
+    Some(text(ty, src).trim_start_matches(':').trim().to_owned())
+}
+
+fn api_of_type(ty: &str, f: &TsFile<'_>) -> Option<RequestApi> {
+    let base = ty.rsplit('.').next().unwrap_or(ty);
+    let base = base.split('<').next().unwrap_or(base).trim();
+    match base {
+        "NextRequest" => Some(RequestApi::Fetch),
+        "Request" => {
+            let from = f
+                .imports
+                .bindings
+                .iter()
+                .find(|b| b.local == "Request")
+                .map(|b| b.module.as_str());
+            match from {
+                Some("express" | "express-serve-static-core") => Some(RequestApi::Node),
+                _ if ty.starts_with("express.") => Some(RequestApi::Node),
+                _ => Some(RequestApi::Fetch),
+            }
+        }
+        "NextApiRequest" | "IncomingMessage" | "FastifyRequest" => Some(RequestApi::Node),
+        _ => None,
+    }
+}
+
+/// Request API implied by the file and the project when the parameter has no type.
+fn api_of_context(f: &TsFile<'_>) -> Option<RequestApi> {
+    for b in &f.imports.bindings {
+        match b.module.as_str() {
+            "express" | "fastify" | "http" | "node:http" => return Some(RequestApi::Node),
+            "next/server" | "@sveltejs/kit" | "@remix-run/node" | "react-router" => {
+                return Some(RequestApi::Fetch);
+            }
+            _ => {}
+        }
+    }
+    let path = format!("/{}", f.ctx.file);
+    if path.contains("/pages/api/") {
+        return Some(RequestApi::Node);
+    }
+    let p = f.ctx.package;
+    let fetch_frameworks = [
+        FrameworkId::Nextjs,
+        FrameworkId::Sveltekit,
+        FrameworkId::Remix,
+        FrameworkId::ReactRouter,
+        FrameworkId::Astro,
+    ];
+    let node_frameworks = [
+        FrameworkId::Express,
+        FrameworkId::Fastify,
+        FrameworkId::NodeServerless,
+    ];
+    let fetch = fetch_frameworks.iter().any(|id| p.has_framework(*id));
+    let node = node_frameworks.iter().any(|id| p.has_framework(*id));
+    match (fetch, node) {
+        (true, false) => Some(RequestApi::Fetch),
+        (false, true) => Some(RequestApi::Node),
+        _ => None,
+    }
+}
+
+fn find_request(f: &TsFile<'_>, functions: &[Node<'_>]) -> Option<RequestParam> {
+    for function in functions {
+        for pattern in parameters(*function) {
+            match pattern.kind() {
+                "identifier" => {
+                    let name = text(pattern, f.src);
+                    let ty = type_text(pattern, f.src);
+                    let typed = ty.as_deref().and_then(|t| api_of_type(t, f));
+                    if typed.is_some() || matches!(name, "req" | "request") {
+                        return Some(RequestParam {
+                            expr: name.to_owned(),
+                            api: typed.or_else(|| api_of_context(f)),
+                        });
+                    }
+                }
+                "object_pattern" => {
+                    // SvelteKit / Remix / React Router: `({ request }) => ...`.
+                    for prop in named_children(pattern) {
+                        let local = match prop.kind() {
+                            "shorthand_property_identifier_pattern" => Some(text(prop, f.src)),
+                            "pair_pattern" => prop
+                                .child_by_field_name("key")
+                                .filter(|k| text(*k, f.src) == "request")
+                                .and_then(|_| prop.child_by_field_name("value"))
+                                .filter(|v| v.kind() == "identifier")
+                                .map(|v| text(v, f.src)),
+                            _ => None,
+                        };
+                        if prop.kind() == "shorthand_property_identifier_pattern"
+                            && local != Some("request")
+                        {
+                            continue;
+                        }
+                        if let Some(local) = local {
+                            return Some(RequestParam {
+                                expr: local.to_owned(),
+                                api: Some(RequestApi::Fetch),
+                            });
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+fn property_access(object: &str, field: &str, f: &TsFile<'_>) -> String {
+    if is_identifier(field) {
+        format!("{object}.{field}")
+    } else {
+        format!("{object}[{}]", f.style.string(field))
+    }
+}
+
+/// Resolves the customer id at `at` per the plan, or says why it cannot be found.
+/// `own_async_scope`: the expression goes into a callback spaire-billing writes (and can make
+/// `async`), not into the enclosing function.
+pub(crate) fn resolve(
+    f: &TsFile<'_>,
+    at: Node<'_>,
+    own_async_scope: bool,
+) -> Result<CustomerExpr, String> {
+    let functions = enclosing_functions(at);
+    let empty = f.style.string("");
+    match f.ctx.customer {
+        CustomerSource::Header { header } => {
+            let Some(req) = find_request(f, &functions) else {
+                return Err(format!(
+                    "no `request`/`req` parameter in the enclosing function to read the `{header}` header from"
+                ));
+            };
+            match req.api {
+                Some(RequestApi::Fetch) => Ok(CustomerExpr::plain(format!(
+                    "{}.headers.get({}) ?? {empty}",
+                    req.expr,
+                    f.style.string(header)
+                ))),
+                Some(RequestApi::Node) => Ok(CustomerExpr::plain(format!(
+                    "String({}.headers[{}] ?? {empty})",
+                    req.expr,
+                    f.style.string(&header.to_ascii_lowercase())
+                ))),
+                None => Err(format!(
+                    "cannot tell whether `{}` is a Fetch `Request` or a Node request (add a type annotation)",
+                    req.expr
+                )),
+            }
+        }
+        CustomerSource::Body { field } => {
+            if let Some(expr) = parsed_body_field(f, at, &functions, field) {
+                return Ok(CustomerExpr::plain(format!("String({expr} ?? {empty})")));
+            }
+            if let Some(req) = find_request(f, &functions)
+                && req.api == Some(RequestApi::Node)
+            {
+                // Express / Fastify parse the body before the handler runs.
+                let body = format!("{}.body", req.expr);
+                return Ok(CustomerExpr::plain(format!(
+                    "String({} ?? {empty})",
+                    property_access(&format!("{body}?"), field, f).replacen("?[", "?.[", 1)
+                )));
+            }
+            Err(format!(
+                "no parsed request body with a `{field}` field is in scope (e.g. `const body = await request.json()`) before this call"
+            ))
+        }
+        CustomerSource::Function { function, module } => {
+            let Some(inner) = functions.first() else {
+                return Err(format!(
+                    "the call is not inside a function that could call `{function}`"
+                ));
+            };
+            if !own_async_scope && !is_async(*inner) {
+                return Err(format!(
+                    "the enclosing function is not `async`, so `await {function}(...)` cannot be added"
+                ));
+            }
+            let mut imports = Vec::new();
+            let local = if let Some(local) = f.imports.local_for(function) {
+                local.to_owned()
+            } else if declares_top_level(f, function) {
+                function.clone()
+            } else {
+                imports.push(ImportNeed::Named {
+                    name: function.clone(),
+                    module: module.clone(),
+                });
+                function.clone()
+            };
+            let arg = find_request(f, &functions)
+                .map(|r| r.expr)
+                .unwrap_or_default();
+            Ok(CustomerExpr {
+                expr: format!("String((await {local}({arg})) ?? {empty})"),
+                needs_await: true,
+                imports,
+            })
+        }
+        CustomerSource::Session => {
+            let Some(inner) = functions.first() else {
+                return Err("no session variable is in scope".to_owned());
+            };
+            session_user_id(f, *inner, at)
+                .map(|expr| CustomerExpr::plain(format!("String({expr} ?? {empty})")))
+                .ok_or_else(|| {
+                    "no session variable with a user id (`session.user.id`) is used in the enclosing function".to_owned()
+                })
+        }
+    }
+}
+
+fn declares_top_level(f: &TsFile<'_>, name: &str) -> bool {
+    named_children(f.program).iter().any(|s| {
+        let decl = if s.kind() == "export_statement" {
+            s.child_by_field_name("declaration")
+        } else {
+            Some(*s)
+        };
+        decl.and_then(|d| d.child_by_field_name("name"))
+            .is_some_and(|n| text(n, f.src) == name)
+    })
+}
+
+/// Strips `await`, parentheses, `as T` and `satisfies T` around an expression.
+pub(crate) fn unwrap_expr(mut node: Node<'_>) -> Node<'_> {
+    loop {
+        match node.kind() {
+            "await_expression"
+            | "parenthesized_expression"
+            | "as_expression"
+            | "satisfies_expression"
+            | "non_null_expression" => match named_children(node).into_iter().next() {
+                Some(inner) => node = inner,
+                None => return node,
+            },
+            _ => return node,
+        }
+    }
+}
+
+/// `await req.json()`, `req.body`, `await readBody(event)`, `JSON.parse(..)`.
+fn is_parsed_body(value: Node<'_>, src: &str) -> bool {
+    let value = unwrap_expr(value);
+    match value.kind() {
+        "call_expression" => {
+            let Some(function) = value.child_by_field_name("function") else {
+                return false;
+            };
+            let callee = text(function, src);
+            callee.ends_with(".json") || callee == "readBody" || callee == "JSON.parse"
+        }
+        "member_expression" => value
+            .child_by_field_name("property")
+            .is_some_and(|p| text(p, src) == "body"),
+        _ => false,
+    }
+}
+
+/// A variable declared before `at` in the enclosing function that holds the parsed body, as
+/// `body.field` (or the destructured local).
+fn parsed_body_field(
+    f: &TsFile<'_>,
+    at: Node<'_>,
+    functions: &[Node<'_>],
+    field: &str,
+) -> Option<String> {
+    let inner = functions.first()?;
+    for decl in descendants(*inner) {
+        if decl.kind() != "variable_declarator" || decl.start_byte() >= at.start_byte() {
+            continue;
+        }
+        // Declared in a block that also contains the call site, so it is in scope there.
+        let scope = decl.parent().and_then(|d| d.parent())?;
+        if !(scope.start_byte() <= at.start_byte() && at.end_byte() <= scope.end_byte()) {
+            continue;
+        }
+        let (Some(name), Some(value)) = (
+            decl.child_by_field_name("name"),
+            decl.child_by_field_name("value"),
+        ) else {
+            continue;
+        };
+        if !is_parsed_body(value, f.src) {
+            continue;
+        }
+        if let Some(ty) = decl.child_by_field_name("type")
+            && !text(ty, f.src).contains(field)
+        {
+            continue;
+        }
+        match name.kind() {
+            "identifier" => return Some(property_access(text(name, f.src), field, f)),
+            "object_pattern" => {
+                for prop in named_children(name) {
+                    match prop.kind() {
+                        "shorthand_property_identifier_pattern" if text(prop, f.src) == field => {
+                            return Some(field.to_owned());
+                        }
+                        "pair_pattern" => {
+                            let key = prop.child_by_field_name("key")?;
+                            let value = prop.child_by_field_name("value")?;
+                            if text(key, f.src).trim_matches(['"', '\'']) == field
+                                && value.kind() == "identifier"
+                            {
+                                return Some(text(value, f.src).to_owned());
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `session.user.id` (or `session?.user?.id`, `session.userId`) as already written in the
+/// function, when a `session` variable is declared there before the call.
+fn session_user_id(f: &TsFile<'_>, function: Node<'_>, at: Node<'_>) -> Option<String> {
+    let nodes = descendants(function);
+    let declared = nodes.iter().any(|d| {
+        d.kind() == "variable_declarator"
+            && d.start_byte() < at.start_byte()
+            && d.child_by_field_name("name")
+                .is_some_and(|n| text(n, f.src) == "session")
+    });
+    if !declared {
+        return None;
+    }
+    nodes
+        .iter()
+        .filter(|n| n.kind() == "member_expression")
+        .map(|n| text(*n, f.src).replace(char::is_whitespace, ""))
+        .find(|t| {
+            matches!(
+                t.as_str(),
+                "session.user.id"
+                    | "session?.user?.id"
+                    | "session?.user.id"
+                    | "session.userId"
+                    | "session?.userId"
+            )
+        })
+}

@@ -1,0 +1,513 @@
+//! AI SDK `generateText` / `generateObject` (record the result's usage after the call) and
+//! `streamText` / `streamObject` (record it in `onFinish`).
+
+use billing_detect::profile::CallSiteKind;
+use tree_sitter::Node;
+
+use super::TsFile;
+use super::customer::{enclosing_functions, is_async, is_function, parameters};
+use crate::customer::CustomerExpr;
+use crate::edit::Edit;
+use crate::helpers::TS_LLM;
+use crate::outcome::SiteOutcome;
+use crate::syntax::{children, descendants, line_of, named_children, text};
+use crate::text::indent_at;
+
+const AI_FUNCTIONS: &[&str] = &[
+    "generateText",
+    "generateObject",
+    "streamText",
+    "streamObject",
+];
+
+/// Which usage property holds the whole call's tokens: `totalUsage` sums every step of a
+/// multi-step (tool-calling) `generateText`/`streamText`; object generation has one step.
+fn usage_field(kind: CallSiteKind) -> &'static str {
+    match kind {
+        CallSiteKind::GenerateText | CallSiteKind::StreamText => "totalUsage",
+        _ => "usage",
+    }
+}
+
+fn callee_text<'s>(f: &TsFile<'s>, call: Node<'_>) -> &'s str {
+    call.child_by_field_name("function")
+        .map_or("", |c| text(c, f.src))
+}
+
+/// The callee is `generateText` & co. imported from the `ai` package (possibly aliased or
+/// through a namespace import / `require`).
+fn from_ai(f: &TsFile<'_>, call: Node<'_>) -> bool {
+    call.child_by_field_name("function")
+        .and_then(|c| f.imports.resolve(c, f.src))
+        .is_some_and(|(module, name)| module == "ai" && AI_FUNCTIONS.contains(&name.as_str()))
+}
+
+fn options_object<'t>(call: Node<'t>) -> Option<Node<'t>> {
+    let args = call.child_by_field_name("arguments")?;
+    named_children(args)
+        .into_iter()
+        .next()
+        .filter(|a| a.kind() == "object")
+}
+
+/// `, "gpt-4o"` when the model id is a string literal right in the options (`model:
+/// openai("gpt-4o")` or `model: "openai/gpt-4o"`); evaluating anything else twice could
+/// have side effects or the wrong type.
+fn model_arg(f: &TsFile<'_>, call: Node<'_>) -> String {
+    let Some(options) = options_object(call) else {
+        return String::new();
+    };
+    let value = named_children(options).into_iter().find_map(|p| {
+        (p.kind() == "pair"
+            && p.child_by_field_name("key")
+                .is_some_and(|k| text(k, f.src) == "model"))
+        .then(|| p.child_by_field_name("value"))
+        .flatten()
+    });
+    let literal = value.and_then(|v| match v.kind() {
+        "string" => Some(v),
+        "call_expression" => v
+            .child_by_field_name("arguments")
+            .and_then(|a| named_children(a).into_iter().next())
+            .filter(|a| a.kind() == "string"),
+        _ => None,
+    });
+    literal.map_or(String::new(), |l| format!(", {}", text(l, f.src)))
+}
+
+fn not_from_ai(f: &TsFile<'_>, call: Node<'_>) -> SiteOutcome {
+    SiteOutcome::Manual {
+        reason: format!(
+            "`{}` is not imported from the `ai` package",
+            callee_text(f, call)
+        ),
+        todo: "If it wraps the AI SDK, record the usage where the AI SDK call is made".to_owned(),
+        snippet: None,
+    }
+}
+
+pub(crate) fn generate(f: &TsFile<'_>, call: Node<'_>, kind: CallSiteKind) -> SiteOutcome {
+    if !from_ai(f, call) {
+        return not_from_ai(f, call);
+    }
+    let field = usage_field(kind);
+    let callee = callee_text(f, call);
+    let end = f.style.end();
+    let snippet = |customer: &str, usage: &str| {
+        format!(
+            "import {{ {TS_LLM} }} from {}{end}\n\nconst result = await {callee}({{ ... }}){end}\n{TS_LLM}({customer}, {usage}{}){end}",
+            f.style.string(f.usage_module),
+            model_arg(f, call)
+        )
+    };
+    let shape = call
+        .parent()
+        .filter(|p| p.kind() == "await_expression")
+        .and_then(|awaited| {
+            let declarator = awaited
+                .parent()
+                .filter(|d| d.kind() == "variable_declarator")?;
+            let statement = declarator.parent().filter(|s| {
+                matches!(s.kind(), "lexical_declaration" | "variable_declaration")
+                    && s.parent().is_some_and(|b| {
+                        matches!(
+                            b.kind(),
+                            "statement_block" | "program" | "switch_case" | "switch_default"
+                        )
+                    })
+            })?;
+            Some((declarator.child_by_field_name("name")?, statement))
+        });
+    let Some((name, statement)) = shape else {
+        let customer = f
+            .customer(call)
+            .map_or_else(|_| "customerId".to_owned(), |c| c.expr);
+        return SiteOutcome::manual(
+            "its result is not assigned with `const x = await ...`, so there is no place to read `usage` from",
+            format!("Assign the result and record `{field}` right after the call"),
+            snippet(&customer, &format!("result.{field}")),
+        );
+    };
+    if f.wired_after(statement, TS_LLM) {
+        return SiteOutcome::AlreadyWired;
+    }
+    let customer = match f.customer(call) {
+        Ok(c) => c,
+        Err(reason) => {
+            return SiteOutcome::manual(
+                reason,
+                format!(
+                    "Add the usage call after line {}, passing the id of the user who made the request",
+                    line_of(statement)
+                        + u32::try_from(text(statement, f.src).matches('\n').count()).unwrap_or(0)
+                ),
+                snippet("customerId", &format!("result.{field}")),
+            );
+        }
+    };
+    let scope = enclosing_functions(call)
+        .first()
+        .copied()
+        .unwrap_or(f.program);
+    let (usage, mut edits) = match name.kind() {
+        "identifier" => (format!("{}.{field}", text(name, f.src)), Vec::new()),
+        "object_pattern" => match bind_in_pattern(f, name, field, scope) {
+            Ok(bound) => bound,
+            Err(reason) => {
+                return SiteOutcome::manual(
+                    reason,
+                    "Add it to the destructuring and record it",
+                    snippet(&customer.expr, field),
+                );
+            }
+        },
+        _ => {
+            return SiteOutcome::manual(
+                "the result is destructured in a way spaire-billing does not edit",
+                format!("Read `{field}` from the result and record it"),
+                snippet(&customer.expr, &format!("result.{field}")),
+            );
+        }
+    };
+    let record = format!(
+        "{TS_LLM}({}, {usage}{}){end}",
+        customer.expr,
+        model_arg(f, call)
+    );
+    edits.push(f.insert_after_statement(statement, &record));
+    let mut imports = vec![f.usage_import(TS_LLM)];
+    imports.extend(customer.imports);
+    SiteOutcome::Wired {
+        edits,
+        imports,
+        what: format!("records `{usage}` after the call"),
+    }
+}
+
+/// Makes `key` available from an object pattern: the existing binding, or a new property
+/// (renamed when the name is taken in `scope`). Returns the local name and the edits.
+fn bind_in_pattern(
+    f: &TsFile<'_>,
+    pattern: Node<'_>,
+    key: &str,
+    scope: Node<'_>,
+) -> Result<(String, Vec<Edit>), String> {
+    let props = named_children(pattern);
+    for prop in &props {
+        match prop.kind() {
+            "shorthand_property_identifier_pattern" if text(*prop, f.src) == key => {
+                return Ok((key.to_owned(), Vec::new()));
+            }
+            "object_assignment_pattern" => {
+                if let Some(left) = prop.child_by_field_name("left")
+                    && text(left, f.src) == key
+                {
+                    return Ok((key.to_owned(), Vec::new()));
+                }
+            }
+            "pair_pattern" => {
+                let k = prop.child_by_field_name("key").map(|k| text(k, f.src));
+                let v = prop.child_by_field_name("value");
+                if k == Some(key) {
+                    return match v {
+                        Some(v) if v.kind() == "identifier" => {
+                            Ok((text(v, f.src).to_owned(), Vec::new()))
+                        }
+                        _ => Err(format!("`{key}` is destructured further in the pattern")),
+                    };
+                }
+            }
+            _ => {}
+        }
+    }
+    let taken = |name: &str| {
+        descendants(scope).iter().any(|n| {
+            matches!(
+                n.kind(),
+                "identifier"
+                    | "shorthand_property_identifier_pattern"
+                    | "shorthand_property_identifier"
+            ) && text(*n, f.src) == name
+        })
+    };
+    let alternative = format!("billed{}{}", key[..1].to_ascii_uppercase(), &key[1..]);
+    let (local, property) = if !taken(key) {
+        (key.to_owned(), key.to_owned())
+    } else if !taken(&alternative) {
+        (alternative.clone(), format!("{key}: {alternative}"))
+    } else {
+        return Err(format!(
+            "both `{key}` and `{alternative}` are already used in this function"
+        ));
+    };
+    let edit = if let Some(rest) = props.iter().find(|p| p.kind() == "rest_pattern") {
+        Edit::insert(rest.start_byte(), format!("{property}, "))
+    } else if let Some(last) = props.last() {
+        Edit::insert(last.end_byte(), format!(", {property}"))
+    } else {
+        let brace = children(pattern).into_iter().find(|c| c.kind() == "{");
+        let at = brace.map_or(pattern.start_byte() + 1, |b| b.end_byte());
+        Edit::insert(at, format!(" {property} "))
+    };
+    Ok((local, vec![edit]))
+}
+
+/// `try { <record> } catch { ... }` on several lines, each prefixed with `indent` except the
+/// first (which goes where the caller puts it).
+fn guarded_block(f: &TsFile<'_>, record: &str, indent: &str) -> String {
+    let (nl, u) = (f.nl, &f.unit);
+    format!(
+        "try {{{nl}{indent}{u}{record}{nl}{indent}}} catch {{{nl}{indent}{u}// Recording usage must never break the response.{nl}{indent}}}"
+    )
+}
+
+fn guarded_inline(record: &str) -> String {
+    format!("try {{ {record} }} catch {{ /* recording usage must never break the response */ }}")
+}
+
+pub(crate) fn stream(f: &TsFile<'_>, call: Node<'_>, kind: CallSiteKind) -> SiteOutcome {
+    if !from_ai(f, call) {
+        return not_from_ai(f, call);
+    }
+    let field = usage_field(kind);
+    let end = f.style.end();
+    let model = model_arg(f, call);
+    let snippet = |customer: &str| {
+        format!(
+            "import {{ {TS_LLM} }} from {}{end}\n\n// in the options of {}(...):\nonFinish: (event) => {{\n  try {{\n    {TS_LLM}({customer}, event.{field}{model}){end}\n  }} catch {{\n    // Recording usage must never break the response.\n  }}\n}},",
+            f.style.string(f.usage_module),
+            callee_text(f, call)
+        )
+    };
+    let Some(options) = options_object(call) else {
+        return SiteOutcome::manual(
+            "its options are not an object literal, so `onFinish` cannot be added safely",
+            "Add an `onFinish` callback to the options that records the usage",
+            snippet("customerId"),
+        );
+    };
+    if text(options, f.src).contains(&format!("{TS_LLM}(")) {
+        return SiteOutcome::AlreadyWired;
+    }
+    let customer = match f.customer_in_callback(call) {
+        Ok(c) => c,
+        Err(reason) => {
+            return SiteOutcome::manual(
+                reason,
+                format!(
+                    "Add this `onFinish` to the options at line {}, passing the id of the user who made the request",
+                    line_of(options)
+                ),
+                snippet("customerId"),
+            );
+        }
+    };
+    let props = named_children(options);
+    let on_finish = props.iter().copied().find(|p| match p.kind() {
+        "pair" | "method_definition" => p
+            .child_by_field_name(if p.kind() == "pair" { "key" } else { "name" })
+            .is_some_and(|k| text(k, f.src).trim_matches(['"', '\'']) == "onFinish"),
+        "shorthand_property_identifier" => text(*p, f.src) == "onFinish",
+        _ => false,
+    });
+    let result = match on_finish {
+        None => add_on_finish(f, options, &props, &customer, field, &model),
+        Some(p) if p.kind() == "method_definition" => {
+            extend_function(f, p, &customer, field, &model)
+        }
+        Some(p) if p.kind() == "pair" => match p.child_by_field_name("value") {
+            Some(v) if is_function(v) => extend_function(f, v, &customer, field, &model),
+            Some(v) => Ok(wrap_callback(
+                f,
+                v,
+                text(v, f.src),
+                false,
+                &customer,
+                field,
+                &model,
+            )),
+            None => Err("its `onFinish` has no value".to_owned()),
+        },
+        Some(p) => Ok(wrap_callback(
+            f, p, "onFinish", true, &customer, field, &model,
+        )),
+    };
+    match result {
+        Ok((edits, what)) => {
+            let mut imports = vec![f.usage_import(TS_LLM)];
+            imports.extend(customer.imports);
+            SiteOutcome::Wired {
+                edits,
+                imports,
+                what,
+            }
+        }
+        Err(reason) => SiteOutcome::manual(
+            reason,
+            "Call the usage helper at the start of `onFinish`",
+            snippet(&customer.expr),
+        ),
+    }
+}
+
+fn event_name(customer: &CustomerExpr) -> &'static str {
+    // Never shadow a variable the customer expression reads (SvelteKit handlers get `event`).
+    if customer.expr.contains("event") {
+        "finished"
+    } else {
+        "event"
+    }
+}
+
+fn add_on_finish(
+    f: &TsFile<'_>,
+    options: Node<'_>,
+    props: &[Node<'_>],
+    customer: &CustomerExpr,
+    field: &str,
+    model: &str,
+) -> Result<(Vec<Edit>, String), String> {
+    let Some(last) = props.last() else {
+        return Err("its options object is empty".to_owned());
+    };
+    let ev = event_name(customer);
+    let record = format!(
+        "{TS_LLM}({}, {ev}.{field}{model}){}",
+        customer.expr,
+        f.style.end()
+    );
+    let head = format!(
+        "onFinish: {}({ev}) => {{",
+        if customer.needs_await { "async " } else { "" }
+    );
+    let comma = last.next_sibling().filter(|s| s.kind() == ",");
+    let multiline = last.start_position().row != options.start_position().row;
+    let edit = if multiline {
+        let indent = indent_at(f.src, last.start_byte());
+        let inner = format!("{indent}{}", f.unit);
+        let property = format!(
+            "{head}{nl}{inner}{}{nl}{indent}}}",
+            guarded_block(f, &record, &inner),
+            nl = f.nl
+        );
+        match comma {
+            Some(c) => Edit::insert(c.end_byte(), format!("{}{indent}{property},", f.nl)),
+            None => Edit::insert(last.end_byte(), format!(",{}{indent}{property}", f.nl)),
+        }
+    } else {
+        let property = format!("{head} {} }}", guarded_inline(&record));
+        match comma {
+            Some(c) => Edit::insert(c.end_byte(), format!(" {property},")),
+            None => Edit::insert(last.end_byte(), format!(", {property}")),
+        }
+    };
+    Ok((
+        vec![edit],
+        format!("adds `onFinish` recording `{ev}.{field}`"),
+    ))
+}
+
+/// Calls our helper first inside the user's own `onFinish` function, keeping all of its code.
+fn extend_function(
+    f: &TsFile<'_>,
+    function: Node<'_>,
+    customer: &CustomerExpr,
+    field: &str,
+    model: &str,
+) -> Result<(Vec<Edit>, String), String> {
+    let mut edits = Vec::new();
+    let params = parameters(function);
+    let usage = match params.first() {
+        Some(p) if p.kind() == "identifier" => format!("{}.{field}", text(*p, f.src)),
+        Some(p) if p.kind() == "object_pattern" => {
+            let body_scope = function;
+            let (local, pattern_edits) = bind_in_pattern(f, *p, field, body_scope)?;
+            edits.extend(pattern_edits);
+            local
+        }
+        Some(_) => {
+            return Err(
+                "its `onFinish` parameter has a shape spaire-billing does not edit".to_owned(),
+            );
+        }
+        None => {
+            let params_node = function
+                .child_by_field_name("parameters")
+                .ok_or("its `onFinish` has no parameter list")?;
+            let ev = event_name(customer);
+            edits.push(Edit::insert(params_node.start_byte() + 1, ev));
+            format!("{ev}.{field}")
+        }
+    };
+    let record = format!(
+        "{TS_LLM}({}, {usage}{model}){}",
+        customer.expr,
+        f.style.end()
+    );
+    if customer.needs_await && !is_async(function) {
+        edits.push(Edit::insert(function.start_byte(), "async "));
+    }
+    let body = function
+        .child_by_field_name("body")
+        .ok_or("its `onFinish` has no body")?;
+    if body.kind() == "statement_block" {
+        let first = named_children(body).into_iter().next();
+        let multiline_body = body.start_position().row != body.end_position().row;
+        let indent = match first {
+            Some(s) if s.start_position().row != body.start_position().row => {
+                indent_at(f.src, s.start_byte()).to_owned()
+            }
+            _ => format!("{}{}", indent_at(f.src, body.start_byte()), f.unit),
+        };
+        let insertion = if multiline_body {
+            format!("{}{indent}{}", f.nl, guarded_block(f, &record, &indent))
+        } else {
+            format!(" {}", guarded_inline(&record))
+        };
+        edits.push(Edit::insert(body.start_byte() + 1, insertion));
+    } else {
+        let expression = text(body, f.src);
+        edits.push(Edit::replace(
+            body.start_byte(),
+            body.end_byte(),
+            format!("{{ {} return {expression}; }}", guarded_inline(&record)),
+        ));
+    }
+    Ok((
+        edits,
+        format!("records `{usage}` first in the existing `onFinish`"),
+    ))
+}
+
+/// `onFinish: handler` → `onFinish: (event) => { <ours>; return handler(event); }`.
+fn wrap_callback(
+    f: &TsFile<'_>,
+    node: Node<'_>,
+    callee: &str,
+    shorthand: bool,
+    customer: &CustomerExpr,
+    field: &str,
+    model: &str,
+) -> (Vec<Edit>, String) {
+    let ev = event_name(customer);
+    let record = format!(
+        "{TS_LLM}({}, {ev}.{field}{model}){}",
+        customer.expr,
+        f.style.end()
+    );
+    let target = if node.kind() == "identifier" || shorthand {
+        callee.to_owned()
+    } else {
+        format!("({callee})")
+    };
+    let wrapper = format!(
+        "{}{}({ev}) => {{ {} return {target}({ev}); }}",
+        if shorthand { "onFinish: " } else { "" },
+        if customer.needs_await { "async " } else { "" },
+        guarded_inline(&record)
+    );
+    (
+        vec![Edit::replace(node.start_byte(), node.end_byte(), wrapper)],
+        format!("records `{ev}.{field}` before calling the existing `onFinish`"),
+    )
+}

@@ -1,0 +1,658 @@
+//! Call-site wiring (`billing_wire`) over the fixture projects in `tests/fixtures/wire`.
+//!
+//! Per fixture: the diff and the manual steps are snapshotted; every original byte survives
+//! (edits only insert); wiring the edited project again changes nothing. Then all edited files
+//! are checked by the real toolchains in one run each: `tsc --noEmit` against `ai@5` and
+//! against the current `ai`, and `mypy` against pydantic-ai / boto3 / FastAPI / Flask.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use billing_changeset::ChangeSet;
+use billing_detect::profile::{CallSite, CallSiteKind, Package};
+use billing_plan::model::{BillingPlan, CustomerSource};
+use billing_wire::{SiteReport, TsUsageModule, UsageImports, wire_with_report};
+use serde_json::json;
+
+use crate::common::{in_ci, repo_root};
+
+use CallSiteKind as K;
+
+struct Case {
+    dir: &'static str,
+    language: &'static str,
+    module_system: Option<&'static str>,
+    frameworks: &'static [&'static str],
+    customer: CustomerSource,
+    /// Call sites as detect reports them: kind and callee as written.
+    sites: &'static [(CallSiteKind, &'static str)],
+    /// Python: the top-level package the fixture's code lives in.
+    py_package: Option<&'static str>,
+}
+
+fn header() -> CustomerSource {
+    CustomerSource::Header {
+        header: "x-customer-id".to_owned(),
+    }
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            dir: "ts-next-app",
+            language: "typescript",
+            module_system: Some("esm"),
+            frameworks: &["nextjs"],
+            customer: header(),
+            sites: &[
+                (K::GenerateText, "generateText"),
+                (K::StreamText, "streamText"),
+                (K::GenerateObject, "genObject"),
+                (K::StreamObject, "streamObject"),
+                (K::GenerateText, "ai.generateText"),
+                (K::StreamText, "ai.streamText"),
+                (K::S3PutObject, "PutObjectCommand"),
+                (K::S3Upload, "Upload"),
+            ],
+            py_package: None,
+        },
+        Case {
+            dir: "js-express-cjs",
+            language: "javascript",
+            module_system: Some("cjs"),
+            frameworks: &["express"],
+            customer: header(),
+            sites: &[
+                (K::GenerateText, "generateText"),
+                (K::StreamText, "stream"),
+                (K::S3PutObject, "PutObjectCommand"),
+            ],
+            py_package: None,
+        },
+        Case {
+            dir: "js-express-esm",
+            language: "javascript",
+            module_system: Some("esm"),
+            frameworks: &["express"],
+            customer: CustomerSource::Body {
+                field: "customerId".to_owned(),
+            },
+            sites: &[(K::GenerateText, "gen"), (K::StreamText, "streamText")],
+            py_package: None,
+        },
+        Case {
+            dir: "ts-sveltekit-body",
+            language: "typescript",
+            module_system: Some("esm"),
+            frameworks: &["sveltekit"],
+            customer: CustomerSource::Body {
+                field: "customerId".to_owned(),
+            },
+            sites: &[
+                (K::GenerateText, "generateText"),
+                (K::StreamText, "streamText"),
+            ],
+            py_package: None,
+        },
+        Case {
+            dir: "ts-function-customer",
+            language: "typescript",
+            module_system: Some("esm"),
+            frameworks: &["nextjs"],
+            customer: CustomerSource::Function {
+                function: "getUserId".to_owned(),
+                module: "@/lib/auth".to_owned(),
+            },
+            sites: &[
+                (K::GenerateText, "generateText"),
+                (K::StreamText, "streamText"),
+            ],
+            py_package: None,
+        },
+        Case {
+            dir: "py-fastapi-agent",
+            language: "python",
+            module_system: None,
+            frameworks: &["fastapi", "pydantic-ai"],
+            customer: header(),
+            sites: &[
+                (K::AgentRun, "agent.run"),
+                (K::AgentRunSync, "agent.run_sync"),
+                (K::AgentRunStream, "agent.run_stream"),
+                (K::Boto3PutObject, "s3.put_object"),
+                (K::Boto3UploadFile, "s3.upload_file"),
+            ],
+            py_package: Some("agentapp"),
+        },
+        Case {
+            dir: "py-fastapi-body",
+            language: "python",
+            module_system: None,
+            frameworks: &["fastapi", "pydantic-ai"],
+            customer: CustomerSource::Body {
+                field: "customerId".to_owned(),
+            },
+            sites: &[(K::AgentRun, "agent.run")],
+            py_package: Some("bodyapp"),
+        },
+        Case {
+            dir: "py-flask-boto3",
+            language: "python",
+            module_system: None,
+            frameworks: &["flask"],
+            customer: header(),
+            sites: &[
+                (K::Boto3PutObject, "s3.put_object"),
+                (K::Boto3UploadFile, "s3.upload_file"),
+                (K::Boto3UploadFile, "s3.upload_fileobj"),
+            ],
+            py_package: Some("flaskapp"),
+        },
+        Case {
+            dir: "py-function-customer",
+            language: "python",
+            module_system: None,
+            frameworks: &["fastapi", "pydantic-ai"],
+            customer: CustomerSource::Function {
+                function: "get_customer_id".to_owned(),
+                module: "fnapp.auth".to_owned(),
+            },
+            sites: &[(K::AgentRun, "support.run")],
+            py_package: Some("fnapp"),
+        },
+    ]
+}
+
+fn fixture_root() -> PathBuf {
+    repo_root().join("tests/fixtures/wire")
+}
+
+const SOURCE_EXTENSIONS: &[&str] = &["ts", "tsx", "js", "mjs", "cjs", "py"];
+
+/// Every source file under `dir`, relative and `/`-separated, sorted.
+fn source_files(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("readable fixture dir") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                walk(base, &path, out);
+            } else if path
+                .extension()
+                .is_some_and(|e| SOURCE_EXTENSIONS.iter().any(|x| e == *x))
+            {
+                let rel = path.strip_prefix(base).expect("below base");
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// Finds the call sites the way detect reports them (line, 1-based column of the callee).
+fn find_sites(root: &Path, case: &Case) -> Vec<CallSite> {
+    let mut sites = Vec::new();
+    for file in source_files(root) {
+        let text = std::fs::read_to_string(root.join(&file)).expect("fixture file");
+        for (line_no, line) in text.lines().enumerate() {
+            for (kind, callee) in case.sites {
+                let constructor = matches!(kind, K::S3PutObject | K::S3Upload);
+                let needle = if constructor {
+                    format!("new {callee}(")
+                } else {
+                    format!("{callee}(")
+                };
+                let mut from = 0;
+                while let Some(found) = line[from..].find(&needle) {
+                    let at = from + found;
+                    from = at + needle.len();
+                    let before = line[..at].chars().next_back();
+                    if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
+                        continue;
+                    }
+                    let column = at + if constructor { 4 } else { 0 } + 1;
+                    sites.push(CallSite {
+                        kind: *kind,
+                        file: file.clone(),
+                        line: u32::try_from(line_no + 1).expect("small"),
+                        column: u32::try_from(column).expect("small"),
+                        callee: (*callee).to_owned(),
+                    });
+                }
+            }
+        }
+    }
+    sites
+}
+
+fn package(case: &Case, sites: Vec<CallSite>) -> Package {
+    let frameworks: Vec<_> = case
+        .frameworks
+        .iter()
+        .map(|id| json!({"id": id, "confidence": "high", "evidence": []}))
+        .collect();
+    let mut value = json!({
+        "path": ".",
+        "language": case.language,
+        "frameworks": frameworks,
+        "aliases": [],
+        "integrations": [],
+        "call_sites": sites,
+        "env_vars": [],
+    });
+    if let Some(system) = case.module_system {
+        value["module_system"] = json!(system);
+    }
+    serde_json::from_value(value).expect("valid package json")
+}
+
+fn plan(customer: CustomerSource) -> BillingPlan {
+    let mut value = json!({
+        "environment": "local",
+        "project": {"path": "."},
+        "customer": {},
+        "meters": [
+            {"name": "llm-token-usage", "event": "llm-usage", "kind": "llm-tokens",
+             "aggregation": {"func": "sum", "property": "totalTokens"}},
+            {"name": "storage-bytes", "event": "storage-upload", "kind": "storage",
+             "aggregation": {"func": "sum", "property": "bytes"}},
+        ],
+        "prices": [],
+        "credits": [],
+    });
+    value["customer"] = serde_json::to_value(customer).expect("customer serialises");
+    serde_json::from_value(value).expect("valid plan json")
+}
+
+/// `./spaire-usage` / `../../spaire-usage`: the test stub at the fixture root, from `file`.
+fn relative_specifier(file: &str) -> String {
+    let depth = file.matches('/').count();
+    if depth == 0 {
+        "./spaire-usage".to_owned()
+    } else {
+        format!("{}spaire-usage", "../".repeat(depth))
+    }
+}
+
+fn imports(root: &Path, case: &Case) -> UsageImports {
+    let per_file: BTreeMap<String, String> = source_files(root)
+        .into_iter()
+        .map(|f| {
+            let spec = relative_specifier(&f);
+            (f, spec)
+        })
+        .collect();
+    UsageImports {
+        typescript: Some(TsUsageModule::PerFile(per_file)),
+        python: case.py_package.map(|p| format!("{p}.spaire_usage")),
+    }
+}
+
+fn run(root: &Path, case: &Case) -> (ChangeSet, Vec<SiteReport>) {
+    let sites = find_sites(root, case);
+    assert!(!sites.is_empty(), "{}: no call sites found", case.dir);
+    let package = package(case, sites);
+    wire_with_report(
+        root,
+        &package,
+        &plan(case.customer.clone()),
+        &imports(root, case),
+    )
+    .expect("wiring reads the fixture")
+}
+
+/// Whether `before` is a subsequence of `after`: edits only added text.
+fn only_insertions(before: &str, after: &str) -> bool {
+    let mut rest = after.chars();
+    before.chars().all(|c| rest.any(|d| d == c))
+}
+
+fn unified_diff(path: &str, before: &str, after: &str) -> String {
+    // Hand-rolled line diff of insertions (all our edits insert), enough for a readable,
+    // stable snapshot without another diff crate in the test build.
+    let old: Vec<&str> = before.split_inclusive('\n').collect();
+    let new: Vec<&str> = after.split_inclusive('\n').collect();
+    let mut out = format!("--- a/{path}\n+++ b/{path}\n");
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        if i < old.len() && j < new.len() && old[i] == new[j] {
+            i += 1;
+            j += 1;
+            continue;
+        }
+        // Find the next resync point: the smallest j' >= j with new[j'] == old[i].
+        let resync = (j..new.len()).find(|&k| i < old.len() && new[k] == old[i]);
+        let _ = writeln!(out, "@@ line {} @@", i + 1);
+        match resync {
+            Some(k) if k > j => {
+                for line in &new[j..k] {
+                    let _ = write!(out, "+{line}");
+                }
+                j = k;
+            }
+            _ => {
+                if i < old.len() {
+                    let _ = write!(out, "-{}", old[i]);
+                    i += 1;
+                }
+                if j < new.len() {
+                    let _ = write!(out, "+{}", new[j]);
+                    j += 1;
+                }
+            }
+        }
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out.replace('\r', "␍")
+}
+
+fn render(changes: &ChangeSet, reports: &[SiteReport]) -> String {
+    let mut out = String::new();
+    for file in &changes.files {
+        let before = file.before.as_deref().unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "## {} ({:?}, {:?}): {}",
+            file.path, file.action, file.origin, file.summary
+        );
+        out.push_str(&unified_diff(&file.path, before, &file.after));
+        out.push('\n');
+    }
+    for step in &changes.manual_steps {
+        let _ = writeln!(
+            out,
+            "## manual: {}:{}\n{}",
+            step.file,
+            step.line.unwrap_or(0),
+            step.instructions
+        );
+        if let Some(snippet) = &step.snippet {
+            let _ = writeln!(out, "```\n{snippet}\n```");
+        }
+        out.push('\n');
+    }
+    out.push_str("## sites\n");
+    for r in reports {
+        let _ = writeln!(out, "{}:{} {} => {:?}", r.file, r.line, r.callee, r.result);
+    }
+    out
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let path = entry.expect("entry").path();
+        let target = to.join(path.file_name().expect("name"));
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).expect("copy");
+        }
+    }
+}
+
+fn apply(root: &Path, changes: &ChangeSet) {
+    for file in &changes.files {
+        std::fs::write(root.join(&file.path), &file.after).expect("write edited file");
+    }
+}
+
+const TS_STUB: &str = r#"// Test stub with exactly the signatures of the generated TypeScript usage module.
+export type LlmUsage = { inputTokens?: number; outputTokens?: number; totalTokens?: number };
+
+export function recordLlmUsage(customerId: string, usage: LlmUsage | undefined | null, model?: string): void {
+  void customerId;
+  void usage;
+  void model;
+}
+
+export function recordStorageUpload(customerId: string, bytes: number, details?: Record<string, string>): void {
+  void customerId;
+  void bytes;
+  void details;
+}
+"#;
+
+const PY_STUB: &str = r#""""Test stub with exactly the signatures of the generated Python usage module."""
+
+from typing import Any
+
+
+def record_llm_usage(customer_id: str, usage: Any, model: str | None = None) -> None:
+    return None
+
+
+def record_agent_run(customer_id: str, result: Any, model: str | None = None) -> None:
+    return None
+
+
+def record_storage_upload(customer_id: str, bytes: int, **details: str) -> None:
+    return None
+"#;
+
+/// Wires every fixture: snapshots, byte preservation, idempotency. Returns the edited
+/// projects (in a temp dir) for the toolchain checks.
+fn wire_all() -> (tempfile::TempDir, Vec<(Case, Vec<String>)>) {
+    let work = tempfile::tempdir().expect("temp dir");
+    let mut edited = Vec::new();
+    for case in cases() {
+        let source = fixture_root().join(case.dir);
+        let (changes, reports) = run(&source, &case);
+
+        insta::assert_snapshot!(format!("wire_{}", case.dir), render(&changes, &reports));
+
+        for file in &changes.files {
+            let before = file.before.as_deref().expect("modify has before");
+            assert!(
+                only_insertions(before, &file.after),
+                "{}: an original byte was changed or dropped",
+                file.path
+            );
+        }
+
+        // Apply into a copy, then wire again: everything is already wired.
+        let copy = work.path().join(case.dir.replace('-', "_"));
+        copy_dir(&source, &copy);
+        apply(&copy, &changes);
+        let (again, again_reports) = run(&copy, &case);
+        assert!(
+            again.files.is_empty(),
+            "{}: second run changed files again:\n{}",
+            case.dir,
+            render(&again, &again_reports)
+        );
+        assert_eq!(
+            again.manual_steps.len(),
+            changes.manual_steps.len(),
+            "{}: the second run should report the same manual steps",
+            case.dir
+        );
+
+        let files = changes.files.iter().map(|f| f.path.clone()).collect();
+        match case.py_package {
+            Some(pkg) => std::fs::write(copy.join(pkg).join("spaire_usage.py"), PY_STUB),
+            None => std::fs::write(copy.join("spaire-usage.ts"), TS_STUB),
+        }
+        .expect("write stub");
+        edited.push((case, files));
+    }
+    (work, edited)
+}
+
+#[test]
+fn wiring_fixtures_snapshots_idempotency_and_toolchains() {
+    let (work, edited) = wire_all();
+    let ts: Vec<(String, String)> = edited
+        .iter()
+        .filter(|(case, _)| case.py_package.is_none())
+        .flat_map(|(case, files)| {
+            let dir = case.dir.replace('-', "_");
+            files.iter().map(move |f| (dir.clone(), f.clone()))
+        })
+        .collect();
+    let py: Vec<&str> = edited
+        .iter()
+        .filter_map(|(case, files)| (!files.is_empty()).then_some(case.py_package).flatten())
+        .collect();
+    typecheck_ts(work.path(), &ts);
+    typecheck_py(work.path(), &py);
+}
+
+// A skipped check must say so on stderr (outside CI); the test harness shows it.
+#[allow(clippy::print_stderr)]
+fn toolchain(name: &str) -> Option<PathBuf> {
+    let dir = repo_root().join("tests/toolchains").join(name);
+    let ready = match name {
+        "python" => dir.join(".venv/bin/python").exists(),
+        _ => dir.join("node_modules/typescript/bin/tsc").exists(),
+    };
+    if ready {
+        return Some(dir);
+    }
+    assert!(
+        !in_ci(),
+        "toolchain tests/toolchains/{name} is missing (run scripts/install-test-deps.sh)"
+    );
+    eprintln!("skipping the {name} check: tests/toolchains/{name} is not installed");
+    None
+}
+
+/// Module specifiers a file imports (`from "x"` / `require("x")`).
+fn imported_modules(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for marker in ["from \"", "from '", "require(\"", "require('"] {
+        let quote = marker.chars().last().expect("marker ends with a quote");
+        let mut rest = text;
+        while let Some(at) = rest.find(marker) {
+            rest = &rest[at + marker.len()..];
+            if let Some(end) = rest.find(quote) {
+                out.push(rest[..end].to_owned());
+            }
+        }
+    }
+    out
+}
+
+fn typecheck_ts(work: &Path, files: &[(String, String)]) {
+    // One project per toolchain; the latest `ai` toolchain only has ai, @ai-sdk/openai and
+    // zod, so it checks the LLM files that import nothing else.
+    for (name, only) in [
+        ("node", None),
+        ("node-ai-latest", Some(&["ai", "@ai-sdk/openai", "zod"][..])),
+    ] {
+        let Some(dir) = toolchain(name) else { continue };
+        let selected: Vec<String> = files
+            .iter()
+            .filter(|(case, file)| {
+                let text =
+                    std::fs::read_to_string(work.join(case).join(file)).expect("edited file");
+                only.is_none_or(|allowed| {
+                    imported_modules(&text).iter().all(|m| {
+                        m.starts_with('.') || m.starts_with("@/") || allowed.contains(&m.as_str())
+                    })
+                })
+            })
+            .map(|(case, file)| format!("{case}/{file}"))
+            .collect();
+        assert!(
+            !selected.is_empty(),
+            "{name}: no edited TypeScript files to check"
+        );
+        let root = work.join(format!("tsc-{name}"));
+        std::fs::create_dir_all(&root).expect("tsc root");
+        for case in files
+            .iter()
+            .map(|(c, _)| c)
+            .collect::<std::collections::BTreeSet<_>>()
+        {
+            copy_dir(&work.join(case), &root.join(case));
+        }
+        let node_modules = root.join("node_modules");
+        if !node_modules.exists() {
+            std::os::unix::fs::symlink(dir.join("node_modules"), &node_modules)
+                .expect("symlink node_modules");
+        }
+        let tsconfig = json!({
+            "compilerOptions": {
+                "strict": true,
+                "noEmit": true,
+                "target": "es2022",
+                "module": "esnext",
+                "moduleResolution": "bundler",
+                "lib": ["es2022", "dom", "dom.iterable"],
+                "types": ["node"],
+                "allowJs": true,
+                "checkJs": false,
+                "skipLibCheck": true,
+                "paths": { "@/*": ["./ts_function_customer/*"] }
+            },
+            "files": selected,
+        });
+        std::fs::write(root.join("tsconfig.json"), tsconfig.to_string()).expect("tsconfig");
+        let output = Command::new("node")
+            .arg(dir.join("node_modules/typescript/bin/tsc"))
+            .arg("-p")
+            .arg(root.join("tsconfig.json"))
+            .output()
+            .expect("run tsc");
+        assert!(
+            output.status.success(),
+            "tsc against {name} failed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        // JavaScript files are parsed by tsc (checkJs is off: the fixtures are untyped JS);
+        // node checks their syntax too.
+        for file in selected
+            .iter()
+            .filter(|f| f.ends_with(".js") || f.ends_with(".mjs") || f.ends_with(".cjs"))
+        {
+            let status = Command::new("node")
+                .arg("--check")
+                .arg(root.join(file))
+                .status()
+                .expect("run node --check");
+            assert!(status.success(), "node --check {file} failed");
+        }
+    }
+}
+
+fn typecheck_py(work: &Path, packages: &[&str]) {
+    let Some(dir) = toolchain("python") else {
+        return;
+    };
+    assert!(!packages.is_empty(), "no edited Python packages to check");
+    let roots: Vec<PathBuf> = cases()
+        .iter()
+        .filter(|c| c.py_package.is_some())
+        .map(|c| work.join(c.dir.replace('-', "_")))
+        .collect();
+    let mypy_path = std::env::join_paths(&roots).expect("joinable paths");
+    let mut cmd = Command::new(dir.join(".venv/bin/python"));
+    cmd.args([
+        "-m",
+        "mypy",
+        "--no-error-summary",
+        "--explicit-package-bases",
+        "--cache-dir",
+    ])
+    .arg(work.join(".mypy_cache"))
+    .env("MYPYPATH", mypy_path)
+    .current_dir(work);
+    for pkg in packages {
+        cmd.args(["-p", pkg]);
+    }
+    let output = cmd.output().expect("run mypy");
+    assert!(
+        output.status.success(),
+        "mypy failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
