@@ -283,4 +283,4 @@ pub(crate) fn env_vars(server_url: &str, webhooks: bool) -> Vec<EnvVarName> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,12 +1,322 @@
-//! Code generation for php.
+//! Code generation for PHP (Laravel) with the standard library and curl: the Spaire PHP
+//! SDK cannot be installed here (Packagist is unreachable), so the generated classes talk
+//! to the HTTP API directly.
+//!
+//! Framework-independent classes live in `app/Spaire/` (namespace `App\Spaire`); the
+//! middleware and webhook controller go where Laravel keeps them. Registration edits
+//! `bootstrap/app.php` (Laravel 11+) or `app/Http/Kernel.php` + `VerifyCsrfToken.php`
+//! (older), and appends the webhook route to `routes/web.php`.
 
-use billing_changeset::ChangeSet;
+use billing_changeset::{ChangeSet, FileAction, FileChange, FileOrigin, ManualStep};
+use billing_plan::CustomerSource;
+use serde::Serialize;
 
+use crate::go::{default_meter, env_vars};
+use crate::python::events::{self, CustomMeter, MeterEvents, WebhookEvent};
+use crate::python::{created_or_modified, join, read_optional};
+use crate::render::{self, Template};
 use crate::{GenerateError, Target};
 
-pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
-    let _ = target;
-    Err(GenerateError::Unsupported(
-        "php code generation is not implemented yet".to_owned(),
-    ))
+pub const WEBHOOK_PATH: &str = "/api/webhooks/spaire";
+const MIDDLEWARE_CLASS: &str = "\\App\\Http\\Middleware\\SpaireUsage::class";
+
+const TEMPLATES: &[Template] = &[
+    (
+        "SpaireConfig.php",
+        include_str!("../templates/php/SpaireConfig.php.j2"),
+    ),
+    (
+        "UsageRecorder.php",
+        include_str!("../templates/php/UsageRecorder.php.j2"),
+    ),
+    ("Usage.php", include_str!("../templates/php/Usage.php.j2")),
+    (
+        "Balance.php",
+        include_str!("../templates/php/Balance.php.j2"),
+    ),
+    (
+        "WebhookVerifier.php",
+        include_str!("../templates/php/WebhookVerifier.php.j2"),
+    ),
+    (
+        "WebhookHandlers.php",
+        include_str!("../templates/php/WebhookHandlers.php.j2"),
+    ),
+    (
+        "SpaireUsage.php",
+        include_str!("../templates/php/SpaireUsage.php.j2"),
+    ),
+    (
+        "SpaireWebhookController.php",
+        include_str!("../templates/php/SpaireWebhookController.php.j2"),
+    ),
+];
+
+#[derive(Serialize)]
+struct Context<'a> {
+    header: String,
+    default_server_url: &'a str,
+    customer: &'a CustomerSource,
+    api_calls: bool,
+    webhook_events: &'a [WebhookEvent],
+    webhook_path: &'static str,
+    default_meter: String,
+    llm_events: &'a [String],
+    api_events: &'a [String],
+    storage_events: &'a [String],
+    compute_events: &'a [String],
+    custom: &'a [CustomMeter],
 }
+
+pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
+    let plan = target.plan;
+    let meter_events = MeterEvents::from_plan(plan);
+    let webhook_events = events::webhook_events(plan).map_err(|unknown| {
+        GenerateError::Unsupported(format!(
+            "webhook event type `{unknown}` in [webhooks] events is not one Spaire sends"
+        ))
+    })?;
+    let webhooks = plan.webhooks.is_some();
+    let api_calls = !meter_events.api.is_empty();
+    let context = Context {
+        header: render::header_line("//"),
+        default_server_url: plan.effective_server_url(),
+        customer: &plan.customer,
+        api_calls,
+        webhook_events: &webhook_events,
+        webhook_path: WEBHOOK_PATH,
+        default_meter: default_meter(plan),
+        llm_events: &meter_events.llm,
+        api_events: &meter_events.api,
+        storage_events: &meter_events.storage,
+        compute_events: &meter_events.compute,
+        custom: &meter_events.custom,
+    };
+    let mut files = vec![
+        (
+            "SpaireConfig.php",
+            "app/Spaire",
+            "Spaire settings from the environment",
+        ),
+        (
+            "UsageRecorder.php",
+            "app/Spaire",
+            "buffers usage events, sends them after the response",
+        ),
+        ("Usage.php", "app/Spaire", "usage helpers per meter"),
+        (
+            "Balance.php",
+            "app/Spaire",
+            "credit balances per meter name (balance > 0 = credits left)",
+        ),
+        (
+            "SpaireUsage.php",
+            "app/Http/Middleware",
+            "flushes usage after the response; counts API calls",
+        ),
+    ];
+    if webhooks {
+        files.push((
+            "WebhookVerifier.php",
+            "app/Spaire",
+            "Standard Webhooks verification and dispatch",
+        ));
+        files.push((
+            "WebhookHandlers.php",
+            "app/Spaire",
+            "your logic per webhook event",
+        ));
+        files.push((
+            "SpaireWebhookController.php",
+            "app/Http/Controllers",
+            "webhook endpoint",
+        ));
+    }
+    let env = render::environment(TEMPLATES);
+    let mut changes = ChangeSet::default();
+    for (file, dir, summary) in files {
+        let path = join(&join(&target.package.path, dir), file);
+        let after = render::render(&env, file, &context)?;
+        changes
+            .files
+            .push(created_or_modified(target, path, after, summary)?);
+    }
+    register(target, webhooks, &mut changes)?;
+    changes
+        .env_vars
+        .extend(env_vars(plan.effective_server_url(), webhooks));
+    Ok(changes)
+}
+
+fn wired(path: String, before: String, after: String, summary: &str) -> FileChange {
+    FileChange {
+        path,
+        action: FileAction::Modify,
+        origin: FileOrigin::Wired,
+        before: Some(before),
+        after,
+        summary: summary.to_owned(),
+    }
+}
+
+fn register(
+    target: &Target<'_>,
+    webhooks: bool,
+    changes: &mut ChangeSet,
+) -> Result<(), GenerateError> {
+    let base = &target.package.path;
+    let webhook_uri = WEBHOOK_PATH.trim_start_matches('/');
+    let bootstrap = join(base, "bootstrap/app.php");
+    let modern =
+        read_optional(target, &bootstrap)?.filter(|text| text.contains("->withMiddleware("));
+    if let Some(source) = modern {
+        // Laravel 11+: middleware and CSRF exceptions are configured in bootstrap/app.php.
+        let mut lines = vec![format!("$middleware->append({MIDDLEWARE_CLASS});")];
+        if webhooks {
+            lines.push(format!(
+                "$middleware->validateCsrfTokens(except: ['{webhook_uri}']);"
+            ));
+        }
+        match insert_into_block(&source, "->withMiddleware(", &lines, "SpaireUsage::class") {
+            Some(after) if after == source => {}
+            Some(after) => changes.files.push(wired(
+                bootstrap,
+                source,
+                after,
+                "registers the Spaire middleware (and CSRF exception)",
+            )),
+            None => changes.manual_steps.push(ManualStep {
+                file: bootstrap,
+                line: None,
+                instructions:
+                    "Inside `->withMiddleware(function (Middleware $middleware) { ... })` add"
+                        .to_owned(),
+                snippet: Some(lines.join("\n")),
+            }),
+        }
+    } else {
+        let kernel = join(base, "app/Http/Kernel.php");
+        let line = format!("{MIDDLEWARE_CLASS},");
+        let edited = read_optional(target, &kernel)?.and_then(|source| {
+            let after = insert_into_block(
+                &source,
+                "protected $middleware = [",
+                std::slice::from_ref(&line),
+                "SpaireUsage::class",
+            )?;
+            Some((source, after))
+        });
+        match edited {
+            Some((before, after)) if before == after => {}
+            Some((before, after)) => changes.files.push(wired(
+                kernel,
+                before,
+                after,
+                "registers the Spaire middleware globally",
+            )),
+            None => changes.manual_steps.push(ManualStep {
+                file: kernel,
+                line: None,
+                instructions: "Add the middleware to the global `$middleware` array".to_owned(),
+                snippet: Some(line),
+            }),
+        }
+        if webhooks {
+            let csrf = join(base, "app/Http/Middleware/VerifyCsrfToken.php");
+            let entry = format!("'{webhook_uri}',");
+            let edited = read_optional(target, &csrf)?.and_then(|source| {
+                let after = insert_into_block(
+                    &source,
+                    "protected $except = [",
+                    std::slice::from_ref(&entry),
+                    webhook_uri,
+                )?;
+                Some((source, after))
+            });
+            match edited {
+                Some((before, after)) if before == after => {}
+                Some((before, after)) => changes.files.push(wired(
+                    csrf,
+                    before,
+                    after,
+                    "excludes the webhook route from CSRF",
+                )),
+                None => changes.manual_steps.push(ManualStep {
+                    file: csrf,
+                    line: None,
+                    instructions: "Exclude the webhook route from CSRF verification (`$except`)"
+                        .to_owned(),
+                    snippet: Some(entry),
+                }),
+            }
+        }
+    }
+    if webhooks {
+        let routes = join(base, "routes/web.php");
+        let route = format!(
+            "\n// Added by spaire-billing: the Spaire webhook endpoint (excluded from CSRF verification).\n\\Illuminate\\Support\\Facades\\Route::post('{WEBHOOK_PATH}', \\App\\Http\\Controllers\\SpaireWebhookController::class);\n"
+        );
+        match read_optional(target, &routes)? {
+            Some(source) if source.contains("SpaireWebhookController") => {}
+            Some(source) => {
+                let mut after = source.clone();
+                if !after.ends_with('\n') {
+                    after.push('\n');
+                }
+                after.push_str(&route);
+                changes.files.push(wired(
+                    routes,
+                    source,
+                    after,
+                    "routes the Spaire webhook endpoint",
+                ));
+            }
+            None => changes.manual_steps.push(ManualStep {
+                file: routes,
+                line: None,
+                instructions: "Add the webhook route to your web routes".to_owned(),
+                snippet: Some(route.trim().to_owned()),
+            }),
+        }
+    }
+    Ok(())
+}
+
+/// Inserts `lines` right after the line containing `opener` (which must open a block or an
+/// array on that line), indented one level deeper. The source comes back unchanged when
+/// `marker` shows the entry is already there; `None` when the opener is missing.
+pub(crate) fn insert_into_block(
+    source: &str,
+    opener: &str,
+    lines: &[String],
+    marker: &str,
+) -> Option<String> {
+    if source.contains(marker) {
+        return Some(source.to_owned());
+    }
+    let all: Vec<&str> = source.split_inclusive('\n').collect();
+    let at = all.iter().position(|l| l.contains(opener))?;
+    // The block may open on the next line (`->withMiddleware(function (...)\n    {`).
+    let open_line =
+        (at..all.len().min(at + 3)).find(|i| all[*i].trim_end().ends_with(['{', '[']))?;
+    let indent: String = all[open_line]
+        .chars()
+        .take_while(|c| c.is_whitespace())
+        .collect();
+    let inner = format!("{indent}    ");
+    let mut out = String::with_capacity(source.len() + 200);
+    for (i, line) in all.iter().enumerate() {
+        out.push_str(line);
+        if i == open_line {
+            for added in lines {
+                out.push_str(&inner);
+                out.push_str(added);
+                out.push('\n');
+            }
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,12 +1,227 @@
-//! Code generation for ruby.
+//! Code generation for Ruby (Rails) with the standard library (Net::HTTP, OpenSSL, JSON):
+//! the Spaire Ruby gem needs Ruby ≥ 3.2 and RubyGems is unreachable here.
+//!
+//! Plain Ruby lives in `lib/spaire_billing/` (usable outside Rails too); a Rails initializer
+//! loads it and inserts the Rack middleware, and the webhook controller derives from
+//! `ActionController::API` (no CSRF). The only edit of a user file is one route line.
 
-use billing_changeset::ChangeSet;
+use billing_changeset::{ChangeSet, FileAction, FileChange, FileOrigin, ManualStep};
+use billing_plan::CustomerSource;
+use serde::Serialize;
 
+use crate::go::{default_meter, env_vars};
+use crate::python::events::{self, CustomMeter, MeterEvents, WebhookEvent};
+use crate::python::{created_or_modified, join, read_optional};
+use crate::render::{self, Template};
 use crate::{GenerateError, Target};
 
-pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
-    let _ = target;
-    Err(GenerateError::Unsupported(
-        "ruby code generation is not implemented yet".to_owned(),
-    ))
+pub const WEBHOOK_PATH: &str = "/api/webhooks/spaire";
+const ROUTE: &str = "post \"/api/webhooks/spaire\", to: \"spaire_webhooks#create\"";
+
+const TEMPLATES: &[Template] = &[
+    (
+        "spaire_billing.rb",
+        include_str!("../templates/ruby/spaire_billing.rb.j2"),
+    ),
+    ("config.rb", include_str!("../templates/ruby/config.rb.j2")),
+    (
+        "usage_recorder.rb",
+        include_str!("../templates/ruby/usage_recorder.rb.j2"),
+    ),
+    ("usage.rb", include_str!("../templates/ruby/usage.rb.j2")),
+    (
+        "balance.rb",
+        include_str!("../templates/ruby/balance.rb.j2"),
+    ),
+    (
+        "api_call_middleware.rb",
+        include_str!("../templates/ruby/api_call_middleware.rb.j2"),
+    ),
+    (
+        "webhook_verifier.rb",
+        include_str!("../templates/ruby/webhook_verifier.rb.j2"),
+    ),
+    (
+        "webhook_handlers.rb",
+        include_str!("../templates/ruby/webhook_handlers.rb.j2"),
+    ),
+    (
+        "initializer.rb",
+        include_str!("../templates/ruby/initializer.rb.j2"),
+    ),
+    (
+        "webhooks_controller.rb",
+        include_str!("../templates/ruby/webhooks_controller.rb.j2"),
+    ),
+];
+
+#[derive(Serialize)]
+struct Context<'a> {
+    header: String,
+    default_server_url: &'a str,
+    customer: &'a CustomerSource,
+    api_calls: bool,
+    webhooks: bool,
+    webhook_events: &'a [WebhookEvent],
+    webhook_path: &'static str,
+    default_meter: String,
+    llm_events: &'a [String],
+    api_events: &'a [String],
+    storage_events: &'a [String],
+    compute_events: &'a [String],
+    custom: &'a [CustomMeter],
 }
+
+pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
+    let plan = target.plan;
+    let meter_events = MeterEvents::from_plan(plan);
+    let webhook_events = events::webhook_events(plan).map_err(|unknown| {
+        GenerateError::Unsupported(format!(
+            "webhook event type `{unknown}` in [webhooks] events is not one Spaire sends"
+        ))
+    })?;
+    let webhooks = plan.webhooks.is_some();
+    let api_calls = !meter_events.api.is_empty();
+    let context = Context {
+        header: render::header_line("#"),
+        default_server_url: plan.effective_server_url(),
+        customer: &plan.customer,
+        api_calls,
+        webhooks,
+        webhook_events: &webhook_events,
+        webhook_path: WEBHOOK_PATH,
+        default_meter: default_meter(plan),
+        llm_events: &meter_events.llm,
+        api_events: &meter_events.api,
+        storage_events: &meter_events.storage,
+        compute_events: &meter_events.compute,
+        custom: &meter_events.custom,
+    };
+    let lib = "lib/spaire_billing";
+    let mut files = vec![
+        (
+            "spaire_billing.rb",
+            "lib/spaire_billing.rb".to_owned(),
+            "loads the Spaire billing helpers",
+        ),
+        (
+            "config.rb",
+            format!("{lib}/config.rb"),
+            "Spaire settings from the environment",
+        ),
+        (
+            "usage_recorder.rb",
+            format!("{lib}/usage_recorder.rb"),
+            "background-thread usage recorder (batches, retries)",
+        ),
+        (
+            "usage.rb",
+            format!("{lib}/usage.rb"),
+            "usage helpers per meter",
+        ),
+        (
+            "balance.rb",
+            format!("{lib}/balance.rb"),
+            "credit balances per meter name (balance > 0 = credits left)",
+        ),
+        (
+            "initializer.rb",
+            "config/initializers/spaire_billing.rb".to_owned(),
+            "loads the helpers in Rails",
+        ),
+    ];
+    if api_calls {
+        files.push((
+            "api_call_middleware.rb",
+            format!("{lib}/api_call_middleware.rb"),
+            "Rack middleware counting API calls",
+        ));
+    }
+    if webhooks {
+        files.push((
+            "webhook_verifier.rb",
+            format!("{lib}/webhook_verifier.rb"),
+            "Standard Webhooks verification and dispatch",
+        ));
+        files.push((
+            "webhook_handlers.rb",
+            format!("{lib}/webhook_handlers.rb"),
+            "your logic per webhook event",
+        ));
+        files.push((
+            "webhooks_controller.rb",
+            "app/controllers/spaire_webhooks_controller.rb".to_owned(),
+            "webhook endpoint",
+        ));
+    }
+    let env = render::environment(TEMPLATES);
+    let mut changes = ChangeSet::default();
+    for (template, file, summary) in files {
+        let path = join(&target.package.path, &file);
+        let after = render::render(&env, template, &context)?;
+        changes
+            .files
+            .push(created_or_modified(target, path, after, summary)?);
+    }
+    if webhooks {
+        register_route(target, &mut changes)?;
+    }
+    changes
+        .env_vars
+        .extend(env_vars(plan.effective_server_url(), webhooks));
+    Ok(changes)
+}
+
+fn register_route(target: &Target<'_>, changes: &mut ChangeSet) -> Result<(), GenerateError> {
+    let routes = join(&target.package.path, "config/routes.rb");
+    let manual = |file: String| ManualStep {
+        file,
+        line: None,
+        instructions: "Add the Spaire webhook route inside `Rails.application.routes.draw do`"
+            .to_owned(),
+        snippet: Some(ROUTE.to_owned()),
+    };
+    let Some(source) = read_optional(target, &routes)? else {
+        changes.manual_steps.push(manual(routes));
+        return Ok(());
+    };
+    if source.contains("spaire_webhooks#create") {
+        return Ok(());
+    }
+    match insert_route(&source) {
+        Some(after) => changes.files.push(FileChange {
+            path: routes,
+            action: FileAction::Modify,
+            origin: FileOrigin::Wired,
+            before: Some(source),
+            after,
+            summary: "routes the Spaire webhook endpoint".to_owned(),
+        }),
+        None => changes.manual_steps.push(manual(routes)),
+    }
+    Ok(())
+}
+
+/// Adds the route as the first line inside `Rails.application.routes.draw do`.
+pub(crate) fn insert_route(source: &str) -> Option<String> {
+    let lines: Vec<&str> = source.split_inclusive('\n').collect();
+    let at = lines.iter().position(|l| {
+        let t = l.trim();
+        t.starts_with("Rails.application.routes.draw") && t.ends_with(" do")
+    })?;
+    let indent: String = lines[at]
+        .chars()
+        .take_while(|c| c.is_whitespace())
+        .collect();
+    let mut out = String::with_capacity(source.len() + 80);
+    for (i, line) in lines.iter().enumerate() {
+        out.push_str(line);
+        if i == at {
+            out.push_str(&format!("{indent}  {ROUTE}\n"));
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests;

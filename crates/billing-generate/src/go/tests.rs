@@ -11,7 +11,7 @@ use billing_plan::{BillingPlan, CustomerSource, Environment, ProjectSection, Web
 
 use crate::Target;
 
-fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures/codegen/go")
         .join(name)
