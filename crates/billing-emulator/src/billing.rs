@@ -336,7 +336,14 @@ fn subscription_payload(
     .ok_or_else(|| ApiError::Internal("subscription product vanished".into()))?;
     out["product"] = product_json(conn, org, &product)?;
     out["discount"] = Value::Null;
-    out["prices"] = json!(sub["_prices"].as_array().cloned().unwrap_or_default());
+    let prices: Vec<Value> = sub["_prices"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(public)
+        .collect();
+    out["prices"] = json!(prices);
     let meters: Vec<Value> = meters_of(conn, org, customer, sub)?
         .iter()
         .map(|(price, meter, b)| {
@@ -481,6 +488,13 @@ pub fn subscribe(
         .filter(|p| p["is_archived"] != json!(true))
         .map(|mut p| {
             p["_subscription_meter_id"] = json!(new_id());
+            // Deprecated fields the server still sends on prices.
+            p["type"] = json!(if product["recurring_interval"].is_null() {
+                "one_time"
+            } else {
+                "recurring"
+            });
+            p["recurring_interval"] = product["recurring_interval"].clone();
             p
         })
         .collect();
