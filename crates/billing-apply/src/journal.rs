@@ -30,6 +30,9 @@ pub struct JournalEntry {
     /// Opaque records from `billing-remote` (objects created, lists replaced) for undo.
     #[serde(default)]
     pub remote: Vec<serde_json::Value>,
+    /// Package install commands the apply ran (undo restores manifests, not installed files).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub installs: Vec<String>,
     /// False while the apply runs; an incomplete entry means the apply was interrupted.
     pub complete: bool,
 }

@@ -32,6 +32,7 @@ impl Transaction {
             files: Vec::new(),
             created_dirs: Vec::new(),
             remote: Vec::new(),
+            installs: Vec::new(),
             complete: false,
         };
         let mut tx = Self {
@@ -139,6 +140,12 @@ impl Transaction {
             });
         }
         self.write(&change.path, change.after.as_bytes())
+    }
+
+    /// Notes a package install command that ran, persisted at once.
+    pub fn record_install(&mut self, command: &str) -> Result<(), ApplyError> {
+        self.entry.installs.push(command.to_owned());
+        self.persist()
     }
 
     /// Adds an opaque remote record (from `billing-remote`) for undo, persisted at once.

@@ -29,6 +29,9 @@ pub struct UndoReport {
     pub remote: Vec<String>,
     /// The apply was interrupted; undo reverted what it had done.
     pub was_incomplete: bool,
+    /// Install commands the apply ran: their manifests/lockfiles are restored, but installed
+    /// packages stay until the next install.
+    pub installs: Vec<String>,
 }
 
 impl Engine {
@@ -71,6 +74,7 @@ impl Engine {
             removed: outcome.removed,
             remote,
             was_incomplete: !outcome.entry.complete,
+            installs: outcome.entry.installs.clone(),
         })
     }
 }

@@ -1,14 +1,287 @@
-//! `spaire-billing apply`.
+//! `spaire-billing apply`: applies the plan after confirmation, or exactly the plan with
+//! `--plan HASH`. Questions are asked on a terminal; without one, `--yes` is required (exit 2
+//! naming it). The work is `billing_ops::Engine::apply`.
 
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use billing_changeset::FileAction;
+use billing_errors::UsageError;
+use billing_ops::{ApplyHooks, ApplyOptions, ApplyReport, Event, InstallOutcome, Question};
 use clap::Args;
 
+use super::plan::{EnvironmentArg, block_on, plan_options, print_conflicts};
 use crate::ExitStatus;
-use crate::printer::Printer;
+use crate::printer::{BOLD, Printer, RED};
 
 #[derive(Debug, Args)]
-pub struct ApplyArgs {}
+pub struct ApplyArgs {
+    /// Project directory (where `spaire-billing.toml` is).
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Apply only if the plan still has this hash (from `spaire-billing plan`); refuses if
+    /// the project, the plan file or the remote state changed since.
+    #[arg(long = "plan", value_name = "HASH")]
+    pub plan: Option<String>,
+    /// Do not ask: confirm the plan and the package installs (for scripts and CI).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Show what would happen without writing files, running installs or calling the API.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also overwrite generated files you edited since they were generated (their diff is in
+    /// `spaire-billing plan`). Without it, apply asks per file on a terminal.
+    #[arg(long)]
+    pub overwrite_edited: bool,
+    /// Do not run package installs; print their commands instead.
+    #[arg(long)]
+    pub skip_installs: bool,
+    /// Apply remote steps in this environment instead of the plan file's `environment`.
+    #[arg(long, value_enum)]
+    pub environment: Option<EnvironmentArg>,
+    /// Print the report as JSON (requires `--yes`; nothing is asked).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Questions on the terminal (inquire), progress on stderr.
+struct TerminalHooks<'p> {
+    printer: &'p Printer,
+    interactive: bool,
+    /// The preview (with its warnings) was printed before asking.
+    shown_preview: bool,
+}
+
+impl TerminalHooks<'_> {
+    fn ask(&self, question: &str, default: bool) -> anyhow::Result<bool> {
+        if !self.interactive {
+            return Err(UsageError::new(format!(
+                "`apply` needs a confirmation (\"{question}\") but there is no terminal to ask on"
+            ))
+            .with_hint(
+                "review the changes with `spaire-billing plan`, then run `spaire-billing apply \
+                 --plan <HASH> --yes`",
+            )
+            .into());
+        }
+        match inquire::Confirm::new(question)
+            .with_default(default)
+            .prompt()
+        {
+            Ok(answer) => Ok(answer),
+            Err(
+                inquire::InquireError::OperationCanceled
+                | inquire::InquireError::OperationInterrupted,
+            ) => Ok(false),
+            Err(err) => Err(anyhow::Error::new(err).context("failed to read the answer")),
+        }
+    }
+}
+
+impl ApplyHooks for TerminalHooks<'_> {
+    fn confirm(&mut self, question: &Question<'_>) -> anyhow::Result<bool> {
+        match question {
+            Question::Apply { preview } => {
+                if !self.interactive {
+                    // Fail before printing a long preview nobody can answer.
+                    return self.ask("Apply these changes?", false);
+                }
+                self.shown_preview = true;
+                for warning in &preview.warnings {
+                    self.printer.warn(warning);
+                }
+                self.printer.data(preview.text.trim_end())?;
+                print_conflicts(&preview.conflicts, self.printer);
+                self.ask(
+                    &format!(
+                        "Apply these changes ({} environment)?",
+                        preview.environment.as_str()
+                    ),
+                    false,
+                )
+            }
+            Question::Production { .. } => self.ask(
+                "This changes your PRODUCTION Spaire account (real customers, real money). \
+                 Continue?",
+                false,
+            ),
+            Question::OverwriteEdited { conflict } => {
+                self.printer.data(conflict.diff.trim_end())?;
+                self.ask(
+                    &format!(
+                        "Overwrite `{}`? Your edits shown above (lines marked -) are lost",
+                        conflict.path
+                    ),
+                    false,
+                )
+            }
+            Question::RunInstall { install } => self.ask(
+                &format!(
+                    "Run `{}` in `{}` now?",
+                    billing_changeset::preview::shell_words(&install.argv),
+                    install.cwd
+                ),
+                true,
+            ),
+        }
+    }
+
+    fn event(&mut self, event: &Event<'_>) {
+        match event {
+            Event::Wrote { path, action } => {
+                let verb = match action {
+                    FileAction::Create => "Created",
+                    FileAction::Modify => "Updated",
+                };
+                self.printer.status(verb, path);
+            }
+            Event::InstallStarted { command, cwd } => {
+                self.printer
+                    .status("Running", format!("{command} (in {cwd})"));
+            }
+            Event::InstallOutput { line } => self.printer.info(format!("    | {line}")),
+            Event::InstallFinished { command, success } => {
+                if !success {
+                    self.printer.warn(format!("`{command}` failed"));
+                }
+            }
+            Event::RemoteStarted { steps, environment } => self.printer.status(
+                "Remote",
+                format!("{steps} step(s) in {}", environment.as_str()),
+            ),
+        }
+    }
+}
 
 pub fn run(args: ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let _ = (args, printer);
-    Err(super::not_yet("apply"))
+    if args.json && !args.yes && !args.dry_run {
+        return Err(UsageError::new("`--json` output cannot ask questions")
+            .with_hint("pass `--yes` (with `--plan <HASH>` to apply exactly a reviewed plan)")
+            .into());
+    }
+    let options = ApplyOptions {
+        plan: plan_options(args.path, args.environment),
+        expected_hash: args.plan,
+        yes: args.yes || (args.json && args.dry_run),
+        dry_run: args.dry_run,
+        overwrite_edited: args.overwrite_edited,
+        skip_installs: args.skip_installs,
+    };
+    let mut hooks = TerminalHooks {
+        printer,
+        interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+        shown_preview: false,
+    };
+    let report = block_on(billing_ops::apply(&options, &mut hooks))??;
+    if args.json {
+        let json = serde_json::to_string_pretty(&report).context("failed to serialise")?;
+        printer.data(json)?;
+        return Ok(ExitStatus::Success);
+    }
+    print_report(&report, !hooks.shown_preview, printer)?;
+    let install_failed = report
+        .installs
+        .iter()
+        .any(|i| matches!(i.outcome, InstallOutcome::Failed { .. }));
+    Ok(if install_failed {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
+}
+
+fn print_report(report: &ApplyReport, warnings: bool, printer: &Printer) -> anyhow::Result<()> {
+    if report.nothing_to_do {
+        printer.data(format!(
+            "Nothing to change: the project already matches plan {} ({}).",
+            report.hash,
+            report.environment.as_str()
+        ))?;
+        return Ok(());
+    }
+    let mut out = String::new();
+    let heading = if report.dry_run {
+        "Dry run: nothing was written"
+    } else {
+        "Applied"
+    };
+    out.push_str(&format!(
+        "{BOLD}{heading}{BOLD:#} plan {} ({})\n",
+        report.hash,
+        report.environment.as_str()
+    ));
+    for file in &report.files {
+        let verb = match file.action {
+            FileAction::Create => "create",
+            FileAction::Modify => "modify",
+        };
+        out.push_str(&format!("  {verb} {}\n", file.path));
+    }
+    if !report.installs.is_empty() {
+        out.push_str("\nPackage installs:\n");
+        for install in &report.installs {
+            let status = match &install.outcome {
+                InstallOutcome::Succeeded { .. } => "done".to_owned(),
+                InstallOutcome::Failed { reason, .. } => {
+                    format!("{RED}FAILED{RED:#}: {reason}; run it yourself")
+                }
+                InstallOutcome::Skipped { reason } => {
+                    format!("skipped ({reason}); run it yourself")
+                }
+            };
+            out.push_str(&format!(
+                "  (in {}) {}: {status}\n",
+                install.cwd, install.command
+            ));
+        }
+    }
+    if !report.remote_completed.is_empty() || !report.remote_pending.is_empty() {
+        out.push_str("\nDashboard steps — completed:\n");
+        if report.remote_completed.is_empty() {
+            out.push_str("  (none)\n");
+        }
+        for line in &report.remote_completed {
+            out.push_str(&format!("  {line}\n"));
+        }
+        out.push_str("Dashboard steps — pending:\n");
+        if report.remote_pending.is_empty() {
+            out.push_str("  (none)\n");
+        }
+        for line in &report.remote_pending {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    if !report.env_vars.is_empty() {
+        out.push_str(
+            "\nSet these environment variables (names only were written to .env.example):\n",
+        );
+        for var in &report.env_vars {
+            out.push_str(&format!("  {}: {}\n", var.name, var.purpose));
+        }
+    }
+    if !report.manual_steps.is_empty() {
+        out.push_str("\nManual steps:\n");
+        for step in &report.manual_steps {
+            let location = match step.line {
+                Some(line) => format!("{}:{line}", step.file),
+                None => step.file.clone(),
+            };
+            out.push_str(&format!("  {location}: {}\n", step.instructions));
+        }
+    }
+    if !report.dry_run {
+        out.push_str("\nRollback: `spaire-billing undo` restores every file listed above");
+        if !report.remote_completed.is_empty() {
+            out.push_str(" and reverts the remote objects created");
+        }
+        out.push('\n');
+    }
+    printer.data(out.trim_end())?;
+    if warnings {
+        for warning in &report.warnings {
+            printer.warn(warning);
+        }
+    }
+    Ok(())
 }

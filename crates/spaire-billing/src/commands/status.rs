@@ -1,14 +1,108 @@
-//! `spaire-billing status`.
+//! `spaire-billing status`: what is still pending — dashboard steps, the access token (whether
+//! it is set, never its value), the SDK, generated files edited or missing. Exit 1 when
+//! something is left to do, so scripts can check it.
 
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use billing_ops::PlanFileStatus;
 use clap::Args;
 
+use super::plan::block_on;
 use crate::ExitStatus;
 use crate::printer::Printer;
 
 #[derive(Debug, Args)]
-pub struct StatusArgs {}
+pub struct StatusArgs {
+    /// Project directory (where `spaire-billing.toml` is).
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
 
 pub fn run(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let _ = (args, printer);
-    Err(super::not_yet("status"))
+    let status = block_on(billing_ops::status(&args.path))??;
+    if args.json {
+        let json = serde_json::to_string_pretty(&status).context("failed to serialise")?;
+        printer.data(json)?;
+    } else {
+        let mut out = String::new();
+        match &status.plan_file {
+            PlanFileStatus::Missing => out.push_str(
+                "Plan:    missing: no spaire-billing.toml (run `spaire-billing setup`)\n",
+            ),
+            PlanFileStatus::Invalid { error } => {
+                out.push_str(&format!("Plan:    invalid: {error}\n"));
+            }
+            PlanFileStatus::Valid { environment } => out.push_str(&format!(
+                "Plan:    spaire-billing.toml ({} environment)\n",
+                environment.as_str()
+            )),
+        }
+        if status.token.present {
+            let source = status.token.source.as_deref().unwrap_or("environment");
+            out.push_str(&format!("Token:   SPAIRE_ACCESS_TOKEN is set ({source})\n"));
+        } else {
+            out.push_str(
+                "Token:   missing: SPAIRE_ACCESS_TOKEN is not set (create an organization access \
+                 token in the dashboard's settings, sandbox first; remote steps stay pending \
+                 until then)\n",
+            );
+        }
+        if let Some(sdk) = &status.sdk {
+            if sdk.installed {
+                out.push_str(&format!("SDK:     {} is installed\n", sdk.sdk));
+            } else {
+                out.push_str(&format!(
+                    "SDK:     missing: {} (install: {})\n",
+                    sdk.sdk,
+                    sdk.install_command.as_deref().unwrap_or("see README.md")
+                ));
+            }
+        }
+        match &status.last_apply {
+            Some(last) => out.push_str(&format!(
+                "Applied: plan {} ({}){}\n",
+                last.plan_hash,
+                last.environment,
+                if last.complete {
+                    ""
+                } else {
+                    ", interrupted: run `spaire-billing undo` or apply again"
+                }
+            )),
+            None => {
+                out.push_str("Applied: nothing yet (run `spaire-billing plan`, then `apply`)\n")
+            }
+        }
+        if status.pending_remote.is_empty() {
+            out.push_str("Pending: no remote steps\n");
+        } else {
+            out.push_str("Pending remote steps:\n");
+            for step in &status.pending_remote {
+                out.push_str(&format!("  [{}] {}\n", step.environment, step.summary));
+                for (i, line) in step.dashboard_steps.iter().enumerate() {
+                    out.push_str(&format!("      {}. {line}\n", i + 1));
+                }
+            }
+        }
+        for path in &status.edited_files {
+            out.push_str(&format!(
+                "Edited:  {path} (changed since it was generated)\n"
+            ));
+        }
+        for path in &status.missing_files {
+            out.push_str(&format!(
+                "Missing: {path} (generated, since deleted; apply again)\n"
+            ));
+        }
+        printer.data(out.trim_end())?;
+    }
+    Ok(if status.is_complete() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    })
 }
