@@ -399,7 +399,9 @@ fn copy_dir(from: &Path, to: &Path) {
 
 fn apply(root: &Path, changes: &ChangeSet) {
     for file in &changes.files {
-        std::fs::write(root.join(&file.path), &file.after).expect("write edited file");
+        let path = root.join(&file.path);
+        std::fs::create_dir_all(path.parent().expect("file has a parent")).expect("create dirs");
+        std::fs::write(path, &file.after).expect("write edited file");
     }
 }
 
@@ -655,4 +657,337 @@ fn typecheck_py(work: &Path, packages: &[&str]) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Runtime proof: an edited Next.js route handler (run with `tsx`, the AI SDK's mock model)
+/// and an edited FastAPI + PydanticAI endpoint (`TestModel`) send their tokens, through the
+/// GENERATED usage module, to the emulator, whose meter counts them.
+mod runtime {
+    use std::io::{Read as _, Write as _};
+    use std::net::TcpStream;
+
+    use billing_detect::profile::ProjectProfile;
+    use billing_emulator::{EmulatorConfig, spawn_background};
+    use billing_generate::Target;
+    use serde_json::Value;
+
+    use super::*;
+
+    /// A minimal HTTP/1.1 client (one request per connection) so the test needs no HTTP crate.
+    fn http(base: &str, token: &str, method: &str, path: &str, body: Option<&Value>) -> Value {
+        let host = base.trim_start_matches("http://").trim_end_matches('/');
+        let mut stream = TcpStream::connect(host).expect("connect to the emulator");
+        let payload = body.map(Value::to_string).unwrap_or_default();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+            payload.len()
+        );
+        stream.write_all(request.as_bytes()).expect("send request");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read response");
+        let (head, body) = response.split_once("\r\n\r\n").expect("http response");
+        assert!(
+            head.starts_with("HTTP/1.1 2"),
+            "{method} {path} failed: {head}\n{body}"
+        );
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        };
+        serde_json::from_str(&body).expect("json body")
+    }
+
+    fn dechunk(mut body: &str) -> String {
+        let mut out = String::new();
+        while let Some((size, rest)) = body.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).expect("chunk size");
+            if n == 0 {
+                break;
+            }
+            out.push_str(&rest[..n]);
+            body = &rest[n + 2..];
+        }
+        out
+    }
+
+    /// Creates the plan's token meter in the emulator; returns its id.
+    fn create_token_meter(base: &str, token: &str) -> String {
+        let meter = http(
+            base,
+            token,
+            "POST",
+            "/v1/meters/",
+            Some(&json!({
+                "name": "llm-token-usage",
+                "filter": {"conjunction": "and", "clauses": [
+                    {"property": "name", "operator": "eq", "value": "llm-usage"}
+                ]},
+                "aggregation": {"func": "sum", "property": "totalTokens"},
+            })),
+        );
+        meter["id"].as_str().expect("meter id").to_owned()
+    }
+
+    fn metered_tokens(base: &str, token: &str, meter: &str, customer: &str) -> f64 {
+        // The emulator's "now" (events are stamped with it); one year around it, by month.
+        let now = http(base, token, "GET", "/_emulator/clock", None)["now"]
+            .as_str()
+            .expect("clock")
+            .to_owned();
+        let year: i32 = now[..4].parse().expect("year");
+        let path = format!(
+            "/v1/meters/{meter}/quantities?start_timestamp={}-01-01T00:00:00Z&end_timestamp={}-01-01T00:00:00Z&interval=month&external_customer_id={customer}",
+            year,
+            year + 1
+        );
+        http(base, token, "GET", &path, None)["total"]
+            .as_f64()
+            .expect("numeric total")
+    }
+
+    fn event_tokens(base: &str, token: &str, customer: &str) -> Vec<i64> {
+        let page = http(
+            base,
+            token,
+            "GET",
+            &format!("/v1/events/?external_customer_id={customer}&limit=100"),
+            None,
+        );
+        let mut tokens: Vec<i64> = page["items"]
+            .as_array()
+            .expect("event items")
+            .iter()
+            .filter(|e| e["name"] == "llm-usage")
+            .map(|e| e["metadata"]["totalTokens"].as_i64().expect("totalTokens"))
+            .collect();
+        tokens.sort_unstable();
+        tokens
+    }
+
+    /// Copies the fixture, renders the generated code into it, then wires it. Returns the
+    /// project dir and the call-site changes.
+    fn prepare(
+        work: &Path,
+        fixture: &str,
+        case: &Case,
+        usage_imports: impl Fn(&Target<'_>, &[String]) -> UsageImports,
+    ) -> (PathBuf, ChangeSet) {
+        let root = work.join(fixture);
+        copy_dir(&fixture_root().join(fixture), &root);
+        let sites = find_sites(&root, case);
+        let package = package(case, sites);
+        let profile: ProjectProfile = serde_json::from_value(json!({
+            "schema_version": 1,
+            "root": root.to_string_lossy(),
+            "packages": [package],
+            "warnings": [],
+            "notes": [],
+        }))
+        .expect("profile");
+        let plan = plan(case.customer.clone());
+        let target = Target {
+            root: &root,
+            profile: &profile,
+            package: &profile.packages[0],
+            plan: &plan,
+        };
+        let generated = billing_generate::generate(&target).expect("generation succeeds");
+        let files = source_files(&root);
+        let imports = usage_imports(&target, &files);
+        let changes = billing_wire::wire(&root, &profile, &profile.packages[0], &plan, &imports)
+            .expect("wiring succeeds");
+        apply(&root, &generated);
+        apply(&root, &changes);
+        (root, changes)
+    }
+
+    #[test]
+    fn edited_nextjs_route_and_fastapi_endpoint_record_tokens_in_the_emulator() {
+        let node = toolchain("node");
+        let python = toolchain("python");
+        if node.is_none() && python.is_none() {
+            return;
+        }
+        let emulator = spawn_background(EmulatorConfig::default()).expect("emulator starts");
+        let (base, token) = (emulator.base_url(), emulator.token().to_owned());
+        let meter = create_token_meter(&base, &token);
+        let work = tempfile::tempdir().expect("temp dir");
+
+        if let Some(node) = node {
+            let case = Case {
+                dir: "runtime-next",
+                language: "typescript",
+                module_system: Some("esm"),
+                frameworks: &["nextjs"],
+                customer: header(),
+                sites: &[
+                    (K::GenerateText, "generateText"),
+                    (K::StreamText, "streamText"),
+                ],
+                py_package: None,
+            };
+            let (root, changes) =
+                prepare(work.path(), case.dir, &case, |target, files| UsageImports {
+                    typescript: Some(TsUsageModule::PerFile(
+                        files
+                            .iter()
+                            .filter_map(|f| {
+                                billing_generate::typescript::usage_module_specifier(target, f)
+                                    .map(|s| (f.clone(), s))
+                            })
+                            .collect(),
+                    )),
+                    python: None,
+                });
+            assert_eq!(changes.files.len(), 2, "both routes are wired");
+            assert!(
+                changes.manual_steps.is_empty(),
+                "{:?}",
+                changes.manual_steps
+            );
+            std::os::unix::fs::symlink(node.join("node_modules"), root.join("node_modules"))
+                .expect("symlink node_modules");
+            let usage = {
+                let target_files = source_files(&root);
+                let route = "app/api/chat/route.ts";
+                assert!(target_files.iter().any(|f| f == route));
+                // The specifier the wired route uses, seen from the project root.
+                let text = std::fs::read_to_string(root.join(route)).expect("route");
+                let spec = imported_modules(&text)
+                    .into_iter()
+                    .find(|m| m.contains("usage"))
+                    .expect("the route imports the usage module");
+                spec.replacen("../../../", "./", 1)
+            };
+            let driver = format!(
+                r#"import {{ POST as chat }} from "./app/api/chat/route";
+import {{ POST as stream }} from "./app/api/stream/route";
+import {{ flushUsage }} from "{usage}";
+
+const call = (handler: (r: Request) => Promise<Response>, prompt: string) =>
+  handler(new Request("http://localhost/api", {{
+    method: "POST",
+    headers: {{ "content-type": "application/json", "x-customer-id": "user_ts" }},
+    body: JSON.stringify({{ prompt }}),
+  }}));
+
+console.log(await (await call(chat, "hi")).text());
+console.log(await (await call(stream, "hi")).text());
+await new Promise((resolve) => setTimeout(resolve, 50));
+await flushUsage();
+"#
+            );
+            std::fs::write(root.join("run.ts"), driver).expect("driver");
+            let output = Command::new("node")
+                .arg(node.join("node_modules/tsx/dist/cli.mjs"))
+                .arg("run.ts")
+                .current_dir(&root)
+                .env("SPAIRE_SERVER_URL", &base)
+                .env("SPAIRE_ACCESS_TOKEN", &token)
+                .output()
+                .expect("run tsx");
+            let log = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert!(output.status.success(), "the edited routes failed:\n{log}");
+            assert!(log.contains("Hello from the mock model"), "{log}");
+            assert!(log.contains("Streamed hello"), "{log}");
+            // generateText reported 18 tokens, the stream 8: both recorded, nothing else.
+            assert_eq!(event_tokens(&base, &token, "user_ts"), vec![8, 18], "{log}");
+            assert_eq!(metered_tokens(&base, &token, &meter, "user_ts"), 26.0);
+        }
+
+        if let Some(python) = python {
+            let case = Case {
+                dir: "runtime-fastapi",
+                language: "python",
+                module_system: None,
+                frameworks: &["fastapi", "pydantic-ai"],
+                customer: header(),
+                sites: &[
+                    (K::AgentRun, "agent.run"),
+                    (K::AgentRunStream, "agent.run_stream"),
+                ],
+                py_package: Some("chatapp"),
+            };
+            let (root, changes) = prepare(work.path(), case.dir, &case, |target, _| UsageImports {
+                typescript: None,
+                python: billing_generate::python::usage_module_import(target),
+            });
+            assert_eq!(changes.files.len(), 1);
+            assert!(
+                changes.manual_steps.is_empty(),
+                "{:?}",
+                changes.manual_steps
+            );
+            let usage_module = changes.files[0]
+                .after
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("from ")
+                        .filter(|l| l.contains("record_agent_run"))
+                })
+                .and_then(|l| l.split_whitespace().next())
+                .expect("the endpoint imports the usage module")
+                .to_owned();
+            let driver = format!(
+                r#"from fastapi.testclient import TestClient
+
+from chatapp.main import agent, app
+from {usage_module} import flush_usage
+
+client = TestClient(app)
+for path in ("/chat", "/chat-stream"):
+    response = client.post(path, params={{"prompt": "hello"}}, headers={{"x-customer-id": "user_py"}})
+    response.raise_for_status()
+    print(response.json())
+flush_usage()
+# What the model reported for the same prompt, computed without recording anything.
+usage = agent.run_sync("hello").usage
+usage = usage() if callable(usage) else usage
+print("EXPECTED_RUN_TOKENS", usage.total_tokens)
+"#
+            );
+            std::fs::write(root.join("run.py"), driver).expect("driver");
+            let output = Command::new(python.join(".venv/bin/python"))
+                .arg("run.py")
+                .current_dir(&root)
+                .env("PYTHONPATH", &root)
+                .env("SPAIRE_SERVER_URL", &base)
+                .env("SPAIRE_ACCESS_TOKEN", &token)
+                .output()
+                .expect("run python");
+            let log = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert!(
+                output.status.success(),
+                "the edited endpoints failed:\n{log}"
+            );
+            let expected: i64 = log
+                .lines()
+                .find_map(|l| l.strip_prefix("EXPECTED_RUN_TOKENS "))
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no expected tokens in:\n{log}"));
+            let tokens = event_tokens(&base, &token, "user_py");
+            assert_eq!(tokens.len(), 2, "one event per run: {tokens:?}\n{log}");
+            assert!(
+                tokens.contains(&expected),
+                "{tokens:?} lacks the run's {expected}\n{log}"
+            );
+            assert!(tokens.iter().all(|t| *t > 0), "{tokens:?}");
+            let total: i64 = tokens.iter().sum();
+            #[allow(clippy::cast_precision_loss)]
+            let total = total as f64;
+            assert_eq!(metered_tokens(&base, &token, &meter, "user_py"), total);
+        }
+    }
 }
