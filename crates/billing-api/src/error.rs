@@ -165,9 +165,9 @@ impl ApiError {
                  session tokens are not accepted){}",
                 token_page(env)
             ),
-            ErrorKind::MissingScope { accepted } => format!(
-                "create a new organization access token with {}{}; spaire-billing needs: {}",
-                scope_list(accepted),
+            ErrorKind::MissingScope { .. } => format!(
+                "create an organization access token{} with the scopes spaire-billing needs ({}), \
+                 set SPAIRE_ACCESS_TOKEN to it and run the command again",
                 token_page(env),
                 REQUIRED_SCOPES.join(", ")
             ),
@@ -227,7 +227,7 @@ fn scope_list(accepted: &[String]) -> String {
         [] => "the required scope".to_owned(),
         [one] => format!("the `{one}` scope"),
         many => format!(
-            "one of the scopes {}",
+            "a scope for this request (any one of {})",
             many.iter()
                 .map(|s| format!("`{s}`"))
                 .collect::<Vec<_>>()
