@@ -82,6 +82,9 @@ pub fn run(args: EmulatorArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        // Installed before the URL is printed, so a script that signals right after reading
+        // it gets a graceful stop rather than the default kill.
+        let stop = shutdown_signal()?;
         let emulator = billing_emulator::serve(config)
             .await
             .map_err(|err| explain(err, &args))?;
@@ -107,12 +110,33 @@ pub fn run(args: EmulatorArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
             "balances settle immediately here; Spaire settles them about 15 s after ingestion",
         );
         printer.info("Press Ctrl-C to stop.");
-        tokio::signal::ctrl_c().await?;
+        stop.await;
         printer.status("Stopping", "waiting for in-flight requests");
         emulator.shutdown().await;
         anyhow::Ok(())
     })?;
     Ok(ExitStatus::Success)
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 fn explain(err: EmulatorError, args: &EmulatorArgs) -> anyhow::Error {
