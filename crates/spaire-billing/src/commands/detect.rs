@@ -30,19 +30,21 @@ pub struct DetectArgs {
 }
 
 pub fn run(args: DetectArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let profile = billing_detect::detect(&args.path, &DetectOptions::default())
-        .map_err(|e| {
-            billing_errors::Hinted::new(
-                format!("cannot detect `{}`", args.path.display()),
-                "pass the directory of your project, e.g. `spaire-billing detect ./my-app`",
-            )
-            .with_source(e)
-        })?;
+    let profile = billing_detect::detect(&args.path, &DetectOptions::default()).map_err(|e| {
+        billing_errors::Hinted::new(
+            format!("cannot detect `{}`", args.path.display()),
+            "pass the directory of your project, e.g. `spaire-billing detect ./my-app`",
+        )
+        .with_source(e)
+    })?;
     if args.json {
         let json = serde_json::to_string_pretty(&profile).context("failed to serialise")?;
         printer.data(json)?;
     } else {
-        printer.data(render(&profile, printer.is_verbose()).trim_end())?;
+        let report = render(&profile, printer.is_verbose());
+        if !report.trim().is_empty() {
+            printer.data(report.trim_end())?;
+        }
         for w in &profile.warnings {
             printer.warn(&w.message);
         }
@@ -76,9 +78,28 @@ pub fn run(args: DetectArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
 fn supported_list() -> String {
     use FrameworkId::*;
     [
-        Nextjs, Express, Fastify, Hono, Elysia, Sveltekit, Nuxt, Astro, Remix, ReactRouter,
-        NodeServerless, Fastapi, Flask, Django, PydanticAi, GoNethttp, Gin, Echo, Chi, Fiber,
-        Laravel, Rails,
+        Nextjs,
+        Express,
+        Fastify,
+        Hono,
+        Elysia,
+        Sveltekit,
+        Nuxt,
+        Astro,
+        Remix,
+        ReactRouter,
+        NodeServerless,
+        Fastapi,
+        Flask,
+        Django,
+        PydanticAi,
+        GoNethttp,
+        Gin,
+        Echo,
+        Chi,
+        Fiber,
+        Laravel,
+        Rails,
     ]
     .iter()
     .map(|id| framework_name(*id))
@@ -137,7 +158,12 @@ fn render_package(out: &mut String, pkg: &Package, verbose: bool) {
     }
     for a in &pkg.aliases {
         let label = format!("alias {}", a.prefix);
-        let _ = writeln!(out, "  {label:<24} → {}  {DIM}{}{DIM:#}", a.target, location(&a.source));
+        let _ = writeln!(
+            out,
+            "  {label:<24} → {}  {DIM}{}{DIM:#}",
+            a.target,
+            location(&a.source)
+        );
     }
     let call_limit = if verbose { usize::MAX } else { MAX_CALL_SITES };
     for c in pkg.call_sites.iter().take(call_limit) {

@@ -4,5 +4,6 @@
 mod common;
 
 mod cli;
+mod detect;
 mod wire;
 mod emulator;
