@@ -141,6 +141,12 @@ async def handshake(args: argparse.Namespace) -> dict[str, Any]:
             except MCPError as err:
                 out["unknown_resource"] = {"code": err.code}
 
+            detected = await call(session, "detect_project", None)
+            check(detected.get("is_error") is False, f"detect_project: {detected}")
+            profile = json.loads((await session.read_resource("spaire-billing://project/profile")).contents[0].text)
+            check(profile == detected["structured"], "tool and resource agree on the profile")
+            out["detected_languages"] = [p["language"] for p in profile["packages"]]
+
             presets_tool = await call(session, "list_meter_presets", None)
             check(presets_tool["structured"] == preset_json, "tool and resource agree on presets")
 
@@ -177,18 +183,133 @@ async def handshake(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def redact(value: Any, replacements: dict[str, str]) -> Any:
+    """Replaces run-specific strings (hashes, paths, URLs, ids) everywhere in a JSON value."""
+    text = json.dumps(value)
+    for old, new in sorted(replacements.items(), key=lambda kv: -len(kv[0])):
+        if old:
+            text = text.replace(json.dumps(old)[1:-1], new)
+    return json.loads(text)
+
+
+def create_product(server_url: str, token: str, name: str) -> None:
+    import httpx
+
+    response = httpx.post(
+        f"{server_url}/v1/products/",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "name": name,
+            "recurring_interval": "month",
+            "prices": [{"amount_type": "fixed", "price_amount": 2000, "price_currency": "usd"}],
+        },
+    )
+    check(response.status_code in (200, 201), f"create product: {response.status_code} {response.text}")
+
+
+async def flow(args: argparse.Namespace) -> dict[str, Any]:
+    """detect → propose → drift refused → propose → apply → verify → status → undo."""
+    token = os.environ["SPAIRE_ACCESS_TOKEN"]
+    create_product(args.server_url, token, "Pro")
+    answers = {
+        "environment": "local",
+        "server_url": args.server_url,
+        "customer": {"from": "header", "header": "x-user-id"},
+        "meters": [{"preset": "api-calls"}],
+        "prices": [{"meter": "api-calls", "product": "Pro", "unit_amount": "0.5"}],
+    }
+    out: dict[str, Any] = {}
+    replacements: dict[str, str] = {args.project: "[PROJECT]", args.server_url: "[SERVER_URL]"}
+    env = {"SPAIRE_ACCESS_TOKEN": token}
+    async with stdio_client(server_params(args, env), errlog=sys.stderr) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            detected = await call(session, "detect_project", None)
+            check(detected.get("is_error") is False, f"detect_project: {detected}")
+            languages = [p["language"] for p in detected["structured"]["packages"]]
+            out["detected_languages"] = languages
+
+            first = await call(session, "propose_plan", answers)
+            check(first.get("is_error") is False, f"propose_plan: {first}")
+            hash1 = first["structured"]["plan_hash"]
+            replacements[hash1] = "[HASH1]"
+            out["proposal_files"] = [(f["action"], f["path"]) for f in first["structured"]["files"]]
+            out["proposal_remote"] = [
+                (r["environment"], r["action"], r["key"]) for r in first["structured"]["remote"]
+            ]
+            check(all(r["environment"] == "local" for r in first["structured"]["remote"]), "remote names env")
+            check(not (Path(args.project) / "spaire-billing.toml").exists(), "propose writes nothing")
+            same = await call(session, "propose_plan", answers)
+            check(same["structured"]["plan_hash"] == hash1, "proposing twice gives the same hash")
+            current = json.loads((await session.read_resource("spaire-billing://plan/current")).contents[0].text)
+            check(current["latest_proposal"]["plan_hash"] == hash1, "current plan resource shows the proposal")
+
+            # Drift: the user edits a file between proposal and approval.
+            edited = Path(args.project) / args.edit
+            edited.write_text(edited.read_text() + "\n// edited after the proposal\n")
+            drift = await call(session, "apply_plan", {"plan_hash": hash1, "environment": "local"})
+            check(drift.get("is_error") is True, f"drift must be refused: {drift}")
+            out["drift"] = drift
+            check(not (Path(args.project) / "spaire-billing.toml").exists(), "a refused apply writes nothing")
+
+            second = await call(session, "propose_plan", answers)
+            hash2 = second["structured"]["plan_hash"]
+            replacements[hash2] = "[HASH2]"
+            check(hash2 != hash1, "the edit changes the hash")
+            wrong_env = await call(session, "apply_plan", {"plan_hash": hash2, "environment": "sandbox"})
+            check(wrong_env.get("is_error") is True, "an approval for another environment is refused")
+            out["wrong_environment"] = wrong_env
+
+            applied = await call(session, "apply_plan", {"plan_hash": hash2, "environment": "local"})
+            check(applied.get("is_error") is False, f"apply_plan: {applied}")
+            report = applied["structured"]
+            out["applied"] = {
+                "environment": report["environment"],
+                "files": [(f["action"], f["path"]) for f in report["files"]],
+                "remote_completed": len(report["remote_completed"]),
+                "remote_pending": report["remote_pending"],
+                "next_step": report["next_step"],
+            }
+            check((Path(args.project) / "spaire-billing.toml").exists(), "apply writes the plan file")
+
+            again = await call(session, "propose_plan", answers)
+            out["after_apply_nothing_to_do"] = again["structured"]["nothing_to_do"]
+
+            verified = await call(session, "verify", {})
+            out["verify"] = verified
+            check(verified.get("is_error") is False and verified["structured"]["passed"] is True, f"verify: {verified}")
+
+            status = await call(session, "status", None)
+            check(status.get("is_error") is False, f"status: {status}")
+
+            preview = await call(session, "undo", {})
+            check(preview.get("is_error") is False, f"undo preview: {preview}")
+            undo_hash = preview["structured"]["undo_hash"]
+            replacements[undo_hash] = "[UNDO_HASH]"
+            replacements[preview["structured"]["applied_at"]] = "[TIME]"
+            out["undo_preview"] = preview
+            wrong = await call(session, "undo", {"undo_hash": "0000000000000000"})
+            check(wrong.get("is_error") is True, "undo with a stale hash is refused")
+            undone = await call(session, "undo", {"undo_hash": undo_hash})
+            check(undone.get("is_error") is False, f"undo: {undone}")
+            out["undone"] = {k: undone["structured"][k] for k in ("restored", "removed")}
+    return redact(out, replacements)
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    parser.add_argument("scenario", choices=["handshake"])
+    parser.add_argument("scenario", choices=["handshake", "flow"])
     parser.add_argument("--binary", required=True)
     parser.add_argument("--project", required=True)
+    parser.add_argument("--server-url", help="emulator base URL (flow)")
+    parser.add_argument("--edit", help="file to edit between propose and apply (flow)")
     return parser.parse_args()
 
 
 def main() -> int:
     args = parse_args()
     args.project = str(Path(args.project).resolve())
-    scenario = {"handshake": handshake}[args.scenario]
+    scenario = {"handshake": handshake, "flow": flow}[args.scenario]
     failures: list[CheckFailed] = []
     out = None
     try:

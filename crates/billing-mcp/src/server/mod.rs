@@ -149,9 +149,7 @@ wait for approval before calling apply_plan.",
         &self,
         Parameters(args): Parameters<ProposePlanArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let result = self
-            .blocking(move |root| engine::propose(&root, &args))
-            .await;
+        let result = engine::propose(&self.root, &args).await;
         let proposal = match result {
             Ok(p) => p,
             Err(err) => return Ok(outcome::failed(&err)),
@@ -187,13 +185,13 @@ atomically and creates remote objects idempotently; `undo` reverts it.",
         let Some(proposal) = proposal else {
             return Ok(outcome::failed(&unknown_hash(&args.plan_hash)));
         };
-        if proposal.environment != args.environment.as_str() {
+        if proposal.environment.as_str() != args.environment.as_str() {
             return Ok(outcome::failed(
                 &billing_errors::Hinted::new(
                     format!(
                         "plan {} targets `{}`, not `{}`",
                         proposal.hash,
-                        proposal.environment,
+                        proposal.environment.as_str(),
                         args.environment.as_str()
                     ),
                     "ask the user which environment they approved and propose a plan for it",
@@ -201,10 +199,7 @@ atomically and creates remote objects idempotently; `undo` reverts it.",
                 .into(),
             ));
         }
-        respond(
-            self.blocking(move |root| engine::apply(&root, &proposal, &args))
-                .await,
-        )
+        respond(engine::apply(&self.root, &proposal).await)
     }
 
     #[tool(
@@ -222,10 +217,7 @@ read the counted usage and customer balance back, compared with the plan. Create
         &self,
         Parameters(args): Parameters<VerifyArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        respond(
-            self.blocking(move |root| engine::verify(&root, &args))
-                .await,
-        )
+        respond(engine::verify(&self.root, &args).await)
     }
 
     #[tool(
@@ -244,7 +236,7 @@ and an undo_hash. Show it to the user, and call again with that undo_hash after 
         &self,
         Parameters(args): Parameters<UndoArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        respond(self.blocking(move |root| engine::undo(&root, &args)).await)
+        respond(engine::undo(&self.root, &args).await)
     }
 
     #[tool(
@@ -259,7 +251,7 @@ an SDK that is not installed, files edited since the last apply. Changes nothing
         )
     )]
     async fn status(&self) -> Result<CallToolResult, ErrorData> {
-        respond(self.blocking(|root| engine::status(&root)).await)
+        respond(engine::status(&self.root).await)
     }
 }
 

@@ -26,12 +26,3 @@ pub fn failed(err: &anyhow::Error) -> CallToolResult {
         "hints": hints,
     }))
 }
-
-/// The error for operations whose engine has not landed in this build yet.
-pub fn not_available(tool: &str, what: &str) -> anyhow::Error {
-    billing_errors::Hinted::new(
-        format!("`{tool}` is not available yet in this build of spaire-billing: {what} is still being built"),
-        "tell the user this step cannot be done through MCP yet; do not do it by hand",
-    )
-    .into()
-}

@@ -28,7 +28,9 @@ pub fn run(args: McpArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 .into(),
         );
     }
-    tracing::info!(dir = %args.dir.display(), "serving MCP over stdio");
-    billing_mcp::run_stdio(billing_mcp::ServerOptions { root: args.dir })?;
+    // Absolute, so every tool and every path in results refers to the same directory.
+    let root = std::fs::canonicalize(&args.dir)?;
+    tracing::info!(dir = %root.display(), "serving MCP over stdio");
+    billing_mcp::run_stdio(billing_mcp::ServerOptions { root })?;
     Ok(ExitStatus::Success)
 }
