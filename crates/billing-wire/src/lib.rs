@@ -46,6 +46,8 @@ mod edit;
 mod outcome;
 mod py;
 mod syntax;
+#[cfg(test)]
+mod tests;
 mod text;
 mod ts;
 
@@ -172,20 +174,7 @@ pub fn wire_with_report(
     for (file, mut sites) in by_file {
         sites.sort_by_key(|s| (s.line, s.column));
         let source = read_source(root, file)?;
-        let ctx = FileCtx {
-            root,
-            file,
-            source: &source,
-            package,
-            customer: &plan.customer,
-        };
-        let result = match source_language(file) {
-            Some(SourceLanguage::Ts(dialect)) => {
-                ts::wire_file(&ctx, dialect, &sites, imports.typescript_for(file))?
-            }
-            Some(SourceLanguage::Python) => py::wire_file(&ctx, &sites, imports.python.as_deref())?,
-            None => outcome::FileResult::unsupported(&ctx, &sites),
-        };
+        let result = wire_source(root, file, &source, &sites, package, plan, imports)?;
         let summary = result.summary();
         if let Some(after) = result.after
             && after != source
@@ -207,6 +196,32 @@ pub fn wire_with_report(
         reports.extend(file_reports);
     }
     Ok((changes, reports))
+}
+
+/// Wires the call sites of one file whose text is `source`.
+fn wire_source(
+    root: &Path,
+    file: &str,
+    source: &str,
+    sites: &[&CallSite],
+    package: &Package,
+    plan: &BillingPlan,
+    imports: &UsageImports,
+) -> Result<outcome::FileResult, WireError> {
+    let ctx = FileCtx {
+        root,
+        file,
+        source,
+        package,
+        customer: &plan.customer,
+    };
+    Ok(match source_language(file) {
+        Some(SourceLanguage::Ts(dialect)) => {
+            ts::wire_file(&ctx, dialect, sites, imports.typescript_for(file))?
+        }
+        Some(SourceLanguage::Python) => py::wire_file(&ctx, sites, imports.python.as_deref())?,
+        None => outcome::FileResult::unsupported(&ctx, sites),
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -40,6 +40,8 @@ enum RequestApi {
     Fetch,
     /// Node `IncomingMessage` (Express, Fastify, Next.js pages API): `req.headers[name]`.
     Node,
+    /// Hono's context `c`: `c.req.header(name)`.
+    Hono,
 }
 
 struct RequestParam {
@@ -132,12 +134,23 @@ fn api_of_context(f: &TsFile<'_>) -> Option<RequestApi> {
 }
 
 fn find_request(f: &TsFile<'_>, functions: &[Node<'_>]) -> Option<RequestParam> {
+    let hono = f
+        .imports
+        .bindings
+        .iter()
+        .any(|b| b.module == "hono" || b.module.starts_with("hono/"));
     for function in functions {
         for pattern in parameters(*function) {
             match pattern.kind() {
                 "identifier" => {
                     let name = text(pattern, f.src);
                     let ty = type_text(pattern, f.src);
+                    if hono && (matches!(name, "c" | "ctx") || ty.as_deref() == Some("Context")) {
+                        return Some(RequestParam {
+                            expr: name.to_owned(),
+                            api: Some(RequestApi::Hono),
+                        });
+                    }
                     let typed = ty.as_deref().and_then(|t| api_of_type(t, f));
                     if typed.is_some() || matches!(name, "req" | "request") {
                         return Some(RequestParam {
@@ -210,6 +223,11 @@ pub(crate) fn resolve(
                     req.expr,
                     f.style.string(header)
                 ))),
+                Some(RequestApi::Hono) => Ok(CustomerExpr::plain(format!(
+                    "{}.req.header({}) ?? {empty}",
+                    req.expr,
+                    f.style.string(header)
+                ))),
                 Some(RequestApi::Node) => Ok(CustomerExpr::plain(format!(
                     "String({}.headers[{}] ?? {empty})",
                     req.expr,
@@ -262,8 +280,12 @@ pub(crate) fn resolve(
                 });
                 function.clone()
             };
+            // The user's function gets the request object (Hono: the Fetch request inside `c`).
             let arg = find_request(f, &functions)
-                .map(|r| r.expr)
+                .map(|r| match r.api {
+                    Some(RequestApi::Hono) => format!("{}.req.raw", r.expr),
+                    _ => r.expr,
+                })
                 .unwrap_or_default();
             Ok(CustomerExpr {
                 expr: format!("String((await {local}({arg})) ?? {empty})"),

@@ -112,6 +112,18 @@ fn cases() -> Vec<Case> {
             py_package: None,
         },
         Case {
+            dir: "ts-hono",
+            language: "typescript",
+            module_system: Some("esm"),
+            frameworks: &["hono"],
+            customer: header(),
+            sites: &[
+                (K::GenerateText, "generateText"),
+                (K::StreamText, "streamText"),
+            ],
+            py_package: None,
+        },
+        Case {
             dir: "py-fastapi-agent",
             language: "python",
             module_system: None,

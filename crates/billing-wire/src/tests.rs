@@ -1,0 +1,423 @@
+//! Edge cases of one file at a time (the fixture projects and the toolchain checks live in the
+//! `spaire-billing` integration tests, `tests/it/wire.rs`).
+
+use std::path::Path;
+
+use billing_detect::profile::{CallSite, CallSiteKind, Package};
+use billing_plan::model::{BillingPlan, CustomerSource};
+use serde_json::json;
+
+use crate::outcome::SiteResult;
+use crate::{TsUsageModule, UsageImports, wire_source};
+
+use CallSiteKind as K;
+
+fn package(language: &str, frameworks: &[&str]) -> Package {
+    let frameworks: Vec<_> = frameworks
+        .iter()
+        .map(|id| json!({"id": id, "confidence": "high", "evidence": []}))
+        .collect();
+    serde_json::from_value(json!({
+        "path": ".", "language": language, "frameworks": frameworks, "aliases": [],
+        "integrations": [], "call_sites": [], "env_vars": [],
+    }))
+    .expect("package")
+}
+
+fn plan(customer: &CustomerSource) -> BillingPlan {
+    serde_json::from_value(json!({
+        "environment": "local",
+        "project": {"path": "."},
+        "customer": customer,
+        "meters": [{"name": "t", "event": "llm-usage", "kind": "llm-tokens",
+                    "aggregation": {"func": "sum", "property": "totalTokens"}}],
+        "prices": [], "credits": [],
+    }))
+    .expect("plan")
+}
+
+fn header() -> CustomerSource {
+    CustomerSource::Header {
+        header: "x-customer-id".to_owned(),
+    }
+}
+
+/// Every occurrence of `callee(` in `source`, as detect would report it.
+fn sites(file: &str, source: &str, wanted: &[(CallSiteKind, &str)]) -> Vec<CallSite> {
+    let mut out = Vec::new();
+    for (n, line) in source.lines().enumerate() {
+        for (kind, callee) in wanted {
+            if let Some(col) = line.find(&format!("{callee}(")) {
+                out.push(CallSite {
+                    kind: *kind,
+                    file: file.to_owned(),
+                    line: u32::try_from(n + 1).expect("small"),
+                    column: u32::try_from(col + 1).expect("small"),
+                    callee: (*callee).to_owned(),
+                });
+            }
+        }
+    }
+    out
+}
+
+struct Outcome {
+    after: Option<String>,
+    manual: Vec<String>,
+    results: Vec<SiteResult>,
+}
+
+fn wire(
+    file: &str,
+    source: &str,
+    wanted: &[(CallSiteKind, &str)],
+    customer: CustomerSource,
+    language: &str,
+    frameworks: &[&str],
+) -> Outcome {
+    let found = sites(file, source, wanted);
+    assert!(!found.is_empty(), "no sites in test source");
+    let refs: Vec<&CallSite> = found.iter().collect();
+    let imports = UsageImports {
+        typescript: Some(TsUsageModule::Specifier("@/lib/usage".to_owned())),
+        python: Some("app.usage".to_owned()),
+    };
+    let result = wire_source(
+        Path::new("/nonexistent"),
+        file,
+        source,
+        &refs,
+        &package(language, frameworks),
+        &plan(&customer),
+        &imports,
+    )
+    .expect("wiring");
+    Outcome {
+        after: result.after,
+        manual: result.manual.into_iter().map(|m| m.instructions).collect(),
+        results: result.reports.into_iter().map(|r| r.result).collect(),
+    }
+}
+
+fn ts(source: &str, wanted: &[(CallSiteKind, &str)], customer: CustomerSource) -> Outcome {
+    wire("src/server.ts", source, wanted, customer, "typescript", &[])
+}
+
+fn py(source: &str, wanted: &[(CallSiteKind, &str)], customer: CustomerSource) -> Outcome {
+    wire(
+        "app/main.py",
+        source,
+        wanted,
+        customer,
+        "python",
+        &["fastapi"],
+    )
+}
+
+#[test]
+fn merges_into_an_existing_import_of_the_usage_module() {
+    let out = ts(
+        r#"import { generateText } from "ai";
+import { recordStorageUpload } from "@/lib/usage";
+
+export async function POST(request: Request) {
+  const r = await generateText({ model, prompt: "x" });
+  return r.text;
+}
+"#,
+        &[(K::GenerateText, "generateText")],
+        header(),
+    );
+    let after = out.after.expect("edited");
+    assert!(
+        after.contains(r#"import { recordStorageUpload, recordLlmUsage } from "@/lib/usage";"#)
+    );
+    assert_eq!(after.matches("@/lib/usage").count(), 1);
+}
+
+#[test]
+fn hono_context_gives_the_header() {
+    let out = ts(
+        r#"import { Hono } from "hono";
+import { generateText } from "ai";
+
+const app = new Hono();
+app.post("/chat", async (c) => {
+  const { text } = await generateText({ model, prompt: "x" });
+  return c.text(text);
+});
+"#,
+        &[(K::GenerateText, "generateText")],
+        header(),
+    );
+    let after = out.after.expect("edited");
+    assert!(
+        after.contains(r#"recordLlmUsage(c.req.header("x-customer-id") ?? "", totalUsage);"#),
+        "{after}"
+    );
+}
+
+#[test]
+fn untyped_request_without_a_known_framework_is_a_manual_step() {
+    let out = ts(
+        r#"import { generateText } from "ai";
+
+export async function handle(req) {
+  const r = await generateText({ model, prompt: "x" });
+  return r.text;
+}
+"#,
+        &[(K::GenerateText, "generateText")],
+        header(),
+    );
+    assert!(out.after.is_none());
+    assert!(
+        out.manual[0].contains("cannot tell whether `req` is a Fetch `Request` or a Node request")
+    );
+}
+
+#[test]
+fn fastify_request_reads_node_headers_with_the_files_quotes() {
+    let out = wire(
+        "src/server.ts",
+        r#"import Fastify from 'fastify'
+import { streamText } from 'ai'
+
+const app = Fastify()
+app.post('/s', async (request, reply) => {
+  const result = streamText({ model, prompt: 'x' })
+  return result.toTextStreamResponse()
+})
+"#,
+        &[(K::StreamText, "streamText")],
+        header(),
+        "typescript",
+        &["fastify"],
+    );
+    let after = out.after.expect("edited");
+    assert!(
+        after.contains("import { recordLlmUsage } from '@/lib/usage'\n"),
+        "{after}"
+    );
+    assert!(
+        after.contains(
+            "onFinish: (event) => { try { recordLlmUsage(String(request.headers['x-customer-id'] ?? ''), event.totalUsage) } catch"
+        ),
+        "{after}"
+    );
+}
+
+#[test]
+fn session_customer_reuses_the_user_id_expression_of_the_function() {
+    let source = r#"import { generateText } from "ai";
+
+export async function POST(request: Request) {
+  const session = await auth();
+  if (!session?.user?.id) return new Response(null, { status: 401 });
+  const r = await generateText({ model, prompt: "x" });
+  return new Response(r.text);
+}
+"#;
+    let out = ts(
+        source,
+        &[(K::GenerateText, "generateText")],
+        CustomerSource::Session,
+    );
+    let after = out.after.expect("edited");
+    assert!(after.contains(r#"recordLlmUsage(String(session?.user?.id ?? ""), r.totalUsage);"#));
+
+    let without = source.replace(
+        "  if (!session?.user?.id) return new Response(null, { status: 401 });\n",
+        "",
+    );
+    let out = ts(
+        &without,
+        &[(K::GenerateText, "generateText")],
+        CustomerSource::Session,
+    );
+    assert!(out.after.is_none());
+    assert!(out.manual[0].contains("no session variable with a user id"));
+}
+
+#[test]
+fn a_local_function_named_like_the_ai_sdk_is_not_edited() {
+    let out = ts(
+        r#"async function generateText(input: { prompt: string }) { return { text: input.prompt }; }
+
+export async function POST(request: Request) {
+  const r = await generateText({ prompt: "x" });
+  return new Response(r.text);
+}
+"#,
+        &[(K::GenerateText, "generateText")],
+        header(),
+    );
+    assert!(out.after.is_none());
+    assert!(out.manual[0].contains("is not imported from the `ai` package"));
+}
+
+#[test]
+fn both_usage_names_taken_is_a_manual_step_not_a_shadowing_edit() {
+    let out = ts(
+        r#"import { generateText } from "ai";
+
+export async function POST(request: Request) {
+  const totalUsage = 1;
+  const billedTotalUsage = 2;
+  const { text } = await generateText({ model, prompt: "x" });
+  return new Response(text + totalUsage + billedTotalUsage);
+}
+"#,
+        &[(K::GenerateText, "generateText")],
+        header(),
+    );
+    assert!(out.after.is_none());
+    assert!(out.manual[0].contains("both `totalUsage` and `billedTotalUsage` are already used"));
+}
+
+#[test]
+fn function_customer_in_a_sync_handler_is_a_manual_step_for_generate() {
+    let out = ts(
+        r#"import { generateText } from "ai";
+import { getUserId } from "./auth";
+
+export function POST(request: Request) {
+  return generateText({ model, prompt: "x" }).then((r) => r.text);
+}
+"#,
+        &[(K::GenerateText, "generateText")],
+        CustomerSource::Function {
+            function: "getUserId".to_owned(),
+            module: "./auth".to_owned(),
+        },
+    );
+    assert!(out.after.is_none());
+    assert_eq!(out.results.len(), 1);
+}
+
+#[test]
+fn missing_usage_module_and_unknown_files_are_manual_steps() {
+    let src = "import { generateText } from \"ai\";\nconst r = await generateText({});\n";
+    let found = sites("page.vue", src, &[(K::GenerateText, "generateText")]);
+    let refs: Vec<&CallSite> = found.iter().collect();
+    let result = wire_source(
+        Path::new("/x"),
+        "page.vue",
+        src,
+        &refs,
+        &package("typescript", &[]),
+        &plan(&header()),
+        &UsageImports::default(),
+    )
+    .expect("wiring");
+    assert!(result.after.is_none());
+    assert!(
+        result.manual[0]
+            .instructions
+            .contains("does not edit this kind of file")
+    );
+
+    let found = sites("a.ts", src, &[(K::GenerateText, "generateText")]);
+    let refs: Vec<&CallSite> = found.iter().collect();
+    let result = wire_source(
+        Path::new("/x"),
+        "a.ts",
+        src,
+        &refs,
+        &package("typescript", &[]),
+        &plan(&header()),
+        &UsageImports::default(),
+    )
+    .expect("wiring");
+    assert!(
+        result.manual[0]
+            .instructions
+            .contains("no TypeScript usage module")
+    );
+}
+
+#[test]
+fn python_merges_into_an_existing_from_import_and_keeps_crlf() {
+    let out = py(
+        "from fastapi import Request\r\nfrom pydantic_ai import Agent\r\nfrom app.usage import record_llm_usage\r\n\r\nagent = Agent(\"test\")\r\n\r\n\r\nasync def chat(request: Request) -> str:\r\n    result = await agent.run(\"x\")\r\n    return result.output\r\n",
+        &[(K::AgentRun, "agent.run")],
+        header(),
+    );
+    let after = out.after.expect("edited");
+    assert!(after.contains("from app.usage import record_llm_usage, record_agent_run\r\n"));
+    assert!(after.contains(
+        "    result = await agent.run(\"x\")\r\n    record_agent_run(request.headers.get(\"x-customer-id\", \"\"), result)\r\n"
+    ));
+}
+
+#[test]
+fn python_shapes_that_are_not_statements_become_manual_steps() {
+    let out = py(
+        r#"from fastapi import Request
+from pydantic_ai import Agent
+
+agent = Agent("test")
+
+
+async def chat(request: Request) -> str:
+    return (await agent.run("x")).output
+
+
+async def stream(request: Request) -> str:
+    async with agent.run_stream("x") as response:
+        return await response.get_output()
+"#,
+        &[
+            (K::AgentRun, "agent.run"),
+            (K::AgentRunStream, "agent.run_stream"),
+        ],
+        header(),
+    );
+    assert!(out.after.is_none());
+    assert_eq!(out.manual.len(), 2);
+    assert!(
+        out.manual[0].contains("not a statement of its own"),
+        "{:?}",
+        out.manual
+    );
+    assert!(
+        out.manual[1].contains("returns before the stream finished"),
+        "{:?}",
+        out.manual
+    );
+}
+
+#[test]
+fn python_session_customer_is_a_manual_step_with_a_snippet() {
+    let out = py(
+        r#"from flask import request, session
+from pydantic_ai import Agent
+
+agent = Agent("test")
+
+
+def chat() -> str:
+    result = agent.run_sync("x")
+    return result.output
+"#,
+        &[(K::AgentRunSync, "agent.run_sync")],
+        CustomerSource::Session,
+    );
+    assert!(out.after.is_none());
+    assert!(out.manual[0].contains("app/main.py:8"));
+    assert!(out.manual[0].contains("Add the usage call after line 8"));
+}
+
+#[test]
+fn python_import_goes_after_the_last_top_level_import() {
+    let out = py(
+        "\"\"\"Doc.\"\"\"\nimport pydantic_ai\n\n\nasync def chat(request) -> None:\n    r = await pydantic_ai.Agent(\"test\").run(\"x\")\n",
+        &[(K::AgentRun, "pydantic_ai.Agent(\"test\").run")],
+        header(),
+    );
+    let after = out.after.expect("edited");
+    assert_eq!(
+        after,
+        "\"\"\"Doc.\"\"\"\nimport pydantic_ai\nfrom app.usage import record_agent_run\n\n\nasync def chat(request) -> None:\n    r = await pydantic_ai.Agent(\"test\").run(\"x\")\n    record_agent_run(request.headers.get(\"x-customer-id\", \"\"), r)\n"
+    );
+}
