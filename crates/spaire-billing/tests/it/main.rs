@@ -5,5 +5,6 @@ mod common;
 
 mod cli;
 mod detect;
+mod mcp;
 mod wire;
 mod emulator;
