@@ -460,3 +460,81 @@ fn every_fixture_detects_without_panicking() {
         }
     }
 }
+
+#[test]
+fn odd_files_are_skipped_with_notes_and_detection_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let write = |rel: &str, bytes: &[u8]| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    };
+    write(
+        "package.json",
+        br#"{"dependencies":{"hono":"^4.6.0","ai":"^5.0.0"}}"#,
+    );
+    write(
+        "src/index.ts",
+        b"import { Hono } from 'hono';\nconst app = new Hono();\n",
+    );
+    // Not UTF-8, but mentions the AI SDK: must be skipped, not mis-decoded.
+    write(
+        "src/latin1.ts",
+        b"import { generateText } from \"ai\"; // caf\xe9\n",
+    );
+    // Larger than the limit below.
+    write("src/huge.ts", &vec![b'/'; 4096]);
+    write("apps/x/package.json", &vec![b' '; 4096]);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(root.join("src"), root.join("src/loop")).unwrap();
+    let options = DetectOptions {
+        max_file_bytes: 1024,
+        check_git: false,
+        ..DetectOptions::default()
+    };
+    let p = detect(root, &options).unwrap();
+    let pkg = only(&p);
+    assert_eq!(ids(pkg), [(F::Hono, Confidence::High)]);
+    let notes = p.notes.join("\n");
+    assert!(
+        notes.contains("`src/latin1.ts`: skipped: not UTF-8 text"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("`src/huge.ts`: skipped: 4096 bytes is over the 1024-byte limit"),
+        "{notes}"
+    );
+    assert!(notes.contains("`apps/x/package.json`: skipped"), "{notes}");
+    #[cfg(unix)]
+    assert!(notes.contains("symlink loop"), "{notes}");
+}
+
+#[test]
+fn read_budget_is_respected_and_noted() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("package.json"), r#"{"dependencies":{"ai":"^5"}}"#).unwrap();
+    std::fs::create_dir(root.join("lib")).unwrap();
+    for i in 0..30 {
+        std::fs::write(
+            root.join(format!("lib/f{i:02}.ts")),
+            "import { generateText } from \"ai\";\nexport const f = () => generateText({});\n",
+        )
+        .unwrap();
+    }
+    let options = DetectOptions {
+        max_source_files: 10,
+        check_git: false,
+        ..DetectOptions::default()
+    };
+    let p = detect(root, &options).unwrap();
+    assert_eq!(only(&p).call_sites.len(), 10);
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("20 source files not read")),
+        "{:?}",
+        p.notes
+    );
+}

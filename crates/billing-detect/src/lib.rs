@@ -9,6 +9,8 @@ pub mod callsites;
 mod fixture_tests;
 pub mod manifest;
 mod manifests;
+#[cfg(test)]
+mod no_panic_tests;
 pub mod profile;
 mod scan;
 pub mod text;

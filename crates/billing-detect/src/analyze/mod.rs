@@ -15,6 +15,9 @@ use crate::scan::Scan;
 use crate::text::{file_name, parent_rel};
 use crate::workspace::Workspaces;
 
+#[cfg(test)]
+pub(crate) use common::route_export;
+
 /// Files whose presence makes their directory a package.
 fn is_package_marker(name: &str) -> bool {
     matches!(

@@ -675,13 +675,13 @@ fn module_system(
         return ModuleSystem::Esm;
     }
     if let Some(m) = ts_module {
-        return if m == "commonjs" || m == "node16" && entry_syntax == Some(ModuleSystem::Cjs) {
-            ModuleSystem::Cjs
-        } else if m.starts_with("es") || m == "preserve" || m.starts_with("node") {
-            entry_syntax.unwrap_or(ModuleSystem::Esm)
-        } else {
-            ModuleSystem::Cjs
-        };
+        // Without `"type": "module"`, `node16`/`nodenext` compile `.ts` files to CommonJS.
+        if m == "commonjs" || m.starts_with("node") {
+            return ModuleSystem::Cjs;
+        }
+        if m.starts_with("es") || m == "preserve" {
+            return ModuleSystem::Esm;
+        }
     }
     entry_syntax.unwrap_or(ModuleSystem::Cjs)
 }
