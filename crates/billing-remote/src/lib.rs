@@ -124,3 +124,6 @@ pub fn plan_offline(
 ) -> RemotePlan {
     offline::plan(plan, environment, state)
 }
+
+#[cfg(test)]
+mod lost_response_tests;
