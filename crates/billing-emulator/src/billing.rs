@@ -147,6 +147,7 @@ fn grant_payload(grant: &Value, customer: &Value) -> Value {
     out
 }
 
+#[allow(clippy::too_many_arguments)]
 fn grant_benefit(
     conn: &Connection,
     state: &AppState,

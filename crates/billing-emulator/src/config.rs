@@ -71,7 +71,7 @@ impl TokenSpec {
             return Err("a token must be printable ASCII without spaces".to_owned());
         }
         if organization.is_empty() {
-            return Err(format!("token spec has an empty organization after `@`"));
+            return Err("token spec has an empty organization after `@`".to_owned());
         }
         let scopes = match scopes {
             None => None,

@@ -41,6 +41,8 @@ mod query;
 mod resources;
 mod routes;
 mod state;
+#[cfg(test)]
+mod tests;
 mod validate;
 mod webhooks;
 

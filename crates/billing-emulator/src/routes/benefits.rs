@@ -92,7 +92,7 @@ pub async fn create(
     }
     let metadata = c.metadata(obj, &base);
     c.finish()?;
-    reject_organization_id(obj, &loc!["body"])?;
+    reject_organization_id(obj, &[json!("body")])?;
     let (Some(description), Some((meter_id, units, rollover))) = (description, properties) else {
         return Err(ApiError::Internal(
             "validated benefit fields missing".into(),

@@ -113,11 +113,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/_emulator/clock/advance", post(emulator::advance_clock))
         .route("/_emulator/webhooks/wait", post(emulator::wait_webhooks))
         .route("/_emulator/reset", post(emulator::reset));
-    v1.merge(admin)
+    let app = v1
+        .merge(admin)
         .fallback(fallback)
         .method_not_allowed_fallback(|| async { errors::method_not_allowed() })
+        .with_state(state);
+    // The prefix rewrite must happen before routing, so it wraps the whole app.
+    Router::new()
+        .fallback_service(app)
         .layer(middleware::from_fn(rewrite_api_prefix))
-        .with_state(state)
 }
 
 fn matches_pattern(pattern: &str, path: &str) -> bool {
