@@ -1,14 +1,211 @@
-//! `spaire-billing verify`.
+//! `spaire-billing verify`: send one test event per meter of `spaire-billing.toml` and check
+//! that the meter (and, with credits, the customer's balance) shows it.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
+use billing_errors::{Hinted, UsageError};
+use billing_plan::Environment;
+use billing_remote::{MeterCheck, VerifyOptions, VerifyReport};
 use clap::Args;
 
 use crate::ExitStatus;
-use crate::printer::Printer;
+use crate::printer::{BOLD, GREEN, Printer, RED, YELLOW};
 
 #[derive(Debug, Args)]
-pub struct VerifyArgs {}
+pub struct VerifyArgs {
+    /// External id (your app's user id) of an existing customer to record the test usage for.
+    /// Without it a throwaway test id is used, so nothing is billed; with it, meters with
+    /// credits also check that the customer's balance drops.
+    #[arg(long, value_name = "ID")]
+    pub customer: Option<String>,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Spaire environment: sandbox, production or local (default: the plan's).
+    #[arg(long, value_name = "ENV")]
+    pub environment: Option<String>,
+    /// API base URL (overrides SPAIRE_SERVER_URL and the environment's host).
+    #[arg(long, value_name = "URL")]
+    pub server_url: Option<String>,
+    /// Seconds to wait for each meter to show the test event (the real server settles
+    /// balances about 15 s after ingestion).
+    #[arg(long, value_name = "SECS", default_value_t = 45)]
+    pub timeout: u64,
+    /// Project directory containing spaire-billing.toml.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+}
 
 pub fn run(args: VerifyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let _ = (args, printer);
-    Err(super::not_yet("verify"))
+    let plan = match billing_plan::load(&args.dir) {
+        Ok(Some(plan)) => plan,
+        Ok(None) => {
+            return Err(UsageError::new(format!(
+                "no {} in `{}`",
+                billing_plan::PLAN_FILE,
+                args.dir.display()
+            ))
+            .with_hint(
+                "run `spaire-billing setup` first, or pass the project directory with `--dir`",
+            )
+            .into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if plan.meters.is_empty() {
+        return Err(UsageError::new("the plan has no meters to verify")
+            .with_hint("add a `[[meters]]` entry to spaire-billing.toml")
+            .into());
+    }
+    let environment = match args.environment.as_deref() {
+        Some(name) => parse_environment(name)?,
+        None if plan.environment == Environment::Production => {
+            // verify writes events; production must be chosen on the command line, not by a file.
+            return Err(UsageError::new(
+                "the plan targets production, and verify sends test events",
+            )
+            .with_hint("pass `--environment production` to confirm, or `--environment sandbox`")
+            .into());
+        }
+        None => plan.environment,
+    };
+    let plan_url = (environment == plan.environment)
+        .then_some(plan.server_url.as_deref())
+        .flatten();
+    let remote =
+        billing_remote::connect(environment, args.server_url.as_deref(), plan_url, &args.dir)?;
+    let Some(client) = remote.client else {
+        return Err(Hinted::new(
+            format!("verify needs an access token for {}", environment.as_str()),
+            format!(
+                "set {} to an organization access token (scopes: {}); see docs/remote.md",
+                billing_remote::TOKEN_ENV,
+                billing_api::REQUIRED_SCOPES.join(", ")
+            ),
+        )
+        .into());
+    };
+    let options = VerifyOptions {
+        customer: args.customer.clone(),
+        timeout: Duration::from_secs(args.timeout),
+        poll_interval: Duration::from_millis(if environment == Environment::Local {
+            100
+        } else {
+            1000
+        }),
+    };
+    if !args.json {
+        printer.status(
+            "Verifying",
+            format!(
+                "{} meter{} in {} ({})",
+                plan.meters.len(),
+                if plan.meters.len() == 1 { "" } else { "s" },
+                environment.as_str(),
+                remote.server_url
+            ),
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(billing_remote::verify(
+        &plan,
+        &client,
+        environment,
+        &options,
+    ))?;
+    if args.json {
+        printer.data(serde_json::to_string_pretty(&report)?)?;
+    } else {
+        render(&report, printer)?;
+    }
+    Ok(if report.passed {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    })
+}
+
+fn parse_environment(name: &str) -> anyhow::Result<Environment> {
+    match name {
+        "sandbox" => Ok(Environment::Sandbox),
+        "production" => Ok(Environment::Production),
+        "local" => Ok(Environment::Local),
+        other => Err(UsageError::new(format!("unknown environment `{other}`"))
+            .with_hint("use `--environment sandbox`, `production` or `local`")
+            .into()),
+    }
+}
+
+fn number(v: Option<f64>) -> String {
+    match v {
+        None => "-".to_owned(),
+        Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{}", v as i64),
+        Some(v) => format!("{v}"),
+    }
+}
+
+fn render(report: &VerifyReport, printer: &Printer) -> std::io::Result<()> {
+    let who = if report.test_customer {
+        format!("test customer `{}` (not billed)", report.customer)
+    } else {
+        format!("customer `{}`", report.customer)
+    };
+    printer.data(format!(
+        "{BOLD}Verify ({}) — events sent for {who}{BOLD:#}",
+        report.environment
+    ))?;
+    let width = report
+        .meters
+        .iter()
+        .map(|m| m.meter.len())
+        .max()
+        .unwrap_or(0);
+    for check in &report.meters {
+        printer.data(line(check, width))?;
+        if let Some(balance) = &check.balance {
+            printer.data(format!(
+                "        balance: before {}, expected {}, observed {}",
+                number(Some(balance.before)),
+                number(Some(balance.expected)),
+                number(balance.observed)
+            ))?;
+        }
+        if let Some(message) = &check.message {
+            printer.data(format!("        {message}"))?;
+        }
+    }
+    let passed = report.meters.iter().filter(|m| m.passed).count();
+    if report.passed {
+        printer.data(format!(
+            "{GREEN}verified{GREEN:#}: {passed} of {} meters counted the test event",
+            report.meters.len()
+        ))
+    } else {
+        printer.data(format!(
+            "{RED}verification failed{RED:#}: {} of {} meters did not count the test event as expected",
+            report.meters.len() - passed,
+            report.meters.len()
+        ))
+    }
+}
+
+fn line(check: &MeterCheck, width: usize) -> String {
+    let status = if !check.passed {
+        format!("{RED}FAIL{RED:#}")
+    } else if check.expected.is_none() {
+        format!("{YELLOW}SKIP{YELLOW:#}")
+    } else {
+        format!("{GREEN}PASS{GREEN:#}")
+    };
+    format!(
+        "  {status}  {:<width$}  event `{}`, {}: expected {}, observed {}",
+        check.meter,
+        check.event,
+        check.aggregation,
+        number(check.expected),
+        number(check.observed),
+    )
 }

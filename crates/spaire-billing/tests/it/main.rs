@@ -7,4 +7,5 @@ mod cli;
 mod detect;
 mod mcp;
 mod wire;
+mod remote;
 mod emulator;
