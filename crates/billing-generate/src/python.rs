@@ -207,10 +207,11 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         ));
     }
     match layout.framework {
-        PythonFramework::FastApi if api_calls || webhooks => files.push((
+        // Always: besides middleware and routes it flushes usage at shutdown.
+        PythonFramework::FastApi => files.push((
             "fastapi_integration.py",
             "integration.py",
-            "FastAPI middleware and webhook route",
+            "FastAPI middleware, webhook route and shutdown flush",
         )),
         PythonFramework::Flask if api_calls || webhooks => files.push((
             "flask_integration.py",

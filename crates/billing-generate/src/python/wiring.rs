@@ -17,7 +17,8 @@ pub fn register(
 ) -> Result<ChangeSet, GenerateError> {
     let mut changes = ChangeSet::default();
     match layout.framework {
-        PythonFramework::FastApi | PythonFramework::Flask if api_calls || webhooks => {
+        PythonFramework::FastApi => register_install_call(target, layout, &mut changes)?,
+        PythonFramework::Flask if api_calls || webhooks => {
             register_install_call(target, layout, &mut changes)?;
         }
         PythonFramework::Django => {
