@@ -25,6 +25,11 @@
 //! that is already wired (our helper is called right there) is left alone, so running twice
 //! changes nothing.
 //!
+//! The import specifiers come from the generators, so wiring and generation always agree on
+//! where the helpers live: `billing_generate::typescript::usage_module_specifier(target, file)`
+//! for each file with a call site ([`TsUsageModule::PerFile`]) and
+//! `billing_generate::python::usage_module_import(target)`.
+//!
 //! Only files are read; nothing is written. The returned [`ChangeSet`] holds
 //! `FileAction::Modify` / `FileOrigin::Wired` changes with the full before and after text.
 //!

@@ -135,8 +135,12 @@ impl FileResult {
             })
             .collect();
         let n = wired.len();
-        let mut names: Vec<&str> = wired.clone();
-        names.dedup();
+        let mut names: Vec<&str> = Vec::new();
+        for name in wired {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
         format!(
             "usage wiring: records usage after {n} call{} ({})",
             if n == 1 { "" } else { "s" },
