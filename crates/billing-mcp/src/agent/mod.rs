@@ -62,18 +62,19 @@ pub fn plan_install(
     targets: AgentTargets,
     entry: &ServerEntry,
 ) -> anyhow::Result<AgentInstallPlan> {
+    let project = files::open(root)?;
     let mut plan = AgentInstallPlan::default();
     if targets.claude {
         let text = templates::render(AgentText::ClaudeCommand)?;
         plan.add(
-            root,
+            &project,
             ".claude/commands/setup-usage-billing.md",
             FileOrigin::Generated,
             "Claude Code command `/setup-usage-billing`",
             |old| Ok(merge::owned_file(old, &text)),
         )?;
         plan.add(
-            root,
+            &project,
             ".mcp.json",
             FileOrigin::Config,
             "registers the `spaire-billing` MCP server for Claude Code",
@@ -83,14 +84,14 @@ pub fn plan_install(
     if targets.cursor {
         let text = templates::render(AgentText::CursorRule)?;
         plan.add(
-            root,
+            &project,
             ".cursor/rules/setup-usage-billing.mdc",
             FileOrigin::Generated,
             "Cursor rule for setting up usage billing",
             |old| Ok(merge::owned_file(old, &text)),
         )?;
         plan.add(
-            root,
+            &project,
             ".cursor/mcp.json",
             FileOrigin::Config,
             "registers the `spaire-billing` MCP server for Cursor",
@@ -100,14 +101,14 @@ pub fn plan_install(
     if targets.codex {
         let text = templates::render(AgentText::AgentsSection)?;
         plan.add(
-            root,
+            &project,
             "AGENTS.md",
             FileOrigin::Config,
             "usage-billing section for Codex and other AGENTS.md readers",
             |old| merge::markdown_section("AGENTS.md", old, &text),
         )?;
         plan.add(
-            root,
+            &project,
             ".codex/config.toml",
             FileOrigin::Config,
             "registers the `spaire-billing` MCP server for Codex (trusted projects)",
@@ -119,19 +120,19 @@ pub fn plan_install(
 
 /// Writes the planned files. Refuses (writing nothing) if any of them changed since planning.
 pub fn apply_install(root: &Path, plan: &AgentInstallPlan) -> anyhow::Result<()> {
-    files::apply(root, &plan.changes.files)
+    files::apply(&files::open(root)?, &plan.changes.files)
 }
 
 impl AgentInstallPlan {
     fn add(
         &mut self,
-        root: &Path,
+        project: &billing_apply::Project,
         path: &str,
         origin: FileOrigin,
         summary: &str,
         merge: impl FnOnce(Option<&str>) -> anyhow::Result<Merged>,
     ) -> anyhow::Result<()> {
-        let before = files::read_existing(root, path)?;
+        let before = files::read_existing(project, path)?;
         match merge(before.as_deref())? {
             Merged::UpToDate => self.up_to_date.push(path.to_owned()),
             Merged::KeptExisting => self.notes.push(format!(
