@@ -141,7 +141,7 @@ pub fn render_text(changes: &ChangeSet, hash: &str) -> String {
                 RemoteAction::Create => "create",
                 RemoteAction::Reuse => "reuse",
                 RemoteAction::Update => "update",
-                RemoteAction::Pending => "pending (dashboard)",
+                RemoteAction::Pending => "dashboard step",
             };
             let _ = writeln!(out, "  [{}] {action}: {}", step.environment, step.summary);
             for (i, line) in step.dashboard_steps.iter().enumerate() {
@@ -242,7 +242,7 @@ mod tests {
     #[test]
     fn rendered_preview_names_the_environment_of_remote_steps() {
         let text = render_text(&sample(), "abc");
-        assert!(text.contains("[sandbox] pending (dashboard): meter `api-calls`"));
+        assert!(text.contains("[sandbox] dashboard step: meter `api-calls`"));
         assert!(text.contains("      1. Open Meters"));
         assert!(text.ends_with("Plan hash: abc\n"));
     }

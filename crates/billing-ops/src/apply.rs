@@ -106,6 +106,7 @@ impl Engine {
             journal: None,
         };
         if report.nothing_to_do {
+            report.remote_pending = remote_lines(&preview);
             return Ok(report);
         }
         confirm_all(&preview, options, hooks)?;
@@ -171,22 +172,19 @@ impl Engine {
 
         // Remote steps, then the lock file with their new state.
         let mut lock = Lock::read(&project).map_err(hinted_apply)?;
-        let remote_result = self.apply_remote(preview, &lock, hooks).await;
-        let remote_error = match remote_result {
-            Ok(outcome) => {
-                for record in outcome.undo_records {
-                    tx.record_remote(record).map_err(hinted_apply)?;
-                }
-                report.remote_completed = outcome.completed;
-                report.remote_pending = outcome.pending;
-                if !outcome.state.is_null() {
-                    lock.environments
-                        .insert(environment.as_str().to_owned(), outcome.state);
-                }
-                None
-            }
-            Err(err) => Some(err),
-        };
+        let outcome = self.apply_remote(preview, &lock, hooks).await;
+        for record in outcome.undo_records {
+            tx.record_remote(record).map_err(hinted_apply)?;
+        }
+        report.remote_completed = outcome.completed;
+        report.remote_pending = outcome.pending;
+        let env_key = environment.as_str().to_owned();
+        if outcome.state.is_null() {
+            lock.environments.remove(&env_key);
+        } else {
+            lock.environments.insert(env_key, outcome.state);
+        }
+        let remote_error = outcome.error;
         for change in &preview.changes.files {
             if change.origin == FileOrigin::Generated {
                 lock.files.insert(
@@ -200,12 +198,27 @@ impl Engine {
         }
         let rendered = lock.render();
         let current = project.read(LOCK_PATH).map_err(hinted_apply)?;
-        if current.as_deref() != Some(rendered.as_bytes()) {
+        let lock_changed = current.as_deref() != Some(rendered.as_bytes());
+        if lock_changed {
             tx.write(LOCK_PATH, rendered.as_bytes())
                 .map_err(hinted_apply)?;
         }
-        let entry = tx.commit().map_err(hinted_apply)?;
-        report.journal = Some(entry.id);
+        let ran_install = report
+            .installs
+            .iter()
+            .any(|i| !matches!(i.outcome, InstallOutcome::Skipped { .. }));
+        if preview.changes.files.is_empty()
+            && !ran_install
+            && !lock_changed
+            && report.remote_completed.is_empty()
+        {
+            // Nothing happened (installs left to the user): no journal entry, so `undo` still
+            // reverts the last apply that did something.
+            tx.rollback().map_err(hinted_apply)?;
+        } else {
+            let entry = tx.commit().map_err(hinted_apply)?;
+            report.journal = Some(entry.id);
+        }
         if let Some(err) = remote_error {
             return Err(err.context(
                 "the files were written, but the remote setup failed; run `spaire-billing \
@@ -220,14 +233,17 @@ impl Engine {
         preview: &Preview,
         lock: &Lock,
         hooks: &mut dyn ApplyHooks,
-    ) -> anyhow::Result<crate::remote::RemoteOutcome> {
+    ) -> crate::remote::RemoteOutcome {
         let state = lock
             .environments
             .get(preview.environment.as_str())
             .cloned()
             .unwrap_or(serde_json::Value::Null);
         let steps = &preview.changes.remote;
-        if !steps.is_empty() {
+        if steps
+            .iter()
+            .any(|s| matches!(s.action, RemoteAction::Create | RemoteAction::Update))
+        {
             hooks.event(&Event::RemoteStarted {
                 steps: steps.len(),
                 environment: preview.environment,
@@ -236,8 +252,10 @@ impl Engine {
         self.remote
             .apply(
                 RemotePlanRequest {
+                    root: std::path::Path::new(&preview.root),
                     plan: &preview.plan,
                     environment: preview.environment,
+                    server_url: self.server_url.as_deref(),
                     state: &state,
                 },
                 steps,

@@ -35,7 +35,10 @@ pub use hooks::{Answer, ApplyHooks, Event, Question};
 pub use install::{InstallOutcome, InstallReport};
 pub use plan::{Conflict, ConflictReason, PlanOptions, Preview};
 pub use produce::{ProduceContext, Producer};
-pub use remote::{NoRemote, RemoteBackend, RemoteOutcome, RemotePlanRequest};
+pub use remote::{
+    NoRemote, RemoteBackend, RemoteOutcome, RemotePlanRequest, RemotePlanned, RemoteUndoRequest,
+    RemoteUndone, SpaireRemote,
+};
 pub use status::{PlanFileStatus, Status};
 pub use undo::{UndoOptions, UndoReport};
 
@@ -44,15 +47,19 @@ pub use undo::{UndoOptions, UndoReport};
 pub struct Engine {
     producers: Vec<Arc<dyn Producer>>,
     remote: Arc<dyn RemoteBackend>,
+    /// API base URL for remote steps (`--server-url`); overrides `SPAIRE_SERVER_URL` and the
+    /// plan's `server_url`.
+    server_url: Option<String>,
 }
 
 impl Default for Engine {
-    /// Code generation and call-site wiring, and the remote backend for the plan's
-    /// environment.
+    /// Code generation, call-site wiring, and `billing-remote` against the plan's environment
+    /// (dashboard steps without a token).
     fn default() -> Self {
         Self {
             producers: produce::default_producers(),
-            remote: Arc::new(NoRemote),
+            remote: Arc::new(SpaireRemote),
+            server_url: None,
         }
     }
 }
@@ -61,6 +68,12 @@ impl Engine {
     /// An engine with these producers (tests, or a caller that only wants some of them).
     pub fn with_producers(mut self, producers: Vec<Arc<dyn Producer>>) -> Self {
         self.producers = producers;
+        self
+    }
+
+    /// Sends remote requests to `url` (e.g. an emulator) instead of the environment's host.
+    pub fn with_server_url(mut self, url: Option<String>) -> Self {
+        self.server_url = url;
         self
     }
 

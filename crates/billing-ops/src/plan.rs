@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use billing_apply::{Lock, Project};
-use billing_changeset::{ChangeSet, FileAction, FileChange, FileOrigin};
+use billing_changeset::{ChangeSet, FileAction, FileChange, FileOrigin, RemoteAction};
 use billing_detect::{Package, ProjectProfile};
 use billing_errors::Hinted;
 use billing_plan::{BillingPlan, Environment, PLAN_FILE};
@@ -77,9 +77,16 @@ pub struct Preview {
 }
 
 impl Preview {
-    /// True when applying would change nothing.
+    /// True when applying would change nothing: no file, no install, and no remote step
+    /// that can be performed now (dashboard steps pending for lack of a token stay listed).
     pub fn is_noop(&self) -> bool {
-        self.changes.is_empty()
+        self.changes.files.is_empty()
+            && self.changes.installs.is_empty()
+            && self
+                .changes
+                .remote
+                .iter()
+                .all(|s| matches!(s.action, RemoteAction::Reuse | RemoteAction::Pending))
     }
 }
 
@@ -242,13 +249,16 @@ impl Engine {
         let remote = self
             .remote
             .plan(RemotePlanRequest {
+                root: &root,
                 plan: &plan,
                 environment: plan.environment,
+                server_url: self.server_url.as_deref(),
                 state: &state,
             })
             .await
             .context("planning the remote setup failed")?;
-        changes.remote.extend(remote);
+        changes.remote.extend(remote.steps);
+        warnings.extend(remote.notes);
 
         let hash = billing_changeset::plan_hash(&changes);
         let diff = billing_changeset::unified_diff(&changes);

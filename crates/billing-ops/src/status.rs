@@ -124,11 +124,14 @@ impl Engine {
                     .unwrap_or(serde_json::Value::Null);
                 self.remote
                     .plan(RemotePlanRequest {
+                        root: &root,
                         plan,
                         environment: plan.environment,
+                        server_url: None,
                         state: &state,
                     })
                     .await?
+                    .steps
                     .into_iter()
                     .filter(|s| s.action != RemoteAction::Reuse)
                     .collect()

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::Engine;
 use crate::produce::hinted_apply;
+use crate::remote::RemoteUndoRequest;
 
 #[derive(Debug, Clone, Default)]
 pub struct UndoOptions {
@@ -59,12 +60,31 @@ impl Engine {
         let remote = if entry.remote.is_empty() {
             Vec::new()
         } else {
+            let lock = billing_apply::Lock::read(&project).map_err(hinted_apply)?;
+            let state = lock
+                .environments
+                .get(environment.as_str())
+                .cloned()
+                .unwrap_or(serde_json::Value::Null);
+            let plan = billing_plan::load(project.root()).ok().flatten();
+            let plan_server_url = plan
+                .as_ref()
+                .filter(|p| p.environment == environment)
+                .and_then(|p| p.server_url.as_deref());
+            // The lock file itself is restored with the files below, which also resets the
+            // remote state to what it was before the apply.
             self.remote
-                .undo(environment, &entry.remote)
+                .undo(RemoteUndoRequest {
+                    root: project.root(),
+                    environment,
+                    server_url: self.server_url.as_deref(),
+                    plan_server_url,
+                    records: &entry.remote,
+                    state: &state,
+                })
                 .await
-                .map_err(|err| {
-                    err.context("undoing the remote setup failed; no file was changed")
-                })?
+                .map_err(|err| err.context("undoing the remote setup failed; no file was changed"))?
+                .lines
         };
         let outcome = billing_apply::undo_latest(&project, true).map_err(hinted_apply)?;
         Ok(UndoReport {

@@ -11,7 +11,7 @@ use billing_errors::UsageError;
 use billing_ops::{ApplyHooks, ApplyOptions, ApplyReport, Event, InstallOutcome, Question};
 use clap::Args;
 
-use super::plan::{EnvironmentArg, block_on, plan_options, print_conflicts};
+use super::plan::{EnvironmentArg, block_on, engine, plan_options, print_conflicts};
 use crate::ExitStatus;
 use crate::printer::{BOLD, Printer, RED};
 
@@ -40,6 +40,10 @@ pub struct ApplyArgs {
     /// Apply remote steps in this environment instead of the plan file's `environment`.
     #[arg(long, value_enum)]
     pub environment: Option<EnvironmentArg>,
+    /// API base URL for remote steps (e.g. a running emulator); overrides `SPAIRE_SERVER_URL`
+    /// and the plan's `server_url`.
+    #[arg(long, value_name = "URL")]
+    pub server_url: Option<String>,
     /// Print the report as JSON (requires `--yes`; nothing is asked).
     #[arg(long)]
     pub json: bool,
@@ -173,7 +177,7 @@ pub fn run(args: ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
         shown_preview: false,
     };
-    let report = block_on(billing_ops::apply(&options, &mut hooks))??;
+    let report = block_on(engine(args.server_url).apply(&options, &mut hooks))??;
     if args.json {
         let json = serde_json::to_string_pretty(&report).context("failed to serialise")?;
         printer.data(json)?;
@@ -270,11 +274,18 @@ fn print_report(report: &ApplyReport, warnings: bool, printer: &Printer) -> anyh
             out.push_str(&format!("  {location}: {}\n", step.instructions));
         }
     }
-    if !report.dry_run {
-        out.push_str("\nRollback: `spaire-billing undo` restores every file listed above");
-        if !report.remote_completed.is_empty() {
-            out.push_str(" and reverts the remote objects created");
-        }
+    if report.journal.is_some() {
+        out.push_str("\nRollback steps: `spaire-billing undo` ");
+        out.push_str(
+            match (report.files.is_empty(), report.remote_completed.is_empty()) {
+                (false, true) => "restores every file listed above",
+                (false, false) => {
+                    "restores every file listed above and reverts the remote objects created"
+                }
+                (true, false) => "reverts the remote objects created",
+                (true, true) => "restores the manifests the installs changed",
+            },
+        );
         out.push('\n');
     }
     printer.data(out.trim_end())?;

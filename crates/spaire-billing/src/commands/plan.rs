@@ -29,6 +29,10 @@ pub struct PlanArgs {
     /// Plan remote steps for this environment instead of the plan file's `environment`.
     #[arg(long, value_enum)]
     pub environment: Option<EnvironmentArg>,
+    /// API base URL for remote steps (e.g. a running emulator); overrides `SPAIRE_SERVER_URL`
+    /// and the plan's `server_url`.
+    #[arg(long, value_name = "URL")]
+    pub server_url: Option<String>,
 }
 
 /// `--environment` values.
@@ -62,6 +66,10 @@ pub(crate) fn block_on<F: std::future::Future>(future: F) -> anyhow::Result<F::O
     Ok(runtime.block_on(future))
 }
 
+pub(crate) fn engine(server_url: Option<String>) -> billing_ops::Engine {
+    billing_ops::Engine::default().with_server_url(server_url)
+}
+
 pub(crate) fn plan_options(path: PathBuf, environment: Option<EnvironmentArg>) -> PlanOptions {
     PlanOptions {
         root: path,
@@ -72,7 +80,7 @@ pub(crate) fn plan_options(path: PathBuf, environment: Option<EnvironmentArg>) -
 
 pub fn run(args: PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let options = plan_options(args.path, args.environment);
-    let preview = block_on(billing_ops::plan(&options))??;
+    let preview = block_on(engine(args.server_url).plan(&options))??;
     if args.json {
         let json = serde_json::to_string_pretty(&PreviewJson::new(&preview))
             .context("failed to serialise the plan")?;

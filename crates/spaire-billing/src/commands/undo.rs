@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use billing_ops::UndoOptions;
 use clap::Args;
 
-use super::plan::block_on;
+use super::plan::{block_on, engine};
 use crate::ExitStatus;
 use crate::printer::{BOLD, Printer};
 
@@ -19,13 +19,16 @@ pub struct UndoArgs {
     /// Also discard edits you made to the applied files since the apply.
     #[arg(long)]
     pub force: bool,
+    /// API base URL for reverting remote objects (e.g. a running emulator).
+    #[arg(long, value_name = "URL")]
+    pub server_url: Option<String>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: UndoArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let report = block_on(billing_ops::undo(&UndoOptions {
+    let report = block_on(engine(args.server_url).undo(&UndoOptions {
         root: args.path,
         force: args.force,
     }))??;
