@@ -36,3 +36,6 @@ pub use server::{SERVER_URL_ENV, ServerUrl, dashboard_base};
 
 #[cfg(test)]
 mod mock_server_tests;
+
+#[cfg(test)]
+mod emulator_tests;

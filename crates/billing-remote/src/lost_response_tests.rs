@@ -69,6 +69,20 @@ async fn forward(
         .unwrap()
 }
 
+async fn start_proxy(upstream: String, lose: Vec<(Method, String)>) -> (Arc<Proxy>, String) {
+    let proxy = Arc::new(Proxy {
+        upstream,
+        http: reqwest::Client::new(),
+        lose: Mutex::new(lose),
+        lost: Mutex::new(Vec::new()),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new().fallback(forward).with_state(proxy.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (proxy, format!("http://{addr}"))
+}
+
 fn plan() -> BillingPlan {
     BillingPlan {
         environment: Environment::Local,
@@ -132,22 +146,16 @@ async fn creates_whose_response_was_lost_are_found_not_duplicated() {
         .await
         .unwrap();
 
-    let proxy = Arc::new(Proxy {
-        upstream: emulator.base_url(),
-        http: reqwest::Client::new(),
-        lose: Mutex::new(vec![
+    let (proxy, proxy_url) = start_proxy(
+        emulator.base_url(),
+        vec![
             (Method::POST, "/v1/meters/".into()),
             (Method::PATCH, "/v1/products/".into()),
             (Method::POST, "/v1/benefits/".into()),
-        ]),
-        lost: Mutex::new(Vec::new()),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = Router::new().fallback(forward).with_state(proxy.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
-    let via_proxy = client(&format!("http://{addr}"), emulator.token());
+        ],
+    )
+    .await;
+    let via_proxy = client(&proxy_url, emulator.token());
     let mut state = RemoteState::default();
     let report = crate::apply(&plan(), &via_proxy, Environment::Local, &mut state)
         .await
@@ -194,5 +202,40 @@ async fn creates_whose_response_was_lost_are_found_not_duplicated() {
     let objects: BTreeMap<_, _> = state.env(Environment::Local).unwrap().objects.clone();
     assert!(objects.values().all(|r| r.created_by_us), "{objects:#?}");
     assert!(report.changed_anything());
+    emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_ingest_whose_response_was_lost_is_retried_and_counted_once() {
+    let emulator = billing_emulator::serve(Default::default()).await.unwrap();
+    let (proxy, proxy_url) = start_proxy(
+        emulator.base_url(),
+        vec![(Method::POST, "/v1/events/ingest".into())],
+    )
+    .await;
+    let c = client(&proxy_url, emulator.token());
+    let events: Vec<billing_api::EventCreate> = (0..3)
+        .map(|i| {
+            billing_api::EventCreate::for_external_customer("call", "u1")
+                .with_external_id(format!("e{i}"))
+        })
+        .collect();
+    // The first attempt is stored but its answer lost; the retry finds all three stored.
+    let response = c.ingest_events(&events).await.unwrap();
+    assert_eq!((response.inserted, response.duplicates), (0, 3));
+    assert_eq!(proxy.lost.lock().unwrap().len(), 1);
+    assert_eq!(c.stats().retries, 1);
+    // Without external ids nothing deduplicates, so such a batch is never resent.
+    proxy
+        .lose
+        .lock()
+        .unwrap()
+        .push((Method::POST, "/v1/events/ingest".into()));
+    let unkeyed = [billing_api::EventCreate::for_external_customer(
+        "call", "u1",
+    )];
+    let err = c.ingest_events(&unkeyed).await.unwrap_err();
+    assert!(err.outcome_unknown(), "{err}");
+    assert_eq!(c.stats().retries, 1, "an unkeyed batch must not be retried");
     emulator.shutdown().await;
 }
