@@ -188,3 +188,138 @@ fn meter(index: usize, arg: &MeterArg) -> anyhow::Result<Vec<Meter>> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::args::{PriceArg, ProposePlanArgs};
+
+    fn args(meters: Vec<MeterArg>) -> ProposePlanArgs {
+        ProposePlanArgs {
+            environment: None,
+            server_url: None,
+            package: None,
+            framework: None,
+            customer: Some(CustomerArg::Header {
+                header: "x-user-id".into(),
+            }),
+            meters: Some(meters),
+            prices: Vec::new(),
+            credits: Vec::new(),
+            webhooks: None,
+        }
+    }
+
+    fn preset(id: &str) -> MeterArg {
+        MeterArg {
+            preset: Some(id.into()),
+            name: None,
+            event: None,
+            aggregation: None,
+            property: None,
+        }
+    }
+
+    fn error(a: &ProposePlanArgs) -> (String, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let err = to_plan(dir.path(), a).unwrap_err();
+        (
+            err.to_string(),
+            billing_errors::hints_in_chain(err.as_ref()),
+        )
+    }
+
+    #[test]
+    fn presets_expand_and_sandbox_is_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = to_plan(dir.path(), &args(vec![preset("llm-tokens-split")])).unwrap();
+        assert_eq!(plan.environment, Environment::Sandbox);
+        let names: Vec<&str> = plan.meters.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["llm-token-usage", "prompt-tokens", "completion-tokens"]
+        );
+        assert_eq!(plan.project.path, ".");
+    }
+
+    #[test]
+    fn a_custom_meter_needs_its_fields_and_a_preset_takes_none() {
+        let mut custom = preset("custom");
+        custom.name = Some("images".into());
+        let (message, hints) = error(&args(vec![custom.clone()]));
+        assert_eq!(
+            message,
+            "meters[0]: a custom meter needs event, aggregation"
+        );
+        assert!(hints[0].contains("ask the user"));
+
+        custom.event = Some("image-generated".into());
+        custom.aggregation = Some(AggregationFuncArg::Count);
+        let dir = tempfile::tempdir().unwrap();
+        let plan = to_plan(dir.path(), &args(vec![custom])).unwrap();
+        assert_eq!(plan.meters[0].kind, MeterKind::Custom);
+        assert_eq!(plan.meters[0].event, "image-generated");
+
+        let mut renamed = preset("api-calls");
+        renamed.name = Some("calls".into());
+        let (message, _) = error(&args(vec![renamed]));
+        assert!(message.contains("a preset meter takes no"), "{message}");
+    }
+
+    #[test]
+    fn prices_are_validated_like_the_plan_file() {
+        let mut a = args(vec![preset("api-calls")]);
+        a.prices.push(PriceArg {
+            meter: "api-calls".into(),
+            product: "Pro".into(),
+            unit_amount: "a lot".into(),
+            cap_amount: None,
+        });
+        let (message, hints) = error(&a);
+        assert!(
+            message.starts_with("the answers do not make a valid plan"),
+            "{message}"
+        );
+        assert!(message.contains("unit_amount"), "{message}");
+        assert!(!hints.is_empty());
+
+        a.prices[0].unit_amount = "0.5".into();
+        a.prices[0].meter = "no-such-meter".into();
+        let (message, _) = error(&a);
+        assert!(message.contains("no-such-meter"), "{message}");
+    }
+
+    #[test]
+    fn answers_need_a_customer_and_at_least_one_meter() {
+        let mut a = args(vec![]);
+        assert_eq!(error(&a).0, "`meters` is empty");
+        a.meters = Some(vec![preset("storage")]);
+        a.customer = None;
+        assert_eq!(error(&a).0, "`customer` is required with `meters`");
+    }
+
+    #[test]
+    fn without_meters_the_plan_file_is_used_with_explicit_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("spaire-billing.toml"),
+            "environment = \"sandbox\"\n\n[customer]\nfrom = \"header\"\nheader = \"x-user\"\n\n[[meters]]\npreset = \"api-calls\"\n",
+        )
+        .unwrap();
+        let mut a = args(vec![]);
+        a.meters = None;
+        a.customer = None;
+        a.environment = Some(EnvironmentArg::Local);
+        let plan = to_plan(dir.path(), &a).unwrap();
+        assert_eq!(plan.environment, Environment::Local);
+        assert_eq!(plan.meters[0].name, "api-calls");
+
+        std::fs::write(
+            dir.path().join("spaire-billing.toml"),
+            "[[meters]]\npreset = \"nope\"\n",
+        )
+        .unwrap();
+        let err = to_plan(dir.path(), &a).unwrap_err();
+        assert!(err.to_string().contains("spaire-billing.toml:"), "{err}");
+    }
+}

@@ -52,6 +52,9 @@ struct State {
 pub struct BillingServer {
     root: Arc<PathBuf>,
     state: Arc<Mutex<State>>,
+    /// Held while files or the account change (apply, undo), so two calls from an agent that
+    /// fires tools in parallel cannot interleave their writes.
+    writing: Arc<Mutex<()>>,
     tool_router: ToolRouter<BillingServer>,
 }
 
@@ -77,6 +80,7 @@ impl BillingServer {
         Self {
             root: Arc::new(options.root),
             state: Arc::new(Mutex::new(State::default())),
+            writing: Arc::new(Mutex::new(())),
             tool_router: Self::tool_router(),
         }
     }
@@ -91,6 +95,16 @@ impl BillingServer {
             .await
             .map_err(|e| anyhow::anyhow!("internal error: the operation panicked: {e}"))?
     }
+}
+
+/// Runs an engine future on its own task: a panic deep in the engine becomes a tool error
+/// for this one call instead of taking the server (and the agent's session) down.
+async fn guarded<T: Send + 'static>(
+    work: impl std::future::Future<Output = anyhow::Result<T>> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::spawn(work).await.map_err(|e| {
+        anyhow::anyhow!("internal error: the operation failed unexpectedly ({e}); please report it")
+    })?
 }
 
 fn respond<T: serde::Serialize>(result: anyhow::Result<T>) -> Result<CallToolResult, ErrorData> {
@@ -149,7 +163,8 @@ wait for approval before calling apply_plan.",
         &self,
         Parameters(args): Parameters<ProposePlanArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let result = engine::propose(&self.root, &args).await;
+        let root = Arc::clone(&self.root);
+        let result = guarded(async move { engine::propose(&root, &args).await }).await;
         let proposal = match result {
             Ok(p) => p,
             Err(err) => return Ok(outcome::failed(&err)),
@@ -199,7 +214,9 @@ atomically and creates remote objects idempotently; `undo` reverts it.",
                 .into(),
             ));
         }
-        respond(engine::apply(&self.root, &proposal).await)
+        let _writing = self.writing.lock().await;
+        let root = Arc::clone(&self.root);
+        respond(guarded(async move { engine::apply(&root, &proposal).await }).await)
     }
 
     #[tool(
@@ -217,7 +234,8 @@ read the counted usage and customer balance back, compared with the plan. Create
         &self,
         Parameters(args): Parameters<VerifyArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        respond(engine::verify(&self.root, &args).await)
+        let root = Arc::clone(&self.root);
+        respond(guarded(async move { engine::verify(&root, &args).await }).await)
     }
 
     #[tool(
@@ -236,7 +254,9 @@ and an undo_hash. Show it to the user, and call again with that undo_hash after 
         &self,
         Parameters(args): Parameters<UndoArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        respond(engine::undo(&self.root, &args).await)
+        let _writing = self.writing.lock().await;
+        let root = Arc::clone(&self.root);
+        respond(guarded(async move { engine::undo(&root, &args).await }).await)
     }
 
     #[tool(
@@ -251,7 +271,8 @@ an SDK that is not installed, files edited since the last apply. Changes nothing
         )
     )]
     async fn status(&self) -> Result<CallToolResult, ErrorData> {
-        respond(engine::status(&self.root).await)
+        let root = Arc::clone(&self.root);
+        respond(guarded(async move { engine::status(&root).await }).await)
     }
 }
 
