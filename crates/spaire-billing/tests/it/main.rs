@@ -9,3 +9,6 @@ mod mcp;
 mod wire;
 mod remote;
 mod emulator;
+mod codegen;
+mod codegen_other;
+mod codegen_py;

@@ -1,0 +1,393 @@
+//! Proof that the generated Python code is correct: one strict mypy run over every fixture
+//! × preset × pricing × webhooks case (plus customer-source variants), and runtime tests of
+//! FastAPI and Flask apps against the emulator.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use billing_detect::{FrameworkDetails, FrameworkId, Language, ProjectProfile};
+use billing_plan::{BillingPlan, CustomerSource};
+
+use crate::codegen::{self, PRESETS, PRICINGS, Pricing};
+use crate::common;
+
+pub fn venv_python() -> Option<PathBuf> {
+    codegen::toolchain(
+        common::repo_root().join("tests/toolchains/python/.venv/bin/python"),
+        "the Python test venv",
+    )
+}
+
+/// The Python fixtures, with the profile `detect` gives for each.
+pub fn fixture_profile(name: &str, root: &Path) -> ProjectProfile {
+    let entry = |file: &str, var: &str| FrameworkDetails {
+        entry_file: Some(file.to_owned()),
+        app_variable: Some(var.to_owned()),
+        ..FrameworkDetails::default()
+    };
+    let frameworks = match name {
+        "fastapi" => vec![codegen::framework(FrameworkId::Fastapi, entry("app/main.py", "app"))],
+        "flask" => vec![codegen::framework(FrameworkId::Flask, entry("shop/__init__.py", "app"))],
+        "django" => vec![codegen::framework(
+            FrameworkId::Django,
+            FrameworkDetails { settings_module: Some("mysite.settings".to_owned()), ..FrameworkDetails::default() },
+        )],
+        "pydantic-ai" => vec![codegen::framework(FrameworkId::PydanticAi, FrameworkDetails::default())],
+        "fastapi-pydantic-ai" => vec![
+            codegen::framework(FrameworkId::PydanticAi, FrameworkDetails::default()),
+            codegen::framework(FrameworkId::Fastapi, entry("service/api.py", "api")),
+        ],
+        other => panic!("unknown fixture {other}"),
+    };
+    codegen::profile(root, Language::Python, frameworks)
+}
+
+pub const FIXTURES: &[&str] = &["fastapi", "flask", "django", "pydantic-ai", "fastapi-pydantic-ai"];
+
+/// A file that calls every generated helper the way wired call sites do, so mypy checks the
+/// contract with the call-site wiring (names, parameters, PydanticAI result types).
+fn contract_check(helpers: &[String], package: &str) -> String {
+    let mut text = String::from(
+        "from __future__ import annotations\n\nfrom pydantic_ai import Agent\nfrom pydantic_ai.models.test import TestModel\n\n",
+    );
+    let names: Vec<&str> = helpers.iter().map(String::as_str).collect();
+    text.push_str(&format!("from .{package}.usage import {}\n", names.join(", ")));
+    text.push_str(&format!("from .{package}.balance import get_customer_balances, has_credits_remaining\n\n\n"));
+    text.push_str("def exercise() -> None:\n");
+    text.push_str("    record_event(\"u1\", \"custom\", {\"n\": 1})\n");
+    if names.contains(&"record_llm_usage") {
+        text.push_str("    result = Agent(TestModel()).run_sync(\"hi\")\n");
+        text.push_str("    record_agent_run(\"u1\", result)\n");
+        text.push_str("    record_llm_usage(\"u1\", result.usage, model=\"test\")\n");
+        text.push_str("    record_llm_usage(\"u1\", {\"input_tokens\": 1, \"output_tokens\": 2})\n");
+    }
+    if names.contains(&"record_storage_upload") {
+        text.push_str("    record_storage_upload(\"u1\", 1024, bucket=\"b\", key=\"k\")\n");
+    }
+    if names.contains(&"record_api_call") {
+        text.push_str("    record_api_call(\"u1\", \"/x\")\n");
+    }
+    if names.contains(&"start_compute_timer") {
+        text.push_str("    elapsed: float = start_compute_timer(\"u1\").stop()\n    del elapsed\n");
+    }
+    text.push_str("    balances: dict[str, float] = get_customer_balances(\"u1\")\n    del balances\n");
+    text.push_str("    ok: bool = has_credits_remaining(\"u1\")\n    del ok\n");
+    text
+}
+
+fn extra_plans() -> Vec<(String, BillingPlan)> {
+    let all = codegen::plan(PRESETS, Pricing::Both, true, None);
+    let mut body = all.clone();
+    body.customer = CustomerSource::Body { field: "customerId".to_owned() };
+    let mut session = all.clone();
+    session.customer = CustomerSource::Session;
+    let mut custom = codegen::plan(&["api-calls"], Pricing::Unit, false, None);
+    custom.meters.push(billing_plan::Meter {
+        name: "Image generations".to_owned(),
+        event: "image-generated".to_owned(),
+        aggregation: billing_plan::Aggregation {
+            func: billing_plan::AggregationFunc::Sum,
+            property: Some("pixels".to_owned()),
+        },
+        kind: billing_plan::MeterKind::Custom,
+        preset: None,
+    });
+    vec![
+        ("all-presets".to_owned(), all),
+        ("body-customer".to_owned(), body),
+        ("session-customer".to_owned(), session),
+        ("custom-meter".to_owned(), custom),
+    ]
+}
+
+#[test]
+fn generated_python_type_checks_under_strict_mypy() {
+    let Some(python) = venv_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let mut plans: Vec<(String, BillingPlan)> = Vec::new();
+    for preset in PRESETS {
+        for pricing in PRICINGS {
+            for webhooks in [false, true] {
+                plans.push((
+                    format!("{preset}-{pricing:?}-{}", if webhooks { "wh" } else { "nowh" }),
+                    codegen::plan(&[preset], *pricing, webhooks, None),
+                ));
+            }
+        }
+    }
+    plans.extend(extra_plans());
+
+    // Identical outputs are checked once: pricing often does not change the code.
+    let mut unique: BTreeMap<String, String> = BTreeMap::new();
+    let mut cases = Vec::new();
+    let mut django_case = None;
+    for fixture in FIXTURES {
+        for (name, plan) in &plans {
+            let staging = tempfile::tempdir().unwrap();
+            codegen::copy_dir(&codegen::codegen_fixture("py", fixture), staging.path());
+            let profile = fixture_profile(fixture, staging.path());
+            let changes = codegen::generate_into(staging.path(), &profile, plan);
+            let key: String = changes.files.iter().map(|f| format!("{}\n{}\n", f.path, f.after)).collect();
+            if unique.contains_key(&key) {
+                continue;
+            }
+            let case = format!("c{:03}", cases.len());
+            unique.insert(key, case.clone());
+            let case_dir = root.join(&case);
+            codegen::copy_dir(staging.path(), &case_dir);
+            std::fs::write(case_dir.join("__init__.py"), "").unwrap();
+            let helpers = billing_generate::python::usage_helpers(plan);
+            let target = billing_generate::Target {
+                root: &case_dir,
+                profile: &profile,
+                package: &profile.packages[0],
+                plan,
+            };
+            let module = billing_generate::python::usage_module_import(&target).unwrap();
+            let package = module.trim_end_matches(".usage");
+            std::fs::write(case_dir.join("contract_check.py"), contract_check(&helpers, package)).unwrap();
+            if *fixture == "django" && django_case.is_none() {
+                django_case = Some(case.clone());
+            }
+            cases.push(format!("{case} = {fixture} / {name}"));
+        }
+    }
+    let django_case = django_case.expect("a django case");
+    std::fs::write(
+        root.join("mypy.ini"),
+        format!(
+            "[mypy]\nstrict = True\nplugins = mypy_django_plugin.main\ncache_dir = {}\n\n[mypy.plugins.django-stubs]\ndjango_settings_module = {django_case}.mysite.settings\n",
+            common::repo_root().join("target/mypy-cache").display()
+        ),
+    )
+    .unwrap();
+    let dirs: Vec<String> = cases.iter().map(|c| c[..4].to_owned()).collect();
+    let output = Command::new(&python)
+        .args(["-m", "mypy", "--config-file", "mypy.ini"])
+        .args(&dirs)
+        .current_dir(root)
+        .env("PYTHONPATH", root)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "mypy --strict failed on generated code:\n{text}\ncases:\n{}",
+        cases.join("\n")
+    );
+    assert!(cases.len() >= FIXTURES.len() * 5, "too few distinct cases: {}", cases.len());
+}
+
+const WEBHOOK_SECRET: &str = "spaire_whs_TestSecretForGeneratedCode0123456789abcdef";
+
+/// Extra endpoints the runtime tests call, added next to the fixture's app: a PydanticAI run
+/// recorded with `record_agent_run`, as wired call sites do.
+const FASTAPI_HARNESS: &str = r#"from fastapi import Header
+from pydantic_ai import Agent
+from pydantic_ai.models.test import TestModel
+
+from .main import app
+from .spaire_billing.usage import record_agent_run
+
+agent = Agent(TestModel())
+
+
+@app.post("/agent")
+async def run_agent(x_customer_id: str = Header()) -> dict[str, int]:
+    result = await agent.run("hello there")
+    record_agent_run(x_customer_id, result)
+    usage = result.usage if hasattr(result.usage, "total_tokens") else result.usage()
+    return {"total": usage.total_tokens}
+"#;
+
+const FLASK_HARNESS: &str = r#"from flask import Flask, request
+from pydantic_ai import Agent
+from pydantic_ai.models.test import TestModel
+
+from . import create_app
+from .spaire_billing.usage import record_agent_run
+
+agent = Agent(TestModel())
+
+
+def harness_app() -> Flask:
+    app = create_app()
+
+    @app.post("/agent")
+    def run_agent() -> dict[str, int]:
+        result = agent.run_sync("hello there")
+        record_agent_run(request.headers["x-customer-id"], result)
+        usage = result.usage if hasattr(result.usage, "total_tokens") else result.usage()
+        return {"total": usage.total_tokens}
+
+    @app.get("/boom")
+    def boom() -> str:
+        raise RuntimeError("handler failure")
+
+    return app
+"#;
+
+struct PyApp {
+    fixture: &'static str,
+    harness_file: &'static str,
+    harness: &'static str,
+    /// argv after `python -m`, with `{port}` replaced.
+    command: &'static [&'static str],
+    /// Signal that makes the server shut down gracefully.
+    signal: &'static str,
+}
+
+const FASTAPI: PyApp = PyApp {
+    fixture: "fastapi",
+    harness_file: "app/harness.py",
+    harness: FASTAPI_HARNESS,
+    command: &["uvicorn", "app.harness:app", "--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning"],
+    signal: "TERM",
+};
+
+const FLASK: PyApp = PyApp {
+    fixture: "flask",
+    harness_file: "shop/harness.py",
+    harness: FLASK_HARNESS,
+    command: &["flask", "--app", "shop.harness:harness_app", "run", "--port", "{port}"],
+    signal: "INT",
+};
+
+fn start(app: &PyApp, python: &Path, dir: &Path, server_url: &str, token: &str) -> (std::process::Child, String) {
+    let port = codegen::free_port().to_string();
+    let args: Vec<String> = app.command.iter().map(|a| a.replace("{port}", &port)).collect();
+    let mut child = Command::new(python)
+        .arg("-m")
+        .args(&args)
+        .current_dir(dir)
+        .env("SPAIRE_ACCESS_TOKEN", token)
+        .env("SPAIRE_SERVER_URL", server_url)
+        .env("SPAIRE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        .env("PYTHONUNBUFFERED", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    codegen::wait_until_up(&format!("{base}/health"), 30, &mut child);
+    (child, base)
+}
+
+fn prepare(app: &PyApp, server_url: &str) -> (tempfile::TempDir, BillingPlan) {
+    let dir = tempfile::tempdir().unwrap();
+    codegen::copy_dir(&codegen::codegen_fixture("py", app.fixture), dir.path());
+    let plan = codegen::plan(&["llm-tokens", "api-calls"], Pricing::Unit, true, Some(server_url));
+    let profile = fixture_profile(app.fixture, dir.path());
+    codegen::generate_into(dir.path(), &profile, &plan);
+    std::fs::write(dir.path().join(app.harness_file), app.harness).unwrap();
+    (dir, plan)
+}
+
+/// Meter counts equal the usage sent, webhooks verify, and SIG{TERM,INT} flushes the queue.
+fn usage_reaches_the_meters(app: &PyApp) {
+    let Some(python) = venv_python() else { return };
+    let emulator = billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
+    let base_url = emulator.base_url();
+    let api = codegen::Api { base: &base_url, token: emulator.token() };
+    let (dir, plan) = prepare(app, &base_url);
+    let meters: Vec<(String, String)> =
+        plan.meters.iter().map(|m| (m.name.clone(), api.create_meter(m))).collect();
+    let (mut child, base) = start(app, &python, dir.path(), &base_url, emulator.token());
+    let customer = format!("cust-{}", app.fixture);
+
+    for _ in 0..5 {
+        let (status, _) = codegen::http("GET", &format!("{base}/health"), &[("x-customer-id", &customer)], "").unwrap();
+        assert_eq!(status, 200);
+    }
+    // Not counted: no customer id, and a failing handler.
+    assert_eq!(codegen::http("GET", &format!("{base}/health"), &[], "").unwrap().0, 200);
+    assert_eq!(codegen::http("GET", &format!("{base}/boom"), &[("x-customer-id", &customer)], "").unwrap().0, 500);
+    let mut tokens = 0.0;
+    for _ in 0..3 {
+        let (status, body) = codegen::http("POST", &format!("{base}/agent"), &[("x-customer-id", &customer)], "").unwrap();
+        assert_eq!(status, 200, "{body}");
+        let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+        tokens += value["total"].as_f64().unwrap();
+    }
+    assert!(tokens > 0.0);
+
+    let webhook = format!("{base}{}", billing_generate::python::WEBHOOK_PATH);
+    let body = codegen::order_paid_body();
+    let headers = codegen::signed_headers(WEBHOOK_SECRET, &body);
+    let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(codegen::http("POST", &webhook, &pairs, &body).unwrap().0, 202, "signed order.paid");
+    let tampered = body.replacen("order.paid", "order.paie", 1);
+    assert_eq!(codegen::http("POST", &webhook, &pairs, &tampered).unwrap().0, 403, "tampered body");
+    let unknown = r#"{"type":"future.event","timestamp":"2026-11-23T10:00:00Z","data":{}}"#;
+    let unknown_headers = codegen::signed_headers(WEBHOOK_SECRET, unknown);
+    let pairs: Vec<(&str, &str)> = unknown_headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(codegen::http("POST", &webhook, &pairs, unknown).unwrap().0, 202, "unknown type");
+
+    // Graceful shutdown right away: the 2 s batch interval has not passed, so the exit flush
+    // must deliver what is still queued.
+    let output = codegen::stop(&mut child, app.signal, 30);
+    let logs = String::from_utf8_lossy(&output.stderr).to_string();
+    // uvicorn re-raises SIGTERM after its graceful shutdown, and Flask's dev server ends on
+    // KeyboardInterrupt: both are clean exits; the meter totals below prove the flush.
+    use std::os::unix::process::ExitStatusExt;
+    let graceful = output.status.success()
+        || output.status.signal() == Some(15)
+        || (app.signal == "INT" && !logs.contains("spaire: flushing usage events failed"));
+    assert!(graceful, "exit {:?}: {logs}", output.status);
+    let total = |name: &str| {
+        let id = &meters.iter().find(|(n, _)| n == name).unwrap().1;
+        api.meter_total(id, &customer)
+    };
+    assert_eq!(total("api-calls"), 8.0, "5 health + 3 agent calls; logs:\n{logs}");
+    assert_eq!(total("llm-token-usage"), tokens, "logs:\n{logs}");
+    for event in api.events(&customer) {
+        let metadata = &event["metadata"];
+        match event["name"].as_str().unwrap() {
+            "llm-usage" => assert!(metadata["totalTokens"].is_number() && metadata["inputTokens"].is_number()),
+            "api-call" => assert!(metadata["endpoint"].is_string() && metadata["method"].is_string()),
+            other => panic!("unexpected event {other}"),
+        }
+    }
+}
+
+/// With the API unreachable every request still succeeds, and shutdown ends cleanly.
+fn app_keeps_answering_when_the_api_is_down(app: &PyApp) {
+    let Some(python) = venv_python() else { return };
+    let dead = format!("http://127.0.0.1:{}", codegen::free_port());
+    let (dir, _) = prepare(app, &dead);
+    let (mut child, base) = start(app, &python, dir.path(), &dead, "token-for-a-dead-api");
+    for _ in 0..20 {
+        let started = std::time::Instant::now();
+        let (status, _) = codegen::http("GET", &format!("{base}/health"), &[("x-customer-id", "cust-down")], "").unwrap();
+        assert_eq!(status, 200);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "request blocked on the API");
+    }
+    let (status, _) = codegen::http("POST", &format!("{base}/agent"), &[("x-customer-id", "cust-down")], "").unwrap();
+    assert_eq!(status, 200);
+    let output = codegen::stop(&mut child, app.signal, 30);
+    let logs = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(!logs.contains("Traceback") || logs.contains("KeyboardInterrupt"), "crash:\n{logs}");
+    assert!(logs.contains("could not be delivered"), "the lost events are reported:\n{logs}");
+}
+
+#[test]
+fn fastapi_usage_reaches_the_meters_and_webhooks_verify() {
+    usage_reaches_the_meters(&FASTAPI);
+}
+
+#[test]
+fn flask_usage_reaches_the_meters_and_webhooks_verify() {
+    usage_reaches_the_meters(&FLASK);
+}
+
+#[test]
+fn fastapi_keeps_answering_when_the_api_is_down() {
+    app_keeps_answering_when_the_api_is_down(&FASTAPI);
+}
+
+#[test]
+fn flask_keeps_answering_when_the_api_is_down() {
+    app_keeps_answering_when_the_api_is_down(&FLASK);
+}
