@@ -99,9 +99,10 @@ pub fn plan(plan: &BillingPlan, environment: Environment, state: &RemoteState) -
             .map(|c| credit_description(c.units, &c.meter))
             .collect();
         let key = keys::product_benefits(product);
-        // Attaching has no id of its own: it is done when the product is recorded as changed
-        // and every credit of it is recorded.
-        let done = env_state.is_some_and(|e| e.products.contains_key(product))
+        // Attaching has no id of its own. An apply with a token records every credit and
+        // clears `pending` only once all steps succeeded, so: every credit recorded and the
+        // step not left pending means it was done.
+        let done = env_state.is_some_and(|e| !e.pending.contains(&key))
             && plan
                 .credits
                 .iter()

@@ -300,6 +300,17 @@ async fn full_remote_flow_keeps_fixed_price_and_a_second_run_writes_nothing() {
     assert!(!second.changed_anything());
     assert_eq!(state, before);
 
+    // Without a token, the lock file alone says everything is done.
+    let offline = billing_remote::plan_offline(&plan, Environment::Local, &state);
+    assert!(
+        offline
+            .steps
+            .iter()
+            .all(|s| s.action == RemoteAction::Reuse),
+        "{:#?}",
+        offline.steps
+    );
+
     // A fresh lock file (e.g. another machine) still finds and reuses the objects.
     let mut fresh = RemoteState::default();
     let third = billing_remote::apply(&plan, &client, Environment::Local, &mut fresh)
@@ -519,6 +530,65 @@ async fn undo_restores_the_previous_benefit_list() {
     let product = client.product(&product.id).await.unwrap();
     assert!(product.benefits.is_empty());
     assert_eq!(product.prices.len(), 1);
+    emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_endpoint_is_registered_once_and_removed_by_undo() {
+    let emulator = billing_emulator::serve(EmulatorConfig::default())
+        .await
+        .unwrap();
+    let client = client(&emulator.base_url(), emulator.token());
+    let mut plan = full_plan();
+    plan.prices.clear();
+    plan.credits.clear();
+    plan.webhooks = Some(billing_plan::Webhooks {
+        events: vec!["order.paid".into(), "customer.state_changed".into()],
+        // The emulator delivers to local http URLs; Spaire itself would need public https.
+        url: Some("http://127.0.0.1:9/api/webhook/spaire".into()),
+    });
+    let mut state = RemoteState::default();
+    let first = billing_remote::apply(&plan, &client, Environment::Local, &mut state)
+        .await
+        .unwrap();
+    let hook = first
+        .steps
+        .iter()
+        .find(|s| s.key.starts_with("webhook:"))
+        .unwrap();
+    assert_eq!(hook.action, RemoteAction::Create);
+    assert!(
+        first
+            .notes
+            .iter()
+            .any(|n| n.contains("SPAIRE_WEBHOOK_SECRET")),
+        "{:?}",
+        first.notes
+    );
+    let second = billing_remote::apply(&plan, &client, Environment::Local, &mut state)
+        .await
+        .unwrap();
+    assert_eq!(second.stats.writes, 0);
+    assert_eq!(
+        client
+            .webhook_endpoints()
+            .collect_all()
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let report = billing_remote::undo(&client, Environment::Local, &mut state).await;
+    assert!(report.all_ok(), "{report:#?}");
+    assert!(
+        client
+            .webhook_endpoints()
+            .collect_all()
+            .await
+            .unwrap()
+            .is_empty()
+    );
     emulator.shutdown().await;
 }
 
