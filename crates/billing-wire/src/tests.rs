@@ -421,3 +421,94 @@ fn python_import_goes_after_the_last_top_level_import() {
         "\"\"\"Doc.\"\"\"\nimport pydantic_ai\nfrom app.usage import record_agent_run\n\n\nasync def chat(request) -> None:\n    r = await pydantic_ai.Agent(\"test\").run(\"x\")\n    record_agent_run(request.headers.get(\"x-customer-id\", \"\"), r)\n"
     );
 }
+
+#[test]
+fn assignment_to_an_existing_variable_is_recorded_after_it() {
+    let out = ts(
+        r#"import { generateText } from "ai";
+
+export async function POST(request: Request) {
+  let reply;
+  try {
+    reply = await generateText({ model, prompt: "x" }); // first attempt
+  } catch {
+    return new Response(null, { status: 502 });
+  }
+  return new Response(reply.text);
+}
+"#,
+        &[(K::GenerateText, "generateText")],
+        header(),
+    );
+    let after = out.after.expect("edited");
+    assert!(after.contains(
+        "    reply = await generateText({ model, prompt: \"x\" }); // first attempt\n    recordLlmUsage(request.headers.get(\"x-customer-id\") ?? \"\", reply.totalUsage);\n"
+    ), "{after}");
+}
+
+#[test]
+fn function_customer_reuses_an_id_the_handler_already_fetched() {
+    let out = ts(
+        r#"import { streamText } from "ai";
+import { getUserId as currentUser } from "@/lib/auth";
+
+export async function POST(request: Request) {
+  const userId = await currentUser(request);
+  const result = streamText({ model, prompt: "x" });
+  return result.toTextStreamResponse();
+}
+"#,
+        &[(K::StreamText, "streamText")],
+        CustomerSource::Function {
+            function: "getUserId".to_owned(),
+            module: "@/lib/auth".to_owned(),
+        },
+    );
+    let after = out.after.expect("edited");
+    assert!(
+        after.contains(r#"recordLlmUsage(String(userId ?? ""), event.totalUsage)"#),
+        "{after}"
+    );
+    assert!(!after.contains("async (event)"), "no await needed: {after}");
+}
+
+#[test]
+fn python_function_customer_uses_a_fastapi_dependency_or_an_earlier_call() {
+    let customer = CustomerSource::Function {
+        function: "get_user_id".to_owned(),
+        module: "app.auth".to_owned(),
+    };
+    let out = py(
+        r#"from fastapi import Depends
+from pydantic_ai import Agent
+from app.auth import get_user_id
+
+agent = Agent("test")
+
+
+async def chat(prompt: str, user_id: str = Depends(get_user_id)) -> str:
+    result = await agent.run(prompt)
+    return result.output
+
+
+def report(request) -> str:
+    uid = get_user_id(request)
+    result = agent.run_sync("x")
+    return result.output
+"#,
+        &[
+            (K::AgentRun, "agent.run"),
+            (K::AgentRunSync, "agent.run_sync"),
+        ],
+        customer,
+    );
+    let after = out.after.expect("edited");
+    assert!(
+        after.contains(r#"record_agent_run(str(user_id or ""), result)"#),
+        "{after}"
+    );
+    assert!(
+        after.contains(r#"record_agent_run(str(uid or ""), result)"#),
+        "{after}"
+    );
+}

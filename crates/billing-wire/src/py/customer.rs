@@ -128,7 +128,9 @@ pub(crate) fn resolve(f: &PyFile<'_>, at: Node<'_>) -> Result<CustomerExpr, Stri
                 "no parsed request body with a `{field}` field is in scope (a parameter typed with a model that declares it, or `body = await request.json()`)"
             )
         }),
-        CustomerSource::Function { function, module } => call_user_function(f, &functions, function, module),
+        CustomerSource::Function { function, module } => {
+            call_user_function(f, at, &functions, function, module)
+        }
         CustomerSource::Session => Err(
             "the customer comes from the session, whose shape spaire-billing cannot know in Python".to_owned(),
         ),
@@ -211,6 +213,7 @@ fn class_fields(f: &PyFile<'_>, class: &str) -> Option<Vec<String>> {
 /// `str(get_user_id(request) or "")`, awaited when the user's function is `async def`.
 fn call_user_function(
     f: &PyFile<'_>,
+    at: Node<'_>,
     functions: &[Node<'_>],
     function: &str,
     module: &str,
@@ -220,6 +223,28 @@ fn call_user_function(
             "the call is not inside a function that could call `{function}`"
         ));
     };
+    let q = f.quote;
+    let local_name = f
+        .imports
+        .local_for(function, Some(module))
+        .unwrap_or(function);
+    for p in params(*inner, f.src) {
+        // FastAPI dependency: `user_id: str = Depends(get_user_id)` already holds the id.
+        let depends = p
+            .default
+            .as_deref()
+            .is_some_and(|d| d.replace(' ', "") == format!("Depends({local_name})"))
+            || p.annotation.as_deref().is_some_and(|a| {
+                a.replace(' ', "")
+                    .contains(&format!("Depends({local_name})"))
+            });
+        if depends {
+            return Ok(CustomerExpr::plain(format!("str({} or {q}{q})", p.name)));
+        }
+    }
+    if let Some(variable) = earlier_result_of(f, *inner, at, local_name) {
+        return Ok(CustomerExpr::plain(format!("str({variable} or {q}{q})")));
+    }
     let signature = user_function_signature(f, module, function).ok_or_else(|| {
         format!(
             "`{function}` was not found as a top-level `def` in module `{module}` of this package"
@@ -252,7 +277,6 @@ fn call_user_function(
             function.to_owned()
         }
     };
-    let q = f.quote;
     let call = format!(
         "{}{local}({arg})",
         if signature.is_async { "await " } else { "" }
@@ -261,6 +285,32 @@ fn call_user_function(
         expr: format!("str({call} or {q}{q})"),
         needs_await: signature.is_async,
         imports,
+    })
+}
+
+/// `user_id = get_user_id(request)` (or awaited) assigned in `function` before the call site.
+fn earlier_result_of(
+    f: &PyFile<'_>,
+    function: Node<'_>,
+    at: Node<'_>,
+    callee: &str,
+) -> Option<String> {
+    descendants(function).into_iter().find_map(|node| {
+        if node.kind() != "assignment" || node.start_byte() >= at.start_byte() {
+            return None;
+        }
+        let left = node
+            .child_by_field_name("left")
+            .filter(|l| l.kind() == "identifier")?;
+        let mut right = node.child_by_field_name("right")?;
+        if right.kind() == "await" {
+            right = named_children(right).into_iter().next()?;
+        }
+        let called = right.kind() == "call"
+            && right
+                .child_by_field_name("function")
+                .is_some_and(|c| text(c, f.src) == callee);
+        called.then(|| text(left, f.src).to_owned())
     })
 }
 

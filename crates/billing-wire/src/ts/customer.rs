@@ -263,6 +263,13 @@ pub(crate) fn resolve(
                     "the call is not inside a function that could call `{function}`"
                 ));
             };
+            let local_name = f.imports.local_for(function).unwrap_or(function);
+            if let Some(variable) = earlier_result_of(f, *inner, at, local_name) {
+                // The handler already asked for the user id: reuse it, do not call again.
+                return Ok(CustomerExpr::plain(format!(
+                    "String({variable} ?? {empty})"
+                )));
+            }
             if !own_async_scope && !is_async(*inner) {
                 return Err(format!(
                     "the enclosing function is not `async`, so `await {function}(...)` cannot be added"
@@ -304,6 +311,29 @@ pub(crate) fn resolve(
                 })
         }
     }
+}
+
+/// `const userId = await getUserId(..)` declared before `at` in `function`: `userId`.
+fn earlier_result_of(
+    f: &TsFile<'_>,
+    function: Node<'_>,
+    at: Node<'_>,
+    callee: &str,
+) -> Option<String> {
+    descendants(function).into_iter().find_map(|decl| {
+        if decl.kind() != "variable_declarator" || decl.start_byte() >= at.start_byte() {
+            return None;
+        }
+        let name = decl
+            .child_by_field_name("name")
+            .filter(|n| n.kind() == "identifier")?;
+        let value = unwrap_expr(decl.child_by_field_name("value")?);
+        let called = value.kind() == "call_expression"
+            && value
+                .child_by_field_name("function")
+                .is_some_and(|c| text(c, f.src) == callee);
+        called.then(|| text(name, f.src).to_owned())
+    })
 }
 
 fn declares_top_level(f: &TsFile<'_>, name: &str) -> bool {

@@ -103,21 +103,7 @@ pub(crate) fn generate(f: &TsFile<'_>, call: Node<'_>, kind: CallSiteKind) -> Si
     let shape = call
         .parent()
         .filter(|p| p.kind() == "await_expression")
-        .and_then(|awaited| {
-            let declarator = awaited
-                .parent()
-                .filter(|d| d.kind() == "variable_declarator")?;
-            let statement = declarator.parent().filter(|s| {
-                matches!(s.kind(), "lexical_declaration" | "variable_declaration")
-                    && s.parent().is_some_and(|b| {
-                        matches!(
-                            b.kind(),
-                            "statement_block" | "program" | "switch_case" | "switch_default"
-                        )
-                    })
-            })?;
-            Some((declarator.child_by_field_name("name")?, statement))
-        });
+        .and_then(|awaited| assigned_result(awaited));
     let Some((name, statement)) = shape else {
         let customer = f
             .customer(call)
@@ -181,6 +167,39 @@ pub(crate) fn generate(f: &TsFile<'_>, call: Node<'_>, kind: CallSiteKind) -> Si
         edits,
         imports,
         what: format!("records `{usage}` after the call"),
+    }
+}
+
+/// Where the awaited result lands: `const <name> = await ..` or `<name> = await ..` as a
+/// statement of its own in a block. Returns the binding (identifier or pattern) and the
+/// statement after which the result is available.
+fn assigned_result(awaited: Node<'_>) -> Option<(Node<'_>, Node<'_>)> {
+    let in_block = |s: &Node<'_>| {
+        s.parent().is_some_and(|b| {
+            matches!(
+                b.kind(),
+                "statement_block" | "program" | "switch_case" | "switch_default"
+            )
+        })
+    };
+    let parent = awaited.parent()?;
+    match parent.kind() {
+        "variable_declarator" => {
+            let statement = parent.parent().filter(|s| {
+                matches!(s.kind(), "lexical_declaration" | "variable_declaration") && in_block(s)
+            })?;
+            Some((parent.child_by_field_name("name")?, statement))
+        }
+        "assignment_expression" => {
+            let left = parent
+                .child_by_field_name("left")
+                .filter(|l| l.kind() == "identifier")?;
+            let statement = parent
+                .parent()
+                .filter(|s| s.kind() == "expression_statement" && in_block(s))?;
+            Some((left, statement))
+        }
+        _ => None,
     }
 }
 
