@@ -277,6 +277,11 @@ async def flow(args: argparse.Namespace) -> dict[str, Any]:
 
             verified = await call(session, "verify", {})
             out["verify"] = verified
+            if verified.get("structured"):
+                replacements[verified["structured"]["customer"]] = "[TEST_CUSTOMER]"
+                for meter in verified["structured"]["meters"]:
+                    if meter.get("meter_id"):
+                        replacements[meter["meter_id"]] = "[METER_ID]"
             check(verified.get("is_error") is False and verified["structured"]["passed"] is True, f"verify: {verified}")
 
             status = await call(session, "status", None)
@@ -293,6 +298,12 @@ async def flow(args: argparse.Namespace) -> dict[str, Any]:
             undone = await call(session, "undo", {"undo_hash": undo_hash})
             check(undone.get("is_error") is False, f"undo: {undone}")
             out["undone"] = {k: undone["structured"][k] for k in ("restored", "removed")}
+            # The meter and the price created by the apply are reverted in the account too.
+            out["undone"]["remote_reverted"] = len(undone["structured"]["remote"])
+            check(
+                len(undone["structured"]["remote"]) == len(report["remote_completed"]),
+                f"undo reverts every remote object the apply created: {undone}",
+            )
     return redact(out, replacements)
 
 

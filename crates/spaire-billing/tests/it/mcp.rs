@@ -254,7 +254,6 @@ fn mcp_server_lists_tools_and_resources_and_survives_bad_calls() {
 /// The whole agent flow against the emulator: detect → propose → (drift refused) → propose →
 /// apply → verify → status → undo, then the project is back to what it was before the apply.
 #[test]
-#[ignore = "billing-ops plans no remote steps yet (Engine::default uses NoRemote), so verify finds no meter"]
 fn mcp_flow_detect_propose_apply_verify_undo_against_the_emulator() {
     let Some(python) = python() else { return };
     let emulator = billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default())
