@@ -129,7 +129,18 @@ impl WireError {
             }
             WireError::Grammar(..) => "this is a bug in spaire-billing; please report it",
         };
-        billing_errors::Hinted::new(self.to_string(), hint).with_source(self)
+        // The hinted error carries this message; its cause is the underlying failure (not this
+        // error again, which would print the same line twice).
+        let message = self.to_string();
+        match self {
+            WireError::Read { source, .. } => {
+                billing_errors::Hinted::new(message, hint).with_source(source)
+            }
+            WireError::Grammar(_, source) => {
+                billing_errors::Hinted::new(message, hint).with_source(source)
+            }
+            WireError::PathOutsideRoot(_) => billing_errors::Hinted::new(message, hint),
+        }
     }
 }
 

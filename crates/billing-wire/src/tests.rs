@@ -512,3 +512,57 @@ def report(request) -> str:
         "{after}"
     );
 }
+
+#[test]
+fn unreadable_and_escaping_paths_are_errors_with_hints() {
+    let mut package = package("typescript", &[]);
+    package.call_sites = vec![CallSite {
+        kind: K::GenerateText,
+        file: "../outside.ts".to_owned(),
+        line: 1,
+        column: 1,
+        callee: "generateText".to_owned(),
+    }];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let err = crate::wire_with_report(root, &package, &plan(&header()), &UsageImports::default())
+        .expect_err("path outside the root");
+    assert!(
+        err.to_string()
+            .contains("not a relative path inside the project")
+    );
+
+    package.call_sites[0].file = "src/missing.ts".to_owned();
+    let err = crate::wire_with_report(root, &package, &plan(&header()), &UsageImports::default())
+        .expect_err("missing file");
+    let hinted = err.hinted();
+    assert_eq!(
+        hinted.to_string(),
+        "cannot read `src/missing.ts`, where `detect` found a call site"
+    );
+    assert!(hinted.hint().contains("run `spaire-billing detect` again"));
+    let cause = std::error::Error::source(&hinted)
+        .expect("io cause")
+        .to_string();
+    assert!(cause.contains("missing.ts"), "{cause}");
+}
+
+#[test]
+fn call_sites_without_a_meter_of_their_kind_are_left_alone() {
+    let mut package = package("typescript", &[]);
+    package.call_sites = vec![CallSite {
+        kind: K::S3PutObject,
+        file: "src/missing.ts".to_owned(),
+        line: 1,
+        column: 1,
+        callee: "PutObjectCommand".to_owned(),
+    }];
+    // The plan only meters LLM tokens: the upload is not wired and its file is not even read.
+    let (changes, reports) = crate::wire_with_report(
+        Path::new("/nonexistent"),
+        &package,
+        &plan(&header()),
+        &UsageImports::default(),
+    )
+    .expect("nothing to read");
+    assert!(changes.files.is_empty() && changes.manual_steps.is_empty() && reports.is_empty());
+}
