@@ -193,14 +193,8 @@ impl RemoteBackend for SpaireRemote {
             )?;
             let state = whole_state(request.environment, env_state(request.state)?);
             let planned = billing_remote::plan(request.plan, &remote, &state).await?;
-            let mut notes = planned.notes;
-            if remote.client.is_none() {
-                notes.push(format!(
-                    "no SPAIRE_ACCESS_TOKEN: the {} steps are listed as dashboard steps; set the \
-                     token and run `spaire-billing apply` again to do them through the API",
-                    request.environment.as_str()
-                ));
-            }
+            // Without a token billing-remote's notes already say how to get one.
+            let notes = planned.notes;
             Ok(RemotePlanned {
                 steps: planned.steps,
                 notes,

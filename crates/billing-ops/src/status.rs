@@ -60,6 +60,9 @@ pub struct Status {
     /// Remote steps not done yet (dashboard steps without a token), each naming its
     /// environment.
     pub pending_remote: Vec<RemoteStep>,
+    /// Why the remote steps could not be checked (API unreachable, token rejected), when so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_error: Option<String>,
     /// Generated files changed since spaire-billing wrote them.
     pub edited_files: Vec<String>,
     /// Generated files that no longer exist.
@@ -75,6 +78,7 @@ impl Status {
             && self.token.present
             && self.sdk.as_ref().is_none_or(|s| s.installed)
             && self.pending_remote.is_empty()
+            && self.remote_error.is_none()
             && self.missing_files.is_empty()
     }
 }
@@ -115,6 +119,7 @@ impl Engine {
                 None => missing_files.push(path.clone()),
             }
         }
+        let mut remote_error = None;
         let pending_remote = match &plan {
             Some(plan) => {
                 let state = lock
@@ -122,7 +127,8 @@ impl Engine {
                     .get(plan.environment.as_str())
                     .cloned()
                     .unwrap_or(serde_json::Value::Null);
-                self.remote
+                match self
+                    .remote
                     .plan(RemotePlanRequest {
                         root: &root,
                         plan,
@@ -130,11 +136,19 @@ impl Engine {
                         server_url: None,
                         state: &state,
                     })
-                    .await?
-                    .steps
-                    .into_iter()
-                    .filter(|s| s.action != RemoteAction::Reuse)
-                    .collect()
+                    .await
+                {
+                    Ok(planned) => planned
+                        .steps
+                        .into_iter()
+                        .filter(|s| s.action != RemoteAction::Reuse)
+                        .collect(),
+                    Err(err) => {
+                        // Status reports what it can; an unreachable API is one of the things.
+                        remote_error = Some(format!("{err:#}"));
+                        Vec::new()
+                    }
+                }
             }
             None => Vec::new(),
         };
@@ -152,6 +166,7 @@ impl Engine {
             token,
             sdk,
             pending_remote,
+            remote_error,
             edited_files,
             missing_files,
             last_apply,

@@ -41,6 +41,10 @@ pub fn parse(file: &str, source: &str) -> Result<BillingPlan, PlanError> {
     };
     let parsed = walker.document(doc.as_table());
     if !walker.diagnostics.is_empty() {
+        // In file order, so the list reads top to bottom like the file.
+        walker
+            .diagnostics
+            .sort_by_key(|d| (d.line.unwrap_or(u32::MAX), d.column.unwrap_or(u32::MAX)));
         return Err(PlanError {
             file: file.to_owned(),
             diagnostics: walker.diagnostics,
@@ -67,6 +71,7 @@ pub fn parse(file: &str, source: &str) -> Result<BillingPlan, PlanError> {
             }
         }
     }
+    diagnostics.sort_by_key(|d| (d.line.unwrap_or(u32::MAX), d.column.unwrap_or(u32::MAX)));
     Err(PlanError {
         file: file.to_owned(),
         diagnostics,

@@ -77,7 +77,11 @@ pub fn run(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 out.push_str("Applied: nothing yet (run `spaire-billing plan`, then `apply`)\n")
             }
         }
-        if status.pending_remote.is_empty() {
+        if let Some(error) = &status.remote_error {
+            out.push_str(&format!(
+                "Remote:  could not check the remote setup: {error}\n"
+            ));
+        } else if status.pending_remote.is_empty() {
             out.push_str("Pending: no remote steps\n");
         } else {
             out.push_str("Pending remote steps:\n");

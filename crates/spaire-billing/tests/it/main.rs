@@ -12,3 +12,5 @@ mod emulator;
 mod codegen;
 mod codegen_other;
 mod codegen_py;
+mod plan;
+mod apply;

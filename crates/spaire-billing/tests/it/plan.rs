@@ -1,0 +1,183 @@
+//! `spaire-billing plan`: the preview of every change, and plan-file errors that name the key
+//! path, line and column. Writes nothing.
+
+use std::path::Path;
+
+use crate::common::{billing, fixtures, transcript};
+
+/// Copies a fixture project into a fresh temporary directory (tests never touch fixtures).
+pub fn copy_project(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("plan").join(name), dir.path());
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Every file and directory under `root` with its bytes (directories map to `None`).
+pub fn tree(root: &Path) -> std::collections::BTreeMap<String, Option<Vec<u8>>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if path.is_dir() {
+                out.insert(rel, None);
+                stack.push(path);
+            } else {
+                out.insert(rel, Some(std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+/// The hash on the `Plan hash:` line.
+pub fn plan_hash(stdout: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Plan hash: "))
+        .expect("the preview ends with the plan hash")
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn plan_shows_every_change_and_a_hash_and_writes_nothing() {
+    let dir = copy_project("express-app");
+    let before = tree(dir.path());
+    let output = billing().arg("plan").arg(dir.path()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        transcript(&output, &[])
+    );
+    // Files as unified diffs: created ones against /dev/null, the app entry as a patch.
+    assert!(
+        stdout.contains("--- /dev/null\n+++ b/src/lib/spaire/client.js\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("--- a/src/index.js\n+++ b/src/index.js\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("+.spaire-billing/journal/\n"),
+        "the journal is git-ignored"
+    );
+    // Env names, remote steps naming their environment, and the hash.
+    assert!(
+        stdout.contains("  SPAIRE_ACCESS_TOKEN  required"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[sandbox] dashboard step: create meter `api-calls`"),
+        "{stdout}"
+    );
+    let hash = plan_hash(&stdout);
+    assert_eq!(hash.len(), 16);
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains(&format!("spaire-billing apply --plan {hash}"))
+    );
+    // The SDK is already a dependency: no install.
+    assert!(!stdout.contains("Package installs:"), "{stdout}");
+    assert_eq!(tree(dir.path()), before, "plan must not write");
+
+    // --json carries the same hash and the same files.
+    let json = billing()
+        .args(["plan", "--json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(json.status.success());
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["hash"], hash.as_str());
+    assert_eq!(value["environment"], "sandbox");
+    let files: Vec<&str> = value["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        files.contains(&"src/index.js") && files.contains(&".env.example"),
+        "{files:?}"
+    );
+    assert!(
+        value["remote"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["environment"] == "sandbox")
+    );
+}
+
+#[test]
+fn plan_names_the_environment_it_was_asked_for() {
+    let dir = copy_project("express-app");
+    let output = billing()
+        .args(["plan", "--environment", "production"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", transcript(&output, &[]));
+    assert!(
+        stdout.contains("[production] dashboard step: create meter `api-calls`"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("https://api.spairehq.com"), "{stdout}");
+}
+
+fn plan_error(toml: &str) -> String {
+    let dir = copy_project("express-app");
+    std::fs::write(dir.path().join("spaire-billing.toml"), toml).unwrap();
+    let output = billing().arg("plan").arg(dir.path()).output().unwrap();
+    transcript(&output, &[])
+}
+
+#[test]
+fn bad_toml_names_key_path_line_and_fix() {
+    let toml = std::fs::read_to_string(fixtures().join("plan/bad-unit-amount.toml")).unwrap();
+    insta::assert_snapshot!(plan_error(&toml));
+}
+
+#[test]
+fn several_problems_are_reported_at_once() {
+    let toml = std::fs::read_to_string(fixtures().join("plan/typos.toml")).unwrap();
+    insta::assert_snapshot!(plan_error(&toml));
+}
+
+#[test]
+fn a_package_path_outside_the_project_is_refused() {
+    let toml = "[project]\npath = \"../elsewhere\"\n[[meters]]\npreset = \"api-calls\"\n";
+    insta::assert_snapshot!(plan_error(toml));
+}
+
+#[test]
+fn a_missing_plan_file_says_how_to_create_one() {
+    let dir = copy_project("express-app");
+    std::fs::remove_file(dir.path().join("spaire-billing.toml")).unwrap();
+    let output = billing().arg("plan").arg(dir.path()).output().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    insta::assert_snapshot!(transcript(&output, &[(root.to_str().unwrap(), "[ROOT]")]));
+}
