@@ -9,6 +9,7 @@ use billing_plan::Environment;
 use billing_remote::{MeterCheck, VerifyOptions, VerifyReport};
 use clap::Args;
 
+use super::plan::EnvironmentArg;
 use crate::ExitStatus;
 use crate::printer::{BOLD, GREEN, Printer, RED, YELLOW};
 
@@ -22,9 +23,10 @@ pub struct VerifyArgs {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Spaire environment: sandbox, production or local (default: the plan's).
-    #[arg(long, value_name = "ENV")]
-    pub environment: Option<String>,
+    /// Verify in this environment instead of the plan file's `environment` (production must
+    /// be named here explicitly: verify sends events).
+    #[arg(long, value_enum)]
+    pub environment: Option<EnvironmentArg>,
     /// API base URL (overrides SPAIRE_SERVER_URL and the environment's host).
     #[arg(long, value_name = "URL")]
     pub server_url: Option<String>,
@@ -32,22 +34,22 @@ pub struct VerifyArgs {
     /// balances about 15 s after ingestion).
     #[arg(long, value_name = "SECS", default_value_t = 45)]
     pub timeout: u64,
-    /// Project directory containing spaire-billing.toml.
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    pub dir: PathBuf,
+    /// Project directory (where `spaire-billing.toml` is).
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
 }
 
 pub fn run(args: VerifyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let plan = match billing_plan::load(&args.dir) {
+    let plan = match billing_plan::load(&args.path) {
         Ok(Some(plan)) => plan,
         Ok(None) => {
             return Err(UsageError::new(format!(
                 "no {} in `{}`",
                 billing_plan::PLAN_FILE,
-                args.dir.display()
+                args.path.display()
             ))
             .with_hint(
-                "run `spaire-billing setup` first, or pass the project directory with `--dir`",
+                "run `spaire-billing setup` first, or pass the project directory: `spaire-billing verify path/to/app`",
             )
             .into());
         }
@@ -58,8 +60,8 @@ pub fn run(args: VerifyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             .with_hint("add a `[[meters]]` entry to spaire-billing.toml")
             .into());
     }
-    let environment = match args.environment.as_deref() {
-        Some(name) => parse_environment(name)?,
+    let environment = match args.environment {
+        Some(arg) => Environment::from(arg),
         None if plan.environment == Environment::Production => {
             // verify writes events; production must be chosen on the command line, not by a file.
             return Err(UsageError::new(
@@ -73,8 +75,12 @@ pub fn run(args: VerifyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let plan_url = (environment == plan.environment)
         .then_some(plan.server_url.as_deref())
         .flatten();
-    let remote =
-        billing_remote::connect(environment, args.server_url.as_deref(), plan_url, &args.dir)?;
+    let remote = billing_remote::connect(
+        environment,
+        args.server_url.as_deref(),
+        plan_url,
+        &args.path,
+    )?;
     let Some(client) = remote.client else {
         return Err(Hinted::new(
             format!("verify needs an access token for {}", environment.as_str()),
@@ -126,17 +132,6 @@ pub fn run(args: VerifyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     } else {
         ExitStatus::Failure
     })
-}
-
-fn parse_environment(name: &str) -> anyhow::Result<Environment> {
-    match name {
-        "sandbox" => Ok(Environment::Sandbox),
-        "production" => Ok(Environment::Production),
-        "local" => Ok(Environment::Local),
-        other => Err(UsageError::new(format!("unknown environment `{other}`"))
-            .with_hint("use `--environment sandbox`, `production` or `local`")
-            .into()),
-    }
 }
 
 fn number(v: Option<f64>) -> String {
