@@ -192,6 +192,22 @@ def redact(value: Any, replacements: dict[str, str]) -> Any:
     return json.loads(text)
 
 
+def create_meter(server_url: str, token: str, name: str, event: str) -> None:
+    """Someone creates the meter in the dashboard: the account drifts from the proposal."""
+    import httpx
+
+    response = httpx.post(
+        f"{server_url}/v1/meters/",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "name": name,
+            "filter": {"conjunction": "and", "clauses": [{"property": "name", "operator": "eq", "value": event}]},
+            "aggregation": {"func": "count"},
+        },
+    )
+    check(response.status_code in (200, 201), f"create meter: {response.status_code} {response.text}")
+
+
 def create_product(server_url: str, token: str, name: str) -> None:
     import httpx
 
@@ -304,6 +320,23 @@ async def flow(args: argparse.Namespace) -> dict[str, Any]:
                 len(undone["structured"]["remote"]) == len(report["remote_completed"]),
                 f"undo reverts every remote object the apply created: {undone}",
             )
+
+            # Remote drift: the account changes between proposal and approval.
+            third = await call(session, "propose_plan", answers)
+            hash3 = third["structured"]["plan_hash"]
+            replacements[hash3] = "[HASH3]"
+            create_meter(args.server_url, token, "api-calls", "api-call")
+            remote_drift = await call(session, "apply_plan", {"plan_hash": hash3, "environment": "local"})
+            check(remote_drift.get("is_error") is True, f"remote drift must be refused: {remote_drift}")
+            check(not (Path(args.project) / "spaire-billing.toml").exists(), "a refused apply writes nothing")
+            fourth = await call(session, "propose_plan", answers)
+            replacements[fourth["structured"]["plan_hash"]] = "[HASH4]"
+            out["remote_drift"] = {
+                "refused": remote_drift["structured"]["error"],
+                "new_proposal_remote": [
+                    (r["environment"], r["action"], r["key"]) for r in fourth["structured"]["remote"]
+                ],
+            }
     return redact(out, replacements)
 
 

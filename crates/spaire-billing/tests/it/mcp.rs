@@ -296,3 +296,77 @@ fn mcp_flow_detect_propose_apply_verify_undo_against_the_emulator() {
         without_state(tree(expected.path()))
     );
 }
+
+/// Raw JSON-RPC that no SDK client would send: the server answers with errors where the
+/// message has an id, keeps serving, and exits cleanly at end of input. stdout carries only
+/// protocol messages.
+#[test]
+fn mcp_server_survives_malformed_json_rpc() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_spaire-billing"))
+        .args(["mcp", "--dir"])
+        .arg(dir.path())
+        .env_remove("RUST_BACKTRACE")
+        .env("SPAIRE_BILLING_LOG", "debug")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        "{not json at all",
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"verify","arguments":"x"}}"#,
+        r#"{"jsonrpc":"2.0","id":3,"method":"no/such/method"}"#,
+        r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"apply_plan","arguments":{"plan_hash":7}}}"#,
+        r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"list_meter_presets"}}"#,
+    ];
+    let mut stdin = child.stdin.take().unwrap();
+    for line in lines {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    // Closing stdin ends the session; the server must answer everything first.
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        transcript(&output, &[])
+    );
+    let messages: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("stdout carries only JSON-RPC"))
+        .collect();
+    let by_id = |id: i64| messages.iter().find(|m| m["id"] == id);
+    assert_eq!(
+        by_id(1).unwrap()["result"]["serverInfo"]["name"],
+        "spaire-billing"
+    );
+    // The line that is not JSON has no id to answer (rmcp sometimes sends an id-less
+    // -32600, sometimes nothing); what matters is that every later request is answered.
+    assert!(by_id(2).unwrap().get("error").is_some(), "{messages:#?}");
+    assert_eq!(by_id(3).unwrap()["error"]["code"], -32601);
+    let wrong_type = by_id(4).unwrap();
+    assert!(
+        wrong_type.get("error").is_some() || wrong_type["result"]["isError"] == true,
+        "{wrong_type:#}"
+    );
+    let presets = &by_id(5).unwrap()["result"];
+    assert_eq!(presets["isError"], false);
+    assert_eq!(
+        presets["structuredContent"]["presets"][0]["id"],
+        "llm-tokens"
+    );
+}
+
+#[test]
+fn mcp_refuses_a_missing_directory_with_a_usage_error() {
+    let output = billing()
+        .args(["mcp", "--dir", "/definitely/not/here"])
+        .output()
+        .unwrap();
+    insta::assert_snapshot!("missing_dir", transcript(&output, &[]));
+}
