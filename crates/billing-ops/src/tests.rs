@@ -40,7 +40,12 @@ fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("src")).unwrap();
     std::fs::write(dir.path().join("src/app.ts"), APP).unwrap();
-    std::fs::write(dir.path().join("package.json"), "{\"name\":\"demo\"}\n").unwrap();
+    // The SDK is already a dependency, so no test runs a real package manager by accident.
+    std::fs::write(
+        dir.path().join("package.json"),
+        "{\"name\":\"demo\",\"dependencies\":{\"@spaire/sdk\":\"^0.45.1\"}}\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("spaire-billing.toml"), PLAN).unwrap();
     dir
 }
@@ -180,6 +185,8 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 #[test]
 fn plan_apply_replan_undo_round_trip() {
     let dir = project();
+    // Without the SDK: the (fake) install runs and adds it.
+    std::fs::write(dir.path().join("package.json"), "{\"name\":\"demo\"}\n").unwrap();
     let original = tree(dir.path());
     let generated = Arc::new(Mutex::new("// generated v1\n".to_owned()));
     let engine = engine(&generated, true);
@@ -397,4 +404,219 @@ fn missing_plan_file_and_unknown_package_explain_what_to_do() {
         "{err}"
     );
     assert!(billing_errors::hints_in_chain(err.as_ref())[0].contains("spaire-billing setup"));
+}
+
+#[test]
+fn sdk_install_uses_the_projects_package_manager() {
+    let mut package = profile(Path::new("/p")).packages.remove(0);
+    let command = |package: &billing_detect::Package| {
+        crate::produce::sdk_install_command(package)
+            .unwrap()
+            .join(" ")
+    };
+    assert_eq!(command(&package), "pnpm add @spaire/sdk");
+    for (id, expected) in [
+        ("npm", "npm install @spaire/sdk"),
+        ("yarn", "yarn add @spaire/sdk"),
+        ("bun", "bun add @spaire/sdk"),
+    ] {
+        package.package_manager =
+            serde_json::from_value(serde_json::json!({"id": id, "evidence": []})).unwrap();
+        assert_eq!(command(&package), expected);
+    }
+    package.language = billing_detect::Language::Python;
+    for (id, expected) in [
+        ("uv", "uv add spaire-sdk"),
+        ("poetry", "poetry add spaire-sdk"),
+        ("pipenv", "pipenv install spaire-sdk"),
+        ("pip", "python -m pip install spaire-sdk"),
+    ] {
+        package.package_manager =
+            serde_json::from_value(serde_json::json!({"id": id, "evidence": []})).unwrap();
+        assert_eq!(command(&package), expected);
+    }
+}
+
+#[test]
+fn plain_pip_projects_get_the_install_and_the_requirements_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("requirements.txt"), "fastapi==0.115.0").unwrap();
+    std::fs::write(dir.path().join("spaire-billing.toml"), PLAN).unwrap();
+    let mut profile = profile(dir.path());
+    profile.packages[0].language = billing_detect::Language::Python;
+    profile.packages[0].package_manager =
+        serde_json::from_value(serde_json::json!({"id": "pip", "evidence": []})).unwrap();
+    let engine = Engine::default()
+        .with_producers(Vec::new())
+        .with_remote(Arc::new(NoRemote));
+    let options = PlanOptions {
+        root: dir.path().to_path_buf(),
+        profile: Some(profile),
+        ..PlanOptions::default()
+    };
+    let preview = block_on(engine.plan(&options)).unwrap();
+    assert_eq!(
+        preview.changes.installs[0].argv,
+        ["python", "-m", "pip", "install", "spaire-sdk"]
+    );
+    let requirements = preview
+        .changes
+        .files
+        .iter()
+        .find(|f| f.path == "requirements.txt")
+        .unwrap();
+    assert_eq!(requirements.after, "fastapi==0.115.0\nspaire-sdk\n");
+    // Once listed, neither the line nor the install is planned again.
+    std::fs::write(
+        dir.path().join("requirements.txt"),
+        "fastapi==0.115.0\nspaire-sdk>=0.28\n",
+    )
+    .unwrap();
+    let preview = block_on(engine.plan(&options)).unwrap();
+    assert!(
+        preview.changes.installs.is_empty(),
+        "{:?}",
+        preview.changes.installs
+    );
+    assert!(preview.changes.files.is_empty());
+}
+
+/// A remote backend that records what it was asked, with state kept like billing-remote's.
+#[derive(Default)]
+struct FakeRemote {
+    undone: Mutex<Vec<serde_json::Value>>,
+}
+
+impl RemoteBackend for FakeRemote {
+    fn plan<'a>(
+        &'a self,
+        request: RemotePlanRequest<'a>,
+    ) -> remote::BoxFuture<'a, anyhow::Result<RemotePlanned>> {
+        let created = request.state["meter"].is_string();
+        let env = request.environment.as_str().to_owned();
+        Box::pin(async move {
+            Ok(RemotePlanned {
+                steps: vec![billing_changeset::RemoteStep {
+                    key: "meter:api-calls".into(),
+                    object: "meter".into(),
+                    action: if created {
+                        billing_changeset::RemoteAction::Reuse
+                    } else {
+                        billing_changeset::RemoteAction::Create
+                    },
+                    environment: env,
+                    summary: "meter `api-calls`".into(),
+                    request: serde_json::json!({"name": "api-calls"}),
+                    dashboard_steps: Vec::new(),
+                }],
+                notes: Vec::new(),
+            })
+        })
+    }
+
+    fn apply<'a>(
+        &'a self,
+        request: RemotePlanRequest<'a>,
+        steps: &'a [billing_changeset::RemoteStep],
+    ) -> remote::BoxFuture<'a, RemoteOutcome> {
+        let before = request.state.clone();
+        let count = steps.len();
+        Box::pin(async move {
+            RemoteOutcome {
+                state: serde_json::json!({"meter": "id-1"}),
+                undo_records: vec![serde_json::json!({"before": before})],
+                completed: vec![format!("created {count} object(s)")],
+                ..RemoteOutcome::default()
+            }
+        })
+    }
+
+    fn undo<'a>(
+        &'a self,
+        request: RemoteUndoRequest<'a>,
+    ) -> remote::BoxFuture<'a, anyhow::Result<RemoteUndone>> {
+        self.undone.lock().unwrap().push(request.state.clone());
+        Box::pin(async {
+            Ok(RemoteUndone {
+                lines: vec!["archived meter".into()],
+                state: serde_json::Value::Null,
+            })
+        })
+    }
+}
+
+#[test]
+fn remote_steps_are_hashed_applied_locked_and_undone() {
+    let dir = project();
+    let original = tree(dir.path());
+    let remote = Arc::new(FakeRemote::default());
+    let generated = Arc::new(Mutex::new("// generated v1\n".to_owned()));
+    let engine = engine(&generated, false).with_remote(remote.clone());
+    let preview = block_on(engine.plan(&options(dir.path()))).unwrap();
+    assert!(
+        preview.text.contains("[sandbox] create: meter `api-calls`"),
+        "{}",
+        preview.text
+    );
+    let mut production = options(dir.path());
+    production.environment = Some(billing_plan::Environment::Production);
+    let other = block_on(engine.plan(&production)).unwrap();
+    assert_ne!(
+        other.hash, preview.hash,
+        "the environment is part of the hash"
+    );
+
+    // Production asks its own question.
+    struct NoToProduction;
+    impl ApplyHooks for NoToProduction {
+        fn confirm(&mut self, question: &Question<'_>) -> anyhow::Result<bool> {
+            Ok(!matches!(question, Question::Production { .. }))
+        }
+    }
+    let err = block_on(engine.apply(
+        &ApplyOptions {
+            plan: production,
+            ..ApplyOptions::default()
+        },
+        &mut NoToProduction,
+    ))
+    .unwrap_err();
+    assert!(err.downcast_ref::<Cancelled>().is_some(), "{err}");
+    assert_eq!(tree(dir.path()), original);
+
+    let report = block_on(engine.apply(
+        &ApplyOptions {
+            plan: options(dir.path()),
+            expected_hash: Some(preview.hash.clone()),
+            yes: true,
+            ..ApplyOptions::default()
+        },
+        &mut Answer(false),
+    ))
+    .unwrap();
+    assert_eq!(report.remote_completed, ["created 1 object(s)"]);
+    let lock: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join(".spaire-billing/lock.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(lock["environments"]["sandbox"]["meter"], "id-1");
+    // Reused remote objects and unchanged files: nothing to do.
+    assert!(
+        block_on(engine.plan(&options(dir.path())))
+            .unwrap()
+            .is_noop()
+    );
+
+    let undone = block_on(engine.undo(&UndoOptions {
+        root: dir.path().to_path_buf(),
+        force: false,
+    }))
+    .unwrap();
+    assert_eq!(undone.remote, ["archived meter"]);
+    assert_eq!(
+        remote.undone.lock().unwrap()[0]["meter"],
+        "id-1",
+        "undo sees the state to revert"
+    );
+    assert_eq!(tree(dir.path()), original);
 }
