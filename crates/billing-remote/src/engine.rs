@@ -140,6 +140,11 @@ impl<'a> Engine<'a> {
         });
     }
 
+    /// Preview lines say what will happen; apply lines say what happened, with the id.
+    fn told(&self, planned: String, done: impl FnOnce() -> String) -> String {
+        if self.perform { done() } else { planned }
+    }
+
     fn record(&mut self, key: &str, id: &str, created_now: bool) {
         let env = self.state.env_mut(self.env);
         // A reused object we created in an earlier run stays ours (undo still removes it).
@@ -214,14 +219,18 @@ impl<'a> Engine<'a> {
                 if let Some(id) = &id {
                     self.record(&key, id, true);
                 }
-                self.meter_ids.insert(meter.name.clone(), id);
-                self.step(
-                    key,
-                    object::METER,
-                    RemoteAction::Create,
+                let summary = self.told(
                     format!("create meter `{}` ({definition})", meter.name),
-                    request,
+                    || {
+                        format!(
+                            "created meter `{}` ({definition}; id {})",
+                            meter.name,
+                            id.as_deref().unwrap_or_default()
+                        )
+                    },
                 );
+                self.meter_ids.insert(meter.name.clone(), id);
+                self.step(key, object::METER, RemoteAction::Create, summary, request);
             }
         }
         Ok(())
@@ -382,7 +391,7 @@ impl<'a> Engine<'a> {
         .unwrap_or_default();
         let kept = product.active_prices().count();
         let summary = format!(
-            "add a metered price to product `{}`: {} cents per unit of `{}`{} (keeps its {kept} existing price{})",
+            "add a metered price to product `{}`: {} cents per unit of `{}`{} (keeping its {kept} existing price{})",
             product.name,
             price.unit_amount,
             price.meter,
@@ -392,12 +401,17 @@ impl<'a> Engine<'a> {
                 .unwrap_or_default(),
             if kept == 1 { "" } else { "s" },
         );
+        let mut summary = summary;
         if self.perform {
             let mid = meter_id.expect("apply creates meters before prices");
             let price_id = self
                 .add_metered_price(&reference, &mid, new_price, price)
                 .await?;
             self.record(&key, &price_id, true);
+            summary = format!(
+                "added{} (price id {price_id})",
+                summary.strip_prefix("add").unwrap_or(&summary)
+            );
         } else {
             self.planned_prices
                 .entry(reference.clone())
@@ -542,8 +556,11 @@ impl<'a> Engine<'a> {
                     object::CREDIT_BENEFIT,
                     RemoteAction::Update,
                     format!(
-                        "update meter-credit benefit {} to {} units of `{}` per cycle{rollover}",
-                        b.id, credit.units, credit.meter
+                        "{} meter-credit benefit {} to {} units of `{}` per cycle{rollover}",
+                        if self.perform { "updated" } else { "update" },
+                        b.id,
+                        credit.units,
+                        credit.meter
                     ),
                     request,
                 );
@@ -564,14 +581,22 @@ impl<'a> Engine<'a> {
                 } else {
                     None
                 };
+                let planned = format!(
+                    "create meter-credit benefit `{description}`: {} units of `{}` per cycle{rollover}",
+                    credit.units, credit.meter
+                );
+                let summary = self.told(planned.clone(), || {
+                    format!(
+                        "created{} (id {})",
+                        planned.strip_prefix("create").unwrap_or(&planned),
+                        id.as_deref().unwrap_or_default()
+                    )
+                });
                 self.step(
                     key,
                     object::CREDIT_BENEFIT,
                     RemoteAction::Create,
-                    format!(
-                        "create meter-credit benefit `{description}`: {} units of `{}` per cycle{rollover}",
-                        credit.units, credit.meter
-                    ),
+                    summary,
                     request,
                 );
                 id
@@ -652,7 +677,8 @@ impl<'a> Engine<'a> {
         }
         let descriptions: Vec<String> = missing.iter().map(|(_, d)| format!("`{d}`")).collect();
         let summary = format!(
-            "attach {} to product `{}` (keeps its {} existing benefit{})",
+            "{} {} to product `{}` (keeping its {} existing benefit{})",
+            if self.perform { "attached" } else { "attach" },
             descriptions.join(", "),
             product.name,
             current.len(),
@@ -758,27 +784,31 @@ impl<'a> Engine<'a> {
                         key,
                         object::WEBHOOK,
                         RemoteAction::Update,
-                        format!("add events {} to webhook endpoint {url}", union.join(", ")),
+                        format!(
+                            "{} events {} to webhook endpoint {url}",
+                            if self.perform { "added" } else { "add" },
+                            union.join(", ")
+                        ),
                         json!({"events": union}),
                     );
                 }
             }
             None => {
+                let mut summary =
+                    format!("register webhook endpoint {url} for {}", events.join(", "));
                 if self.perform {
                     let id = self.create_webhook(&create).await?;
                     self.record(&key, &id, true);
+                    summary = format!(
+                        "registered webhook endpoint {url} for {} (id {id})",
+                        events.join(", ")
+                    );
                     self.notes.push(format!(
                         "copy the signing secret of the new webhook endpoint {url} from the dashboard \
                          into SPAIRE_WEBHOOK_SECRET (it is not printed here)"
                     ));
                 }
-                self.step(
-                    key,
-                    object::WEBHOOK,
-                    RemoteAction::Create,
-                    format!("register webhook endpoint {url} for {}", events.join(", ")),
-                    request,
-                );
+                self.step(key, object::WEBHOOK, RemoteAction::Create, summary, request);
             }
         }
         Ok(())

@@ -97,17 +97,34 @@ pub async fn undo(
                 env.objects.remove(key);
                 continue;
             }
-            let (description, result) = match prefix {
+            let name = key.split_once(':').map_or(key.as_str(), |(_, n)| n);
+            let (done, failed, result) = match prefix {
                 "credit:" => (
-                    format!("deleted meter-credit benefit {}", record.id),
-                    ignore_not_found(client.delete_benefit(&record.id).await),
-                ),
-                "meter:" => (
                     format!(
-                        "archived meter `{}` (id {})",
-                        &key["meter:".len()..],
+                        "deleted meter-credit benefit for `{name}` (id {})",
                         record.id
                     ),
+                    format!(
+                        "delete meter-credit benefit for `{name}` (id {})",
+                        record.id
+                    ),
+                    ignore_not_found(client.delete_benefit(&record.id).await).map_err(|e| {
+                        if e.status() == Some(405) {
+                            let hint = format!(
+                                "this server cannot delete benefits through the API; delete the \
+                                 benefit {} by hand (dashboard: Products → Benefits) and run \
+                                 `spaire-billing undo` again",
+                                record.id
+                            );
+                            e.with_hint(hint)
+                        } else {
+                            e
+                        }
+                    }),
+                ),
+                "meter:" => (
+                    format!("archived meter `{name}` (id {})", record.id),
+                    format!("archive meter `{name}` (id {})", record.id),
                     ignore_not_found(
                         client
                             .update_meter(
@@ -119,17 +136,26 @@ pub async fn undo(
                             )
                             .await
                             .map(|_| ()),
-                    ),
+                    )
+                    .map_err(|e| {
+                        if e.status() == Some(422) {
+                            e.with_hint(
+                                "the meter is still used by a metered price or a meter-credit \
+                                 benefit (see the other lines); once those are gone, run \
+                                 `spaire-billing undo` again",
+                            )
+                        } else {
+                            e
+                        }
+                    }),
                 ),
                 _ => (
-                    format!(
-                        "deleted webhook endpoint {} (id {})",
-                        &key["webhook:".len()..],
-                        record.id
-                    ),
+                    format!("deleted webhook endpoint {name} (id {})", record.id),
+                    format!("delete webhook endpoint {name} (id {})", record.id),
                     ignore_not_found(client.delete_webhook_endpoint(&record.id).await),
                 ),
             };
+            let description = if result.is_ok() { done } else { failed };
             if report.push(key, description, result) {
                 env.objects.remove(key);
             }
@@ -196,15 +222,19 @@ async fn restore_product(
         client
             .set_product_benefits(&record.id, &record.previous_benefit_ids)
             .await?;
-        changes.push(format!(
-            "restored its {} previous benefit{}",
-            record.previous_benefit_ids.len(),
-            if record.previous_benefit_ids.len() == 1 {
-                ""
-            } else {
-                "s"
-            }
-        ));
+        changes.push(if record.previous_benefit_ids.is_empty() {
+            "removed the benefits spaire-billing attached".to_owned()
+        } else {
+            format!(
+                "restored its {} previous benefit{}",
+                record.previous_benefit_ids.len(),
+                if record.previous_benefit_ids.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            )
+        });
     }
     Ok((!changes.is_empty()).then(|| changes.join(", ")))
 }

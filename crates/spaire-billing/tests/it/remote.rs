@@ -260,6 +260,12 @@ async fn full_remote_flow_keeps_fixed_price_and_a_second_run_writes_nothing() {
     // meter ×2, product PATCH, benefit create, product benefits.
     assert_eq!(report.stats.writes, 5);
 
+    let labels = id_labels(&client).await;
+    insta::assert_snapshot!(
+        "apply_report",
+        relabel(&summaries(&report.steps, &[]), &labels)
+    );
+
     let product = client.product(&product.id).await.unwrap();
     let price_ids: Vec<&str> = product.prices.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(price_ids.len(), 2, "{price_ids:?}");
