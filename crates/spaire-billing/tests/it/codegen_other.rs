@@ -15,19 +15,31 @@ const WEBHOOK_SECRET: &str = "spaire_whs_TestSecretForGeneratedCode0123456789abc
 const DEBIAN_GOCODE: &str = "/usr/share/gocode";
 
 fn profile(root: &Path, language: Language, id: FrameworkId) -> ProjectProfile {
-    codegen::profile(root, language, vec![codegen::framework(id, FrameworkDetails::default())])
+    codegen::profile(
+        root,
+        language,
+        vec![codegen::framework(id, FrameworkDetails::default())],
+    )
 }
 
 fn plans() -> Vec<(&'static str, BillingPlan)> {
     let all = ["llm-tokens-split", "api-calls", "storage", "compute-time"];
     let mut body = codegen::plan(&all, Pricing::Both, true, None);
-    body.customer = CustomerSource::Body { field: "customerId".to_owned() };
+    body.customer = CustomerSource::Body {
+        field: "customerId".to_owned(),
+    };
     let mut session = codegen::plan(&["api-calls"], Pricing::Unit, false, None);
     session.customer = CustomerSource::Session;
     vec![
         ("all", codegen::plan(&all, Pricing::Both, true, None)),
-        ("api-only", codegen::plan(&["api-calls"], Pricing::Unit, false, None)),
-        ("llm-webhooks", codegen::plan(&["llm-tokens"], Pricing::Credits, true, None)),
+        (
+            "api-only",
+            codegen::plan(&["api-calls"], Pricing::Unit, false, None),
+        ),
+        (
+            "llm-webhooks",
+            codegen::plan(&["llm-tokens"], Pricing::Credits, true, None),
+        ),
         ("body-customer", body),
         ("session-customer", session),
     ]
@@ -58,7 +70,8 @@ impl GoPath {
         ] {
             let link = src.join(link);
             std::fs::create_dir_all(link.parent().unwrap()).unwrap();
-            std::os::unix::fs::symlink(Path::new(DEBIAN_GOCODE).join("src").join(target), link).unwrap();
+            std::os::unix::fs::symlink(Path::new(DEBIAN_GOCODE).join("src").join(target), link)
+                .unwrap();
         }
         codegen::copy_dir(&codegen::codegen_fixture("go", "stubs"), &src);
         GoPath { dir }
@@ -74,7 +87,10 @@ impl GoPath {
             .current_dir(cwd)
             .env("GO111MODULE", "off")
             .env("GOFLAGS", "")
-            .env("GOPATH", format!("{}:{DEBIAN_GOCODE}", self.dir.path().display()));
+            .env(
+                "GOPATH",
+                format!("{}:{DEBIAN_GOCODE}", self.dir.path().display()),
+            );
         cmd
     }
 }
@@ -88,10 +104,20 @@ fn go_available() -> bool {
 }
 
 /// Copies a Go fixture as `example.com/<case>` and generates into it.
-fn go_case(gopath: &GoPath, case: &str, fixture: &str, id: FrameworkId, plan: &BillingPlan) -> PathBuf {
+fn go_case(
+    gopath: &GoPath,
+    case: &str,
+    fixture: &str,
+    id: FrameworkId,
+    plan: &BillingPlan,
+) -> PathBuf {
     let dir = gopath.case_dir(case);
     codegen::copy_dir(&codegen::codegen_fixture("go", fixture), &dir);
-    std::fs::write(dir.join("go.mod"), format!("module example.com/{case}\n\ngo 1.19\n")).unwrap();
+    std::fs::write(
+        dir.join("go.mod"),
+        format!("module example.com/{case}\n\ngo 1.19\n"),
+    )
+    .unwrap();
     codegen::generate_into(&dir, &profile(&dir, Language::Go, id), plan);
     dir
 }
@@ -179,22 +205,39 @@ const GIN_ROUTER: &str = r#"func() http.Handler {
 /// Builds the harness for `fixture` and returns the binary.
 fn go_harness(gopath: &GoPath, fixture: &str, id: FrameworkId, server_url: &str) -> PathBuf {
     let case = format!("run_{fixture}_{}", codegen::free_port());
-    let plan = codegen::plan(&["llm-tokens", "api-calls"], Pricing::Unit, true, Some(server_url));
+    let plan = codegen::plan(
+        &["llm-tokens", "api-calls"],
+        Pricing::Unit,
+        true,
+        Some(server_url),
+    );
     let dir = go_case(gopath, &case, fixture, id, &plan);
     let (import, router) = match fixture {
         "gin" => ("\"github.com/gin-gonic/gin\"", GIN_ROUTER),
         _ => ("", NETHTTP_ROUTER),
     };
-    let harness = GO_HARNESS.replace("ROUTER_IMPORT", import).replace("ROUTER", router).replace("CASE", &case);
+    let harness = GO_HARNESS
+        .replace("ROUTER_IMPORT", import)
+        .replace("ROUTER", router)
+        .replace("CASE", &case);
     std::fs::create_dir_all(dir.join("cmd/harness")).unwrap();
     std::fs::write(dir.join("cmd/harness/main.go"), harness).unwrap();
     let binary = dir.join("harness-bin");
-    let mut build = gopath.go(&["build", "-o", binary.to_str().unwrap(), "./cmd/harness"], &dir);
+    let mut build = gopath.go(
+        &["build", "-o", binary.to_str().unwrap(), "./cmd/harness"],
+        &dir,
+    );
     codegen::run_ok(&mut build, "go build harness");
     binary
 }
 
-fn spawn_server(binary: &Path, args: &[&str], server_url: &str, token: &str, health: &str) -> (std::process::Child, String) {
+fn spawn_server(
+    binary: &Path,
+    args: &[&str],
+    server_url: &str,
+    token: &str,
+    health: &str,
+) -> (std::process::Child, String) {
     let port = codegen::free_port();
     let addr = format!("127.0.0.1:{port}");
     let mut child = Command::new(binary)
@@ -215,17 +258,42 @@ fn spawn_server(binary: &Path, args: &[&str], server_url: &str, token: &str, hea
 fn assert_webhooks(url: &str) {
     let body = codegen::order_paid_body();
     let headers = codegen::signed_headers(WEBHOOK_SECRET, &body);
-    let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    assert_eq!(codegen::http("POST", url, &pairs, &body).unwrap().0, 202, "signed order.paid");
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        codegen::http("POST", url, &pairs, &body).unwrap().0,
+        202,
+        "signed order.paid"
+    );
     let tampered = body.replacen("order.paid", "order.paie", 1);
-    assert_eq!(codegen::http("POST", url, &pairs, &tampered).unwrap().0, 403, "tampered body");
+    assert_eq!(
+        codegen::http("POST", url, &pairs, &tampered).unwrap().0,
+        403,
+        "tampered body"
+    );
     let wrong = codegen::signed_headers("spaire_whs_another_secret", &body);
-    let pairs: Vec<(&str, &str)> = wrong.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    assert_eq!(codegen::http("POST", url, &pairs, &body).unwrap().0, 403, "wrong secret");
+    let pairs: Vec<(&str, &str)> = wrong
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        codegen::http("POST", url, &pairs, &body).unwrap().0,
+        403,
+        "wrong secret"
+    );
     let unknown = r#"{"type":"future.event","data":{}}"#;
     let headers = codegen::signed_headers(WEBHOOK_SECRET, unknown);
-    let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    assert_eq!(codegen::http("POST", url, &pairs, unknown).unwrap().0, 202, "unknown type");
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        codegen::http("POST", url, &pairs, unknown).unwrap().0,
+        202,
+        "unknown type"
+    );
 }
 
 fn go_runtime(fixture: &str, id: FrameworkId) {
@@ -233,27 +301,75 @@ fn go_runtime(fixture: &str, id: FrameworkId) {
         return;
     }
     let gopath = GoPath::new();
-    let emulator = billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
+    let emulator =
+        billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
     let base_url = emulator.base_url();
-    let api = codegen::Api { base: &base_url, token: emulator.token() };
+    let api = codegen::Api {
+        base: &base_url,
+        token: emulator.token(),
+    };
     let binary = go_harness(&gopath, fixture, id, &base_url);
     let plan = codegen::plan(&["llm-tokens", "api-calls"], Pricing::Unit, true, None);
-    let meters: Vec<(String, String)> = plan.meters.iter().map(|m| (m.name.clone(), api.create_meter(m))).collect();
+    let meters: Vec<(String, String)> = plan
+        .meters
+        .iter()
+        .map(|m| (m.name.clone(), api.create_meter(m)))
+        .collect();
     let (mut child, base) = spawn_server(&binary, &[], &base_url, emulator.token(), "/health");
     let customer = format!("cust-go-{fixture}");
     for _ in 0..5 {
-        assert_eq!(codegen::http("GET", &format!("{base}/health"), &[("x-customer-id", &customer)], "").unwrap().0, 200);
+        assert_eq!(
+            codegen::http(
+                "GET",
+                &format!("{base}/health"),
+                &[("x-customer-id", &customer)],
+                ""
+            )
+            .unwrap()
+            .0,
+            200
+        );
     }
-    assert_eq!(codegen::http("GET", &format!("{base}/health"), &[], "").unwrap().0, 200);
-    assert_eq!(codegen::http("GET", &format!("{base}/boom"), &[("x-customer-id", &customer)], "").unwrap().0, 500);
+    assert_eq!(
+        codegen::http("GET", &format!("{base}/health"), &[], "")
+            .unwrap()
+            .0,
+        200
+    );
+    assert_eq!(
+        codegen::http(
+            "GET",
+            &format!("{base}/boom"),
+            &[("x-customer-id", &customer)],
+            ""
+        )
+        .unwrap()
+        .0,
+        500
+    );
     for _ in 0..3 {
-        assert_eq!(codegen::http("POST", &format!("{base}/llm"), &[("x-customer-id", &customer)], "").unwrap().0, 200);
+        assert_eq!(
+            codegen::http(
+                "POST",
+                &format!("{base}/llm"),
+                &[("x-customer-id", &customer)],
+                ""
+            )
+            .unwrap()
+            .0,
+            200
+        );
     }
     assert_webhooks(&format!("{base}{}", billing_generate::go::WEBHOOK_PATH));
     let output = codegen::stop(&mut child, "TERM", 30);
     let logs = String::from_utf8_lossy(&output.stderr).to_string();
     assert!(output.status.success(), "exit {:?}: {logs}", output.status);
-    let total = |name: &str| api.meter_total(&meters.iter().find(|(n, _)| n == name).unwrap().1, &customer);
+    let total = |name: &str| {
+        api.meter_total(
+            &meters.iter().find(|(n, _)| n == name).unwrap().1,
+            &customer,
+        )
+    };
     assert_eq!(total("api-calls"), 8.0, "{logs}");
     assert_eq!(total("llm-token-usage"), 3.0 * 42.0, "{logs}");
 
@@ -263,12 +379,28 @@ fn go_runtime(fixture: &str, id: FrameworkId) {
     let (mut child, base) = spawn_server(&binary, &[], &dead, "token-for-a-dead-api", "/health");
     for _ in 0..20 {
         let started = std::time::Instant::now();
-        assert_eq!(codegen::http("POST", &format!("{base}/llm"), &[("x-customer-id", "cust-down")], "").unwrap().0, 200);
-        assert!(started.elapsed() < std::time::Duration::from_secs(1), "request blocked on the API");
+        assert_eq!(
+            codegen::http(
+                "POST",
+                &format!("{base}/llm"),
+                &[("x-customer-id", "cust-down")],
+                ""
+            )
+            .unwrap()
+            .0,
+            200
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "request blocked on the API"
+        );
     }
     let output = codegen::stop(&mut child, "TERM", 40);
     let logs = String::from_utf8_lossy(&output.stderr).to_string();
-    assert!(logs.contains("could not be delivered") || logs.contains("flush:"), "{logs}");
+    assert!(
+        logs.contains("could not be delivered") || logs.contains("flush:"),
+        "{logs}"
+    );
 }
 
 #[test]
@@ -282,37 +414,60 @@ fn go_gin_usage_reaches_the_meters_and_webhooks_verify() {
 }
 
 /// Generated PHP and Ruby for every plan variant, for `php -l` / `ruby -c`.
-fn generated_files(language_dir: &str, fixture: &str, language: Language, id: FrameworkId, ext: &str) -> (tempfile::TempDir, Vec<PathBuf>) {
+fn generated_files(
+    language_dir: &str,
+    fixture: &str,
+    language: Language,
+    id: FrameworkId,
+    ext: &str,
+) -> (tempfile::TempDir, Vec<PathBuf>) {
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
     for (name, plan) in plans() {
         let case = dir.path().join(name);
         codegen::copy_dir(&codegen::codegen_fixture(language_dir, fixture), &case);
         let changes = codegen::generate_into(&case, &profile(&case, language, id), &plan);
-        files.extend(changes.files.iter().filter(|f| f.path.ends_with(ext)).map(|f| case.join(&f.path)));
+        files.extend(
+            changes
+                .files
+                .iter()
+                .filter(|f| f.path.ends_with(ext))
+                .map(|f| case.join(&f.path)),
+        );
     }
     (dir, files)
 }
 
 #[test]
 fn generated_php_passes_php_lint() {
-    let Some(php) = codegen::program("php") else { return };
+    let Some(php) = codegen::program("php") else {
+        return;
+    };
     for fixture in ["laravel11", "laravel10"] {
-        let (_dir, files) = generated_files("php", fixture, Language::Php, FrameworkId::Laravel, ".php");
+        let (_dir, files) =
+            generated_files("php", fixture, Language::Php, FrameworkId::Laravel, ".php");
         assert!(files.len() > 20, "{fixture}: {} files", files.len());
         for file in files {
-            codegen::run_ok(Command::new(&php).arg("-l").arg(&file), &format!("php -l {}", file.display()));
+            codegen::run_ok(
+                Command::new(&php).arg("-l").arg(&file),
+                &format!("php -l {}", file.display()),
+            );
         }
     }
 }
 
 #[test]
 fn generated_ruby_passes_ruby_syntax_check() {
-    let Some(ruby) = codegen::program("ruby") else { return };
+    let Some(ruby) = codegen::program("ruby") else {
+        return;
+    };
     let (_dir, files) = generated_files("ruby", "rails", Language::Ruby, FrameworkId::Rails, ".rb");
     assert!(files.len() > 20, "{} files", files.len());
     for file in files {
-        codegen::run_ok(Command::new(&ruby).arg("-wc").arg(&file), &format!("ruby -c {}", file.display()));
+        codegen::run_ok(
+            Command::new(&ruby).arg("-wc").arg(&file),
+            &format!("ruby -c {}", file.display()),
+        );
     }
 }
 
@@ -396,15 +551,37 @@ const RUBY: Script = Script {
 };
 
 fn script_runtime(script: &Script) {
-    let Some(program) = codegen::program(script.program) else { return };
-    let emulator = billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
+    let Some(program) = codegen::program(script.program) else {
+        return;
+    };
+    let emulator =
+        billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
     let base_url = emulator.base_url();
-    let api = codegen::Api { base: &base_url, token: emulator.token() };
-    let plan = codegen::plan(&["llm-tokens", "api-calls"], Pricing::Unit, true, Some(&base_url));
-    let meters: Vec<(String, String)> = plan.meters.iter().map(|m| (m.name.clone(), api.create_meter(m))).collect();
+    let api = codegen::Api {
+        base: &base_url,
+        token: emulator.token(),
+    };
+    let plan = codegen::plan(
+        &["llm-tokens", "api-calls"],
+        Pricing::Unit,
+        true,
+        Some(&base_url),
+    );
+    let meters: Vec<(String, String)> = plan
+        .meters
+        .iter()
+        .map(|m| (m.name.clone(), api.create_meter(m)))
+        .collect();
     let dir = tempfile::tempdir().unwrap();
-    codegen::copy_dir(&codegen::codegen_fixture(script.language_dir, script.fixture), dir.path());
-    codegen::generate_into(dir.path(), &profile(dir.path(), script.language, script.framework), &plan);
+    codegen::copy_dir(
+        &codegen::codegen_fixture(script.language_dir, script.fixture),
+        dir.path(),
+    );
+    codegen::generate_into(
+        dir.path(),
+        &profile(dir.path(), script.language, script.framework),
+        &plan,
+    );
     std::fs::write(dir.path().join(script.driver_file), script.driver).unwrap();
     let run = |args: &[&str], server_url: &str, token: &str| {
         Command::new(&program)
@@ -421,7 +598,12 @@ fn script_runtime(script: &Script) {
     let output = run(&["record", &customer], &base_url, emulator.token());
     let logs = String::from_utf8_lossy(&output.stderr).to_string();
     assert!(output.status.success(), "{logs}");
-    let total = |name: &str| api.meter_total(&meters.iter().find(|(n, _)| n == name).unwrap().1, &customer);
+    let total = |name: &str| {
+        api.meter_total(
+            &meters.iter().find(|(n, _)| n == name).unwrap().1,
+            &customer,
+        )
+    };
     assert_eq!(total("api-calls"), script.api_calls, "{logs}");
     assert_eq!(total("llm-token-usage"), 3.0 * 42.0, "{logs}");
 
@@ -429,27 +611,59 @@ fn script_runtime(script: &Script) {
     let body = codegen::order_paid_body();
     let check = |body: &str, headers: &[(String, String)]| -> String {
         std::fs::write(dir.path().join("body.json"), body).unwrap();
-        let map: serde_json::Map<String, serde_json::Value> =
-            headers.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect();
-        std::fs::write(dir.path().join("headers.json"), serde_json::Value::Object(map).to_string()).unwrap();
-        let output = run(&["webhook", "body.json", "headers.json"], &base_url, emulator.token());
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let map: serde_json::Map<String, serde_json::Value> = headers
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+            .collect();
+        std::fs::write(
+            dir.path().join("headers.json"),
+            serde_json::Value::Object(map).to_string(),
+        )
+        .unwrap();
+        let output = run(
+            &["webhook", "body.json", "headers.json"],
+            &base_url,
+            emulator.token(),
+        );
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     };
     let signed = codegen::signed_headers(WEBHOOK_SECRET, &body);
     assert_eq!(check(&body, &signed), "202");
-    assert_eq!(check(&body.replacen("order.paid", "order.paie", 1), &signed), "403");
-    assert_eq!(check(&body, &codegen::signed_headers("spaire_whs_other", &body)), "403");
+    assert_eq!(
+        check(&body.replacen("order.paid", "order.paie", 1), &signed),
+        "403"
+    );
+    assert_eq!(
+        check(&body, &codegen::signed_headers("spaire_whs_other", &body)),
+        "403"
+    );
     let unknown = r#"{"type":"future.event","data":{}}"#;
-    assert_eq!(check(unknown, &codegen::signed_headers(WEBHOOK_SECRET, unknown)), "202");
+    assert_eq!(
+        check(unknown, &codegen::signed_headers(WEBHOOK_SECRET, unknown)),
+        "202"
+    );
 
     // API down: recording still returns at once and the process exits cleanly.
     let dead = format!("http://127.0.0.1:{}", codegen::free_port());
     let started = std::time::Instant::now();
     let output = run(&["record", "cust-down"], &dead, "token-for-a-dead-api");
     let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let recorded_ms: f64 = stdout.trim().trim_start_matches("recorded in ").trim_end_matches(" ms").parse().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let recorded_ms: f64 = stdout
+        .trim()
+        .trim_start_matches("recorded in ")
+        .trim_end_matches(" ms")
+        .parse()
+        .unwrap();
     assert!(recorded_ms < 100.0, "recording blocked: {stdout}");
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }

@@ -27,13 +27,25 @@ pub fn fixture_profile(name: &str, root: &Path) -> ProjectProfile {
         ..FrameworkDetails::default()
     };
     let frameworks = match name {
-        "fastapi" => vec![codegen::framework(FrameworkId::Fastapi, entry("app/main.py", "app"))],
-        "flask" => vec![codegen::framework(FrameworkId::Flask, entry("shop/__init__.py", "app"))],
+        "fastapi" => vec![codegen::framework(
+            FrameworkId::Fastapi,
+            entry("app/main.py", "app"),
+        )],
+        "flask" => vec![codegen::framework(
+            FrameworkId::Flask,
+            entry("shop/__init__.py", "app"),
+        )],
         "django" => vec![codegen::framework(
             FrameworkId::Django,
-            FrameworkDetails { settings_module: Some("mysite.settings".to_owned()), ..FrameworkDetails::default() },
+            FrameworkDetails {
+                settings_module: Some("mysite.settings".to_owned()),
+                ..FrameworkDetails::default()
+            },
         )],
-        "pydantic-ai" => vec![codegen::framework(FrameworkId::PydanticAi, FrameworkDetails::default())],
+        "pydantic-ai" => vec![codegen::framework(
+            FrameworkId::PydanticAi,
+            FrameworkDetails::default(),
+        )],
         "fastapi-pydantic-ai" => vec![
             codegen::framework(FrameworkId::PydanticAi, FrameworkDetails::default()),
             codegen::framework(FrameworkId::Fastapi, entry("service/api.py", "api")),
@@ -43,7 +55,13 @@ pub fn fixture_profile(name: &str, root: &Path) -> ProjectProfile {
     codegen::profile(root, Language::Python, frameworks)
 }
 
-pub const FIXTURES: &[&str] = &["fastapi", "flask", "django", "pydantic-ai", "fastapi-pydantic-ai"];
+pub const FIXTURES: &[&str] = &[
+    "fastapi",
+    "flask",
+    "django",
+    "pydantic-ai",
+    "fastapi-pydantic-ai",
+];
 
 /// A file that calls every generated helper the way wired call sites do, so mypy checks the
 /// contract with the call-site wiring (names, parameters, PydanticAI result types).
@@ -52,15 +70,22 @@ fn contract_check(helpers: &[String], package: &str) -> String {
         "from __future__ import annotations\n\nfrom pydantic_ai import Agent\nfrom pydantic_ai.models.test import TestModel\n\n",
     );
     let names: Vec<&str> = helpers.iter().map(String::as_str).collect();
-    text.push_str(&format!("from .{package}.usage import {}\n", names.join(", ")));
-    text.push_str(&format!("from .{package}.balance import get_customer_balances, has_credits_remaining\n\n\n"));
+    text.push_str(&format!(
+        "from .{package}.usage import {}\n",
+        names.join(", ")
+    ));
+    text.push_str(&format!(
+        "from .{package}.balance import get_customer_balances, has_credits_remaining\n\n\n"
+    ));
     text.push_str("def exercise() -> None:\n");
     text.push_str("    record_event(\"u1\", \"custom\", {\"n\": 1})\n");
     if names.contains(&"record_llm_usage") {
         text.push_str("    result = Agent(TestModel()).run_sync(\"hi\")\n");
         text.push_str("    record_agent_run(\"u1\", result)\n");
         text.push_str("    record_llm_usage(\"u1\", result.usage, model=\"test\")\n");
-        text.push_str("    record_llm_usage(\"u1\", {\"input_tokens\": 1, \"output_tokens\": 2})\n");
+        text.push_str(
+            "    record_llm_usage(\"u1\", {\"input_tokens\": 1, \"output_tokens\": 2})\n",
+        );
     }
     if names.contains(&"record_storage_upload") {
         text.push_str("    record_storage_upload(\"u1\", 1024, bucket=\"b\", key=\"k\")\n");
@@ -71,7 +96,9 @@ fn contract_check(helpers: &[String], package: &str) -> String {
     if names.contains(&"start_compute_timer") {
         text.push_str("    elapsed: float = start_compute_timer(\"u1\").stop()\n    del elapsed\n");
     }
-    text.push_str("    balances: dict[str, float] = get_customer_balances(\"u1\")\n    del balances\n");
+    text.push_str(
+        "    balances: dict[str, float] = get_customer_balances(\"u1\")\n    del balances\n",
+    );
     text.push_str("    ok: bool = has_credits_remaining(\"u1\")\n    del ok\n");
     text
 }
@@ -79,7 +106,9 @@ fn contract_check(helpers: &[String], package: &str) -> String {
 fn extra_plans() -> Vec<(String, BillingPlan)> {
     let all = codegen::plan(PRESETS, Pricing::Both, true, None);
     let mut body = all.clone();
-    body.customer = CustomerSource::Body { field: "customerId".to_owned() };
+    body.customer = CustomerSource::Body {
+        field: "customerId".to_owned(),
+    };
     let mut session = all.clone();
     session.customer = CustomerSource::Session;
     let mut custom = codegen::plan(&["api-calls"], Pricing::Unit, false, None);
@@ -111,7 +140,10 @@ fn generated_python_type_checks_under_strict_mypy() {
         for pricing in PRICINGS {
             for webhooks in [false, true] {
                 plans.push((
-                    format!("{preset}-{pricing:?}-{}", if webhooks { "wh" } else { "nowh" }),
+                    format!(
+                        "{preset}-{pricing:?}-{}",
+                        if webhooks { "wh" } else { "nowh" }
+                    ),
                     codegen::plan(&[preset], *pricing, webhooks, None),
                 ));
             }
@@ -129,7 +161,11 @@ fn generated_python_type_checks_under_strict_mypy() {
             codegen::copy_dir(&codegen::codegen_fixture("py", fixture), staging.path());
             let profile = fixture_profile(fixture, staging.path());
             let changes = codegen::generate_into(staging.path(), &profile, plan);
-            let key: String = changes.files.iter().map(|f| format!("{}\n{}\n", f.path, f.after)).collect();
+            let key: String = changes
+                .files
+                .iter()
+                .map(|f| format!("{}\n{}\n", f.path, f.after))
+                .collect();
             if unique.contains_key(&key) {
                 continue;
             }
@@ -147,7 +183,11 @@ fn generated_python_type_checks_under_strict_mypy() {
             };
             let module = billing_generate::python::usage_module_import(&target).unwrap();
             let package = module.trim_end_matches(".usage");
-            std::fs::write(case_dir.join("contract_check.py"), contract_check(&helpers, package)).unwrap();
+            std::fs::write(
+                case_dir.join("contract_check.py"),
+                contract_check(&helpers, package),
+            )
+            .unwrap();
             if *fixture == "django" && django_case.is_none() {
                 django_case = Some(case.clone());
             }
@@ -171,13 +211,18 @@ fn generated_python_type_checks_under_strict_mypy() {
         .env("PYTHONPATH", root)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+    let text = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
         "mypy --strict failed on generated code:\n{text}\ncases:\n{}",
         cases.join("\n")
     );
-    assert!(cases.len() >= FIXTURES.len() * 5, "too few distinct cases: {}", cases.len());
+    assert!(
+        cases.len() >= FIXTURES.len() * 5,
+        "too few distinct cases: {}",
+        cases.len()
+    );
 }
 
 const WEBHOOK_SECRET: &str = "spaire_whs_TestSecretForGeneratedCode0123456789abcdef";
@@ -243,7 +288,16 @@ const FASTAPI: PyApp = PyApp {
     fixture: "fastapi",
     harness_file: "app/harness.py",
     harness: FASTAPI_HARNESS,
-    command: &["uvicorn", "app.harness:app", "--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning"],
+    command: &[
+        "uvicorn",
+        "app.harness:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--log-level",
+        "warning",
+    ],
     signal: "TERM",
 };
 
@@ -251,13 +305,30 @@ const FLASK: PyApp = PyApp {
     fixture: "flask",
     harness_file: "shop/harness.py",
     harness: FLASK_HARNESS,
-    command: &["flask", "--app", "shop.harness:harness_app", "run", "--port", "{port}"],
+    command: &[
+        "flask",
+        "--app",
+        "shop.harness:harness_app",
+        "run",
+        "--port",
+        "{port}",
+    ],
     signal: "INT",
 };
 
-fn start(app: &PyApp, python: &Path, dir: &Path, server_url: &str, token: &str) -> (std::process::Child, String) {
+fn start(
+    app: &PyApp,
+    python: &Path,
+    dir: &Path,
+    server_url: &str,
+    token: &str,
+) -> (std::process::Child, String) {
     let port = codegen::free_port().to_string();
-    let args: Vec<String> = app.command.iter().map(|a| a.replace("{port}", &port)).collect();
+    let args: Vec<String> = app
+        .command
+        .iter()
+        .map(|a| a.replace("{port}", &port))
+        .collect();
     let mut child = Command::new(python)
         .arg("-m")
         .args(&args)
@@ -276,9 +347,29 @@ fn start(app: &PyApp, python: &Path, dir: &Path, server_url: &str, token: &str) 
 }
 
 fn prepare(app: &PyApp, server_url: &str) -> (tempfile::TempDir, BillingPlan) {
+    prepare_with(
+        app,
+        server_url,
+        CustomerSource::Header {
+            header: "x-customer-id".to_owned(),
+        },
+    )
+}
+
+fn prepare_with(
+    app: &PyApp,
+    server_url: &str,
+    customer: CustomerSource,
+) -> (tempfile::TempDir, BillingPlan) {
     let dir = tempfile::tempdir().unwrap();
     codegen::copy_dir(&codegen::codegen_fixture("py", app.fixture), dir.path());
-    let plan = codegen::plan(&["llm-tokens", "api-calls"], Pricing::Unit, true, Some(server_url));
+    let mut plan = codegen::plan(
+        &["llm-tokens", "api-calls"],
+        Pricing::Unit,
+        true,
+        Some(server_url),
+    );
+    plan.customer = customer;
     let profile = fixture_profile(app.fixture, dir.path());
     codegen::generate_into(dir.path(), &profile, &plan);
     std::fs::write(dir.path().join(app.harness_file), app.harness).unwrap();
@@ -288,25 +379,59 @@ fn prepare(app: &PyApp, server_url: &str) -> (tempfile::TempDir, BillingPlan) {
 /// Meter counts equal the usage sent, webhooks verify, and SIG{TERM,INT} flushes the queue.
 fn usage_reaches_the_meters(app: &PyApp) {
     let Some(python) = venv_python() else { return };
-    let emulator = billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
+    let emulator =
+        billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
     let base_url = emulator.base_url();
-    let api = codegen::Api { base: &base_url, token: emulator.token() };
+    let api = codegen::Api {
+        base: &base_url,
+        token: emulator.token(),
+    };
     let (dir, plan) = prepare(app, &base_url);
-    let meters: Vec<(String, String)> =
-        plan.meters.iter().map(|m| (m.name.clone(), api.create_meter(m))).collect();
+    let meters: Vec<(String, String)> = plan
+        .meters
+        .iter()
+        .map(|m| (m.name.clone(), api.create_meter(m)))
+        .collect();
     let (mut child, base) = start(app, &python, dir.path(), &base_url, emulator.token());
     let customer = format!("cust-{}", app.fixture);
 
     for _ in 0..5 {
-        let (status, _) = codegen::http("GET", &format!("{base}/health"), &[("x-customer-id", &customer)], "").unwrap();
+        let (status, _) = codegen::http(
+            "GET",
+            &format!("{base}/health"),
+            &[("x-customer-id", &customer)],
+            "",
+        )
+        .unwrap();
         assert_eq!(status, 200);
     }
     // Not counted: no customer id, and a failing handler.
-    assert_eq!(codegen::http("GET", &format!("{base}/health"), &[], "").unwrap().0, 200);
-    assert_eq!(codegen::http("GET", &format!("{base}/boom"), &[("x-customer-id", &customer)], "").unwrap().0, 500);
+    assert_eq!(
+        codegen::http("GET", &format!("{base}/health"), &[], "")
+            .unwrap()
+            .0,
+        200
+    );
+    assert_eq!(
+        codegen::http(
+            "GET",
+            &format!("{base}/boom"),
+            &[("x-customer-id", &customer)],
+            ""
+        )
+        .unwrap()
+        .0,
+        500
+    );
     let mut tokens = 0.0;
     for _ in 0..3 {
-        let (status, body) = codegen::http("POST", &format!("{base}/agent"), &[("x-customer-id", &customer)], "").unwrap();
+        let (status, body) = codegen::http(
+            "POST",
+            &format!("{base}/agent"),
+            &[("x-customer-id", &customer)],
+            "",
+        )
+        .unwrap();
         assert_eq!(status, 200, "{body}");
         let value: serde_json::Value = serde_json::from_str(&body).unwrap();
         tokens += value["total"].as_f64().unwrap();
@@ -316,14 +441,34 @@ fn usage_reaches_the_meters(app: &PyApp) {
     let webhook = format!("{base}{}", billing_generate::python::WEBHOOK_PATH);
     let body = codegen::order_paid_body();
     let headers = codegen::signed_headers(WEBHOOK_SECRET, &body);
-    let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    assert_eq!(codegen::http("POST", &webhook, &pairs, &body).unwrap().0, 202, "signed order.paid");
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        codegen::http("POST", &webhook, &pairs, &body).unwrap().0,
+        202,
+        "signed order.paid"
+    );
     let tampered = body.replacen("order.paid", "order.paie", 1);
-    assert_eq!(codegen::http("POST", &webhook, &pairs, &tampered).unwrap().0, 403, "tampered body");
+    assert_eq!(
+        codegen::http("POST", &webhook, &pairs, &tampered)
+            .unwrap()
+            .0,
+        403,
+        "tampered body"
+    );
     let unknown = r#"{"type":"future.event","timestamp":"2026-11-23T10:00:00Z","data":{}}"#;
     let unknown_headers = codegen::signed_headers(WEBHOOK_SECRET, unknown);
-    let pairs: Vec<(&str, &str)> = unknown_headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    assert_eq!(codegen::http("POST", &webhook, &pairs, unknown).unwrap().0, 202, "unknown type");
+    let pairs: Vec<(&str, &str)> = unknown_headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        codegen::http("POST", &webhook, &pairs, unknown).unwrap().0,
+        202,
+        "unknown type"
+    );
 
     // Graceful shutdown right away: the 2 s batch interval has not passed, so the exit flush
     // must deliver what is still queued.
@@ -340,13 +485,21 @@ fn usage_reaches_the_meters(app: &PyApp) {
         let id = &meters.iter().find(|(n, _)| n == name).unwrap().1;
         api.meter_total(id, &customer)
     };
-    assert_eq!(total("api-calls"), 8.0, "5 health + 3 agent calls; logs:\n{logs}");
+    assert_eq!(
+        total("api-calls"),
+        8.0,
+        "5 health + 3 agent calls; logs:\n{logs}"
+    );
     assert_eq!(total("llm-token-usage"), tokens, "logs:\n{logs}");
     for event in api.events(&customer) {
         let metadata = &event["metadata"];
         match event["name"].as_str().unwrap() {
-            "llm-usage" => assert!(metadata["totalTokens"].is_number() && metadata["inputTokens"].is_number()),
-            "api-call" => assert!(metadata["endpoint"].is_string() && metadata["method"].is_string()),
+            "llm-usage" => {
+                assert!(metadata["totalTokens"].is_number() && metadata["inputTokens"].is_number())
+            }
+            "api-call" => {
+                assert!(metadata["endpoint"].is_string() && metadata["method"].is_string())
+            }
             other => panic!("unexpected event {other}"),
         }
     }
@@ -360,16 +513,37 @@ fn app_keeps_answering_when_the_api_is_down(app: &PyApp) {
     let (mut child, base) = start(app, &python, dir.path(), &dead, "token-for-a-dead-api");
     for _ in 0..20 {
         let started = std::time::Instant::now();
-        let (status, _) = codegen::http("GET", &format!("{base}/health"), &[("x-customer-id", "cust-down")], "").unwrap();
+        let (status, _) = codegen::http(
+            "GET",
+            &format!("{base}/health"),
+            &[("x-customer-id", "cust-down")],
+            "",
+        )
+        .unwrap();
         assert_eq!(status, 200);
-        assert!(started.elapsed() < std::time::Duration::from_secs(2), "request blocked on the API");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "request blocked on the API"
+        );
     }
-    let (status, _) = codegen::http("POST", &format!("{base}/agent"), &[("x-customer-id", "cust-down")], "").unwrap();
+    let (status, _) = codegen::http(
+        "POST",
+        &format!("{base}/agent"),
+        &[("x-customer-id", "cust-down")],
+        "",
+    )
+    .unwrap();
     assert_eq!(status, 200);
     let output = codegen::stop(&mut child, app.signal, 30);
     let logs = String::from_utf8_lossy(&output.stderr).to_string();
-    assert!(!logs.contains("Traceback") || logs.contains("KeyboardInterrupt"), "crash:\n{logs}");
-    assert!(logs.contains("could not be delivered"), "the lost events are reported:\n{logs}");
+    assert!(
+        !logs.contains("Traceback") || logs.contains("KeyboardInterrupt"),
+        "crash:\n{logs}"
+    );
+    assert!(
+        logs.contains("could not be delivered"),
+        "the lost events are reported:\n{logs}"
+    );
 }
 
 #[test]
@@ -390,4 +564,39 @@ fn fastapi_keeps_answering_when_the_api_is_down() {
 #[test]
 fn flask_keeps_answering_when_the_api_is_down() {
     app_keeps_answering_when_the_api_is_down(&FLASK);
+}
+
+/// With `[customer] from = "body"` the ASGI middleware reads the JSON body to find the id
+/// and replays it, so the endpoint still receives the whole body.
+#[test]
+fn fastapi_body_customer_is_read_without_consuming_the_body() {
+    let Some(python) = venv_python() else { return };
+    let emulator =
+        billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
+    let base_url = emulator.base_url();
+    let api = codegen::Api {
+        base: &base_url,
+        token: emulator.token(),
+    };
+    let customer = CustomerSource::Body {
+        field: "customerId".to_owned(),
+    };
+    let (dir, plan) = prepare_with(&FASTAPI, &base_url, customer);
+    let meter = api.create_meter(plan.meter("api-calls").unwrap());
+    let (mut child, base) = start(&FASTAPI, &python, dir.path(), &base_url, emulator.token());
+    for i in 0..3 {
+        let body = format!(r#"{{"text":"hello {i}","customerId":"cust-body"}}"#);
+        let (status, answer) = codegen::http(
+            "POST",
+            &format!("{base}/echo"),
+            &[("content-type", "application/json")],
+            &body,
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer, format!(r#"{{"text":"hello {i}"}}"#));
+    }
+    let output = codegen::stop(&mut child, FASTAPI.signal, 30);
+    let logs = String::from_utf8_lossy(&output.stderr).to_string();
+    assert_eq!(api.meter_total(&meter, "cust-body"), 3.0, "{logs}");
 }

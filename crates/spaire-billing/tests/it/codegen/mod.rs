@@ -19,7 +19,13 @@ use billing_plan::{
 use crate::common;
 
 /// The preset ids every matrix covers.
-pub const PRESETS: &[&str] = &["llm-tokens", "llm-tokens-split", "api-calls", "storage", "compute-time"];
+pub const PRESETS: &[&str] = &[
+    "llm-tokens",
+    "llm-tokens-split",
+    "api-calls",
+    "storage",
+    "compute-time",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pricing {
@@ -31,7 +37,12 @@ pub enum Pricing {
 pub const PRICINGS: &[Pricing] = &[Pricing::Unit, Pricing::Credits, Pricing::Both];
 
 /// A plan with the meters of `presets`, priced per `pricing`, with or without webhooks.
-pub fn plan(presets: &[&str], pricing: Pricing, webhooks: bool, server_url: Option<&str>) -> BillingPlan {
+pub fn plan(
+    presets: &[&str],
+    pricing: Pricing,
+    webhooks: bool,
+    server_url: Option<&str>,
+) -> BillingPlan {
     let meters: Vec<_> = presets
         .iter()
         .flat_map(|id| billing_plan::preset(id).expect("known preset").meters)
@@ -56,24 +67,45 @@ pub fn plan(presets: &[&str], pricing: Pricing, webhooks: bool, server_url: Opti
         Pricing::Unit => Vec::new(),
     };
     BillingPlan {
-        environment: if server_url.is_some() { Environment::Local } else { Environment::Sandbox },
+        environment: if server_url.is_some() {
+            Environment::Local
+        } else {
+            Environment::Sandbox
+        },
         server_url: server_url.map(str::to_owned),
-        project: ProjectSection { path: ".".to_owned(), framework: None },
-        customer: CustomerSource::Header { header: "x-customer-id".to_owned() },
+        project: ProjectSection {
+            path: ".".to_owned(),
+            framework: None,
+        },
+        customer: CustomerSource::Header {
+            header: "x-customer-id".to_owned(),
+        },
         meters,
         prices,
         credits,
         webhooks: webhooks.then(|| Webhooks {
-            events: ["order.paid", "subscription.active", "subscription.canceled", "customer.state_changed"]
-                .map(str::to_owned)
-                .to_vec(),
+            events: [
+                "order.paid",
+                "subscription.active",
+                "subscription.canceled",
+                "customer.state_changed",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
             url: None,
         }),
     }
 }
 
 pub fn framework(id: FrameworkId, details: FrameworkDetails) -> Framework {
-    Framework { id, version: None, major: None, confidence: Confidence::High, evidence: Vec::new(), details }
+    Framework {
+        id,
+        version: None,
+        major: None,
+        confidence: Confidence::High,
+        evidence: Vec::new(),
+        details,
+    }
 }
 
 pub fn profile(root: &Path, language: Language, frameworks: Vec<Framework>) -> ProjectProfile {
@@ -121,7 +153,12 @@ pub fn write_changes(root: &Path, changes: &ChangeSet) {
     for file in &changes.files {
         let path = root.join(&file.path);
         if let Some(before) = &file.before {
-            assert_eq!(&std::fs::read_to_string(&path).unwrap(), before, "{}", file.path);
+            assert_eq!(
+                &std::fs::read_to_string(&path).unwrap(),
+                before,
+                "{}",
+                file.path
+            );
         } else {
             assert!(!path.exists(), "{} is created but exists", file.path);
         }
@@ -132,14 +169,22 @@ pub fn write_changes(root: &Path, changes: &ChangeSet) {
 
 /// Generates for the fixture copied at `root` and writes the result.
 pub fn generate_into(root: &Path, profile: &ProjectProfile, plan: &BillingPlan) -> ChangeSet {
-    let target = billing_generate::Target { root, profile, package: &profile.packages[0], plan };
+    let target = billing_generate::Target {
+        root,
+        profile,
+        package: &profile.packages[0],
+        plan,
+    };
     let changes = billing_generate::generate(&target).unwrap_or_else(|e| panic!("generate: {e}"));
     write_changes(root, &changes);
     changes
 }
 
 pub fn codegen_fixture(language_dir: &str, name: &str) -> PathBuf {
-    common::fixtures().join("codegen").join(language_dir).join(name)
+    common::fixtures()
+        .join("codegen")
+        .join(language_dir)
+        .join(name)
 }
 
 /// A toolchain binary, or `None` (after saying why) when it is missing outside CI.
@@ -148,7 +193,10 @@ pub fn toolchain(path: PathBuf, what: &str) -> Option<PathBuf> {
     if path.exists() {
         return Some(path);
     }
-    let message = format!("{what} not found at {} (run scripts/install-test-deps.sh)", path.display());
+    let message = format!(
+        "{what} not found at {} (run scripts/install-test-deps.sh)",
+        path.display()
+    );
     if common::in_ci() {
         panic!("{message}");
     }
@@ -159,7 +207,9 @@ pub fn toolchain(path: PathBuf, what: &str) -> Option<PathBuf> {
 /// A program on PATH, with the same CI rule as [`toolchain`].
 pub fn program(name: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file())
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
     });
     match found {
         Some(path) => Some(path),
@@ -169,22 +219,35 @@ pub fn program(name: &str) -> Option<PathBuf> {
 
 /// Runs a command, returning stdout+stderr, panicking with both on failure.
 pub fn run_ok(command: &mut Command, what: &str) -> String {
-    let output = command.output().unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(output.status.success(), "{what} failed ({}):\n{text}", output.status);
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{text}",
+        output.status
+    );
     text
 }
 
 /// A minimal HTTP/1.1 client (one request per connection) so runtime tests need no extra
 /// crates: returns the status and body.
-pub fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> std::io::Result<(u16, String)> {
+pub fn http(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<(u16, String)> {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").expect("http URL");
-    let (host, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
     let mut stream = std::net::TcpStream::connect(host)?;
     stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
     let mut request = format!(
@@ -206,7 +269,10 @@ pub fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> st
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(body)
     } else {
         body.to_owned()
@@ -217,7 +283,9 @@ pub fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> st
 fn dechunk(mut body: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
         if size == 0 || rest.len() < size {
             break;
         }
@@ -239,11 +307,17 @@ impl Api<'_> {
         let (status, text) = http(
             method,
             &format!("{}{path}", self.base),
-            &[("Authorization", &auth), ("Content-Type", "application/json")],
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
             body,
         )
         .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        assert!((200..300).contains(&status), "{method} {path}: HTTP {status}: {text}");
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: HTTP {status}: {text}"
+        );
         serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
     }
 
@@ -259,7 +333,10 @@ impl Api<'_> {
             "filter": {"conjunction": "and", "clauses": [{"property": "name", "operator": "eq", "value": meter.event}]},
             "aggregation": aggregation,
         });
-        self.call("POST", "/v1/meters/", &body.to_string())["id"].as_str().unwrap().to_owned()
+        self.call("POST", "/v1/meters/", &body.to_string())["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     /// What the meter counts for one customer (the app's own id) over the last day.
@@ -270,19 +347,28 @@ impl Api<'_> {
             now.0, now.1
         );
         let value = self.call("GET", &path, "");
-        value["total"].as_f64().unwrap_or_else(|| panic!("no total in {value}"))
+        value["total"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no total in {value}"))
     }
 
     /// Every event the emulator stored for the customer.
     pub fn events(&self, customer: &str) -> Vec<serde_json::Value> {
-        let value = self.call("GET", &format!("/v1/events/?external_customer_id={customer}&limit=100"), "");
+        let value = self.call(
+            "GET",
+            &format!("/v1/events/?external_customer_id={customer}&limit=100"),
+            "",
+        );
         value["items"].as_array().cloned().unwrap_or_default()
     }
 }
 
 /// Yesterday and tomorrow as `YYYY-MM-DDT00:00:00Z` (no date crate needed).
 fn chrono_like_now() -> (String, String) {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     let day = |d: i64| {
         // Civil-from-days (Howard Hinnant), enough for timestamps in a test.
         let z = d + 719_468;
@@ -302,7 +388,11 @@ fn chrono_like_now() -> (String, String) {
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Waits until `url` answers (any status), or panics after `seconds`.
@@ -322,7 +412,9 @@ pub fn wait_until_up(url: &str, seconds: u64, child: &mut std::process::Child) {
 
 /// Sends `signal` (e.g. "TERM", "INT") and waits for the exit, panicking after `seconds`.
 pub fn stop(child: &mut std::process::Child, signal: &str, seconds: u64) -> std::process::Output {
-    let _ = Command::new("kill").args([format!("-{signal}"), child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
+        .status();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
     loop {
         if let Ok(Some(_)) = child.try_wait() {
@@ -343,13 +435,20 @@ pub fn stop(child: &mut std::process::Child, signal: &str, seconds: u64) -> std:
     if let Some(mut err) = child.stderr.take() {
         let _ = err.read_to_string(&mut stderr);
     }
-    std::process::Output { status: child.try_wait().unwrap().unwrap(), stdout: stdout.into_bytes(), stderr: stderr.into_bytes() }
+    std::process::Output {
+        status: child.try_wait().unwrap().unwrap(),
+        stdout: stdout.into_bytes(),
+        stderr: stderr.into_bytes(),
+    }
 }
 
 /// Standard Webhooks headers for `body` signed with `secret`.
 pub fn signed_headers(secret: &str, body: &str) -> Vec<(String, String)> {
     let id = "msg_test_1".to_owned();
-    let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     let signature = billing_emulator::sign_webhook(secret, &id, ts, body);
     vec![
         ("webhook-id".to_owned(), id),
@@ -361,5 +460,6 @@ pub fn signed_headers(secret: &str, body: &str) -> Vec<(String, String)> {
 
 /// A realistic signed `order.paid` payload (validates against spaire-sdk's models).
 pub fn order_paid_body() -> String {
-    std::fs::read_to_string(common::fixtures().join("codegen/webhooks/order.paid.json")).expect("order.paid fixture")
+    std::fs::read_to_string(common::fixtures().join("codegen/webhooks/order.paid.json"))
+        .expect("order.paid fixture")
 }
