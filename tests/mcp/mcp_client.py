@@ -302,6 +302,15 @@ async def flow(args: argparse.Namespace) -> dict[str, Any]:
 
             status = await call(session, "status", None)
             check(status.get("is_error") is False, f"status: {status}")
+            st = status["structured"]
+            check("spaire_oat" not in json.dumps(st), "status never shows the token")
+            out["status"] = {
+                "token_present": st["token"]["present"],
+                "pending_remote": st["pending_remote"],
+                "edited_files": st["edited_files"],
+                "missing_files": st["missing_files"],
+                "last_apply_plan_hash": st["last_apply"]["plan_hash"],
+            }
 
             preview = await call(session, "undo", {})
             check(preview.get("is_error") is False, f"undo preview: {preview}")
@@ -324,13 +333,13 @@ async def flow(args: argparse.Namespace) -> dict[str, Any]:
             # Remote drift: the account changes between proposal and approval.
             third = await call(session, "propose_plan", answers)
             hash3 = third["structured"]["plan_hash"]
-            replacements[hash3] = "[HASH3]"
+            replacements.setdefault(hash3, "[HASH3]")  # same as HASH2 when undo restored everything
             create_meter(args.server_url, token, "api-calls", "api-call")
             remote_drift = await call(session, "apply_plan", {"plan_hash": hash3, "environment": "local"})
             check(remote_drift.get("is_error") is True, f"remote drift must be refused: {remote_drift}")
             check(not (Path(args.project) / "spaire-billing.toml").exists(), "a refused apply writes nothing")
             fourth = await call(session, "propose_plan", answers)
-            replacements[fourth["structured"]["plan_hash"]] = "[HASH4]"
+            replacements.setdefault(fourth["structured"]["plan_hash"], "[HASH4]")
             out["remote_drift"] = {
                 "refused": remote_drift["structured"]["error"],
                 "new_proposal_remote": [

@@ -11,7 +11,7 @@ mod engine;
 mod outcome;
 mod resources;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -40,12 +40,35 @@ pub struct ServerOptions {
     pub root: PathBuf,
 }
 
+/// Proposals kept per session. Each holds its diffs, so an agent iterating on a plan many
+/// times must not grow the server without bound; approving a plan from 32 proposals ago is
+/// not a real workflow (proposing again gives the same hash if nothing changed).
+const MAX_PROPOSALS: usize = 32;
+
 #[derive(Debug, Default)]
 struct State {
     /// Proposals shown to the agent in this session, by plan hash.
     proposals: HashMap<String, Proposal>,
-    /// The most recent proposal's hash (the "current plan" resource).
-    latest: Option<String>,
+    /// Hashes from oldest to newest; the last one is the "current plan" resource.
+    order: VecDeque<String>,
+}
+
+impl State {
+    fn remember(&mut self, proposal: Proposal) {
+        let hash = proposal.hash.clone();
+        self.order.retain(|h| h != &hash);
+        self.order.push_back(hash.clone());
+        self.proposals.insert(hash, proposal);
+        while self.order.len() > MAX_PROPOSALS {
+            if let Some(old) = self.order.pop_front() {
+                self.proposals.remove(&old);
+            }
+        }
+    }
+
+    fn latest(&self) -> Option<&Proposal> {
+        self.order.back().and_then(|h| self.proposals.get(h))
+    }
 }
 
 #[derive(Clone)]
@@ -171,8 +194,7 @@ wait for approval before calling apply_plan.",
         };
         let view = proposal.view.clone();
         let mut state = self.state.lock().await;
-        state.latest = Some(proposal.hash.clone());
-        state.proposals.insert(proposal.hash.clone(), proposal);
+        state.remember(proposal);
         Ok(outcome::ok(&view))
     }
 
@@ -315,14 +337,7 @@ impl ServerHandler for BillingServer {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let latest = {
-            let state = self.state.lock().await;
-            state
-                .latest
-                .as_ref()
-                .and_then(|h| state.proposals.get(h))
-                .map(|p| p.view.clone())
-        };
+        let latest = self.state.lock().await.latest().map(|p| p.view.clone());
         let uri = request.uri.clone();
         let result = self
             .blocking(move |root| resources::read(&root, &uri, latest))
@@ -335,5 +350,36 @@ impl ServerHandler for BillingServer {
             )),
             Err(err) => Err(ErrorData::internal_error(format!("{err:#}"), None)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proposal(hash: &str) -> Proposal {
+        Proposal {
+            hash: hash.to_owned(),
+            environment: billing_plan::Environment::Sandbox,
+            plan: None,
+            view: serde_json::json!({ "plan_hash": hash }),
+        }
+    }
+
+    #[test]
+    fn proposals_are_bounded_and_the_latest_is_the_last_shown() {
+        let mut state = State::default();
+        for i in 0..(MAX_PROPOSALS + 5) {
+            state.remember(proposal(&format!("h{i}")));
+        }
+        assert_eq!(state.proposals.len(), MAX_PROPOSALS);
+        assert!(
+            !state.proposals.contains_key("h0"),
+            "the oldest are forgotten"
+        );
+        // Proposing an old plan again makes it the latest without duplicating it.
+        state.remember(proposal("h10"));
+        assert_eq!(state.latest().unwrap().hash, "h10");
+        assert_eq!(state.order.len(), MAX_PROPOSALS);
     }
 }
