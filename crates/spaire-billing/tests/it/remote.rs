@@ -784,6 +784,57 @@ fn verify_fails_clearly_when_the_meter_filter_does_not_match_the_events() {
 }
 
 #[test]
+fn verify_passes_through_injected_faults() {
+    // Objects are set up on a clean emulator state, then faults start with the verify run.
+    let emulator = billing_emulator::spawn_background(EmulatorConfig {
+        fail_rate: 0.4,
+        seed: 3,
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let url = emulator.base_url();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let c = client(&url, emulator.token());
+        ensure_product(&c, "Pro", true).await;
+        let mut state = RemoteState::default();
+        for _ in 0..5 {
+            if billing_remote::apply(&full_plan(), &c, Environment::Local, &mut state)
+                .await
+                .is_ok()
+            {
+                return;
+            }
+        }
+        panic!("apply did not converge");
+    });
+    let project = Project::new(&url, PLAN_TOML);
+    let output = billing()
+        .current_dir(project.dir.path())
+        .env("SPAIRE_ACCESS_TOKEN", emulator.token())
+        .env("SPAIRE_BILLING_LOG", "billing_api=debug")
+        .args(["verify", "--timeout", "3", "--json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("{}", stable(&output, &url)));
+    assert_eq!(report["passed"], true, "{report:#}");
+    assert_eq!(output.status.code(), Some(0));
+    let logs = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        logs.contains("retrying"),
+        "the faults should have hit verify's requests:\n{logs}"
+    );
+    assert!(
+        !logs.contains(emulator.token()),
+        "debug logs must not contain the token"
+    );
+}
+
+#[test]
 fn credits_show_as_a_positive_balance_that_drops_with_usage() {
     let emulator = billing_emulator::spawn_background(EmulatorConfig::default()).unwrap();
     let url = emulator.base_url();
