@@ -1,6 +1,6 @@
 //! `spaire-billing agent install`: agent instructions and MCP client config, previewed first.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use billing_errors::UsageError;
@@ -80,7 +80,7 @@ fn install(args: InstallArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         printer.status("Finished", "dry run, nothing written");
         return Ok(ExitStatus::Success);
     }
-    if !args.yes && !confirm(printer, plan.changes.files.len())? {
+    if !args.yes && !confirm(plan.changes.files.len())? {
         printer.status("Cancelled", "nothing written");
         return Ok(ExitStatus::Failure);
     }
@@ -98,8 +98,9 @@ fn install(args: InstallArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-/// Asks on the terminal; without one, the caller must say `--yes` (exit 2).
-fn confirm(printer: &Printer, count: usize) -> anyhow::Result<bool> {
+/// Asks on the terminal (the same prompt as `apply`); without one, the caller must say
+/// `--yes` (exit 2).
+fn confirm(count: usize) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
         return Err(
             UsageError::new("confirmation needed to write the files shown above")
@@ -109,13 +110,19 @@ fn confirm(printer: &Printer, count: usize) -> anyhow::Result<bool> {
                 .into(),
         );
     }
-    let _ = printer;
-    // A prompt stays on the same line as the answer, so it is written without a newline.
-    let mut err = std::io::stderr().lock();
-    write!(err, "Write {count} file(s)? [y/N] ")?;
-    err.flush()?;
-    drop(err);
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES"))
+    let question = if count == 1 {
+        "Write this file?".to_owned()
+    } else {
+        format!("Write these {count} files?")
+    };
+    match inquire::Confirm::new(&question)
+        .with_default(false)
+        .prompt()
+    {
+        Ok(answer) => Ok(answer),
+        Err(
+            inquire::InquireError::OperationCanceled | inquire::InquireError::OperationInterrupted,
+        ) => Ok(false),
+        Err(err) => Err(anyhow::Error::new(err).context("failed to read the answer")),
+    }
 }

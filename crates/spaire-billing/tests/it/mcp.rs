@@ -370,3 +370,46 @@ fn mcp_refuses_a_missing_directory_with_a_usage_error() {
         .unwrap();
     insta::assert_snapshot!("missing_dir", transcript(&output, &[]));
 }
+
+/// On a terminal, `agent install` shows the diffs and asks; "no" writes nothing, "yes" writes.
+#[cfg(unix)]
+#[test]
+fn agent_install_asks_on_a_terminal() {
+    let dir = copy_fixture("agent-existing");
+    let before = tree(dir.path());
+    let spawn = || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_spaire-billing"));
+        cmd.args(["agent", "install", "--cursor", "--dir"])
+            .arg(dir.path())
+            .env_remove("RUST_BACKTRACE")
+            .env("NO_COLOR", "1")
+            .env("TERM", "xterm");
+        rexpect::session::spawn_command(cmd, Some(20_000)).unwrap()
+    };
+    let answer = |session: &mut rexpect::session::PtySession, key: &str| {
+        session.send(key).unwrap();
+        session.flush().unwrap();
+        session.send("\r").unwrap();
+        session.flush().unwrap();
+    };
+
+    let mut session = spawn();
+    session.exp_string("+++ b/.cursor/mcp.json").unwrap();
+    session.exp_string("Write these 2 files?").unwrap();
+    answer(&mut session, "n");
+    session.exp_string("nothing written").unwrap();
+    session.exp_eof().unwrap();
+    assert_eq!(tree(dir.path()), before, "no means nothing is written");
+
+    let mut session = spawn();
+    session.exp_string("Write these 2 files?").unwrap();
+    answer(&mut session, "y");
+    session.exp_string("Updated .cursor/mcp.json").unwrap();
+    session.exp_eof().unwrap();
+    assert!(read(dir.path(), ".cursor/mcp.json").contains("\"spaire-billing\""));
+    assert!(
+        dir.path()
+            .join(".cursor/rules/setup-usage-billing.mdc")
+            .exists()
+    );
+}
