@@ -677,3 +677,34 @@ fn php_recorder_and_webhook_verifier_work_against_the_emulator() {
 fn ruby_recorder_and_webhook_verifier_work_against_the_emulator() {
     script_runtime(&RUBY);
 }
+
+/// What generation changes in each Go, Laravel and Rails fixture.
+#[test]
+fn other_languages_generation_snapshot() {
+    let plan = codegen::plan(
+        &["llm-tokens", "api-calls", "storage", "compute-time"],
+        Pricing::Both,
+        true,
+        None,
+    );
+    let mut out = String::new();
+    let cases: Vec<(&str, &str, Language, FrameworkId)> = GO_FIXTURES
+        .iter()
+        .map(|(name, id)| ("go", *name, Language::Go, *id))
+        .chain([
+            ("php", "laravel11", Language::Php, FrameworkId::Laravel),
+            ("php", "laravel10", Language::Php, FrameworkId::Laravel),
+            ("ruby", "rails", Language::Ruby, FrameworkId::Rails),
+        ])
+        .collect();
+    for (language_dir, fixture, language, id) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        codegen::copy_dir(&codegen::codegen_fixture(language_dir, fixture), dir.path());
+        let changes = codegen::generate_into(dir.path(), &profile(dir.path(), language, id), &plan);
+        out.push_str(&format!(
+            "===== {fixture}\n{}\n",
+            codegen::describe(&changes)
+        ));
+    }
+    insta::assert_snapshot!(out);
+}

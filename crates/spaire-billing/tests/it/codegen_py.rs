@@ -600,3 +600,21 @@ fn fastapi_body_customer_is_read_without_consuming_the_body() {
     let logs = String::from_utf8_lossy(&output.stderr).to_string();
     assert_eq!(api.meter_total(&meter, "cust-body"), 3.0, "{logs}");
 }
+
+/// What generation changes in each Python fixture (files, wiring edits, env names).
+#[test]
+fn python_generation_per_framework_snapshot() {
+    let plan = codegen::plan(&PRESETS[..], Pricing::Both, true, None);
+    let mut out = String::new();
+    for fixture in FIXTURES {
+        let dir = tempfile::tempdir().unwrap();
+        codegen::copy_dir(&codegen::codegen_fixture("py", fixture), dir.path());
+        let profile = fixture_profile(fixture, dir.path());
+        let changes = codegen::generate_into(dir.path(), &profile, &plan);
+        out.push_str(&format!(
+            "===== {fixture}\n{}\n",
+            codegen::describe(&changes)
+        ));
+    }
+    insta::assert_snapshot!(out);
+}

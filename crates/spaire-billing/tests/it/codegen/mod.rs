@@ -463,3 +463,38 @@ pub fn order_paid_body() -> String {
     std::fs::read_to_string(common::fixtures().join("codegen/webhooks/order.paid.json"))
         .expect("order.paid fixture")
 }
+
+/// What generation does to a project, for snapshots: every file with its action, origin and
+/// summary, the full text of each edited user file (the parts a reviewer must trust), and
+/// the manual steps.
+pub fn describe(changes: &ChangeSet) -> String {
+    let mut out = String::new();
+    for file in &changes.files {
+        out.push_str(&format!(
+            "{:?} {:?} {} - {}\n",
+            file.action, file.origin, file.path, file.summary
+        ));
+    }
+    for file in changes
+        .files
+        .iter()
+        .filter(|f| f.origin == billing_changeset::FileOrigin::Wired)
+    {
+        out.push_str(&format!("\n--- {} (after)\n{}", file.path, file.after));
+    }
+    for step in &changes.manual_steps {
+        out.push_str(&format!(
+            "\n--- manual step in {}: {}\n{}\n",
+            step.file,
+            step.instructions,
+            step.snippet.as_deref().unwrap_or("")
+        ));
+    }
+    let mut env: Vec<&str> = changes.env_vars.iter().map(|v| v.name.as_str()).collect();
+    env.sort_unstable();
+    out.push_str(&format!("\nenv: {}\n", env.join(", ")));
+    for install in &changes.installs {
+        out.push_str(&format!("install: {}\n", install.argv.join(" ")));
+    }
+    out
+}
