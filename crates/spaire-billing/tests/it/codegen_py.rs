@@ -618,3 +618,78 @@ fn python_generation_per_framework_snapshot() {
     }
     insta::assert_snapshot!(out);
 }
+
+/// Django through its test client (CSRF checks on): the appended middleware counts calls,
+/// the webhook view is reachable without a CSRF token and verifies signatures, and the
+/// usage queue is flushed when the process exits.
+const DJANGO_DRIVER: &str = r#"import json
+import os
+import sys
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+django.setup()
+
+from django.test import Client
+
+client = Client(enforce_csrf_checks=True)
+for _ in range(4):
+    assert client.get("/health", headers={"x-customer-id": "cust-django"}).status_code == 200
+assert client.get("/health").status_code == 200
+
+body = open("body.json", "rb").read()
+headers = json.load(open("headers.json"))
+statuses = [
+    client.post("/api/webhooks/spaire", body, content_type="application/json", headers=headers).status_code,
+    client.post("/api/webhooks/spaire", body.replace(b"order.paid", b"order.paie", 1), content_type="application/json", headers=headers).status_code,
+]
+print(json.dumps(statuses))
+"#;
+
+#[test]
+fn django_middleware_and_csrf_exempt_webhook_work() {
+    let Some(python) = venv_python() else { return };
+    let emulator =
+        billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
+    let base_url = emulator.base_url();
+    let api = codegen::Api {
+        base: &base_url,
+        token: emulator.token(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    codegen::copy_dir(&codegen::codegen_fixture("py", "django"), dir.path());
+    let plan = codegen::plan(&["api-calls"], Pricing::Unit, true, Some(&base_url));
+    let meter = api.create_meter(&plan.meters[0]);
+    codegen::generate_into(dir.path(), &fixture_profile("django", dir.path()), &plan);
+    std::fs::write(dir.path().join("driver.py"), DJANGO_DRIVER).unwrap();
+    let body = codegen::order_paid_body();
+    std::fs::write(dir.path().join("body.json"), &body).unwrap();
+    let headers: serde_json::Map<String, serde_json::Value> =
+        codegen::signed_headers(WEBHOOK_SECRET, &body)
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("webhook-"))
+            .map(|(k, v)| (k, serde_json::json!(v)))
+            .collect();
+    std::fs::write(
+        dir.path().join("headers.json"),
+        serde_json::Value::Object(headers).to_string(),
+    )
+    .unwrap();
+    let output = Command::new(&python)
+        .arg("driver.py")
+        .current_dir(dir.path())
+        .env("SPAIRE_ACCESS_TOKEN", emulator.token())
+        .env("SPAIRE_SERVER_URL", &base_url)
+        .env("SPAIRE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        .output()
+        .unwrap();
+    let logs = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(output.status.success(), "{logs}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "[202, 403]",
+        "{logs}"
+    );
+    assert_eq!(api.meter_total(&meter, "cust-django"), 4.0, "{logs}");
+}
