@@ -523,6 +523,194 @@ fn manual(output: &mut Output, file: String, instructions: String, snippet: Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+    use billing_detect::{Confidence, FrameworkDetails, ModuleSystem, ProjectProfile};
+    use billing_plan::{
+        CreditGrant, CustomerSource, Environment, ProductRef, ProjectSection, Webhooks,
+    };
+
+    fn plan(customer: CustomerSource) -> BillingPlan {
+        let meters = ["llm-tokens-split", "api-calls", "storage", "compute-time"]
+            .iter()
+            .flat_map(|id| billing_plan::preset(id).expect("preset").meters)
+            .collect();
+        BillingPlan {
+            environment: Environment::Local,
+            server_url: None,
+            project: ProjectSection {
+                path: ".".into(),
+                framework: None,
+            },
+            customer,
+            meters,
+            prices: Vec::new(),
+            credits: vec![CreditGrant {
+                meter: "llm-token-usage".into(),
+                product: ProductRef("Pro".into()),
+                units: 10,
+                rollover: false,
+            }],
+            webhooks: Some(Webhooks {
+                events: vec![
+                    "order.paid".into(),
+                    "customer.state_changed".into(),
+                    "subscription.past_due".into(),
+                ],
+                url: None,
+            }),
+        }
+    }
+
+    fn package(language: Language, framework: Option<FrameworkId>) -> Package {
+        Package {
+            path: ".".into(),
+            name: None,
+            language,
+            module_system: Some(ModuleSystem::Esm),
+            package_manager: None,
+            frameworks: framework
+                .map(|id| Framework {
+                    id,
+                    version: None,
+                    major: None,
+                    confidence: Confidence::High,
+                    evidence: Vec::new(),
+                    details: FrameworkDetails::default(),
+                })
+                .into_iter()
+                .collect(),
+            src_dir: true,
+            aliases: Vec::new(),
+            integrations: Vec::new(),
+            call_sites: Vec::new(),
+            env_vars: Vec::new(),
+            workspace: None,
+            tsconfig: None,
+            manifests: Vec::new(),
+        }
+    }
+
+    fn generate_for(package: &Package, plan: &BillingPlan) -> ChangeSet {
+        let profile = ProjectProfile {
+            schema_version: billing_detect::SCHEMA_VERSION,
+            root: "/nonexistent".into(),
+            packages: vec![package.clone()],
+            warnings: Vec::new(),
+            notes: Vec::new(),
+        };
+        let target = Target {
+            root: Path::new("/nonexistent-spaire-fixture"),
+            profile: &profile,
+            package,
+            plan,
+        };
+        generate(&target).unwrap_or_else(|error| {
+            let mut chain = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                chain.push_str(&format!("\n  caused by: {cause:#}"));
+                source = cause.source();
+            }
+            panic!("{chain}")
+        })
+    }
+
+    #[test]
+    fn every_framework_and_customer_source_renders() {
+        let frameworks = [
+            None,
+            Some(FrameworkId::Nextjs),
+            Some(FrameworkId::Express),
+            Some(FrameworkId::Fastify),
+            Some(FrameworkId::Hono),
+            Some(FrameworkId::Elysia),
+            Some(FrameworkId::Sveltekit),
+            Some(FrameworkId::Nuxt),
+            Some(FrameworkId::Astro),
+            Some(FrameworkId::Remix),
+            Some(FrameworkId::ReactRouter),
+            Some(FrameworkId::NodeServerless),
+        ];
+        let customers = [
+            CustomerSource::Header {
+                header: "x-customer-id".into(),
+            },
+            CustomerSource::Body {
+                field: "customerId".into(),
+            },
+            CustomerSource::Session,
+            CustomerSource::Function {
+                function: "getUserId".into(),
+                module: "@/lib/auth".into(),
+            },
+        ];
+        for language in [Language::TypeScript, Language::JavaScript] {
+            for framework in frameworks {
+                for customer in &customers {
+                    let changes =
+                        generate_for(&package(language, framework), &plan(customer.clone()));
+                    assert!(
+                        changes
+                            .files
+                            .iter()
+                            .any(|f| f.path == "src/lib/spaire/usage.ts"
+                                || f.path.ends_with("/usage.js")
+                                || f.path.ends_with("/usage.ts"))
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn default_server_url_follows_the_plan_environment() {
+        let mut plan = plan(CustomerSource::Session);
+        for (environment, url) in [
+            (Environment::Sandbox, "https://sandbox-api.spairehq.com"),
+            (Environment::Production, "https://api.spairehq.com"),
+            (Environment::Local, "http://127.0.0.1:8787"),
+        ] {
+            plan.environment = environment;
+            let changes = generate_for(&package(Language::TypeScript, None), &plan);
+            let client = changes
+                .files
+                .iter()
+                .find(|f| f.path == "src/lib/spaire/client.ts")
+                .expect("client");
+            assert!(
+                client
+                    .after
+                    .contains(&format!("const DEFAULT_SERVER_URL = \"{url}\";")),
+                "{}",
+                client.after
+            );
+        }
+        plan.server_url = Some("http://127.0.0.1:9999/".into());
+        let changes = generate_for(&package(Language::TypeScript, None), &plan);
+        let client = changes
+            .files
+            .iter()
+            .find(|f| f.path == "src/lib/spaire/client.ts")
+            .expect("client");
+        assert!(client.after.contains("\"http://127.0.0.1:9999\""));
+    }
+
+    #[test]
+    fn unknown_webhook_types_get_no_case_but_known_ones_do() {
+        let changes = generate_for(
+            &package(Language::TypeScript, Some(FrameworkId::Hono)),
+            &plan(CustomerSource::Session),
+        );
+        let webhooks = changes
+            .files
+            .iter()
+            .find(|f| f.path.ends_with("/webhooks.ts"))
+            .expect("webhooks");
+        assert!(webhooks.after.contains("case \"order.paid\":"));
+        assert!(webhooks.after.contains("case \"customer.state_changed\":"));
+        assert!(!webhooks.after.contains("subscription.past_due"));
+        assert!(webhooks.after.contains("status: 403"));
+        assert!(webhooks.after.contains("status: 202"));
+    }
 
     /// The plan validates meters against `billing_plan::presets::metadata_keys`; the templates
     /// write `metadata_keys_written`. They must be the same table.

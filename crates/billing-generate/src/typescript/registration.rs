@@ -109,6 +109,7 @@ impl Registration<'_> {
         let app = self.app_variable;
         let index = lines.iter().position(|line| {
             let code = line.trim();
+            let code = code.strip_prefix("export ").unwrap_or(code);
             let declares = ["const ", "let ", "var ", ""].iter().any(|kw| {
                 code.strip_prefix(kw).is_some_and(|rest| {
                     rest.strip_prefix(app)
@@ -217,12 +218,12 @@ fn insert_import(source: &str, import_line: &str) -> String {
             } else {
                 in_import = true;
             }
-        } else if is_require {
-            insert_at = i + 1;
-        } else if i == insert_at
-            && (code.starts_with("#!") || code == "\"use strict\";" || code == "'use strict';")
-        {
-            insert_at = i + 1;
+        } else {
+            let prologue = i == insert_at
+                && (code.starts_with("#!") || code == "\"use strict\";" || code == "'use strict';");
+            if is_require || prologue {
+                insert_at = i + 1;
+            }
         }
     }
     let mut out = String::with_capacity(source.len() + import_line.len() + 1);
