@@ -12,5 +12,6 @@ mod emulator;
 mod codegen;
 mod codegen_other;
 mod codegen_py;
+mod codegen_ts;
 mod plan;
 mod apply;
