@@ -42,6 +42,17 @@ fn window_start(conn: &Connection, org: &str, customer_id: &str, meter_id: &str)
     Ok(seq.unwrap_or(0))
 }
 
+/// Settings key of `EmulatorConfig::balance_delay_ms` (in microseconds).
+pub const DELAY_SETTING: &str = "balance_delay_micros";
+
+/// Usage ingested after this instant is not settled yet (`None`: settle immediately).
+fn settled_before(conn: &Connection) -> ApiResult<Option<i64>> {
+    let delay: i64 = db::setting(conn, DELAY_SETTING)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Ok((delay > 0).then(|| chrono::Utc::now().timestamp_micros() - delay))
+}
+
 pub fn compute(
     conn: &Connection,
     org: &str,
@@ -60,8 +71,12 @@ pub fn compute(
         ),
         None => format!("customer_id = {}", sql_str(customer_id)),
     };
+    let settled = match settled_before(conn)? {
+        Some(cutoff) => format!(" AND ingested_at <= {cutoff}"),
+        None => String::new(),
+    };
     let consumed_sql = format!(
-        "SELECT {} FROM events WHERE org = ?1 AND source = 'user' AND seq >= ?2 AND {who} AND {}",
+        "SELECT {} FROM events WHERE org = ?1 AND source = 'user' AND seq >= ?2 AND {who} AND {}{settled}",
         sql_meter.aggregation.aggregate_sql(),
         sql_meter.clause()
     );

@@ -9,6 +9,10 @@ use std::path::PathBuf;
 /// and the dashes here break that pattern on purpose (secret scanners stay quiet too).
 pub const DEFAULT_TOKEN: &str = "spaire_oat_local-emulator-token";
 
+/// The CLI's port when `--port` is not given: the `local` environment's server URL in
+/// `spaire-billing.toml` (`http://127.0.0.1:8787`) points here.
+pub const DEFAULT_PORT: u16 = 8787;
+
 /// The organization a token belongs to when its spec names none.
 pub const DEFAULT_ORGANIZATION: &str = "default";
 
@@ -124,6 +128,9 @@ pub struct EmulatorConfig {
     pub webhook_retry_base_ms: u64,
     /// Maximum webhook retries after the first attempt (the server does 10).
     pub webhook_max_retries: u32,
+    /// Count usage in balances only this long after ingestion, to rehearse Spaire's
+    /// settlement delay (about 15 s there). 0 settles immediately.
+    pub balance_delay_ms: u64,
 }
 
 impl Default for EmulatorConfig {
@@ -139,6 +146,7 @@ impl Default for EmulatorConfig {
             rate_limit_per_minute: 100,
             webhook_retry_base_ms: 500,
             webhook_max_retries: 10,
+            balance_delay_ms: 0,
         }
     }
 }

@@ -7,6 +7,33 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
+/// The events table (shared with the benchmark's raw-insert baseline).
+pub const EVENTS_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    org TEXT NOT NULL,
+    external_id TEXT,
+    customer_id TEXT,
+    external_customer_id TEXT,
+    member_id TEXT,
+    external_member_id TEXT,
+    parent_id TEXT,
+    name TEXT NOT NULL,
+    source TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    ingested_at INTEGER NOT NULL,
+    -- JSONB: metadata is read by path on every quantity and balance query.
+    metadata BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_external_id ON events (org, external_id)
+    WHERE external_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_org_ts ON events (org, ts);
+CREATE INDEX IF NOT EXISTS events_customer ON events (org, customer_id);
+CREATE INDEX IF NOT EXISTS events_external_customer ON events (org, external_customer_id);
+CREATE INDEX IF NOT EXISTS events_system ON events (org, name, customer_id) WHERE source = 'system';
+";
+
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
@@ -25,28 +52,6 @@ CREATE TABLE IF NOT EXISTS docs (
 );
 CREATE INDEX IF NOT EXISTS docs_kind_org ON docs (kind, org, seq);
 CREATE INDEX IF NOT EXISTS docs_ext ON docs (kind, org, ext);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    org TEXT NOT NULL,
-    external_id TEXT,
-    customer_id TEXT,
-    external_customer_id TEXT,
-    member_id TEXT,
-    external_member_id TEXT,
-    parent_id TEXT,
-    name TEXT NOT NULL,
-    source TEXT NOT NULL,
-    ts INTEGER NOT NULL,
-    ingested_at INTEGER NOT NULL,
-    metadata TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS events_external_id ON events (org, external_id)
-    WHERE external_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_org_ts ON events (org, ts);
-CREATE INDEX IF NOT EXISTS events_customer ON events (org, customer_id);
-CREATE INDEX IF NOT EXISTS events_external_customer ON events (org, external_customer_id);
-CREATE INDEX IF NOT EXISTS events_system ON events (org, name, customer_id) WHERE source = 'system';
 CREATE TABLE IF NOT EXISTS customer_meters (
     id TEXT PRIMARY KEY,
     org TEXT NOT NULL,
@@ -63,7 +68,10 @@ CREATE TABLE IF NOT EXISTS settings (
 ";
 
 /// Tables wiped by `POST /_emulator/reset` (organizations stay so tokens keep working).
-const RESETTABLE: &[&str] = &["docs", "events", "customer_meters", "settings"];
+const RESETTABLE: &[&str] = &["docs", "events", "customer_meters"];
+
+/// Settings that belong to the state (the test clock) rather than to the configuration.
+const RESETTABLE_SETTINGS: &[&str] = &["clock_offset_micros"];
 
 pub fn open(path: Option<&Path>) -> rusqlite::Result<Connection> {
     let conn = match path {
@@ -71,12 +79,16 @@ pub fn open(path: Option<&Path>) -> rusqlite::Result<Connection> {
         None => Connection::open_in_memory()?,
     };
     conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(EVENTS_SCHEMA)?;
     Ok(conn)
 }
 
 pub fn reset(conn: &Connection) -> rusqlite::Result<()> {
     for table in RESETTABLE {
         conn.execute(&format!("DELETE FROM {table}"), [])?;
+    }
+    for key in RESETTABLE_SETTINGS {
+        conn.execute("DELETE FROM settings WHERE key = ?1", [key])?;
     }
     Ok(())
 }

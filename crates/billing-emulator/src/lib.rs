@@ -53,7 +53,7 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 
 pub use crate::config::{
-    ALL_SCOPES, DEFAULT_ORGANIZATION, DEFAULT_TOKEN, EmulatorConfig, TokenSpec,
+    ALL_SCOPES, DEFAULT_ORGANIZATION, DEFAULT_PORT, DEFAULT_TOKEN, EmulatorConfig, TokenSpec,
 };
 pub use crate::webhooks::sign as sign_webhook;
 
@@ -76,6 +76,12 @@ pub enum EmulatorError {
     Runtime(#[source] std::io::Error),
     #[error("the emulator thread stopped before it was ready")]
     ThreadDied,
+}
+
+/// The `events` table DDL, for benchmarks that compare against raw SQLite inserts.
+#[doc(hidden)]
+pub fn events_schema_sql() -> &'static str {
+    db::EVENTS_SCHEMA
 }
 
 /// A running emulator on the current tokio runtime.
@@ -146,6 +152,11 @@ pub async fn serve(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
             .map(|list| list.iter().cloned().collect());
         tokens.insert(spec.token.clone(), Grant { org, scopes });
     }
+    db::set_setting(
+        &conn,
+        balance::DELAY_SETTING,
+        &(config.balance_delay_ms.saturating_mul(1000)).to_string(),
+    )?;
     let offset = db::setting(&conn, "clock_offset_micros")?
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);

@@ -220,7 +220,7 @@ pub fn insert_system_event(
 ) -> ApiResult<i64> {
     conn.execute(
         "INSERT INTO events (id, org, customer_id, name, source, ts, ingested_at, metadata)
-         VALUES (?1, ?2, ?3, ?4, 'system', ?5, ?6, ?7)",
+         VALUES (?1, ?2, ?3, ?4, 'system', ?5, ?6, jsonb(?7))",
         params![
             new_id(),
             org,
@@ -262,8 +262,14 @@ pub async fn ingest(
         };
         // Smart union: the customer-id shape wins when it validates; otherwise report both
         // members' errors, as pydantic does.
+        // Without `customer_id` the first member cannot validate, so skip straight to the
+        // second (its errors are only needed when both fail, and then it is re-run below).
         let mut first = Checker::new();
-        if let Some(event) = validate_shape(&mut first, event_obj, &item_loc, CUSTOMER_SHAPE, now) {
+        let has_customer_id = event_obj.contains_key("customer_id");
+        if has_customer_id
+            && let Some(event) =
+                validate_shape(&mut first, event_obj, &item_loc, CUSTOMER_SHAPE, now)
+        {
             events.push(event);
             continue;
         }
@@ -273,7 +279,10 @@ pub async fn ingest(
             events.push(event);
             continue;
         }
-        let customer_shape_relevant = event_obj.contains_key("customer_id");
+        if !has_customer_id {
+            validate_shape(&mut first, event_obj, &item_loc, CUSTOMER_SHAPE, now);
+        }
+        let customer_shape_relevant = has_customer_id;
         let external_shape_relevant = event_obj.contains_key("external_customer_id");
         match (customer_shape_relevant, external_shape_relevant) {
             (true, false) => c.errors.extend(first.errors),
@@ -422,7 +431,7 @@ fn insert_batch(
     let mut stmt = conn.prepare_cached(
         "INSERT INTO events (id, org, external_id, customer_id, external_customer_id, member_id,
              external_member_id, parent_id, name, source, ts, ingested_at, metadata)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'user', ?10, ?11, ?12)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'user', ?10, ?11, jsonb(?12))
          ON CONFLICT DO NOTHING",
     )?;
     let mut ids_by_ref: HashMap<&str, &str> = HashMap::new();
@@ -455,7 +464,7 @@ fn insert_batch(
             event.name,
             event.timestamp,
             now,
-            Value::Object(event.metadata.clone()).to_string(),
+            serde_json::to_string(&event.metadata)?,
         ])?;
         if changed > 0 {
             inserted += 1;
@@ -498,7 +507,7 @@ fn label_for(name: &str, source: &str) -> String {
 }
 
 const EVENT_COLUMNS: &str = "seq, id, org, customer_id, external_customer_id, member_id, external_member_id, \
-     parent_id, name, source, ts, metadata, (SELECT COUNT(*) FROM events AS child WHERE child.parent_id = events.id)";
+     parent_id, name, source, ts, json(metadata), (SELECT COUNT(*) FROM events AS child WHERE child.parent_id = events.id)";
 
 fn event_json(
     row: &rusqlite::Row<'_>,
@@ -535,14 +544,12 @@ fn event_json(
             customers[&key].clone()
         }
     };
-    let resolved_customer_id = customer_id
-        .clone()
-        .or_else(|| customer["id"].as_str().map(str::to_owned));
     Ok(json!({
         "id": row.get::<_, String>(1)?,
         "timestamp": iso_micros(row.get(10)?),
         "organization_id": org,
-        "customer_id": resolved_customer_id,
+        // The column stays NULL for external-id events; only `customer` is linked lazily.
+        "customer_id": customer_id,
         "customer": customer,
         "external_customer_id": external_customer_id,
         "member_id": row.get::<_, Option<String>>(5)?,

@@ -134,7 +134,18 @@ async fn events_for_an_unknown_external_customer_count_once_the_customer_exists(
     let events = h
         .get("/v1/events/?external_customer_id=late&source=user")
         .await;
-    assert_eq!(events["items"][0]["customer_id"], customer["id"]);
+    let items = events["items"].as_array().unwrap();
+    assert_eq!(
+        items.len(),
+        3,
+        "external_customer_id also matches the customer's id-based events"
+    );
+    let external = items
+        .iter()
+        .find(|e| e["external_customer_id"] == "late")
+        .unwrap();
+    assert_eq!(external["customer"]["id"], customer["id"]);
+    assert_eq!(external["customer_id"], Value::Null);
 }
 
 struct Plan {
@@ -302,4 +313,29 @@ async fn price_list_updates_are_full_replacements() {
         reply.body["detail"][0]["msg"],
         "Metered pricing is not supported on one-time products."
     );
+}
+
+#[tokio::test]
+async fn balance_delay_holds_back_fresh_usage_but_not_credits() {
+    let h = Harness::with_config(crate::EmulatorConfig {
+        balance_delay_ms: 400,
+        ..crate::EmulatorConfig::default()
+    })
+    .await;
+    let p = plan(&h, false).await;
+    h.customer("slow@acme.io", Some("slow")).await;
+    h.post(
+        "/_emulator/subscriptions",
+        json!({"external_customer_id": "slow", "product_id": p.product}),
+    )
+    .await;
+    h.ingest(json!([{"name": "tok", "external_customer_id": "slow", "metadata": {"n": 10}}]))
+        .await;
+    assert_eq!(
+        meter_state(&h, "slow", &p.meter).await,
+        (0.0, 100, 100.0),
+        "usage not settled yet"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(meter_state(&h, "slow", &p.meter).await, (10.0, 100, 90.0));
 }

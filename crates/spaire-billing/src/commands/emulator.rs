@@ -13,8 +13,7 @@ use clap::Args;
 use crate::ExitStatus;
 use crate::printer::Printer;
 
-/// Port used when `--port` is not given; chosen to avoid common dev-server ports.
-const DEFAULT_PORT: u16 = 8910;
+use billing_emulator::DEFAULT_PORT;
 
 #[derive(Debug, Args)]
 pub struct EmulatorArgs {
@@ -42,6 +41,10 @@ pub struct EmulatorArgs {
     /// `retry-after: 60`).
     #[arg(long)]
     pub rate_limit: bool,
+    /// Count usage in balances only N ms after ingestion, to rehearse Spaire's settlement
+    /// delay (about 15000 there). Default: immediately.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub balance_delay_ms: u64,
 }
 
 impl EmulatorArgs {
@@ -70,6 +73,7 @@ impl EmulatorArgs {
             latency_ms: self.latency_ms,
             fail_rate: self.fail_rate,
             rate_limit: self.rate_limit,
+            balance_delay_ms: self.balance_delay_ms,
             ..EmulatorConfig::default()
         })
     }
