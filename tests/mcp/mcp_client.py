@@ -169,8 +169,6 @@ async def handshake(args: argparse.Namespace) -> dict[str, Any]:
             errors["invented_nothing"] = await call(session, "propose_plan", {})
             errors["unknown_tool"] = await call(session, "delete_everything", {})
             out["errors"] = errors
-            if os.environ.get("MCP_CLIENT_DEBUG"):
-                print(json.dumps(errors, indent=2), file=sys.stderr)
             check(errors["unknown_hash"].get("is_error") is True, "unknown hash is a tool error")
             # Malformed arguments: rejected before any work, as a JSON-RPC error or a tool error.
             for key in ("apply_without_hash", "meters_not_a_list", "unknown_argument", "bad_environment", "unknown_tool"):
