@@ -137,6 +137,7 @@ pub fn combine(cx: &ProduceContext<'_>, parts: Vec<ChangeSet>) -> anyhow::Result
             manual_steps,
         });
     }
+    ensure_env_example(cx, &mut out)?;
     normalize_files(cx, &mut out)?;
     ensure_sdk(cx, &mut out)?;
     dedupe_installs(&mut out);
@@ -385,6 +386,56 @@ fn declared_in_manifest(
         }
         _ => Ok(false),
     }
+}
+
+/// `.env.example` lists the variable NAMES the code reads (never values), when no producer
+/// wrote it already and some name is missing from it.
+fn ensure_env_example(cx: &ProduceContext<'_>, out: &mut ChangeSet) -> anyhow::Result<()> {
+    if out.env_vars.is_empty() || out.files.iter().any(|f| f.path.ends_with(".env.example")) {
+        return Ok(());
+    }
+    let rel = join(&package_dir(cx.package), ".env.example");
+    let current = cx.project.read_text(&rel).map_err(hinted_apply)?;
+    let listed = |name: &str| {
+        current.as_deref().is_some_and(|text| {
+            text.lines().any(|line| {
+                let line = line.trim_start().trim_start_matches("export ").trim_start();
+                line.strip_prefix(name)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            })
+        })
+    };
+    let missing: Vec<&billing_changeset::EnvVarName> =
+        out.env_vars.iter().filter(|v| !listed(&v.name)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut after = current.clone().unwrap_or_default();
+    if !after.is_empty() && !after.ends_with('\n') {
+        after.push('\n');
+    }
+    if !after.is_empty() {
+        after.push('\n');
+    }
+    after.push_str(
+        "# Spaire usage billing (spaire-billing.toml). Names only: keep values in .env\n",
+    );
+    for var in missing {
+        after.push_str(&format!("# {}\n{}=\n", var.purpose, var.name));
+    }
+    out.files.push(FileChange {
+        path: rel,
+        action: if current.is_some() {
+            FileAction::Modify
+        } else {
+            FileAction::Create
+        },
+        origin: FileOrigin::Config,
+        before: current,
+        after,
+        summary: "names of the Spaire environment variables (no values)".to_owned(),
+    });
+    Ok(())
 }
 
 fn dedupe_installs(out: &mut ChangeSet) {

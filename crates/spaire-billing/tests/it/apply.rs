@@ -271,3 +271,228 @@ fn status_lists_what_is_pending_without_printing_the_token() {
     );
     assert!(text.contains("Applied: nothing yet"), "{text}");
 }
+
+/// The whole flow against the emulator: files and remote objects applied after one preview,
+/// a second apply changes nothing, undo reverts both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_and_remote_objects_round_trip_against_the_emulator() {
+    use billing_api::{
+        Client, ClientConfig, MeterListQuery, NewPrice, ProductCreate, Secret, ServerUrl,
+    };
+
+    let emulator = billing_emulator::serve(billing_emulator::EmulatorConfig::default())
+        .await
+        .unwrap();
+    let url = emulator.base_url();
+    let client = Client::new(ClientConfig::new(
+        ServerUrl::parse(&url).unwrap(),
+        Secret::new(emulator.token()),
+    ))
+    .unwrap();
+    client
+        .create_product(&ProductCreate {
+            name: "Pro".into(),
+            recurring_interval: Some("month".into()),
+            prices: vec![NewPrice::Fixed {
+                price_amount: 2000,
+                price_currency: "usd".into(),
+            }],
+            description: None,
+        })
+        .await
+        .unwrap();
+
+    let dir = copy_project("express-app");
+    let original = tree(dir.path());
+    let root = dir.path().to_path_buf();
+    // The CLI blocks; the emulator runs on the runtime's other worker.
+    let run = move |args: &[String]| {
+        let mut cmd = billing();
+        cmd.args(args)
+            .args(["--server-url", &url])
+            .env("SPAIRE_ACCESS_TOKEN", "spaire_oat_local-emulator-token")
+            .arg(&root);
+        cmd.output().unwrap()
+    };
+    let run = std::sync::Arc::new(run);
+    let cli = |args: &[&str]| {
+        let run = run.clone();
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        tokio::task::spawn_blocking(move || run(&args))
+    };
+
+    let plan = cli(&["plan", "--environment", "local"]).await.unwrap();
+    let stdout = String::from_utf8_lossy(&plan.stdout).into_owned();
+    assert!(plan.status.success(), "{}", transcript(&plan, &[]));
+    assert!(
+        stdout.contains("[local] create: create meter `api-calls`"),
+        "{stdout}"
+    );
+    let hash = plan_hash(&stdout);
+
+    let applied = cli(&["apply", "--environment", "local", "--yes", "--plan", &hash])
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&applied.stdout).into_owned();
+    assert!(applied.status.success(), "{}", transcript(&applied, &[]));
+    assert!(
+        stdout.contains("Dashboard steps — completed:\n  [local] created meter `api-calls`"),
+        "{stdout}"
+    );
+    let meters = client
+        .meters(&MeterListQuery::default())
+        .collect_all()
+        .await
+        .unwrap();
+    assert_eq!(meters.iter().filter(|m| m.name == "api-calls").count(), 1);
+
+    let again = cli(&["apply", "--environment", "local", "--yes"])
+        .await
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&again.stdout).starts_with("Nothing to change"),
+        "{}",
+        transcript(&again, &[])
+    );
+    let meters = client
+        .meters(&MeterListQuery::default())
+        .collect_all()
+        .await
+        .unwrap();
+    assert_eq!(meters.len(), 1, "no duplicate meter");
+
+    let undo = cli(&["undo"]).await.unwrap();
+    assert!(undo.status.success(), "{}", transcript(&undo, &[]));
+    assert!(String::from_utf8_lossy(&undo.stdout).contains("[local] archived meter `api-calls`"));
+    let meters = client
+        .meters(&MeterListQuery::default())
+        .collect_all()
+        .await
+        .unwrap();
+    assert!(
+        meters.iter().all(|m| m.is_archived()),
+        "the meter created is archived"
+    );
+    let products = client
+        .products(&billing_api::ProductListQuery::default())
+        .collect_all()
+        .await
+        .unwrap();
+    let active: Vec<_> = products[0]
+        .prices
+        .iter()
+        .filter(|p| !p.is_archived)
+        .collect();
+    assert_eq!(active.len(), 1, "the product keeps only its fixed price");
+    assert_eq!(active[0].amount_type, "fixed");
+    assert_eq!(tree(dir.path()), original);
+}
+
+/// On a terminal, apply shows the plan and asks; for an edited generated file it shows the
+/// diff and asks again, and "no" leaves everything as it was.
+#[cfg(unix)]
+#[test]
+fn on_a_terminal_apply_asks_and_shows_the_diff_of_an_edited_file() {
+    let dir = copy_project("express-app");
+    let spawn = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_spaire-billing"));
+        cmd.args(args)
+            .arg(dir.path())
+            .env_remove("RUST_BACKTRACE")
+            .env_remove("SPAIRE_ACCESS_TOKEN")
+            .env_remove("SPAIRE_SERVER_URL")
+            .env("NO_COLOR", "1")
+            .env("TERM", "xterm");
+        rexpect::session::spawn_command(cmd, Some(20_000)).unwrap()
+    };
+    // Yes to the plan: files are written.
+    let mut session = spawn(&["apply", "--skip-installs"]);
+    session.exp_string("Plan hash:").unwrap();
+    session
+        .exp_string("Apply these changes (sandbox environment)?")
+        .unwrap();
+    session.send("y").unwrap();
+    session.flush().unwrap();
+    session.send("\r").unwrap();
+    session.flush().unwrap();
+    session.exp_string("Applied plan").unwrap();
+    session.exp_eof().unwrap();
+    let customer = dir.path().join("src/lib/spaire/customer.js");
+    let mut edited = std::fs::read_to_string(&customer).unwrap();
+    edited.push_str("// my own tweak\n");
+    std::fs::write(&customer, &edited).unwrap();
+    let plan_path = dir.path().join("spaire-billing.toml");
+    let plan = std::fs::read_to_string(&plan_path).unwrap();
+    std::fs::write(&plan_path, plan.replace("x-customer-id", "x-user-id")).unwrap();
+    let before = tree(dir.path());
+
+    // Yes to the plan, no to overwriting the edited file: cancelled, nothing changed.
+    let mut session = spawn(&["apply", "--skip-installs"]);
+    session.exp_string("Apply these changes").unwrap();
+    session.send("y").unwrap();
+    session.flush().unwrap();
+    session.send("\r").unwrap();
+    session.flush().unwrap();
+    session.exp_string("-// my own tweak").unwrap();
+    session
+        .exp_string("Overwrite `src/lib/spaire/customer.js`?")
+        .unwrap();
+    session.send("n").unwrap();
+    session.flush().unwrap();
+    session.send("\r").unwrap();
+    session.flush().unwrap();
+    session
+        .exp_string("cancelled: `src/lib/spaire/customer.js` was not overwritten")
+        .unwrap();
+    session.exp_eof().unwrap();
+    assert_eq!(tree(dir.path()), before);
+}
+
+#[test]
+fn a_fastapi_project_round_trips_with_the_sdk_recorded_in_requirements() {
+    let dir = copy_project("fastapi-app");
+    let original = tree(dir.path());
+    let preview = billing().arg("plan").arg(dir.path()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&preview.stdout).into_owned();
+    assert!(preview.status.success(), "{}", transcript(&preview, &[]));
+    assert!(
+        stdout.contains("(in .) python -m pip install spaire-sdk"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(" uvicorn==0.32.1\n+spaire-sdk\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("+++ b/.env.example\n"), "{stdout}");
+    assert!(
+        stdout.contains("[sandbox] dashboard step: create meter `llm-token-usage`"),
+        "{stdout}"
+    );
+
+    let applied = billing()
+        .args([
+            "apply",
+            "--yes",
+            "--skip-installs",
+            "--plan",
+            &plan_hash(&stdout),
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(applied.status.success(), "{}", transcript(&applied, &[]));
+    let env_example = std::fs::read_to_string(dir.path().join(".env.example")).unwrap();
+    assert!(
+        env_example.contains("\nSPAIRE_ACCESS_TOKEN=\n"),
+        "names only: {env_example}"
+    );
+    let again = billing().arg("plan").arg(dir.path()).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&again.stdout).starts_with("Nothing to change"),
+        "the SDK is now listed, so no install either: {}",
+        transcript(&again, &[])
+    );
+    let undo = billing().arg("undo").arg(dir.path()).output().unwrap();
+    assert!(undo.status.success(), "{}", transcript(&undo, &[]));
+    assert_eq!(tree(dir.path()), original);
+}
