@@ -194,6 +194,12 @@ impl ApiError {
                  re-run: completed steps are skipped)"
                     .to_owned()
             }
+            ErrorKind::Status { status: 405, .. } => {
+                "this server does not offer this operation; if it is the local emulator, it \
+                 implements a subset of Spaire's API (see docs/emulator.md): do this step in \
+                 Spaire's dashboard, or against sandbox"
+                    .to_owned()
+            }
             ErrorKind::Status { .. } => {
                 "unexpected response; check that the API URL points at a Spaire API".to_owned()
             }
@@ -416,6 +422,23 @@ mod tests {
         );
         assert!(
             err.hint().contains("sandbox.spairehq.com/dashboard"),
+            "{}",
+            err.hint()
+        );
+    }
+
+    #[test]
+    fn method_not_allowed_points_at_the_emulator_subset() {
+        let err = ApiError::new(
+            "DELETE /v1/benefits/x".into(),
+            Some(Environment::Local),
+            ErrorKind::Status {
+                status: 405,
+                detail: "Method Not Allowed".into(),
+            },
+        );
+        assert!(
+            err.hint().contains("subset of Spaire's API"),
             "{}",
             err.hint()
         );
