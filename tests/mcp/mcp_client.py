@@ -40,6 +40,21 @@ EXPECTED_RESOURCES = {
 }
 
 
+# A complete, realistic set of answers (every kind of field), used to check the schema.
+EXAMPLE_ANSWERS = {
+    "environment": "sandbox",
+    "package": ".",
+    "customer": {"from": "function", "function": "getUserId", "module": "@/lib/auth"},
+    "meters": [
+        {"preset": "llm-tokens"},
+        {"name": "images", "event": "image-generated", "aggregation": "count"},
+    ],
+    "prices": [{"meter": "llm-token-usage", "product": "Pro", "unit_amount": "0.0004", "cap_amount": 5000}],
+    "credits": [{"meter": "images", "product": "Pro", "units": 100, "rollover": False}],
+    "webhooks": {"events": ["order.paid"]},
+}
+
+
 class CheckFailed(Exception):
     pass
 
@@ -117,6 +132,22 @@ async def handshake(args: argparse.Namespace) -> dict[str, Any]:
                 for prop, spec in schema.get("properties", {}).items():
                     check("description" in spec, f"{tool.name}.{prop} has a description")
             out["tools"] = listing
+            # The published schema is the one the server enforces: a real answer set validates,
+            # and the malformed calls below are schema violations too.
+            import jsonschema
+
+            schemas = {t.name: t.input_schema for t in tools}
+            jsonschema.validate(EXAMPLE_ANSWERS, schemas["propose_plan"])
+            for name, bad in (
+                ("propose_plan", {"meters": "all of them"}),
+                ("apply_plan", {"environment": "sandbox"}),
+                ("apply_plan", {"plan_hash": "x", "environment": "staging"}),
+            ):
+                try:
+                    jsonschema.validate(bad, schemas[name])
+                    raise CheckFailed(f"{name} schema accepts {bad}")
+                except jsonschema.ValidationError:
+                    pass
             # Nothing that writes may look read-only; everything read-only must say so.
             for name in ("apply_plan", "undo"):
                 check(listing[name]["readOnly"] is False and listing[name]["destructive"] is True, name)
@@ -146,6 +177,15 @@ async def handshake(args: argparse.Namespace) -> dict[str, Any]:
             profile = json.loads((await session.read_resource("spaire-billing://project/profile")).contents[0].text)
             check(profile == detected["structured"], "tool and resource agree on the profile")
             out["detected_languages"] = [p["language"] for p in profile["packages"]]
+
+            # No token: a sandbox proposal still works; remote objects become dashboard steps.
+            offline = await call(session, "propose_plan", EXAMPLE_ANSWERS)
+            check(offline.get("is_error") is False, f"propose_plan without a token: {offline}")
+            remote = offline["structured"]["remote"]
+            check(remote and all(r["environment"] == "sandbox" for r in remote), "every step names sandbox")
+            check(all(r["action"] == "pending" and r["dashboard_steps"] for r in remote), "dashboard steps")
+            check(not (Path(args.project) / "spaire-billing.toml").exists(), "propose writes nothing")
+            out["offline_proposal_remote"] = [(r["action"], r["key"]) for r in remote]
 
             presets_tool = await call(session, "list_meter_presets", None)
             check(presets_tool["structured"] == preset_json, "tool and resource agree on presets")
