@@ -51,17 +51,15 @@ fn run_script(mut command: Command, emulator: &BackgroundEmulator) {
         .env("SPAIRE_READONLY_TOKEN", READONLY_TOKEN)
         .output()
         .expect("script starts");
-    assert!(
-        output.status.success(),
-        "{}",
-        transcript(&output, &[])
-    );
+    assert!(output.status.success(), "{}", transcript(&output, &[]));
 }
 
 #[test]
 fn official_node_sdk_parses_every_response_and_verifies_delivered_webhooks() {
-    let Some(node_toolchain) = toolchain("tests/toolchains/node/node_modules/@spaire/sdk", "@spaire/sdk")
-    else {
+    let Some(node_toolchain) = toolchain(
+        "tests/toolchains/node/node_modules/@spaire/sdk",
+        "@spaire/sdk",
+    ) else {
         return;
     };
     let toolchain_dir = node_toolchain.ancestors().nth(3).unwrap().to_path_buf();
@@ -75,7 +73,10 @@ fn official_node_sdk_parses_every_response_and_verifies_delivered_webhooks() {
 }
 
 fn python() -> Option<PathBuf> {
-    toolchain("tests/toolchains/python/.venv/bin/python", "the Python test venv")
+    toolchain(
+        "tests/toolchains/python/.venv/bin/python",
+        "the Python test venv",
+    )
 }
 
 #[test]
@@ -90,18 +91,9 @@ fn official_python_sdk_parses_every_response_batches_and_verifies_webhooks() {
 #[test]
 fn responses_validate_against_the_openapi_subset_with_listed_exceptions() {
     let Some(python) = python() else { return };
-    let spec = repo_root().join("../shared/spaire/openapi-subset.json");
-    let spec = if spec.exists() {
-        spec
-    } else {
-        let vendored = repo_root().join("tests/sdk/openapi-subset.json");
-        if !vendored.exists() {
-            assert!(!in_ci(), "openapi-subset.json not found");
-            eprintln!("skipping: openapi-subset.json not found");
-            return;
-        }
-        vendored
-    };
+    // A vendored copy of ../shared/spaire/openapi-subset.json, so CI needs nothing outside
+    // the repository.
+    let spec = repo_root().join("tests/sdk/openapi-subset.json");
     let emulator = emulator();
     let mut command = Command::new(python);
     command
@@ -137,7 +129,15 @@ fn wait_for_lines(reader: &mut impl BufRead, count: usize) -> Vec<String> {
 #[test]
 fn cli_prints_url_and_token_serves_and_stops_gracefully_on_ctrl_c() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_spaire-billing"))
-        .args(["emulator", "--port", "0", "--token", "tok-a@acme", "--token", "tok-b@other"])
+        .args([
+            "emulator",
+            "--port",
+            "0",
+            "--token",
+            "tok-a@acme",
+            "--token",
+            "tok-b@other",
+        ])
         .env("NO_COLOR", "1")
         .env_remove("RUST_BACKTRACE")
         .stdout(Stdio::piped())
@@ -146,7 +146,10 @@ fn cli_prints_url_and_token_serves_and_stops_gracefully_on_ctrl_c() {
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let lines = wait_for_lines(&mut stdout, 2);
-    let url = lines[0].strip_prefix("SPAIRE_SERVER_URL=").expect(&lines[0]).to_owned();
+    let url = lines[0]
+        .strip_prefix("SPAIRE_SERVER_URL=")
+        .expect(&lines[0])
+        .to_owned();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     assert_eq!(lines[1], "SPAIRE_ACCESS_TOKEN=tok-a");
 
@@ -170,7 +173,12 @@ fn cli_prints_url_and_token_serves_and_stops_gracefully_on_ctrl_c() {
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert_eq!(exit.code(), Some(0), "{stderr}");
     assert!(stderr.contains("Stopping"), "{stderr}");
     assert!(TcpStream::connect(url.trim_start_matches("http://")).is_err());
@@ -182,7 +190,12 @@ fn cli_rejects_bad_flags_with_usage_errors() {
         .args(["emulator", "--token", "t:events:fly"])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2), "{}", transcript(&output, &[]));
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        transcript(&output, &[])
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("unknown scope `events:fly`"), "{stderr}");
 
@@ -190,15 +203,28 @@ fn cli_rejects_bad_flags_with_usage_errors() {
         .args(["emulator", "--fail-rate", "2"])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(2), "{}", transcript(&output, &[]));
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        transcript(&output, &[])
+    );
 }
 
 #[test]
 fn cli_reports_a_busy_port_with_a_hint() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
-    let output = billing().args(["emulator", "--port", &port]).output().unwrap();
-    assert_eq!(output.status.code(), Some(1), "{}", transcript(&output, &[]));
+    let output = billing()
+        .args(["emulator", "--port", &port])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        transcript(&output, &[])
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("already in use"), "{stderr}");
     assert!(stderr.contains("hint:"), "{stderr}");
