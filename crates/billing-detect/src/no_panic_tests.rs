@@ -2,7 +2,8 @@
 //! source analyser gets thousands of mutated versions of the fixture files (truncations,
 //! byte-level edits at char boundaries, inserted syntax tokens) and must return normally.
 //! The cargo-fuzz targets in `fuzz/` explore much further; this keeps the guarantee in CI.
-//! Inputs that once crashed are replayed first, verbatim.
+//! Hand-picked edge cases are replayed first, verbatim; a crashing input found by fuzzing
+//! belongs in that list too (none so far: 8 targets x 150 s, about 2.4 M executions).
 
 use std::path::PathBuf;
 
@@ -10,7 +11,7 @@ use crate::callsites::{python, typescript};
 use crate::manifest::json::{self, Dialect};
 use crate::manifest::{gomod, node, php, python as py, ruby, yaml};
 
-/// Inputs that crashed a parser at some point (from fuzzing); each must stay harmless.
+/// Edge cases (empty, BOM only, wrong types, dangling options) and any fuzzing crasher.
 const REGRESSIONS: &[&str] = &[
     "",
     "\u{feff}",

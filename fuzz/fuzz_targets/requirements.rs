@@ -1,0 +1,7 @@
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|text: &str| {
+    let _ = billing_detect::manifest::python::parse_requirements("requirements.txt", text);
+});
