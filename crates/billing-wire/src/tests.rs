@@ -566,3 +566,24 @@ fn call_sites_without_a_meter_of_their_kind_are_left_alone() {
     .expect("nothing to read");
     assert!(changes.files.is_empty() && changes.manual_steps.is_empty() && reports.is_empty());
 }
+
+#[test]
+fn stream_options_with_a_spread_are_not_given_an_onfinish() {
+    let out = ts(
+        r#"import { streamText } from "ai";
+
+export async function POST(request: Request) {
+  const result = streamText({ ...defaults, prompt: "x" });
+  return result.toTextStreamResponse();
+}
+"#,
+        &[(K::StreamText, "streamText")],
+        header(),
+    );
+    assert!(out.after.is_none());
+    assert!(
+        out.manual[0].contains("may already have an `onFinish`"),
+        "{:?}",
+        out.manual
+    );
+}

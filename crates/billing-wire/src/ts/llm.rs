@@ -329,7 +329,10 @@ pub(crate) fn stream(f: &TsFile<'_>, call: Node<'_>, kind: CallSiteKind) -> Site
         "shorthand_property_identifier" => text(*p, f.src) == "onFinish",
         _ => false,
     });
+    let spread = props.iter().any(|p| p.kind() == "spread_element");
     let result = match on_finish {
+        // `{ ...options, model }` may carry its own `onFinish`; adding ours would replace it.
+        None if spread => Err("its options spread another object, which may already have an `onFinish` that ours would replace".to_owned()),
         None => add_on_finish(f, options, &props, &customer, field, &model),
         Some(p) if p.kind() == "method_definition" => {
             extend_function(f, p, &customer, field, &model)
