@@ -109,8 +109,8 @@ impl Engine {
             report.remote_pending = remote_lines(&preview);
             return Ok(report);
         }
-        confirm_all(&preview, options, hooks)?;
         if options.dry_run {
+            // Nothing is written, so nothing needs a yes.
             report.installs = preview
                 .changes
                 .installs
@@ -120,6 +120,7 @@ impl Engine {
             report.remote_pending = remote_lines(&preview);
             return Ok(report);
         }
+        confirm_all(&preview, options, hooks)?;
         self.perform(&preview, options, hooks, report).await
     }
 

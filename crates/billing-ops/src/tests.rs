@@ -620,3 +620,71 @@ fn remote_steps_are_hashed_applied_locked_and_undone() {
     );
     assert_eq!(tree(dir.path()), original);
 }
+
+/// The plan ⇔ code invariant, checked on the real generators: every meter's event name and
+/// aggregated property appear in the generated code, and the generators' key tables agree
+/// with the plan's.
+#[test]
+fn generated_code_sends_the_events_and_keys_the_meters_count() {
+    use billing_plan::MeterKind;
+    for kind in [
+        MeterKind::LlmTokens,
+        MeterKind::ApiCalls,
+        MeterKind::Storage,
+        MeterKind::ComputeTime,
+    ] {
+        assert_eq!(
+            billing_generate::typescript::metadata_keys_written(kind),
+            Some(billing_plan::presets::metadata_keys(kind)),
+            "{kind:?}"
+        );
+    }
+    let plan_text = "[[meters]]\npreset = \"llm-tokens-split\"\n[[meters]]\npreset = \"api-calls\"\n\
+                     [[meters]]\npreset = \"storage\"\n[[meters]]\npreset = \"compute-time\"\n\
+                     [[meters]]\nname = \"images\"\nevent = \"image-generated\"\n\
+                     aggregation = \"sum\"\nproperty = \"pixels\"\n";
+    let plan = billing_plan::parse("p", plan_text).unwrap();
+    for language in ["typescript", "python"] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("spaire-billing.toml"), plan_text).unwrap();
+        let mut profile = profile(dir.path());
+        if language == "python" {
+            std::fs::write(
+                dir.path().join("main.py"),
+                "from fastapi import FastAPI\napp = FastAPI()\n",
+            )
+            .unwrap();
+            profile.packages[0].language = billing_detect::Language::Python;
+            profile.packages[0].package_manager =
+                serde_json::from_value(serde_json::json!({"id": "uv", "evidence": []})).unwrap();
+        } else {
+            std::fs::write(dir.path().join("package.json"), "{\"name\":\"x\"}\n").unwrap();
+        }
+        let engine = Engine::default().with_remote(Arc::new(NoRemote));
+        let preview = block_on(engine.plan(&PlanOptions {
+            root: dir.path().to_path_buf(),
+            profile: Some(profile),
+            ..PlanOptions::default()
+        }))
+        .unwrap();
+        let code: String = preview
+            .changes
+            .files
+            .iter()
+            .map(|f| f.after.as_str())
+            .collect();
+        for meter in &plan.meters {
+            assert!(
+                code.contains(&format!("\"{}\"", meter.event)),
+                "{language}: no code sends `{}`",
+                meter.event
+            );
+            if let Some(property) = &meter.aggregation.property {
+                assert!(
+                    code.contains(property.as_str()),
+                    "{language}: `{property}` never written"
+                );
+            }
+        }
+    }
+}

@@ -202,19 +202,29 @@ fn print_report(report: &ApplyReport, warnings: bool, printer: &Printer) -> anyh
             report.hash,
             report.environment.as_str()
         ))?;
+        if !report.remote_pending.is_empty() {
+            let mut out = String::from("Dashboard steps — pending (see `spaire-billing plan`):\n");
+            for line in &report.remote_pending {
+                out.push_str(&format!("  {line}\n"));
+            }
+            printer.data(out.trim_end())?;
+        }
         return Ok(());
     }
     let mut out = String::new();
-    let heading = if report.dry_run {
-        "Dry run: nothing was written"
+    if report.dry_run {
+        out.push_str(&format!(
+            "{BOLD}Dry run{BOLD:#} of plan {} ({}): nothing was written\n",
+            report.hash,
+            report.environment.as_str()
+        ));
     } else {
-        "Applied"
-    };
-    out.push_str(&format!(
-        "{BOLD}{heading}{BOLD:#} plan {} ({})\n",
-        report.hash,
-        report.environment.as_str()
-    ));
+        out.push_str(&format!(
+            "{BOLD}Applied{BOLD:#} plan {} ({})\n",
+            report.hash,
+            report.environment.as_str()
+        ));
+    }
     for file in &report.files {
         let verb = match file.action {
             FileAction::Create => "create",

@@ -496,3 +496,44 @@ fn a_fastapi_project_round_trips_with_the_sdk_recorded_in_requirements() {
     assert!(undo.status.success(), "{}", transcript(&undo, &[]));
     assert_eq!(tree(dir.path()), original);
 }
+
+#[test]
+fn a_dry_run_reports_everything_and_writes_nothing() {
+    let dir = copy_project("express-app");
+    let before = tree(dir.path());
+    let output = billing()
+        .args(["apply", "--dry-run"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        transcript(&output, &[])
+    );
+    assert!(stdout.starts_with("Dry run of plan "), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with("(sandbox): nothing was written")
+    );
+    assert!(stdout.contains("  modify src/index.js"), "{stdout}");
+    assert!(
+        stdout.contains("Dashboard steps — pending:\n  [sandbox] create meter `api-calls`"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("Rollback steps"), "{stdout}");
+    let json = billing()
+        .args(["apply", "--dry-run", "--json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(report["journal"], serde_json::Value::Null);
+    assert_eq!(tree(dir.path()), before);
+}

@@ -181,3 +181,33 @@ fn a_missing_plan_file_says_how_to_create_one() {
     let root = dir.path().canonicalize().unwrap();
     insta::assert_snapshot!(transcript(&output, &[(root.to_str().unwrap(), "[ROOT]")]));
 }
+
+#[test]
+fn in_a_monorepo_the_package_must_be_named_and_code_goes_into_it() {
+    let dir = copy_project("monorepo");
+    let output = billing().arg("plan").arg(dir.path()).output().unwrap();
+    insta::assert_snapshot!(transcript(&output, &[]));
+
+    let plan_path = dir.path().join("spaire-billing.toml");
+    let mut plan = std::fs::read_to_string(&plan_path).unwrap();
+    plan.push_str("[project]\npath = \"apps/api\"\n");
+    std::fs::write(&plan_path, plan).unwrap();
+    let output = billing().arg("plan").arg(dir.path()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", transcript(&output, &[]));
+    let created: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("  create ")
+                .or_else(|| l.strip_prefix("  modify "))
+        })
+        .map(|l| l.split("  (").next().unwrap())
+        .collect();
+    assert!(created.contains(&"apps/api/src/index.ts"), "{created:?}");
+    assert!(
+        created
+            .iter()
+            .all(|p| p.starts_with("apps/api/") || *p == ".gitignore"),
+        "nothing outside the chosen package but the journal's .gitignore entry: {created:?}"
+    );
+}
