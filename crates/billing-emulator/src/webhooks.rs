@@ -167,6 +167,18 @@ pub struct Job {
     body: String,
 }
 
+/// True when an enabled endpoint of `org` listens to `kind` (skip building payloads otherwise).
+pub fn subscribed(conn: &Connection, org: &str, kind: &str) -> rusqlite::Result<bool> {
+    Ok(db::list_docs(conn, Kind::WebhookEndpoint, org)?
+        .iter()
+        .any(|endpoint| {
+            endpoint["enabled"] == json!(true)
+                && endpoint["events"]
+                    .as_array()
+                    .is_some_and(|events| events.iter().any(|e| e == kind))
+        }))
+}
+
 /// Records one webhook event for every enabled endpoint of `org` subscribed to `kind`;
 /// returns the deliveries to start with [`spawn`].
 pub fn emit(

@@ -22,6 +22,7 @@ use crate::resources::{iso_micros, new_id, path_uuid};
 use crate::routes::meters::MeterSql;
 use crate::state::AppState;
 use crate::validate::{Checker, at, parse_body};
+use crate::webhooks;
 
 /// One validated event, ready to insert.
 #[derive(Debug)]
@@ -299,10 +300,25 @@ pub async fn ingest(
     check_service_rules(&conn, &org, &events)?;
     let tx = conn.transaction()?;
     let (inserted, touched) = insert_batch(&tx, &org, &events, now)?;
+    let mut jobs = Vec::new();
+    let notify = webhooks::subscribed(&tx, &org, "customer.state_changed")?;
     for customer_id in &touched {
         balance::touch_customer(&tx, &org, customer_id, now)?;
+        // The server sends this after its (debounced) recomputation changed a balance.
+        if notify && let Some(customer) = db::get_doc(&tx, Kind::Customer, &org, customer_id)? {
+            let customer_state = crate::routes::customers::state_json(&tx, &org, &customer)?;
+            jobs.extend(webhooks::emit(
+                &tx,
+                &state,
+                &org,
+                "customer.state_changed",
+                customer_state,
+            )?);
+        }
     }
     tx.commit()?;
+    drop(conn);
+    webhooks::spawn(&state, jobs);
     Ok(Json(
         json!({"inserted": inserted, "duplicates": events.len() as i64 - inserted}),
     ))

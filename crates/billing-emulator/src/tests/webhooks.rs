@@ -118,3 +118,32 @@ async fn endpoints_only_get_their_event_types_and_must_be_https_or_loopback() {
     let reply = h.request(reqwest::Method::POST, "/v1/webhooks/endpoints", Some(json!({"url": "https://example.org/x", "format": "raw", "events": ["meter.updated"]}))).await;
     assert_eq!(reply.status, 422, "not a webhook event type");
 }
+
+#[tokio::test]
+async fn ingesting_usage_sends_customer_state_changed_with_the_new_balance() {
+    let h = Harness::start().await;
+    let (url, received) = receiver(0).await;
+    h.post(
+        "/v1/webhooks/endpoints",
+        json!({"url": url, "format": "raw", "events": ["customer.state_changed"]}),
+    )
+    .await;
+    let meter = h.meter(json!({"conjunction": "and", "clauses": [{"property": "name", "operator": "eq", "value": "use"}]}), json!({"func": "count"})).await;
+    h.customer("state@acme.io", Some("state")).await;
+    h.ingest(json!([{"name": "use", "external_customer_id": "state"}]))
+        .await;
+    h.post("/_emulator/webhooks/wait", json!({})).await;
+    let bodies: Vec<Value> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, b)| serde_json::from_slice(b).unwrap())
+        .collect();
+    assert_eq!(bodies.len(), 2, "one on create, one after usage");
+    let last = bodies
+        .iter()
+        .find(|b| !b["data"]["active_meters"].as_array().unwrap().is_empty())
+        .expect("a state with meters");
+    assert_eq!(last["data"]["active_meters"][0]["meter_id"], meter.as_str());
+    assert_eq!(last["data"]["active_meters"][0]["balance"], json!(-1.0));
+}
