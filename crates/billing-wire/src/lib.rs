@@ -150,15 +150,15 @@ impl WireError {
 ///
 /// `root` is the project root the call-site paths are relative to (normally
 /// `profile.root`). Returns file edits plus manual steps for sites that could not be wired
-/// safely; returns an error only when a listed file cannot be read.
+/// safely; returns an error only when a listed file cannot be read. `_profile` is part of the
+/// signature every producer shares; the package and plan carry all wiring needs today.
 pub fn wire(
     root: &Path,
-    profile: &ProjectProfile,
+    _profile: &ProjectProfile,
     package: &Package,
     plan: &BillingPlan,
     imports: &UsageImports,
 ) -> Result<ChangeSet, WireError> {
-    let _ = profile; // paths and the package carry everything needed today
     Ok(wire_with_report(root, package, plan, imports)?.0)
 }
 

@@ -442,8 +442,8 @@ fn extend_function(
     let usage = match params.first() {
         Some(p) if p.kind() == "identifier" => format!("{}.{field}", text(*p, f.src)),
         Some(p) if p.kind() == "object_pattern" => {
-            let body_scope = function;
-            let (local, pattern_edits) = bind_in_pattern(f, *p, field, body_scope)?;
+            // Only the callback's own body could be shadowed by a new binding.
+            let (local, pattern_edits) = bind_in_pattern(f, *p, field, function)?;
             edits.extend(pattern_edits);
             local
         }
