@@ -202,6 +202,17 @@ const GIN_ROUTER: &str = r#"func() http.Handler {
 		return router
 	}()"#;
 
+const ECHO_ROUTER: &str = r#"func() http.Handler {
+		e := echo.New()
+		e.HideBanner = true
+		e.Use(spairebilling.EchoAPICallMiddleware())
+		e.GET("/health", func(c echo.Context) error { return c.String(200, "ok") })
+		e.GET("/boom", func(c echo.Context) error { return echo.NewHTTPError(500, "boom") })
+		e.POST("/llm", func(c echo.Context) error { llm(c.Request().Header.Get("x-customer-id")); return c.String(200, "ok") })
+		e.POST(spairebilling.WebhookPath, spairebilling.EchoWebhookHandler())
+		return e
+	}()"#;
+
 /// Builds the harness for `fixture` and returns the binary.
 fn go_harness(gopath: &GoPath, fixture: &str, id: FrameworkId, server_url: &str) -> PathBuf {
     let case = format!("run_{fixture}_{}", codegen::free_port());
@@ -214,6 +225,7 @@ fn go_harness(gopath: &GoPath, fixture: &str, id: FrameworkId, server_url: &str)
     let dir = go_case(gopath, &case, fixture, id, &plan);
     let (import, router) = match fixture {
         "gin" => ("\"github.com/gin-gonic/gin\"", GIN_ROUTER),
+        "echo" => ("\"github.com/labstack/echo/v4\"", ECHO_ROUTER),
         _ => ("", NETHTTP_ROUTER),
     };
     let harness = GO_HARNESS
@@ -411,6 +423,11 @@ fn go_nethttp_usage_reaches_the_meters_and_webhooks_verify() {
 #[test]
 fn go_gin_usage_reaches_the_meters_and_webhooks_verify() {
     go_runtime("gin", FrameworkId::Gin);
+}
+
+#[test]
+fn go_echo_usage_reaches_the_meters_and_webhooks_verify() {
+    go_runtime("echo", FrameworkId::Echo);
 }
 
 /// Generated PHP and Ruby for every plan variant, for `php -l` / `ruby -c`.
