@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::Engine;
 use crate::hooks::{ApplyHooks, Event, Question};
 use crate::install::{InstallOutcome, InstallReport, run_install};
+use crate::interrupt::InterruptGuard;
 use crate::plan::{PlanOptions, Preview};
 use crate::produce::hinted_apply;
 use crate::remote::RemotePlanRequest;
@@ -133,6 +134,7 @@ impl Engine {
     ) -> anyhow::Result<ApplyReport> {
         let project = Project::open(std::path::Path::new(&preview.root)).map_err(hinted_apply)?;
         let environment = preview.environment;
+        let mut interrupt = InterruptGuard::new(self.guard_interrupts);
         let mut tx = Transaction::begin(&project, &preview.hash, environment.as_str())
             .map_err(hinted_apply)?;
 
@@ -154,10 +156,22 @@ impl Engine {
                 action: change.action,
             });
         }
+        if interrupt.interrupted().await {
+            tx.rollback().map_err(hinted_apply)?;
+            return Err(
+                Cancelled("interrupted (Ctrl-C); every file was put back".to_owned()).into(),
+            );
+        }
 
         // Installs: a failure is reported, not fatal (the code is in place; the command is
         // shown so the user can run it).
+        let mut stopped = false;
         for install in &preview.changes.installs {
+            stopped = stopped || interrupt.interrupted().await;
+            if stopped {
+                report.installs.push(skipped(install, "interrupted"));
+                continue;
+            }
             if options.skip_installs {
                 report.installs.push(skipped(install, "--skip-installs"));
                 continue;
@@ -173,7 +187,20 @@ impl Engine {
 
         // Remote steps, then the lock file with their new state.
         let mut lock = Lock::read(&project).map_err(hinted_apply)?;
-        let outcome = self.apply_remote(preview, &lock, hooks).await;
+        stopped = stopped || interrupt.interrupted().await;
+        let outcome = if stopped {
+            crate::remote::RemoteOutcome {
+                state: lock
+                    .environments
+                    .get(environment.as_str())
+                    .cloned()
+                    .unwrap_or(serde_json::Value::Null),
+                pending: remote_lines(preview),
+                ..crate::remote::RemoteOutcome::default()
+            }
+        } else {
+            self.apply_remote(preview, &lock, hooks).await
+        };
         for record in outcome.undo_records {
             tx.record_remote(record).map_err(hinted_apply)?;
         }
@@ -219,6 +246,14 @@ impl Engine {
         } else {
             let entry = tx.commit().map_err(hinted_apply)?;
             report.journal = Some(entry.id);
+        }
+        if stopped {
+            return Err(Cancelled(
+                "interrupted (Ctrl-C) after the files were written; run `spaire-billing undo` \
+                 to revert them, or `spaire-billing apply` to finish"
+                    .to_owned(),
+            )
+            .into());
         }
         if let Some(err) = remote_error {
             return Err(err.context(

@@ -20,6 +20,7 @@
 pub mod apply;
 pub mod hooks;
 pub mod install;
+pub mod interrupt;
 pub mod merge;
 pub mod plan;
 pub mod produce;
@@ -50,6 +51,8 @@ pub struct Engine {
     /// API base URL for remote steps (`--server-url`); overrides `SPAIRE_SERVER_URL` and the
     /// plan's `server_url`.
     server_url: Option<String>,
+    /// Catch Ctrl-C during apply (see [`interrupt`]); the CLI turns it on.
+    guard_interrupts: bool,
 }
 
 impl Default for Engine {
@@ -60,6 +63,7 @@ impl Default for Engine {
             producers: produce::default_producers(),
             remote: Arc::new(SpaireRemote),
             server_url: None,
+            guard_interrupts: false,
         }
     }
 }
@@ -74,6 +78,12 @@ impl Engine {
     /// Sends remote requests to `url` (e.g. an emulator) instead of the environment's host.
     pub fn with_server_url(mut self, url: Option<String>) -> Self {
         self.server_url = url;
+        self
+    }
+
+    /// Catch Ctrl-C during apply so it rolls back instead of dying mid-write.
+    pub fn with_interrupt_guard(mut self, enabled: bool) -> Self {
+        self.guard_interrupts = enabled;
         self
     }
 

@@ -688,3 +688,44 @@ fn generated_code_sends_the_events_and_keys_the_meters_count() {
         }
     }
 }
+
+/// Sends Ctrl-C to this process while apply writes files.
+#[cfg(unix)]
+struct CtrlCWhileWriting;
+
+#[cfg(unix)]
+impl ApplyHooks for CtrlCWhileWriting {
+    fn confirm(&mut self, _question: &Question<'_>) -> anyhow::Result<bool> {
+        Ok(true)
+    }
+
+    fn event(&mut self, event: &Event<'_>) {
+        if matches!(event, Event::Wrote { .. }) {
+            let status = std::process::Command::new("kill")
+                .args(["-INT", &std::process::id().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_while_writing_files_puts_every_file_back() {
+    let dir = project();
+    let original = tree(dir.path());
+    let generated = Arc::new(Mutex::new("// generated v1\n".to_owned()));
+    let engine = engine(&generated, false).with_interrupt_guard(true);
+    let err = block_on(engine.apply(
+        &ApplyOptions {
+            plan: options(dir.path()),
+            yes: true,
+            ..ApplyOptions::default()
+        },
+        &mut CtrlCWhileWriting,
+    ))
+    .unwrap_err();
+    assert!(err.to_string().contains("interrupted (Ctrl-C)"), "{err}");
+    assert_eq!(tree(dir.path()), original);
+}

@@ -67,7 +67,9 @@ pub(crate) fn block_on<F: std::future::Future>(future: F) -> anyhow::Result<F::O
 }
 
 pub(crate) fn engine(server_url: Option<String>) -> billing_ops::Engine {
-    billing_ops::Engine::default().with_server_url(server_url)
+    billing_ops::Engine::default()
+        .with_server_url(server_url)
+        .with_interrupt_guard(true)
 }
 
 pub(crate) fn plan_options(path: PathBuf, environment: Option<EnvironmentArg>) -> PlanOptions {
