@@ -329,6 +329,18 @@ fn go_gin_and_net_http() {
         Some("github.com/acme/usage-api")
     );
     assert_eq!(gin.details.app_variable.as_deref(), Some("r"));
+    let p = fixture("go-echo");
+    let pkg = only(&p);
+    assert_eq!(ids(pkg), [(F::Echo, Confidence::High)]);
+    assert_eq!(
+        framework(pkg, F::Echo).details.app_variable.as_deref(),
+        Some("e")
+    );
+    assert_eq!(calls(pkg, K::RouteHandler), ["server.go:11"]);
+    assert_eq!(
+        pkg.integration("github.com/openai/openai-go").unwrap().kind,
+        IntegrationKind::LlmClient
+    );
     let p = fixture("go-nethttp");
     let pkg = only(&p);
     assert_eq!(ids(pkg), [(F::GoNethttp, Confidence::High)]);

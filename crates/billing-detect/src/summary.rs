@@ -125,17 +125,6 @@ pub fn package_line(pkg: &Package) -> String {
                     parts.push(format!("settings {m}"));
                 }
             }
-            FrameworkId::Gin
-            | FrameworkId::Echo
-            | FrameworkId::Chi
-            | FrameworkId::Fiber
-            | FrameworkId::GoNethttp => {
-                if let Some(m) = &d.module_path
-                    && !parts.iter().any(|p| p == m)
-                {
-                    parts.push(m.clone());
-                }
-            }
             _ => {}
         }
     }

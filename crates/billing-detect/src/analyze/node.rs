@@ -768,3 +768,69 @@ fn package_manager(scan: &Scan<'_>, input: &NodeInput<'_>) -> PackageManagerInfo
         confidence: Confidence::Low,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(module_type: Option<&str>) -> PackageJson {
+        PackageJson {
+            module_type: module_type.map(|t| (t.to_owned(), 2)),
+            ..PackageJson::default()
+        }
+    }
+
+    #[test]
+    fn module_system_rules() {
+        use ModuleSystem::{Cjs, Esm};
+        let next = vec![
+            FrameworkBuilder {
+                declared: true,
+                ..FrameworkBuilder::new(FrameworkId::Nextjs)
+            }
+            .build()
+            .unwrap(),
+        ];
+        // "type" decides, whatever else says.
+        assert_eq!(
+            module_system(&pkg(Some("module")), &[], Some("commonjs"), None),
+            Esm
+        );
+        assert_eq!(
+            module_system(&pkg(Some("commonjs")), &next, None, Some(Esm)),
+            Cjs
+        );
+        // Bundled frameworks compile ESM syntax.
+        assert_eq!(
+            module_system(&pkg(None), &next, Some("commonjs"), None),
+            Esm
+        );
+        // tsconfig `module` for TypeScript run by Node.
+        assert_eq!(
+            module_system(&pkg(None), &[], Some("nodenext"), Some(Esm)),
+            Cjs
+        );
+        assert_eq!(module_system(&pkg(None), &[], Some("esnext"), None), Esm);
+        // Entry syntax, then Node's default.
+        assert_eq!(module_system(&pkg(None), &[], None, Some(Esm)), Esm);
+        assert_eq!(module_system(&pkg(None), &[], None, None), Cjs);
+    }
+
+    #[test]
+    fn entry_syntax() {
+        assert_eq!(module_syntax("import x from 'y';"), Some(ModuleSystem::Esm));
+        assert_eq!(
+            module_syntax("const x = require('y');"),
+            Some(ModuleSystem::Cjs)
+        );
+        assert_eq!(module_syntax("console.log(1)"), None);
+    }
+
+    #[test]
+    fn entries() {
+        assert!(is_entry("index.ts"));
+        assert!(is_entry("src/server.js"));
+        assert!(!is_entry("src/lib/index.ts"));
+        assert!(!is_entry("src/routes.ts"));
+    }
+}

@@ -57,6 +57,7 @@ const FIXTURES: &[&str] = &[
     "fastapi-pydantic-ai",
     "fastify",
     "flask",
+    "go-echo",
     "go-gin",
     "go-nethttp",
     "hono",
