@@ -450,6 +450,29 @@ def record_storage_upload(customer_id: str, bytes: int, **details: str) -> None:
     return None
 "#;
 
+/// The call sites this test feeds to wiring are the ones `detect` reports (kind, file, line
+/// and callee as written): the contract between the two stages.
+fn assert_detect_agrees(root: &Path, case: &Case) {
+    let key = |s: &CallSite| (s.file.clone(), s.line, s.kind, s.callee.clone());
+    let profile = billing_detect::detect(root, &billing_detect::DetectOptions::default())
+        .unwrap_or_else(|e| panic!("{}: detect failed: {e}", case.dir));
+    let mut detected: Vec<_> = profile
+        .packages
+        .iter()
+        .flat_map(|p| &p.call_sites)
+        .filter(|s| s.kind != K::RouteHandler)
+        .map(key)
+        .collect();
+    let mut ours: Vec<_> = find_sites(root, case).iter().map(key).collect();
+    detected.sort();
+    ours.sort();
+    assert_eq!(
+        detected, ours,
+        "{}: detect reports other call sites",
+        case.dir
+    );
+}
+
 /// Wires every fixture: snapshots, byte preservation, idempotency. Returns the edited
 /// projects (in a temp dir) for the toolchain checks.
 fn wire_all() -> (tempfile::TempDir, Vec<(Case, Vec<String>)>) {
@@ -457,6 +480,7 @@ fn wire_all() -> (tempfile::TempDir, Vec<(Case, Vec<String>)>) {
     let mut edited = Vec::new();
     for case in cases() {
         let source = fixture_root().join(case.dir);
+        assert_detect_agrees(&source, &case);
         let (changes, reports) = run(&source, &case);
 
         insta::assert_snapshot!(format!("wire_{}", case.dir), render(&changes, &reports));
