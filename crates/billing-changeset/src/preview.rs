@@ -137,13 +137,14 @@ pub fn render_text(changes: &ChangeSet, hash: &str) -> String {
     if !changes.remote.is_empty() {
         out.push_str("\nRemote changes:\n");
         for step in &changes.remote {
-            let action = match step.action {
-                RemoteAction::Create => "create",
-                RemoteAction::Reuse => "reuse",
-                RemoteAction::Update => "update",
-                RemoteAction::Pending => "dashboard step",
+            // Summaries of writes start with their verb ("create meter …", "add a metered
+            // price …"); the others say why nothing is sent.
+            let label = match step.action {
+                RemoteAction::Create | RemoteAction::Update => "",
+                RemoteAction::Reuse => "reuse: ",
+                RemoteAction::Pending => "dashboard step: ",
             };
-            let _ = writeln!(out, "  [{}] {action}: {}", step.environment, step.summary);
+            let _ = writeln!(out, "  [{}] {label}{}", step.environment, step.summary);
             for (i, line) in step.dashboard_steps.iter().enumerate() {
                 let _ = writeln!(out, "      {}. {line}", i + 1);
             }

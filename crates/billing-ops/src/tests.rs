@@ -554,7 +554,7 @@ fn remote_steps_are_hashed_applied_locked_and_undone() {
     let engine = engine(&generated, false).with_remote(remote.clone());
     let preview = block_on(engine.plan(&options(dir.path()))).unwrap();
     assert!(
-        preview.text.contains("[sandbox] create: meter `api-calls`"),
+        preview.text.contains("[sandbox] meter `api-calls`"),
         "{}",
         preview.text
     );

@@ -325,7 +325,7 @@ async fn files_and_remote_objects_round_trip_against_the_emulator() {
     let stdout = String::from_utf8_lossy(&plan.stdout).into_owned();
     assert!(plan.status.success(), "{}", transcript(&plan, &[]));
     assert!(
-        stdout.contains("[local] create: create meter `api-calls`"),
+        stdout.contains("[local] create meter `api-calls`"),
         "{stdout}"
     );
     let hash = plan_hash(&stdout);
