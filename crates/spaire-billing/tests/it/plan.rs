@@ -211,3 +211,44 @@ fn in_a_monorepo_the_package_must_be_named_and_code_goes_into_it() {
         "nothing outside the chosen package but the journal's .gitignore entry: {created:?}"
     );
 }
+
+#[test]
+fn plan_warns_about_uncommitted_changes() {
+    let dir = copy_project("express-app");
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir.path())
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+    };
+    match git(&["init", "-q"]) {
+        Ok(out) if out.status.success() => {}
+        _ => {
+            assert!(!crate::common::in_ci(), "git is required in CI");
+            eprintln!("skipped: git is not installed");
+            return;
+        }
+    }
+    assert!(git(&["add", "-A"]).unwrap().status.success());
+    assert!(
+        git(&["commit", "-q", "-m", "init"])
+            .unwrap()
+            .status
+            .success()
+    );
+    let clean = billing().arg("plan").arg(dir.path()).output().unwrap();
+    assert!(!String::from_utf8_lossy(&clean.stderr).contains("uncommitted"));
+
+    std::fs::write(dir.path().join("notes.txt"), "wip\n").unwrap();
+    let dirty = billing().arg("plan").arg(dir.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&dirty.stderr);
+    assert!(dirty.status.success());
+    assert!(
+        stderr.contains("warning: the git work tree has uncommitted changes"),
+        "{stderr}"
+    );
+}
