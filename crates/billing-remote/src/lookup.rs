@@ -54,7 +54,8 @@ pub enum BenefitMatch {
 }
 
 /// Finds the meter-credit benefit for `meter_id`: the recorded one first, then one with our
-/// description and identical properties (how a create whose response was lost is detected).
+/// description and identical properties (how a create whose response was lost is detected),
+/// then any with identical properties.
 pub async fn find_credit_benefit(
     client: &Client,
     meter_id: &str,
@@ -82,15 +83,15 @@ pub async fn find_credit_benefit(
         }
     }
     let all = client.benefits(Some("meter_credit")).collect_all().await?;
-    Ok(
-        match all
-            .into_iter()
-            .find(|b| b.description == description && same(b))
-        {
-            Some(b) => BenefitMatch::Same(b),
-            None => BenefitMatch::Missing,
-        },
-    )
+    // Ours (same description) first; then any benefit granting exactly the same credits,
+    // e.g. one made by hand from the dashboard steps with another description: identical
+    // credits are interchangeable, and reusing it avoids granting them twice.
+    let ours = all.iter().find(|b| b.description == description && same(b));
+    let identical = all.iter().find(|b| same(b));
+    Ok(match ours.or(identical) {
+        Some(b) => BenefitMatch::Same(b.clone()),
+        None => BenefitMatch::Missing,
+    })
 }
 
 fn looks_like_uuid(s: &str) -> bool {

@@ -335,6 +335,90 @@ async fn full_remote_flow_keeps_fixed_price_and_a_second_run_writes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_made_by_hand_from_the_dashboard_steps_are_reused() {
+    let emulator = billing_emulator::serve(EmulatorConfig::default())
+        .await
+        .unwrap();
+    let client = client(&emulator.base_url(), emulator.token());
+    let product = ensure_product(&client, "Pro", true).await;
+    let plan = full_plan();
+    // What a user does by hand after a token-less plan (descriptions are their own).
+    let mut meter_ids = BTreeMap::new();
+    for m in &plan.meters {
+        let created = client
+            .create_meter(&MeterCreate {
+                name: m.name.clone(),
+                filter: Filter::event_name(&m.event),
+                aggregation: Aggregation {
+                    func: m.aggregation.func,
+                    property: m.aggregation.property.clone(),
+                },
+                metadata: Default::default(),
+            })
+            .await
+            .unwrap();
+        meter_ids.insert(m.name.clone(), created.id);
+    }
+    client
+        .update_product(
+            &product.id,
+            &billing_api::ProductUpdate {
+                name: None,
+                prices: Some(vec![
+                    billing_api::PriceInput::Keep {
+                        id: product.prices[0].id.clone(),
+                    },
+                    billing_api::PriceInput::New(NewPrice::MeteredUnit {
+                        meter_id: meter_ids["llm-token-usage"].clone(),
+                        unit_amount: "0.000100".into(),
+                        cap_amount: Some(5000),
+                        price_currency: "usd".into(),
+                    }),
+                ]),
+            },
+        )
+        .await
+        .unwrap();
+    let benefit = client
+        .create_meter_credit_benefit(&billing_api::MeterCreditCreate {
+            description: "Monthly API credits".into(),
+            properties: billing_api::MeterCreditProperties {
+                meter_id: meter_ids["api-calls"].clone(),
+                units: 100,
+                rollover: false,
+            },
+        })
+        .await
+        .unwrap();
+    client
+        .set_product_benefits(&product.id, &[benefit.id])
+        .await
+        .unwrap();
+
+    let writes_before = client.stats().writes;
+    let mut state = RemoteState::default();
+    let report = billing_remote::apply(&plan, &client, Environment::Local, &mut state)
+        .await
+        .unwrap();
+    assert!(
+        report.steps.iter().all(|s| s.action == RemoteAction::Reuse),
+        "{:#?}",
+        report.steps
+    );
+    assert_eq!(
+        client.stats().writes,
+        writes_before,
+        "nothing is created twice"
+    );
+    let env = state.env(Environment::Local).unwrap();
+    assert!(
+        env.objects.values().all(|r| !r.created_by_us),
+        "undo must leave hand-made objects alone"
+    );
+    emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_converges_under_injected_faults_without_duplicates() {
     let emulator = billing_emulator::serve(EmulatorConfig {
         fail_rate: 0.2,
