@@ -604,7 +604,7 @@ fn fastapi_body_customer_is_read_without_consuming_the_body() {
 /// What generation changes in each Python fixture (files, wiring edits, env names).
 #[test]
 fn python_generation_per_framework_snapshot() {
-    let plan = codegen::plan(&PRESETS[..], Pricing::Both, true, None);
+    let plan = codegen::plan(PRESETS, Pricing::Both, true, None);
     let mut out = String::new();
     for fixture in FIXTURES {
         let dir = tempfile::tempdir().unwrap();

@@ -189,6 +189,7 @@ pub fn codegen_fixture(language_dir: &str, name: &str) -> PathBuf {
 
 /// A toolchain binary, or `None` (after saying why) when it is missing outside CI.
 /// In CI a missing toolchain fails the test: it must never pass silently.
+#[allow(clippy::print_stderr)] // the reason for a skip must be visible in the test log
 pub fn toolchain(path: PathBuf, what: &str) -> Option<PathBuf> {
     if path.exists() {
         return Some(path);
