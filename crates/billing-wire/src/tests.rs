@@ -388,24 +388,42 @@ async def stream(request: Request) -> str:
 }
 
 #[test]
-fn python_session_customer_is_a_manual_step_with_a_snippet() {
-    let out = py(
-        r#"from flask import request, session
+fn python_session_customer_reuses_the_session_read_or_is_a_manual_step() {
+    let source = r#"from flask import request, session
 from pydantic_ai import Agent
 
 agent = Agent("test")
 
 
 def chat() -> str:
+    if "user_id" not in session:
+        return "login first"
     result = agent.run_sync("x")
     return result.output
-"#,
+"#;
+    let out = py(
+        source,
         &[(K::AgentRunSync, "agent.run_sync")],
         CustomerSource::Session,
     );
     assert!(out.after.is_none());
-    assert!(out.manual[0].contains("app/main.py:8"));
-    assert!(out.manual[0].contains("Add the usage call after line 8"));
+    assert!(out.manual[0].contains("app/main.py:10"));
+    assert!(out.manual[0].contains("Add the usage call after line 10"));
+
+    let reads = source.replace(
+        "    if \"user_id\" not in session:\n        return \"login first\"\n",
+        "    user = session.get(\"user_id\")\n",
+    );
+    let out = py(
+        &reads,
+        &[(K::AgentRunSync, "agent.run_sync")],
+        CustomerSource::Session,
+    );
+    let after = out.after.expect("edited");
+    assert!(
+        after.contains(r#"record_agent_run(str(session.get("user_id") or ""), result)"#),
+        "{after}"
+    );
 }
 
 #[test]
@@ -586,4 +604,46 @@ export async function POST(request: Request) {
         "{:?}",
         out.manual
     );
+}
+
+#[test]
+fn s3_command_sent_later_is_recorded_after_the_send_with_its_content_length() {
+    let mut package = package("typescript", &["nextjs"]);
+    let source = r#"import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+
+const s3 = new S3Client({});
+
+export async function POST(request: Request) {
+  const size = Number(request.headers.get("content-length"));
+  const command = new PutObjectCommand({ Bucket: "b", Key: "k", Body: request.body!, ContentLength: size });
+  console.log("uploading");
+  const response = await s3.send(command);
+  return Response.json(response.ETag);
+}
+"#;
+    package.call_sites = sites(
+        "app/api/up/route.ts",
+        source,
+        &[(K::S3PutObject, "PutObjectCommand")],
+    );
+    let refs: Vec<&CallSite> = package.call_sites.iter().collect();
+    let mut storage_plan = plan(&header());
+    storage_plan.meters[0].kind = billing_plan::model::MeterKind::Storage;
+    let result = wire_source(
+        Path::new("/x"),
+        "app/api/up/route.ts",
+        source,
+        &refs,
+        &package,
+        &storage_plan,
+        &UsageImports {
+            typescript: Some(TsUsageModule::Specifier("@/lib/spaire/usage".to_owned())),
+            python: None,
+        },
+    )
+    .expect("wiring");
+    let after = result.after.expect("edited");
+    assert!(after.contains(
+        "  const response = await s3.send(command);\n  recordStorageUpload(request.headers.get(\"x-customer-id\") ?? \"\", size);\n"
+    ), "{after}");
 }

@@ -131,9 +131,13 @@ pub(crate) fn resolve(f: &PyFile<'_>, at: Node<'_>) -> Result<CustomerExpr, Stri
         CustomerSource::Function { function, module } => {
             call_user_function(f, at, &functions, function, module)
         }
-        CustomerSource::Session => Err(
-            "the customer comes from the session, whose shape spaire-billing cannot know in Python".to_owned(),
-        ),
+        CustomerSource::Session => functions
+            .first()
+            .and_then(|inner| session_user_id(f, *inner, at))
+            .map(|expr| CustomerExpr::plain(format!("str({expr} or {q}{q})")))
+            .ok_or_else(|| {
+                "no user id from the session is read in the enclosing function (e.g. `session[\"user_id\"]`, `request.user.id`)".to_owned()
+            }),
     }
 }
 
@@ -208,6 +212,33 @@ fn class_fields(f: &PyFile<'_>, class: &str) -> Option<Vec<String>> {
         }
     }
     Some(fields)
+}
+
+/// A user id read from the session earlier in `function`, exactly as written there:
+/// `session["user_id"]`, `session.get("user_id")`, `request.session[...]`, `request.user.id`.
+fn session_user_id(f: &PyFile<'_>, function: Node<'_>, at: Node<'_>) -> Option<String> {
+    descendants(function).into_iter().find_map(|node| {
+        if !matches!(node.kind(), "subscript" | "call" | "attribute")
+            || node.start_byte() >= at.start_byte()
+        {
+            return None;
+        }
+        let code = text(node, f.src);
+        let flat: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        let from_session = [
+            "session[",
+            "session.get(",
+            "request.session[",
+            "request.session.get(",
+        ]
+        .iter()
+        .any(|p| flat.starts_with(p))
+            && ["user_id", "userId", "customer_id", "uid"]
+                .iter()
+                .any(|k| flat.contains(k));
+        let django_user = matches!(flat.as_str(), "request.user.id" | "request.user.pk");
+        (from_session || django_user).then(|| code.to_owned())
+    })
 }
 
 /// `str(get_user_id(request) or "")`, awaited when the user's function is `async def`.
