@@ -51,6 +51,11 @@ pub fn same_decimal(a: &str, b: &str) -> bool {
     normalize_decimal(a) == normalize_decimal(b)
 }
 
+/// A decimal string without insignificant zeros, for messages (`"0.000100000000"` → `"0.0001"`).
+pub fn display_decimal(raw: &str) -> String {
+    normalize_decimal(raw).trim_end_matches('.').to_owned()
+}
+
 fn normalize_decimal(raw: &str) -> String {
     let raw = raw.trim();
     let (int, frac) = raw.split_once('.').unwrap_or((raw, ""));
@@ -100,6 +105,8 @@ mod tests {
         assert!(same_decimal("0.5", "0.500000000000"));
         assert!(same_decimal("05", "5.0"));
         assert!(!same_decimal("0.5", "0.05"));
+        assert_eq!(display_decimal("0.000100000000"), "0.0001");
+        assert_eq!(display_decimal("0050.000"), "50");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use billing_errors::Hinted;
 use billing_plan::{Environment, MeteredPrice};
 use serde_json::json;
 
-use crate::desired::same_decimal;
+use crate::desired::{display_decimal, same_decimal};
 use crate::keys::{self, object};
 use crate::lookup;
 use crate::state::ProductRecord;
@@ -93,7 +93,10 @@ impl Engine<'_> {
                         product.name,
                         self.env.as_str(),
                         price.meter,
-                        existing.unit_amount.as_deref().unwrap_or("?"),
+                        existing
+                            .unit_amount
+                            .as_deref()
+                            .map_or_else(|| "?".to_owned(), display_decimal),
                         fmt_cap(existing.cap_amount),
                         price.unit_amount,
                         fmt_cap(price.cap_amount),

@@ -535,6 +535,38 @@ async fn one_time_and_missing_products_are_refused_clearly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_metered_price_at_another_amount_is_never_replaced() {
+    let emulator = billing_emulator::serve(EmulatorConfig::default())
+        .await
+        .unwrap();
+    let client = client(&emulator.base_url(), emulator.token());
+    let product = ensure_product(&client, "Pro", true).await;
+    let mut plan = full_plan();
+    plan.credits.clear();
+    let mut state = RemoteState::default();
+    billing_remote::apply(&plan, &client, Environment::Local, &mut state)
+        .await
+        .unwrap();
+    let before = client.product(&product.id).await.unwrap();
+    // The plan now asks for another amount for the same meter.
+    plan.prices[0].unit_amount = "0.0002".into();
+    let err = billing_remote::apply(&plan, &client, Environment::Local, &mut state)
+        .await
+        .unwrap_err();
+    let labels = id_labels(&client).await;
+    insta::assert_snapshot!(
+        "metered_price_amount_conflict",
+        relabel(&render_error(&err), &labels)
+    );
+    assert_eq!(
+        client.product(&product.id).await.unwrap().prices,
+        before.prices,
+        "prices untouched"
+    );
+    emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undo_restores_the_product_and_archives_what_it_created() {
     let emulator = billing_emulator::serve(EmulatorConfig::default())
         .await
