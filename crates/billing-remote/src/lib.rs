@@ -42,6 +42,9 @@
 //!   definitions shown; an identical one is reused.
 //! - Creates are never retried blindly: when a create's outcome is unknown (5xx, timeout,
 //!   dropped connection) the object is looked up by name/description first.
+//! - Objects the user made by hand from the dashboard steps (same meter definition, same
+//!   price amount, identical credits) are found and reused, recorded as not ours, and left
+//!   alone by undo.
 
 mod connect;
 mod dashboard;
