@@ -35,8 +35,88 @@ pub fn render(plan: &BillingPlan, existing: Option<&str>) -> Result<String, Plan
                 .at(existing, err.span()),
             ],
         })?;
+    let mut fresh = fresh;
+    drop_implicit_defaults(doc.as_table(), fresh.as_table_mut());
     merge_table(doc.as_table_mut(), fresh.as_table());
     Ok(doc.to_string())
+}
+
+/// Keys the file may leave out because parsing fills them in: an update does not add them
+/// when they are absent and still have their default value (an unchanged plan stays
+/// byte-identical).
+fn drop_implicit_defaults(old: &Table, fresh: &mut Table) {
+    let absent = |key: &str| old.get(key).is_none();
+    if absent("environment") && fresh.get("environment").and_then(Item::as_str) == Some("sandbox") {
+        fresh.remove("environment");
+    }
+    let default_project = fresh
+        .get("project")
+        .and_then(Item::as_table_like)
+        .is_some_and(|t| t.len() == 1 && t.get("path").and_then(Item::as_str) == Some("."));
+    if absent("project") && default_project {
+        fresh.remove("project");
+    }
+    let default_customer = fresh
+        .get("customer")
+        .and_then(Item::as_table_like)
+        .is_some_and(|t| {
+            t.len() == 2
+                && t.get("from").and_then(Item::as_str) == Some("header")
+                && t.get("header").and_then(Item::as_str) == Some("x-customer-id")
+        });
+    if absent("customer") && default_customer {
+        fresh.remove("customer");
+    }
+    // `rollover` defaults to false per credit entry.
+    let old_credits: Vec<Option<&dyn TableLike>> = match old.get("credits") {
+        Some(Item::ArrayOfTables(a)) => a.iter().map(|t| Some(t as &dyn TableLike)).collect(),
+        Some(Item::Value(Value::Array(a))) => a
+            .iter()
+            .map(|v| v.as_inline_table().map(|t| t as &dyn TableLike))
+            .collect(),
+        _ => Vec::new(),
+    };
+    if let Some(Item::ArrayOfTables(credits)) = fresh.get_mut("credits") {
+        for (i, credit) in credits.iter_mut().enumerate() {
+            let old_has = old_credits
+                .get(i)
+                .copied()
+                .flatten()
+                .is_some_and(|t| t.get("rollover").is_some());
+            let is_default = credit.get("rollover").and_then(Item::as_bool) == Some(false);
+            if !old_has && is_default && old_credits.get(i).copied().flatten().is_some() {
+                credit.remove("rollover");
+            }
+        }
+    }
+}
+
+/// The data of an item, whatever its TOML style (inline or not, dotted or not).
+fn data(item: &Item) -> serde_json::Value {
+    use serde_json::Value as J;
+    fn value(v: &Value) -> J {
+        match v {
+            Value::String(s) => J::String(s.value().clone()),
+            Value::Integer(i) => J::from(*i.value()),
+            Value::Float(f) => J::from(*f.value()),
+            Value::Boolean(b) => J::Bool(*b.value()),
+            Value::Datetime(d) => J::String(d.value().to_string()),
+            Value::Array(a) => J::Array(a.iter().map(value).collect()),
+            Value::InlineTable(t) => {
+                J::Object(t.iter().map(|(k, v)| (k.to_owned(), value(v))).collect())
+            }
+        }
+    }
+    match item {
+        Item::None => J::Null,
+        Item::Value(v) => value(v),
+        Item::Table(t) => J::Object(t.iter().map(|(k, v)| (k.to_owned(), data(v))).collect()),
+        Item::ArrayOfTables(a) => J::Array(
+            a.iter()
+                .map(|t| J::Object(t.iter().map(|(k, v)| (k.to_owned(), data(v))).collect()))
+                .collect(),
+        ),
+    }
 }
 
 /// The canonical TOML form of a plan: presets are written back as `preset = "..."`.
@@ -178,6 +258,21 @@ fn merge_table(old: &mut dyn TableLike, new: &dyn TableLike) {
 }
 
 fn merge_item(old: &mut Item, new: &Item) {
+    if data(old) == data(new) {
+        return;
+    }
+    // `meters = [{ ... }]` written inline stays inline.
+    if let (Some(old_array), Some(new_aot)) = (old.as_array_mut(), new.as_array_of_tables()) {
+        let decor = old_array.decor().clone();
+        let mut array: Array = new_aot
+            .iter()
+            .map(|t| Value::InlineTable(t.clone().into_inline_table()))
+            .collect();
+        array.fmt();
+        *array.decor_mut() = decor;
+        *old_array = array;
+        return;
+    }
     if let (Some(old_aot), Some(new_aot)) = (old.as_array_of_tables_mut(), new.as_array_of_tables())
     {
         let keep = old_aot.len().min(new_aot.len());
@@ -278,6 +373,38 @@ mod tests {
         assert!(!out.contains("Images are priced"), "{out}");
         assert!(out.contains("# Billing plan used by the plan-file tests"));
         assert_eq!(parse("p", &out).unwrap(), plan);
+    }
+
+    #[test]
+    fn inline_and_dotted_styles_stay_valid() {
+        let text = "customer = { from = \"body\", field = \"userId\" }\n\
+                    project.path = \".\"\n\
+                    meters = [{ preset = \"storage\" }]\n";
+        let mut plan = parse("p", text).unwrap();
+        assert_eq!(
+            render(&plan, Some(text)).unwrap(),
+            text,
+            "unchanged answers"
+        );
+        plan.meters
+            .extend(crate::preset("api-calls").unwrap().meters);
+        plan.customer = CustomerSource::Body {
+            field: "accountId".into(),
+        };
+        let out = render(&plan, Some(text)).unwrap();
+        assert!(
+            out.contains("customer = { from = \"body\", field = \"accountId\" }"),
+            "{out}"
+        );
+        assert_eq!(parse("p", &out).unwrap(), plan, "{out}");
+    }
+
+    #[test]
+    fn defaults_left_out_by_hand_are_not_added() {
+        let text = "[[meters]]\npreset = \"api-calls\"\n\n[[credits]]\nmeter = \"api-calls\"\n\
+                    product = \"Pro\"\nunits = 10\n";
+        let plan = parse("p", text).unwrap();
+        assert_eq!(render(&plan, Some(text)).unwrap(), text);
     }
 
     #[test]
