@@ -31,12 +31,3 @@ pub fn run(command: Command, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Command::Agent(command) => agent::run(command, printer),
     }
 }
-
-/// Placeholder error for commands whose implementation has not landed yet.
-pub fn not_yet(command: &str) -> anyhow::Error {
-    billing_errors::Hinted::new(
-        format!("`spaire-billing {command}` is not implemented yet"),
-        "see README.md for the commands that work today",
-    )
-    .into()
-}

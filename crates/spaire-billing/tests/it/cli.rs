@@ -15,7 +15,12 @@ fn version_prints_the_crate_version() {
 #[test]
 fn unknown_flag_is_a_usage_error_with_exit_2() {
     let output = billing().arg("--no-such-flag").output().unwrap();
-    assert_eq!(output.status.code(), Some(2), "{}", transcript(&output, &[]));
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        transcript(&output, &[])
+    );
 }
 
 #[test]

@@ -1,0 +1,660 @@
+//! Phase 1 of the conversation: what to meter, how to price it, who the customer is.
+//!
+//! Every answer comes from, in order: a flag, the existing `spaire-billing.toml` (so running
+//! `setup` again starts from the last answers), or a question. Nothing is invented: a price
+//! or a product that was neither passed, saved, nor typed is a question (or, without a
+//! terminal, a usage error naming the flag).
+
+use billing_plan::{
+    Aggregation, AggregationFunc, BillingPlan, CreditGrant, CustomerSource, Environment, Meter,
+    MeterKind, MeteredPrice, ProductRef, ProjectSection, Webhooks,
+};
+
+use super::SetupArgs;
+use super::ask::{Asker, Question};
+use super::money;
+
+/// How metered usage is charged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pricing {
+    /// A price per unit, billed at the end of each period.
+    Unit,
+    /// Prepaid credits granted each cycle; usage draws them down.
+    Credits,
+    /// Credits each cycle, and a unit price for usage beyond them.
+    Both,
+}
+
+/// The webhook event types the generated handler has cases for.
+pub const DEFAULT_WEBHOOK_EVENTS: [&str; 4] = [
+    "order.paid",
+    "subscription.active",
+    "subscription.canceled",
+    "customer.state_changed",
+];
+
+/// What to meter, as offered in the menu: (label, preset id).
+const METER_CHOICES: [(&str, &str); 5] = [
+    ("LLM tokens (sum of totalTokens per call)", "llm-tokens"),
+    ("API calls (count of requests)", "api-calls"),
+    ("Storage (bytes uploaded)", "storage"),
+    ("Compute time (milliseconds of execution)", "compute-time"),
+    ("Custom (your own event and property)", "custom"),
+];
+
+/// A product the organization already has, offered in the product menu.
+#[derive(Debug, Clone)]
+pub struct ProductChoice {
+    pub id: String,
+    pub name: String,
+    /// e.g. "monthly", shown next to the name.
+    pub interval: String,
+}
+
+/// Collects meters from flags / the saved plan / questions.
+pub fn meters(
+    asker: &mut dyn Asker,
+    args: &SetupArgs,
+    saved: Option<&BillingPlan>,
+) -> anyhow::Result<Vec<Meter>> {
+    let mut preset_ids: Vec<String> = args.meter.clone();
+    let mut customs: Vec<Meter> = args
+        .custom_meter
+        .iter()
+        .map(|spec| parse_custom_meter(spec))
+        .collect::<Result<_, _>>()?;
+
+    if preset_ids.is_empty() && customs.is_empty() {
+        if let Some(saved) = saved {
+            return Ok(saved.meters.clone());
+        }
+        let labels: Vec<String> = METER_CHOICES.iter().map(|(l, _)| (*l).to_owned()).collect();
+        let chosen = asker.multi_select(
+            &Question::new(
+                "What do you want to meter?",
+                "--meter llm-tokens|llm-tokens-split|api-calls|storage|compute-time (repeatable) or --custom-meter NAME:EVENT:AGGREGATION[:PROPERTY]",
+            ),
+            &labels,
+            &[],
+        )?;
+        for index in chosen {
+            let id = METER_CHOICES[index].1;
+            if id == "llm-tokens" {
+                let split = asker.confirm(
+                    &Question::new(
+                        "Also meter prompt and completion tokens separately?",
+                        "--meter llm-tokens-split",
+                    )
+                    .help(
+                        "adds `prompt-tokens` and `completion-tokens` meters over the same events",
+                    ),
+                    false,
+                )?;
+                preset_ids.push(
+                    if split {
+                        "llm-tokens-split"
+                    } else {
+                        "llm-tokens"
+                    }
+                    .to_owned(),
+                );
+            } else if id == "custom" {
+                customs.push(ask_custom_meter(asker)?);
+            } else {
+                preset_ids.push(id.to_owned());
+            }
+        }
+    }
+
+    let mut meters = Vec::new();
+    for id in &preset_ids {
+        let preset = billing_plan::preset(id).ok_or_else(|| {
+            billing_errors::UsageError::new(format!("unknown meter preset `{id}`")).with_hint(
+                format!(
+                    "use one of: {}",
+                    billing_plan::presets()
+                        .iter()
+                        .map(|p| p.id)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })?;
+        for meter in preset.meters {
+            if !meters.iter().any(|m: &Meter| m.name == meter.name) {
+                meters.push(meter);
+            }
+        }
+    }
+    meters.extend(customs);
+    Ok(meters)
+}
+
+/// `NAME:EVENT:AGGREGATION[:PROPERTY]`, e.g. `images:image-generated:sum:pixels`.
+pub fn parse_custom_meter(spec: &str) -> anyhow::Result<Meter> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let usage = || {
+        billing_errors::UsageError::new(format!("`--custom-meter {spec}` is not NAME:EVENT:AGGREGATION[:PROPERTY]"))
+            .with_hint("e.g. `--custom-meter images:image-generated:sum:pixels` or `--custom-meter searches:search:count`")
+    };
+    let (name, event, func, property) = match parts.as_slice() {
+        [name, event, func] => (*name, *event, *func, None),
+        [name, event, func, property] => (*name, *event, *func, Some(*property)),
+        _ => return Err(usage().into()),
+    };
+    let func = parse_aggregation(func).ok_or_else(usage)?;
+    custom_meter(name, event, func, property.map(str::to_owned)).map_err(|why| {
+        billing_errors::UsageError::new(format!("`--custom-meter {spec}`: {why}")).into()
+    })
+}
+
+fn parse_aggregation(text: &str) -> Option<AggregationFunc> {
+    Some(match text {
+        "count" => AggregationFunc::Count,
+        "sum" => AggregationFunc::Sum,
+        "max" => AggregationFunc::Max,
+        "min" => AggregationFunc::Min,
+        "avg" => AggregationFunc::Avg,
+        "unique" => AggregationFunc::Unique,
+        _ => return None,
+    })
+}
+
+fn custom_meter(
+    name: &str,
+    event: &str,
+    func: AggregationFunc,
+    property: Option<String>,
+) -> Result<Meter, String> {
+    if name.is_empty() || event.is_empty() {
+        return Err("a custom meter needs a name and an event name".to_owned());
+    }
+    let property = match (func, property) {
+        (AggregationFunc::Count, _) => None,
+        (_, Some(p)) if !p.is_empty() => Some(p),
+        _ => return Err("every aggregation but `count` needs a property to aggregate".to_owned()),
+    };
+    Ok(Meter {
+        name: name.to_owned(),
+        event: event.to_owned(),
+        aggregation: Aggregation { func, property },
+        kind: MeterKind::Custom,
+        preset: None,
+    })
+}
+
+fn ask_custom_meter(asker: &mut dyn Asker) -> anyhow::Result<Meter> {
+    let not_empty = |s: &str| {
+        if s.is_empty() {
+            Err("cannot be empty".to_owned())
+        } else if s.contains(char::is_whitespace) {
+            Err("no spaces, please (e.g. image-generations)".to_owned())
+        } else {
+            Ok(())
+        }
+    };
+    let flag = "--custom-meter NAME:EVENT:AGGREGATION[:PROPERTY]";
+    let name = asker.text(&Question::new("Meter name:", flag), None, &not_empty)?;
+    let event = asker.text(
+        &Question::new("Event name your code will send:", flag),
+        Some(&name),
+        &not_empty,
+    )?;
+    let funcs = ["sum", "count", "max", "min", "avg", "unique"];
+    let labels: Vec<String> = funcs.iter().map(|s| (*s).to_owned()).collect();
+    let func = funcs[asker.select(&Question::new("Aggregation:", flag), &labels, 0)?];
+    let func = parse_aggregation(func).unwrap_or(AggregationFunc::Sum);
+    let property = if func == AggregationFunc::Count {
+        None
+    } else {
+        Some(asker.text(
+            &Question::new("Metadata property to aggregate:", flag),
+            None,
+            &not_empty,
+        )?)
+    };
+    custom_meter(&name, &event, func, property).map_err(|why| anyhow::anyhow!(why))
+}
+
+/// The pricing model, from `--pricing`, the saved plan, or a question.
+pub fn pricing(
+    asker: &mut dyn Asker,
+    args: &SetupArgs,
+    saved: Option<&BillingPlan>,
+) -> anyhow::Result<Pricing> {
+    if let Some(pricing) = args.pricing {
+        return Ok(pricing);
+    }
+    if let Some(saved) = saved
+        && (!saved.prices.is_empty() || !saved.credits.is_empty())
+    {
+        return Ok(match (saved.prices.is_empty(), saved.credits.is_empty()) {
+            (false, true) => Pricing::Unit,
+            (true, false) => Pricing::Credits,
+            _ => Pricing::Both,
+        });
+    }
+    let options = vec![
+        "Per unit (e.g. $0.00001 per token, billed each period)".to_owned(),
+        "Credits (prepaid units each billing cycle)".to_owned(),
+        "Both (credits, then a unit price for overage)".to_owned(),
+    ];
+    let index = asker.select(
+        &Question::new(
+            "How do you want to price it?",
+            "--pricing unit|credits|both",
+        ),
+        &options,
+        0,
+    )?;
+    Ok([Pricing::Unit, Pricing::Credits, Pricing::Both][index])
+}
+
+/// Prices and credits for every meter, for one product.
+pub fn prices_and_credits(
+    asker: &mut dyn Asker,
+    args: &SetupArgs,
+    saved: Option<&BillingPlan>,
+    meters: &[Meter],
+    pricing: Pricing,
+    product: &ProductRef,
+) -> anyhow::Result<(Vec<MeteredPrice>, Vec<CreditGrant>)> {
+    let mut prices = Vec::new();
+    let mut credits = Vec::new();
+    let cap = match &args.cap {
+        Some(cap) => Some(
+            money::dollars_to_whole_cents(cap)
+                .map_err(|why| billing_errors::UsageError::new(format!("--cap {cap}: {why}")))?,
+        ),
+        None => None,
+    };
+    for meter in meters {
+        let saved_price = saved.and_then(|s| s.prices.iter().find(|p| p.meter == meter.name));
+        let saved_credit = saved.and_then(|s| s.credits.iter().find(|c| c.meter == meter.name));
+        if matches!(pricing, Pricing::Unit | Pricing::Both) {
+            let unit_amount = unit_price_for(asker, args, meter, saved_price)?;
+            prices.push(MeteredPrice {
+                meter: meter.name.clone(),
+                product: product.clone(),
+                unit_amount,
+                cap_amount: cap.or(saved_price.and_then(|p| p.cap_amount)),
+            });
+        }
+        if matches!(pricing, Pricing::Credits | Pricing::Both) {
+            let units = credits_for(asker, args, meter, saved_credit)?;
+            let rollover = match args.rollover {
+                Some(r) => r,
+                None => match saved_credit {
+                    Some(c) => c.rollover,
+                    None => asker.confirm(
+                        &Question::new(
+                            format!(
+                                "Roll unused `{}` credits over to the next cycle?",
+                                meter.name
+                            ),
+                            "--rollover true|false",
+                        ),
+                        false,
+                    )?,
+                },
+            };
+            credits.push(CreditGrant {
+                meter: meter.name.clone(),
+                product: product.clone(),
+                units,
+                rollover,
+            });
+        }
+    }
+    Ok((prices, credits))
+}
+
+/// Finds `--unit-price METER=DOLLARS` for this meter, or a bare `--unit-price DOLLARS`.
+fn flag_for_meter<'a>(values: &'a [String], meter: &str) -> Option<&'a str> {
+    values
+        .iter()
+        .find_map(|v| {
+            v.strip_prefix(meter)
+                .and_then(|rest| rest.strip_prefix('='))
+        })
+        .or_else(|| values.iter().find(|v| !v.contains('=')).map(String::as_str))
+}
+
+fn unit_price_for(
+    asker: &mut dyn Asker,
+    args: &SetupArgs,
+    meter: &Meter,
+    saved: Option<&MeteredPrice>,
+) -> anyhow::Result<String> {
+    if let Some(dollars) = flag_for_meter(&args.unit_price, &meter.name) {
+        return money::dollars_to_cents(dollars).map_err(|why| {
+            billing_errors::UsageError::new(format!("--unit-price {dollars}: {why}")).into()
+        });
+    }
+    if let Some(saved) = saved {
+        return Ok(saved.unit_amount.clone());
+    }
+    let unit = unit_noun(meter);
+    let answer = asker.text(
+        &Question::new(
+            format!("Price per {unit} for `{}`, in dollars:", meter.name),
+            format!("--unit-price {}=DOLLARS", meter.name),
+        )
+        .help("e.g. 0.00001; stored exactly as cents (0.001 cents)"),
+        None,
+        &|s: &str| money::dollars_to_cents(s).map(|_| ()),
+    )?;
+    Ok(money::dollars_to_cents(&answer).map_err(|why| anyhow::anyhow!(why))?)
+}
+
+fn credits_for(
+    asker: &mut dyn Asker,
+    args: &SetupArgs,
+    meter: &Meter,
+    saved: Option<&CreditGrant>,
+) -> anyhow::Result<i64> {
+    if let Some(units) = flag_for_meter(&args.credits, &meter.name) {
+        return parse_units(units).map_err(|why| {
+            billing_errors::UsageError::new(format!("--credits {units}: {why}")).into()
+        });
+    }
+    if let Some(saved) = saved {
+        return Ok(saved.units);
+    }
+    let unit = unit_noun(meter);
+    let answer = asker.text(
+        &Question::new(
+            format!("{unit}s of `{}` credited per billing cycle:", meter.name),
+            format!("--credits {}=UNITS", meter.name),
+        ),
+        None,
+        &|s: &str| parse_units(s).map(|_| ()),
+    )?;
+    Ok(parse_units(&answer).map_err(|why| anyhow::anyhow!(why))?)
+}
+
+fn parse_units(text: &str) -> Result<i64, String> {
+    let cleaned: String = text.chars().filter(|c| *c != '_' && *c != ',').collect();
+    match cleaned.trim().parse::<i64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("`{text}` is not a positive whole number of units")),
+    }
+}
+
+fn unit_noun(meter: &Meter) -> &'static str {
+    match meter.kind {
+        MeterKind::LlmTokens => "token",
+        MeterKind::ApiCalls => "call",
+        MeterKind::Storage => "byte",
+        MeterKind::ComputeTime => "millisecond",
+        MeterKind::Custom => "unit",
+    }
+}
+
+/// The product prices and credits attach to: a flag, the saved plan, a pick from the
+/// organization's recurring products, or a typed name.
+pub fn product(
+    asker: &mut dyn Asker,
+    args: &SetupArgs,
+    saved: Option<&BillingPlan>,
+    available: Option<&[ProductChoice]>,
+) -> anyhow::Result<ProductRef> {
+    if let Some(product) = &args.product {
+        return Ok(ProductRef(product.clone()));
+    }
+    if let Some(saved) = saved
+        && let Some(product) = saved
+            .prices
+            .first()
+            .map(|p| &p.product)
+            .or_else(|| saved.credits.first().map(|c| &c.product))
+    {
+        return Ok(product.clone());
+    }
+    let question = Question::new(
+        "Which product should these prices attach to?",
+        "--product NAME_OR_ID",
+    );
+    if let Some(available) = available
+        && !available.is_empty()
+    {
+        let labels: Vec<String> = available
+            .iter()
+            .map(|p| format!("{} ({})", p.name, p.interval))
+            .collect();
+        let index = asker.select(&question, &labels, 0)?;
+        return Ok(ProductRef(available[index].id.clone()));
+    }
+    let name = asker.text(
+        &question.help(
+            "the name of a recurring product in your Spaire organization; create one under Products in the dashboard if you have none",
+        ),
+        None,
+        &|s: &str| {
+            if s.len() < 3 {
+                Err("product names have at least 3 characters".to_owned())
+            } else {
+                Ok(())
+            }
+        },
+    )?;
+    Ok(ProductRef(name))
+}
+
+/// How request code finds the app's user id.
+pub fn customer(
+    asker: &mut dyn Asker,
+    args: &SetupArgs,
+    saved: Option<&BillingPlan>,
+) -> anyhow::Result<CustomerSource> {
+    if let Some(spec) = &args.customer {
+        return parse_customer(spec);
+    }
+    if let Some(saved) = saved {
+        return Ok(saved.customer.clone());
+    }
+    let options = vec![
+        "A request header (e.g. x-customer-id)".to_owned(),
+        "A field of the JSON request body".to_owned(),
+        "A function in my code that returns the user id".to_owned(),
+        "My framework's session (I'll fill in one resolver function)".to_owned(),
+    ];
+    let flag = "--customer header:NAME|body:FIELD|function:MODULE#NAME|session";
+    let index = asker.select(
+        &Question::new(
+            "How does your request code know which customer it serves?",
+            flag,
+        )
+        .help("usage is recorded against your own user id (external_customer_id)"),
+        &options,
+        0,
+    )?;
+    let required = |s: &str| {
+        if s.is_empty() {
+            Err("cannot be empty".to_owned())
+        } else {
+            Ok(())
+        }
+    };
+    Ok(match index {
+        0 => CustomerSource::Header {
+            header: asker.text(
+                &Question::new("Header name:", flag),
+                Some("x-customer-id"),
+                &required,
+            )?,
+        },
+        1 => CustomerSource::Body {
+            field: asker.text(
+                &Question::new("Body field:", flag),
+                Some("customerId"),
+                &required,
+            )?,
+        },
+        2 => {
+            let module = asker.text(
+                &Question::new("Module that exports it (import path):", flag),
+                Some("@/lib/auth"),
+                &required,
+            )?;
+            let function = asker.text(
+                &Question::new("Function name:", flag),
+                Some("getUserId"),
+                &required,
+            )?;
+            CustomerSource::Function { function, module }
+        }
+        _ => CustomerSource::Session,
+    })
+}
+
+pub fn parse_customer(spec: &str) -> anyhow::Result<CustomerSource> {
+    let bad = || {
+        billing_errors::UsageError::new(format!("`--customer {spec}` is not a customer source"))
+            .with_hint("use `header:x-customer-id`, `body:customerId`, `function:@/lib/auth#getUserId` or `session`")
+    };
+    Ok(match spec.split_once(':') {
+        Some(("header", name)) if !name.is_empty() => CustomerSource::Header {
+            header: name.to_owned(),
+        },
+        Some(("body", field)) if !field.is_empty() => CustomerSource::Body {
+            field: field.to_owned(),
+        },
+        Some(("function", rest)) => {
+            let (module, function) = rest.rsplit_once('#').ok_or_else(bad)?;
+            if module.is_empty() || function.is_empty() {
+                return Err(bad().into());
+            }
+            CustomerSource::Function {
+                function: function.to_owned(),
+                module: module.to_owned(),
+            }
+        }
+        None if spec == "session" => CustomerSource::Session,
+        _ => return Err(bad().into()),
+    })
+}
+
+/// Webhook handler on or off, and the public URL to register (if any).
+pub fn webhooks(
+    asker: &mut dyn Asker,
+    args: &SetupArgs,
+    saved: Option<&BillingPlan>,
+) -> anyhow::Result<Option<Webhooks>> {
+    let wanted = match args.webhooks {
+        Some(w) => w,
+        None => match saved {
+            Some(saved) => saved.webhooks.is_some(),
+            None => asker.confirm(
+                &Question::new(
+                    "Generate a webhook handler (order paid, subscription active/canceled, customer state)?",
+                    "--webhooks true|false",
+                ),
+                true,
+            )?,
+        },
+    };
+    if !wanted {
+        return Ok(None);
+    }
+    let saved_hooks = saved.and_then(|s| s.webhooks.clone());
+    Ok(Some(Webhooks {
+        events: saved_hooks
+            .as_ref()
+            .map(|w| w.events.clone())
+            .unwrap_or_else(|| {
+                DEFAULT_WEBHOOK_EVENTS
+                    .iter()
+                    .map(|e| (*e).to_owned())
+                    .collect()
+            }),
+        url: args
+            .webhook_url
+            .clone()
+            .or_else(|| saved_hooks.and_then(|w| w.url)),
+    }))
+}
+
+/// Assembles the plan; validation happens in the caller through `billing_plan::validate`.
+#[allow(clippy::too_many_arguments)]
+pub fn assemble(
+    environment: Environment,
+    server_url: Option<String>,
+    package: String,
+    customer: CustomerSource,
+    meters: Vec<Meter>,
+    prices: Vec<MeteredPrice>,
+    credits: Vec<CreditGrant>,
+    webhooks: Option<Webhooks>,
+    framework: Option<String>,
+) -> BillingPlan {
+    BillingPlan {
+        environment,
+        server_url,
+        project: ProjectSection {
+            path: package,
+            framework,
+        },
+        customer,
+        meters,
+        prices,
+        credits,
+        webhooks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn custom_meter_specs() {
+        let m = parse_custom_meter("images:image-generated:sum:pixels").unwrap();
+        assert_eq!(m.event, "image-generated");
+        assert_eq!(m.aggregation.property.as_deref(), Some("pixels"));
+        let c = parse_custom_meter("searches:search:count").unwrap();
+        assert_eq!(c.aggregation.property, None);
+        assert!(
+            parse_custom_meter("x:y:sum").is_err(),
+            "sum needs a property"
+        );
+        assert!(parse_custom_meter("x:y:median:p").is_err());
+        assert!(parse_custom_meter("x").is_err());
+    }
+
+    #[test]
+    fn customer_specs() {
+        assert_eq!(
+            parse_customer("header:x-user").unwrap(),
+            CustomerSource::Header {
+                header: "x-user".into()
+            }
+        );
+        assert_eq!(
+            parse_customer("function:@/lib/auth#getUserId").unwrap(),
+            CustomerSource::Function {
+                function: "getUserId".into(),
+                module: "@/lib/auth".into()
+            }
+        );
+        assert_eq!(parse_customer("session").unwrap(), CustomerSource::Session);
+        assert!(parse_customer("cookie:sid").is_err());
+    }
+
+    #[test]
+    fn per_meter_flags_win_over_bare_ones() {
+        let values = vec!["0.5".to_owned(), "api-calls=0.01".to_owned()];
+        assert_eq!(flag_for_meter(&values, "api-calls"), Some("0.01"));
+        assert_eq!(flag_for_meter(&values, "storage-usage"), Some("0.5"));
+        assert_eq!(flag_for_meter(&[], "x"), None);
+    }
+
+    #[test]
+    fn units_accept_separators() {
+        assert_eq!(parse_units("100_000"), Ok(100_000));
+        assert_eq!(parse_units("1,000"), Ok(1000));
+        assert!(parse_units("0").is_err());
+        assert!(parse_units("ten").is_err());
+    }
+}

@@ -1,0 +1,660 @@
+//! The phases of `setup`, in order. Each phase reads what the previous ones decided; nothing
+//! touches the project or the account until the user has seen the whole preview and said
+//! yes, and then `billing_ops::Engine::apply` does the writing (atomically, journaled).
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use billing_changeset::FileAction;
+use billing_detect::{Confidence, DetectOptions, Package, ProjectProfile};
+use billing_errors::{Hinted, UsageError};
+use billing_ops::{ApplyHooks, ApplyOptions, ApplyReport, Event, PlanOptions, Preview, Question};
+use billing_plan::{BillingPlan, Environment};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::SetupArgs;
+use super::answers::{self, ProductChoice};
+use super::ask::{Asker, Cancelled, NoTerminal, Question as Ask, TerminalAsker};
+use super::money;
+use super::report::{self, Report};
+use crate::ExitStatus;
+use crate::commands::plan::block_on;
+use crate::printer::Printer;
+
+pub fn run(args: SetupArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let mut asker: Box<dyn Asker> = if interactive {
+        Box::new(TerminalAsker::new(color_enabled()))
+    } else {
+        Box::new(NoTerminal)
+    };
+    match converse(&args, printer, asker.as_mut()) {
+        Err(err) if err.is::<Cancelled>() || err.is::<billing_ops::Cancelled>() => {
+            printer.warn(format!("{err:#}"));
+            Ok(ExitStatus::Failure)
+        }
+        other => other,
+    }
+}
+
+fn color_enabled() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn converse(
+    args: &SetupArgs,
+    printer: &Printer,
+    asker: &mut dyn Asker,
+) -> anyhow::Result<ExitStatus> {
+    let root = project_root(&args.path)?;
+
+    // Phase 0: pre-flight.
+    let profile = billing_detect::detect(&root, &DetectOptions::default())
+        .with_context(|| format!("failed to look at `{}`", args.path.display()))?;
+    let saved = load_saved_plan(&root)?;
+    preflight(&profile, args, asker, printer)?;
+
+    // Phase 1: discovery.
+    let package = choose_package(&profile, args, saved.as_ref(), asker, printer)?;
+    let environment = environment(args, saved.as_ref(), asker)?;
+    let saved = keep_saved_answers(saved, args, asker, printer)?;
+    let saved = saved.as_ref();
+    let meters = answers::meters(asker, args, saved)?;
+    let pricing = answers::pricing(asker, args, saved)?;
+
+    // Phase 2: prerequisites (token, SDK, product).
+    let remote = billing_remote::connect(
+        environment,
+        args.server_url.as_deref(),
+        saved.and_then(|s| s.server_url.as_deref()),
+        &root,
+    )?;
+    let products = prerequisites(&remote, package, printer);
+    let product = answers::product(asker, args, saved, products.as_deref())?;
+    let (prices, credits) =
+        answers::prices_and_credits(asker, args, saved, &meters, pricing, &product)?;
+    let customer = answers::customer(asker, args, saved)?;
+    let webhooks = answers::webhooks(asker, args, saved)?;
+    let plan = answers::assemble(
+        environment,
+        args.server_url
+            .clone()
+            .or_else(|| saved.and_then(|s| s.server_url.clone())),
+        package.path.clone(),
+        customer,
+        meters,
+        prices,
+        credits,
+        webhooks,
+        saved.and_then(|s| s.project.framework.clone()),
+    );
+    billing_plan::validate(&plan).map_err(|err| {
+        let hint = err.hint();
+        Hinted::new("these answers do not make a valid billing plan", hint).with_source(err)
+    })?;
+
+    // Phases 3–7: preview, confirm, apply.
+    let engine = billing_ops::Engine::default()
+        .with_server_url(args.server_url.clone())
+        .with_interrupt_guard(true);
+    let plan_options = PlanOptions {
+        root: root.clone(),
+        environment: Some(environment),
+        plan: Some(plan),
+        profile: Some(profile.clone()),
+    };
+    let preview = with_spinner(printer, asker.interactive(), "Planning", || {
+        block_on(engine.plan(&plan_options))
+    })??;
+    show_preview(&preview, args.json, printer)?;
+    if preview.is_noop() {
+        printer.info("Everything in this plan is already applied.");
+    }
+    let confirmed = args.yes
+        || asker.confirm(
+            &Ask::new(
+                format!(
+                    "Apply these changes ({} environment)?",
+                    preview.environment.as_str()
+                ),
+                "--yes",
+            ),
+            false,
+        )?;
+    if !confirmed {
+        return Err(Cancelled.into());
+    }
+    let mut hooks = WizardHooks {
+        printer,
+        asker,
+        yes: args.yes,
+        spinner: None,
+    };
+    let applied = block_on(engine.apply(
+        &ApplyOptions {
+            plan: plan_options,
+            expected_hash: Some(preview.hash.clone()),
+            yes: false,
+            overwrite_edited: false,
+            dry_run: false,
+            skip_installs: args.no_install,
+        },
+        &mut hooks,
+    ))?;
+    hooks.clear_spinner();
+    let applied = applied?;
+
+    // Phase 8: report.
+    let checks = if args.no_checks {
+        Vec::new()
+    } else {
+        let dir = root.join(&package.path);
+        with_spinner(printer, hooks.asker.interactive(), "Checking", || {
+            report::run_project_checks(&dir, package.language)
+        })
+    };
+    let report = build_report(&preview, &applied, checks, remote.client.is_some());
+    if args.json {
+        printer.data(
+            serde_json::to_string_pretty(&report).context("failed to serialise the report")?,
+        )?;
+    } else {
+        for file in &applied.files {
+            let verb = match file.action {
+                FileAction::Create => "Created",
+                FileAction::Modify => "Updated",
+            };
+            printer.status(verb, &file.path);
+        }
+        printer.data(report.render().trim_end())?;
+    }
+    let failed = report
+        .checks
+        .iter()
+        .any(|c| c.status == report::CheckStatus::Fail);
+    Ok(if failed {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
+}
+
+fn project_root(path: &Path) -> anyhow::Result<PathBuf> {
+    if !path.is_dir() {
+        return Err(
+            UsageError::new(format!("`{}` is not a directory", path.display()))
+                .with_hint("pass your project's directory, e.g. `spaire-billing setup .`")
+                .into(),
+        );
+    }
+    Ok(dunce_canonical(path))
+}
+
+fn dunce_canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn load_saved_plan(root: &Path) -> anyhow::Result<Option<BillingPlan>> {
+    match billing_plan::load(root) {
+        Ok(plan) => Ok(plan),
+        Err(billing_plan::LoadError::Invalid(err)) => {
+            let hint = format!(
+                "{}; setup starts from the saved answers, so fix the file (or move it away to start over)",
+                err.hint()
+            );
+            Err(Hinted::new(err.to_string(), hint).into())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Uncommitted changes and production indicators need an explicit go-ahead.
+fn preflight(
+    profile: &ProjectProfile,
+    args: &SetupArgs,
+    asker: &mut dyn Asker,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    for warning in &profile.warnings {
+        match warning.code.as_str() {
+            "dirty-git" => {
+                printer.warn(&warning.message);
+                printer.info(
+                    "  Committing first is recommended: `spaire-billing undo` can revert this tool's changes, but a commit keeps yours apart from them.",
+                );
+                if !args.yes
+                    && !asker.confirm(
+                        &Ask::new("Continue with uncommitted changes?", "--yes"),
+                        false,
+                    )?
+                {
+                    return Err(Cancelled.into());
+                }
+            }
+            code if code.starts_with("production") => {
+                printer.warn(&warning.message);
+                if !args.yes
+                    && !asker.confirm(
+                        &Ask::new(
+                            "This looks like a production deployment. Continue here anyway?",
+                            "--yes",
+                        ),
+                        false,
+                    )?
+                {
+                    return Err(Cancelled.into());
+                }
+            }
+            _ => printer.warn(&warning.message),
+        }
+    }
+    Ok(())
+}
+
+/// The package to set up: `--package`, the saved plan, the only clear candidate, or a choice.
+fn choose_package<'p>(
+    profile: &'p ProjectProfile,
+    args: &SetupArgs,
+    saved: Option<&BillingPlan>,
+    asker: &mut dyn Asker,
+    printer: &Printer,
+) -> anyhow::Result<&'p Package> {
+    let with_framework: Vec<&Package> = profile
+        .packages
+        .iter()
+        .filter(|p| !p.frameworks.is_empty())
+        .collect();
+    let candidates: Vec<&Package> = if with_framework.is_empty() {
+        profile.packages.iter().collect()
+    } else {
+        with_framework
+    };
+    let names = || {
+        candidates
+            .iter()
+            .map(|p| format!("`{}`", p.path))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if candidates.is_empty() {
+        return Err(Hinted::new(
+            format!("found no package to set up in `{}`", profile.root),
+            "run setup in your app's directory (one with package.json, pyproject.toml, requirements.txt, go.mod, composer.json or Gemfile)",
+        )
+        .into());
+    }
+    let wanted = args
+        .package
+        .as_deref()
+        .or_else(|| saved.map(|s| s.project.path.as_str()));
+    if let Some(wanted) = wanted {
+        let package = profile.package(wanted).ok_or_else(|| {
+            UsageError::new(format!("no package at `{wanted}`"))
+                .with_hint(format!("pass `--package` with one of: {}", names()))
+        })?;
+        printer.info(format!(
+            "Found {} in `{}`",
+            billing_detect::summary::package_line(package),
+            package.path
+        ));
+        return Ok(package);
+    }
+    let clear = candidates.len() == 1
+        && candidates[0]
+            .primary_framework()
+            .is_some_and(|f| f.confidence == Confidence::High);
+    if clear {
+        let package = candidates[0];
+        printer.info(format!(
+            "Found {}{}",
+            billing_detect::summary::package_line(package),
+            if package.path == "." {
+                String::new()
+            } else {
+                format!(" in `{}`", package.path)
+            }
+        ));
+        return Ok(package);
+    }
+    let labels: Vec<String> = candidates
+        .iter()
+        .map(|p| format!("{}  ({})", p.path, billing_detect::summary::package_line(p)))
+        .collect();
+    let prompt = if candidates.len() == 1 {
+        "Is this the package to set up? (detection is not certain)"
+    } else {
+        "Which package should record usage?"
+    };
+    let index = asker.select(
+        &Ask::new(prompt, format!("--package {}", candidates[0].path))
+            .help(format!("packages found: {}", names())),
+        &labels,
+        0,
+    )?;
+    Ok(candidates[index])
+}
+
+fn environment(
+    args: &SetupArgs,
+    saved: Option<&BillingPlan>,
+    asker: &mut dyn Asker,
+) -> anyhow::Result<Environment> {
+    let environment = match args.environment.as_deref() {
+        Some("sandbox") => Environment::Sandbox,
+        Some("production") => Environment::Production,
+        Some("local") => Environment::Local,
+        Some(other) => {
+            return Err(UsageError::new(format!("unknown environment `{other}`"))
+                .with_hint("use `--environment sandbox` (default), `production` or `local` (the built-in emulator)")
+                .into());
+        }
+        None => saved.map_or(Environment::Sandbox, |s| s.environment),
+    };
+    if environment == Environment::Production
+        && !args.yes
+        && !asker.confirm(
+            &Ask::new(
+                "Set up PRODUCTION billing (real customers, real money)? Sandbox first is recommended",
+                "--environment production --yes",
+            ),
+            false,
+        )?
+    {
+        return Err(Cancelled.into());
+    }
+    Ok(environment)
+}
+
+/// Running setup again: keep the saved answers, or answer again.
+fn keep_saved_answers(
+    saved: Option<BillingPlan>,
+    args: &SetupArgs,
+    asker: &mut dyn Asker,
+    printer: &Printer,
+) -> anyhow::Result<Option<BillingPlan>> {
+    let Some(saved) = saved else {
+        return Ok(None);
+    };
+    let meters: Vec<&str> = saved.meters.iter().map(|m| m.name.as_str()).collect();
+    let mut pricing: Vec<String> = saved
+        .prices
+        .iter()
+        .map(|p| {
+            format!(
+                "{} per unit of `{}`",
+                money::cents_to_dollars(&p.unit_amount),
+                p.meter
+            )
+        })
+        .collect();
+    pricing.extend(
+        saved
+            .credits
+            .iter()
+            .map(|c| format!("{} `{}` credits per cycle", c.units, c.meter)),
+    );
+    printer.info(format!(
+        "Saved answers in spaire-billing.toml: meters {}; {}",
+        meters.join(", "),
+        if pricing.is_empty() {
+            "no pricing".to_owned()
+        } else {
+            pricing.join(", ")
+        }
+    ));
+    // Flags override individual answers; the question is only for a person at a terminal.
+    if !asker.interactive() || args.yes {
+        return Ok(Some(saved));
+    }
+    let keep = asker.confirm(&Ask::new("Keep these answers?", "--yes"), true)?;
+    Ok(keep.then_some(saved))
+}
+
+/// Explains a missing token, and lists the organization's recurring products when it can.
+fn prerequisites(
+    remote: &billing_remote::Remote,
+    package: &Package,
+    printer: &Printer,
+) -> Option<Vec<ProductChoice>> {
+    if let Some(command) = billing_ops::produce::sdk_install_command(package)
+        && !billing_ops::produce::sdk_installed(package)
+    {
+        printer.note(format!(
+            "the Spaire SDK is not installed; the plan runs `{}` after you confirm",
+            command.join(" ")
+        ));
+    }
+    let Some(client) = &remote.client else {
+        let where_ = billing_api::dashboard_base(remote.environment)
+            .map(|b| format!("{b}/<organization>/settings"))
+            .unwrap_or_else(|| "the emulator's output".to_owned());
+        printer.note(format!(
+            "SPAIRE_ACCESS_TOKEN is not set: no API calls will be made. Meters, prices and credits become dashboard steps. Create a {} token at {where_} (scopes: {}) to let setup do them.",
+            remote.environment.as_str(),
+            billing_api::REQUIRED_SCOPES.join(", ")
+        ));
+        return None;
+    };
+    let query = billing_api::ProductListQuery {
+        is_archived: Some(false),
+        is_recurring: Some(true),
+        ..Default::default()
+    };
+    match block_on(client.products(&query).collect_all()) {
+        Ok(Ok(products)) => {
+            if products.is_empty() {
+                printer.note(format!(
+                    "your {} organization has no recurring product yet: create one under Products in the dashboard, or name the product to use",
+                    remote.environment.as_str()
+                ));
+            }
+            Some(
+                products
+                    .into_iter()
+                    .map(|p| ProductChoice {
+                        id: p.id,
+                        name: p.name,
+                        interval: p
+                            .recurring_interval
+                            .unwrap_or_else(|| "recurring".to_owned()),
+                    })
+                    .collect(),
+            )
+        }
+        Ok(Err(err)) => {
+            printer.warn(format!("could not list products: {}", err.into_hinted()));
+            None
+        }
+        Err(err) => {
+            printer.warn(format!("could not list products: {err:#}"));
+            None
+        }
+    }
+}
+
+fn show_preview(preview: &Preview, json: bool, printer: &Printer) -> anyhow::Result<()> {
+    for warning in &preview.warnings {
+        printer.warn(warning);
+    }
+    // With `--json`, stdout carries only the final report; the preview goes to stderr.
+    if json {
+        printer.info(preview.text.trim_end());
+    } else {
+        printer.data(preview.text.trim_end())?;
+    }
+    for conflict in &preview.conflicts {
+        printer.warn(format!(
+            "`{}` was edited since spaire-billing generated it; you will be asked before it is overwritten",
+            conflict.path
+        ));
+    }
+    Ok(())
+}
+
+fn build_report(
+    preview: &Preview,
+    applied: &ApplyReport,
+    checks: Vec<report::CheckResult>,
+    token_present: bool,
+) -> Report {
+    let mut rollback = vec![format!(
+        "`spaire-billing undo` reverts everything below (journal {})",
+        applied.journal.as_deref().unwrap_or("-")
+    )];
+    for file in &applied.files {
+        rollback.push(match file.action {
+            FileAction::Create => format!("delete `{}`", file.path),
+            FileAction::Modify => format!("restore `{}` byte for byte", file.path),
+        });
+    }
+    for done in &applied.remote_completed {
+        rollback.push(format!("revert remote: {done}"));
+    }
+    for install in &applied.installs {
+        rollback.push(format!(
+            "packages added by `{}` stay installed; remove them with your package manager if you undo",
+            install.command
+        ));
+    }
+    Report {
+        environment: applied.environment.as_str().to_owned(),
+        package: preview.package.clone(),
+        plan_hash: applied.hash.clone(),
+        files: applied.files.iter().map(|f| f.path.clone()).collect(),
+        checks,
+        dashboard_completed: applied.remote_completed.clone(),
+        dashboard_pending: applied.remote_pending.clone(),
+        rollback,
+        manual_steps: applied
+            .manual_steps
+            .iter()
+            .map(|m| match m.line {
+                Some(line) => format!("{}:{line}: {}", m.file, m.instructions),
+                None => format!("{}: {}", m.file, m.instructions),
+            })
+            .collect(),
+        checklist: report::checklist(applied.environment.as_str(), token_present),
+    }
+}
+
+/// Runs `work` under a spinner on a terminal (plain status line otherwise).
+fn with_spinner<T>(
+    printer: &Printer,
+    interactive: bool,
+    verb: &str,
+    work: impl FnOnce() -> T,
+) -> T {
+    if !interactive || printer.is_quiet() {
+        return work();
+    }
+    let spinner = new_spinner(format!("{verb}…"));
+    let result = work();
+    spinner.finish_and_clear();
+    result
+}
+
+fn new_spinner(message: String) -> ProgressBar {
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_style(
+        ProgressStyle::with_template("{spinner} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    spinner.set_message(message);
+    spinner.enable_steady_tick(std::time::Duration::from_millis(100));
+    spinner
+}
+
+/// Answers `apply`'s questions inside the conversation: the plan itself was confirmed already;
+/// installs and overwriting edited files are asked (or need their flag without a terminal).
+struct WizardHooks<'a> {
+    printer: &'a Printer,
+    asker: &'a mut dyn Asker,
+    yes: bool,
+    spinner: Option<ProgressBar>,
+}
+
+impl WizardHooks<'_> {
+    fn clear_spinner(&mut self) {
+        if let Some(spinner) = self.spinner.take() {
+            spinner.finish_and_clear();
+        }
+    }
+}
+
+impl ApplyHooks for WizardHooks<'_> {
+    fn confirm(&mut self, question: &Question<'_>) -> anyhow::Result<bool> {
+        self.clear_spinner();
+        match question {
+            // Shown and confirmed as the conversation's own question.
+            Question::Apply { .. } | Question::Production { .. } => Ok(true),
+            Question::RunInstall { install } => {
+                if self.yes {
+                    return Ok(true);
+                }
+                self.asker.confirm(
+                    &Ask::new(
+                        format!(
+                            "Run `{}` in `{}` now?",
+                            billing_changeset::preview::shell_words(&install.argv),
+                            install.cwd
+                        ),
+                        "--yes (or --no-install to run it yourself)",
+                    ),
+                    true,
+                )
+            }
+            Question::OverwriteEdited { conflict } => {
+                self.printer.data(conflict.diff.trim_end())?;
+                self.asker.confirm(
+                    &Ask::new(
+                        format!(
+                            "Overwrite `{}`? Your edits shown above (lines marked -) are lost",
+                            conflict.path
+                        ),
+                        "`spaire-billing apply --overwrite-edited` after reviewing `spaire-billing plan`",
+                    ),
+                    false,
+                )
+            }
+        }
+    }
+
+    fn event(&mut self, event: &Event<'_>) {
+        let interactive = self.asker.interactive() && !self.printer.is_quiet();
+        match event {
+            Event::Wrote { .. } => {}
+            Event::InstallStarted { command, cwd } => {
+                self.clear_spinner();
+                self.printer
+                    .status("Running", format!("{command} (in {cwd})"));
+                if interactive {
+                    self.spinner = Some(new_spinner(format!("{command}…")));
+                }
+            }
+            Event::InstallOutput { line } => match &self.spinner {
+                Some(spinner) => spinner.println(format!("    | {line}")),
+                None => self.printer.info(format!("    | {line}")),
+            },
+            Event::InstallFinished { command, success } => {
+                self.clear_spinner();
+                if *success {
+                    self.printer.status("Installed", command);
+                } else {
+                    self.printer.warn(format!(
+                        "`{command}` failed; run it yourself, then `spaire-billing status`"
+                    ));
+                }
+            }
+            Event::RemoteStarted { steps, environment } => {
+                self.clear_spinner();
+                let message = format!("{steps} remote step(s) in {}", environment.as_str());
+                if interactive {
+                    self.spinner = Some(new_spinner(message));
+                } else {
+                    self.printer.status("Remote", message);
+                }
+            }
+        }
+    }
+}
