@@ -9,6 +9,9 @@ pub(crate) struct CustomerExpr {
     /// The expression contains `await` (the user's async function).
     pub needs_await: bool,
     pub imports: Vec<ImportNeed>,
+    /// Edits that make the id available (e.g. `customerId` added to the destructuring of the
+    /// parsed body); applied together with the site's own edits.
+    pub edits: Vec<crate::edit::Edit>,
 }
 
 impl CustomerExpr {
@@ -17,6 +20,7 @@ impl CustomerExpr {
             expr,
             needs_await: false,
             imports: Vec::new(),
+            edits: Vec::new(),
         }
     }
 }

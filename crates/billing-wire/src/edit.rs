@@ -50,7 +50,13 @@ pub(crate) struct EditSet {
 impl EditSet {
     /// Accepts all of `edits` or none of them (when any would touch a range already edited, as
     /// when two call sites share one options object).
+    /// An edit identical to one already accepted (two sites adding the same field to one
+    /// destructuring) is applied once.
     pub fn try_add(&mut self, edits: Vec<Edit>) -> bool {
+        let edits: Vec<Edit> = edits
+            .into_iter()
+            .filter(|e| !self.edits.contains(e))
+            .collect();
         let clash = edits
             .iter()
             .any(|new| self.edits.iter().any(|old| old.overlaps(new)));

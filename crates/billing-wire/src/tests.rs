@@ -647,3 +647,40 @@ export async function POST(request: Request) {
         "  const response = await s3.send(command);\n  recordStorageUpload(request.headers.get(\"x-customer-id\") ?? \"\", size);\n"
     ), "{after}");
 }
+
+#[test]
+fn body_customer_is_added_once_to_the_destructured_body() {
+    let out = wire(
+        "app/api/chat/route.ts",
+        r#"import { generateText, streamText } from "ai";
+
+export async function POST(request: Request) {
+  const { prompt } = await request.json();
+  const { text } = await generateText({ model, prompt });
+  const result = streamText({ model, prompt: text });
+  return result.toTextStreamResponse();
+}
+"#,
+        &[
+            (K::GenerateText, "generateText"),
+            (K::StreamText, "streamText"),
+        ],
+        CustomerSource::Body {
+            field: "customerId".to_owned(),
+        },
+        "typescript",
+        &["nextjs"],
+    );
+    let after = out.after.expect("edited");
+    assert!(
+        after.contains("  const { prompt, customerId } = await request.json();\n"),
+        "{after}"
+    );
+    assert_eq!(
+        after
+            .matches(r#"recordLlmUsage(String(customerId ?? ""), "#)
+            .count(),
+        2,
+        "{after}"
+    );
+}

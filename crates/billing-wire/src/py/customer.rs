@@ -316,6 +316,7 @@ fn call_user_function(
         expr: format!("str({call} or {q}{q})"),
         needs_await: signature.is_async,
         imports,
+        edits: Vec::new(),
     })
 }
 

@@ -240,8 +240,10 @@ pub(crate) fn resolve(
             }
         }
         CustomerSource::Body { field } => {
-            if let Some(expr) = parsed_body_field(f, at, &functions, field) {
-                return Ok(CustomerExpr::plain(format!("String({expr} ?? {empty})")));
+            if let Some((expr, edits)) = parsed_body_field(f, at, &functions, field) {
+                let mut customer = CustomerExpr::plain(format!("String({expr} ?? {empty})"));
+                customer.edits = edits;
+                return Ok(customer);
             }
             if let Some(req) = find_request(f, &functions)
                 && req.api == Some(RequestApi::Node)
@@ -298,6 +300,7 @@ pub(crate) fn resolve(
                 expr: format!("String((await {local}({arg})) ?? {empty})"),
                 needs_await: true,
                 imports,
+                edits: Vec::new(),
             })
         }
         CustomerSource::Session => {
@@ -390,7 +393,7 @@ fn parsed_body_field(
     at: Node<'_>,
     functions: &[Node<'_>],
     field: &str,
-) -> Option<String> {
+) -> Option<(String, Vec<crate::edit::Edit>)> {
     let inner = functions.first()?;
     for decl in descendants(*inner) {
         if decl.kind() != "variable_declarator" || decl.start_byte() >= at.start_byte() {
@@ -416,25 +419,13 @@ fn parsed_body_field(
             continue;
         }
         match name.kind() {
-            "identifier" => return Some(property_access(text(name, f.src), field, f)),
-            "object_pattern" => {
-                for prop in named_children(name) {
-                    match prop.kind() {
-                        "shorthand_property_identifier_pattern" if text(prop, f.src) == field => {
-                            return Some(field.to_owned());
-                        }
-                        "pair_pattern" => {
-                            let key = prop.child_by_field_name("key")?;
-                            let value = prop.child_by_field_name("value")?;
-                            if text(key, f.src).trim_matches(['"', '\'']) == field
-                                && value.kind() == "identifier"
-                            {
-                                return Some(text(value, f.src).to_owned());
-                            }
-                        }
-                        _ => {}
-                    }
-                }
+            "identifier" => {
+                return Some((property_access(text(name, f.src), field, f), Vec::new()));
+            }
+            // `const { prompt } = await req.json()`: the field is added to the destructuring
+            // (renamed when the name is taken), or its existing binding is used.
+            "object_pattern" if is_identifier(field) => {
+                return super::llm::bind_in_pattern(f, name, field, *inner).ok();
             }
             _ => {}
         }

@@ -161,6 +161,7 @@ pub(crate) fn generate(f: &TsFile<'_>, call: Node<'_>, kind: CallSiteKind) -> Si
         model_arg(f, call)
     );
     edits.push(f.insert_after_statement(statement, &record));
+    edits.extend(customer.edits);
     let mut imports = vec![f.usage_import(TS_LLM)];
     imports.extend(customer.imports);
     SiteOutcome::Wired {
@@ -205,7 +206,7 @@ fn assigned_result(awaited: Node<'_>) -> Option<(Node<'_>, Node<'_>)> {
 
 /// Makes `key` available from an object pattern: the existing binding, or a new property
 /// (renamed when the name is taken in `scope`). Returns the local name and the edits.
-fn bind_in_pattern(
+pub(crate) fn bind_in_pattern(
     f: &TsFile<'_>,
     pattern: Node<'_>,
     key: &str,
@@ -355,7 +356,8 @@ pub(crate) fn stream(f: &TsFile<'_>, call: Node<'_>, kind: CallSiteKind) -> Site
         )),
     };
     match result {
-        Ok((edits, what)) => {
+        Ok((mut edits, what)) => {
+            edits.extend(customer.edits);
             let mut imports = vec![f.usage_import(TS_LLM)];
             imports.extend(customer.imports);
             SiteOutcome::Wired {

@@ -255,9 +255,13 @@ fn wire_upload(
         (Ok(customer), Ok(bytes)) => {
             let record = format!("{TS_STORAGE}({}, {bytes}){end}", customer.expr);
             let mut imports = vec![f.usage_import(TS_STORAGE)];
-            imports.extend(customer.imports);
+            imports.extend(customer.imports.iter().cloned());
             SiteOutcome::Wired {
-                edits: vec![f.insert_after_statement(statement, &record)],
+                edits: customer
+                    .edits
+                    .into_iter()
+                    .chain([f.insert_after_statement(statement, &record)])
+                    .collect(),
                 imports,
                 what: format!("records `{bytes}` bytes after the upload"),
             }
