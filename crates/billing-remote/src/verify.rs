@@ -98,7 +98,7 @@ pub async fn verify(
         Hinted::new(format!("{what} in {}", environment.as_str()), hint).with_source(e)
     };
     let mut checks = Vec::new();
-    let mut events = Vec::new();
+    let mut events: std::collections::BTreeMap<String, EventCreate> = Default::default();
     let mut pending = Vec::new();
     let now = Utc::now();
     let window = QuantitiesQuery {
@@ -160,8 +160,12 @@ pub async fn verify(
             continue;
         };
         check.meter_id = Some(remote.id.clone());
-        let (event, delta) = match test_event(meter, &customer) {
-            Ok(pair) => pair,
+        let mut event = events
+            .get(&meter.event)
+            .cloned()
+            .unwrap_or_else(|| new_test_event(&meter.event, &customer));
+        let delta = match add_to_event(&mut event, meter) {
+            Ok(delta) => delta,
             Err(message) => {
                 check.message = Some(message);
                 checks.push(check);
@@ -222,12 +226,12 @@ pub async fn verify(
             consumed_delta,
         });
         checks.push(check);
-        events.push(event);
+        events.insert(meter.event.clone(), event);
     }
 
     if !events.is_empty() {
         client
-            .ingest_events(&events)
+            .ingest_events(&events.into_values().collect::<Vec<_>>())
             .await
             .map_err(|e| wrap("could not ingest the test events", e))?;
     }
@@ -349,37 +353,43 @@ where
     }
 }
 
-/// The test event for a plan meter and the value it carries in the aggregated property.
-fn test_event(meter: &billing_plan::Meter, customer: &str) -> Result<(EventCreate, f64), String> {
-    let mut event = EventCreate::for_external_customer(&meter.event, customer)
+/// The test event for `meter.event`, shared by every meter on that event name: one event per
+/// name, carrying each meter's property, so that a count meter sees exactly one event even
+/// when a sum meter listens to the same name.
+fn new_test_event(event_name: &str, customer: &str) -> EventCreate {
+    EventCreate::for_external_customer(event_name, customer)
         .with_external_id(format!(
             "spaire-billing-verify-{}",
             uuid::Uuid::new_v4().simple()
         ))
-        .with_metadata("spaire_billing_verify", true);
+        .with_metadata("spaire_billing_verify", true)
+}
+
+/// Writes the meter's aggregated property into `event`; returns the value the meter should
+/// add (1 for a count).
+fn add_to_event(event: &mut EventCreate, meter: &billing_plan::Meter) -> Result<f64, String> {
     let Some(property) = meter.aggregation.property.as_deref() else {
-        return Ok((event, 1.0));
+        return Ok(1.0);
     };
-    let property = strip_metadata(property);
     if matches!(meter.aggregation.func, AggregationFunc::Count) {
-        return Ok((event, 1.0));
+        return Ok(1.0);
     }
-    let value: serde_json::Value = if meter.aggregation.func == AggregationFunc::Unique {
-        serde_json::Value::String(format!("verify-{}", uuid::Uuid::new_v4().simple()))
-    } else {
-        serde_json::json!(TEST_VALUE as i64)
-    };
+    let property = strip_metadata(property);
+    // A number for every function: `unique` counts one distinct value either way, and meters
+    // sharing a property then agree on its value.
+    let value = serde_json::json!(TEST_VALUE as i64);
     match property.split_once('.') {
         None => {
-            event = event.with_metadata(property, value);
+            event.metadata.insert(property.to_owned(), value);
         }
         Some(("_llm", field)) => {
-            let mut llm = serde_json::json!({
-                "vendor": "spaire-billing", "model": "verify",
-                "input_tokens": 0, "output_tokens": 0, "total_tokens": 0
+            let llm = event.metadata.entry("_llm").or_insert_with(|| {
+                serde_json::json!({
+                    "vendor": "spaire-billing", "model": "verify",
+                    "input_tokens": 0, "output_tokens": 0, "total_tokens": 0
+                })
             });
             llm[field] = value;
-            event = event.with_metadata("_llm", llm);
         }
         Some(_) => {
             return Err(format!(
@@ -388,7 +398,7 @@ fn test_event(meter: &billing_plan::Meter, customer: &str) -> Result<(EventCreat
             ));
         }
     }
-    Ok((event, TEST_VALUE))
+    Ok(TEST_VALUE)
 }
 
 /// Says why the meter did not show the test event, most specific reason first.

@@ -900,6 +900,57 @@ fn verify_fails_clearly_when_the_meter_filter_does_not_match_the_events() {
 }
 
 #[test]
+fn verify_sends_one_event_per_event_name_so_meters_sharing_it_agree() {
+    let emulator = billing_emulator::spawn_background(EmulatorConfig::default()).unwrap();
+    let url = emulator.base_url();
+    let mut plan = full_plan();
+    plan.meters = vec![
+        meter("api-calls", "api-call", AggregationFunc::Count, None),
+        meter("api-bytes", "api-call", AggregationFunc::Sum, Some("bytes")),
+        meter(
+            "api-users",
+            "api-call",
+            AggregationFunc::Unique,
+            Some("bytes"),
+        ),
+    ];
+    plan.prices.clear();
+    plan.credits.clear();
+    apply_blocking(&url, emulator.token(), &plan);
+    // In memory: the plan file rejects custom meters sharing an event, presets do share them.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let report = rt
+        .block_on(billing_remote::verify(
+            &plan,
+            &client(&url, emulator.token()),
+            Environment::Local,
+            &billing_remote::VerifyOptions {
+                customer: None,
+                timeout: Duration::from_secs(2),
+                poll_interval: Duration::from_millis(50),
+            },
+        ))
+        .unwrap();
+    let observed: Vec<(&str, Option<f64>)> = report
+        .meters
+        .iter()
+        .map(|m| (m.meter.as_str(), m.observed))
+        .collect();
+    assert_eq!(
+        observed,
+        [
+            ("api-calls", Some(1.0)),
+            ("api-bytes", Some(3.0)),
+            ("api-users", Some(1.0))
+        ]
+    );
+    assert!(report.passed, "{report:#?}");
+}
+
+#[test]
 fn verify_passes_through_injected_faults() {
     // Objects are set up on a clean emulator state, then faults start with the verify run.
     let emulator = billing_emulator::spawn_background(EmulatorConfig {
