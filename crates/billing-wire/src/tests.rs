@@ -684,3 +684,31 @@ export async function POST(request: Request) {
         "{after}"
     );
 }
+
+#[test]
+fn nextjs_server_actions_read_the_header_from_next_headers() {
+    let out = ts(
+        r#""use server";
+
+import { generateText } from "ai";
+
+export async function summarize(input: string) {
+  const { text } = await generateText({ model, prompt: input });
+  return text;
+}
+"#,
+        &[(K::GenerateText, "generateText")],
+        header(),
+    );
+    let after = out.after.expect("edited");
+    assert!(
+        after.contains(r#"import { headers } from "next/headers";"#),
+        "{after}"
+    );
+    assert!(
+        after.contains(
+            r#"recordLlmUsage((await headers()).get("x-customer-id") ?? "", totalUsage);"#
+        ),
+        "{after}"
+    );
+}

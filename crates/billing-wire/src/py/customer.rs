@@ -84,7 +84,7 @@ fn request_expr(f: &PyFile<'_>, functions: &[Node<'_>]) -> Option<String> {
                 let base = a.rsplit('.').next().unwrap_or(a);
                 matches!(
                     base,
-                    "Request" | "HttpRequest" | "WSGIRequest" | "ASGIRequest"
+                    "Request" | "HttpRequest" | "WSGIRequest" | "ASGIRequest" | "WebSocket"
                 )
             });
             if annotated || matches!(p.name.as_str(), "request" | "req") {

@@ -213,6 +213,10 @@ pub(crate) fn resolve(
     match f.ctx.customer {
         CustomerSource::Header { header } => {
             let Some(req) = find_request(f, &functions) else {
+                if let Some(customer) = server_action_header(f, &functions, header, own_async_scope)
+                {
+                    return Ok(customer);
+                }
                 return Err(format!(
                     "no `request`/`req` parameter in the enclosing function to read the `{header}` header from"
                 ));
@@ -336,6 +340,54 @@ fn earlier_result_of(
                 .child_by_field_name("function")
                 .is_some_and(|c| text(c, f.src) == callee);
         called.then(|| text(name, f.src).to_owned())
+    })
+}
+
+/// In a Next.js `"use server"` file (server actions run inside a request), the header comes
+/// from `headers()` of `next/headers`: `(await headers()).get(name) ?? ""`.
+fn server_action_header(
+    f: &TsFile<'_>,
+    functions: &[Node<'_>],
+    header: &str,
+    own_async_scope: bool,
+) -> Option<CustomerExpr> {
+    let use_server = named_children(f.program).first().is_some_and(|s| {
+        s.kind() == "expression_statement"
+            && matches!(
+                text(*s, f.src).trim_end_matches(';'),
+                "\"use server\"" | "'use server'"
+            )
+    });
+    if !use_server || !(own_async_scope || functions.first().is_some_and(|inner| is_async(*inner)))
+    {
+        return None;
+    }
+    let mut imports = Vec::new();
+    let local = match f
+        .imports
+        .bindings
+        .iter()
+        .find(|b| b.module == "next/headers" && b.imported.as_deref() == Some("headers"))
+    {
+        Some(binding) => binding.local.clone(),
+        None if f.imports.binds("headers") || declares_top_level(f, "headers") => return None,
+        None => {
+            imports.push(ImportNeed::Named {
+                name: "headers".to_owned(),
+                module: "next/headers".to_owned(),
+            });
+            "headers".to_owned()
+        }
+    };
+    Some(CustomerExpr {
+        expr: format!(
+            "(await {local}()).get({}) ?? {}",
+            f.style.string(header),
+            f.style.string("")
+        ),
+        needs_await: true,
+        imports,
+        edits: Vec::new(),
     })
 }
 
