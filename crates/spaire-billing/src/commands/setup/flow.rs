@@ -70,7 +70,7 @@ fn converse(
         saved.and_then(|s| s.server_url.as_deref()),
         &root,
     )?;
-    let products = prerequisites(&remote, package, printer);
+    let products = prerequisites(&remote, package, args.no_install, printer);
     let product = answers::product(asker, args, saved, products.as_deref())?;
     let (prices, credits) =
         answers::prices_and_credits(asker, args, saved, &meters, pricing, &product)?;
@@ -415,15 +415,23 @@ fn keep_saved_answers(
 fn prerequisites(
     remote: &billing_remote::Remote,
     package: &Package,
+    no_install: bool,
     printer: &Printer,
 ) -> Option<Vec<ProductChoice>> {
     if let Some(command) = billing_ops::produce::sdk_install_command(package)
         && !billing_ops::produce::sdk_installed(package)
     {
-        printer.note(format!(
-            "the Spaire SDK is not installed; the plan runs `{}` after you confirm",
-            command.join(" ")
-        ));
+        printer.note(if no_install {
+            format!(
+                "the Spaire SDK is not installed; run `{}` yourself (--no-install)",
+                command.join(" ")
+            )
+        } else {
+            format!(
+                "the Spaire SDK is not installed; the plan runs `{}` after you confirm",
+                command.join(" ")
+            )
+        });
     }
     let Some(client) = &remote.client else {
         let where_ = billing_api::dashboard_base(remote.environment)
@@ -512,10 +520,33 @@ fn build_report(
         rollback.push(format!("revert remote: {done}"));
     }
     for install in &applied.installs {
-        rollback.push(format!(
-            "packages added by `{}` stay installed; remove them with your package manager if you undo",
-            install.command
-        ));
+        if matches!(
+            install.outcome,
+            billing_ops::InstallOutcome::Succeeded { .. }
+        ) {
+            rollback.push(format!(
+                "`{}` changed your manifest and lockfile; undo restores both (run your package manager again afterwards to prune node_modules / the venv)",
+                install.command
+            ));
+        }
+    }
+    let mut manual_steps: Vec<String> = applied
+        .manual_steps
+        .iter()
+        .map(|m| match m.line {
+            Some(line) => format!("{}:{line}: {}", m.file, m.instructions),
+            None => format!("{}: {}", m.file, m.instructions),
+        })
+        .collect();
+    for install in &applied.installs {
+        if let billing_ops::InstallOutcome::Skipped { reason }
+        | billing_ops::InstallOutcome::Failed { reason, .. } = &install.outcome
+        {
+            manual_steps.push(format!(
+                "run `{}` in `{}` ({reason})",
+                install.command, install.cwd
+            ));
+        }
     }
     Report {
         environment: applied.environment.as_str().to_owned(),
@@ -524,17 +555,32 @@ fn build_report(
         files: applied.files.iter().map(|f| f.path.clone()).collect(),
         checks,
         dashboard_completed: applied.remote_completed.clone(),
-        dashboard_pending: applied.remote_pending.clone(),
+        dashboard_pending: pending_dashboard_steps(preview, applied),
         rollback,
-        manual_steps: applied
-            .manual_steps
-            .iter()
-            .map(|m| match m.line {
-                Some(line) => format!("{}:{line}: {}", m.file, m.instructions),
-                None => format!("{}: {}", m.file, m.instructions),
-            })
-            .collect(),
+        manual_steps,
         checklist: report::checklist(applied.environment.as_str(), token_present),
+    }
+}
+
+/// Each pending remote step with the exact dashboard instructions to do it by hand.
+fn pending_dashboard_steps(preview: &Preview, applied: &ApplyReport) -> Vec<String> {
+    let detailed: Vec<String> = preview
+        .changes
+        .remote
+        .iter()
+        .filter(|step| step.action == billing_changeset::RemoteAction::Pending)
+        .map(|step| {
+            let mut text = format!("[{}] {}", step.environment, step.summary);
+            for (i, line) in step.dashboard_steps.iter().enumerate() {
+                text.push_str(&format!("\n   {}) {line}", i + 1));
+            }
+            text
+        })
+        .collect();
+    if detailed.is_empty() {
+        applied.remote_pending.clone()
+    } else {
+        detailed
     }
 }
 

@@ -197,9 +197,13 @@ pub fn checklist(environment: &str, token_present: bool) -> Vec<String> {
             "Set SPAIRE_ACCESS_TOKEN in your environment or .env ({environment} token first), then run `spaire-billing apply` again to finish the pending steps"
         ));
     }
-    items.push(format!(
-        "Test in {environment} first: set SPAIRE_SERVER_URL only if you use the local emulator"
-    ));
+    items.push(if environment == "local" {
+        "You are on the local emulator: run `spaire-billing emulator` while you test, then set `environment = \"sandbox\"` in spaire-billing.toml and apply again".to_owned()
+    } else if environment == "production" {
+        "This is production: make sure the same plan was tested in sandbox first".to_owned()
+    } else {
+        "Test in sandbox first; switch `environment` to production only when the checklist passes".to_owned()
+    });
     items.push("Run your app and trigger the code paths that record usage".to_owned());
     items.push(
         "Run `spaire-billing verify` to send a test event per meter and see it counted".to_owned(),

@@ -1,0 +1,423 @@
+//! `spaire-billing setup`: the whole conversation in a real pseudo-terminal, keystroke by
+//! keystroke, against the built-in emulator; and the scripted (flag-only) form without one.
+
+use std::path::Path;
+use std::process::Command;
+
+use billing_api::{
+    Client, ClientConfig, NewPrice, ProductCreate, ProductListQuery, Secret, ServerUrl,
+};
+use rexpect::session::PtySession;
+
+use crate::common::{billing, copy_fixture, transcript, tree};
+
+const DOWN: &str = "\x1b[B";
+const ENTER: &str = "\r";
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+fn client(emulator: &billing_emulator::BackgroundEmulator) -> Client {
+    Client::new(ClientConfig::new(
+        ServerUrl::parse(&emulator.base_url()).unwrap(),
+        Secret::new(emulator.token()),
+    ))
+    .unwrap()
+}
+
+/// An emulator with one monthly product "Pro" (a fixed $20 price), as a user would have.
+fn emulator_with_product() -> billing_emulator::BackgroundEmulator {
+    let emulator =
+        billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
+    block_on(client(&emulator).create_product(&ProductCreate {
+        name: "Pro".into(),
+        recurring_interval: Some("month".into()),
+        prices: vec![NewPrice::Fixed {
+            price_amount: 2000,
+            price_currency: "usd".into(),
+        }],
+        description: None,
+    }))
+    .unwrap();
+    emulator
+}
+
+/// `setup` in a pseudo-terminal. `server` is the emulator's URL (environment `local`) or
+/// `None` for a sandbox run without a token.
+fn spawn_setup(dir: &Path, server: Option<&str>, extra: &[&str]) -> PtySession {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_spaire-billing"));
+    cmd.arg("setup")
+        .arg(dir)
+        .args(["--no-install"])
+        .args(extra)
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("SPAIRE_ACCESS_TOKEN")
+        .env_remove("SPAIRE_SERVER_URL")
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm");
+    if let Some(url) = server {
+        cmd.args(["--environment", "local", "--server-url", url]);
+    }
+    rexpect::session::spawn_command(cmd, Some(30_000)).unwrap()
+}
+
+/// Types keys and flushes after each (rexpect buffers writes; inquire reads raw keys).
+fn keys(session: &mut PtySession, sequence: &[&str]) {
+    for key in sequence {
+        session.send(key).unwrap();
+        session.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(60));
+    }
+}
+
+fn answer(session: &mut PtySession, prompt: &str, sequence: &[&str]) {
+    session
+        .exp_string(prompt)
+        .unwrap_or_else(|e| panic!("waiting for {prompt:?}: {e}"));
+    keys(session, sequence);
+}
+
+/// Reads everything up to the end of the process; the report sections must all be there.
+fn finish_with_report(session: &mut PtySession) -> String {
+    let rest = session.exp_eof().unwrap();
+    for section in [
+        "Checks",
+        " completed\r\n",
+        " pending\r\n",
+        "Rollback steps",
+        "Testing checklist",
+    ] {
+        assert!(
+            rest.contains(section),
+            "missing section {section:?} in:\n{rest}"
+        );
+    }
+    rest
+}
+
+fn read(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+fn meter_names(client: &Client) -> Vec<String> {
+    block_on(client.meters(&Default::default()).collect_all())
+        .unwrap()
+        .into_iter()
+        .filter(|m| !m.is_archived())
+        .map(|m| m.name)
+        .collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn nextjs_with_the_ai_sdk_sold_as_credits() {
+    let emulator = emulator_with_product();
+    let dir = copy_fixture("detect", "nextjs-app");
+    let mut s = spawn_setup(dir.path(), Some(&emulator.base_url()), &[]);
+    s.exp_string("Found Next.js").unwrap();
+    answer(&mut s, "What do you want to meter?", &[" ", ENTER]);
+    answer(
+        &mut s,
+        "prompt and completion tokens separately?",
+        &["n", ENTER],
+    );
+    answer(&mut s, "How do you want to price it?", &[DOWN, ENTER]);
+    answer(
+        &mut s,
+        "Which product should these prices attach to?",
+        &[ENTER],
+    );
+    answer(&mut s, "credited per billing cycle", &["100000", ENTER]);
+    answer(&mut s, "Roll unused", &["y", ENTER]);
+    answer(&mut s, "which customer it serves?", &[ENTER]);
+    answer(&mut s, "Header name:", &[ENTER]);
+    answer(&mut s, "Generate a webhook handler", &[ENTER]);
+    answer(&mut s, "Plan hash:", &[]);
+    answer(
+        &mut s,
+        "Apply these changes (local environment)?",
+        &["y", ENTER],
+    );
+    let report = finish_with_report(&mut s);
+    assert!(report.contains("created meter-credit benefit"), "{report}");
+
+    let plan = read(dir.path(), "spaire-billing.toml");
+    assert!(plan.contains("preset = \"llm-tokens\""), "{plan}");
+    assert!(plan.contains("units = 100000"), "{plan}");
+    assert!(plan.contains("rollover = true"), "{plan}");
+    assert!(plan.contains("header = \"x-customer-id\""), "{plan}");
+    assert!(dir.path().join(".spaire-billing/lock.json").is_file());
+    let client = client(&emulator);
+    assert_eq!(meter_names(&client), ["llm-token-usage"]);
+    let benefits = block_on(client.benefits(Some("meter_credit")).collect_all()).unwrap();
+    assert_eq!(benefits.len(), 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn express_counting_api_calls_per_unit() {
+    let emulator = emulator_with_product();
+    let dir = copy_fixture("detect", "express");
+    let mut s = spawn_setup(dir.path(), Some(&emulator.base_url()), &[]);
+    answer(&mut s, "What do you want to meter?", &[DOWN, " ", ENTER]);
+    answer(&mut s, "How do you want to price it?", &[ENTER]);
+    answer(
+        &mut s,
+        "Which product should these prices attach to?",
+        &[ENTER],
+    );
+    // A price that is not a number is refused in words, and asked again.
+    answer(
+        &mut s,
+        "Price per call for `api-calls`, in dollars:",
+        &["abc", ENTER],
+    );
+    s.exp_string("not a plain decimal number of dollars")
+        .unwrap();
+    answer(
+        &mut s,
+        "Price per call for `api-calls`, in dollars:",
+        &["0.001", ENTER],
+    );
+    answer(&mut s, "which customer it serves?", &[ENTER]);
+    answer(&mut s, "Header name:", &[ENTER]);
+    answer(&mut s, "Generate a webhook handler", &["n", ENTER]);
+    answer(
+        &mut s,
+        "Apply these changes (local environment)?",
+        &["y", ENTER],
+    );
+    finish_with_report(&mut s);
+
+    let plan = read(dir.path(), "spaire-billing.toml");
+    // $0.001 per call is 0.1 cents, exactly.
+    assert!(plan.contains("unit_amount = \"0.1\""), "{plan}");
+    assert!(!plan.contains("[webhooks]"), "{plan}");
+    assert!(read(dir.path(), "src/index.js").contains("spaire"));
+    let client = client(&emulator);
+    assert_eq!(meter_names(&client), ["api-calls"]);
+    let products = block_on(client.products(&ProductListQuery::default()).collect_all()).unwrap();
+    let active: Vec<_> = products[0]
+        .prices
+        .iter()
+        .filter(|p| !p.is_archived)
+        .collect();
+    assert_eq!(
+        active.len(),
+        2,
+        "the fixed price stays and the metered one is added"
+    );
+    assert!(active.iter().any(|p| p.amount_type == "metered_unit"));
+}
+
+#[cfg(unix)]
+#[test]
+fn fastapi_with_pydantic_ai_sold_as_credits_with_overage() {
+    let emulator = emulator_with_product();
+    let dir = copy_fixture("detect", "fastapi-pydantic-ai");
+    let mut s = spawn_setup(dir.path(), Some(&emulator.base_url()), &[]);
+    s.exp_string("FastAPI").unwrap();
+    answer(&mut s, "What do you want to meter?", &[" ", ENTER]);
+    answer(&mut s, "prompt and completion tokens separately?", &[ENTER]);
+    answer(&mut s, "How do you want to price it?", &[DOWN, DOWN, ENTER]);
+    answer(
+        &mut s,
+        "Which product should these prices attach to?",
+        &[ENTER],
+    );
+    answer(&mut s, "Price per token", &["0.00001", ENTER]);
+    answer(&mut s, "credited per billing cycle", &["50000", ENTER]);
+    answer(&mut s, "Roll unused", &[ENTER]);
+    answer(&mut s, "which customer it serves?", &[DOWN, ENTER]);
+    answer(&mut s, "Body field:", &[ENTER]);
+    answer(&mut s, "Generate a webhook handler", &[ENTER]);
+    answer(
+        &mut s,
+        "Apply these changes (local environment)?",
+        &["y", ENTER],
+    );
+    finish_with_report(&mut s);
+
+    let plan = read(dir.path(), "spaire-billing.toml");
+    assert!(plan.contains("unit_amount = \"0.001\""), "{plan}");
+    assert!(plan.contains("units = 50000"), "{plan}");
+    assert!(plan.contains("rollover = false"), "{plan}");
+    assert!(plan.contains("field = \"customerId\""), "{plan}");
+    let client = client(&emulator);
+    assert_eq!(meter_names(&client), ["llm-token-usage"]);
+    let products = block_on(client.products(&ProductListQuery::default()).collect_all()).unwrap();
+    assert!(
+        products[0]
+            .prices
+            .iter()
+            .any(|p| p.amount_type == "metered_unit" && !p.is_archived)
+    );
+    assert_eq!(products[0].benefits.len(), 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_monorepo_asks_which_package() {
+    let emulator = emulator_with_product();
+    let dir = copy_fixture("detect", "pnpm-turbo-monorepo");
+    let mut s = spawn_setup(dir.path(), Some(&emulator.base_url()), &[]);
+    s.exp_string("Which package should record usage?").unwrap();
+    let menu = s.exp_string("apps/web").unwrap();
+    assert!(menu.contains("apps/api"), "both apps are offered: {menu}");
+    // The menu lists apps/api first (sorted by path); pick it.
+    keys(&mut s, &[ENTER]);
+    answer(&mut s, "What do you want to meter?", &[DOWN, " ", ENTER]);
+    answer(&mut s, "How do you want to price it?", &[ENTER]);
+    answer(
+        &mut s,
+        "Which product should these prices attach to?",
+        &[ENTER],
+    );
+    answer(&mut s, "Price per call", &["0.002", ENTER]);
+    answer(&mut s, "which customer it serves?", &[ENTER]);
+    answer(&mut s, "Header name:", &["x-team-id", ENTER]);
+    answer(&mut s, "Generate a webhook handler", &["n", ENTER]);
+    answer(
+        &mut s,
+        "Apply these changes (local environment)?",
+        &["y", ENTER],
+    );
+    finish_with_report(&mut s);
+
+    let plan = read(dir.path(), "spaire-billing.toml");
+    assert!(plan.contains("path = \"apps/api\""), "{plan}");
+    assert!(plan.contains("header = \"x-team-id\""), "{plan}");
+    assert!(
+        dir.path().join("apps/api/src/lib/spaire").is_dir(),
+        "generated code goes into the chosen package"
+    );
+    assert!(!dir.path().join("apps/web/lib/spaire").exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn without_a_token_the_remote_steps_become_pending_dashboard_steps() {
+    let dir = copy_fixture("detect", "express");
+    let mut s = spawn_setup(dir.path(), None, &[]);
+    answer(&mut s, "What do you want to meter?", &[DOWN, " ", ENTER]);
+    answer(&mut s, "How do you want to price it?", &[ENTER]);
+    s.exp_string("SPAIRE_ACCESS_TOKEN is not set").unwrap();
+    // No token: no product list, the product is typed.
+    answer(
+        &mut s,
+        "Which product should these prices attach to?",
+        &["Pro", ENTER],
+    );
+    answer(&mut s, "Price per call", &["0.001", ENTER]);
+    answer(&mut s, "which customer it serves?", &[ENTER]);
+    answer(&mut s, "Header name:", &[ENTER]);
+    answer(&mut s, "Generate a webhook handler", &["n", ENTER]);
+    answer(
+        &mut s,
+        "Apply these changes (sandbox environment)?",
+        &["y", ENTER],
+    );
+    let report = finish_with_report(&mut s);
+    let pending = report
+        .split(" pending\r\n")
+        .nth(1)
+        .and_then(|rest| rest.split("Rollback steps").next())
+        .unwrap();
+    assert!(pending.contains("sandbox.spairehq.com"), "{pending}");
+    assert!(pending.contains("api-calls"), "{pending}");
+    assert!(report.contains("Set SPAIRE_ACCESS_TOKEN"), "{report}");
+    let lock = read(dir.path(), ".spaire-billing/lock.json");
+    assert!(lock.contains("pending"), "{lock}");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_at_a_question_leaves_the_project_unchanged() {
+    let dir = copy_fixture("detect", "express");
+    let before = tree(dir.path());
+    let mut s = spawn_setup(dir.path(), None, &[]);
+    answer(&mut s, "What do you want to meter?", &[DOWN, " "]);
+    s.send_control('c').unwrap();
+    s.flush().unwrap();
+    s.exp_string("nothing was changed").unwrap();
+    s.exp_eof().unwrap();
+    assert_eq!(tree(dir.path()), before);
+}
+
+#[test]
+fn without_a_terminal_a_missing_answer_names_its_flag() {
+    let dir = copy_fixture("detect", "express");
+    let before = tree(dir.path());
+    let output = billing()
+        .args(["setup", "--meter", "api-calls"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = transcript(&output, &[(&dir.path().display().to_string(), "[PROJECT]")]);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("hint: pass `--pricing unit|credits|both`"),
+        "{text}"
+    );
+    assert_eq!(tree(dir.path()), before, "nothing is written");
+}
+
+#[test]
+fn scripted_setup_prints_one_json_report_and_a_rerun_changes_nothing() {
+    let emulator = emulator_with_product();
+    let dir = copy_fixture("detect", "express");
+    let run = || {
+        billing()
+            .args(["setup", "--environment", "local", "--server-url"])
+            .arg(emulator.base_url())
+            .args([
+                "--meter",
+                "api-calls",
+                "--pricing",
+                "unit",
+                "--unit-price",
+                "0.001",
+                "--product",
+                "Pro",
+                "--customer",
+                "header:x-customer-id",
+                "--webhooks",
+                "false",
+                "--no-install",
+                "--yes",
+                "--json",
+            ])
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(first.status.success(), "{}", transcript(&first, &[]));
+    let report: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(report["environment"], "local");
+    assert!(report["files"].as_array().unwrap().len() > 3);
+    assert_eq!(report["dashboard_pending"].as_array().unwrap().len(), 0);
+    assert!(!report["dashboard_completed"].as_array().unwrap().is_empty());
+
+    let applied = tree(dir.path());
+    let second = run();
+    assert!(second.status.success(), "{}", transcript(&second, &[]));
+    let report: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(report["files"].as_array().unwrap().len(), 0, "{report}");
+    assert_eq!(
+        report["dashboard_completed"].as_array().unwrap().len(),
+        0,
+        "{report}"
+    );
+    let mut after = tree(dir.path());
+    // Only the journal of the no-op run may differ.
+    after.retain(|k, _| !k.starts_with(".spaire-billing/journal"));
+    let mut applied_files = applied;
+    applied_files.retain(|k, _| !k.starts_with(".spaire-billing/journal"));
+    assert_eq!(after, applied_files);
+}
