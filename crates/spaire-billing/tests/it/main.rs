@@ -3,15 +3,16 @@
 
 mod common;
 
+mod apply;
 mod cli;
-mod detect;
-mod mcp;
-mod wire;
-mod remote;
-mod emulator;
 mod codegen;
 mod codegen_other;
 mod codegen_py;
 mod codegen_ts;
+mod detect;
+mod emulator;
+mod mcp;
 mod plan;
-mod apply;
+mod remote;
+mod setup;
+mod wire;
