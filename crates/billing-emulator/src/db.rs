@@ -61,6 +61,20 @@ CREATE TABLE IF NOT EXISTS customer_meters (
     modified_at INTEGER,
     UNIQUE (customer_id, meter_id)
 );
+CREATE TABLE IF NOT EXISTS meter_values (
+    meter_id TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    customer_id TEXT,
+    external_customer_id TEXT,
+    value REAL,
+    value_json TEXT,
+    PRIMARY KEY (meter_id, ts, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meter_sync (
+    meter_id TEXT PRIMARY KEY,
+    last_seq INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS settings (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -68,7 +82,13 @@ CREATE TABLE IF NOT EXISTS settings (
 ";
 
 /// Tables wiped by `POST /_emulator/reset` (organizations stay so tokens keep working).
-const RESETTABLE: &[&str] = &["docs", "events", "customer_meters"];
+const RESETTABLE: &[&str] = &[
+    "docs",
+    "events",
+    "customer_meters",
+    "meter_values",
+    "meter_sync",
+];
 
 /// Settings that belong to the state (the test clock) rather than to the configuration.
 const RESETTABLE_SETTINGS: &[&str] = &["clock_offset_micros"];
@@ -115,10 +135,9 @@ pub fn organization_id(conn: &Connection, label: &str) -> rusqlite::Result<Strin
 }
 
 pub fn setting(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |row| {
-        row.get(0)
-    })
-    .optional()
+    conn.prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+        .query_row([key], |row| row.get(0))
+        .optional()
 }
 
 pub fn set_setting(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
@@ -209,14 +228,13 @@ pub fn get_doc(
     org: &str,
     id: &str,
 ) -> rusqlite::Result<Option<Value>> {
-    conn.query_row(
-        "SELECT doc FROM docs WHERE kind = ?1 AND org = ?2 AND id = ?3",
-        params![kind.as_str(), org, id],
-        |row| row.get::<_, String>(0),
-    )
-    .optional()?
-    .map(parse_doc)
-    .transpose()
+    conn.prepare_cached("SELECT doc FROM docs WHERE kind = ?1 AND org = ?2 AND id = ?3")?
+        .query_row(params![kind.as_str(), org, id], |row| {
+            row.get::<_, String>(0)
+        })
+        .optional()?
+        .map(parse_doc)
+        .transpose()
 }
 
 pub fn find_by_ext(
@@ -225,14 +243,39 @@ pub fn find_by_ext(
     org: &str,
     ext: &str,
 ) -> rusqlite::Result<Option<Value>> {
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT doc FROM docs WHERE kind = ?1 AND org = ?2 AND ext = ?3 ORDER BY seq LIMIT 1",
-        params![kind.as_str(), org, ext],
-        |row| row.get::<_, String>(0),
-    )
+    )?
+    .query_row(params![kind.as_str(), org, ext], |row| {
+        row.get::<_, String>(0)
+    })
     .optional()?
     .map(parse_doc)
     .transpose()
+}
+
+/// Ids of the live customers among `external_ids`, in one query (ingest touches many).
+pub fn customers_with_external_ids(
+    conn: &Connection,
+    org: &str,
+    external_ids: &[&str],
+) -> rusqlite::Result<Vec<String>> {
+    let mut found = Vec::new();
+    for chunk in external_ids.chunks(500) {
+        let placeholders = vec!["?"; chunk.len()].join(", ");
+        let sql = format!(
+            "SELECT id FROM docs WHERE kind = 'customer' AND org = ? AND ext IN ({placeholders})
+             AND json_extract(doc, '$.deleted_at') IS NULL"
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let mut values: Vec<&dyn rusqlite::ToSql> = vec![&org];
+        values.extend(chunk.iter().map(|e| e as &dyn rusqlite::ToSql));
+        let rows = stmt.query_map(values.as_slice(), |row| row.get::<_, String>(0))?;
+        for row in rows {
+            found.push(row?);
+        }
+    }
+    Ok(found)
 }
 
 /// All documents of a kind in an organization, oldest first.

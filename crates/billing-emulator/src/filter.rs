@@ -176,6 +176,44 @@ impl Aggregation {
         }
     }
 
+    /// The per-event value stored in `meter_values.value` (numeric aggregations).
+    pub fn value_sql(&self) -> String {
+        match self {
+            Self::Property { property, .. } => match resolve_property(property) {
+                Property::Column("timestamp") => "(ts / 1000000.0)".to_owned(),
+                Property::Column(_) => "NULL".to_owned(),
+                Property::Path(path) => match json_path(&path) {
+                    Some(p) => format!("CAST(json_extract(metadata, {p}) AS REAL)"),
+                    None => "NULL".to_owned(),
+                },
+            },
+            Self::Count | Self::Unique { .. } => "NULL".to_owned(),
+        }
+    }
+
+    /// The per-event JSON text stored in `meter_values.value_json` (unique only).
+    pub fn value_json_sql(&self) -> String {
+        match self {
+            Self::Unique { property } => {
+                let path: Vec<String> = property.split('.').map(str::to_owned).collect();
+                match json_path(&path) {
+                    Some(p) => format!("(metadata -> {p})"),
+                    None => "NULL".to_owned(),
+                }
+            }
+            _ => "NULL".to_owned(),
+        }
+    }
+
+    /// The aggregate over `meter_values` rows (same results as `aggregate_sql` on events).
+    pub fn materialized_aggregate_sql(&self) -> String {
+        match self {
+            Self::Count => "COUNT(*)".to_owned(),
+            Self::Property { func, .. } => format!("{}(value)", func.to_ascii_uppercase()),
+            Self::Unique { .. } => "COUNT(DISTINCT value_json)".to_owned(),
+        }
+    }
+
     /// The aggregate expression over matching rows (NULL when no row matched, except count).
     pub fn aggregate_sql(&self) -> String {
         match self {

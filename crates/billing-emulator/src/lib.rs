@@ -36,6 +36,7 @@ mod errors;
 mod faults;
 mod filter;
 mod listener;
+mod meter_values;
 mod quantities;
 mod query;
 mod resources;

@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 
 use crate::db::{self, Kind};
 use crate::errors::{ApiError, ApiResult, Detail};
-use crate::filter::{Aggregation, sql_str};
+use crate::filter::sql_str;
 use crate::loc;
+use crate::meter_values;
 use crate::query::Params;
 use crate::resources::iso;
 use crate::routes::meters::MeterSql;
@@ -333,8 +334,8 @@ pub fn metadata_clause(metadata: &[(String, String)]) -> Option<String> {
     Some(parts.join(" AND "))
 }
 
-fn aggregate_expr(aggregation: &Aggregation, customer_func: Option<&str>) -> (String, bool) {
-    let inner = aggregation.aggregate_sql();
+fn aggregate_expr(inner: &str, customer_func: Option<&str>) -> (String, bool) {
+    let inner = inner.to_owned();
     match customer_func {
         None => (inner, false),
         Some(func) => {
@@ -354,16 +355,32 @@ fn aggregate_expr(aggregation: &Aggregation, customer_func: Option<&str>) -> (St
 pub fn compute(
     conn: &Connection,
     org: &str,
+    meter_id: &str,
     meter: &MeterSql,
     request: &Request,
 ) -> ApiResult<Value> {
     if request.end < request.start {
         return Ok(json!({"quantities": [], "total": 0.0}));
     }
-    let mut conditions = vec![
-        format!("org = {}", sql_str(org)),
-        format!("({})", meter.clause()),
-    ];
+    // Materialised values answer everything except `metadata[...]` filters, which need the
+    // events' JSON.
+    let (table, mut conditions, aggregate) = if request.metadata.is_empty() {
+        meter_values::sync(conn, org, meter_id, meter)?;
+        (
+            "meter_values",
+            vec![format!("meter_id = {}", sql_str(meter_id))],
+            meter.aggregation.materialized_aggregate_sql(),
+        )
+    } else {
+        (
+            "events",
+            vec![
+                format!("org = {}", sql_str(org)),
+                format!("({})", meter.clause()),
+            ],
+            meter.aggregation.aggregate_sql(),
+        )
+    };
     if let Some(clause) = customer_clause(
         conn,
         org,
@@ -376,16 +393,15 @@ pub fn compute(
         conditions.push(clause);
     }
     let base_where = conditions.join(" AND ");
-    let (expr, grouped) =
-        aggregate_expr(&meter.aggregation, request.customer_aggregation.as_deref());
+    let (expr, grouped) = aggregate_expr(&aggregate, request.customer_aggregation.as_deref());
     let bucket_sql = if grouped {
         let (outer, inner) = expr.split_once('|').unwrap_or_default();
         format!(
-            "SELECT {outer}, COUNT(*) FROM (SELECT {inner} AS v FROM events WHERE {base_where} AND ts >= ?1 AND ts < ?2 \
+            "SELECT {outer}, COUNT(*) FROM (SELECT {inner} AS v FROM {table} WHERE {base_where} AND ts >= ?1 AND ts < ?2 \
              GROUP BY COALESCE(customer_id, external_customer_id))"
         )
     } else {
-        format!("SELECT {expr}, COUNT(*) FROM events WHERE {base_where} AND ts >= ?1 AND ts < ?2")
+        format!("SELECT {expr}, COUNT(*) FROM {table} WHERE {base_where} AND ts >= ?1 AND ts < ?2")
     };
     let mut stmt = conn.prepare_cached(&bucket_sql)?;
     let mut quantities = Vec::new();
@@ -432,10 +448,7 @@ pub fn compute(
             .unwrap_or(0.0),
         // avg and unique: over every matching event, with no time restriction at all.
         _ => {
-            let sql = format!(
-                "SELECT {} FROM events WHERE {base_where}",
-                meter.aggregation.aggregate_sql()
-            );
+            let sql = format!("SELECT {aggregate} FROM {table} WHERE {base_where}");
             conn.query_row(&sql, [], |row| row.get::<_, Option<f64>>(0))?
                 .unwrap_or(0.0)
         }

@@ -225,6 +225,9 @@ pub async fn update(
     if let Some(metadata) = metadata {
         doc["metadata"] = Value::Object(metadata);
     }
+    if changes_definition {
+        crate::meter_values::forget(&conn, &id)?;
+    }
     match archive {
         Some(true) if doc["archived_at"].is_null() => doc["archived_at"] = json!(iso(state.now())),
         Some(false) => doc["archived_at"] = Value::Null,
@@ -264,5 +267,7 @@ pub async fn get_quantities(
     let conn = state.db();
     let doc = load(&conn, &org, &id)?;
     let meter = MeterSql::from_doc(&doc)?;
-    Ok(Json(quantities::compute(&conn, &org, &meter, &request)?))
+    Ok(Json(quantities::compute(
+        &conn, &org, &id, &meter, &request,
+    )?))
 }

@@ -92,6 +92,14 @@ async fn customer_filters_and_per_customer_aggregation() {
     )
     .await;
     assert_eq!(values(&body), [0.0, 8.0, 0.0]);
+    // metadata[...] filters read the events' JSON instead of the materialised values.
+    let body = quantities(
+        &h,
+        &meter,
+        &format!("{RANGE}&interval=day&metadata%5Bv%5D=4"),
+    )
+    .await;
+    assert_eq!(values(&body), [4.0, 0.0, 0.0]);
     let customer = h.customer("a@acme.io", Some("a")).await;
     // customer_id also matches events sent with the customer's external id.
     let body = quantities(
