@@ -1,8 +1,9 @@
 //! `spaire-billing apply` and `undo`: exactly the previewed plan, atomic, idempotent and
 //! reversible byte for byte; never silent about edited files; nothing outside the root.
 
+use crate::common::tree;
 use crate::common::{billing, transcript};
-use crate::plan::{copy_project, plan_hash, tree};
+use crate::plan::{copy_project, plan_hash};
 
 fn hash_of(dir: &std::path::Path) -> String {
     let output = billing().arg("plan").arg(dir).output().unwrap();

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{billing, in_ci, repo_root, transcript};
+use crate::common::{billing, copy_dir, in_ci, repo_root, transcript, tree};
 
 /// Copies a fixture directory (including dot-files) into a fresh temp dir.
 fn copy_fixture(name: &str) -> tempfile::TempDir {
@@ -13,42 +13,6 @@ fn copy_fixture(name: &str) -> tempfile::TempDir {
         dir.path(),
     );
     dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-/// Every file under `dir` with its content, sorted, for "did anything change?" checks.
-fn tree(dir: &Path) -> Vec<(String, String)> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else {
-                let rel = path
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.push((rel, std::fs::read_to_string(&path).unwrap()));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
 }
 
 fn read(dir: &Path, rel: &str) -> String {
@@ -165,7 +129,10 @@ fn agent_install_only_touches_the_selected_agent() {
         "{}",
         transcript(&output, &[])
     );
-    let files: Vec<String> = tree(dir.path()).into_iter().map(|(p, _)| p).collect();
+    let files: Vec<String> = tree(dir.path())
+        .into_iter()
+        .filter_map(|(path, bytes)| bytes.map(|_| path))
+        .collect();
     assert_eq!(files, vec![".codex/config.toml", "AGENTS.md"]);
 }
 
@@ -286,10 +253,9 @@ fn mcp_flow_detect_propose_apply_verify_undo_against_the_emulator() {
         read(expected.path(), "src/server.ts")
     );
     std::fs::write(&server, edited).unwrap();
-    let without_state = |t: Vec<(String, String)>| -> Vec<(String, String)> {
-        t.into_iter()
-            .filter(|(p, _)| !p.starts_with(".spaire-billing/"))
-            .collect()
+    let without_state = |mut t: std::collections::BTreeMap<String, Option<Vec<u8>>>| {
+        t.retain(|p, _| p != ".spaire-billing" && !p.starts_with(".spaire-billing/"));
+        t
     };
     assert_eq!(
         without_state(tree(dir.path())),

@@ -1,51 +1,11 @@
 //! `spaire-billing plan`: the preview of every change, and plan-file errors that name the key
 //! path, line and column. Writes nothing.
 
-use std::path::Path;
-
-use crate::common::{billing, fixtures, transcript};
+use crate::common::{billing, copy_fixture, fixtures, transcript, tree};
 
 /// Copies a fixture project into a fresh temporary directory (tests never touch fixtures).
 pub fn copy_project(name: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixtures().join("plan").join(name), dir.path());
-    dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-/// Every file and directory under `root` with its bytes (directories map to `None`).
-pub fn tree(root: &Path) -> std::collections::BTreeMap<String, Option<Vec<u8>>> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let rel = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            if path.is_dir() {
-                out.insert(rel, None);
-                stack.push(path);
-            } else {
-                out.insert(rel, Some(std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    out
+    copy_fixture("plan", name)
 }
 
 /// The hash on the `Plan hash:` line.
