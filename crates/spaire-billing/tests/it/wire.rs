@@ -16,7 +16,7 @@ use billing_plan::model::{BillingPlan, CustomerSource};
 use billing_wire::{SiteReport, TsUsageModule, UsageImports, wire_with_report};
 use serde_json::json;
 
-use crate::common::{in_ci, repo_root};
+use crate::common::{copy_dir, in_ci, repo_root};
 
 use CallSiteKind as K;
 
@@ -394,19 +394,6 @@ fn render(changes: &ChangeSet, reports: &[SiteReport]) -> String {
         let _ = writeln!(out, "{}:{} {} => {:?}", r.file, r.line, r.callee, r.result);
     }
     out
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let path = entry.expect("entry").path();
-        let target = to.join(path.file_name().expect("name"));
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).expect("copy");
-        }
-    }
 }
 
 fn apply(root: &Path, changes: &ChangeSet) {
