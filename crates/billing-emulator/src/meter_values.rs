@@ -25,10 +25,12 @@ pub fn sync(conn: &Connection, org: &str, meter_id: &str, meter: &MeterSql) -> A
     if newest <= last {
         return Ok(());
     }
+    // `+org` keeps the planner on the seq (rowid) range: with the (org, ts) index it would
+    // rescan the whole organization after every batch.
     let sql = format!(
         "INSERT OR IGNORE INTO meter_values (meter_id, ts, seq, customer_id, external_customer_id, value, value_json)
          SELECT ?1, ts, seq, customer_id, external_customer_id, {}, {} FROM events
-         WHERE org = ?2 AND seq > ?3 AND seq <= ?4 AND {}",
+         WHERE +org = ?2 AND seq > ?3 AND seq <= ?4 AND {}",
         meter.aggregation.value_sql(),
         meter.aggregation.value_json_sql(),
         meter.clause()
