@@ -109,6 +109,8 @@ pub struct Inventory {
     pub dirs: BTreeSet<String>,
     /// Paths that could not be walked and why.
     pub notes: Vec<String>,
+    /// Listed files by parent directory (filled once the walk is done).
+    by_dir: std::collections::HashMap<String, Vec<String>>,
 }
 
 impl Inventory {
@@ -120,10 +122,26 @@ impl Inventory {
         self.dirs.contains(rel)
     }
 
-    /// Files directly inside `dir`.
+    /// Files directly inside `dir`, sorted.
     pub fn files_in<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.files_under(dir)
-            .filter(move |f| crate::text::parent_rel(f) == dir)
+        self.by_dir
+            .get(dir)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(String::as_str)
+    }
+
+    fn index_by_dir(&mut self) {
+        let mut by_dir: std::collections::HashMap<String, Vec<String>> =
+            std::collections::HashMap::new();
+        for f in &self.files {
+            by_dir
+                .entry(crate::text::parent_rel(f).to_owned())
+                .or_default()
+                .push(f.clone());
+        }
+        self.by_dir = by_dir;
     }
 
     /// Files anywhere below `dir` ("." = everything).
@@ -202,7 +220,9 @@ pub fn inventory(root: &Path) -> Inventory {
     let walker = WalkBuilder::new(root)
         .hidden(false)
         .require_git(false)
-        .follow_links(true)
+        // Not following links keeps the walk at one `readdir` per directory (following
+        // costs a `stat` per entry); symlinked directories are reported in notes instead.
+        .follow_links(false)
         .filter_entry(|entry| {
             let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
             if !is_dir || entry.depth() == 0 {
@@ -237,15 +257,11 @@ pub fn inventory(root: &Path) -> Inventory {
                 return WalkState::Continue;
             };
             let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-            if entry.path_is_symlink() && escapes(&canonical_root, entry.path()) {
-                collector.notes.push(format!(
-                    "`{rel}`: symlink to a path outside the project, not followed"
-                ));
-                return if is_dir {
-                    WalkState::Skip
-                } else {
-                    WalkState::Continue
-                };
+            if entry.path_is_symlink()
+                && let Some(note) = symlink_note(&canonical_root, entry.path(), &rel)
+            {
+                collector.notes.push(note);
+                return WalkState::Continue;
             }
             if is_dir {
                 collector.dirs.push(rel);
@@ -263,6 +279,7 @@ pub fn inventory(root: &Path) -> Inventory {
         .map(|m| m.into_inner().unwrap_or_default())
         .unwrap_or_else(|arc| arc.lock().map(|g| g.clone()).unwrap_or_default());
     inv.dirs.insert(".".to_owned());
+    inv.index_by_dir();
     inv.notes.sort();
     inv.notes.dedup();
     inv
@@ -284,11 +301,25 @@ fn relative(root: &Path, path: &Path) -> Option<String> {
     Some(out)
 }
 
-fn escapes(canonical_root: &Path, path: &Path) -> bool {
-    match path.canonicalize() {
-        Ok(target) => !target.starts_with(canonical_root),
-        Err(_) => false,
+/// Symlinks to directories are not followed and get a note (they may hide sources); `None`
+/// means the link points to a file, which is listed like any other file.
+fn symlink_note(canonical_root: &Path, path: &Path, rel: &str) -> Option<String> {
+    let Ok(target) = path.canonicalize() else {
+        return Some(format!("`{rel}`: broken symlink, skipped"));
+    };
+    if !target.is_dir() {
+        return None;
     }
+    if !target.starts_with(canonical_root) {
+        return Some(format!(
+            "`{rel}`: symlink to a directory outside the project, not followed"
+        ));
+    }
+    let parent = path.parent().and_then(|p| p.canonicalize().ok());
+    if parent.is_some_and(|p| p.starts_with(&target)) {
+        return Some(format!("`{rel}`: symlink loop, skipped"));
+    }
+    Some(format!("`{rel}`: symlinked directory, not followed"))
 }
 
 fn describe_walk_error(root: &Path, err: &ignore::Error) -> String {
@@ -364,8 +395,20 @@ mod tests {
         write(root, "a/package.json", "{}");
         std::os::unix::fs::symlink(root.join("a"), root.join("a/loop")).unwrap();
         std::os::unix::fs::symlink("/", root.join("escape")).unwrap();
+        std::fs::create_dir(root.join("linked")).unwrap();
+        std::os::unix::fs::symlink(
+            root.join("a/package.json"),
+            root.join("linked/package.json"),
+        )
+        .unwrap();
         let inv = inventory(root);
         assert!(inv.has_file("a/package.json"));
+        // A symlinked file is listed like a regular one.
+        assert!(inv.has_file("linked/package.json"));
+        assert_eq!(
+            inv.files_in("linked").collect::<Vec<_>>(),
+            ["linked/package.json"]
+        );
         assert!(
             inv.notes.iter().any(|n| n.contains("symlink loop")),
             "{:?}",
