@@ -659,7 +659,7 @@ fn llm_helpers_type_check_with_the_current_ai_major() {
 fn runtime_app(
     work: &Path,
     fixture_name: &str,
-    harness: &str,
+    (harness, entry): (&str, &str),
     server_url: &str,
     toolchain: &Path,
 ) -> PathBuf {
@@ -678,8 +678,8 @@ fn runtime_app(
     );
     plan.customer = header();
     codegen::generate_into(&dir, &profile, &plan);
-    let entry = codegen::codegen_fixture("ts", "runtime").join(harness);
-    std::fs::copy(entry, dir.join("src").join("runtime-main.ts")).unwrap();
+    let harness_file = codegen::codegen_fixture("ts", "runtime").join(harness);
+    std::fs::copy(harness_file, dir.join(entry)).unwrap();
     link_node_modules(&dir, toolchain);
     dir
 }
@@ -687,6 +687,7 @@ fn runtime_app(
 fn run_scenario(
     toolchain: &Path,
     app: &Path,
+    entry: &str,
     scenario: &str,
     emulator: &billing_emulator::BackgroundEmulator,
 ) -> serde_json::Value {
@@ -695,7 +696,7 @@ fn run_scenario(
         .arg(script)
         .arg(scenario)
         .arg(app)
-        .arg("src/runtime-main.ts")
+        .arg(entry)
         .env("NODE_TOOLCHAIN", toolchain)
         .env("SPAIRE_SERVER_URL", emulator.base_url())
         .env("SPAIRE_ACCESS_TOKEN", emulator.token())
@@ -712,7 +713,7 @@ fn run_scenario(
     serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
-/// Express, Hono and a Next.js route handler, run with tsx against the emulator: the meters
+/// Express (TypeScript ESM and JavaScript CommonJS), Hono and a Next.js route handler, run with tsx against the emulator: the meters
 /// count exactly the usage sent, a signed webhook is accepted and a tampered one gets 403,
 /// a graceful shutdown delivers everything queued, and with the API down the app keeps
 /// answering and exits cleanly on SIGTERM.
@@ -723,10 +724,11 @@ fn generated_apps_run_against_the_emulator() {
     };
     codegen::toolchain(toolchain.join("node_modules").join("tsx"), "tsx").expect("tsx");
     let work = tempfile::tempdir().unwrap();
-    for (fixture, harness) in [
-        ("express-esm", "express.ts"),
-        ("hono", "hono.ts"),
-        ("next-app", "next.ts"),
+    for (fixture, harness, entry) in [
+        ("express-esm", "express.ts", "src/runtime-main.ts"),
+        ("express-cjs-js", "express-cjs.js", "runtime-main.js"),
+        ("hono", "hono.ts", "src/runtime-main.ts"),
+        ("next-app", "next.ts", "src/runtime-main.ts"),
     ] {
         // A fresh emulator per app: meters and events of one app never leak into another.
         let emulator =
@@ -735,12 +737,12 @@ fn generated_apps_run_against_the_emulator() {
         let app = runtime_app(
             work.path(),
             fixture,
-            harness,
+            (harness, entry),
             &emulator.base_url(),
             &toolchain,
         );
 
-        let up = run_scenario(&toolchain, &app, "up", &emulator);
+        let up = run_scenario(&toolchain, &app, entry, "up", &emulator);
         let context = format!("{fixture} (up): {up:#}");
         assert_eq!(up["statuses"], serde_json::json!([200]), "{context}");
         assert_eq!(up["anonymous"], 200, "{context}");
@@ -759,7 +761,7 @@ fn generated_apps_run_against_the_emulator() {
             "{context}"
         );
 
-        let down = run_scenario(&toolchain, &app, "down", &emulator);
+        let down = run_scenario(&toolchain, &app, entry, "down", &emulator);
         let context = format!("{fixture} (down): {down:#}");
         assert_eq!(down["statuses"], serde_json::json!([200]), "{context}");
         assert_eq!(down["stillRunning"], true, "{context}");
