@@ -661,6 +661,93 @@ mod tests {
         }
     }
 
+    fn specifier_for(package: &Package, from_file: &str) -> Option<String> {
+        let plan = plan(CustomerSource::Session);
+        let profile = ProjectProfile {
+            schema_version: billing_detect::SCHEMA_VERSION,
+            root: "/nonexistent".into(),
+            packages: vec![package.clone()],
+            warnings: Vec::new(),
+            notes: Vec::new(),
+        };
+        let target = Target {
+            root: Path::new("/nonexistent"),
+            profile: &profile,
+            package,
+            plan: &plan,
+        };
+        usage_module_specifier(&target, from_file)
+    }
+
+    fn alias(prefix: &str, target: &str) -> billing_detect::Alias {
+        billing_detect::Alias {
+            prefix: prefix.into(),
+            target: target.into(),
+            source: billing_detect::Evidence {
+                file: "tsconfig.json".into(),
+                line: None,
+                text: String::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn usage_specifier_uses_aliases_under_a_bundler_and_relative_paths_under_node() {
+        let mut next = package(Language::TypeScript, Some(FrameworkId::Nextjs));
+        next.aliases = vec![alias("@/*", "./src/*")];
+        assert_eq!(
+            specifier_for(&next, "src/app/api/chat/route.ts").as_deref(),
+            Some("@/lib/spaire/usage")
+        );
+
+        // Node's ESM resolution needs the `.js` extension and knows nothing of tsconfig paths.
+        let mut express = package(Language::TypeScript, Some(FrameworkId::Express));
+        express.aliases = vec![alias("@/*", "./src/*")];
+        assert_eq!(
+            specifier_for(&express, "src/routes/chat.ts").as_deref(),
+            Some("../lib/spaire/usage.js")
+        );
+        assert_eq!(
+            specifier_for(&express, "src/server.ts").as_deref(),
+            Some("./lib/spaire/usage.js")
+        );
+        // ... but it does resolve package.json `imports`.
+        express.aliases = vec![alias("#app/*", "./src/*")];
+        assert_eq!(
+            specifier_for(&express, "src/server.ts").as_deref(),
+            Some("#app/lib/spaire/usage.js")
+        );
+
+        let mut cjs = package(Language::JavaScript, Some(FrameworkId::Express));
+        cjs.module_system = Some(ModuleSystem::Cjs);
+        cjs.src_dir = false;
+        assert_eq!(
+            specifier_for(&cjs, "routes/chat.js").as_deref(),
+            Some("../lib/spaire/usage")
+        );
+
+        let mut kit = package(Language::TypeScript, Some(FrameworkId::Sveltekit));
+        kit.aliases = vec![alias("$lib", "src/lib"), alias("@/*", "./src/*")];
+        assert_eq!(
+            specifier_for(&kit, "src/routes/api/+server.ts").as_deref(),
+            Some("$lib/server/spaire/usage")
+        );
+
+        // Monorepo package: paths are project-root relative; files outside the package get None.
+        let mut web = package(Language::TypeScript, Some(FrameworkId::Nextjs));
+        web.path = "apps/web".into();
+        assert_eq!(
+            specifier_for(&web, "apps/web/src/app/page.ts").as_deref(),
+            Some("../lib/spaire/usage")
+        );
+        assert_eq!(specifier_for(&web, "apps/api/src/index.ts"), None);
+
+        assert_eq!(
+            specifier_for(&package(Language::Python, None), "app.py"),
+            None
+        );
+    }
+
     #[test]
     fn default_server_url_follows_the_plan_environment() {
         let mut plan = plan(CustomerSource::Session);
