@@ -779,3 +779,57 @@ fn generated_apps_run_against_the_emulator() {
         );
     }
 }
+
+/// What generation does to each fixture for a plan with every meter kind, credits and
+/// webhooks: files (and whether they are created, edited in the user's code, or config),
+/// manual steps, env names and installs. Reviews see every change to a user file here.
+#[test]
+fn generated_changes_per_framework_snapshot() {
+    let work = tempfile::tempdir().unwrap();
+    let mut report = String::new();
+    for fixture in fixtures() {
+        let dir = work.path().join(fixture.name);
+        codegen::copy_dir(&codegen::codegen_fixture("ts", fixture.name), &dir);
+        let profile = profile_for(&dir, &fixture);
+        let mut plan = codegen::plan(PRESETS, Pricing::Both, true, None);
+        plan.customer = fixture.customer.clone();
+        let target = billing_generate::Target {
+            root: &dir,
+            profile: &profile,
+            package: &profile.packages[0],
+            plan: &plan,
+        };
+        let changes = billing_generate::generate(&target).expect("generate");
+        report.push_str(&format!("## {}\n", fixture.name));
+        for file in &changes.files {
+            report.push_str(&format!(
+                "{:?} {:?} {} — {}\n",
+                file.action, file.origin, file.path, file.summary
+            ));
+        }
+        for step in &changes.manual_steps {
+            report.push_str(&format!("manual {}: {}\n", step.file, step.instructions));
+            if let Some(snippet) = &step.snippet {
+                report.push_str(&format!("  {snippet}\n"));
+            }
+        }
+        for install in &changes.installs {
+            report.push_str(&format!(
+                "install ({}) {}\n",
+                install.cwd,
+                install.argv.join(" ")
+            ));
+        }
+        let env: Vec<&str> = changes.env_vars.iter().map(|v| v.name.as_str()).collect();
+        report.push_str(&format!("env {}\n", env.join(" ")));
+        for file in changes
+            .files
+            .iter()
+            .filter(|f| f.origin == FileOrigin::Wired)
+        {
+            report.push_str(&format!("--- {} after\n{}", file.path, file.after));
+        }
+        report.push('\n');
+    }
+    insta::assert_snapshot!(report);
+}
