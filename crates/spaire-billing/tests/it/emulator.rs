@@ -30,6 +30,8 @@ fn emulator() -> BackgroundEmulator {
 }
 
 /// The toolchain path, or `None` (after saying why) when it is missing outside CI.
+// Saying why a test skipped is the point here, so stderr is right.
+#[allow(clippy::print_stderr)]
 fn toolchain(relative: &str, what: &str) -> Option<PathBuf> {
     let path = repo_root().join(relative);
     if path.exists() {
