@@ -182,3 +182,119 @@ pub async fn get(
     let doc = db::get_doc(&conn, Kind::Benefit, &org, &id)?.ok_or(ApiError::NotFound)?;
     Ok(Json(public(&doc)))
 }
+
+/// `PATCH /v1/benefits/{id}`: description, metadata and the `meter_credit` properties. The
+/// type cannot change; new units apply to the next grant or renewal, like on the server.
+pub async fn update(
+    State(state): State<Arc<AppState>>,
+    auth: Auth,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let org = auth.require(scopes::BENEFITS_WRITE)?.to_owned();
+    let id = path_uuid(&id)?;
+    let body = parse_body(&body)?;
+    let base = loc!["body"];
+    let mut c = Checker::new();
+    let Some(obj) = c.object(&body, &base) else {
+        return Err(ApiError::Validation(c.errors));
+    };
+    if let Some(kind) = Checker::optional(obj, "type")
+        && kind != "meter_credit"
+    {
+        return Err(ApiError::validation(Detail::new(
+            "value_error",
+            loc!["body", "type"],
+            "Value error, the type of a benefit cannot be changed",
+            kind.clone(),
+        )));
+    }
+    let base = at(&base, "meter_credit");
+    let description = Checker::optional(obj, "description")
+        .and_then(|v| c.string(v, at(&base, "description"), 3, Some(42)));
+    let props_loc = at(&base, "properties");
+    let mut properties = None;
+    if let Some(props) = Checker::optional(obj, "properties").and_then(|v| c.object(v, &props_loc))
+    {
+        let meter_id = c
+            .required(props, "meter_id", &props_loc)
+            .and_then(|v| c.uuid4(v, at(&props_loc, "meter_id")));
+        let units = c
+            .required(props, "units", &props_loc)
+            .and_then(|v| c.int(v, at(&props_loc, "units"), Some(1), Some(2_147_483_647)));
+        let rollover = c
+            .required(props, "rollover", &props_loc)
+            .and_then(|v| c.bool(v, at(&props_loc, "rollover")));
+        if let (Some(meter_id), Some(units), Some(rollover)) = (meter_id, units, rollover) {
+            properties = Some((meter_id.to_string(), units, rollover));
+        }
+    }
+    let metadata = c.metadata(obj, &base);
+    c.finish()?;
+    let conn = state.db();
+    let mut doc = db::get_doc(&conn, Kind::Benefit, &org, &id)?.ok_or(ApiError::NotFound)?;
+    if let Some(description) = description {
+        doc["description"] = json!(description);
+    }
+    if let Some((meter_id, units, rollover)) = properties {
+        if db::get_doc(&conn, Kind::Meter, &org, &meter_id)?.is_none() {
+            return Err(ApiError::service(Detail::new(
+                "value_error",
+                loc!["body", "properties", "meter_id"],
+                "This meter does not exist.",
+                json!(meter_id),
+            )));
+        }
+        doc["properties"] = json!({"units": units, "rollover": rollover, "meter_id": meter_id});
+    }
+    if let Some(metadata) = metadata {
+        doc["metadata"] = json!(metadata);
+    }
+    doc["modified_at"] = json!(iso(state.now()));
+    db::update_doc(&conn, &doc, None)?;
+    let jobs = webhooks::emit(&conn, &state, &org, "benefit.updated", public(&doc))?;
+    drop(conn);
+    webhooks::spawn(&state, jobs);
+    Ok(Json(public(&doc)))
+}
+
+/// `DELETE /v1/benefits/{id}` → 204. The benefit is detached from every product first, which
+/// revokes its grants (credits taken back as on the server), then it is gone: GET gives 404
+/// and its meter can be archived once no price uses it.
+pub async fn delete(
+    State(state): State<Arc<AppState>>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let org = auth.require(scopes::BENEFITS_WRITE)?.to_owned();
+    let id = path_uuid(&id)?;
+    let mut conn = state.db();
+    db::get_doc(&conn, Kind::Benefit, &org, &id)?.ok_or(ApiError::NotFound)?;
+    let tx = conn.transaction()?;
+    let mut jobs = Vec::new();
+    for mut product in db::list_docs(&tx, Kind::Product, &org)? {
+        let previous: Vec<String> = product["_benefit_ids"]
+            .as_array()
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !previous.contains(&id) {
+            continue;
+        }
+        let remaining: Vec<&String> = previous.iter().filter(|b| **b != id).collect();
+        product["_benefit_ids"] = json!(remaining);
+        product["modified_at"] = json!(iso(state.now()));
+        db::update_doc(&tx, &product, None)?;
+        jobs.extend(crate::billing::sync_product_benefits(
+            &tx, &state, &org, &product, &previous,
+        )?);
+    }
+    db::delete_doc(&tx, &id)?;
+    tx.commit()?;
+    drop(conn);
+    webhooks::spawn(&state, jobs);
+    Ok(StatusCode::NO_CONTENT)
+}

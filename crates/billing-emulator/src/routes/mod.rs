@@ -70,7 +70,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(products::update_benefits),
         )
         .route("/v1/benefits/", get(benefits::list).post(benefits::create))
-        .route("/v1/benefits/{id}", get(benefits::get))
+        .route(
+            "/v1/benefits/{id}",
+            get(benefits::get)
+                .patch(benefits::update)
+                .delete(benefits::delete),
+        )
         .route(
             "/v1/customers/",
             get(customers::list).post(customers::create),

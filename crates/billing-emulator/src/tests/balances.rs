@@ -339,3 +339,78 @@ async fn balance_delay_holds_back_fresh_usage_but_not_credits() {
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(meter_state(&h, "slow", &p.meter).await, (10.0, 100, 90.0));
 }
+
+#[tokio::test]
+async fn a_benefit_can_be_updated_and_deleted_which_revokes_its_credits() {
+    let h = Harness::start().await;
+    let p = plan(&h, false).await;
+    h.customer("del@acme.io", Some("del")).await;
+    h.post(
+        "/_emulator/subscriptions",
+        json!({"external_customer_id": "del", "product_id": p.product}),
+    )
+    .await;
+    assert_eq!(meter_state(&h, "del", &p.meter).await, (0.0, 100, 100.0));
+    let product = h.get(&format!("/v1/products/{}", p.product)).await;
+    let benefit = product["benefits"][0]["id"].as_str().unwrap().to_owned();
+
+    let updated = h
+        .patch(
+            &format!("/v1/benefits/{benefit}"),
+            json!({"description": "250 tokens", "properties": {"meter_id": p.meter, "units": 250, "rollover": true}}),
+        )
+        .await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    assert_eq!(updated.body["properties"]["units"], 250);
+    let changing_type = h
+        .patch(
+            &format!("/v1/benefits/{benefit}"),
+            json!({"type": "custom"}),
+        )
+        .await;
+    assert_eq!(changing_type.status, 422);
+
+    // The meter is used by the benefit (and the metered price): it cannot be archived yet.
+    let archive = json!({"is_archived": true});
+    assert_eq!(
+        h.patch(&format!("/v1/meters/{}", p.meter), archive.clone())
+            .await
+            .status,
+        422
+    );
+
+    let deleted = h
+        .request(Method::DELETE, &format!("/v1/benefits/{benefit}"), None)
+        .await;
+    assert_eq!(deleted.status, 204);
+    let gone = h
+        .request(Method::GET, &format!("/v1/benefits/{benefit}"), None)
+        .await;
+    assert_eq!(gone.status, 404);
+    let product = h.get(&format!("/v1/products/{}", p.product)).await;
+    assert_eq!(product["benefits"], json!([]), "detached from the product");
+    // Revoking takes the granted credits back.
+    assert_eq!(meter_state(&h, "del", &p.meter).await.1, 0);
+
+    // Once the metered price is gone too, the meter can be archived.
+    let fixed = product["prices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|price| price["amount_type"] == "fixed")
+        .unwrap()["id"]
+        .clone();
+    let kept = h
+        .patch(
+            &format!("/v1/products/{}", p.product),
+            json!({"prices": [{"id": fixed}]}),
+        )
+        .await;
+    assert_eq!(kept.status, 200, "{}", kept.body);
+    assert_eq!(
+        h.patch(&format!("/v1/meters/{}", p.meter), archive)
+            .await
+            .status,
+        200
+    );
+}
