@@ -118,6 +118,7 @@ fn meter_names(client: &Client) -> Vec<String> {
 fn nextjs_with_the_ai_sdk_sold_as_credits() {
     let emulator = emulator_with_product();
     let dir = copy_fixture("detect", "nextjs-app");
+    let original = tree(dir.path());
     let mut s = spawn_setup(dir.path(), Some(&emulator.base_url()), &[]);
     s.exp_string("Found Next.js").unwrap();
     answer(&mut s, "What do you want to meter?", &[" ", ENTER]);
@@ -156,6 +157,19 @@ fn nextjs_with_the_ai_sdk_sold_as_credits() {
     assert_eq!(meter_names(&client), ["llm-token-usage"]);
     let benefits = block_on(client.benefits(Some("meter_credit")).collect_all()).unwrap();
     assert_eq!(benefits.len(), 1);
+
+    // Undo on request: the project is byte-identical again and the account as it was.
+    let undo = billing()
+        .args(["undo", "--server-url"])
+        .arg(emulator.base_url())
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(undo.status.success(), "{}", transcript(&undo, &[]));
+    assert_eq!(tree(dir.path()), original);
+    assert!(meter_names(&client).is_empty(), "the meter is archived");
+    let benefits = block_on(client.benefits(Some("meter_credit")).collect_all()).unwrap();
+    assert!(benefits.is_empty(), "the credit benefit is deleted");
 }
 
 #[cfg(unix)]
