@@ -42,7 +42,7 @@ pub enum Command {
     /// Detect the project's frameworks, package manager, language, packages and call sites.
     Detect(commands::detect::DetectArgs),
     /// Walk through the whole setup interactively (or from flags / spaire-billing.toml).
-    Setup(commands::setup::SetupArgs),
+    Setup(Box<commands::setup::SetupArgs>),
     /// Show every file, install and remote object the billing plan would change, with a hash.
     Plan(commands::plan::PlanArgs),
     /// Apply the plan after confirmation (exactly the plan with `--plan HASH`).

@@ -20,7 +20,7 @@ use crate::printer::Printer;
 pub fn run(command: Command, printer: &Printer) -> anyhow::Result<ExitStatus> {
     match command {
         Command::Detect(args) => detect::run(args, printer),
-        Command::Setup(args) => setup::run(args, printer),
+        Command::Setup(args) => setup::run(*args, printer),
         Command::Plan(args) => plan::run(args, printer),
         Command::Apply(args) => apply::run(args, printer),
         Command::Undo(args) => undo::run(args, printer),

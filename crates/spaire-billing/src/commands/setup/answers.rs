@@ -345,7 +345,7 @@ fn unit_price_for(
         None,
         &|s: &str| money::dollars_to_cents(s).map(|_| ()),
     )?;
-    Ok(money::dollars_to_cents(&answer).map_err(|why| anyhow::anyhow!(why))?)
+    money::dollars_to_cents(&answer).map_err(|why| anyhow::anyhow!(why))
 }
 
 fn credits_for(
@@ -371,7 +371,7 @@ fn credits_for(
         None,
         &|s: &str| parse_units(s).map(|_| ()),
     )?;
-    Ok(parse_units(&answer).map_err(|why| anyhow::anyhow!(why))?)
+    parse_units(&answer).map_err(|why| anyhow::anyhow!(why))
 }
 
 fn parse_units(text: &str) -> Result<i64, String> {
