@@ -17,9 +17,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# `npm ci` installs exactly the committed lockfiles, so every machine type-checks against the
+# same package versions (the `ai@latest` toolchain is pinned by its lockfile too).
 for dir in tests/toolchains/node tests/toolchains/node-ai-latest; do
-  echo "==> npm install in $dir"
-  (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
+  echo "==> npm ci in $dir"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 done
 
 echo "==> python venv in tests/toolchains/python/.venv"
