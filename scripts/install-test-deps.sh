@@ -27,4 +27,4 @@ done
 echo "==> python venv in tests/toolchains/python/.venv"
 python3 -m venv tests/toolchains/python/.venv
 tests/toolchains/python/.venv/bin/pip install -q --disable-pip-version-check \
-  -r tests/toolchains/python/requirements.txt
+  -r tests/toolchains/python/requirements.txt -c tests/toolchains/python/constraints.txt
