@@ -24,43 +24,9 @@ use crate::state::AppState;
 /// Consecutive failed events after which an endpoint is disabled (`WEBHOOK_FAILURE_THRESHOLD`).
 const FAILURE_THRESHOLD: i64 = 10;
 
-pub const EVENT_TYPES: &[&str] = &[
-    "checkout.created",
-    "checkout.updated",
-    "checkout.expired",
-    "customer.created",
-    "customer.updated",
-    "customer.deleted",
-    "customer.state_changed",
-    "customer_seat.assigned",
-    "customer_seat.claimed",
-    "customer_seat.revoked",
-    "member.created",
-    "member.updated",
-    "member.deleted",
-    "order.created",
-    "order.updated",
-    "order.paid",
-    "order.refunded",
-    "subscription.created",
-    "subscription.updated",
-    "subscription.active",
-    "subscription.canceled",
-    "subscription.uncanceled",
-    "subscription.revoked",
-    "subscription.past_due",
-    "refund.created",
-    "refund.updated",
-    "product.created",
-    "product.updated",
-    "benefit.created",
-    "benefit.updated",
-    "benefit_grant.created",
-    "benefit_grant.updated",
-    "benefit_grant.cycled",
-    "benefit_grant.revoked",
-    "organization.updated",
-];
+/// Webhook event types the server accepts on an endpoint: one list, shared with plan
+/// validation, so the emulator and `spaire-billing.toml` can never disagree.
+pub use billing_plan::WEBHOOK_EVENT_TYPES as EVENT_TYPES;
 
 /// `base64(HMAC-SHA256(utf8(secret), "{id}.{timestamp}.{body}"))`.
 pub fn sign(secret: &str, webhook_id: &str, timestamp: i64, body: &str) -> String {
