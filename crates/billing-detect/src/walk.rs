@@ -103,19 +103,19 @@ const CONFIG_PREFIXES: &[&str] = &[
 /// What the walk found. Paths are relative to the root with `/` separators.
 #[derive(Debug, Default, Clone)]
 pub struct Inventory {
-    /// Manifests, configs and source files (sorted).
-    pub files: BTreeSet<String>,
+    /// Manifests, configs and source files (sorted, unique).
+    pub files: Vec<String>,
     /// Every directory that was walked, "." included (sorted).
     pub dirs: BTreeSet<String>,
     /// Paths that could not be walked and why.
     pub notes: Vec<String>,
-    /// Listed files by parent directory (filled once the walk is done).
-    by_dir: std::collections::HashMap<String, Vec<String>>,
+    /// Indices into `files` by parent directory (filled once the walk is done).
+    by_dir: std::collections::HashMap<String, Vec<u32>>,
 }
 
 impl Inventory {
     pub fn has_file(&self, rel: &str) -> bool {
-        self.files.contains(rel)
+        self.files.binary_search_by(|f| f.as_str().cmp(rel)).is_ok()
     }
 
     pub fn has_dir(&self, rel: &str) -> bool {
@@ -129,17 +129,24 @@ impl Inventory {
             .map(Vec::as_slice)
             .unwrap_or_default()
             .iter()
-            .map(String::as_str)
+            .map(|i| self.files[*i as usize].as_str())
     }
 
     fn index_by_dir(&mut self) {
-        let mut by_dir: std::collections::HashMap<String, Vec<String>> =
+        let mut by_dir: std::collections::HashMap<String, Vec<u32>> =
             std::collections::HashMap::new();
-        for f in &self.files {
-            by_dir
-                .entry(crate::text::parent_rel(f).to_owned())
-                .or_default()
-                .push(f.clone());
+        for (i, f) in self.files.iter().enumerate() {
+            let parent = crate::text::parent_rel(f);
+            // Files are sorted, so siblings are adjacent: one lookup per directory.
+            match by_dir.get_mut(parent) {
+                Some(v) => v.push(u32::try_from(i).unwrap_or(u32::MAX)),
+                None => {
+                    by_dir.insert(
+                        parent.to_owned(),
+                        vec![u32::try_from(i).unwrap_or(u32::MAX)],
+                    );
+                }
+            }
         }
         self.by_dir = by_dir;
     }
@@ -151,8 +158,9 @@ impl Inventory {
         } else {
             format!("{dir}/")
         };
-        self.files
-            .range(prefix.clone()..)
+        let start = self.files.partition_point(|f| f.as_str() < prefix.as_str());
+        self.files[start..]
+            .iter()
             .take_while(move |f| f.starts_with(&prefix))
             .map(String::as_str)
     }
@@ -177,8 +185,9 @@ pub fn is_source_file(name: &str) -> bool {
         .is_some_and(|(stem, ext)| !stem.is_empty() && SOURCE_EXTENSIONS.contains(&ext))
 }
 
-/// Whether a file is worth listing, judged by its path alone.
-fn is_relevant(rel: &str, name: &str) -> bool {
+/// Whether a file is worth listing, judged by its path alone (no allocation: this runs for
+/// every file of the project).
+fn is_relevant(path: &Path, name: &str) -> bool {
     if NAMED_FILES.contains(&name) || is_source_file(name) {
         return true;
     }
@@ -188,11 +197,18 @@ fn is_relevant(rel: &str, name: &str) -> bool {
     if name.starts_with("requirements") && (name.ends_with(".txt") || name.ends_with(".in")) {
         return true;
     }
-    let parent = crate::text::parent_rel(rel);
-    if (parent == "requirements" || parent.ends_with("/requirements")) && name.ends_with(".txt") {
+    let parent = path.parent();
+    let parent_name = parent.and_then(Path::file_name).and_then(|n| n.to_str());
+    if parent_name == Some("requirements") && name.ends_with(".txt") {
         return true;
     }
-    parent.ends_with(".github/workflows") && (name.ends_with(".yml") || name.ends_with(".yaml"))
+    let grandparent_name = parent
+        .and_then(Path::parent)
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str());
+    parent_name == Some("workflows")
+        && grandparent_name == Some(".github")
+        && (name.ends_with(".yml") || name.ends_with(".yaml"))
 }
 
 /// Per-thread buffer, merged once when the thread's visitor is dropped (no lock per file).
@@ -206,7 +222,7 @@ struct Collector {
 impl Drop for Collector {
     fn drop(&mut self) {
         if let Ok(mut inv) = self.shared.lock() {
-            inv.files.extend(self.files.drain(..));
+            inv.files.append(&mut self.files);
             inv.dirs.extend(self.dirs.drain(..));
             inv.notes.append(&mut self.notes);
         }
@@ -253,23 +269,25 @@ pub fn inventory(root: &Path) -> Inventory {
                     return WalkState::Continue;
                 }
             };
+            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+            let is_link = entry.path_is_symlink();
+            if !is_dir && !is_link {
+                let name = entry.file_name().to_string_lossy();
+                if !is_relevant(entry.path(), &name) {
+                    return WalkState::Continue;
+                }
+            }
             let Some(rel) = relative(&root, entry.path()) else {
                 return WalkState::Continue;
             };
-            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-            if entry.path_is_symlink()
-                && let Some(note) = symlink_note(&canonical_root, entry.path(), &rel)
-            {
+            if is_link && let Some(note) = symlink_note(&canonical_root, entry.path(), &rel) {
                 collector.notes.push(note);
                 return WalkState::Continue;
             }
             if is_dir {
                 collector.dirs.push(rel);
-            } else {
-                let name = entry.file_name().to_string_lossy();
-                if is_relevant(&rel, &name) {
-                    collector.files.push(rel);
-                }
+            } else if !is_link || is_relevant(entry.path(), &entry.file_name().to_string_lossy()) {
+                collector.files.push(rel);
             }
             WalkState::Continue
         })
@@ -279,6 +297,8 @@ pub fn inventory(root: &Path) -> Inventory {
         .map(|m| m.into_inner().unwrap_or_default())
         .unwrap_or_else(|arc| arc.lock().map(|g| g.clone()).unwrap_or_default());
     inv.dirs.insert(".".to_owned());
+    inv.files.sort_unstable();
+    inv.files.dedup();
     inv.index_by_dir();
     inv.notes.sort();
     inv.notes.dedup();
@@ -289,6 +309,10 @@ fn relative(root: &Path, path: &Path) -> Option<String> {
     let rel = path.strip_prefix(root).ok()?;
     if rel.as_os_str().is_empty() {
         return Some(".".to_owned());
+    }
+    #[cfg(unix)]
+    if let Some(s) = rel.to_str() {
+        return Some(s.to_owned());
     }
     let mut out = String::new();
     for part in rel.components() {

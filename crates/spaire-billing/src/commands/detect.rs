@@ -53,10 +53,12 @@ pub fn run(args: DetectArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 printer.note(n);
             }
         } else if !profile.notes.is_empty() {
+            let n = profile.notes.len();
             printer.note(format!(
-                "{} file{} skipped or not read; run with `-v` to list them",
-                profile.notes.len(),
-                if profile.notes.len() == 1 { "" } else { "s" }
+                "{n} file{} skipped or not fully read (too large, not UTF-8, symlinked, \
+                 read budget, `extends` not installed); run with `-v` to list {}",
+                if n == 1 { " was" } else { "s were" },
+                if n == 1 { "it" } else { "them" }
             ));
         }
     }
