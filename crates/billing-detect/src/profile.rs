@@ -128,6 +128,34 @@ pub enum FrameworkId {
     Rails,
 }
 
+impl FrameworkId {
+    /// Every framework detect knows, in the order help texts list them.
+    pub const ALL: [FrameworkId; 22] = [
+        FrameworkId::Nextjs,
+        FrameworkId::Express,
+        FrameworkId::Fastify,
+        FrameworkId::Hono,
+        FrameworkId::Elysia,
+        FrameworkId::Sveltekit,
+        FrameworkId::Nuxt,
+        FrameworkId::Astro,
+        FrameworkId::Remix,
+        FrameworkId::ReactRouter,
+        FrameworkId::NodeServerless,
+        FrameworkId::Fastapi,
+        FrameworkId::Flask,
+        FrameworkId::Django,
+        FrameworkId::PydanticAi,
+        FrameworkId::GoNethttp,
+        FrameworkId::Gin,
+        FrameworkId::Echo,
+        FrameworkId::Chi,
+        FrameworkId::Fiber,
+        FrameworkId::Laravel,
+        FrameworkId::Rails,
+    ];
+}
+
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]
@@ -402,5 +430,27 @@ impl Package {
 
     pub fn integration(&self, package: &str) -> Option<&Integration> {
         self.integrations.iter().find(|i| i.package == package)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FrameworkId;
+
+    /// Adding a variant breaks this exhaustive match, which is the reminder to add it to
+    /// `FrameworkId::ALL` too.
+    #[test]
+    fn all_lists_every_framework_once() {
+        use FrameworkId::*;
+        let mut seen = std::collections::BTreeSet::new();
+        for id in FrameworkId::ALL {
+            match id {
+                Nextjs | Express | Fastify | Hono | Elysia | Sveltekit | Nuxt | Astro | Remix
+                | ReactRouter | NodeServerless | Fastapi | Flask | Django | PydanticAi
+                | GoNethttp | Gin | Echo | Chi | Fiber | Laravel | Rails => {}
+            }
+            assert!(seen.insert(id), "{id:?} is listed twice");
+        }
+        assert_eq!(seen.len(), 22);
     }
 }

@@ -78,35 +78,11 @@ pub fn run(args: DetectArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
 }
 
 fn supported_list() -> String {
-    use FrameworkId::*;
-    [
-        Nextjs,
-        Express,
-        Fastify,
-        Hono,
-        Elysia,
-        Sveltekit,
-        Nuxt,
-        Astro,
-        Remix,
-        ReactRouter,
-        NodeServerless,
-        Fastapi,
-        Flask,
-        Django,
-        PydanticAi,
-        GoNethttp,
-        Gin,
-        Echo,
-        Chi,
-        Fiber,
-        Laravel,
-        Rails,
-    ]
-    .iter()
-    .map(|id| framework_name(*id))
-    .collect::<Vec<_>>()
-    .join(", ")
+    FrameworkId::ALL
+        .iter()
+        .map(|id| framework_name(*id))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn confidence(c: Confidence) -> &'static str {
