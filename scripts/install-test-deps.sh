@@ -17,11 +17,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# `npm ci` installs exactly the committed lockfiles, so every machine type-checks against the
-# same package versions (the `ai@latest` toolchain is pinned by its lockfile too).
+# The committed lockfiles pin the versions the generated code was proven against (the
+# `ai@latest` toolchain too). `npm install` rather than `npm ci`: npm 11 rejects its own
+# lockfiles under `ci` when they omit other platforms' optional packages (rollup, esbuild).
 for dir in tests/toolchains/node tests/toolchains/node-ai-latest; do
-  echo "==> npm ci in $dir"
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "==> npm install in $dir (locked)"
+  (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
 done
 
 echo "==> python venv in tests/toolchains/python/.venv"
