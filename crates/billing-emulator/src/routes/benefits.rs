@@ -31,6 +31,39 @@ const BENEFIT_TYPES: &[&str] = &[
     "feature_flag",
 ];
 
+/// The `meter_credit` properties `{meter_id, units, rollover}`, all required; every problem
+/// is recorded in `c` before the first missing one ends the parse.
+fn meter_credit_properties(
+    c: &mut Checker,
+    value: &Value,
+    loc: &[Value],
+) -> Option<(String, i64, bool)> {
+    let props = c.object(value, loc)?;
+    let meter_id = c
+        .required(props, "meter_id", loc)
+        .and_then(|v| c.uuid4(v, at(loc, "meter_id")));
+    let units = c
+        .required(props, "units", loc)
+        .and_then(|v| c.int(v, at(loc, "units"), Some(1), Some(2_147_483_647)));
+    let rollover = c
+        .required(props, "rollover", loc)
+        .and_then(|v| c.bool(v, at(loc, "rollover")));
+    Some((meter_id?.to_string(), units?, rollover?))
+}
+
+/// A meter the caller's organization can read, or the server's 422 for `properties.meter_id`.
+fn require_meter(conn: &rusqlite::Connection, org: &str, meter_id: &str) -> ApiResult<()> {
+    if db::get_doc(conn, Kind::Meter, org, meter_id)?.is_none() {
+        return Err(ApiError::service(Detail::new(
+            "value_error",
+            loc!["body", "properties", "meter_id"],
+            "This meter does not exist.",
+            json!(meter_id),
+        )));
+    }
+    Ok(())
+}
+
 pub async fn create(
     State(state): State<Arc<AppState>>,
     auth: Auth,
@@ -71,25 +104,9 @@ pub async fn create(
     let description = c
         .required(obj, "description", &base)
         .and_then(|v| c.string(v, at(&base, "description"), 3, Some(42)));
-    let props_loc = at(&base, "properties");
-    let mut properties = None;
-    if let Some(props) = c
+    let properties = c
         .required(obj, "properties", &base)
-        .and_then(|v| c.object(v, &props_loc))
-    {
-        let meter_id = c
-            .required(props, "meter_id", &props_loc)
-            .and_then(|v| c.uuid4(v, at(&props_loc, "meter_id")));
-        let units = c
-            .required(props, "units", &props_loc)
-            .and_then(|v| c.int(v, at(&props_loc, "units"), Some(1), Some(2_147_483_647)));
-        let rollover = c
-            .required(props, "rollover", &props_loc)
-            .and_then(|v| c.bool(v, at(&props_loc, "rollover")));
-        if let (Some(meter_id), Some(units), Some(rollover)) = (meter_id, units, rollover) {
-            properties = Some((meter_id.to_string(), units, rollover));
-        }
-    }
+        .and_then(|v| meter_credit_properties(&mut c, v, &at(&base, "properties")));
     let metadata = c.metadata(obj, &base);
     c.finish()?;
     reject_organization_id(obj, &[json!("body")])?;
@@ -99,14 +116,7 @@ pub async fn create(
         ));
     };
     let conn = state.db();
-    if db::get_doc(&conn, Kind::Meter, &org, &meter_id)?.is_none() {
-        return Err(ApiError::service(Detail::new(
-            "value_error",
-            loc!["body", "properties", "meter_id"],
-            "This meter does not exist.",
-            json!(meter_id),
-        )));
-    }
+    require_meter(&conn, &org, &meter_id)?;
     let doc = json!({
         "id": new_id(),
         "created_at": iso(state.now()),
@@ -212,23 +222,8 @@ pub async fn update(
     let base = at(&base, "meter_credit");
     let description = Checker::optional(obj, "description")
         .and_then(|v| c.string(v, at(&base, "description"), 3, Some(42)));
-    let props_loc = at(&base, "properties");
-    let mut properties = None;
-    if let Some(props) = Checker::optional(obj, "properties").and_then(|v| c.object(v, &props_loc))
-    {
-        let meter_id = c
-            .required(props, "meter_id", &props_loc)
-            .and_then(|v| c.uuid4(v, at(&props_loc, "meter_id")));
-        let units = c
-            .required(props, "units", &props_loc)
-            .and_then(|v| c.int(v, at(&props_loc, "units"), Some(1), Some(2_147_483_647)));
-        let rollover = c
-            .required(props, "rollover", &props_loc)
-            .and_then(|v| c.bool(v, at(&props_loc, "rollover")));
-        if let (Some(meter_id), Some(units), Some(rollover)) = (meter_id, units, rollover) {
-            properties = Some((meter_id.to_string(), units, rollover));
-        }
-    }
+    let properties = Checker::optional(obj, "properties")
+        .and_then(|v| meter_credit_properties(&mut c, v, &at(&base, "properties")));
     let metadata = c.metadata(obj, &base);
     c.finish()?;
     let conn = state.db();
@@ -237,14 +232,7 @@ pub async fn update(
         doc["description"] = json!(description);
     }
     if let Some((meter_id, units, rollover)) = properties {
-        if db::get_doc(&conn, Kind::Meter, &org, &meter_id)?.is_none() {
-            return Err(ApiError::service(Detail::new(
-                "value_error",
-                loc!["body", "properties", "meter_id"],
-                "This meter does not exist.",
-                json!(meter_id),
-            )));
-        }
+        require_meter(&conn, &org, &meter_id)?;
         doc["properties"] = json!({"units": units, "rollover": rollover, "meter_id": meter_id});
     }
     if let Some(metadata) = metadata {
