@@ -14,6 +14,16 @@ pub struct Checker {
     pub errors: Vec<Detail>,
 }
 
+/// The request body as a JSON object, or the server's 422 when it is anything else (the
+/// first check of every create and update).
+pub fn body_object(body: &Value) -> Result<&Obj, ApiError> {
+    let mut c = Checker::new();
+    match c.object(body, &[Value::from("body")]) {
+        Some(obj) => Ok(obj),
+        None => Err(ApiError::Validation(c.errors)),
+    }
+}
+
 pub fn at(base: &[Value], part: impl Into<Value>) -> Vec<Value> {
     let mut loc = base.to_vec();
     loc.push(part.into());

@@ -17,7 +17,7 @@ use crate::resources::{
     iso, metadata_matches, new_id, path_uuid, public, reject_organization_id, sort_docs,
 };
 use crate::state::AppState;
-use crate::validate::{Checker, at, parse_body};
+use crate::validate::{Checker, at, body_object, parse_body};
 use crate::webhooks;
 
 /// Benefit types the server knows; only `meter_credit` is emulated.
@@ -72,10 +72,8 @@ pub async fn create(
     let org = auth.require(scopes::BENEFITS_WRITE)?.to_owned();
     let body = parse_body(&body)?;
     let base = loc!["body"];
+    let obj = body_object(&body)?;
     let mut c = Checker::new();
-    let Some(obj) = c.object(&body, &base) else {
-        return Err(ApiError::Validation(c.errors));
-    };
     match obj.get("type").and_then(Value::as_str) {
         Some("meter_credit") => {}
         Some(other) if BENEFIT_TYPES.contains(&other) => {
@@ -205,10 +203,8 @@ pub async fn update(
     let id = path_uuid(&id)?;
     let body = parse_body(&body)?;
     let base = loc!["body"];
+    let obj = body_object(&body)?;
     let mut c = Checker::new();
-    let Some(obj) = c.object(&body, &base) else {
-        return Err(ApiError::Validation(c.errors));
-    };
     if let Some(kind) = Checker::optional(obj, "type")
         && kind != "meter_credit"
     {

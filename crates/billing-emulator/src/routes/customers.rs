@@ -21,7 +21,7 @@ use crate::resources::{
 };
 use crate::routes::events::insert_system_event;
 use crate::state::AppState;
-use crate::validate::{Checker, at, parse_body};
+use crate::validate::{Checker, at, body_object, parse_body};
 use crate::webhooks;
 
 /// Domains that cannot receive mail. The server checks deliverability over DNS; offline,
@@ -116,10 +116,8 @@ pub async fn create(
     let org = auth.require(scopes::CUSTOMERS_WRITE)?.to_owned();
     let body = parse_body(&body)?;
     let base = loc!["body"];
+    let obj = body_object(&body)?;
     let mut c = Checker::new();
-    let Some(obj) = c.object(&body, &base) else {
-        return Err(ApiError::Validation(c.errors));
-    };
     let email = c
         .required(obj, "email", &base)
         .and_then(|v| check_email(&mut c, v, at(&base, "email")));

@@ -21,7 +21,7 @@ use crate::errors::{ApiError, ApiResult, Detail};
 use crate::resources::iso;
 use crate::routes::{customers, products};
 use crate::state::AppState;
-use crate::validate::{Checker, at, parse_body};
+use crate::validate::{Checker, at, body_object, parse_body};
 use crate::{billing, db, loc, webhooks};
 
 fn body_or_empty(bytes: &[u8]) -> ApiResult<Value> {
@@ -44,10 +44,8 @@ pub async fn subscribe(
     let org = auth.org().to_owned();
     let body = parse_body(&body)?;
     let base = loc!["body"];
+    let obj = body_object(&body)?;
     let mut c = Checker::new();
-    let Some(obj) = c.object(&body, &base) else {
-        return Err(ApiError::Validation(c.errors));
-    };
     let product_id = c
         .required(obj, "product_id", &base)
         .and_then(|v| c.uuid4(v, at(&base, "product_id")));
@@ -108,10 +106,8 @@ pub async fn advance_clock(
     let _ = auth.org();
     let body = body_or_empty(&body)?;
     let base = loc!["body"];
+    let obj = body_object(&body)?;
     let mut c = Checker::new();
-    let Some(obj) = c.object(&body, &base) else {
-        return Err(ApiError::Validation(c.errors));
-    };
     let seconds = Checker::optional(obj, "seconds")
         .and_then(|v| c.int(v, at(&base, "seconds"), Some(0), None));
     let days = Checker::optional(obj, "days")

@@ -21,7 +21,7 @@ use crate::query::{Page, Params};
 use crate::resources::{iso_micros, new_id, path_uuid};
 use crate::routes::meters::MeterSql;
 use crate::state::AppState;
-use crate::validate::{Checker, at, parse_body};
+use crate::validate::{Checker, at, body_object, parse_body};
 use crate::webhooks;
 
 /// One validated event, ready to insert.
@@ -331,10 +331,8 @@ pub async fn ingest(
     let body = parse_body(&body)?;
     let now = state.now().timestamp_micros();
     let base = loc!["body"];
+    let obj = body_object(&body)?;
     let mut c = Checker::new();
-    let Some(obj) = c.object(&body, &base) else {
-        return Err(ApiError::Validation(c.errors));
-    };
     let events_loc = at(&base, "events");
     let Some(items) = c
         .required(obj, "events", &base)

@@ -18,7 +18,7 @@ use crate::resources::{
     iso, metadata_matches, new_id, path_uuid, public, reject_organization_id, sort_docs,
 };
 use crate::state::AppState;
-use crate::validate::{Checker, at, parse_body};
+use crate::validate::{Checker, at, body_object, parse_body};
 use crate::{loc, quantities};
 
 /// A stored meter's compiled filter and aggregation.
@@ -71,10 +71,8 @@ pub async fn create(
     let org = auth.require(scopes::METERS_WRITE)?.to_owned();
     let body = parse_body(&body)?;
     let base = loc!["body"];
+    let obj = body_object(&body)?;
     let mut c = Checker::new();
-    let Some(obj) = c.object(&body, &base) else {
-        return Err(ApiError::Validation(c.errors));
-    };
     let name = c
         .required(obj, "name", &base)
         .and_then(|v| c.string(v, at(&base, "name"), 3, None));
@@ -165,10 +163,8 @@ pub async fn update(
     let id = path_uuid(&id)?;
     let body = parse_body(&body)?;
     let base = loc!["body"];
+    let obj = body_object(&body)?;
     let mut c = Checker::new();
-    let Some(obj) = c.object(&body, &base) else {
-        return Err(ApiError::Validation(c.errors));
-    };
     let name = Checker::optional(obj, "name").and_then(|v| c.string(v, at(&base, "name"), 3, None));
     let filter = Checker::optional(obj, "filter")
         .and_then(|v| parse_filter(&mut c, v, &at(&base, "filter")));

@@ -22,7 +22,7 @@ use crate::resources::{
     iso, metadata_matches, new_id, path_uuid, public, reject_organization_id, sort_docs,
 };
 use crate::state::AppState;
-use crate::validate::{Checker, Obj, at, parse_body};
+use crate::validate::{Checker, Obj, at, body_object, parse_body};
 use crate::{billing, webhooks};
 
 const RECURRING_INTERVALS: &[&str] = &["day", "week", "month", "year"];
@@ -368,10 +368,8 @@ pub async fn create(
     let org = auth.require(scopes::PRODUCTS_WRITE)?.to_owned();
     let body = parse_body(&body)?;
     let base = loc!["body"];
+    let obj = body_object(&body)?;
     let mut c = Checker::new();
-    let Some(obj) = c.object(&body, &base) else {
-        return Err(ApiError::Validation(c.errors));
-    };
     let now = iso(state.now());
     let product_id = new_id();
     let mut doc = json!({
@@ -561,10 +559,8 @@ pub async fn update(
     let id = path_uuid(&id)?;
     let body = parse_body(&body)?;
     let base = loc!["body"];
+    let obj = body_object(&body)?;
     let mut c = Checker::new();
-    let Some(obj) = c.object(&body, &base) else {
-        return Err(ApiError::Validation(c.errors));
-    };
     let conn = state.db();
     let mut doc = load(&conn, &org, &id)?;
     parse_common(&mut c, obj, &base, &mut doc, false);
@@ -690,10 +686,8 @@ pub async fn update_benefits(
     let id = path_uuid(&id)?;
     let body = parse_body(&body)?;
     let base = loc!["body"];
+    let obj = body_object(&body)?;
     let mut c = Checker::new();
-    let Some(obj) = c.object(&body, &base) else {
-        return Err(ApiError::Validation(c.errors));
-    };
     let mut ids = Vec::new();
     if let Some(list) = c
         .required(obj, "benefits", &base)

@@ -16,7 +16,7 @@ use crate::loc;
 use crate::query::{Page, Params};
 use crate::resources::{iso, new_id, path_uuid, public, reject_organization_id};
 use crate::state::AppState;
-use crate::validate::{Checker, Obj, at, parse_body};
+use crate::validate::{Checker, Obj, at, body_object, parse_body};
 use crate::webhooks::{EVENT_TYPES, generate_secret};
 
 const FORMATS: &[&str] = &["raw", "discord", "slack"];
@@ -72,10 +72,8 @@ pub async fn create(
     let org = auth.require(scopes::WEBHOOKS_WRITE)?.to_owned();
     let body = parse_body(&body)?;
     let base = loc!["body"];
+    let obj = body_object(&body)?;
     let mut c = Checker::new();
-    let Some(obj) = c.object(&body, &base) else {
-        return Err(ApiError::Validation(c.errors));
-    };
     let url = c
         .required(obj, "url", &base)
         .and_then(|v| check_url(&mut c, v, at(&base, "url")));
@@ -144,10 +142,8 @@ pub async fn update(
     let id = path_uuid(&id)?;
     let body = parse_body(&body)?;
     let base = loc!["body"];
+    let obj = body_object(&body)?;
     let mut c = Checker::new();
-    let Some(obj) = c.object(&body, &base) else {
-        return Err(ApiError::Validation(c.errors));
-    };
     let url = Checker::optional(obj, "url").and_then(|v| check_url(&mut c, v, at(&base, "url")));
     let format = Checker::optional(obj, "format")
         .and_then(|v| c.enumeration(v, at(&base, "format"), FORMATS));

@@ -272,3 +272,23 @@ async fn meters_lock_once_events_match_and_archive_rules() {
         .await;
     assert!(reply.body["archived_at"].is_string());
 }
+
+#[tokio::test]
+async fn a_body_that_is_not_an_object_is_a_422_at_body() {
+    let h = Harness::start().await;
+    for path in [
+        "/v1/meters/",
+        "/v1/products/",
+        "/v1/benefits/",
+        "/v1/customers/",
+    ] {
+        let reply = h.request(Method::POST, path, Some(json!([1, 2]))).await;
+        assert_eq!(reply.status, 422, "{path}: {}", reply.body);
+        assert_eq!(reply.body["error"], "RequestValidationError", "{path}");
+        assert_eq!(
+            reply.body["detail"][0]["type"], "model_attributes_type",
+            "{path}"
+        );
+        assert_eq!(reply.body["detail"][0]["loc"], json!(["body"]), "{path}");
+    }
+}
