@@ -32,6 +32,11 @@ pub struct PlanOptions {
     pub profile: Option<ProjectProfile>,
 }
 
+/// The preview's warning for a dirty git tree (callers that already asked about it, like the
+/// setup wizard's pre-flight, leave it out).
+pub const DIRTY_TREE_WARNING: &str = "the git work tree has uncommitted changes; commit or stash \
+                                      them first so the changes below are easy to review";
+
 /// Why a planned change of a generated file needs an explicit yes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -223,11 +228,7 @@ impl Engine {
             .map(|w| w.message.clone())
             .collect();
         if git_dirty(&root) == Some(true) {
-            warnings.push(
-                "the git work tree has uncommitted changes; commit or stash them first so the \
-                 changes below are easy to review"
-                    .to_owned(),
-            );
+            warnings.push(DIRTY_TREE_WARNING.to_owned());
         }
         let package = select_package(&profile, &plan, &mut warnings)?;
         let cx = ProduceContext {

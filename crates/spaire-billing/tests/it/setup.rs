@@ -435,3 +435,52 @@ fn scripted_setup_prints_one_json_report_and_a_rerun_changes_nothing() {
     applied_files.retain(|k, _| !k.starts_with(".spaire-billing/journal"));
     assert_eq!(after, applied_files);
 }
+
+/// Pre-flight asks about a dirty tree once; the preview must not repeat the warning.
+#[test]
+fn a_dirty_git_tree_is_warned_about_once() {
+    let dir = copy_fixture("detect", "express");
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    if !git(&["init", "-q"]) {
+        assert!(!crate::common::in_ci(), "git is needed in CI");
+        eprintln!("skipped: git is not installed");
+        return;
+    }
+    std::fs::write(dir.path().join("notes.txt"), "uncommitted\n").unwrap();
+    let output = billing()
+        .args([
+            "setup",
+            "--meter",
+            "api-calls",
+            "--pricing",
+            "unit",
+            "--unit-price",
+            "0.001",
+        ])
+        .args([
+            "--product",
+            "Pro",
+            "--customer",
+            "header:x-customer-id",
+            "--webhooks",
+            "false",
+        ])
+        .args(["--no-install", "--no-checks", "--yes"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = transcript(&output, &[]);
+    assert!(output.status.success(), "{text}");
+    let dirty_lines = text
+        .lines()
+        .filter(|l| l.starts_with("warning:") && l.contains("uncommitted"))
+        .count();
+    assert_eq!(dirty_lines, 1, "{text}");
+}

@@ -188,10 +188,10 @@ fn project_root(path: &Path) -> anyhow::Result<PathBuf> {
                 .into(),
         );
     }
-    Ok(dunce_canonical(path))
+    Ok(canonical(path))
 }
 
-fn dunce_canonical(path: &Path) -> PathBuf {
+fn canonical(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
@@ -482,7 +482,14 @@ fn prerequisites(
 }
 
 fn show_preview(preview: &Preview, json: bool, printer: &Printer) -> anyhow::Result<()> {
-    for warning in &preview.warnings {
+    // Pre-flight already showed the profile's warnings (and asked about a dirty tree).
+    let shown = |warning: &String| {
+        preview.profile.warnings.iter().any(|w| {
+            w.message == *warning
+                || (w.code == "dirty-git" && warning == billing_ops::plan::DIRTY_TREE_WARNING)
+        })
+    };
+    for warning in preview.warnings.iter().filter(|w| !shown(w)) {
         printer.warn(warning);
     }
     // With `--json`, stdout carries only the final report; the preview goes to stderr.
