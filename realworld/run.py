@@ -1,0 +1,612 @@
+#!/usr/bin/env python3
+"""Real-world harness for spaire-billing (a developer tool; not run in CI).
+
+For each project of projects.toml: extract a clean copy of the pinned snapshot, start the
+built-in emulator on 127.0.0.1 with a made-up token, create a product, run the tool's
+non-interactive `setup` with the project's answers, and measure what really happened:
+
+  * billable call sites in the project (an independent scan, not the tool's detector),
+    which of them the tool found, wired (the file now records usage) or listed as a manual
+    step, and which are *silent* (neither wired nor listed);
+  * API-call metering: registered in the app's own code, listed as a manual step, or silent;
+  * the webhook route: registered (a file-routed path, or an existing router/entry file now
+    mounts it), listed as a manual step, or silent;
+  * generated customer resolvers that are stubs (return nothing) and whether they are listed;
+  * whether `status` tells the truth: it reports work left exactly when work is left;
+  * optionally (--checks), the project's own type-check / lint before vs after.
+
+One JSON file per project goes to realworld/results/, and `--report` renders the markdown
+table for docs/realworld.md. Re-run it on a newer build with `--tool PATH`.
+
+Snapshots come from the `fetch` tool's mirrors (/work/.mirror/<owner>+<name>); copies live
+under --cache (default /work/realworld-cache), never inside this repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+TOKEN = "spaire_oat_realworld-made-up-token"
+MIRRORS = Path(os.environ.get("REALWORLD_MIRRORS", "/work/.mirror"))
+
+SOURCE_EXT = {".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".vue", ".svelte", ".astro",
+              ".py", ".go", ".php", ".rb"}
+SKIP_DIRS = {"node_modules", ".git", "dist", "build", ".next", ".nuxt", ".svelte-kit",
+             "vendor", "__pycache__", ".venv", "venv", "tests", "test", "__tests__", "e2e",
+             "docs", "evals", "spec", "fixtures", "migrations", ".spaire-billing"}
+SKIP_FILE = re.compile(r"\.(test|spec|d)\.[a-z]+$|(^|/)test_[^/]*\.py$|_test\.go$")
+
+# Billable call sites, by what they bill. Kept deliberately independent of the tool's
+# detector: this is the ground truth the tool is measured against.
+LLM_JS = re.compile(
+    r"\b(streamText|generateText|streamObject|generateObject|streamUI|embedMany|embed)\s*\(|"
+    r"\.chat\.completions\.create\s*\(|\.responses\.create\s*\(|\.completions\.create\s*\(|"
+    r"\.messages\.(create|stream)\s*\(|\.embeddings\.create\s*\(|"
+    r"\bcreate(Chat)?Completion\s*\(|createEmbedding\s*\(|"
+    r"['\"`]https://api\.(openai|anthropic)\.com[^'\"`]*['\"`]")
+AI_IMPORT = re.compile(r"""from\s+['"]ai(/rsc)?['"]|require\(['"]ai['"]\)""")
+AI_FUNCS = re.compile(r"\b(streamText|generateText|streamObject|generateObject|streamUI|embedMany|embed)\s*\(")
+LLM_PY = re.compile(
+    r"\.chat\.completions\.create\s*\(|\.responses\.create\s*\(|\.messages\.(create|stream)\s*\(|"
+    r"\.embeddings\.create\s*\(|\bChatCompletion\.create\s*\(|"
+    r"\.(run|run_sync|run_stream|iter)\s*\(")
+PYDANTIC_AI_IMPORT = re.compile(r"^\s*(from|import)\s+pydantic_ai\b", re.M)
+STORAGE_JS = re.compile(r"new\s+(PutObjectCommand|Upload|CreateMultipartUploadCommand)\s*\(|\.putObject\s*\(")
+STORAGE_PY = re.compile(r"\.(put_object|upload_file|upload_fileobj|generate_presigned_post)\s*\(")
+STORAGE_OTHER = re.compile(r"PutObject(WithContext)?\(|->putObject\(|\.put_object\(|Storage::(put|disk)")
+
+
+def sh(cmd, cwd=None, env=None, timeout=None, stdin=None):
+    """Run a command; return (rc, stdout, stderr). A timeout is rc 124, like timeout(1)."""
+    try:
+        p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True,
+                           timeout=timeout, input=stdin, shell=isinstance(cmd, str))
+        return p.returncode, p.stdout, p.stderr
+    except subprocess.TimeoutExpired as e:
+        return 124, (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or ""), "timeout"
+
+
+# ---------------------------------------------------------------------------- snapshots
+
+def mirror_dir(repo: str) -> Path:
+    base = MIRRORS / repo.replace("/", "+")
+    for cand in (base / "repo" / ".git", base / "repo"):
+        if (cand / "HEAD").exists() or (cand / "objects").exists():
+            return cand
+    raise SystemExit(f"error: no snapshot of {repo} under {MIRRORS}\n"
+                     f"hint: bring it with the fetch tool (`github:{repo}`), then run again")
+
+
+def extract(project: dict, dest: Path) -> list[str]:
+    """Write the pinned commit's files (only `root`, if set) into dest; return the paths a
+    partial snapshot lacks (blobs over the store's size limit), so the result says so."""
+    git = mirror_dir(project["repo"])
+    gd = ["git", f"--git-dir={git}"]
+    rc, out, err = sh(gd + ["ls-tree", "-r", "-z", project["commit"]])
+    if rc != 0:
+        raise SystemExit(f"error: {project['repo']}: commit {project['commit']} not in the snapshot: {err.strip()}")
+    root = project.get("root", "").strip("/")
+    entries = []
+    for rec in out.split("\0"):
+        if not rec:
+            continue
+        meta, path = rec.split("\t", 1)
+        mode, kind, sha = meta.split()
+        if kind != "blob" or mode == "160000":
+            continue
+        if root:
+            if not path.startswith(root + "/"):
+                continue
+            path = path[len(root) + 1:]
+        entries.append((mode, sha, path))
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    missing = []
+    proc = subprocess.Popen(gd + ["cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    for mode, sha, path in entries:
+        proc.stdin.write(f"{sha}\n".encode())
+        proc.stdin.flush()
+        header = proc.stdout.readline().decode().split()
+        if len(header) < 3 or header[1] == "missing":
+            missing.append(path)
+            continue
+        data = proc.stdout.read(int(header[2]))
+        proc.stdout.read(1)
+        target = dest / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if mode == "120000":
+            try:
+                target.symlink_to(data.decode())
+            except OSError:
+                missing.append(path)
+            continue
+        target.write_bytes(data)
+        if mode == "100755":
+            target.chmod(0o755)
+    proc.stdin.close()
+    proc.wait()
+    git_env = {**os.environ, "GIT_AUTHOR_NAME": "realworld", "GIT_AUTHOR_EMAIL": "rw@localhost",
+               "GIT_COMMITTER_NAME": "realworld", "GIT_COMMITTER_EMAIL": "rw@localhost"}
+    sh(["git", "init", "-q"], cwd=dest)
+    sh(["git", "add", "-A"], cwd=dest)
+    sh(["git", "commit", "-qm", "snapshot", "--no-verify"], cwd=dest, env=git_env)
+    return missing
+
+
+# ---------------------------------------------------------------------------- ground truth
+
+def source_files(base: Path):
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS and not d.startswith(".")]
+        for f in filenames:
+            p = Path(dirpath) / f
+            rel = p.relative_to(base).as_posix()
+            if p.suffix in SOURCE_EXT and not SKIP_FILE.search(rel) and not p.is_symlink():
+                yield p, rel
+
+
+def scan_billable(base: Path) -> list[dict]:
+    """Every billable call site (kind llm / storage) with file:line, from the original copy."""
+    sites = []
+    for p, rel in source_files(base):
+        try:
+            text = p.read_text(errors="replace")
+        except OSError:
+            continue
+        if len(text) > 400_000:
+            continue
+        suffix = p.suffix
+        pats = []
+        if suffix == ".py":
+            for m in LLM_PY.finditer(text):
+                if m.group(1) and not PYDANTIC_AI_IMPORT.search(text):
+                    continue  # .run( without pydantic_ai is not an agent run
+                if m.group(1) and not re.search(r"agent|Agent", text[max(0, m.start() - 60):m.start()]):
+                    continue
+                pats.append(("llm", m))
+            pats += [("storage", m) for m in STORAGE_PY.finditer(text)]
+        elif suffix in {".go", ".php", ".rb"}:
+            pats += [("storage", m) for m in STORAGE_OTHER.finditer(text)]
+        else:
+            has_ai = AI_IMPORT.search(text) is not None
+            for m in LLM_JS.finditer(text):
+                if AI_FUNCS.match(m.group(0)) and not has_ai:
+                    continue
+                pats.append(("llm", m))
+            pats += [("storage", m) for m in STORAGE_JS.finditer(text)]
+        for kind, m in pats:
+            line = text.count("\n", 0, m.start()) + 1
+            sites.append({"kind": kind, "file": rel, "line": line, "text": m.group(0).strip()[:60]})
+    # one site per file:line
+    seen, out = set(), []
+    for s in sorted(sites, key=lambda s: (s["file"], s["line"])):
+        if (s["file"], s["line"]) not in seen:
+            seen.add((s["file"], s["line"]))
+            out.append(s)
+    return out
+
+
+# ---------------------------------------------------------------------------- emulator
+
+class Emulator:
+    def __init__(self, tool: Path, log: Path):
+        self.log = open(log, "w")
+        self.proc = subprocess.Popen([str(tool), "emulator", "--port", "0", "--token", TOKEN],
+                                     stdout=subprocess.PIPE, stderr=self.log, text=True,
+                                     start_new_session=True)
+        self.url = None
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.log.write(line)
+            m = re.search(r"SPAIRE_SERVER_URL=(http://127\.0\.0\.1:\d+)", line)
+            if m:
+                self.url = m.group(1)
+                break
+        if not self.url:
+            self.stop()
+            raise RuntimeError("the emulator did not print its URL")
+
+    def api(self, method, path, body=None):
+        req = urllib.request.Request(self.url + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": f"Bearer {TOKEN}",
+                                              "content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read() or b"null")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        self.log.close()
+
+
+# ---------------------------------------------------------------------------- analysis
+
+def changed_files(work: Path) -> tuple[list[str], list[str]]:
+    """(modified pre-existing files, created files) relative to the project copy."""
+    _, out, _ = sh(["git", "status", "--porcelain", "-uall", "--no-renames"], cwd=work)
+    modified, created = [], []
+    for line in out.splitlines():
+        code, path = line[:2], line[3:].strip('"')
+        if path.startswith(".spaire-billing/"):
+            continue
+        (created if code == "??" else modified).append(path)
+    return modified, created
+
+
+def added_lines(work: Path, path: str) -> str:
+    _, out, _ = sh(["git", "diff", "-U0", "HEAD", "--", path], cwd=work)
+    return "\n".join(l[1:] for l in out.splitlines() if l.startswith("+") and not l.startswith("+++"))
+
+
+def mentions(steps: list, path: str) -> bool:
+    return any(path in json.dumps(s) for s in steps)
+
+
+FILE_ROUTED = re.compile(
+    r"(^|/)(app/.*route\.(ts|js|mjs)|pages/api/.*\.(ts|js)|src/routes/.*\+server\.(ts|js)|"
+    r"server/(api|routes)/.*\.(ts|js)|src/pages/.*\.(ts|js)|app/routes/.*\.(ts|tsx|js))$")
+
+
+def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, status_json, status_rc):
+    modified, created = changed_files(work)
+    steps = (setup_json or {}).get("manual_steps", []) if isinstance(setup_json, dict) else []
+    step_text = json.dumps(steps) + "\n" + setup_text
+    generated = set(created)
+
+    # tool's detector: non-route call sites
+    tool_sites = []
+    for pkg in (detect or {}).get("packages", []):
+        for cs in pkg.get("call_sites", []):
+            if cs.get("kind") != "route-handler":
+                tool_sites.append(cs)
+    tool_keys = {(cs["file"], cs["line"]) for cs in tool_sites}
+
+    per_site = []
+    for s in sites:
+        diff = added_lines(work, s["file"]) if s["file"] in modified else ""
+        wired = bool(re.search(r"spaire|recordUsage|record_usage|withUsage|usage", diff, re.I))
+        found = (s["file"], s["line"]) in tool_keys or any(k[0] == s["file"] for k in tool_keys)
+        manual = mentions(steps, s["file"]) and not wired
+        state = "wired" if wired else "manual" if manual else "silent"
+        per_site.append({**s, "found_by_tool": found, "state": state})
+
+    meters = project["answers"]["meter"]
+    entry_edits = {p: added_lines(work, p) for p in modified
+                   if p.rsplit(".", 1)[-1] in {"ts", "tsx", "js", "mjs", "cjs", "py", "go", "php", "rb"}}
+
+    api_calls = None
+    if "api-calls" in meters:
+        registered = [p for p, d in entry_edits.items()
+                      if re.search(r"api.?calls|ApiCalls|api_calls|spaire", d, re.I)]
+        listed = re.search(r"api.?call|withApiCalls|middleware", json.dumps(steps), re.I)
+        api_calls = {"state": "registered" if registered else "manual" if listed else "silent",
+                     "files": registered}
+
+    # A pre-existing file that now calls into a generated module registers what that module
+    # registers (e.g. Flask `install_billing(app)` mounts the middleware and the webhook route).
+    gen_text = {}
+    for p in created:
+        try:
+            gen_text[p] = (work / p).read_text(errors="replace")
+        except OSError:
+            gen_text[p] = ""
+
+    def reaches(diff: str, what: str) -> bool:
+        for p, body in gen_text.items():
+            stem = Path(p).stem if Path(p).stem not in ("__init__", "index") else Path(p).parent.name
+            if stem and re.search(r"\b" + re.escape(stem) + r"\b", diff) and re.search(what, body, re.I):
+                return True
+        return bool(re.search(what, diff, re.I))
+
+    if api_calls is not None and api_calls["state"] != "registered":
+        hit = [p for p, d in entry_edits.items() if reaches(d, r"api.?call|ApiCall|api_call")]
+        if hit:
+            api_calls = {"state": "registered", "files": hit}
+
+    webhook = None
+    if project["answers"].get("webhooks"):
+        routed = [p for p in created if "webhook" in p.lower() and FILE_ROUTED.search(p)]
+        mounted = [p for p, d in entry_edits.items() if reaches(d, r"webhook")]
+        listed = re.search(r"webhook", json.dumps(steps), re.I)
+        state = "registered" if (routed or mounted) else "manual" if listed else "silent"
+        webhook = {"state": state, "files": routed + mounted}
+
+    # Customer resolvers that cannot return an id: a placeholder, or a session key the app
+    # never writes (e.g. `user_id` where Flask-Login stores `_user_id`).
+    stubs = []
+    original_text = None
+    for p, body in gen_text.items():
+        if not re.search(r"customer|middleware|SpaireUsage", p, re.I):
+            continue
+        reason = None
+        if "returns no user id yet" in body or re.search(r"\bTODO\b|NotImplementedError", body):
+            reason = "placeholder that returns no id"
+        else:
+            keys = set()
+            for line in body.splitlines():
+                if "session" in line.lower() and not line.lstrip().startswith(("#", "//", "*", '"""')):
+                    keys |= set(re.findall(r"""[\[(]\s*["'](\w+)["']""", line))
+            if keys:
+                if original_text is None:
+                    original_text = "\n".join(
+                        t.read_text(errors="replace") for t, rel in source_files(work)
+                        if rel not in gen_text and t.stat().st_size < 400_000)
+                unknown = [k for k in keys if not re.search(
+                    r"session[^\n]{0,40}[\[(]\s*[\"']" + k + r"[\"']", original_text)]
+                if unknown:
+                    reason = f"reads session key {', '.join(sorted(unknown))} that the app never writes"
+        if reason:
+            stubs.append({"file": p, "reason": reason, "listed": mentions(steps, p)})
+
+    # metering truth: meters with nothing feeding them
+    fed = {"llm-tokens": any(s["kind"] == "llm" and s["state"] == "wired" for s in per_site),
+           "llm-tokens-split": any(s["kind"] == "llm" and s["state"] == "wired" for s in per_site),
+           "storage": any(s["kind"] == "storage" and s["state"] == "wired" for s in per_site),
+           "api-calls": bool(api_calls and api_calls["state"] == "registered")}
+    unfed = [m for m in meters if m in fed and not fed[m]]
+    silent_meters = []
+    for m in unfed:
+        listed = (m == "api-calls" and api_calls and api_calls["state"] == "manual") or any(
+            s["state"] == "manual" for s in per_site if m.startswith("llm") and s["kind"] == "llm"
+            or m == "storage" and s["kind"] == "storage")
+        if not listed:
+            silent_meters.append(m)
+
+    complete = (not unfed and all(s["state"] == "wired" for s in per_site)
+                and (webhook is None or webhook["state"] == "registered")
+                and not stubs)
+    # status truth: it must report work left exactly when work is left. Today's contract has
+    # no manual steps in status; issue #12 adds `complete`, `manual_steps` and `meters[]`.
+    st = status_json if isinstance(status_json, dict) else {}
+    reported_left = bool(st.get("manual_steps")) or any(
+        m.get("unfed_reason") for m in st.get("meters", []) if isinstance(m, dict)) or (
+        st.get("complete") is False)
+    status = {"rc": status_rc, "reports_metering_work_left": reported_left,
+              "truthful": reported_left == (not complete),
+              "sdk_installed": (st.get("sdk") or {}).get("installed")}
+
+    counts = {
+        "sites": len(per_site),
+        "found": sum(s["found_by_tool"] for s in per_site),
+        "wired": sum(s["state"] == "wired" for s in per_site),
+        "manual": sum(s["state"] == "manual" for s in per_site),
+        "silent": sum(s["state"] == "silent" for s in per_site),
+    }
+    return {"counts": counts, "sites": per_site, "api_calls": api_calls, "webhook": webhook,
+            "stub_resolvers": stubs, "unfed_meters": unfed, "silent_meters": silent_meters,
+            "complete": complete, "status": status, "modified_files": modified,
+            "created_files": sorted(generated), "tool_call_sites": len(tool_sites),
+            "manual_steps": steps}
+
+
+# ---------------------------------------------------------------------------- checks
+
+def run_checks(project, work, log):
+    """The project's own type-check / lint commands (projects.toml `checks`), as error counts."""
+    results = {}
+    for cmd in project.get("checks", []):
+        rc, out, err = sh(f"nice -n 10 {cmd}", cwd=work, timeout=300)
+        text = out + err
+        errors = len(re.findall(r"error", text, re.I))
+        results[cmd] = {"rc": rc, "error_lines": errors}
+        log.write(f"$ {cmd}\n{text[-20000:]}\n")
+    return results
+
+
+def install_deps(project, work, log):
+    cmd = project.get("install")
+    if not cmd:
+        return {"state": "none"}
+    t = time.time()
+    rc, out, err = sh(f"nice -n 10 {cmd}", cwd=work, timeout=300)
+    log.write(f"$ {cmd}\n{(out + err)[-20000:]}\n")
+    state = "timeout (>5 min, skipped)" if rc == 124 else "ok" if rc == 0 else f"failed rc={rc}"
+    return {"state": state, "seconds": round(time.time() - t)}
+
+
+# ---------------------------------------------------------------------------- one project
+
+def setup_args(project, url):
+    a = project["answers"]
+    args = ["setup", "."]
+    if project.get("package"):
+        args += ["--package", project["package"]]
+    for m in a.get("meter", []):
+        args += ["--meter", m]
+    for m in a.get("custom_meter", []):
+        args += ["--custom-meter", m]
+    args += ["--pricing", a.get("pricing", "unit")]
+    if a.get("unit_price"):
+        args += ["--unit-price", a["unit_price"]]
+    if a.get("credits"):
+        args += ["--credits", a["credits"]]
+    args += ["--product", "Pro", "--customer", a["customer"],
+             "--webhooks", "true" if a.get("webhooks") else "false",
+             "--environment", "local", "--server-url", url, "--yes", "--no-install",
+             "--no-checks", "--json"]
+    return args
+
+
+def run_project(project, tool: Path, cache: Path, out_dir: Path, with_checks: bool):
+    name = project["name"]
+    work = cache / "work" / name
+    logs = cache / "logs" / name
+    logs.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    result = {"name": name, "repo": project["repo"], "commit": project["commit"],
+              "root": project.get("root", ""), "package": project.get("package", ""),
+              "framework": project["framework"], "notes": project.get("notes", ""),
+              "answers": project["answers"]}
+    missing = extract(project, work)
+    result["snapshot_missing_files"] = len(missing)
+    pkg_prefix = project.get("package", "")
+    sites = scan_billable(work / pkg_prefix if pkg_prefix else work)
+    if pkg_prefix:
+        sites = [{**s, "file": f"{pkg_prefix}/{s['file']}"} for s in sites]
+
+    with open(logs / "checks.log", "w") as clog:
+        if with_checks:
+            result["deps"] = install_deps(project, work, clog)
+            before = run_checks(project, work, clog)
+        emu = Emulator(tool, logs / "emulator.log")
+        try:
+            emu.api("POST", "/v1/products/", {"name": "Pro", "recurring_interval": "month",
+                                               "prices": [{"amount_type": "fixed", "price_amount": 2000,
+                                                           "price_currency": "usd"}]})
+            env = {**os.environ, "SPAIRE_ACCESS_TOKEN": TOKEN, "SPAIRE_SERVER_URL": emu.url,
+                   "NO_COLOR": "1"}
+            rc, dout, _ = sh([str(tool), "detect", ".", "--json"], cwd=work, env=env, timeout=120)
+            detect = json.loads(dout) if dout.strip().startswith("{") else None
+            # The snapshot's copy is committed; the tool's own config must not count as dirty.
+            rc, sout, serr = sh([str(tool)] + setup_args(project, emu.url), cwd=work, env=env, timeout=300)
+            (logs / "setup.stdout").write_text(sout)
+            (logs / "setup.stderr").write_text(serr)
+            result["setup_rc"] = rc
+            try:
+                setup_json = json.loads(sout)
+            except json.JSONDecodeError:
+                setup_json = None
+            result["setup_error"] = None if rc == 0 else serr.strip().splitlines()[-8:]
+            src, stout, sterr = sh([str(tool), "status", ".", "--json"], cwd=work, env=env, timeout=120)
+            (logs / "status.stdout").write_text(stout + sterr)
+            try:
+                status_json = json.loads(stout)
+            except json.JSONDecodeError:
+                status_json = None
+            meters = emu.api("GET", "/v1/meters/?limit=100")
+            result["remote_meters"] = [m.get("name") for m in (meters or {}).get("items", [])]
+        finally:
+            emu.stop()
+        result.update(analyze(project, work, pkg_prefix, sites, detect, setup_json,
+                              serr, status_json, src))
+        if with_checks:
+            after = run_checks(project, work, clog)
+            result["checks"] = {c: {"before": before[c], "after": after[c],
+                                    "new_errors": after[c]["error_lines"] - before[c]["error_lines"]}
+                                for c in before}
+    result["seconds"] = round(time.time() - started, 1)
+    (out_dir / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+# ---------------------------------------------------------------------------- report
+
+def cell_state(x):
+    return "—" if x is None else x["state"]
+
+
+def report(out_dir: Path, meta: dict) -> str:
+    rows = [json.loads(p.read_text()) for p in sorted(out_dir.glob("*.json"))]
+    order = {p["name"]: i for i, p in enumerate(load_projects())}
+    rows.sort(key=lambda r: order.get(r["name"], 1e9))
+    lines = ["| project | framework | setup | sites | found | wired | manual | silent | api-calls | webhook | stub resolver | unfed meters (silent) | status truthful | checks (new errors) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    tot = dict(sites=0, found=0, wired=0, manual=0, silent=0)
+    agg = dict(projects=0, setup_ok=0, silent_meters=0, unlisted_stubs=0, status_truthful=0,
+               api_registered=0, api_total=0, wh_registered=0, wh_total=0, complete=0)
+    for r in rows:
+        agg["projects"] += 1
+        c = r.get("counts", {})
+        for k in tot:
+            tot[k] += c.get(k, 0)
+        agg["setup_ok"] += r.get("setup_rc") == 0
+        agg["silent_meters"] += len(r.get("silent_meters", []))
+        stubs = r.get("stub_resolvers", [])
+        agg["unlisted_stubs"] += sum(not s["listed"] for s in stubs)
+        st = r.get("status", {})
+        agg["status_truthful"] += bool(st.get("truthful"))
+        agg["complete"] += bool(r.get("complete"))
+        if r.get("api_calls"):
+            agg["api_total"] += 1
+            agg["api_registered"] += r["api_calls"]["state"] == "registered"
+        if r.get("webhook"):
+            agg["wh_total"] += 1
+            agg["wh_registered"] += r["webhook"]["state"] == "registered"
+        checks = r.get("checks")
+        chk = "not run" if not checks else ", ".join(
+            f"{v['new_errors']:+d}" for v in checks.values())
+        setup = "ok" if r.get("setup_rc") == 0 else f"exit {r.get('setup_rc')}"
+        stub = "—" if not stubs else ", ".join(("listed " if s["listed"] else "UNLISTED ") + s["file"] for s in stubs)
+        unfed = ", ".join(m + (" (silent)" if m in r.get("silent_meters", []) else "")
+                          for m in r.get("unfed_meters", [])) or "—"
+        where = r["repo"] + ("/" + r["root"] if r.get("root") else "") + ("#" + r["package"] if r.get("package") else "")
+        lines.append(
+            f"| [{r['name']}](https://github.com/{r['repo']}/tree/{r['commit']}{'/' + r['root'] if r.get('root') else ''}) `{r['commit'][:8]}` | {r['framework']} | {setup} "
+            f"| {c.get('sites', 0)} | {c.get('found', 0)} | {c.get('wired', 0)} | {c.get('manual', 0)} | {c.get('silent', 0)} "
+            f"| {cell_state(r.get('api_calls'))} | {cell_state(r.get('webhook'))} | {stub} | {unfed} "
+            f"| {'yes' if st.get('truthful') else 'no'} (exit {st.get('rc')}) | {chk} |")
+    lines.append(f"| **total ({agg['projects']})** | | {agg['setup_ok']} ok | {tot['sites']} | {tot['found']} | {tot['wired']} | {tot['manual']} | {tot['silent']} "
+                 f"| {agg['api_registered']}/{agg['api_total']} registered | {agg['wh_registered']}/{agg['wh_total']} registered "
+                 f"| {agg['unlisted_stubs']} unlisted | {agg['silent_meters']} silent | {agg['status_truthful']}/{agg['projects']} | |")
+    head = [f"Measured {meta.get('date', '')} with `spaire-billing` built from commit `{meta.get('commit', '')}`; "
+            f"{agg['complete']}/{agg['projects']} projects complete after setup (every billable site wired, "
+            f"API calls registered, webhook route registered, no stub resolver)."]
+    return "\n".join(head + [""] + lines) + "\n"
+
+
+def load_projects():
+    return tomllib.loads((HERE / "projects.toml").read_text())["project"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tool", type=Path, default=REPO / "target/debug/spaire-billing")
+    ap.add_argument("--cache", type=Path, default=Path("/work/realworld-cache"))
+    ap.add_argument("--out", type=Path, default=HERE / "results")
+    ap.add_argument("--only", action="append", help="project name (repeatable)")
+    ap.add_argument("--checks", action="store_true",
+                    help="install deps (projects.toml `install`, 5 min cap) and run `checks` before/after")
+    ap.add_argument("--report", action="store_true", help="print the markdown table from --out and exit")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    meta_file = args.out / "_meta.txt"
+    if args.report:
+        meta = dict(l.split("=", 1) for l in meta_file.read_text().split("\n") if "=" in l) if meta_file.exists() else {}
+        sys.stdout.write(report(args.out, meta))
+        return
+    if not args.tool.exists():
+        raise SystemExit(f"error: {args.tool} does not exist\nhint: cargo build -p spaire-billing")
+    _, commit, _ = sh(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO)
+    meta_file.write_text(f"date={dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC\ncommit={commit.strip()}\n")
+    projects = [p for p in load_projects() if not args.only or p["name"] in args.only]
+    failed = 0
+    for p in projects:
+        try:
+            r = run_project(p, args.tool, args.cache, args.out, args.checks)
+            c = r["counts"]
+            print(f"{p['name']:36} setup={r['setup_rc']} sites={c['sites']} found={c['found']} wired={c['wired']} "
+                  f"manual={c['manual']} silent={c['silent']} api={cell_state(r['api_calls'])} "
+                  f"webhook={cell_state(r['webhook'])} complete={r['complete']} status_truthful={r['status']['truthful']} "
+                  f"({r['seconds']}s)", flush=True)
+        except Exception as e:  # one broken project must not stop the others; say which and why
+            failed += 1
+            print(f"{p['name']:36} error: {e}", flush=True)
+            (args.out / f"{p['name']}.error.txt").write_text(repr(e))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
