@@ -63,7 +63,7 @@ AI_FUNCS = re.compile(r"\b(streamText|generateText|streamObject|generateObject|s
 LLM_PY = re.compile(
     r"\.chat\.completions\.create\s*\(|\.responses\.create\s*\(|\.messages\.(create|stream)\s*\(|"
     r"\.embeddings\.create\s*\(|\bChatCompletion\.create\s*\(|"
-    r"\.(run|run_sync|run_stream|iter)\s*\(")
+    r"\.(?P<agent>run|run_sync|run_stream|iter)\s*\(")
 PYDANTIC_AI_IMPORT = re.compile(r"^\s*(from|import)\s+pydantic_ai\b", re.M)
 STORAGE_JS = re.compile(r"new\s+(PutObjectCommand|Upload|CreateMultipartUploadCommand)\s*\(|\.putObject\s*\(")
 STORAGE_PY = re.compile(r"\.(put_object|upload_file|upload_fileobj|generate_presigned_post)\s*\(")
@@ -160,6 +160,35 @@ def source_files(base: Path):
                 yield p, rel
 
 
+def blank_python_noncode(text: str) -> str:
+    """Comments and string literals replaced by spaces (lines kept), so a docstring's
+    `agent.run()` is not counted as a call."""
+    import io
+    import tokenize
+    lines = text.splitlines(keepends=True)
+    out = [list(l) for l in lines]
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type in (tokenize.COMMENT, tokenize.STRING):
+                (sr, sc), (er, ec) = tok.start, tok.end
+                for r in range(sr, er + 1):
+                    row = out[r - 1]
+                    a = sc if r == sr else 0
+                    b = ec if r == er else len(row)
+                    for i in range(a, min(b, len(row))):
+                        if row[i] != "\n":
+                            row[i] = " "
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return text
+    return "".join("".join(r) for r in out)
+
+
+def blank_js_comments(text: str) -> str:
+    def spaces(m):
+        return re.sub(r"[^\n]", " ", m.group(0))
+    return re.sub(r"/\*.*?\*/|(?<![:'\"`])//[^\n]*", spaces, text, flags=re.S)
+
+
 def scan_billable(base: Path) -> list[dict]:
     """Every billable call site (kind llm / storage) with file:line, from the original copy."""
     sites = []
@@ -172,11 +201,13 @@ def scan_billable(base: Path) -> list[dict]:
             continue
         suffix = p.suffix
         pats = []
+        text = blank_python_noncode(text) if suffix == ".py" else blank_js_comments(text) \
+            if suffix not in {".go", ".php", ".rb"} else text
         if suffix == ".py":
             for m in LLM_PY.finditer(text):
-                if m.group(1) and not PYDANTIC_AI_IMPORT.search(text):
+                if m.group("agent") and not PYDANTIC_AI_IMPORT.search(text):
                     continue  # .run( without pydantic_ai is not an agent run
-                if m.group(1) and not re.search(r"agent|Agent", text[max(0, m.start() - 60):m.start()]):
+                if m.group("agent") and not re.search(r"agent|Agent", text[max(0, m.start() - 60):m.start()]):
                     continue
                 pats.append(("llm", m))
             pats += [("storage", m) for m in STORAGE_PY.finditer(text)]
@@ -265,6 +296,13 @@ def mentions(steps: list, path: str) -> bool:
     return any(path in json.dumps(s) for s in steps)
 
 
+# A usage-recording call added by the wiring step (not a mere import or middleware line).
+RECORD_CALL = re.compile(r"\b(record(Llm|Storage|Agent)\w*|record_(llm|storage|agent)\w*|recordEvent|record_event|recordUsage)\s*\(")
+# Files a framework picks up by their location alone: creating one registers it.
+AUTO_REGISTERED = re.compile(
+    r"(^|/)(server/middleware/[^/]+\.(ts|js)|src/hooks\.server\.(ts|js)|(src/)?middleware\.(ts|js)|"
+    r"config/initializers/[^/]+\.rb)$")
+
 FILE_ROUTED = re.compile(
     r"(^|/)(app/.*route\.(ts|js|mjs)|pages/api/.*\.(ts|js)|src/routes/.*\+server\.(ts|js)|"
     r"server/(api|routes)/.*\.(ts|js)|src/pages/.*\.(ts|js)|app/routes/.*\.(ts|tsx|js))$")
@@ -287,8 +325,8 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
     per_site = []
     for s in sites:
         diff = added_lines(work, s["file"]) if s["file"] in modified else ""
-        wired = bool(re.search(r"spaire|recordUsage|record_usage|withUsage|usage", diff, re.I))
-        found = (s["file"], s["line"]) in tool_keys or any(k[0] == s["file"] for k in tool_keys)
+        wired = bool(RECORD_CALL.search(diff))
+        found = any(k[0] == s["file"] and abs(k[1] - s["line"]) <= 2 for k in tool_keys)
         manual = mentions(steps, s["file"]) and not wired
         state = "wired" if wired else "manual" if manual else "silent"
         per_site.append({**s, "found_by_tool": found, "state": state})
@@ -300,8 +338,9 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
     api_calls = None
     if "api-calls" in meters:
         registered = [p for p, d in entry_edits.items()
-                      if re.search(r"api.?calls|ApiCalls|api_calls|spaire", d, re.I)]
-        listed = re.search(r"api.?call|withApiCalls|middleware", json.dumps(steps), re.I)
+                      if re.search(r"api.?calls|ApiCall|api_call", d, re.I)]
+        registered += [p for p in created if AUTO_REGISTERED.search(p)]
+        listed = re.search(r"api.?call|withApiCalls|middleware|Handle\b|register", json.dumps(steps), re.I)
         api_calls = {"state": "registered" if registered else "manual" if listed else "silent",
                      "files": registered}
 
@@ -330,7 +369,7 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
     if project["answers"].get("webhooks"):
         routed = [p for p in created if "webhook" in p.lower() and FILE_ROUTED.search(p)]
         mounted = [p for p, d in entry_edits.items() if reaches(d, r"webhook")]
-        listed = re.search(r"webhook", json.dumps(steps), re.I)
+        listed = reaches(json.dumps(steps), r"webhook")
         state = "registered" if (routed or mounted) else "manual" if listed else "silent"
         webhook = {"state": state, "files": routed + mounted}
 
@@ -463,8 +502,8 @@ def run_project(project, tool: Path, cache: Path, out_dir: Path, with_checks: bo
     missing = extract(project, work)
     result["snapshot_missing_files"] = len(missing)
     pkg_prefix = project.get("package", "")
-    sites = scan_billable(work / pkg_prefix if pkg_prefix else work)
-    if pkg_prefix:
+    sites = scan_billable(work / pkg_prefix if pkg_prefix and pkg_prefix != "." else work)
+    if pkg_prefix and pkg_prefix != ".":
         sites = [{**s, "file": f"{pkg_prefix}/{s['file']}"} for s in sites]
 
     with open(logs / "checks.log", "w") as clog:
