@@ -354,6 +354,11 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
             gen_text[p] = ""
 
     def reaches(diff: str, what: str) -> bool:
+        # a backticked name the text asks to call, defined in a generated file that does `what`
+        for ident in re.findall(r"`(\w+)`", diff):
+            for body in gen_text.values():
+                if re.search(r"(def|function|const|func)\s+" + ident + r"\b", body) and re.search(what, body, re.I):
+                    return True
         for p, body in gen_text.items():
             stem = Path(p).stem if Path(p).stem not in ("__init__", "index") else Path(p).parent.name
             if stem and re.search(r"\b" + re.escape(stem) + r"\b", diff) and re.search(what, body, re.I):
@@ -558,11 +563,14 @@ def cell_state(x):
 
 
 def report(out_dir: Path, meta: dict) -> str:
-    rows = [json.loads(p.read_text()) for p in sorted(out_dir.glob("*.json"))]
+    rows = [json.loads(p.read_text()) for p in sorted(out_dir.glob("*.json"))
+            if not p.name.endswith(".runtime.json")]
+    runtime = {json.loads(p.read_text())["name"]: json.loads(p.read_text())
+               for p in sorted(out_dir.glob("*.runtime.json"))}
     order = {p["name"]: i for i, p in enumerate(load_projects())}
     rows.sort(key=lambda r: order.get(r["name"], 1e9))
-    lines = ["| project | framework | setup | sites | found | wired | manual | silent | api-calls | webhook | stub resolver | unfed meters (silent) | status truthful | checks (new errors) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| project | framework | setup | sites | found | wired | manual | silent | api-calls | webhook | stub resolver | unfed meters (silent) | status truthful | runtime | checks (new errors) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     tot = dict(sites=0, found=0, wired=0, manual=0, silent=0)
     agg = dict(projects=0, setup_ok=0, silent_meters=0, unlisted_stubs=0, status_truthful=0,
                api_registered=0, api_total=0, wh_registered=0, wh_total=0, complete=0)
@@ -577,7 +585,9 @@ def report(out_dir: Path, meta: dict) -> str:
         agg["unlisted_stubs"] += sum(not s["listed"] for s in stubs)
         st = r.get("status", {})
         agg["status_truthful"] += bool(st.get("truthful"))
-        agg["complete"] += bool(r.get("complete"))
+        rt = runtime.get(r["name"])
+        rt_cell = "—" if rt is None else "pass" if rt.get("ok") else "**FAIL**"
+        agg["complete"] += bool(r.get("complete")) and (rt is None or bool(rt.get("ok")))
         if r.get("api_calls"):
             agg["api_total"] += 1
             agg["api_registered"] += r["api_calls"]["state"] == "registered"
@@ -596,13 +606,25 @@ def report(out_dir: Path, meta: dict) -> str:
             f"| [{r['name']}](https://github.com/{r['repo']}/tree/{r['commit']}{'/' + r['root'] if r.get('root') else ''}) `{r['commit'][:8]}` | {r['framework']} | {setup} "
             f"| {c.get('sites', 0)} | {c.get('found', 0)} | {c.get('wired', 0)} | {c.get('manual', 0)} | {c.get('silent', 0)} "
             f"| {cell_state(r.get('api_calls'))} | {cell_state(r.get('webhook'))} | {stub} | {unfed} "
-            f"| {'yes' if st.get('truthful') else 'no'} (exit {st.get('rc')}) | {chk} |")
+            f"| {'yes' if st.get('truthful') else 'no'} (exit {st.get('rc')}) | {rt_cell} | {chk} |")
     lines.append(f"| **total ({agg['projects']})** | | {agg['setup_ok']} ok | {tot['sites']} | {tot['found']} | {tot['wired']} | {tot['manual']} | {tot['silent']} "
                  f"| {agg['api_registered']}/{agg['api_total']} registered | {agg['wh_registered']}/{agg['wh_total']} registered "
-                 f"| {agg['unlisted_stubs']} unlisted | {agg['silent_meters']} silent | {agg['status_truthful']}/{agg['projects']} | |")
+                 f"| {agg['unlisted_stubs']} unlisted | {agg['silent_meters']} silent | {agg['status_truthful']}/{agg['projects']} "
+                 f"| {sum(bool(v.get('ok')) for v in runtime.values())}/{len(runtime)} pass | |")
+    lines += ["", "Runtime checks:", "",
+              "| project | kind | customer | meter: expected → counted | webhook signed / forged | result |",
+              "|---|---|---|---|---|---|"]
+    for name, rt in sorted(runtime.items(), key=lambda kv: order.get(kv[0], 1e9)):
+        exp = rt.get("expect", {})
+        got = rt.get("counted", {}).get(exp.get("meter"), {})
+        d = rt.get("driver", {})
+        wh = f"{d.get('webhook_signed', '—')} / {d.get('webhook_bad_signature', '—')}"
+        res = "pass" if rt.get("ok") else "**FAIL**" + (f": {rt['error'][:120]}" if rt.get("error") else "")
+        lines.append(f"| {name} | {rt.get('kind', '')} | `{rt.get('customer', '')}` | {exp.get('meter')}: "
+                     f"{exp.get('quantity')} → {got.get('quantity', '—')} ({got.get('events', 0)} events) | {wh} | {res} |")
     head = [f"Measured {meta.get('date', '')} with `spaire-billing` built from commit `{meta.get('commit', '')}`; "
             f"{agg['complete']}/{agg['projects']} projects complete after setup (every billable site wired, "
-            f"API calls registered, webhook route registered, no stub resolver)."]
+            f"API calls registered, webhook route registered, no stub resolver, runtime check passed where there is one)."]
     return "\n".join(head + [""] + lines) + "\n"
 
 
@@ -618,18 +640,33 @@ def main():
     ap.add_argument("--only", action="append", help="project name (repeatable)")
     ap.add_argument("--checks", action="store_true",
                     help="install deps (projects.toml `install`, 5 min cap) and run `checks` before/after")
-    ap.add_argument("--report", action="store_true", help="print the markdown table from --out and exit")
+    ap.add_argument("--report", action="store_true", help="print the markdown tables from --out and exit")
+    ap.add_argument("--write-doc", action="store_true", help="with --report: put them into docs/realworld.md")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     meta_file = args.out / "_meta.txt"
     if args.report:
         meta = dict(l.split("=", 1) for l in meta_file.read_text().split("\n") if "=" in l) if meta_file.exists() else {}
-        sys.stdout.write(report(args.out, meta))
+        text = report(args.out, meta)
+        if not args.write_doc:
+            sys.stdout.write(text)
+            return
+        doc = REPO / "docs" / "realworld.md"
+        body = doc.read_text()
+        start = body.index("<!-- realworld:report:start")
+        start = body.index("-->", start) + 3
+        end = body.index("<!-- realworld:report:end -->")
+        doc.write_text(body[:start] + "\n" + text + body[end:])
+        print(f"wrote {doc}")
         return
     if not args.tool.exists():
         raise SystemExit(f"error: {args.tool} does not exist\nhint: cargo build -p spaire-billing")
+    # The tool's code is what is measured: name the last commit that changed it, too.
     _, commit, _ = sh(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO)
-    meta_file.write_text(f"date={dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC\ncommit={commit.strip()}\n")
+    _, tool_commit, _ = sh(["git", "log", "-1", "--format=%h", "--abbrev=12", "--", "crates", "Cargo.lock"], cwd=REPO)
+    dirty = sh(["git", "status", "--porcelain", "--", "crates"], cwd=REPO)[1].strip()
+    meta_file.write_text(f"date={dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC\n"
+                         f"commit={commit.strip()} (tool code as of {tool_commit.strip()}{', with uncommitted changes' if dirty else ''})\n")
     projects = [p for p in load_projects() if not args.only or p["name"] in args.only]
     failed = 0
     for p in projects:

@@ -12,7 +12,10 @@ Kinds:
               handler with a web `Request`; the LLM provider module is mapped (tsconfig
               `paths`) to an `ai/test` mock model with fixed usage.
   django      Django's test client against the project's settings and URLconf (its real
-              middleware stack, auth and CSRF): a signed-in request, then a signed webhook.
+              middleware stack, auth and CSRF): a signed-in GET, then a signed webhook
+              (the customer is the signed-in user's pk).
+  flask       the app factory's test client; `prepare` (Python, in the app context) creates a
+              user and signs it in as the app's login does; then a GET and a signed webhook.
 
 Node dependencies come from the registry into --cache/rtdeps/<set> (`npm install
 --ignore-scripts`), Python ones into --cache/rtdeps/<set>/.venv; the project's copy only
@@ -151,8 +154,9 @@ def strip_jsonc(text: str) -> str:
     return re.sub(r",(\s*[}\]])", r"\1", "".join(out))
 
 
-def node_route(project, rt, work: Path, cache: Path, emu, env) -> dict:
+def node_route(project, rt, root: Path, cache: Path, emu, env) -> dict:
     node_modules = ensure_node_deps(cache, rt["deps"])
+    work = root / rt.get("dir", ".")  # the package (monorepo: apps/web)
     nm = work / "node_modules"
     if nm.exists() or nm.is_symlink():
         nm.unlink() if nm.is_symlink() else shutil.rmtree(nm)
@@ -165,15 +169,18 @@ def node_route(project, rt, work: Path, cache: Path, emu, env) -> dict:
     paths = dict(base.get("compilerOptions", {}).get("paths", {}))
     for module in rt["mock_modules"]:
         paths[module] = ["./.rw-mock/provider.ts"]
+    # Standalone (no `extends`): a monorepo's shared base lives in a workspace package that
+    # is not installed here; tsx only needs the module settings and the path aliases.
     (work / "tsconfig.rw.json").write_text(json.dumps(
-        {"extends": "./tsconfig.json", "compilerOptions": {"paths": paths, "baseUrl": "."}}))
-    created = run.changed_files(work)[1]
+        {"compilerOptions": {"target": "esnext", "module": "esnext", "moduleResolution": "bundler",
+                             "jsx": "react-jsx", "baseUrl": ".", "paths": paths}}))
+    created = run.changed_files(root)[1]
     recorder = next(p for p in created if p.endswith("/recorder.ts"))
     webhook = next((p for p in created if "webhook" in p and run.FILE_ROUTED.search(p)), None)
     cfg = {"entry": str(work / rt["entry"]), "export": rt.get("export", "POST"),
            "headers": {"content-type": "application/json", **rt.get("headers", {})},
-           "body": rt.get("body", "{}"), "recorder": str(work / recorder),
-           "webhook": str(work / webhook) if webhook else None, "secret": WEBHOOK_SECRET}
+           "body": rt.get("body", "{}"), "recorder": str(root / recorder),
+           "webhook": str(root / webhook) if webhook else None, "secret": WEBHOOK_SECRET}
     renv = {**env, "RW_CONFIG": json.dumps(cfg), "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "OPENAI_API_KEY": "sk-rw-made-up", "GOOGLE_GENERATIVE_AI_API_KEY": "rw-made-up",
             "RW_MOCK_TEXT": rt.get("mock_text", "ok")}
@@ -183,6 +190,120 @@ def node_route(project, rt, work: Path, cache: Path, emu, env) -> dict:
     m = re.search(r"^RW_RESULT (.*)$", out, re.M)
     if not m:
         return {"ok": False, "error": f"driver exit {rc}: {(err or out)[-1500:]}"}
+    return {"driver": json.loads(m.group(1)), "driver_stderr": err[-1500:]}
+
+
+DJANGO_DRIVER = """\
+import base64, hashlib, hmac, json, os, sys, time
+sys.path.insert(0, os.getcwd())
+cfg = json.loads(os.environ["RW_CONFIG"])
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", cfg["settings"])
+import django
+django.setup()
+from django.test.utils import setup_test_environment
+setup_test_environment()
+from django.core.management import call_command
+call_command("migrate", verbosity=0, interactive=False)
+from django.contrib.auth import get_user_model
+from django.test import Client
+import importlib
+
+user = get_user_model().objects.create_user(username="rwuser", email="rw@example.com", password="rw-pass-123456")
+client = Client()
+client.force_login(user)
+out = {"customer": str(user.pk)}
+resp = client.get(cfg["path"])
+out["status"] = resp.status_code
+importlib.import_module(cfg["usage_module"]).flush_usage()
+
+payload = json.dumps({"type": "rw.unknown_event", "timestamp": "2026-01-01T00:00:00Z", "data": {}})
+msg_id, ts = "msg_rw_1", str(int(time.time()))
+# Standard Webhooks: the key is the secret's UTF-8 bytes (Spaire's SDK base64-encodes them first).
+mac = hmac.new(cfg["secret"].encode(), f"{msg_id}.{ts}.{payload}".encode(), hashlib.sha256).digest()
+sig = "v1," + base64.b64encode(mac).decode()
+hook = Client(enforce_csrf_checks=True)  # the app's real CSRF middleware stays on
+def post(signature):
+    return hook.post(cfg["webhook_path"], data=payload, content_type="application/json",
+                     HTTP_WEBHOOK_ID=msg_id, HTTP_WEBHOOK_TIMESTAMP=ts, HTTP_WEBHOOK_SIGNATURE=signature).status_code
+out["webhook_signed"] = post(sig)
+out["webhook_bad_signature"] = post("v1,AAAA")
+print("RW_RESULT " + json.dumps(out))
+"""
+
+
+FLASK_DRIVER = """\
+import base64, hashlib, hmac, importlib, json, os, sys, time
+sys.path.insert(0, os.getcwd())
+cfg = json.loads(os.environ["RW_CONFIG"])
+module, factory = cfg["factory"].split(":")
+app = getattr(importlib.import_module(module), factory)()
+app.config.update(cfg.get("config", {}))
+client = app.test_client()
+out = {}
+with app.app_context():
+    scope = {"app": app, "client": client}
+    exec(cfg["prepare"], scope)  # creates the user and signs it in the way the app's login does
+    out["customer"] = scope["customer"]
+    resp = client.get(cfg["path"])
+    out["status"] = resp.status_code
+importlib.import_module(cfg["usage_module"]).flush_usage()
+
+payload = json.dumps({"type": "rw.unknown_event", "timestamp": "2026-01-01T00:00:00Z", "data": {}})
+msg_id, ts = "msg_rw_1", str(int(time.time()))
+mac = hmac.new(cfg["secret"].encode(), f"{msg_id}.{ts}.{payload}".encode(), hashlib.sha256).digest()
+def post(signature):
+    return app.test_client().post(cfg["webhook_path"], data=payload, content_type="application/json",
+        headers={"webhook-id": msg_id, "webhook-timestamp": ts, "webhook-signature": signature}).status_code
+out["webhook_signed"] = post("v1," + base64.b64encode(mac).decode())
+out["webhook_bad_signature"] = post("v1,AAAA")
+print("RW_RESULT " + json.dumps(out))
+"""
+
+
+def flask_check(project, rt, work: Path, cache: Path, emu, env) -> dict:
+    py = ensure_python_deps(cache, rt["deps"], rt["requirements"])
+    (work / ".rw-driver.py").write_text(FLASK_DRIVER)
+    cfg = {"factory": rt["factory"], "config": rt.get("config", {}), "prepare": rt["prepare"],
+           "path": rt.get("path", "/"), "usage_module": rt["usage_module"],
+           "webhook_path": rt["webhook_path"], "secret": WEBHOOK_SECRET}
+    renv = {**env, "RW_CONFIG": json.dumps(cfg), "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "DATABASE_URL": "sqlite://"}
+    rc, out, err = run.sh(["nice", "-n", "10", str(py), ".rw-driver.py"], cwd=work, env=renv, timeout=300)
+    m = re.search(r"^RW_RESULT (.*)$", out, re.M)
+    if not m:
+        return {"error": f"driver exit {rc}: {(err or out)[-1500:]}"}
+    return {"driver": json.loads(m.group(1)), "driver_stderr": err[-1500:]}
+
+
+def ensure_python_deps(cache: Path, name: str, requirements: list[str]) -> Path:
+    d = cache / "rtdeps" / name
+    py = d / ".venv" / "bin" / "python"
+    if (d / ".installed").exists():
+        return py
+    d.mkdir(parents=True, exist_ok=True)
+    if not py.exists():
+        run.sh([sys.executable, "-m", "venv", str(d / ".venv")], timeout=300)
+    rc, out, err = run.sh(["nice", "-n", "10", str(py), "-m", "pip", "install", "-q"] + requirements, timeout=300)
+    if rc != 0:
+        raise RuntimeError(f"pip install for {name} failed (rc {rc}): {err[-500:]}")
+    (d / ".installed").write_text("ok\n")
+    return py
+
+
+def django_check(project, rt, work: Path, cache: Path, emu, env) -> dict:
+    reqs = [a if not a.startswith("-r ") else a for a in rt["requirements"]]
+    args = []
+    for r in reqs:
+        args += ["-r", str(work / r[3:])] if r.startswith("-r ") else [r]
+    py = ensure_python_deps(cache, rt["deps"], args)
+    (work / ".rw-driver.py").write_text(DJANGO_DRIVER)
+    cfg = {"settings": rt["settings"], "path": rt.get("path", "/"), "usage_module": rt["usage_module"],
+           "webhook_path": rt["webhook_path"], "secret": WEBHOOK_SECRET}
+    renv = {**env, "RW_CONFIG": json.dumps(cfg), "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET}
+    rc, out, err = run.sh(["nice", "-n", "10", str(py), ".rw-driver.py"], cwd=work, env=renv, timeout=300)
+    m = re.search(r"^RW_RESULT (.*)$", out, re.M)
+    if not m:
+        return {"error": f"driver exit {rc}: {(err or out)[-1500:]}"}
     return {"driver": json.loads(m.group(1)), "driver_stderr": err[-1500:]}
 
 
@@ -224,10 +345,16 @@ def run_check(project, tool: Path, cache: Path, out_dir: Path) -> dict:
             return result
         if rt["kind"] == "node-route":
             result.update(node_route(project, rt, work, cache, emu, env))
+        elif rt["kind"] == "django":
+            result.update(django_check(project, rt, work, cache, emu, env))
+        elif rt["kind"] == "flask":
+            result.update(flask_check(project, rt, work, cache, emu, env))
         else:
             raise ValueError(f"unknown runtime kind {rt['kind']!r}")
         time.sleep(0.5)
-        result["counted"] = counted(emu, CUSTOMER)
+        customer = result.get("driver", {}).get("customer", CUSTOMER)
+        result["customer"] = customer
+        result["counted"] = counted(emu, customer)
     finally:
         emu.stop()
     exp = rt["expect"]
