@@ -281,7 +281,7 @@ def changed_files(work: Path) -> tuple[list[str], list[str]]:
     modified, created = [], []
     for line in out.splitlines():
         code, path = line[:2], line[3:].strip('"')
-        if path.startswith(".spaire-billing/"):
+        if path.startswith(".spaire-billing/") or "node_modules/" in path or path.startswith(".venv/"):
             continue
         (created if code == "??" else modified).append(path)
     return modified, created
@@ -454,8 +454,9 @@ def run_checks(project, work, log):
     for cmd in project.get("checks", []):
         rc, out, err = sh(f"nice -n 10 {cmd}", cwd=work, timeout=300)
         text = out + err
-        errors = len(re.findall(r"error", text, re.I))
-        results[cmd] = {"rc": rc, "error_lines": errors}
+        errors = len(re.findall(r"error TS\d+|^\S+:\d+:\d+: error|^error:", text, re.M))
+        results[cmd] = {"rc": rc, "error_lines": errors,
+                        "files_with_errors": sorted(set(re.findall(r"^([^\s(:]+\.(?:ts|tsx|js|py))[(:]", text, re.M)))[:50]}
         log.write(f"$ {cmd}\n{text[-20000:]}\n")
     return results
 
@@ -547,9 +548,16 @@ def run_project(project, tool: Path, cache: Path, out_dir: Path, with_checks: bo
         result.update(analyze(project, work, pkg_prefix, sites, detect, setup_json,
                               serr, status_json, src))
         if with_checks:
+            # what the user runs next (setup ran with --no-install): the SDK install it printed
+            if project.get("install_after") and result["deps"]["state"] == "ok":
+                rc, out, err = sh(f"nice -n 10 {project['install_after']}", cwd=work, timeout=300)
+                clog.write(f"$ {project['install_after']}\n{(out + err)[-5000:]}\n")
+                result["deps"]["install_after_rc"] = rc
             after = run_checks(project, work, clog)
             result["checks"] = {c: {"before": before[c], "after": after[c],
-                                    "new_errors": after[c]["error_lines"] - before[c]["error_lines"]}
+                                    "new_errors": after[c]["error_lines"] - before[c]["error_lines"],
+                                    "new_files_with_errors": sorted(set(after[c]["files_with_errors"])
+                                                                    - set(before[c]["files_with_errors"]))}
                                 for c in before}
     result["seconds"] = round(time.time() - started, 1)
     (out_dir / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -14,6 +14,11 @@ Kinds:
   django      Django's test client against the project's settings and URLconf (its real
               middleware stack, auth and CSRF): a signed-in GET, then a signed webhook
               (the customer is the signed-in user's pk).
+  node-server start the app's own server entry (`command`) on a free port with its installed
+              dependencies (cache/rtdeps/<name>), send `requests`, post a signed and a forged
+              webhook, stop it with SIGTERM (the recorder flushes on it).
+  fastapi     the app object under Starlette's TestClient; `prepare` builds the request
+              headers the app's own auth reads (e.g. an OAuth2 bearer JWT) and the customer.
   flask       the app factory's test client; `prepare` (Python, in the app context) creates a
               user and signs it in as the app's login does; then a GET and a signed webhook.
 
@@ -260,6 +265,52 @@ print("RW_RESULT " + json.dumps(out))
 """
 
 
+FASTAPI_DRIVER = """\
+import importlib, json, os, sys, time
+sys.path.insert(0, os.getcwd())
+cfg = json.loads(os.environ["RW_CONFIG"])
+module, attr = cfg["app"].split(":")
+app = getattr(importlib.import_module(module), attr)
+from fastapi.testclient import TestClient
+client = TestClient(app)
+scope = {"app": app, "client": client}
+exec(cfg["prepare"], scope)  # sets `headers` (how the app's own auth identifies the user) and `customer`
+out = {"customer": scope["customer"]}
+out["status"] = client.get(cfg["path"], headers=scope["headers"]).status_code
+importlib.import_module(cfg["usage_module"]).flush_usage()
+sign = importlib.import_module("_rw_sign").sign
+payload = json.dumps({"type": "rw.unknown_event", "timestamp": "2026-01-01T00:00:00Z", "data": {}})
+ts = str(int(time.time()))
+hdr = {"content-type": "application/json", "webhook-id": "msg_rw_1", "webhook-timestamp": ts}
+out["webhook_signed"] = client.post(cfg["webhook_path"], content=payload,
+    headers={**hdr, "webhook-signature": sign(cfg["secret"], payload, "msg_rw_1", ts)}).status_code
+out["webhook_bad_signature"] = client.post(cfg["webhook_path"], content=payload,
+    headers={**hdr, "webhook-signature": "v1,AAAA"}).status_code
+print("RW_RESULT " + json.dumps(out))
+"""
+
+SIGN_PY = """\
+import base64, hashlib, hmac
+def sign(secret, payload, msg_id, ts):
+    mac = hmac.new(secret.encode(), f"{msg_id}.{ts}.{payload}".encode(), hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+"""
+
+
+def fastapi_check(project, rt, work: Path, cache: Path, emu, env) -> dict:
+    py = ensure_python_deps(cache, rt["deps"], rt["requirements"])
+    (work / ".rw-driver.py").write_text(FASTAPI_DRIVER)
+    (work / "_rw_sign.py").write_text(SIGN_PY)
+    cfg = {"app": rt["app"], "prepare": rt["prepare"], "path": rt["path"], "usage_module": rt["usage_module"],
+           "webhook_path": rt["webhook_path"], "secret": WEBHOOK_SECRET}
+    renv = {**env, **rt.get("env", {}), "RW_CONFIG": json.dumps(cfg), "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET}
+    rc, out, err = run.sh(["nice", "-n", "10", str(py), ".rw-driver.py"], cwd=work, env=renv, timeout=300)
+    m = re.search(r"^RW_RESULT (.*)$", out, re.M)
+    if not m:
+        return {"error": f"driver exit {rc}: {(err or out)[-1500:]}"}
+    return {"driver": json.loads(m.group(1)), "driver_stderr": err[-1500:]}
+
+
 def flask_check(project, rt, work: Path, cache: Path, emu, env) -> dict:
     py = ensure_python_deps(cache, rt["deps"], rt["requirements"])
     (work / ".rw-driver.py").write_text(FLASK_DRIVER)
@@ -273,6 +324,78 @@ def flask_check(project, rt, work: Path, cache: Path, emu, env) -> dict:
     if not m:
         return {"error": f"driver exit {rc}: {(err or out)[-1500:]}"}
     return {"driver": json.loads(m.group(1)), "driver_stderr": err[-1500:]}
+
+
+def sign_webhook(payload: str, msg_id: str, ts: str) -> str:
+    """A Standard Webhooks signature as Spaire's SDK verifies it (key = the secret's bytes)."""
+    mac = hmac.new(WEBHOOK_SECRET.encode(), f"{msg_id}.{ts}.{payload}".encode(), hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def http(method: str, url: str, headers: dict, body: bytes | None = None) -> int:
+    import urllib.error
+    import urllib.request
+    req = urllib.request.Request(url, method=method, data=body, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            r.read()
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def node_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
+    """Start the app's real server (its own entry file and middleware stack), send requests,
+    post signed and forged webhooks, then stop it with SIGTERM (the recorder flushes on it)."""
+    import signal
+    deps = cache / "rtdeps" / project["name"] / "node_modules"
+    if not deps.exists():
+        raise RuntimeError(f"{deps} missing: npm install --ignore-scripts the project's package.json there, plus @spaire/sdk")
+    (work / "node_modules").symlink_to(deps)
+    port = free_port()
+    renv = {**env, "PORT": str(port), "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET, "OPENAI_API_KEY": "sk-rw-made-up",
+            "HOST": "127.0.0.1", "NODE_ENV": "development"}
+    log = open(cache / "logs" / project["name"] / "runtime-server.log", "w")
+    proc = subprocess.Popen(["nice", "-n", "10"] + rt["command"], cwd=work, env=renv, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    out = {}
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                http("GET", base + "/__rw_ready", {})
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"server exited {proc.returncode}; see runtime-server.log")
+                time.sleep(0.5)
+        out["requests"] = [http(r.get("method", "GET"), base + r["path"], r.get("headers", {}),
+                                r.get("body", "").encode() or None) for r in rt["requests"]]
+        payload = json.dumps({"type": "rw.unknown_event", "timestamp": "2026-01-01T00:00:00Z", "data": {}})
+        ts = str(int(time.time()))
+        hdr = {"content-type": "application/json", "webhook-id": "msg_rw_1", "webhook-timestamp": ts}
+        out["webhook_signed"] = http("POST", base + rt["webhook_path"],
+                                     {**hdr, "webhook-signature": sign_webhook(payload, "msg_rw_1", ts)}, payload.encode())
+        out["webhook_bad_signature"] = http("POST", base + rt["webhook_path"],
+                                            {**hdr, "webhook-signature": "v1,AAAA"}, payload.encode())
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+    out["customer"] = rt["customer"]
+    return {"driver": out}
 
 
 def ensure_python_deps(cache: Path, name: str, requirements: list[str]) -> Path:
@@ -347,6 +470,10 @@ def run_check(project, tool: Path, cache: Path, out_dir: Path) -> dict:
             result.update(node_route(project, rt, work, cache, emu, env))
         elif rt["kind"] == "django":
             result.update(django_check(project, rt, work, cache, emu, env))
+        elif rt["kind"] == "node-server":
+            result.update(node_server(project, rt, work, cache, emu, env))
+        elif rt["kind"] == "fastapi":
+            result.update(fastapi_check(project, rt, work, cache, emu, env))
         elif rt["kind"] == "flask":
             result.update(flask_check(project, rt, work, cache, emu, env))
         else:
