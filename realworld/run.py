@@ -594,7 +594,7 @@ def report(out_dir: Path, meta: dict) -> str:
         st = r.get("status", {})
         agg["status_truthful"] += bool(st.get("truthful"))
         rt = runtime.get(r["name"])
-        rt_cell = "—" if rt is None else "pass" if rt.get("ok") else "**FAIL**"
+        rt_cell = "—" if rt is None else "skipped" if rt.get("skipped") else "pass" if rt.get("ok") else "**FAIL**"
         agg["complete"] += bool(r.get("complete")) and (rt is None or bool(rt.get("ok")))
         if r.get("api_calls"):
             agg["api_total"] += 1
@@ -618,7 +618,7 @@ def report(out_dir: Path, meta: dict) -> str:
     lines.append(f"| **total ({agg['projects']})** | | {agg['setup_ok']} ok | {tot['sites']} | {tot['found']} | {tot['wired']} | {tot['manual']} | {tot['silent']} "
                  f"| {agg['api_registered']}/{agg['api_total']} registered | {agg['wh_registered']}/{agg['wh_total']} registered "
                  f"| {agg['unlisted_stubs']} unlisted | {agg['silent_meters']} silent | {agg['status_truthful']}/{agg['projects']} "
-                 f"| {sum(bool(v.get('ok')) for v in runtime.values())}/{len(runtime)} pass | |")
+                 f"| {sum(bool(v.get('ok')) for v in runtime.values())}/{sum(not v.get('skipped') for v in runtime.values())} pass | |")
     lines += ["", "Runtime checks:", "",
               "| project | kind | customer | meter: expected → counted | webhook signed / forged | result |",
               "|---|---|---|---|---|---|"]
@@ -627,7 +627,8 @@ def report(out_dir: Path, meta: dict) -> str:
         got = rt.get("counted", {}).get(exp.get("meter"), {})
         d = rt.get("driver", {})
         wh = f"{d.get('webhook_signed', '—')} / {d.get('webhook_bad_signature', '—')}"
-        res = "pass" if rt.get("ok") else "**FAIL**" + (f": {rt['error'][:120]}" if rt.get("error") else "")
+        res = (f"skipped: {rt['skipped']}" if rt.get("skipped") else "pass" if rt.get("ok")
+               else "**FAIL**" + (f": {rt['error'][:120]}" if rt.get("error") else ""))
         lines.append(f"| {name} | {rt.get('kind', '')} | `{rt.get('customer', '')}` | {exp.get('meter')}: "
                      f"{exp.get('quantity')} → {got.get('quantity', '—')} ({got.get('events', 0)} events) | {wh} | {res} |")
     head = [f"Measured {meta.get('date', '')} with `spaire-billing` built from commit `{meta.get('commit', '')}`; "

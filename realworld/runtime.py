@@ -359,11 +359,27 @@ def node_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
     if not deps.exists():
         raise RuntimeError(f"{deps} missing: npm install --ignore-scripts the project's package.json there, plus @spaire/sdk")
     (work / "node_modules").symlink_to(deps)
+    command = list(rt["command"])
+    if rt.get("mock_fetch"):
+        # The provider is reached with a hard-coded URL: answer it in-process with a canned
+        # body (the network has no route to it here, and the check is about metering).
+        (work / ".rw-mock").mkdir(exist_ok=True)
+        (work / ".rw-mock" / "fetch-mock.mjs").write_text(
+            "const canned = " + json.dumps(rt["mock_fetch"]) + ";\n"
+            "const real = globalThis.fetch;\n"
+            "globalThis.fetch = async (input, init) => {\n"
+            "  const url = typeof input === 'string' ? input : input.url ?? String(input);\n"
+            "  for (const [prefix, body] of Object.entries(canned))\n"
+            "    if (url.startsWith(prefix)) return new Response(body, { status: 200, headers: { 'content-type': 'application/json' } });\n"
+            "  return real(input, init);\n"
+            "};\n")
+        if command[0] == "node":
+            command = ["node", "--import", "./.rw-mock/fetch-mock.mjs"] + command[1:]
     port = free_port()
     renv = {**env, "PORT": str(port), "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET, "OPENAI_API_KEY": "sk-rw-made-up",
             "HOST": "127.0.0.1", "NODE_ENV": "development"}
     log = open(cache / "logs" / project["name"] / "runtime-server.log", "w")
-    proc = subprocess.Popen(["nice", "-n", "10"] + rt["command"], cwd=work, env=renv, stdout=log,
+    proc = subprocess.Popen(["nice", "-n", "10"] + command, cwd=work, env=renv, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     out = {}
@@ -450,6 +466,10 @@ def counted(emu, customer: str) -> dict:
 def run_check(project, tool: Path, cache: Path, out_dir: Path) -> dict:
     rt = project["runtime"]
     name = project["name"]
+    if rt.get("skip"):
+        result = {"name": name, "kind": rt["kind"], "expect": rt["expect"], "ok": None, "skipped": rt["skip"]}
+        (out_dir / f"{name}.runtime.json").write_text(json.dumps(result, indent=2) + "\n")
+        return result
     work = cache / "runtime" / name
     run.extract(project, work)
     logs = cache / "logs" / name
@@ -513,7 +533,7 @@ def main():
         except Exception as e:  # report and go on: one project's failure is its own row
             r = {"name": p["name"], "ok": False, "error": repr(e)}
             (args.out / f"{p['name']}.runtime.json").write_text(json.dumps(r, indent=2) + "\n")
-        failed += not r.get("ok")
+        failed += r.get("ok") is False
         print(f"{p['name']:36} runtime ok={r.get('ok')} checks={r.get('checks')} "
               f"counted={ {k: v for k, v in r.get('counted', {}).items() if not k.startswith('_')} } "
               f"{r.get('error', '')[:300]}", flush=True)
