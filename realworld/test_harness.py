@@ -1,0 +1,111 @@
+"""Self-tests of the harness's own judgement (the independent call-site scan and the
+classifiers), so a change to a regex cannot silently move the numbers in docs/realworld.md.
+
+    python3 -m unittest realworld/test_harness.py
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run  # noqa: E402
+import runtime  # noqa: E402
+
+
+def scan(files: dict[str, str]) -> list[tuple[str, str, int]]:
+    with tempfile.TemporaryDirectory() as d:
+        for rel, text in files.items():
+            p = Path(d) / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(text)
+        return [(s["kind"], s["file"], s["line"]) for s in run.scan_billable(Path(d))]
+
+
+class ScanTest(unittest.TestCase):
+    def test_ai_sdk_calls_count_only_in_files_importing_ai(self):
+        sites = scan({
+            "app/api/chat/route.ts": 'import { streamText } from "ai";\n\nconst r = streamText({ model });\n',
+            "lib/other.ts": "export function streamText() {}\nstreamText();\n",
+        })
+        self.assertEqual(sites, [("llm", "app/api/chat/route.ts", 3)])
+
+    def test_openai_anthropic_and_raw_fetch_are_llm_sites(self):
+        sites = scan({
+            "a.ts": "await openai.chat.completions.create({});\n",
+            "b.ts": "// openai.chat.completions.create( in a comment\nawait anthropic.messages.create({});\n",
+            "c.ts": 'const u = "https://api.openai.com/v1/chat/completions";\n',
+        })
+        self.assertEqual(sites, [("llm", "a.ts", 1), ("llm", "b.ts", 2), ("llm", "c.ts", 1)])
+
+    def test_pydantic_ai_runs_skip_docstrings_comments_and_non_agents(self):
+        sites = scan({
+            "agent.py": (
+                'from pydantic_ai import Agent\n'
+                'def f():\n'
+                '    """Example: result = await agent.run("hi")"""\n'
+                '    # agent.run_sync("x")\n'
+                '    result = await agent.run("hi")\n'
+                '    workflow.run()\n'
+                '    await _draw_agent().run(prompt)\n'
+            ),
+            "plain.py": "agent.run()\n",
+        })
+        self.assertEqual(sites, [("llm", "agent.py", 5), ("llm", "agent.py", 7)])
+
+    def test_storage_sites_and_skipped_folders(self):
+        sites = scan({
+            "up.ts": "await s3.send(new PutObjectCommand({ Bucket }));\n",
+            "up.py": "s3.put_object(Bucket=b, Key=k, Body=f)\n",
+            "tests/test_up.py": "s3.put_object(Bucket=b)\n",
+            "node_modules/x/index.js": "new PutObjectCommand({})\n",
+        })
+        self.assertEqual(sites, [("storage", "up.py", 1), ("storage", "up.ts", 1)])
+
+
+class ClassifierTest(unittest.TestCase):
+    def test_record_call_needs_a_recording_call_not_an_import(self):
+        self.assertIsNone(run.RECORD_CALL.search('import { recordLlmUsage } from "@/lib/spaire/usage";'))
+        self.assertIsNotNone(run.RECORD_CALL.search('recordLlmUsage(id, usage, "gpt");'))
+        self.assertIsNotNone(run.RECORD_CALL.search("record_agent_run(customer, result)"))
+        self.assertIsNone(run.RECORD_CALL.search("app.use(spaireApiCalls());"))
+
+    def test_auto_registered_locations(self):
+        for p in ["server/middleware/spaire-api-calls.ts", "src/hooks.server.ts", "middleware.ts",
+                  "config/initializers/spaire_billing.rb"]:
+            self.assertIsNotNone(run.AUTO_REGISTERED.search(p), p)
+        for p in ["lib/spaire/next.ts", "src/lib/server/spaire/sveltekit.ts"]:
+            self.assertIsNone(run.AUTO_REGISTERED.search(p), p)
+
+    def test_file_routed_webhook_paths(self):
+        for p in ["app/api/webhooks/spaire/route.ts", "pages/api/webhooks/spaire.ts",
+                  "src/routes/api/webhooks/spaire/+server.ts", "server/api/webhooks/spaire.post.ts"]:
+            self.assertIsNotNone(run.FILE_ROUTED.search(p), p)
+        self.assertIsNone(run.FILE_ROUTED.search("lib/spaire/webhooks.ts"))
+
+
+class JsoncTest(unittest.TestCase):
+    def test_comments_outside_strings_and_trailing_commas(self):
+        import json
+        text = '{ "paths": { "@/*": ["./*"] }, // c\n /* block */ "x": "a//b", "y": [1,], }'
+        self.assertEqual(json.loads(runtime.strip_jsonc(text)),
+                         {"paths": {"@/*": ["./*"]}, "x": "a//b", "y": [1]})
+
+
+class SignatureTest(unittest.TestCase):
+    def test_standard_webhooks_vector(self):
+        # Same construction as the `standardwebhooks` package: base64(HMAC-SHA256(key, id.ts.body)).
+        import base64
+        import hashlib
+        import hmac
+        sig = runtime.sign_webhook('{"a":1}', "msg_1", "1700000000")
+        want = base64.b64encode(hmac.new(runtime.WEBHOOK_SECRET.encode(), b'msg_1.1700000000.{"a":1}',
+                                         hashlib.sha256).digest()).decode()
+        self.assertEqual(sig, "v1," + want)
+
+
+if __name__ == "__main__":
+    unittest.main()
