@@ -312,7 +312,6 @@ FILE_ROUTED = re.compile(
 def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, status_json, status_rc):
     modified, created = changed_files(work)
     steps = (setup_json or {}).get("manual_steps", []) if isinstance(setup_json, dict) else []
-    step_text = json.dumps(steps) + "\n" + setup_text
     generated = set(created)
 
     # tool's detector: non-route call sites
@@ -341,7 +340,7 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
         registered = [p for p, d in entry_edits.items()
                       if re.search(r"api.?calls|ApiCall|api_call", d, re.I)]
         registered += [p for p in created if AUTO_REGISTERED.search(p)]
-        listed = re.search(r"api.?call|withApiCalls|middleware|Handle\b|register", json.dumps(steps), re.I)
+        listed = re.search(r"api.?call|withApiCalls|middleware|Handle\b", json.dumps(steps), re.I)
         api_calls = {"state": "registered" if registered else "manual" if listed else "silent",
                      "files": registered}
 
@@ -621,7 +620,6 @@ def report(out_dir: Path, meta: dict) -> str:
         stub = "—" if not stubs else ", ".join(("listed " if s["listed"] else "UNLISTED ") + s["file"] for s in stubs)
         unfed = ", ".join(m + (" (silent)" if m in r.get("silent_meters", []) else "")
                           for m in r.get("unfed_meters", [])) or "—"
-        where = r["repo"] + ("/" + r["root"] if r.get("root") else "") + ("#" + r["package"] if r.get("package") else "")
         lines.append(
             f"| [{r['name']}](https://github.com/{r['repo']}/tree/{r['commit']}{'/' + r['root'] if r.get('root') else ''}) `{r['commit'][:8]}` | {r['framework']} | {setup} "
             f"| {c.get('sites', 0)} | {c.get('found', 0)} | {c.get('wired', 0)} | {c.get('manual', 0)} | {c.get('silent', 0)} "

@@ -61,7 +61,7 @@ def ensure_node_deps(cache: Path, name: str) -> Path:
         return d / "node_modules"
     d.mkdir(parents=True, exist_ok=True)
     (d / "package.json").write_text('{"private": true, "type": "module"}\n')
-    rc, out, err = run.sh(["nice", "-n", "10", "npm", "install", "--ignore-scripts", "--no-audit",
+    rc, _, err = run.sh(["nice", "-n", "10", "npm", "install", "--ignore-scripts", "--no-audit",
                            "--no-fund"] + NODE_DEPS[name], cwd=d, timeout=300)
     if rc != 0:
         raise RuntimeError(f"npm install for {name} failed (rc {rc}): {err[-500:]}")
@@ -422,7 +422,7 @@ def ensure_python_deps(cache: Path, name: str, requirements: list[str]) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     if not py.exists():
         run.sh([sys.executable, "-m", "venv", str(d / ".venv")], timeout=300)
-    rc, out, err = run.sh(["nice", "-n", "10", str(py), "-m", "pip", "install", "-q"] + requirements, timeout=300)
+    rc, _, err = run.sh(["nice", "-n", "10", str(py), "-m", "pip", "install", "-q"] + requirements, timeout=300)
     if rc != 0:
         raise RuntimeError(f"pip install for {name} failed (rc {rc}): {err[-500:]}")
     (d / ".installed").write_text("ok\n")
@@ -430,9 +430,8 @@ def ensure_python_deps(cache: Path, name: str, requirements: list[str]) -> Path:
 
 
 def django_check(project, rt, work: Path, cache: Path, emu, env) -> dict:
-    reqs = [a if not a.startswith("-r ") else a for a in rt["requirements"]]
-    args = []
-    for r in reqs:
+    args = []  # `-r FILE` entries name a requirements file of the project copy
+    for r in rt["requirements"]:
         args += ["-r", str(work / r[3:])] if r.startswith("-r ") else [r]
     py = ensure_python_deps(cache, rt["deps"], args)
     (work / ".rw-driver.py").write_text(DJANGO_DRIVER)
@@ -481,7 +480,7 @@ def run_check(project, tool: Path, cache: Path, out_dir: Path) -> dict:
                                            "prices": [{"amount_type": "fixed", "price_amount": 2000,
                                                        "price_currency": "usd"}]})
         env = {**os.environ, "SPAIRE_ACCESS_TOKEN": run.TOKEN, "SPAIRE_SERVER_URL": emu.url, "NO_COLOR": "1"}
-        rc, sout, serr = run.sh([str(tool)] + run.setup_args(project, emu.url), cwd=work, env=env, timeout=300)
+        rc, _, serr = run.sh([str(tool)] + run.setup_args(project, emu.url), cwd=work, env=env, timeout=300)
         result["setup_rc"] = rc
         if rc != 0:
             result.update(ok=False, error=serr[-800:])
