@@ -55,6 +55,8 @@ NODE_DEPS = {
 
 
 def ensure_node_deps(cache: Path, name: str) -> Path:
+    if name == "toolchain":  # this repository's test toolchain (ai 5, next, @spaire/sdk, tsx)
+        return run.REPO / "tests" / "toolchains" / "node" / "node_modules"
     d = cache / "rtdeps" / name
     marker = d / ".installed"
     if marker.exists():
@@ -100,6 +102,38 @@ export const openai = factory;
 export const google = factory;
 export const anthropic = factory;
 export const createOpenAI = () => factory;
+export default factory;
+"""
+
+# The same for AI SDK 5+ (LanguageModelV2: content parts, inputTokens/outputTokens), also
+# standing in for a project's provider registry module (`myProvider.languageModel(id)`).
+MOCK_PROVIDER_V2 = """\
+import { MockLanguageModelV2 } from "ai/test";
+import { simulateReadableStream } from "ai";
+
+const usage = { inputTokens: 10, outputTokens: 20, totalTokens: 30 };
+
+function model(modelId = "mock") {
+  return new MockLanguageModelV2({
+    modelId,
+    doGenerate: async () => ({ content: [{ type: "text", text: "ok" }], finishReason: "stop", usage, warnings: [] }),
+    doStream: async () => ({
+      stream: simulateReadableStream({
+        chunks: [
+          { type: "text-start", id: "t1" },
+          { type: "text-delta", id: "t1", delta: "ok" },
+          { type: "text-end", id: "t1" },
+          { type: "finish", finishReason: "stop", usage },
+        ],
+      }),
+    }),
+  });
+}
+const factory = Object.assign((id: string) => model(id), { chat: model, languageModel: model });
+export const openai = factory;
+export const google = factory;
+export const anthropic = factory;
+export const myProvider = factory;
 export default factory;
 """
 
@@ -168,7 +202,7 @@ def node_route(project, rt, root: Path, cache: Path, emu, env) -> dict:
     nm.symlink_to(node_modules)
     mock_dir = work / ".rw-mock"
     mock_dir.mkdir(exist_ok=True)
-    (mock_dir / "provider.ts").write_text(MOCK_PROVIDER)
+    (mock_dir / "provider.ts").write_text(MOCK_PROVIDER_V2 if rt.get("mock_v2") else MOCK_PROVIDER)
     (mock_dir / "driver.mts").write_text(DRIVER)
     base = json.loads(strip_jsonc((work / "tsconfig.json").read_text()))
     paths = dict(base.get("compilerOptions", {}).get("paths", {}))
