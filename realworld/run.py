@@ -547,6 +547,10 @@ def run_project(project, tool: Path, cache: Path, out_dir: Path, with_checks: bo
             emu.stop()
         result.update(analyze(project, work, pkg_prefix, sites, detect, setup_json,
                               serr, status_json, src))
+        if not result["remote_meters"]:
+            # setup failed before creating meters: nothing is priced, so nothing is unfed
+            # (the call sites it never found still count as silent)
+            result["unfed_meters"], result["silent_meters"] = [], []
         if with_checks:
             # what the user runs next (setup ran with --no-install): the SDK install it printed
             if project.get("install_after") and result["deps"]["state"] == "ok":
