@@ -375,7 +375,10 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
         routed = [p for p in created if "webhook" in p.lower() and FILE_ROUTED.search(p)]
         mounted = [p for p, d in entry_edits.items() if reaches(d, r"webhook")]
         listed = reaches(json.dumps(steps), r"webhook")
-        state = "registered" if (routed or mounted) else "manual" if listed else "silent"
+        # A created route file is only registered if the tool does not itself ask the user to
+        # register a webhook route (React Router 7's explicit app/routes.ts config).
+        asks = re.search(r"webhook[^\"]*route|route[^\"]*webhook", json.dumps(steps), re.I)
+        state = ("registered" if mounted or (routed and not asks) else "manual" if listed else "silent")
         webhook = {"state": state, "files": routed + mounted}
 
     # Customer resolvers that cannot return an id: a placeholder, or a session key the app
