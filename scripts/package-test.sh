@@ -67,7 +67,8 @@ fi
 
 echo "==> wheel + binary (cargo profile dist)"
 start=$SECONDS
-nice -n 10 "$work/maturin-venv/bin/maturin" build --locked -m packaging/pypi/pyproject.toml --out "$out/wheels"
+# maturin reads packaging/pypi/pyproject.toml from the directory it runs in.
+(cd packaging/pypi && nice -n 10 "$work/maturin-venv/bin/maturin" build --locked --out "$out/wheels")
 echo "  built in $((SECONDS - start)) s"
 binary="$root/target/dist/spaire-billing"
 wheel=$(ls "$out"/wheels/spaire_billing-"$version"-*.whl)
