@@ -139,9 +139,10 @@ cp "$serve/good/$archive" "$serve/no-checksum/"
 python3 - "$serve" "$out/port" <<'PY' &
 import functools, http.server, sys
 serve, port_file = sys.argv[1], sys.argv[2]
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=serve)
-handler.log_message = lambda *args: None
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=serve))
 open(port_file, "w").write(str(server.server_address[1]))
 server.serve_forever()
 PY
