@@ -22,6 +22,7 @@ pub mod hooks;
 pub mod install;
 pub mod interrupt;
 pub mod merge;
+pub mod metering;
 pub mod plan;
 pub mod produce;
 pub mod remote;
@@ -34,6 +35,7 @@ pub use apply::{ApplyOptions, ApplyReport, Cancelled, FileReport};
 pub use billing_plan::{Preset, presets};
 pub use hooks::{Answer, ApplyHooks, Event, Question};
 pub use install::{InstallOutcome, InstallReport};
+pub use metering::{Feeder, FeederKind, MeterAccount, Metering, MeteringStep, StepKind};
 pub use plan::{Conflict, ConflictReason, PlanOptions, Preview};
 pub use produce::{ProduceContext, Producer};
 pub use remote::{
