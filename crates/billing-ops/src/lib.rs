@@ -21,6 +21,7 @@ pub mod apply;
 pub mod hooks;
 pub mod install;
 pub mod interrupt;
+pub mod listen;
 pub mod merge;
 pub mod metering;
 pub mod plan;

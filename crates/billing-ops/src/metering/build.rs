@@ -1,7 +1,8 @@
 //! Builds the account from what `plan` and `status` already have: the producers' context and
 //! change set, and the files on disk.
 
-use billing_changeset::ChangeSet;
+use billing_apply::{Lock, sha256_hex};
+use billing_changeset::{ChangeSet, FileChange};
 
 use super::{AccountInput, Metering, SourceView, WebhookEndpoint, account};
 use crate::produce::ProduceContext;
@@ -28,7 +29,12 @@ fn default_from(cx: &ProduceContext<'_>) -> String {
         })
 }
 
-fn run(cx: &ProduceContext<'_>, changes: &ChangeSet, view: &SourceView) -> Metering {
+fn run(
+    cx: &ProduceContext<'_>,
+    changes: &ChangeSet,
+    view: &SourceView,
+    overlay: &[FileChange],
+) -> Metering {
     let target = billing_generate::Target {
         root: cx.root,
         profile: cx.profile,
@@ -44,6 +50,15 @@ fn run(cx: &ProduceContext<'_>, changes: &ChangeSet, view: &SourceView) -> Meter
         };
         billing_generate::feeds::import_line(&target, from, names)
     };
+    // Files whose content on disk is what spaire-billing last wrote, and the ones it is about
+    // to write (the overlay of a plan).
+    let lock = Lock::read(cx.project).unwrap_or_default();
+    let written_by_us = |path: &str| {
+        overlay.iter().any(|f| f.path == path)
+            || lock.files.get(path).is_some_and(|locked| {
+                matches!(cx.project.read(path), Ok(Some(bytes)) if sha256_hex(&bytes) == locked.sha256)
+            })
+    };
     account(&AccountInput {
         plan: cx.plan,
         package: cx.package,
@@ -51,18 +66,19 @@ fn run(cx: &ProduceContext<'_>, changes: &ChangeSet, view: &SourceView) -> Meter
         manual_steps: &changes.manual_steps,
         webhook_endpoint: WebhookEndpoint::from_remote(cx.plan, &changes.remote),
         import_line: &import_line,
+        written_by_us: &written_by_us,
     })
 }
 
 /// The account as it will be once `changes` are applied (the preview of `setup` / `apply`).
 pub fn metering_of_changes(cx: &ProduceContext<'_>, changes: &ChangeSet) -> Metering {
     let view = SourceView::read(cx.root, &cx.package.path, &changes.files);
-    run(cx, changes, &view)
+    run(cx, changes, &view, &changes.files)
 }
 
 /// The account of the project as it is on disk (`status`): planned changes not applied yet
 /// feed nothing.
 pub fn metering_on_disk(cx: &ProduceContext<'_>, changes: &ChangeSet) -> Metering {
     let view = SourceView::read(cx.root, &cx.package.path, &[]);
-    run(cx, changes, &view)
+    run(cx, changes, &view, &[])
 }

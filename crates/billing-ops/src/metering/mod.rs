@@ -130,6 +130,9 @@ pub struct AccountInput<'a> {
     pub webhook_endpoint: WebhookEndpoint,
     /// `import { x } from "..."` / `from x import y` for a helper, as seen from a file.
     pub import_line: &'a dyn Fn(&str, &[&str]) -> Option<String>,
+    /// Whether spaire-billing wrote this file as it is (generated, or wired by apply): a
+    /// feeder anywhere else was added by the user's hand.
+    pub written_by_us: &'a dyn Fn(&str) -> bool,
 }
 
 /// The names of one meter, and of every meter of its kind (they share helpers).
@@ -182,6 +185,11 @@ pub fn account(input: &AccountInput<'_>) -> Metering {
         .map(|step| classify(input, &feeds, &meters, step))
         .collect();
 
+    for (f, meter) in feeds.iter().zip(&meters) {
+        if let Some(step) = done_by_hand(input, &steps, f, meter) {
+            steps.push(step);
+        }
+    }
     if let Some(step) = customer_resolver_step(input, &feeds) {
         steps.push(step);
     }
@@ -207,7 +215,7 @@ pub fn account(input: &AccountInput<'_>) -> Metering {
         if !pending && !same_kind_listed {
             steps.push(call_helper_step(input, f));
         }
-        meters[index].unfed_reason = Some(unfed_reason(f, pending || same_kind_listed));
+        meters[index].unfed_reason = Some(unfed_reason(f));
     }
     let complete = meters.iter().all(|m| !m.feeders.is_empty()) && steps.iter().all(|s| s.done);
     Metering {
@@ -251,7 +259,46 @@ fn feeders_of(view: &SourceView, f: &MeterFeed<'_>) -> Vec<Feeder> {
     feeders
 }
 
-fn unfed_reason(f: &MeterFeed<'_>, step_listed: bool) -> String {
+/// A meter the user fed by hand where no producer asks for anything any more (the generator
+/// stops asking once the middleware is registered; wiring once the call is wired): the step
+/// stays listed as done, so a re-run shows what changed.
+fn done_by_hand(
+    input: &AccountInput<'_>,
+    steps: &[MeteringStep],
+    f: &MeterFeed<'_>,
+    meter: &MeterAccount,
+) -> Option<MeteringStep> {
+    if steps
+        .iter()
+        .any(|s| s.meter.as_deref() == Some(meter.name.as_str()))
+    {
+        return None;
+    }
+    let feeder = meter
+        .feeders
+        .iter()
+        .find(|feeder| !(input.written_by_us)(&feeder.file))?;
+    let (kind, what) = match feeder.kind {
+        FeederKind::Middleware => (
+            StepKind::RegisterMiddleware,
+            "the usage middleware is registered here",
+        ),
+        FeederKind::CallSite => (StepKind::CallHelper, "the usage helper is called here"),
+    };
+    Some(MeteringStep {
+        kind,
+        file: feeder.file.clone(),
+        line: Some(feeder.line),
+        meter: Some(f.meter.name.clone()),
+        instructions: format!(
+            "Done in the app's own code: {what} (spaire-billing did not write this line)"
+        ),
+        snippet: None,
+        done: true,
+    })
+}
+
+fn unfed_reason(f: &MeterFeed<'_>) -> String {
     let what = match (f.feed.middleware.first(), f.feed.helpers.first()) {
         (Some(middleware), _) => format!("registers `{middleware}` or calls its helpers"),
         (None, Some(helper)) => format!("calls `{helper}`"),
@@ -260,14 +307,11 @@ fn unfed_reason(f: &MeterFeed<'_>, step_listed: bool) -> String {
             f.feed.generic.as_deref().unwrap_or("the usage helper")
         ),
     };
+    // Every unfed meter has a pending step (one was added when nothing else covered it).
     format!(
-        "nothing in the app {what}, so no `{}` event is ever sent and the meter counts nothing{}",
-        f.meter.event,
-        if step_listed {
-            "; the manual step for it is listed"
-        } else {
-            ""
-        }
+        "nothing in the app {what}, so no `{}` event is ever sent and the meter counts \
+         nothing; the manual steps say what to add",
+        f.meter.event
     )
 }
 

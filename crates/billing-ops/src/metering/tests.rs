@@ -58,6 +58,14 @@ fn registration_step() -> ManualStep {
     }
 }
 
+fn find(metering: &Metering, kind: StepKind) -> &MeteringStep {
+    metering
+        .manual_steps
+        .iter()
+        .find(|s| s.kind == kind)
+        .unwrap_or_else(|| panic!("no {kind:?} step in {metering:#?}"))
+}
+
 fn run(
     plan: &BillingPlan,
     view: &SourceView,
@@ -78,6 +86,7 @@ fn run(
         manual_steps: steps,
         webhook_endpoint: webhook,
         import_line: &import_line,
+        written_by_us: &|path: &str| path.starts_with("src/lib/spaire/"),
     })
 }
 
@@ -131,6 +140,22 @@ fn middleware_registered_by_hand_shows_the_step_done() {
         }]
     );
     assert!(metering.manual_steps[0].done);
+    assert_eq!(metering.manual_steps.len(), 1);
+    assert!(metering.complete);
+}
+
+#[test]
+fn a_registration_the_generator_no_longer_asks_for_is_listed_as_done_by_hand() {
+    let plan = plan(&["api-calls"], "header", false);
+    let metering = run(
+        &plan,
+        &view(SERVER_REGISTERED),
+        &[],
+        WebhookEndpoint::NotPlanned,
+    );
+    let step = find(&metering, StepKind::RegisterMiddleware);
+    assert!(step.done);
+    assert_eq!((step.file.as_str(), step.line), ("src/server.js", Some(5)));
     assert!(metering.complete);
 }
 
@@ -183,8 +208,7 @@ fn the_session_stub_is_a_step_until_it_returns_an_id() {
         .files
         .insert("src/lib/spaire/customer.js".into(), stub.into());
     let metering = run(&plan, &with_stub, &[], WebhookEndpoint::NotPlanned);
-    let step = &metering.manual_steps[0];
-    assert_eq!(step.kind, StepKind::CustomerResolver);
+    let step = find(&metering, StepKind::CustomerResolver);
     assert_eq!(
         (step.file.as_str(), step.line),
         ("src/lib/spaire/customer.js", Some(1))
@@ -197,7 +221,7 @@ fn the_session_stub_is_a_step_until_it_returns_an_id() {
         .files
         .insert("src/lib/spaire/customer.js".into(), filled.into());
     let metering = run(&plan, &with_stub, &[], WebhookEndpoint::NotPlanned);
-    assert!(metering.manual_steps[0].done);
+    assert!(find(&metering, StepKind::CustomerResolver).done);
     assert!(metering.complete);
 }
 
@@ -210,8 +234,7 @@ fn webhooks_without_an_endpoint_are_a_pending_step() {
         &[],
         WebhookEndpoint::NotCreated,
     );
-    let step = &metering.manual_steps[0];
-    assert_eq!(step.kind, StepKind::WebhookEndpoint);
+    let step = find(&metering, StepKind::WebhookEndpoint);
     assert!(
         step.snippet
             .as_deref()
