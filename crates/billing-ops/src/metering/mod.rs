@@ -384,6 +384,9 @@ fn classify(
     {
         out.kind = StepKind::RegisterMiddleware;
         out.meter = Some(api.meter.name.clone());
+        if out.line.is_none() {
+            out.line = app_construction_line(input, &step.file);
+        }
         let webhooks_named = WEBHOOK_NAMES.iter().any(|n| text.contains(n));
         out.done = fed(&api.meter.name) && (!webhooks_named || webhook_route_served(input.view));
         if out.snippet.is_some() && !out.done {
@@ -400,6 +403,31 @@ fn classify(
         return out;
     }
     out
+}
+
+/// The line where the app object is built in `file` (`const app = express(`): the
+/// registration goes right after it.
+fn app_construction_line(input: &AccountInput<'_>, file: &str) -> Option<u32> {
+    let app = input
+        .package
+        .primary_framework()
+        .and_then(|f| f.details.app_variable.clone())
+        .unwrap_or_else(|| "app".to_owned());
+    let text = input.view.files.get(file)?;
+    text.lines()
+        .position(|line| {
+            let code = line.trim_start();
+            let code = code.strip_prefix("export ").unwrap_or(code);
+            ["const ", "let ", "var "].iter().any(|kw| {
+                code.strip_prefix(kw)
+                    .and_then(|rest| rest.strip_prefix(app.as_str()))
+                    .is_some_and(|rest| {
+                        let rest = rest.trim_start();
+                        rest.starts_with('=') || rest.starts_with(':')
+                    })
+            })
+        })
+        .map(|index| u32::try_from(index + 1).unwrap_or(u32::MAX))
 }
 
 /// Whether some file other than the generated webhook module serves it.

@@ -111,6 +111,8 @@ fn unregistered_middleware_is_a_pending_step_and_the_meter_is_unfed() {
     let step = &metering.manual_steps[0];
     assert_eq!(step.kind, StepKind::RegisterMiddleware);
     assert_eq!(step.meter.as_deref(), Some("api-calls"));
+    // Points at the line that builds the app: the registration goes right after it.
+    assert_eq!(step.line, Some(2));
     assert!(!step.done);
     // The snippet carries the import in the file's module system.
     assert!(
