@@ -11,6 +11,7 @@ use crate::Engine;
 use crate::hooks::{ApplyHooks, Event, Question};
 use crate::install::{InstallOutcome, InstallReport, run_install};
 use crate::interrupt::InterruptGuard;
+use crate::metering::Metering;
 use crate::plan::{PlanOptions, Preview};
 use crate::produce::hinted_apply;
 use crate::remote::RemotePlanRequest;
@@ -51,7 +52,13 @@ pub struct ApplyReport {
     pub remote_completed: Vec<String>,
     pub remote_pending: Vec<String>,
     pub env_vars: Vec<EnvVarName>,
+    /// The producers' manual steps as they listed them; the JSON carries them, classified
+    /// and checked against the files, in `manual_steps` of [`Metering`].
+    #[serde(skip)]
     pub manual_steps: Vec<ManualStep>,
+    /// `meters[]`, `manual_steps[]`, `complete`: what feeds each meter, what is left by hand.
+    #[serde(flatten)]
+    pub metering: Metering,
     pub warnings: Vec<String>,
     /// Journal entry id (what `undo` will revert).
     pub journal: Option<String>,
@@ -103,6 +110,7 @@ impl Engine {
             remote_pending: Vec::new(),
             env_vars: preview.changes.env_vars.clone(),
             manual_steps: preview.changes.manual_steps.clone(),
+            metering: preview.metering.clone(),
             warnings: preview.warnings.clone(),
             journal: None,
         };

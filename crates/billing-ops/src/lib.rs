@@ -21,7 +21,9 @@ pub mod apply;
 pub mod hooks;
 pub mod install;
 pub mod interrupt;
+pub mod listen;
 pub mod merge;
+pub mod metering;
 pub mod plan;
 pub mod produce;
 pub mod remote;
@@ -34,6 +36,7 @@ pub use apply::{ApplyOptions, ApplyReport, Cancelled, FileReport};
 pub use billing_plan::{Preset, presets};
 pub use hooks::{Answer, ApplyHooks, Event, Question};
 pub use install::{InstallOutcome, InstallReport};
+pub use metering::{Feeder, FeederKind, MeterAccount, Metering, MeteringStep, StepKind};
 pub use plan::{Conflict, ConflictReason, PlanOptions, Preview};
 pub use produce::{ProduceContext, Producer};
 pub use remote::{

@@ -15,6 +15,7 @@ use billing_plan::{BillingPlan, Environment, PLAN_FILE};
 use serde::Serialize;
 
 use crate::Engine;
+use crate::metering::{Metering, metering_of_changes};
 use crate::produce::{ProduceContext, hinted_apply, produce_all};
 use crate::remote::RemotePlanRequest;
 
@@ -79,6 +80,8 @@ pub struct Preview {
     pub conflicts: Vec<Conflict>,
     /// Things to know before applying (dirty git tree, production indicators, ...).
     pub warnings: Vec<String>,
+    /// Per meter, what will feed it once this is applied, and what needs the user's hand.
+    pub metering: Metering,
 }
 
 impl Preview {
@@ -260,6 +263,7 @@ impl Engine {
             .context("planning the remote setup failed")?;
         changes.remote.extend(remote.steps);
         warnings.extend(remote.notes);
+        let metering = metering_of_changes(&cx, &changes);
 
         let hash = billing_changeset::plan_hash(&changes);
         let diff = billing_changeset::unified_diff(&changes);
@@ -277,6 +281,7 @@ impl Engine {
             text,
             conflicts,
             warnings,
+            metering,
         })
     }
 }

@@ -9,8 +9,11 @@ use billing_plan::{BillingPlan, Environment};
 use serde::Serialize;
 
 use crate::Engine;
+use crate::metering::{MeterAccount, Metering, MeteringStep, metering_on_disk};
 use crate::plan::select_package;
-use crate::produce::{hinted_apply, sdk_install_command, sdk_installed, sdk_package};
+use crate::produce::{
+    ProduceContext, hinted_apply, produce_all, sdk_install_command, sdk_installed, sdk_package,
+};
 use crate::remote::RemotePlanRequest;
 
 /// The variable holding the organization access token.
@@ -69,6 +72,16 @@ pub struct Status {
     pub missing_files: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_apply: Option<LastApply>,
+    /// Per meter, what in the project's files feeds it now (re-read on every run).
+    pub meters: Vec<MeterAccount>,
+    /// Steps for the user's hand, each `done` or not as the files are now.
+    pub manual_steps: Vec<MeteringStep>,
+    /// Why the metering account could not be computed (e.g. an unsupported framework).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metering_error: Option<String>,
+    /// Nothing is left: every meter fed, every manual step done, token, SDK and remote setup in
+    /// place. `status` exits 0 exactly when this is true.
+    pub complete: bool,
 }
 
 impl Status {
@@ -80,6 +93,10 @@ impl Status {
             && self.pending_remote.is_empty()
             && self.remote_error.is_none()
             && self.missing_files.is_empty()
+            && self.metering_error.is_none()
+            && !self.meters.is_empty()
+            && self.meters.iter().all(|m| !m.feeders.is_empty())
+            && self.manual_steps.iter().all(|s| s.done)
     }
 }
 
@@ -120,6 +137,7 @@ impl Engine {
             }
         }
         let mut remote_error = None;
+        let mut remote_steps: Vec<RemoteStep> = Vec::new();
         let pending_remote = match &plan {
             Some(plan) => {
                 let state = lock
@@ -138,11 +156,14 @@ impl Engine {
                     })
                     .await
                 {
-                    Ok(planned) => planned
-                        .steps
-                        .into_iter()
-                        .filter(|s| s.action != RemoteAction::Reuse)
-                        .collect(),
+                    Ok(planned) => {
+                        remote_steps = planned.steps;
+                        remote_steps
+                            .iter()
+                            .filter(|s| s.action != RemoteAction::Reuse)
+                            .cloned()
+                            .collect()
+                    }
                     Err(err) => {
                         // Status reports what it can; an unreachable API is one of the things.
                         remote_error = Some(format!("{err:#}"));
@@ -160,7 +181,17 @@ impl Engine {
                 environment: e.environment,
                 complete: e.complete,
             });
-        Ok(Status {
+        let (metering, metering_error) = match &plan {
+            Some(plan) => match self.metering_now(&project, &profile, plan, remote_steps) {
+                Ok(metering) => (Some(metering), None),
+                Err(err) => (None, Some(format!("{err:#}"))),
+            },
+            None => (None, None),
+        };
+        let (meters, manual_steps) = metering
+            .map(|m| (m.meters, m.manual_steps))
+            .unwrap_or_default();
+        let mut status = Status {
             root: root.display().to_string(),
             plan_file,
             token,
@@ -170,7 +201,36 @@ impl Engine {
             edited_files,
             missing_files,
             last_apply,
-        })
+            meters,
+            manual_steps,
+            metering_error,
+            complete: false,
+        };
+        status.complete = status.is_complete();
+        Ok(status)
+    }
+
+    /// Re-reads the project: the producers run against the files as they are (a call site the
+    /// user wired by hand is now "already wired", a registered middleware asks for nothing),
+    /// and the account is taken from the disk, without the changes not applied yet.
+    fn metering_now(
+        &self,
+        project: &Project,
+        profile: &billing_detect::ProjectProfile,
+        plan: &BillingPlan,
+        remote_steps: Vec<RemoteStep>,
+    ) -> anyhow::Result<Metering> {
+        let package = select_package(profile, plan, &mut Vec::new())?;
+        let cx = ProduceContext {
+            root: project.root(),
+            project,
+            profile,
+            package,
+            plan,
+        };
+        let mut changes = produce_all(&self.producers, &cx, None)?;
+        changes.remote = remote_steps;
+        Ok(metering_on_disk(&cx, &changes))
     }
 }
 

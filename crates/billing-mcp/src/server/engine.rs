@@ -86,7 +86,12 @@ struct ProposalView<'a> {
     installs: Vec<String>,
     env_vars: &'a [billing_changeset::EnvVarName],
     remote: Vec<RemoteView<'a>>,
-    manual_steps: &'a [billing_changeset::ManualStep],
+    /// Per meter what will feed it once applied; a meter with no feeder has `unfed_reason`.
+    meters: &'a [billing_ops::MeterAccount],
+    /// Every step left for the user's hand (kind, file, line, meter, snippet, done).
+    manual_steps: &'a [billing_ops::MeteringStep],
+    /// Every meter fed and no step left once this is applied.
+    complete: bool,
     conflicts: &'a [billing_ops::Conflict],
     warnings: &'a [String],
     nothing_to_do: bool,
@@ -153,7 +158,9 @@ fn view(preview: &Preview) -> anyhow::Result<serde_json::Value> {
             .collect(),
         env_vars: &changes.env_vars,
         remote: changes.remote.iter().map(remote_view).collect(),
-        manual_steps: &changes.manual_steps,
+        meters: &preview.metering.meters,
+        manual_steps: &preview.metering.manual_steps,
+        complete: preview.metering.complete,
         conflicts: &preview.conflicts,
         warnings: &preview.warnings,
         nothing_to_do: preview.is_noop(),
@@ -223,7 +230,9 @@ pub async fn apply(root: &Path, proposal: &Proposal) -> anyhow::Result<serde_jso
             }
         })?;
     let mut value = serde_json::to_value(&report)?;
-    value["next_step"] = serde_json::Value::String(if report.remote_pending.is_empty() {
+    value["next_step"] = serde_json::Value::String(if !report.metering.complete {
+        "Metering is not complete: show the user meters[] with an unfed_reason and every manual_steps[] entry that is not done (file, line, snippet); after they are done, status returns complete: true. Then run verify.".to_owned()
+    } else if report.remote_pending.is_empty() {
         "Run verify to check that usage is counted.".to_owned()
     } else {
         "Some remote steps are pending (no token): show remote_pending to the user; run status and verify once they are done.".to_owned()

@@ -209,6 +209,7 @@ fn print_report(report: &ApplyReport, warnings: bool, printer: &Printer) -> anyh
             }
             printer.data(out.trim_end())?;
         }
+        printer.data(super::metering::render(&report.metering))?;
         return Ok(());
     }
     let mut out = String::new();
@@ -274,16 +275,6 @@ fn print_report(report: &ApplyReport, warnings: bool, printer: &Printer) -> anyh
             out.push_str(&format!("  {}: {}\n", var.name, var.purpose));
         }
     }
-    if !report.manual_steps.is_empty() {
-        out.push_str("\nManual steps:\n");
-        for step in &report.manual_steps {
-            let location = match step.line {
-                Some(line) => format!("{}:{line}", step.file),
-                None => step.file.clone(),
-            };
-            out.push_str(&format!("  {location}: {}\n", step.instructions));
-        }
-    }
     if report.journal.is_some() {
         out.push_str("\nRollback steps: `spaire-billing undo` ");
         out.push_str(
@@ -298,6 +289,8 @@ fn print_report(report: &ApplyReport, warnings: bool, printer: &Printer) -> anyh
         );
         out.push('\n');
     }
+    out.push('\n');
+    out.push_str(&super::metering::render(&report.metering));
     printer.data(out.trim_end())?;
     if warnings {
         for warning in &report.warnings {

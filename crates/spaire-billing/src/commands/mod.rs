@@ -7,6 +7,7 @@ pub mod apply;
 pub mod detect;
 pub mod emulator;
 pub mod mcp;
+pub mod metering;
 pub mod plan;
 pub mod setup;
 pub mod status;

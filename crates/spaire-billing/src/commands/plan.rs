@@ -159,6 +159,8 @@ pub(crate) struct PreviewJson<'a> {
     pub manual_steps: &'a [ManualStep],
     pub conflicts: &'a [Conflict],
     pub warnings: &'a [String],
+    /// What will feed each meter once applied, and the steps left by hand (docs/metering.md).
+    pub metering: &'a billing_ops::Metering,
 }
 
 #[derive(Debug, Serialize)]
@@ -195,6 +197,7 @@ impl<'a> PreviewJson<'a> {
             manual_steps: &changes.manual_steps,
             conflicts: &preview.conflicts,
             warnings: &preview.warnings,
+            metering: &preview.metering,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! `spaire-billing status`: what is still pending — dashboard steps, the access token (whether
-//! it is set, never its value), the SDK, generated files edited or missing. Exit 1 when
-//! something is left to do, so scripts can check it.
+//! it is set, never its value), the SDK, generated files edited or missing, and the metering
+//! account re-read from the files (what feeds each meter, manual steps pending or done).
+//! Exit 1 while anything is left to do (an unfed meter, a pending step), 0 when complete, so
+//! teams can keep it as a CI gate.
 
 use std::path::PathBuf;
 
@@ -101,6 +103,20 @@ pub fn run(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             out.push_str(&format!(
                 "Missing: {path} (generated, since deleted; apply again)\n"
             ));
+        }
+        if let Some(error) = &status.metering_error {
+            out.push_str(&format!(
+                "Metering: could not read what feeds the meters: {error}\n"
+            ));
+        } else if matches!(status.plan_file, PlanFileStatus::Valid { .. }) {
+            out.push('\n');
+            out.push_str(&super::metering::render(&billing_ops::Metering {
+                meters: status.meters.clone(),
+                manual_steps: status.manual_steps.clone(),
+                complete: status.meters.iter().all(|m| !m.feeders.is_empty())
+                    && status.manual_steps.iter().all(|s| s.done),
+            }));
+            out.push('\n');
         }
         printer.data(out.trim_end())?;
     }

@@ -1,10 +1,13 @@
 //! `spaire-billing verify`: send one test event per meter of `spaire-billing.toml` and check
-//! that the meter (and, with credits, the customer's balance) shows it.
+//! that the meter (and, with credits, the customer's balance) shows it. That proves the meters
+//! count a synthetic event, not that the app sends any: `verify --from-app` waits for the
+//! running app's own events instead (see [`billing_ops::listen`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use billing_errors::{Hinted, UsageError};
+use billing_ops::listen::{AppEvent, ListenOptions};
 use billing_plan::Environment;
 use billing_remote::{MeterCheck, VerifyOptions, VerifyReport};
 use clap::Args;
@@ -31,9 +34,19 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "URL")]
     pub server_url: Option<String>,
     /// Seconds to wait for each meter to show the test event (the real server settles
-    /// balances about 15 s after ingestion).
-    #[arg(long, value_name = "SECS", default_value_t = 45)]
-    pub timeout: u64,
+    /// balances about 15 s after ingestion); with `--from-app`, for the app's events
+    /// [default: 45; with --from-app: 300]
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// Prove the app instead of the meters: send nothing, wait for the events the running app
+    /// sends from now on, print each (name, customer, key metadata, the meter that counts it,
+    /// the quantity), and fail on an event no meter counts, one missing the property its meter
+    /// aggregates, or none before the timeout. Use the app while it runs.
+    #[arg(long)]
+    pub from_app: bool,
+    /// With `--from-app`: stop after this many events instead of at the timeout.
+    #[arg(long, value_name = "N", requires = "from_app")]
+    pub events: Option<usize>,
     /// Project directory (where `spaire-billing.toml` is).
     #[arg(default_value = ".")]
     pub path: PathBuf,
@@ -92,9 +105,23 @@ pub fn run(args: VerifyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         )
         .into());
     };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    if args.from_app {
+        return from_app(
+            &args,
+            &plan,
+            &client,
+            environment,
+            &remote.server_url.to_string(),
+            &runtime,
+            printer,
+        );
+    }
     let options = VerifyOptions {
         customer: args.customer.clone(),
-        timeout: Duration::from_secs(args.timeout),
+        timeout: Duration::from_secs(args.timeout.unwrap_or(45)),
         poll_interval: Duration::from_millis(if environment == Environment::Local {
             100
         } else {
@@ -113,9 +140,6 @@ pub fn run(args: VerifyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             ),
         );
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let report = runtime.block_on(billing_remote::verify(
         &plan,
         &client,
@@ -175,7 +199,9 @@ fn render(report: &VerifyReport, printer: &Printer) -> std::io::Result<()> {
     let passed = report.meters.iter().filter(|m| m.passed).count();
     if report.passed {
         printer.data(format!(
-            "{GREEN}verified{GREEN:#}: {passed} of {} meters counted the test event",
+            "{GREEN}verified{GREEN:#}: {passed} of {} meters count a synthetic event sent by \
+             spaire-billing. This does not prove your app sends any: run `spaire-billing verify \
+             --from-app` and use the app",
             report.meters.len()
         ))
     } else {
@@ -203,4 +229,106 @@ fn line(check: &MeterCheck, width: usize) -> String {
         number(check.expected),
         number(check.observed),
     )
+}
+
+/// `--from-app`: waits for the running app's events; sends nothing.
+fn from_app(
+    args: &VerifyArgs,
+    plan: &billing_plan::BillingPlan,
+    client: &billing_api::Client,
+    environment: Environment,
+    server_url: &str,
+    runtime: &tokio::runtime::Runtime,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let options = ListenOptions::from_now(
+        Duration::from_secs(args.timeout.unwrap_or(300)),
+        Duration::from_millis(if environment == Environment::Local {
+            200
+        } else {
+            2000
+        }),
+        args.events,
+    );
+    if !args.json {
+        printer.status(
+            "Waiting",
+            format!(
+                "for events from your app in {} ({server_url}), up to {} s{}; use the app now",
+                environment.as_str(),
+                options.timeout.as_secs(),
+                args.events
+                    .map(|n| format!(" or {n} event{}", if n == 1 { "" } else { "s" }))
+                    .unwrap_or_default()
+            ),
+        );
+    }
+    let json = args.json;
+    let mut print = |event: &AppEvent| {
+        if !json {
+            let _ = printer.data(event_line(event));
+        }
+    };
+    let report = runtime.block_on(billing_ops::listen::listen(
+        plan, client, &options, &mut print,
+    ))?;
+    if json {
+        printer.data(serde_json::to_string_pretty(&report)?)?;
+    } else if report.passed {
+        printer.data(format!(
+            "{GREEN}verified{GREEN:#}: {}. Proved: {}",
+            report.outcome, report.proves
+        ))?;
+    } else {
+        printer.data(format!(
+            "{RED}verification failed{RED:#}: {}",
+            report.outcome
+        ))?;
+    }
+    Ok(if report.passed {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    })
+}
+
+/// One event as it arrives, like `stripe listen`: name, customer, key metadata, the meters.
+fn event_line(event: &AppEvent) -> String {
+    let status = if event.problem.is_some() {
+        format!("{RED}FAIL{RED:#}")
+    } else {
+        format!("{GREEN}ok{GREEN:#}  ")
+    };
+    let metadata = event
+        .metadata
+        .as_object()
+        .map(|map| {
+            map.iter()
+                .take(5)
+                .map(|(k, v)| {
+                    format!(
+                        "{k}={}",
+                        v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    let mut line = format!(
+        "  {status}  {}  {}  customer {}  [{metadata}]",
+        event.timestamp,
+        event.name,
+        event.customer.as_deref().unwrap_or("(none)"),
+    );
+    for counted in &event.counted_by {
+        line.push_str(&format!(
+            "\n        → meter {} ({}): +{}",
+            counted.meter, counted.aggregation, counted.quantity
+        ));
+    }
+    if let Some(problem) = &event.problem {
+        line.push_str(&format!("\n        {problem}"));
+    }
+    line
 }

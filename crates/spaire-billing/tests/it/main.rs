@@ -16,6 +16,7 @@ mod codegen_ts;
 mod detect;
 mod emulator;
 mod mcp;
+mod metering;
 mod plan;
 mod remote;
 mod setup;

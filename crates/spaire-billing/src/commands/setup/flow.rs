@@ -537,19 +537,12 @@ fn build_report(
             ));
         }
     }
-    let mut manual_steps: Vec<String> = applied
-        .manual_steps
-        .iter()
-        .map(|m| match m.line {
-            Some(line) => format!("{}:{line}: {}", m.file, m.instructions),
-            None => format!("{}: {}", m.file, m.instructions),
-        })
-        .collect();
+    let mut install_steps: Vec<String> = Vec::new();
     for install in &applied.installs {
         if let billing_ops::InstallOutcome::Skipped { reason }
         | billing_ops::InstallOutcome::Failed { reason, .. } = &install.outcome
         {
-            manual_steps.push(format!(
+            install_steps.push(format!(
                 "run `{}` in `{}` ({reason})",
                 install.command, install.cwd
             ));
@@ -564,8 +557,9 @@ fn build_report(
         dashboard_completed: applied.remote_completed.clone(),
         dashboard_pending: pending_dashboard_steps(preview, applied),
         rollback,
-        manual_steps,
+        install_steps,
         checklist: report::checklist(applied.environment.as_str(), token_present),
+        metering: applied.metering.clone(),
     }
 }
 

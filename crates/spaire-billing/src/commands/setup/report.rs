@@ -17,8 +17,12 @@ pub struct Report {
     pub dashboard_completed: Vec<String>,
     pub dashboard_pending: Vec<String>,
     pub rollback: Vec<String>,
-    pub manual_steps: Vec<String>,
+    /// Package installs that did not run, with the command to run by hand.
+    pub install_steps: Vec<String>,
     pub checklist: Vec<String>,
+    /// `meters[]`, `manual_steps[]`, `complete`: what feeds each meter, what is left by hand.
+    #[serde(flatten)]
+    pub metering: billing_ops::Metering,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -248,11 +252,13 @@ impl Report {
             &format!("Dashboard steps ({}) — pending", self.environment),
             &self.dashboard_pending,
         );
-        if !self.manual_steps.is_empty() {
-            section(&mut out, "Manual edits still to make", &self.manual_steps);
+        if !self.install_steps.is_empty() {
+            section(&mut out, "Installs still to run", &self.install_steps);
         }
         section(&mut out, "Rollback steps", &self.rollback);
         section(&mut out, "Testing checklist", &self.checklist);
+        out.push('\n');
+        out.push_str(&crate::commands::metering::render(&self.metering));
         out
     }
 }

@@ -1,0 +1,124 @@
+//! The **Metering** section `setup`, `apply` and `status` end with: per meter what feeds it
+//! (`file:line`), a meter nothing feeds flagged loudly, and every step still needing the
+//! user's hand with its file, place and exact snippet. Without colour it reads the same.
+
+use std::fmt::Write as _;
+
+use billing_ops::{FeederKind, Metering, MeteringStep, StepKind};
+
+use crate::printer::{BOLD, GREEN, RED};
+
+fn step_kind(kind: StepKind) -> &'static str {
+    match kind {
+        StepKind::CallSite => "wire a call site",
+        StepKind::RegisterMiddleware => "register middleware",
+        StepKind::CallHelper => "call a usage helper",
+        StepKind::CustomerResolver => "fill in the customer resolver",
+        StepKind::WebhookRoute => "serve the webhook route",
+        StepKind::WebhookEndpoint => "register the webhook endpoint",
+        StepKind::Other => "manual edit",
+    }
+}
+
+fn location(step: &MeteringStep) -> String {
+    match step.line {
+        Some(line) => format!("{}:{line}", step.file),
+        None => step.file.clone(),
+    }
+}
+
+/// The section, without a trailing newline.
+pub fn render(metering: &Metering) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{BOLD}Metering{BOLD:#}");
+    if metering.meters.is_empty() {
+        let _ = writeln!(out, "  (no meters in the plan)");
+    }
+    for meter in &metering.meters {
+        if meter.feeders.is_empty() {
+            let _ = writeln!(
+                out,
+                "  {RED}NOT FED{RED:#}  {} (event `{}`): {}",
+                meter.name,
+                meter.event,
+                meter.unfed_reason.as_deref().unwrap_or("nothing feeds it")
+            );
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "  {GREEN}fed{GREEN:#}      {} (event `{}`) by:",
+            meter.name, meter.event
+        );
+        for feeder in &meter.feeders {
+            let kind = match feeder.kind {
+                FeederKind::CallSite => "call site",
+                FeederKind::Middleware => "middleware",
+            };
+            let _ = writeln!(
+                out,
+                "             {kind:<10} {}:{}",
+                feeder.file, feeder.line
+            );
+        }
+    }
+    let pending: Vec<&MeteringStep> = metering.manual_steps.iter().filter(|s| !s.done).collect();
+    let done: Vec<&MeteringStep> = metering.manual_steps.iter().filter(|s| s.done).collect();
+    if !pending.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{BOLD}Still needs your hand{BOLD:#} ({})",
+            pending.len()
+        );
+        for (i, step) in pending.iter().enumerate() {
+            let meter = step
+                .meter
+                .as_deref()
+                .map(|m| format!(" (meter {m})"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {}. {}{meter}: {}",
+                i + 1,
+                step_kind(step.kind),
+                location(step)
+            );
+            let _ = writeln!(out, "     {}", step.instructions);
+            if let Some(snippet) = &step.snippet {
+                for line in snippet.lines() {
+                    let _ = writeln!(out, "       {line}");
+                }
+            }
+        }
+    }
+    if !done.is_empty() {
+        let _ = writeln!(out, "\nDone by hand ({})", done.len());
+        for step in done {
+            let _ = writeln!(out, "  done: {}: {}", step_kind(step.kind), location(step));
+        }
+    }
+    let unfed = metering
+        .meters
+        .iter()
+        .filter(|m| m.feeders.is_empty())
+        .count();
+    out.push('\n');
+    if metering.complete {
+        let _ = write!(
+            out,
+            "Every meter is fed by the app's code and no step is left."
+        );
+    } else {
+        let _ = write!(
+            out,
+            "{RED}Metering is not complete{RED:#}: {unfed} meter{} record{} nothing and {} step{} \
+             {} pending. `spaire-billing status` exits 1 until they are done.",
+            if unfed == 1 { "" } else { "s" },
+            if unfed == 1 { "s" } else { "" },
+            pending.len(),
+            if pending.len() == 1 { "" } else { "s" },
+            if pending.len() == 1 { "is" } else { "are" },
+        );
+    }
+    out
+}
