@@ -22,7 +22,7 @@ use axum::routing::{get, post};
 
 use crate::auth::bearer_token;
 use crate::errors::{self, ApiError};
-use crate::faults::Fault;
+use crate::faults::{Fault, LostAnswer};
 use crate::listener::ConnHandle;
 use crate::state::AppState;
 
@@ -189,6 +189,26 @@ async fn rewrite_api_prefix(mut request: Request, next: Next) -> Response {
     response
 }
 
+/// What the client gets for a request that was already committed (`--commit-fail-rate`).
+async fn lose_answer(lost: LostAnswer, handle: Option<ConnHandle>, hang_ms: u64) -> Response {
+    match lost {
+        LostAnswer::ServerError(500) => errors::internal_error_response(),
+        LostAnswer::ServerError(code) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
+            (status, status.canonical_reason().unwrap_or("error")).into_response()
+        }
+        LostAnswer::Hang | LostAnswer::DropConnection => {
+            if lost == LostAnswer::Hang {
+                tokio::time::sleep(Duration::from_millis(hang_ms)).await;
+            }
+            if let Some(handle) = handle {
+                handle.kill();
+            }
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
 /// Rate limit (per organization, like the server's `organization:{id}` key; anonymous
 /// requests share one key), then injected latency, then injected faults.
 async fn faults(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
@@ -211,6 +231,20 @@ async fn faults(State(state): State<Arc<AppState>>, request: Request, next: Next
     }
     match state.faults.next_fault() {
         None => next.run(request).await,
+        Some(Fault::AfterCommit(lost)) => {
+            let handle = request
+                .extensions()
+                .get::<ConnectInfo<ConnHandle>>()
+                .map(|ConnectInfo(handle)| handle.clone());
+            // Served in full first: the handler has committed whatever it changes.
+            let served = next.run(request).await;
+            tracing::info!(
+                status = %served.status(),
+                ?lost,
+                "fault injection: request committed, answer lost"
+            );
+            lose_answer(lost, handle, state.faults.hang_ms).await
+        }
         Some(Fault::ServerError(500)) => errors::internal_error_response(),
         Some(Fault::ServerError(code)) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);

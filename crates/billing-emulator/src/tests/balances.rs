@@ -192,7 +192,7 @@ async fn meter_state(h: &Harness, external_id: &str, meter: &str) -> (f64, i64, 
 }
 
 async fn advance_month(h: &Harness) -> Value {
-    h.post("/_emulator/clock/advance", json!({"days": 31}))
+    h.admin_post("/_emulator/clock/advance", json!({"days": 31}))
         .await
 }
 
