@@ -131,4 +131,7 @@ pub mod scopes {
     pub const CUSTOMER_METERS_READ: &[&str] = &["customer_meters:read"];
     pub const WEBHOOKS_READ: &[&str] = &["webhooks:read", "webhooks:write"];
     pub const WEBHOOKS_WRITE: &[&str] = &["webhooks:write"];
+    pub const SUBSCRIPTIONS_READ: &[&str] = &["subscriptions:read", "subscriptions:write"];
+    pub const SUBSCRIPTIONS_WRITE: &[&str] = &["subscriptions:write"];
+    pub const ORDERS_READ: &[&str] = &["orders:read"];
 }

@@ -42,6 +42,9 @@ pub const ALL_SCOPES: &[&str] = &[
     "customer_meters:read",
     "webhooks:read",
     "webhooks:write",
+    "subscriptions:read",
+    "subscriptions:write",
+    "orders:read",
 ];
 
 /// One accepted bearer token, parsed from `TOKEN[@ORG][:SCOPE,SCOPE...]`.

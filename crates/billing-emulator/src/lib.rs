@@ -41,7 +41,9 @@ mod quantities;
 mod query;
 mod resources;
 mod routes;
+mod server_limits;
 mod state;
+mod system_events;
 #[cfg(test)]
 mod tests;
 mod validate;

@@ -9,6 +9,7 @@ mod errors;
 mod faults;
 mod filters;
 mod quantities;
+mod server_parity;
 mod webhooks;
 
 use reqwest::{Client, Method, StatusCode};
