@@ -17,6 +17,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Value, json};
 
 use crate::balance::{self, customer_output};
+use crate::billing_job;
 use crate::db::{self, Kind};
 use crate::errors::{ApiError, ApiResult};
 use crate::resources::{iso, new_id, public};
@@ -264,10 +265,18 @@ fn meters_of(
     sub: &Value,
 ) -> ApiResult<Vec<(Value, Value, balance::Balance)>> {
     let mut out = Vec::new();
+    let from_billing_job = billing_job::enabled(conn)?;
+    if from_billing_job {
+        billing_job::catch_up(conn)?;
+    }
     for price in metered_prices(sub) {
         let meter_id = price["meter_id"].as_str().unwrap_or_default();
         if let Some(meter) = db::get_doc(conn, Kind::Meter, org, meter_id)? {
-            let b = balance::compute(conn, org, customer, &meter)?;
+            let mut b = balance::compute(conn, org, customer, &meter)?;
+            if from_billing_job {
+                let sub_id = sub["id"].as_str().unwrap_or_default();
+                b.consumed = billing_job::pending_units(conn, sub_id, &meter)?;
+            }
             out.push((price, meter, b));
         }
     }
@@ -774,6 +783,11 @@ fn cycle(
         "subscription_cycle",
         lines,
         jobs,
+    )?;
+    billing_job::mark_invoiced(
+        conn,
+        sub["id"].as_str().unwrap_or_default(),
+        order["id"].as_str().unwrap_or_default(),
     )?;
     let mut reset_meters: Vec<String> = Vec::new();
     for (_, meter, _) in &metered {

@@ -156,6 +156,10 @@ pub struct EmulatorConfig {
     /// Count usage in balances only this long after ingestion, to rehearse Spaire's
     /// settlement delay (about 15 s there). 0 settles immediately.
     pub balance_delay_ms: u64,
+    /// Run the server's periodic billing job every this many seconds (the server: 900)
+    /// instead of showing live subscription meters and billing only usage after the
+    /// subscription started. `None` (the default) keeps the live behaviour.
+    pub billing_job_interval_secs: Option<u64>,
 }
 
 impl Default for EmulatorConfig {
@@ -175,6 +179,7 @@ impl Default for EmulatorConfig {
             webhook_retry_base_ms: 500,
             webhook_max_retries: 10,
             balance_delay_ms: 0,
+            billing_job_interval_secs: None,
         }
     }
 }
@@ -207,6 +212,9 @@ impl EmulatorConfig {
                 "fail rate and commit fail rate add up to {}, more than 1",
                 self.fail_rate + self.commit_fail_rate
             ));
+        }
+        if self.billing_job_interval_secs == Some(0) {
+            return Err("the billing job interval must be at least 1 second".to_owned());
         }
         if self.rate_limit && self.rate_limit_per_minute == 0 {
             return Err("rate limit must allow at least 1 request per minute".to_owned());

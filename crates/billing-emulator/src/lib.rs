@@ -30,6 +30,7 @@
 mod auth;
 mod balance;
 mod billing;
+mod billing_job;
 mod config;
 mod db;
 mod errors;
@@ -167,6 +168,15 @@ pub async fn serve(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
         balance::DELAY_SETTING,
         &(config.balance_delay_ms.saturating_mul(1000)).to_string(),
     )?;
+    match config.billing_job_interval_secs {
+        Some(secs) => db::set_setting(&conn, billing_job::INTERVAL_SETTING, &secs.to_string())?,
+        None => {
+            conn.execute(
+                "DELETE FROM settings WHERE key = ?1",
+                [billing_job::INTERVAL_SETTING],
+            )?;
+        }
+    }
     let offset = db::setting(&conn, "clock_offset_micros")?
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);

@@ -412,3 +412,74 @@ async fn a_non_v4_uuid_in_a_path_is_422() {
         );
     }
 }
+
+/// 4. With `--billing-job-interval`, subscription meters read 0 until the job runs, and the
+///    first renewal bills usage ingested before the subscription started; by default the
+///    emulator shows live meters and bills only usage after the subscription started.
+#[tokio::test]
+async fn the_billing_job_flag_reproduces_the_servers_delayed_billing() {
+    async fn scenario(job: Option<u64>) -> (f64, f64, i64) {
+        let h = Harness::with_config(crate::EmulatorConfig {
+            billing_job_interval_secs: job,
+            ..crate::EmulatorConfig::default()
+        })
+        .await;
+        let meter = h
+            .meter(
+                json!({"conjunction": "and", "clauses": [{"property": "name", "operator": "eq", "value": "tok"}]}),
+                json!({"func": "count"}),
+            )
+            .await;
+        let product = h
+            .post(
+                "/v1/products/",
+                json!({"name": "Usage", "recurring_interval": "month", "prices": [
+                    {"amount_type": "metered_unit", "meter_id": meter, "unit_amount": "5"}
+                ]}),
+            )
+            .await;
+        let customer = h.customer("job@acme.io", Some("job")).await;
+        let customer_id = customer["id"].as_str().unwrap().to_owned();
+        h.ingest(
+            events(10, "tok")
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    let mut e = e.clone();
+                    e["external_customer_id"] = json!("job");
+                    e
+                })
+                .collect::<Vec<_>>()
+                .into(),
+        )
+        .await;
+        h.post(
+            "/_emulator/subscriptions",
+            json!({"customer_id": customer_id, "product_id": product["id"]}),
+        )
+        .await;
+        h.ingest(json!([{"name": "tok", "external_customer_id": "job"}]))
+            .await;
+        let consumed = |state: Value| {
+            state["active_subscriptions"][0]["meters"][0]["consumed_units"]
+                .as_f64()
+                .unwrap()
+        };
+        let before_run = consumed(h.get(&format!("/v1/customers/{customer_id}/state")).await);
+        h.admin_post("/_emulator/clock/advance", json!({"seconds": 901}))
+            .await;
+        let after_run = consumed(h.get(&format!("/v1/customers/{customer_id}/state")).await);
+        let renewal = h
+            .admin_post("/_emulator/clock/advance", json!({"days": 31}))
+            .await;
+        let billed = renewal["renewal_orders"][0]["total_amount"]
+            .as_i64()
+            .unwrap();
+        (before_run, after_run, billed)
+    }
+    // Default: live meters, only the 1 event after subscribing is billed (5¢).
+    assert_eq!(scenario(None).await, (1.0, 1.0, 5));
+    // Server's job: 0 until a run, then all 11 events, all billed (55¢).
+    assert_eq!(scenario(Some(900)).await, (0.0, 11.0, 55));
+}

@@ -59,6 +59,11 @@ pub struct EmulatorArgs {
     /// delay (about 15000 there). Default: immediately.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub balance_delay_ms: u64,
+    /// Run Spaire's periodic billing job every N seconds (900 on the server): subscription
+    /// meters read 0 until it runs, and renewals bill every usage event it picked up,
+    /// including usage from before the subscription started. Default: live meters.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub billing_job_interval: Option<u64>,
 }
 
 impl EmulatorArgs {
@@ -114,6 +119,7 @@ impl EmulatorArgs {
             admin_token: self.admin_token.clone(),
             rate_limit: self.rate_limit,
             balance_delay_ms: self.balance_delay_ms,
+            billing_job_interval_secs: self.billing_job_interval,
             ..EmulatorConfig::default()
         })
     }
@@ -157,6 +163,11 @@ pub fn run(args: EmulatorArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
         printer.note(
             "balances settle immediately here; Spaire settles them about 15 s after ingestion",
         );
+        if args.billing_job_interval.is_none() {
+            printer.note(
+                "subscription meters are live here; Spaire's billing job updates them every 15 min (`--billing-job-interval 900` to rehearse that)",
+            );
+        }
         printer.info("Press Ctrl-C to stop.");
         stop.await;
         printer.status("Stopping", "waiting for in-flight requests");
