@@ -142,6 +142,28 @@ fn credit(
     Ok(())
 }
 
+/// `customer.state_changed`, which the server queues after every benefit-grant webhook and
+/// every subscription creation or update (`benefit/grant/service.py::_send_webhook`,
+/// `subscription/service.py`), so receivers get it several times per flow.
+fn state_changed(
+    conn: &Connection,
+    state: &AppState,
+    org: &str,
+    customer: &Value,
+    jobs: &mut Vec<Job>,
+) -> ApiResult<()> {
+    if webhooks::subscribed(conn, org, "customer.state_changed")? {
+        jobs.extend(webhooks::emit(
+            conn,
+            state,
+            org,
+            "customer.state_changed",
+            state_json(conn, org, customer)?,
+        )?);
+    }
+    Ok(())
+}
+
 /// `BenefitGrant` webhook payload (with customer and benefit), including the deprecated
 /// `user_id` and the `member` the server still sends.
 fn grant_payload(grant: &Value, customer: &Value) -> Value {
@@ -206,7 +228,7 @@ fn grant_benefit(
         "benefit_grant.created",
         grant_payload(&grant, customer),
     )?);
-    Ok(())
+    state_changed(conn, state, org, customer, jobs)
 }
 
 fn revoke_grant(
@@ -244,7 +266,7 @@ fn revoke_grant(
         "benefit_grant.revoked",
         grant_payload(&grant, customer),
     )?);
-    Ok(())
+    state_changed(conn, state, org, customer, jobs)
 }
 
 /// Fields of `OrderSubscription` (the subscription without nested objects).
@@ -706,6 +728,9 @@ pub fn start_subscription(
         "subscription.updated",
     ] {
         jobs.extend(webhooks::emit(conn, state, org, kind, payload.clone())?);
+        if kind == "subscription.created" {
+            state_changed(conn, state, org, customer, &mut jobs)?;
+        }
     }
     jobs.extend(webhooks::emit(
         conn,
@@ -826,6 +851,7 @@ fn cycle(
             "benefit_grant.cycled",
             grant_payload(&grant, &customer),
         )?);
+        state_changed(conn, state, org, &customer, jobs)?;
     }
     balance::touch_customer(conn, org, &customer_id, state.now().timestamp_micros())?;
     jobs.extend(webhooks::emit(

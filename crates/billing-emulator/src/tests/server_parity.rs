@@ -345,6 +345,15 @@ async fn webhook_payloads_carry_the_deprecated_fields() {
     let state = of_type("customer.state_changed");
     let active = &state["active_subscriptions"][0];
     assert_eq!(active["price_id"], sub["prices"][0]["id"]);
+
+    // 12. The server queues customer.state_changed after the subscription's creation,
+    //     after its update, and after each benefit-grant webhook: 3 for subscribing (it
+    //     was 1), plus 1 for creating the customer.
+    let state_changes = payloads
+        .iter()
+        .filter(|p| p["type"] == "customer.state_changed")
+        .count();
+    assert_eq!(state_changes, 4);
 }
 
 /// 9 and 11. A benefit PATCH without `type` is 422, listing every member of the union.
