@@ -10,7 +10,9 @@
 //! * **Event names** are a `VARCHAR(128)` column: a longer name fails the insert (500,
 //!   nothing of the batch stored).
 //!
-//! Each failure logs one warning saying why, since the client only sees the generic 500.
+//! Each failure logs one warning saying why, since the client only sees the generic 500
+//! (the response is built without the generic "internal error" log line, so the warning is
+//! the only one).
 
 use rusqlite::{Connection, params};
 
@@ -25,6 +27,15 @@ pub const PARAMETERS_PER_METER_EVENT: i64 = 7;
 /// The `events.name` column is `VARCHAR(128)` (characters, as in Postgres).
 pub const MAX_EVENT_NAME_CHARS: usize = 128;
 
+/// The server's generic 500 body, already explained by the caller's warning.
+fn server_failure() -> ApiError {
+    ApiError::Domain {
+        status: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        error: "InternalServerError",
+        detail: "An unexpected error occurred.".to_owned(),
+    }
+}
+
 /// 500 when an event name does not fit the server's column.
 pub fn check_event_names<'a>(names: impl Iterator<Item = &'a str>) -> ApiResult<()> {
     for (index, name) in names.enumerate() {
@@ -35,9 +46,7 @@ pub fn check_event_names<'a>(names: impl Iterator<Item = &'a str>) -> ApiResult<
                  {length}-character name; the server's column holds at most \
                  {MAX_EVENT_NAME_CHARS}"
             );
-            return Err(ApiError::Internal(format!(
-                "event {index}: name longer than {MAX_EVENT_NAME_CHARS} characters"
-            )));
+            return Err(server_failure());
         }
     }
     Ok(())
@@ -57,9 +66,7 @@ pub fn check_batch_ceiling(
              in one batch; the server reloads them with one parameter each and allows \
              {MAX_BIND_PARAMETERS}; send smaller batches"
         );
-        return Err(ApiError::Internal(format!(
-            "{inserted} events over the {MAX_BIND_PARAMETERS}-parameter reload"
-        )));
+        return Err(server_failure());
     }
     let pairs = matching_pairs(conn, org, first_seq)?;
     let parameters = pairs * PARAMETERS_PER_METER_EVENT;
@@ -71,9 +78,7 @@ pub fn check_batch_ceiling(
              events × matching meters ≤ {} per batch",
             MAX_BIND_PARAMETERS / PARAMETERS_PER_METER_EVENT
         );
-        return Err(ApiError::Internal(format!(
-            "meter-event insert needs {parameters} parameters"
-        )));
+        return Err(server_failure());
     }
     Ok(())
 }
