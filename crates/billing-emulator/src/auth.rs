@@ -68,6 +68,54 @@ impl FromRequestParts<Arc<AppState>> for Auth {
     }
 }
 
+/// The emulator's admin token, for `/_emulator/` endpoints that act on every organization
+/// (reset, moving the shared test clock). An organization's token gets 403: with several
+/// organizations configured, one of them must not be able to wipe the others.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminAuth;
+
+impl FromRequestParts<Arc<AppState>> for AdminAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        match bearer_token(&parts.headers) {
+            Some(token) if token == state.admin_token => Ok(Self),
+            Some(token) if state.tokens.contains_key(&token) => Err(ApiError::Domain {
+                status: axum::http::StatusCode::FORBIDDEN,
+                error: "EmulatorAdminRequired",
+                detail: format!(
+                    "`{}` acts on every organization, so an organization's token may not call it; send the emulator's admin token (printed at start as SPAIRE_EMULATOR_ADMIN_TOKEN, or chosen with `--admin-token`)",
+                    parts.uri.path()
+                ),
+            }),
+            Some(_) => Err(ApiError::InvalidToken),
+            None => Err(ApiError::Unauthorized),
+        }
+    }
+}
+
+/// Either an organization token or the admin token, for emulator-only endpoints that only
+/// read or wait.
+#[derive(Debug, Clone, Copy)]
+pub struct AnyAuth;
+
+impl FromRequestParts<Arc<AppState>> for AnyAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        if bearer_token(&parts.headers).is_some_and(|t| t == state.admin_token) {
+            return Ok(Self);
+        }
+        Auth::from_request_parts(parts, state).await.map(|_| Self)
+    }
+}
+
 /// Scope sets per endpoint group (any one suffices).
 pub mod scopes {
     pub const EVENTS_READ: &[&str] = &["events:read", "events:write"];
@@ -83,4 +131,7 @@ pub mod scopes {
     pub const CUSTOMER_METERS_READ: &[&str] = &["customer_meters:read"];
     pub const WEBHOOKS_READ: &[&str] = &["webhooks:read", "webhooks:write"];
     pub const WEBHOOKS_WRITE: &[&str] = &["webhooks:write"];
+    pub const SUBSCRIPTIONS_READ: &[&str] = &["subscriptions:read", "subscriptions:write"];
+    pub const SUBSCRIPTIONS_WRITE: &[&str] = &["subscriptions:write"];
+    pub const ORDERS_READ: &[&str] = &["orders:read"];
 }

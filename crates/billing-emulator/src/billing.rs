@@ -17,6 +17,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Value, json};
 
 use crate::balance::{self, customer_output};
+use crate::billing_job;
 use crate::db::{self, Kind};
 use crate::errors::{ApiError, ApiResult};
 use crate::resources::{iso, new_id, public};
@@ -24,6 +25,7 @@ use crate::routes::customers::state_json;
 use crate::routes::events::insert_system_event;
 use crate::routes::products::product_json;
 use crate::state::AppState;
+use crate::system_events;
 use crate::webhooks::{self, Job};
 
 fn parse_iso(text: &Value) -> Option<DateTime<Utc>> {
@@ -140,10 +142,35 @@ fn credit(
     Ok(())
 }
 
-/// `BenefitGrant` webhook payload (with customer and benefit).
+/// `customer.state_changed`, which the server queues after every benefit-grant webhook and
+/// every subscription creation or update (`benefit/grant/service.py::_send_webhook`,
+/// `subscription/service.py`), so receivers get it several times per flow.
+fn state_changed(
+    conn: &Connection,
+    state: &AppState,
+    org: &str,
+    customer: &Value,
+    jobs: &mut Vec<Job>,
+) -> ApiResult<()> {
+    if webhooks::subscribed(conn, org, "customer.state_changed")? {
+        jobs.extend(webhooks::emit(
+            conn,
+            state,
+            org,
+            "customer.state_changed",
+            state_json(conn, org, customer)?,
+        )?);
+    }
+    Ok(())
+}
+
+/// `BenefitGrant` webhook payload (with customer and benefit), including the deprecated
+/// `user_id` and the `member` the server still sends.
 fn grant_payload(grant: &Value, customer: &Value) -> Value {
     let mut out = public(grant);
     out["customer"] = customer_output(customer);
+    out["member"] = Value::Null;
+    out["user_id"] = customer["id"].clone();
     out
 }
 
@@ -189,9 +216,11 @@ fn grant_benefit(
             "last_credited_units": units,
             "last_credited_at": iso(now),
         },
-        "previous_properties": null,
+        // A new grant's properties were `{}` before it was granted.
+        "previous_properties": {},
     });
     db::insert_doc(conn, Kind::BenefitGrant, org, subscription_id, &grant)?;
+    system_events::benefit_grant(conn, org, "benefit.granted", &grant, now.timestamp_micros())?;
     jobs.extend(webhooks::emit(
         conn,
         state,
@@ -199,7 +228,7 @@ fn grant_benefit(
         "benefit_grant.created",
         grant_payload(&grant, customer),
     )?);
-    Ok(())
+    state_changed(conn, state, org, customer, jobs)
 }
 
 fn revoke_grant(
@@ -223,11 +252,13 @@ fn revoke_grant(
         -units,
         now.timestamp_micros(),
     )?;
+    grant["previous_properties"] = grant["properties"].clone();
     grant["revoked_at"] = json!(iso(now));
     grant["is_granted"] = json!(false);
     grant["is_revoked"] = json!(true);
     grant["modified_at"] = json!(iso(now));
     db::update_doc(conn, &grant, grant["subscription_id"].as_str())?;
+    system_events::benefit_grant(conn, org, "benefit.revoked", &grant, now.timestamp_micros())?;
     jobs.extend(webhooks::emit(
         conn,
         state,
@@ -235,7 +266,7 @@ fn revoke_grant(
         "benefit_grant.revoked",
         grant_payload(&grant, customer),
     )?);
-    Ok(())
+    state_changed(conn, state, org, customer, jobs)
 }
 
 /// Fields of `OrderSubscription` (the subscription without nested objects).
@@ -256,10 +287,18 @@ fn meters_of(
     sub: &Value,
 ) -> ApiResult<Vec<(Value, Value, balance::Balance)>> {
     let mut out = Vec::new();
+    let from_billing_job = billing_job::enabled(conn)?;
+    if from_billing_job {
+        billing_job::catch_up(conn)?;
+    }
     for price in metered_prices(sub) {
         let meter_id = price["meter_id"].as_str().unwrap_or_default();
         if let Some(meter) = db::get_doc(conn, Kind::Meter, org, meter_id)? {
-            let b = balance::compute(conn, org, customer, &meter)?;
+            let mut b = balance::compute(conn, org, customer, &meter)?;
+            if from_billing_job {
+                let sub_id = sub["id"].as_str().unwrap_or_default();
+                b.consumed = billing_job::pending_units(conn, sub_id, &meter)?;
+            }
             out.push((price, meter, b));
         }
     }
@@ -316,11 +355,32 @@ pub fn state_subscription_json(
         .map(|(price, _, b)| subscription_meter_json(sub, price, b))
         .collect();
     out["meters"] = json!(meters);
+    // Deprecated on the server, still sent: the subscription's first price.
+    out["price_id"] = sub["_prices"][0]["id"].clone();
     Ok(out)
 }
 
-/// The full `Subscription` webhook payload.
-fn subscription_payload(
+/// The deprecated `SubscriptionUser` built from the customer (`legacy_user_*` on the
+/// server: the customer's id, and the first letter of its name or email as public name).
+fn legacy_user(customer: &Value) -> Value {
+    let public_name: String = customer["name"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+        .or(customer["email"].as_str())
+        .and_then(|text| text.chars().next())
+        .map(String::from)
+        .unwrap_or_default();
+    json!({
+        "id": customer["id"],
+        "email": customer["email"],
+        "public_name": public_name,
+        "avatar_url": customer["avatar_url"],
+        "github_username": null,
+    })
+}
+
+/// The full `Subscription` webhook payload (also the `GET /v1/subscriptions/{id}` body).
+pub fn subscription_payload(
     conn: &Connection,
     org: &str,
     customer: &Value,
@@ -344,6 +404,15 @@ fn subscription_payload(
         .iter()
         .map(public)
         .collect();
+    // Deprecated fields the server still sends: the first price, and the customer as the
+    // legacy `user`.
+    out["price_id"] = prices
+        .first()
+        .map(|p| p["id"].clone())
+        .unwrap_or(Value::Null);
+    out["price"] = prices.first().cloned().unwrap_or(Value::Null);
+    out["user_id"] = customer["id"].clone();
+    out["user"] = legacy_user(customer);
     out["prices"] = json!(prices);
     let meters: Vec<Value> = meters_of(conn, org, customer, sub)?
         .iter()
@@ -435,6 +504,14 @@ fn create_order(
         "seats": null,
     });
     db::insert_doc(conn, Kind::Order, org, customer["id"].as_str(), &order)?;
+    system_events::order_paid(
+        conn,
+        org,
+        &order,
+        product,
+        sub,
+        state.now().timestamp_micros(),
+    )?;
     jobs.extend(webhooks::emit(
         conn,
         state,
@@ -468,6 +545,15 @@ fn product_benefits(conn: &Connection, org: &str, product: &Value) -> ApiResult<
     Ok(out)
 }
 
+/// How a subscription starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// `/_emulator/subscriptions`: what a paid checkout does (an order, then the grants).
+    Checkout,
+    /// `POST /v1/subscriptions/` for a free product: no order, as on the server.
+    FreeWithoutOrder,
+}
+
 /// Subscribes (recurring product) or sells once (one-time product) and grants the
 /// product's meter-credit benefits. Returns the subscription or order and webhook jobs.
 pub fn subscribe(
@@ -476,6 +562,27 @@ pub fn subscribe(
     org: &str,
     customer: &Value,
     product: &Value,
+) -> ApiResult<(Value, Vec<Job>)> {
+    start_subscription(
+        conn,
+        state,
+        org,
+        customer,
+        product,
+        Start::Checkout,
+        json!({}),
+    )
+}
+
+/// [`subscribe`] with the way it starts and the subscription's metadata.
+pub fn start_subscription(
+    conn: &Connection,
+    state: &AppState,
+    org: &str,
+    customer: &Value,
+    product: &Value,
+    start: Start,
+    metadata: Value,
 ) -> ApiResult<(Value, Vec<Job>)> {
     let mut jobs = Vec::new();
     let now = state.now();
@@ -573,26 +680,32 @@ pub fn subscribe(
         "checkout_id": null,
         "customer_cancellation_reason": null,
         "customer_cancellation_comment": null,
-        "metadata": {},
+        "metadata": metadata,
         "custom_field_data": {},
         "seats": null,
         "_prices": prices,
     });
     db::insert_doc(conn, Kind::Subscription, org, Some(customer_id), &sub)?;
+    system_events::subscription_created(conn, org, &sub, ts)?;
     for (_, meter, _) in meters_of(conn, org, customer, &sub)? {
         reset_meter(conn, org, customer, &meter, ts)?;
     }
-    let order = create_order(
-        conn,
-        state,
-        org,
-        customer,
-        product,
-        Some(&sub),
-        "subscription_create",
-        static_lines(&name),
-        &mut jobs,
-    )?;
+    let order_id = match start {
+        Start::Checkout => create_order(
+            conn,
+            state,
+            org,
+            customer,
+            product,
+            Some(&sub),
+            "subscription_create",
+            static_lines(&name),
+            &mut jobs,
+        )?["id"]
+            .as_str()
+            .map(str::to_owned),
+        Start::FreeWithoutOrder => None,
+    };
     for benefit in product_benefits(conn, org, product)? {
         grant_benefit(
             conn,
@@ -601,7 +714,7 @@ pub fn subscribe(
             customer,
             &benefit,
             sub["id"].as_str(),
-            order["id"].as_str(),
+            order_id.as_deref(),
             &mut jobs,
         )?;
     }
@@ -615,6 +728,9 @@ pub fn subscribe(
         "subscription.updated",
     ] {
         jobs.extend(webhooks::emit(conn, state, org, kind, payload.clone())?);
+        if kind == "subscription.created" {
+            state_changed(conn, state, org, customer, &mut jobs)?;
+        }
     }
     jobs.extend(webhooks::emit(
         conn,
@@ -693,11 +809,17 @@ fn cycle(
         lines,
         jobs,
     )?;
+    billing_job::mark_invoiced(
+        conn,
+        sub["id"].as_str().unwrap_or_default(),
+        order["id"].as_str().unwrap_or_default(),
+    )?;
     let mut reset_meters: Vec<String> = Vec::new();
     for (_, meter, _) in &metered {
         reset_meter(conn, org, &customer, meter, ts)?;
         reset_meters.push(meter["id"].as_str().unwrap_or_default().to_owned());
     }
+    system_events::subscription_cycled(conn, org, &sub, ts)?;
     let grants: Vec<Value> = db::list_docs(conn, Kind::BenefitGrant, org)?
         .into_iter()
         .filter(|g| g["subscription_id"] == sub["id"] && g["revoked_at"].is_null())
@@ -721,6 +843,7 @@ fn cycle(
         grant["properties"] = json!({"last_credited_meter_id": meter_id, "last_credited_units": units, "last_credited_at": iso(period_start)});
         grant["modified_at"] = json!(iso(state.now()));
         db::update_doc(conn, &grant, grant["subscription_id"].as_str())?;
+        system_events::benefit_grant(conn, org, "benefit.cycled", &grant, ts)?;
         jobs.extend(webhooks::emit(
             conn,
             state,
@@ -728,6 +851,7 @@ fn cycle(
             "benefit_grant.cycled",
             grant_payload(&grant, &customer),
         )?);
+        state_changed(conn, state, org, &customer, jobs)?;
     }
     balance::touch_customer(conn, org, &customer_id, state.now().timestamp_micros())?;
     jobs.extend(webhooks::emit(

@@ -13,6 +13,17 @@ pub const DEFAULT_TOKEN: &str = "spaire_oat_local-emulator-token";
 /// `spaire-billing.toml` (`http://127.0.0.1:8787`) points here.
 pub const DEFAULT_PORT: u16 = 8787;
 
+/// How generated admin tokens start; the rest is random, with dashes so it never has the
+/// shape of a real Spaire token.
+pub const ADMIN_TOKEN_PREFIX: &str = "emulator-admin-";
+
+/// A fresh random admin token (printed at start so only whoever started the emulator can
+/// reset it or move its clock).
+pub fn generate_admin_token() -> String {
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{ADMIN_TOKEN_PREFIX}{}-{}", &random[..16], &random[16..])
+}
+
 /// The organization a token belongs to when its spec names none.
 pub const DEFAULT_ORGANIZATION: &str = "default";
 
@@ -31,6 +42,9 @@ pub const ALL_SCOPES: &[&str] = &[
     "customer_meters:read",
     "webhooks:read",
     "webhooks:write",
+    "subscriptions:read",
+    "subscriptions:write",
+    "orders:read",
 ];
 
 /// One accepted bearer token, parsed from `TOKEN[@ORG][:SCOPE,SCOPE...]`.
@@ -118,6 +132,17 @@ pub struct EmulatorConfig {
     /// Probability (0..=1) that a `/v1` request fails with a 5xx, a 429 or a dropped
     /// connection instead of being served. Deterministic for a given seed and request order.
     pub fail_rate: f64,
+    /// Probability (0..=1, with `fail_rate` at most 1 in total) that a `/v1` request is
+    /// served and committed, and then its answer is lost: dropped connection, a hang of
+    /// `fault_hang_ms`, or a 5xx. Same seed, same choices.
+    pub commit_fail_rate: f64,
+    /// How long a "hang" fault holds the answer of a committed request before closing the
+    /// connection (long enough for a client's timeout to fire first).
+    pub fault_hang_ms: u64,
+    /// The token `/_emulator/reset` and `/_emulator/clock/advance` require (they act on
+    /// every organization, so no organization's token may call them). `None` generates a
+    /// random one at start; read it back with `admin_token()`.
+    pub admin_token: Option<String>,
     /// Enforce the server's default rate limit (100 requests/min per organization, the
     /// sandbox value) with 429 + `retry-after: 60`.
     pub rate_limit: bool,
@@ -131,6 +156,10 @@ pub struct EmulatorConfig {
     /// Count usage in balances only this long after ingestion, to rehearse Spaire's
     /// settlement delay (about 15 s there). 0 settles immediately.
     pub balance_delay_ms: u64,
+    /// Run the server's periodic billing job every this many seconds (the server: 900)
+    /// instead of showing live subscription meters and billing only usage after the
+    /// subscription started. `None` (the default) keeps the live behaviour.
+    pub billing_job_interval_secs: Option<u64>,
 }
 
 impl Default for EmulatorConfig {
@@ -142,11 +171,15 @@ impl Default for EmulatorConfig {
             seed: 0,
             latency_ms: 0,
             fail_rate: 0.0,
+            commit_fail_rate: 0.0,
+            fault_hang_ms: 30_000,
+            admin_token: None,
             rate_limit: false,
             rate_limit_per_minute: 100,
             webhook_retry_base_ms: 500,
             webhook_max_retries: 10,
             balance_delay_ms: 0,
+            billing_job_interval_secs: None,
         }
     }
 }
@@ -168,6 +201,21 @@ impl EmulatorConfig {
                 self.fail_rate
             ));
         }
+        if !(0.0..=1.0).contains(&self.commit_fail_rate) || self.commit_fail_rate.is_nan() {
+            return Err(format!(
+                "commit fail rate must be between 0 and 1, got {}",
+                self.commit_fail_rate
+            ));
+        }
+        if self.fail_rate + self.commit_fail_rate > 1.0 {
+            return Err(format!(
+                "fail rate and commit fail rate add up to {}, more than 1",
+                self.fail_rate + self.commit_fail_rate
+            ));
+        }
+        if self.billing_job_interval_secs == Some(0) {
+            return Err("the billing job interval must be at least 1 second".to_owned());
+        }
         if self.rate_limit && self.rate_limit_per_minute == 0 {
             return Err("rate limit must allow at least 1 request per minute".to_owned());
         }
@@ -175,6 +223,17 @@ impl EmulatorConfig {
         for spec in self.effective_tokens() {
             if !seen.insert(spec.token.clone()) {
                 return Err("the same token was given twice".to_owned());
+            }
+        }
+        if let Some(admin) = &self.admin_token {
+            if admin.is_empty()
+                || !admin.is_ascii()
+                || admin.chars().any(|c| c.is_ascii_whitespace())
+            {
+                return Err("the admin token must be printable ASCII without spaces".to_owned());
+            }
+            if seen.contains(admin) {
+                return Err("the admin token must differ from every organization token".to_owned());
             }
         }
         Ok(())

@@ -79,6 +79,17 @@ CREATE TABLE IF NOT EXISTS settings (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS billing_entries (
+    subscription_id TEXT NOT NULL,
+    meter_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    order_id TEXT,
+    PRIMARY KEY (subscription_id, meter_id, seq)
+);
+CREATE TABLE IF NOT EXISTS billing_watermarks (
+    meter_id TEXT PRIMARY KEY,
+    last_seq INTEGER NOT NULL
+);
 ";
 
 /// Tables wiped by `POST /_emulator/reset` (organizations stay so tokens keep working).
@@ -88,10 +99,12 @@ const RESETTABLE: &[&str] = &[
     "customer_meters",
     "meter_values",
     "meter_sync",
+    "billing_entries",
+    "billing_watermarks",
 ];
 
 /// Settings that belong to the state (the test clock) rather than to the configuration.
-const RESETTABLE_SETTINGS: &[&str] = &["clock_offset_micros"];
+const RESETTABLE_SETTINGS: &[&str] = &["clock_offset_micros", "billing_job_last_slot"];
 
 pub fn open(path: Option<&Path>) -> rusqlite::Result<Connection> {
     let conn = match path {

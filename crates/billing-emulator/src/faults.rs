@@ -1,9 +1,13 @@
 //! Fault injection and rate limiting for `/v1` requests.
 //!
 //! `--fail-rate P` fails a deterministic share of requests (same seed and request order →
-//! same failures) with a 5xx, a 429 or a dropped connection; `--latency-ms` delays every
-//! response; `--rate-limit` enforces a fixed one-minute window per organization with the
-//! server's empty-bodied 429 and `retry-after: 60`.
+//! same failures) with a 5xx, a 429 or a dropped connection, before the request is
+//! processed; `--commit-fail-rate P` processes (and commits) a share of requests and then
+//! loses the answer: the connection is dropped, held until the client gives up, or answered
+//! with a 5xx — the "stored, but the response was lost" case that retries must survive
+//! without counting twice. `--latency-ms` delays every response; `--rate-limit` enforces a
+//! fixed one-minute window per organization with the server's empty-bodied 429 and
+//! `retry-after: 60`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -19,12 +23,27 @@ pub enum Fault {
     TooManyRequests,
     /// Close the connection without answering.
     DropConnection,
+    /// Process the request (its changes are committed), then lose the answer.
+    AfterCommit(LostAnswer),
+}
+
+/// How the answer of an already-committed request is lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LostAnswer {
+    /// Close the connection without answering (a proxy reset after the write).
+    DropConnection,
+    /// Answer nothing for `fault_hang_ms`, then close: the client's timeout fires first.
+    Hang,
+    /// Answer 500, 502 or 503 although the change is stored.
+    ServerError(u16),
 }
 
 pub struct Faults {
     seed: u64,
     fail_rate: f64,
+    commit_fail_rate: f64,
     pub latency_ms: u64,
+    pub hang_ms: u64,
     counter: AtomicU64,
     rate_limit: Option<u32>,
     windows: Mutex<HashMap<String, (i64, u32)>>,
@@ -43,7 +62,9 @@ impl Faults {
         Self {
             seed: config.seed,
             fail_rate: config.fail_rate,
+            commit_fail_rate: config.commit_fail_rate,
             latency_ms: config.latency_ms,
+            hang_ms: config.fault_hang_ms,
             counter: AtomicU64::new(0),
             rate_limit: config.rate_limit.then_some(config.rate_limit_per_minute),
             windows: Mutex::new(HashMap::new()),
@@ -51,23 +72,36 @@ impl Faults {
     }
 
     /// The fault (if any) for the next request, decided from the seed and request number.
+    ///
+    /// One roll per request: below `fail_rate` it fails before processing; in the next
+    /// `commit_fail_rate` it is processed and then its answer is lost.
     pub fn next_fault(&self) -> Option<Fault> {
-        if self.fail_rate <= 0.0 {
+        if self.fail_rate <= 0.0 && self.commit_fail_rate <= 0.0 {
             return None;
         }
         let n = self.counter.fetch_add(1, Ordering::SeqCst);
         let roll = splitmix(self.seed ^ splitmix(n));
         let uniform = (roll >> 11) as f64 / (1u64 << 53) as f64;
-        if uniform >= self.fail_rate {
-            return None;
+        let kind = splitmix(roll);
+        if uniform < self.fail_rate {
+            return Some(match kind % 5 {
+                0 => Fault::ServerError(500),
+                1 => Fault::ServerError(502),
+                2 => Fault::ServerError(503),
+                3 => Fault::TooManyRequests,
+                _ => Fault::DropConnection,
+            });
         }
-        Some(match splitmix(roll) % 5 {
-            0 => Fault::ServerError(500),
-            1 => Fault::ServerError(502),
-            2 => Fault::ServerError(503),
-            3 => Fault::TooManyRequests,
-            _ => Fault::DropConnection,
-        })
+        if uniform < self.fail_rate + self.commit_fail_rate {
+            return Some(Fault::AfterCommit(match kind % 5 {
+                0 => LostAnswer::ServerError(500),
+                1 => LostAnswer::ServerError(502),
+                2 => LostAnswer::ServerError(503),
+                3 => LostAnswer::Hang,
+                _ => LostAnswer::DropConnection,
+            }));
+        }
+        None
     }
 
     /// `Some(retry_after_seconds)` when `key` is over its limit in the current minute.
@@ -118,6 +152,44 @@ mod tests {
         let other = faults(8, 0.3);
         let d: Vec<_> = (0..1000).map(|_| other.next_fault()).collect();
         assert_ne!(b, d);
+        assert!(
+            b.iter()
+                .flatten()
+                .all(|f| !matches!(f, Fault::AfterCommit(_)))
+        );
+    }
+
+    #[test]
+    fn commit_faults_are_seeded_and_separate_from_plain_faults() {
+        let make = || {
+            Faults::new(&EmulatorConfig {
+                seed: 3,
+                fail_rate: 0.1,
+                commit_fail_rate: 0.3,
+                ..EmulatorConfig::default()
+            })
+        };
+        let (first, second) = (make(), make());
+        let a: Vec<_> = (0..2000).map(|_| first.next_fault()).collect();
+        let b: Vec<_> = (0..2000).map(|_| second.next_fault()).collect();
+        assert_eq!(a, b);
+        let after_commit = a
+            .iter()
+            .filter(|f| matches!(f, Some(Fault::AfterCommit(_))))
+            .count();
+        let plain = a
+            .iter()
+            .filter(|f| f.is_some_and(|f| !matches!(f, Fault::AfterCommit(_))))
+            .count();
+        assert!((500..700).contains(&after_commit), "{after_commit}");
+        assert!((130..270).contains(&plain), "{plain}");
+        for kind in [
+            LostAnswer::DropConnection,
+            LostAnswer::Hang,
+            LostAnswer::ServerError(503),
+        ] {
+            assert!(a.contains(&Some(Fault::AfterCommit(kind))), "{kind:?}");
+        }
     }
 
     #[test]

@@ -30,6 +30,7 @@
 mod auth;
 mod balance;
 mod billing;
+mod billing_job;
 mod config;
 mod db;
 mod errors;
@@ -41,7 +42,9 @@ mod quantities;
 mod query;
 mod resources;
 mod routes;
+mod server_limits;
 mod state;
+mod system_events;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -54,7 +57,8 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 
 pub use crate::config::{
-    ALL_SCOPES, DEFAULT_ORGANIZATION, DEFAULT_PORT, DEFAULT_TOKEN, EmulatorConfig, TokenSpec,
+    ADMIN_TOKEN_PREFIX, ALL_SCOPES, DEFAULT_ORGANIZATION, DEFAULT_PORT, DEFAULT_TOKEN,
+    EmulatorConfig, TokenSpec,
 };
 pub use crate::webhooks::sign as sign_webhook;
 
@@ -89,6 +93,7 @@ pub fn events_schema_sql() -> &'static str {
 pub struct RunningEmulator {
     addr: SocketAddr,
     token: String,
+    admin_token: String,
     tokens: Vec<TokenSpec>,
     organizations: HashMap<String, String>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -113,6 +118,11 @@ impl RunningEmulator {
     /// Every accepted token with its organization and scopes.
     pub fn tokens(&self) -> &[TokenSpec] {
         &self.tokens
+    }
+
+    /// The token `/_emulator/reset` and `/_emulator/clock/advance` require.
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
     }
 
     /// The organization id behind an organization label (`TOKEN@LABEL`).
@@ -158,6 +168,15 @@ pub async fn serve(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
         balance::DELAY_SETTING,
         &(config.balance_delay_ms.saturating_mul(1000)).to_string(),
     )?;
+    match config.billing_job_interval_secs {
+        Some(secs) => db::set_setting(&conn, billing_job::INTERVAL_SETTING, &secs.to_string())?,
+        None => {
+            conn.execute(
+                "DELETE FROM settings WHERE key = ?1",
+                [billing_job::INTERVAL_SETTING],
+            )?;
+        }
+    }
     let offset = db::setting(&conn, "clock_offset_micros")?
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
@@ -173,9 +192,14 @@ pub async fn serve(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
             port: config.port,
             source,
         })?;
+    let admin_token = config
+        .admin_token
+        .clone()
+        .unwrap_or_else(config::generate_admin_token);
     let state = Arc::new(AppState::new(
         conn,
         tokens,
+        admin_token.clone(),
         Clock::with_offset(offset),
         webhooks::Dispatcher::new(),
         config,
@@ -194,6 +218,7 @@ pub async fn serve(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
     Ok(RunningEmulator {
         addr,
         token: specs[0].token.clone(),
+        admin_token,
         tokens: specs,
         organizations,
         shutdown: Some(tx),
@@ -206,6 +231,7 @@ pub async fn serve(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
 pub struct BackgroundEmulator {
     addr: SocketAddr,
     token: String,
+    admin_token: String,
     tokens: Vec<TokenSpec>,
     organizations: HashMap<String, String>,
     stop: Option<oneshot::Sender<()>>,
@@ -229,6 +255,11 @@ impl BackgroundEmulator {
         &self.tokens
     }
 
+    /// The token `/_emulator/reset` and `/_emulator/clock/advance` require.
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
+    }
+
     pub fn organization_id(&self, label: &str) -> Option<&str> {
         self.organizations.get(label).map(String::as_str)
     }
@@ -245,7 +276,13 @@ impl Drop for BackgroundEmulator {
     }
 }
 
-type Ready = (SocketAddr, String, Vec<TokenSpec>, HashMap<String, String>);
+type Ready = (
+    SocketAddr,
+    String,
+    String,
+    Vec<TokenSpec>,
+    HashMap<String, String>,
+);
 
 /// Starts an emulator on a dedicated thread with a two-worker tokio runtime.
 pub fn spawn_background(config: EmulatorConfig) -> Result<BackgroundEmulator, EmulatorError> {
@@ -266,6 +303,7 @@ pub fn spawn_background(config: EmulatorConfig) -> Result<BackgroundEmulator, Em
                         let ready = (
                             emulator.addr,
                             emulator.token.clone(),
+                            emulator.admin_token.clone(),
                             emulator.tokens.clone(),
                             emulator.organizations.clone(),
                         );
@@ -280,11 +318,12 @@ pub fn spawn_background(config: EmulatorConfig) -> Result<BackgroundEmulator, Em
             });
         })
         .map_err(EmulatorError::Runtime)?;
-    let (addr, token, tokens, organizations) =
+    let (addr, token, admin_token, tokens, organizations) =
         ready_rx.recv().map_err(|_| EmulatorError::ThreadDied)??;
     Ok(BackgroundEmulator {
         addr,
         token,
+        admin_token,
         tokens,
         organizations,
         stop: Some(stop_tx),

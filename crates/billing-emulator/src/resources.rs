@@ -107,16 +107,12 @@ fn compare_json(a: &Value, b: &Value) -> std::cmp::Ordering {
     }
 }
 
-/// Path ids that are not UUIDs are a 422 on the server (`uuid_parsing` at `["path","id"]`).
+/// Path ids are `UUID4` on the server: not a UUID is 422 `uuid_parsing`, a UUID of another
+/// version is 422 `uuid_version` (both at `["path","id"]`), never a 404.
 pub fn path_uuid(raw: &str) -> ApiResult<String> {
-    uuid::Uuid::parse_str(raw)
-        .map(|id| id.to_string())
-        .map_err(|err| {
-            ApiError::validation(Detail::new(
-                "uuid_parsing",
-                crate::loc!["path", "id"],
-                format!("Input should be a valid UUID, {err}"),
-                json!(raw),
-            ))
-        })
+    let mut c = crate::validate::Checker::new();
+    match c.uuid4(&json!(raw), crate::loc!["path", "id"]) {
+        Some(id) => Ok(id.to_string()),
+        None => Err(ApiError::Validation(c.errors)),
+    }
 }

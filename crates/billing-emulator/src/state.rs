@@ -22,6 +22,8 @@ pub struct Grant {
 pub struct AppState {
     db: Mutex<Connection>,
     pub tokens: HashMap<String, Grant>,
+    /// The only token `/_emulator/reset` and `/_emulator/clock/advance` accept.
+    pub admin_token: String,
     pub clock: Clock,
     pub faults: Faults,
     pub dispatcher: Dispatcher,
@@ -32,6 +34,7 @@ impl AppState {
     pub fn new(
         conn: Connection,
         tokens: HashMap<String, Grant>,
+        admin_token: String,
         clock: Clock,
         dispatcher: Dispatcher,
         config: EmulatorConfig,
@@ -39,6 +42,7 @@ impl AppState {
         Self {
             db: Mutex::new(conn),
             tokens,
+            admin_token,
             clock,
             faults: Faults::new(&config),
             dispatcher,

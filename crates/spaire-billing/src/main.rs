@@ -53,7 +53,8 @@ fn main() -> ExitCode {
         }
     };
 
-    init_tracing(cli.global.verbose);
+    let is_emulator = matches!(cli.command, cli::Command::Emulator(_));
+    init_tracing(cli.global.verbose, is_emulator);
     let printer = Printer::new(&cli.global);
     match commands::run(cli.command, &printer) {
         Ok(status) => status.into(),
@@ -62,8 +63,13 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr only: stdout carries data (`--json`, MCP JSON-RPC).
-fn init_tracing(verbose: u8) {
+///
+/// The emulator logs its warnings by default: its stderr is a server log, and a request the
+/// real server would fail (e.g. an ingest batch over the server's parameter ceiling) must
+/// say why there, not only in the 500 the client sees.
+fn init_tracing(verbose: u8, is_emulator: bool) {
     let default = match verbose {
+        0 if is_emulator => "billing_emulator=warn",
         0 => "off",
         1 => "spaire_billing=info,billing_=info",
         _ => "debug",

@@ -215,13 +215,29 @@ pub async fn update(
             kind.clone(),
         )));
     }
-    let base = at(&base, "meter_credit");
+    let base = at(&base, METER_CREDIT_UPDATE);
+    if let Some(kind) = Checker::optional(obj, "type") {
+        c.literal(kind, at(&base, "type"), &["meter_credit"]);
+    } else {
+        c.push(Detail::new(
+            "missing",
+            at(&base, "type"),
+            "Field required",
+            body.clone(),
+        ));
+    }
     let description = Checker::optional(obj, "description")
         .and_then(|v| c.string(v, at(&base, "description"), 3, Some(42)));
     let properties = Checker::optional(obj, "properties")
         .and_then(|v| meter_credit_properties(&mut c, v, &at(&base, "properties")));
     let metadata = c.metadata(obj, &base);
-    c.finish()?;
+    if !c.is_ok() {
+        return Err(ApiError::Validation(other_update_members_errors(
+            obj.get("type"),
+            &body,
+            c.errors,
+        )));
+    }
     let conn = state.db();
     let mut doc = db::get_doc(&conn, Kind::Benefit, &org, &id)?.ok_or(ApiError::NotFound)?;
     if let Some(description) = description {
@@ -240,6 +256,49 @@ pub async fn update(
     drop(conn);
     webhooks::spawn(&state, jobs);
     Ok(Json(public(&doc)))
+}
+
+/// The meter-credit member of the server's `BenefitUpdate` union.
+const METER_CREDIT_UPDATE: &str = "BenefitMeterCreditUpdate";
+
+/// The other members of `BenefitUpdate` (a plain union, not discriminated), with the `type`
+/// each accepts, in the server's order; the meter-credit member comes last.
+const OTHER_UPDATE_MEMBERS: &[(&str, &str)] = &[
+    ("BenefitCustomUpdate", "custom"),
+    ("BenefitDiscordUpdate", "discord"),
+    ("BenefitGitHubRepositoryUpdate", "github_repository"),
+    ("BenefitDownloadablesUpdate", "downloadables"),
+    ("BenefitLicenseKeysUpdate", "license_keys"),
+];
+
+/// A failed `BenefitUpdate` lists every union member's errors, as pydantic does: for the
+/// other members their `type` error (missing, or not their literal), then the meter-credit
+/// member's own errors. (Their other fields are not re-validated here: for an emulated
+/// meter-credit benefit, `detail` starts with the same entries as on the server.)
+fn other_update_members_errors(
+    kind: Option<&Value>,
+    body: &Value,
+    meter_credit_errors: Vec<Detail>,
+) -> Vec<Detail> {
+    let mut details = Vec::new();
+    for (member, literal) in OTHER_UPDATE_MEMBERS {
+        let loc = loc!["body", *member, "type"];
+        details.push(match kind {
+            None => Detail::new("missing", loc, "Field required", body.clone()),
+            Some(value) => {
+                let expected = format!("'{literal}'");
+                Detail::new(
+                    "literal_error",
+                    loc,
+                    format!("Input should be {expected}"),
+                    value.clone(),
+                )
+                .with_ctx(json!({ "expected": expected }))
+            }
+        });
+    }
+    details.extend(meter_credit_errors);
+    details
 }
 
 /// `DELETE /v1/benefits/{id}` → 204. The benefit is detached from every product first, which

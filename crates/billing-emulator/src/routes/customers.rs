@@ -366,7 +366,9 @@ pub fn state_json(conn: &Connection, org: &str, customer: &Value) -> ApiResult<V
                 "benefit_id": g["benefit_id"],
                 "benefit_type": g["benefit"]["type"],
                 "benefit_metadata": g["benefit"]["metadata"],
-                "properties": g["properties"],
+                // The server's `CustomerStateBenefitGrant` leaves these empty; the
+                // `last_credited_*` fields are only in `benefit_grant.*` webhooks.
+                "properties": {},
             })
         })
         .collect();

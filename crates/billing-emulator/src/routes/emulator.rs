@@ -2,10 +2,13 @@
 //! account does through checkout, payment and time passing.
 //!
 //! * `POST /_emulator/subscriptions` `{product_id, customer_id | external_customer_id}`
-//! * `GET /_emulator/clock`, `POST /_emulator/clock/advance` `{seconds | days | to}`
-//! * `POST /_emulator/webhooks/wait` `{timeout_ms?}` — until no delivery is in flight
+//!   (an organization token: it acts in that organization, like a checkout)
+//! * `GET /_emulator/clock` (any token), `POST /_emulator/clock/advance` `{seconds | days | to}`
+//!   (admin token: the clock is shared by every organization)
+//! * `POST /_emulator/webhooks/wait` `{timeout_ms?}` — until no delivery is in flight (any token)
 //! * `POST /_emulator/reset` — delete every object, event and delivery; clock back to now
-//! * `GET /_emulator/health`
+//!   (admin token)
+//! * `GET /_emulator/health` (no token)
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +19,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::auth::Auth;
+use crate::auth::{AdminAuth, AnyAuth, Auth};
 use crate::errors::{ApiError, ApiResult, Detail};
 use crate::resources::iso;
 use crate::routes::{customers, products};
@@ -93,17 +96,15 @@ fn clock_json(state: &AppState) -> Value {
     json!({"now": iso(state.now()), "offset_seconds": state.clock.offset_micros() / 1_000_000})
 }
 
-pub async fn clock(State(state): State<Arc<AppState>>, auth: Auth) -> ApiResult<Json<Value>> {
-    let _ = auth.org();
+pub async fn clock(State(state): State<Arc<AppState>>, _auth: AnyAuth) -> ApiResult<Json<Value>> {
     Ok(Json(clock_json(&state)))
 }
 
 pub async fn advance_clock(
     State(state): State<Arc<AppState>>,
-    auth: Auth,
+    _admin: AdminAuth,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let _ = auth.org();
     let body = body_or_empty(&body)?;
     let base = loc!["body"];
     let obj = body_object(&body)?;
@@ -153,10 +154,9 @@ pub async fn advance_clock(
 
 pub async fn wait_webhooks(
     State(state): State<Arc<AppState>>,
-    auth: Auth,
+    _auth: AnyAuth,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let _ = auth.org();
     let body = body_or_empty(&body)?;
     let timeout = body["timeout_ms"].as_u64().unwrap_or(10_000).min(120_000);
     let idle = state
@@ -168,8 +168,7 @@ pub async fn wait_webhooks(
     ))
 }
 
-pub async fn reset(State(state): State<Arc<AppState>>, auth: Auth) -> ApiResult<StatusCode> {
-    let _ = auth.org();
+pub async fn reset(State(state): State<Arc<AppState>>, _admin: AdminAuth) -> ApiResult<StatusCode> {
     let conn = state.db();
     db::reset(&conn)?;
     state.clock.set_offset_micros(0);

@@ -54,6 +54,10 @@ fn fast_event(obj: &Map<String, Value>, now_micros: i64) -> Option<NewEvent> {
         }
     };
     let name = obj.get("name")?.as_str()?.to_owned();
+    if obj.contains_key("customer_id") && obj.contains_key("external_customer_id") {
+        // Which union member wins depends on the fields set: the full validator decides.
+        return None;
+    }
     let (customer_id, external_customer_id, member_id, external_member_id) =
         match obj.get("customer_id") {
             Some(Value::String(raw)) => {
@@ -139,27 +143,7 @@ fn validate_shape(
     now_micros: i64,
 ) -> Option<NewEvent> {
     let loc = at(base, shape);
-    let name = c
-        .required(obj, "name", &loc)
-        .and_then(|v| c.string(v, at(&loc, "name"), 0, None));
-    let (customer_id, external_customer_id, member_id, external_member_id) =
-        if shape == CUSTOMER_SHAPE {
-            let customer = c
-                .required(obj, "customer_id", &loc)
-                .and_then(|v| c.uuid4(v, at(&loc, "customer_id")))
-                .map(|u| u.to_string());
-            let member = Checker::optional(obj, "member_id")
-                .and_then(|v| c.uuid4(v, at(&loc, "member_id")))
-                .map(|u| u.to_string());
-            (customer, None, member, None)
-        } else {
-            let external = c
-                .required(obj, "external_customer_id", &loc)
-                .and_then(|v| c.string(v, at(&loc, "external_customer_id"), 0, None));
-            let member = Checker::optional(obj, "external_member_id")
-                .and_then(|v| c.string(v, at(&loc, "external_member_id"), 0, None));
-            (None, external, None, member)
-        };
+    // In the server model's field order, so `detail` lists errors in pydantic's order.
     let timestamp = match Checker::optional(obj, "timestamp") {
         None => Some(now_micros),
         Some(v) => c.aware_datetime(v, at(&loc, "timestamp")).and_then(|dt| {
@@ -180,15 +164,36 @@ fn validate_shape(
             }
         }),
     };
-    let external_id = Checker::optional(obj, "external_id")
-        .and_then(|v| c.string(v, at(&loc, "external_id"), 0, None));
-    let parent_ref = Checker::optional(obj, "parent_id")
-        .and_then(|v| c.string(v, at(&loc, "parent_id"), 0, None));
+    let name = c
+        .required(obj, "name", &loc)
+        .and_then(|v| c.string(v, at(&loc, "name"), 0, None));
     let organization_id_sent = Checker::optional(obj, "organization_id").cloned();
     if let Some(org) = &organization_id_sent {
         c.uuid4(org, at(&loc, "organization_id"));
     }
+    let external_id = Checker::optional(obj, "external_id")
+        .and_then(|v| c.string(v, at(&loc, "external_id"), 0, None));
+    let parent_ref = Checker::optional(obj, "parent_id")
+        .and_then(|v| c.string(v, at(&loc, "parent_id"), 0, None));
     let metadata = validate_event_metadata(c, obj, &loc);
+    let (customer_id, external_customer_id, member_id, external_member_id) =
+        if shape == CUSTOMER_SHAPE {
+            let customer = c
+                .required(obj, "customer_id", &loc)
+                .and_then(|v| c.uuid4(v, at(&loc, "customer_id")))
+                .map(|u| u.to_string());
+            let member = Checker::optional(obj, "member_id")
+                .and_then(|v| c.uuid4(v, at(&loc, "member_id")))
+                .map(|u| u.to_string());
+            (customer, None, member, None)
+        } else {
+            let external = c
+                .required(obj, "external_customer_id", &loc)
+                .and_then(|v| c.string(v, at(&loc, "external_customer_id"), 0, None));
+            let member = Checker::optional(obj, "external_member_id")
+                .and_then(|v| c.string(v, at(&loc, "external_member_id"), 0, None));
+            (None, external, None, member)
+        };
     let ok = name.is_some()
         && timestamp.is_some()
         && (customer_id.is_some() || external_customer_id.is_some())
@@ -350,45 +355,52 @@ pub async fn ingest(
             events.push(event);
             continue;
         }
-        // Smart union: the customer-id shape wins when it validates; otherwise report both
-        // members' errors, as pydantic does.
-        // Without `customer_id` the first member cannot validate, so skip straight to the
-        // second (its errors are only needed when both fail, and then it is re-run below).
+        // Smart union (pydantic 2.12): of the members that validate, the one with more
+        // fields set wins, and on a tie the external-id member (observed on the server: an
+        // event with both ids is stored under `external_customer_id`; adding `member_id`
+        // makes `customer_id` win). When none validates, every member's errors are listed,
+        // in the union's order.
+        let customer_fields = ["customer_id", "member_id"]
+            .iter()
+            .filter(|k| event_obj.contains_key(**k))
+            .count();
+        let external_fields = ["external_customer_id", "external_member_id"]
+            .iter()
+            .filter(|k| event_obj.contains_key(**k))
+            .count();
+        let order = if customer_fields > external_fields {
+            [CUSTOMER_SHAPE, EXTERNAL_SHAPE]
+        } else {
+            [EXTERNAL_SHAPE, CUSTOMER_SHAPE]
+        };
         let mut first = Checker::new();
-        let has_customer_id = event_obj.contains_key("customer_id");
-        if has_customer_id
-            && let Some(event) =
-                validate_shape(&mut first, event_obj, &item_loc, CUSTOMER_SHAPE, now)
-        {
-            events.push(event);
-            continue;
-        }
         let mut second = Checker::new();
-        if let Some(event) = validate_shape(&mut second, event_obj, &item_loc, EXTERNAL_SHAPE, now)
+        if let Some(event) = validate_shape(&mut first, event_obj, &item_loc, order[0], now)
+            .or_else(|| validate_shape(&mut second, event_obj, &item_loc, order[1], now))
         {
             events.push(event);
             continue;
         }
-        if !has_customer_id {
-            validate_shape(&mut first, event_obj, &item_loc, CUSTOMER_SHAPE, now);
-        }
-        let customer_shape_relevant = has_customer_id;
-        let external_shape_relevant = event_obj.contains_key("external_customer_id");
-        match (customer_shape_relevant, external_shape_relevant) {
-            (true, false) => c.errors.extend(first.errors),
-            (false, true) => c.errors.extend(second.errors),
-            _ => {
-                c.errors.extend(first.errors);
-                c.errors.extend(second.errors);
-            }
-        }
+        let (customer_errors, external_errors) = if order[0] == CUSTOMER_SHAPE {
+            (first.errors, second.errors)
+        } else {
+            (second.errors, first.errors)
+        };
+        c.errors.extend(customer_errors);
+        c.errors.extend(external_errors);
     }
     c.finish()?;
 
     let mut conn = state.db();
     check_service_rules(&conn, &org, &events)?;
+    crate::server_limits::check_event_names(events.iter().map(|e| e.name.as_str()))?;
     let tx = conn.transaction()?;
+    let first_new_seq = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM events", [], |r| {
+        r.get::<_, i64>(0)
+    })?;
     let (inserted, touched) = insert_batch(&tx, &org, &events, now)?;
+    // Dropping `tx` without commit on error stores nothing, like the server's failed insert.
+    crate::server_limits::check_batch_ceiling(&tx, &org, first_new_seq, inserted)?;
     if inserted > 0 {
         crate::meter_values::sync_org(&tx, &org)?;
     }
@@ -589,20 +601,30 @@ fn insert_batch(
     Ok((inserted, touched_ids))
 }
 
-/// A human label per system event name (user events are labelled with their name).
+/// The label of an event: the server's `SYSTEM_EVENT_LABELS` for system events (the name
+/// itself when it has none), the name for user events.
 fn label_for(name: &str, source: &str) -> String {
     if source == "user" {
         return name.to_owned();
     }
     match name {
-        "meter.credited" => "Meter credited",
-        "meter.reset" => "Meter reset",
-        "customer.created" => "Customer created",
-        "subscription.created" => "Subscription created",
-        "subscription.cycled" => "Subscription cycled",
-        "order.paid" => "Order paid",
-        "benefit.granted" => "Benefit granted",
-        "benefit.cycled" => "Benefit cycled",
+        "benefit.granted" => "Benefit Granted",
+        "benefit.cycled" => "Benefit Cycled",
+        "benefit.updated" => "Benefit Updated",
+        "benefit.revoked" => "Benefit Revoked",
+        "subscription.created" => "Subscription Created",
+        "subscription.canceled" => "Subscription Canceled",
+        "subscription.cycled" => "Subscription Cycled",
+        "subscription.revoked" => "Subscription Revoked",
+        "order.paid" => "Order Paid",
+        "order.refunded" => "Order Refunded",
+        "customer.created" => "Customer Created",
+        "customer.updated" => "Customer Updated",
+        "customer.deleted" => "Customer Deleted",
+        "meter.credited" => "Meter Credited",
+        "meter.reset" => "Meter Reset",
+        "balance.order" => "Balance Order",
+        "balance.credit_order" => "Balance Credit Order",
         other => other,
     }
     .to_owned()

@@ -8,13 +8,14 @@ pub mod emulator;
 pub mod events;
 pub mod meters;
 pub mod products;
+pub mod subscriptions;
 pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -22,9 +23,12 @@ use axum::routing::{get, post};
 
 use crate::auth::bearer_token;
 use crate::errors::{self, ApiError};
-use crate::faults::Fault;
+use crate::faults::{Fault, LostAnswer};
 use crate::listener::ConnHandle;
 use crate::state::AppState;
+
+/// Large enough for batches far over the server's ingest ceiling (40,000+ events).
+const INGEST_BODY_LIMIT: usize = 256 * 1024 * 1024;
 
 /// Every route pattern, used to answer a path that only differs by its trailing slash.
 const ROUTES: &[&str] = &[
@@ -50,11 +54,19 @@ const ROUTES: &[&str] = &[
     "/v1/webhooks/endpoints/{id}",
     "/v1/webhooks/endpoints/{id}/secret",
     "/v1/webhooks/deliveries",
+    "/v1/subscriptions/",
+    "/v1/subscriptions/{id}",
+    "/v1/orders/",
 ];
 
 pub fn router(state: Arc<AppState>) -> Router {
     let v1 = Router::new()
-        .route("/v1/events/ingest", post(events::ingest))
+        // The server (uvicorn) has no body limit; axum's default 2 MB would answer 413 to
+        // batches that reach the server's 500 ceiling instead.
+        .route(
+            "/v1/events/ingest",
+            post(events::ingest).layer(DefaultBodyLimit::max(INGEST_BODY_LIMIT)),
+        )
         .route("/v1/events/", get(events::list))
         .route("/v1/events/{id}", get(events::get))
         .route("/v1/meters/", get(meters::list).post(meters::create))
@@ -110,6 +122,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             axum::routing::patch(webhooks::rotate_secret),
         )
         .route("/v1/webhooks/deliveries", get(webhooks::deliveries))
+        .route(
+            "/v1/subscriptions/",
+            get(subscriptions::list).post(subscriptions::create),
+        )
+        .route("/v1/subscriptions/{id}", get(subscriptions::get))
+        .route("/v1/orders/", get(subscriptions::list_orders))
         .layer(middleware::from_fn_with_state(state.clone(), faults));
     let admin = Router::new()
         .route("/_emulator/health", get(emulator::health))
@@ -189,6 +207,26 @@ async fn rewrite_api_prefix(mut request: Request, next: Next) -> Response {
     response
 }
 
+/// What the client gets for a request that was already committed (`--commit-fail-rate`).
+async fn lose_answer(lost: LostAnswer, handle: Option<ConnHandle>, hang_ms: u64) -> Response {
+    match lost {
+        LostAnswer::ServerError(500) => errors::internal_error_response(),
+        LostAnswer::ServerError(code) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
+            (status, status.canonical_reason().unwrap_or("error")).into_response()
+        }
+        LostAnswer::Hang | LostAnswer::DropConnection => {
+            if lost == LostAnswer::Hang {
+                tokio::time::sleep(Duration::from_millis(hang_ms)).await;
+            }
+            if let Some(handle) = handle {
+                handle.kill();
+            }
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
 /// Rate limit (per organization, like the server's `organization:{id}` key; anonymous
 /// requests share one key), then injected latency, then injected faults.
 async fn faults(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
@@ -211,6 +249,20 @@ async fn faults(State(state): State<Arc<AppState>>, request: Request, next: Next
     }
     match state.faults.next_fault() {
         None => next.run(request).await,
+        Some(Fault::AfterCommit(lost)) => {
+            let handle = request
+                .extensions()
+                .get::<ConnectInfo<ConnHandle>>()
+                .map(|ConnectInfo(handle)| handle.clone());
+            // Served in full first: the handler has committed whatever it changes.
+            let served = next.run(request).await;
+            tracing::info!(
+                status = %served.status(),
+                ?lost,
+                "fault injection: request committed, answer lost"
+            );
+            lose_answer(lost, handle, state.faults.hang_ms).await
+        }
         Some(Fault::ServerError(500)) => errors::internal_error_response(),
         Some(Fault::ServerError(code)) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);

@@ -76,3 +76,76 @@ async fn latency_delays_responses() {
     h.request(Method::GET, "/v1/meters/", None).await;
     assert!(started.elapsed() >= std::time::Duration::from_millis(150));
 }
+
+/// `--commit-fail-rate`: an ingest whose answer is lost (5xx, dropped, timed out) was
+/// stored all the same, so a retry with the same `external_id` is a duplicate (issue 16).
+#[tokio::test]
+async fn commit_faults_store_the_batch_then_lose_the_answer() {
+    let h = Harness::with_config(EmulatorConfig {
+        commit_fail_rate: 0.5,
+        fault_hang_ms: 300,
+        seed: 11,
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(150))
+        .build()
+        .unwrap();
+    let (mut ok, mut server_errors, mut dropped, mut timed_out) = (0, 0, 0, 0);
+    let (mut inserted, mut duplicates) = (0, 0);
+    for i in 0..40 {
+        let body = serde_json::json!({"events": [
+            {"name": "call", "external_customer_id": "u1", "external_id": format!("e{i}")}
+        ]});
+        // The recorder's behaviour: retry the same event until an answer arrives.
+        for attempt in 0.. {
+            assert!(attempt < 50, "event e{i} never got an answer");
+            let result = client
+                .post(format!("{}/v1/events/ingest", h.emulator.base_url()))
+                .bearer_auth(h.emulator.token())
+                .json(&body)
+                .send()
+                .await;
+            match result {
+                Ok(response) if response.status() == 200 => {
+                    let answer: serde_json::Value = response.json().await.unwrap();
+                    inserted += answer["inserted"].as_i64().unwrap();
+                    duplicates += answer["duplicates"].as_i64().unwrap();
+                    ok += 1;
+                    break;
+                }
+                Ok(response) if response.status().is_server_error() => server_errors += 1,
+                Ok(response) => panic!("unexpected answer {}", response.status()),
+                Err(err) if err.is_timeout() => timed_out += 1,
+                Err(_) => dropped += 1,
+            }
+        }
+    }
+    assert_eq!(ok, 40);
+    assert!(
+        server_errors > 0 && dropped > 0 && timed_out > 0,
+        "{server_errors}/{dropped}/{timed_out}"
+    );
+    // Every lost answer was a committed insert: the retries that answered saw duplicates.
+    assert!(
+        duplicates > 0 && inserted + duplicates == 40,
+        "{inserted}/{duplicates}"
+    );
+    let mut stored = None;
+    for _ in 0..50 {
+        let reply = client
+            .get(format!("{}/v1/events/?limit=100", h.emulator.base_url()))
+            .bearer_auth(h.emulator.token())
+            .send()
+            .await;
+        if let Ok(response) = reply
+            && response.status() == 200
+        {
+            let body: serde_json::Value = response.json().await.unwrap();
+            stored = body["pagination"]["total_count"].as_i64();
+            break;
+        }
+    }
+    assert_eq!(stored, Some(40));
+}

@@ -3,11 +3,13 @@
 //! across credit / reset / rollover, quantities buckets and totals, auth and error shapes,
 //! fault injection and webhook delivery.
 
+mod admin;
 mod balances;
 mod errors;
 mod faults;
 mod filters;
 mod quantities;
+mod server_parity;
 mod webhooks;
 
 use reqwest::{Client, Method, StatusCode};
@@ -86,6 +88,21 @@ impl Harness {
 
     pub async fn post(&self, path: &str, body: Value) -> Value {
         let reply = self.request(Method::POST, path, Some(body)).await;
+        assert!(
+            reply.status.is_success(),
+            "POST {path}: {} {}",
+            reply.status,
+            reply.body
+        );
+        reply.body
+    }
+
+    /// A POST with the admin token (reset, moving the clock).
+    pub async fn admin_post(&self, path: &str, body: Value) -> Value {
+        let token = self.emulator.admin_token().to_owned();
+        let reply = self
+            .request_as(Some(&token), Method::POST, path, Some(body))
+            .await;
         assert!(
             reply.status.is_success(),
             "POST {path}: {} {}",

@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 use super::Harness;
 use crate::EmulatorConfig;
 
-type Received = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+pub(super) type Received = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
 
 /// A receiver that fails the first `failures` attempts with a 500.
-async fn receiver(failures: usize) -> (String, Received) {
+pub(super) async fn receiver(failures: usize) -> (String, Received) {
     let received: Received = Arc::default();
     let store = received.clone();
     let app = Router::new().route(

@@ -1,7 +1,8 @@
 //! `spaire-billing emulator`: a local Spaire-compatible API until Ctrl-C.
 //!
-//! stdout gets two `KEY=value` lines (`SPAIRE_SERVER_URL`, `SPAIRE_ACCESS_TOKEN`) so a
-//! script can `eval` them; everything else goes to stderr. Emulator tokens are fake by
+//! stdout gets three `KEY=value` lines (`SPAIRE_SERVER_URL`, `SPAIRE_ACCESS_TOKEN`,
+//! `SPAIRE_EMULATOR_ADMIN_TOKEN`) so a script can `eval` them; everything else goes to
+//! stderr. Emulator tokens are fake by
 //! construction, so printing them is safe (real tokens are never printed).
 
 use std::path::PathBuf;
@@ -34,9 +35,22 @@ pub struct EmulatorArgs {
     /// Delay every /v1 response by this many milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency_ms: u64,
-    /// Fail this share (0..1) of /v1 requests with a 5xx, a 429 or a dropped connection.
+    /// Fail this share (0..1) of /v1 requests with a 5xx, a 429 or a dropped connection,
+    /// before they are processed.
     #[arg(long, value_name = "P", default_value_t = 0.0)]
     pub fail_rate: f64,
+    /// Process and commit this share (0..1) of /v1 requests, then lose the answer: drop
+    /// the connection, hang for `--fault-hang-ms`, or answer 5xx. Tests that a client's
+    /// retries count each event exactly once. Seeded by `--seed`.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub commit_fail_rate: f64,
+    /// How long a "hang" fault holds a committed request's answer before closing.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    pub fault_hang_ms: u64,
+    /// The token `/_emulator/reset` and `/_emulator/clock/advance` require (they act on
+    /// every organization). Default: a random one, printed at start.
+    #[arg(long, value_name = "TOKEN")]
+    pub admin_token: Option<String>,
     /// Enforce the sandbox rate limit (100 requests/minute per organization; 429 with
     /// `retry-after: 60`).
     #[arg(long)]
@@ -45,6 +59,11 @@ pub struct EmulatorArgs {
     /// delay (about 15000 there). Default: immediately.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub balance_delay_ms: u64,
+    /// Run Spaire's periodic billing job every N seconds (900 on the server): subscription
+    /// meters read 0 until it runs, and renewals bill every usage event it picked up,
+    /// including usage from before the subscription started. Default: live meters.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub billing_job_interval: Option<u64>,
 }
 
 impl EmulatorArgs {
@@ -57,12 +76,35 @@ impl EmulatorArgs {
             })?;
             tokens.push(parsed);
         }
-        if !(0.0..=1.0).contains(&self.fail_rate) {
+        for (flag, rate) in [
+            ("--fail-rate", self.fail_rate),
+            ("--commit-fail-rate", self.commit_fail_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(UsageError::new(format!(
+                    "`{flag}` must be between 0 and 1, got {rate}"
+                ))
+                .with_hint("0.1 fails one request in ten")
+                .into());
+            }
+        }
+        if self.fail_rate + self.commit_fail_rate > 1.0 {
             return Err(UsageError::new(format!(
-                "`--fail-rate` must be between 0 and 1, got {}",
-                self.fail_rate
+                "`--fail-rate` and `--commit-fail-rate` add up to {}, more than 1",
+                self.fail_rate + self.commit_fail_rate
             ))
-            .with_hint("0.1 fails one request in ten")
+            .with_hint("they are shares of the same requests; e.g. 0.1 and 0.3")
+            .into());
+        }
+        if let Some(admin) = &self.admin_token
+            && tokens.iter().any(|t| &t.token == admin)
+        {
+            return Err(UsageError::new(
+                "`--admin-token` is also given as an organization `--token`",
+            )
+            .with_hint(
+                "the admin token resets every organization, so it must be a token of its own",
+            )
             .into());
         }
         Ok(EmulatorConfig {
@@ -72,8 +114,12 @@ impl EmulatorArgs {
             seed: self.seed,
             latency_ms: self.latency_ms,
             fail_rate: self.fail_rate,
+            commit_fail_rate: self.commit_fail_rate,
+            fault_hang_ms: self.fault_hang_ms,
+            admin_token: self.admin_token.clone(),
             rate_limit: self.rate_limit,
             balance_delay_ms: self.balance_delay_ms,
+            billing_job_interval_secs: self.billing_job_interval,
             ..EmulatorConfig::default()
         })
     }
@@ -98,6 +144,10 @@ pub fn run(args: EmulatorArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
         );
         printer.data(format!("SPAIRE_SERVER_URL={}", emulator.base_url()))?;
         printer.data(format!("SPAIRE_ACCESS_TOKEN={}", emulator.token()))?;
+        printer.data(format!(
+            "SPAIRE_EMULATOR_ADMIN_TOKEN={}",
+            emulator.admin_token()
+        ))?;
         for extra in emulator.tokens().iter().skip(1) {
             printer.info(format!(
                 "  also accepts a token of organization `{}`",
@@ -113,6 +163,11 @@ pub fn run(args: EmulatorArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
         printer.note(
             "balances settle immediately here; Spaire settles them about 15 s after ingestion",
         );
+        if args.billing_job_interval.is_none() {
+            printer.note(
+                "subscription meters are live here; Spaire's billing job updates them every 15 min (`--billing-job-interval 900` to rehearse that)",
+            );
+        }
         printer.info("Press Ctrl-C to stop.");
         stop.await;
         printer.status("Stopping", "waiting for in-flight requests");

@@ -106,11 +106,16 @@ fn responses_validate_against_the_openapi_subset_with_listed_exceptions() {
 
 /// A minimal HTTP/1.1 GET (no client crate needed for one request).
 fn http_get(base_url: &str, path: &str, token: &str) -> String {
+    http_request(base_url, "GET", path, token)
+}
+
+/// A minimal bodiless HTTP/1.1 request.
+fn http_request(base_url: &str, method: &str, path: &str, token: &str) -> String {
     let addr = base_url.trim_start_matches("http://");
     let mut stream = TcpStream::connect(addr).unwrap();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = String::new();
@@ -147,7 +152,7 @@ fn cli_prints_url_and_token_serves_and_stops_gracefully_on_ctrl_c() {
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let lines = wait_for_lines(&mut stdout, 2);
+    let lines = wait_for_lines(&mut stdout, 3);
     let url = lines[0]
         .strip_prefix("SPAIRE_SERVER_URL=")
         .expect(&lines[0])
@@ -160,6 +165,15 @@ fn cli_prints_url_and_token_serves_and_stops_gracefully_on_ctrl_c() {
     let unknown = http_get(&url, "/v1/meters/", "tok-c");
     assert!(unknown.starts_with("HTTP/1.1 401"), "{unknown}");
     assert!(unknown.contains("invalid_token"), "{unknown}");
+    // Only the printed admin token may wipe every organization.
+    let admin = lines[2]
+        .strip_prefix("SPAIRE_EMULATOR_ADMIN_TOKEN=")
+        .expect(&lines[2])
+        .to_owned();
+    let refused = http_request(&url, "POST", "/_emulator/reset", "tok-b");
+    assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+    let reset = http_request(&url, "POST", "/_emulator/reset", &admin);
+    assert!(reset.starts_with("HTTP/1.1 204"), "{reset}");
 
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
