@@ -124,6 +124,35 @@ impl fmt::Display for UsageError {
 
 impl StdError for UsageError {}
 
+/// The one rendering of a failed command, used by the binary and by tests that check error
+/// text without running it:
+///
+/// ```text
+/// error: <message>
+///   Caused by: <cause>
+///
+/// hint: <hint>
+/// ```
+///
+/// `error_label` / `hint_label` are the words `error` / `hint`, coloured or not by the caller
+/// (this crate knows nothing of terminals).
+pub fn render_report(
+    err: &(dyn StdError + 'static),
+    error_label: &str,
+    hint_label: &str,
+) -> String {
+    let mut out = format!("{error_label}: {err}\n");
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        out.push_str(&format!("  Caused by: {e}\n"));
+        cause = e.source();
+    }
+    for hint in hints_in_chain(err) {
+        out.push_str(&format!("\n{hint_label}: {hint}\n"));
+    }
+    out
+}
+
 /// Collects the hints found anywhere in an error's cause chain, outermost first.
 pub fn hints_in_chain(err: &(dyn StdError + 'static)) -> Vec<String> {
     let mut hints = Vec::new();

@@ -59,11 +59,7 @@ pub fn meters(
     saved: Option<&BillingPlan>,
 ) -> anyhow::Result<Vec<Meter>> {
     let mut preset_ids: Vec<String> = args.meter.clone();
-    let mut customs: Vec<Meter> = args
-        .custom_meter
-        .iter()
-        .map(|spec| parse_custom_meter(spec))
-        .collect::<Result<_, _>>()?;
+    let mut customs: Vec<Meter> = args.custom_meter.clone();
 
     if preset_ids.is_empty() && customs.is_empty() {
         if let Some(saved) = saved {
@@ -262,13 +258,7 @@ pub fn prices_and_credits(
 ) -> anyhow::Result<(Vec<MeteredPrice>, Vec<CreditGrant>)> {
     let mut prices = Vec::new();
     let mut credits = Vec::new();
-    let cap = match &args.cap {
-        Some(cap) => Some(
-            money::dollars_to_whole_cents(cap)
-                .map_err(|why| billing_errors::UsageError::new(format!("--cap {cap}: {why}")))?,
-        ),
-        None => None,
-    };
+    let cap = args.cap;
     for meter in meters {
         let saved_price = saved.and_then(|s| s.prices.iter().find(|p| p.meter == meter.name));
         let saved_credit = saved.and_then(|s| s.credits.iter().find(|c| c.meter == meter.name));
@@ -374,7 +364,7 @@ fn credits_for(
     parse_units(&answer).map_err(|why| anyhow::anyhow!(why))
 }
 
-fn parse_units(text: &str) -> Result<i64, String> {
+pub(crate) fn parse_units(text: &str) -> Result<i64, String> {
     let cleaned: String = text.chars().filter(|c| *c != '_' && *c != ',').collect();
     match cleaned.trim().parse::<i64>() {
         Ok(n) if n > 0 => Ok(n),
@@ -448,8 +438,8 @@ pub fn customer(
     args: &SetupArgs,
     saved: Option<&BillingPlan>,
 ) -> anyhow::Result<CustomerSource> {
-    if let Some(spec) = &args.customer {
-        return parse_customer(spec);
+    if let Some(source) = &args.customer {
+        return Ok(source.clone());
     }
     if let Some(saved) = saved {
         return Ok(saved.customer.clone());
