@@ -76,23 +76,23 @@ fn converse(
         answers::prices_and_credits(asker, args, saved, &meters, pricing, &product)?;
     let customer = answers::customer(asker, args, saved)?;
     let webhooks = answers::webhooks(asker, args, saved)?;
-    let plan = answers::assemble(
+    let plan = answers::to_plan(billing_plan::answers::Answers {
         environment,
-        args.server
+        server_url: args
+            .server
             .server_url
             .clone()
             .or_else(|| saved.and_then(|s| s.server_url.clone())),
-        package.path.clone(),
+        package: package.path.clone(),
+        framework: saved.and_then(|s| s.project.framework.clone()),
         customer,
-        meters,
+        meters: meters
+            .into_iter()
+            .map(billing_plan::answers::MeterChoice::Meter)
+            .collect(),
         prices,
         credits,
         webhooks,
-        saved.and_then(|s| s.project.framework.clone()),
-    );
-    billing_plan::validate(&plan).map_err(|err| {
-        let hint = err.hint();
-        Hinted::new("these answers do not make a valid billing plan", hint).with_source(err)
     })?;
 
     // Phases 3–7: preview, confirm, apply.
