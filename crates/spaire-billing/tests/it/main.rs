@@ -10,6 +10,7 @@ mod common;
 mod apply;
 mod cli;
 mod codegen;
+mod codegen_files;
 mod codegen_other;
 mod codegen_py;
 mod codegen_ts;
