@@ -17,6 +17,23 @@ pub struct ProjectArg {
     pub path: PathBuf,
 }
 
+/// The project directory for commands that used to take it as `--dir DIR` (`mcp`,
+/// `agent install`): the same positional `PATH` as everywhere, with `--dir` kept hidden so
+/// existing agent configs keep working.
+#[derive(Debug, Clone, Args)]
+pub struct ProjectDirArg {
+    #[command(flatten)]
+    pub project: ProjectArg,
+    #[arg(long = "dir", value_name = "DIR", hide = true, conflicts_with = "path")]
+    pub dir: Option<PathBuf>,
+}
+
+impl ProjectDirArg {
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.as_deref().unwrap_or(&self.project.path)
+    }
+}
+
 /// `--json`: machine-readable output on stdout.
 #[derive(Debug, Clone, Copy, Args)]
 pub struct JsonArg {
