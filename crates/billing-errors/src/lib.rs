@@ -14,12 +14,23 @@
 use std::error::Error as StdError;
 use std::fmt;
 
+/// A typed error that knows the user's next step for each of its causes (uv's `Hint`).
+///
+/// Library enums implement it per variant; [`Hinted::from_error`] turns one into the error
+/// the renderer shows as `error:` / `Caused by:` / `hint:`.
+pub trait Hint: StdError + Send + Sync + 'static {
+    fn hint(&self) -> String;
+}
+
 /// An error with a concrete next step for the user.
 #[derive(Debug)]
 pub struct Hinted {
     message: String,
     hint: String,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+    /// `source` is the error this one stands for (same message): the chain continues with
+    /// that error's own cause, so the message is not printed twice.
+    transparent: bool,
 }
 
 impl Hinted {
@@ -28,7 +39,27 @@ impl Hinted {
             message: message.into(),
             hint: hint.into(),
             source: None,
+            transparent: false,
         }
+    }
+
+    /// The typed error with its own hint. The error stays reachable by downcasting
+    /// (`Hinted::inner`), and `Caused by:` continues with its cause.
+    pub fn from_error<E: Hint>(err: E) -> Self {
+        Self {
+            message: err.to_string(),
+            hint: err.hint(),
+            source: Some(Box::new(err)),
+            transparent: true,
+        }
+    }
+
+    /// The typed error this was made from with [`Hinted::from_error`], if it is an `E`.
+    pub fn inner<E: StdError + 'static>(&self) -> Option<&E> {
+        if !self.transparent {
+            return None;
+        }
+        self.source.as_deref().and_then(|e| e.downcast_ref::<E>())
     }
 
     /// Keeps `source` in the chain so `Caused by:` still shows the underlying failure.
@@ -50,9 +81,12 @@ impl fmt::Display for Hinted {
 
 impl StdError for Hinted {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn StdError + 'static))
+        let source = self.source.as_deref()?;
+        if self.transparent {
+            source.source()
+        } else {
+            Some(source as &(dyn StdError + 'static))
+        }
     }
 }
 
@@ -89,6 +123,35 @@ impl fmt::Display for UsageError {
 }
 
 impl StdError for UsageError {}
+
+/// The one rendering of a failed command, used by the binary and by tests that check error
+/// text without running it:
+///
+/// ```text
+/// error: <message>
+///   Caused by: <cause>
+///
+/// hint: <hint>
+/// ```
+///
+/// `error_label` / `hint_label` are the words `error` / `hint`, coloured or not by the caller
+/// (this crate knows nothing of terminals).
+pub fn render_report(
+    err: &(dyn StdError + 'static),
+    error_label: &str,
+    hint_label: &str,
+) -> String {
+    let mut out = format!("{error_label}: {err}\n");
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        out.push_str(&format!("  Caused by: {e}\n"));
+        cause = e.source();
+    }
+    for hint in hints_in_chain(err) {
+        out.push_str(&format!("\n{hint_label}: {hint}\n"));
+    }
+    out
+}
 
 /// Collects the hints found anywhere in an error's cause chain, outermost first.
 pub fn hints_in_chain(err: &(dyn StdError + 'static)) -> Vec<String> {
@@ -131,6 +194,40 @@ mod tests {
             hints_in_chain(&outer),
             vec!["do the outer thing", "do the inner thing"]
         );
+    }
+
+    #[derive(Debug)]
+    struct Typed(std::io::Error);
+
+    impl fmt::Display for Typed {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("typed failure")
+        }
+    }
+
+    impl StdError for Typed {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    impl Hint for Typed {
+        fn hint(&self) -> String {
+            "do the typed thing".to_owned()
+        }
+    }
+
+    #[test]
+    fn a_typed_error_brings_its_hint_and_is_not_printed_twice() {
+        let hinted = Hinted::from_error(Typed(std::io::Error::other("disk on fire")));
+        assert_eq!(hinted.to_string(), "typed failure");
+        assert_eq!(hints_in_chain(&hinted), vec!["do the typed thing"]);
+        let causes: Vec<String> = std::iter::successors(hinted.source(), |e| (*e).source())
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(causes, vec!["disk on fire"]);
+        assert!(hinted.inner::<Typed>().is_some());
+        assert!(Hinted::new("x", "y").inner::<Typed>().is_none());
     }
 
     #[test]

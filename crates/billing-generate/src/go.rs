@@ -81,10 +81,8 @@ fn module_path(target: &Target<'_>) -> Result<String, GenerateError> {
         return Ok(path);
     }
     let go_mod = join(&target.package.path, "go.mod");
-    let text = read_optional(target, &go_mod)?.ok_or_else(|| {
-        GenerateError::Unsupported(format!(
-            "`{go_mod}` not found: the Go package needs a go.mod"
-        ))
+    let text = read_optional(target, &go_mod)?.ok_or_else(|| GenerateError::GoModMissing {
+        path: go_mod.clone(),
     })?;
     text.lines()
         .find_map(|l| {
@@ -92,18 +90,15 @@ fn module_path(target: &Target<'_>) -> Result<String, GenerateError> {
                 .strip_prefix("module ")
                 .map(|m| m.trim().trim_matches('"').to_owned())
         })
-        .ok_or_else(|| GenerateError::Unsupported(format!("`{go_mod}` has no `module` line")))
+        .ok_or(GenerateError::GoModuleLineMissing { path: go_mod })
 }
 
 pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     let plan = target.plan;
     let import = package_import(target)?;
     let meter_events = MeterEvents::from_plan(plan);
-    let webhook_events = events::webhook_events(plan).map_err(|unknown| {
-        GenerateError::Unsupported(format!(
-            "webhook event type `{unknown}` in [webhooks] events is not one Spaire sends"
-        ))
-    })?;
+    let webhook_events = events::webhook_events(plan)
+        .map_err(|event| GenerateError::UnknownWebhookEvent { event })?;
     let webhooks = plan.webhooks.is_some();
     let api_calls = !meter_events.api.is_empty();
     let context = Context {

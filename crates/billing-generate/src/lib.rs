@@ -19,22 +19,83 @@ use billing_changeset::ChangeSet;
 use billing_detect::{Language, Package, ProjectProfile};
 use billing_plan::BillingPlan;
 
+/// Why generation failed, one variant per cause, so each gets its own next step
+/// ([`billing_errors::Hint`]) instead of one generic hint for all.
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
+    /// An embedded template failed: the product's fault, never the user's.
     #[error("template `{name}` failed to render")]
     Template {
         name: String,
         #[source]
         source: minijinja::Error,
     },
+    /// A project file generation reads (to patch or to learn a convention) is unreadable.
     #[error("failed to read `{path}`")]
     Read {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("{0}")]
-    Unsupported(String),
+    /// A Go package without `go.mod`: the generated package's import path is unknown.
+    #[error("`{path}` not found: the Go package needs a go.mod")]
+    GoModMissing { path: String },
+    /// A `go.mod` without a `module` line.
+    #[error("`{path}` has no `module` line")]
+    GoModuleLineMissing { path: String },
+    /// `[webhooks] events` names a type no Spaire SDK knows.
+    #[error("webhook event type `{event}` in [webhooks] events is not one Spaire sends")]
+    UnknownWebhookEvent { event: String },
+    /// `[project] framework` is not a framework id at all.
+    #[error("`[project] framework = \"{framework}\"` in spaire-billing.toml is not a framework id")]
+    UnknownFramework { framework: String },
+    /// `[project] framework` names a framework of another language than the package's.
+    #[error(
+        "`[project] framework = \"{framework}\"` is not a JavaScript/TypeScript framework, but \
+         package `{package}` is {language}"
+    )]
+    FrameworkLanguageMismatch {
+        framework: String,
+        package: String,
+        language: &'static str,
+    },
+}
+
+impl billing_errors::Hint for GenerateError {
+    fn hint(&self) -> String {
+        match self {
+            Self::Template { .. } => {
+                "this is a bug in spaire-billing, not in your project; please report it with \
+                 the output of `spaire-billing plan -vv`"
+                    .to_owned()
+            }
+            Self::Read { path, .. } => format!(
+                "make `{path}` a readable file (check its permissions, or whether it is a \
+                 directory), then run `spaire-billing plan` again"
+            ),
+            Self::GoModMissing { path } => format!(
+                "run `go mod init <module path>` so `{path}` exists, or point `[project] path` \
+                 in spaire-billing.toml at the Go module's directory"
+            ),
+            Self::GoModuleLineMissing { path } => {
+                format!(
+                    "add a `module example.com/yourapp` line to `{path}` (see `go help mod init`)"
+                )
+            }
+            Self::UnknownWebhookEvent { event } => format!(
+                "remove `{event}` from [webhooks] events in spaire-billing.toml, or replace it \
+                 with one of the types in docs/plan-file.md (e.g. \"order.paid\")"
+            ),
+            Self::UnknownFramework { .. } => "use a framework id from docs/plan-file.md (e.g. \
+                 \"nextjs\", \"express\", \"hono\"), or remove `framework` to use the \
+                 detected one"
+                .to_owned(),
+            Self::FrameworkLanguageMismatch { package, .. } => format!(
+                "remove `framework` from [project] in spaire-billing.toml to use the framework \
+                 detected in `{package}`, or set `[project] path` to the package it belongs to"
+            ),
+        }
+    }
 }
 
 /// Everything generation needs to know about the target package.
@@ -54,5 +115,57 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         Language::Go => go::generate(target),
         Language::Php => php::generate(target),
         Language::Ruby => ruby::generate(target),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use billing_errors::Hint as _;
+
+    use super::GenerateError;
+
+    /// One error per cause, one next step per error: no two causes share a hint, and each
+    /// hint names the thing to change.
+    #[test]
+    fn every_generation_error_has_its_own_hint() {
+        let errors = [
+            GenerateError::Template {
+                name: "ts/client.ts.j2".into(),
+                source: minijinja::Error::new(minijinja::ErrorKind::UndefinedError, "x"),
+            },
+            GenerateError::Read {
+                path: ".env.example".into(),
+                source: std::io::Error::other("is a directory"),
+            },
+            GenerateError::GoModMissing {
+                path: "go.mod".into(),
+            },
+            GenerateError::GoModuleLineMissing {
+                path: "api/go.mod".into(),
+            },
+            GenerateError::UnknownWebhookEvent {
+                event: "order.shipped".into(),
+            },
+            GenerateError::UnknownFramework {
+                framework: "nxtjs".into(),
+            },
+            GenerateError::FrameworkLanguageMismatch {
+                framework: "flask".into(),
+                package: "web".into(),
+                language: "TypeScript",
+            },
+        ];
+        let hints: Vec<String> = errors.iter().map(GenerateError::hint).collect();
+        for (i, hint) in hints.iter().enumerate() {
+            assert!(
+                !hints[..i].contains(hint),
+                "hint shared by two causes: {hint}"
+            );
+        }
+        assert!(hints[1].contains("`.env.example`"), "{}", hints[1]);
+        assert!(hints[2].contains("go mod init"), "{}", hints[2]);
+        assert!(hints[3].contains("`api/go.mod`"), "{}", hints[3]);
+        assert!(hints[4].contains("`order.shipped`"), "{}", hints[4]);
+        assert!(hints[6].contains("`web`"), "{}", hints[6]);
     }
 }

@@ -135,13 +135,8 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     let plan = target.plan;
     let layout = PythonLayout::resolve(target);
     let events = MeterEvents::from_plan(plan);
-    let webhook_events = events::webhook_events(plan).map_err(|unknown| {
-        GenerateError::Unsupported(format!(
-            "webhook event type `{unknown}` in [webhooks] events is not one Spaire sends; known \
-             types: {}",
-            events::KNOWN_WEBHOOK_TYPES.join(", ")
-        ))
-    })?;
+    let webhook_events = events::webhook_events(plan)
+        .map_err(|event| GenerateError::UnknownWebhookEvent { event })?;
     let webhooks = plan.webhooks.is_some() && layout.framework != PythonFramework::None;
     let api_calls = !events.api.is_empty() && layout.framework != PythonFramework::None;
     let default_meter = plan

@@ -75,11 +75,8 @@ struct Context<'a> {
 pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     let plan = target.plan;
     let meter_events = MeterEvents::from_plan(plan);
-    let webhook_events = events::webhook_events(plan).map_err(|unknown| {
-        GenerateError::Unsupported(format!(
-            "webhook event type `{unknown}` in [webhooks] events is not one Spaire sends"
-        ))
-    })?;
+    let webhook_events = events::webhook_events(plan)
+        .map_err(|event| GenerateError::UnknownWebhookEvent { event })?;
     let webhooks = plan.webhooks.is_some();
     let api_calls = !meter_events.api.is_empty();
     let context = Context {

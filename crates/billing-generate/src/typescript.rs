@@ -184,17 +184,15 @@ fn select_framework(target: &Target<'_>) -> Result<Option<Framework>, GenerateEr
             .cloned());
     };
     let id: FrameworkId = serde_json::from_value(serde_json::Value::String(wanted.to_owned()))
-        .map_err(|_| {
-            GenerateError::Unsupported(format!(
-                "`[project] framework = \"{wanted}\"` in spaire-billing.toml is not a framework id (use e.g. \"nextjs\", \"express\", \"hono\")"
-            ))
+        .map_err(|_| GenerateError::UnknownFramework {
+            framework: wanted.to_owned(),
         })?;
     if !frameworks::is_js_framework(id) {
-        return Err(GenerateError::Unsupported(format!(
-            "`[project] framework = \"{wanted}\"` is not a JavaScript/TypeScript framework, but package `{}` is {}",
-            target.package.path,
-            language_name(target.package.language)
-        )));
+        return Err(GenerateError::FrameworkLanguageMismatch {
+            framework: wanted.to_owned(),
+            package: target.package.path.clone(),
+            language: language_name(target.package.language),
+        });
     }
     // When detection saw the framework too, keep its layout facts (app dir, entry file, ...).
     Ok(Some(

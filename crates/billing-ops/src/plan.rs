@@ -107,6 +107,12 @@ fn load_plan(root: &Path, given: Option<&BillingPlan>) -> anyhow::Result<Billing
         })?;
         return Ok(plan.clone());
     }
+    load_plan_file(root)
+}
+
+/// `spaire-billing.toml` at `root`, or the one error every command gives when it is missing
+/// or invalid (`plan`, `apply` and `verify` say the same thing).
+pub fn load_plan_file(root: &Path) -> anyhow::Result<BillingPlan> {
     match billing_plan::load(root) {
         Ok(Some(plan)) => Ok(plan),
         Ok(None) => Err(Hinted::new(

@@ -57,15 +57,8 @@ impl Producer for GenerateCode {
     }
 
     fn produce(&self, cx: &ProduceContext<'_>) -> anyhow::Result<ChangeSet> {
-        billing_generate::generate(&target(cx)).map_err(|err| match err {
-            billing_generate::GenerateError::Unsupported(message) => billing_errors::Hinted::new(
-                message,
-                "set `[project] framework` / `path` in spaire-billing.toml, or see README.md \
-                     for the supported stacks",
-            )
-            .into(),
-            other => anyhow::Error::new(other),
-        })
+        billing_generate::generate(&target(cx))
+            .map_err(|err| billing_errors::Hinted::from_error(err).into())
     }
 }
 

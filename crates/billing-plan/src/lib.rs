@@ -9,6 +9,7 @@
 //! - [`presets()`] lists the meter presets as data;
 //! - [`write::render`] saves a plan into an existing file without disturbing its formatting.
 
+pub mod answers;
 pub mod diagnostic;
 pub mod model;
 pub mod parse;

@@ -117,10 +117,9 @@ pub enum WireError {
     Grammar(&'static str, #[source] tree_sitter::LanguageError),
 }
 
-impl WireError {
-    /// The error with the next step for the user attached.
-    pub fn hinted(self) -> billing_errors::Hinted {
-        let hint = match &self {
+impl billing_errors::Hint for WireError {
+    fn hint(&self) -> String {
+        match self {
             WireError::Read { .. } => {
                 "the file moved or is unreadable: run `spaire-billing detect` again, then re-plan"
             }
@@ -128,19 +127,15 @@ impl WireError {
                 "the project profile is stale or hand-edited: run `spaire-billing detect` again"
             }
             WireError::Grammar(..) => "this is a bug in spaire-billing; please report it",
-        };
-        // The hinted error carries this message; its cause is the underlying failure (not this
-        // error again, which would print the same line twice).
-        let message = self.to_string();
-        match self {
-            WireError::Read { source, .. } => {
-                billing_errors::Hinted::new(message, hint).with_source(source)
-            }
-            WireError::Grammar(_, source) => {
-                billing_errors::Hinted::new(message, hint).with_source(source)
-            }
-            WireError::PathOutsideRoot(_) => billing_errors::Hinted::new(message, hint),
         }
+        .to_owned()
+    }
+}
+
+impl WireError {
+    /// The error with the next step for the user attached.
+    pub fn hinted(self) -> billing_errors::Hinted {
+        billing_errors::Hinted::from_error(self)
     }
 }
 

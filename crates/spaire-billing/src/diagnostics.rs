@@ -21,15 +21,12 @@ pub fn report(err: &anyhow::Error, _printer: &Printer) -> ExitStatus {
     if is_broken_pipe(err) {
         return ExitStatus::Success;
     }
-    let mut out = anstream::stderr().lock();
-    let _ = writeln!(out, "{RED}error{RED:#}: {err}");
-    for cause in err.chain().skip(1) {
-        let _ = writeln!(out, "  Caused by: {cause}");
-    }
-    let hints = billing_errors::hints_in_chain(err.as_ref());
-    for hint in hints {
-        let _ = writeln!(out, "\n{YELLOW}hint{YELLOW:#}: {hint}");
-    }
+    let text = billing_errors::render_report(
+        err.as_ref(),
+        &format!("{RED}error{RED:#}"),
+        &format!("{YELLOW}hint{YELLOW:#}"),
+    );
+    let _ = anstream::stderr().lock().write_all(text.as_bytes());
     if billing_errors::is_usage_error(err.as_ref()) {
         ExitStatus::Usage
     } else {

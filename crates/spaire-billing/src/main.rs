@@ -3,9 +3,12 @@
 //! `main` only parses arguments, sets up logging, runs the command and turns its result into
 //! an exit code. Errors are rendered once, here, as `error:` / `Caused by:` / `hint:`.
 
+mod args;
 mod cli;
 mod commands;
 mod diagnostics;
+mod flag_values;
+mod json;
 mod printer;
 
 use std::process::ExitCode;

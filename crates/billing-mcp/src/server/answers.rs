@@ -4,9 +4,10 @@
 use std::path::Path;
 
 use billing_errors::Hinted;
+use billing_plan::answers::{Answers, AnswersError, MeterChoice};
 use billing_plan::{
     Aggregation, AggregationFunc, BillingPlan, CreditGrant, CustomerSource, Environment, Meter,
-    MeterKind, MeteredPrice, ProductRef, ProjectSection, Webhooks,
+    MeterKind, MeteredPrice, ProductRef, Webhooks,
 };
 
 use super::args::{AggregationFuncArg, CustomerArg, EnvironmentArg, MeterArg, ProposePlanArgs};
@@ -30,17 +31,16 @@ pub fn to_plan(root: &Path, args: &ProposePlanArgs) -> anyhow::Result<BillingPla
         )
         .into());
     }
-    let mut meters = Vec::new();
-    for (i, m) in meter_args.iter().enumerate() {
-        meters.extend(meter(i, m)?);
-    }
-    let plan = BillingPlan {
+    let meters = meter_args
+        .iter()
+        .enumerate()
+        .map(|(i, m)| meter(i, m))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let answers = Answers {
         environment: environment(args.environment),
         server_url: args.server_url.clone(),
-        project: ProjectSection {
-            path: args.package.clone().unwrap_or_else(|| ".".to_owned()),
-            framework: args.framework.clone(),
-        },
+        package: args.package.clone().unwrap_or_else(|| ".".to_owned()),
+        framework: args.framework.clone(),
         customer: customer_source(customer),
         meters,
         prices: args
@@ -68,11 +68,18 @@ pub fn to_plan(root: &Path, args: &ProposePlanArgs) -> anyhow::Result<BillingPla
             url: w.url.clone(),
         }),
     };
-    billing_plan::validate(&plan).map_err(|err| {
+    // The wizard's function too: the same answers make the same plan.
+    billing_plan::answers::to_plan(answers).map_err(|err| {
         let hint = err.hint();
-        Hinted::new(format!("the answers do not make a valid plan: {err}"), hint)
-    })?;
-    Ok(plan)
+        match err {
+            AnswersError::Invalid(plan_err) => Hinted::new(
+                format!("the answers do not make a valid plan: {plan_err}"),
+                hint,
+            )
+            .into(),
+            other => Hinted::new(other.to_string(), hint).into(),
+        }
+    })
 }
 
 fn from_plan_file(root: &Path, args: &ProposePlanArgs) -> anyhow::Result<BillingPlan> {
@@ -124,8 +131,8 @@ fn customer_source(arg: &CustomerArg) -> CustomerSource {
     }
 }
 
-/// One answer → the meters it stands for (a preset can stand for several).
-fn meter(index: usize, arg: &MeterArg) -> anyhow::Result<Vec<Meter>> {
+/// One answer → a preset id or a custom meter (presets are expanded by `to_plan`).
+fn meter(index: usize, arg: &MeterArg) -> anyhow::Result<MeterChoice> {
     let path = format!("meters[{index}]");
     match arg.preset.as_deref() {
         Some(id) if id != billing_plan::presets::CUSTOM => {
@@ -140,16 +147,7 @@ fn meter(index: usize, arg: &MeterArg) -> anyhow::Result<Vec<Meter>> {
                 )
                 .into());
             }
-            let preset = billing_plan::preset(id).ok_or_else(|| {
-                Hinted::new(
-                    format!("{path}: unknown preset `{id}`"),
-                    format!(
-                        "use one of: {}",
-                        billing_plan::presets::preset_ids().join(", ")
-                    ),
-                )
-            })?;
-            Ok(preset.meters)
+            Ok(MeterChoice::Preset(id.to_owned()))
         }
         _ => {
             let missing: Vec<&str> = [
@@ -175,7 +173,7 @@ fn meter(index: usize, arg: &MeterArg) -> anyhow::Result<Vec<Meter>> {
                 AggregationFuncArg::Avg => AggregationFunc::Avg,
                 AggregationFuncArg::Unique => AggregationFunc::Unique,
             };
-            Ok(vec![Meter {
+            Ok(MeterChoice::Meter(Meter {
                 name: arg.name.clone().unwrap_or_default(),
                 event: arg.event.clone().unwrap_or_default(),
                 aggregation: Aggregation {
@@ -184,7 +182,7 @@ fn meter(index: usize, arg: &MeterArg) -> anyhow::Result<Vec<Meter>> {
                 },
                 kind: MeterKind::Custom,
                 preset: None,
-            }])
+            }))
         }
     }
 }

@@ -5,7 +5,7 @@
 //! project or account no longer matches what that hash described. So a human can approve
 //! exactly what was shown.
 
-mod answers;
+pub mod answers;
 mod args;
 mod engine;
 mod outcome;

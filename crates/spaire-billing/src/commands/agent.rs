@@ -1,13 +1,13 @@
 //! `spaire-billing agent install`: agent instructions and MCP client config, previewed first.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 
 use billing_errors::UsageError;
 use billing_mcp::agent::{self, AgentTargets};
 use clap::{Args, Subcommand};
 
 use crate::ExitStatus;
+use crate::args::ProjectDirArg;
 use crate::printer::Printer;
 
 #[derive(Debug, Subcommand)]
@@ -30,9 +30,8 @@ pub struct InstallArgs {
     /// Codex: a section in `AGENTS.md` and `.codex/config.toml`.
     #[arg(long)]
     pub codex: bool,
-    /// Project directory (defaults to the current directory).
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    pub dir: PathBuf,
+    #[command(flatten)]
+    pub project: ProjectDirArg,
     /// Write the changes shown without asking (for scripts).
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -57,14 +56,15 @@ fn install(args: InstallArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     } else {
         AgentTargets::ALL
     };
-    if !args.dir.is_dir() {
+    let dir = args.project.path().to_path_buf();
+    if !dir.is_dir() {
         return Err(
-            UsageError::new(format!("`{}` is not a directory", args.dir.display()))
-                .with_hint("pass the project directory with `--dir`")
+            UsageError::new(format!("`{}` is not a directory", dir.display()))
+                .with_hint("pass the project directory: `spaire-billing agent install path/to/app`")
                 .into(),
         );
     }
-    let plan = agent::plan_install(&args.dir, targets, &agent::default_server_entry())?;
+    let plan = agent::plan_install(&dir, targets, &agent::default_server_entry())?;
     for path in &plan.up_to_date {
         printer.status("Unchanged", path);
     }
@@ -84,7 +84,7 @@ fn install(args: InstallArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         printer.status("Cancelled", "nothing written");
         return Ok(ExitStatus::Failure);
     }
-    agent::apply_install(&args.dir, &plan)?;
+    agent::apply_install(&dir, &plan)?;
     for file in &plan.changes.files {
         let verb = match file.action {
             billing_changeset::FileAction::Create => "Created",

@@ -2,31 +2,27 @@
 //! `--plan HASH`. Questions are asked on a terminal; without one, `--yes` is required (exit 2
 //! naming it). The work is `billing_ops::Engine::apply`.
 
-use std::io::IsTerminal as _;
-use std::path::PathBuf;
-
-use anyhow::Context as _;
 use billing_changeset::FileAction;
 use billing_errors::UsageError;
 use billing_ops::{ApplyHooks, ApplyOptions, ApplyReport, Event, InstallOutcome, Question};
 use clap::Args;
+use std::io::IsTerminal as _;
 
-use super::plan::{EnvironmentArg, block_on, engine, plan_options, print_conflicts};
+use super::plan::{block_on, engine, plan_options, print_conflicts};
 use crate::ExitStatus;
+use crate::args::{EnvironmentFlag, JsonArg, NoInstallArg, ProjectArg, ServerUrlArg, YesArg};
 use crate::printer::{BOLD, Printer, RED};
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// Project directory (where `spaire-billing.toml` is).
-    #[arg(default_value = ".")]
-    pub path: PathBuf,
+    #[command(flatten)]
+    pub project: ProjectArg,
     /// Apply only if the plan still has this hash (from `spaire-billing plan`); refuses if
     /// the project, the plan file or the remote state changed since.
     #[arg(long = "plan", value_name = "HASH")]
     pub plan: Option<String>,
-    /// Do not ask: confirm the plan and the package installs (for scripts and CI).
-    #[arg(long, short = 'y')]
-    pub yes: bool,
+    #[command(flatten)]
+    pub yes: YesArg,
     /// Show what would happen without writing files, running installs or calling the API.
     #[arg(long)]
     pub dry_run: bool,
@@ -34,19 +30,15 @@ pub struct ApplyArgs {
     /// `spaire-billing plan`). Without it, apply asks per file on a terminal.
     #[arg(long)]
     pub overwrite_edited: bool,
-    /// Do not run package installs; print their commands instead.
-    #[arg(long)]
-    pub skip_installs: bool,
-    /// Apply remote steps in this environment instead of the plan file's `environment`.
-    #[arg(long, value_enum)]
-    pub environment: Option<EnvironmentArg>,
-    /// API base URL for remote steps (e.g. a running emulator); overrides `SPAIRE_SERVER_URL`
-    /// and the plan's `server_url`.
-    #[arg(long, value_name = "URL")]
-    pub server_url: Option<String>,
-    /// Print the report as JSON (requires `--yes`; nothing is asked).
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub no_install: NoInstallArg,
+    #[command(flatten)]
+    pub environment: EnvironmentFlag,
+    #[command(flatten)]
+    pub server: ServerUrlArg,
+    // `--json` needs `--yes` or `--dry-run`: nothing is asked.
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 /// Questions on the terminal (inquire), progress on stderr.
@@ -159,28 +151,28 @@ impl ApplyHooks for TerminalHooks<'_> {
 }
 
 pub fn run(args: ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    if args.json && !args.yes && !args.dry_run {
+    let (json, yes) = (args.json.json, args.yes.yes);
+    if json && !yes && !args.dry_run {
         return Err(UsageError::new("`--json` output cannot ask questions")
             .with_hint("pass `--yes` (with `--plan <HASH>` to apply exactly a reviewed plan)")
             .into());
     }
     let options = ApplyOptions {
-        plan: plan_options(args.path, args.environment),
+        plan: plan_options(args.project.path, args.environment.environment),
         expected_hash: args.plan,
-        yes: args.yes || (args.json && args.dry_run),
+        yes: yes || (json && args.dry_run),
         dry_run: args.dry_run,
         overwrite_edited: args.overwrite_edited,
-        skip_installs: args.skip_installs,
+        skip_installs: args.no_install.no_install,
     };
     let mut hooks = TerminalHooks {
         printer,
         interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
         shown_preview: false,
     };
-    let report = block_on(engine(args.server_url).apply(&options, &mut hooks))??;
-    if args.json {
-        let json = serde_json::to_string_pretty(&report).context("failed to serialise")?;
-        printer.data(json)?;
+    let report = block_on(engine(args.server.server_url).apply(&options, &mut hooks))??;
+    if json {
+        printer.data(crate::json::versioned(&report)?)?;
         return Ok(ExitStatus::Success);
     }
     print_report(&report, !hooks.shown_preview, printer)?;

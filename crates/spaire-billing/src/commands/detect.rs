@@ -2,7 +2,6 @@
 //! conclusion. The work is `billing_detect::detect`; this module only renders it.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
 use anyhow::Context as _;
 use billing_detect::summary::{framework_name, package_line, package_manager_name};
@@ -12,6 +11,7 @@ use billing_detect::{
 use clap::Args;
 
 use crate::ExitStatus;
+use crate::args::{JsonArg, ProjectArg};
 use crate::printer::{BOLD, DIM, Printer};
 
 /// Evidence lines shown per framework and call sites shown per package in the summary;
@@ -21,23 +21,23 @@ const MAX_CALL_SITES: usize = 8;
 
 #[derive(Debug, Args)]
 pub struct DetectArgs {
-    /// Project directory to look at.
-    #[arg(default_value = ".")]
-    pub path: PathBuf,
-    /// Print the full project profile as JSON (documented in docs/detect.md).
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub project: ProjectArg,
+    // The JSON is the full project profile (docs/detect.md), with its own `schema_version`.
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 pub fn run(args: DetectArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let profile = billing_detect::detect(&args.path, &DetectOptions::default()).map_err(|e| {
-        billing_errors::Hinted::new(
-            format!("cannot detect `{}`", args.path.display()),
-            "pass the directory of your project, e.g. `spaire-billing detect ./my-app`",
-        )
-        .with_source(e)
-    })?;
-    if args.json {
+    let profile =
+        billing_detect::detect(&args.project.path, &DetectOptions::default()).map_err(|e| {
+            billing_errors::Hinted::new(
+                format!("cannot detect `{}`", args.project.path.display()),
+                "pass the directory of your project, e.g. `spaire-billing detect ./my-app`",
+            )
+            .with_source(e)
+        })?;
+    if args.json.json {
         let json = serde_json::to_string_pretty(&profile).context("failed to serialise")?;
         printer.data(json)?;
     } else {
@@ -64,7 +64,10 @@ pub fn run(args: DetectArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     }
     if profile.packages.iter().all(|p| p.frameworks.is_empty()) {
         return Err(billing_errors::Hinted::new(
-            format!("no supported framework found in `{}`", args.path.display()),
+            format!(
+                "no supported framework found in `{}`",
+                args.project.path.display()
+            ),
             format!(
                 "detect recognises {}; if your project uses one of them, check that its \
                  manifest (package.json, pyproject.toml, requirements.txt, go.mod, \

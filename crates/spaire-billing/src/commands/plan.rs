@@ -11,49 +11,24 @@ use billing_changeset::{
 };
 use billing_ops::{Conflict, PlanOptions, Preview};
 use billing_plan::Environment;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde::Serialize;
 
 use crate::ExitStatus;
+pub use crate::args::EnvironmentArg;
+use crate::args::{EnvironmentFlag, JsonArg, ProjectArg, ServerUrlArg};
 use crate::printer::{BOLD, Printer};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// Project directory (where `spaire-billing.toml` is).
-    #[arg(default_value = ".")]
-    pub path: PathBuf,
-    /// Print the preview as one JSON object (files with their diffs, installs, env names,
-    /// remote steps, manual steps, hash).
-    #[arg(long)]
-    pub json: bool,
-    /// Plan remote steps for this environment instead of the plan file's `environment`.
-    #[arg(long, value_enum)]
-    pub environment: Option<EnvironmentArg>,
-    /// API base URL for remote steps (e.g. a running emulator); overrides `SPAIRE_SERVER_URL`
-    /// and the plan's `server_url`.
-    #[arg(long, value_name = "URL")]
-    pub server_url: Option<String>,
-}
-
-/// `--environment` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum EnvironmentArg {
-    /// Spaire's sandbox (test mode); the default.
-    Sandbox,
-    /// The live account: real money.
-    Production,
-    /// The built-in emulator (`spaire-billing emulator`).
-    Local,
-}
-
-impl From<EnvironmentArg> for Environment {
-    fn from(arg: EnvironmentArg) -> Self {
-        match arg {
-            EnvironmentArg::Sandbox => Environment::Sandbox,
-            EnvironmentArg::Production => Environment::Production,
-            EnvironmentArg::Local => Environment::Local,
-        }
-    }
+    #[command(flatten)]
+    pub project: ProjectArg,
+    #[command(flatten)]
+    pub json: JsonArg,
+    #[command(flatten)]
+    pub environment: EnvironmentFlag,
+    #[command(flatten)]
+    pub server: ServerUrlArg,
 }
 
 /// A current-thread runtime for one command: the ops are async for the MCP server's sake,
@@ -81,12 +56,10 @@ pub(crate) fn plan_options(path: PathBuf, environment: Option<EnvironmentArg>) -
 }
 
 pub fn run(args: PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let options = plan_options(args.path, args.environment);
-    let preview = block_on(engine(args.server_url).plan(&options))??;
-    if args.json {
-        let json = serde_json::to_string_pretty(&PreviewJson::new(&preview))
-            .context("failed to serialise the plan")?;
-        printer.data(json)?;
+    let options = plan_options(args.project.path, args.environment.environment);
+    let preview = block_on(engine(args.server.server_url).plan(&options))??;
+    if args.json.json {
+        printer.data(crate::json::versioned(&PreviewJson::new(&preview))?)?;
         return Ok(ExitStatus::Success);
     }
     for warning in &preview.warnings {

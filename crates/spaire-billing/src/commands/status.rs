@@ -4,31 +4,26 @@
 //! Exit 1 while anything is left to do (an unfed meter, a pending step), 0 when complete, so
 //! teams can keep it as a CI gate.
 
-use std::path::PathBuf;
-
-use anyhow::Context as _;
 use billing_ops::PlanFileStatus;
 use clap::Args;
 
 use super::plan::block_on;
 use crate::ExitStatus;
+use crate::args::{JsonArg, ProjectArg};
 use crate::printer::Printer;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Project directory (where `spaire-billing.toml` is).
-    #[arg(default_value = ".")]
-    pub path: PathBuf,
-    /// Print the status as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub project: ProjectArg,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 pub fn run(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let status = block_on(billing_ops::status(&args.path))??;
-    if args.json {
-        let json = serde_json::to_string_pretty(&status).context("failed to serialise")?;
-        printer.data(json)?;
+    let status = block_on(billing_ops::status(&args.project.path))??;
+    if args.json.json {
+        printer.data(crate::json::versioned(&status)?)?;
     } else {
         let mut out = String::new();
         match &status.plan_file {

@@ -1,40 +1,34 @@
 //! `spaire-billing undo`: reverts the latest apply — remote objects it created, then every
 //! file byte for byte (created files removed) — from `.spaire-billing/journal/`.
 
-use std::path::PathBuf;
-
-use anyhow::Context as _;
 use billing_ops::UndoOptions;
 use clap::Args;
 
 use super::plan::{block_on, engine};
 use crate::ExitStatus;
+use crate::args::{JsonArg, ProjectArg, ServerUrlArg};
 use crate::printer::{BOLD, Printer};
 
 #[derive(Debug, Args)]
 pub struct UndoArgs {
-    /// Project directory (where `spaire-billing.toml` is).
-    #[arg(default_value = ".")]
-    pub path: PathBuf,
+    #[command(flatten)]
+    pub project: ProjectArg,
     /// Also discard edits you made to the applied files since the apply.
     #[arg(long)]
     pub force: bool,
-    /// API base URL for reverting remote objects (e.g. a running emulator).
-    #[arg(long, value_name = "URL")]
-    pub server_url: Option<String>,
-    /// Print the report as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub server: ServerUrlArg,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 pub fn run(args: UndoArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let report = block_on(engine(args.server_url).undo(&UndoOptions {
-        root: args.path,
+    let report = block_on(engine(args.server.server_url).undo(&UndoOptions {
+        root: args.project.path,
         force: args.force,
     }))??;
-    if args.json {
-        let json = serde_json::to_string_pretty(&report).context("failed to serialise")?;
-        printer.data(json)?;
+    if args.json.json {
+        printer.data(crate::json::versioned(&report)?)?;
         return Ok(ExitStatus::Success);
     }
     let mut out = format!(

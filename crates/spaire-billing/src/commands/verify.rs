@@ -3,7 +3,6 @@
 //! count a synthetic event, not that the app sends any: `verify --from-app` waits for the
 //! running app's own events instead (see [`billing_ops::listen`]).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use billing_errors::{Hinted, UsageError};
@@ -12,8 +11,8 @@ use billing_plan::Environment;
 use billing_remote::{MeterCheck, VerifyOptions, VerifyReport};
 use clap::Args;
 
-use super::plan::EnvironmentArg;
 use crate::ExitStatus;
+use crate::args::{EnvironmentFlag, JsonArg, ProjectArg, ServerUrlArg};
 use crate::printer::{BOLD, GREEN, Printer, RED, YELLOW};
 
 #[derive(Debug, Args)]
@@ -23,16 +22,13 @@ pub struct VerifyArgs {
     /// credits also check that the customer's balance drops.
     #[arg(long, value_name = "ID")]
     pub customer: Option<String>,
-    /// Print the report as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
-    /// Verify in this environment instead of the plan file's `environment` (production must
-    /// be named here explicitly: verify sends events).
-    #[arg(long, value_enum)]
-    pub environment: Option<EnvironmentArg>,
-    /// API base URL (overrides SPAIRE_SERVER_URL and the environment's host).
-    #[arg(long, value_name = "URL")]
-    pub server_url: Option<String>,
+    #[command(flatten)]
+    pub json: JsonArg,
+    // Production must be named here explicitly: verify sends events.
+    #[command(flatten)]
+    pub environment: EnvironmentFlag,
+    #[command(flatten)]
+    pub server: ServerUrlArg,
     /// Seconds to wait for each meter to show the test event (the real server settles
     /// balances about 15 s after ingestion); with `--from-app`, for the app's events
     /// [default: 45; with --from-app: 300]
@@ -47,33 +43,18 @@ pub struct VerifyArgs {
     /// With `--from-app`: stop after this many events instead of at the timeout.
     #[arg(long, value_name = "N", requires = "from_app")]
     pub events: Option<usize>,
-    /// Project directory (where `spaire-billing.toml` is).
-    #[arg(default_value = ".")]
-    pub path: PathBuf,
+    #[command(flatten)]
+    pub project: ProjectArg,
 }
 
 pub fn run(args: VerifyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let plan = match billing_plan::load(&args.path) {
-        Ok(Some(plan)) => plan,
-        Ok(None) => {
-            return Err(UsageError::new(format!(
-                "no {} in `{}`",
-                billing_plan::PLAN_FILE,
-                args.path.display()
-            ))
-            .with_hint(
-                "run `spaire-billing setup` first, or pass the project directory: `spaire-billing verify path/to/app`",
-            )
-            .into());
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let plan = billing_ops::plan::load_plan_file(&args.project.path)?;
     if plan.meters.is_empty() {
         return Err(UsageError::new("the plan has no meters to verify")
             .with_hint("add a `[[meters]]` entry to spaire-billing.toml")
             .into());
     }
-    let environment = match args.environment {
+    let environment = match args.environment.environment {
         Some(arg) => Environment::from(arg),
         None if plan.environment == Environment::Production => {
             // verify writes events; production must be chosen on the command line, not by a file.
@@ -90,9 +71,9 @@ pub fn run(args: VerifyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         .flatten();
     let remote = billing_remote::connect(
         environment,
-        args.server_url.as_deref(),
+        args.server.server_url.as_deref(),
         plan_url,
-        &args.path,
+        &args.project.path,
     )?;
     let Some(client) = remote.client else {
         return Err(Hinted::new(
@@ -128,7 +109,7 @@ pub fn run(args: VerifyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             1000
         }),
     };
-    if !args.json {
+    if !args.json.json {
         printer.status(
             "Verifying",
             format!(
@@ -146,8 +127,8 @@ pub fn run(args: VerifyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         environment,
         &options,
     ))?;
-    if args.json {
-        printer.data(serde_json::to_string_pretty(&report)?)?;
+    if args.json.json {
+        printer.data(crate::json::versioned(&report)?)?;
     } else {
         render(&report, printer)?;
     }
@@ -250,7 +231,7 @@ fn from_app(
         }),
         args.events,
     );
-    if !args.json {
+    if !args.json.json {
         printer.status(
             "Waiting",
             format!(
@@ -263,7 +244,7 @@ fn from_app(
             ),
         );
     }
-    let json = args.json;
+    let json = args.json.json;
     let mut print = |event: &AppEvent| {
         if !json {
             let _ = printer.data(event_line(event));
@@ -273,7 +254,7 @@ fn from_app(
         plan, client, &options, &mut print,
     ))?;
     if json {
-        printer.data(serde_json::to_string_pretty(&report)?)?;
+        printer.data(crate::json::versioned(&report)?)?;
     } else if report.passed {
         printer.data(format!(
             "{GREEN}verified{GREEN:#}: {}. Proved: {}",

@@ -30,3 +30,26 @@ fn help_documents_exit_codes() {
     assert!(stdout.contains("Exit status:"));
     assert!(stdout.contains("2  usage error"));
 }
+
+/// Every `--json` output starts with `schema_version` (docs/json.md), and `--no-install` /
+/// its old name `--skip-installs` are one flag.
+#[test]
+fn every_json_output_starts_with_a_schema_version() {
+    let dir = crate::common::copy_fixture("plan", "express-app");
+    let runs: &[&[&str]] = &[
+        &["plan", "--json"],
+        &["apply", "--dry-run", "--json", "--no-install"],
+        &["apply", "--dry-run", "--json", "--skip-installs"],
+        &["status", "--json"],
+        &["detect", "--json"],
+    ];
+    for args in runs {
+        let output = billing().args(*args).arg(dir.path()).output().unwrap();
+        let text = String::from_utf8_lossy(&output.stdout);
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}\n{}", transcript(&output, &[])));
+        let first = value.as_object().and_then(|o| o.keys().next().cloned());
+        assert_eq!(first.as_deref(), Some("schema_version"), "{args:?}");
+        assert!(value["schema_version"].as_u64().is_some(), "{args:?}");
+    }
+}

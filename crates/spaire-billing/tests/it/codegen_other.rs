@@ -14,7 +14,7 @@ use crate::codegen::{self, Pricing};
 const WEBHOOK_SECRET: &str = "spaire_whs_TestSecretForGeneratedCode0123456789abcdef";
 const DEBIAN_GOCODE: &str = "/usr/share/gocode";
 
-fn profile(root: &Path, language: Language, id: FrameworkId) -> ProjectProfile {
+pub(crate) fn profile(root: &Path, language: Language, id: FrameworkId) -> ProjectProfile {
     codegen::profile(
         root,
         language,
@@ -45,7 +45,7 @@ fn plans() -> Vec<(&'static str, BillingPlan)> {
     ]
 }
 
-const GO_FIXTURES: &[(&str, FrameworkId)] = &[
+pub(crate) const GO_FIXTURES: &[(&str, FrameworkId)] = &[
     ("nethttp", FrameworkId::GoNethttp),
     ("gin", FrameworkId::Gin),
     ("echo", FrameworkId::Echo),

@@ -207,18 +207,9 @@ fn relabel(text: &str, labels: &[(String, String)]) -> String {
     out
 }
 
-/// Full error chain with hints, the way the CLI renders it.
+/// Full error chain with hints, through the CLI's own renderer.
 fn render_error(err: &billing_errors::Hinted) -> String {
-    let mut out = format!("error: {err}\n");
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        out.push_str(&format!("  Caused by: {cause}\n"));
-        source = cause.source();
-    }
-    for hint in billing_errors::hints_in_chain(err) {
-        out.push_str(&format!("hint: {hint}\n"));
-    }
-    out
+    billing_errors::render_report(err, "error", "hint")
 }
 
 // ── apply / re-run / undo ───────────────────────────────────────────────────────────────

@@ -5,9 +5,10 @@
 //! or a product that was neither passed, saved, nor typed is a question (or, without a
 //! terminal, a usage error naming the flag).
 
+use billing_plan::answers::MeterChoice;
 use billing_plan::{
-    Aggregation, AggregationFunc, BillingPlan, CreditGrant, CustomerSource, Environment, Meter,
-    MeterKind, MeteredPrice, ProductRef, ProjectSection, Webhooks,
+    Aggregation, AggregationFunc, BillingPlan, CreditGrant, CustomerSource, Meter, MeterKind,
+    MeteredPrice, ProductRef, Webhooks,
 };
 
 use super::SetupArgs;
@@ -59,11 +60,7 @@ pub fn meters(
     saved: Option<&BillingPlan>,
 ) -> anyhow::Result<Vec<Meter>> {
     let mut preset_ids: Vec<String> = args.meter.clone();
-    let mut customs: Vec<Meter> = args
-        .custom_meter
-        .iter()
-        .map(|spec| parse_custom_meter(spec))
-        .collect::<Result<_, _>>()?;
+    let mut customs: Vec<Meter> = args.custom_meter.clone();
 
     if preset_ids.is_empty() && customs.is_empty() {
         if let Some(saved) = saved {
@@ -107,28 +104,17 @@ pub fn meters(
         }
     }
 
-    let mut meters = Vec::new();
-    for id in &preset_ids {
-        let preset = billing_plan::preset(id).ok_or_else(|| {
-            billing_errors::UsageError::new(format!("unknown meter preset `{id}`")).with_hint(
-                format!(
-                    "use one of: {}",
-                    billing_plan::presets()
-                        .iter()
-                        .map(|p| p.id)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-        })?;
-        for meter in preset.meters {
-            if !meters.iter().any(|m: &Meter| m.name == meter.name) {
-                meters.push(meter);
-            }
-        }
-    }
-    meters.extend(customs);
-    Ok(meters)
+    let choices: Vec<MeterChoice> = preset_ids
+        .into_iter()
+        .map(MeterChoice::Preset)
+        .chain(customs.into_iter().map(MeterChoice::Meter))
+        .collect();
+    billing_plan::answers::expand_meters(&choices).map_err(|err| {
+        let hint = err.hint();
+        billing_errors::UsageError::new(err.to_string())
+            .with_hint(hint)
+            .into()
+    })
 }
 
 /// `NAME:EVENT:AGGREGATION[:PROPERTY]`, e.g. `images:image-generated:sum:pixels`.
@@ -262,13 +248,7 @@ pub fn prices_and_credits(
 ) -> anyhow::Result<(Vec<MeteredPrice>, Vec<CreditGrant>)> {
     let mut prices = Vec::new();
     let mut credits = Vec::new();
-    let cap = match &args.cap {
-        Some(cap) => Some(
-            money::dollars_to_whole_cents(cap)
-                .map_err(|why| billing_errors::UsageError::new(format!("--cap {cap}: {why}")))?,
-        ),
-        None => None,
-    };
+    let cap = args.cap;
     for meter in meters {
         let saved_price = saved.and_then(|s| s.prices.iter().find(|p| p.meter == meter.name));
         let saved_credit = saved.and_then(|s| s.credits.iter().find(|c| c.meter == meter.name));
@@ -374,7 +354,7 @@ fn credits_for(
     parse_units(&answer).map_err(|why| anyhow::anyhow!(why))
 }
 
-fn parse_units(text: &str) -> Result<i64, String> {
+pub(crate) fn parse_units(text: &str) -> Result<i64, String> {
     let cleaned: String = text.chars().filter(|c| *c != '_' && *c != ',').collect();
     match cleaned.trim().parse::<i64>() {
         Ok(n) if n > 0 => Ok(n),
@@ -448,8 +428,8 @@ pub fn customer(
     args: &SetupArgs,
     saved: Option<&BillingPlan>,
 ) -> anyhow::Result<CustomerSource> {
-    if let Some(spec) = &args.customer {
-        return parse_customer(spec);
+    if let Some(source) = &args.customer {
+        return Ok(source.clone());
     }
     if let Some(saved) = saved {
         return Ok(saved.customer.clone());
@@ -576,32 +556,19 @@ pub fn webhooks(
     }))
 }
 
-/// Assembles the plan; validation happens in the caller through `billing_plan::validate`.
-#[allow(clippy::too_many_arguments)]
-pub fn assemble(
-    environment: Environment,
-    server_url: Option<String>,
-    package: String,
-    customer: CustomerSource,
-    meters: Vec<Meter>,
-    prices: Vec<MeteredPrice>,
-    credits: Vec<CreditGrant>,
-    webhooks: Option<Webhooks>,
-    framework: Option<String>,
-) -> BillingPlan {
-    BillingPlan {
-        environment,
-        server_url,
-        project: ProjectSection {
-            path: package,
-            framework,
-        },
-        customer,
-        meters,
-        prices,
-        credits,
-        webhooks,
-    }
+/// The plan the answers make, through the one answers-to-plan function MCP uses too.
+pub fn to_plan(answers: billing_plan::answers::Answers) -> anyhow::Result<BillingPlan> {
+    billing_plan::answers::to_plan(answers).map_err(|err| {
+        let hint = err.hint();
+        match err {
+            billing_plan::answers::AnswersError::Invalid(plan_err) => {
+                billing_errors::Hinted::new("these answers do not make a valid billing plan", hint)
+                    .with_source(plan_err)
+                    .into()
+            }
+            other => billing_errors::Hinted::new(other.to_string(), hint).into(),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -656,5 +623,107 @@ mod tests {
         assert_eq!(parse_units("1,000"), Ok(1000));
         assert!(parse_units("0").is_err());
         assert!(parse_units("ten").is_err());
+    }
+}
+
+/// The wizard and the MCP server turn the same answers into the same plan: both go through
+/// `billing_plan::answers::to_plan`, and this pins it end to end (flags on one side, an
+/// agent's `propose_plan` JSON on the other).
+#[cfg(test)]
+mod same_plan_tests {
+    use clap::Parser as _;
+
+    use super::super::ask::NoTerminal;
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn wizard_plan(flags: &[&str]) -> BillingPlan {
+        let cli = Cli::try_parse_from(["spaire-billing", "setup"].iter().chain(flags)).unwrap();
+        let Command::Setup(args) = cli.command else {
+            unreachable!("parsed `setup`")
+        };
+        let asker = &mut NoTerminal;
+        let meters = meters(asker, &args, None).unwrap();
+        let pricing = pricing(asker, &args, None).unwrap();
+        let product = product(asker, &args, None, None).unwrap();
+        let (prices, credits) =
+            prices_and_credits(asker, &args, None, &meters, pricing, &product).unwrap();
+        to_plan(billing_plan::answers::Answers {
+            environment: args.environment.environment.unwrap().into(),
+            server_url: args.server.server_url.clone(),
+            package: ".".to_owned(),
+            framework: None,
+            customer: customer(asker, &args, None).unwrap(),
+            meters: meters.into_iter().map(MeterChoice::Meter).collect(),
+            prices,
+            credits,
+            webhooks: webhooks(asker, &args, None).unwrap(),
+        })
+        .unwrap()
+    }
+
+    fn mcp_plan(json: serde_json::Value) -> BillingPlan {
+        let dir = tempfile::tempdir().unwrap();
+        let args = serde_json::from_value(json).unwrap();
+        billing_mcp::server::answers::to_plan(dir.path(), &args).unwrap()
+    }
+
+    #[test]
+    fn the_same_answers_make_the_same_plan_in_the_wizard_and_through_mcp() {
+        let wizard = wizard_plan(&[
+            "--environment=local",
+            "--meter=llm-tokens-split",
+            "--custom-meter=images:image-generated:sum:pixels",
+            "--pricing=both",
+            "--unit-price=0.001",
+            "--credits=100000",
+            "--rollover=false",
+            "--cap=50",
+            "--product=Pro",
+            "--customer=header:x-user-id",
+            "--webhooks=true",
+        ]);
+        let names = [
+            "llm-token-usage",
+            "prompt-tokens",
+            "completion-tokens",
+            "images",
+        ];
+        let prices: Vec<_> = names
+            .iter()
+            .map(|m| serde_json::json!({"meter": m, "product": "Pro", "unit_amount": "0.1", "cap_amount": 5000}))
+            .collect();
+        let credits: Vec<_> = names
+            .iter()
+            .map(|m| serde_json::json!({"meter": m, "product": "Pro", "units": 100000, "rollover": false}))
+            .collect();
+        let mcp = mcp_plan(serde_json::json!({
+            "environment": "local",
+            "customer": {"from": "header", "header": "x-user-id"},
+            "meters": [
+                {"preset": "llm-tokens-split"},
+                {"name": "images", "event": "image-generated", "aggregation": "sum", "property": "pixels"}
+            ],
+            "prices": prices,
+            "credits": credits,
+            "webhooks": {"events": billing_plan::DEFAULT_WEBHOOK_EVENTS},
+        }));
+        assert_eq!(wizard, mcp);
+
+        let wizard = wizard_plan(&[
+            "--environment=sandbox",
+            "--meter=api-calls",
+            "--pricing=unit",
+            "--unit-price=0.005",
+            "--product=Pro",
+            "--customer=session",
+            "--webhooks=false",
+        ]);
+        let mcp = mcp_plan(serde_json::json!({
+            "customer": {"from": "session"},
+            "meters": [{"preset": "api-calls"}],
+            "prices": [{"meter": "api-calls", "product": "Pro", "unit_amount": "0.5"}],
+        }));
+        assert_eq!(wizard, mcp);
     }
 }

@@ -47,11 +47,11 @@ fn converse(
     printer: &Printer,
     asker: &mut dyn Asker,
 ) -> anyhow::Result<ExitStatus> {
-    let root = project_root(&args.path)?;
+    let root = project_root(&args.project.path)?;
 
     // Phase 0: pre-flight.
     let profile = billing_detect::detect(&root, &DetectOptions::default())
-        .with_context(|| format!("failed to look at `{}`", args.path.display()))?;
+        .with_context(|| format!("failed to look at `{}`", args.project.path.display()))?;
     let saved = load_saved_plan(&root)?;
     preflight(&profile, args, asker, printer)?;
 
@@ -66,37 +66,38 @@ fn converse(
     // Phase 2: prerequisites (token, SDK, product).
     let remote = billing_remote::connect(
         environment,
-        args.server_url.as_deref(),
+        args.server.server_url.as_deref(),
         saved.and_then(|s| s.server_url.as_deref()),
         &root,
     )?;
-    let products = prerequisites(&remote, package, args.no_install, printer);
+    let products = prerequisites(&remote, package, args.no_install.no_install, printer);
     let product = answers::product(asker, args, saved, products.as_deref())?;
     let (prices, credits) =
         answers::prices_and_credits(asker, args, saved, &meters, pricing, &product)?;
     let customer = answers::customer(asker, args, saved)?;
     let webhooks = answers::webhooks(asker, args, saved)?;
-    let plan = answers::assemble(
+    let plan = answers::to_plan(billing_plan::answers::Answers {
         environment,
-        args.server_url
+        server_url: args
+            .server
+            .server_url
             .clone()
             .or_else(|| saved.and_then(|s| s.server_url.clone())),
-        package.path.clone(),
+        package: package.path.clone(),
+        framework: saved.and_then(|s| s.project.framework.clone()),
         customer,
-        meters,
+        meters: meters
+            .into_iter()
+            .map(billing_plan::answers::MeterChoice::Meter)
+            .collect(),
         prices,
         credits,
         webhooks,
-        saved.and_then(|s| s.project.framework.clone()),
-    );
-    billing_plan::validate(&plan).map_err(|err| {
-        let hint = err.hint();
-        Hinted::new("these answers do not make a valid billing plan", hint).with_source(err)
     })?;
 
     // Phases 3–7: preview, confirm, apply.
     let engine = billing_ops::Engine::default()
-        .with_server_url(args.server_url.clone())
+        .with_server_url(args.server.server_url.clone())
         .with_interrupt_guard(true);
     let plan_options = PlanOptions {
         root: root.clone(),
@@ -107,11 +108,11 @@ fn converse(
     let preview = with_spinner(printer, asker.interactive(), "Planning", || {
         block_on(engine.plan(&plan_options))
     })??;
-    show_preview(&preview, args.json, printer)?;
+    show_preview(&preview, args.json.json, printer)?;
     if preview.is_noop() {
         printer.info("Everything in this plan is already applied.");
     }
-    let confirmed = args.yes
+    let confirmed = args.yes.yes
         || asker.confirm(
             &Ask::new(
                 format!(
@@ -128,7 +129,7 @@ fn converse(
     let mut hooks = WizardHooks {
         printer,
         asker,
-        yes: args.yes,
+        yes: args.yes.yes,
         spinner: None,
     };
     let applied = block_on(engine.apply(
@@ -138,7 +139,7 @@ fn converse(
             yes: false,
             overwrite_edited: false,
             dry_run: false,
-            skip_installs: args.no_install,
+            skip_installs: args.no_install.no_install,
         },
         &mut hooks,
     ))?;
@@ -155,10 +156,8 @@ fn converse(
         })
     };
     let report = build_report(&preview, &applied, checks, remote.client.is_some());
-    if args.json {
-        printer.data(
-            serde_json::to_string_pretty(&report).context("failed to serialise the report")?,
-        )?;
+    if args.json.json {
+        printer.data(crate::json::versioned(&report)?)?;
     } else {
         for file in &applied.files {
             let verb = match file.action {
@@ -223,7 +222,7 @@ fn preflight(
                 printer.info(
                     "  Committing first is recommended: `spaire-billing undo` can revert this tool's changes, but a commit keeps yours apart from them.",
                 );
-                if !args.yes
+                if !args.yes.yes
                     && !asker.confirm(
                         &Ask::new("Continue with uncommitted changes?", "--yes"),
                         false,
@@ -234,7 +233,7 @@ fn preflight(
             }
             code if code.starts_with("production") => {
                 printer.warn(&warning.message);
-                if !args.yes
+                if !args.yes.yes
                     && !asker.confirm(
                         &Ask::new(
                             "This looks like a production deployment. Continue here anyway?",
@@ -340,19 +339,12 @@ fn environment(
     saved: Option<&BillingPlan>,
     asker: &mut dyn Asker,
 ) -> anyhow::Result<Environment> {
-    let environment = match args.environment.as_deref() {
-        Some("sandbox") => Environment::Sandbox,
-        Some("production") => Environment::Production,
-        Some("local") => Environment::Local,
-        Some(other) => {
-            return Err(UsageError::new(format!("unknown environment `{other}`"))
-                .with_hint("use `--environment sandbox` (default), `production` or `local` (the built-in emulator)")
-                .into());
-        }
+    let environment = match args.environment.environment {
+        Some(arg) => Environment::from(arg),
         None => saved.map_or(Environment::Sandbox, |s| s.environment),
     };
     if environment == Environment::Production
-        && !args.yes
+        && !args.yes.yes
         && !asker.confirm(
             &Ask::new(
                 "Set up PRODUCTION billing (real customers, real money)? Sandbox first is recommended",
@@ -404,7 +396,7 @@ fn keep_saved_answers(
         }
     ));
     // Flags override individual answers; the question is only for a person at a terminal.
-    if !asker.interactive() || args.yes {
+    if !asker.interactive() || args.yes.yes {
         return Ok(Some(saved));
     }
     let keep = asker.confirm(&Ask::new("Keep these answers?", "--yes"), true)?;

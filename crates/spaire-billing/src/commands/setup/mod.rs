@@ -6,84 +6,90 @@
 //! that flag. Nothing is written before the final confirmation, so Ctrl-C at any point
 //! leaves the project and the account unchanged.
 
-mod answers;
+pub(crate) mod answers;
 mod ask;
 mod flow;
-mod money;
+pub(crate) mod money;
 mod report;
-
-use std::path::PathBuf;
 
 use clap::Args;
 
 use crate::ExitStatus;
+use crate::args::{EnvironmentFlag, JsonArg, NoInstallArg, ProjectArg, ServerUrlArg, YesArg};
+use crate::flag_values;
 use crate::printer::Printer;
 
 pub use answers::Pricing;
 
 #[derive(Debug, Args)]
 pub struct SetupArgs {
-    /// Project directory.
-    #[arg(default_value = ".")]
-    pub path: PathBuf,
+    #[command(flatten)]
+    pub project: ProjectArg,
     /// Package to set up, relative to the project (for monorepos), e.g. `apps/web`.
     #[arg(long, value_name = "PATH")]
     pub package: Option<String>,
     /// What to meter: llm-tokens, llm-tokens-split, api-calls, storage, compute-time.
-    #[arg(long, value_name = "PRESET")]
+    #[arg(long, value_name = "PRESET", value_parser = flag_values::preset)]
     pub meter: Vec<String>,
     /// A meter of your own: NAME:EVENT:AGGREGATION[:PROPERTY] (aggregation: count, sum, max,
     /// min, avg, unique), e.g. `images:image-generated:sum:pixels`.
-    #[arg(long, value_name = "SPEC")]
-    pub custom_meter: Vec<String>,
+    #[arg(long, value_name = "SPEC", value_parser = flag_values::custom_meter)]
+    pub custom_meter: Vec<billing_plan::Meter>,
     /// Pricing model.
     #[arg(long, value_enum)]
     pub pricing: Option<Pricing>,
     /// Price per unit in dollars, for every priced meter (`0.00001`) or one (`METER=0.00001`).
-    #[arg(long, value_name = "[METER=]DOLLARS")]
+    #[arg(long, value_name = "[METER=]DOLLARS", value_parser = flag_values::unit_price)]
     pub unit_price: Vec<String>,
     /// Credits per billing cycle, for every meter (`100000`) or one (`METER=100000`).
-    #[arg(long, value_name = "[METER=]UNITS")]
+    #[arg(long, value_name = "[METER=]UNITS", value_parser = flag_values::credits)]
     pub credits: Vec<String>,
     /// Roll unused credits over to the next cycle.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub rollover: Option<bool>,
     /// Maximum metered charge per billing period, in dollars (whole cents).
-    #[arg(long, value_name = "DOLLARS")]
-    pub cap: Option<String>,
+    #[arg(long, value_name = "DOLLARS", value_parser = flag_values::cap)]
+    pub cap: Option<i64>,
     /// Product the prices and credits attach to (name or id).
     #[arg(long, value_name = "NAME_OR_ID")]
     pub product: Option<String>,
     /// How request code finds your user id: `header:NAME`, `body:FIELD`,
     /// `function:MODULE#NAME` or `session`.
-    #[arg(long, value_name = "SOURCE")]
-    pub customer: Option<String>,
+    #[arg(long, value_name = "SOURCE", value_parser = flag_values::customer)]
+    pub customer: Option<billing_plan::CustomerSource>,
     /// Generate a webhook handler.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub webhooks: Option<bool>,
     /// Public https URL to register as a webhook endpoint.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = flag_values::webhook_url)]
     pub webhook_url: Option<String>,
-    /// Spaire environment: sandbox (default), production, or local (the built-in emulator).
-    #[arg(long, value_name = "ENV")]
-    pub environment: Option<String>,
-    /// API base URL (overrides the environment's host), e.g. the emulator's.
-    #[arg(long, value_name = "URL", env = "SPAIRE_SERVER_URL")]
-    pub server_url: Option<String>,
-    /// Answer yes to every confirmation (apply, installs, dirty tree, production).
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-    /// Do not run package installs (print the command instead).
-    #[arg(long)]
-    pub no_install: bool,
+    #[command(flatten)]
+    pub environment: EnvironmentFlag,
+    // Also read from `SPAIRE_SERVER_URL` (see `run`).
+    #[command(flatten)]
+    pub server: ServerUrlArg,
+    // Confirms apply, installs, a dirty tree and production.
+    #[command(flatten)]
+    pub yes: YesArg,
+    #[command(flatten)]
+    pub no_install: NoInstallArg,
     /// Do not run the project's own checks (type-check, lint, tests) after applying.
     #[arg(long)]
     pub no_checks: bool,
-    /// Print the final report as one JSON object on stdout.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
-pub fn run(args: SetupArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub fn run(mut args: SetupArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    // setup has always taken the API URL from `SPAIRE_SERVER_URL` too (and saves it in the
+    // plan); the other commands resolve that variable when they connect.
+    if args.server.server_url.is_none()
+        && let Ok(url) = std::env::var("SPAIRE_SERVER_URL")
+        && !url.is_empty()
+    {
+        args.server.server_url = Some(flag_values::server_url(&url).map_err(|why| {
+            billing_errors::UsageError::new(format!("SPAIRE_SERVER_URL={url}: {why}"))
+        })?);
+    }
     flow::run(args, printer)
 }
