@@ -21,6 +21,11 @@ macro_rules! frameworks {
             $($variant,)*
         }
 
+        impl FrameworkId {
+            /// Every framework, in registry order.
+            pub const ALL: &[FrameworkId] = &[$(FrameworkId::$variant),*];
+        }
+
         /// The registry, in the order help texts and `detect` list frameworks.
         pub const FRAMEWORKS: &[FrameworkInfo] = &[
             $(FrameworkInfo {
@@ -82,13 +87,13 @@ frameworks! {
     Chi => "chi", "chi", Go, HTTP, [];
     Fiber => "fiber", "Fiber", Go, HTTP, [];
     Laravel => "laravel", "Laravel", Php, HTTP, [];
-    Rails => "rails", "Ruby on Rails", Ruby, HTTP, ["ruby-on-rails"];
+    Rails => "rails", "Rails", Ruby, HTTP, ["ruby-on-rails"];
 }
 
 impl FrameworkId {
     /// Every framework, in registry order.
     pub fn all() -> impl Iterator<Item = FrameworkId> {
-        FRAMEWORKS.iter().map(|f| f.framework)
+        Self::ALL.iter().copied()
     }
 
     /// This framework's registry entry.

@@ -23,4 +23,7 @@ pub use framework::{Capabilities, FrameworkId, FrameworkInfo};
 pub use language::{Language, LanguageFamily};
 pub use meter::{AggregationFunc, MeterKind, PRESETS, PresetMeter, PresetSpec, preset};
 pub use sdk::{PYTHON_SDK, SdkPackage, TYPESCRIPT_SDK};
-pub use webhook::{DEFAULT_WEBHOOK_EVENTS, WEBHOOK_EVENT_TYPES, WEBHOOK_PATH, WebhookEventType};
+pub use webhook::{
+    DEFAULT_WEBHOOK_EVENTS, WEBHOOK_EVENT_NAMES, WEBHOOK_EVENT_TYPES, WEBHOOK_PATH,
+    WebhookEventType,
+};

@@ -20,6 +20,17 @@ pub enum MeterKind {
 }
 
 impl MeterKind {
+    /// The kind as users see it (its serde name; for preset kinds also the preset family).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MeterKind::LlmTokens => LLM_PRESET,
+            MeterKind::ApiCalls => "api-calls",
+            MeterKind::Storage => "storage",
+            MeterKind::ComputeTime => "compute-time",
+            MeterKind::Custom => CUSTOM_PRESET,
+        }
+    }
+
     /// The event name the generated code sends for this kind (custom meters send their own).
     pub fn fixed_event(self) -> Option<&'static str> {
         match self {
@@ -71,7 +82,7 @@ impl AggregationFunc {
     ];
 
     /// The wire name (`{"func": "sum"}`) and the plan file spelling.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             AggregationFunc::Count => "count",
             AggregationFunc::Sum => "sum",
@@ -96,6 +107,25 @@ impl AggregationFunc {
         self != AggregationFunc::Count
     }
 }
+
+/// Every aggregation's wire name, in [`AggregationFunc::ALL`] order.
+pub const AGGREGATION_NAMES: [&str; 6] = {
+    let mut names = [""; 6];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = AggregationFunc::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
+
+/// The functions over a numeric property (`unique` counts distinct values of any type).
+pub const NUMERIC_AGGREGATION_NAMES: [&str; 4] = [
+    AggregationFunc::Sum.as_str(),
+    AggregationFunc::Max.as_str(),
+    AggregationFunc::Min.as_str(),
+    AggregationFunc::Avg.as_str(),
+];
 
 impl std::fmt::Display for AggregationFunc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -274,6 +304,19 @@ mod tests {
         }
         assert_eq!(preset(LLM_SPLIT_PRESET).unwrap().meters[0], LLM_TOTAL);
         assert!(preset("nope").is_none());
+    }
+
+    #[test]
+    fn kind_names_match_serde() {
+        for kind in [
+            MeterKind::LlmTokens,
+            MeterKind::ApiCalls,
+            MeterKind::Storage,
+            MeterKind::ComputeTime,
+            MeterKind::Custom,
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
     }
 
     #[test]

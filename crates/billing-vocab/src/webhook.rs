@@ -122,6 +122,31 @@ pub const DEFAULT_WEBHOOK_EVENTS: [&str; 4] = [
     WEBHOOK_EVENT_TYPES[DEFAULT_INDEXES[3]].name,
 ];
 
+/// Every type's wire name, in the same order (for code that compares plain strings, such
+/// as the emulator's request validation).
+pub const WEBHOOK_EVENT_NAMES: &[&str] = &{
+    let mut names = [""; WEBHOOK_EVENT_TYPES.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = WEBHOOK_EVENT_TYPES[i].name;
+        i += 1;
+    }
+    names
+};
+
+impl WebhookEventType {
+    /// The resource the payload's `data` is (`order` for every `order.*` type), except the
+    /// customer-state type, whose `data` is a customer state (see [`Self::is_customer_state`]).
+    pub fn resource(&self) -> &'static str {
+        self.name.split('.').next().unwrap_or(self.name)
+    }
+
+    /// `data` is a `CustomerState` (subscriptions, benefits and meter balances).
+    pub fn is_customer_state(&self) -> bool {
+        self.name.ends_with(".state_changed")
+    }
+}
+
 /// The event type spelled `name`.
 pub fn event_type(name: &str) -> Option<&'static WebhookEventType> {
     WEBHOOK_EVENT_TYPES.iter().find(|e| e.name == name)
