@@ -8,6 +8,7 @@
 //!   resets each metered meter with the rollover carry-over
 //!   `max(0, min(int(credited − consumed), rollover-flagged credits))`, then credits again.
 
+use billing_vocab::webhook::types as webhook_types;
 use std::str::FromStr;
 
 use chrono::{DateTime, Months, Utc};
@@ -196,7 +197,7 @@ fn grant_benefit(
         conn,
         state,
         org,
-        "benefit_grant.created",
+        webhook_types::BENEFIT_GRANT_CREATED,
         grant_payload(&grant, customer),
     )?);
     Ok(())
@@ -232,7 +233,7 @@ fn revoke_grant(
         conn,
         state,
         org,
-        "benefit_grant.revoked",
+        webhook_types::BENEFIT_GRANT_REVOKED,
         grant_payload(&grant, customer),
     )?);
     Ok(())
@@ -439,14 +440,14 @@ fn create_order(
         conn,
         state,
         org,
-        "order.created",
+        webhook_types::ORDER_CREATED,
         order.clone(),
     )?);
     jobs.extend(webhooks::emit(
         conn,
         state,
         org,
-        "order.paid",
+        webhook_types::ORDER_PAID,
         order.clone(),
     )?);
     Ok(order)
@@ -541,7 +542,7 @@ pub fn subscribe(
             conn,
             state,
             org,
-            "customer.state_changed",
+            webhook_types::CUSTOMER_STATE_CHANGED,
             state_json(conn, org, customer)?,
         )?);
         return Ok((order, jobs));
@@ -610,9 +611,9 @@ pub fn subscribe(
     db::update_doc(conn, &sub, Some(customer_id))?;
     let payload = subscription_payload(conn, org, customer, &sub)?;
     for kind in [
-        "subscription.created",
-        "subscription.active",
-        "subscription.updated",
+        webhook_types::SUBSCRIPTION_CREATED,
+        webhook_types::SUBSCRIPTION_ACTIVE,
+        webhook_types::SUBSCRIPTION_UPDATED,
     ] {
         jobs.extend(webhooks::emit(conn, state, org, kind, payload.clone())?);
     }
@@ -620,7 +621,7 @@ pub fn subscribe(
         conn,
         state,
         org,
-        "customer.state_changed",
+        webhook_types::CUSTOMER_STATE_CHANGED,
         state_json(conn, org, customer)?,
     )?);
     Ok((payload, jobs))
@@ -725,7 +726,7 @@ fn cycle(
             conn,
             state,
             org,
-            "benefit_grant.cycled",
+            webhook_types::BENEFIT_GRANT_CYCLED,
             grant_payload(&grant, &customer),
         )?);
     }
@@ -734,14 +735,14 @@ fn cycle(
         conn,
         state,
         org,
-        "subscription.updated",
+        webhook_types::SUBSCRIPTION_UPDATED,
         subscription_payload(conn, org, &customer, &sub)?,
     )?);
     jobs.extend(webhooks::emit(
         conn,
         state,
         org,
-        "customer.state_changed",
+        webhook_types::CUSTOMER_STATE_CHANGED,
         state_json(conn, org, &customer)?,
     )?);
     Ok(order)
@@ -829,7 +830,7 @@ pub fn sync_product_benefits(
             conn,
             state,
             org,
-            "customer.state_changed",
+            webhook_types::CUSTOMER_STATE_CHANGED,
             state_json(conn, org, &customer)?,
         )?);
     }
