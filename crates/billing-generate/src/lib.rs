@@ -6,17 +6,23 @@
 //! writing is `billing-apply`'s job.
 
 pub mod go;
+pub mod imports;
 pub mod php;
 pub mod python;
 pub mod render;
 pub mod ruby;
 pub mod typescript;
 
+#[cfg(test)]
+mod vocab_tests;
+
 use std::path::Path;
 
 use billing_changeset::ChangeSet;
 use billing_detect::{Language, Package, ProjectProfile};
 use billing_plan::BillingPlan;
+
+pub use imports::imported_packages;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
@@ -47,6 +53,7 @@ pub struct Target<'a> {
 
 /// Renders every file and edit the plan needs for `target.package`.
 pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
+    check_framework_language(target)?;
     match target.package.language {
         Language::TypeScript | Language::JavaScript => typescript::generate(target),
         Language::Python => python::generate(target),
@@ -54,4 +61,22 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         Language::Php => php::generate(target),
         Language::Ruby => ruby::generate(target),
     }
+}
+
+/// `[project] framework` must belong to the package's language family: every generator reads
+/// the override, so a Flask override on a Go package is an error, not silently ignored.
+fn check_framework_language(target: &Target<'_>) -> Result<(), GenerateError> {
+    let Some(id) = target.plan.project.framework else {
+        return Ok(());
+    };
+    let language = target.package.language;
+    if id.family() == language.family() {
+        return Ok(());
+    }
+    Err(GenerateError::Unsupported(format!(
+        "`[project] framework = \"{id}\"` is a {} framework, but package `{}` is {}",
+        id.family().display_name(),
+        target.package.path,
+        language.display_name()
+    )))
 }

@@ -87,7 +87,7 @@ fn converse(
         prices,
         credits,
         webhooks,
-        saved.and_then(|s| s.project.framework.clone()),
+        saved.and_then(|s| s.project.framework),
     );
     billing_plan::validate(&plan).map_err(|err| {
         let hint = err.hint();
