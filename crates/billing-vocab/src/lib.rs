@@ -18,6 +18,9 @@ pub mod meter;
 pub mod sdk;
 pub mod webhook;
 
+#[cfg(test)]
+mod single_definition;
+
 pub use environment::Environment;
 pub use framework::{Capabilities, FrameworkId, FrameworkInfo};
 pub use language::{Language, LanguageFamily};
