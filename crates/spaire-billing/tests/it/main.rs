@@ -19,4 +19,5 @@ mod mcp;
 mod plan;
 mod remote;
 mod setup;
+mod vocab;
 mod wire;
