@@ -60,10 +60,10 @@ fn imports(language: Language, text: &str) -> Vec<String> {
                     in_block = true;
                 } else if in_block && line == ")" {
                     in_block = false;
-                } else if in_block || line.starts_with("import \"") {
-                    if let Some(path) = line.split('"').nth(1) {
-                        out.push(path.to_owned());
-                    }
+                } else if (in_block || line.starts_with("import \""))
+                    && let Some(path) = line.split('"').nth(1)
+                {
+                    out.push(path.to_owned());
                 }
             }
             billing_vocab::LanguageFamily::Php => {

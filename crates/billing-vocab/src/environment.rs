@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
-    /// Spaire's sandbox: test money, safe to try things.
+    /// Spaire's sandbox (test mode); the default.
     Sandbox,
-    /// The live account.
+    /// The live account: real money.
     Production,
     /// The built-in emulator (`spaire-billing emulator`).
     Local,
