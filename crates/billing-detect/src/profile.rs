@@ -57,16 +57,8 @@ pub struct Package {
     pub manifests: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Language {
-    TypeScript,
-    JavaScript,
-    Python,
-    Go,
-    Php,
-    Ruby,
-}
+// Defined once in `billing-vocab`; re-exported so `billing_detect::Language` keeps working.
+pub use billing_vocab::{FrameworkId, Language};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -99,61 +91,6 @@ pub struct PackageManagerInfo {
     /// or only a declaration (`packageManager`, `[tool.poetry]`). Low: nothing; a default.
     #[serde(default)]
     pub confidence: Confidence,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FrameworkId {
-    Nextjs,
-    Express,
-    Fastify,
-    Hono,
-    Elysia,
-    Sveltekit,
-    Nuxt,
-    Astro,
-    Remix,
-    ReactRouter,
-    NodeServerless,
-    Fastapi,
-    Flask,
-    Django,
-    PydanticAi,
-    GoNethttp,
-    Gin,
-    Echo,
-    Chi,
-    Fiber,
-    Laravel,
-    Rails,
-}
-
-impl FrameworkId {
-    /// Every framework detect knows, in the order help texts list them.
-    pub const ALL: [FrameworkId; 22] = [
-        FrameworkId::Nextjs,
-        FrameworkId::Express,
-        FrameworkId::Fastify,
-        FrameworkId::Hono,
-        FrameworkId::Elysia,
-        FrameworkId::Sveltekit,
-        FrameworkId::Nuxt,
-        FrameworkId::Astro,
-        FrameworkId::Remix,
-        FrameworkId::ReactRouter,
-        FrameworkId::NodeServerless,
-        FrameworkId::Fastapi,
-        FrameworkId::Flask,
-        FrameworkId::Django,
-        FrameworkId::PydanticAi,
-        FrameworkId::GoNethttp,
-        FrameworkId::Gin,
-        FrameworkId::Echo,
-        FrameworkId::Chi,
-        FrameworkId::Fiber,
-        FrameworkId::Laravel,
-        FrameworkId::Rails,
-    ];
 }
 
 #[derive(
@@ -430,27 +367,5 @@ impl Package {
 
     pub fn integration(&self, package: &str) -> Option<&Integration> {
         self.integrations.iter().find(|i| i.package == package)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::FrameworkId;
-
-    /// Adding a variant breaks this exhaustive match, which is the reminder to add it to
-    /// `FrameworkId::ALL` too.
-    #[test]
-    fn all_lists_every_framework_once() {
-        use FrameworkId::*;
-        let mut seen = std::collections::BTreeSet::new();
-        for id in FrameworkId::ALL {
-            match id {
-                Nextjs | Express | Fastify | Hono | Elysia | Sveltekit | Nuxt | Astro | Remix
-                | ReactRouter | NodeServerless | Fastapi | Flask | Django | PydanticAi
-                | GoNethttp | Gin | Echo | Chi | Fiber | Laravel | Rails => {}
-            }
-            assert!(seen.insert(id), "{id:?} is listed twice");
-        }
-        assert_eq!(seen.len(), 22);
     }
 }

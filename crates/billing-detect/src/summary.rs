@@ -7,30 +7,7 @@ use crate::profile::{
 };
 
 pub fn framework_name(id: FrameworkId) -> &'static str {
-    match id {
-        FrameworkId::Nextjs => "Next.js",
-        FrameworkId::Express => "Express",
-        FrameworkId::Fastify => "Fastify",
-        FrameworkId::Hono => "Hono",
-        FrameworkId::Elysia => "Elysia",
-        FrameworkId::Sveltekit => "SvelteKit",
-        FrameworkId::Nuxt => "Nuxt",
-        FrameworkId::Astro => "Astro",
-        FrameworkId::Remix => "Remix",
-        FrameworkId::ReactRouter => "React Router",
-        FrameworkId::NodeServerless => "Node serverless functions",
-        FrameworkId::Fastapi => "FastAPI",
-        FrameworkId::Flask => "Flask",
-        FrameworkId::Django => "Django",
-        FrameworkId::PydanticAi => "PydanticAI",
-        FrameworkId::GoNethttp => "Go net/http",
-        FrameworkId::Gin => "Gin",
-        FrameworkId::Echo => "Echo",
-        FrameworkId::Chi => "chi",
-        FrameworkId::Fiber => "Fiber",
-        FrameworkId::Laravel => "Laravel",
-        FrameworkId::Rails => "Rails",
-    }
+    id.info().display_name
 }
 
 pub fn package_manager_name(id: PackageManager) -> &'static str {
@@ -50,14 +27,7 @@ pub fn package_manager_name(id: PackageManager) -> &'static str {
 }
 
 pub fn language_name(pkg: &Package) -> String {
-    let lang = match pkg.language {
-        Language::TypeScript => "TypeScript",
-        Language::JavaScript => "JavaScript",
-        Language::Python => "Python",
-        Language::Go => "Go",
-        Language::Php => "PHP",
-        Language::Ruby => "Ruby",
-    };
+    let lang = pkg.language.display_name();
     match pkg.module_system {
         Some(ModuleSystem::Esm) => format!("{lang} (ESM)"),
         Some(ModuleSystem::Cjs) => format!("{lang} (CommonJS)"),

@@ -8,6 +8,7 @@
 //!   resets each metered meter with the rollover carry-over
 //!   `max(0, min(int(credited − consumed), rollover-flagged credits))`, then credits again.
 
+use billing_vocab::webhook::types as webhook_types;
 use std::str::FromStr;
 
 use chrono::{DateTime, Months, Utc};
@@ -225,7 +226,7 @@ fn grant_benefit(
         conn,
         state,
         org,
-        "benefit_grant.created",
+        webhook_types::BENEFIT_GRANT_CREATED,
         grant_payload(&grant, customer),
     )?);
     state_changed(conn, state, org, customer, jobs)
@@ -263,7 +264,7 @@ fn revoke_grant(
         conn,
         state,
         org,
-        "benefit_grant.revoked",
+        webhook_types::BENEFIT_GRANT_REVOKED,
         grant_payload(&grant, customer),
     )?);
     state_changed(conn, state, org, customer, jobs)
@@ -516,14 +517,14 @@ fn create_order(
         conn,
         state,
         org,
-        "order.created",
+        webhook_types::ORDER_CREATED,
         order.clone(),
     )?);
     jobs.extend(webhooks::emit(
         conn,
         state,
         org,
-        "order.paid",
+        webhook_types::ORDER_PAID,
         order.clone(),
     )?);
     Ok(order)
@@ -648,7 +649,7 @@ pub fn start_subscription(
             conn,
             state,
             org,
-            "customer.state_changed",
+            webhook_types::CUSTOMER_STATE_CHANGED,
             state_json(conn, org, customer)?,
         )?);
         return Ok((order, jobs));
@@ -723,9 +724,9 @@ pub fn start_subscription(
     db::update_doc(conn, &sub, Some(customer_id))?;
     let payload = subscription_payload(conn, org, customer, &sub)?;
     for kind in [
-        "subscription.created",
-        "subscription.active",
-        "subscription.updated",
+        webhook_types::SUBSCRIPTION_CREATED,
+        webhook_types::SUBSCRIPTION_ACTIVE,
+        webhook_types::SUBSCRIPTION_UPDATED,
     ] {
         jobs.extend(webhooks::emit(conn, state, org, kind, payload.clone())?);
         if kind == "subscription.created" {
@@ -736,7 +737,7 @@ pub fn start_subscription(
         conn,
         state,
         org,
-        "customer.state_changed",
+        webhook_types::CUSTOMER_STATE_CHANGED,
         state_json(conn, org, customer)?,
     )?);
     Ok((payload, jobs))
@@ -848,7 +849,7 @@ fn cycle(
             conn,
             state,
             org,
-            "benefit_grant.cycled",
+            webhook_types::BENEFIT_GRANT_CYCLED,
             grant_payload(&grant, &customer),
         )?);
         state_changed(conn, state, org, &customer, jobs)?;
@@ -858,14 +859,14 @@ fn cycle(
         conn,
         state,
         org,
-        "subscription.updated",
+        webhook_types::SUBSCRIPTION_UPDATED,
         subscription_payload(conn, org, &customer, &sub)?,
     )?);
     jobs.extend(webhooks::emit(
         conn,
         state,
         org,
-        "customer.state_changed",
+        webhook_types::CUSTOMER_STATE_CHANGED,
         state_json(conn, org, &customer)?,
     )?);
     Ok(order)
@@ -953,7 +954,7 @@ pub fn sync_product_benefits(
             conn,
             state,
             org,
-            "customer.state_changed",
+            webhook_types::CUSTOMER_STATE_CHANGED,
             state_json(conn, org, &customer)?,
         )?);
     }

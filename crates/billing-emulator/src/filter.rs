@@ -11,7 +11,7 @@ use crate::errors::Detail;
 use crate::validate::{Checker, at};
 
 const OPERATORS: &[&str] = &["eq", "ne", "gt", "gte", "lt", "lte", "like", "not_like"];
-const PROPERTY_FUNCS: &[&str] = &["sum", "max", "min", "avg"];
+const PROPERTY_FUNCS: &[&str] = &billing_vocab::meter::NUMERIC_AGGREGATION_NAMES;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum FilterValue {

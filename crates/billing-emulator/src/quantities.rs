@@ -16,7 +16,7 @@ use crate::query::Params;
 use crate::resources::iso;
 use crate::routes::meters::MeterSql;
 
-const CUSTOMER_FUNCS: &[&str] = &["count", "sum", "max", "min", "avg", "unique"];
+const CUSTOMER_FUNCS: &[&str] = &billing_vocab::meter::AGGREGATION_NAMES;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Interval {

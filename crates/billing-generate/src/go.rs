@@ -18,7 +18,7 @@ use billing_plan::CustomerSource;
 
 /// Directory of the generated package inside the Go module.
 pub const PACKAGE_DIR: &str = "internal/spairebilling";
-pub const WEBHOOK_PATH: &str = "/api/webhooks/spaire";
+pub use billing_vocab::WEBHOOK_PATH;
 
 const TEMPLATES: &[Template] = &[
     ("config.go", include_str!("../templates/go/config.go.j2")),
@@ -64,6 +64,15 @@ struct Context<'a> {
     storage_events: &'a [String],
     compute_events: &'a [String],
     custom: &'a [CustomMeter],
+}
+
+/// Whether the generated code targets framework `id`: the plan's `[project] framework` when
+/// set (it overrides detection), else what detect found.
+fn uses_framework(target: &Target<'_>, id: FrameworkId) -> bool {
+    match target.plan.project.framework {
+        Some(wanted) => wanted == id,
+        None => target.package.has_framework(id),
+    }
 }
 
 /// The import path of the generated package, e.g. `example.com/shop/internal/spairebilling`.
@@ -116,7 +125,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         compute_events: &meter_events.compute,
         custom: &meter_events.custom,
     };
-    let has = |id| target.package.has_framework(id);
+    let has = |id| uses_framework(target, id);
     let mut files: Vec<(&str, &str)> = vec![
         ("config.go", "configuration from the environment"),
         (
@@ -194,7 +203,7 @@ fn registration_step(
     api_calls: bool,
     webhooks: bool,
 ) -> ManualStep {
-    let has = |id| target.package.has_framework(id);
+    let has = |id| uses_framework(target, id);
     let mut lines = vec![format!("import spairebilling \"{import}\""), String::new()];
     let (router, middleware, webhook) = if has(FrameworkId::Gin) {
         (

@@ -7,17 +7,23 @@
 
 pub mod feeds;
 pub mod go;
+pub mod imports;
 pub mod php;
 pub mod python;
 pub mod render;
 pub mod ruby;
 pub mod typescript;
 
+#[cfg(test)]
+mod vocab_tests;
+
 use std::path::Path;
 
 use billing_changeset::ChangeSet;
 use billing_detect::{Language, Package, ProjectProfile};
 use billing_plan::BillingPlan;
+
+pub use imports::imported_packages;
 
 /// Why generation failed, one variant per cause, so each gets its own next step
 /// ([`billing_errors::Hint`]) instead of one generic hint for all.
@@ -51,11 +57,12 @@ pub enum GenerateError {
     UnknownFramework { framework: String },
     /// `[project] framework` names a framework of another language than the package's.
     #[error(
-        "`[project] framework = \"{framework}\"` is not a JavaScript/TypeScript framework, but \
-         package `{package}` is {language}"
+        "`[project] framework = \"{framework}\"` is a {family} framework, but package \
+         `{package}` is {language}"
     )]
     FrameworkLanguageMismatch {
         framework: String,
+        family: &'static str,
         package: String,
         language: &'static str,
     },
@@ -109,6 +116,7 @@ pub struct Target<'a> {
 
 /// Renders every file and edit the plan needs for `target.package`.
 pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
+    check_framework_language(target)?;
     match target.package.language {
         Language::TypeScript | Language::JavaScript => typescript::generate(target),
         Language::Python => python::generate(target),
@@ -116,6 +124,24 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         Language::Php => php::generate(target),
         Language::Ruby => ruby::generate(target),
     }
+}
+
+/// `[project] framework` must belong to the package's language family: every generator reads
+/// the override, so a Flask override on a Go package is an error, not silently ignored.
+fn check_framework_language(target: &Target<'_>) -> Result<(), GenerateError> {
+    let Some(id) = target.plan.project.framework else {
+        return Ok(());
+    };
+    let language = target.package.language;
+    if id.family() == language.family() {
+        return Ok(());
+    }
+    Err(GenerateError::FrameworkLanguageMismatch {
+        framework: id.to_string(),
+        family: id.family().display_name(),
+        package: target.package.path.to_string(),
+        language: language.display_name(),
+    })
 }
 
 #[cfg(test)]
@@ -151,6 +177,7 @@ mod tests {
             },
             GenerateError::FrameworkLanguageMismatch {
                 framework: "flask".into(),
+                family: "Python",
                 package: "web".into(),
                 language: "TypeScript",
             },

@@ -17,7 +17,7 @@ use crate::python::{created_or_modified, join, read_optional};
 use crate::render::{self, Template};
 use crate::{GenerateError, Target};
 
-pub const WEBHOOK_PATH: &str = "/api/webhooks/spaire";
+pub use billing_vocab::WEBHOOK_PATH;
 const MIDDLEWARE_CLASS: &str = "\\App\\Http\\Middleware\\SpaireUsage::class";
 
 const TEMPLATES: &[Template] = &[

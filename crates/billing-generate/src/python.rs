@@ -11,10 +11,7 @@ pub mod events;
 mod layout;
 mod wiring;
 
-use billing_changeset::{
-    ChangeSet, EnvVarName, FileAction, FileChange, FileOrigin, PackageInstall,
-};
-use billing_detect::PackageManager;
+use billing_changeset::{ChangeSet, EnvVarName, FileAction, FileChange, FileOrigin};
 use billing_plan::{CustomerSource, Meter};
 use serde::Serialize;
 
@@ -27,7 +24,7 @@ use events::{MeterEvents, WebhookEvent};
 /// Name of the generated package.
 pub const PACKAGE: &str = "spaire_billing";
 /// URL path of the webhook endpoint in every Python framework.
-pub const WEBHOOK_PATH: &str = "/api/webhooks/spaire";
+pub use billing_vocab::WEBHOOK_PATH;
 
 const TEMPLATES: &[Template] = &[
     (
@@ -121,6 +118,10 @@ struct Context<'a> {
     api_calls: bool,
     webhooks: bool,
     webhook_events: &'a [WebhookEvent],
+    /// Some subscribed type has a spaire-sdk model (imports and `isinstance` cases).
+    typed_webhook_events: bool,
+    /// Some subscribed type has none (dispatched from the raw JSON instead).
+    raw_webhook_events: bool,
     webhook_path: &'static str,
     webhook_path_django: &'static str,
     default_meter: String,
@@ -153,6 +154,8 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         customer_body: matches!(plan.customer, CustomerSource::Body { .. }),
         api_calls,
         webhooks,
+        typed_webhook_events: webhook_events.iter().any(|e| e.python_sdk),
+        raw_webhook_events: webhook_events.iter().any(|e| !e.python_sdk),
         webhook_events: &webhook_events,
         webhook_path: WEBHOOK_PATH,
         webhook_path_django: WEBHOOK_PATH.trim_start_matches('/'),
@@ -244,9 +247,9 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     let registration = wiring::register(target, &layout, api_calls, webhooks)?;
     changes.extend(registration);
 
-    if target.package.integration("spaire-sdk").is_none() {
-        changes.installs.push(install(target));
-    }
+    changes
+        .installs
+        .extend(crate::imports::missing_installs(target.package));
     changes.env_vars.push(EnvVarName {
         name: "SPAIRE_ACCESS_TOKEN".to_owned(),
         purpose: "organization access token used to send usage events and read balances".to_owned(),
@@ -314,21 +317,6 @@ pub(crate) fn join(dir: &str, file: &str) -> String {
         file.to_owned()
     } else {
         format!("{dir}/{file}")
-    }
-}
-
-fn install(target: &Target<'_>) -> PackageInstall {
-    let manager = target.package.package_manager.as_ref().map(|m| m.id);
-    let argv: &[&str] = match manager {
-        Some(PackageManager::Uv) => &["uv", "add", "spaire-sdk"],
-        Some(PackageManager::Poetry) => &["poetry", "add", "spaire-sdk"],
-        Some(PackageManager::Pipenv) => &["pipenv", "install", "spaire-sdk"],
-        _ => &["python", "-m", "pip", "install", "spaire-sdk"],
-    };
-    PackageInstall {
-        cwd: target.package.path.clone(),
-        argv: argv.iter().map(|s| (*s).to_owned()).collect(),
-        packages: vec!["spaire-sdk".to_owned()],
     }
 }
 

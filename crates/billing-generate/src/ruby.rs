@@ -15,8 +15,12 @@ use crate::python::{created_or_modified, join, read_optional};
 use crate::render::{self, Template};
 use crate::{GenerateError, Target};
 
-pub const WEBHOOK_PATH: &str = "/api/webhooks/spaire";
-const ROUTE: &str = "post \"/api/webhooks/spaire\", to: \"spaire_webhooks#create\"";
+pub use billing_vocab::WEBHOOK_PATH;
+
+/// The `config/routes.rb` line for the webhook controller.
+fn route() -> String {
+    format!("post \"{WEBHOOK_PATH}\", to: \"spaire_webhooks#create\"")
+}
 
 const TEMPLATES: &[Template] = &[
     (
@@ -176,7 +180,7 @@ fn register_route(target: &Target<'_>, changes: &mut ChangeSet) -> Result<(), Ge
         line: None,
         instructions: "Add the Spaire webhook route inside `Rails.application.routes.draw do`"
             .to_owned(),
-        snippet: Some(ROUTE.to_owned()),
+        snippet: Some(route()),
     };
     let Some(source) = read_optional(target, &routes)? else {
         changes.manual_steps.push(manual(routes));
@@ -214,7 +218,7 @@ pub(crate) fn insert_route(source: &str) -> Option<String> {
     for (i, line) in lines.iter().enumerate() {
         out.push_str(line);
         if i == at {
-            out.push_str(&format!("{indent}  {ROUTE}\n"));
+            out.push_str(&format!("{indent}  {}\n", route()));
         }
     }
     Some(out)

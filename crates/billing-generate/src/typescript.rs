@@ -18,10 +18,8 @@ mod webhook_events;
 
 use std::path::Path;
 
-use billing_changeset::{
-    ChangeSet, EnvVarName, FileAction, FileChange, FileOrigin, ManualStep, PackageInstall,
-};
-use billing_detect::{Framework, FrameworkId, IntegrationKind, Language, Package, PackageManager};
+use billing_changeset::{ChangeSet, EnvVarName, FileAction, FileChange, FileOrigin, ManualStep};
+use billing_detect::{Framework, Language};
 use billing_plan::{BillingPlan, MeterKind};
 use minijinja::Environment;
 use serde::Serialize;
@@ -33,7 +31,7 @@ use crate::render::{self, Template};
 use crate::{GenerateError, Target};
 
 /// The npm package generated code depends on.
-pub const SDK_PACKAGE: &str = "@spaire/sdk";
+pub const SDK_PACKAGE: &str = billing_vocab::TYPESCRIPT_SDK.name;
 
 const TEMPLATES: &[Template] = &[
     (
@@ -147,13 +145,7 @@ const TEMPLATES: &[Template] = &[
 /// of that kind may aggregate. `model` and `method` are written when the caller passes them.
 /// `None` for custom meters: the caller of `recordUsage` chooses the keys.
 pub fn metadata_keys_written(kind: MeterKind) -> Option<&'static [&'static str]> {
-    match kind {
-        MeterKind::LlmTokens => Some(&["inputTokens", "outputTokens", "totalTokens", "model"]),
-        MeterKind::ApiCalls => Some(&["endpoint", "method"]),
-        MeterKind::Storage => Some(&["bytes"]),
-        MeterKind::ComputeTime => Some(&["deltaTime"]),
-        MeterKind::Custom => None,
-    }
+    (kind != MeterKind::Custom).then(|| kind.metadata_keys())
 }
 
 /// The import specifier of the generated usage module as seen from `from_file` (a path
@@ -176,22 +168,19 @@ pub fn usage_module_specifier(target: &Target<'_>, from_file: &str) -> Option<St
 /// The framework to generate for: the plan's `[project] framework` override, else the one
 /// detected with the highest confidence. `Ok(None)`: plain Node code, no adapter.
 fn select_framework(target: &Target<'_>) -> Result<Option<Framework>, GenerateError> {
-    let Some(wanted) = target.plan.project.framework.as_deref() else {
+    let Some(id) = target.plan.project.framework else {
         return Ok(target
             .package
             .primary_framework()
             .filter(|f| frameworks::is_js_framework(f.id))
             .cloned());
     };
-    let id: FrameworkId = serde_json::from_value(serde_json::Value::String(wanted.to_owned()))
-        .map_err(|_| GenerateError::UnknownFramework {
-            framework: wanted.to_owned(),
-        })?;
     if !frameworks::is_js_framework(id) {
         return Err(GenerateError::FrameworkLanguageMismatch {
-            framework: wanted.to_owned(),
+            framework: id.to_string(),
+            family: id.family().display_name(),
             package: target.package.path.clone(),
-            language: language_name(target.package.language),
+            language: target.package.language.display_name(),
         });
     }
     // When detection saw the framework too, keep its layout facts (app dir, entry file, ...).
@@ -211,17 +200,6 @@ fn select_framework(target: &Target<'_>) -> Result<Option<Framework>, GenerateEr
                 details: billing_detect::FrameworkDetails::default(),
             }),
     ))
-}
-
-fn language_name(language: Language) -> &'static str {
-    match language {
-        Language::TypeScript => "TypeScript",
-        Language::JavaScript => "JavaScript",
-        Language::Python => "Python",
-        Language::Go => "Go",
-        Language::Php => "PHP",
-        Language::Ruby => "Ruby",
-    }
 }
 
 /// Everything generation produces, before it is turned into file changes.
@@ -311,7 +289,10 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     shared_modules(&renderer, &layout, target.plan, &mut output)?;
     frameworks::generate(&renderer, &layout, target, &mut output)?;
     env_example(&renderer, &layout, target, &mut output)?;
-    sdk_install(&layout, target.package, &mut output);
+    output
+        .changes
+        .installs
+        .extend(crate::imports::missing_installs(target.package));
     env_var_names(target.plan, &mut output);
     finish(target.root, &layout, output)
 }
@@ -418,34 +399,6 @@ fn env_example(
     Ok(())
 }
 
-fn sdk_install(layout: &Layout, package: &Package, output: &mut Output) {
-    let installed = package
-        .integrations
-        .iter()
-        .any(|i| i.kind == IntegrationKind::SpaireSdk && i.package == SDK_PACKAGE);
-    if installed {
-        return;
-    }
-    let manager = package.package_manager.as_ref().map(|m| m.id);
-    let mut argv: Vec<String> = match manager {
-        Some(PackageManager::Pnpm) => vec!["pnpm".into(), "add".into()],
-        Some(PackageManager::Yarn) => vec!["yarn".into(), "add".into()],
-        Some(PackageManager::Bun) => vec!["bun".into(), "add".into()],
-        _ => vec!["npm".into(), "install".into()],
-    };
-    argv.push(SDK_PACKAGE.to_owned());
-    output.changes.installs.push(PackageInstall {
-        cwd: if package.path.is_empty() {
-            ".".to_owned()
-        } else {
-            package.path.clone()
-        },
-        argv,
-        packages: vec![SDK_PACKAGE.to_owned()],
-    });
-    let _ = layout;
-}
-
 fn env_var_names(plan: &BillingPlan, output: &mut Output) {
     output.changes.env_vars.push(EnvVarName {
         name: "SPAIRE_ACCESS_TOKEN".to_owned(),
@@ -521,7 +474,9 @@ fn manual(output: &mut Output, file: String, instructions: String, snippet: Opti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use billing_detect::{Confidence, FrameworkDetails, ModuleSystem, ProjectProfile};
+    use billing_detect::{
+        Confidence, FrameworkDetails, FrameworkId, ModuleSystem, Package, ProjectProfile,
+    };
     use billing_plan::{
         CreditGrant, CustomerSource, Environment, ProductRef, ProjectSection, Webhooks,
     };

@@ -10,10 +10,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use billing_apply::Project;
-use billing_changeset::{
-    ChangeSet, FileAction, FileChange, FileOrigin, ManualStep, PackageInstall,
-};
-use billing_detect::{IntegrationKind, Language, Package, PackageManager, ProjectProfile};
+use billing_changeset::{ChangeSet, FileAction, FileChange, FileOrigin, ManualStep};
+use billing_detect::{Language, Package, PackageManager, ProjectProfile};
 use billing_plan::BillingPlan;
 
 use crate::merge::merge3;
@@ -211,49 +209,28 @@ pub(crate) fn hinted_apply(err: billing_apply::ApplyError) -> anyhow::Error {
     }
 }
 
-/// Whether the package already depends on the Spaire SDK for its language.
+/// Whether the package already has every package its generated code imports (always true
+/// for Go, PHP and Ruby, whose generated code uses the standard library only).
 pub fn sdk_installed(package: &Package) -> bool {
-    package
-        .integrations
-        .iter()
-        .any(|i| i.kind == IntegrationKind::SpaireSdk)
+    billing_generate::imports::missing_packages(package).is_empty()
 }
 
-/// The Spaire SDK's package name for a language, when there is an official one we install.
+/// The Spaire SDK the generated code for `language` imports, if any. Derived from what the
+/// generator declares (`billing_generate::imported_packages`), never from a table of its own.
 pub fn sdk_package(language: Language) -> Option<&'static str> {
-    match language {
-        Language::TypeScript | Language::JavaScript => Some("@spaire/sdk"),
-        Language::Python => Some("spaire-sdk"),
-        Language::Go => Some("app.spairehq.com/go"),
-        Language::Php => Some("spaire-tech/spaire-php"),
-        Language::Ruby => Some("spaire"),
-    }
+    billing_generate::imported_packages(language)
+        .first()
+        .map(|sdk| sdk.name)
 }
 
-/// The install command for the SDK with the package's own package manager.
+/// The install command for the first imported package the package lacks, with the package's
+/// own package manager.
 pub fn sdk_install_command(package: &Package) -> Option<Vec<String>> {
-    let sdk = sdk_package(package.language)?;
-    let manager = package.package_manager.as_ref().map(|m| m.id);
-    let words: &[&str] = match (package.language, manager) {
-        (Language::TypeScript | Language::JavaScript, Some(PackageManager::Pnpm)) => {
-            &["pnpm", "add"]
-        }
-        (Language::TypeScript | Language::JavaScript, Some(PackageManager::Yarn)) => {
-            &["yarn", "add"]
-        }
-        (Language::TypeScript | Language::JavaScript, Some(PackageManager::Bun)) => &["bun", "add"],
-        (Language::TypeScript | Language::JavaScript, _) => &["npm", "install"],
-        (Language::Python, Some(PackageManager::Uv)) => &["uv", "add"],
-        (Language::Python, Some(PackageManager::Poetry)) => &["poetry", "add"],
-        (Language::Python, Some(PackageManager::Pipenv)) => &["pipenv", "install"],
-        (Language::Python, _) => &["python", "-m", "pip", "install"],
-        (Language::Go, _) => &["go", "get"],
-        (Language::Php, _) => &["composer", "require"],
-        (Language::Ruby, _) => &["bundle", "add"],
-    };
-    let mut argv: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
-    argv.push(sdk.to_owned());
-    Some(argv)
+    let sdk = billing_generate::imports::missing_packages(package)
+        .into_iter()
+        .next()
+        .or_else(|| billing_generate::imported_packages(package.language).first())?;
+    Some(billing_generate::imports::install_argv(package, sdk))
 }
 
 fn package_dir(package: &Package) -> String {
@@ -276,25 +253,33 @@ fn join(dir: &str, file: &str) -> String {
 /// also the `requirements.txt` line so the dependency is recorded, not only installed.
 fn ensure_sdk(cx: &ProduceContext<'_>, out: &mut ChangeSet) -> anyhow::Result<()> {
     let package = cx.package;
-    let Some(sdk) = sdk_package(package.language) else {
+    let imported = billing_generate::imported_packages(package.language);
+    for sdk in imported {
+        let present = billing_generate::imports::is_installed(package, sdk)
+            || declared_in_manifest(cx, package, sdk.name)?;
+        if present {
+            out.installs
+                .retain(|i| !i.packages.iter().any(|p| p == sdk.name));
+        } else if !out
+            .installs
+            .iter()
+            .any(|i| i.packages.iter().any(|p| p == sdk.name))
+        {
+            out.installs
+                .push(billing_generate::imports::install(package, sdk));
+        }
+    }
+    // Installs of packages the generated code does not import are never planned.
+    out.installs.retain(|i| {
+        i.packages
+            .iter()
+            .all(|p| imported.iter().any(|sdk| sdk.name == p))
+    });
+    let Some(sdk) = imported.first().map(|sdk| sdk.name) else {
         return Ok(());
     };
     if sdk_installed(package) || declared_in_manifest(cx, package, sdk)? {
-        out.installs
-            .retain(|i| !i.packages.iter().any(|p| p == sdk));
         return Ok(());
-    }
-    if !out
-        .installs
-        .iter()
-        .any(|i| i.packages.iter().any(|p| p == sdk))
-        && let Some(argv) = sdk_install_command(package)
-    {
-        out.installs.push(PackageInstall {
-            cwd: package_dir(package),
-            argv,
-            packages: vec![sdk.to_owned()],
-        });
     }
     let pip = package.language == Language::Python
         && matches!(
@@ -309,14 +294,15 @@ fn ensure_sdk(cx: &ProduceContext<'_>, out: &mut ChangeSet) -> anyhow::Result<()
                     .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
                     .next()
                     .unwrap_or("");
-                name.eq_ignore_ascii_case("spaire-sdk") || name.eq_ignore_ascii_case("spaire_sdk")
+                billing_vocab::PYTHON_SDK.is_named(name)
             });
             if !listed && !out.files.iter().any(|f| f.path == rel) {
                 let mut after = current.clone();
                 if !after.is_empty() && !after.ends_with('\n') {
                     after.push('\n');
                 }
-                after.push_str("spaire-sdk\n");
+                after.push_str(billing_vocab::PYTHON_SDK.name);
+                after.push('\n');
                 out.files.push(FileChange {
                     path: rel,
                     action: FileAction::Modify,

@@ -253,7 +253,10 @@ fn token_status(profile: &billing_detect::ProjectProfile) -> TokenStatus {
     }
 }
 
-fn sdk_status(profile: &billing_detect::ProjectProfile, plan: &BillingPlan) -> Option<SdkStatus> {
+pub(crate) fn sdk_status(
+    profile: &billing_detect::ProjectProfile,
+    plan: &BillingPlan,
+) -> Option<SdkStatus> {
     let package = select_package(profile, plan, &mut Vec::new()).ok()?;
     let sdk = sdk_package(package.language)?;
     let installed = sdk_installed(package);

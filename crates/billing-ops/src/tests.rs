@@ -729,3 +729,56 @@ fn ctrl_c_while_writing_files_puts_every_file_back() {
     assert!(err.to_string().contains("interrupted (Ctrl-C)"), "{err}");
     assert_eq!(tree(dir.path()), original);
 }
+
+/// Go, PHP and Ruby generators import no SDK (standard library only), so their plans
+/// install none and `status` never reports one missing; TypeScript still gets its SDK.
+#[test]
+fn only_imported_packages_are_installed_or_reported_missing() {
+    use billing_detect::Language;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spaire-billing.toml"), PLAN).unwrap();
+    let plan = billing_plan::parse("spaire-billing.toml", PLAN).unwrap();
+    let engine = Engine::default()
+        .with_producers(Vec::new())
+        .with_remote(Arc::new(NoRemote));
+    for language in [
+        Language::Go,
+        Language::Php,
+        Language::Ruby,
+        Language::TypeScript,
+    ] {
+        let mut profile = profile(dir.path());
+        profile.packages[0].language = language;
+        profile.packages[0].package_manager = None;
+        profile.packages[0].integrations.clear();
+        let package = &profile.packages[0];
+        let options = PlanOptions {
+            root: dir.path().to_path_buf(),
+            profile: Some(profile.clone()),
+            ..PlanOptions::default()
+        };
+        let preview = block_on(engine.plan(&options)).unwrap();
+        let installs: Vec<&[String]> = preview
+            .changes
+            .installs
+            .iter()
+            .map(|i| i.packages.as_slice())
+            .collect();
+        let sdk = crate::status::sdk_status(&profile, &plan);
+        if language == Language::TypeScript {
+            assert_eq!(installs, [["@spaire/sdk".to_owned()]]);
+            let sdk = sdk.expect("TypeScript code imports the SDK");
+            assert!(!sdk.installed);
+            assert_eq!(
+                sdk.install_command.as_deref(),
+                Some("npm install @spaire/sdk")
+            );
+        } else {
+            assert!(installs.is_empty(), "{language:?}: {installs:?}");
+            assert!(sdk.is_none(), "{language:?}: {sdk:?}");
+            assert!(crate::produce::sdk_installed(package));
+            assert_eq!(crate::produce::sdk_install_command(package), None);
+            assert_eq!(crate::produce::sdk_package(language), None);
+        }
+    }
+}

@@ -25,7 +25,7 @@ pub struct Answers {
     pub server_url: Option<String>,
     /// Package directory relative to the project root (`.` for a single package).
     pub package: String,
-    pub framework: Option<String>,
+    pub framework: Option<crate::FrameworkId>,
     pub customer: CustomerSource,
     pub meters: Vec<MeterChoice>,
     pub prices: Vec<MeteredPrice>,

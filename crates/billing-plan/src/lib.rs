@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 pub use diagnostic::{Diagnostic, PlanError};
 pub use model::*;
-pub use parse::parse;
+pub use parse::{parse, parse_framework};
 pub use presets::{Preset, preset, presets};
 pub use validate::{WEBHOOK_EVENT_TYPES, check_unit_amount, validate};
 

@@ -21,41 +21,17 @@ pub struct BillingPlan {
     pub webhooks: Option<Webhooks>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Environment {
-    Sandbox,
-    Production,
-    /// The built-in emulator (`spaire-billing emulator`).
-    Local,
-}
-
-impl Environment {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Environment::Sandbox => "sandbox",
-            Environment::Production => "production",
-            Environment::Local => "local",
-        }
-    }
-
-    /// Default API base URL for the environment (the emulator's default port for `local`).
-    pub fn default_server_url(self) -> &'static str {
-        match self {
-            Environment::Sandbox => "https://sandbox-api.spairehq.com",
-            Environment::Production => "https://api.spairehq.com",
-            Environment::Local => "http://127.0.0.1:8787",
-        }
-    }
-}
+// The vocabulary lives in `billing-vocab`; these re-exports keep `billing_plan::X` paths.
+pub use billing_vocab::{AggregationFunc, Environment, FrameworkId, MeterKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProjectSection {
     /// Package inside a monorepo, relative to the project root ("." by default).
     pub path: String,
-    /// Framework id that overrides detection (same ids as `detect`, e.g. "nextjs").
+    /// Framework that overrides detection (same ids as `detect`, e.g. "nextjs"). Parsing
+    /// accepts only registry ids (and their aliases), so every generator can rely on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub framework: Option<String>,
+    pub framework: Option<FrameworkId>,
 }
 
 /// How request-handling code finds the app's own user id (sent as `external_customer_id`).
@@ -73,34 +49,12 @@ pub enum CustomerSource {
     Function { function: String, module: String },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AggregationFunc {
-    Count,
-    Sum,
-    Max,
-    Min,
-    Avg,
-    Unique,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Aggregation {
     pub func: AggregationFunc,
     /// Metadata key aggregated (absent for `count`). The generated code writes exactly this key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub property: Option<String>,
-}
-
-/// What kind of usage a meter counts; decides which helpers are generated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MeterKind {
-    LlmTokens,
-    ApiCalls,
-    Storage,
-    ComputeTime,
-    Custom,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,9 +122,4 @@ impl BillingPlan {
 
 /// Webhook event types the generated handler has explicit cases for when `[webhooks]` gives
 /// no `events` list.
-pub const DEFAULT_WEBHOOK_EVENTS: &[&str] = &[
-    "order.paid",
-    "subscription.active",
-    "subscription.canceled",
-    "customer.state_changed",
-];
+pub const DEFAULT_WEBHOOK_EVENTS: &[&str] = &billing_vocab::DEFAULT_WEBHOOK_EVENTS;

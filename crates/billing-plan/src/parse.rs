@@ -14,8 +14,8 @@ use toml_edit::{Document, Item, TableLike, Value};
 
 use crate::diagnostic::{Diagnostic, PlanError};
 use crate::model::{
-    Aggregation, AggregationFunc, BillingPlan, CreditGrant, CustomerSource, Environment, Meter,
-    MeterKind, MeteredPrice, ProductRef, ProjectSection, Webhooks,
+    Aggregation, AggregationFunc, BillingPlan, CreditGrant, CustomerSource, Environment,
+    FrameworkId, Meter, MeterKind, MeteredPrice, ProductRef, ProjectSection, Webhooks,
 };
 use crate::presets;
 use crate::validate::{self, MeterOrigin};
@@ -108,30 +108,32 @@ fn describe(item: &Item) -> String {
     }
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
-            } else {
-                1 + prev.min(row[j]).min(cur)
-            };
-            prev = cur;
-        }
+/// A framework id as a user wrote it (plan file, MCP argument): a registry id or one of its
+/// aliases, else a `project.framework` diagnostic naming the closest id.
+pub fn parse_framework(text: &str) -> Result<FrameworkId, Diagnostic> {
+    if let Some(id) = FrameworkId::from_spelling(text) {
+        return Ok(id);
     }
-    row[b.len()]
+    let ids: Vec<&str> = FrameworkId::ids().collect();
+    let fix = match did_you_mean(&text.trim().to_ascii_lowercase(), &ids) {
+        Some(close) => format!("did you mean `framework = \"{close}\"`?"),
+        None => format!(
+            "use one of {}, or remove the key to use the detected framework",
+            one_of(&ids)
+        ),
+    };
+    Err(Diagnostic::new(
+        "project.framework",
+        format!("unknown framework {text:?}"),
+        fix,
+    ))
 }
 
 /// The closest allowed word, when it is close enough to be a typo.
 pub(crate) fn did_you_mean<'a>(word: &str, allowed: &[&'a str]) -> Option<&'a str> {
     allowed
         .iter()
-        .map(|a| (edit_distance(word, a), *a))
+        .map(|a| (strsim::levenshtein(word, a), *a))
         .filter(|(d, a)| *d <= 2.max(a.len() / 4) || shares_most_of_prefix(word, a))
         .min_by_key(|(d, _)| *d)
         .map(|(_, a)| a)
@@ -381,7 +383,7 @@ impl Walker<'_> {
     }
 
     fn environment(&mut self, root: &dyn TableLike) -> Option<Environment> {
-        let allowed = ["sandbox", "production", "local"];
+        let allowed = Environment::ALL.map(Environment::as_str);
         let Some(value) = self.string(root, "", "environment", "\"sandbox\"") else {
             // Absent means sandbox (the safe default); a wrong type was reported already.
             return root
@@ -389,11 +391,10 @@ impl Walker<'_> {
                 .is_none()
                 .then_some(Environment::Sandbox);
         };
-        match value.as_str() {
-            "sandbox" => Some(Environment::Sandbox),
-            "production" => Some(Environment::Production),
-            "local" => Some(Environment::Local),
-            other => {
+        match Environment::from_name(&value) {
+            Some(environment) => Some(environment),
+            None => {
+                let other = value.as_str();
                 let span = self.span_of("environment");
                 let fix = match did_you_mean(other, &allowed) {
                     Some(close) => format!("did you mean `environment = \"{close}\"`?"),
@@ -422,7 +423,9 @@ impl Walker<'_> {
         let table = self.table(root, "project")?;
         self.keys(table, "project", &["path", "framework"]);
         let path = self.string(table, "project", "path", "\".\"");
-        let framework = self.string(table, "project", "framework", "\"nextjs\"");
+        let framework = self
+            .string(table, "project", "framework", "\"nextjs\"")
+            .and_then(|text| self.framework(&text));
         if table.get("path").is_some() && path.is_none() {
             return None;
         }
@@ -430,6 +433,19 @@ impl Walker<'_> {
             path: path.unwrap_or_else(|| ".".to_owned()),
             framework,
         })
+    }
+
+    /// `[project] framework`: a registry id or one of its aliases; anything else is one
+    /// diagnostic at the value, with the closest id when it looks like a typo.
+    fn framework(&mut self, text: &str) -> Option<FrameworkId> {
+        match parse_framework(text) {
+            Ok(id) => Some(id),
+            Err(diagnostic) => {
+                let span = self.span_of(&diagnostic.path);
+                self.diagnostics.push(diagnostic.at(self.source, span));
+                None
+            }
+        }
     }
 
     fn customer(&mut self, root: &dyn TableLike) -> Option<CustomerSource> {
@@ -501,7 +517,8 @@ impl Walker<'_> {
         for (i, (table, span)) in self.array_of_tables(root, "meters").into_iter().enumerate() {
             let p = format!("meters[{i}]");
             self.record(&p, span.clone());
-            let preset_id = self.string(table, &p, "preset", "\"llm-tokens\"");
+            let example = format!("\"{}\"", billing_vocab::meter::LLM_PRESET);
+            let preset_id = self.string(table, &p, "preset", &example);
             let is_custom = match preset_id.as_deref() {
                 None => table.get("preset").is_none(),
                 Some(presets::CUSTOM) => true,
@@ -521,9 +538,11 @@ impl Walker<'_> {
                             let ids = presets::preset_ids();
                             let fix = match did_you_mean(id, &ids) {
                                 Some(close) => format!("did you mean `preset = \"{close}\"`?"),
-                                None => "pick a preset, or use `preset = \"custom\"` with \
-                                         `name`, `event`, `aggregation` and `property`"
-                                    .to_owned(),
+                                None => format!(
+                                    "pick a preset, or use `preset = \"{}\"` with `name`, \
+                                     `event`, `aggregation` and `property`",
+                                    presets::CUSTOM
+                                ),
                             };
                             let span = self.span_of(&format!("{p}.preset"));
                             self.error(
@@ -561,21 +580,23 @@ impl Walker<'_> {
         );
         let name = self.required_string(table, span.clone(), p, "name", "\"images\"");
         let event = self.required_string(table, span.clone(), p, "event", "\"image-generated\"");
-        let aggregation = self.required_string(table, span, p, "aggregation", "\"sum\"");
+        let example = format!("\"{}\"", AggregationFunc::Sum);
+        let aggregation = self.required_string(table, span, p, "aggregation", &example);
         let property = self.string(table, p, "property", "\"pixels\"");
-        let func = match aggregation.as_deref()? {
-            "count" => AggregationFunc::Count,
-            "sum" => AggregationFunc::Sum,
-            "max" => AggregationFunc::Max,
-            "min" => AggregationFunc::Min,
-            "avg" => AggregationFunc::Avg,
-            "unique" => AggregationFunc::Unique,
-            other => {
-                let allowed = ["count", "sum", "max", "min", "avg", "unique"];
+        let aggregation = aggregation?;
+        let func = match AggregationFunc::from_name(&aggregation) {
+            Some(func) => func,
+            None => {
+                let other = aggregation.as_str();
+                let allowed = AggregationFunc::names();
                 let fix = match did_you_mean(other, &allowed) {
                     Some(close) => format!("did you mean `aggregation = \"{close}\"`?"),
                     None => {
-                        "write `aggregation = \"sum\"` (with `property`) or \"count\"".to_owned()
+                        format!(
+                            "write `aggregation = \"{}\"` (with `property`) or \"{}\"",
+                            AggregationFunc::Sum,
+                            AggregationFunc::Count
+                        )
                     }
                 };
                 let path = format!("{p}.aggregation");
@@ -712,12 +733,8 @@ impl Walker<'_> {
         root.get("webhooks")?;
         let table = self.table(root, "webhooks")?;
         self.keys(table, "webhooks", &["events", "url"]);
-        let url = self.string(
-            table,
-            "webhooks",
-            "url",
-            "\"https://example.com/api/webhooks/spaire\"",
-        );
+        let example_url = format!("\"https://example.com{}\"", billing_vocab::WEBHOOK_PATH);
+        let url = self.string(table, "webhooks", "url", &example_url);
         let mut events = Vec::new();
         match table.get("events") {
             None => {
@@ -739,7 +756,10 @@ impl Walker<'_> {
                                 &path,
                                 value.span(),
                                 format!("expected a string, found {}", value.type_name()),
-                                "write event types in double quotes, e.g. \"order.paid\"",
+                                format!(
+                                    "write event types in double quotes, e.g. \"{}\"",
+                                    billing_vocab::DEFAULT_WEBHOOK_EVENTS[0]
+                                ),
                             ),
                         }
                     }
@@ -750,7 +770,11 @@ impl Walker<'_> {
                         "webhooks.events",
                         span,
                         format!("expected an array of strings, {}", describe(item)),
-                        "write `events = [\"order.paid\", \"subscription.active\"]`",
+                        format!(
+                            "write `events = [\"{}\", \"{}\"]`",
+                            billing_vocab::DEFAULT_WEBHOOK_EVENTS[0],
+                            billing_vocab::DEFAULT_WEBHOOK_EVENTS[1]
+                        ),
                     );
                 }
             },
@@ -901,5 +925,70 @@ mod tests {
             err.contains("spaire-billing.toml:1:1: meters[0].event: missing key `event`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_mistyped_framework_is_one_located_error_with_a_did_you_mean() {
+        for (typo, close) in [
+            ("flsk", "flask"),
+            ("nxtjs", "nextjs"),
+            ("gni", "gin"),
+            ("larvel", "laravel"),
+        ] {
+            let err = parse(
+                "spaire-billing.toml",
+                &format!("[project]\nframework = \"{typo}\"\n"),
+            )
+            .unwrap_err();
+            assert_eq!(err.diagnostics.len(), 1, "{err}");
+            let d = &err.diagnostics[0];
+            assert_eq!(
+                (d.path.as_str(), d.line, d.column),
+                ("project.framework", Some(2), Some(13))
+            );
+            assert_eq!(d.message, format!("unknown framework \"{typo}\""));
+            assert_eq!(d.fix, format!("did you mean `framework = \"{close}\"`?"));
+        }
+        let err = parse("p", "[project]\nframework = \"cobol-on-cogs\"\n").unwrap_err();
+        assert!(
+            err.diagnostics[0]
+                .fix
+                .starts_with("use one of \"nextjs\" |"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn framework_ids_and_aliases_parse_to_the_typed_id() {
+        const METER: &str = "[[meters]]\npreset = \"api-calls\"\n";
+        let plan = parse("p", &format!("[project]\nframework = \"Next.js\"\n{METER}")).unwrap();
+        assert_eq!(plan.project.framework, Some(FrameworkId::Nextjs));
+        for id in FrameworkId::all() {
+            let plan = parse("p", &format!("[project]\nframework = \"{id}\"\n{METER}")).unwrap();
+            assert_eq!(plan.project.framework, Some(id));
+        }
+    }
+
+    #[test]
+    fn every_documented_webhook_event_type_parses() {
+        for name in billing_vocab::WEBHOOK_EVENT_NAMES {
+            let plan = parse(
+                "p",
+                &format!("[[meters]]\npreset = \"api-calls\"\n[webhooks]\nevents = [\"{name}\"]\n"),
+            )
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(plan.webhooks.unwrap().events, [*name]);
+        }
+        let err = parse(
+            "p",
+            "[[meters]]\npreset = \"api-calls\"\n[webhooks]\nevents = [\"member.joined\"]\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.diagnostics.len(), 1, "{err:?}");
+        assert_eq!(
+            err.diagnostics[0].fix,
+            "Spaire sends these `member` events: \"member.created\", \"member.updated\", \"member.deleted\"",
+        );
+        assert!(!err.hint().contains("framework"), "{err:?}");
     }
 }

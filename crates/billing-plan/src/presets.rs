@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Aggregation, AggregationFunc, Meter, MeterKind};
+use crate::model::{Aggregation, Meter, MeterKind};
 
 /// A named bundle of meters the user can pick instead of defining them by hand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,131 +21,47 @@ pub struct Preset {
 }
 
 /// Id of the preset whose meter is defined by `name`, `event`, `aggregation` and `property`.
-pub const CUSTOM: &str = "custom";
+pub const CUSTOM: &str = billing_vocab::meter::CUSTOM_PRESET;
 
-fn meter(
-    preset: &str,
-    kind: MeterKind,
-    name: &str,
-    event: &str,
-    func: AggregationFunc,
-    property: Option<&str>,
-) -> Meter {
-    Meter {
-        name: name.to_owned(),
-        event: event.to_owned(),
-        aggregation: Aggregation {
-            func,
-            property: property.map(str::to_owned),
-        },
-        kind,
-        preset: Some(preset.to_owned()),
+impl Preset {
+    fn from_spec(spec: &billing_vocab::PresetSpec) -> Self {
+        Preset {
+            id: spec.id,
+            description: spec.description,
+            meters: spec
+                .meters
+                .iter()
+                .map(|m| Meter {
+                    name: m.name.to_owned(),
+                    event: m.event().to_owned(),
+                    aggregation: Aggregation {
+                        func: m.func,
+                        property: m.property.map(str::to_owned),
+                    },
+                    kind: m.kind,
+                    preset: Some(spec.id.to_owned()),
+                })
+                .collect(),
+        }
     }
 }
 
-/// Every preset, in the order menus show them.
+/// Every preset, in the order menus show them (the table is `billing_vocab::PRESETS`).
 pub fn presets() -> Vec<Preset> {
-    use AggregationFunc::{Count, Sum};
-    use MeterKind::{ApiCalls, ComputeTime, LlmTokens, Storage};
-    vec![
-        Preset {
-            id: "llm-tokens",
-            description: "LLM tokens: sum of `totalTokens` over `llm-usage` events (one meter)",
-            meters: vec![meter(
-                "llm-tokens",
-                LlmTokens,
-                "llm-token-usage",
-                "llm-usage",
-                Sum,
-                Some("totalTokens"),
-            )],
-        },
-        Preset {
-            id: "llm-tokens-split",
-            description: "LLM tokens with prompt and completion priced apart: `llm-token-usage` \
-                          plus `prompt-tokens` (sum of `inputTokens`) and `completion-tokens` \
-                          (sum of `outputTokens`), all over `llm-usage` events",
-            meters: vec![
-                meter(
-                    "llm-tokens-split",
-                    LlmTokens,
-                    "llm-token-usage",
-                    "llm-usage",
-                    Sum,
-                    Some("totalTokens"),
-                ),
-                meter(
-                    "llm-tokens-split",
-                    LlmTokens,
-                    "prompt-tokens",
-                    "llm-usage",
-                    Sum,
-                    Some("inputTokens"),
-                ),
-                meter(
-                    "llm-tokens-split",
-                    LlmTokens,
-                    "completion-tokens",
-                    "llm-usage",
-                    Sum,
-                    Some("outputTokens"),
-                ),
-            ],
-        },
-        Preset {
-            id: "api-calls",
-            description: "API calls: count of `api-call` events, one per handled request",
-            meters: vec![meter(
-                "api-calls",
-                ApiCalls,
-                "api-calls",
-                "api-call",
-                Count,
-                None,
-            )],
-        },
-        Preset {
-            id: "storage",
-            description: "Storage: sum of `bytes` over `storage-upload` events, one per upload",
-            meters: vec![meter(
-                "storage",
-                Storage,
-                "storage-usage",
-                "storage-upload",
-                Sum,
-                Some("bytes"),
-            )],
-        },
-        Preset {
-            id: "compute-time",
-            description: "Compute time: sum of `deltaTime` (milliseconds) over \
-                          `compute-execution` events",
-            meters: vec![meter(
-                "compute-time",
-                ComputeTime,
-                "compute-time",
-                "compute-execution",
-                Sum,
-                Some("deltaTime"),
-            )],
-        },
-        Preset {
-            id: CUSTOM,
-            description: "Your own meter: give `name`, `event`, `aggregation` \
-                          (count | sum | max | min | avg | unique) and `property`",
-            meters: Vec::new(),
-        },
-    ]
+    billing_vocab::PRESETS
+        .iter()
+        .map(Preset::from_spec)
+        .collect()
 }
 
 /// The preset with this id.
 pub fn preset(id: &str) -> Option<Preset> {
-    presets().into_iter().find(|p| p.id == id)
+    billing_vocab::preset(id).map(Preset::from_spec)
 }
 
 /// Ids of every preset, for error messages.
 pub fn preset_ids() -> Vec<&'static str> {
-    presets().iter().map(|p| p.id).collect()
+    billing_vocab::meter::preset_ids()
 }
 
 /// The event metadata keys the generated code writes for a meter of this kind.
@@ -155,25 +71,13 @@ pub fn preset_ids() -> Vec<&'static str> {
 /// key no event carries and silently bill nothing. `Custom` meters write exactly their own
 /// declared property, so the list is empty here and [`written_keys`] adds it.
 pub fn metadata_keys(kind: MeterKind) -> &'static [&'static str] {
-    match kind {
-        MeterKind::LlmTokens => &["inputTokens", "outputTokens", "totalTokens", "model"],
-        MeterKind::ApiCalls => &["endpoint", "method"],
-        MeterKind::Storage => &["bytes"],
-        MeterKind::ComputeTime => &["deltaTime"],
-        MeterKind::Custom => &[],
-    }
+    kind.metadata_keys()
 }
 
 /// The event names the generated code sends for a meter of this kind, when fixed by the kind
 /// (custom meters send their own declared event).
 pub fn fixed_event(kind: MeterKind) -> Option<&'static str> {
-    match kind {
-        MeterKind::LlmTokens => Some("llm-usage"),
-        MeterKind::ApiCalls => Some("api-call"),
-        MeterKind::Storage => Some("storage-upload"),
-        MeterKind::ComputeTime => Some("compute-execution"),
-        MeterKind::Custom => None,
-    }
+    kind.fixed_event()
 }
 
 /// Every metadata key the generated code writes on events of `meter`'s kind.
@@ -212,8 +116,8 @@ mod tests {
 
     #[test]
     fn split_preset_extends_the_single_one() {
-        let single = preset("llm-tokens").unwrap();
-        let split = preset("llm-tokens-split").unwrap();
+        let single = preset(billing_vocab::meter::LLM_PRESET).unwrap();
+        let split = preset(billing_vocab::meter::LLM_SPLIT_PRESET).unwrap();
         assert_eq!(single.meters[0].name, split.meters[0].name);
         assert_eq!(split.meters.len(), 3);
         assert!(preset("nope").is_none());

@@ -23,44 +23,9 @@ pub struct MeterOrigin {
     pub from_preset: bool,
 }
 
-/// Webhook event types Spaire sends (`WebhookEventType`, see the API reference).
-pub const WEBHOOK_EVENT_TYPES: &[&str] = &[
-    "checkout.created",
-    "checkout.updated",
-    "checkout.expired",
-    "customer.created",
-    "customer.updated",
-    "customer.deleted",
-    "customer.state_changed",
-    "customer_seat.assigned",
-    "customer_seat.claimed",
-    "customer_seat.revoked",
-    "member.created",
-    "member.updated",
-    "member.deleted",
-    "order.created",
-    "order.updated",
-    "order.paid",
-    "order.refunded",
-    "subscription.created",
-    "subscription.updated",
-    "subscription.active",
-    "subscription.canceled",
-    "subscription.uncanceled",
-    "subscription.revoked",
-    "subscription.past_due",
-    "refund.created",
-    "refund.updated",
-    "product.created",
-    "product.updated",
-    "benefit.created",
-    "benefit.updated",
-    "benefit_grant.created",
-    "benefit_grant.updated",
-    "benefit_grant.cycled",
-    "benefit_grant.revoked",
-    "organization.updated",
-];
+/// Webhook event types Spaire sends (`WebhookEventType`); the list is
+/// `billing_vocab::WEBHOOK_EVENT_TYPES`.
+pub use billing_vocab::webhook::WEBHOOK_EVENT_NAMES as WEBHOOK_EVENT_TYPES;
 
 /// Largest `cap_amount` the API accepts (a 32-bit signed integer of cents).
 const MAX_CAP_AMOUNT: i64 = 2_147_483_647;
@@ -182,13 +147,7 @@ fn check_top(plan: &BillingPlan, out: &mut Vec<Diagnostic>) {
 
 /// The kind as users see it (the preset family name).
 pub fn kind_label(kind: MeterKind) -> &'static str {
-    match kind {
-        MeterKind::LlmTokens => "llm-tokens",
-        MeterKind::ApiCalls => "api-calls",
-        MeterKind::Storage => "storage",
-        MeterKind::ComputeTime => "compute-time",
-        MeterKind::Custom => "custom",
-    }
+    kind.as_str()
 }
 
 fn is_identifier(s: &str) -> bool {
@@ -219,8 +178,11 @@ fn check_meters(plan: &BillingPlan, origins: &[MeterOrigin], out: &mut Vec<Diagn
         out.push(Diagnostic::new(
             "meters",
             "the plan has no meters",
-            "add one, e.g. `[[meters]]` with `preset = \"llm-tokens\"` (presets: llm-tokens, \
-             llm-tokens-split, api-calls, storage, compute-time, custom)",
+            format!(
+                "add one, e.g. `[[meters]]` with `preset = \"{}\"` (presets: {})",
+                billing_vocab::meter::LLM_PRESET,
+                billing_vocab::meter::preset_ids().join(", ")
+            ),
         ));
         return;
     }
@@ -284,7 +246,10 @@ fn check_meters(plan: &BillingPlan, origins: &[MeterOrigin], out: &mut Vec<Diagn
             (AggregationFunc::Count, Some(property)) => out.push(Diagnostic::new(
                 field(&o, "property"),
                 format!("a count meter aggregates no property, found property {property:?}"),
-                "remove `property`, or use `aggregation = \"sum\"`",
+                format!(
+                    "remove `property`, or use `aggregation = \"{}\"`",
+                    AggregationFunc::Sum
+                ),
             )),
             (AggregationFunc::Count, None) => {}
             (func, None) => out.push(Diagnostic::new(
@@ -490,6 +455,33 @@ fn check_credits(plan: &BillingPlan, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// What to write instead of an unknown event type: the closest type, else the types of the
+/// same resource (`member.joined` → the `member.*` types), else the default subscription.
+fn unknown_event_fix(event: &str) -> String {
+    if let Some(close) = did_you_mean(event, WEBHOOK_EVENT_TYPES) {
+        return format!("did you mean \"{close}\"?");
+    }
+    let resource = event.split('.').next().unwrap_or_default();
+    let same_resource: Vec<String> = WEBHOOK_EVENT_TYPES
+        .iter()
+        .filter(|t| t.split('.').next() == Some(resource))
+        .map(|t| format!("\"{t}\""))
+        .collect();
+    if !same_resource.is_empty() {
+        return format!(
+            "Spaire sends these `{resource}` events: {}",
+            same_resource.join(", ")
+        );
+    }
+    format!(
+        "use a Spaire webhook event type, e.g. {} (all {} are listed in docs/plan-file.md)",
+        billing_vocab::DEFAULT_WEBHOOK_EVENTS
+            .map(|e| format!("\"{e}\""))
+            .join(", "),
+        WEBHOOK_EVENT_TYPES.len()
+    )
+}
+
 fn check_webhooks(plan: &BillingPlan, out: &mut Vec<Diagnostic>) {
     let Some(webhooks) = &plan.webhooks else {
         return;
@@ -498,13 +490,7 @@ fn check_webhooks(plan: &BillingPlan, out: &mut Vec<Diagnostic>) {
     for (i, event) in webhooks.events.iter().enumerate() {
         let path = format!("webhooks.events[{i}]");
         if !WEBHOOK_EVENT_TYPES.contains(&event.as_str()) {
-            let fix = match did_you_mean(event, WEBHOOK_EVENT_TYPES) {
-                Some(close) => format!("did you mean \"{close}\"?"),
-                None => "use a Spaire webhook event type, e.g. \"order.paid\", \
-                         \"subscription.active\", \"subscription.canceled\", \
-                         \"customer.state_changed\""
-                    .to_owned(),
-            };
+            let fix = unknown_event_fix(event);
             out.push(Diagnostic::new(
                 path,
                 format!("unknown webhook event type {event:?}"),

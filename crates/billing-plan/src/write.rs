@@ -228,14 +228,7 @@ fn meter_entries(meters: &[Meter]) -> Vec<Table> {
 }
 
 pub(crate) fn aggregation_name(func: AggregationFunc) -> &'static str {
-    match func {
-        AggregationFunc::Count => "count",
-        AggregationFunc::Sum => "sum",
-        AggregationFunc::Max => "max",
-        AggregationFunc::Min => "min",
-        AggregationFunc::Avg => "avg",
-        AggregationFunc::Unique => "unique",
-    }
+    func.as_str()
 }
 
 fn merge_table(old: &mut dyn TableLike, new: &dyn TableLike) {

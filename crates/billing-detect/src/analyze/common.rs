@@ -115,7 +115,10 @@ pub const PYTHON_INTEGRATIONS: &[(&str, IntegrationKind)] = &[
     ("anthropic", IntegrationKind::LlmClient),
     ("boto3", IntegrationKind::S3),
     ("aioboto3", IntegrationKind::S3),
-    ("spaire-sdk", IntegrationKind::SpaireSdk),
+    (
+        billing_vocab::sdk::PYTHON_SDK.name,
+        IntegrationKind::SpaireSdk,
+    ),
 ];
 
 pub const GO_INTEGRATIONS: &[(&str, IntegrationKind)] = &[
@@ -128,9 +131,9 @@ pub const GO_INTEGRATIONS: &[(&str, IntegrationKind)] = &[
         "github.com/aws/aws-sdk-go-v2/service/s3",
         IntegrationKind::S3,
     ),
-    ("app.spairehq.com/go", IntegrationKind::SpaireSdk),
+    (billing_vocab::sdk::GO_SDK.name, IntegrationKind::SpaireSdk),
     (
-        "github.com/Spaire-Tech/spaire-go",
+        billing_vocab::sdk::GO_SDK.aliases[0],
         IntegrationKind::SpaireSdk,
     ),
 ];
@@ -139,7 +142,7 @@ pub const PHP_INTEGRATIONS: &[(&str, IntegrationKind)] = &[
     ("openai-php/client", IntegrationKind::LlmClient),
     ("openai-php/laravel", IntegrationKind::LlmClient),
     ("aws/aws-sdk-php", IntegrationKind::S3),
-    ("spaire-tech/spaire-php", IntegrationKind::SpaireSdk),
+    (billing_vocab::sdk::PHP_SDK.name, IntegrationKind::SpaireSdk),
 ];
 
 pub const RUBY_INTEGRATIONS: &[(&str, IntegrationKind)] = &[
@@ -147,7 +150,10 @@ pub const RUBY_INTEGRATIONS: &[(&str, IntegrationKind)] = &[
     ("openai", IntegrationKind::LlmClient),
     ("anthropic", IntegrationKind::LlmClient),
     ("aws-sdk-s3", IntegrationKind::S3),
-    ("spaire", IntegrationKind::SpaireSdk),
+    (
+        billing_vocab::sdk::RUBY_SDK.name,
+        IntegrationKind::SpaireSdk,
+    ),
 ];
 
 fn matches_entry(name: &str, entry: &str) -> bool {

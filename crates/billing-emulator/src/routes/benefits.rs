@@ -1,5 +1,6 @@
 //! `/v1/benefits/` for `meter_credit` benefits (api-reference §5).
 
+use billing_vocab::webhook::types as webhook_types;
 use std::sync::Arc;
 
 use axum::Json;
@@ -128,7 +129,13 @@ pub async fn create(
         "properties": {"units": units, "rollover": rollover, "meter_id": meter_id},
     });
     db::insert_doc(&conn, Kind::Benefit, &org, None, &doc)?;
-    let jobs = webhooks::emit(&conn, &state, &org, "benefit.created", public(&doc))?;
+    let jobs = webhooks::emit(
+        &conn,
+        &state,
+        &org,
+        webhook_types::BENEFIT_CREATED,
+        public(&doc),
+    )?;
     drop(conn);
     webhooks::spawn(&state, jobs);
     Ok((StatusCode::CREATED, Json(public(&doc))))
@@ -252,7 +259,13 @@ pub async fn update(
     }
     doc["modified_at"] = json!(iso(state.now()));
     db::update_doc(&conn, &doc, None)?;
-    let jobs = webhooks::emit(&conn, &state, &org, "benefit.updated", public(&doc))?;
+    let jobs = webhooks::emit(
+        &conn,
+        &state,
+        &org,
+        webhook_types::BENEFIT_UPDATED,
+        public(&doc),
+    )?;
     drop(conn);
     webhooks::spawn(&state, jobs);
     Ok(Json(public(&doc)))

@@ -1,5 +1,6 @@
 //! `/v1/customers/` (create, list, get, by external id, state) and `/v1/customer-meters/`.
 
+use billing_vocab::webhook::types as webhook_types;
 use std::sync::Arc;
 
 use axum::Json;
@@ -228,7 +229,7 @@ pub async fn create(
         &conn,
         &state,
         &org,
-        "customer.created",
+        webhook_types::CUSTOMER_CREATED,
         customer_output(&doc),
     )?;
     let customer_state = state_json(&conn, &org, &doc)?;
@@ -236,7 +237,7 @@ pub async fn create(
         &conn,
         &state,
         &org,
-        "customer.state_changed",
+        webhook_types::CUSTOMER_STATE_CHANGED,
         customer_state,
     )?);
     drop(conn);

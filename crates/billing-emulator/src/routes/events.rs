@@ -1,5 +1,6 @@
 //! `POST /v1/events/ingest` and `GET /v1/events/` (api-reference §2).
 
+use billing_vocab::webhook::types as webhook_types;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -405,7 +406,7 @@ pub async fn ingest(
         crate::meter_values::sync_org(&tx, &org)?;
     }
     let mut jobs = Vec::new();
-    let notify = webhooks::subscribed(&tx, &org, "customer.state_changed")?;
+    let notify = webhooks::subscribed(&tx, &org, webhook_types::CUSTOMER_STATE_CHANGED)?;
     for customer_id in &touched {
         balance::touch_customer(&tx, &org, customer_id, now)?;
         // The server sends this after its (debounced) recomputation changed a balance.
@@ -415,7 +416,7 @@ pub async fn ingest(
                 &tx,
                 &state,
                 &org,
-                "customer.state_changed",
+                webhook_types::CUSTOMER_STATE_CHANGED,
                 customer_state,
             )?);
         }

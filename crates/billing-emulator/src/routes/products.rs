@@ -1,6 +1,7 @@
 //! `/v1/products/`: create, list, get, update with the full-replacement price list, and
 //! `POST /v1/products/{id}/benefits` (api-reference §4, §5).
 
+use billing_vocab::webhook::types as webhook_types;
 use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -456,7 +457,13 @@ pub async fn create(
     doc["_all_prices"] = json!(prices);
     db::insert_doc(&conn, Kind::Product, &org, None, &doc)?;
     let out = product_json(&conn, &org, &doc)?;
-    let jobs = webhooks::emit(&conn, &state, &org, "product.created", out.clone())?;
+    let jobs = webhooks::emit(
+        &conn,
+        &state,
+        &org,
+        webhook_types::PRODUCT_CREATED,
+        out.clone(),
+    )?;
     drop(conn);
     webhooks::spawn(&state, jobs);
     Ok((StatusCode::CREATED, Json(out)))
@@ -670,7 +677,13 @@ pub async fn update(
     doc["modified_at"] = json!(now);
     db::update_doc(&conn, &doc, None)?;
     let out = product_json(&conn, &org, &doc)?;
-    let jobs = webhooks::emit(&conn, &state, &org, "product.updated", out.clone())?;
+    let jobs = webhooks::emit(
+        &conn,
+        &state,
+        &org,
+        webhook_types::PRODUCT_UPDATED,
+        out.clone(),
+    )?;
     drop(conn);
     webhooks::spawn(&state, jobs);
     Ok(Json(out))
@@ -753,7 +766,7 @@ pub async fn update_benefits(
         &tx,
         &state,
         &org,
-        "product.updated",
+        webhook_types::PRODUCT_UPDATED,
         out.clone(),
     )?);
     tx.commit()?;

@@ -2,7 +2,7 @@
 //! kind and the custom-meter helpers. Shared by every language module so that all of them
 //! send exactly the events the meters filter on.
 
-use billing_plan::{AggregationFunc, BillingPlan, MeterKind};
+use billing_plan::{BillingPlan, MeterKind};
 use serde::Serialize;
 
 /// Distinct event names per meter kind, in plan order.
@@ -51,7 +51,7 @@ impl MeterEvents {
                             meter: meter.name.clone(),
                             event: meter.event.clone(),
                             property: meter.aggregation.property.clone(),
-                            aggregation: aggregation_name(meter.aggregation.func),
+                            aggregation: meter.aggregation.func.as_str(),
                             function_camel: camel(&["record"], &words, false),
                             function_pascal: camel(&["record"], &words, true),
                             function,
@@ -66,17 +66,6 @@ impl MeterEvents {
             }
         }
         events
-    }
-}
-
-fn aggregation_name(func: AggregationFunc) -> &'static str {
-    match func {
-        AggregationFunc::Count => "count",
-        AggregationFunc::Sum => "sum",
-        AggregationFunc::Max => "max",
-        AggregationFunc::Min => "min",
-        AggregationFunc::Avg => "avg",
-        AggregationFunc::Unique => "unique",
     }
 }
 
@@ -139,53 +128,22 @@ pub struct WebhookEvent {
     /// JSON path (dot-separated) to the customer's id in the payload's `data`, for the
     /// standard-library handlers (Go, PHP, Ruby).
     pub customer_field: &'static str,
+    /// The Python SDK parses this type into `class`; otherwise the Python handler receives
+    /// the payload's `data` as a dict (the standard-library handlers always parse JSON).
+    pub python_sdk: bool,
 }
 
-/// Every webhook type the Spaire SDKs know (spaire-sdk 0.28.4 `WebhoookPayload`).
-pub const KNOWN_WEBHOOK_TYPES: &[&str] = &[
-    "checkout.created",
-    "checkout.updated",
-    "customer.created",
-    "customer.updated",
-    "customer.deleted",
-    "customer.state_changed",
-    "customer_seat.assigned",
-    "customer_seat.claimed",
-    "customer_seat.revoked",
-    "order.created",
-    "order.updated",
-    "order.paid",
-    "order.refunded",
-    "subscription.created",
-    "subscription.updated",
-    "subscription.active",
-    "subscription.canceled",
-    "subscription.uncanceled",
-    "subscription.revoked",
-    "subscription.past_due",
-    "refund.created",
-    "refund.updated",
-    "product.created",
-    "product.updated",
-    "benefit.created",
-    "benefit.updated",
-    "benefit_grant.created",
-    "benefit_grant.cycled",
-    "benefit_grant.updated",
-    "benefit_grant.revoked",
-    "organization.updated",
-];
-
-/// The webhook cases for the plan, or the first event type no SDK knows.
+/// The webhook cases for the plan, or the first event type Spaire does not send (only
+/// possible for a plan that skipped validation).
 pub fn webhook_events(plan: &BillingPlan) -> Result<Vec<WebhookEvent>, String> {
     let Some(webhooks) = &plan.webhooks else {
         return Ok(Vec::new());
     };
     let mut out: Vec<WebhookEvent> = Vec::new();
     for event_type in &webhooks.events {
-        if !KNOWN_WEBHOOK_TYPES.contains(&event_type.as_str()) {
+        let Some(known) = billing_vocab::webhook::event_type(event_type) else {
             return Err(event_type.clone());
-        }
+        };
         if out.iter().any(|e| &e.event_type == event_type) {
             continue;
         }
@@ -202,27 +160,17 @@ pub fn webhook_events(plan: &BillingPlan) -> Result<Vec<WebhookEvent>, String> {
             handler: format!("on_{}", words.join("_")),
             handler_camel: camel(&["on"], &words, false),
             handler_pascal: camel(&["on"], &words, true),
-            doc: webhook_doc(event_type),
-            customer_expr,
+            doc: known.doc,
+            customer_expr: if known.python_sdk {
+                customer_expr
+            } else {
+                "\"-\""
+            },
             customer_field,
+            python_sdk: known.python_sdk,
         });
     }
     Ok(out)
-}
-
-fn webhook_doc(event_type: &str) -> &'static str {
-    match event_type {
-        "order.paid" => "an order was paid; grant access or provision what was bought here.",
-        "subscription.active" => "a subscription became active; enable the plan's features.",
-        "subscription.canceled" => {
-            "a subscription was canceled (it may run until the period ends)."
-        }
-        "subscription.revoked" => "a subscription ended; remove the plan's features.",
-        "customer.state_changed" => {
-            "the customer's subscriptions, benefits or meter balances changed."
-        }
-        _ => "handle it here.",
-    }
 }
 
 #[cfg(test)]

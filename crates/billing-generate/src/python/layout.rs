@@ -25,12 +25,12 @@ impl PythonFramework {
         }
     }
 
-    fn from_id(id: &str) -> Option<Self> {
+    fn from_id(id: FrameworkId) -> Option<Self> {
         match id {
-            "fastapi" => Some(PythonFramework::FastApi),
-            "flask" => Some(PythonFramework::Flask),
-            "django" => Some(PythonFramework::Django),
-            "pydantic-ai" => Some(PythonFramework::None),
+            FrameworkId::Fastapi => Some(PythonFramework::FastApi),
+            FrameworkId::Flask => Some(PythonFramework::Flask),
+            FrameworkId::Django => Some(PythonFramework::Django),
+            FrameworkId::PydanticAi => Some(PythonFramework::None),
             _ => None,
         }
     }
@@ -60,7 +60,6 @@ impl PythonLayout {
             .plan
             .project
             .framework
-            .as_deref()
             .and_then(PythonFramework::from_id)
             .unwrap_or_else(|| {
                 // A project using several is usually one web framework plus PydanticAI; the

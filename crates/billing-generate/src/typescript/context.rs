@@ -7,7 +7,7 @@ use super::layout::Layout;
 use super::webhook_events;
 
 /// Route the generated webhook handler listens on, in every framework.
-pub const WEBHOOK_PATH: &str = "/api/webhooks/spaire";
+pub use billing_vocab::WEBHOOK_PATH;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Context {
@@ -58,6 +58,10 @@ pub struct Customer {
 pub struct WebhookCase {
     pub event: String,
     pub handler: String,
+    /// What `data` is, from the vocabulary: `order`, `subscription`, ...
+    pub resource: &'static str,
+    /// `data` is a customer state (meter balances).
+    pub customer_state: bool,
 }
 
 fn events_of(plan: &BillingPlan, kind: MeterKind) -> Vec<String> {
@@ -140,11 +144,14 @@ impl Context {
             .iter()
             .flat_map(|w| w.events.iter())
             .filter(|event| webhook_events::is_typed(event))
+            .filter_map(|event| billing_vocab::webhook::event_type(event))
             .fold(Vec::new(), |mut cases: Vec<WebhookCase>, event| {
-                if !cases.iter().any(|c| &c.event == event) {
+                if !cases.iter().any(|c| c.event == event.name) {
                     cases.push(WebhookCase {
-                        event: event.clone(),
-                        handler: handler_name(event),
+                        event: event.name.to_owned(),
+                        handler: handler_name(event.name),
+                        resource: event.resource(),
+                        customer_state: event.is_customer_state(),
                     });
                 }
                 cases

@@ -6,26 +6,16 @@ use billing_detect::FrameworkId;
 use serde_json::json;
 
 use super::context::WEBHOOK_PATH;
+
+/// [`WEBHOOK_PATH`] without its leading `/`: the route's directory under a routes root.
+const ROUTE: &str = WEBHOOK_PATH.split_at(1).1;
 use super::layout::Layout;
 use super::registration::Registration;
 use super::{Output, PlannedFile, Renderer, manual, read_optional};
 use crate::{GenerateError, Target};
 
 pub fn is_js_framework(id: FrameworkId) -> bool {
-    matches!(
-        id,
-        FrameworkId::Nextjs
-            | FrameworkId::Express
-            | FrameworkId::Fastify
-            | FrameworkId::Hono
-            | FrameworkId::Elysia
-            | FrameworkId::Sveltekit
-            | FrameworkId::Nuxt
-            | FrameworkId::Astro
-            | FrameworkId::Remix
-            | FrameworkId::ReactRouter
-            | FrameworkId::NodeServerless
-    )
+    id.family() == billing_vocab::LanguageFamily::Js
 }
 
 struct Ctx<'a, 'r> {
@@ -291,7 +281,7 @@ fn nextjs(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError> {
             let app_dir = cx
                 .layout
                 .detail_dir(details.app_dir.as_ref(), &format!("{src}app"));
-            let path = format!("{app_dir}/api/webhooks/spaire/route.{}", cx.ext());
+            let path = format!("{app_dir}/{ROUTE}/route.{}", cx.ext());
             let spec = cx.spec(&path, "webhooks");
             cx.file(
                 output,
@@ -304,7 +294,7 @@ fn nextjs(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError> {
             let pages_dir = cx
                 .layout
                 .detail_dir(details.pages_dir.as_ref(), &format!("{src}pages"));
-            let path = format!("{pages_dir}/api/webhooks/spaire.{}", cx.ext());
+            let path = format!("{pages_dir}/{ROUTE}.{}", cx.ext());
             let spec = cx.spec(&path, "webhooks");
             cx.file(
                 output,
@@ -358,7 +348,7 @@ fn sveltekit(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError>
         let routes = cx
             .layout
             .detail_dir(cx.layout.details.routes_dir.as_ref(), "src/routes");
-        let path = format!("{routes}/api/webhooks/spaire/+server.{}", cx.ext());
+        let path = format!("{routes}/{ROUTE}/+server.{}", cx.ext());
         let spec = cx.spec(&path, "webhooks");
         cx.file(
             output,
@@ -386,7 +376,7 @@ fn nuxt(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError> {
         )?;
     }
     if cx.webhooks {
-        let path = format!("{server}/api/webhooks/spaire.post.{}", cx.ext());
+        let path = format!("{server}/{ROUTE}.post.{}", cx.ext());
         let spec = cx.spec(&path, "webhooks");
         cx.file(
             output,
@@ -442,7 +432,7 @@ fn astro(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError> {
         }
     }
     if cx.webhooks {
-        let path = format!("src/pages/api/webhooks/spaire.{}", cx.ext());
+        let path = format!("src/pages/{ROUTE}.{}", cx.ext());
         let spec = cx.spec(&path, "webhooks");
         cx.file(
             output,
@@ -507,7 +497,7 @@ fn remix(cx: &Ctx<'_, '_>, id: FrameworkId, output: &mut Output) -> Result<(), G
                     cx.layout.to_root(&routes_config),
                     "Register the webhook resource route in your route config".to_owned(),
                     Some(format!(
-                        "route(\"api/webhooks/spaire\", \"{}\"),",
+                        "route(\"{ROUTE}\", \"{}\"),",
                         path.trim_start_matches("app/")
                     )),
                 );
@@ -535,7 +525,7 @@ fn serverless(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError
         );
     }
     if cx.webhooks {
-        let path = format!("api/webhooks/spaire.{}", cx.ext());
+        let path = format!("{ROUTE}.{}", cx.ext());
         let spec = cx.spec(&path, "webhooks");
         cx.file(
             output,

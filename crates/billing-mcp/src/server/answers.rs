@@ -40,7 +40,12 @@ pub fn to_plan(root: &Path, args: &ProposePlanArgs) -> anyhow::Result<BillingPla
         environment: environment(args.environment),
         server_url: args.server_url.clone(),
         package: args.package.clone().unwrap_or_else(|| ".".to_owned()),
-        framework: args.framework.clone(),
+        framework: args
+            .framework
+            .as_deref()
+            .map(billing_plan::parse_framework)
+            .transpose()
+            .map_err(|d| Hinted::new(format!("`framework`: {}", d.message), d.fix))?,
         customer: customer_source(customer),
         meters,
         prices: args

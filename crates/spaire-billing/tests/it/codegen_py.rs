@@ -122,8 +122,19 @@ fn extra_plans() -> Vec<(String, BillingPlan)> {
         kind: billing_plan::MeterKind::Custom,
         preset: None,
     });
+    // Every documented webhook type: the ones spaire-sdk has models for are dispatched by
+    // class, the others (member.*, checkout.expired) from the raw JSON; both must type-check.
+    let mut every_event = all.clone();
+    every_event.webhooks = Some(billing_plan::Webhooks {
+        events: billing_vocab::WEBHOOK_EVENT_NAMES
+            .iter()
+            .map(|e| (*e).to_owned())
+            .collect(),
+        url: None,
+    });
     vec![
         ("all-presets".to_owned(), all),
+        ("every-event".to_owned(), every_event),
         ("body-customer".to_owned(), body),
         ("session-customer".to_owned(), session),
         ("custom-meter".to_owned(), custom),

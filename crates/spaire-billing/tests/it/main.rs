@@ -22,4 +22,5 @@ mod metering;
 mod plan;
 mod remote;
 mod setup;
+mod vocab;
 mod wire;

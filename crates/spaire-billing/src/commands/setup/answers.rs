@@ -11,6 +11,8 @@ use billing_plan::{
     MeteredPrice, ProductRef, Webhooks,
 };
 
+use billing_vocab::meter::{CUSTOM_PRESET, LLM_PRESET, LLM_SPLIT_PRESET};
+
 use super::SetupArgs;
 use super::ask::{Asker, Question};
 use super::money;
@@ -28,21 +30,16 @@ pub enum Pricing {
 }
 
 /// The webhook event types the generated handler has cases for.
-pub const DEFAULT_WEBHOOK_EVENTS: [&str; 4] = [
-    "order.paid",
-    "subscription.active",
-    "subscription.canceled",
-    "customer.state_changed",
-];
+pub use billing_vocab::DEFAULT_WEBHOOK_EVENTS;
 
-/// What to meter, as offered in the menu: (label, preset id).
-const METER_CHOICES: [(&str, &str); 5] = [
-    ("LLM tokens (sum of totalTokens per call)", "llm-tokens"),
-    ("API calls (count of requests)", "api-calls"),
-    ("Storage (bytes uploaded)", "storage"),
-    ("Compute time (milliseconds of execution)", "compute-time"),
-    ("Custom (your own event and property)", "custom"),
-];
+/// What to meter, as offered in the menu: the shared preset list (`billing_vocab::PRESETS`),
+/// minus the split LLM preset, which is a follow-up question of the single one.
+fn meter_choices() -> Vec<&'static billing_vocab::PresetSpec> {
+    billing_vocab::PRESETS
+        .iter()
+        .filter(|p| p.in_menu)
+        .collect()
+}
 
 /// A product the organization already has, offered in the product menu.
 #[derive(Debug, Clone)]
@@ -66,37 +63,39 @@ pub fn meters(
         if let Some(saved) = saved {
             return Ok(saved.meters.clone());
         }
-        let labels: Vec<String> = METER_CHOICES.iter().map(|(l, _)| (*l).to_owned()).collect();
+        let choices = meter_choices();
+        let labels: Vec<String> = choices.iter().map(|p| p.menu_label.to_owned()).collect();
+        let flags = billing_vocab::PRESETS
+            .iter()
+            .map(|p| p.id)
+            .filter(|id| *id != CUSTOM_PRESET)
+            .collect::<Vec<_>>()
+            .join("|");
         let chosen = asker.multi_select(
             &Question::new(
                 "What do you want to meter?",
-                "--meter llm-tokens|llm-tokens-split|api-calls|storage|compute-time (repeatable) or --custom-meter NAME:EVENT:AGGREGATION[:PROPERTY]",
+                format!(
+                    "--meter {flags} (repeatable) or --custom-meter NAME:EVENT:AGGREGATION[:PROPERTY]"
+                ),
             ),
             &labels,
             &[],
         )?;
         for index in chosen {
-            let id = METER_CHOICES[index].1;
-            if id == "llm-tokens" {
+            let id = choices[index].id;
+            if id == LLM_PRESET {
                 let split = asker.confirm(
                     &Question::new(
                         "Also meter prompt and completion tokens separately?",
-                        "--meter llm-tokens-split",
+                        format!("--meter {LLM_SPLIT_PRESET}"),
                     )
                     .help(
                         "adds `prompt-tokens` and `completion-tokens` meters over the same events",
                     ),
                     false,
                 )?;
-                preset_ids.push(
-                    if split {
-                        "llm-tokens-split"
-                    } else {
-                        "llm-tokens"
-                    }
-                    .to_owned(),
-                );
-            } else if id == "custom" {
+                preset_ids.push(if split { LLM_SPLIT_PRESET } else { LLM_PRESET }.to_owned());
+            } else if id == CUSTOM_PRESET {
                 customs.push(ask_custom_meter(asker)?);
             } else {
                 preset_ids.push(id.to_owned());
@@ -136,15 +135,7 @@ pub fn parse_custom_meter(spec: &str) -> anyhow::Result<Meter> {
 }
 
 fn parse_aggregation(text: &str) -> Option<AggregationFunc> {
-    Some(match text {
-        "count" => AggregationFunc::Count,
-        "sum" => AggregationFunc::Sum,
-        "max" => AggregationFunc::Max,
-        "min" => AggregationFunc::Min,
-        "avg" => AggregationFunc::Avg,
-        "unique" => AggregationFunc::Unique,
-        _ => return None,
-    })
+    AggregationFunc::from_name(text)
 }
 
 fn custom_meter(
@@ -187,10 +178,16 @@ fn ask_custom_meter(asker: &mut dyn Asker) -> anyhow::Result<Meter> {
         Some(&name),
         &not_empty,
     )?;
-    let funcs = ["sum", "count", "max", "min", "avg", "unique"];
-    let labels: Vec<String> = funcs.iter().map(|s| (*s).to_owned()).collect();
+    // `sum` first: it is the usual choice and the default.
+    let funcs: Vec<AggregationFunc> = std::iter::once(AggregationFunc::Sum)
+        .chain(
+            AggregationFunc::ALL
+                .into_iter()
+                .filter(|f| *f != AggregationFunc::Sum),
+        )
+        .collect();
+    let labels: Vec<String> = funcs.iter().map(|f| f.as_str().to_owned()).collect();
     let func = funcs[asker.select(&Question::new("Aggregation:", flag), &labels, 0)?];
-    let func = parse_aggregation(func).unwrap_or(AggregationFunc::Sum);
     let property = if func == AggregationFunc::Count {
         None
     } else {

@@ -84,7 +84,7 @@ fn converse(
             .clone()
             .or_else(|| saved.and_then(|s| s.server_url.clone())),
         package: package.path.clone(),
-        framework: saved.and_then(|s| s.project.framework.clone()),
+        framework: saved.and_then(|s| s.project.framework),
         customer,
         meters: meters
             .into_iter()
