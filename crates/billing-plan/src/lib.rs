@@ -13,6 +13,7 @@ pub mod diagnostic;
 pub mod model;
 pub mod parse;
 pub mod presets;
+pub mod text;
 pub mod validate;
 pub mod write;
 
