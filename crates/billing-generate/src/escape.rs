@@ -222,7 +222,7 @@ pub fn js_template(s: &str) -> String {
 /// no dotenv parser reads a comment, a quote, an expansion (`${…}`) or a second line in it.
 pub fn dotenv(s: &str) -> bool {
     s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-._~:/?[]@!&()*+,;=%".contains(c))
+        .all(|c| c.is_ascii_alphanumeric() || "-._~:/?[]@!&*+,;=%".contains(c))
 }
 
 /// An ASCII identifier valid in Python, Go, PHP and Ruby (letters, digits, `_`).

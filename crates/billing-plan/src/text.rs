@@ -69,13 +69,13 @@ pub fn is_module_specifier(s: &str) -> bool {
 }
 
 /// Why `url` cannot be written into generated code or `.env.example`, or `None`. Only the
-/// characters of RFC 3986 (unreserved, reserved and `%`) are accepted: no whitespace, quotes,
-/// backslashes or angle brackets.
+/// characters of RFC 3986 (unreserved, reserved and `%`) are accepted, less `$ ' ( )`, which
+/// an API base URL never needs and which `.env` parsers read as expansion or quoting: no
+/// whitespace, quotes, backslashes or angle brackets either.
 pub fn url_problem(url: &str) -> Option<String> {
-    // RFC 3986 without `'`, which would end a single-quoted literal for no URL's benefit.
     let bad = url
         .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&()*+,;=%".contains(*c)));
+        .find(|c| !(c.is_ascii_alphanumeric() || "-._~:/?#[]@!&*+,;=%".contains(*c)));
     bad.map(|c| format!("{c:?} is not allowed in a URL, found {url:?}"))
 }
 
@@ -159,6 +159,7 @@ mod tests {
         assert!(has_url_credentials("http://u@127.0.0.1:9"));
         assert!(url_problem("https://x.example/\"+alert(1)+\"").is_some());
         assert!(url_problem("https://x.example/a b").is_some());
+        assert!(url_problem("https://x.example/${HOME}").is_some());
         assert_eq!(url_problem("http://127.0.0.1:8080/"), None);
     }
 }

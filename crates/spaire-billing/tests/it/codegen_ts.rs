@@ -19,9 +19,9 @@ use crate::codegen::{self, PRESETS, PRICINGS, Pricing};
 use crate::common;
 
 /// A fixture project under `tests/fixtures/codegen/ts/` and what `detect` reports for it.
-struct Fixture {
-    name: &'static str,
-    language: Language,
+pub(crate) struct Fixture {
+    pub(crate) name: &'static str,
+    pub(crate) language: Language,
     module_system: ModuleSystem,
     src_dir: bool,
     aliases: &'static [(&'static str, &'static str)],
@@ -45,7 +45,7 @@ fn details(f: impl FnOnce(&mut FrameworkDetails)) -> FrameworkDetails {
     d
 }
 
-fn fixtures() -> Vec<Fixture> {
+pub(crate) fn fixtures() -> Vec<Fixture> {
     use FrameworkId as F;
     let ts = Language::TypeScript;
     let esm = ModuleSystem::Esm;
@@ -233,7 +233,7 @@ fn fixtures() -> Vec<Fixture> {
     ]
 }
 
-fn profile_for(root: &Path, fixture: &Fixture) -> ProjectProfile {
+pub(crate) fn profile_for(root: &Path, fixture: &Fixture) -> ProjectProfile {
     let frameworks = fixture
         .framework
         .map(|id| {
