@@ -15,6 +15,7 @@ mod codegen_py;
 mod codegen_ts;
 mod detect;
 mod emulator;
+mod hostile_files;
 mod injection;
 mod mcp;
 mod plan;
