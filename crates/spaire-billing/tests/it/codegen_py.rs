@@ -376,6 +376,32 @@ fn prepare_with(
     (dir, plan)
 }
 
+/// POSTs headers announcing a 300 MB body and sends none of it: a handler that waited to
+/// read the body would time out; one that checks the length first answers at once.
+fn declared_oversize_status(url: &str) -> u16 {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (host, path) = rest.split_once('/').expect("path");
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: 300000000\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = [0u8; 64];
+    let n = stream
+        .read(&mut response)
+        .expect("an answer before the body is sent");
+    String::from_utf8_lossy(&response[..n])
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Meter counts equal the usage sent, webhooks verify, and SIG{TERM,INT} flushes the queue.
 fn usage_reaches_the_meters(app: &PyApp) {
     let Some(python) = venv_python() else { return };
@@ -449,6 +475,17 @@ fn usage_reaches_the_meters(app: &PyApp) {
         codegen::http("POST", &webhook, &pairs, &body).unwrap().0,
         202,
         "signed order.paid"
+    );
+    // The same delivery again (same webhook-id): acknowledged, not dispatched (200, not 202).
+    assert_eq!(
+        codegen::http("POST", &webhook, &pairs, &body).unwrap().0,
+        200,
+        "replayed order.paid"
+    );
+    assert_eq!(
+        declared_oversize_status(&webhook),
+        413,
+        "a 300 MB Content-Length is refused before the body is sent"
     );
     let tampered = body.replacen("order.paid", "order.paie", 1);
     assert_eq!(
@@ -643,6 +680,10 @@ headers = json.load(open("headers.json"))
 statuses = [
     client.post("/api/webhooks/spaire", body, content_type="application/json", headers=headers).status_code,
     client.post("/api/webhooks/spaire", body.replace(b"order.paid", b"order.paie", 1), content_type="application/json", headers=headers).status_code,
+    # Replayed webhook-id: acknowledged without dispatching again.
+    client.post("/api/webhooks/spaire", body, content_type="application/json", headers=headers).status_code,
+    # A declared 300 MB body is refused before it is read.
+    client.generic("POST", "/api/webhooks/spaire", b"", content_type="application/json", CONTENT_LENGTH="300000000").status_code,
 ]
 print(json.dumps(statuses))
 "#;
@@ -688,7 +729,7 @@ fn django_middleware_and_csrf_exempt_webhook_work() {
     assert!(output.status.success(), "{logs}");
     assert_eq!(
         String::from_utf8_lossy(&output.stdout).trim(),
-        "[202, 403]",
+        "[202, 403, 200, 413]",
         "{logs}"
     );
     assert_eq!(api.meter_total(&meter, "cust-django"), 4.0, "{logs}");
