@@ -376,32 +376,6 @@ fn prepare_with(
     (dir, plan)
 }
 
-/// POSTs headers announcing a 300 MB body and sends none of it: a handler that waited to
-/// read the body would time out; one that checks the length first answers at once.
-fn declared_oversize_status(url: &str) -> u16 {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").expect("http URL");
-    let (host, path) = rest.split_once('/').expect("path");
-    let mut stream = std::net::TcpStream::connect(host).unwrap();
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
-        .unwrap();
-    write!(
-        stream,
-        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: 300000000\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = [0u8; 64];
-    let n = stream
-        .read(&mut response)
-        .expect("an answer before the body is sent");
-    String::from_utf8_lossy(&response[..n])
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
 /// Meter counts equal the usage sent, webhooks verify, and SIG{TERM,INT} flushes the queue.
 fn usage_reaches_the_meters(app: &PyApp) {
     let Some(python) = venv_python() else { return };
@@ -483,7 +457,7 @@ fn usage_reaches_the_meters(app: &PyApp) {
         "replayed order.paid"
     );
     assert_eq!(
-        declared_oversize_status(&webhook),
+        codegen::declared_oversize_status(&webhook),
         413,
         "a 300 MB Content-Length is refused before the body is sent"
     );
