@@ -21,7 +21,7 @@ pub const MAX_MODULE: usize = 200;
 /// line / paragraph separators, which no dashboard shows and which would break a comment.
 pub fn meter_name_problem(name: &str) -> Option<String> {
     let chars = name.chars().count();
-    if chars < MIN_METER_NAME || chars > MAX_METER_NAME {
+    if !(MIN_METER_NAME..=MAX_METER_NAME).contains(&chars) {
         return Some(format!(
             "expected a meter name of {MIN_METER_NAME} to {MAX_METER_NAME} characters, found {name:?}"
         ));
