@@ -6,8 +6,13 @@ use std::path::Path;
 /// Why a file was not read. Turned into a note by the caller; never fatal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Skip {
-    TooLarge { bytes: u64, limit: u64 },
+    TooLarge {
+        bytes: u64,
+        limit: u64,
+    },
     NotUtf8,
+    /// A device, FIFO, socket or directory (possibly behind a symlink): never read.
+    NotRegular,
     Unreadable(String),
 }
 
@@ -18,26 +23,62 @@ impl std::fmt::Display for Skip {
                 write!(f, "skipped: {bytes} bytes is over the {limit}-byte limit")
             }
             Skip::NotUtf8 => f.write_str("skipped: not UTF-8 text"),
+            Skip::NotRegular => f.write_str("skipped: not a regular file (device, FIFO or socket)"),
             Skip::Unreadable(why) => write!(f, "skipped: unreadable ({why})"),
         }
     }
 }
 
 /// Reads a text file of at most `limit` bytes. A UTF-8 byte-order mark is dropped.
+///
+/// Projects are untrusted input: only a regular file is read (a symlink is followed only to
+/// one), never a device such as `/dev/zero` or a FIFO, and never more than `limit` bytes even
+/// if the file grows while it is read. The type is checked on the opened handle, and the open
+/// itself does not block on a FIFO, so swapping the file between check and read changes
+/// nothing.
 pub fn read_text(path: &Path, limit: u64) -> Result<String, Skip> {
-    let meta = std::fs::metadata(path).map_err(|e| Skip::Unreadable(e.kind().to_string()))?;
+    use std::io::Read;
+    let unreadable = |e: std::io::Error| Skip::Unreadable(e.kind().to_string());
+    let file = open_nonblocking(path).map_err(unreadable)?;
+    let meta = file.metadata().map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(Skip::NotRegular);
+    }
     if meta.len() > limit {
         return Err(Skip::TooLarge {
             bytes: meta.len(),
             limit,
         });
     }
-    let bytes = std::fs::read(path).map_err(|e| Skip::Unreadable(e.kind().to_string()))?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > limit {
+        return Err(Skip::TooLarge {
+            bytes: bytes.len() as u64,
+            limit,
+        });
+    }
     let text = String::from_utf8(bytes).map_err(|_| Skip::NotUtf8)?;
     Ok(match text.strip_prefix('\u{feff}') {
         Some(rest) => rest.to_owned(),
         None => text,
     })
+}
+
+#[cfg(unix)]
+fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::open(path)
 }
 
 /// Byte offset → 1-based line and column (columns count characters, not bytes).
@@ -65,6 +106,31 @@ impl LineIndex {
             .get(start..end)
             .map_or(end.saturating_sub(start), |s| s.chars().count());
         (line, u32::try_from(col + 1).unwrap_or(u32::MAX))
+    }
+}
+
+/// Random access to the lines of a text, for the evidence of many entries of one file:
+/// [`line_text`] walks the text from its start on every call, which made a 50k-line
+/// `requirements.txt` take seconds (quadratic in its entries).
+pub struct Lines<'a> {
+    lines: Vec<&'a str>,
+}
+
+impl<'a> Lines<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Self {
+            lines: text.lines().collect(),
+        }
+    }
+
+    /// The trimmed text of 1-based `line`, shortened like [`line_text`].
+    pub fn text(&self, line: u32) -> String {
+        let raw = self
+            .lines
+            .get((line as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or("");
+        shorten(raw.trim(), 100)
     }
 }
 
@@ -169,5 +235,48 @@ mod tests {
         assert_eq!(strip_dir("apps/web/src/a.ts", "apps/web"), Some("src/a.ts"));
         assert_eq!(strip_dir("apps/webx/a.ts", "apps/web"), None);
         assert_eq!(shorten("abcdef", 4), "abc…");
+    }
+}
+
+#[cfg(all(test, unix))]
+mod hostile_file_tests {
+    use super::{Lines, Skip, read_text};
+
+    #[test]
+    fn devices_and_fifos_are_never_read_even_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let zero = dir.path().join("package.json");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        assert_eq!(read_text(&zero, 1024), Err(Skip::NotRegular));
+
+        let fifo = dir.path().join("go.mod");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // Would block forever on open or read without O_NONBLOCK and the type check.
+        assert_eq!(read_text(&fifo, 1024), Err(Skip::NotRegular));
+        assert_eq!(read_text(dir.path(), 1024), Err(Skip::NotRegular));
+    }
+
+    #[test]
+    fn regular_files_are_bounded_and_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("requirements.txt");
+        std::fs::write(&file, "\u{feff}flask\n").unwrap();
+        assert_eq!(read_text(&file, 1024).unwrap(), "flask\n");
+        assert_eq!(
+            read_text(&file, 4),
+            Err(Skip::TooLarge { bytes: 9, limit: 4 })
+        );
+    }
+
+    #[test]
+    fn lines_give_each_line_text_by_number() {
+        let lines = Lines::new("a\n  b  \r\nc");
+        assert_eq!(lines.text(2), "b");
+        assert_eq!(lines.text(3), "c");
+        assert_eq!(lines.text(9), "");
     }
 }

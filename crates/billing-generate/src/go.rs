@@ -52,7 +52,7 @@ const TEMPLATES: &[Template] = &[
 #[derive(Serialize)]
 struct Context<'a> {
     header: String,
-    default_server_url: &'a str,
+    default_server_url: String,
     customer: &'a CustomerSource,
     api_calls: bool,
     webhooks: bool,
@@ -112,7 +112,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     let api_calls = !meter_events.api.is_empty();
     let context = Context {
         header: render::header_line("//"),
-        default_server_url: plan.effective_server_url(),
+        default_server_url: plan.public_server_url(),
         customer: &plan.customer,
         api_calls,
         webhooks,
@@ -185,7 +185,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         .push(registration_step(target, &import, api_calls, webhooks));
     changes
         .env_vars
-        .extend(env_vars(plan.effective_server_url(), webhooks));
+        .extend(env_vars(&plan.public_server_url(), webhooks));
     Ok(changes)
 }
 

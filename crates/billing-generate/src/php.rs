@@ -55,7 +55,7 @@ const TEMPLATES: &[Template] = &[
 #[derive(Serialize)]
 struct Context<'a> {
     header: String,
-    default_server_url: &'a str,
+    default_server_url: String,
     customer: &'a CustomerSource,
     api_calls: bool,
     webhook_events: &'a [WebhookEvent],
@@ -77,7 +77,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     let api_calls = !meter_events.api.is_empty();
     let context = Context {
         header: render::header_line("//"),
-        default_server_url: plan.effective_server_url(),
+        default_server_url: plan.public_server_url(),
         customer: &plan.customer,
         api_calls,
         webhook_events: &webhook_events,
@@ -141,7 +141,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     register(target, webhooks, &mut changes)?;
     changes
         .env_vars
-        .extend(env_vars(plan.effective_server_url(), webhooks));
+        .extend(env_vars(&plan.public_server_url(), webhooks));
     Ok(changes)
 }
 

@@ -111,7 +111,7 @@ pub fn metadata_keys(meter: &Meter) -> Vec<String> {
 #[derive(Serialize)]
 struct Context<'a> {
     header: String,
-    default_server_url: &'a str,
+    default_server_url: String,
     framework: &'static str,
     customer: &'a CustomerSource,
     customer_body: bool,
@@ -148,7 +148,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         .unwrap_or_default();
     let context = Context {
         header: render::header_line("#"),
-        default_server_url: plan.effective_server_url(),
+        default_server_url: plan.public_server_url(),
         framework: layout.framework.as_str(),
         customer: &plan.customer,
         customer_body: matches!(plan.customer, CustomerSource::Body { .. }),
@@ -257,10 +257,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     });
     changes.env_vars.push(EnvVarName {
         name: "SPAIRE_SERVER_URL".to_owned(),
-        purpose: format!(
-            "Spaire API base URL (default {})",
-            plan.effective_server_url()
-        ),
+        purpose: format!("Spaire API base URL (default {})", plan.public_server_url()),
         required: false,
     });
     if webhooks {

@@ -15,7 +15,8 @@ use crate::GenerateError;
 pub type Template = (&'static str, &'static str);
 
 /// Builds an environment with strict undefined handling, so a missing context variable is a
-/// render error instead of silently empty code.
+/// render error instead of silently empty code, and the escaping filters of [`crate::escape`]
+/// that every plan value passes through on its way into generated code.
 pub fn environment(templates: &[Template]) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -27,6 +28,7 @@ pub fn environment(templates: &[Template]) -> Environment<'static> {
             .build()
             .expect("default delimiters are valid"),
     );
+    crate::escape::register(&mut env);
     for (name, source) in templates {
         env.add_template(name, source)
             .unwrap_or_else(|e| panic!("embedded template {name} does not parse: {e}"));

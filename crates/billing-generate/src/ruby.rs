@@ -62,7 +62,7 @@ const TEMPLATES: &[Template] = &[
 #[derive(Serialize)]
 struct Context<'a> {
     header: String,
-    default_server_url: &'a str,
+    default_server_url: String,
     customer: &'a CustomerSource,
     api_calls: bool,
     webhooks: bool,
@@ -85,7 +85,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     let api_calls = !meter_events.api.is_empty();
     let context = Context {
         header: render::header_line("#"),
-        default_server_url: plan.effective_server_url(),
+        default_server_url: plan.public_server_url(),
         customer: &plan.customer,
         api_calls,
         webhooks,
@@ -169,7 +169,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     }
     changes
         .env_vars
-        .extend(env_vars(plan.effective_server_url(), webhooks));
+        .extend(env_vars(&plan.public_server_url(), webhooks));
     Ok(changes)
 }
 

@@ -235,13 +235,12 @@ impl Renderer {
             move |text: String| if ts { text } else { String::new() },
         );
         env.add_function("imp", move |names: String, spec: String| {
+            // `spec` may come from the plan (`customer.module`): always a quoted literal.
+            let spec = crate::escape::js_str(&spec);
             if esm {
-                format!("import {names} from \"{spec}\";")
+                format!("import {names} from {spec};")
             } else {
-                format!(
-                    "const {} = require(\"{spec}\");",
-                    names.replace(" as ", ": ")
-                )
+                format!("const {} = require({spec});", names.replace(" as ", ": "))
             }
         });
         Renderer { env, base }
@@ -409,7 +408,7 @@ fn env_var_names(plan: &BillingPlan, output: &mut Output) {
         name: "SPAIRE_SERVER_URL".to_owned(),
         purpose: format!(
             "Spaire API base URL (defaults to {})",
-            plan.effective_server_url()
+            plan.public_server_url()
         ),
         required: false,
     });

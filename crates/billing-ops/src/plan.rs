@@ -139,6 +139,9 @@ pub fn select_package<'p>(
     if let Some(package) = profile.package(wanted) {
         return Ok(package);
     }
+    if let Some(broken) = malformed_manifest_in(profile, wanted) {
+        return Err(broken);
+    }
     let candidates: Vec<&str> = profile.packages.iter().map(|p| p.path.as_str()).collect();
     match candidates.as_slice() {
         [] => Err(Hinted::new(
@@ -174,6 +177,31 @@ pub fn select_package<'p>(
         )
         .into()),
     }
+}
+
+/// The package at `wanted` was not found; when that is because its manifest (package.json,
+/// pyproject.toml, ...) does not parse, the error is detect's own diagnostic for it (file,
+/// line, column, what is wrong), not "no package.json".
+fn malformed_manifest_in(profile: &ProjectProfile, wanted: &str) -> Option<anyhow::Error> {
+    let dir = wanted.trim_end_matches('/');
+    let warning = profile.warnings.iter().find(|w| {
+        w.code == "malformed-manifest"
+            && w.file.as_deref().is_some_and(|file| {
+                let parent = file.rfind('/').map_or(".", |i| &file[..i]);
+                parent == dir || (dir.is_empty() && parent == ".")
+            })
+    })?;
+    let file = warning.file.as_deref().unwrap_or("the manifest");
+    Some(
+        Hinted::new(
+            warning.message.clone(),
+            format!(
+                "fix `{file}` so it parses (`spaire-billing detect` shows the same problem), \
+                 then run this again"
+            ),
+        )
+        .into(),
+    )
 }
 
 /// Whether the git work tree at `root` has uncommitted changes (`None`: not a git repository

@@ -14,6 +14,7 @@ pub mod diagnostic;
 pub mod model;
 pub mod parse;
 pub mod presets;
+pub mod text;
 pub mod validate;
 pub mod write;
 

@@ -115,6 +115,12 @@ impl BillingPlan {
             .unwrap_or_else(|| self.environment.default_server_url())
     }
 
+    /// [`Self::effective_server_url`] without any `user:password@`: the form written into
+    /// generated code and `.env.example`, which get committed.
+    pub fn public_server_url(&self) -> String {
+        crate::text::strip_url_credentials(self.effective_server_url())
+    }
+
     pub fn uses_credits(&self) -> bool {
         !self.credits.is_empty()
     }

@@ -14,6 +14,7 @@ use crate::diagnostic::{Diagnostic, PlanError};
 use crate::model::{AggregationFunc, BillingPlan, CustomerSource, Environment, MeterKind};
 use crate::parse::did_you_mean;
 use crate::presets;
+use crate::text;
 
 /// Where a plan meter came from in the file: the `[[meters]]` entry (a preset entry can
 /// produce several meters) and whether its fields were written by the user.
@@ -62,7 +63,15 @@ pub fn check(plan: &BillingPlan, origins: &[MeterOrigin]) -> Vec<Diagnostic> {
 }
 
 fn check_top(plan: &BillingPlan, out: &mut Vec<Diagnostic>) {
-    if let Some(url) = &plan.server_url {
+    if let Some(url) = &plan.server_url
+        && let Some(problem) = text::url_problem(url)
+    {
+        out.push(Diagnostic::new(
+            "server_url",
+            problem,
+            "write the API base URL, e.g. `server_url = \"https://sandbox-api.spairehq.com\"`",
+        ));
+    } else if let Some(url) = &plan.server_url {
         let scheme_ok = url.starts_with("https://")
             || (url.starts_with("http://") && plan.environment == Environment::Local)
             || url.starts_with("http://127.0.0.1")
@@ -133,12 +142,16 @@ fn check_top(plan: &BillingPlan, out: &mut Vec<Diagnostic>) {
                     "write e.g. `function = \"getUserId\"`",
                 ));
             }
-            if module.trim().is_empty() {
+            if !text::is_module_specifier(module) {
                 out.push(Diagnostic::new(
                     "customer.module",
-                    "expected the module that exports the function, found an empty string",
-                    "write e.g. `module = \"@/lib/auth\"` (TypeScript) or `module = \"app.auth\"` \
-                     (Python)",
+                    format!(
+                        "expected the module that exports the function (letters, digits and \
+                         `@ . _ - / ~ # \\ ::`, at most {} characters), found {module:?}",
+                        text::MAX_MODULE
+                    ),
+                    "write e.g. `module = \"@/lib/auth\"` (TypeScript), `module = \"app.auth\"` \
+                     (Python), `module = \"App/Auth\"` (PHP) or `module = \"Auth\"` (Ruby)",
                 ));
             }
         }
@@ -156,13 +169,6 @@ fn is_identifier(s: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
-}
-
-fn is_event_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 100
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
 fn field(origin: &MeterOrigin, key: &str) -> String {
@@ -197,13 +203,10 @@ fn check_meters(plan: &BillingPlan, origins: &[MeterOrigin], out: &mut Vec<Diagn
     let mut sent_by: BTreeMap<&str, Vec<MeterKind>> = BTreeMap::new();
     for (i, meter) in plan.meters.iter().enumerate() {
         let o = origin(i);
-        if meter.name.chars().count() < 3 || meter.name.len() > 100 {
+        if let Some(problem) = text::meter_name_problem(&meter.name) {
             out.push(Diagnostic::new(
                 field(&o, "name"),
-                format!(
-                    "expected a meter name of 3 to 100 characters, found {:?}",
-                    meter.name
-                ),
+                problem,
                 "write e.g. `name = \"image-generations\"`",
             ));
         }
@@ -216,11 +219,13 @@ fn check_meters(plan: &BillingPlan, origins: &[MeterOrigin], out: &mut Vec<Diagn
         } else {
             seen_names.insert(&meter.name, o.path.clone());
         }
-        if !is_event_name(&meter.event) {
+        if !text::is_event_name(&meter.event) {
             out.push(Diagnostic::new(
                 field(&o, "event"),
                 format!(
-                    "expected an event name of letters, digits, `-`, `_`, `.` or `:`, found {:?}",
+                    "expected an event name of 1 to {} letters, digits, `-`, `_`, `.` or `:`, \
+                     found {:?}",
+                    text::MAX_EVENT_NAME,
                     meter.event
                 ),
                 "write e.g. `event = \"image-generated\"`",
@@ -505,6 +510,14 @@ fn check_webhooks(plan: &BillingPlan, out: &mut Vec<Diagnostic>) {
         }
     }
     if let Some(url) = &webhooks.url
+        && let Some(problem) = text::url_problem(url)
+    {
+        out.push(Diagnostic::new(
+            "webhooks.url",
+            problem,
+            "give the public https URL of the webhook endpoint",
+        ));
+    } else if let Some(url) = &webhooks.url
         && !url.starts_with("https://")
     {
         out.push(Diagnostic::new(

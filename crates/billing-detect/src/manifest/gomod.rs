@@ -1,7 +1,7 @@
 //! `go.mod` (module path and requirements) and `go.work` (`use` directories).
 
 use super::Dependency;
-use crate::text::line_text;
+use crate::text::shorten;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GoMod {
@@ -25,7 +25,7 @@ pub fn parse_go_mod(file: &str, text: &str) -> GoMod {
             if line.starts_with(')') {
                 in_require = false;
             } else if !line.is_empty() {
-                push_require(&mut out, file, text, line, line_no, raw);
+                push_require(&mut out, file, line, line_no, raw);
             }
             continue;
         }
@@ -38,14 +38,14 @@ pub fn parse_go_mod(file: &str, text: &str) -> GoMod {
             if rest.starts_with('(') {
                 in_require = true;
             } else if !rest.is_empty() {
-                push_require(&mut out, file, text, rest, line_no, raw);
+                push_require(&mut out, file, rest, line_no, raw);
             }
         }
     }
     out
 }
 
-fn push_require(out: &mut GoMod, file: &str, text: &str, entry: &str, line: u32, raw: &str) {
+fn push_require(out: &mut GoMod, file: &str, entry: &str, line: u32, raw: &str) {
     let mut parts = entry.split_whitespace();
     let (Some(path), version) = (parts.next(), parts.next()) else {
         return;
@@ -55,7 +55,7 @@ fn push_require(out: &mut GoMod, file: &str, text: &str, entry: &str, line: u32,
         spec: version.unwrap_or_default().to_owned(),
         file: file.to_owned(),
         line,
-        text: line_text(text, line),
+        text: shorten(raw.trim(), 100),
         dev: raw.contains("// indirect"),
     });
 }

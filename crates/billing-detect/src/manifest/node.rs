@@ -2,7 +2,7 @@
 
 use super::json::{self, Dialect, Node};
 use super::{Dependency, Problem};
-use crate::text::line_text;
+use crate::text::Lines;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PackageJson {
@@ -41,6 +41,7 @@ fn from_node(file: &str, text: &str, root: &Node) -> PackageJson {
         file: file.to_owned(),
         ..PackageJson::default()
     };
+    let lines = Lines::new(text);
     pkg.name = root.get("name").and_then(Node::as_str).map(str::to_owned);
     pkg.module_type = root
         .get("type")
@@ -64,7 +65,7 @@ fn from_node(file: &str, text: &str, root: &Node) -> PackageJson {
                 spec: spec.as_str().unwrap_or_default().to_owned(),
                 file: file.to_owned(),
                 line: spec.line,
-                text: line_text(text, spec.line),
+                text: lines.text(spec.line),
                 dev,
             });
         }

@@ -2,7 +2,7 @@
 
 use super::json::{self, Dialect};
 use super::{Dependency, Problem};
-use crate::text::line_text;
+use crate::text::Lines;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Composer {
@@ -18,6 +18,7 @@ pub fn parse_composer(file: &str, text: &str) -> (Option<Composer>, Option<Probl
         column: e.column,
         message: e.message,
     });
+    let lines = Lines::new(text);
     let composer = node.map(|root| {
         let mut c = Composer {
             name: root.get("name").and_then(|n| n.as_str()).map(str::to_owned),
@@ -30,7 +31,7 @@ pub fn parse_composer(file: &str, text: &str) -> (Option<Composer>, Option<Probl
                     spec: spec.as_str().unwrap_or_default().to_owned(),
                     file: file.to_owned(),
                     line: spec.line,
-                    text: line_text(text, spec.line),
+                    text: lines.text(spec.line),
                     dev,
                 });
             }

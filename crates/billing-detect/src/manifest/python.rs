@@ -4,7 +4,7 @@
 use toml_edit::{Document, Item, Table};
 
 use super::{Dependency, Problem};
-use crate::text::{LineIndex, line_text};
+use crate::text::{LineIndex, Lines};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PyProject {
@@ -64,6 +64,7 @@ pub fn parse_pyproject(file: &str, text: &str) -> (Option<PyProject>, Option<Pro
         Err(e) => return (None, Some(toml_problem(file, text, &e))),
     };
     let index = LineIndex::new(text);
+    let lines = Lines::new(text);
     let line_of = |span: Option<std::ops::Range<usize>>| span.map_or(1, |s| index.line(s.start));
     let mut py = PyProject {
         file: file.to_owned(),
@@ -75,7 +76,7 @@ pub fn parse_pyproject(file: &str, text: &str) -> (Option<PyProject>, Option<Pro
             spec,
             file: file.to_owned(),
             line,
-            text: line_text(text, line),
+            text: lines.text(line),
             dev,
         });
     };
@@ -210,6 +211,7 @@ pub struct Requirements {
 
 pub fn parse_requirements(file: &str, text: &str) -> Requirements {
     let mut out = Requirements::default();
+    let lines = Lines::new(text);
     let mut logical = String::new();
     let mut start_line = 0u32;
     for (i, raw) in text.lines().enumerate() {
@@ -259,7 +261,7 @@ pub fn parse_requirements(file: &str, text: &str) -> Requirements {
                 spec: version,
                 file: file.to_owned(),
                 line: start_line,
-                text: line_text(text, start_line),
+                text: lines.text(start_line),
                 dev: false,
             });
         }
@@ -288,6 +290,7 @@ pub fn parse_pipfile(file: &str, text: &str) -> (Vec<Dependency>, Option<Problem
         Err(e) => return (Vec::new(), Some(toml_problem(file, text, &e))),
     };
     let index = LineIndex::new(text);
+    let lines = Lines::new(text);
     let mut deps = Vec::new();
     for (section, dev) in [("packages", false), ("dev-packages", true)] {
         let Some(table) = doc.get(section).and_then(Item::as_table_like) else {
@@ -304,7 +307,7 @@ pub fn parse_pipfile(file: &str, text: &str) -> (Vec<Dependency>, Option<Problem
                 spec,
                 file: file.to_owned(),
                 line,
-                text: line_text(text, line),
+                text: lines.text(line),
                 dev,
             });
         }
@@ -399,6 +402,16 @@ dev = ["pytest>=8"]
         assert!(py.is_none());
         let p = p.unwrap();
         assert_eq!(p.line, 2, "{p:?}");
+    }
+
+    #[test]
+    fn a_50k_line_requirements_file_keeps_every_entry_and_its_line() {
+        let text: String = (0..50_000).map(|i| format!("p{i}>=1 # x\n")).collect();
+        let r = parse_requirements("requirements.txt", &text);
+        assert_eq!(r.dependencies.len(), 50_000);
+        let last = &r.dependencies[49_999];
+        assert_eq!((last.name.as_str(), last.line), ("p49999", 50_000));
+        assert_eq!(last.text, "p49999>=1 # x");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `Gemfile` (declared gems) and `Gemfile.lock` (resolved versions).
 
 use super::Dependency;
-use crate::text::line_text;
+use crate::text::shorten;
 
 /// `gem "name", "~> 7.1"` lines. Gems inside `group :development, :test do` are dev.
 pub fn parse_gemfile(file: &str, text: &str) -> Vec<Dependency> {
@@ -42,7 +42,7 @@ pub fn parse_gemfile(file: &str, text: &str) -> Vec<Dependency> {
             spec: spec.to_owned(),
             file: file.to_owned(),
             line: line_no,
-            text: line_text(text, line_no),
+            text: shorten(raw.trim(), 100),
             dev: dev_depth.last().copied().unwrap_or(false),
         });
     }

@@ -169,7 +169,7 @@ impl Context {
             ext: layout.import_ext(),
             exp: if layout.esm_syntax { "export " } else { "" },
             environment: plan.environment.as_str(),
-            server_url: plan.effective_server_url().trim_end_matches('/').to_owned(),
+            server_url: plan.public_server_url().trim_end_matches('/').to_owned(),
             llm_events: events_of(plan, MeterKind::LlmTokens),
             api_events: events_of(plan, MeterKind::ApiCalls),
             storage_events: events_of(plan, MeterKind::Storage),

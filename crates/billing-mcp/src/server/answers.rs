@@ -87,6 +87,16 @@ pub fn to_plan(root: &Path, args: &ProposePlanArgs) -> anyhow::Result<BillingPla
     })
 }
 
+/// The plan, if it passes the same validator as `spaire-billing.toml` (names, module
+/// specifier, URLs, amounts): everything an agent passes reaches generated code only this way.
+fn validated(plan: BillingPlan) -> anyhow::Result<BillingPlan> {
+    billing_plan::validate(&plan).map_err(|err| {
+        let hint = err.hint();
+        Hinted::new(format!("the answers do not make a valid plan: {err}"), hint)
+    })?;
+    Ok(plan)
+}
+
 fn from_plan_file(root: &Path, args: &ProposePlanArgs) -> anyhow::Result<BillingPlan> {
     let loaded = billing_plan::load(root).map_err(|err| match err {
         billing_plan::LoadError::Invalid(plan_err) => {
@@ -109,7 +119,8 @@ fn from_plan_file(root: &Path, args: &ProposePlanArgs) -> anyhow::Result<Billing
     if args.server_url.is_some() {
         plan.server_url = args.server_url.clone();
     }
-    Ok(plan)
+    // The overrides are answers too: check them as strictly as the file.
+    validated(plan)
 }
 
 fn environment(arg: Option<EnvironmentArg>) -> Environment {
@@ -290,6 +301,40 @@ mod tests {
         a.prices[0].meter = "no-such-meter".into();
         let (message, _) = error(&a);
         assert!(message.contains("no-such-meter"), "{message}");
+    }
+
+    #[test]
+    fn hostile_answers_meet_the_plan_validator() {
+        let mut a = args(vec![preset("api-calls")]);
+        a.customer = Some(CustomerArg::Function {
+            function: "getUser".into(),
+            module: "data:text/javascript,process.exit(7)".into(),
+        });
+        let (message, _) = error(&a);
+        assert!(message.contains("customer.module"), "{message}");
+
+        let mut a = args(vec![preset("api-calls")]);
+        let mut custom = preset("custom");
+        custom.name = Some("evil\n*/ process.exit(7) /*".into());
+        custom.event = Some("evil".into());
+        custom.aggregation = Some(AggregationFuncArg::Count);
+        a.meters = Some(vec![custom]);
+        let (message, _) = error(&a);
+        assert!(message.contains("meters[0].name"), "{message}");
+
+        // The file path: an override is checked like an answer.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("spaire-billing.toml"),
+            "[customer]\nfrom = \"header\"\nheader = \"x-user\"\n\n[[meters]]\npreset = \"api-calls\"\n",
+        )
+        .unwrap();
+        let mut a = args(vec![]);
+        a.meters = None;
+        a.customer = None;
+        a.server_url = Some("https://x.example/\";process.exit(7);//".into());
+        let err = to_plan(dir.path(), &a).unwrap_err();
+        assert!(err.to_string().contains("server_url"), "{err}");
     }
 
     #[test]

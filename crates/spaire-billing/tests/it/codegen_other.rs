@@ -286,6 +286,17 @@ fn assert_webhooks(url: &str) {
         202,
         "signed order.paid"
     );
+    // The same webhook-id again: acknowledged (200), not dispatched a second time.
+    assert_eq!(
+        codegen::http("POST", url, &pairs, &body).unwrap().0,
+        200,
+        "replayed order.paid"
+    );
+    assert_eq!(
+        codegen::declared_oversize_status(url),
+        413,
+        "a 300 MB Content-Length is refused before the body is sent"
+    );
     let tampered = body.replacen("order.paid", "order.paie", 1);
     assert_eq!(
         codegen::http("POST", url, &pairs, &tampered).unwrap().0,
@@ -516,7 +527,11 @@ if ($mode === 'record') {
     fwrite(STDOUT, sprintf("recorded in %.1f ms\n", (microtime(true) - $started) * 1000));
 } elseif ($mode === 'webhook') {
     $headers = json_decode(file_get_contents($argv[3]), true);
-    echo WebhookVerifier::handle(file_get_contents($argv[2]), $headers);
+    $body = file_get_contents($argv[2]);
+    // Twice in one process: the second delivery of a webhook-id is a replay.
+    echo WebhookVerifier::handle($body, $headers), ' ', WebhookVerifier::handle($body, $headers);
+} elseif ($mode === 'oversize') {
+    echo WebhookVerifier::handle(str_repeat(' ', WebhookVerifier::MAX_BODY_BYTES + 1), []);
 }
 "#;
 
@@ -536,7 +551,12 @@ when "record"
   puts format("recorded in %.1f ms", (Process.clock_gettime(Process::CLOCK_MONOTONIC) - started) * 1000)
 when "webhook"
   require "json"
-  print SpaireBilling::WebhookVerifier.handle(File.read(ARGV[1]), JSON.parse(File.read(ARGV[2])))
+  body = File.read(ARGV[1])
+  headers = JSON.parse(File.read(ARGV[2]))
+  # Twice in one process: the second delivery of a webhook-id is a replay.
+  print SpaireBilling::WebhookVerifier.handle(body, headers), " ", SpaireBilling::WebhookVerifier.handle(body, headers)
+when "oversize"
+  print SpaireBilling::WebhookVerifier.handle(" " * (SpaireBilling::WebhookVerifier::MAX_BODY_BYTES + 1), {})
 end
 "#;
 
@@ -631,7 +651,8 @@ fn script_runtime(script: &Script) {
     assert_eq!(total("api-calls"), script.api_calls, "{logs}");
     assert_eq!(total("llm-token-usage"), 3.0 * 42.0, "{logs}");
 
-    // Webhooks: signed → 202, tampered → 403, wrong secret → 403, unknown type → 202.
+    // Webhooks, each delivered twice: signed → 202 then 200 (replay, not dispatched again),
+    // tampered → 403, wrong secret → 403, unknown type → 202 then 200; oversize → 413.
     let body = codegen::order_paid_body();
     let check = |body: &str, headers: &[(String, String)]| -> String {
         std::fs::write(dir.path().join("body.json"), body).unwrap();
@@ -657,19 +678,26 @@ fn script_runtime(script: &Script) {
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     };
     let signed = codegen::signed_headers(WEBHOOK_SECRET, &body);
-    assert_eq!(check(&body, &signed), "202");
+    assert_eq!(check(&body, &signed), "202 200");
     assert_eq!(
         check(&body.replacen("order.paid", "order.paie", 1), &signed),
-        "403"
+        "403 403"
     );
     assert_eq!(
         check(&body, &codegen::signed_headers("spaire_whs_other", &body)),
-        "403"
+        "403 403"
     );
     let unknown = r#"{"type":"future.event","data":{}}"#;
     assert_eq!(
         check(unknown, &codegen::signed_headers(WEBHOOK_SECRET, unknown)),
-        "202"
+        "202 200"
+    );
+    let oversize = run(&["oversize"], &base_url, emulator.token());
+    assert_eq!(
+        String::from_utf8_lossy(&oversize.stdout).trim(),
+        "413",
+        "{}",
+        String::from_utf8_lossy(&oversize.stderr)
     );
 
     // API down: recording still returns at once and the process exits cleanly.

@@ -461,6 +461,17 @@ fn usage_reaches_the_meters(app: &PyApp) {
         202,
         "signed order.paid"
     );
+    // The same delivery again (same webhook-id): acknowledged, not dispatched (200, not 202).
+    assert_eq!(
+        codegen::http("POST", &webhook, &pairs, &body).unwrap().0,
+        200,
+        "replayed order.paid"
+    );
+    assert_eq!(
+        codegen::declared_oversize_status(&webhook),
+        413,
+        "a 300 MB Content-Length is refused before the body is sent"
+    );
     let tampered = body.replacen("order.paid", "order.paie", 1);
     assert_eq!(
         codegen::http("POST", &webhook, &pairs, &tampered)
@@ -654,6 +665,10 @@ headers = json.load(open("headers.json"))
 statuses = [
     client.post("/api/webhooks/spaire", body, content_type="application/json", headers=headers).status_code,
     client.post("/api/webhooks/spaire", body.replace(b"order.paid", b"order.paie", 1), content_type="application/json", headers=headers).status_code,
+    # Replayed webhook-id: acknowledged without dispatching again.
+    client.post("/api/webhooks/spaire", body, content_type="application/json", headers=headers).status_code,
+    # A declared 300 MB body is refused before it is read.
+    client.generic("POST", "/api/webhooks/spaire", b"", content_type="application/json", CONTENT_LENGTH="300000000").status_code,
 ]
 print(json.dumps(statuses))
 "#;
@@ -699,7 +714,7 @@ fn django_middleware_and_csrf_exempt_webhook_work() {
     assert!(output.status.success(), "{logs}");
     assert_eq!(
         String::from_utf8_lossy(&output.stdout).trim(),
-        "[202, 403]",
+        "[202, 403, 200, 413]",
         "{logs}"
     );
     assert_eq!(api.meter_total(&meter, "cust-django"), 4.0, "{logs}");

@@ -21,7 +21,7 @@ use crate::common;
 /// A fixture project under `tests/fixtures/codegen/ts/` and what `detect` reports for it.
 pub(crate) struct Fixture {
     pub(crate) name: &'static str,
-    language: Language,
+    pub(crate) language: Language,
     module_system: ModuleSystem,
     src_dir: bool,
     aliases: &'static [(&'static str, &'static str)],
@@ -749,6 +749,11 @@ fn generated_apps_run_against_the_emulator() {
         assert_eq!(up["missing"], 404, "{context}");
         assert_eq!(up["webhookGood"], 202, "{context}");
         assert_eq!(up["webhookTampered"], 403, "{context}");
+        // A replayed webhook-id is acknowledged without dispatching again; a body announced
+        // over the limit is refused before it is read (0 would mean the app waited for it).
+        assert_eq!(up["webhookFirst"], 202, "{context}");
+        assert_eq!(up["webhookReplay"], 200, "{context}");
+        assert_eq!(up["webhookOversize"], 413, "{context}");
         // 30 pings + 5 LLM calls by cust-a, 20 pings by cust-b; anonymous and 404 not billed.
         assert_eq!(up["apiCalls"]["a"], 35.0, "{context}");
         assert_eq!(up["apiCalls"]["b"], 20.0, "{context}");

@@ -17,6 +17,8 @@ mod codegen_ts;
 mod detect;
 mod emulator;
 mod errors;
+mod hostile_files;
+mod injection;
 mod mcp;
 mod metering;
 mod plan;

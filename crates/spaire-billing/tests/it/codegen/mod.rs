@@ -296,6 +296,32 @@ fn dechunk(mut body: &str) -> String {
     out
 }
 
+/// POSTs headers announcing a 300 MB body and sends none of it: a handler that waited to
+/// read the body would time out; one that checks the length first answers at once.
+pub fn declared_oversize_status(url: &str) -> u16 {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (host, path) = rest.split_once('/').expect("path");
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: 300000000\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = [0u8; 64];
+    let n = stream
+        .read(&mut response)
+        .expect("an answer before the body is sent");
+    String::from_utf8_lossy(&response[..n])
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
 /// The emulator's API as the runtime tests use it.
 pub struct Api<'a> {
     pub base: &'a str,
@@ -445,7 +471,12 @@ pub fn stop(child: &mut std::process::Child, signal: &str, seconds: u64) -> std:
 
 /// Standard Webhooks headers for `body` signed with `secret`.
 pub fn signed_headers(secret: &str, body: &str) -> Vec<(String, String)> {
-    let id = "msg_test_1".to_owned();
+    // A fresh webhook-id per delivery: handlers ignore a replayed id.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+    let id = format!(
+        "msg_test_{}",
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
     let ts = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
