@@ -228,7 +228,7 @@ fn python_handles_types_its_sdk_cannot_parse_from_the_raw_payload() {
         "{text}"
     );
     assert!(
-        text.contains("        return _dispatch_unmodelled(body)"),
+        text.contains("        if event is None:\n            _dispatch_unmodelled(body)"),
         "{text}"
     );
     assert!(
