@@ -44,6 +44,24 @@ impl Transaction {
         Ok(tx)
     }
 
+    /// Continues `entry`, an apply that was interrupted (`complete: false`): files it already
+    /// snapshotted keep their original bytes (first touch wins) and its remote records stay,
+    /// so one undo still reverts both runs.
+    pub fn resume(
+        project: &Project,
+        entry: JournalEntry,
+        plan_hash: &str,
+    ) -> Result<Self, ApplyError> {
+        let mut tx = Self {
+            project: project.clone(),
+            entry,
+        };
+        tx.entry.plan_hash = plan_hash.to_owned();
+        tx.entry.complete = false;
+        tx.persist()?;
+        Ok(tx)
+    }
+
     pub fn project(&self) -> &Project {
         &self.project
     }
@@ -169,8 +187,15 @@ impl Transaction {
 
     /// Puts back every file touched so far and deletes the journal entry: the project is as
     /// it was before [`Transaction::begin`]. Remote records are returned for the caller.
-    pub fn rollback(self) -> Result<Vec<serde_json::Value>, ApplyError> {
+    ///
+    /// When remote records exist (a resumed apply whose first run already called the API),
+    /// the entry stays, without its files, so `undo` can still revert those remote changes.
+    pub fn rollback(mut self) -> Result<Vec<serde_json::Value>, ApplyError> {
         crate::undo::restore(&self.project, &self.entry, true)?;
+        if !self.entry.remote.is_empty() {
+            self.entry.files.clear();
+            self.persist()?;
+        }
         Ok(self.entry.remote)
     }
 }

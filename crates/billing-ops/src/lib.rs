@@ -37,8 +37,8 @@ pub use install::{InstallOutcome, InstallReport};
 pub use plan::{Conflict, ConflictReason, PlanOptions, Preview};
 pub use produce::{ProduceContext, Producer};
 pub use remote::{
-    NoRemote, RemoteBackend, RemoteOutcome, RemotePlanRequest, RemotePlanned, RemoteUndoRequest,
-    RemoteUndone, SpaireRemote,
+    NoRemote, RemoteBackend, RemoteJournal, RemoteOutcome, RemotePlanRequest, RemotePlanned,
+    RemoteUndoRequest, RemoteUndone, SpaireRemote,
 };
 pub use status::{PlanFileStatus, Status};
 pub use undo::{UndoOptions, UndoReport};

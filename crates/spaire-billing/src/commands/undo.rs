@@ -22,6 +22,10 @@ pub struct UndoArgs {
     /// API base URL for reverting remote objects (e.g. a running emulator).
     #[arg(long, value_name = "URL")]
     pub server_url: Option<String>,
+    /// Treat remote objects that answer "not found" as already gone (only if you deleted them
+    /// by hand; otherwise a "not found" means another token or server, and undo stops).
+    #[arg(long)]
+    pub forget_missing: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -31,6 +35,7 @@ pub fn run(args: UndoArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let report = block_on(engine(args.server_url).undo(&UndoOptions {
         root: args.path,
         force: args.force,
+        forget_missing: args.forget_missing,
     }))??;
     if args.json {
         let json = serde_json::to_string_pretty(&report).context("failed to serialise")?;

@@ -387,6 +387,7 @@ async fn objects_made_by_hand_from_the_dashboard_steps_are_reused() {
                 units: 100,
                 rollover: false,
             },
+            metadata: Default::default(),
         })
         .await
         .unwrap();
