@@ -13,6 +13,7 @@ mod codegen;
 mod codegen_other;
 mod codegen_py;
 mod codegen_ts;
+mod crashsafe;
 mod detect;
 mod emulator;
 mod mcp;
