@@ -267,6 +267,106 @@ fn a_404_for_a_recorded_object_is_an_error_with_the_fix_and_the_records_stay() {
     assert!(live_objects(&client).is_empty());
 }
 
+/// Spawns apply and waits until its journal shows the first remote write recorded ahead
+/// (`needle` in the journal entry), so a signal lands in the remote phase.
+fn apply_until(dir: &Path, url: &str, needle: &str) -> std::process::Child {
+    let child = cli(dir, url, TOKEN_A, &apply_args())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let journal: String = tree(dir)
+            .iter()
+            .filter(|(p, _)| p.starts_with(".spaire-billing/journal/") && p.ends_with(".json"))
+            .filter_map(|(_, c)| c.as_ref())
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        if journal.contains(needle) {
+            return child;
+        }
+        assert!(Instant::now() < deadline, "apply never reached `{needle}`");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_in_the_remote_phase_stops_after_the_call_in_flight_and_says_what_exists() {
+    // Slow enough that the remote phase has many more writes to go when Ctrl-C arrives.
+    let (emulator, client) = emulator(150);
+    let url = emulator.base_url();
+    let dir = project();
+    let original = tree(dir.path());
+    let child = apply_until(dir.path(), &url, "\"op\": \"intent\"");
+    let started = Instant::now();
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        transcript(&output, &[])
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "it stopped promptly"
+    );
+    let err = stderr(&output);
+    assert!(
+        err.contains("interrupted (Ctrl-C) during the remote setup in local"),
+        "{err}"
+    );
+    assert!(
+        err.contains("these objects exist and are recorded for undo: meter:api-calls (id "),
+        "{err}"
+    );
+    let live = live_objects(&client);
+    assert!(
+        !live.is_empty() && live.len() < 4,
+        "stopped midway: {live:?}"
+    );
+
+    let undo = run(dir.path(), &url, TOKEN_A, &["undo"]);
+    assert!(undo.status.success(), "{}", transcript(&undo, &[]));
+    assert_eq!(tree(dir.path()), original);
+    assert!(live_objects(&client).is_empty());
+}
+
+#[cfg(unix)]
+#[test]
+fn an_apply_resumed_after_a_kill_in_the_remote_phase_owns_what_the_first_run_made() {
+    let (emulator, client) = emulator(100);
+    let url = emulator.base_url();
+    let dir = project();
+    let original = tree(dir.path());
+    // Killed right after the meter's create was recorded as sent (its answer may be lost).
+    let mut child = apply_until(dir.path(), &url, "\"op\": \"intent\"");
+    std::thread::sleep(Duration::from_millis(150));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let resumed = run(dir.path(), &url, TOKEN_A, &apply_args());
+    assert!(resumed.status.success(), "{}", transcript(&resumed, &[]));
+    let live = live_objects(&client);
+    assert_eq!(live.len(), 4, "one of each, nothing duplicated: {live:?}");
+
+    // One undo reverts both runs: the meter of the first run is ours, not "reused".
+    let undo = run(dir.path(), &url, TOKEN_A, &["undo"]);
+    assert!(undo.status.success(), "{}", transcript(&undo, &[]));
+    assert!(
+        String::from_utf8_lossy(&undo.stdout).contains("archived meter `api-calls`"),
+        "{}",
+        transcript(&undo, &[])
+    );
+    assert_eq!(tree(dir.path()), original);
+    assert!(live_objects(&client).is_empty());
+}
+
 /// A tiny seeded generator (no dependency): the same seed gives the same kill moments.
 struct Lcg(u64);
 
