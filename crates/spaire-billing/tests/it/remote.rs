@@ -191,6 +191,9 @@ async fn id_labels(client: &Client) -> Vec<(String, String)> {
                 format!("<{} price of {}>", price.amount_type, p.name),
             ));
         }
+        if let Some(org) = &p.organization_id {
+            labels.push((org.clone(), "<organization>".to_owned()));
+        }
         labels.push((p.id, format!("<product {}>", p.name)));
     }
     for b in client.benefits(None).collect_all().await.unwrap() {
