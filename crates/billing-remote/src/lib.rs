@@ -21,11 +21,18 @@
 //! //    No token: record the pending steps instead.
 //! lock.remote.set_pending(env, pending_keys);
 //!
+//! //    With a journal, every write is recorded ahead (intent + marker, then the id):
+//! let report = billing_remote::apply_journaled(&plan, client, env, &mut lock.remote,
+//!                                              &mut recorder, &prior_records).await;
+//!
 //! // 4. Undo: restores each changed product's previous price and benefit lists (archiving the
 //! //    prices we added), deletes the benefits and archives the meters we created, deletes the
 //! //    webhook endpoints we created. Reused objects are left alone. Never fails as a whole:
-//! //    each step reports ok/error; what failed stays in `state` for a retry.
+//! //    each step reports ok/error; what failed stays in `state` for a retry. A 404 is a
+//! //    failure (another token or server), unless `undo_with(.., forget_missing = true)`.
 //! let report = billing_remote::undo(client, env, &mut lock.remote).await;
+//! //    From an apply's write-ahead records, after checking server and organization:
+//! let reverted = billing_remote::undo_journal(client, env, &records, &recorded, false).await?;
 //!
 //! // 5. Verify (the `verify` command).
 //! let report = billing_remote::verify(&plan, client, env, &VerifyOptions::default()).await?;
@@ -42,6 +49,11 @@
 //!   definitions shown; an identical one is reused.
 //! - Creates are never retried blindly: when a create's outcome is unknown (5xx, timeout,
 //!   dropped connection) the object is looked up by name/description first.
+//! - With a [`Recorder`], no remote write happens before its intent is durable, and new
+//!   meters and benefits carry the intent's marker in their metadata: after a crash at any
+//!   point, a resumed apply or an undo knows exactly which objects the apply made ([`wal`]).
+//! - Undo refuses to run against another server or with a token of another organization than
+//!   the ones recorded when the objects were created.
 //! - Objects the user made by hand from the dashboard steps (same meter definition, same
 //!   price amount, identical credits) are found and reused, recorded as not ours, and left
 //!   alone by undo.
