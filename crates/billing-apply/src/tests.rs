@@ -244,3 +244,18 @@ fn a_rollback_keeps_an_entry_that_holds_remote_records() {
     undo_latest(&project, false).unwrap();
     assert_eq!(tree(dir.path()), original);
 }
+
+#[test]
+fn an_undo_killed_midway_can_be_run_again_without_force() {
+    let dir = fixture();
+    let original = tree(dir.path());
+    let project = Project::open(dir.path()).unwrap();
+    let mut tx = Transaction::begin(&project, "abcd", "local").unwrap();
+    tx.write("src/app.ts", b"changed\n").unwrap();
+    tx.write("src/new.ts", b"new\n").unwrap();
+    tx.commit().unwrap();
+    // The first undo restored one file, then died.
+    std::fs::write(dir.path().join("src/app.ts"), "const app = express();\n").unwrap();
+    undo_latest(&project, false).unwrap();
+    assert_eq!(tree(dir.path()), original);
+}
