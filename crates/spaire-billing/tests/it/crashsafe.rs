@@ -269,8 +269,10 @@ fn a_404_for_a_recorded_object_is_an_error_with_the_fix_and_the_records_stay() {
 
 /// Spawns apply and waits until its journal shows the first remote write recorded ahead
 /// (`needle` in the journal entry), so a signal lands in the remote phase.
+// The child is returned to the caller, which signals and waits on it.
+#[allow(clippy::zombie_processes)]
 fn apply_until(dir: &Path, url: &str, needle: &str) -> std::process::Child {
-    let child = cli(dir, url, TOKEN_A, &apply_args())
+    let mut child = cli(dir, url, TOKEN_A, &apply_args())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -286,7 +288,11 @@ fn apply_until(dir: &Path, url: &str, needle: &str) -> std::process::Child {
         if journal.contains(needle) {
             return child;
         }
-        assert!(Instant::now() < deadline, "apply never reached `{needle}`");
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("apply never reached `{needle}`");
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -425,7 +431,7 @@ fn kill_trials(trials: usize, seed: u64) -> (Figures, Vec<String>) {
         let (emulator, client) = emulator(LATENCY_MS);
         let url = emulator.base_url();
         let dir = project();
-        let sigint = rng.next() % 3 == 0;
+        let sigint = rng.next().is_multiple_of(3);
         // Half the kills anywhere in the run, half in its second part (files and remote
         // phase; the first part is planning, which writes nothing).
         let span = (full_ms + full_ms / 4).max(2);
