@@ -124,15 +124,13 @@ pub async fn undo_journal(
                     },
                 );
             }
-            None => {
-                out.report.steps.push(UndoStep {
-                    key: key.clone(),
-                    description: format!("`{key}`: the interrupted create made nothing"),
-                    ok: true,
-                    error: None,
-                });
-                out.progress.push(reverted(key));
-            }
+            // Not recorded as reverted: a retry looks again rather than trust one lookup.
+            None => out.report.steps.push(UndoStep {
+                key: key.clone(),
+                description: format!("`{key}`: the interrupted create made nothing"),
+                ok: true,
+                error: None,
+            }),
         }
     }
     for (reference, record) in &summary.products {

@@ -69,11 +69,14 @@ impl Client {
         &self,
         benefit: &MeterCreditCreate,
     ) -> Result<Benefit, ApiError> {
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "type": "meter_credit",
             "description": benefit.description,
             "properties": benefit.properties,
         });
+        if !benefit.metadata.is_empty() {
+            body["metadata"] = serde_json::Value::Object(benefit.metadata.clone());
+        }
         self.send(ApiRequest::write(
             Method::POST,
             "/v1/benefits/",
