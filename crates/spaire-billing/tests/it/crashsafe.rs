@@ -269,6 +269,18 @@ fn a_404_for_a_recorded_object_is_an_error_with_the_fix_and_the_records_stay() {
 
 /// Spawns apply and waits until its journal shows the first remote write recorded ahead
 /// (`needle` in the journal entry), so a signal lands in the remote phase.
+/// The journal entries' text, read while apply may be renaming files in that directory.
+fn journal_text(dir: &Path) -> String {
+    let Ok(entries) = std::fs::read_dir(dir.join(".spaire-billing/journal")) else {
+        return String::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .collect()
+}
+
 // The child is returned to the caller, which signals and waits on it.
 #[allow(clippy::zombie_processes)]
 fn apply_until(dir: &Path, url: &str, needle: &str) -> std::process::Child {
@@ -279,13 +291,7 @@ fn apply_until(dir: &Path, url: &str, needle: &str) -> std::process::Child {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let journal: String = tree(dir)
-            .iter()
-            .filter(|(p, _)| p.starts_with(".spaire-billing/journal/") && p.ends_with(".json"))
-            .filter_map(|(_, c)| c.as_ref())
-            .map(|c| String::from_utf8_lossy(c).into_owned())
-            .collect();
-        if journal.contains(needle) {
+        if journal_text(dir).contains(needle) {
             return child;
         }
         if Instant::now() > deadline {
