@@ -259,3 +259,19 @@ fn an_undo_killed_midway_can_be_run_again_without_force() {
     undo_latest(&project, false).unwrap();
     assert_eq!(tree(dir.path()), original);
 }
+
+#[test]
+fn a_crash_right_after_rewriting_a_file_still_undoes_without_force() {
+    let dir = fixture();
+    let original = tree(dir.path());
+    let project = Project::open(dir.path()).unwrap();
+    let mut tx = Transaction::begin(&project, "abcd", "local").unwrap();
+    tx.write(LOCK_PATH, b"{\"v\": 1}\n").unwrap();
+    tx.record_remote(serde_json::json!({"op": "intent"}))
+        .unwrap();
+    tx.write(LOCK_PATH, b"{\"v\": 2}\n").unwrap();
+    // Killed before the next journal write.
+    drop(tx);
+    undo_latest(&project, false).unwrap();
+    assert_eq!(tree(dir.path()), original);
+}

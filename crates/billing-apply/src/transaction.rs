@@ -134,6 +134,13 @@ impl Transaction {
     pub fn write(&mut self, rel: &str, contents: &[u8]) -> Result<(), ApplyError> {
         let path = self.project.resolve(rel)?;
         self.snapshot(rel)?;
+        // A rewrite (the lock is written twice) forgets the hash of the previous write first:
+        // a crash right after this write must not make undo see the new bytes as a user edit.
+        if let Some(record) = self.entry.files.iter_mut().find(|f| f.path == rel)
+            && record.after_sha256.take().is_some()
+        {
+            self.persist()?;
+        }
         write_atomic(&path, contents).map_err(|source| ApplyError::Io {
             path: rel.to_owned(),
             action: "write",
