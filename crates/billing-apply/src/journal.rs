@@ -120,3 +120,32 @@ pub fn entries(project: &Project) -> Result<Vec<JournalEntry>, ApplyError> {
 pub fn latest(project: &Project) -> Result<Option<JournalEntry>, ApplyError> {
     Ok(entries(project)?.pop())
 }
+
+/// Appends remote records to the journal entry `id` (undo's progress), atomically.
+pub fn append_remote(
+    project: &Project,
+    id: &str,
+    records: Vec<serde_json::Value>,
+) -> Result<(), ApplyError> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let rel = format!("{JOURNAL_DIR}/{id}.json");
+    let Some(bytes) = project.read(&rel)? else {
+        return Err(ApplyError::NothingToUndo);
+    };
+    let mut entry: JournalEntry =
+        serde_json::from_slice(&bytes).map_err(|source| ApplyError::Corrupt {
+            path: rel.clone(),
+            source,
+        })?;
+    entry.remote.extend(records);
+    let mut text = serde_json::to_string_pretty(&entry).unwrap_or_default();
+    text.push('\n');
+    let path = project.resolve(&rel)?;
+    crate::atomic::write_atomic(&path, text.as_bytes()).map_err(|source| ApplyError::Io {
+        path: rel,
+        action: "write the journal",
+        source,
+    })
+}

@@ -12,6 +12,7 @@
 //!   and opaque per-environment remote state.
 
 pub mod atomic;
+pub mod debris;
 pub mod error;
 pub mod journal;
 pub mod lock;

@@ -196,3 +196,82 @@ fn gitignore_entry_is_added_once() {
     assert!(fresh.ends_with(".spaire-billing/journal/\n"));
     assert_eq!(gitignore_with_journal(Some(&fresh)), None);
 }
+
+#[test]
+fn a_resumed_apply_keeps_the_first_runs_snapshots_so_one_undo_restores_both() {
+    let dir = fixture();
+    let original = tree(dir.path());
+    let project = Project::open(dir.path()).unwrap();
+    let mut first = Transaction::begin(&project, "abcd", "local").unwrap();
+    first.write("src/app.ts", b"half-applied\n").unwrap();
+    first
+        .record_remote(serde_json::json!({"op": "intent"}))
+        .unwrap();
+    // Killed here: the entry stays incomplete.
+    drop(first);
+    let entry = journal::latest(&project).unwrap().unwrap();
+    assert!(!entry.complete);
+
+    let mut resumed = Transaction::resume(&project, entry, "ef01").unwrap();
+    resumed.write("src/app.ts", b"applied\n").unwrap();
+    resumed.write("src/new.ts", b"new\n").unwrap();
+    let done = resumed.commit().unwrap();
+    assert_eq!(done.remote.len(), 1, "the first run's remote records stay");
+    assert_eq!(journal::entries(&project).unwrap().len(), 1);
+
+    undo_latest(&project, false).unwrap();
+    assert_eq!(tree(dir.path()), original);
+}
+
+#[test]
+fn a_rollback_keeps_an_entry_that_holds_remote_records() {
+    let dir = fixture();
+    let original = tree(dir.path());
+    let project = Project::open(dir.path()).unwrap();
+    let mut tx = Transaction::begin(&project, "abcd", "local").unwrap();
+    tx.write("src/app.ts", b"changed\n").unwrap();
+    tx.record_remote(serde_json::json!({"op": "done"})).unwrap();
+    let id = tx.entry().id.clone();
+    tx.rollback().unwrap();
+    assert_eq!(
+        std::fs::read(dir.path().join("src/app.ts")).unwrap(),
+        original["src/app.ts"].clone().unwrap()
+    );
+    let kept = journal::latest(&project).unwrap().expect("kept for undo");
+    assert!(kept.files.is_empty());
+    journal::append_remote(&project, &id, vec![serde_json::json!({"op": "reverted"})]).unwrap();
+    assert_eq!(journal::latest(&project).unwrap().unwrap().remote.len(), 2);
+    undo_latest(&project, false).unwrap();
+    assert_eq!(tree(dir.path()), original);
+}
+
+#[test]
+fn an_undo_killed_midway_can_be_run_again_without_force() {
+    let dir = fixture();
+    let original = tree(dir.path());
+    let project = Project::open(dir.path()).unwrap();
+    let mut tx = Transaction::begin(&project, "abcd", "local").unwrap();
+    tx.write("src/app.ts", b"changed\n").unwrap();
+    tx.write("src/new.ts", b"new\n").unwrap();
+    tx.commit().unwrap();
+    // The first undo restored one file, then died.
+    std::fs::write(dir.path().join("src/app.ts"), "const app = express();\n").unwrap();
+    undo_latest(&project, false).unwrap();
+    assert_eq!(tree(dir.path()), original);
+}
+
+#[test]
+fn a_crash_right_after_rewriting_a_file_still_undoes_without_force() {
+    let dir = fixture();
+    let original = tree(dir.path());
+    let project = Project::open(dir.path()).unwrap();
+    let mut tx = Transaction::begin(&project, "abcd", "local").unwrap();
+    tx.write(LOCK_PATH, b"{\"v\": 1}\n").unwrap();
+    tx.record_remote(serde_json::json!({"op": "intent"}))
+        .unwrap();
+    tx.write(LOCK_PATH, b"{\"v\": 2}\n").unwrap();
+    // Killed before the next journal write.
+    drop(tx);
+    undo_latest(&project, false).unwrap();
+    assert_eq!(tree(dir.path()), original);
+}

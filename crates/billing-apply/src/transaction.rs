@@ -44,6 +44,24 @@ impl Transaction {
         Ok(tx)
     }
 
+    /// Continues `entry`, an apply that was interrupted (`complete: false`): files it already
+    /// snapshotted keep their original bytes (first touch wins) and its remote records stay,
+    /// so one undo still reverts both runs.
+    pub fn resume(
+        project: &Project,
+        entry: JournalEntry,
+        plan_hash: &str,
+    ) -> Result<Self, ApplyError> {
+        let mut tx = Self {
+            project: project.clone(),
+            entry,
+        };
+        tx.entry.plan_hash = plan_hash.to_owned();
+        tx.entry.complete = false;
+        tx.persist()?;
+        Ok(tx)
+    }
+
     pub fn project(&self) -> &Project {
         &self.project
     }
@@ -116,6 +134,13 @@ impl Transaction {
     pub fn write(&mut self, rel: &str, contents: &[u8]) -> Result<(), ApplyError> {
         let path = self.project.resolve(rel)?;
         self.snapshot(rel)?;
+        // A rewrite (the lock is written twice) forgets the hash of the previous write first:
+        // a crash right after this write must not make undo see the new bytes as a user edit.
+        if let Some(record) = self.entry.files.iter_mut().find(|f| f.path == rel)
+            && record.after_sha256.take().is_some()
+        {
+            self.persist()?;
+        }
         write_atomic(&path, contents).map_err(|source| ApplyError::Io {
             path: rel.to_owned(),
             action: "write",
@@ -169,8 +194,15 @@ impl Transaction {
 
     /// Puts back every file touched so far and deletes the journal entry: the project is as
     /// it was before [`Transaction::begin`]. Remote records are returned for the caller.
-    pub fn rollback(self) -> Result<Vec<serde_json::Value>, ApplyError> {
+    ///
+    /// When remote records exist (a resumed apply whose first run already called the API),
+    /// the entry stays, without its files, so `undo` can still revert those remote changes.
+    pub fn rollback(mut self) -> Result<Vec<serde_json::Value>, ApplyError> {
         crate::undo::restore(&self.project, &self.entry, true)?;
+        if !self.entry.remote.is_empty() {
+            self.entry.files.clear();
+            self.persist()?;
+        }
         Ok(self.entry.remote)
     }
 }

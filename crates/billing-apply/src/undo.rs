@@ -25,7 +25,9 @@ pub fn edited_since(project: &Project, entry: &JournalEntry) -> Result<Vec<Strin
             continue;
         };
         let now = project.read(&record.path)?;
-        if now.as_deref().map(sha256_hex).as_ref() != Some(after) {
+        // Already back to its previous content (an undo that was killed midway): not an edit.
+        let restored = now.as_deref() == record.before.as_ref().map(|b| b.bytes()).as_deref();
+        if now.as_deref().map(sha256_hex).as_ref() != Some(after) && !restored {
             edited.push(record.path.clone());
         }
     }

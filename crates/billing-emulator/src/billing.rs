@@ -153,12 +153,12 @@ fn state_changed(
     customer: &Value,
     jobs: &mut Vec<Job>,
 ) -> ApiResult<()> {
-    if webhooks::subscribed(conn, org, "customer.state_changed")? {
+    if webhooks::subscribed(conn, org, webhook_types::CUSTOMER_STATE_CHANGED)? {
         jobs.extend(webhooks::emit(
             conn,
             state,
             org,
-            "customer.state_changed",
+            webhook_types::CUSTOMER_STATE_CHANGED,
             state_json(conn, org, customer)?,
         )?);
     }
@@ -729,7 +729,7 @@ pub fn start_subscription(
         webhook_types::SUBSCRIPTION_UPDATED,
     ] {
         jobs.extend(webhooks::emit(conn, state, org, kind, payload.clone())?);
-        if kind == "subscription.created" {
+        if kind == webhook_types::SUBSCRIPTION_CREATED {
             state_changed(conn, state, org, customer, &mut jobs)?;
         }
     }

@@ -130,3 +130,28 @@ pub fn benefit_grant(
     insert_system_event(conn, org, name, customer_of(grant), &metadata, ts)?;
     Ok(())
 }
+
+/// The server's `SYSTEM_EVENT_LABELS`: system event names are their own vocabulary (the
+/// `events` table), though several are spelled like webhook event types.
+pub fn label(name: &str) -> &str {
+    match name {
+        "benefit.granted" => "Benefit Granted",
+        "benefit.cycled" => "Benefit Cycled",
+        "benefit.updated" => "Benefit Updated",
+        "benefit.revoked" => "Benefit Revoked",
+        "subscription.created" => "Subscription Created",
+        "subscription.canceled" => "Subscription Canceled",
+        "subscription.cycled" => "Subscription Cycled",
+        "subscription.revoked" => "Subscription Revoked",
+        "order.paid" => "Order Paid",
+        "order.refunded" => "Order Refunded",
+        "customer.created" => "Customer Created",
+        "customer.updated" => "Customer Updated",
+        "customer.deleted" => "Customer Deleted",
+        "meter.credited" => "Meter Credited",
+        "meter.reset" => "Meter Reset",
+        "balance.order" => "Balance Order",
+        "balance.credit_order" => "Balance Credit Order",
+        other => other,
+    }
+}

@@ -14,7 +14,8 @@ use crate::interrupt::InterruptGuard;
 use crate::metering::Metering;
 use crate::plan::{PlanOptions, Preview};
 use crate::produce::hinted_apply;
-use crate::remote::RemotePlanRequest;
+use crate::remote::{RemoteJournal, RemotePlanRequest};
+use billing_remote::WalRecord;
 
 #[derive(Debug, Clone, Default)]
 pub struct ApplyOptions {
@@ -143,8 +144,9 @@ impl Engine {
         let project = Project::open(std::path::Path::new(&preview.root)).map_err(hinted_apply)?;
         let environment = preview.environment;
         let mut interrupt = InterruptGuard::new(self.guard_interrupts);
-        let mut tx = Transaction::begin(&project, &preview.hash, environment.as_str())
-            .map_err(hinted_apply)?;
+        // Temp files of writes a killed run never finished.
+        billing_apply::debris::clean(&project).map_err(hinted_apply)?;
+        let mut tx = begin_or_resume(&project, &preview.hash, environment)?;
 
         // Files: all or nothing.
         for change in &preview.changes.files {
@@ -164,6 +166,11 @@ impl Engine {
                 action: change.action,
             });
         }
+        // The lock learns the generated files right after they are written (not only at the
+        // end), so a run killed later still knows which files are ours.
+        let mut lock = Lock::read(&project).map_err(hinted_apply)?;
+        record_generated(&mut lock, preview);
+        let mut lock_changed = write_lock(&mut tx, &project, &lock)?;
         if interrupt.interrupted().await {
             tx.rollback().map_err(hinted_apply)?;
             return Err(
@@ -193,9 +200,9 @@ impl Engine {
                 .push(run_install(&mut tx, install, hooks).await?);
         }
 
-        // Remote steps, then the lock file with their new state.
-        let mut lock = Lock::read(&project).map_err(hinted_apply)?;
+        // Remote steps, each journaled ahead in the entry, then the lock with their state.
         stopped = stopped || interrupt.interrupted().await;
+        let mut stopped_in_remote = false;
         let outcome = if stopped {
             crate::remote::RemoteOutcome {
                 state: lock
@@ -207,7 +214,30 @@ impl Engine {
                 ..crate::remote::RemoteOutcome::default()
             }
         } else {
-            self.apply_remote(preview, &lock, hooks).await
+            let prior = tx.entry().remote.clone();
+            let state = lock
+                .environments
+                .get(environment.as_str())
+                .cloned()
+                .unwrap_or(serde_json::Value::Null);
+            let mut recorder = TxRecorder {
+                tx: &mut tx,
+                interrupt: &mut interrupt,
+                stopped: false,
+            };
+            let outcome = self
+                .apply_remote(
+                    preview,
+                    &state,
+                    hooks,
+                    RemoteJournal {
+                        recorder: &mut recorder,
+                        prior: &prior,
+                    },
+                )
+                .await;
+            stopped_in_remote = recorder.stopped && outcome.error.is_some();
+            outcome
         };
         for record in outcome.undo_records {
             tx.record_remote(record).map_err(hinted_apply)?;
@@ -221,24 +251,9 @@ impl Engine {
             lock.environments.insert(env_key, outcome.state);
         }
         let remote_error = outcome.error;
-        for change in &preview.changes.files {
-            if change.origin == FileOrigin::Generated {
-                lock.files.insert(
-                    change.path.clone(),
-                    LockedFile {
-                        sha256: sha256_hex(change.after.as_bytes()),
-                        origin: change.origin,
-                    },
-                );
-            }
-        }
-        let rendered = lock.render();
-        let current = project.read(LOCK_PATH).map_err(hinted_apply)?;
-        let lock_changed = current.as_deref() != Some(rendered.as_bytes());
-        if lock_changed {
-            tx.write(LOCK_PATH, rendered.as_bytes())
-                .map_err(hinted_apply)?;
-        }
+        lock_changed |= write_lock(&mut tx, &project, &lock)?;
+        let remote_records = WalRecord::parse_all(&tx.entry().remote, environment.as_str());
+        let wrote_remote = billing_remote::wal::Summary::of(&remote_records).wrote_anything();
         let ran_install = report
             .installs
             .iter()
@@ -247,6 +262,7 @@ impl Engine {
             && !ran_install
             && !lock_changed
             && report.remote_completed.is_empty()
+            && !wrote_remote
         {
             // Nothing happened (installs left to the user): no journal entry, so `undo` still
             // reverts the last apply that did something.
@@ -254,6 +270,16 @@ impl Engine {
         } else {
             let entry = tx.commit().map_err(hinted_apply)?;
             report.journal = Some(entry.id);
+        }
+        if stopped_in_remote {
+            return Err(Cancelled(format!(
+                "interrupted (Ctrl-C) during the remote setup in {}, after the request in \
+                 flight; {}; run `spaire-billing apply` to finish, or `spaire-billing undo` to \
+                 revert the files and these objects",
+                environment.as_str(),
+                what_exists(&remote_records)
+            ))
+            .into());
         }
         if stopped {
             return Err(Cancelled(
@@ -272,17 +298,13 @@ impl Engine {
         Ok(report)
     }
 
-    async fn apply_remote(
-        &self,
-        preview: &Preview,
-        lock: &Lock,
+    async fn apply_remote<'a>(
+        &'a self,
+        preview: &'a Preview,
+        state: &'a serde_json::Value,
         hooks: &mut dyn ApplyHooks,
+        journal: RemoteJournal<'a>,
     ) -> crate::remote::RemoteOutcome {
-        let state = lock
-            .environments
-            .get(preview.environment.as_str())
-            .cloned()
-            .unwrap_or(serde_json::Value::Null);
         let steps = &preview.changes.remote;
         if steps
             .iter()
@@ -300,11 +322,113 @@ impl Engine {
                     plan: &preview.plan,
                     environment: preview.environment,
                     server_url: self.server_url.as_deref(),
-                    state: &state,
+                    state,
                 },
                 steps,
+                journal,
             )
             .await
+    }
+}
+
+/// A new journal entry, or the latest one when it is an interrupted apply in the same
+/// environment: continuing it keeps the files' original bytes and the remote records of the
+/// first run, so one undo reverts both.
+fn begin_or_resume(
+    project: &Project,
+    hash: &str,
+    environment: Environment,
+) -> anyhow::Result<Transaction> {
+    let latest = billing_apply::journal::latest(project).map_err(hinted_apply)?;
+    match latest {
+        Some(entry) if !entry.complete && entry.environment == environment.as_str() => {
+            Transaction::resume(project, entry, hash)
+        }
+        _ => Transaction::begin(project, hash, environment.as_str()),
+    }
+    .map_err(hinted_apply)
+}
+
+fn record_generated(lock: &mut Lock, preview: &Preview) {
+    for change in &preview.changes.files {
+        if change.origin == FileOrigin::Generated {
+            lock.files.insert(
+                change.path.clone(),
+                LockedFile {
+                    sha256: sha256_hex(change.after.as_bytes()),
+                    origin: change.origin,
+                },
+            );
+        }
+    }
+}
+
+/// Writes the lock through the transaction when it differs from the file; true if written.
+fn write_lock(tx: &mut Transaction, project: &Project, lock: &Lock) -> anyhow::Result<bool> {
+    let rendered = lock.render();
+    let current = project.read(LOCK_PATH).map_err(hinted_apply)?;
+    if current.as_deref() == Some(rendered.as_bytes()) {
+        return Ok(false);
+    }
+    tx.write(LOCK_PATH, rendered.as_bytes())
+        .map_err(hinted_apply)?;
+    Ok(true)
+}
+
+/// "these objects exist and are recorded for undo: meter:api-calls (id …), …".
+fn what_exists(records: &[WalRecord]) -> String {
+    let summary = billing_remote::wal::Summary::of(records);
+    let mut objects: Vec<String> = summary
+        .done
+        .iter()
+        .map(|(key, id)| format!("{key} (id {id})"))
+        .collect();
+    objects.extend(
+        summary
+            .intents
+            .keys()
+            .filter(|k| !summary.done.contains_key(*k))
+            .map(|k| format!("{k} (request sent, answer not seen; found by its marker)")),
+    );
+    if objects.is_empty() {
+        "no remote object was created".to_owned()
+    } else {
+        format!(
+            "these objects exist and are recorded for undo: {}",
+            objects.join(", ")
+        )
+    }
+}
+
+/// Journals the remote phase's write-ahead records into the apply's journal entry, and
+/// reports Ctrl-C so the remote phase stops before its next write.
+struct TxRecorder<'t> {
+    tx: &'t mut Transaction,
+    interrupt: &'t mut InterruptGuard,
+    stopped: bool,
+}
+
+impl billing_remote::Recorder for TxRecorder<'_> {
+    fn apply_id(&self) -> String {
+        self.tx.entry().id.clone()
+    }
+
+    fn record(&mut self, record: WalRecord) -> Result<(), Hinted> {
+        self.tx.record_remote(record.to_json()).map_err(|err| {
+            let hint = err.hint().unwrap_or_else(|| {
+                "free disk space or fix the permissions of `.spaire-billing/journal/`, then run \
+                 `spaire-billing apply` again"
+                    .to_owned()
+            });
+            Hinted::new(format!("{err}; the remote request was not sent"), hint)
+        })
+    }
+
+    fn stop_requested(&mut self) -> bool {
+        if self.interrupt.interrupted_now() {
+            self.stopped = true;
+        }
+        self.stopped
     }
 }
 

@@ -9,6 +9,8 @@
 pub struct InterruptGuard {
     #[cfg(unix)]
     signal: Option<tokio::signal::unix::Signal>,
+    /// Ctrl-C was pressed (sticky: once asked to stop, apply stops).
+    seen: bool,
 }
 
 impl InterruptGuard {
@@ -21,7 +23,10 @@ impl InterruptGuard {
                     tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok()
                 })
                 .flatten();
-            Self { signal }
+            Self {
+                signal,
+                seen: false,
+            }
         }
         #[cfg(not(unix))]
         {
@@ -30,23 +35,38 @@ impl InterruptGuard {
         }
     }
 
-    /// Whether Ctrl-C was pressed since the guard started (or since the last check).
+    /// Whether Ctrl-C was pressed since the guard started.
     pub async fn interrupted(&mut self) -> bool {
+        #[cfg(unix)]
+        {
+            if self.signal.is_none() {
+                return false;
+            }
+            // The signal reaches the receiver through the runtime's driver; yielding lets the
+            // runtime poll it (the file writes before this point are synchronous).
+            tokio::task::yield_now().await;
+            self.interrupted_now()
+        }
+        #[cfg(not(unix))]
+        {
+            false
+        }
+    }
+
+    /// Like [`Self::interrupted`] without yielding, for the remote phase, whose requests keep
+    /// the runtime's driver turning. A press stays seen until the guard is dropped.
+    pub fn interrupted_now(&mut self) -> bool {
         #[cfg(unix)]
         {
             use std::task::{Context, Poll, Waker};
             let Some(signal) = self.signal.as_mut() else {
-                return false;
+                return self.seen;
             };
-            // The signal reaches the receiver through the runtime's driver; yielding lets the
-            // runtime poll it (the file writes before this point are synchronous).
-            tokio::task::yield_now().await;
             let mut cx = Context::from_waker(Waker::noop());
-            let mut seen = false;
             while let Poll::Ready(Some(())) = signal.poll_recv(&mut cx) {
-                seen = true;
+                self.seen = true;
             }
-            seen
+            self.seen
         }
         #[cfg(not(unix))]
         {

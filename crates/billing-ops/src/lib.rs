@@ -40,8 +40,8 @@ pub use metering::{Feeder, FeederKind, MeterAccount, Metering, MeteringStep, Ste
 pub use plan::{Conflict, ConflictReason, PlanOptions, Preview};
 pub use produce::{ProduceContext, Producer};
 pub use remote::{
-    NoRemote, RemoteBackend, RemoteOutcome, RemotePlanRequest, RemotePlanned, RemoteUndoRequest,
-    RemoteUndone, SpaireRemote,
+    NoRemote, RemoteBackend, RemoteJournal, RemoteOutcome, RemotePlanRequest, RemotePlanned,
+    RemoteUndoRequest, RemoteUndone, SpaireRemote,
 };
 pub use status::{PlanFileStatus, Status};
 pub use undo::{UndoOptions, UndoReport};

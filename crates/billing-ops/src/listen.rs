@@ -77,15 +77,10 @@ pub const PROVES: &str = "the running app sent these events after the start, eac
                           it aggregates";
 
 fn aggregation_name(func: AggregationFunc, property: Option<&str>) -> String {
-    let func = match func {
-        AggregationFunc::Count => return "count".to_owned(),
-        AggregationFunc::Sum => "sum",
-        AggregationFunc::Max => "max",
-        AggregationFunc::Min => "min",
-        AggregationFunc::Avg => "avg",
-        AggregationFunc::Unique => "unique",
-    };
-    format!("{func} of {}", property.unwrap_or("?"))
+    if func == AggregationFunc::Count {
+        return func.as_str().to_owned();
+    }
+    format!("{} of {}", func.as_str(), property.unwrap_or("?"))
 }
 
 /// Which meters count `event` (their filter is `name eq <event>`) and what each adds.

@@ -11,7 +11,7 @@ use std::pin::Pin;
 
 use billing_changeset::{RemoteAction, RemoteStep};
 use billing_plan::{BillingPlan, Environment};
-use billing_remote::{EnvironmentState, RemoteState};
+use billing_remote::{EnvironmentState, RemoteState, WalRecord};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -57,6 +57,18 @@ pub struct RemoteUndone {
     pub lines: Vec<String>,
     /// The environment's state after the undo.
     pub state: serde_json::Value,
+    /// Records to append to the journal entry (what is reverted), also when `error` is set,
+    /// so a retried undo neither touches those objects again nor forgets the others.
+    pub progress: Vec<serde_json::Value>,
+    /// Some objects could not be reverted (the report says which and why).
+    pub error: Option<anyhow::Error>,
+}
+
+/// Where `apply` journals its remote writes ahead (see `billing_remote::wal`).
+pub struct RemoteJournal<'a> {
+    pub recorder: &'a mut dyn billing_remote::Recorder,
+    /// This journal entry's records from an earlier, interrupted run of the apply.
+    pub prior: &'a [serde_json::Value],
 }
 
 pub trait RemoteBackend: Send + Sync {
@@ -71,6 +83,7 @@ pub trait RemoteBackend: Send + Sync {
         &'a self,
         request: RemotePlanRequest<'a>,
         steps: &'a [RemoteStep],
+        journal: RemoteJournal<'a>,
     ) -> BoxFuture<'a, RemoteOutcome>;
 
     /// Reverses one apply from its journal `records`, given the environment's current state.
@@ -89,6 +102,8 @@ pub struct RemoteUndoRequest<'a> {
     pub plan_server_url: Option<&'a str>,
     pub records: &'a [serde_json::Value],
     pub state: &'a serde_json::Value,
+    /// Treat a 404 as "already gone" (objects the user deleted by hand).
+    pub forget_missing: bool,
 }
 
 /// A backend with no remote side: plans no steps. For file-only runs and tests.
@@ -107,6 +122,7 @@ impl RemoteBackend for NoRemote {
         &'a self,
         request: RemotePlanRequest<'a>,
         _steps: &'a [RemoteStep],
+        _journal: RemoteJournal<'a>,
     ) -> BoxFuture<'a, RemoteOutcome> {
         let state = request.state.clone();
         Box::pin(async move {
@@ -124,8 +140,8 @@ impl RemoteBackend for NoRemote {
         let state = request.state.clone();
         Box::pin(async move {
             Ok(RemoteUndone {
-                lines: Vec::new(),
                 state,
+                ..RemoteUndone::default()
             })
         })
     }
@@ -206,6 +222,7 @@ impl RemoteBackend for SpaireRemote {
         &'a self,
         request: RemotePlanRequest<'a>,
         steps: &'a [RemoteStep],
+        journal: RemoteJournal<'a>,
     ) -> BoxFuture<'a, RemoteOutcome> {
         Box::pin(async move {
             let mut outcome = RemoteOutcome {
@@ -220,11 +237,8 @@ impl RemoteBackend for SpaireRemote {
                     return outcome;
                 }
             };
-            // Undo of this apply reverts only what it adds to the state.
-            outcome.undo_records.push(serde_json::json!({
-                "environment": env.as_str(),
-                "before": serde_json::to_value(&before).unwrap_or_default(),
-            }));
+            // Undo of this apply reverts what its write-ahead records (in the journal entry,
+            // written as it goes) say it made.
             let mut state = whole_state(env, before);
             let remote = match billing_remote::connect(
                 env,
@@ -248,7 +262,17 @@ impl RemoteBackend for SpaireRemote {
                 outcome.state = state_value(env, &state);
                 return outcome;
             };
-            match billing_remote::apply(request.plan, client, env, &mut state).await {
+            let prior = WalRecord::parse_all(journal.prior, env.as_str());
+            match billing_remote::apply_journaled(
+                request.plan,
+                client,
+                env,
+                &mut state,
+                journal.recorder,
+                &prior,
+            )
+            .await
+            {
                 Ok(report) => {
                     state.set_pending(env, Vec::new());
                     for step in &report.steps {
@@ -275,6 +299,12 @@ impl RemoteBackend for SpaireRemote {
         Box::pin(async move {
             let env = request.environment;
             let current = env_state(request.state)?;
+            let journaled = WalRecord::parse_all(request.records, env.as_str());
+            if !journaled.is_empty() {
+                return undo_journaled(request, &journaled, &current).await;
+            }
+            // Journals written before the write-ahead records: revert what the apply added
+            // to the lock's state.
             let before = request
                 .records
                 .iter()
@@ -295,8 +325,8 @@ impl RemoteBackend for SpaireRemote {
             }
             if added.objects.is_empty() && added.products.is_empty() {
                 return Ok(RemoteUndone {
-                    lines: Vec::new(),
                     state: serde_json::to_value(&before).unwrap_or_default(),
+                    ..RemoteUndone::default()
                 });
             }
             let remote = billing_remote::connect(
@@ -340,7 +370,65 @@ impl RemoteBackend for SpaireRemote {
             Ok(RemoteUndone {
                 lines,
                 state: serde_json::to_value(&before).unwrap_or_default(),
+                ..RemoteUndone::default()
             })
         })
     }
+}
+
+/// Undo from the write-ahead records: checks the server and the token's organization first,
+/// then reverts; progress is returned even when some steps failed.
+async fn undo_journaled(
+    request: RemoteUndoRequest<'_>,
+    records: &[WalRecord],
+    current: &EnvironmentState,
+) -> anyhow::Result<RemoteUndone> {
+    let env = request.environment;
+    if !billing_remote::wal::Summary::of(records).wrote_anything() {
+        return Ok(RemoteUndone::default());
+    }
+    let remote = billing_remote::connect(
+        env,
+        request.server_url,
+        request.plan_server_url,
+        request.root,
+    )?;
+    let Some(client) = &remote.client else {
+        return Err(billing_errors::Hinted::new(
+            format!(
+                "undoing the {} remote objects needs SPAIRE_ACCESS_TOKEN; nothing was changed",
+                env.as_str()
+            ),
+            "set the token (environment or .env) and run `spaire-billing undo` again",
+        )
+        .into());
+    };
+    let reverted =
+        billing_remote::undo_journal(client, env, records, current, request.forget_missing).await?;
+    let lines: Vec<String> = reverted
+        .report
+        .steps
+        .iter()
+        .map(|s| match &s.error {
+            None => s.description.clone(),
+            Some(error) => format!("FAILED {}: {error}", s.description),
+        })
+        .collect();
+    let error = (!reverted.report.all_ok()).then(|| {
+        anyhow::Error::new(billing_errors::Hinted::new(
+            format!(
+                "some remote objects could not be reverted; no file was changed and their \
+                 records are kept:\n  {}",
+                lines.join("\n  ")
+            ),
+            "fix the cause shown and run `spaire-billing undo` again (what was reverted is \
+             recorded and not touched twice)",
+        ))
+    });
+    Ok(RemoteUndone {
+        lines,
+        state: request.state.clone(),
+        progress: reverted.progress.iter().map(WalRecord::to_json).collect(),
+        error,
+    })
 }

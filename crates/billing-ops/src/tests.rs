@@ -258,6 +258,7 @@ fn plan_apply_replan_undo_round_trip() {
     let undone = block_on(engine.undo(&UndoOptions {
         root: dir.path().to_path_buf(),
         force: false,
+        forget_missing: false,
     }))
     .unwrap();
     assert_eq!(undone.plan_hash, preview.hash);
@@ -518,6 +519,7 @@ impl RemoteBackend for FakeRemote {
         &'a self,
         request: RemotePlanRequest<'a>,
         steps: &'a [billing_changeset::RemoteStep],
+        _journal: remote::RemoteJournal<'a>,
     ) -> remote::BoxFuture<'a, RemoteOutcome> {
         let before = request.state.clone();
         let count = steps.len();
@@ -540,6 +542,7 @@ impl RemoteBackend for FakeRemote {
             Ok(RemoteUndone {
                 lines: vec!["archived meter".into()],
                 state: serde_json::Value::Null,
+                ..RemoteUndone::default()
             })
         })
     }
@@ -610,6 +613,7 @@ fn remote_steps_are_hashed_applied_locked_and_undone() {
     let undone = block_on(engine.undo(&UndoOptions {
         root: dir.path().to_path_buf(),
         force: false,
+        forget_missing: false,
     }))
     .unwrap();
     assert_eq!(undone.remote, ["archived meter"]);

@@ -17,6 +17,9 @@ pub struct UndoOptions {
     pub root: PathBuf,
     /// Also discard edits made to the applied files since the apply.
     pub force: bool,
+    /// Treat remote objects that answer 404 as already gone (the user deleted them by hand).
+    /// Without it such a 404 stops undo: it usually means another token or server.
+    pub forget_missing: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -38,6 +41,8 @@ pub struct UndoReport {
 impl Engine {
     pub async fn undo(&self, options: &UndoOptions) -> anyhow::Result<UndoReport> {
         let project = Project::open(&options.root).map_err(hinted_apply)?;
+        // Temp files of writes a killed apply never finished.
+        billing_apply::debris::clean(&project).map_err(hinted_apply)?;
         let Some(entry) = billing_apply::journal::latest(&project).map_err(hinted_apply)? else {
             return Err(Hinted::new(
                 "nothing to undo: no apply is recorded under `.spaire-billing/journal/`",
@@ -73,7 +78,8 @@ impl Engine {
                 .and_then(|p| p.server_url.as_deref());
             // The lock file itself is restored with the files below, which also resets the
             // remote state to what it was before the apply.
-            self.remote
+            let undone = self
+                .remote
                 .undo(RemoteUndoRequest {
                     root: project.root(),
                     environment,
@@ -81,10 +87,19 @@ impl Engine {
                     plan_server_url,
                     records: &entry.remote,
                     state: &state,
+                    forget_missing: options.forget_missing,
                 })
                 .await
-                .map_err(|err| err.context("undoing the remote setup failed; no file was changed"))?
-                .lines
+                .map_err(|err| {
+                    err.context("undoing the remote setup failed; no file was changed")
+                })?;
+            // What was reverted is recorded before anything else, so a retry skips it.
+            billing_apply::journal::append_remote(&project, &entry.id, undone.progress)
+                .map_err(hinted_apply)?;
+            if let Some(err) = undone.error {
+                return Err(err);
+            }
+            undone.lines
         };
         let outcome = billing_apply::undo_latest(&project, true).map_err(hinted_apply)?;
         Ok(UndoReport {

@@ -29,6 +29,12 @@ pub struct EnvironmentState {
     /// Step keys that still wait for a token or a dashboard action.
     #[serde(default)]
     pub pending: Vec<String>,
+    /// The API the objects were created on; undo refuses to run against another one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_url: Option<String>,
+    /// The organization that owns them; undo refuses a token of another organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -43,11 +43,38 @@ impl UndoReport {
 
 /// Undoes the remote changes recorded for `environment` and removes what was undone from
 /// `state` (billing-ops saves it back to lock.json).
+///
+/// A 404 for an object the state says exists is a failure (the token or the server is not
+/// the one that created it, or someone deleted it by hand), never "already gone".
 pub async fn undo(
     client: &Client,
     environment: Environment,
     state: &mut RemoteState,
 ) -> UndoReport {
+    undo_with(client, environment, state, false).await
+}
+
+/// [`undo`], treating a 404 as "already gone" when `forget_missing` (`undo --forget-missing`,
+/// for objects the user deleted by hand).
+pub async fn undo_with(
+    client: &Client,
+    environment: Environment,
+    state: &mut RemoteState,
+    forget_missing: bool,
+) -> UndoReport {
+    let server = client.base_url().as_str().to_owned();
+    let missing = |result: Result<(), ApiError>| -> Result<(), ApiError> {
+        match result {
+            Err(e) if e.is_not_found() && forget_missing => Ok(()),
+            Err(e) if e.is_not_found() => Err(e.with_hint(format!(
+                "spaire-billing created it, but {server} does not show it to this token: check \
+                 that SPAIRE_ACCESS_TOKEN belongs to the organization that ran the apply and \
+                 that --server-url / SPAIRE_SERVER_URL point to the same server; if you deleted \
+                 it yourself, run `spaire-billing undo --forget-missing`"
+            ))),
+            other => other,
+        }
+    };
     let mut report = UndoReport::default();
     let env = state.env_mut(environment);
 
@@ -67,10 +94,18 @@ pub async fn undo(
                 format!("product `{reference}`: already as before"),
                 Ok(()),
             ),
-            Err(err) if err.is_not_found() => report.push(
+            Err(err) if err.is_not_found() && forget_missing => report.push(
                 &key,
                 format!("product `{reference}` no longer exists"),
                 Ok(()),
+            ),
+            Err(err) if err.is_not_found() => report.push(
+                &key,
+                format!(
+                    "restore the prices and benefits of product `{reference}` (id {})",
+                    record.id
+                ),
+                missing(Err(err)),
             ),
             Err(err) => report.push(
                 &key,
@@ -108,7 +143,7 @@ pub async fn undo(
                         "delete meter-credit benefit for `{name}` (id {})",
                         record.id
                     ),
-                    ignore_not_found(client.delete_benefit(&record.id).await).map_err(|e| {
+                    missing(client.delete_benefit(&record.id).await).map_err(|e| {
                         if e.status() == Some(405) {
                             let hint = format!(
                                 "this server cannot delete benefits through the API; delete the \
@@ -125,7 +160,7 @@ pub async fn undo(
                 "meter:" => (
                     format!("archived meter `{name}` (id {})", record.id),
                     format!("archive meter `{name}` (id {})", record.id),
-                    ignore_not_found(
+                    missing(
                         client
                             .update_meter(
                                 &record.id,
@@ -152,7 +187,7 @@ pub async fn undo(
                 _ => (
                     format!("deleted webhook endpoint {name} (id {})", record.id),
                     format!("delete webhook endpoint {name} (id {})", record.id),
-                    ignore_not_found(client.delete_webhook_endpoint(&record.id).await),
+                    missing(client.delete_webhook_endpoint(&record.id).await),
                 ),
             };
             let description = if result.is_ok() { done } else { failed };
@@ -164,13 +199,6 @@ pub async fn undo(
     // Price records of products that were not restored stay; anything else left is stale.
     env.pending.clear();
     report
-}
-
-fn ignore_not_found(result: Result<(), ApiError>) -> Result<(), ApiError> {
-    match result {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other,
-    }
 }
 
 /// Puts back the product's previous price list (archiving prices we added) and benefit list.

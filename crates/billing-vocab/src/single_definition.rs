@@ -25,18 +25,48 @@ const HOMONYMS: &[(&str, &str, &str)] = &[
     ),
     (
         "customer.created",
-        "billing-emulator/src/routes/events.rs",
-        "label of the system event",
+        "billing-emulator/src/system_events.rs",
+        "system event name and its label (SYSTEM_EVENT_LABELS)",
+    ),
+    (
+        "customer.updated",
+        "billing-emulator/src/system_events.rs",
+        "system event name and its label (SYSTEM_EVENT_LABELS)",
+    ),
+    (
+        "customer.deleted",
+        "billing-emulator/src/system_events.rs",
+        "system event name and its label (SYSTEM_EVENT_LABELS)",
     ),
     (
         "subscription.created",
-        "billing-emulator/src/routes/events.rs",
-        "label of the system event",
+        "billing-emulator/src/system_events.rs",
+        "system event name and its label (SYSTEM_EVENT_LABELS)",
+    ),
+    (
+        "subscription.canceled",
+        "billing-emulator/src/system_events.rs",
+        "system event name and its label (SYSTEM_EVENT_LABELS)",
+    ),
+    (
+        "subscription.revoked",
+        "billing-emulator/src/system_events.rs",
+        "system event name and its label (SYSTEM_EVENT_LABELS)",
     ),
     (
         "order.paid",
-        "billing-emulator/src/routes/events.rs",
-        "label of the system event",
+        "billing-emulator/src/system_events.rs",
+        "system event name and its label (SYSTEM_EVENT_LABELS)",
+    ),
+    (
+        "order.refunded",
+        "billing-emulator/src/system_events.rs",
+        "system event name and its label (SYSTEM_EVENT_LABELS)",
+    ),
+    (
+        "benefit.updated",
+        "billing-emulator/src/system_events.rs",
+        "system event name and its label (SYSTEM_EVENT_LABELS)",
     ),
     // The emulator implements each aggregation (JSON form and SQL), matched by name.
     (

@@ -20,7 +20,7 @@ fn base_plan() -> BillingPlan {
             framework: None,
         },
         customer: CustomerSource::Session,
-        meters: billing_plan::preset("api-calls")
+        meters: billing_plan::preset(billing_plan::MeterKind::ApiCalls.as_str())
             .map(|p| p.meters)
             .unwrap_or_default(),
         prices: Vec::new(),
@@ -147,7 +147,10 @@ pub fn customer(spec: &str) -> Result<CustomerSource, String> {
 pub fn webhook_url(url: &str) -> Result<String, String> {
     plan_rule("webhooks", |plan| {
         plan.webhooks = Some(Webhooks {
-            events: vec!["order.paid".to_owned()],
+            events: billing_vocab::DEFAULT_WEBHOOK_EVENTS
+                .iter()
+                .map(|e| (*e).to_owned())
+                .collect(),
             url: Some(url.to_owned()),
         });
     })?;

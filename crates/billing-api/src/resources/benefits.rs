@@ -20,6 +20,11 @@ pub struct Benefit {
     pub deletable: bool,
     #[serde(default)]
     pub properties: serde_json::Value,
+    /// The organization that owns it (every read is filtered to the token's organization).
+    #[serde(default)]
+    pub organization_id: Option<String>,
+    #[serde(default)]
+    pub metadata: serde_json::Value,
 }
 
 impl Benefit {
@@ -44,6 +49,9 @@ pub struct MeterCreditCreate {
     /// 3–42 characters.
     pub description: String,
     pub properties: MeterCreditProperties,
+    /// Client-chosen markers (spaire-billing's write-ahead journal finds its objects by them).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -61,11 +69,14 @@ impl Client {
         &self,
         benefit: &MeterCreditCreate,
     ) -> Result<Benefit, ApiError> {
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "type": "meter_credit",
             "description": benefit.description,
             "properties": benefit.properties,
         });
+        if !benefit.metadata.is_empty() {
+            body["metadata"] = serde_json::Value::Object(benefit.metadata.clone());
+        }
         self.send(ApiRequest::write(
             Method::POST,
             "/v1/benefits/",

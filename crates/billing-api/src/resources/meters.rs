@@ -153,6 +153,9 @@ pub struct Meter {
     pub archived_at: Option<String>,
     #[serde(default)]
     pub metadata: serde_json::Value,
+    /// The organization that owns it (every read is filtered to the token's organization).
+    #[serde(default)]
+    pub organization_id: Option<String>,
 }
 
 impl Meter {

@@ -25,6 +25,9 @@ pub struct Product {
     pub prices: Vec<Price>,
     #[serde(default)]
     pub benefits: Vec<Benefit>,
+    /// The organization that owns it (every read is filtered to the token's organization).
+    #[serde(default)]
+    pub organization_id: Option<String>,
 }
 
 impl Product {

@@ -608,27 +608,7 @@ fn label_for(name: &str, source: &str) -> String {
     if source == "user" {
         return name.to_owned();
     }
-    match name {
-        "benefit.granted" => "Benefit Granted",
-        "benefit.cycled" => "Benefit Cycled",
-        "benefit.updated" => "Benefit Updated",
-        "benefit.revoked" => "Benefit Revoked",
-        "subscription.created" => "Subscription Created",
-        "subscription.canceled" => "Subscription Canceled",
-        "subscription.cycled" => "Subscription Cycled",
-        "subscription.revoked" => "Subscription Revoked",
-        "order.paid" => "Order Paid",
-        "order.refunded" => "Order Refunded",
-        "customer.created" => "Customer Created",
-        "customer.updated" => "Customer Updated",
-        "customer.deleted" => "Customer Deleted",
-        "meter.credited" => "Meter Credited",
-        "meter.reset" => "Meter Reset",
-        "balance.order" => "Balance Order",
-        "balance.credit_order" => "Balance Credit Order",
-        other => other,
-    }
-    .to_owned()
+    crate::system_events::label(name).to_owned()
 }
 
 const EVENT_COLUMNS: &str = "seq, id, org, customer_id, external_customer_id, member_id, external_member_id, \

@@ -303,6 +303,7 @@ pub async fn undo(root: &Path, args: &UndoArgs) -> anyhow::Result<serde_json::Va
     let report = billing_ops::undo(&UndoOptions {
         root: root.to_path_buf(),
         force: true,
+        ..UndoOptions::default()
     })
     .await?;
     Ok(serde_json::to_value(report)?)

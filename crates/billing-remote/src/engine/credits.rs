@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::desired::credit_description;
 use crate::keys::{self, object};
 use crate::lookup::{self, BenefitMatch};
+use crate::wal::ObjectKind;
 
 use super::{Engine, MAX_WRITE_ATTEMPTS};
 
@@ -68,6 +69,8 @@ impl Engine<'_> {
             }
             BenefitMatch::Differs(b) => {
                 if self.perform {
+                    self.before_write(&format!("update benefit `{}`", b.description))
+                        .await?;
                     let update = BenefitUpdate {
                         description: Some(description.clone()),
                         properties: Some(properties.clone()),
@@ -103,11 +106,21 @@ impl Engine<'_> {
                     let mid = meter_id
                         .clone()
                         .expect("apply creates meters before benefits");
+                    let metadata = self
+                        .intend(
+                            &key,
+                            ObjectKind::Benefit,
+                            &credit.meter,
+                            &format!("create the `{}` credit benefit", credit.meter),
+                        )
+                        .await?;
                     let create = MeterCreditCreate {
                         description: description.clone(),
                         properties: properties.clone(),
+                        metadata,
                     };
-                    let id = self.create_benefit(&create, &mid, credit).await?;
+                    let (id, organization_id) = self.create_benefit(&create, &mid, credit).await?;
+                    self.done(&key, &id, organization_id)?;
                     self.record(&key, &id, true);
                     Some(id)
                 } else {
@@ -146,12 +159,12 @@ impl Engine<'_> {
         create: &MeterCreditCreate,
         meter_id: &str,
         credit: &CreditGrant,
-    ) -> Result<String, Hinted> {
+    ) -> Result<(String, Option<String>), Hinted> {
         let what = format!("could not create the `{}` credit benefit", credit.meter);
         let mut last = None;
         for _ in 0..MAX_WRITE_ATTEMPTS {
             match self.client.create_meter_credit_benefit(create).await {
-                Ok(b) => return Ok(b.id),
+                Ok(b) => return Ok((b.id, b.organization_id)),
                 Err(e) if e.outcome_unknown() => {
                     match lookup::find_credit_benefit(
                         self.client,
@@ -163,7 +176,7 @@ impl Engine<'_> {
                     )
                     .await
                     {
-                        Ok(BenefitMatch::Same(b)) => return Ok(b.id),
+                        Ok(BenefitMatch::Same(b)) => return Ok((b.id, b.organization_id)),
                         Ok(_) => last = Some(e),
                         Err(lookup_err) => return Err(self.api_error(what, lookup_err)),
                     }
@@ -219,6 +232,11 @@ impl Engine<'_> {
         let request = json!({"benefits": list});
         if self.perform {
             self.snapshot(reference, &product);
+            self.intend_product_change(
+                reference,
+                &format!("attach the credit benefits to product `{}`", product.name),
+            )
+            .await?;
             let updated = self
                 .client
                 .set_product_benefits(&product.id, &list)

@@ -7,6 +7,7 @@ use billing_plan::Meter;
 use crate::desired::{self, describe_meter};
 use crate::keys::{self, object};
 use crate::lookup::{self, MeterMatch};
+use crate::wal::ObjectKind;
 
 use super::{Engine, MAX_WRITE_ATTEMPTS};
 
@@ -54,7 +55,18 @@ impl Engine<'_> {
             }
             MeterMatch::Missing => {
                 let id = if self.perform {
-                    Some(self.create_meter(&wanted).await?)
+                    let mut create = wanted.clone();
+                    create.metadata = self
+                        .intend(
+                            &key,
+                            ObjectKind::Meter,
+                            &meter.name,
+                            &format!("create meter `{}`", meter.name),
+                        )
+                        .await?;
+                    let (id, organization_id) = self.create_meter(&create).await?;
+                    self.done(&key, &id, organization_id)?;
+                    Some(id)
                 } else {
                     None
                 };
@@ -81,16 +93,16 @@ impl Engine<'_> {
     pub(super) async fn create_meter(
         &mut self,
         wanted: &billing_api::MeterCreate,
-    ) -> Result<String, Hinted> {
+    ) -> Result<(String, Option<String>), Hinted> {
         let what = format!("could not create meter `{}`", wanted.name);
         let mut last = None;
         for _ in 0..MAX_WRITE_ATTEMPTS {
             match self.client.create_meter(wanted).await {
-                Ok(m) => return Ok(m.id),
+                Ok(m) => return Ok((m.id, m.organization_id)),
                 Err(e) if e.outcome_unknown() => {
                     // The meter may exist now even though we saw no answer: look before retrying.
                     match lookup::find_meter(self.client, wanted, None).await {
-                        Ok(MeterMatch::Found(m)) => return Ok(m.id),
+                        Ok(MeterMatch::Found(m)) => return Ok((m.id, m.organization_id)),
                         Ok(MeterMatch::Missing) => last = Some(e),
                         Ok(MeterMatch::Conflict(_)) => return Err(self.api_error(what, e)),
                         Err(lookup_err) => return Err(self.api_error(what, lookup_err)),

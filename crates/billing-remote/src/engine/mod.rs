@@ -18,6 +18,7 @@ use billing_errors::Hinted;
 use billing_plan::{BillingPlan, Environment};
 
 use crate::state::{ObjectRecord, RemoteState};
+use crate::wal::{ObjectKind, Recorder, WalRecord};
 
 /// How many times a write whose outcome was unknown is re-checked and re-tried.
 const MAX_WRITE_ATTEMPTS: usize = 5;
@@ -63,6 +64,10 @@ pub(crate) struct Engine<'a> {
     planned_prices: BTreeMap<String, Vec<String>>,
     /// Product reference → (benefit id or placeholder, description) this plan attaches.
     credit_benefits: BTreeMap<String, Vec<(Option<String>, String)>>,
+    /// Where write-ahead records go (apply only); `None` writes without a journal (tests).
+    recorder: Option<&'a mut dyn Recorder>,
+    /// The `Target` record was written (before the first write).
+    target_recorded: bool,
 }
 
 impl<'a> Engine<'a> {
@@ -85,7 +90,15 @@ impl<'a> Engine<'a> {
             products: BTreeMap::new(),
             planned_prices: BTreeMap::new(),
             credit_benefits: BTreeMap::new(),
+            recorder: None,
+            target_recorded: false,
         }
+    }
+
+    /// Journals every write ahead through `recorder` (see [`crate::wal`]).
+    pub(crate) fn with_recorder(mut self, recorder: Option<&'a mut dyn Recorder>) -> Self {
+        self.recorder = recorder;
+        self
     }
 
     pub(crate) async fn run(mut self) -> Result<(Vec<RemoteStep>, Vec<String>), Hinted> {
@@ -155,6 +168,112 @@ impl<'a> Engine<'a> {
                 created_by_us,
             },
         );
+    }
+
+    /// Before each write: stop when the user asked to (the previous write is recorded), and
+    /// the first time, record the server and the token's organization.
+    async fn before_write(&mut self, what: &str) -> Result<(), Hinted> {
+        let Some(recorder) = self.recorder.as_mut() else {
+            return Ok(());
+        };
+        if recorder.stop_requested() {
+            return Err(Hinted::new(
+                format!("interrupted (Ctrl-C) before: {what}"),
+                "run `spaire-billing apply` to finish, or `spaire-billing undo` to revert \
+                 what was done",
+            ));
+        }
+        if self.target_recorded {
+            return Ok(());
+        }
+        let organization_id = crate::wal::token_organization(self.client)
+            .await
+            .map_err(|e| self.api_error("could not read the token's organization".into(), e))?;
+        let server_url = self.client.base_url().as_str().to_owned();
+        let env = self.state.env_mut(self.env);
+        env.server_url = Some(server_url.clone());
+        if organization_id.is_some() {
+            env.organization_id.clone_from(&organization_id);
+        }
+        self.wal(WalRecord::Target {
+            environment: self.env.as_str().to_owned(),
+            server_url,
+            organization_id,
+        })?;
+        self.target_recorded = true;
+        Ok(())
+    }
+
+    fn wal(&mut self, record: WalRecord) -> Result<(), Hinted> {
+        match self.recorder.as_mut() {
+            Some(recorder) => recorder.record(record),
+            None => Ok(()),
+        }
+    }
+
+    /// The marker for a create of `key` (`None` without a journal).
+    fn marker(&self, key: &str) -> Option<String> {
+        self.recorder
+            .as_ref()
+            .map(|r| crate::wal::marker(&r.apply_id(), key))
+    }
+
+    /// Records the intent to create `key`; returns the metadata marking the new object.
+    async fn intend(
+        &mut self,
+        key: &str,
+        kind: ObjectKind,
+        lookup: &str,
+        what: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, Hinted> {
+        self.before_write(what).await?;
+        let mut metadata = serde_json::Map::new();
+        if let Some(marker) = self.marker(key) {
+            self.wal(WalRecord::Intent {
+                environment: self.env.as_str().to_owned(),
+                key: key.to_owned(),
+                kind,
+                lookup: lookup.to_owned(),
+                marker: marker.clone(),
+            })?;
+            metadata.insert(
+                crate::wal::MARKER_KEY.to_owned(),
+                serde_json::Value::String(marker),
+            );
+        }
+        Ok(metadata)
+    }
+
+    /// Records that the write for `key` answered with `id`.
+    fn done(&mut self, key: &str, id: &str, organization_id: Option<String>) -> Result<(), Hinted> {
+        if let Some(org) = &organization_id {
+            let env = self.state.env_mut(self.env);
+            env.organization_id.get_or_insert_with(|| org.clone());
+        }
+        self.wal(WalRecord::Done {
+            environment: self.env.as_str().to_owned(),
+            key: key.to_owned(),
+            id: id.to_owned(),
+            organization_id,
+        })
+    }
+
+    /// Records a product's lists before a change to it (undo restores the first such record).
+    async fn intend_product_change(&mut self, reference: &str, what: &str) -> Result<(), Hinted> {
+        self.before_write(what).await?;
+        let record = self
+            .state
+            .env(self.env)
+            .and_then(|e| e.products.get(reference))
+            .cloned();
+        if let Some(record) = record {
+            self.wal(WalRecord::ProductIntent {
+                environment: self.env.as_str().to_owned(),
+                reference: reference.to_owned(),
+                record,
+            })?;
+        }
+        Ok(())
     }
 
     fn api_error(&self, what: String, e: ApiError) -> Hinted {

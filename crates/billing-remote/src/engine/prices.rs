@@ -160,6 +160,11 @@ impl Engine<'_> {
             let price_id = self
                 .add_metered_price(&reference, &mid, new_price, price)
                 .await?;
+            let organization_id = self
+                .products
+                .get(&reference)
+                .and_then(|p| p.organization_id.clone());
+            self.done(&key, &price_id, organization_id)?;
             self.record(&key, &price_id, true);
             summary = format!(
                 "added{} (price id {price_id})",
@@ -202,6 +207,11 @@ impl Engine<'_> {
                 return Ok(existing.id.clone());
             }
             self.snapshot(reference, &product);
+            self.intend_product_change(
+                reference,
+                &format!("add the metered price for `{}`", price.meter),
+            )
+            .await?;
             let mut list: Vec<PriceInput> = product
                 .active_prices()
                 .map(|p| PriceInput::Keep { id: p.id.clone() })

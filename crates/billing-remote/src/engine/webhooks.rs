@@ -9,6 +9,7 @@ use billing_plan::DEFAULT_WEBHOOK_EVENTS;
 use serde_json::json;
 
 use crate::keys::{self, object};
+use crate::wal::ObjectKind;
 use crate::webhook_url;
 
 use super::{Engine, MAX_WRITE_ATTEMPTS};
@@ -64,6 +65,8 @@ impl Engine<'_> {
                             .cloned(),
                     );
                     if self.perform {
+                        self.before_write(&format!("update webhook endpoint {url}"))
+                            .await?;
                         let update = WebhookEndpointUpdate {
                             url: None,
                             events: Some(union.clone()),
@@ -97,7 +100,15 @@ impl Engine<'_> {
                 let mut summary =
                     format!("register webhook endpoint {url} for {}", events.join(", "));
                 if self.perform {
+                    self.intend(
+                        &key,
+                        ObjectKind::Webhook,
+                        &url,
+                        &format!("register webhook endpoint {url}"),
+                    )
+                    .await?;
                     let id = self.create_webhook(&create).await?;
+                    self.done(&key, &id, None)?;
                     self.record(&key, &id, true);
                     summary = format!(
                         "registered webhook endpoint {url} for {} (id {id})",

@@ -18,6 +18,10 @@ pub struct UndoArgs {
     pub force: bool,
     #[command(flatten)]
     pub server: ServerUrlArg,
+    /// Treat remote objects that answer "not found" as already gone (only if you deleted them
+    /// by hand; otherwise a "not found" means another token or server, and undo stops).
+    #[arg(long)]
+    pub forget_missing: bool,
     #[command(flatten)]
     pub json: JsonArg,
 }
@@ -26,6 +30,7 @@ pub fn run(args: UndoArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let report = block_on(engine(args.server.server_url).undo(&UndoOptions {
         root: args.project.path,
         force: args.force,
+        forget_missing: args.forget_missing,
     }))??;
     if args.json.json {
         printer.data(crate::json::versioned(&report)?)?;

@@ -14,6 +14,7 @@ mod codegen_files;
 mod codegen_other;
 mod codegen_py;
 mod codegen_ts;
+mod crashsafe;
 mod detect;
 mod emulator;
 mod errors;

@@ -191,6 +191,9 @@ async fn id_labels(client: &Client) -> Vec<(String, String)> {
                 format!("<{} price of {}>", price.amount_type, p.name),
             ));
         }
+        if let Some(org) = &p.organization_id {
+            labels.push((org.clone(), "<organization>".to_owned()));
+        }
         labels.push((p.id, format!("<product {}>", p.name)));
     }
     for b in client.benefits(None).collect_all().await.unwrap() {
@@ -378,6 +381,7 @@ async fn objects_made_by_hand_from_the_dashboard_steps_are_reused() {
                 units: 100,
                 rollover: false,
             },
+            metadata: Default::default(),
         })
         .await
         .unwrap();
