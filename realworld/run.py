@@ -377,7 +377,10 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
         listed = reaches(json.dumps(steps), r"webhook")
         # A created route file is only registered if the tool does not itself ask the user to
         # register a webhook route (React Router 7's explicit app/routes.ts config).
-        asks = re.search(r"webhook[^\"]*route|route[^\"]*webhook", json.dumps(steps), re.I)
+        # The `webhook-endpoint` step (register the URL in Spaire) is about Spaire's side, not
+        # the app's route, so it does not count as asking for the route.
+        app_steps = [x for x in steps if not (isinstance(x, dict) and x.get("kind") == "webhook-endpoint")]
+        asks = re.search(r"webhook[^\"]*route|route[^\"]*webhook", json.dumps(app_steps), re.I)
         state = ("registered" if mounted or (routed and not asks) else "manual" if listed else "silent")
         webhook = {"state": state, "files": routed + mounted}
 
@@ -414,12 +417,20 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
            "storage": any(s["kind"] == "storage" and s["state"] == "wired" for s in per_site),
            "api-calls": bool(api_calls and api_calls["state"] == "registered")}
     unfed = [m for m in meters if m in fed and not fed[m]]
+    # The tool's own account (issue #12): `status --json` flags an unfed meter with
+    # `unfed_reason` and lists a step naming it. Preset ids map to meter names by their stem.
+    stem = {"llm-tokens": "llm", "llm-tokens-split": "llm", "storage": "storage", "api-calls": "api"}
+    st_meters = status_json.get("meters", []) if isinstance(status_json, dict) else []
+    st_steps = status_json.get("manual_steps", []) if isinstance(status_json, dict) else []
     silent_meters = []
     for m in unfed:
         listed = (m == "api-calls" and api_calls and api_calls["state"] == "manual") or any(
             s["state"] == "manual" for s in per_site if m.startswith("llm") and s["kind"] == "llm"
             or m == "storage" and s["kind"] == "storage")
-        if not listed:
+        flagged = any(isinstance(x, dict) and x.get("unfed_reason") and stem[m] in str(x.get("name", ""))
+                      for x in st_meters) and any(
+            isinstance(x, dict) and stem[m] in str(x.get("meter") or "") for x in st_steps)
+        if not (listed or flagged):
             silent_meters.append(m)
 
     complete = (not unfed and all(s["state"] == "wired" for s in per_site)
