@@ -122,17 +122,7 @@ pub async fn apply(
     let (steps, notes) = engine::Engine::new(client, environment, plan, state, true)
         .run()
         .await?;
-    let after = client.stats();
-    Ok(ApplyReport {
-        environment,
-        steps,
-        notes,
-        stats: billing_api::RequestStats {
-            reads: after.reads - before.reads,
-            writes: after.writes - before.writes,
-            retries: after.retries - before.retries,
-        },
-    })
+    Ok(report(environment, steps, notes, &before, &client.stats()))
 }
 
 /// [`apply`] with every write journaled ahead through `recorder` ([`wal`]). `prior` holds
@@ -153,8 +143,18 @@ pub async fn apply_journaled(
         .with_recorder(Some(recorder))
         .run()
         .await?;
-    let after = client.stats();
-    Ok(ApplyReport {
+    Ok(report(environment, steps, notes, &before, &client.stats()))
+}
+
+/// What an engine run did, with the requests it cost (counters before and after the run).
+fn report(
+    environment: Environment,
+    steps: Vec<billing_changeset::RemoteStep>,
+    notes: Vec<String>,
+    before: &billing_api::RequestStats,
+    after: &billing_api::RequestStats,
+) -> ApplyReport {
+    ApplyReport {
         environment,
         steps,
         notes,
@@ -163,7 +163,7 @@ pub async fn apply_journaled(
             writes: after.writes - before.writes,
             retries: after.retries - before.retries,
         },
-    })
+    }
 }
 
 /// Marks what an interrupted run created as ours in `state`.
