@@ -645,13 +645,7 @@ pub fn start_subscription(
             )?;
         }
         balance::touch_customer(conn, org, customer_id, ts)?;
-        jobs.extend(webhooks::emit(
-            conn,
-            state,
-            org,
-            webhook_types::CUSTOMER_STATE_CHANGED,
-            state_json(conn, org, customer)?,
-        )?);
+        state_changed(conn, state, org, customer, &mut jobs)?;
         return Ok((order, jobs));
     };
     let count = product["recurring_interval_count"].as_u64().unwrap_or(1) as u32;

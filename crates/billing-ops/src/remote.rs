@@ -329,25 +329,9 @@ impl RemoteBackend for SpaireRemote {
                     ..RemoteUndone::default()
                 });
             }
-            let remote = billing_remote::connect(
-                env,
-                request.server_url,
-                request.plan_server_url,
-                request.root,
-            )?;
-            let Some(client) = &remote.client else {
-                return Err(billing_errors::Hinted::new(
-                    format!(
-                        "undoing the {} remote objects needs SPAIRE_ACCESS_TOKEN; no file was \
-                         changed",
-                        env.as_str()
-                    ),
-                    "set the token (environment or .env) and run `spaire-billing undo` again",
-                )
-                .into());
-            };
+            let client = undo_client(&request)?;
             let mut scratch = whole_state(env, added);
-            let report = billing_remote::undo(client, env, &mut scratch).await;
+            let report = billing_remote::undo(&client, env, &mut scratch).await;
             let lines: Vec<String> = report
                 .steps
                 .iter()
@@ -376,6 +360,27 @@ impl RemoteBackend for SpaireRemote {
     }
 }
 
+/// The API client undo reverts through; without a token, undo stops before changing anything.
+fn undo_client(request: &RemoteUndoRequest<'_>) -> anyhow::Result<billing_api::Client> {
+    let env = request.environment;
+    let remote = billing_remote::connect(
+        env,
+        request.server_url,
+        request.plan_server_url,
+        request.root,
+    )?;
+    remote.client.ok_or_else(|| {
+        billing_errors::Hinted::new(
+            format!(
+                "undoing the {} remote objects needs SPAIRE_ACCESS_TOKEN; nothing was changed",
+                env.as_str()
+            ),
+            "set the token (environment or .env) and run `spaire-billing undo` again",
+        )
+        .into()
+    })
+}
+
 /// Undo from the write-ahead records: checks the server and the token's organization first,
 /// then reverts; progress is returned even when some steps failed.
 async fn undo_journaled(
@@ -387,24 +392,10 @@ async fn undo_journaled(
     if !billing_remote::wal::Summary::of(records).wrote_anything() {
         return Ok(RemoteUndone::default());
     }
-    let remote = billing_remote::connect(
-        env,
-        request.server_url,
-        request.plan_server_url,
-        request.root,
-    )?;
-    let Some(client) = &remote.client else {
-        return Err(billing_errors::Hinted::new(
-            format!(
-                "undoing the {} remote objects needs SPAIRE_ACCESS_TOKEN; nothing was changed",
-                env.as_str()
-            ),
-            "set the token (environment or .env) and run `spaire-billing undo` again",
-        )
-        .into());
-    };
+    let client = undo_client(&request)?;
     let reverted =
-        billing_remote::undo_journal(client, env, records, current, request.forget_missing).await?;
+        billing_remote::undo_journal(&client, env, records, current, request.forget_missing)
+            .await?;
     let lines: Vec<String> = reverted
         .report
         .steps
