@@ -14,6 +14,11 @@ Kinds:
   django      Django's test client against the project's settings and URLconf (its real
               middleware stack, auth and CSRF): a signed-in GET, then a signed webhook
               (the customer is the signed-in user's pk).
+  node-fetch-app
+              import the module that exports the app object (`export default app` of a Hono
+              or Workers app) with tsx and drive it through `app.fetch(request, env)`: every
+              request, and the signed and forged webhooks, pass the app's whole middleware
+              stack; `bindings` are the Workers env (a `kv` value becomes an in-memory KV).
   node-server start the app's own server entry (`command`) on a free port with its installed
               dependencies (cache/rtdeps/<name>), send `requests`, post a signed and a forged
               webhook, stop it with SIGTERM (the recorder flushes on it).
@@ -51,6 +56,7 @@ CUSTOMER = "rw-user-1"
 NODE_DEPS = {
     "ai3": ["ai@3", "zod@3", "@spaire/sdk@0.45.1", "tsx@4", "ts-pattern@5", "@upstash/ratelimit@2", "@vercel/kv@3"],
     "ai4": ["ai@4", "@ai-sdk/provider@1", "zod@3", "@spaire/sdk@0.45.1", "tsx@4"],
+    "hono4": ["hono@4", "@spaire/sdk@0.45.1", "tsx@4", "standardwebhooks@1"],
 }
 
 
@@ -170,6 +176,82 @@ if (cfg.webhook) {
 }
 console.log("RW_RESULT " + JSON.stringify(out));
 """
+
+
+FETCH_APP_DRIVER = """\
+import { Webhook } from "standardwebhooks";
+
+const cfg = JSON.parse(process.env.RW_CONFIG!);
+// A Workers KV namespace in memory: enough of get/put/list/delete for an app's model code.
+function memoryKv() {
+  const data = new Map<string, string>();
+  return {
+    get: async (key: string, type?: string) => {
+      const v = data.get(key);
+      return v === undefined ? null : type === "json" ? JSON.parse(v) : v;
+    },
+    put: async (key: string, value: string) => void data.set(key, value),
+    delete: async (key: string) => void data.delete(key),
+    list: async ({ prefix = "" } = {}) => ({
+      keys: [...data.keys()].filter((k) => k.startsWith(prefix)).map((name) => ({ name })),
+      list_complete: true,
+    }),
+  };
+}
+const env: Record<string, unknown> = {};
+for (const [name, value] of Object.entries(cfg.bindings ?? {})) env[name] = value === "kv" ? memoryKv() : value;
+const ctx = { waitUntil: (p: Promise<unknown>) => void p.catch(() => {}), passThroughOnException() {} };
+const mod = await import(cfg.entry);
+const app = mod[cfg.export ?? "default"];
+const out: Record<string, unknown> = { requests: [] };
+for (const r of cfg.requests) {
+  const res: Response = await app.fetch(
+    new Request("http://127.0.0.1" + r.path, { method: r.method ?? "GET", headers: r.headers ?? {}, body: r.body }),
+    env, ctx);
+  (out.requests as number[]).push(res.status);
+  await res.text();
+}
+await new Promise((r) => setTimeout(r, 200));
+const recorder = await import(cfg.recorder);
+await recorder.flushUsage();
+out.recorder = recorder.usageRecorderStats?.();
+
+const payload = JSON.stringify({ type: "rw.unknown_event", timestamp: new Date().toISOString(), data: {} });
+const id = "msg_rw_1";
+const now = new Date();
+const sig = new Webhook(Buffer.from(cfg.secret, "utf-8").toString("base64")).sign(id, now, payload);
+const headers = { "content-type": "application/json", "webhook-id": id,
+                  "webhook-timestamp": String(Math.floor(now.getTime() / 1000)), "webhook-signature": sig };
+const post = async (signature: string) => (await app.fetch(new Request("http://127.0.0.1" + cfg.webhook_path, {
+  method: "POST", headers: { ...headers, "webhook-signature": signature }, body: payload }), env, ctx)).status;
+out.webhook_signed = await post(sig);
+out.webhook_bad_signature = await post("v1,AAAA");
+console.log("RW_RESULT " + JSON.stringify(out));
+"""
+
+
+def node_fetch_app(project, rt, work: Path, cache: Path, emu, env) -> dict:
+    node_modules = ensure_node_deps(cache, rt["deps"])
+    nm = work / "node_modules"
+    if nm.exists() or nm.is_symlink():
+        nm.unlink() if nm.is_symlink() else shutil.rmtree(nm)
+    nm.symlink_to(node_modules)
+    (work / ".rw-mock").mkdir(exist_ok=True)
+    (work / ".rw-mock" / "fetch-driver.mts").write_text(FETCH_APP_DRIVER)
+    created = run.changed_files(work)[1]
+    recorder = next(p for p in created if p.endswith("/recorder.ts"))
+    cfg = {"entry": str(work / rt["entry"]), "export": rt.get("export", "default"),
+           "bindings": rt.get("bindings", {}), "requests": rt["requests"],
+           "recorder": str(work / recorder), "webhook_path": rt["webhook_path"], "secret": WEBHOOK_SECRET}
+    renv = {**env, "RW_CONFIG": json.dumps(cfg), "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET}
+    rc, out, err = run.sh(["nice", "-n", "10", str(node_modules / ".bin" / "tsx"), ".rw-mock/fetch-driver.mts"],
+                          cwd=work, env=renv, timeout=180)
+    m = re.search(r"^RW_RESULT (.*)$", out, re.M)
+    if not m:
+        return {"error": f"driver exit {rc}: {(err or out)[-1500:]}"}
+    driver = json.loads(m.group(1))
+    driver["customer"] = rt["customer"]
+    return {"driver": driver, "driver_stderr": err[-1500:]}
 
 
 def strip_jsonc(text: str) -> str:
@@ -523,6 +605,8 @@ def run_check(project, tool: Path, cache: Path, out_dir: Path) -> dict:
             result.update(node_route(project, rt, work, cache, emu, env))
         elif rt["kind"] == "django":
             result.update(django_check(project, rt, work, cache, emu, env))
+        elif rt["kind"] == "node-fetch-app":
+            result.update(node_fetch_app(project, rt, work, cache, emu, env))
         elif rt["kind"] == "node-server":
             result.update(node_server(project, rt, work, cache, emu, env))
         elif rt["kind"] == "fastapi":
