@@ -107,6 +107,22 @@ pub fn parse_pyproject(file: &str, text: &str) -> (Option<PyProject>, Option<Pro
             }
         }
     }
+    // `dynamic = ["dependencies"]` with hatch metadata hooks (e.g. uv-dynamic-versioning):
+    // the dependency list lives in `[tool.hatch.metadata.hooks.<hook>] dependencies`.
+    let hatch_hooks = doc
+        .get("tool")
+        .and_then(|t| t.get("hatch"))
+        .and_then(|h| h.get("metadata"))
+        .and_then(|m| m.get("hooks"))
+        .and_then(Item::as_table_like);
+    for (_, hook) in hatch_hooks.into_iter().flat_map(|h| h.iter()) {
+        let list = hook.as_table_like().and_then(|h| h.get("dependencies"));
+        for v in list.and_then(Item::as_array).into_iter().flatten() {
+            if let Some((n, s)) = v.as_str().and_then(split_requirement) {
+                push(n, s, line_of(v.span()), false, &mut py);
+            }
+        }
+    }
     if let Some(groups) = doc.get("dependency-groups").and_then(Item::as_table_like) {
         for (_, list) in groups.iter() {
             for v in list.as_array().into_iter().flatten() {
@@ -330,6 +346,35 @@ mod tests {
             Some(("django".into(), "".into()))
         );
         assert_eq!(split_requirement(""), None);
+    }
+
+    #[test]
+    fn dynamic_dependencies_from_hatch_metadata_hooks() {
+        let text = r#"[project]
+name = "examples"
+dynamic = ["version", "dependencies"]
+
+[tool.hatch.metadata.hooks.uv-dynamic-versioning]
+dependencies = [
+    "pydantic-ai-slim[openai]=={{ version }}",
+    "fastapi>=0.117.0",
+]
+"#;
+        let (py, p) = parse_pyproject("pyproject.toml", text);
+        assert!(p.is_none());
+        let names: Vec<_> = py
+            .unwrap()
+            .dependencies
+            .iter()
+            .map(|d| (d.name.clone(), d.line))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("pydantic-ai-slim".to_owned(), 7),
+                ("fastapi".to_owned(), 8)
+            ]
+        );
     }
 
     #[test]
