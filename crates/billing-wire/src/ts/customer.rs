@@ -307,16 +307,8 @@ pub(crate) fn resolve(
                 edits: Vec::new(),
             })
         }
-        CustomerSource::Session => {
-            let Some(inner) = functions.first() else {
-                return Err("no session variable is in scope".to_owned());
-            };
-            session_user_id(f, *inner, at)
-                .map(|expr| CustomerExpr::plain(format!("String({expr} ?? {empty})")))
-                .ok_or_else(|| {
-                    "no session variable with a user id (`session.user.id`) is used in the enclosing function".to_owned()
-                })
-        }
+        CustomerSource::Session => super::session::user_id_at(f, at)
+            .map(|expr| CustomerExpr::plain(format!("String({expr} ?? {empty})"))),
     }
 }
 
@@ -483,33 +475,4 @@ fn parsed_body_field(
         }
     }
     None
-}
-
-/// `session.user.id` (or `session?.user?.id`, `session.userId`) as already written in the
-/// function, when a `session` variable is declared there before the call.
-fn session_user_id(f: &TsFile<'_>, function: Node<'_>, at: Node<'_>) -> Option<String> {
-    let nodes = descendants(function);
-    let declared = nodes.iter().any(|d| {
-        d.kind() == "variable_declarator"
-            && d.start_byte() < at.start_byte()
-            && d.child_by_field_name("name")
-                .is_some_and(|n| text(n, f.src) == "session")
-    });
-    if !declared {
-        return None;
-    }
-    nodes
-        .iter()
-        .filter(|n| n.kind() == "member_expression")
-        .map(|n| text(*n, f.src).replace(char::is_whitespace, ""))
-        .find(|t| {
-            matches!(
-                t.as_str(),
-                "session.user.id"
-                    | "session?.user?.id"
-                    | "session?.user.id"
-                    | "session.userId"
-                    | "session?.userId"
-            )
-        })
 }

@@ -21,10 +21,15 @@ const AI_FUNCTIONS: &[&str] = &[
 ];
 
 /// Which usage property holds the whole call's tokens: `totalUsage` sums every step of a
-/// multi-step (tool-calling) `generateText`/`streamText`; object generation has one step.
-fn usage_field(kind: CallSiteKind) -> &'static str {
+/// multi-step (tool-calling) `generateText`/`streamText` in AI SDK 5 and later; AI SDK 3 and 4
+/// have no `totalUsage` (their `usage` already covers every step), and object generation has
+/// one step. An unknown `ai` version is taken as current.
+fn usage_field(f: &TsFile<'_>, kind: CallSiteKind) -> &'static str {
+    let major = f.ctx.package.integration("ai").and_then(|i| i.major);
     match kind {
-        CallSiteKind::GenerateText | CallSiteKind::StreamText => "totalUsage",
+        CallSiteKind::GenerateText | CallSiteKind::StreamText if major.is_none_or(|m| m >= 5) => {
+            "totalUsage"
+        }
         _ => "usage",
     }
 }
@@ -90,7 +95,7 @@ pub(crate) fn generate(f: &TsFile<'_>, call: Node<'_>, kind: CallSiteKind) -> Si
     if !from_ai(f, call) {
         return not_from_ai(f, call);
     }
-    let field = usage_field(kind);
+    let field = usage_field(f, kind);
     let callee = callee_text(f, call);
     let end = f.style.end();
     let snippet = |customer: &str, usage: &str| {
@@ -289,7 +294,7 @@ pub(crate) fn stream(f: &TsFile<'_>, call: Node<'_>, kind: CallSiteKind) -> Site
     if !from_ai(f, call) {
         return not_from_ai(f, call);
     }
-    let field = usage_field(kind);
+    let field = usage_field(f, kind);
     let end = f.style.end();
     let model = model_arg(f, call);
     let snippet = |customer: &str| {

@@ -4,6 +4,8 @@ mod customer;
 mod imports;
 mod llm;
 mod s3;
+mod scope;
+mod session;
 
 use billing_detect::profile::{CallSite, CallSiteKind};
 use tree_sitter::{Language, Node};
