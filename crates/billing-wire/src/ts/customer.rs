@@ -307,8 +307,11 @@ pub(crate) fn resolve(
                 edits: Vec::new(),
             })
         }
-        CustomerSource::Session => super::session::user_id_at(f, at)
-            .map(|expr| CustomerExpr::plain(format!("String({expr} ?? {empty})"))),
+        CustomerSource::Session => super::session::user_id_at(f, at).map(|(expr, edits)| {
+            let mut customer = CustomerExpr::plain(format!("String({expr} ?? {empty})"));
+            customer.edits = edits;
+            customer
+        }),
     }
 }
 

@@ -3,6 +3,7 @@
 mod customer;
 mod imports;
 mod llm;
+mod props;
 mod s3;
 mod scope;
 mod session;

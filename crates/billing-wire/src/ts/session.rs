@@ -13,6 +13,7 @@ use tree_sitter::Node;
 use super::TsFile;
 use super::customer::enclosing_functions;
 use super::scope::{binding_at, bound_identifiers};
+use crate::edit::Edit;
 use crate::syntax::{descendants, line_of, named_children, text};
 
 /// Names of a variable that holds the signed-in user itself (`user.id`).
@@ -222,8 +223,9 @@ fn from_auth_call(f: &TsFile<'_>, declarator: Node<'_>, at: Node<'_>) -> Option<
     }
 }
 
-/// The signed-in user's id at `at`, as an expression, or why none is in reach.
-pub(crate) fn user_id_at(f: &TsFile<'_>, at: Node<'_>) -> Result<String, String> {
+/// The signed-in user's id at `at`, as an expression (with the edits that bring it into
+/// scope), or why none is in reach.
+pub(crate) fn user_id_at(f: &TsFile<'_>, at: Node<'_>) -> Result<(String, Vec<Edit>), String> {
     let functions = enclosing_functions(at);
     if functions.is_empty() {
         return Err("the call is not inside a request handler, so no session is in scope".into());
@@ -232,7 +234,7 @@ pub(crate) fn user_id_at(f: &TsFile<'_>, at: Node<'_>) -> Result<String, String>
     for function in &functions {
         for node in descendants(*function) {
             if let Some(expr) = candidate(f, node, at) {
-                return Ok(expr);
+                return Ok((expr, Vec::new()));
             }
         }
     }
@@ -241,9 +243,12 @@ pub(crate) fn user_id_at(f: &TsFile<'_>, at: Node<'_>) -> Result<String, String>
             if node.kind() == "variable_declarator"
                 && let Some(expr) = from_auth_call(f, node, at)
             {
-                return Ok(expr);
+                return Ok((expr, Vec::new()));
             }
         }
+    }
+    if let Some(found) = super::props::session_from_props(f, &functions) {
+        return Ok(found);
     }
     Err(explain_missing(f, &functions, at))
 }
