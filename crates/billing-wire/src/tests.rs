@@ -880,3 +880,48 @@ export async function POST(req: Request) {
         );
     }
 }
+
+#[test]
+fn vendor_sdk_results_and_embeddings_record_their_usage_streams_are_listed() {
+    let source = r#"import OpenAI from "openai";
+import Anthropic from "@anthropic-ai/sdk";
+import { embed } from "ai";
+const openai = new OpenAI();
+const claude = new Anthropic();
+export async function POST(req: Request) {
+  const completion = await openai.chat.completions.create({ model: "gpt-4o", messages: [] });
+  const reply = await claude.messages.create({ model: "claude-sonnet-4-5", max_tokens: 64, messages: [] });
+  const { embedding } = await embed({ model, value: "x" });
+  const live = await openai.chat.completions.create({ model: "gpt-4o", messages: [], stream: true });
+  return Response.json({ completion, reply, embedding, live });
+}
+"#;
+    let out = ts(
+        source,
+        &[
+            (K::OpenaiChatCompletion, "openai.chat.completions.create"),
+            (K::AnthropicMessage, "claude.messages.create"),
+            (K::Embed, "embed"),
+        ],
+        header(),
+    );
+    let after = out.after.expect("edited");
+    let id = r#"req.headers.get("x-customer-id") ?? """#;
+    for expected in [
+        format!(
+            "recordLlmUsage({id}, {{ inputTokens: completion.usage?.prompt_tokens, outputTokens: completion.usage?.completion_tokens, totalTokens: completion.usage?.total_tokens }}, \"gpt-4o\");"
+        ),
+        format!(
+            "recordLlmUsage({id}, {{ inputTokens: reply.usage.input_tokens, outputTokens: reply.usage.output_tokens }}, \"claude-sonnet-4-5\");"
+        ),
+        "const { embedding, usage } = await embed(".to_owned(),
+        format!(
+            "recordLlmUsage({id}, {{ inputTokens: usage.tokens, outputTokens: 0, totalTokens: usage.tokens }});"
+        ),
+    ] {
+        assert!(after.contains(&expected), "missing {expected}\n{after}");
+    }
+    // The streamed completion (line 10) is listed with the `include_usage` change.
+    assert_eq!(out.manual.len(), 1, "{:?}", out.manual);
+    assert!(out.manual[0].contains("stream_options: { include_usage: true }"));
+}
