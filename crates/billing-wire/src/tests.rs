@@ -711,6 +711,25 @@ export async function summarize(input: string) {
         ),
         "{after}"
     );
+
+    // An inline server action (AI SDK RSC): the directive is the function's first statement.
+    let out = ts(
+        r#"import { streamUI } from "ai/rsc";
+
+const send = async (message: string) => {
+  "use server";
+  const { value } = await streamUI({ model, prompt: message });
+  return value;
+};
+"#,
+        &[(K::StreamUi, "streamUI")],
+        header(),
+    );
+    let after = out.after.expect("edited");
+    assert!(
+        after.contains(r#"onFinish: async (event) => { try { recordLlmUsage((await headers()).get("x-customer-id") ?? "", event.usage); }"#),
+        "{after}"
+    );
 }
 
 #[test]

@@ -346,13 +346,22 @@ fn server_action_header(
     header: &str,
     own_async_scope: bool,
 ) -> Option<CustomerExpr> {
-    let use_server = named_children(f.program).first().is_some_and(|s| {
+    let directive = |s: &Node<'_>| {
         s.kind() == "expression_statement"
             && matches!(
                 text(*s, f.src).trim_end_matches(';'),
                 "\"use server\"" | "'use server'"
             )
-    });
+    };
+    // A `"use server"` file, or an inline server action (`async () => { "use server"; .. }`).
+    let use_server = named_children(f.program).first().is_some_and(directive)
+        || functions.iter().any(|function| {
+            function
+                .child_by_field_name("body")
+                .filter(|b| b.kind() == "statement_block")
+                .and_then(|b| named_children(b).into_iter().next())
+                .is_some_and(|s| directive(&s))
+        });
     if !use_server || !(own_async_scope || functions.first().is_some_and(|inner| is_async(*inner)))
     {
         return None;

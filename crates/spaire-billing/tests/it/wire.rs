@@ -132,6 +132,7 @@ fn cases() -> Vec<Case> {
             sites: &[
                 (K::GenerateText, "generateText"),
                 (K::StreamText, "streamText"),
+                (K::Embed, "embed"),
             ],
             py_package: None,
         },
