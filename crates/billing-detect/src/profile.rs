@@ -224,6 +224,20 @@ pub enum CallSiteKind {
     Boto3PutObject,
     /// boto3 `upload_file(...)` / `upload_fileobj(...)`.
     Boto3UploadFile,
+    /// AI SDK `embed(...)` / `embedMany(...)` (usage: `{ tokens }`).
+    Embed,
+    /// AI SDK 3/4 RSC `streamUI(...)` from `ai/rsc` (`onFinish({ usage })`).
+    StreamUi,
+    /// `openai` v4+ `client.chat.completions.create(...)` (usage: `prompt_tokens`, ...).
+    OpenaiChatCompletion,
+    /// `openai` v4+ `client.responses.create(...)` (usage: `input_tokens`, ...).
+    OpenaiResponse,
+    /// `openai` v4+ `client.embeddings.create(...)`.
+    OpenaiEmbedding,
+    /// `openai-edge` / `openai` v3 `createChatCompletion` / `createEmbedding`.
+    OpenaiLegacy,
+    /// `@anthropic-ai/sdk` `client.messages.create(...)` / `.stream(...)`.
+    AnthropicMessage,
     /// A file that defines HTTP route handlers (Next.js route.ts, an Express router, ...).
     RouteHandler,
 }

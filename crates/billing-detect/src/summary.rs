@@ -151,6 +151,13 @@ pub fn package_line(pkg: &Package) -> String {
                 | CallSiteKind::AgentRun
                 | CallSiteKind::AgentRunSync
                 | CallSiteKind::AgentRunStream
+                | CallSiteKind::Embed
+                | CallSiteKind::StreamUi
+                | CallSiteKind::OpenaiChatCompletion
+                | CallSiteKind::OpenaiResponse
+                | CallSiteKind::OpenaiEmbedding
+                | CallSiteKind::OpenaiLegacy
+                | CallSiteKind::AnthropicMessage
         )
     });
     let s3 = count(&|k| {

@@ -9,7 +9,9 @@
 //! | `const r = await generateText(..)` | `recordLlmUsage(<customer>, r.totalUsage, <model>);` after it |
 //! | `const { text } = await generateText(..)` | `totalUsage` added to the pattern, then recorded |
 //! | `generateObject` | the same with `usage` |
-//! | `streamText(..)` / `streamObject(..)` | an `onFinish` added, or ours called first inside the existing one, guarded by `try` |
+//! | `const r = await embed(..)` / `embedMany` | `recordLlmUsage(<customer>, { inputTokens: r.usage.tokens, .. })` |
+//! | `openai` v4+ `chat.completions.create` / `responses.create` / `embeddings.create`, `@anthropic-ai/sdk` `messages.create` (not streamed) | the vendor's snake_case `usage` mapped to the helper's names, after the call; streams and `openai-edge` are manual steps with the exact change |
+//! | `streamText(..)` / `streamObject(..)` / `streamUI(..)` (`ai/rsc`) | an `onFinish` added, or ours called first inside the existing one, guarded by `try` |
 //! | `result = await agent.run(..)` / `run_sync` / `async with agent.run_stream(..) as result:` | `record_agent_run(<customer>, result)` after it |
 //! | `await s3.send(new PutObjectCommand({ Body }))`, `new Upload({ params }).done()` | `recordStorageUpload(<customer>, <bytes>);` after the upload finished |
 //! | boto3 `put_object(Body=..)` / `upload_file(path, ..)` | `record_storage_upload(<customer>, len(..) / os.path.getsize(..))` |
@@ -250,7 +252,14 @@ pub(crate) fn site_family(kind: CallSiteKind) -> Option<Family> {
         | K::StreamObject
         | K::AgentRun
         | K::AgentRunSync
-        | K::AgentRunStream => Some(Family::Llm),
+        | K::AgentRunStream
+        | K::Embed
+        | K::StreamUi
+        | K::OpenaiChatCompletion
+        | K::OpenaiResponse
+        | K::OpenaiEmbedding
+        | K::OpenaiLegacy
+        | K::AnthropicMessage => Some(Family::Llm),
         K::S3PutObject | K::S3Upload | K::Boto3PutObject | K::Boto3UploadFile => {
             Some(Family::Storage)
         }

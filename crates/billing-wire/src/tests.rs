@@ -236,7 +236,7 @@ export async function POST(request: Request) {
         CustomerSource::Session,
     );
     assert!(out.after.is_none());
-    assert!(out.manual[0].contains("no session variable with a user id"));
+    assert!(out.manual[0].contains("no signed-in user id"));
 }
 
 #[test]
@@ -711,4 +711,236 @@ export async function summarize(input: string) {
         ),
         "{after}"
     );
+
+    // An inline server action (AI SDK RSC): the directive is the function's first statement.
+    let out = ts(
+        r#"import { streamUI } from "ai/rsc";
+
+const send = async (message: string) => {
+  "use server";
+  const { value } = await streamUI({ model, prompt: message });
+  return value;
+};
+"#,
+        &[(K::StreamUi, "streamUI")],
+        header(),
+    );
+    let after = out.after.expect("edited");
+    assert!(
+        after.contains(r#"onFinish: async (event) => { try { recordLlmUsage((await headers()).get("x-customer-id") ?? "", event.usage); }"#),
+        "{after}"
+    );
+}
+
+#[test]
+fn session_customer_is_found_through_closures_parameters_aliases_and_casts() {
+    let session = || CustomerSource::Session;
+    // The session of the handler, the model call in a nested `execute` callback.
+    let closure = r#"import { streamText } from "ai";
+
+export async function POST(request: Request) {
+  try {
+    const session = await auth();
+    if (!session?.user) return new Response(null, { status: 401 });
+    await save({ userId: session.user.id });
+    const stream = createUIMessageStream({
+      execute: async ({ writer }) => {
+        const result = streamText({ model, prompt: "x" });
+        writer.merge(result.toUIMessageStream());
+      },
+    });
+    return new Response(stream);
+  } catch {}
+}
+"#;
+    let after = ts(closure, &[(K::StreamText, "streamText")], session())
+        .after
+        .expect("edited");
+    assert!(
+        after.contains(r#"recordLlmUsage(String(session?.user?.id ?? ""), event.totalUsage)"#),
+        "{after}"
+    );
+
+    // A destructured `session` parameter read with `?.`; a later alias in an inner block
+    // is not in scope at the call, the parameter is.
+    let param = r#"import { generateText } from "ai";
+
+export const suggest = ({ session, stream }: Props) => async () => {
+  const r = await generateText({ model, prompt: "x" });
+  if (session.user?.id) {
+    const userId = session.user.id;
+    await save(userId, r.text);
+  }
+};
+"#;
+    let after = ts(param, &[(K::GenerateText, "generateText")], session())
+        .after
+        .expect("edited");
+    assert!(after.contains(r#"recordLlmUsage(String(session?.user?.id ?? ""), r.totalUsage);"#));
+
+    // An alias computed earlier, a cast, tRPC's `ctx`, SvelteKit's `locals`, Hono's context.
+    for (code, expected) in [
+        (
+            "const userId = (session.user as AppUser).id;\n  const r = await generateText({});",
+            "String(userId ?? \"\")",
+        ),
+        (
+            "const r = await generateText({});\n  log((session.user as AppUser).id);",
+            "String((session.user as AppUser).id ?? \"\")",
+        ),
+        (
+            "const r = await generateText({});\n  log(ctx.session.user.id);",
+            "String(ctx?.session?.user?.id ?? \"\")",
+        ),
+        (
+            "const r = await generateText({});\n  if (!locals.user) throw new Error();\n  log(locals.user.id);",
+            "String(locals?.user?.id ?? \"\")",
+        ),
+        (
+            "const r = await generateText({});\n  log(c.get(\"user\").id);",
+            "String(c.get(\"user\").id ?? \"\")",
+        ),
+        (
+            "const { userId } = await auth();\n  const r = await generateText({});",
+            "String(userId ?? \"\")",
+        ),
+        (
+            "const user = await currentUser();\n  const r = await generateText({});",
+            "String(user?.id ?? \"\")",
+        ),
+        (
+            "const data = await auth.api.getSession({ headers: request.headers });\n  const r = await generateText({});",
+            "String(data?.user?.id ?? \"\")",
+        ),
+        (
+            "const { data: { user } } = await supabase.auth.getUser();\n  const r = await generateText({});",
+            "String(user?.id ?? \"\")",
+        ),
+    ] {
+        let source = format!(
+            "import {{ generateText }} from \"ai\";\nexport async function handler({{ ctx, locals, request, c, session }}: Args) {{\n  const session2 = 1;\n  {code}\n}}\n"
+        );
+        let after = ts(&source, &[(K::GenerateText, "generateText")], session())
+            .after
+            .unwrap_or_else(|| panic!("not wired:\n{source}"));
+        assert!(
+            after.contains(&format!("recordLlmUsage({expected}, r.totalUsage);")),
+            "{after}"
+        );
+    }
+
+    // The request body is the client's word, not a session: never billed by it. A session
+    // keyed by email is explained, not guessed.
+    let untrusted = r#"import { generateText } from "ai";
+export async function POST(req: Request) {
+  const body = await req.json();
+  const session = await auth();
+  log(body.user.id, session?.user?.email);
+  const r = await generateText({ model, prompt: "x" });
+}
+"#;
+    let out = ts(untrusted, &[(K::GenerateText, "generateText")], session());
+    assert!(out.after.is_none());
+    assert!(
+        out.manual[0].contains("keys its data by `session?.user?.email`"),
+        "{:?}",
+        out.manual
+    );
+}
+
+#[test]
+fn ai_sdk_before_5_records_usage_not_total_usage() {
+    // AI SDK 3 and 4 have no `totalUsage`: reading it records nothing at all.
+    let source = r#"import { generateText, streamText } from "ai";
+export async function POST(req: Request) {
+  const r = await generateText({ model, prompt: "x" });
+  return streamText({ model, prompt: r.text }).toDataStreamResponse();
+}
+"#;
+    let found = sites(
+        "app/route.ts",
+        source,
+        &[
+            (K::GenerateText, "generateText"),
+            (K::StreamText, "streamText"),
+        ],
+    );
+    let refs: Vec<&CallSite> = found.iter().collect();
+    for (major, field) in [(3, "usage"), (4, "usage"), (5, "totalUsage")] {
+        let mut pkg = package("typescript", &["nextjs"]);
+        pkg.integrations = vec![
+            serde_json::from_value(json!({
+                "package": "ai", "kind": "ai-sdk", "version": format!("^{major}.0.0"),
+                "major": major, "evidence": {"file": "package.json", "text": "\"ai\""},
+            }))
+            .expect("integration"),
+        ];
+        let result = wire_source(
+            Path::new("/nonexistent"),
+            "app/route.ts",
+            source,
+            &refs,
+            &pkg,
+            &plan(&header()),
+            &UsageImports {
+                typescript: Some(TsUsageModule::Specifier("@/lib/usage".to_owned())),
+                python: None,
+            },
+        )
+        .expect("wiring");
+        let after = result.after.expect("edited");
+        assert!(
+            after.contains(&format!(", r.{field});")),
+            "ai@{major}:\n{after}"
+        );
+        assert!(
+            after.contains(&format!(", event.{field})")),
+            "ai@{major}:\n{after}"
+        );
+    }
+}
+
+#[test]
+fn vendor_sdk_results_and_embeddings_record_their_usage_streams_are_listed() {
+    let source = r#"import OpenAI from "openai";
+import Anthropic from "@anthropic-ai/sdk";
+import { embed } from "ai";
+const openai = new OpenAI();
+const claude = new Anthropic();
+export async function POST(req: Request) {
+  const completion = await openai.chat.completions.create({ model: "gpt-4o", messages: [] });
+  const reply = await claude.messages.create({ model: "claude-sonnet-4-5", max_tokens: 64, messages: [] });
+  const { embedding } = await embed({ model, value: "x" });
+  const live = await openai.chat.completions.create({ model: "gpt-4o", messages: [], stream: true });
+  return Response.json({ completion, reply, embedding, live });
+}
+"#;
+    let out = ts(
+        source,
+        &[
+            (K::OpenaiChatCompletion, "openai.chat.completions.create"),
+            (K::AnthropicMessage, "claude.messages.create"),
+            (K::Embed, "embed"),
+        ],
+        header(),
+    );
+    let after = out.after.expect("edited");
+    let id = r#"req.headers.get("x-customer-id") ?? """#;
+    for expected in [
+        format!(
+            "recordLlmUsage({id}, {{ inputTokens: completion.usage?.prompt_tokens, outputTokens: completion.usage?.completion_tokens, totalTokens: completion.usage?.total_tokens }}, \"gpt-4o\");"
+        ),
+        format!(
+            "recordLlmUsage({id}, {{ inputTokens: reply.usage.input_tokens, outputTokens: reply.usage.output_tokens }}, \"claude-sonnet-4-5\");"
+        ),
+        "const { embedding, usage } = await embed(".to_owned(),
+        format!(
+            "recordLlmUsage({id}, {{ inputTokens: usage.tokens, outputTokens: 0, totalTokens: usage.tokens }});"
+        ),
+    ] {
+        assert!(after.contains(&expected), "missing {expected}\n{after}");
+    }
+    // The streamed completion (line 10) is listed with the `include_usage` change.
+    assert_eq!(out.manual.len(), 1, "{:?}", out.manual);
+    assert!(out.manual[0].contains("stream_options: { include_usage: true }"));
 }

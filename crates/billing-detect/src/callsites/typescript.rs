@@ -14,6 +14,9 @@ const NEEDLES: &[&str] = &[
     "\"ai\"",
     "'ai'",
     "@aws-sdk/",
+    "ai/rsc",
+    "openai",
+    "anthropic",
     "express",
     "astify",
     "hono",
@@ -155,6 +158,24 @@ pub fn analyze(file: &str, src: &str) -> Findings {
             _ => None,
         }
     };
+    // Vendor clients constructed in this file: `const claude = new Anthropic()`.
+    let mut clients: Vec<(String, &'static str)> = Vec::new();
+    visit(root, |node| {
+        if node.kind() != "new_expression" {
+            return;
+        }
+        let vendor = node
+            .child_by_field_name("constructor")
+            .and_then(&resolve)
+            .and_then(|(module, _)| match module.as_str() {
+                "openai" | "openai-edge" => Some("openai"),
+                "@anthropic-ai/sdk" => Some("anthropic"),
+                _ => None,
+            });
+        if let (Some(vendor), Some(var)) = (vendor, assigned_variable(node, src)) {
+            clients.push((var, vendor));
+        }
+    });
     visit(root, |node| {
         let (callee, is_new) = match node.kind() {
             "call_expression" => (node.child_by_field_name("function"), false),
@@ -169,6 +190,8 @@ pub fn analyze(file: &str, src: &str) -> Findings {
                 ("ai", "streamText", false) => Some(CallSiteKind::StreamText),
                 ("ai", "generateObject", false) => Some(CallSiteKind::GenerateObject),
                 ("ai", "streamObject", false) => Some(CallSiteKind::StreamObject),
+                ("ai", "embed" | "embedMany", false) => Some(CallSiteKind::Embed),
+                ("ai/rsc", "streamUI", false) => Some(CallSiteKind::StreamUi),
                 ("@aws-sdk/client-s3", "PutObjectCommand", true) => Some(CallSiteKind::S3PutObject),
                 ("@aws-sdk/lib-storage", "Upload", true) => Some(CallSiteKind::S3Upload),
                 _ => None,
@@ -201,11 +224,65 @@ pub fn analyze(file: &str, src: &str) -> Findings {
                 return;
             }
         }
+        if !is_new && let Some(kind) = llm_client_call(callee, src, &out.imports, &clients) {
+            out.calls.push(CallSite {
+                kind,
+                file: String::new(),
+                line,
+                column,
+                callee: text(callee, src).to_owned(),
+            });
+            return;
+        }
         if !is_new && let Some(route) = route_registration(node, callee, src) {
             out.routes.push((line, route));
         }
     });
     out
+}
+
+/// A vendor SDK call by its method path: `openai.chat.completions.create(..)`,
+/// `anthropic.messages.create(..)`, `openai.createChatCompletion(..)` (openai-edge / v3). The
+/// client is a `new OpenAI()` / `new Anthropic()` of this file, or (imported from the app's
+/// own module) a variable whose name says which vendor it is, or `client` in a file that
+/// imports the SDK.
+fn llm_client_call(
+    callee: Node<'_>,
+    src: &str,
+    imports: &[String],
+    clients: &[(String, &'static str)],
+) -> Option<CallSiteKind> {
+    if callee.kind() != "member_expression" {
+        return None;
+    }
+    let path: String = text(callee, src)
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '?' && *c != '!')
+        .collect();
+    let root = path.split('.').next().unwrap_or("");
+    let is = |vendor: &str, sdk: &[&str]| {
+        clients.iter().any(|(v, w)| v == root && *w == vendor)
+            || root.to_ascii_lowercase().contains(vendor)
+            || root == "client" && imports.iter().any(|i| sdk.contains(&i.as_str()))
+    };
+    let openai = is("openai", &["openai", "openai-edge"]);
+    let anthropic = is("anthropic", &["@anthropic-ai/sdk"]);
+    let ends = |suffix: &str| path.ends_with(suffix) && path.len() > suffix.len();
+    if openai && ends(".chat.completions.create") {
+        Some(CallSiteKind::OpenaiChatCompletion)
+    } else if openai && ends(".responses.create") {
+        Some(CallSiteKind::OpenaiResponse)
+    } else if openai && ends(".embeddings.create") {
+        Some(CallSiteKind::OpenaiEmbedding)
+    } else if openai
+        && (ends(".createChatCompletion") || ends(".createEmbedding") || ends(".createCompletion"))
+    {
+        Some(CallSiteKind::OpenaiLegacy)
+    } else if anthropic && (ends(".messages.create") || ends(".messages.stream")) {
+        Some(CallSiteKind::AnthropicMessage)
+    } else {
+        None
+    }
 }
 
 fn first_named<'t>(node: Node<'t>, kind: &str) -> Option<Node<'t>> {
@@ -365,6 +442,58 @@ app.post("/upload", async (req, res) => {
             ]
         );
         assert_eq!(f.routes, [(6, ".get".to_owned())]);
+    }
+
+    #[test]
+    fn vendor_sdk_calls_embeddings_and_stream_ui() {
+        let src = r#"import OpenAI from "openai";
+import Anthropic from "@anthropic-ai/sdk";
+import { embed, embedMany } from "ai";
+import { streamUI } from "ai/rsc";
+const openai = new OpenAI();
+const claude = new Anthropic();
+export async function POST() {
+  const a = await openai.chat.completions.create({ model: "gpt-4o", messages: [] });
+  const b = await openai.responses.create({ model: "gpt-4o", input: "x" });
+  const c = await claude.messages.create({ model: "claude", max_tokens: 9, messages: [] });
+  const d = await embed({ model, value: "x" });
+  const e = await embedMany({ model, values: ["x"] });
+  const f = await streamUI({ model, prompt: "x" });
+  const g = await db.messages.create({ text: "not anthropic" });
+}
+"#;
+        let f = analyze("route.ts", src);
+        assert_eq!(
+            kinds(&f),
+            [
+                (
+                    CallSiteKind::OpenaiChatCompletion,
+                    8,
+                    "openai.chat.completions.create"
+                ),
+                (CallSiteKind::OpenaiResponse, 9, "openai.responses.create"),
+                (CallSiteKind::AnthropicMessage, 10, "claude.messages.create"),
+                (CallSiteKind::Embed, 11, "embed"),
+                (CallSiteKind::Embed, 12, "embedMany"),
+                (CallSiteKind::StreamUi, 13, "streamUI"),
+            ]
+        );
+        // openai-edge, and a client imported from the app's own module.
+        let edge = "import { Configuration, OpenAIApi } from 'openai-edge'\nconst openai = new OpenAIApi(new Configuration())\nexport const run = () => openai.createChatCompletion({ model: 'x', messages: [] })\n";
+        assert_eq!(
+            kinds(&analyze("a.ts", edge)),
+            [(CallSiteKind::OpenaiLegacy, 3, "openai.createChatCompletion")]
+        );
+        let local = "import { openai } from '@/lib/openai'\nexport const run = () => openai.chat.completions.create({ model: 'x', messages: [] })\n";
+        assert!(worth_parsing(local));
+        assert_eq!(
+            kinds(&analyze("a.ts", local)),
+            [(
+                CallSiteKind::OpenaiChatCompletion,
+                2,
+                "openai.chat.completions.create"
+            )]
+        );
     }
 
     #[test]

@@ -307,16 +307,11 @@ pub(crate) fn resolve(
                 edits: Vec::new(),
             })
         }
-        CustomerSource::Session => {
-            let Some(inner) = functions.first() else {
-                return Err("no session variable is in scope".to_owned());
-            };
-            session_user_id(f, *inner, at)
-                .map(|expr| CustomerExpr::plain(format!("String({expr} ?? {empty})")))
-                .ok_or_else(|| {
-                    "no session variable with a user id (`session.user.id`) is used in the enclosing function".to_owned()
-                })
-        }
+        CustomerSource::Session => super::session::user_id_at(f, at).map(|(expr, edits)| {
+            let mut customer = CustomerExpr::plain(format!("String({expr} ?? {empty})"));
+            customer.edits = edits;
+            customer
+        }),
     }
 }
 
@@ -351,13 +346,22 @@ fn server_action_header(
     header: &str,
     own_async_scope: bool,
 ) -> Option<CustomerExpr> {
-    let use_server = named_children(f.program).first().is_some_and(|s| {
+    let directive = |s: &Node<'_>| {
         s.kind() == "expression_statement"
             && matches!(
                 text(*s, f.src).trim_end_matches(';'),
                 "\"use server\"" | "'use server'"
             )
-    });
+    };
+    // A `"use server"` file, or an inline server action (`async () => { "use server"; .. }`).
+    let use_server = named_children(f.program).first().is_some_and(directive)
+        || functions.iter().any(|function| {
+            function
+                .child_by_field_name("body")
+                .filter(|b| b.kind() == "statement_block")
+                .and_then(|b| named_children(b).into_iter().next())
+                .is_some_and(|s| directive(&s))
+        });
     if !use_server || !(own_async_scope || functions.first().is_some_and(|inner| is_async(*inner)))
     {
         return None;
@@ -483,33 +487,4 @@ fn parsed_body_field(
         }
     }
     None
-}
-
-/// `session.user.id` (or `session?.user?.id`, `session.userId`) as already written in the
-/// function, when a `session` variable is declared there before the call.
-fn session_user_id(f: &TsFile<'_>, function: Node<'_>, at: Node<'_>) -> Option<String> {
-    let nodes = descendants(function);
-    let declared = nodes.iter().any(|d| {
-        d.kind() == "variable_declarator"
-            && d.start_byte() < at.start_byte()
-            && d.child_by_field_name("name")
-                .is_some_and(|n| text(n, f.src) == "session")
-    });
-    if !declared {
-        return None;
-    }
-    nodes
-        .iter()
-        .filter(|n| n.kind() == "member_expression")
-        .map(|n| text(*n, f.src).replace(char::is_whitespace, ""))
-        .find(|t| {
-            matches!(
-                t.as_str(),
-                "session.user.id"
-                    | "session?.user?.id"
-                    | "session?.user.id"
-                    | "session.userId"
-                    | "session?.userId"
-            )
-        })
 }

@@ -18,13 +18,20 @@ const AI_FUNCTIONS: &[&str] = &[
     "generateObject",
     "streamText",
     "streamObject",
+    "embed",
+    "embedMany",
 ];
 
 /// Which usage property holds the whole call's tokens: `totalUsage` sums every step of a
-/// multi-step (tool-calling) `generateText`/`streamText`; object generation has one step.
-fn usage_field(kind: CallSiteKind) -> &'static str {
+/// multi-step (tool-calling) `generateText`/`streamText` in AI SDK 5 and later; AI SDK 3 and 4
+/// have no `totalUsage` (their `usage` already covers every step), and object generation has
+/// one step. An unknown `ai` version is taken as current.
+fn usage_field(f: &TsFile<'_>, kind: CallSiteKind) -> &'static str {
+    let major = f.ctx.package.integration("ai").and_then(|i| i.major);
     match kind {
-        CallSiteKind::GenerateText | CallSiteKind::StreamText => "totalUsage",
+        CallSiteKind::GenerateText | CallSiteKind::StreamText if major.is_none_or(|m| m >= 5) => {
+            "totalUsage"
+        }
         _ => "usage",
     }
 }
@@ -39,7 +46,10 @@ fn callee_text<'s>(f: &TsFile<'s>, call: Node<'_>) -> &'s str {
 fn from_ai(f: &TsFile<'_>, call: Node<'_>) -> bool {
     call.child_by_field_name("function")
         .and_then(|c| f.imports.resolve(c, f.src))
-        .is_some_and(|(module, name)| module == "ai" && AI_FUNCTIONS.contains(&name.as_str()))
+        .is_some_and(|(module, name)| {
+            module == "ai" && AI_FUNCTIONS.contains(&name.as_str())
+                || module == "ai/rsc" && name == "streamUI"
+        })
 }
 
 fn options_object<'t>(call: Node<'t>) -> Option<Node<'t>> {
@@ -86,17 +96,49 @@ fn not_from_ai(f: &TsFile<'_>, call: Node<'_>) -> SiteOutcome {
     }
 }
 
+/// How a call's result carries its usage: the property, and the argument passed to
+/// `recordLlmUsage` given an expression for that property (the AI SDK's own usage object as
+/// is; a vendor SDK's snake_case counts mapped to the helper's names).
+pub(crate) struct UsageRead {
+    pub field: &'static str,
+    pub to_arg: fn(&str) -> String,
+}
+
+fn as_is(usage: &str) -> String {
+    usage.to_owned()
+}
+
+fn embedding_tokens(usage: &str) -> String {
+    format!("{{ inputTokens: {usage}.tokens, outputTokens: 0, totalTokens: {usage}.tokens }}")
+}
+
 pub(crate) fn generate(f: &TsFile<'_>, call: Node<'_>, kind: CallSiteKind) -> SiteOutcome {
     if !from_ai(f, call) {
         return not_from_ai(f, call);
     }
-    let field = usage_field(kind);
+    let read = match kind {
+        CallSiteKind::Embed => UsageRead {
+            field: "usage",
+            to_arg: embedding_tokens,
+        },
+        _ => UsageRead {
+            field: usage_field(f, kind),
+            to_arg: as_is,
+        },
+    };
+    record_result(f, call, &read)
+}
+
+/// `const r = await <call>(..)`: records `r.<field>` right after the statement.
+pub(crate) fn record_result(f: &TsFile<'_>, call: Node<'_>, read: &UsageRead) -> SiteOutcome {
+    let field = read.field;
     let callee = callee_text(f, call);
     let end = f.style.end();
     let snippet = |customer: &str, usage: &str| {
         format!(
-            "import {{ {TS_LLM} }} from {}{end}\n\nconst result = await {callee}({{ ... }}){end}\n{TS_LLM}({customer}, {usage}{}){end}",
+            "import {{ {TS_LLM} }} from {}{end}\n\nconst result = await {callee}({{ ... }}){end}\n{TS_LLM}({customer}, {}{}){end}",
             f.style.string(f.usage_module),
+            (read.to_arg)(usage),
             model_arg(f, call)
         )
     };
@@ -156,8 +198,9 @@ pub(crate) fn generate(f: &TsFile<'_>, call: Node<'_>, kind: CallSiteKind) -> Si
         }
     };
     let record = format!(
-        "{TS_LLM}({}, {usage}{}){end}",
+        "{TS_LLM}({}, {}{}){end}",
         customer.expr,
+        (read.to_arg)(&usage),
         model_arg(f, call)
     );
     edits.push(f.insert_after_statement(statement, &record));
@@ -289,7 +332,7 @@ pub(crate) fn stream(f: &TsFile<'_>, call: Node<'_>, kind: CallSiteKind) -> Site
     if !from_ai(f, call) {
         return not_from_ai(f, call);
     }
-    let field = usage_field(kind);
+    let field = usage_field(f, kind);
     let end = f.style.end();
     let model = model_arg(f, call);
     let snippet = |customer: &str| {

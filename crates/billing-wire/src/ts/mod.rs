@@ -1,9 +1,13 @@
 //! Wiring JavaScript and TypeScript call sites (AI SDK, AWS SDK v3 S3).
 
+mod clients;
 mod customer;
 mod imports;
 mod llm;
+mod props;
 mod s3;
+mod scope;
+mod session;
 
 use billing_detect::profile::{CallSite, CallSiteKind};
 use tree_sitter::{Language, Node};
@@ -131,10 +135,17 @@ fn wire_site(f: &TsFile<'_>, site: &CallSite) -> SiteOutcome {
         };
     };
     match site.kind {
-        CallSiteKind::GenerateText | CallSiteKind::GenerateObject => {
+        CallSiteKind::GenerateText | CallSiteKind::GenerateObject | CallSiteKind::Embed => {
             llm::generate(f, call, site.kind)
         }
-        CallSiteKind::StreamText | CallSiteKind::StreamObject => llm::stream(f, call, site.kind),
+        CallSiteKind::StreamText | CallSiteKind::StreamObject | CallSiteKind::StreamUi => {
+            llm::stream(f, call, site.kind)
+        }
+        CallSiteKind::OpenaiChatCompletion
+        | CallSiteKind::OpenaiResponse
+        | CallSiteKind::OpenaiEmbedding
+        | CallSiteKind::OpenaiLegacy
+        | CallSiteKind::AnthropicMessage => clients::vendor(f, call, site.kind),
         CallSiteKind::S3PutObject => s3::put_object(f, call),
         CallSiteKind::S3Upload => s3::upload(f, call),
         _ => SiteOutcome::Manual {

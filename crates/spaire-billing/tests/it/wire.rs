@@ -124,6 +124,19 @@ fn cases() -> Vec<Case> {
             py_package: None,
         },
         Case {
+            dir: "ts-session-scopes",
+            language: "typescript",
+            module_system: Some("esm"),
+            frameworks: &["nextjs"],
+            customer: CustomerSource::Session,
+            sites: &[
+                (K::GenerateText, "generateText"),
+                (K::StreamText, "streamText"),
+                (K::Embed, "embed"),
+            ],
+            py_package: None,
+        },
+        Case {
             dir: "py-fastapi-agent",
             language: "python",
             module_system: None,

@@ -1,0 +1,129 @@
+//! Vendor SDK calls: `openai` v4+ (`chat.completions.create`, `responses.create`,
+//! `embeddings.create`) and `@anthropic-ai/sdk` (`messages.create`). A non-streamed result
+//! carries `usage` in the vendor's snake_case names, mapped to the helper's token names right
+//! at the call; streams and the pre-v4 / `openai-edge` API are listed with the exact change.
+
+use billing_detect::profile::CallSiteKind;
+use tree_sitter::Node;
+
+use super::TsFile;
+use super::llm::{UsageRead, record_result};
+use crate::helpers::TS_LLM;
+use crate::outcome::SiteOutcome;
+use crate::syntax::{named_children, text};
+
+fn chat_completion(usage: &str) -> String {
+    format!(
+        "{{ inputTokens: {usage}?.prompt_tokens, outputTokens: {usage}?.completion_tokens, totalTokens: {usage}?.total_tokens }}"
+    )
+}
+
+fn response(usage: &str) -> String {
+    format!(
+        "{{ inputTokens: {usage}?.input_tokens, outputTokens: {usage}?.output_tokens, totalTokens: {usage}?.total_tokens }}"
+    )
+}
+
+fn embedding(usage: &str) -> String {
+    format!(
+        "{{ inputTokens: {usage}?.prompt_tokens, outputTokens: 0, totalTokens: {usage}?.total_tokens }}"
+    )
+}
+
+fn anthropic(usage: &str) -> String {
+    format!("{{ inputTokens: {usage}.input_tokens, outputTokens: {usage}.output_tokens }}")
+}
+
+/// `stream: true` among the call's literal options.
+fn streams(f: &TsFile<'_>, call: Node<'_>) -> bool {
+    let Some(options) = call
+        .child_by_field_name("arguments")
+        .and_then(|a| named_children(a).into_iter().next())
+        .filter(|o| o.kind() == "object")
+    else {
+        return false;
+    };
+    named_children(options).iter().any(|p| {
+        p.kind() == "pair"
+            && p.child_by_field_name("key")
+                .is_some_and(|k| text(k, f.src) == "stream")
+            && p.child_by_field_name("value")
+                .is_some_and(|v| text(v, f.src) != "false")
+    })
+}
+
+pub(crate) fn vendor(f: &TsFile<'_>, call: Node<'_>, kind: CallSiteKind) -> SiteOutcome {
+    let callee = call
+        .child_by_field_name("function")
+        .map_or("", |c| text(c, f.src));
+    let end = f.style.end();
+    let import = format!(
+        "import {{ {TS_LLM} }} from {}{end}",
+        f.style.string(f.usage_module)
+    );
+    let major = |package: &str| f.ctx.package.integration(package).and_then(|i| i.major);
+    let read = match kind {
+        CallSiteKind::OpenaiLegacy => {
+            return SiteOutcome::manual(
+                "this is the pre-v4 OpenAI API (`openai-edge` or `openai` v3), whose usage is in the JSON body of a non-streamed response only",
+                "For a non-streamed call, record `usage` from the parsed body; a streamed one reports no usage: move it to `openai` v4+ with `stream_options: { include_usage: true }` or to the AI SDK",
+                format!(
+                    "{import}\n\nconst body = await response.json(){end}\n{TS_LLM}(customerId, {{ inputTokens: body.usage?.prompt_tokens, outputTokens: body.usage?.completion_tokens, totalTokens: body.usage?.total_tokens }}){end}"
+                ),
+            );
+        }
+        _ if major("openai").is_some_and(|m| m < 4) && kind != CallSiteKind::AnthropicMessage => {
+            return SiteOutcome::Manual {
+                reason: "the installed `openai` is older than v4, which has no `chat.completions.create`".to_owned(),
+                todo: "Check the installed version, then record the response's `usage` after the call".to_owned(),
+                snippet: None,
+            };
+        }
+        CallSiteKind::OpenaiChatCompletion if streams(f, call) => {
+            return SiteOutcome::manual(
+                "a streamed chat completion reports usage only in its last chunk, and only with `stream_options: { include_usage: true }`",
+                format!(
+                    "Add `stream_options: {{ include_usage: true }}` to the options of `{callee}` and record the usage of the chunk that carries it where you read the stream"
+                ),
+                format!(
+                    "{import}\n\n// in the options: stream_options: {{ include_usage: true }},\nfor await (const chunk of stream) {{\n  if (chunk.usage) {TS_LLM}(customerId, {{ inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens, totalTokens: chunk.usage.total_tokens }}){end}\n  // ...\n}}"
+                ),
+            );
+        }
+        CallSiteKind::OpenaiResponse if streams(f, call) => {
+            return SiteOutcome::manual(
+                "a streamed response reports usage only in its `response.completed` event",
+                "Record `event.response.usage` when the stream emits `response.completed`",
+                format!(
+                    "{import}\n\nfor await (const event of stream) {{\n  if (event.type === \"response.completed\") {TS_LLM}(customerId, {{ inputTokens: event.response.usage?.input_tokens, outputTokens: event.response.usage?.output_tokens, totalTokens: event.response.usage?.total_tokens }}){end}\n}}"
+                ),
+            );
+        }
+        CallSiteKind::AnthropicMessage if streams(f, call) || callee.ends_with(".stream") => {
+            return SiteOutcome::manual(
+                "a streamed Anthropic message reports its usage in the final message",
+                "Record the final message's usage when the stream ends",
+                format!(
+                    "{import}\n\nconst message = await stream.finalMessage(){end}\n{TS_LLM}(customerId, {{ inputTokens: message.usage.input_tokens, outputTokens: message.usage.output_tokens }}){end}"
+                ),
+            );
+        }
+        CallSiteKind::OpenaiChatCompletion => UsageRead {
+            field: "usage",
+            to_arg: chat_completion,
+        },
+        CallSiteKind::OpenaiResponse => UsageRead {
+            field: "usage",
+            to_arg: response,
+        },
+        CallSiteKind::OpenaiEmbedding => UsageRead {
+            field: "usage",
+            to_arg: embedding,
+        },
+        _ => UsageRead {
+            field: "usage",
+            to_arg: anthropic,
+        },
+    };
+    record_result(f, call, &read)
+}
