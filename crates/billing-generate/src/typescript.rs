@@ -10,7 +10,7 @@
 //!   otherwise a manual step saying exactly what to add;
 //! - `.env.example` variable names, and the `@spaire/sdk` install when it is missing.
 
-mod context;
+pub(crate) mod context;
 mod frameworks;
 mod layout;
 mod registration;
@@ -292,6 +292,11 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         .changes
         .installs
         .extend(crate::imports::missing_installs(target.package));
+    output.changes.installs.extend(crate::imports::price_installs(
+        target.root,
+        target.package,
+        target.plan,
+    ));
     env_var_names(target.plan, &mut output);
     finish(target.root, &layout, output)
 }

@@ -158,6 +158,7 @@ fn custom_meter(
         aggregation: Aggregation { func, property },
         kind: MeterKind::Custom,
         preset: None,
+        markup: None,
     })
 }
 
