@@ -142,7 +142,11 @@ fn python_like(
     let (helpers, middleware, example) = match meter.kind {
         MeterKind::LlmTokens => (
             match style {
-                Style::Snake => owned(&["record_llm_usage", "record_llm_response", "record_agent_run"]),
+                Style::Snake => owned(&[
+                    "record_llm_usage",
+                    "record_llm_response",
+                    "record_agent_run",
+                ]),
                 Style::Camel => owned(&["recordLlmUsage"]),
                 Style::Pascal => owned(&["RecordLLMUsage"]),
             },

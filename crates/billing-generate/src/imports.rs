@@ -53,7 +53,10 @@ pub fn price_installs(
         std::fs::read_to_string(root.join(manifest)).is_ok_and(|text| {
             std::iter::once(sdk.name)
                 .chain(sdk.aliases.iter().copied())
-                .any(|name| text.contains(&format!("\"{name}")) || text.lines().any(|l| l.trim_start().starts_with(name)))
+                .any(|name| {
+                    text.contains(&format!("\"{name}"))
+                        || text.lines().any(|l| l.trim_start().starts_with(name))
+                })
         })
     });
     if named {

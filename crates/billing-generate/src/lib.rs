@@ -19,7 +19,10 @@ pub mod typescript;
 /// library, and a hand-written price table would go stale silently, so those plans stop here.
 fn check_llm_cost_language(target: &Target<'_>) -> Result<(), GenerateError> {
     let language = target.package.language;
-    if matches!(language.family(), LanguageFamily::Js | LanguageFamily::Python) {
+    if matches!(
+        language.family(),
+        LanguageFamily::Js | LanguageFamily::Python
+    ) {
         return Ok(());
     }
     match target.plan.meters.iter().find(|m| m.bills_llm_cost()) {

@@ -88,8 +88,13 @@ pub fn usage_helpers(plan: &billing_plan::BillingPlan) -> Vec<String> {
     let mut helpers: Vec<String> = vec!["record_event".to_owned()];
     if !events.llm.is_empty() {
         helpers.extend(
-            ["record_llm_usage", "record_llm_response", "record_agent_run", "llm_token_counts"]
-                .map(str::to_owned),
+            [
+                "record_llm_usage",
+                "record_llm_response",
+                "record_agent_run",
+                "llm_token_counts",
+            ]
+            .map(str::to_owned),
         );
     }
     if !events.storage.is_empty() {

@@ -292,11 +292,14 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         .changes
         .installs
         .extend(crate::imports::missing_installs(target.package));
-    output.changes.installs.extend(crate::imports::price_installs(
-        target.root,
-        target.package,
-        target.plan,
-    ));
+    output
+        .changes
+        .installs
+        .extend(crate::imports::price_installs(
+            target.root,
+            target.package,
+            target.plan,
+        ));
     env_var_names(target.plan, &mut output);
     finish(target.root, &layout, output)
 }

@@ -78,8 +78,7 @@ impl Meter {
     /// Whether this meter sums the runtime-computed `_cost.amount` of LLM events.
     pub fn bills_llm_cost(&self) -> bool {
         self.kind == MeterKind::LlmTokens
-            && self.aggregation.property.as_deref()
-                == Some(billing_vocab::meter::LLM_COST_PROPERTY)
+            && self.aggregation.property.as_deref() == Some(billing_vocab::meter::LLM_COST_PROPERTY)
     }
 }
 

@@ -218,7 +218,10 @@ fn meter_entries(meters: &[Meter]) -> Vec<Table> {
             && meters.get(i..i + preset.meters.len()).is_some_and(|used| {
                 // The markup is the preset's one setting, not a change to its meters.
                 used.iter()
-                    .map(|u| Meter { markup: None, ..u.clone() })
+                    .map(|u| Meter {
+                        markup: None,
+                        ..u.clone()
+                    })
                     .eq(preset.meters.iter().cloned())
             })
         {

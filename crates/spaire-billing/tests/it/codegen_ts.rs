@@ -654,6 +654,84 @@ fn llm_helpers_type_check_with_the_current_ai_major() {
     typecheck(&toolchain, &dirs);
 }
 
+/// Issue #18: the generated LLM helpers (JavaScript, CommonJS) record every token kind,
+/// `_llm` and the `llm-cost` `_cost` for AI SDK mock models (v3 spec, generate and stream),
+/// multi-step and aborted runs, and OpenAI/Anthropic responses; the emulator accepts them and
+/// its `_cost.amount` meter totals exactly genai-prices' figures times the markup. One node
+/// process covers every case.
+#[test]
+fn llm_events_carry_every_token_kind_and_their_cost() {
+    let Some(toolchain) = node_toolchain("node-ai-latest") else {
+        return;
+    };
+    if !toolchain
+        .join("node_modules/@pydantic/genai-prices/package.json")
+        .exists()
+    {
+        eprintln!(
+            "skipped: @pydantic/genai-prices is not installed (scripts/install-test-deps.sh)"
+        );
+        return;
+    }
+    let emulator = billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default())
+        .expect("emulator");
+    let work = tempfile::tempdir().unwrap();
+    let fixture = fixtures()
+        .into_iter()
+        .find(|f| f.name == "express-cjs-js")
+        .expect("fixture");
+    let dir = work.path().join("app");
+    codegen::copy_dir(&codegen::codegen_fixture("ts", fixture.name), &dir);
+    let profile = profile_for(&dir, &fixture);
+    let mut plan = codegen::plan(
+        &[
+            "llm-tokens-split",
+            "llm-cached-tokens",
+            "llm-reasoning-tokens",
+            "llm-cost",
+        ],
+        Pricing::Unit,
+        false,
+        Some(&emulator.base_url()),
+    );
+    for meter in plan.meters.iter_mut().filter(|m| m.bills_llm_cost()) {
+        meter.markup = Some("1.2".to_owned());
+    }
+    codegen::generate_into(&dir, &profile, &plan);
+    let target = billing_generate::Target {
+        root: &dir,
+        profile: &profile,
+        package: &profile.packages[0],
+        plan: &plan,
+    };
+    let spec = billing_generate::typescript::usage_module_specifier(&target, "probe.js").unwrap();
+    let usage = dir.join(spec.trim_start_matches("./"));
+    link_node_modules(&dir, &toolchain);
+    let output = Command::new("node")
+        .arg(codegen::codegen_fixture("ts", "llm-usage-check.cjs"))
+        .arg(&toolchain)
+        .arg(&usage)
+        .env("SPAIRE_SERVER_URL", emulator.base_url())
+        .env("SPAIRE_ACCESS_TOKEN", emulator.token())
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(report["events"], 9, "{report}");
+    assert!(report["costSum"].as_f64().unwrap() > 0.0, "{report}");
+    // The unknown model is named in a warning, not billed as 0 silently.
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("my-finetune-xyz-123"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// The generated app of a fixture, ready to run: plan with LLM tokens and API calls, customer
 /// id from a header, webhooks on, pointing at `server_url`.
 fn runtime_app(
