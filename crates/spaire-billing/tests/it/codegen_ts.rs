@@ -332,7 +332,13 @@ fn probe(fixture: &Fixture, plan: &BillingPlan, usage_spec: &str) -> String {
     let mut body =
         String::from("  recordUsage(userId, \"custom-event\", { units: 1, label: \"x\" });\n");
     if has(plan, MeterKind::LlmTokens) {
-        imports.extend(["recordLlmUsage", "llmUsageOnFinish"]);
+        imports.extend([
+            "recordLlmUsage",
+            "llmUsageOnFinish",
+            "llmUsageCallbacks",
+            "recordLlmResponse",
+            "llmTokenCounts",
+        ]);
         head.push_str("import { generateText, streamText } from \"ai\";\nimport { openai } from \"@ai-sdk/openai\";\n");
         body.push_str(concat!(
             "  const result = await generateText({ model: openai(\"gpt-4o\"), prompt: \"hi\" });\n",
@@ -345,7 +351,11 @@ fn probe(fixture: &Fixture, plan: &BillingPlan, usage_spec: &str) -> String {
             "    onFinish: ({ usage }) => recordLlmUsage(userId, usage, \"gpt-4o\"),\n",
             "  });\n",
             "  const again = streamText({ model: openai(\"gpt-4o\"), prompt: \"hi\", onFinish: llmUsageOnFinish(userId, \"gpt-4o\") });\n",
-            "  void stream;\n  void again;\n",
+            "  const third = streamText({ model: openai(\"gpt-4o\"), prompt: \"hi\", ...llmUsageCallbacks(userId, openai(\"gpt-4o\")) });\n",
+            "  recordLlmUsage(userId, result.totalUsage, openai(\"gpt-4o\"), { providerMetadata: result.providerMetadata });\n",
+            "  recordLlmResponse(userId, { model: \"gpt-4o\", usage: { prompt_tokens: 1, completion_tokens: 2, prompt_tokens_details: { cached_tokens: 1 } } });\n",
+            "  const counts: number = llmTokenCounts(result.usage).reasoningTokens;\n",
+            "  void stream;\n  void again;\n  void third;\n  void counts;\n",
         ));
     }
     if has(plan, MeterKind::ApiCalls) {
@@ -626,7 +636,8 @@ fn llm_helpers_type_check_with_the_current_ai_major() {
         probe: "src/probe.ts",
     };
     let mut dirs = Vec::new();
-    for preset in ["llm-tokens", "llm-tokens-split"] {
+    // `llm-cost` imports @pydantic/genai-prices, installed in this toolchain only.
+    for preset in ["llm-tokens", "llm-tokens-split", "llm-cost"] {
         for pricing in PRICINGS {
             let plan = codegen::plan(&[preset], *pricing, true, None);
             let dir = work.path().join(format!("{preset}-{pricing:?}"));
