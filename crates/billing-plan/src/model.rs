@@ -75,6 +75,31 @@ pub struct Meter {
 }
 
 impl Meter {
+    /// What one unit of this meter is, for the LLM meters whose property alone does not say
+    /// it (previews print it after the meter's definition).
+    pub fn unit_explanation(&self) -> Option<String> {
+        use billing_vocab::meter::{LLM_CACHE_WRITE_KEY, LLM_CACHED_INPUT_KEY, LLM_REASONING_KEY};
+        if self.kind != MeterKind::LlmTokens {
+            return None;
+        }
+        let property = self.aggregation.property.as_deref()?;
+        Some(match property {
+            _ if self.bills_llm_cost() => format!(
+                "one unit = one cent of the model's cost times markup {}, priced per call at \
+                 runtime by genai-prices from the model and every token kind",
+                self.markup.as_deref().unwrap_or("1")
+            ),
+            LLM_CACHED_INPUT_KEY => {
+                "one unit = one input token read from the provider's prompt cache".to_owned()
+            }
+            LLM_CACHE_WRITE_KEY => {
+                "one unit = one input token written to the provider's prompt cache".to_owned()
+            }
+            LLM_REASONING_KEY => "one unit = one output token the model spent reasoning".to_owned(),
+            _ => return None,
+        })
+    }
+
     /// Whether this meter sums the runtime-computed `_cost.amount` of LLM events.
     pub fn bills_llm_cost(&self) -> bool {
         self.kind == MeterKind::LlmTokens

@@ -206,6 +206,12 @@ pub const LLM_PRESET: &str = "llm-tokens";
 pub const LLM_SPLIT_PRESET: &str = "llm-tokens-split";
 /// Id of the LLM preset that bills the model's dollar cost (times the plan's `markup`).
 pub const LLM_COST_PRESET: &str = "llm-cost";
+/// Id of the preset metering prompt-cache reads.
+pub const LLM_CACHED_PRESET: &str = "llm-cached-tokens";
+/// Id of the preset metering reasoning tokens.
+pub const LLM_REASONING_PRESET: &str = "llm-reasoning-tokens";
+/// The LLM presets beyond token totals, offered together after "LLM tokens" in the wizard.
+pub const LLM_EXTRA_PRESETS: [&str; 3] = [LLM_CACHED_PRESET, LLM_REASONING_PRESET, LLM_COST_PRESET];
 /// Name of the meter [`LLM_COST_PRESET`] creates.
 pub const LLM_COST_METER: &str = "llm-cost";
 
@@ -249,7 +255,7 @@ pub const PRESETS: &[PresetSpec] = &[
         ],
     },
     PresetSpec {
-        id: "llm-cached-tokens",
+        id: LLM_CACHED_PRESET,
         menu_label: "LLM cached input tokens (prompt-cache reads)",
         description: "LLM cached input tokens: sum of `cachedInputTokens` (prompt-cache reads \
                       the provider reported) over `llm-usage` events",
@@ -262,7 +268,7 @@ pub const PRESETS: &[PresetSpec] = &[
         }],
     },
     PresetSpec {
-        id: "llm-reasoning-tokens",
+        id: LLM_REASONING_PRESET,
         menu_label: "LLM reasoning tokens",
         description: "LLM reasoning tokens: sum of `reasoningTokens` (the part of the output \
                       the model spent thinking) over `llm-usage` events",
