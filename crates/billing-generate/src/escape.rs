@@ -93,6 +93,18 @@ fn is_plain(c: char) -> bool {
 }
 
 /// A double-quoted JavaScript/TypeScript string literal.
+/// A plan's decimal text (e.g. the LLM cost `markup`, validated positive and finite by the
+/// plan) as a number literal valid in JS, Python, Go, PHP and Ruby alike.
+pub fn decimal_literal(s: &str) -> String {
+    let number = s
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite() && *n > 0.0);
+    // The plan validator rejects anything else; 1 (bill the cost itself) is never reached.
+    format!("{:?}", number.unwrap_or(1.0))
+}
+
 pub fn js_str(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {

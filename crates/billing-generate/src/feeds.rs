@@ -39,7 +39,7 @@ pub fn feed(language: Language, plan: &BillingPlan, meter: &Meter) -> Feed {
     match language {
         Language::TypeScript | Language::JavaScript => match meter.kind {
             MeterKind::LlmTokens => Feed {
-                helpers: owned(&["recordLlmUsage", "llmUsageOnFinish"]),
+                helpers: owned(&crate::typescript::context::LLM_HELPERS),
                 middleware: Vec::new(),
                 generic: None,
                 example: "recordLlmUsage(userId, result.totalUsage, \"model-name\");".to_owned(),
@@ -142,7 +142,11 @@ fn python_like(
     let (helpers, middleware, example) = match meter.kind {
         MeterKind::LlmTokens => (
             match style {
-                Style::Snake => owned(&["record_llm_usage", "record_agent_run"]),
+                Style::Snake => owned(&[
+                    "record_llm_usage",
+                    "record_llm_response",
+                    "record_agent_run",
+                ]),
                 Style::Camel => owned(&["recordLlmUsage"]),
                 Style::Pascal => owned(&["RecordLLMUsage"]),
             },
@@ -305,6 +309,7 @@ mod tests {
             },
             kind: MeterKind::Custom,
             preset: None,
+            markup: None,
         };
         let plan: BillingPlan = serde_json::from_value(serde_json::json!({
             "environment": "local", "project": {"path": "."}, "customer": {"from": "session"},

@@ -21,6 +21,51 @@ pub const PHP: &[SdkPackage] = &[];
 /// Ruby output: `net/http`, `openssl`, `json` and Rails.
 pub const RUBY: &[SdkPackage] = &[];
 
+/// The model price table the TypeScript output imports when an `llm-cost` meter is planned.
+pub const TYPESCRIPT_PRICES: SdkPackage = SdkPackage {
+    family: LanguageFamily::Js,
+    name: "@pydantic/genai-prices",
+    aliases: &[],
+};
+/// The model price table the Python output imports when an `llm-cost` meter is planned.
+pub const PYTHON_PRICES: SdkPackage = SdkPackage {
+    family: LanguageFamily::Python,
+    name: "genai-prices",
+    aliases: &["genai_prices"],
+};
+
+/// The install of the price table the `llm-cost` helpers import, unless a manifest of the
+/// package already names it (pydantic-ai users usually have it already).
+pub fn price_installs(
+    root: &std::path::Path,
+    package: &Package,
+    plan: &billing_plan::BillingPlan,
+) -> Vec<PackageInstall> {
+    if plan.llm_cost_markup().is_none() {
+        return Vec::new();
+    }
+    let sdk = match package.language.family() {
+        LanguageFamily::Js => &TYPESCRIPT_PRICES,
+        LanguageFamily::Python => &PYTHON_PRICES,
+        _ => return Vec::new(),
+    };
+    let named = package.manifests.iter().any(|manifest| {
+        std::fs::read_to_string(root.join(manifest)).is_ok_and(|text| {
+            std::iter::once(sdk.name)
+                .chain(sdk.aliases.iter().copied())
+                .any(|name| {
+                    text.contains(&format!("\"{name}"))
+                        || text.lines().any(|l| l.trim_start().starts_with(name))
+                })
+        })
+    });
+    if named {
+        Vec::new()
+    } else {
+        vec![install(package, sdk)]
+    }
+}
+
 /// The packages the generated code for `language` imports.
 pub fn imported_packages(language: Language) -> &'static [SdkPackage] {
     match language.family() {

@@ -15,6 +15,26 @@ pub mod render;
 pub mod ruby;
 pub mod typescript;
 
+/// `llm-cost` prices each call with `genai-prices` at runtime; Go, PHP and Ruby have no such
+/// library, and a hand-written price table would go stale silently, so those plans stop here.
+fn check_llm_cost_language(target: &Target<'_>) -> Result<(), GenerateError> {
+    let language = target.package.language;
+    if matches!(
+        language.family(),
+        LanguageFamily::Js | LanguageFamily::Python
+    ) {
+        return Ok(());
+    }
+    match target.plan.meters.iter().find(|m| m.bills_llm_cost()) {
+        Some(meter) => Err(GenerateError::LlmCostUnsupported {
+            meter: meter.name.clone(),
+            package: target.package.path.clone(),
+            language: language.display_name(),
+        }),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod vocab_tests;
 
@@ -23,6 +43,7 @@ use std::path::Path;
 use billing_changeset::ChangeSet;
 use billing_detect::{Language, Package, ProjectProfile};
 use billing_plan::BillingPlan;
+use billing_vocab::LanguageFamily;
 
 pub use imports::imported_packages;
 
@@ -67,6 +88,15 @@ pub enum GenerateError {
         package: String,
         language: &'static str,
     },
+    #[error(
+        "the LLM cost meter `{meter}` needs a model price table at runtime, and none exists for \
+         {language} (package `{package}`)"
+    )]
+    LlmCostUnsupported {
+        meter: String,
+        package: String,
+        language: &'static str,
+    },
 }
 
 impl billing_errors::Hint for GenerateError {
@@ -102,6 +132,12 @@ impl billing_errors::Hint for GenerateError {
                 "remove `framework` from [project] in spaire-billing.toml to use the framework \
                  detected in `{package}`, or set `[project] path` to the package it belongs to"
             ),
+            Self::LlmCostUnsupported { .. } => "LLM cost is priced by the `genai-prices` \
+                 package, published for TypeScript/JavaScript and Python only; bill tokens \
+                 instead (the `llm-tokens`, `llm-tokens-split`, `llm-cached-tokens` or \
+                 `llm-reasoning-tokens` presets, priced per token) or record the cost from a \
+                 TypeScript or Python service"
+                .to_owned(),
         }
     }
 }
@@ -118,6 +154,7 @@ pub struct Target<'a> {
 /// Renders every file and edit the plan needs for `target.package`.
 pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     check_framework_language(target)?;
+    check_llm_cost_language(target)?;
     match target.package.language {
         Language::TypeScript | Language::JavaScript => typescript::generate(target),
         Language::Python => python::generate(target),

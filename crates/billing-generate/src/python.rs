@@ -87,7 +87,15 @@ pub fn usage_helpers(plan: &billing_plan::BillingPlan) -> Vec<String> {
     let events = MeterEvents::from_plan(plan);
     let mut helpers: Vec<String> = vec!["record_event".to_owned()];
     if !events.llm.is_empty() {
-        helpers.extend(["record_llm_usage".to_owned(), "record_agent_run".to_owned()]);
+        helpers.extend(
+            [
+                "record_llm_usage",
+                "record_llm_response",
+                "record_agent_run",
+                "llm_token_counts",
+            ]
+            .map(str::to_owned),
+        );
     }
     if !events.storage.is_empty() {
         helpers.push("record_storage_upload".to_owned());
@@ -126,6 +134,10 @@ struct Context<'a> {
     webhook_path_django: &'static str,
     default_meter: String,
     llm_events: &'a [String],
+    /// An `llm-cost` meter is planned: LLM events carry `_cost`, priced by genai-prices.
+    llm_cost: bool,
+    /// The factor the cost is multiplied by (decimal text for `Decimal(...)`).
+    llm_markup: String,
     api_events: &'a [String],
     storage_events: &'a [String],
     compute_events: &'a [String],
@@ -161,6 +173,8 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         webhook_path_django: WEBHOOK_PATH.trim_start_matches('/'),
         default_meter,
         llm_events: &events.llm,
+        llm_cost: plan.llm_cost_markup().is_some(),
+        llm_markup: crate::escape::decimal_literal(plan.llm_cost_markup().unwrap_or("1")),
         api_events: &events.api,
         storage_events: &events.storage,
         compute_events: &events.compute,
@@ -250,6 +264,11 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     changes
         .installs
         .extend(crate::imports::missing_installs(target.package));
+    changes.installs.extend(crate::imports::price_installs(
+        target.root,
+        target.package,
+        target.plan,
+    ));
     changes.env_vars.push(EnvVarName {
         name: "SPAIRE_ACCESS_TOKEN".to_owned(),
         purpose: "organization access token used to send usage events and read balances".to_owned(),

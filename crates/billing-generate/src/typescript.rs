@@ -10,7 +10,7 @@
 //!   otherwise a manual step saying exactly what to add;
 //! - `.env.example` variable names, and the `@spaire/sdk` install when it is missing.
 
-mod context;
+pub(crate) mod context;
 mod frameworks;
 mod layout;
 mod registration;
@@ -292,6 +292,14 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         .changes
         .installs
         .extend(crate::imports::missing_installs(target.package));
+    output
+        .changes
+        .installs
+        .extend(crate::imports::price_installs(
+            target.root,
+            target.package,
+            target.plan,
+        ));
     env_var_names(target.plan, &mut output);
     finish(target.root, &layout, output)
 }
@@ -781,7 +789,11 @@ mod tests {
             MeterKind::ComputeTime,
         ] {
             for key in metadata_keys_written(kind).unwrap_or_default() {
-                assert!(usage.contains(key), "{key} is not written by usage.ts.j2");
+                // Reserved objects nest: `_llm.total_tokens` is `total_tokens` inside `_llm`.
+                assert!(
+                    key.split('.').all(|part| usage.contains(part)),
+                    "{key} is not written by usage.ts.j2"
+                );
             }
         }
     }

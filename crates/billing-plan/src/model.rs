@@ -68,6 +68,43 @@ pub struct Meter {
     /// Preset it came from, when any ("llm-tokens", "api-calls", ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preset: Option<String>,
+    /// Margin the `llm-cost` meter bills on top of the model's cost (`1.2` = cost + 20%), as
+    /// the decimal text of the plan file; absent means 1 (the cost itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub markup: Option<String>,
+}
+
+impl Meter {
+    /// What one unit of this meter is, for the LLM meters whose property alone does not say
+    /// it (previews print it after the meter's definition).
+    pub fn unit_explanation(&self) -> Option<String> {
+        use billing_vocab::meter::{LLM_CACHE_WRITE_KEY, LLM_CACHED_INPUT_KEY, LLM_REASONING_KEY};
+        if self.kind != MeterKind::LlmTokens {
+            return None;
+        }
+        let property = self.aggregation.property.as_deref()?;
+        Some(match property {
+            _ if self.bills_llm_cost() => format!(
+                "one unit = one cent of the model's cost times markup {}, priced per call at \
+                 runtime by genai-prices from the model and every token kind",
+                self.markup.as_deref().unwrap_or("1")
+            ),
+            LLM_CACHED_INPUT_KEY => {
+                "one unit = one input token read from the provider's prompt cache".to_owned()
+            }
+            LLM_CACHE_WRITE_KEY => {
+                "one unit = one input token written to the provider's prompt cache".to_owned()
+            }
+            LLM_REASONING_KEY => "one unit = one output token the model spent reasoning".to_owned(),
+            _ => return None,
+        })
+    }
+
+    /// Whether this meter sums the runtime-computed `_cost.amount` of LLM events.
+    pub fn bills_llm_cost(&self) -> bool {
+        self.kind == MeterKind::LlmTokens
+            && self.aggregation.property.as_deref() == Some(billing_vocab::meter::LLM_COST_PROPERTY)
+    }
 }
 
 /// A product reference: a name (looked up in the organization) or a Spaire UUID.
@@ -104,6 +141,13 @@ pub struct Webhooks {
 }
 
 impl BillingPlan {
+    /// The markup LLM events' `_cost` is multiplied by, when any meter bills LLM cost (1 when
+    /// that meter names none). `None`: no generated code computes a cost.
+    pub fn llm_cost_markup(&self) -> Option<&str> {
+        let meter = self.meters.iter().find(|m| m.bills_llm_cost())?;
+        Some(meter.markup.as_deref().unwrap_or("1"))
+    }
+
     pub fn meter(&self, name: &str) -> Option<&Meter> {
         self.meters.iter().find(|m| m.name == name)
     }

@@ -523,10 +523,18 @@ impl Walker<'_> {
                 None => table.get("preset").is_none(),
                 Some(presets::CUSTOM) => true,
                 Some(id) => {
-                    self.keys(table, &p, &["preset"]);
+                    let cost = id == billing_vocab::meter::LLM_COST_PRESET;
+                    let allowed: &[&str] = if cost {
+                        &["preset", "markup"]
+                    } else {
+                        &["preset"]
+                    };
+                    self.keys(table, &p, allowed);
+                    let markup = if cost { self.markup(table, &p) } else { None };
                     match presets::preset(id) {
                         Some(preset) => {
-                            for m in preset.meters {
+                            for mut m in preset.meters {
+                                m.markup.clone_from(&markup);
                                 meters.push(m);
                                 origins.push(MeterOrigin {
                                     path: p.clone(),
@@ -565,6 +573,37 @@ impl Walker<'_> {
             }
         }
         (meters, origins)
+    }
+
+    /// `markup = 1.2` on the `llm-cost` preset: a positive number (integer, float or decimal
+    /// string), kept as decimal text.
+    fn markup(&mut self, table: &dyn TableLike, p: &str) -> Option<String> {
+        let item = table.get("markup")?;
+        let path = format!("{p}.markup");
+        let text = match item {
+            Item::Value(Value::Integer(i)) => Some(i.value().to_string()),
+            Item::Value(Value::Float(f)) => Some(f.value().to_string()),
+            Item::Value(Value::String(s)) => Some(s.value().trim().to_owned()),
+            _ => None,
+        };
+        let valid = text.as_deref().and_then(|t| {
+            let n = t.parse::<f64>().ok()?;
+            (n.is_finite() && n > 0.0 && n <= 1000.0).then_some(())
+        });
+        if valid.is_none() {
+            let span = item.span();
+            self.error(
+                &path,
+                span,
+                format!(
+                    "expected a positive number (the factor the model's cost is multiplied by), {}",
+                    describe(item)
+                ),
+                "write e.g. `markup = 1.2` to bill the cost plus 20% (1 bills the cost itself)",
+            );
+            return None;
+        }
+        text
     }
 
     fn custom_meter(
@@ -616,6 +655,7 @@ impl Walker<'_> {
             aggregation: Aggregation { func, property },
             kind: MeterKind::Custom,
             preset: None,
+            markup: None,
         })
     }
 

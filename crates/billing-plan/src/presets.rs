@@ -40,6 +40,7 @@ impl Preset {
                     },
                     kind: m.kind,
                     preset: Some(spec.id.to_owned()),
+                    markup: None,
                 })
                 .collect(),
         }

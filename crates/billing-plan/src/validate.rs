@@ -247,6 +247,28 @@ fn check_meters(plan: &BillingPlan, origins: &[MeterOrigin], out: &mut Vec<Diagn
         }
         sent_by.entry(&meter.event).or_default().push(meter.kind);
 
+        if let Some(markup) = &meter.markup {
+            let valid = markup
+                .trim()
+                .parse::<f64>()
+                .is_ok_and(|n| n.is_finite() && n > 0.0 && n <= 1000.0);
+            if !meter.bills_llm_cost() {
+                out.push(Diagnostic::new(
+                    field(&o, "markup"),
+                    "only the LLM cost meter takes a `markup`".to_owned(),
+                    format!(
+                        "remove `markup`, or use it with `preset = \"{}\"`",
+                        billing_vocab::meter::LLM_COST_PRESET
+                    ),
+                ));
+            } else if !valid {
+                out.push(Diagnostic::new(
+                    field(&o, "markup"),
+                    format!("expected a positive number up to 1000, found {markup:?}"),
+                    "write e.g. `markup = 1.2` to bill the cost plus 20%",
+                ));
+            }
+        }
         match (meter.aggregation.func, &meter.aggregation.property) {
             (AggregationFunc::Count, Some(property)) => out.push(Diagnostic::new(
                 field(&o, "property"),
@@ -266,7 +288,11 @@ fn check_meters(plan: &BillingPlan, origins: &[MeterOrigin], out: &mut Vec<Diagn
                 "add e.g. `property = \"pixels\"` (the number your code records per event)",
             )),
             (_, Some(property)) => {
-                if !is_identifier(property) {
+                // Spaire's reserved objects nest (`_cost.amount`, `_llm.total_tokens`); only
+                // the kinds whose generated code writes them may aggregate such a path.
+                let reserved = meter.kind != MeterKind::Custom
+                    && meter.kind.metadata_keys().contains(&property.as_str());
+                if !is_identifier(property) && !reserved {
                     out.push(Diagnostic::new(
                         field(&o, "property"),
                         format!(

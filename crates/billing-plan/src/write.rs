@@ -197,6 +197,15 @@ pub fn to_document(plan: &BillingPlan) -> DocumentMut {
     doc
 }
 
+/// `markup = 1.2` as the number the user wrote (kept as text if it is not one).
+fn markup_value(markup: &str) -> Item {
+    match markup.parse::<f64>() {
+        Ok(number) if number.fract() == 0.0 && number.abs() < 1e15 => value(number as i64),
+        Ok(number) => value(number),
+        Err(_) => value(markup),
+    }
+}
+
 /// One `[[meters]]` table per preset use (a preset's meters collapse back into one entry when
 /// they appear together and unchanged) or per custom meter.
 fn meter_entries(meters: &[Meter]) -> Vec<Table> {
@@ -206,10 +215,21 @@ fn meter_entries(meters: &[Meter]) -> Vec<Table> {
         let m = &meters[i];
         if let Some(preset) = m.preset.as_deref().and_then(crate::presets::preset)
             && !preset.meters.is_empty()
-            && meters.get(i..i + preset.meters.len()) == Some(preset.meters.as_slice())
+            && meters.get(i..i + preset.meters.len()).is_some_and(|used| {
+                // The markup is the preset's one setting, not a change to its meters.
+                used.iter()
+                    .map(|u| Meter {
+                        markup: None,
+                        ..u.clone()
+                    })
+                    .eq(preset.meters.iter().cloned())
+            })
         {
             let mut t = Table::new();
             t["preset"] = value(preset.id);
+            if let Some(markup) = &m.markup {
+                t["markup"] = markup_value(markup);
+            }
             out.push(t);
             i += preset.meters.len();
             continue;

@@ -101,6 +101,7 @@ fn plan() -> BillingPlan {
             },
             kind: MeterKind::ApiCalls,
             preset: None,
+            markup: None,
         }],
         prices: vec![MeteredPrice {
             meter: "api-calls".into(),

@@ -57,9 +57,13 @@ pub fn plan(plan: &BillingPlan, environment: Environment, state: &RemoteState) -
             keys::meter(&meter.name),
             object::METER,
             format!(
-                "create meter `{}` ({})",
+                "create meter `{}` ({}){}",
                 meter.name,
-                desired::describe_meter(&wanted.filter, &wanted.aggregation)
+                desired::describe_meter(&wanted.filter, &wanted.aggregation),
+                meter
+                    .unit_explanation()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
             ),
             serde_json::to_value(&wanted).unwrap_or_default(),
             dashboard::meter(environment, meter),

@@ -391,10 +391,17 @@ fn add_to_event(event: &mut EventCreate, meter: &billing_plan::Meter) -> Result<
             });
             llm[field] = value;
         }
+        Some(("_cost", "amount")) => {
+            // Spaire's reserved cost object: cents, and `usd` is the only currency it takes.
+            event.metadata.insert(
+                "_cost".to_owned(),
+                serde_json::json!({"amount": value, "currency": "usd"}),
+            );
+        }
         Some(_) => {
             return Err(format!(
                 "cannot build a test event for the nested property `{property}`: event metadata values \
-                 must be flat (only `_llm.*` and `_cost.*` may nest)"
+                 must be flat (only `_llm.*` and `_cost.amount` may nest)"
             ));
         }
     }

@@ -47,7 +47,7 @@ impl MeterKind {
     /// own declared property.
     pub fn metadata_keys(self) -> &'static [&'static str] {
         match self {
-            MeterKind::LlmTokens => &["inputTokens", "outputTokens", "totalTokens", "model"],
+            MeterKind::LlmTokens => LLM_METADATA_KEYS,
             MeterKind::ApiCalls => &["endpoint", "method"],
             MeterKind::Storage => &["bytes"],
             MeterKind::ComputeTime => &["deltaTime"],
@@ -55,6 +55,35 @@ impl MeterKind {
         }
     }
 }
+
+/// What every `llm-usage` event carries: flat token counts (the provider's cached-read,
+/// cached-write and reasoning counts are 0 when it reports none), the model, Spaire's reserved
+/// `_llm` object, and `_cost` (cents, times the plan's markup) when an `llm-cost` meter is
+/// planned. Input tokens include cached ones and output tokens include reasoning ones, the
+/// way OpenAI and the AI SDK count them; Anthropic's separate counts are added up to match.
+pub const LLM_METADATA_KEYS: &[&str] = &[
+    "inputTokens",
+    "outputTokens",
+    "totalTokens",
+    LLM_CACHED_INPUT_KEY,
+    LLM_CACHE_WRITE_KEY,
+    LLM_REASONING_KEY,
+    "model",
+    "_llm.input_tokens",
+    "_llm.output_tokens",
+    "_llm.total_tokens",
+    "_llm.cached_input_tokens",
+    LLM_COST_PROPERTY,
+];
+
+/// Input tokens read from the provider's prompt cache (a subset of `inputTokens`).
+pub const LLM_CACHED_INPUT_KEY: &str = "cachedInputTokens";
+/// Input tokens written to the provider's prompt cache (Anthropic; a subset of `inputTokens`).
+pub const LLM_CACHE_WRITE_KEY: &str = "cacheWriteTokens";
+/// Reasoning tokens (a subset of `outputTokens`).
+pub const LLM_REASONING_KEY: &str = "reasoningTokens";
+/// The property an `llm-cost` meter sums: Spaire's reserved cost object, in cents.
+pub const LLM_COST_PROPERTY: &str = "_cost.amount";
 
 /// How a meter aggregates the events it matches (Spaire's `AggregationFunction`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -175,6 +204,16 @@ pub const CUSTOM_PRESET: &str = "custom";
 pub const LLM_PRESET: &str = "llm-tokens";
 /// Id of the LLM preset that prices prompt and completion tokens apart.
 pub const LLM_SPLIT_PRESET: &str = "llm-tokens-split";
+/// Id of the LLM preset that bills the model's dollar cost (times the plan's `markup`).
+pub const LLM_COST_PRESET: &str = "llm-cost";
+/// Id of the preset metering prompt-cache reads.
+pub const LLM_CACHED_PRESET: &str = "llm-cached-tokens";
+/// Id of the preset metering reasoning tokens.
+pub const LLM_REASONING_PRESET: &str = "llm-reasoning-tokens";
+/// The LLM presets beyond token totals, offered together after "LLM tokens" in the wizard.
+pub const LLM_EXTRA_PRESETS: [&str; 3] = [LLM_CACHED_PRESET, LLM_REASONING_PRESET, LLM_COST_PRESET];
+/// Name of the meter [`LLM_COST_PRESET`] creates.
+pub const LLM_COST_METER: &str = "llm-cost";
 
 const LLM_TOTAL: PresetMeter = PresetMeter {
     kind: MeterKind::LlmTokens,
@@ -214,6 +253,46 @@ pub const PRESETS: &[PresetSpec] = &[
                 property: Some("outputTokens"),
             },
         ],
+    },
+    PresetSpec {
+        id: LLM_CACHED_PRESET,
+        menu_label: "LLM cached input tokens (prompt-cache reads)",
+        description: "LLM cached input tokens: sum of `cachedInputTokens` (prompt-cache reads \
+                      the provider reported) over `llm-usage` events",
+        in_menu: false,
+        meters: &[PresetMeter {
+            kind: MeterKind::LlmTokens,
+            name: "llm-cached-tokens",
+            func: AggregationFunc::Sum,
+            property: Some(LLM_CACHED_INPUT_KEY),
+        }],
+    },
+    PresetSpec {
+        id: LLM_REASONING_PRESET,
+        menu_label: "LLM reasoning tokens",
+        description: "LLM reasoning tokens: sum of `reasoningTokens` (the part of the output \
+                      the model spent thinking) over `llm-usage` events",
+        in_menu: false,
+        meters: &[PresetMeter {
+            kind: MeterKind::LlmTokens,
+            name: "llm-reasoning-tokens",
+            func: AggregationFunc::Sum,
+            property: Some(LLM_REASONING_KEY),
+        }],
+    },
+    PresetSpec {
+        id: LLM_COST_PRESET,
+        menu_label: "LLM cost (the model's dollar cost, times your markup)",
+        description: "LLM cost: sum of `_cost.amount` (cents) over `llm-usage` events; each \
+                      event's cost is computed at runtime by the `genai-prices` library from \
+                      the model and every token kind, times `markup` (TypeScript and Python only)",
+        in_menu: false,
+        meters: &[PresetMeter {
+            kind: MeterKind::LlmTokens,
+            name: LLM_COST_METER,
+            func: AggregationFunc::Sum,
+            property: Some(LLM_COST_PROPERTY),
+        }],
     },
     PresetSpec {
         id: "api-calls",
@@ -299,7 +378,7 @@ mod tests {
         for id in &ids {
             assert_eq!(ids.iter().filter(|x| *x == id).count(), 1, "{id}");
         }
-        for id in [CUSTOM_PRESET, LLM_PRESET, LLM_SPLIT_PRESET] {
+        for id in [CUSTOM_PRESET, LLM_PRESET, LLM_SPLIT_PRESET, LLM_COST_PRESET] {
             assert!(preset(id).is_some(), "{id}");
         }
         assert_eq!(preset(LLM_SPLIT_PRESET).unwrap().meters[0], LLM_TOTAL);

@@ -22,6 +22,10 @@ pub struct Context {
     pub server_url: String,
     /// Distinct event names per meter kind (several meters may count one event).
     pub llm_events: Vec<String>,
+    /// An `llm-cost` meter is planned: LLM events carry `_cost`, priced by genai-prices.
+    pub llm_cost: bool,
+    /// The factor the cost is multiplied by, as a JS number literal.
+    pub llm_markup: String,
     pub api_events: Vec<String>,
     pub storage_events: Vec<String>,
     pub compute_events: Vec<String>,
@@ -87,12 +91,22 @@ fn handler_name(event: &str) -> String {
     name
 }
 
+/// The LLM helpers of the usage module (also what `status` looks for at call sites).
+pub const LLM_HELPERS: [&str; 6] = [
+    "recordLlmUsage",
+    "recordLlmResponse",
+    "llmUsageOnFinish",
+    "llmUsageOnAbort",
+    "llmUsageCallbacks",
+    "llmTokenCounts",
+];
+
 /// Helper functions the generated usage module exports for this plan.
 pub fn usage_exports(plan: &BillingPlan) -> Vec<&'static str> {
     let mut exports = Vec::new();
     let has = |kind| plan.meters.iter().any(|m| m.kind == kind);
     if has(MeterKind::LlmTokens) {
-        exports.extend(["recordLlmUsage", "llmUsageOnFinish"]);
+        exports.extend(LLM_HELPERS);
     }
     if has(MeterKind::ApiCalls) {
         exports.push("recordApiCall");
@@ -171,6 +185,8 @@ impl Context {
             environment: plan.environment.as_str(),
             server_url: plan.public_server_url().trim_end_matches('/').to_owned(),
             llm_events: events_of(plan, MeterKind::LlmTokens),
+            llm_cost: plan.llm_cost_markup().is_some(),
+            llm_markup: crate::escape::decimal_literal(plan.llm_cost_markup().unwrap_or("1")),
             api_events: events_of(plan, MeterKind::ApiCalls),
             storage_events: events_of(plan, MeterKind::Storage),
             compute_events: events_of(plan, MeterKind::ComputeTime),

@@ -198,6 +198,7 @@ fn meter(index: usize, arg: &MeterArg) -> anyhow::Result<MeterChoice> {
                 },
                 kind: MeterKind::Custom,
                 preset: None,
+                markup: None,
             }))
         }
     }

@@ -16,6 +16,10 @@ impl Engine<'_> {
         let key = keys::meter(&meter.name);
         let wanted = desired::meter_create(meter);
         let definition = describe_meter(&wanted.filter, &wanted.aggregation);
+        let explained = meter
+            .unit_explanation()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default();
         let request = serde_json::to_value(&wanted).unwrap_or_default();
         let recorded = self.state.object(self.env, &key).cloned();
         let found = lookup::find_meter(self.client, &wanted, recorded.as_ref())
@@ -74,7 +78,7 @@ impl Engine<'_> {
                     self.record(&key, id, true);
                 }
                 let summary = self.told(
-                    format!("create meter `{}` ({definition})", meter.name),
+                    format!("create meter `{}` ({definition}){explained}", meter.name),
                     || {
                         format!(
                             "created meter `{}` ({definition}; id {})",

@@ -86,6 +86,8 @@ fn contract_check(helpers: &[String], package: &str) -> String {
         text.push_str(
             "    record_llm_usage(\"u1\", {\"input_tokens\": 1, \"output_tokens\": 2})\n",
         );
+        text.push_str("    record_llm_response(\"u1\", {\"model\": \"gpt-4o\", \"usage\": {\"prompt_tokens\": 1}})\n");
+        text.push_str("    counts = llm_token_counts(result.usage)\n    total: int = counts.total_tokens\n    del total\n");
     }
     if names.contains(&"record_storage_upload") {
         text.push_str("    record_storage_upload(\"u1\", 1024, bucket=\"b\", key=\"k\")\n");
@@ -121,6 +123,7 @@ fn extra_plans() -> Vec<(String, BillingPlan)> {
         },
         kind: billing_plan::MeterKind::Custom,
         preset: None,
+        markup: None,
     });
     // Every documented webhook type: the ones spaire-sdk has models for are dispatched by
     // class, the others (member.*, checkout.expired) from the raw JSON; both must type-check.
@@ -132,7 +135,13 @@ fn extra_plans() -> Vec<(String, BillingPlan)> {
             .collect(),
         url: None,
     });
+    // The LLM cost helpers import genai-prices; strict mypy must accept them too.
+    let mut cost = codegen::plan(&["llm-tokens", "llm-cost"], Pricing::Unit, false, None);
+    for meter in cost.meters.iter_mut().filter(|m| m.bills_llm_cost()) {
+        meter.markup = Some("1.25".to_owned());
+    }
     vec![
+        ("llm-cost".to_owned(), cost),
         ("all-presets".to_owned(), all),
         ("every-event".to_owned(), every_event),
         ("body-customer".to_owned(), body),
@@ -718,4 +727,58 @@ fn django_middleware_and_csrf_exempt_webhook_work() {
         "{logs}"
     );
     assert_eq!(api.meter_total(&meter, "cust-django"), 4.0, "{logs}");
+}
+
+/// Issue #18: the generated Python LLM helpers record every token kind, `_llm` and the
+/// `llm-cost` `_cost` for PydanticAI (`TestModel`, and an OpenAI model over a stub
+/// OpenAI-compatible server on 127.0.0.1 reporting cached and reasoning tokens), OpenAI usage
+/// objects and Anthropic messages; the emulator accepts every event, and its `_cost.amount`
+/// meter totals exactly genai-prices' figures times the markup. One Python process.
+#[test]
+fn llm_events_carry_every_token_kind_and_their_cost() {
+    let Some(python) = venv_python() else { return };
+    let emulator = billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default())
+        .expect("emulator");
+    let dir = tempfile::tempdir().unwrap();
+    codegen::copy_dir(&codegen::codegen_fixture("py", "pydantic-ai"), dir.path());
+    let profile = fixture_profile("pydantic-ai", dir.path());
+    let mut plan = codegen::plan(
+        &[
+            "llm-tokens-split",
+            "llm-cached-tokens",
+            "llm-reasoning-tokens",
+            "llm-cost",
+        ],
+        Pricing::Unit,
+        false,
+        Some(&emulator.base_url()),
+    );
+    for meter in plan.meters.iter_mut().filter(|m| m.bills_llm_cost()) {
+        meter.markup = Some("1.2".to_owned());
+    }
+    codegen::generate_into(dir.path(), &profile, &plan);
+    let target = billing_generate::Target {
+        root: dir.path(),
+        profile: &profile,
+        package: &profile.packages[0],
+        plan: &plan,
+    };
+    let module = billing_generate::python::usage_module_import(&target).unwrap();
+    let output = Command::new(&python)
+        .arg(codegen::codegen_fixture("py-llm", "llm_usage_check.py"))
+        .arg(&module)
+        .current_dir(dir.path())
+        .env("PYTHONPATH", dir.path())
+        .env("SPAIRE_SERVER_URL", emulator.base_url())
+        .env("SPAIRE_ACCESS_TOKEN", emulator.token())
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(report["events"], 6, "{report}");
+    assert!(report["costSum"].as_f64().unwrap() > 0.0, "{report}");
+    // The unknown model is named in a warning, not billed as 0 silently.
+    assert!(stderr.contains("my-finetune-xyz-123"), "{stderr}");
 }

@@ -332,7 +332,13 @@ fn probe(fixture: &Fixture, plan: &BillingPlan, usage_spec: &str) -> String {
     let mut body =
         String::from("  recordUsage(userId, \"custom-event\", { units: 1, label: \"x\" });\n");
     if has(plan, MeterKind::LlmTokens) {
-        imports.extend(["recordLlmUsage", "llmUsageOnFinish"]);
+        imports.extend([
+            "recordLlmUsage",
+            "llmUsageOnFinish",
+            "llmUsageCallbacks",
+            "recordLlmResponse",
+            "llmTokenCounts",
+        ]);
         head.push_str("import { generateText, streamText } from \"ai\";\nimport { openai } from \"@ai-sdk/openai\";\n");
         body.push_str(concat!(
             "  const result = await generateText({ model: openai(\"gpt-4o\"), prompt: \"hi\" });\n",
@@ -345,7 +351,11 @@ fn probe(fixture: &Fixture, plan: &BillingPlan, usage_spec: &str) -> String {
             "    onFinish: ({ usage }) => recordLlmUsage(userId, usage, \"gpt-4o\"),\n",
             "  });\n",
             "  const again = streamText({ model: openai(\"gpt-4o\"), prompt: \"hi\", onFinish: llmUsageOnFinish(userId, \"gpt-4o\") });\n",
-            "  void stream;\n  void again;\n",
+            "  const third = streamText({ model: openai(\"gpt-4o\"), prompt: \"hi\", ...llmUsageCallbacks(userId, openai(\"gpt-4o\")) });\n",
+            "  recordLlmUsage(userId, result.totalUsage, openai(\"gpt-4o\"), { providerMetadata: result.providerMetadata });\n",
+            "  recordLlmResponse(userId, { model: \"gpt-4o\", usage: { prompt_tokens: 1, completion_tokens: 2, prompt_tokens_details: { cached_tokens: 1 } } });\n",
+            "  const counts: number = llmTokenCounts(result.usage).reasoningTokens;\n",
+            "  void stream;\n  void again;\n  void third;\n  void counts;\n",
         ));
     }
     if has(plan, MeterKind::ApiCalls) {
@@ -626,7 +636,8 @@ fn llm_helpers_type_check_with_the_current_ai_major() {
         probe: "src/probe.ts",
     };
     let mut dirs = Vec::new();
-    for preset in ["llm-tokens", "llm-tokens-split"] {
+    // `llm-cost` imports @pydantic/genai-prices, installed in this toolchain only.
+    for preset in ["llm-tokens", "llm-tokens-split", "llm-cost"] {
         for pricing in PRICINGS {
             let plan = codegen::plan(&[preset], *pricing, true, None);
             let dir = work.path().join(format!("{preset}-{pricing:?}"));
@@ -652,6 +663,84 @@ fn llm_helpers_type_check_with_the_current_ai_major() {
         "node-ai-latest must hold a newer ai than 5.x"
     );
     typecheck(&toolchain, &dirs);
+}
+
+/// Issue #18: the generated LLM helpers (JavaScript, CommonJS) record every token kind,
+/// `_llm` and the `llm-cost` `_cost` for AI SDK mock models (v3 spec, generate and stream),
+/// multi-step and aborted runs, and OpenAI/Anthropic responses; the emulator accepts them and
+/// its `_cost.amount` meter totals exactly genai-prices' figures times the markup. One node
+/// process covers every case.
+#[test]
+fn llm_events_carry_every_token_kind_and_their_cost() {
+    let Some(toolchain) = node_toolchain("node-ai-latest") else {
+        return;
+    };
+    if !toolchain
+        .join("node_modules/@pydantic/genai-prices/package.json")
+        .exists()
+    {
+        eprintln!(
+            "skipped: @pydantic/genai-prices is not installed (scripts/install-test-deps.sh)"
+        );
+        return;
+    }
+    let emulator = billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default())
+        .expect("emulator");
+    let work = tempfile::tempdir().unwrap();
+    let fixture = fixtures()
+        .into_iter()
+        .find(|f| f.name == "express-cjs-js")
+        .expect("fixture");
+    let dir = work.path().join("app");
+    codegen::copy_dir(&codegen::codegen_fixture("ts", fixture.name), &dir);
+    let profile = profile_for(&dir, &fixture);
+    let mut plan = codegen::plan(
+        &[
+            "llm-tokens-split",
+            "llm-cached-tokens",
+            "llm-reasoning-tokens",
+            "llm-cost",
+        ],
+        Pricing::Unit,
+        false,
+        Some(&emulator.base_url()),
+    );
+    for meter in plan.meters.iter_mut().filter(|m| m.bills_llm_cost()) {
+        meter.markup = Some("1.2".to_owned());
+    }
+    codegen::generate_into(&dir, &profile, &plan);
+    let target = billing_generate::Target {
+        root: &dir,
+        profile: &profile,
+        package: &profile.packages[0],
+        plan: &plan,
+    };
+    let spec = billing_generate::typescript::usage_module_specifier(&target, "probe.js").unwrap();
+    let usage = dir.join(spec.trim_start_matches("./"));
+    link_node_modules(&dir, &toolchain);
+    let output = Command::new("node")
+        .arg(codegen::codegen_fixture("ts", "llm-usage-check.cjs"))
+        .arg(&toolchain)
+        .arg(&usage)
+        .env("SPAIRE_SERVER_URL", emulator.base_url())
+        .env("SPAIRE_ACCESS_TOKEN", emulator.token())
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(report["events"], 9, "{report}");
+    assert!(report["costSum"].as_f64().unwrap() > 0.0, "{report}");
+    // The unknown model is named in a warning, not billed as 0 silently.
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("my-finetune-xyz-123"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// The generated app of a fixture, ready to run: plan with LLM tokens and API calls, customer

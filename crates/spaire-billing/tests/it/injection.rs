@@ -54,6 +54,7 @@ fn hostile_plan(customer: CustomerSource) -> BillingPlan {
         },
         kind: MeterKind::Custom,
         preset: None,
+        markup: None,
     }));
     let credits = meters
         .iter()

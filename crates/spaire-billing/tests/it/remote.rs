@@ -30,6 +30,7 @@ fn meter(name: &str, event: &str, func: AggregationFunc, property: Option<&str>)
         },
         kind: MeterKind::Custom,
         preset: None,
+        markup: None,
     }
 }
 

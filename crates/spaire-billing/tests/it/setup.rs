@@ -127,6 +127,7 @@ fn nextjs_with_the_ai_sdk_sold_as_credits() {
         "prompt and completion tokens separately?",
         &["n", ENTER],
     );
+    answer(&mut s, "or bill the model's cost?", &[ENTER]);
     answer(&mut s, "How do you want to price it?", &[DOWN, ENTER]);
     answer(
         &mut s,
@@ -238,6 +239,7 @@ fn fastapi_with_pydantic_ai_sold_as_credits_with_overage() {
     s.exp_string("FastAPI").unwrap();
     answer(&mut s, "What do you want to meter?", &[" ", ENTER]);
     answer(&mut s, "prompt and completion tokens separately?", &[ENTER]);
+    answer(&mut s, "or bill the model's cost?", &[ENTER]);
     answer(&mut s, "How do you want to price it?", &[DOWN, DOWN, ENTER]);
     answer(
         &mut s,

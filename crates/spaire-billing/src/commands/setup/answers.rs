@@ -11,7 +11,9 @@ use billing_plan::{
     MeteredPrice, ProductRef, Webhooks,
 };
 
-use billing_vocab::meter::{CUSTOM_PRESET, LLM_PRESET, LLM_SPLIT_PRESET};
+use billing_vocab::meter::{
+    CUSTOM_PRESET, LLM_COST_PRESET, LLM_EXTRA_PRESETS, LLM_PRESET, LLM_SPLIT_PRESET,
+};
 
 use super::SetupArgs;
 use super::ask::{Asker, Question};
@@ -95,6 +97,7 @@ pub fn meters(
                     false,
                 )?;
                 preset_ids.push(if split { LLM_SPLIT_PRESET } else { LLM_PRESET }.to_owned());
+                preset_ids.extend(ask_llm_extras(asker)?);
             } else if id == CUSTOM_PRESET {
                 customs.push(ask_custom_meter(asker)?);
             } else {
@@ -103,17 +106,76 @@ pub fn meters(
         }
     }
 
+    let bills_cost = preset_ids.iter().any(|id| id == LLM_COST_PRESET);
+    let markup = match &args.llm_markup {
+        Some(markup) if !bills_cost => {
+            return Err(billing_errors::UsageError::new(format!(
+                "`--llm-markup {markup}` applies to the LLM cost meter, which is not planned"
+            ))
+            .with_hint(format!(
+                "add `--meter {LLM_COST_PRESET}`, or drop `--llm-markup`"
+            ))
+            .into());
+        }
+        Some(markup) => Some(markup.clone()),
+        None if bills_cost && asker.interactive() && args.meter.is_empty() => {
+            Some(ask_markup(asker)?)
+        }
+        None => None,
+    };
     let choices: Vec<MeterChoice> = preset_ids
         .into_iter()
         .map(MeterChoice::Preset)
         .chain(customs.into_iter().map(MeterChoice::Meter))
         .collect();
-    billing_plan::answers::expand_meters(&choices).map_err(|err| {
+    let mut meters = billing_plan::answers::expand_meters(&choices).map_err(|err| {
         let hint = err.hint();
-        billing_errors::UsageError::new(err.to_string())
-            .with_hint(hint)
-            .into()
-    })
+        anyhow::Error::from(billing_errors::UsageError::new(err.to_string()).with_hint(hint))
+    })?;
+    for meter in meters.iter_mut().filter(|m| m.bills_llm_cost()) {
+        meter.markup.clone_from(&markup);
+    }
+    Ok(meters)
+}
+
+/// After "LLM tokens": whether to also meter cached or reasoning tokens or bill the cost.
+fn ask_llm_extras(asker: &mut dyn Asker) -> anyhow::Result<Vec<String>> {
+    let flags = LLM_EXTRA_PRESETS.join("|");
+    let more = asker.confirm(
+        &Question::new(
+            "Also meter cached or reasoning tokens, or bill the model's cost?",
+            format!("--meter {flags}"),
+        )
+        .help("cost = the model's price for each call (genai-prices) times your markup"),
+        false,
+    )?;
+    if !more {
+        return Ok(Vec::new());
+    }
+    let specs: Vec<&billing_vocab::PresetSpec> = LLM_EXTRA_PRESETS
+        .iter()
+        .filter_map(|id| billing_vocab::preset(id))
+        .collect();
+    let labels: Vec<String> = specs.iter().map(|p| p.menu_label.to_owned()).collect();
+    let chosen = asker.multi_select(
+        &Question::new("Which ones?", format!("--meter {flags} (repeatable)")),
+        &labels,
+        &[],
+    )?;
+    Ok(chosen.into_iter().map(|i| specs[i].id.to_owned()).collect())
+}
+
+fn ask_markup(asker: &mut dyn Asker) -> anyhow::Result<String> {
+    let validate = |text: &str| crate::flag_values::markup(text).map(|_| ());
+    let markup = asker.text(
+        &Question::new(
+            "Markup on the model's cost (1 = at cost, 1.2 = cost + 20%):",
+            "--llm-markup FACTOR",
+        ),
+        Some("1.2"),
+        &validate,
+    )?;
+    Ok(markup.trim().to_owned())
 }
 
 /// `NAME:EVENT:AGGREGATION[:PROPERTY]`, e.g. `images:image-generated:sum:pixels`.
@@ -158,6 +220,7 @@ fn custom_meter(
         aggregation: Aggregation { func, property },
         kind: MeterKind::Custom,
         preset: None,
+        markup: None,
     })
 }
 

@@ -28,9 +28,13 @@ pub struct SetupArgs {
     /// Package to set up, relative to the project (for monorepos), e.g. `apps/web`.
     #[arg(long, value_name = "PATH")]
     pub package: Option<String>,
-    /// What to meter: llm-tokens, llm-tokens-split, api-calls, storage, compute-time.
+    /// What to meter: llm-tokens, llm-tokens-split, llm-cached-tokens, llm-reasoning-tokens,
+    /// llm-cost, api-calls, storage, compute-time.
     #[arg(long, value_name = "PRESET", value_parser = flag_values::preset)]
     pub meter: Vec<String>,
+    /// With `--meter llm-cost`: the factor the model's cost is multiplied by (1.2 = cost + 20%).
+    #[arg(long, value_name = "FACTOR", value_parser = flag_values::markup)]
+    pub llm_markup: Option<String>,
     /// A meter of your own: NAME:EVENT:AGGREGATION[:PROPERTY] (aggregation: count, sum, max,
     /// min, avg, unique), e.g. `images:image-generated:sum:pixels`.
     #[arg(long, value_name = "SPEC", value_parser = flag_values::custom_meter)]
