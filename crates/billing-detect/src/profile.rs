@@ -238,6 +238,9 @@ pub enum CallSiteKind {
     OpenaiLegacy,
     /// `@anthropic-ai/sdk` `client.messages.create(...)` / `.stream(...)`.
     AnthropicMessage,
+    /// A raw `fetch` to a model API (`https://api.openai.com/v1/...`, `…/v1/chat/completions`,
+    /// `api.anthropic.com`): always a manual step, the body's usage is the app's to read.
+    LlmHttpFetch,
     /// A file that defines HTTP route handlers (Next.js route.ts, an Express router, ...).
     RouteHandler,
 }

@@ -158,6 +158,7 @@ pub fn package_line(pkg: &Package) -> String {
                 | CallSiteKind::OpenaiEmbedding
                 | CallSiteKind::OpenaiLegacy
                 | CallSiteKind::AnthropicMessage
+                | CallSiteKind::LlmHttpFetch
         )
     });
     let s3 = count(&|k| {

@@ -259,7 +259,8 @@ pub(crate) fn site_family(kind: CallSiteKind) -> Option<Family> {
         | K::OpenaiResponse
         | K::OpenaiEmbedding
         | K::OpenaiLegacy
-        | K::AnthropicMessage => Some(Family::Llm),
+        | K::AnthropicMessage
+        | K::LlmHttpFetch => Some(Family::Llm),
         K::S3PutObject | K::S3Upload | K::Boto3PutObject | K::Boto3UploadFile => {
             Some(Family::Storage)
         }

@@ -944,3 +944,22 @@ export async function POST(req: Request) {
     assert_eq!(out.manual.len(), 1, "{:?}", out.manual);
     assert!(out.manual[0].contains("stream_options: { include_usage: true }"));
 }
+
+#[test]
+fn a_raw_fetch_to_the_model_api_is_always_a_listed_step() {
+    let out = ts(
+        r#"export async function POST(req: Request) {
+  return fetch("https://api.openai.com/v1/chat/completions", { method: "POST", body: await req.text() });
+}
+"#,
+        &[(K::LlmHttpFetch, "fetch")],
+        header(),
+    );
+    assert!(out.after.is_none());
+    assert!(
+        out.manual[0].contains("calls the model API directly"),
+        "{:?}",
+        out.manual
+    );
+    assert!(out.manual[0].contains("include_usage"));
+}

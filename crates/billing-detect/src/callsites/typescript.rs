@@ -17,6 +17,9 @@ const NEEDLES: &[&str] = &[
     "ai/rsc",
     "openai",
     "anthropic",
+    "/v1/chat/completions",
+    "/v1/responses",
+    "/v1/realtime",
     "express",
     "astify",
     "hono",
@@ -234,6 +237,16 @@ pub fn analyze(file: &str, src: &str) -> Findings {
             });
             return;
         }
+        if !is_new && is_model_api_fetch(node, callee, src) {
+            out.calls.push(CallSite {
+                kind: CallSiteKind::LlmHttpFetch,
+                file: String::new(),
+                line,
+                column,
+                callee: text(callee, src).to_owned(),
+            });
+            return;
+        }
         if !is_new && let Some(route) = route_registration(node, callee, src) {
             out.routes.push((line, route));
         }
@@ -283,6 +296,33 @@ fn llm_client_call(
     } else {
         None
     }
+}
+
+/// `fetch(<url>, ..)` whose URL (a string or template literal) names a model API endpoint.
+fn is_model_api_fetch(call: Node<'_>, callee: Node<'_>, src: &str) -> bool {
+    if !matches!(text(callee, src), "fetch" | "globalThis.fetch") {
+        return false;
+    }
+    let Some(url) = call
+        .child_by_field_name("arguments")
+        .and_then(|a| a.named_child(0))
+        .filter(|u| matches!(u.kind(), "string" | "template_string"))
+    else {
+        return false;
+    };
+    let url = text(url, src);
+    [
+        "api.openai.com/v1/",
+        "api.anthropic.com/v1/",
+        "/v1/chat/completions",
+        "/v1/completions",
+        "/v1/responses",
+        "/v1/embeddings",
+        "/v1/messages",
+        "/v1/realtime",
+    ]
+    .iter()
+    .any(|endpoint| url.contains(endpoint))
 }
 
 fn first_named<'t>(node: Node<'t>, kind: &str) -> Option<Node<'t>> {
@@ -483,6 +523,12 @@ export async function POST() {
         assert_eq!(
             kinds(&analyze("a.ts", edge)),
             [(CallSiteKind::OpenaiLegacy, 3, "openai.createChatCompletion")]
+        );
+        let raw = "const base = process.env.BASE ?? 'https://api.openai.com'\nexport const run = () => fetch(`${base}/v1/chat/completions`, { method: 'POST' })\nexport const other = () => fetch('/api/health')\n";
+        assert!(worth_parsing(raw));
+        assert_eq!(
+            kinds(&analyze("a.ts", raw)),
+            [(CallSiteKind::LlmHttpFetch, 2, "fetch")]
         );
         let local = "import { openai } from '@/lib/openai'\nexport const run = () => openai.chat.completions.create({ model: 'x', messages: [] })\n";
         assert!(worth_parsing(local));

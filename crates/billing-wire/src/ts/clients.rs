@@ -127,3 +127,17 @@ pub(crate) fn vendor(f: &TsFile<'_>, call: Node<'_>, kind: CallSiteKind) -> Site
     };
     record_result(f, call, &read)
 }
+
+/// A `fetch` straight to a model API: the response body is the app's (often a stream passed
+/// on to the browser), so reading it here could break the response. Always listed.
+pub(crate) fn raw_fetch(f: &TsFile<'_>) -> SiteOutcome {
+    let end = f.style.end();
+    SiteOutcome::manual(
+        "this `fetch` calls the model API directly; spaire-billing does not read or re-stream its body",
+        "Record the `usage` of the response where the app reads it: a non-streamed JSON body has it; a streamed chat completion has it in the last chunk only with `stream_options: { include_usage: true }` in the request body",
+        format!(
+            "import {{ {TS_LLM} }} from {}{end}\n\nconst body = await response.json(){end}\n{TS_LLM}(customerId, {{ inputTokens: body.usage?.prompt_tokens, outputTokens: body.usage?.completion_tokens, totalTokens: body.usage?.total_tokens }}){end}",
+            f.style.string(f.usage_module)
+        ),
+    )
+}
