@@ -358,9 +358,157 @@ fn ctrl_c_at_a_question_leaves_the_project_unchanged() {
     answer(&mut s, "What do you want to meter?", &[DOWN, " "]);
     s.send_control('c').unwrap();
     s.flush().unwrap();
-    s.exp_string("nothing was changed").unwrap();
+    s.exp_string("your code and your Spaire account were not changed")
+        .unwrap();
     s.exp_eof().unwrap();
-    assert_eq!(tree(dir.path()), before);
+    assert_eq!(
+        tree(dir.path()),
+        before,
+        "no answer was given, none is kept"
+    );
+}
+
+/// Each invalid answer the plan file would refuse is refused where it is typed, with the
+/// plan's reason, and asked again; the conversation then completes.
+#[cfg(unix)]
+#[test]
+fn an_invalid_answer_is_asked_again_with_the_reason() {
+    let emulator = emulator_with_product();
+    let dir = copy_fixture("detect", "express");
+    let mut s = spawn_setup(dir.path(), Some(&emulator.base_url()), &[]);
+    // The custom meter is the last entry of the menu.
+    answer(
+        &mut s,
+        "What do you want to meter?",
+        &[DOWN, DOWN, DOWN, DOWN, " ", ENTER],
+    );
+    let refused = |s: &mut PtySession, prompt: &str, typed: &str, reason: &str, then: &[&str]| {
+        answer(s, prompt, &[typed, ENTER]);
+        s.exp_string(reason)
+            .unwrap_or_else(|e| panic!("{typed:?} at {prompt:?}: no {reason:?}: {e}"));
+        answer(s, prompt, then);
+    };
+    refused(
+        &mut s,
+        "Meter name:",
+        "ab",
+        "expected a meter name of 3 to 100 characters",
+        &["images", ENTER],
+    );
+    answer(
+        &mut s,
+        "Event name your code will send:",
+        &["image-generated", ENTER],
+    );
+    answer(&mut s, "Aggregation:", &[ENTER]);
+    refused(
+        &mut s,
+        "Metadata property to aggregate:",
+        "image-generations",
+        "expected a metadata key",
+        &["pixels", ENTER],
+    );
+    answer(&mut s, "How do you want to price it?", &[DOWN, ENTER]);
+    refused(
+        &mut s,
+        "Which product should these prices attach to?",
+        "Nope",
+        "no recurring product named `Nope` in your local organization",
+        &[ENTER],
+    );
+    refused(
+        &mut s,
+        "credited per billing cycle:",
+        "9223372036854775807",
+        "from 1 to 2147483647",
+        &["100000", ENTER],
+    );
+    answer(&mut s, "Roll unused", &[ENTER]);
+    answer(&mut s, "which customer it serves?", &[ENTER]);
+    refused(
+        &mut s,
+        "Header name:",
+        "1,5",
+        "expected an HTTP header name",
+        &[ENTER],
+    );
+    answer(&mut s, "Generate a webhook handler", &["n", ENTER]);
+    answer(
+        &mut s,
+        "Apply these changes (local environment)?",
+        &["y", ENTER],
+    );
+    finish_with_report(&mut s);
+
+    let plan = read(dir.path(), "spaire-billing.toml");
+    for expected in [
+        "name = \"images\"",
+        "event = \"image-generated\"",
+        "property = \"pixels\"",
+        "units = 100000",
+        "header = \"x-customer-id\"",
+        // Kept by name, so the plan moves to another environment as it is.
+        "product = \"Pro\"",
+    ] {
+        assert!(plan.contains(expected), "{expected} in:\n{plan}");
+    }
+    assert!(
+        !dir.path().join(".spaire-billing/answers.toml").exists(),
+        "the draft goes once applied"
+    );
+}
+
+/// Ctrl-C halfway keeps the answers given so far; the next run offers each as its default.
+#[cfg(unix)]
+#[test]
+fn answers_given_before_ctrl_c_are_offered_again() {
+    let dir = copy_fixture("detect", "express");
+    let mut s = spawn_setup(dir.path(), None, &[]);
+    answer(&mut s, "What do you want to meter?", &[DOWN, " ", ENTER]);
+    answer(&mut s, "How do you want to price it?", &[DOWN, ENTER]);
+    answer(
+        &mut s,
+        "Which product should these prices attach to?",
+        &["Pro", ENTER],
+    );
+    answer(&mut s, "credited per billing cycle", &[]);
+    s.send_control('c').unwrap();
+    s.flush().unwrap();
+    s.exp_string("kept in `.spaire-billing/answers.toml`")
+        .unwrap();
+    s.exp_eof().unwrap();
+    let draft = read(dir.path(), ".spaire-billing/answers.toml");
+    assert!(draft.contains("\"Pro\""), "{draft}");
+    let ignore = read(dir.path(), ".spaire-billing/.gitignore");
+    assert!(ignore.lines().any(|l| l == "answers.toml"), "{ignore}");
+
+    // Enter keeps each earlier answer: api-calls, credits (not the first choice), Pro.
+    let mut s = spawn_setup(dir.path(), None, &[]);
+    s.exp_string("Offering the 3 answer(s)").unwrap();
+    answer(&mut s, "What do you want to meter?", &[ENTER]);
+    answer(&mut s, "How do you want to price it?", &[ENTER]);
+    answer(
+        &mut s,
+        "Which product should these prices attach to?",
+        &[ENTER],
+    );
+    answer(&mut s, "credited per billing cycle", &["250", ENTER]);
+    answer(&mut s, "Roll unused", &[ENTER]);
+    answer(&mut s, "which customer it serves?", &[ENTER]);
+    answer(&mut s, "Header name:", &[ENTER]);
+    answer(&mut s, "Generate a webhook handler", &["n", ENTER]);
+    answer(
+        &mut s,
+        "Apply these changes (sandbox environment)?",
+        &["y", ENTER],
+    );
+    finish_with_report(&mut s);
+    let plan = read(dir.path(), "spaire-billing.toml");
+    assert!(plan.contains("preset = \"api-calls\""), "{plan}");
+    assert!(plan.contains("units = 250"), "{plan}");
+    assert!(plan.contains("product = \"Pro\""), "{plan}");
+    assert!(!dir.path().join(".spaire-billing/answers.toml").exists());
+    assert!(!dir.path().join(".spaire-billing/.gitignore").exists());
 }
 
 #[test]

@@ -34,7 +34,7 @@ impl Question {
 
 /// The user pressed Ctrl-C or Esc: nothing has been written, and the command says so.
 #[derive(Debug, thiserror::Error)]
-#[error("setup cancelled; nothing was changed")]
+#[error("setup cancelled; your code and your Spaire account were not changed")]
 pub struct Cancelled;
 
 pub type Validator<'a> = &'a dyn Fn(&str) -> Result<(), String>;

@@ -16,6 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::SetupArgs;
 use super::answers::{self, ProductChoice};
 use super::ask::{Asker, Cancelled, NoTerminal, Question as Ask, TerminalAsker};
+use super::draft::{DRAFT_PATH, Draft, Recording};
 use super::money;
 use super::report::{self, Report};
 use crate::ExitStatus;
@@ -42,13 +43,45 @@ fn color_enabled() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// The conversation, with every answer kept in the draft until it is applied.
 fn converse(
     args: &SetupArgs,
     printer: &Printer,
     asker: &mut dyn Asker,
 ) -> anyhow::Result<ExitStatus> {
     let root = project_root(&args.project.path)?;
+    let draft = if asker.interactive() {
+        Draft::load(&root)
+    } else {
+        Draft::disabled()
+    };
+    if draft.offered > 0 {
+        printer.info(format!(
+            "Offering the {} answer(s) an earlier `setup` kept in `{DRAFT_PATH}` (enter keeps each; delete the file to start over).",
+            draft.offered
+        ));
+    }
+    let mut asker = Recording {
+        inner: asker,
+        draft,
+    };
+    let result = conversation(args, printer, &mut asker, root);
+    match &result {
+        Ok(_) => asker.draft.finish(),
+        Err(_) if asker.draft.is_kept() => printer.info(format!(
+            "The answers given so far are kept in `{DRAFT_PATH}` (ignored by git); `spaire-billing setup` offers them again."
+        )),
+        Err(_) => {}
+    }
+    result
+}
 
+fn conversation(
+    args: &SetupArgs,
+    printer: &Printer,
+    asker: &mut Recording<'_>,
+    root: PathBuf,
+) -> anyhow::Result<ExitStatus> {
     // Phase 0: pre-flight.
     let profile = billing_detect::detect(&root, &DetectOptions::default())
         .with_context(|| format!("failed to look at `{}`", args.project.path.display()))?;
@@ -71,7 +104,13 @@ fn converse(
         &root,
     )?;
     let products = prerequisites(&remote, package, args.no_install.no_install, printer);
-    let product = answers::product(asker, args, saved, products.as_deref())?;
+    let product = answers::product(
+        asker,
+        args,
+        saved,
+        products.as_deref(),
+        environment.as_str(),
+    )?;
     let (prices, credits) =
         answers::prices_and_credits(asker, args, saved, &meters, pricing, &product)?;
     let customer = answers::customer(asker, args, saved)?;
@@ -126,6 +165,9 @@ fn converse(
     if !confirmed {
         return Err(Cancelled.into());
     }
+    // The draft's directory must not be in the project when apply starts: `undo` removes
+    // what apply created, and would leave a `.spaire-billing/` the draft had made first.
+    asker.draft.set_aside();
     let mut hooks = WizardHooks {
         printer,
         asker,
@@ -144,7 +186,10 @@ fn converse(
         &mut hooks,
     ))?;
     hooks.clear_spinner();
-    let applied = applied?;
+    let applied = applied.inspect_err(|_| {
+        // Not applied after all: the answers are kept again.
+        let _ = hooks.asker.draft.keep();
+    })?;
 
     // Phase 8: report.
     let checks = if args.no_checks {
@@ -606,14 +651,14 @@ fn new_spinner(message: String) -> ProgressBar {
 
 /// Answers `apply`'s questions inside the conversation: the plan itself was confirmed already;
 /// installs and overwriting edited files are asked (or need their flag without a terminal).
-struct WizardHooks<'a> {
+struct WizardHooks<'a, 'b> {
     printer: &'a Printer,
-    asker: &'a mut dyn Asker,
+    asker: &'a mut Recording<'b>,
     yes: bool,
     spinner: Option<ProgressBar>,
 }
 
-impl WizardHooks<'_> {
+impl WizardHooks<'_, '_> {
     fn clear_spinner(&mut self) {
         if let Some(spinner) = self.spinner.take() {
             spinner.finish_and_clear();
@@ -621,7 +666,7 @@ impl WizardHooks<'_> {
     }
 }
 
-impl ApplyHooks for WizardHooks<'_> {
+impl ApplyHooks for WizardHooks<'_, '_> {
     fn confirm(&mut self, question: &Question<'_>) -> anyhow::Result<bool> {
         self.clear_spinner();
         match question {

@@ -3,14 +3,18 @@
 //! Phases, in order: pre-flight → discovery (what was found, which package, what to meter,
 //! how to price it) → prerequisites (SDK, token, product) → plan preview → confirm → apply →
 //! report. Every question has a flag; without a terminal a missing answer is exit 2 naming
-//! that flag. Nothing is written before the final confirmation, so Ctrl-C at any point
-//! leaves the project and the account unchanged.
+//! that flag. Each typed answer is checked where it is typed ([`rules`]) and kept in
+//! `.spaire-billing/answers.toml` ([`draft`]) until it is applied; nothing else is written
+//! before the final confirmation, so Ctrl-C at a question leaves the code and the account
+//! unchanged and the next run offers the answers again.
 
 pub(crate) mod answers;
 mod ask;
+mod draft;
 mod flow;
 pub(crate) mod money;
 mod report;
+mod rules;
 
 use clap::Args;
 
