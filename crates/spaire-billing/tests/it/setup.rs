@@ -358,14 +358,114 @@ fn ctrl_c_at_a_question_leaves_the_project_unchanged() {
     answer(&mut s, "What do you want to meter?", &[DOWN, " "]);
     s.send_control('c').unwrap();
     s.flush().unwrap();
-    s.exp_string("your code and your Spaire account were not changed")
+    s.exp_string("setup interrupted (Ctrl-C); your code and your Spaire account were not changed")
         .unwrap();
     s.exp_eof().unwrap();
+    assert_exit(&s, 130);
     assert_eq!(
         tree(dir.path()),
         before,
         "no answer was given, none is kept"
     );
+}
+
+#[cfg(unix)]
+fn assert_exit(session: &PtySession, code: i32) {
+    match session.process().wait().unwrap() {
+        rexpect::process::WaitStatus::Exited(_, got) => assert_eq!(got, code),
+        other => panic!("expected exit {code}, got {other:?}"),
+    }
+}
+
+/// Ctrl-C at the install prompt comes after the files were written: the message says so,
+/// and `undo` puts them back.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_at_the_install_prompt_says_the_files_were_written() {
+    let emulator = emulator_with_product();
+    let dir = copy_fixture("detect", "express");
+    let before = tree(dir.path());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_spaire-billing"));
+    cmd.arg("setup")
+        .arg(dir.path())
+        .args(["--environment", "local", "--server-url"])
+        .arg(emulator.base_url())
+        .args([
+            "--meter",
+            "api-calls",
+            "--pricing",
+            "unit",
+            "--unit-price",
+            "0.001",
+        ])
+        .args(["--product", "Pro", "--customer", "header:x-customer-id"])
+        .args(["--webhooks", "false", "--no-checks"])
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("SPAIRE_ACCESS_TOKEN")
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm");
+    let mut s = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+    answer(
+        &mut s,
+        "Apply these changes (local environment)?",
+        &["y", ENTER],
+    );
+    answer(&mut s, "now?", &[]);
+    s.send_control('c').unwrap();
+    s.flush().unwrap();
+    s.exp_string("setup stopped at the install prompt;")
+        .unwrap();
+    let rest = s.exp_eof().unwrap();
+    assert!(rest.contains("were already written"), "{rest}");
+    assert!(!rest.contains("nothing was changed"), "{rest}");
+    assert_exit(&s, 130);
+    assert!(dir.path().join("spaire-billing.toml").is_file());
+
+    let undo = billing()
+        .args(["undo", "--server-url"])
+        .arg(emulator.base_url())
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(undo.status.success(), "{}", transcript(&undo, &[]));
+    assert_eq!(tree(dir.path()), before);
+}
+
+/// `setup --dry-run` with every answer as a flag previews without a terminal and writes
+/// nothing; `--json` makes the preview the output.
+#[test]
+fn a_dry_run_previews_without_a_terminal() {
+    let dir = copy_fixture("detect", "express");
+    let before = tree(dir.path());
+    let run = |json: bool| {
+        let mut cmd = billing();
+        cmd.args([
+            "setup",
+            "--dry-run",
+            "--meter",
+            "api-calls",
+            "--pricing",
+            "unit",
+        ])
+        .args(["--unit-price", "0.001", "--product", "Pro"])
+        .args(["--customer", "header:x-customer-id", "--webhooks", "false"])
+        .arg(dir.path());
+        if json {
+            cmd.arg("--json");
+        }
+        cmd.output().unwrap()
+    };
+    let text = run(false);
+    let shown = transcript(&text, &[]);
+    assert!(text.status.success(), "{shown}");
+    assert!(shown.contains("Dry run: nothing was written"), "{shown}");
+    assert!(shown.contains("Plan hash:"), "{shown}");
+    let json = run(true);
+    assert!(json.status.success(), "{}", transcript(&json, &[]));
+    let preview: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(preview["schema_version"], 1);
+    assert!(preview["hash"].is_string(), "{preview}");
+    assert_eq!(tree(dir.path()), before, "a dry run writes nothing");
 }
 
 /// Each invalid answer the plan file would refuse is refused where it is typed, with the

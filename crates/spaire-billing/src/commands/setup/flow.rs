@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::SetupArgs;
 use super::answers::{self, ProductChoice};
-use super::ask::{Asker, Cancelled, NoTerminal, Question as Ask, TerminalAsker};
+use super::ask::{Asker, Cancelled, Interrupted, NoTerminal, Question as Ask, TerminalAsker};
 use super::draft::{DRAFT_PATH, Draft, Recording};
 use super::money;
 use super::report::{self, Report};
@@ -31,6 +31,19 @@ pub fn run(args: SetupArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Box::new(NoTerminal)
     };
     match converse(&args, printer, asker.as_mut()) {
+        Err(err) if err.is::<Interrupted>() || err.is::<StoppedAtInstall>() => {
+            printer.warn(format!("{err:#}"));
+            Ok(ExitStatus::Interrupted)
+        }
+        // Ctrl-C during apply (between files, installs or remote requests).
+        Err(err)
+            if err
+                .downcast_ref::<billing_ops::Cancelled>()
+                .is_some_and(|c| c.0.starts_with("interrupted")) =>
+        {
+            printer.warn(format!("{err:#}"));
+            Ok(ExitStatus::Interrupted)
+        }
         Err(err) if err.is::<Cancelled>() || err.is::<billing_ops::Cancelled>() => {
             printer.warn(format!("{err:#}"));
             Ok(ExitStatus::Failure)
@@ -67,6 +80,10 @@ fn converse(
     };
     let result = conversation(args, printer, &mut asker, root);
     match &result {
+        // A dry run applied nothing: its answers stay offered.
+        Ok(_) if args.dry_run => {
+            let _ = asker.draft.keep();
+        }
         Ok(_) => asker.draft.finish(),
         Err(_) if asker.draft.is_kept() => printer.info(format!(
             "The answers given so far are kept in `{DRAFT_PATH}` (ignored by git); `spaire-billing setup` offers them again."
@@ -147,6 +164,20 @@ fn conversation(
     let preview = with_spinner(printer, asker.interactive(), "Planning", || {
         block_on(engine.plan(&plan_options))
     })??;
+    if args.dry_run {
+        // Preview only: nothing is asked or written after the answers, so it works without
+        // a terminal; with `--json` the preview is the output.
+        if args.json.json {
+            printer.data(crate::json::versioned(
+                &crate::commands::plan::PreviewJson::new(&preview),
+            )?)?;
+        } else {
+            show_preview(&preview, false, printer)?;
+        }
+        printer
+            .info("Dry run: nothing was written. Run the same command without --dry-run to apply.");
+        return Ok(ExitStatus::Success);
+    }
     show_preview(&preview, args.json.json, printer)?;
     if preview.is_noop() {
         printer.info("Everything in this plan is already applied.");
@@ -171,6 +202,7 @@ fn conversation(
     let mut hooks = WizardHooks {
         printer,
         asker,
+        written: Vec::new(),
         yes: args.yes.yes,
         spinner: None,
     };
@@ -268,6 +300,7 @@ fn preflight(
                     "  Committing first is recommended: `spaire-billing undo` can revert this tool's changes, but a commit keeps yours apart from them.",
                 );
                 if !args.yes.yes
+                    && !args.dry_run
                     && !asker.confirm(
                         &Ask::new("Continue with uncommitted changes?", "--yes"),
                         false,
@@ -279,6 +312,7 @@ fn preflight(
             code if code.starts_with("production") => {
                 printer.warn(&warning.message);
                 if !args.yes.yes
+                    && !args.dry_run
                     && !asker.confirm(
                         &Ask::new(
                             "This looks like a production deployment. Continue here anyway?",
@@ -390,6 +424,7 @@ fn environment(
     };
     if environment == Environment::Production
         && !args.yes.yes
+        && !args.dry_run
         && !asker.confirm(
             &Ask::new(
                 "Set up PRODUCTION billing (real customers, real money)? Sandbox first is recommended",
@@ -649,11 +684,24 @@ fn new_spinner(message: String) -> ProgressBar {
     spinner
 }
 
+/// Setup stopped at the install prompt, after the files were written.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "setup stopped at the install prompt; {written} file(s) were already written and `{command}` was not run. \
+     `spaire-billing undo` reverts the files; `spaire-billing apply` finishes (the install and the remote steps)"
+)]
+struct StoppedAtInstall {
+    written: usize,
+    command: String,
+}
+
 /// Answers `apply`'s questions inside the conversation: the plan itself was confirmed already;
 /// installs and overwriting edited files are asked (or need their flag without a terminal).
 struct WizardHooks<'a, 'b> {
     printer: &'a Printer,
     asker: &'a mut Recording<'b>,
+    /// Files apply has written so far (what a stop at the install prompt leaves behind).
+    written: Vec<String>,
     yes: bool,
     spinner: Option<ProgressBar>,
 }
@@ -676,17 +724,29 @@ impl ApplyHooks for WizardHooks<'_, '_> {
                 if self.yes {
                     return Ok(true);
                 }
-                self.asker.confirm(
-                    &Ask::new(
-                        format!(
-                            "Run `{}` in `{}` now?",
-                            billing_changeset::preview::shell_words(&install.argv),
-                            install.cwd
+                let command = billing_changeset::preview::shell_words(&install.argv);
+                self.asker
+                    .confirm(
+                        &Ask::new(
+                            format!("Run `{command}` in `{}` now?", install.cwd),
+                            "--yes (or --no-install to run it yourself)",
                         ),
-                        "--yes (or --no-install to run it yourself)",
-                    ),
-                    true,
-                )
+                        true,
+                    )
+                    .map_err(|err| {
+                        // The files are written by now: "nothing was changed" would be false.
+                        if (err.is::<Interrupted>() || err.is::<Cancelled>())
+                            && !self.written.is_empty()
+                        {
+                            StoppedAtInstall {
+                                written: self.written.len(),
+                                command,
+                            }
+                            .into()
+                        } else {
+                            err
+                        }
+                    })
             }
             Question::OverwriteEdited { conflict } => {
                 self.printer.data(conflict.diff.trim_end())?;
@@ -707,7 +767,7 @@ impl ApplyHooks for WizardHooks<'_, '_> {
     fn event(&mut self, event: &Event<'_>) {
         let interactive = self.asker.interactive() && !self.printer.is_quiet();
         match event {
-            Event::Wrote { .. } => {}
+            Event::Wrote { path, .. } => self.written.push((*path).to_owned()),
             Event::InstallStarted { command, cwd } => {
                 self.clear_spinner();
                 self.printer

@@ -80,6 +80,10 @@ pub struct SetupArgs {
     /// Do not run the project's own checks (type-check, lint, tests) after applying.
     #[arg(long)]
     pub no_checks: bool,
+    /// Show the preview and stop: nothing is written and nothing is asked after the answers
+    /// (works without a terminal; with `--json`, prints the preview as `plan --json` does).
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub json: JsonArg,
 }
