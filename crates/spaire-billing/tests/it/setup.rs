@@ -732,3 +732,53 @@ fn a_dirty_git_tree_is_warned_about_once() {
         .count();
     assert_eq!(dirty_lines, 1, "{text}");
 }
+
+/// The preview before the confirm prompt fits on two screens for a Next.js app: generated
+/// files are listed with their length, the edits of the user's files are shown in full, and
+/// `--diff` shows everything.
+#[test]
+fn the_nextjs_preview_fits_on_two_screens() {
+    let dir = copy_fixture("detect", "nextjs-app");
+    let preview = |extra: &[&str]| {
+        let output = billing()
+            .args(["setup", "--dry-run", "--meter", "llm-tokens"])
+            .args([
+                "--pricing",
+                "credits",
+                "--credits",
+                "100000",
+                "--rollover",
+                "false",
+            ])
+            .args(["--product", "Pro", "--customer", "header:x-customer-id"])
+            .args(["--webhooks", "true"])
+            .args(extra)
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", transcript(&output, &[]));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let short = preview(&[]);
+    let lines = short.lines().count();
+    assert!(lines <= 100, "{lines} lines:\n{short}");
+    assert!(
+        short.contains("+    onFinish: (event) => {"),
+        "the edit of the route is shown in full:\n{short}"
+    );
+    // The hash changes with every generator change; the layout is what is reviewed here.
+    let redacted: String = short
+        .lines()
+        .map(|l| match l.strip_prefix("Plan hash: ") {
+            Some(_) => "Plan hash: [HASH]\n".to_owned(),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    insta::assert_snapshot!(redacted);
+    let full = preview(&["--diff"]);
+    assert!(
+        full.contains("+++ b/src/lib/spaire/recorder.ts"),
+        "--diff shows generated files"
+    );
+    assert!(full.lines().count() > 4 * lines);
+}

@@ -19,6 +19,7 @@ use super::ask::{Asker, Cancelled, Interrupted, NoTerminal, Question as Ask, Ter
 use super::draft::{DRAFT_PATH, Draft, Recording};
 use super::money;
 use super::report::{self, Report};
+use super::summary;
 use crate::ExitStatus;
 use crate::commands::plan::block_on;
 use crate::printer::Printer;
@@ -172,13 +173,13 @@ fn conversation(
                 &crate::commands::plan::PreviewJson::new(&preview),
             )?)?;
         } else {
-            show_preview(&preview, false, printer)?;
+            show_preview(&preview, false, args.diff, printer)?;
         }
         printer
             .info("Dry run: nothing was written. Run the same command without --dry-run to apply.");
         return Ok(ExitStatus::Success);
     }
-    show_preview(&preview, args.json.json, printer)?;
+    show_preview(&preview, args.json.json, args.diff, printer)?;
     if preview.is_noop() {
         printer.info("Everything in this plan is already applied.");
     }
@@ -553,7 +554,13 @@ fn prerequisites(
     }
 }
 
-fn show_preview(preview: &Preview, json: bool, printer: &Printer) -> anyhow::Result<()> {
+/// The short preview ([`summary`]), or every file as a diff with `--diff`.
+fn show_preview(
+    preview: &Preview,
+    json: bool,
+    full_diff: bool,
+    printer: &Printer,
+) -> anyhow::Result<()> {
     // Pre-flight already showed the profile's warnings (and asked about a dirty tree).
     let shown = |warning: &String| {
         preview.profile.warnings.iter().any(|w| {
@@ -564,11 +571,16 @@ fn show_preview(preview: &Preview, json: bool, printer: &Printer) -> anyhow::Res
     for warning in preview.warnings.iter().filter(|w| !shown(w)) {
         printer.warn(warning);
     }
+    let text = if full_diff {
+        preview.text.clone()
+    } else {
+        summary::render(&preview.changes, &preview.hash)
+    };
     // With `--json`, stdout carries only the final report; the preview goes to stderr.
     if json {
-        printer.info(preview.text.trim_end());
+        printer.info(text.trim_end());
     } else {
-        printer.data(preview.text.trim_end())?;
+        printer.data(text.trim_end())?;
     }
     for conflict in &preview.conflicts {
         printer.warn(format!(

@@ -15,6 +15,7 @@ mod flow;
 pub(crate) mod money;
 mod report;
 mod rules;
+mod summary;
 
 use clap::Args;
 
@@ -84,6 +85,10 @@ pub struct SetupArgs {
     /// (works without a terminal; with `--json`, prints the preview as `plan --json` does).
     #[arg(long)]
     pub dry_run: bool,
+    /// Show every file of the preview as a diff (by default new files are listed with their
+    /// length and only the edits of existing files are shown in full).
+    #[arg(long)]
+    pub diff: bool,
     #[command(flatten)]
     pub json: JsonArg,
 }
