@@ -782,3 +782,66 @@ fn the_nextjs_preview_fits_on_two_screens() {
     );
     assert!(full.lines().count() > 4 * lines);
 }
+
+/// On a terminal `undo` shows what it reverts, warns about the credits subscribers hold, and
+/// reverts nothing unless the answer is yes.
+#[cfg(unix)]
+#[test]
+fn undo_on_a_terminal_shows_what_it_reverts_and_asks() {
+    let emulator = emulator_with_product();
+    let dir = copy_fixture("detect", "express");
+    let before = tree(dir.path());
+    let applied = billing()
+        .args(["setup", "--environment", "local", "--server-url"])
+        .arg(emulator.base_url())
+        .args([
+            "--meter",
+            "api-calls",
+            "--pricing",
+            "credits",
+            "--credits",
+            "1000",
+        ])
+        .args(["--rollover", "false", "--product", "Pro"])
+        .args(["--customer", "header:x-customer-id", "--webhooks", "false"])
+        .args(["--no-install", "--no-checks", "--yes"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(applied.status.success(), "{}", transcript(&applied, &[]));
+    let after_apply = tree(dir.path());
+    let undo = |answer: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_spaire-billing"));
+        cmd.args(["undo", "--server-url"])
+            .arg(emulator.base_url())
+            .arg(dir.path())
+            .env_remove("RUST_BACKTRACE")
+            .env_remove("SPAIRE_ACCESS_TOKEN")
+            .env("NO_COLOR", "1")
+            .env("TERM", "xterm");
+        let mut s = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+        s.exp_string("will revert the latest apply (local environment)")
+            .unwrap();
+        s.exp_string("remove  src/lib/spaire/client.js").unwrap();
+        s.exp_string("delete the `api-calls` credit benefit of `Pro`")
+            .unwrap();
+        s.exp_string("active subscription").unwrap();
+        answer_prompt(&mut s, answer);
+        s
+    };
+    let mut s = undo("n");
+    s.exp_string("nothing was reverted").unwrap();
+    s.exp_eof().unwrap();
+    assert_exit(&s, 1);
+    assert_eq!(tree(dir.path()), after_apply, "a no reverts nothing");
+    let mut s = undo("y");
+    s.exp_string("Undid plan").unwrap();
+    s.exp_eof().unwrap();
+    assert_exit(&s, 0);
+    assert_eq!(tree(dir.path()), before);
+}
+
+#[cfg(unix)]
+fn answer_prompt(s: &mut PtySession, reply: &str) {
+    answer(s, "Revert all of this?", &[reply, ENTER]);
+}

@@ -53,7 +53,7 @@ pub fn run(args: SetupArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     }
 }
 
-fn color_enabled() -> bool {
+pub(crate) fn color_enabled() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 

@@ -9,9 +9,9 @@
 //! unchanged and the next run offers the answers again.
 
 pub(crate) mod answers;
-mod ask;
+pub(crate) mod ask;
 mod draft;
-mod flow;
+pub(crate) mod flow;
 pub(crate) mod money;
 mod report;
 mod rules;
