@@ -845,3 +845,73 @@ fn undo_on_a_terminal_shows_what_it_reverts_and_asks() {
 fn answer_prompt(s: &mut PtySession, reply: &str) {
     answer(s, "Revert all of this?", &[reply, ENTER]);
 }
+
+/// Ctrl-C while the remote steps run stops after the request in flight, says what exists
+/// in the account, and exits 130.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_the_remote_steps_stops_and_says_what_exists() {
+    let emulator = billing_emulator::spawn_background(billing_emulator::EmulatorConfig {
+        latency_ms: 400,
+        ..billing_emulator::EmulatorConfig::default()
+    })
+    .unwrap();
+    block_on(client(&emulator).create_product(&ProductCreate {
+        name: "Pro".into(),
+        recurring_interval: Some("month".into()),
+        prices: vec![NewPrice::Fixed {
+            price_amount: 2000,
+            price_currency: "usd".into(),
+        }],
+        description: None,
+    }))
+    .unwrap();
+    let dir = copy_fixture("detect", "express");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_spaire-billing"));
+    cmd.arg("setup")
+        .arg(dir.path())
+        .args(["--environment", "local", "--server-url"])
+        .arg(emulator.base_url())
+        .args([
+            "--meter",
+            "api-calls",
+            "--pricing",
+            "both",
+            "--unit-price",
+            "0.001",
+        ])
+        .args([
+            "--credits",
+            "1000",
+            "--rollover",
+            "false",
+            "--product",
+            "Pro",
+        ])
+        .args(["--customer", "header:x-customer-id", "--webhooks", "false"])
+        .args(["--no-install", "--no-checks", "--yes"])
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("SPAIRE_ACCESS_TOKEN")
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm");
+    let mut s = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+    s.exp_string("remote step(s) in local").unwrap();
+    s.send_control('c').unwrap();
+    s.flush().unwrap();
+    s.exp_string("interrupted (Ctrl-C) during the remote setup in local")
+        .unwrap();
+    let rest = s.exp_eof().unwrap();
+    assert!(rest.contains("spaire-billing undo"), "{rest}");
+    assert!(
+        !rest.contains("nothing was changed"),
+        "the files were written: {rest}"
+    );
+    assert_exit(&s, 130);
+    // What the message says exists is what exists.
+    let meters = meter_names(&client(&emulator));
+    if rest.contains("no remote object was created") {
+        assert!(meters.is_empty(), "{meters:?}: {rest}");
+    } else {
+        assert!(rest.contains("api-calls"), "{meters:?}: {rest}");
+    }
+}

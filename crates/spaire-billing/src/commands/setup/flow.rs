@@ -36,13 +36,10 @@ pub fn run(args: SetupArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             printer.warn(format!("{err:#}"));
             Ok(ExitStatus::Interrupted)
         }
-        // Ctrl-C during apply (between files, installs or remote requests).
-        Err(err)
-            if err
-                .downcast_ref::<billing_ops::Cancelled>()
-                .is_some_and(|c| c.0.starts_with("interrupted")) =>
-        {
-            printer.warn(format!("{err:#}"));
+        // Ctrl-C during apply (between files, installs or remote requests): its own words,
+        // which say what was written (the generic "nothing was changed" may be false).
+        Err(ref err) if let Some(why) = crate::diagnostics::interrupted_apply(err) => {
+            printer.warn(format!("setup {why}"));
             Ok(ExitStatus::Interrupted)
         }
         Err(err) if err.is::<Cancelled>() || err.is::<billing_ops::Cancelled>() => {
