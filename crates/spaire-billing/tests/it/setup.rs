@@ -915,3 +915,51 @@ fn ctrl_c_during_the_remote_steps_stops_and_says_what_exists() {
         assert!(rest.contains("api-calls"), "{meters:?}: {rest}");
     }
 }
+
+/// A fresh emulator has no product: setup offers an obviously local demo product and uses it.
+#[cfg(unix)]
+#[test]
+fn a_fresh_local_organization_is_offered_a_demo_product() {
+    let emulator =
+        billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
+    let dir = copy_fixture("detect", "express");
+    let mut s = spawn_setup(dir.path(), Some(&emulator.base_url()), &[]);
+    answer(&mut s, "What do you want to meter?", &[DOWN, " ", ENTER]);
+    answer(&mut s, "How do you want to price it?", &[ENTER]);
+    answer(
+        &mut s,
+        "Your local organization has no product yet. Create `Local demo plan`",
+        &[ENTER],
+    );
+    answer(
+        &mut s,
+        "Which product should these prices attach to?",
+        &[ENTER],
+    );
+    answer(&mut s, "Price per call", &["0.001", ENTER]);
+    answer(&mut s, "which customer it serves?", &[ENTER]);
+    answer(&mut s, "Header name:", &[ENTER]);
+    answer(&mut s, "Generate a webhook handler", &["n", ENTER]);
+    answer(
+        &mut s,
+        "Apply these changes (local environment)?",
+        &["y", ENTER],
+    );
+    finish_with_report(&mut s);
+    let plan = read(dir.path(), "spaire-billing.toml");
+    assert!(plan.contains("product = \"Local demo plan\""), "{plan}");
+    let products = block_on(
+        client(&emulator)
+            .products(&ProductListQuery::default())
+            .collect_all(),
+    )
+    .unwrap();
+    assert_eq!(products.len(), 1);
+    assert!(
+        products[0]
+            .prices
+            .iter()
+            .any(|p| !p.is_archived && p.amount_type == "metered_unit"),
+        "the metered price is on the demo product"
+    );
+}

@@ -118,7 +118,15 @@ fn conversation(
         saved.and_then(|s| s.server_url.as_deref()),
         &root,
     )?;
-    let products = prerequisites(&remote, package, args.no_install.no_install, printer);
+    let mut products = prerequisites(&remote, package, args.no_install.no_install, printer);
+    if environment == Environment::Local
+        && products.as_ref().is_some_and(Vec::is_empty)
+        && args.product.is_none()
+        && let Some(client) = &remote.client
+        && let Some(demo) = offer_demo_product(client, asker, printer)?
+    {
+        products = Some(vec![demo]);
+    }
     let product = answers::product(
         asker,
         args,
@@ -552,6 +560,53 @@ fn prerequisites(
 }
 
 /// The short preview ([`summary`]), or every file as a diff with `--diff`.
+/// Name of the product offered to a fresh local organization: obviously local, never
+/// mistaken for a real plan when the plan file moves to sandbox.
+const DEMO_PRODUCT: &str = "Local demo plan";
+
+/// A fresh emulator has no product for the prices to attach to: offer to create one there
+/// (local only; a sandbox or production product is the user's to design).
+fn offer_demo_product(
+    client: &billing_api::Client,
+    asker: &mut dyn Asker,
+    printer: &Printer,
+) -> anyhow::Result<Option<ProductChoice>> {
+    if !asker.interactive() {
+        return Ok(None);
+    }
+    let create = asker.confirm(
+        &Ask::new(
+            format!("Your local organization has no product yet. Create `{DEMO_PRODUCT}` ($20/month) in the emulator?"),
+            "--product NAME_OR_ID (after creating a product in the emulator)",
+        )
+        .help("the prices and credits need a subscription product to attach to"),
+        true,
+    )?;
+    if !create {
+        return Ok(None);
+    }
+    let product = block_on(client.create_product(&billing_api::ProductCreate {
+        name: DEMO_PRODUCT.to_owned(),
+        recurring_interval: Some("month".to_owned()),
+        prices: vec![billing_api::NewPrice::Fixed {
+            price_amount: 2000,
+            price_currency: "usd".to_owned(),
+        }],
+        description: Some("Created by spaire-billing setup in the local emulator".to_owned()),
+    }))?
+    .map_err(|err| anyhow::Error::new(err.into_hinted()))
+    .context("could not create the demo product in the emulator")?;
+    printer.status(
+        "Created",
+        format!("product `{DEMO_PRODUCT}` in the local emulator"),
+    );
+    Ok(Some(ProductChoice {
+        id: product.id,
+        name: product.name,
+        interval: "month".to_owned(),
+    }))
+}
+
 fn show_preview(
     preview: &Preview,
     json: bool,
