@@ -945,7 +945,14 @@ fn a_fresh_local_organization_is_offered_a_demo_product() {
         "Apply these changes (local environment)?",
         &["y", ENTER],
     );
-    finish_with_report(&mut s);
+    let report = finish_with_report(&mut s);
+    // The report says what the app needs exported to reach the emulator.
+    let export = format!(
+        "SPAIRE_ACCESS_TOKEN=spaire_oat_local-emulator-token SPAIRE_SERVER_URL={}",
+        emulator.base_url()
+    );
+    assert!(report.contains(&export), "{export} in:\n{report}");
+    assert!(report.contains("The emulator has no dashboard"), "{report}");
     let plan = read(dir.path(), "spaire-billing.toml");
     assert!(plan.contains("product = \"Local demo plan\""), "{plan}");
     let products = block_on(

@@ -238,7 +238,20 @@ fn conversation(
             report::run_project_checks(&dir, package.language)
         })
     };
-    let report = build_report(&preview, &applied, checks, remote.client.is_some());
+    // On a local run with no token of the user's, the app must be told the emulator's.
+    let local_server = (environment == Environment::Local
+        && remote
+            .token_source
+            .as_deref()
+            .is_some_and(|s| s.contains("emulator")))
+    .then(|| remote.server_url.to_string());
+    let report = build_report(
+        &preview,
+        &applied,
+        checks,
+        remote.client.is_some(),
+        local_server.as_deref(),
+    );
     if args.json.json {
         printer.data(crate::json::versioned(&report)?)?;
     } else {
@@ -648,6 +661,7 @@ fn build_report(
     applied: &ApplyReport,
     checks: Vec<report::CheckResult>,
     token_present: bool,
+    local_server: Option<&str>,
 ) -> Report {
     let mut rollback = vec![format!(
         "`spaire-billing undo` reverts everything below (journal {})",
@@ -694,7 +708,7 @@ fn build_report(
         dashboard_pending: pending_dashboard_steps(preview, applied),
         rollback,
         install_steps,
-        checklist: report::checklist(applied.environment.as_str(), token_present),
+        checklist: report::checklist(applied.environment.as_str(), token_present, local_server),
         metering: applied.metering.clone(),
     }
 }
