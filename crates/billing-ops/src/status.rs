@@ -30,7 +30,8 @@ pub enum PlanFileStatus {
 #[derive(Debug, Clone, Serialize)]
 pub struct TokenStatus {
     pub present: bool,
-    /// Where it was found: "environment" or a `.env*` file name. Never the value.
+    /// Where it was found: "environment", a `.env*` file name, or [`LOCAL_TOKEN_SOURCE`] for
+    /// a local plan (the emulator's built-in token is used). Never the value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
 }
@@ -122,7 +123,10 @@ impl Engine {
             ),
         };
 
-        let token = token_status(&profile);
+        let local = plan
+            .as_ref()
+            .is_some_and(|p| p.environment == Environment::Local);
+        let token = token_status(&profile, local);
         let sdk = plan.as_ref().and_then(|plan| sdk_status(&profile, plan));
         let lock = Lock::read(&project).map_err(hinted_apply)?;
         let mut edited_files = Vec::new();
@@ -234,7 +238,11 @@ impl Engine {
     }
 }
 
-fn token_status(profile: &billing_detect::ProjectProfile) -> TokenStatus {
+/// [`TokenStatus::source`] of a local plan with no token set: none is needed, the built-in
+/// emulator token is used (`billing_remote::EMULATOR_DEFAULT_TOKEN`).
+pub const LOCAL_TOKEN_SOURCE: &str = "the local emulator's built-in token";
+
+fn token_status(profile: &billing_detect::ProjectProfile, local: bool) -> TokenStatus {
     if std::env::var_os(TOKEN_VAR).is_some_and(|v| !v.is_empty()) {
         return TokenStatus {
             present: true,
@@ -247,6 +255,12 @@ fn token_status(profile: &billing_detect::ProjectProfile) -> TokenStatus {
         .flat_map(|p| &p.env_vars)
         .find(|v| v.name == TOKEN_VAR && !v.file.ends_with(".example"))
         .map(|v| v.file.clone());
+    if file.is_none() && local {
+        return TokenStatus {
+            present: true,
+            source: Some(LOCAL_TOKEN_SOURCE.to_owned()),
+        };
+    }
     TokenStatus {
         present: file.is_some(),
         source: file,

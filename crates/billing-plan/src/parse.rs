@@ -130,7 +130,7 @@ pub fn parse_framework(text: &str) -> Result<FrameworkId, Diagnostic> {
 }
 
 /// The closest allowed word, when it is close enough to be a typo.
-pub(crate) fn did_you_mean<'a>(word: &str, allowed: &[&'a str]) -> Option<&'a str> {
+pub fn did_you_mean<'a>(word: &str, allowed: &[&'a str]) -> Option<&'a str> {
     allowed
         .iter()
         .map(|a| (strsim::levenshtein(word, a), *a))

@@ -467,7 +467,8 @@ fn check_credits(plan: &BillingPlan, out: &mut Vec<Diagnostic>) {
             out.push(Diagnostic::new(
                 format!("{p}.units"),
                 format!(
-                    "expected a positive number of units, found {}",
+                    "expected a whole number of units from 1 to {} (the API's limit), found {}",
+                    i32::MAX,
                     credit.units
                 ),
                 "write the units credited per billing cycle, e.g. `units = 100000`",

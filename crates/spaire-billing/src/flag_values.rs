@@ -11,7 +11,7 @@ use billing_plan::{
 use crate::commands::setup::{answers, money};
 
 /// A valid plan with one `api-calls` meter, to put one flag value into.
-fn base_plan() -> BillingPlan {
+pub(crate) fn base_plan() -> BillingPlan {
     BillingPlan {
         environment: Environment::Local,
         server_url: None,
@@ -33,7 +33,12 @@ fn base_plan() -> BillingPlan {
 fn plan_rule(prefix: &str, edit: impl FnOnce(&mut BillingPlan)) -> Result<(), String> {
     let mut plan = base_plan();
     edit(&mut plan);
-    let Err(err) = billing_plan::validate(&plan) else {
+    verdict(&plan, prefix)
+}
+
+/// The plan's complaints about the keys under `prefix`, joined; `Ok` when it has none.
+pub(crate) fn verdict(plan: &BillingPlan, prefix: &str) -> Result<(), String> {
+    let Err(err) = billing_plan::validate(plan) else {
         return Ok(());
     };
     let problems: Vec<String> = err
@@ -112,7 +117,13 @@ pub fn unit_price(text: &str) -> Result<String, String> {
 pub fn credits(text: &str) -> Result<String, String> {
     let (meter, units) = split_per_meter(text);
     check_meter_part(meter, text)?;
-    let units = answers::parse_units(units)?;
+    credit_units(units)?;
+    Ok(text.to_owned())
+}
+
+/// A number of credited units (`100_000`, `1,000`), within the API's limit.
+pub fn credit_units(text: &str) -> Result<i64, String> {
+    let units = answers::parse_units(text)?;
     plan_rule("credits", |plan| {
         plan.credits.push(CreditGrant {
             meter: first_meter(plan),
@@ -121,7 +132,7 @@ pub fn credits(text: &str) -> Result<String, String> {
             rollover: false,
         });
     })?;
-    Ok(text.to_owned())
+    Ok(units)
 }
 
 /// `--cap DOLLARS`: whole cents within the API's limit.
@@ -179,7 +190,11 @@ mod tests {
 
     #[test]
     fn values_the_plan_file_rejects_are_rejected_as_flags() {
-        assert!(credits("3000000000").unwrap_err().contains("positive"));
+        assert!(
+            credits("3000000000")
+                .unwrap_err()
+                .contains("from 1 to 2147483647")
+        );
         assert!(credits("api-calls=100_000").is_ok());
         assert!(credits("=5").is_err());
         assert!(cap("abc").is_err());

@@ -27,6 +27,8 @@ pub enum ExitStatus {
     Failure,
     /// 2: the invocation was wrong or incomplete (bad flag, missing answer without a terminal).
     Usage,
+    /// 130: stopped by Ctrl-C (the shell's convention, 128 + SIGINT).
+    Interrupted,
 }
 
 impl From<ExitStatus> for ExitCode {
@@ -35,6 +37,7 @@ impl From<ExitStatus> for ExitCode {
             ExitStatus::Success => ExitCode::SUCCESS,
             ExitStatus::Failure => ExitCode::from(1),
             ExitStatus::Usage => ExitCode::from(2),
+            ExitStatus::Interrupted => ExitCode::from(130),
         }
     }
 }

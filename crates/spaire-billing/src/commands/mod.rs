@@ -12,6 +12,7 @@ pub mod plan;
 pub mod setup;
 pub mod status;
 pub mod undo;
+mod undo_confirm;
 pub mod verify;
 
 use crate::ExitStatus;

@@ -38,7 +38,11 @@ pub fn run(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 environment.as_str()
             )),
         }
-        if status.token.present {
+        if status.token.source.as_deref() == Some(billing_ops::status::LOCAL_TOKEN_SOURCE) {
+            out.push_str(
+                "Token:   not needed (local environment: the emulator's built-in token is used)\n",
+            );
+        } else if status.token.present {
             let source = status.token.source.as_deref().unwrap_or("environment");
             out.push_str(&format!("Token:   SPAIRE_ACCESS_TOKEN is set ({source})\n"));
         } else {

@@ -271,6 +271,32 @@ fn status_lists_what_is_pending_without_printing_the_token() {
         "{text}"
     );
     assert!(text.contains("Applied: nothing yet"), "{text}");
+
+    // A local plan needs no token: the emulator's built-in one is used.
+    let local = copy_project("express-app");
+    let plan = local.path().join("spaire-billing.toml");
+    let text = std::fs::read_to_string(&plan).unwrap();
+    std::fs::write(
+        &plan,
+        text.replace("environment = \"sandbox\"", "environment = \"local\""),
+    )
+    .unwrap();
+    let output = billing()
+        .env("SPAIRE_SERVER_URL", "http://127.0.0.1:1")
+        .arg("status")
+        .arg(local.path())
+        .output()
+        .unwrap();
+    let text = transcript(&output, &[]);
+    assert!(
+        text.contains("Plan:    spaire-billing.toml (local environment)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Token:   not needed (local environment"),
+        "{text}"
+    );
+    assert!(!text.contains("SPAIRE_ACCESS_TOKEN is not set"), "{text}");
 }
 
 /// The whole flow against the emulator: files and remote objects applied after one preview,

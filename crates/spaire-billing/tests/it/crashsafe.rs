@@ -318,9 +318,10 @@ fn ctrl_c_in_the_remote_phase_stops_after_the_call_in_flight_and_says_what_exist
         .status()
         .unwrap();
     let output = child.wait_with_output().unwrap();
+    // 130, like any command stopped by Ctrl-C.
     assert_eq!(
         output.status.code(),
-        Some(1),
+        Some(130),
         "{}",
         transcript(&output, &[])
     );
@@ -332,6 +333,10 @@ fn ctrl_c_in_the_remote_phase_stops_after_the_call_in_flight_and_says_what_exist
     assert!(
         err.contains("interrupted (Ctrl-C) during the remote setup in local"),
         "{err}"
+    );
+    assert!(
+        !err.contains("nothing was changed"),
+        "the files were written: {err}"
     );
     assert!(
         err.contains("these objects exist and are recorded for undo: meter:api-calls (id "),

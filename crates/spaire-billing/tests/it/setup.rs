@@ -360,9 +360,257 @@ fn ctrl_c_at_a_question_leaves_the_project_unchanged() {
     answer(&mut s, "What do you want to meter?", &[DOWN, " "]);
     s.send_control('c').unwrap();
     s.flush().unwrap();
-    s.exp_string("nothing was changed").unwrap();
+    s.exp_string("setup interrupted (Ctrl-C); your code and your Spaire account were not changed")
+        .unwrap();
     s.exp_eof().unwrap();
+    assert_exit(&s, 130);
+    assert_eq!(
+        tree(dir.path()),
+        before,
+        "no answer was given, none is kept"
+    );
+}
+
+#[cfg(unix)]
+fn assert_exit(session: &PtySession, code: i32) {
+    match session.process().wait().unwrap() {
+        rexpect::process::WaitStatus::Exited(_, got) => assert_eq!(got, code),
+        other => panic!("expected exit {code}, got {other:?}"),
+    }
+}
+
+/// Ctrl-C at the install prompt comes after the files were written: the message says so,
+/// and `undo` puts them back.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_at_the_install_prompt_says_the_files_were_written() {
+    let emulator = emulator_with_product();
+    let dir = copy_fixture("detect", "express");
+    let before = tree(dir.path());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_spaire-billing"));
+    cmd.arg("setup")
+        .arg(dir.path())
+        .args(["--environment", "local", "--server-url"])
+        .arg(emulator.base_url())
+        .args([
+            "--meter",
+            "api-calls",
+            "--pricing",
+            "unit",
+            "--unit-price",
+            "0.001",
+        ])
+        .args(["--product", "Pro", "--customer", "header:x-customer-id"])
+        .args(["--webhooks", "false", "--no-checks"])
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("SPAIRE_ACCESS_TOKEN")
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm");
+    let mut s = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+    answer(
+        &mut s,
+        "Apply these changes (local environment)?",
+        &["y", ENTER],
+    );
+    answer(&mut s, "now?", &[]);
+    s.send_control('c').unwrap();
+    s.flush().unwrap();
+    s.exp_string("setup stopped at the install prompt;")
+        .unwrap();
+    let rest = s.exp_eof().unwrap();
+    assert!(rest.contains("were already written"), "{rest}");
+    assert!(!rest.contains("nothing was changed"), "{rest}");
+    assert_exit(&s, 130);
+    assert!(dir.path().join("spaire-billing.toml").is_file());
+
+    let undo = billing()
+        .args(["undo", "--server-url"])
+        .arg(emulator.base_url())
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(undo.status.success(), "{}", transcript(&undo, &[]));
     assert_eq!(tree(dir.path()), before);
+}
+
+/// `setup --dry-run` with every answer as a flag previews without a terminal and writes
+/// nothing; `--json` makes the preview the output.
+#[test]
+fn a_dry_run_previews_without_a_terminal() {
+    let dir = copy_fixture("detect", "express");
+    let before = tree(dir.path());
+    let run = |json: bool| {
+        let mut cmd = billing();
+        cmd.args([
+            "setup",
+            "--dry-run",
+            "--meter",
+            "api-calls",
+            "--pricing",
+            "unit",
+        ])
+        .args(["--unit-price", "0.001", "--product", "Pro"])
+        .args(["--customer", "header:x-customer-id", "--webhooks", "false"])
+        .arg(dir.path());
+        if json {
+            cmd.arg("--json");
+        }
+        cmd.output().unwrap()
+    };
+    let text = run(false);
+    let shown = transcript(&text, &[]);
+    assert!(text.status.success(), "{shown}");
+    assert!(shown.contains("Dry run: nothing was written"), "{shown}");
+    assert!(shown.contains("Plan hash:"), "{shown}");
+    let json = run(true);
+    assert!(json.status.success(), "{}", transcript(&json, &[]));
+    let preview: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(preview["schema_version"], 1);
+    assert!(preview["hash"].is_string(), "{preview}");
+    assert_eq!(tree(dir.path()), before, "a dry run writes nothing");
+}
+
+/// Each invalid answer the plan file would refuse is refused where it is typed, with the
+/// plan's reason, and asked again; the conversation then completes.
+#[cfg(unix)]
+#[test]
+fn an_invalid_answer_is_asked_again_with_the_reason() {
+    let emulator = emulator_with_product();
+    let dir = copy_fixture("detect", "express");
+    let mut s = spawn_setup(dir.path(), Some(&emulator.base_url()), &[]);
+    // The custom meter is the last entry of the menu.
+    answer(
+        &mut s,
+        "What do you want to meter?",
+        &[DOWN, DOWN, DOWN, DOWN, " ", ENTER],
+    );
+    let refused = |s: &mut PtySession, prompt: &str, typed: &str, reason: &str, then: &[&str]| {
+        answer(s, prompt, &[typed, ENTER]);
+        s.exp_string(reason)
+            .unwrap_or_else(|e| panic!("{typed:?} at {prompt:?}: no {reason:?}: {e}"));
+        answer(s, prompt, then);
+    };
+    refused(
+        &mut s,
+        "Meter name:",
+        "ab",
+        "expected a meter name of 3 to 100 characters",
+        &["images", ENTER],
+    );
+    answer(
+        &mut s,
+        "Event name your code will send:",
+        &["image-generated", ENTER],
+    );
+    answer(&mut s, "Aggregation:", &[ENTER]);
+    refused(
+        &mut s,
+        "Metadata property to aggregate:",
+        "image-generations",
+        "expected a metadata key",
+        &["pixels", ENTER],
+    );
+    answer(&mut s, "How do you want to price it?", &[DOWN, ENTER]);
+    refused(
+        &mut s,
+        "Which product should these prices attach to?",
+        "Nope",
+        "no recurring product named `Nope` in your local organization",
+        &[ENTER],
+    );
+    refused(
+        &mut s,
+        "credited per billing cycle:",
+        "9223372036854775807",
+        "from 1 to 2147483647",
+        &["100000", ENTER],
+    );
+    answer(&mut s, "Roll unused", &[ENTER]);
+    answer(&mut s, "which customer it serves?", &[ENTER]);
+    refused(
+        &mut s,
+        "Header name:",
+        "1,5",
+        "expected an HTTP header name",
+        &[ENTER],
+    );
+    answer(&mut s, "Generate a webhook handler", &["n", ENTER]);
+    answer(
+        &mut s,
+        "Apply these changes (local environment)?",
+        &["y", ENTER],
+    );
+    finish_with_report(&mut s);
+
+    let plan = read(dir.path(), "spaire-billing.toml");
+    for expected in [
+        "name = \"images\"",
+        "event = \"image-generated\"",
+        "property = \"pixels\"",
+        "units = 100000",
+        "header = \"x-customer-id\"",
+        // Kept by name, so the plan moves to another environment as it is.
+        "product = \"Pro\"",
+    ] {
+        assert!(plan.contains(expected), "{expected} in:\n{plan}");
+    }
+    assert!(
+        !dir.path().join(".spaire-billing/answers.toml").exists(),
+        "the draft goes once applied"
+    );
+}
+
+/// Ctrl-C halfway keeps the answers given so far; the next run offers each as its default.
+#[cfg(unix)]
+#[test]
+fn answers_given_before_ctrl_c_are_offered_again() {
+    let dir = copy_fixture("detect", "express");
+    let mut s = spawn_setup(dir.path(), None, &[]);
+    answer(&mut s, "What do you want to meter?", &[DOWN, " ", ENTER]);
+    answer(&mut s, "How do you want to price it?", &[DOWN, ENTER]);
+    answer(
+        &mut s,
+        "Which product should these prices attach to?",
+        &["Pro", ENTER],
+    );
+    answer(&mut s, "credited per billing cycle", &[]);
+    s.send_control('c').unwrap();
+    s.flush().unwrap();
+    s.exp_string("kept in `.spaire-billing/answers.toml`")
+        .unwrap();
+    s.exp_eof().unwrap();
+    let draft = read(dir.path(), ".spaire-billing/answers.toml");
+    assert!(draft.contains("\"Pro\""), "{draft}");
+    let ignore = read(dir.path(), ".spaire-billing/.gitignore");
+    assert!(ignore.lines().any(|l| l == "answers.toml"), "{ignore}");
+
+    // Enter keeps each earlier answer: api-calls, credits (not the first choice), Pro.
+    let mut s = spawn_setup(dir.path(), None, &[]);
+    s.exp_string("Offering the 3 answer(s)").unwrap();
+    answer(&mut s, "What do you want to meter?", &[ENTER]);
+    answer(&mut s, "How do you want to price it?", &[ENTER]);
+    answer(
+        &mut s,
+        "Which product should these prices attach to?",
+        &[ENTER],
+    );
+    answer(&mut s, "credited per billing cycle", &["250", ENTER]);
+    answer(&mut s, "Roll unused", &[ENTER]);
+    answer(&mut s, "which customer it serves?", &[ENTER]);
+    answer(&mut s, "Header name:", &[ENTER]);
+    answer(&mut s, "Generate a webhook handler", &["n", ENTER]);
+    answer(
+        &mut s,
+        "Apply these changes (sandbox environment)?",
+        &["y", ENTER],
+    );
+    finish_with_report(&mut s);
+    let plan = read(dir.path(), "spaire-billing.toml");
+    assert!(plan.contains("preset = \"api-calls\""), "{plan}");
+    assert!(plan.contains("units = 250"), "{plan}");
+    assert!(plan.contains("product = \"Pro\""), "{plan}");
+    assert!(!dir.path().join(".spaire-billing/answers.toml").exists());
+    assert!(!dir.path().join(".spaire-billing/.gitignore").exists());
 }
 
 #[test]
@@ -485,4 +733,242 @@ fn a_dirty_git_tree_is_warned_about_once() {
         .filter(|l| l.starts_with("warning:") && l.contains("uncommitted"))
         .count();
     assert_eq!(dirty_lines, 1, "{text}");
+}
+
+/// The preview before the confirm prompt fits on two screens for a Next.js app: generated
+/// files are listed with their length, the edits of the user's files are shown in full, and
+/// `--diff` shows everything.
+#[test]
+fn the_nextjs_preview_fits_on_two_screens() {
+    let dir = copy_fixture("detect", "nextjs-app");
+    let preview = |extra: &[&str]| {
+        let output = billing()
+            .args(["setup", "--dry-run", "--meter", "llm-tokens"])
+            .args([
+                "--pricing",
+                "credits",
+                "--credits",
+                "100000",
+                "--rollover",
+                "false",
+            ])
+            .args(["--product", "Pro", "--customer", "header:x-customer-id"])
+            .args(["--webhooks", "true"])
+            .args(extra)
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", transcript(&output, &[]));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let short = preview(&[]);
+    let lines = short.lines().count();
+    assert!(lines <= 100, "{lines} lines:\n{short}");
+    assert!(
+        short.contains("+    onFinish: (event) => {"),
+        "the edit of the route is shown in full:\n{short}"
+    );
+    // The hash changes with every generator change; the layout is what is reviewed here.
+    let redacted: String = short
+        .lines()
+        .map(|l| match l.strip_prefix("Plan hash: ") {
+            Some(_) => "Plan hash: [HASH]\n".to_owned(),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    insta::assert_snapshot!(redacted);
+    let full = preview(&["--diff"]);
+    assert!(
+        full.contains("+++ b/src/lib/spaire/recorder.ts"),
+        "--diff shows generated files"
+    );
+    assert!(full.lines().count() > 4 * lines);
+}
+
+/// On a terminal `undo` shows what it reverts, warns about the credits subscribers hold, and
+/// reverts nothing unless the answer is yes.
+#[cfg(unix)]
+#[test]
+fn undo_on_a_terminal_shows_what_it_reverts_and_asks() {
+    let emulator = emulator_with_product();
+    let dir = copy_fixture("detect", "express");
+    let before = tree(dir.path());
+    let applied = billing()
+        .args(["setup", "--environment", "local", "--server-url"])
+        .arg(emulator.base_url())
+        .args([
+            "--meter",
+            "api-calls",
+            "--pricing",
+            "credits",
+            "--credits",
+            "1000",
+        ])
+        .args(["--rollover", "false", "--product", "Pro"])
+        .args(["--customer", "header:x-customer-id", "--webhooks", "false"])
+        .args(["--no-install", "--no-checks", "--yes"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(applied.status.success(), "{}", transcript(&applied, &[]));
+    let after_apply = tree(dir.path());
+    let undo = |answer: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_spaire-billing"));
+        cmd.args(["undo", "--server-url"])
+            .arg(emulator.base_url())
+            .arg(dir.path())
+            .env_remove("RUST_BACKTRACE")
+            .env_remove("SPAIRE_ACCESS_TOKEN")
+            .env("NO_COLOR", "1")
+            .env("TERM", "xterm");
+        let mut s = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+        s.exp_string("will revert the latest apply (local environment)")
+            .unwrap();
+        s.exp_string("remove  src/lib/spaire/client.js").unwrap();
+        s.exp_string("delete the `api-calls` credit benefit of `Pro`")
+            .unwrap();
+        s.exp_string("active subscription").unwrap();
+        answer_prompt(&mut s, answer);
+        s
+    };
+    let mut s = undo("n");
+    s.exp_string("nothing was reverted").unwrap();
+    s.exp_eof().unwrap();
+    assert_exit(&s, 1);
+    assert_eq!(tree(dir.path()), after_apply, "a no reverts nothing");
+    let mut s = undo("y");
+    s.exp_string("Undid plan").unwrap();
+    s.exp_eof().unwrap();
+    assert_exit(&s, 0);
+    assert_eq!(tree(dir.path()), before);
+}
+
+#[cfg(unix)]
+fn answer_prompt(s: &mut PtySession, reply: &str) {
+    answer(s, "Revert all of this?", &[reply, ENTER]);
+}
+
+/// Ctrl-C while the remote steps run stops after the request in flight, says what exists
+/// in the account, and exits 130.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_the_remote_steps_stops_and_says_what_exists() {
+    let emulator = billing_emulator::spawn_background(billing_emulator::EmulatorConfig {
+        latency_ms: 400,
+        ..billing_emulator::EmulatorConfig::default()
+    })
+    .unwrap();
+    block_on(client(&emulator).create_product(&ProductCreate {
+        name: "Pro".into(),
+        recurring_interval: Some("month".into()),
+        prices: vec![NewPrice::Fixed {
+            price_amount: 2000,
+            price_currency: "usd".into(),
+        }],
+        description: None,
+    }))
+    .unwrap();
+    let dir = copy_fixture("detect", "express");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_spaire-billing"));
+    cmd.arg("setup")
+        .arg(dir.path())
+        .args(["--environment", "local", "--server-url"])
+        .arg(emulator.base_url())
+        .args([
+            "--meter",
+            "api-calls",
+            "--pricing",
+            "both",
+            "--unit-price",
+            "0.001",
+        ])
+        .args([
+            "--credits",
+            "1000",
+            "--rollover",
+            "false",
+            "--product",
+            "Pro",
+        ])
+        .args(["--customer", "header:x-customer-id", "--webhooks", "false"])
+        .args(["--no-install", "--no-checks", "--yes"])
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("SPAIRE_ACCESS_TOKEN")
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm");
+    let mut s = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+    s.exp_string("remote step(s) in local").unwrap();
+    s.send_control('c').unwrap();
+    s.flush().unwrap();
+    s.exp_string("interrupted (Ctrl-C) during the remote setup in local")
+        .unwrap();
+    let rest = s.exp_eof().unwrap();
+    assert!(rest.contains("spaire-billing undo"), "{rest}");
+    assert!(
+        !rest.contains("nothing was changed"),
+        "the files were written: {rest}"
+    );
+    assert_exit(&s, 130);
+    // What the message says exists is what exists.
+    let meters = meter_names(&client(&emulator));
+    if rest.contains("no remote object was created") {
+        assert!(meters.is_empty(), "{meters:?}: {rest}");
+    } else {
+        assert!(rest.contains("api-calls"), "{meters:?}: {rest}");
+    }
+}
+
+/// A fresh emulator has no product: setup offers an obviously local demo product and uses it.
+#[cfg(unix)]
+#[test]
+fn a_fresh_local_organization_is_offered_a_demo_product() {
+    let emulator =
+        billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
+    let dir = copy_fixture("detect", "express");
+    let mut s = spawn_setup(dir.path(), Some(&emulator.base_url()), &[]);
+    answer(&mut s, "What do you want to meter?", &[DOWN, " ", ENTER]);
+    answer(&mut s, "How do you want to price it?", &[ENTER]);
+    answer(
+        &mut s,
+        "Your local organization has no product yet. Create `Local demo plan`",
+        &[ENTER],
+    );
+    answer(
+        &mut s,
+        "Which product should these prices attach to?",
+        &[ENTER],
+    );
+    answer(&mut s, "Price per call", &["0.001", ENTER]);
+    answer(&mut s, "which customer it serves?", &[ENTER]);
+    answer(&mut s, "Header name:", &[ENTER]);
+    answer(&mut s, "Generate a webhook handler", &["n", ENTER]);
+    answer(
+        &mut s,
+        "Apply these changes (local environment)?",
+        &["y", ENTER],
+    );
+    let report = finish_with_report(&mut s);
+    // The report says what the app needs exported to reach the emulator.
+    let export = format!(
+        "SPAIRE_ACCESS_TOKEN=spaire_oat_local-emulator-token SPAIRE_SERVER_URL={}",
+        emulator.base_url()
+    );
+    assert!(report.contains(&export), "{export} in:\n{report}");
+    assert!(report.contains("The emulator has no dashboard"), "{report}");
+    let plan = read(dir.path(), "spaire-billing.toml");
+    assert!(plan.contains("product = \"Local demo plan\""), "{plan}");
+    let products = block_on(
+        client(&emulator)
+            .products(&ProductListQuery::default())
+            .collect_all(),
+    )
+    .unwrap();
+    assert_eq!(products.len(), 1);
+    assert!(
+        products[0]
+            .prices
+            .iter()
+            .any(|p| !p.is_archived && p.amount_type == "metered_unit"),
+        "the metered price is on the demo product"
+    );
 }

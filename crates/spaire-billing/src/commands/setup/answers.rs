@@ -17,7 +17,8 @@ use billing_vocab::meter::{
 
 use super::SetupArgs;
 use super::ask::{Asker, Question};
-use super::money;
+use super::{money, rules};
+use crate::flag_values;
 
 /// How metered usage is charged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -99,7 +100,13 @@ pub fn meters(
                 preset_ids.push(if split { LLM_SPLIT_PRESET } else { LLM_PRESET }.to_owned());
                 preset_ids.extend(ask_llm_extras(asker)?);
             } else if id == CUSTOM_PRESET {
-                customs.push(ask_custom_meter(asker)?);
+                let so_far: Vec<MeterChoice> = preset_ids
+                    .iter()
+                    .cloned()
+                    .map(MeterChoice::Preset)
+                    .collect();
+                let chosen = billing_plan::answers::expand_meters(&so_far).unwrap_or_default();
+                customs.push(ask_custom_meter(asker, &chosen)?);
             } else {
                 preset_ids.push(id.to_owned());
             }
@@ -224,22 +231,23 @@ fn custom_meter(
     })
 }
 
-fn ask_custom_meter(asker: &mut dyn Asker) -> anyhow::Result<Meter> {
-    let not_empty = |s: &str| {
-        if s.is_empty() {
-            Err("cannot be empty".to_owned())
-        } else if s.contains(char::is_whitespace) {
-            Err("no spaces, please (e.g. image-generations)".to_owned())
-        } else {
-            Ok(())
-        }
-    };
+/// A custom meter, each part checked as it is typed against the meters `chosen` so far.
+fn ask_custom_meter(asker: &mut dyn Asker, chosen: &[Meter]) -> anyhow::Result<Meter> {
     let flag = "--custom-meter NAME:EVENT:AGGREGATION[:PROPERTY]";
-    let name = asker.text(&Question::new("Meter name:", flag), None, &not_empty)?;
+    let name = asker.text(
+        &Question::new("Meter name:", flag).help("3 to 100 characters, e.g. image-generations"),
+        None,
+        &|s: &str| rules::meter_name(chosen, s),
+    )?;
+    // The name is a good default event only when it is a valid event name itself.
+    let default_event = rules::meter_event(chosen, &name, &name)
+        .is_ok()
+        .then_some(name.as_str());
     let event = asker.text(
-        &Question::new("Event name your code will send:", flag),
-        Some(&name),
-        &not_empty,
+        &Question::new("Event name your code will send:", flag)
+            .help("letters, digits, `-`, `_`, `.` or `:`, e.g. image-generated"),
+        default_event,
+        &|s: &str| rules::meter_event(chosen, &name, s),
     )?;
     // `sum` first: it is the usual choice and the default.
     let funcs: Vec<AggregationFunc> = std::iter::once(AggregationFunc::Sum)
@@ -254,11 +262,14 @@ fn ask_custom_meter(asker: &mut dyn Asker) -> anyhow::Result<Meter> {
     let property = if func == AggregationFunc::Count {
         None
     } else {
-        Some(asker.text(
-            &Question::new("Metadata property to aggregate:", flag),
-            None,
-            &not_empty,
-        )?)
+        Some(
+            asker.text(
+                &Question::new("Metadata property to aggregate:", flag)
+                    .help("the number your code records per event, e.g. pixels or image_count"),
+                None,
+                &|s: &str| rules::meter_property(chosen, &name, &event, func, s),
+            )?,
+        )
     };
     custom_meter(&name, &event, func, property).map_err(|why| anyhow::anyhow!(why))
 }
@@ -409,9 +420,9 @@ fn credits_for(
             format!("--credits {}=UNITS", meter.name),
         ),
         None,
-        &|s: &str| parse_units(s).map(|_| ()),
+        &|s: &str| flag_values::credit_units(s).map(|_| ()),
     )?;
-    parse_units(&answer).map_err(|why| anyhow::anyhow!(why))
+    flag_values::credit_units(&answer).map_err(|why| anyhow::anyhow!(why))
 }
 
 pub(crate) fn parse_units(text: &str) -> Result<i64, String> {
@@ -432,54 +443,106 @@ fn unit_noun(meter: &Meter) -> &'static str {
     }
 }
 
-/// The product prices and credits attach to: a flag, the saved plan, a pick from the
-/// organization's recurring products, or a typed name.
+/// The product prices and credits attach to: a flag, the saved plan, or a typed name
+/// (offered the organization's first recurring product). When the organization's products
+/// are known, the answer must be one of them: a flag or saved answer that is not is asked
+/// again on a terminal (a usage error without one), a typed one is re-asked with the reason.
 pub fn product(
     asker: &mut dyn Asker,
     args: &SetupArgs,
     saved: Option<&BillingPlan>,
     available: Option<&[ProductChoice]>,
+    environment: &str,
 ) -> anyhow::Result<ProductRef> {
-    if let Some(product) = &args.product {
-        return Ok(ProductRef(product.clone()));
+    let flag = "--product NAME_OR_ID";
+    let given = args
+        .product
+        .as_ref()
+        .map(|p| (p.clone(), "--product"))
+        .or_else(|| {
+            saved
+                .and_then(|s| {
+                    s.prices
+                        .first()
+                        .map(|p| &p.product)
+                        .or_else(|| s.credits.first().map(|c| &c.product))
+                })
+                .map(|p| (p.0.clone(), "spaire-billing.toml"))
+        });
+    let Some(known) = available else {
+        if let Some((given, _)) = given {
+            return Ok(ProductRef(given));
+        }
+        let name = asker.text(
+            &Question::new("Which product should these prices attach to?", flag).help(
+                "the name of a recurring product in your Spaire organization; create one under Products in the dashboard if you have none",
+            ),
+            None,
+            &|s: &str| {
+                if s.chars().count() < 3 {
+                    Err("product names have at least 3 characters".to_owned())
+                } else {
+                    Ok(())
+                }
+            },
+        )?;
+        return Ok(ProductRef(name));
+    };
+    if known.is_empty() {
+        return Err(billing_errors::Hinted::new(
+            format!("your {environment} organization has no recurring product for the prices to attach to"),
+            "create a subscription product (e.g. \"Pro\", monthly), then run `spaire-billing setup` again; the answers given so far are offered again",
+        )
+        .into());
     }
-    if let Some(saved) = saved
-        && let Some(product) = saved
-            .prices
-            .first()
-            .map(|p| &p.product)
-            .or_else(|| saved.credits.first().map(|c| &c.product))
-    {
-        return Ok(product.clone());
-    }
-    let question = Question::new(
-        "Which product should these prices attach to?",
-        "--product NAME_OR_ID",
-    );
-    if let Some(available) = available
-        && !available.is_empty()
-    {
-        let labels: Vec<String> = available
-            .iter()
-            .map(|p| format!("{} ({})", p.name, p.interval))
-            .collect();
-        let index = asker.select(&question, &labels, 0)?;
-        return Ok(ProductRef(available[index].id.clone()));
-    }
-    let name = asker.text(
-        &question.help(
-            "the name of a recurring product in your Spaire organization; create one under Products in the dashboard if you have none",
-        ),
-        None,
-        &|s: &str| {
-            if s.len() < 3 {
-                Err("product names have at least 3 characters".to_owned())
-            } else {
-                Ok(())
+    if let Some((given, from)) = given {
+        match rules::product(&given, known, environment) {
+            Ok(found) => return Ok(reference(found, known)),
+            Err(why) if !asker.interactive() => {
+                return Err(
+                    billing_errors::UsageError::new(format!("{from} {given}: {why}"))
+                        .with_hint(format!(
+                            "pass `--product` with one of: {}",
+                            product_list(known)
+                        ))
+                        .into(),
+                );
             }
-        },
+            Err(why) => {
+                let mut err = anstream::stderr().lock();
+                let _ = std::io::Write::write_fmt(&mut err, format_args!("  ✗ {why}\n"));
+            }
+        }
+    }
+    let answer = asker.text(
+        &Question::new("Which product should these prices attach to?", flag).help(format!(
+            "your {environment} products: {}",
+            product_list(known)
+        )),
+        Some(&known[0].name),
+        &|s: &str| rules::product(s, known, environment).map(|_| ()),
     )?;
-    Ok(ProductRef(name))
+    let found = rules::product(&answer, known, environment).map_err(|why| anyhow::anyhow!(why))?;
+    Ok(reference(found, known))
+}
+
+/// A product is saved by name, so the plan moves between environments (ids differ per
+/// environment); by id only when two products share the name.
+fn reference(found: &ProductChoice, known: &[ProductChoice]) -> ProductRef {
+    let same_name = known.iter().filter(|p| p.name == found.name).count();
+    ProductRef(if same_name == 1 {
+        found.name.clone()
+    } else {
+        found.id.clone()
+    })
+}
+
+fn product_list(known: &[ProductChoice]) -> String {
+    known
+        .iter()
+        .map(|p| format!("{} ({})", p.name, p.interval))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// How request code finds the app's user id.
@@ -510,38 +573,31 @@ pub fn customer(
         &options,
         0,
     )?;
-    let required = |s: &str| {
-        if s.is_empty() {
-            Err("cannot be empty".to_owned())
-        } else {
-            Ok(())
-        }
-    };
     Ok(match index {
         0 => CustomerSource::Header {
             header: asker.text(
                 &Question::new("Header name:", flag),
                 Some("x-customer-id"),
-                &required,
+                &rules::header,
             )?,
         },
         1 => CustomerSource::Body {
             field: asker.text(
                 &Question::new("Body field:", flag),
                 Some("customerId"),
-                &required,
+                &rules::body_field,
             )?,
         },
         2 => {
             let module = asker.text(
                 &Question::new("Module that exports it (import path):", flag),
                 Some("@/lib/auth"),
-                &required,
+                &rules::function_module,
             )?;
             let function = asker.text(
                 &Question::new("Function name:", flag),
                 Some("getUserId"),
-                &required,
+                &rules::function_name,
             )?;
             CustomerSource::Function { function, module }
         }
@@ -705,7 +761,7 @@ mod same_plan_tests {
         let asker = &mut NoTerminal;
         let meters = meters(asker, &args, None).unwrap();
         let pricing = pricing(asker, &args, None).unwrap();
-        let product = product(asker, &args, None, None).unwrap();
+        let product = product(asker, &args, None, None, "local").unwrap();
         let (prices, credits) =
             prices_and_credits(asker, &args, None, &meters, pricing, &product).unwrap();
         to_plan(billing_plan::answers::Answers {

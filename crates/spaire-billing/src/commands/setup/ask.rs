@@ -32,10 +32,15 @@ impl Question {
     }
 }
 
-/// The user pressed Ctrl-C or Esc: nothing has been written, and the command says so.
+/// The user pressed Esc or said no: nothing has been written, and the command says so.
 #[derive(Debug, thiserror::Error)]
-#[error("setup cancelled; nothing was changed")]
+#[error("setup cancelled; your code and your Spaire account were not changed")]
 pub struct Cancelled;
+
+/// The user pressed Ctrl-C at a question (exit 130, like any interrupted command).
+#[derive(Debug, thiserror::Error)]
+#[error("setup interrupted (Ctrl-C); your code and your Spaire account were not changed")]
+pub struct Interrupted;
 
 pub type Validator<'a> = &'a dyn Fn(&str) -> Result<(), String>;
 
@@ -79,7 +84,8 @@ impl TerminalAsker {
 
 fn interrupted(err: InquireError) -> anyhow::Error {
     match err {
-        InquireError::OperationCanceled | InquireError::OperationInterrupted => Cancelled.into(),
+        InquireError::OperationCanceled => Cancelled.into(),
+        InquireError::OperationInterrupted => Interrupted.into(),
         other => anyhow::Error::new(other).context("could not read the answer from the terminal"),
     }
 }

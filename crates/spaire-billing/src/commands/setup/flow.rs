@@ -15,9 +15,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::SetupArgs;
 use super::answers::{self, ProductChoice};
-use super::ask::{Asker, Cancelled, NoTerminal, Question as Ask, TerminalAsker};
+use super::ask::{Asker, Cancelled, Interrupted, NoTerminal, Question as Ask, TerminalAsker};
+use super::draft::{DRAFT_PATH, Draft, Recording};
 use super::money;
 use super::report::{self, Report};
+use super::summary;
 use crate::ExitStatus;
 use crate::commands::plan::block_on;
 use crate::printer::Printer;
@@ -30,6 +32,16 @@ pub fn run(args: SetupArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Box::new(NoTerminal)
     };
     match converse(&args, printer, asker.as_mut()) {
+        Err(err) if err.is::<Interrupted>() || err.is::<StoppedAtInstall>() => {
+            printer.warn(format!("{err:#}"));
+            Ok(ExitStatus::Interrupted)
+        }
+        // Ctrl-C during apply (between files, installs or remote requests): its own words,
+        // which say what was written (the generic "nothing was changed" may be false).
+        Err(ref err) if let Some(why) = crate::diagnostics::interrupted_apply(err) => {
+            printer.warn(format!("setup {why}"));
+            Ok(ExitStatus::Interrupted)
+        }
         Err(err) if err.is::<Cancelled>() || err.is::<billing_ops::Cancelled>() => {
             printer.warn(format!("{err:#}"));
             Ok(ExitStatus::Failure)
@@ -38,17 +50,53 @@ pub fn run(args: SetupArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     }
 }
 
-fn color_enabled() -> bool {
+pub(crate) fn color_enabled() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// The conversation, with every answer kept in the draft until it is applied.
 fn converse(
     args: &SetupArgs,
     printer: &Printer,
     asker: &mut dyn Asker,
 ) -> anyhow::Result<ExitStatus> {
     let root = project_root(&args.project.path)?;
+    let draft = if asker.interactive() {
+        Draft::load(&root)
+    } else {
+        Draft::disabled()
+    };
+    if draft.offered > 0 {
+        printer.info(format!(
+            "Offering the {} answer(s) an earlier `setup` kept in `{DRAFT_PATH}` (enter keeps each; delete the file to start over).",
+            draft.offered
+        ));
+    }
+    let mut asker = Recording {
+        inner: asker,
+        draft,
+    };
+    let result = conversation(args, printer, &mut asker, root);
+    match &result {
+        // A dry run applied nothing: its answers stay offered.
+        Ok(_) if args.dry_run => {
+            let _ = asker.draft.keep();
+        }
+        Ok(_) => asker.draft.finish(),
+        Err(_) if asker.draft.is_kept() => printer.info(format!(
+            "The answers given so far are kept in `{DRAFT_PATH}` (ignored by git); `spaire-billing setup` offers them again."
+        )),
+        Err(_) => {}
+    }
+    result
+}
 
+fn conversation(
+    args: &SetupArgs,
+    printer: &Printer,
+    asker: &mut Recording<'_>,
+    root: PathBuf,
+) -> anyhow::Result<ExitStatus> {
     // Phase 0: pre-flight.
     let profile = billing_detect::detect(&root, &DetectOptions::default())
         .with_context(|| format!("failed to look at `{}`", args.project.path.display()))?;
@@ -70,8 +118,22 @@ fn converse(
         saved.and_then(|s| s.server_url.as_deref()),
         &root,
     )?;
-    let products = prerequisites(&remote, package, args.no_install.no_install, printer);
-    let product = answers::product(asker, args, saved, products.as_deref())?;
+    let mut products = prerequisites(&remote, package, args.no_install.no_install, printer);
+    if environment == Environment::Local
+        && products.as_ref().is_some_and(Vec::is_empty)
+        && args.product.is_none()
+        && let Some(client) = &remote.client
+        && let Some(demo) = offer_demo_product(client, asker, printer)?
+    {
+        products = Some(vec![demo]);
+    }
+    let product = answers::product(
+        asker,
+        args,
+        saved,
+        products.as_deref(),
+        environment.as_str(),
+    )?;
     let (prices, credits) =
         answers::prices_and_credits(asker, args, saved, &meters, pricing, &product)?;
     let customer = answers::customer(asker, args, saved)?;
@@ -108,7 +170,21 @@ fn converse(
     let preview = with_spinner(printer, asker.interactive(), "Planning", || {
         block_on(engine.plan(&plan_options))
     })??;
-    show_preview(&preview, args.json.json, printer)?;
+    if args.dry_run {
+        // Preview only: nothing is asked or written after the answers, so it works without
+        // a terminal; with `--json` the preview is the output.
+        if args.json.json {
+            printer.data(crate::json::versioned(
+                &crate::commands::plan::PreviewJson::new(&preview),
+            )?)?;
+        } else {
+            show_preview(&preview, false, args.diff, printer)?;
+        }
+        printer
+            .info("Dry run: nothing was written. Run the same command without --dry-run to apply.");
+        return Ok(ExitStatus::Success);
+    }
+    show_preview(&preview, args.json.json, args.diff, printer)?;
     if preview.is_noop() {
         printer.info("Everything in this plan is already applied.");
     }
@@ -126,9 +202,13 @@ fn converse(
     if !confirmed {
         return Err(Cancelled.into());
     }
+    // The draft's directory must not be in the project when apply starts: `undo` removes
+    // what apply created, and would leave a `.spaire-billing/` the draft had made first.
+    asker.draft.set_aside();
     let mut hooks = WizardHooks {
         printer,
         asker,
+        written: Vec::new(),
         yes: args.yes.yes,
         spinner: None,
     };
@@ -144,7 +224,10 @@ fn converse(
         &mut hooks,
     ))?;
     hooks.clear_spinner();
-    let applied = applied?;
+    let applied = applied.inspect_err(|_| {
+        // Not applied after all: the answers are kept again.
+        let _ = hooks.asker.draft.keep();
+    })?;
 
     // Phase 8: report.
     let checks = if args.no_checks {
@@ -155,7 +238,20 @@ fn converse(
             report::run_project_checks(&dir, package.language)
         })
     };
-    let report = build_report(&preview, &applied, checks, remote.client.is_some());
+    // On a local run with no token of the user's, the app must be told the emulator's.
+    let local_server = (environment == Environment::Local
+        && remote
+            .token_source
+            .as_deref()
+            .is_some_and(|s| s.contains("emulator")))
+    .then(|| remote.server_url.to_string());
+    let report = build_report(
+        &preview,
+        &applied,
+        checks,
+        remote.client.is_some(),
+        local_server.as_deref(),
+    );
     if args.json.json {
         printer.data(crate::json::versioned(&report)?)?;
     } else {
@@ -223,6 +319,7 @@ fn preflight(
                     "  Committing first is recommended: `spaire-billing undo` can revert this tool's changes, but a commit keeps yours apart from them.",
                 );
                 if !args.yes.yes
+                    && !args.dry_run
                     && !asker.confirm(
                         &Ask::new("Continue with uncommitted changes?", "--yes"),
                         false,
@@ -234,6 +331,7 @@ fn preflight(
             code if code.starts_with("production") => {
                 printer.warn(&warning.message);
                 if !args.yes.yes
+                    && !args.dry_run
                     && !asker.confirm(
                         &Ask::new(
                             "This looks like a production deployment. Continue here anyway?",
@@ -345,6 +443,7 @@ fn environment(
     };
     if environment == Environment::Production
         && !args.yes.yes
+        && !args.dry_run
         && !asker.confirm(
             &Ask::new(
                 "Set up PRODUCTION billing (real customers, real money)? Sandbox first is recommended",
@@ -473,7 +572,60 @@ fn prerequisites(
     }
 }
 
-fn show_preview(preview: &Preview, json: bool, printer: &Printer) -> anyhow::Result<()> {
+/// The short preview ([`summary`]), or every file as a diff with `--diff`.
+/// Name of the product offered to a fresh local organization: obviously local, never
+/// mistaken for a real plan when the plan file moves to sandbox.
+const DEMO_PRODUCT: &str = "Local demo plan";
+
+/// A fresh emulator has no product for the prices to attach to: offer to create one there
+/// (local only; a sandbox or production product is the user's to design).
+fn offer_demo_product(
+    client: &billing_api::Client,
+    asker: &mut dyn Asker,
+    printer: &Printer,
+) -> anyhow::Result<Option<ProductChoice>> {
+    if !asker.interactive() {
+        return Ok(None);
+    }
+    let create = asker.confirm(
+        &Ask::new(
+            format!("Your local organization has no product yet. Create `{DEMO_PRODUCT}` ($20/month) in the emulator?"),
+            "--product NAME_OR_ID (after creating a product in the emulator)",
+        )
+        .help("the prices and credits need a subscription product to attach to"),
+        true,
+    )?;
+    if !create {
+        return Ok(None);
+    }
+    let product = block_on(client.create_product(&billing_api::ProductCreate {
+        name: DEMO_PRODUCT.to_owned(),
+        recurring_interval: Some("month".to_owned()),
+        prices: vec![billing_api::NewPrice::Fixed {
+            price_amount: 2000,
+            price_currency: "usd".to_owned(),
+        }],
+        description: Some("Created by spaire-billing setup in the local emulator".to_owned()),
+    }))?
+    .map_err(|err| anyhow::Error::new(err.into_hinted()))
+    .context("could not create the demo product in the emulator")?;
+    printer.status(
+        "Created",
+        format!("product `{DEMO_PRODUCT}` in the local emulator"),
+    );
+    Ok(Some(ProductChoice {
+        id: product.id,
+        name: product.name,
+        interval: "month".to_owned(),
+    }))
+}
+
+fn show_preview(
+    preview: &Preview,
+    json: bool,
+    full_diff: bool,
+    printer: &Printer,
+) -> anyhow::Result<()> {
     // Pre-flight already showed the profile's warnings (and asked about a dirty tree).
     let shown = |warning: &String| {
         preview.profile.warnings.iter().any(|w| {
@@ -484,11 +636,16 @@ fn show_preview(preview: &Preview, json: bool, printer: &Printer) -> anyhow::Res
     for warning in preview.warnings.iter().filter(|w| !shown(w)) {
         printer.warn(warning);
     }
+    let text = if full_diff {
+        preview.text.clone()
+    } else {
+        summary::render(&preview.changes, &preview.hash)
+    };
     // With `--json`, stdout carries only the final report; the preview goes to stderr.
     if json {
-        printer.info(preview.text.trim_end());
+        printer.info(text.trim_end());
     } else {
-        printer.data(preview.text.trim_end())?;
+        printer.data(text.trim_end())?;
     }
     for conflict in &preview.conflicts {
         printer.warn(format!(
@@ -504,6 +661,7 @@ fn build_report(
     applied: &ApplyReport,
     checks: Vec<report::CheckResult>,
     token_present: bool,
+    local_server: Option<&str>,
 ) -> Report {
     let mut rollback = vec![format!(
         "`spaire-billing undo` reverts everything below (journal {})",
@@ -550,7 +708,7 @@ fn build_report(
         dashboard_pending: pending_dashboard_steps(preview, applied),
         rollback,
         install_steps,
-        checklist: report::checklist(applied.environment.as_str(), token_present),
+        checklist: report::checklist(applied.environment.as_str(), token_present, local_server),
         metering: applied.metering.clone(),
     }
 }
@@ -604,16 +762,29 @@ fn new_spinner(message: String) -> ProgressBar {
     spinner
 }
 
+/// Setup stopped at the install prompt, after the files were written.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "setup stopped at the install prompt; {written} file(s) were already written and `{command}` was not run. \
+     `spaire-billing undo` reverts the files; `spaire-billing apply` finishes (the install and the remote steps)"
+)]
+struct StoppedAtInstall {
+    written: usize,
+    command: String,
+}
+
 /// Answers `apply`'s questions inside the conversation: the plan itself was confirmed already;
 /// installs and overwriting edited files are asked (or need their flag without a terminal).
-struct WizardHooks<'a> {
+struct WizardHooks<'a, 'b> {
     printer: &'a Printer,
-    asker: &'a mut dyn Asker,
+    asker: &'a mut Recording<'b>,
+    /// Files apply has written so far (what a stop at the install prompt leaves behind).
+    written: Vec<String>,
     yes: bool,
     spinner: Option<ProgressBar>,
 }
 
-impl WizardHooks<'_> {
+impl WizardHooks<'_, '_> {
     fn clear_spinner(&mut self) {
         if let Some(spinner) = self.spinner.take() {
             spinner.finish_and_clear();
@@ -621,7 +792,7 @@ impl WizardHooks<'_> {
     }
 }
 
-impl ApplyHooks for WizardHooks<'_> {
+impl ApplyHooks for WizardHooks<'_, '_> {
     fn confirm(&mut self, question: &Question<'_>) -> anyhow::Result<bool> {
         self.clear_spinner();
         match question {
@@ -631,17 +802,29 @@ impl ApplyHooks for WizardHooks<'_> {
                 if self.yes {
                     return Ok(true);
                 }
-                self.asker.confirm(
-                    &Ask::new(
-                        format!(
-                            "Run `{}` in `{}` now?",
-                            billing_changeset::preview::shell_words(&install.argv),
-                            install.cwd
+                let command = billing_changeset::preview::shell_words(&install.argv);
+                self.asker
+                    .confirm(
+                        &Ask::new(
+                            format!("Run `{command}` in `{}` now?", install.cwd),
+                            "--yes (or --no-install to run it yourself)",
                         ),
-                        "--yes (or --no-install to run it yourself)",
-                    ),
-                    true,
-                )
+                        true,
+                    )
+                    .map_err(|err| {
+                        // The files are written by now: "nothing was changed" would be false.
+                        if (err.is::<Interrupted>() || err.is::<Cancelled>())
+                            && !self.written.is_empty()
+                        {
+                            StoppedAtInstall {
+                                written: self.written.len(),
+                                command,
+                            }
+                            .into()
+                        } else {
+                            err
+                        }
+                    })
             }
             Question::OverwriteEdited { conflict } => {
                 self.printer.data(conflict.diff.trim_end())?;
@@ -662,7 +845,7 @@ impl ApplyHooks for WizardHooks<'_> {
     fn event(&mut self, event: &Event<'_>) {
         let interactive = self.asker.interactive() && !self.printer.is_quiet();
         match event {
-            Event::Wrote { .. } => {}
+            Event::Wrote { path, .. } => self.written.push((*path).to_owned()),
             Event::InstallStarted { command, cwd } => {
                 self.clear_spinner();
                 self.printer

@@ -3,14 +3,19 @@
 //! Phases, in order: pre-flight → discovery (what was found, which package, what to meter,
 //! how to price it) → prerequisites (SDK, token, product) → plan preview → confirm → apply →
 //! report. Every question has a flag; without a terminal a missing answer is exit 2 naming
-//! that flag. Nothing is written before the final confirmation, so Ctrl-C at any point
-//! leaves the project and the account unchanged.
+//! that flag. Each typed answer is checked where it is typed ([`rules`]) and kept in
+//! `.spaire-billing/answers.toml` ([`draft`]) until it is applied; nothing else is written
+//! before the final confirmation, so Ctrl-C at a question leaves the code and the account
+//! unchanged and the next run offers the answers again.
 
 pub(crate) mod answers;
-mod ask;
-mod flow;
+pub(crate) mod ask;
+mod draft;
+pub(crate) mod flow;
 pub(crate) mod money;
 mod report;
+mod rules;
+mod summary;
 
 use clap::Args;
 
@@ -80,6 +85,14 @@ pub struct SetupArgs {
     /// Do not run the project's own checks (type-check, lint, tests) after applying.
     #[arg(long)]
     pub no_checks: bool,
+    /// Show the preview and stop: nothing is written and nothing is asked after the answers
+    /// (works without a terminal; with `--json`, prints the preview as `plan --json` does).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Show every file of the preview as a diff (by default new files are listed with their
+    /// length and only the edits of existing files are shown in full).
+    #[arg(long)]
+    pub diff: bool,
     #[command(flatten)]
     pub json: JsonArg,
 }

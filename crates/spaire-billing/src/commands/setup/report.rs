@@ -193,9 +193,21 @@ fn tail(text: &str) -> String {
     lines[start..].join("\n")
 }
 
-/// The testing checklist from the seed, with our commands.
-pub fn checklist(environment: &str, token_present: bool) -> Vec<String> {
+/// The testing checklist from the seed, with our commands. `local_server` is the emulator's
+/// URL on a local run: the app needs both variables exported to reach it (without the token
+/// the generated recorder's events are refused with a 401).
+pub fn checklist(
+    environment: &str,
+    token_present: bool,
+    local_server: Option<&str>,
+) -> Vec<String> {
     let mut items = Vec::new();
+    if let Some(url) = local_server {
+        items.push(format!(
+            "Run your app with `SPAIRE_ACCESS_TOKEN={} SPAIRE_SERVER_URL={url}` exported (or in its .env), so its events reach the emulator",
+            billing_remote::EMULATOR_DEFAULT_TOKEN
+        ));
+    }
     if !token_present {
         items.push(format!(
             "Set SPAIRE_ACCESS_TOKEN in your environment or .env ({environment} token first), then run `spaire-billing apply` again to finish the pending steps"
@@ -213,8 +225,12 @@ pub fn checklist(environment: &str, token_present: bool) -> Vec<String> {
         "Run `spaire-billing verify` to send a test event per meter and see it counted".to_owned(),
     );
     items.push(
-        "Create a test checkout for the product and watch the customer's meters in the dashboard"
-            .to_owned(),
+        if environment == "local" {
+            "The emulator has no dashboard: `spaire-billing status` shows what feeds each meter, `spaire-billing verify --from-app` the app's own events".to_owned()
+        } else {
+            "Create a test checkout for the product and watch the customer's meters in the dashboard"
+                .to_owned()
+        },
     );
     items
 }
