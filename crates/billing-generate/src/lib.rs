@@ -13,6 +13,7 @@ pub mod php;
 pub mod python;
 pub mod render;
 pub mod ruby;
+pub mod session_auth;
 pub mod typescript;
 
 #[cfg(test)]

@@ -114,6 +114,8 @@ struct Context<'a> {
     default_server_url: String,
     framework: &'static str,
     customer: &'a CustomerSource,
+    /// The login a `session` resolver reads (`flask-login`), or `unknown`.
+    session_auth: &'static str,
     customer_body: bool,
     api_calls: bool,
     webhooks: bool,
@@ -151,6 +153,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         default_server_url: plan.public_server_url(),
         framework: layout.framework.as_str(),
         customer: &plan.customer,
+        session_auth: crate::session_auth::python(target)?.as_str(),
         customer_body: matches!(plan.customer, CustomerSource::Body { .. }),
         api_calls,
         webhooks,
