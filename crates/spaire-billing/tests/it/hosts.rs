@@ -353,3 +353,58 @@ fn django_split_settings_meter_in_production() {
     assert_eq!(out, "[200, 200] 403 spaire_billing.views");
     assert_eq!(api.meter_total(&meter, "cust-prod"), 2.0);
 }
+
+/// `php artisan config:cache` compiles config/*.php once (env() read there, at cache time)
+/// and stops loading .env: `getenv()` then returns nothing at request time. The driver
+/// evaluates the generated config/spaire.php with the environment set (the cache step),
+/// clears the environment (the cached app), and serves `config()` from what was cached, as
+/// Laravel's helpers do.
+const LARAVEL_CACHED_CONFIG_DRIVER: &str = r#"<?php
+function env(string $key, $default = null) { $v = getenv($key); return $v === false ? $default : $v; }
+putenv('SPAIRE_ACCESS_TOKEN=tok-from-env-at-cache-time');
+putenv('SPAIRE_WEBHOOK_SECRET=spaire_whs_cached');
+$cached = ['spaire' => require __DIR__ . '/config/spaire.php'];
+putenv('SPAIRE_ACCESS_TOKEN');
+putenv('SPAIRE_WEBHOOK_SECRET');
+putenv('SPAIRE_SERVER_URL');
+unset($_ENV['SPAIRE_ACCESS_TOKEN'], $_SERVER['SPAIRE_ACCESS_TOKEN']);
+final class Container { public function bound(string $id): bool { return $id === 'config'; } }
+function app() { return new Container(); }
+function config(string $key) {
+    global $cached;
+    [$file, $name] = explode('.', $key, 2);
+    return $cached[$file][$name] ?? null;
+}
+require __DIR__ . '/app/Spaire/SpaireConfig.php';
+echo App\Spaire\SpaireConfig::accessToken(), ' ', App\Spaire\SpaireConfig::webhookSecret(), ' ', App\Spaire\SpaireConfig::serverUrl();
+"#;
+
+#[test]
+fn laravel_settings_survive_config_cache() {
+    let Some(php) = codegen::program("php") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    codegen::copy_dir(&codegen::codegen_fixture("php", "laravel11"), dir.path());
+    let plan = codegen::plan(&["api-calls"], Pricing::Unit, true, None);
+    let profile = crate::codegen_other::profile(dir.path(), Language::Php, FrameworkId::Laravel);
+    codegen::generate_into(dir.path(), &profile, &plan);
+    std::fs::write(dir.path().join("driver.php"), LARAVEL_CACHED_CONFIG_DRIVER).unwrap();
+    let output = Command::new(&php)
+        .arg("driver.php")
+        .current_dir(dir.path())
+        .env_remove("SPAIRE_ACCESS_TOKEN")
+        .env_remove("SPAIRE_SERVER_URL")
+        .env_remove("SPAIRE_WEBHOOK_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!(
+            "tok-from-env-at-cache-time spaire_whs_cached {}",
+            plan.public_server_url()
+        ),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
