@@ -116,6 +116,8 @@ struct Context<'a> {
     customer: &'a CustomerSource,
     /// The login a `session` resolver reads (`flask-login`), or `unknown`.
     session_auth: &'static str,
+    /// FastAPI: the app's own user dependency, wrapped to learn the customer.
+    user_dependency: Option<crate::session_auth::UserDependency>,
     customer_body: bool,
     api_calls: bool,
     webhooks: bool,
@@ -154,6 +156,14 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         framework: layout.framework.as_str(),
         customer: &plan.customer,
         session_auth: crate::session_auth::python(target)?.as_str(),
+        user_dependency: if layout.framework == PythonFramework::FastApi
+            && plan.customer == CustomerSource::Session
+            && api_calls
+        {
+            crate::session_auth::fastapi_user_dependency(target)?
+        } else {
+            None
+        },
         customer_body: matches!(plan.customer, CustomerSource::Body { .. }),
         api_calls,
         webhooks,

@@ -124,3 +124,102 @@ mod tests {
         assert!(!declares_python("flask==3\n", "flask-login"));
     }
 }
+
+/// A FastAPI dependency that returns the signed-in user (`get_current_user`, used as
+/// `Depends(get_current_user)` or through a `CurrentUser = Annotated[User, Depends(...)]`
+/// alias): its dotted module and function name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserDependency {
+    pub module: String,
+    pub function: String,
+}
+
+/// Names apps give the dependency that resolves the signed-in user, most common first.
+const USER_DEPENDENCIES: &[&str] = &["get_current_user", "get_current_active_user"];
+
+/// Directories never searched for the dependency (virtualenvs, caches, tests).
+const SKIPPED_DIRS: &[&str] = &[
+    "node_modules",
+    "venv",
+    "env",
+    "site-packages",
+    "__pycache__",
+    "tests",
+    "test",
+    "migrations",
+    "alembic",
+];
+
+/// The app's user dependency, from a top-level `def` / `async def` in the package's own
+/// modules (at most 4 directories deep, sorted, so the answer is stable).
+pub fn fastapi_user_dependency(
+    target: &Target<'_>,
+) -> Result<Option<UserDependency>, GenerateError> {
+    let base = if target.package.path.is_empty() || target.package.path == "." {
+        String::new()
+    } else {
+        target.package.path.trim_end_matches('/').to_owned()
+    };
+    let mut files = Vec::new();
+    collect_python_files(&target.root.join(&base), "", 0, &mut files);
+    files.sort();
+    for function in USER_DEPENDENCIES {
+        for relative in &files {
+            let path = join(&base, relative);
+            let Some(text) = read_optional(target, &path)? else {
+                continue;
+            };
+            let defines = text.lines().any(|line| {
+                let line = line.strip_prefix("async ").unwrap_or(line);
+                line.strip_prefix("def ")
+                    .and_then(|rest| rest.strip_prefix(function))
+                    .is_some_and(|rest| rest.starts_with('('))
+            });
+            if defines {
+                let module = relative
+                    .trim_end_matches(".py")
+                    .trim_end_matches("/__init__")
+                    .replace('/', ".");
+                return Ok(Some(UserDependency {
+                    module,
+                    function: (*function).to_owned(),
+                }));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn collect_python_files(dir: &std::path::Path, prefix: &str, depth: usize, out: &mut Vec<String>) {
+    if depth > 4 {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let relative = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            if !SKIPPED_DIRS.contains(&name.as_str()) && name != crate::python::PACKAGE {
+                collect_python_files(&entry.path(), &relative, depth + 1, out);
+            }
+        } else if kind.is_file()
+            && name.ends_with(".py")
+            && !name.starts_with("test_")
+            && !name.ends_with("_test.py")
+        {
+            out.push(relative);
+        }
+    }
+}

@@ -408,3 +408,65 @@ fn laravel_settings_survive_config_cache() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// FastAPI with OAuth2 bearer tokens (no session at all): the app's own `get_current_user`
+/// dependency, used through a `CurrentUser` annotated alias, is wrapped so the user it
+/// returns is the customer. Sub-dependencies still inject, a bad token still fails, an
+/// anonymous route bills nobody.
+#[test]
+fn fastapi_current_user_dependency_is_the_customer() {
+    let Some(python) = venv_python() else { return };
+    let emulator =
+        billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
+    let base_url = emulator.base_url();
+    let api = codegen::Api {
+        base: &base_url,
+        token: emulator.token(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    codegen::copy_dir(
+        &codegen::codegen_fixture("py", "fastapi-oauth2"),
+        dir.path(),
+    );
+    let mut plan = codegen::plan(&["api-calls"], Pricing::Unit, true, Some(&base_url));
+    plan.customer = CustomerSource::Session;
+    let meter = api.create_meter(&plan.meters[0]);
+    let profile = python_profile(dir.path(), FrameworkId::Fastapi, "svc/main.py", "app");
+    let changes = codegen::generate_into(dir.path(), &profile, &plan);
+    let integration = changes
+        .files
+        .iter()
+        .find(|f| f.path == "svc/spaire_billing/integration.py")
+        .expect("integration.py");
+    assert!(
+        integration
+            .after
+            .contains("from svc.api.deps import get_current_user"),
+        "{}",
+        integration.after
+    );
+    assert!(
+        changes
+            .files
+            .iter()
+            .all(|f| !f.after.contains("returns no user id yet"))
+    );
+    let script = format!(
+        "import os\n\
+         os.environ['SPAIRE_ACCESS_TOKEN'] = {token:?}\n\
+         os.environ['SPAIRE_SERVER_URL'] = {base_url:?}\n\
+         from fastapi.testclient import TestClient\n\
+         from svc.main import app\n\
+         from svc.spaire_billing.usage import flush_usage\n\
+         with TestClient(app) as client:\n\
+         \x20   me = [client.get('/me', headers={{'Authorization': 'Bearer signed-acct-7'}}).json()['id'] for _ in range(3)]\n\
+         \x20   forged = client.get('/me', headers={{'Authorization': 'Bearer forged'}}).status_code\n\
+         \x20   public = client.get('/public').status_code\n\
+         flush_usage()\n\
+         print(me, forged, public)",
+        token = emulator.token(),
+    );
+    let out = python_ok(&python, dir.path(), &script, None);
+    assert_eq!(out, "['acct-7', 'acct-7', 'acct-7'] 403 200");
+    assert_eq!(api.meter_total(&meter, "acct-7"), 3.0);
+}
