@@ -16,6 +16,8 @@ use crate::render::{self, Template};
 use crate::{GenerateError, Target};
 use billing_plan::CustomerSource;
 
+mod go_scan;
+
 /// Directory of the generated package inside the Go module.
 pub const PACKAGE_DIR: &str = "internal/spairebilling";
 pub use billing_vocab::WEBHOOK_PATH;
@@ -236,28 +238,91 @@ fn registration_step(
             "mux.Handle(spairebilling.WebhookPath, spairebilling.WebhookHandler())",
         )
     };
-    lines.push(format!("// after `{router}`:"));
+    // The router the app really builds (its variable, file and line), not a guessed one.
+    let constructor = router
+        .split_once(":= ")
+        .map_or(router, |(_, call)| call.trim_end_matches("()"));
+    let found = go_scan::find_constructor(target, constructor);
+    let (middleware, webhook) = match &found {
+        Some(site) => {
+            let default_var = router.split(' ').next().unwrap_or(router);
+            let rename = |line: &str| {
+                line.strip_prefix(default_var)
+                    .map_or_else(
+                        || line.to_owned(),
+                        |rest| format!("{}{rest}", site.variable),
+                    )
+                    .replace(
+                        "serve `handler` instead of `mux`",
+                        &format!("serve `handler` instead of `{}`", site.variable),
+                    )
+                    .replace(
+                        "APICallMiddleware(mux)",
+                        &format!("APICallMiddleware({})", site.variable),
+                    )
+            };
+            lines.push(format!(
+                "// after `{}` ({}:{}):",
+                site.text, site.file, site.line
+            ));
+            (rename(middleware), rename(webhook))
+        }
+        None => {
+            lines.push(format!("// after `{router}`:"));
+            (middleware.to_owned(), webhook.to_owned())
+        }
+    };
     if api_calls {
-        lines.push(middleware.to_owned());
+        lines.push(middleware);
     }
     if webhooks {
-        lines.push(webhook.to_owned());
+        lines.push(webhook);
     }
     lines.push(String::new());
-    lines.push(
-        "// in your graceful shutdown (after the server stops), flush queued usage:".to_owned(),
-    );
-    lines.push("_ = spairebilling.Shutdown(shutdownCtx)".to_owned());
-    let file = target
-        .package
-        .frameworks
-        .iter()
-        .find_map(|f| f.details.entry_file.clone())
-        .unwrap_or_else(|| join(&target.package.path, "main.go"));
+    match go_scan::find_shutdown(target) {
+        Some((file, line)) => {
+            lines.push(format!(
+                "// in the app's shutdown path ({file}:{line}), after the server stops, flush queued usage:"
+            ));
+            lines.push("_ = spairebilling.Shutdown(shutdownCtx)".to_owned());
+        }
+        None => {
+            // Without one, the usage still queued when SIGTERM arrives would be lost.
+            lines.push(
+                "// the app has no shutdown path: flush queued usage on SIGINT / SIGTERM\n\
+                 // (imports \"context\", \"os\", \"os/signal\", \"syscall\", \"time\"), before the server starts:"
+                    .to_owned(),
+            );
+            lines.push(
+                "go func() {\n\
+                 \tstop := make(chan os.Signal, 1)\n\
+                 \tsignal.Notify(stop, os.Interrupt, syscall.SIGTERM)\n\
+                 \t<-stop\n\
+                 \tctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)\n\
+                 \tdefer cancel()\n\
+                 \t_ = spairebilling.Shutdown(ctx)\n\
+                 \tos.Exit(0)\n\
+                 }()"
+                .to_owned(),
+            );
+        }
+    }
+    let (file, line) = match found {
+        Some(site) => (site.file, Some(site.line)),
+        None => (
+            target
+                .package
+                .frameworks
+                .iter()
+                .find_map(|f| f.details.entry_file.clone())
+                .unwrap_or_else(|| join(&target.package.path, "main.go")),
+            None,
+        ),
+    };
     ManualStep {
         file,
-        line: None,
-        instructions: "Register the billing middleware and webhook route where the router is built, and flush usage on shutdown".to_owned(),
+        line,
+        instructions: "Register the billing middleware and webhook route on the router the app builds here, and flush usage on shutdown".to_owned(),
         snippet: Some(lines.join("\n")),
     }
 }

@@ -13,6 +13,7 @@ pub mod php;
 pub mod python;
 pub mod render;
 pub mod ruby;
+pub mod session_auth;
 pub mod typescript;
 
 /// `llm-cost` prices each call with `genai-prices` at runtime; Go, PHP and Ruby have no such

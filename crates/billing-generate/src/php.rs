@@ -25,6 +25,7 @@ const TEMPLATES: &[Template] = &[
         "SpaireConfig.php",
         include_str!("../templates/php/SpaireConfig.php.j2"),
     ),
+    ("spaire.php", include_str!("../templates/php/spaire.php.j2")),
     (
         "UsageRecorder.php",
         include_str!("../templates/php/UsageRecorder.php.j2"),
@@ -94,6 +95,11 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
             "SpaireConfig.php",
             "app/Spaire",
             "Spaire settings from the environment",
+        ),
+        (
+            "spaire.php",
+            "config",
+            "Spaire settings for config() (survives `php artisan config:cache`)",
         ),
         (
             "UsageRecorder.php",

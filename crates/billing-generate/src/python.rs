@@ -122,6 +122,10 @@ struct Context<'a> {
     default_server_url: String,
     framework: &'static str,
     customer: &'a CustomerSource,
+    /// The login a `session` resolver reads (`flask-login`), or `unknown`.
+    session_auth: &'static str,
+    /// FastAPI: the app's own user dependency, wrapped to learn the customer.
+    user_dependency: Option<crate::session_auth::UserDependency>,
     customer_body: bool,
     api_calls: bool,
     webhooks: bool,
@@ -163,6 +167,15 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         default_server_url: plan.public_server_url(),
         framework: layout.framework.as_str(),
         customer: &plan.customer,
+        session_auth: crate::session_auth::python(target)?.as_str(),
+        user_dependency: if layout.framework == PythonFramework::FastApi
+            && plan.customer == CustomerSource::Session
+            && api_calls
+        {
+            crate::session_auth::fastapi_user_dependency(target)?
+        } else {
+            None
+        },
         customer_body: matches!(plan.customer, CustomerSource::Body { .. }),
         api_calls,
         webhooks,

@@ -13,6 +13,7 @@ use crate::go::{default_meter, env_vars};
 use crate::python::events::{self, CustomMeter, MeterEvents, WebhookEvent};
 use crate::python::{created_or_modified, join, read_optional};
 use crate::render::{self, Template};
+use crate::session_auth;
 use crate::{GenerateError, Target};
 
 pub use billing_vocab::WEBHOOK_PATH;
@@ -64,6 +65,8 @@ struct Context<'a> {
     header: String,
     default_server_url: String,
     customer: &'a CustomerSource,
+    /// The login a `session` resolver reads (`rails`), or `unknown` (a listed stub).
+    session_auth: &'static str,
     api_calls: bool,
     webhooks: bool,
     webhook_events: &'a [WebhookEvent],
@@ -87,6 +90,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         header: render::header_line("#"),
         default_server_url: plan.public_server_url(),
         customer: &plan.customer,
+        session_auth: session_auth::rails(target)?.as_str(),
         api_calls,
         webhooks,
         webhook_events: &webhook_events,

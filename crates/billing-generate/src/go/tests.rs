@@ -121,3 +121,41 @@ fn go_package_uses_the_module_path_and_plan_keys() {
         );
     }
 }
+
+/// The step names the router the app really builds (`engine := gin.New()` in
+/// `server/server.go`, not a guessed `router := gin.Default()` in main.go) and, as the app
+/// has no shutdown path, gives the signal handling that flushes usage on SIGTERM.
+#[test]
+fn registration_step_names_the_apps_router_and_adds_a_shutdown_path() {
+    let root = fixture("gin-engine");
+    let profile = profile(&root, Language::Go, &[FrameworkId::Gin]);
+    let plan = plan(&["api-calls"]);
+    let target = Target {
+        root: &root,
+        profile: &profile,
+        package: &profile.packages[0],
+        plan: &plan,
+    };
+    let changes = super::generate(&target).unwrap();
+    let step = &changes.manual_steps[0];
+    assert_eq!(
+        (step.file.as_str(), step.line),
+        ("server/server.go", Some(12))
+    );
+    let snippet = step.snippet.as_deref().unwrap();
+    assert!(
+        snippet.contains("engine.Use(spairebilling.GinAPICallMiddleware())"),
+        "{snippet}"
+    );
+    assert!(
+        snippet
+            .contains("engine.POST(spairebilling.WebhookPath, spairebilling.GinWebhookHandler())"),
+        "{snippet}"
+    );
+    assert!(!snippet.contains("router."), "{snippet}");
+    assert!(
+        snippet.contains("signal.Notify(stop, os.Interrupt, syscall.SIGTERM)"),
+        "{snippet}"
+    );
+    assert!(snippet.contains("spairebilling.Shutdown(ctx)"), "{snippet}");
+}

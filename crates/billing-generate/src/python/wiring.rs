@@ -240,17 +240,30 @@ fn register_django_middleware(
             .push(manual("your Django settings module"));
         return Ok(());
     };
-    let Some(source) = read_optional(target, settings)? else {
+    let chain = settings_chain(target, layout, settings)?;
+    if chain.is_empty() {
+        changes.manual_steps.push(manual(settings));
+        return Ok(());
+    }
+    if chain
+        .iter()
+        .any(|(_, text)| text.contains(MIDDLEWARE_MARKER))
+    {
+        return Ok(());
+    }
+    // Split settings (base / dev / production): the module every environment star-imports
+    // is the one that defines MIDDLEWARE first; appending to the development module the app
+    // happens to name would leave production unmetered.
+    let Some((settings, source)) = chain
+        .iter()
+        .rev()
+        .find(|(_, text)| text.lines().any(|l| l.starts_with("MIDDLEWARE")))
+        .cloned()
+    else {
         changes.manual_steps.push(manual(settings));
         return Ok(());
     };
-    if source.contains(MIDDLEWARE_MARKER) {
-        return Ok(());
-    }
-    if !source.lines().any(|l| l.starts_with("MIDDLEWARE")) {
-        changes.manual_steps.push(manual(settings));
-        return Ok(());
-    }
+    let settings = &settings;
     let mut after = source.clone();
     if !after.ends_with('\n') {
         after.push('\n');
@@ -275,21 +288,24 @@ fn register_django_urls(
     layout: &PythonLayout,
     changes: &mut ChangeSet,
 ) -> Result<(), GenerateError> {
-    let urlconf = layout.settings_file.as_ref().and_then(|settings| {
-        let text = read_optional(target, settings).ok()??;
-        let module = text.lines().find_map(|line| {
-            let rest = line
-                .strip_prefix("ROOT_URLCONF")?
-                .trim_start()
-                .strip_prefix('=')?;
-            Some(rest.trim().trim_matches(['"', '\'']).to_owned())
-        })?;
+    let chain = match &layout.settings_file {
+        Some(settings) => settings_chain(target, layout, settings)?,
+        None => Vec::new(),
+    };
+    let urlconf = {
+        // The nearest module of the chain that sets it (a dev module may override the base).
+        let module = chain.iter().find_map(|(_, text)| {
+            text.lines().find_map(|line| {
+                let rest = line
+                    .strip_prefix("ROOT_URLCONF")?
+                    .trim_start()
+                    .strip_prefix('=')?;
+                Some(rest.trim().trim_matches(['"', '\'']).to_owned())
+            })
+        });
         let root = settings_root(layout);
-        Some(super::join(
-            &root,
-            &format!("{}.py", module.replace('.', "/")),
-        ))
-    });
+        module.map(|module| super::join(&root, &format!("{}.py", module.replace('.', "/"))))
+    };
     let manual = |file: &str| ManualStep {
         file: file.to_owned(),
         line: None,
@@ -324,6 +340,52 @@ fn register_django_urls(
         None => changes.manual_steps.push(manual(&urlconf)),
     }
     Ok(())
+}
+
+/// The settings module and the modules it star-imports, in that order (`from .base import *`,
+/// `from config.settings.base import *`), each with its text; at most 8, no cycles.
+fn settings_chain(
+    target: &Target<'_>,
+    layout: &PythonLayout,
+    settings: &str,
+) -> Result<Vec<(String, String)>, GenerateError> {
+    let root = settings_root(layout);
+    let mut chain: Vec<(String, String)> = Vec::new();
+    let mut next = Some(settings.to_owned());
+    while let Some(path) = next.take() {
+        if chain.len() >= 8 || chain.iter().any(|(p, _)| *p == path) {
+            break;
+        }
+        let Some(text) = read_optional(target, &path)? else {
+            break;
+        };
+        next = star_import(&text).map(|module| {
+            let dots = module.chars().take_while(|c| *c == '.').count();
+            if dots == 0 {
+                super::join(&root, &format!("{}.py", module.replace('.', "/")))
+            } else {
+                let mut dir: Vec<&str> = path.split('/').collect();
+                dir.pop();
+                for _ in 1..dots {
+                    dir.pop();
+                }
+                let rest = module[dots..].replace('.', "/");
+                super::join(&dir.join("/"), &format!("{rest}.py"))
+            }
+        });
+        chain.push((path, text));
+    }
+    Ok(chain)
+}
+
+/// The module of the first top-level `from X import *` (the settings a split module extends).
+fn star_import(text: &str) -> Option<&str> {
+    text.lines().find_map(|line| {
+        let rest = line.strip_prefix("from ")?;
+        let (module, names) = rest.split_once(" import ")?;
+        let names = names.split('#').next()?.trim();
+        (names == "*" && !module.trim().is_empty()).then(|| module.trim())
+    })
 }
 
 /// Directory that dotted Django module paths are relative to (where manage.py lives).
@@ -428,6 +490,19 @@ mod tests {
     fn unknown_app_shape_is_not_edited() {
         assert!(insert_install_call("application = make()\n", "app", "Flask", "x").is_none());
         assert!(insert_install_call("app = Flask(\n", "app", "Flask", "x").is_none());
+    }
+
+    #[test]
+    fn star_import_names_the_module_a_split_settings_file_extends() {
+        assert_eq!(
+            star_import("\"\"\"Prod.\"\"\"\nfrom .base import *  # noqa\nDEBUG = False\n"),
+            Some(".base")
+        );
+        assert_eq!(
+            star_import("from config.settings.base import *\n"),
+            Some("config.settings.base")
+        );
+        assert_eq!(star_import("from .base import DEBUG\n"), None);
     }
 
     #[test]

@@ -469,35 +469,75 @@ fn customer_resolver_step(
     let meter = first_meter_of(feeds, &[MeterKind::ApiCalls]).map(|f| f.meter.name.clone());
     let stub = scan::find_text(input.view, feeds::SESSION_STUB_MARKER);
     let (file, line, done) = match stub.first() {
-        Some((file, _)) => {
+        Some((file, marker_line)) => {
+            // The TypeScript stub is a named function; the Python and Ruby ones are marked
+            // where the body has to be written, so the marker's own line is the place.
             let line = scan::definition(input.view, feeds::SESSION_STUB_FUNCTION)
                 .filter(|(f, _)| f == file)
-                .map(|(_, line)| line);
-            (file.clone(), line, false)
+                .map_or(*marker_line, |(_, line)| line);
+            (file.clone(), Some(line), false)
         }
         None => {
             let (file, line) = scan::definition(input.view, feeds::SESSION_STUB_FUNCTION)?;
             (file, Some(line), true)
         }
     };
+    let resolver = StubResolver::for_file(&file);
     Some(MeteringStep {
         kind: StepKind::CustomerResolver,
         file,
         line,
         meter,
         instructions: format!(
-            "`{}()` returns no user id yet, so no request is attributed to a customer and API \
-             calls are not metered: make it return the signed-in user's own id (a string, the \
-             id your app stores; Spaire bills it as `externalCustomerId`) for the request, or \
-             `undefined` when nobody is signed in",
-            feeds::SESSION_STUB_FUNCTION
+            "`{function}()` returns no user id yet, so no request is attributed to a customer \
+             and API calls are not metered: make it return the signed-in user's own id (a \
+             string, the id your app stores; Spaire bills it as `externalCustomerId`) for the \
+             request, or `{nothing}` when nobody is signed in{remove}",
+            function = resolver.function,
+            nothing = resolver.nothing,
+            remove = resolver.remove,
         ),
-        snippet: Some(
-            "// Auth.js: return (await auth())?.user?.id;\n// SvelteKit: return (request as { locals?: { user?: { id?: string } } }).locals?.user?.id;"
-                .to_owned(),
-        ),
+        snippet: Some(resolver.snippet.to_owned()),
         done,
     })
+}
+
+/// How the generated session stub reads in the language of its file.
+struct StubResolver {
+    function: &'static str,
+    nothing: &'static str,
+    remove: &'static str,
+    snippet: &'static str,
+}
+
+impl StubResolver {
+    fn for_file(file: &str) -> Self {
+        if file.ends_with(".py") {
+            Self {
+                function: "customer_id_from_request",
+                nothing: "None",
+                remove: " (then delete the `_warn_once()` call and its TODO)",
+                snippet: "# FastAPI, OAuth2 bearer JWT: decode the token as your get_current_user does\n\
+                          # payload = jwt.decode(token, SECRET_KEY, algorithms=[ALGORITHM]); return payload.get(\"sub\")\n\
+                          # Flask-Login: return current_user.get_id() if current_user.is_authenticated else None",
+            }
+        } else if file.ends_with(".rb") {
+            Self {
+                function: "customer_id_from",
+                nothing: "\"\"",
+                remove: " (then delete the `warn_once` call and its TODO)",
+                snippet: "# Devise / Warden: env[\"warden\"]&.user&.id.to_s\n\
+                          # Rails 8 authentication: Current.user&.id.to_s",
+            }
+        } else {
+            Self {
+                function: feeds::SESSION_STUB_FUNCTION,
+                nothing: "undefined",
+                remove: "",
+                snippet: "// Auth.js: return (await auth())?.user?.id;\n// SvelteKit: return (request as { locals?: { user?: { id?: string } } }).locals?.user?.id;",
+            }
+        }
+    }
 }
 
 fn webhook_endpoint_step(input: &AccountInput<'_>) -> Option<MeteringStep> {

@@ -201,6 +201,42 @@ fn a_helper_nobody_calls_is_flagged_with_where_to_call_it() {
     assert!(metering.complete, "{metering:#?}");
 }
 
+/// The Python and Ruby stubs are marked where the body goes; the step points at that line
+/// and speaks the file's language.
+#[test]
+fn python_and_ruby_session_stubs_are_listed_at_the_marker() {
+    let plan = plan(&["api-calls"], "session", false);
+    for (file, stub, nothing) in [
+        (
+            "app/spaire_billing/customer.py",
+            "from starlette.requests import Request\n\n\nasync def customer_id_from_request(request: Request) -> str | None:\n    \"\"\"TODO(spaire-billing): customer_id_from_request returns no user id yet.\"\"\"\n    return None\n",
+            "`None`",
+        ),
+        (
+            "lib/spaire_billing/api_call_middleware.rb",
+            "module SpaireBilling\n  class ApiCallMiddleware\n    def customer_id_from(env)\n      # TODO(spaire-billing): customer_id_from returns no user id yet.\n      \"\"\n    end\n  end\nend\n",
+            "`\"\"`",
+        ),
+    ] {
+        let mut files = view(SERVER_REGISTERED);
+        files.files.insert(file.into(), stub.into());
+        let metering = run(&plan, &files, &[], WebhookEndpoint::NotPlanned);
+        let step = find(&metering, StepKind::CustomerResolver);
+        let line = stub
+            .lines()
+            .position(|l| l.contains("returns no user id yet"))
+            .unwrap()
+            + 1;
+        assert_eq!(
+            (step.file.as_str(), step.line),
+            (file, Some(u32::try_from(line).unwrap()))
+        );
+        assert!(step.instructions.contains(nothing), "{}", step.instructions);
+        assert!(!step.done);
+        assert!(!metering.complete);
+    }
+}
+
 #[test]
 fn the_session_stub_is_a_step_until_it_returns_an_id() {
     let plan = plan(&["api-calls"], "session", false);

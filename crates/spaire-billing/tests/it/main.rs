@@ -19,6 +19,7 @@ mod detect;
 mod emulator;
 mod errors;
 mod hostile_files;
+mod hosts;
 mod injection;
 mod mcp;
 mod metering;

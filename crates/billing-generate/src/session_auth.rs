@@ -1,0 +1,225 @@
+//! Which login the app already has, for `[customer] from = "session"`: the generated resolver
+//! reads the signed-in user from it instead of guessing a session key the app may never
+//! write (Flask-Login keeps `_user_id`, Devise a Warden key, Rails 8 a signed cookie). When no
+//! known login is found the resolver is a stub carrying [`crate::feeds::SESSION_STUB_MARKER`],
+//! which the metering account lists as a `customer-resolver` step with its `file:line`.
+
+use serde::Serialize;
+
+use crate::python::{join, read_optional};
+use crate::{GenerateError, Target};
+
+/// The login the generated session resolver reads from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SessionAuth {
+    /// Flask-Login: `flask_login.current_user.get_id()`.
+    FlaskLogin,
+    /// Rails: the controller's `current_user` (Devise's helper or the app's own), Rails 8
+    /// `Current.user` / `Current.session.user`, or Warden's user.
+    Rails,
+    /// No login this code knows: the resolver is a listed stub.
+    Unknown,
+}
+
+impl SessionAuth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionAuth::FlaskLogin => "flask-login",
+            SessionAuth::Rails => "rails",
+            SessionAuth::Unknown => "unknown",
+        }
+    }
+}
+
+/// Python manifests a dependency can be declared in (PEP 503 names compared).
+const PYTHON_MANIFESTS: &[&str] = &[
+    "requirements.txt",
+    "requirements.in",
+    "requirements/base.txt",
+    "requirements/prod.txt",
+    "requirements/production.txt",
+    "pyproject.toml",
+    "Pipfile",
+    "setup.py",
+    "setup.cfg",
+];
+
+/// Flask-Login when the package declares it (any PEP 503 spelling).
+pub fn python(target: &Target<'_>) -> Result<SessionAuth, GenerateError> {
+    let dir = &target.package.path;
+    let mut files: Vec<String> = PYTHON_MANIFESTS.iter().map(|m| join(dir, m)).collect();
+    files.extend(target.package.manifests.iter().cloned());
+    for file in files {
+        if let Some(text) = read_optional(target, &file)?
+            && declares_python(&text, "flask-login")
+        {
+            return Ok(SessionAuth::FlaskLogin);
+        }
+    }
+    Ok(SessionAuth::Unknown)
+}
+
+/// Whether a manifest's text names `package` as a dependency (`flask-login`, `Flask_Login`,
+/// `flask-login==0.6.3`, `"flask-login>=0.6"`), not merely a longer name starting with it.
+fn declares_python(text: &str, package: &str) -> bool {
+    let normalized = text.to_ascii_lowercase().replace('_', "-");
+    normalized.match_indices(package).any(|(at, _)| {
+        let before = normalized[..at].chars().next_back();
+        let after = normalized[at + package.len()..].chars().next();
+        let boundary = |c: Option<char>| {
+            c.is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+        };
+        boundary(before) && boundary(after)
+    })
+}
+
+/// Rails: a login the middleware can read after the controller ran — Devise in the Gemfile,
+/// a `current_user` in a controller or concern, or a `Current` model with a user / session.
+pub fn rails(target: &Target<'_>) -> Result<SessionAuth, GenerateError> {
+    let dir = &target.package.path;
+    if let Some(gemfile) = read_optional(target, &join(dir, "Gemfile"))?
+        && gemfile.lines().any(|line| {
+            let line = line.trim_start();
+            line.starts_with("gem ") && (line.contains("'devise'") || line.contains("\"devise\""))
+        })
+    {
+        return Ok(SessionAuth::Rails);
+    }
+    if let Some(current) = read_optional(target, &join(dir, "app/models/current.rb"))?
+        && current.lines().any(|line| {
+            let line = line.trim_start();
+            line.starts_with("attribute") && (line.contains(":user") || line.contains(":session"))
+        })
+    {
+        return Ok(SessionAuth::Rails);
+    }
+    for file in [
+        "app/controllers/application_controller.rb",
+        "app/controllers/concerns/authentication.rb",
+    ] {
+        if let Some(text) = read_optional(target, &join(dir, file))?
+            && text
+                .lines()
+                .any(|l| l.trim_start().starts_with("def current_user"))
+        {
+            return Ok(SessionAuth::Rails);
+        }
+    }
+    Ok(SessionAuth::Unknown)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::declares_python;
+
+    #[test]
+    fn python_dependency_names_are_compared_per_pep_503() {
+        assert!(declares_python("Flask-Login==0.6.3\n", "flask-login"));
+        assert!(declares_python(
+            "dependencies = [\"flask_login>=0.6\"]",
+            "flask-login"
+        ));
+        assert!(!declares_python("flask-login-extra==1\n", "flask-login"));
+        assert!(!declares_python("flask==3\n", "flask-login"));
+    }
+}
+
+/// A FastAPI dependency that returns the signed-in user (`get_current_user`, used as
+/// `Depends(get_current_user)` or through a `CurrentUser = Annotated[User, Depends(...)]`
+/// alias): its dotted module and function name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserDependency {
+    pub module: String,
+    pub function: String,
+}
+
+/// Names apps give the dependency that resolves the signed-in user, most common first.
+const USER_DEPENDENCIES: &[&str] = &["get_current_user", "get_current_active_user"];
+
+/// Directories never searched for the dependency (virtualenvs, caches, tests).
+const SKIPPED_DIRS: &[&str] = &[
+    "node_modules",
+    "venv",
+    "env",
+    "site-packages",
+    "__pycache__",
+    "tests",
+    "test",
+    "migrations",
+    "alembic",
+];
+
+/// The app's user dependency, from a top-level `def` / `async def` in the package's own
+/// modules (at most 4 directories deep, sorted, so the answer is stable).
+pub fn fastapi_user_dependency(
+    target: &Target<'_>,
+) -> Result<Option<UserDependency>, GenerateError> {
+    let base = if target.package.path.is_empty() || target.package.path == "." {
+        String::new()
+    } else {
+        target.package.path.trim_end_matches('/').to_owned()
+    };
+    let mut files = Vec::new();
+    collect_python_files(&target.root.join(&base), "", 0, &mut files);
+    files.sort();
+    for function in USER_DEPENDENCIES {
+        for relative in &files {
+            let path = join(&base, relative);
+            let Some(text) = read_optional(target, &path)? else {
+                continue;
+            };
+            let defines = text.lines().any(|line| {
+                let line = line.strip_prefix("async ").unwrap_or(line);
+                line.strip_prefix("def ")
+                    .and_then(|rest| rest.strip_prefix(function))
+                    .is_some_and(|rest| rest.starts_with('('))
+            });
+            if defines {
+                let module = relative
+                    .trim_end_matches(".py")
+                    .trim_end_matches("/__init__")
+                    .replace('/', ".");
+                return Ok(Some(UserDependency {
+                    module,
+                    function: (*function).to_owned(),
+                }));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn collect_python_files(dir: &std::path::Path, prefix: &str, depth: usize, out: &mut Vec<String>) {
+    if depth > 4 {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let relative = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            if !SKIPPED_DIRS.contains(&name.as_str()) && name != crate::python::PACKAGE {
+                collect_python_files(&entry.path(), &relative, depth + 1, out);
+            }
+        } else if kind.is_file()
+            && name.ends_with(".py")
+            && !name.starts_with("test_")
+            && !name.ends_with("_test.py")
+        {
+            out.push(relative);
+        }
+    }
+}
