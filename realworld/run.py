@@ -441,8 +441,11 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
     st = status_json if isinstance(status_json, dict) else {}
     # Only metering work counts: the SDK install is pending in every project here (setup runs
     # with --no-install), so a step or a `complete: false` caused by it proves nothing.
+    # Registering the endpoint in Spaire (no webhook URL in a local run) is account work,
+    # not the app's metering: the harness's `complete` is about the app, so it is left out.
     metering_steps = [m for m in st.get("manual_steps", []) if not re.search(
-        r"\binstall\b|pnpm add|bun add|bundle add|go get|uv add|poetry add|composer require", json.dumps(m))]
+        r"\binstall\b|pnpm add|bun add|bundle add|go get|uv add|poetry add|composer require", json.dumps(m))
+        and not (isinstance(m, dict) and m.get("kind") == "webhook-endpoint")]
     reported_left = bool(metering_steps) or any(
         m.get("unfed_reason") for m in st.get("meters", []) if isinstance(m, dict))
     status = {"rc": status_rc, "reports_metering_work_left": reported_left,
