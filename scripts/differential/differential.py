@@ -386,7 +386,7 @@ def scenario(run: Run, ceiling: bool) -> None:
     run.same("ingest mixed batch (ids, metadata types, _llm)", "POST", "/v1/events/ingest", with_customer)
     run.same("ingest duplicates by external_id", "POST", "/v1/events/ingest",
              {"events": [{"name": f"call-{tag}", "external_customer_id": ext_a, "external_id": f"call-{tag}-{i}", "timestamp": stamp(1)} for i in range(3)]
-              + [{"name": f"call-{tag}", "external_customer_id": ext_a, "external_id": f"call-{tag}-new", "timestamp": stamp(2)}]})
+              + [{"name": f"call-{tag}", "external_customer_id": ext_a, "external_id": f"call-{tag}-new", "timestamp": iso(t0 + dt.timedelta(hours=2, minutes=45))}]})
     run.same("ingest both ids", "POST", "/v1/events/ingest",
              lambda t: {"events": [{"name": f"both-{tag}", "customer_id": t.id("customer:b"), "external_customer_id": ext_a, "timestamp": stamp(3)}]})
     run.same("event with both ids is stored under the external id", "GET",
@@ -545,8 +545,11 @@ def compare_webhooks(run: Run) -> None:
     by_type: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for target in (run.server, run.emulator):
         for payload in target.webhooks.payloads:
+            normalised = normalise(payload, target)
+            if isinstance(normalised.get("data"), dict):
+                sort_meters(normalised["data"])
             by_type.setdefault(payload.get("type", "?"), {}).setdefault(target.label, []).append(
-                normalise(payload, target))
+                normalised)
     counts_s = {k: len(v.get("server", [])) for k, v in by_type.items()}
     counts_e = {k: len(v.get("emulator", [])) for k, v in by_type.items()}
     run.compare("webhook event types and counts (subscription flow)",

@@ -727,3 +727,17 @@ async fn benefit_units_and_the_deprecated_user_match_the_server() {
     assert_eq!(free.subscription["user"]["avatar_url"], Value::Null);
     assert!(free.subscription["user"]["email"].is_string());
 }
+
+/// A new meter already has `modified_at` (the server updates the row while creating it).
+#[tokio::test]
+async fn a_new_meter_has_modified_at() {
+    let h = Harness::start().await;
+    let meter = h
+        .meter(
+            json!({"conjunction": "and", "clauses": []}),
+            json!({"func": "count"}),
+        )
+        .await;
+    let read = h.get(&format!("/v1/meters/{meter}")).await;
+    assert!(read["modified_at"].is_string(), "{read}");
+}
