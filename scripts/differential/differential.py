@@ -577,9 +577,10 @@ def ceiling_checks(run: Run, tag: str) -> None:
 # ---------------------------------------------------------------------------------------
 
 
-def start_emulator(binary: str) -> tuple[subprocess.Popen[str], str, str, str]:
+def start_emulator(binary: str, log: str | None) -> tuple[subprocess.Popen[str], str, str, str]:
+    stderr = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 (lives with the process)
     proc = subprocess.Popen([binary, "emulator", "--port", "0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+                            stderr=stderr, text=True)
     env: dict[str, str] = {}
     assert proc.stdout is not None
     while len(env) < 3:
@@ -603,12 +604,13 @@ def main() -> int:
     ap.add_argument("--server-settle-seconds", type=float, default=25.0,
                     help="wait for the server's worker (debounced balance job: ~15 s)")
     ap.add_argument("--emulator-bin", default="target/debug/spaire-billing")
+    ap.add_argument("--emulator-log", help="write the emulator's stderr (its warnings) here")
     ap.add_argument("--no-ceiling", action="store_true", help="skip the 4,681/4,682 batches")
     ap.add_argument("--report", help="write every outcome as JSON here")
     args = ap.parse_args()
     local_only(args.server_url)
 
-    proc, emu_url, emu_token, _admin = start_emulator(args.emulator_bin)
+    proc, emu_url, emu_token, _admin = start_emulator(args.emulator_bin, args.emulator_log)
     try:
         server_hooks = Webhooks(args.server_webhook_port)
         emulator_hooks = Webhooks(0)

@@ -741,3 +741,28 @@ async fn a_new_meter_has_modified_at() {
     let read = h.get(&format!("/v1/meters/{meter}")).await;
     assert!(read["modified_at"].is_string(), "{read}");
 }
+
+/// 1, continued: the ceiling counts only the batch's own events, also when a meter's filter
+/// is a top-level `or` that matches earlier events (the differential run found 4,681 events
+/// refused here after such a meter had matched 5 earlier ones).
+#[tokio::test]
+async fn the_batch_ceiling_ignores_earlier_events_of_an_or_meter() {
+    let h = Harness::start().await;
+    h.meter(
+        json!({"conjunction": "or", "clauses": [
+            {"property": "name", "operator": "eq", "value": "old"},
+            {"property": "name", "operator": "eq", "value": "older"}
+        ]}),
+        json!({"func": "count"}),
+    )
+    .await;
+    // Earlier events matching the second clause: `A AND seq AND c1 OR c2` would count them.
+    h.ingest(events(5, "older")).await;
+    h.meter(
+        json!({"conjunction": "and", "clauses": [{"property": "name", "operator": "eq", "value": "call"}]}),
+        json!({"func": "count"}),
+    )
+    .await;
+    let at_limit = ingest_reply(&h, events(4_681, "call")).await;
+    assert_eq!(at_limit.status, 200, "{}", at_limit.body);
+}
