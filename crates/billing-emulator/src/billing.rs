@@ -375,7 +375,8 @@ fn legacy_user(customer: &Value) -> Value {
         "id": customer["id"],
         "email": customer["email"],
         "public_name": public_name,
-        "avatar_url": customer["avatar_url"],
+        // The server's deprecated `user` object has no avatar for a customer.
+        "avatar_url": null,
         "github_username": null,
     })
 }

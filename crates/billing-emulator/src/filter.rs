@@ -390,12 +390,19 @@ pub fn parse_filter(checker: &mut Checker, value: &Value, loc: &[Value]) -> Opti
     {
         for (i, item) in list.iter().enumerate() {
             let item_loc = at(&clauses_loc, i);
-            let is_clause = item.get("property").is_some() || item.get("conjunction").is_none();
-            let node = if is_clause {
-                parse_clause(checker, item, &at(&item_loc, "FilterClause")).map(Node::Clause)
-            } else {
-                parse_filter(checker, item, &at(&item_loc, "Filter")).map(Node::Group)
-            };
+            // The union `FilterClause | Filter`: the first member that validates; when
+            // neither does, the errors of both, in that order (as pydantic lists them).
+            let mut as_clause = Checker::new();
+            let mut as_group = Checker::new();
+            let node = parse_clause(&mut as_clause, item, &at(&item_loc, "FilterClause"))
+                .map(Node::Clause)
+                .or_else(|| {
+                    parse_filter(&mut as_group, item, &at(&item_loc, "Filter")).map(Node::Group)
+                });
+            if node.is_none() {
+                checker.errors.extend(as_clause.errors);
+                checker.errors.extend(as_group.errors);
+            }
             match node {
                 Some(node) => clauses.push(node),
                 None => ok = false,
@@ -429,69 +436,114 @@ fn parse_clause(checker: &mut Checker, value: &Value, loc: &[Value]) -> Option<C
     })
 }
 
-/// `str (≤1000) | int (int32) | bool`; `2.0` is int 2, `1.5` and null are rejected.
+/// `constr(max_length=1000) | conint(int32) | bool`; `2.0` is int 2, `1.5` and null are
+/// rejected. A value no member accepts gets one error per member, labelled like pydantic's
+/// union (`constrained-str`, `constrained-int`, `bool`), as the server lists them.
 fn parse_filter_value(
     checker: &mut Checker,
     value: &Value,
     loc: Vec<Value>,
 ) -> Option<FilterValue> {
+    let as_int = |n: &serde_json::Number| {
+        n.as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+    };
     match value {
-        Value::String(s) if s.chars().count() <= 1000 => Some(FilterValue::Str(s.clone())),
-        Value::Bool(b) => Some(FilterValue::Bool(*b)),
+        Value::String(s) if s.chars().count() <= 1000 => return Some(FilterValue::Str(s.clone())),
+        Value::Bool(b) => return Some(FilterValue::Bool(*b)),
         Value::Number(n) => {
-            let int = n
-                .as_i64()
-                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64));
-            match int {
-                Some(i) if i32::try_from(i).is_ok() => Some(FilterValue::Int(i)),
-                Some(_) => {
-                    checker.push(Detail::new(
-                        "less_than_equal",
-                        at(&loc, "int"),
-                        "Input should be less than or equal to 2147483647",
-                        value.clone(),
-                    ));
-                    None
-                }
-                None => {
-                    checker.push(Detail::new(
-                        "int_from_float",
-                        at(&loc, "int"),
-                        "Input should be a valid integer, got a number with a fractional part",
-                        value.clone(),
-                    ));
-                    None
-                }
+            if let Some(i) = as_int(n).filter(|i| i32::try_from(*i).is_ok()) {
+                return Some(FilterValue::Int(i));
             }
         }
+        _ => {}
+    }
+    let mut member = |label: &str, kind: &str, msg: String, ctx: Option<Value>| {
+        let detail = Detail::new(kind, at(&loc, label), msg, value.clone());
+        checker.push(match ctx {
+            Some(ctx) => detail.with_ctx(ctx),
+            None => detail,
+        });
+    };
+    let unparsable_bool = "Input should be a valid boolean, unable to interpret input";
+    match value {
         Value::String(_) => {
-            checker.push(
-                Detail::new(
-                    "string_too_long",
-                    at(&loc, "str"),
-                    "String should have at most 1000 characters",
-                    value.clone(),
-                )
-                .with_ctx(json!({"max_length": 1000})),
+            member(
+                "constrained-str",
+                "string_too_long",
+                "String should have at most 1000 characters".into(),
+                Some(json!({"max_length": 1000})),
             );
-            None
+            member(
+                "constrained-int",
+                "int_parsing",
+                "Input should be a valid integer, unable to parse string as an integer".into(),
+                None,
+            );
+            member("bool", "bool_parsing", unparsable_bool.into(), None);
         }
-        other => {
-            for (member, msg) in [
-                ("str", "Input should be a valid string"),
-                ("int", "Input should be a valid integer"),
-                ("bool", "Input should be a valid boolean"),
-            ] {
-                checker.push(Detail::new(
-                    &format!("{member}_type").replace("str_type", "string_type"),
-                    at(&loc, member),
-                    msg,
-                    other.clone(),
-                ));
+        Value::Number(n) => {
+            member(
+                "constrained-str",
+                "string_type",
+                "Input should be a valid string".into(),
+                None,
+            );
+            match as_int(n) {
+                Some(i) if i > 0 => member(
+                    "constrained-int",
+                    "less_than_equal",
+                    format!("Input should be less than or equal to {}", i32::MAX),
+                    Some(json!({"le": i32::MAX})),
+                ),
+                Some(_) => member(
+                    "constrained-int",
+                    "greater_than_equal",
+                    format!("Input should be greater than or equal to {}", i32::MIN),
+                    Some(json!({"ge": i32::MIN})),
+                ),
+                None => member(
+                    "constrained-int",
+                    "int_from_float",
+                    "Input should be a valid integer, got a number with a fractional part".into(),
+                    None,
+                ),
             }
-            None
+            // pydantic's lax bool reads the ints 0 and 1 only; other ints "cannot be
+            // interpreted", floats are the wrong type.
+            if n.is_f64() {
+                member(
+                    "bool",
+                    "bool_type",
+                    "Input should be a valid boolean".into(),
+                    None,
+                );
+            } else {
+                member("bool", "bool_parsing", unparsable_bool.into(), None);
+            }
+        }
+        _ => {
+            member(
+                "constrained-str",
+                "string_type",
+                "Input should be a valid string".into(),
+                None,
+            );
+            member(
+                "constrained-int",
+                "int_type",
+                "Input should be a valid integer".into(),
+                None,
+            );
+            member(
+                "bool",
+                "bool_type",
+                "Input should be a valid boolean".into(),
+                None,
+            );
         }
     }
+    None
 }
 
 /// Validates an aggregation body (discriminated by `func`).

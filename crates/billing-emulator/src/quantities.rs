@@ -63,6 +63,23 @@ pub struct Request {
     pub customer_aggregation: Option<String>,
 }
 
+/// `datetime.isoformat()` of an aware datetime given as its UTC instant and the wall-clock
+/// time it was sent with: `2024-01-01T00:00:00+02:00`, microseconds only when non-zero,
+/// `+00:00` rather than `Z`.
+fn python_isoformat(utc: DateTime<Utc>, wall: NaiveDateTime) -> String {
+    let offset = (wall - utc.naive_utc()).num_seconds();
+    let sign = if offset < 0 { '-' } else { '+' };
+    let (hours, minutes) = (offset.abs() / 3600, offset.abs() % 3600 / 60);
+    let fraction = match wall.and_utc().timestamp_subsec_micros() {
+        0 => String::new(),
+        micros => format!(".{micros:06}"),
+    };
+    format!(
+        "{}{fraction}{sign}{hours:02}:{minutes:02}",
+        wall.format("%Y-%m-%dT%H:%M:%S")
+    )
+}
+
 fn query_datetime(
     params: &Params,
     key: &str,
@@ -178,7 +195,7 @@ impl Request {
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
-        let (Some((start, _)), Some((end, _)), Some(interval), Some(timezone)) =
+        let (Some((start, start_wall)), Some((end, end_wall)), Some(interval), Some(timezone)) =
             (start, end, interval, timezone)
         else {
             return Err(ApiError::Internal(
@@ -186,11 +203,17 @@ impl Request {
             ));
         };
         if (end.date_naive() - start.date_naive()).num_days() > interval.max_days() {
-            return Err(ApiError::validation(Detail::new(
+            // A service-level check on the server (`SpaireRequestValidationError`) whose
+            // input is the parsed (start, end, interval), as Python prints them.
+            return Err(ApiError::service(Detail::new(
                 "value_error",
                 loc!["query"],
                 "The interval is too big. Try to change the interval or reduce the date range.",
-                Value::Null,
+                json!([
+                    python_isoformat(start, start_wall),
+                    python_isoformat(end, end_wall),
+                    params.get("interval"),
+                ]),
             )));
         }
         Ok(Self {

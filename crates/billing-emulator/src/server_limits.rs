@@ -90,7 +90,9 @@ fn matching_pairs(conn: &Connection, org: &str, first_seq: i64) -> ApiResult<i64
     let mut pairs = 0;
     for doc in db::list_docs(conn, Kind::Meter, org)? {
         let clause = MeterSql::from_doc(&doc)?.filter.to_sql();
-        let sql = format!("SELECT COUNT(*) FROM events WHERE +org = ?1 AND seq >= ?2 AND {clause}");
+        // Parenthesised: a top-level `or` filter must not escape the batch restriction.
+        let sql =
+            format!("SELECT COUNT(*) FROM events WHERE +org = ?1 AND seq >= ?2 AND ({clause})");
         pairs += conn.query_row(&sql, params![org, first_seq], |row| row.get::<_, i64>(0))?;
     }
     Ok(pairs)

@@ -43,9 +43,25 @@ fn meter_credit_properties(
     let meter_id = c
         .required(props, "meter_id", loc)
         .and_then(|v| c.uuid4(v, at(loc, "meter_id")));
+    // `units: int = Field(gt=0, le=INT_MAX)` on the server: the lower bound is a `gt`.
     let units = c
         .required(props, "units", loc)
-        .and_then(|v| c.int(v, at(loc, "units"), Some(1), Some(2_147_483_647)));
+        .and_then(|v| c.int(v, at(loc, "units"), None, Some(2_147_483_647)))
+        .filter(|units| {
+            let positive = *units > 0;
+            if !positive {
+                c.push(
+                    Detail::new(
+                        "greater_than",
+                        at(loc, "units"),
+                        "Input should be greater than 0",
+                        props["units"].clone(),
+                    )
+                    .with_ctx(json!({"gt": 0})),
+                );
+            }
+            positive
+        });
     let rollover = c
         .required(props, "rollover", loc)
         .and_then(|v| c.bool(v, at(loc, "rollover")));

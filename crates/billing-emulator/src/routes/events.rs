@@ -135,6 +135,37 @@ fn fast_event(obj: &Map<String, Value>, now_micros: i64) -> Option<NewEvent> {
 const CUSTOMER_SHAPE: &str = "EventCreateCustomer";
 const EXTERNAL_SHAPE: &str = "EventCreateExternalCustomer";
 
+/// Which member of `EventCreateCustomer | EventCreateExternalCustomer` the server's smart
+/// union (pydantic-core 2.41, validating the parsed JSON in Python mode) picks when the
+/// event could be either; the emulator tries them in this order. Of the members that
+/// validate, more fields set wins; on equal counts the more exact validation wins, and on a
+/// further tie the first member (`EventCreateCustomer`). The customer member is always
+/// lax (its `customer_id` is a string turned into a UUID); the external member is lax only
+/// when it also converts something: a `timestamp` string, an `organization_id`, a `_cost`
+/// amount (a decimal). So `{customer_id, external_customer_id}` is stored under the
+/// external id, the same event with a `timestamp` under `customer_id`, and `member_id`
+/// makes `customer_id` win (checked on the running server and with its pydantic, 2026-12-02).
+fn union_preference(event: &Map<String, Value>) -> [&'static str; 2] {
+    let set = |keys: &[&str]| keys.iter().filter(|k| event.contains_key(**k)).count();
+    let customer_fields = set(&["customer_id", "member_id"]);
+    let external_fields = set(&["external_customer_id", "external_member_id"]);
+    let external_is_lax = set(&["timestamp", "organization_id"]) > 0
+        || event
+            .get("metadata")
+            .and_then(Value::as_object)
+            .is_some_and(|m| m.contains_key("_cost"));
+    let customer_first = match customer_fields.cmp(&external_fields) {
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Less => false,
+        std::cmp::Ordering::Equal => external_is_lax,
+    };
+    if customer_first {
+        [CUSTOMER_SHAPE, EXTERNAL_SHAPE]
+    } else {
+        [EXTERNAL_SHAPE, CUSTOMER_SHAPE]
+    }
+}
+
 /// Validates one event as one union member; errors are reported under the member's name.
 fn validate_shape(
     c: &mut Checker,
@@ -243,12 +274,83 @@ fn validate_event_metadata(
         match key.as_str() {
             "_cost" => validate_cost(c, item, item_loc),
             "_llm" => validate_llm(c, item, item_loc),
-            _ => {
-                c.metadata_value(item, item_loc, true);
-            }
+            _ => event_metadata_value(c, item, &item_loc),
         }
     }
     (c.errors.len() == before).then(|| map.clone())
+}
+
+/// One value of `EventMetadataInput`: the union `constr(1..500) | int | float | bool`. A
+/// value no member accepts gets one error per member, labelled like pydantic's union
+/// (`constrained-str`, `int`, `float`, `bool`), as the server lists them.
+fn event_metadata_value(c: &mut Checker, item: &Value, loc: &[Value]) {
+    let text = match item {
+        Value::Number(_) | Value::Bool(_) => return,
+        Value::String(s) => Some(s.chars().count()),
+        _ => None,
+    };
+    let mut member = |label: &str, kind: &str, msg: &str, ctx: Option<Value>| {
+        let detail = Detail::new(kind, at(loc, label), msg, item.clone());
+        c.push(match ctx {
+            Some(ctx) => detail.with_ctx(ctx),
+            None => detail,
+        });
+    };
+    match text {
+        Some(len) if (1..=500).contains(&len) => {}
+        Some(len) => {
+            // An empty or over-long string: every non-string member fails to parse it.
+            if len == 0 {
+                member(
+                    "constrained-str",
+                    "string_too_short",
+                    "String should have at least 1 character",
+                    Some(json!({"min_length": 1})),
+                );
+            } else {
+                member(
+                    "constrained-str",
+                    "string_too_long",
+                    "String should have at most 500 characters",
+                    Some(json!({"max_length": 500})),
+                );
+            }
+            member(
+                "int",
+                "int_parsing",
+                "Input should be a valid integer, unable to parse string as an integer",
+                None,
+            );
+            member(
+                "float",
+                "float_parsing",
+                "Input should be a valid number, unable to parse string as a number",
+                None,
+            );
+            member(
+                "bool",
+                "bool_parsing",
+                "Input should be a valid boolean, unable to interpret input",
+                None,
+            );
+        }
+        None => {
+            member(
+                "constrained-str",
+                "string_type",
+                "Input should be a valid string",
+                None,
+            );
+            member("int", "int_type", "Input should be a valid integer", None);
+            member(
+                "float",
+                "float_type",
+                "Input should be a valid number",
+                None,
+            );
+            member("bool", "bool_type", "Input should be a valid boolean", None);
+        }
+    }
 }
 
 fn validate_cost(c: &mut Checker, item: &Value, loc: Vec<Value>) {
@@ -356,24 +458,7 @@ pub async fn ingest(
             events.push(event);
             continue;
         }
-        // Smart union (pydantic 2.12): of the members that validate, the one with more
-        // fields set wins, and on a tie the external-id member (observed on the server: an
-        // event with both ids is stored under `external_customer_id`; adding `member_id`
-        // makes `customer_id` win). When none validates, every member's errors are listed,
-        // in the union's order.
-        let customer_fields = ["customer_id", "member_id"]
-            .iter()
-            .filter(|k| event_obj.contains_key(**k))
-            .count();
-        let external_fields = ["external_customer_id", "external_member_id"]
-            .iter()
-            .filter(|k| event_obj.contains_key(**k))
-            .count();
-        let order = if customer_fields > external_fields {
-            [CUSTOMER_SHAPE, EXTERNAL_SHAPE]
-        } else {
-            [EXTERNAL_SHAPE, CUSTOMER_SHAPE]
-        };
+        let order = union_preference(event_obj);
         let mut first = Checker::new();
         let mut second = Checker::new();
         if let Some(event) = validate_shape(&mut first, event_obj, &item_loc, order[0], now)

@@ -98,7 +98,9 @@ pub async fn create(
     let doc = json!({
         "id": new_id(),
         "created_at": now,
-        "modified_at": null,
+        // The server's create updates the new row (its `last_billed_event`) before
+        // answering, so a new meter already has `modified_at`.
+        "modified_at": now,
         "name": name,
         "filter": meter.filter.to_json(),
         "aggregation": meter.aggregation.to_json(),

@@ -492,3 +492,277 @@ async fn the_billing_job_flag_reproduces_the_servers_delayed_billing() {
     // Server's job: 0 until a run, then all 11 events, all billed (55¢).
     assert_eq!(scenario(Some(900)).await, (0.0, 11.0, 55));
 }
+
+// Found by the differential run against the real server (2026-12-02, `docs/emulator.md`,
+// `scripts/differential/`): each case below differed on that run.
+
+/// Both ids, continued: the smart union picks the more exact member on equal field counts,
+/// so a `timestamp` string (which the external member must also convert) hands the tie to
+/// the first member, `EventCreateCustomer`; `external_member_id` tips it back.
+#[tokio::test]
+async fn both_ids_follow_the_smart_unions_exactness_rule() {
+    let h = Harness::start().await;
+    let a = h.customer("a@acme.io", Some("ext-a")).await;
+    let a_id = a["id"].as_str().unwrap();
+    let past = "2026-01-01T10:00:00Z";
+    let cases = [
+        (
+            json!({"name": "e1", "customer_id": a_id, "external_customer_id": "ext-b"}),
+            false,
+        ),
+        (
+            json!({"name": "e2", "customer_id": a_id, "external_customer_id": "ext-b", "timestamp": past}),
+            true,
+        ),
+        (
+            json!({"name": "e3", "customer_id": a_id, "external_customer_id": "ext-b", "metadata": {"_cost": {"amount": 5, "currency": "usd"}}}),
+            true,
+        ),
+        (
+            json!({"name": "e4", "customer_id": a_id, "external_customer_id": "ext-b", "timestamp": past, "external_member_id": "m"}),
+            false,
+        ),
+        (
+            json!({"name": "e5", "customer_id": a_id, "external_customer_id": "ext-b", "metadata": {"n": 1, "s": "x"}}),
+            false,
+        ),
+    ];
+    for (event, stored_under_customer) in cases {
+        let name = event["name"].as_str().unwrap().to_owned();
+        h.ingest(json!([event])).await;
+        let stored = &h.get(&format!("/v1/events/?name={name}")).await["items"][0];
+        if stored_under_customer {
+            assert_eq!(stored["customer_id"], a_id, "{name}");
+            assert_eq!(stored["external_customer_id"], Value::Null, "{name}");
+        } else {
+            assert_eq!(stored["customer_id"], Value::Null, "{name}");
+            assert_eq!(stored["external_customer_id"], "ext-b", "{name}");
+        }
+    }
+}
+
+fn detail_summary(body: &Value) -> Vec<(String, Value)> {
+    body["detail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["type"].as_str().unwrap().to_owned(), d["loc"].clone()))
+        .collect()
+}
+
+/// 11, continued: a bad event metadata value lists one error per member of the value
+/// union (`constrained-str | int | float | bool`), for each event member.
+#[tokio::test]
+async fn a_bad_event_metadata_value_lists_every_value_member() {
+    let h = Harness::start().await;
+    let reply = ingest_reply(
+        &h,
+        json!([{"name": "x", "external_customer_id": "e", "metadata": {"a": null, "c": ""}}]),
+    )
+    .await;
+    assert_eq!(reply.status, 422);
+    let details = detail_summary(&reply.body);
+    let member = |shape: &str, key: &str, label: &str| {
+        json!(["body", "events", 0, shape, "metadata", key, label])
+    };
+    let customer = "EventCreateCustomer";
+    let external = "EventCreateExternalCustomer";
+    assert_eq!(details.len(), 17, "{:#?}", reply.body);
+    assert_eq!(
+        details[0],
+        (
+            "string_type".into(),
+            member(customer, "a", "constrained-str")
+        )
+    );
+    assert_eq!(
+        details[3],
+        ("bool_type".into(), member(customer, "a", "bool"))
+    );
+    assert_eq!(
+        details[4],
+        (
+            "string_too_short".into(),
+            member(customer, "c", "constrained-str")
+        )
+    );
+    assert_eq!(
+        details[5],
+        ("int_parsing".into(), member(customer, "c", "int"))
+    );
+    assert_eq!(
+        details[7],
+        ("bool_parsing".into(), member(customer, "c", "bool"))
+    );
+    assert_eq!(details[8].0, "missing");
+    assert_eq!(
+        details[9],
+        (
+            "string_type".into(),
+            member(external, "a", "constrained-str")
+        )
+    );
+    assert_eq!(
+        reply.body["detail"][0]["msg"],
+        "Input should be a valid string"
+    );
+}
+
+/// 11, continued: a bad filter value lists the three value members, then the `Filter`
+/// member of the clause union.
+#[tokio::test]
+async fn a_bad_filter_value_lists_every_union_member() {
+    let h = Harness::start().await;
+    let clause_at = |member: &str, rest: &[&str]| {
+        let mut loc = vec![
+            json!("body"),
+            json!("filter"),
+            json!("clauses"),
+            json!(0),
+            json!(member),
+        ];
+        loc.extend(rest.iter().map(|r| json!(r)));
+        Value::Array(loc)
+    };
+    for (value, kinds) in [
+        (json!(1.5), ["string_type", "int_from_float", "bool_type"]),
+        (
+            json!(3_000_000_000_i64),
+            ["string_type", "less_than_equal", "bool_parsing"],
+        ),
+        (
+            json!(-3_000_000_000_i64),
+            ["string_type", "greater_than_equal", "bool_parsing"],
+        ),
+        (json!(null), ["string_type", "int_type", "bool_type"]),
+        (
+            json!("x".repeat(1001)),
+            ["string_too_long", "int_parsing", "bool_parsing"],
+        ),
+    ] {
+        let reply = h
+            .request(
+                Method::POST,
+                "/v1/meters/",
+                Some(json!({"name": "Bad", "filter": {"conjunction": "and", "clauses": [{"property": "x", "operator": "eq", "value": value}]}, "aggregation": {"func": "count"}})),
+            )
+            .await;
+        assert_eq!(reply.status, 422);
+        let details = detail_summary(&reply.body);
+        let expected = vec![
+            (
+                kinds[0].to_owned(),
+                clause_at("FilterClause", &["value", "constrained-str"]),
+            ),
+            (
+                kinds[1].to_owned(),
+                clause_at("FilterClause", &["value", "constrained-int"]),
+            ),
+            (
+                kinds[2].to_owned(),
+                clause_at("FilterClause", &["value", "bool"]),
+            ),
+            ("missing".to_owned(), clause_at("Filter", &["conjunction"])),
+            ("missing".to_owned(), clause_at("Filter", &["clauses"])),
+        ];
+        assert_eq!(details, expected, "{value}");
+    }
+}
+
+/// The quantities range limit is a service-level error whose input is the parsed range.
+#[tokio::test]
+async fn the_quantities_range_limit_is_a_service_error_with_the_parsed_range() {
+    let h = Harness::start().await;
+    let meter = h
+        .meter(
+            json!({"conjunction": "and", "clauses": []}),
+            json!({"func": "count"}),
+        )
+        .await;
+    let reply = h
+        .request(
+            Method::GET,
+            &format!(
+                "/v1/meters/{meter}/quantities?start_timestamp=2024-01-01T00:00:00%2B02:00&end_timestamp=2024-01-10T00:00:00Z&interval=hour"
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 422);
+    assert_eq!(reply.body["error"], "SpaireRequestValidationError");
+    assert_eq!(
+        reply.body["detail"][0]["input"],
+        json!([
+            "2024-01-01T00:00:00+02:00",
+            "2024-01-10T00:00:00+00:00",
+            "hour"
+        ])
+    );
+}
+
+/// Benefit `units` is `gt=0` on the server (not `ge=1`); the subscription's deprecated
+/// `user` has no avatar.
+#[tokio::test]
+async fn benefit_units_and_the_deprecated_user_match_the_server() {
+    let h = Harness::start().await;
+    let meter = h
+        .meter(
+            json!({"conjunction": "and", "clauses": []}),
+            json!({"func": "count"}),
+        )
+        .await;
+    let reply = h
+        .request(
+            Method::POST,
+            "/v1/benefits/",
+            Some(json!({"type": "meter_credit", "description": "Zero", "properties": {"meter_id": meter, "units": 0, "rollover": false}})),
+        )
+        .await;
+    assert_eq!(reply.status, 422);
+    assert_eq!(
+        reply.body["detail"][0],
+        json!({"type": "greater_than", "loc": ["body", "meter_credit", "properties", "units"], "msg": "Input should be greater than 0", "input": 0, "ctx": {"gt": 0}})
+    );
+    let free = free_subscription(&h).await;
+    assert_eq!(free.subscription["user"]["avatar_url"], Value::Null);
+    assert!(free.subscription["user"]["email"].is_string());
+}
+
+/// A new meter already has `modified_at` (the server updates the row while creating it).
+#[tokio::test]
+async fn a_new_meter_has_modified_at() {
+    let h = Harness::start().await;
+    let meter = h
+        .meter(
+            json!({"conjunction": "and", "clauses": []}),
+            json!({"func": "count"}),
+        )
+        .await;
+    let read = h.get(&format!("/v1/meters/{meter}")).await;
+    assert!(read["modified_at"].is_string(), "{read}");
+}
+
+/// 1, continued: the ceiling counts only the batch's own events, also when a meter's filter
+/// is a top-level `or` that matches earlier events (the differential run found 4,681 events
+/// refused here after such a meter had matched 5 earlier ones).
+#[tokio::test]
+async fn the_batch_ceiling_ignores_earlier_events_of_an_or_meter() {
+    let h = Harness::start().await;
+    h.meter(
+        json!({"conjunction": "or", "clauses": [
+            {"property": "name", "operator": "eq", "value": "old"},
+            {"property": "name", "operator": "eq", "value": "older"}
+        ]}),
+        json!({"func": "count"}),
+    )
+    .await;
+    // Earlier events matching the second clause: `A AND seq AND c1 OR c2` would count them.
+    h.ingest(events(5, "older")).await;
+    h.meter(
+        json!({"conjunction": "and", "clauses": [{"property": "name", "operator": "eq", "value": "call"}]}),
+        json!({"func": "count"}),
+    )
+    .await;
+    let at_limit = ingest_reply(&h, events(4_681, "call")).await;
+    assert_eq!(at_limit.status, 200, "{}", at_limit.body);
+}
