@@ -280,7 +280,12 @@ const ESLINT_LEGACY_CONFIGS: &[&str] = &[
     ".eslintrc.yml",
     ".eslintrc",
 ];
-const DPRINT_CONFIGS: &[&str] = &["dprint.json", ".dprint.json", "dprint.jsonc", ".dprint.jsonc"];
+const DPRINT_CONFIGS: &[&str] = &[
+    "dprint.json",
+    ".dprint.json",
+    "dprint.jsonc",
+    ".dprint.jsonc",
+];
 
 fn javascript(look: &Lookup<'_>, gates: &mut Vec<Gate>) {
     // package.json keys and devDependencies, nearest package.json first.
@@ -518,7 +523,9 @@ fn ruby(look: &Lookup<'_>, gates: &mut Vec<Gate>) {
             tool: GateTool::Standard,
             config: Some(look.relative(&path)),
             evidence: look.evidence(&path, "Standard Ruby"),
-            binary: look.dir_bin("bin/standardrb").or_else(|| on_path("standardrb")),
+            binary: look
+                .dir_bin("bin/standardrb")
+                .or_else(|| on_path("standardrb")),
         });
     } else if let Some(path) = look.config(&[".rubocop.yml"]) {
         gates.push(Gate {
@@ -560,7 +567,10 @@ mod tests {
             [GateTool::Prettier, GateTool::EslintFlat, GateTool::Tsc]
         );
         let prettier = gates.get(GateTool::Prettier).unwrap();
-        assert_eq!(prettier.config, None, "inline config: defaults + package.json");
+        assert_eq!(
+            prettier.config, None,
+            "inline config: defaults + package.json"
+        );
         assert_eq!(prettier.evidence.file, "package.json");
         assert!(prettier.binary.is_some(), "root node_modules/.bin is used");
         assert_eq!(
@@ -618,7 +628,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         write(root, "package.json", r#"{"name": "x"}"#);
-        assert!(detect_gates(root, root, Language::JavaScript).gates.is_empty());
+        assert!(
+            detect_gates(root, root, Language::JavaScript)
+                .gates
+                .is_empty()
+        );
         write(root, "pyproject.toml", "[project]\nname = \"x\"\n");
         assert!(detect_gates(root, root, Language::Python).gates.is_empty());
     }

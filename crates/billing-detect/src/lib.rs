@@ -5,9 +5,9 @@
 //! setup wizard and the MCP server, so its shape is a contract: see [`profile`].
 
 pub mod callsites;
-pub mod gates;
 #[cfg(test)]
 mod fixture_tests;
+pub mod gates;
 pub mod manifest;
 mod manifests;
 #[cfg(test)]

@@ -126,6 +126,19 @@ fn converse(
     if !confirmed {
         return Err(Cancelled.into());
     }
+    // The project's own checks, once before the apply (the baseline) and once after.
+    let touched: Vec<String> = preview
+        .changes
+        .files
+        .iter()
+        .map(|f| f.path.clone())
+        .collect();
+    let baseline = (!args.no_checks).then(|| {
+        let dir = root.clone();
+        with_spinner(printer, asker.interactive(), "Checking", || {
+            billing_ops::gates::baseline(&dir, package, touched)
+        })
+    });
     let mut hooks = WizardHooks {
         printer,
         asker,
@@ -147,13 +160,11 @@ fn converse(
     let applied = applied?;
 
     // Phase 8: report.
-    let checks = if args.no_checks {
-        Vec::new()
-    } else {
-        let dir = root.join(&package.path);
-        with_spinner(printer, hooks.asker.interactive(), "Checking", || {
-            report::run_project_checks(&dir, package.language)
-        })
+    let checks = match baseline {
+        Some(baseline) => with_spinner(printer, hooks.asker.interactive(), "Checking", || {
+            baseline.after()
+        }),
+        None => billing_ops::gates::CheckReport::default(),
     };
     let report = build_report(&preview, &applied, checks, remote.client.is_some());
     if args.json.json {
@@ -168,10 +179,8 @@ fn converse(
         }
         printer.data(report.render().trim_end())?;
     }
-    let failed = report
-        .checks
-        .iter()
-        .any(|c| c.status == report::CheckStatus::Fail);
+    // Only problems this apply introduced fail the run.
+    let failed = report.checks.has_new_problems();
     Ok(if failed {
         ExitStatus::Failure
     } else {
@@ -502,7 +511,7 @@ fn show_preview(preview: &Preview, json: bool, printer: &Printer) -> anyhow::Res
 fn build_report(
     preview: &Preview,
     applied: &ApplyReport,
-    checks: Vec<report::CheckResult>,
+    checks: billing_ops::gates::CheckReport,
     token_present: bool,
 ) -> Report {
     let mut rollback = vec![format!(
