@@ -26,11 +26,13 @@ const JS_EXTENSIONS: &[&str] = &["ts", "tsx", "mts", "cts", "js", "jsx", "mjs", 
 struct Step<'g> {
     gate: &'g Gate,
     binary: PathBuf,
+    /// The directory of the tool's config file, when it has one.
+    config_dir: Option<PathBuf>,
 }
 
 /// The steps that apply to a file with `extension`, in the order they run: lint fixes (which
 /// may move code), import sorting, then the formatter that has the last word on layout.
-fn steps_for<'g>(gates: &'g Gates, extension: &str) -> Vec<Step<'g>> {
+fn steps_for<'g>(root: &Path, gates: &'g Gates, extension: &str) -> Vec<Step<'g>> {
     let order: &[GateTool] = if JS_EXTENSIONS.contains(&extension) {
         &[
             GateTool::EslintFlat,
@@ -53,6 +55,10 @@ fn steps_for<'g>(gates: &'g Gates, extension: &str) -> Vec<Step<'g>> {
             Some(Step {
                 gate,
                 binary: gate.binary.clone()?,
+                config_dir: gate
+                    .config
+                    .as_ref()
+                    .and_then(|c| root.join(c).parent().map(Path::to_path_buf)),
             })
         })
         .collect()
@@ -81,7 +87,7 @@ pub fn format_files(
             .extension()
             .and_then(|e| e.to_str())
             .unwrap_or("");
-        let steps = steps_for(gates, extension);
+        let steps = steps_for(root, gates, extension);
         if steps.is_empty() {
             continue;
         }
@@ -89,31 +95,29 @@ pub fn format_files(
         let user_file = file.origin != FileOrigin::Generated;
         if user_file && let Some(before) = file.before.as_deref() {
             // Only keep a user's file formatted if it was formatted to begin with.
-            match pipeline(&steps, package_dir, &stdin_path, before) {
-                Ok((formatted, _)) if formatted == before => {}
-                Ok(_) => {
-                    outcome.warnings.push(format!(
-                        "`{}` was not formatted by the project's formatter before; the change \
-                         is written as generated (run your formatter on it if your CI checks \
-                         formatting)",
-                        file.path
-                    ));
-                    continue;
-                }
-                Err(reason) => {
-                    outcome.warnings.push(reason);
-                    continue;
-                }
+            // Failures here are reported by the run on the new content below.
+            let (formatted, _) =
+                pipeline(&steps, package_dir, &stdin_path, before, &mut Vec::new());
+            if formatted != before {
+                outcome.warnings.push(format!(
+                    "`{}` was not formatted by the project's formatter before; the change \
+                     is written as generated (run your formatter on it if your CI checks \
+                     formatting)",
+                    file.path
+                ));
+                continue;
             }
         }
-        match pipeline(&steps, package_dir, &stdin_path, &file.after) {
-            Ok((formatted, tools)) => {
-                if formatted != file.after {
-                    file.after = formatted;
-                    outcome.formatted.push((file.path.clone(), tools));
-                }
-            }
-            Err(reason) => outcome.warnings.push(reason),
+        let (formatted, tools) = pipeline(
+            &steps,
+            package_dir,
+            &stdin_path,
+            &file.after,
+            &mut outcome.warnings,
+        );
+        if formatted != file.after {
+            file.after = formatted;
+            outcome.formatted.push((file.path.clone(), tools));
         }
     }
     outcome
@@ -134,16 +138,22 @@ fn pipeline(
     cwd: &Path,
     path: &str,
     text: &str,
-) -> Result<(String, Vec<&'static str>), String> {
+    warnings: &mut Vec<String>,
+) -> (String, Vec<&'static str>) {
     let mut current = text.to_owned();
     let mut changed_by = Vec::new();
     for step in steps {
-        let next = format_one(step, cwd, path, &current).map_err(|reason| {
-            format!(
-                "{} could not format `{path}`, so it is written unformatted: {reason}",
-                step.gate.tool.program()
-            )
-        })?;
+        // One tool failing does not stop the others: each step is an improvement on its own.
+        let next = match format_one(step, cwd, path, &current) {
+            Ok(next) => next,
+            Err(reason) => {
+                warnings.push(format!(
+                    "{} could not format `{path}`, so it is written without it: {reason}",
+                    step.gate.tool.program()
+                ));
+                continue;
+            }
+        };
         for next in next {
             if next != current {
                 changed_by.push(step.gate.tool.program());
@@ -152,7 +162,7 @@ fn pipeline(
         }
     }
     changed_by.dedup();
-    Ok((current, changed_by))
+    (current, changed_by)
 }
 
 /// One tool on `text`: the formatted text(s) in order (ruff fixes then formats).
@@ -215,6 +225,8 @@ fn format_one(step: &Step<'_>, cwd: &Path, path: &str, text: &str) -> Result<Vec
                     "check",
                     "--fix",
                     "--exit-zero",
+                    // Planning writes nothing into the project, not even a tool's cache.
+                    "--no-cache",
                     "--quiet",
                     "--stdin-filename",
                     path,
@@ -240,11 +252,16 @@ fn format_one(step: &Step<'_>, cwd: &Path, path: &str, text: &str) -> Result<Vec
             text,
             &[],
         )?]),
-        GateTool::Isort => Ok(vec![stdout_of(
-            args(&["--filename", path, "-"]),
-            text,
-            &[],
-        )?]),
+        GateTool::Isort => {
+            // isort passes stdin through untouched when `--filename` names a directory that
+            // does not exist yet (a new package), so it is given no filename: only the
+            // directory of the config detect found, the same for a new file and an old one.
+            let mut argv = args(&["-"]);
+            if let Some(dir) = &step.config_dir {
+                argv.extend(["--settings-path".to_owned(), dir.display().to_string()]);
+            }
+            Ok(vec![stdout_of(argv, text, &[])?])
+        }
         GateTool::Gofmt => Ok(vec![stdout_of(Vec::new(), text, &[])?]),
         // Not formatters, or not runnable on stdin (reported by the checks instead).
         _ => Ok(Vec::new()),
@@ -257,11 +274,13 @@ fn first_lines(stderr: &str, stdout: &str) -> String {
     } else {
         stderr
     };
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .take(3)
-        .collect();
+    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    // A Python traceback says what went wrong on its last line.
+    let lines: Vec<&str> = if all.first().is_some_and(|l| l.starts_with("Traceback")) {
+        all[all.len().saturating_sub(1)..].to_vec()
+    } else {
+        all.into_iter().take(3).collect()
+    };
     if lines.is_empty() {
         "it exited with an error and printed nothing".to_owned()
     } else {
