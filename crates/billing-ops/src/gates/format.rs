@@ -82,6 +82,7 @@ pub fn format_files(
     files: &mut [FileChange],
 ) -> FormatOutcome {
     let mut outcome = FormatOutcome::default();
+    let mut broken = Vec::new();
     for file in files.iter_mut() {
         let extension = Path::new(&file.path)
             .extension()
@@ -95,9 +96,14 @@ pub fn format_files(
         let user_file = file.origin != FileOrigin::Generated;
         if user_file && let Some(before) = file.before.as_deref() {
             // Only keep a user's file formatted if it was formatted to begin with.
-            // Failures here are reported by the run on the new content below.
-            let (formatted, _) =
-                pipeline(&steps, package_dir, &stdin_path, before, &mut Vec::new());
+            let (formatted, _) = pipeline(
+                &steps,
+                package_dir,
+                &stdin_path,
+                before,
+                &mut outcome.warnings,
+                &mut broken,
+            );
             if formatted != before {
                 outcome.warnings.push(format!(
                     "`{}` was not formatted by the project's formatter before; the change \
@@ -114,6 +120,7 @@ pub fn format_files(
             &stdin_path,
             &file.after,
             &mut outcome.warnings,
+            &mut broken,
         );
         if formatted != file.after {
             file.after = formatted;
@@ -139,16 +146,24 @@ fn pipeline(
     path: &str,
     text: &str,
     warnings: &mut Vec<String>,
+    broken: &mut Vec<GateTool>,
 ) -> (String, Vec<&'static str>) {
     let mut current = text.to_owned();
     let mut changed_by = Vec::new();
     for step in steps {
+        if broken.contains(&step.gate.tool) {
+            continue;
+        }
         // One tool failing does not stop the others: each step is an improvement on its own.
         let next = match format_one(step, cwd, path, &current) {
             Ok(next) => next,
             Err(reason) => {
+                // A tool that fails once (a config it cannot read, a version mismatch) fails
+                // on every file: say it once and do not run it again.
+                broken.push(step.gate.tool);
                 warnings.push(format!(
-                    "{} could not format `{path}`, so it is written without it: {reason}",
+                    "{} could not format `{path}`, so it is not run on the files written by \
+                     this plan: {reason}",
                     step.gate.tool.program()
                 ));
                 continue;
