@@ -7,6 +7,7 @@
 pub mod callsites;
 #[cfg(test)]
 mod fixture_tests;
+pub mod gates;
 pub mod manifest;
 mod manifests;
 #[cfg(test)]

@@ -18,6 +18,7 @@
 //!   server's tokio runtime; the CLI drives them on a current-thread runtime.
 
 pub mod apply;
+pub mod gates;
 pub mod hooks;
 pub mod install;
 pub mod interrupt;

@@ -277,6 +277,8 @@ impl Engine {
         };
         let plan_file = plan_file_change(&project, options.plan.as_ref())?;
         let mut changes = produce_all(&self.producers, &cx, plan_file)?;
+        // The project's formatters have the last word on the bytes written (issue 15).
+        warnings.extend(crate::gates::format_changes(&root, package, &mut changes));
 
         let lock = Lock::read(&project).map_err(hinted_apply)?;
         let state = lock

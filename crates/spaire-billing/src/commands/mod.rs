@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod apply;
+pub mod checks;
 pub mod detect;
 pub mod emulator;
 pub mod mcp;

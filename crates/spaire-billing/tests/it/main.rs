@@ -18,6 +18,7 @@ mod crashsafe;
 mod detect;
 mod emulator;
 mod errors;
+mod gates;
 mod hostile_files;
 mod hosts;
 mod injection;

@@ -205,6 +205,19 @@ fn conversation(
     // The draft's directory must not be in the project when apply starts: `undo` removes
     // what apply created, and would leave a `.spaire-billing/` the draft had made first.
     asker.draft.set_aside();
+    // The project's own checks, once before the apply (the baseline) and once after.
+    let touched: Vec<String> = preview
+        .changes
+        .files
+        .iter()
+        .map(|f| f.path.clone())
+        .collect();
+    let baseline = (!args.no_checks).then(|| {
+        let dir = root.clone();
+        with_spinner(printer, asker.interactive(), "Checking", || {
+            billing_ops::gates::baseline(&dir, package, touched)
+        })
+    });
     let mut hooks = WizardHooks {
         printer,
         asker,
@@ -230,13 +243,11 @@ fn conversation(
     })?;
 
     // Phase 8: report.
-    let checks = if args.no_checks {
-        Vec::new()
-    } else {
-        let dir = root.join(&package.path);
-        with_spinner(printer, hooks.asker.interactive(), "Checking", || {
-            report::run_project_checks(&dir, package.language)
-        })
+    let checks = match baseline {
+        Some(baseline) => with_spinner(printer, hooks.asker.interactive(), "Checking", || {
+            baseline.after()
+        }),
+        None => billing_ops::gates::CheckReport::default(),
     };
     // On a local run with no token of the user's, the app must be told the emulator's.
     let local_server = (environment == Environment::Local
@@ -264,10 +275,8 @@ fn conversation(
         }
         printer.data(report.render().trim_end())?;
     }
-    let failed = report
-        .checks
-        .iter()
-        .any(|c| c.status == report::CheckStatus::Fail);
+    // Only problems this apply introduced fail the run.
+    let failed = report.checks.has_new_problems();
     Ok(if failed {
         ExitStatus::Failure
     } else {
@@ -659,7 +668,7 @@ fn show_preview(
 fn build_report(
     preview: &Preview,
     applied: &ApplyReport,
-    checks: Vec<report::CheckResult>,
+    checks: billing_ops::gates::CheckReport,
     token_present: bool,
     local_server: Option<&str>,
 ) -> Report {

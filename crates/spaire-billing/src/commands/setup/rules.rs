@@ -23,6 +23,7 @@ fn custom(name: &str, event: &str, func: AggregationFunc, property: Option<&str>
         },
         kind: MeterKind::Custom,
         preset: None,
+        markup: None,
     }
 }
 

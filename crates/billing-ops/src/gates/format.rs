@@ -1,0 +1,304 @@
+//! Formats the files a change set writes with the project's own formatters, at plan time.
+//!
+//! Formatting happens on the planned content (stdin → stdout), not on the disk after apply:
+//! the preview then shows exactly the bytes apply writes, the plan hash covers them, the
+//! lock records their hash (so a re-plan is a no-op and the edited-file check holds), and
+//! `undo` restores the originals byte-for-byte like any other change.
+//!
+//! Only tools installed in the project run (its `node_modules/.bin`, its virtualenv, `gofmt`
+//! on PATH): the project's version with the project's config. A user file the tool edits is
+//! formatted only when it was already formatted before; otherwise the whole file would be
+//! reformatted, burying the real change in noise.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use billing_changeset::{FileChange, FileOrigin};
+use billing_detect::gates::{Gate, GateTool, Gates};
+
+use super::run::run_tool;
+
+const FORMAT_TIMEOUT: Duration = Duration::from_secs(60);
+
+const JS_EXTENSIONS: &[&str] = &["ts", "tsx", "mts", "cts", "js", "jsx", "mjs", "cjs"];
+
+/// One formatter step for one file type.
+struct Step<'g> {
+    gate: &'g Gate,
+    binary: PathBuf,
+    /// The directory of the tool's config file, when it has one.
+    config_dir: Option<PathBuf>,
+}
+
+/// The steps that apply to a file with `extension`, in the order they run: lint fixes (which
+/// may move code), import sorting, then the formatter that has the last word on layout.
+fn steps_for<'g>(root: &Path, gates: &'g Gates, extension: &str) -> Vec<Step<'g>> {
+    let order: &[GateTool] = if JS_EXTENSIONS.contains(&extension) {
+        &[
+            GateTool::EslintFlat,
+            GateTool::EslintLegacy,
+            GateTool::Biome,
+            GateTool::Prettier,
+            GateTool::Dprint,
+        ]
+    } else if extension == "py" {
+        &[GateTool::Ruff, GateTool::Isort, GateTool::Black]
+    } else if extension == "go" {
+        &[GateTool::Gofmt]
+    } else {
+        &[]
+    };
+    order
+        .iter()
+        .filter_map(|tool| gates.get(*tool))
+        .filter_map(|gate| {
+            Some(Step {
+                gate,
+                binary: gate.binary.clone()?,
+                config_dir: gate
+                    .config
+                    .as_ref()
+                    .and_then(|c| root.join(c).parent().map(Path::to_path_buf)),
+            })
+        })
+        .collect()
+}
+
+/// What formatting did to a change set: which tools ran on which files, and what could not
+/// be done (shown as plan warnings).
+#[derive(Debug, Default, Clone)]
+pub struct FormatOutcome {
+    /// `(file, tools)` for every file a formatter changed.
+    pub formatted: Vec<(String, Vec<&'static str>)>,
+    pub warnings: Vec<String>,
+}
+
+/// Formats every file in `files` that a formatter of `gates` handles. `package_dir` is the
+/// absolute directory the tools run in; `root` the project root the paths are relative to.
+pub fn format_files(
+    root: &Path,
+    package_dir: &Path,
+    gates: &Gates,
+    files: &mut [FileChange],
+) -> FormatOutcome {
+    let mut outcome = FormatOutcome::default();
+    let mut broken = Vec::new();
+    for file in files.iter_mut() {
+        let extension = Path::new(&file.path)
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("");
+        let steps = steps_for(root, gates, extension);
+        if steps.is_empty() {
+            continue;
+        }
+        let stdin_path = stdin_path(root, package_dir, &file.path);
+        let user_file = file.origin != FileOrigin::Generated;
+        if user_file && let Some(before) = file.before.as_deref() {
+            // Only keep a user's file formatted if it was formatted to begin with.
+            let (formatted, _) = pipeline(
+                &steps,
+                package_dir,
+                &stdin_path,
+                before,
+                &mut outcome.warnings,
+                &mut broken,
+            );
+            if formatted != before {
+                outcome.warnings.push(format!(
+                    "`{}` was not formatted by the project's formatter before; the change \
+                     is written as generated (run your formatter on it if your CI checks \
+                     formatting)",
+                    file.path
+                ));
+                continue;
+            }
+        }
+        let (formatted, tools) = pipeline(
+            &steps,
+            package_dir,
+            &stdin_path,
+            &file.after,
+            &mut outcome.warnings,
+            &mut broken,
+        );
+        if formatted != file.after {
+            file.after = formatted;
+            outcome.formatted.push((file.path.clone(), tools));
+        }
+    }
+    outcome
+}
+
+/// The path a tool is told the stdin text has (config resolution, ignore files and
+/// per-extension parsers all key on it): relative to the directory it runs in.
+fn stdin_path(root: &Path, package_dir: &Path, rel: &str) -> String {
+    let abs = root.join(rel);
+    abs.strip_prefix(package_dir)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| abs.to_string_lossy().into_owned())
+}
+
+/// Runs every step on `text`; the tools that changed it are returned with the result.
+fn pipeline(
+    steps: &[Step<'_>],
+    cwd: &Path,
+    path: &str,
+    text: &str,
+    warnings: &mut Vec<String>,
+    broken: &mut Vec<GateTool>,
+) -> (String, Vec<&'static str>) {
+    let mut current = text.to_owned();
+    let mut changed_by = Vec::new();
+    for step in steps {
+        if broken.contains(&step.gate.tool) {
+            continue;
+        }
+        // One tool failing does not stop the others: each step is an improvement on its own.
+        let next = match format_one(step, cwd, path, &current) {
+            Ok(next) => next,
+            Err(reason) => {
+                // A tool that fails once (a config it cannot read, a version mismatch) fails
+                // on every file: say it once and do not run it again.
+                broken.push(step.gate.tool);
+                warnings.push(format!(
+                    "{} could not format `{path}`, so it is not run on the files written by \
+                     this plan: {reason}",
+                    step.gate.tool.program()
+                ));
+                continue;
+            }
+        };
+        for next in next {
+            if next != current {
+                changed_by.push(step.gate.tool.program());
+                current = next;
+            }
+        }
+    }
+    changed_by.dedup();
+    (current, changed_by)
+}
+
+/// One tool on `text`: the formatted text(s) in order (ruff fixes then formats).
+fn format_one(step: &Step<'_>, cwd: &Path, path: &str, text: &str) -> Result<Vec<String>, String> {
+    let args = |list: &[&str]| -> Vec<String> { list.iter().map(|s| (*s).to_owned()).collect() };
+    let stdout_of = |argv: Vec<String>, input: &str, ok_codes: &[i32]| -> Result<String, String> {
+        let out = run_tool(&step.binary, &argv, cwd, Some(input), FORMAT_TIMEOUT)?;
+        if out.success || out.code.is_some_and(|c| ok_codes.contains(&c)) {
+            Ok(out.stdout)
+        } else {
+            Err(first_lines(&out.stderr, &out.stdout))
+        }
+    };
+    match step.gate.tool {
+        GateTool::Prettier => Ok(vec![stdout_of(
+            args(&["--stdin-filepath", path]),
+            text,
+            &[],
+        )?]),
+        // `check --write` = format + safe lint fixes + import sorting, what `biome check`
+        // in CI verifies.
+        GateTool::Biome => Ok(vec![stdout_of(
+            vec![
+                "check".into(),
+                "--write".into(),
+                format!("--stdin-file-path={path}"),
+            ],
+            text,
+            &[],
+        )?]),
+        GateTool::Dprint => Ok(vec![stdout_of(args(&["fmt", "--stdin", path]), text, &[])?]),
+        GateTool::EslintFlat | GateTool::EslintLegacy => {
+            // Exit 1 = problems remain (reported by the checks); the fixed text is in JSON.
+            let json = stdout_of(
+                args(&[
+                    "--fix-dry-run",
+                    "--format",
+                    "json",
+                    "--stdin",
+                    "--stdin-filename",
+                    path,
+                ]),
+                text,
+                &[1],
+            )?;
+            let value: serde_json::Value = serde_json::from_str(&json)
+                .map_err(|err| format!("unexpected ESLint output ({err})"))?;
+            Ok(vec![
+                value
+                    .get(0)
+                    .and_then(|r| r.get("output"))
+                    .and_then(|o| o.as_str())
+                    .unwrap_or(text)
+                    .to_owned(),
+            ])
+        }
+        GateTool::Ruff => {
+            let fixed = stdout_of(
+                args(&[
+                    "check",
+                    "--fix",
+                    "--exit-zero",
+                    // Planning writes nothing into the project, not even a tool's cache.
+                    "--no-cache",
+                    "--quiet",
+                    "--stdin-filename",
+                    path,
+                    "-",
+                ]),
+                text,
+                &[],
+            )?;
+            let fixed = if fixed.is_empty() {
+                text.to_owned()
+            } else {
+                fixed
+            };
+            let formatted = stdout_of(
+                args(&["format", "--quiet", "--stdin-filename", path, "-"]),
+                &fixed,
+                &[],
+            )?;
+            Ok(vec![fixed, formatted])
+        }
+        GateTool::Black => Ok(vec![stdout_of(
+            args(&["--quiet", "--stdin-filename", path, "-"]),
+            text,
+            &[],
+        )?]),
+        GateTool::Isort => {
+            // isort passes stdin through untouched when `--filename` names a directory that
+            // does not exist yet (a new package), so it is given no filename: only the
+            // directory of the config detect found, the same for a new file and an old one.
+            let mut argv = args(&["-"]);
+            if let Some(dir) = &step.config_dir {
+                argv.extend(["--settings-path".to_owned(), dir.display().to_string()]);
+            }
+            Ok(vec![stdout_of(argv, text, &[])?])
+        }
+        GateTool::Gofmt => Ok(vec![stdout_of(Vec::new(), text, &[])?]),
+        // Not formatters, or not runnable on stdin (reported by the checks instead).
+        _ => Ok(Vec::new()),
+    }
+}
+
+fn first_lines(stderr: &str, stdout: &str) -> String {
+    let text = if stderr.trim().is_empty() {
+        stdout
+    } else {
+        stderr
+    };
+    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    // A Python traceback says what went wrong on its last line.
+    let lines: Vec<&str> = if all.first().is_some_and(|l| l.starts_with("Traceback")) {
+        all[all.len().saturating_sub(1)..].to_vec()
+    } else {
+        all.into_iter().take(3).collect()
+    };
+    if lines.is_empty() {
+        "it exited with an error and printed nothing".to_owned()
+    } else {
+        lines.join(" / ")
+    }
+}
