@@ -64,6 +64,8 @@ struct Context<'a> {
     storage_events: &'a [String],
     compute_events: &'a [String],
     custom: &'a [CustomMeter],
+    /// Largest batch a recorder sends ([`crate::delivery::max_batch_size`]).
+    max_batch_size: usize,
 }
 
 /// Whether the generated code targets framework `id`: the plan's `[project] framework` when
@@ -124,6 +126,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         storage_events: &meter_events.storage,
         compute_events: &meter_events.compute,
         custom: &meter_events.custom,
+        max_batch_size: crate::delivery::max_batch_size(plan),
     };
     let has = |id| uses_framework(target, id);
     let mut files: Vec<(&str, &str)> = vec![
@@ -247,7 +250,12 @@ fn registration_step(
     lines.push(
         "// in your graceful shutdown (after the server stops), flush queued usage:".to_owned(),
     );
-    lines.push("_ = spairebilling.Shutdown(shutdownCtx)".to_owned());
+    lines.push("_ = spairebilling.Close(shutdownCtx)".to_owned());
+    lines.push(
+        "// no graceful shutdown? at the start of main, so SIGTERM still delivers queued usage:"
+            .to_owned(),
+    );
+    lines.push("// spairebilling.FlushOnSignal(10 * time.Second)".to_owned());
     let file = target
         .package
         .frameworks
