@@ -66,6 +66,8 @@ struct Context<'a> {
     storage_events: &'a [String],
     compute_events: &'a [String],
     custom: &'a [CustomMeter],
+    /// Largest batch a recorder sends ([`crate::delivery::max_batch_size`]).
+    max_batch_size: usize,
 }
 
 /// Whether the generated code targets framework `id`: the plan's `[project] framework` when
@@ -126,6 +128,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         storage_events: &meter_events.storage,
         compute_events: &meter_events.compute,
         custom: &meter_events.custom,
+        max_batch_size: crate::delivery::max_batch_size(plan),
     };
     let has = |id| uses_framework(target, id);
     let mut files: Vec<(&str, &str)> = vec![
@@ -284,27 +287,16 @@ fn registration_step(
             lines.push(format!(
                 "// in the app's shutdown path ({file}:{line}), after the server stops, flush queued usage:"
             ));
-            lines.push("_ = spairebilling.Shutdown(shutdownCtx)".to_owned());
+            lines.push("_ = spairebilling.Close(shutdownCtx)".to_owned());
         }
         None => {
             // Without one, the usage still queued when SIGTERM arrives would be lost.
             lines.push(
-                "// the app has no shutdown path: flush queued usage on SIGINT / SIGTERM\n\
-                 // (imports \"context\", \"os\", \"os/signal\", \"syscall\", \"time\"), before the server starts:"
+                "// the app has no shutdown path: at the start of main, so SIGINT / SIGTERM still\n\
+                 // deliver queued usage (imports \"time\"):"
                     .to_owned(),
             );
-            lines.push(
-                "go func() {\n\
-                 \tstop := make(chan os.Signal, 1)\n\
-                 \tsignal.Notify(stop, os.Interrupt, syscall.SIGTERM)\n\
-                 \t<-stop\n\
-                 \tctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)\n\
-                 \tdefer cancel()\n\
-                 \t_ = spairebilling.Shutdown(ctx)\n\
-                 \tos.Exit(0)\n\
-                 }()"
-                .to_owned(),
-            );
+            lines.push("spairebilling.FlushOnSignal(10 * time.Second)".to_owned());
         }
     }
     let (file, line) = match found {

@@ -67,6 +67,8 @@ struct Context<'a> {
     storage_events: &'a [String],
     compute_events: &'a [String],
     custom: &'a [CustomMeter],
+    /// Largest batch a recorder sends ([`crate::delivery::max_batch_size`]).
+    max_batch_size: usize,
 }
 
 pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
@@ -89,6 +91,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         storage_events: &meter_events.storage,
         compute_events: &meter_events.compute,
         custom: &meter_events.custom,
+        max_batch_size: crate::delivery::max_batch_size(plan),
     };
     let mut files = vec![
         (

@@ -146,6 +146,8 @@ struct Context<'a> {
     storage_events: &'a [String],
     compute_events: &'a [String],
     custom: &'a [events::CustomMeter],
+    /// Largest batch a recorder sends ([`crate::delivery::max_batch_size`]).
+    max_batch_size: usize,
 }
 
 pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
@@ -192,6 +194,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         storage_events: &events.storage,
         compute_events: &events.compute,
         custom: &events.custom,
+        max_batch_size: crate::delivery::max_batch_size(plan),
     };
 
     let env = render::environment(TEMPLATES);

@@ -163,7 +163,14 @@ fn declared_imports_are_what_the_output_imports_and_all_that_is_installed() {
                 for lib in &imported {
                     assert!(
                         [
-                            "json", "net/http", "openssl", "base64", "time", "uri", "stringio"
+                            "json",
+                            "net/http",
+                            "openssl",
+                            "base64",
+                            "time",
+                            "uri",
+                            "stringio",
+                            "securerandom"
                         ]
                         .contains(&lib.as_str()),
                         "{dir}: Ruby output requires `{lib}`"

@@ -39,6 +39,8 @@ pub struct Context {
     pub webhook_path: &'static str,
     pub webhook_cases: Vec<WebhookCase>,
     pub webhook_handler_names: Vec<String>,
+    /// Largest batch the recorder sends ([`crate::delivery::max_batch_size`]).
+    pub max_batch_size: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -208,6 +210,7 @@ impl Context {
             api_calls: plan.meters.iter().any(|m| m.kind == MeterKind::ApiCalls),
             webhook_path: WEBHOOK_PATH,
             webhook_handler_names: webhook_cases.iter().map(|c| c.handler.clone()).collect(),
+            max_batch_size: crate::delivery::max_batch_size(plan),
             webhook_cases,
         }
     }

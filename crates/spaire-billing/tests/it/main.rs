@@ -15,6 +15,7 @@ mod codegen_other;
 mod codegen_py;
 mod codegen_ts;
 mod crashsafe;
+mod delivery;
 mod detect;
 mod emulator;
 mod errors;

@@ -1,0 +1,479 @@
+//! Exactly-once delivery of the generated recorders (issue 16), one process per language.
+//!
+//! The emulator commits 30% of requests and then loses the answer (drops the connection,
+//! holds it past the client's timeout, or answers 5xx) and fails another 10% before
+//! processing them. A driver records keyed, unkeyed and re-recorded (same key again: the app
+//! retried its own handler) events, flushing as it goes; then it is sent SIGTERM while events
+//! are still queued, and the *app's own* signal handler runs (Node: an async listener that
+//! ends in `process.exit`, like close-with-grace; Python: `signal.signal` + `sys.exit`; Go:
+//! `signal.Notify` then `spairebilling.Close`; PHP: `pcntl_signal` + `exit`; Ruby: `trap` +
+//! `exit`). Every distinct event must be counted exactly once: none lost, none doubled.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use billing_detect::{FrameworkId, Language};
+use billing_emulator::EmulatorConfig;
+
+use crate::codegen::{self, Pricing};
+use crate::common;
+
+/// Events the driver records: 30 keyed, 30 unkeyed (both flushed in small batches), then,
+/// left queued for the shutdown flush, 10 re-recordings of keyed events and 10 new events.
+const DISTINCT_EVENTS: usize = 70;
+/// Each driver records with this customer id.
+const CUSTOMER: &str = "cust-once";
+
+const NODE_DRIVER: &str = r#"const usage = require(process.argv[2]);
+const customer = process.argv[3];
+(async () => {
+  for (let i = 0; i < 30; i += 1) {
+    usage.recordApiCall(customer, "/keyed", "GET", `req-${i}`);
+    if (i % 3 === 2) await usage.flushUsage();
+  }
+  for (let i = 0; i < 30; i += 1) {
+    usage.recordApiCall(customer, "/plain", "GET");
+    if (i % 3 === 2) await usage.flushUsage();
+  }
+  for (let i = 0; i < 10; i += 1) usage.recordApiCall(customer, "/keyed", "GET", `req-${i}`);
+  for (let i = 0; i < 10; i += 1) usage.recordApiCall(customer, "/tail", "GET");
+  // The app's own shutdown, as close-with-grace does it: async cleanup, then process.exit.
+  process.on("SIGTERM", () => {
+    setTimeout(() => process.exit(0), 20);
+  });
+  setInterval(() => {}, 1000);
+  console.log("ready");
+})();
+"#;
+
+const PYTHON_DRIVER: &str = r#"import signal
+import sys
+import time
+
+from PACKAGE.usage import flush_usage, record_api_call
+
+customer = sys.argv[1]
+for i in range(30):
+    record_api_call(customer, "/keyed", "GET", idempotency_key=f"req-{i}")
+    if i % 3 == 2:
+        flush_usage()
+for i in range(30):
+    record_api_call(customer, "/plain", "GET")
+    if i % 3 == 2:
+        flush_usage()
+for i in range(10):
+    record_api_call(customer, "/keyed", "GET", idempotency_key=f"req-{i}")
+for i in range(10):
+    record_api_call(customer, "/tail", "GET")
+
+
+def on_term(signum, frame):
+    sys.exit(0)
+
+
+signal.signal(signal.SIGTERM, on_term)
+print("ready", flush=True)
+while True:
+    time.sleep(1)
+"#;
+
+const GO_DRIVER: &str = r#"package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	spairebilling "example.com/CASE/internal/spairebilling"
+)
+
+func main() {
+	customer := os.Args[1]
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGTERM)
+	flush := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = spairebilling.Flush(ctx)
+	}
+	for i := 0; i < 30; i++ {
+		spairebilling.RecordAPICall(customer, "/keyed", "GET", fmt.Sprintf("req-%d", i))
+		if i%3 == 2 {
+			flush()
+		}
+	}
+	for i := 0; i < 30; i++ {
+		spairebilling.RecordAPICall(customer, "/plain", "GET")
+		if i%3 == 2 {
+			flush()
+		}
+	}
+	for i := 0; i < 10; i++ {
+		spairebilling.RecordAPICall(customer, "/keyed", "GET", fmt.Sprintf("req-%d", i))
+	}
+	for i := 0; i < 10; i++ {
+		spairebilling.RecordAPICall(customer, "/tail", "GET")
+	}
+	fmt.Println("ready")
+	<-signals
+	// The app's graceful shutdown, with the documented hook.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := spairebilling.Close(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "flush:", err)
+		os.Exit(1)
+	}
+}
+"#;
+
+const PHP_DRIVER: &str = r#"<?php
+foreach (['SpaireConfig', 'UsageRecorder', 'Usage'] as $class) {
+    require __DIR__ . "/app/Spaire/{$class}.php";
+}
+use App\Spaire\Usage;
+use App\Spaire\UsageRecorder;
+
+$customer = $argv[1];
+for ($i = 0; $i < 30; $i++) {
+    Usage::recordApiCall($customer, '/keyed', 'GET', "req-{$i}");
+    if ($i % 3 === 2) {
+        UsageRecorder::instance()->flush();
+    }
+}
+for ($i = 0; $i < 30; $i++) {
+    Usage::recordApiCall($customer, '/plain', 'GET');
+    if ($i % 3 === 2) {
+        UsageRecorder::instance()->flush();
+    }
+}
+for ($i = 0; $i < 10; $i++) {
+    Usage::recordApiCall($customer, '/keyed', 'GET', "req-{$i}");
+}
+for ($i = 0; $i < 10; $i++) {
+    Usage::recordApiCall($customer, '/tail', 'GET');
+}
+pcntl_async_signals(true);
+pcntl_signal(SIGTERM, function (): void {
+    exit(0);
+});
+echo "ready\n";
+while (true) {
+    usleep(100000);
+}
+"#;
+
+const RUBY_DRIVER: &str = r#"require_relative "lib/spaire_billing"
+
+$stdout.sync = true
+customer = ARGV[0]
+30.times do |i|
+  SpaireBilling::Usage.record_api_call(customer, "/keyed", "GET", idempotency_key: "req-#{i}")
+  SpaireBilling::UsageRecorder.flush if i % 3 == 2
+end
+30.times do |i|
+  SpaireBilling::Usage.record_api_call(customer, "/plain", "GET")
+  SpaireBilling::UsageRecorder.flush if i % 3 == 2
+end
+10.times { |i| SpaireBilling::Usage.record_api_call(customer, "/keyed", "GET", idempotency_key: "req-#{i}") }
+10.times { SpaireBilling::Usage.record_api_call(customer, "/tail", "GET") }
+trap("TERM") { exit 0 }
+puts "ready"
+loop { sleep 1 }
+"#;
+
+/// An emulator that commits-then-fails 30% of requests and fails 10% before processing.
+/// Hangs outlast the recorders' request timeout (set below), so all three ways of losing a
+/// committed answer happen.
+fn faulty_emulator(seed: u64) -> billing_emulator::BackgroundEmulator {
+    billing_emulator::spawn_background(EmulatorConfig {
+        seed,
+        fail_rate: 0.1,
+        commit_fail_rate: 0.3,
+        fault_hang_ms: 1_500,
+        ..EmulatorConfig::default()
+    })
+    .expect("emulator")
+}
+
+/// Client request timeout the drivers run with (below the emulator's hang).
+const REQUEST_TIMEOUT_MS: &str = "1000";
+
+/// Runs `command` (a driver), waits for "ready", sends SIGTERM, and checks that the emulator
+/// counted every distinct event exactly once.
+fn run_and_check(language: &str, mut command: Command, base_url: &str, token: &str) {
+    let api = codegen::Api {
+        base: base_url,
+        token,
+    };
+    let mut child = command
+        .env("SPAIRE_ACCESS_TOKEN", token)
+        .env("SPAIRE_SERVER_URL", base_url)
+        .env("SPAIRE_REQUEST_TIMEOUT_MS", REQUEST_TIMEOUT_MS)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{language}: cannot start the driver: {e}"));
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let read = stdout.read_line(&mut line).unwrap();
+        if read == 0 {
+            let output = child.wait_with_output().unwrap();
+            panic!(
+                "{language}: driver ended before it was ready ({}):\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        if line.trim() == "ready" {
+            break;
+        }
+    }
+    let output = codegen::stop(&mut child, "TERM", 60);
+    let logs = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(
+        output.status.success(),
+        "{language}: the app's own handler exits 0, got {:?}:\n{logs}",
+        output.status
+    );
+    // The API does not return external_id; what each event was recorded for tells them apart.
+    let events = all_events(&api);
+    let count = |endpoint: &str| {
+        events
+            .iter()
+            .filter(|e| e["metadata"]["endpoint"] == endpoint)
+            .count()
+    };
+    let counts = [
+        ("/keyed", count("/keyed")),
+        ("/plain", count("/plain")),
+        ("/tail", count("/tail")),
+    ];
+    assert_eq!(
+        (events.len(), counts),
+        (
+            DISTINCT_EVENTS,
+            [("/keyed", 30), ("/plain", 30), ("/tail", 10)]
+        ),
+        "{language}: every distinct event exactly once (the 10 keyed re-recordings are \
+         duplicates of stored events); logs:\n{logs}"
+    );
+}
+
+/// Every event the emulator stored, through the faults (a read may fail too, so retry).
+fn all_events(api: &codegen::Api<'_>) -> Vec<serde_json::Value> {
+    let mut items = Vec::new();
+    for page in 1.. {
+        let path = format!("/v1/events/?external_customer_id={CUSTOMER}&limit=100&page={page}");
+        let auth = format!("Bearer {}", api.token);
+        let body = (0..50)
+            .find_map(|_| {
+                let (status, text) = codegen::http(
+                    "GET",
+                    &format!("{}{path}", api.base),
+                    &[("Authorization", &auth)],
+                    "",
+                )
+                .ok()?;
+                (status == 200).then(|| serde_json::from_str::<serde_json::Value>(&text).ok())?
+            })
+            .expect("the emulator answered a read within 50 tries");
+        let page_items = body["items"].as_array().cloned().unwrap_or_default();
+        if page_items.is_empty() {
+            break;
+        }
+        items.extend(page_items);
+    }
+    items
+}
+
+/// The plan the drivers are generated from. Its meter is not created in the emulator: the
+/// check counts stored events, and a create could itself be faulted.
+fn plan_for(base_url: &str) -> billing_plan::BillingPlan {
+    codegen::plan(&["api-calls"], Pricing::Unit, false, Some(base_url))
+}
+
+fn find_file(root: &Path, name: &str) -> PathBuf {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.file_name().is_some_and(|n| n == "node_modules") {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n == name) {
+                return path;
+            }
+        }
+    }
+    panic!("{name} not generated under {}", root.display());
+}
+
+#[test]
+fn node_recorder_counts_every_event_once_through_faults_and_sigterm() {
+    let Some(node) = codegen::program("node") else {
+        return;
+    };
+    let modules = common::repo_root().join("tests/toolchains/node/node_modules");
+    let Some(modules) = codegen::toolchain(modules, "the Node test toolchain") else {
+        return;
+    };
+    let emulator = faulty_emulator(16);
+    let base_url = emulator.base_url();
+    let plan = plan_for(&base_url);
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = crate::codegen_ts::fixtures()
+        .into_iter()
+        .find(|f| f.name == "express-cjs-js")
+        .unwrap();
+    codegen::copy_dir(&codegen::codegen_fixture("ts", fixture.name), dir.path());
+    codegen::generate_into(
+        dir.path(),
+        &crate::codegen_ts::profile_for(dir.path(), &fixture),
+        &plan,
+    );
+    std::os::unix::fs::symlink(&modules, dir.path().join("node_modules")).unwrap();
+    std::fs::write(dir.path().join("driver.cjs"), NODE_DRIVER).unwrap();
+    let usage = find_file(dir.path(), "usage.js");
+    let mut command = Command::new(node);
+    command
+        .arg("driver.cjs")
+        .arg(&usage)
+        .arg(CUSTOMER)
+        .current_dir(dir.path());
+    run_and_check("node", command, &base_url, emulator.token());
+}
+
+#[test]
+fn python_recorder_counts_every_event_once_through_faults_and_sigterm() {
+    let Some(python) = crate::codegen_py::venv_python() else {
+        return;
+    };
+    let emulator = faulty_emulator(17);
+    let base_url = emulator.base_url();
+    let plan = plan_for(&base_url);
+    let dir = tempfile::tempdir().unwrap();
+    codegen::copy_dir(&codegen::codegen_fixture("py", "flask"), dir.path());
+    codegen::generate_into(
+        dir.path(),
+        &crate::codegen_py::fixture_profile("flask", dir.path()),
+        &plan,
+    );
+    let usage = find_file(dir.path(), "usage.py");
+    let package = usage
+        .parent()
+        .unwrap()
+        .strip_prefix(dir.path())
+        .unwrap()
+        .to_string_lossy()
+        .replace('/', ".");
+    std::fs::write(
+        dir.path().join("driver.py"),
+        PYTHON_DRIVER.replace("PACKAGE", &package),
+    )
+    .unwrap();
+    let mut command = Command::new(python);
+    command
+        .arg("driver.py")
+        .arg(CUSTOMER)
+        .current_dir(dir.path());
+    run_and_check("python", command, &base_url, emulator.token());
+}
+
+#[test]
+fn go_recorder_counts_every_event_once_through_faults_and_sigterm() {
+    let Some(go) = codegen::program("go") else {
+        return;
+    };
+    let emulator = faulty_emulator(18);
+    let base_url = emulator.base_url();
+    let plan = plan_for(&base_url);
+    let gopath = tempfile::tempdir().unwrap();
+    let case = "delivery";
+    let dir = gopath.path().join("src/example.com").join(case);
+    codegen::copy_dir(&codegen::codegen_fixture("go", "nethttp"), &dir);
+    std::fs::write(
+        dir.join("go.mod"),
+        format!("module example.com/{case}\n\ngo 1.19\n"),
+    )
+    .unwrap();
+    codegen::generate_into(
+        &dir,
+        &crate::codegen_other::profile(&dir, Language::Go, FrameworkId::GoNethttp),
+        &plan,
+    );
+    std::fs::create_dir_all(dir.join("cmd/driver")).unwrap();
+    std::fs::write(
+        dir.join("cmd/driver/main.go"),
+        GO_DRIVER.replace("CASE", case),
+    )
+    .unwrap();
+    let binary = dir.join("driver-bin");
+    codegen::run_ok(
+        Command::new(go)
+            .args(["build", "-o", binary.to_str().unwrap(), "./cmd/driver"])
+            .current_dir(&dir)
+            .env("GO111MODULE", "off")
+            .env("GOFLAGS", "")
+            .env("GOPATH", gopath.path()),
+        "go build driver",
+    );
+    let mut command = Command::new(binary);
+    command.arg(CUSTOMER);
+    run_and_check("go", command, &base_url, emulator.token());
+}
+
+#[test]
+fn php_recorder_counts_every_event_once_through_faults_and_sigterm() {
+    let Some(php) = codegen::program("php") else {
+        return;
+    };
+    let emulator = faulty_emulator(19);
+    let base_url = emulator.base_url();
+    let plan = plan_for(&base_url);
+    let dir = tempfile::tempdir().unwrap();
+    codegen::copy_dir(&codegen::codegen_fixture("php", "laravel11"), dir.path());
+    codegen::generate_into(
+        dir.path(),
+        &crate::codegen_other::profile(dir.path(), Language::Php, FrameworkId::Laravel),
+        &plan,
+    );
+    std::fs::write(dir.path().join("driver.php"), PHP_DRIVER).unwrap();
+    let mut command = Command::new(php);
+    command
+        .arg("driver.php")
+        .arg(CUSTOMER)
+        .current_dir(dir.path());
+    run_and_check("php", command, &base_url, emulator.token());
+}
+
+#[test]
+fn ruby_recorder_counts_every_event_once_through_faults_and_sigterm() {
+    let Some(ruby) = codegen::program("ruby") else {
+        return;
+    };
+    let emulator = faulty_emulator(20);
+    let base_url = emulator.base_url();
+    let plan = plan_for(&base_url);
+    let dir = tempfile::tempdir().unwrap();
+    codegen::copy_dir(&codegen::codegen_fixture("ruby", "rails"), dir.path());
+    codegen::generate_into(
+        dir.path(),
+        &crate::codegen_other::profile(dir.path(), Language::Ruby, FrameworkId::Rails),
+        &plan,
+    );
+    std::fs::write(dir.path().join("driver.rb"), RUBY_DRIVER).unwrap();
+    let mut command = Command::new(ruby);
+    command
+        .arg("driver.rb")
+        .arg(CUSTOMER)
+        .current_dir(dir.path());
+    run_and_check("ruby", command, &base_url, emulator.token());
+}
