@@ -877,20 +877,34 @@ mod tests {
         assert_eq!(cost.aggregation.property.as_deref(), Some("_cost.amount"));
         assert_eq!(plan.llm_cost_markup(), Some("1.2"));
         let written = crate::write::render(&plan, None).unwrap();
-        assert!(written.contains("preset = \"llm-cost\"\nmarkup = 1.2\n"), "{written}");
+        assert!(
+            written.contains("preset = \"llm-cost\"\nmarkup = 1.2\n"),
+            "{written}"
+        );
         assert_eq!(parse("p", &written).unwrap(), plan);
         // Without a markup the cost is billed as is.
         let plain = parse("p", "[[meters]]\npreset = \"llm-cost\"\n").unwrap();
         assert_eq!(plain.llm_cost_markup(), Some("1"));
-        assert_eq!(parse("p", "[[meters]]\npreset = \"storage\"\n").unwrap().llm_cost_markup(), None);
+        assert_eq!(
+            parse("p", "[[meters]]\npreset = \"storage\"\n")
+                .unwrap()
+                .llm_cost_markup(),
+            None
+        );
     }
 
     #[test]
     fn a_markup_is_positive_and_only_for_llm_cost() {
         let text = error("[[meters]]\npreset = \"llm-cost\"\nmarkup = -1\n");
-        assert!(text.contains("meters[0].markup: expected a positive number"), "{text}");
+        assert!(
+            text.contains("meters[0].markup: expected a positive number"),
+            "{text}"
+        );
         let text = error("[[meters]]\npreset = \"llm-cost\"\nmarkup = \"lots\"\n");
-        assert!(text.contains("meters[0].markup: expected a positive number"), "{text}");
+        assert!(
+            text.contains("meters[0].markup: expected a positive number"),
+            "{text}"
+        );
         let text = error("[[meters]]\npreset = \"api-calls\"\nmarkup = 1.2\n");
         assert!(text.contains("meters[0].markup: unknown key"), "{text}");
     }
