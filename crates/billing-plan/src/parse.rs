@@ -869,6 +869,47 @@ mod tests {
     }
 
     #[test]
+    fn llm_cost_takes_a_markup_and_writes_it_back() {
+        let source = "[[meters]]\npreset = \"llm-tokens\"\n\n[[meters]]\npreset = \"llm-cost\"\nmarkup = 1.2\n";
+        let plan = parse("p", source).unwrap();
+        let cost = plan.meters.iter().find(|m| m.bills_llm_cost()).unwrap();
+        assert_eq!(cost.markup.as_deref(), Some("1.2"));
+        assert_eq!(cost.aggregation.property.as_deref(), Some("_cost.amount"));
+        assert_eq!(plan.llm_cost_markup(), Some("1.2"));
+        let written = crate::write::render(&plan, None).unwrap();
+        assert!(
+            written.contains("preset = \"llm-cost\"\nmarkup = 1.2\n"),
+            "{written}"
+        );
+        assert_eq!(parse("p", &written).unwrap(), plan);
+        // Without a markup the cost is billed as is.
+        let plain = parse("p", "[[meters]]\npreset = \"llm-cost\"\n").unwrap();
+        assert_eq!(plain.llm_cost_markup(), Some("1"));
+        assert_eq!(
+            parse("p", "[[meters]]\npreset = \"storage\"\n")
+                .unwrap()
+                .llm_cost_markup(),
+            None
+        );
+    }
+
+    #[test]
+    fn a_markup_is_positive_and_only_for_llm_cost() {
+        let text = error("[[meters]]\npreset = \"llm-cost\"\nmarkup = -1\n");
+        assert!(
+            text.contains("meters[0].markup: expected a positive number"),
+            "{text}"
+        );
+        let text = error("[[meters]]\npreset = \"llm-cost\"\nmarkup = \"lots\"\n");
+        assert!(
+            text.contains("meters[0].markup: expected a positive number"),
+            "{text}"
+        );
+        let text = error("[[meters]]\npreset = \"api-calls\"\nmarkup = 1.2\n");
+        assert!(text.contains("meters[0].markup: unknown key"), "{text}");
+    }
+
+    #[test]
     fn defaults_fill_an_minimal_plan() {
         let plan = parse("p", "[[meters]]\npreset = \"api-calls\"\n").unwrap();
         assert_eq!(plan.environment, Environment::Sandbox);
