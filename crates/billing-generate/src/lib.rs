@@ -16,6 +16,8 @@ pub mod ruby;
 pub mod typescript;
 
 #[cfg(test)]
+mod registry_tests;
+#[cfg(test)]
 mod vocab_tests;
 
 use std::path::Path;
