@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::python::events::{self, CustomMeter, MeterEvents, WebhookEvent};
 use crate::python::{created_or_modified, join, read_optional};
-use crate::render::{self, Template};
+use crate::render;
 use crate::{GenerateError, Target};
 use billing_plan::CustomerSource;
 
@@ -21,35 +21,6 @@ mod go_scan;
 /// Directory of the generated package inside the Go module.
 pub const PACKAGE_DIR: &str = "internal/spairebilling";
 pub use billing_vocab::WEBHOOK_PATH;
-
-const TEMPLATES: &[Template] = &[
-    ("config.go", include_str!("../templates/go/config.go.j2")),
-    (
-        "recorder.go",
-        include_str!("../templates/go/recorder.go.j2"),
-    ),
-    ("usage.go", include_str!("../templates/go/usage.go.j2")),
-    ("balance.go", include_str!("../templates/go/balance.go.j2")),
-    (
-        "customer.go",
-        include_str!("../templates/go/customer.go.j2"),
-    ),
-    (
-        "middleware.go",
-        include_str!("../templates/go/middleware.go.j2"),
-    ),
-    (
-        "webhooks.go",
-        include_str!("../templates/go/webhooks.go.j2"),
-    ),
-    (
-        "webhook_handlers.go",
-        include_str!("../templates/go/webhook_handlers.go.j2"),
-    ),
-    ("gin.go", include_str!("../templates/go/gin.go.j2")),
-    ("echo.go", include_str!("../templates/go/echo.go.j2")),
-    ("fiber.go", include_str!("../templates/go/fiber.go.j2")),
-];
 
 #[derive(Serialize)]
 struct Context<'a> {
@@ -176,7 +147,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
             }
         }
     }
-    let env = render::environment(TEMPLATES);
+    let env = render::environment(&render::embedded("go", std::convert::identity));
     let mut changes = ChangeSet::default();
     for (file, summary) in files {
         let path = join(&join(&target.package.path, PACKAGE_DIR), file);

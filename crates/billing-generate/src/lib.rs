@@ -38,6 +38,8 @@ fn check_llm_cost_language(target: &Target<'_>) -> Result<(), GenerateError> {
 }
 
 #[cfg(test)]
+mod registry_tests;
+#[cfg(test)]
 mod vocab_tests;
 
 use std::path::Path;

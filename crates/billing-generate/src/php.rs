@@ -14,44 +14,11 @@ use serde::Serialize;
 use crate::go::{default_meter, env_vars};
 use crate::python::events::{self, CustomMeter, MeterEvents, WebhookEvent};
 use crate::python::{created_or_modified, join, read_optional};
-use crate::render::{self, Template};
+use crate::render;
 use crate::{GenerateError, Target};
 
 pub use billing_vocab::WEBHOOK_PATH;
 const MIDDLEWARE_CLASS: &str = "\\App\\Http\\Middleware\\SpaireUsage::class";
-
-const TEMPLATES: &[Template] = &[
-    (
-        "SpaireConfig.php",
-        include_str!("../templates/php/SpaireConfig.php.j2"),
-    ),
-    ("spaire.php", include_str!("../templates/php/spaire.php.j2")),
-    (
-        "UsageRecorder.php",
-        include_str!("../templates/php/UsageRecorder.php.j2"),
-    ),
-    ("Usage.php", include_str!("../templates/php/Usage.php.j2")),
-    (
-        "Balance.php",
-        include_str!("../templates/php/Balance.php.j2"),
-    ),
-    (
-        "WebhookVerifier.php",
-        include_str!("../templates/php/WebhookVerifier.php.j2"),
-    ),
-    (
-        "WebhookHandlers.php",
-        include_str!("../templates/php/WebhookHandlers.php.j2"),
-    ),
-    (
-        "SpaireUsage.php",
-        include_str!("../templates/php/SpaireUsage.php.j2"),
-    ),
-    (
-        "SpaireWebhookController.php",
-        include_str!("../templates/php/SpaireWebhookController.php.j2"),
-    ),
-];
 
 #[derive(Serialize)]
 struct Context<'a> {
@@ -138,7 +105,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
             "webhook endpoint",
         ));
     }
-    let env = render::environment(TEMPLATES);
+    let env = render::environment(&render::embedded("php", std::convert::identity));
     let mut changes = ChangeSet::default();
     for (file, dir, summary) in files {
         let path = join(&join(&target.package.path, dir), file);

@@ -15,7 +15,7 @@ use billing_changeset::{ChangeSet, EnvVarName, FileAction, FileChange, FileOrigi
 use billing_plan::{CustomerSource, Meter};
 use serde::Serialize;
 
-use crate::render::{self, Template};
+use crate::render;
 use crate::{GenerateError, Target};
 pub use layout::{PythonFramework, PythonLayout};
 
@@ -25,50 +25,6 @@ use events::{MeterEvents, WebhookEvent};
 pub const PACKAGE: &str = "spaire_billing";
 /// URL path of the webhook endpoint in every Python framework.
 pub use billing_vocab::WEBHOOK_PATH;
-
-const TEMPLATES: &[Template] = &[
-    (
-        "__init__.py",
-        include_str!("../templates/python/__init__.py.j2"),
-    ),
-    (
-        "client.py",
-        include_str!("../templates/python/client.py.j2"),
-    ),
-    ("usage.py", include_str!("../templates/python/usage.py.j2")),
-    (
-        "balance.py",
-        include_str!("../templates/python/balance.py.j2"),
-    ),
-    (
-        "customer.py",
-        include_str!("../templates/python/customer.py.j2"),
-    ),
-    (
-        "webhooks.py",
-        include_str!("../templates/python/webhooks.py.j2"),
-    ),
-    (
-        "fastapi_integration.py",
-        include_str!("../templates/python/fastapi_integration.py.j2"),
-    ),
-    (
-        "flask_integration.py",
-        include_str!("../templates/python/flask_integration.py.j2"),
-    ),
-    (
-        "django_middleware.py",
-        include_str!("../templates/python/django_middleware.py.j2"),
-    ),
-    (
-        "django_views.py",
-        include_str!("../templates/python/django_views.py.j2"),
-    ),
-    (
-        "django_urls.py",
-        include_str!("../templates/python/django_urls.py.j2"),
-    ),
-];
 
 /// The dotted module the wiring of call sites imports the usage helpers from
 /// (`record_llm_usage`, `record_agent_run`, `record_storage_upload`, `record_api_call`,
@@ -197,7 +153,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         max_batch_size: crate::delivery::max_batch_size(plan),
     };
 
-    let env = render::environment(TEMPLATES);
+    let env = render::environment(&render::embedded("python", std::convert::identity));
     let mut files: Vec<(&str, &str, &str)> = vec![
         (
             "__init__.py",

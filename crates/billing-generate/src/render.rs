@@ -11,13 +11,43 @@ use serde::Serialize;
 
 use crate::GenerateError;
 
-/// A template embedded in the binary: its name (the path under `templates/`) and source.
+/// A template embedded in the binary: its name (as the generator refers to it) and source.
 pub type Template = (&'static str, &'static str);
+
+/// Every file under `templates/` (path relative to it, source), written by `build.rs`.
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/templates.rs"));
+}
+
+/// Whether `path` (relative to `templates/`, e.g. `go/gin.go.j2`) is embedded.
+pub fn is_embedded(path: &str) -> bool {
+    embedded::EMBEDDED.iter().any(|(p, _)| *p == path)
+}
+
+/// The templates under `templates/<dir>/`, each named by `name` from its path relative to
+/// that directory without `.j2` (`frameworks/express.ts` in `typescript/`).
+pub fn embedded(dir: &str, name: fn(&'static str) -> &'static str) -> Vec<Template> {
+    embedded::EMBEDDED
+        .iter()
+        .filter_map(|(path, source)| {
+            let relative = path.strip_prefix(dir)?.strip_prefix('/')?;
+            let relative = relative.strip_suffix(".j2").unwrap_or(relative);
+            Some((name(relative), *source))
+        })
+        .collect()
+}
 
 /// Builds an environment with strict undefined handling, so a missing context variable is a
 /// render error instead of silently empty code, and the escaping filters of [`crate::escape`]
 /// that every plan value passes through on its way into generated code.
 pub fn environment(templates: &[Template]) -> Environment<'static> {
+    debug_assert!(
+        templates
+            .iter()
+            .enumerate()
+            .all(|(i, (name, _))| templates[..i].iter().all(|(n, _)| n != name)),
+        "two templates are named alike"
+    );
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_syntax(

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::go::{default_meter, env_vars};
 use crate::python::events::{self, CustomMeter, MeterEvents, WebhookEvent};
 use crate::python::{created_or_modified, join, read_optional};
-use crate::render::{self, Template};
+use crate::render;
 use crate::session_auth;
 use crate::{GenerateError, Target};
 
@@ -22,43 +22,6 @@ pub use billing_vocab::WEBHOOK_PATH;
 fn route() -> String {
     format!("post \"{WEBHOOK_PATH}\", to: \"spaire_webhooks#create\"")
 }
-
-const TEMPLATES: &[Template] = &[
-    (
-        "spaire_billing.rb",
-        include_str!("../templates/ruby/spaire_billing.rb.j2"),
-    ),
-    ("config.rb", include_str!("../templates/ruby/config.rb.j2")),
-    (
-        "usage_recorder.rb",
-        include_str!("../templates/ruby/usage_recorder.rb.j2"),
-    ),
-    ("usage.rb", include_str!("../templates/ruby/usage.rb.j2")),
-    (
-        "balance.rb",
-        include_str!("../templates/ruby/balance.rb.j2"),
-    ),
-    (
-        "api_call_middleware.rb",
-        include_str!("../templates/ruby/api_call_middleware.rb.j2"),
-    ),
-    (
-        "webhook_verifier.rb",
-        include_str!("../templates/ruby/webhook_verifier.rb.j2"),
-    ),
-    (
-        "webhook_handlers.rb",
-        include_str!("../templates/ruby/webhook_handlers.rb.j2"),
-    ),
-    (
-        "initializer.rb",
-        include_str!("../templates/ruby/initializer.rb.j2"),
-    ),
-    (
-        "webhooks_controller.rb",
-        include_str!("../templates/ruby/webhooks_controller.rb.j2"),
-    ),
-];
 
 #[derive(Serialize)]
 struct Context<'a> {
@@ -162,7 +125,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
             "webhook endpoint",
         ));
     }
-    let env = render::environment(TEMPLATES);
+    let env = render::environment(&render::embedded("ruby", std::convert::identity));
     let mut changes = ChangeSet::default();
     for (template, file, summary) in files {
         let path = join(&target.package.path, &file);

@@ -27,119 +27,17 @@ use serde::Serialize;
 pub use context::{WEBHOOK_PATH, usage_exports};
 pub use layout::Layout;
 
-use crate::render::{self, Template};
+use crate::render;
 use crate::{GenerateError, Target};
 
 /// The npm package generated code depends on.
 pub const SDK_PACKAGE: &str = billing_vocab::TYPESCRIPT_SDK.name;
 
-const TEMPLATES: &[Template] = &[
-    (
-        "client",
-        include_str!("../templates/typescript/client.ts.j2"),
-    ),
-    (
-        "recorder",
-        include_str!("../templates/typescript/recorder.ts.j2"),
-    ),
-    ("usage", include_str!("../templates/typescript/usage.ts.j2")),
-    (
-        "customer",
-        include_str!("../templates/typescript/customer.ts.j2"),
-    ),
-    (
-        "balance",
-        include_str!("../templates/typescript/balance.ts.j2"),
-    ),
-    (
-        "webhooks",
-        include_str!("../templates/typescript/webhooks.ts.j2"),
-    ),
-    (
-        "webhook-handlers",
-        include_str!("../templates/typescript/webhook-handlers.ts.j2"),
-    ),
-    (
-        "env.example",
-        include_str!("../templates/typescript/env.example.j2"),
-    ),
-    (
-        "express",
-        include_str!("../templates/typescript/frameworks/express.ts.j2"),
-    ),
-    (
-        "fastify",
-        include_str!("../templates/typescript/frameworks/fastify.ts.j2"),
-    ),
-    (
-        "hono",
-        include_str!("../templates/typescript/frameworks/hono.ts.j2"),
-    ),
-    (
-        "elysia",
-        include_str!("../templates/typescript/frameworks/elysia.ts.j2"),
-    ),
-    (
-        "next",
-        include_str!("../templates/typescript/frameworks/next.ts.j2"),
-    ),
-    (
-        "next-webhook-route",
-        include_str!("../templates/typescript/frameworks/next-webhook-route.ts.j2"),
-    ),
-    (
-        "next-webhook-pages",
-        include_str!("../templates/typescript/frameworks/next-webhook-pages.ts.j2"),
-    ),
-    (
-        "sveltekit",
-        include_str!("../templates/typescript/frameworks/sveltekit.ts.j2"),
-    ),
-    (
-        "sveltekit-hooks",
-        include_str!("../templates/typescript/frameworks/sveltekit-hooks.ts.j2"),
-    ),
-    (
-        "sveltekit-webhook",
-        include_str!("../templates/typescript/frameworks/sveltekit-webhook.ts.j2"),
-    ),
-    (
-        "nuxt-middleware",
-        include_str!("../templates/typescript/frameworks/nuxt-middleware.ts.j2"),
-    ),
-    (
-        "nuxt-webhook",
-        include_str!("../templates/typescript/frameworks/nuxt-webhook.ts.j2"),
-    ),
-    (
-        "astro",
-        include_str!("../templates/typescript/frameworks/astro.ts.j2"),
-    ),
-    (
-        "astro-middleware",
-        include_str!("../templates/typescript/frameworks/astro-middleware.ts.j2"),
-    ),
-    (
-        "astro-webhook",
-        include_str!("../templates/typescript/frameworks/astro-webhook.ts.j2"),
-    ),
-    (
-        "remix",
-        include_str!("../templates/typescript/frameworks/remix.ts.j2"),
-    ),
-    (
-        "remix-webhook",
-        include_str!("../templates/typescript/frameworks/remix-webhook.ts.j2"),
-    ),
-    (
-        "serverless",
-        include_str!("../templates/typescript/frameworks/serverless.ts.j2"),
-    ),
-    (
-        "serverless-webhook",
-        include_str!("../templates/typescript/frameworks/serverless-webhook.ts.j2"),
-    ),
-];
+/// Templates are named by file stem: `typescript/frameworks/express.ts.j2` is `express`.
+fn template_name(path: &'static str) -> &'static str {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    file.strip_suffix(".ts").unwrap_or(file)
+}
 
 /// Metadata keys the generated helpers write for a meter kind — the only properties a meter
 /// of that kind may aggregate. `model` and `method` are written when the caller passes them.
@@ -227,7 +125,7 @@ type Context = context::Context;
 
 impl Renderer {
     fn new(base: Context) -> Self {
-        let mut env = render::environment(TEMPLATES);
+        let mut env = render::environment(&render::embedded("typescript", template_name));
         let ts = base.ts;
         let esm = base.esm;
         env.add_function(

@@ -2,15 +2,17 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A Spaire environment: the value of `environment = "..."` in `spaire-billing.toml`.
+/// A Spaire environment: the value of `environment = "..."` in `spaire-billing.toml`, of
+/// `--environment` (clap `ValueEnum`) and of the MCP tools' `environment` argument (JSON
+/// Schema). The variant doc comments are what `--help` and the agent read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
-    /// Spaire's sandbox (test mode); the default.
+    /// Spaire's sandbox (test mode): test money, safe to try things. The default.
     Sandbox,
-    /// The live account: real money.
+    /// The live account: real money. Only when the user explicitly asks for it.
     Production,
     /// The built-in emulator (`spaire-billing emulator`).
     Local,

@@ -77,4 +77,16 @@ impl LanguageFamily {
             LanguageFamily::Ruby => "Ruby",
         }
     }
+
+    /// The family's directory under `crates/billing-generate/templates/`, which its
+    /// generator renders from.
+    pub fn template_dir(self) -> &'static str {
+        match self {
+            LanguageFamily::Js => "typescript",
+            LanguageFamily::Python => "python",
+            LanguageFamily::Go => "go",
+            LanguageFamily::Php => "php",
+            LanguageFamily::Ruby => "ruby",
+        }
+    }
 }

@@ -22,7 +22,7 @@ pub mod webhook;
 mod single_definition;
 
 pub use environment::Environment;
-pub use framework::{Capabilities, FrameworkId, FrameworkInfo};
+pub use framework::{Capabilities, Detection, FrameworkId, FrameworkInfo};
 pub use language::{Language, LanguageFamily};
 pub use meter::{AggregationFunc, MeterKind, PRESETS, PresetMeter, PresetSpec, preset};
 pub use sdk::{PYTHON_SDK, SdkPackage, TYPESCRIPT_SDK};

@@ -237,6 +237,92 @@ fn each_vocabulary_string_is_written_in_exactly_one_source_file() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// `(enum name, variant names)` of every `enum` declared in `text`. Reads declarations as
+/// text: enough for this crate's own sources, where every enum is `enum Name { A, B(..), }`.
+fn enums(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices("enum ") {
+        if at > 0 && text[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let rest = &text[at + "enum ".len()..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let Some(open) = rest.find('{') else { continue };
+        if name.is_empty() || rest[name.len()..open].contains([';', '(', '=']) {
+            continue;
+        }
+        let mut depth = 0usize;
+        let mut items = vec![String::new()];
+        for c in rest[open..].chars() {
+            match c {
+                '{' | '(' | '[' | '<' => depth += 1,
+                '}' | ')' | ']' | '>' => depth = depth.saturating_sub(1),
+                ',' if depth == 1 => items.push(String::new()),
+                _ if depth == 1 => items.last_mut().expect("starts with one").push(c),
+                _ => {}
+            }
+            if depth == 0 {
+                break;
+            }
+        }
+        let variants = items
+            .iter()
+            .filter_map(|item| {
+                let item = item.trim_start().trim_start_matches('{').trim_start();
+                let ident: String = item
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                (!ident.is_empty()).then_some(ident)
+            })
+            .collect();
+        out.push((name, variants));
+    }
+    out
+}
+
+/// A second enum with every variant of a vocabulary enum is a copy that can drift (the CLI's
+/// and the MCP server's `EnvironmentArg` were): flags and tool arguments take the vocabulary
+/// enum itself, with the `clap` / `schemars` features.
+#[test]
+fn no_vocabulary_enum_is_copied_outside_this_crate() {
+    fn names<T: std::fmt::Debug>(all: &[T]) -> Vec<String> {
+        all.iter().map(|v| format!("{v:?}")).collect()
+    }
+    let vocabulary = [
+        ("Environment", names(&crate::Environment::ALL)),
+        ("Language", names(&crate::Language::ALL)),
+        ("AggregationFunc", names(&crate::AggregationFunc::ALL)),
+        ("FrameworkId", names(crate::FrameworkId::ALL)),
+    ];
+    let sources = sources();
+    let own = enums(&sources["billing-vocab/src/environment.rs"]);
+    assert_eq!(
+        own,
+        vec![("Environment".to_owned(), vocabulary[0].1.clone())],
+        "the enum reader no longer reads this crate's own enum"
+    );
+    let mut copies = Vec::new();
+    for (file, text) in sources
+        .iter()
+        .filter(|(f, _)| !f.starts_with("billing-vocab/"))
+    {
+        for (name, variants) in enums(text) {
+            for (original, wanted) in &vocabulary {
+                if wanted.iter().all(|w| variants.contains(w)) {
+                    copies.push(format!(
+                        "{file}: `enum {name}` copies billing_vocab::{original}; use it instead"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(copies.is_empty(), "{}", copies.join("\n"));
+}
+
 #[test]
 fn every_listed_homonym_is_still_there() {
     let sources = sources();

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use billing_plan::Environment;
-use clap::{Args, ValueEnum};
+use clap::Args;
 
 /// The project directory, a positional `PATH` defaulting to the current directory.
 #[derive(Debug, Clone, Args)]
@@ -63,7 +63,7 @@ pub struct NoInstallArg {
 pub struct EnvironmentFlag {
     /// Spaire environment for remote steps, instead of the plan file's `environment`.
     #[arg(long, value_enum, value_name = "ENV")]
-    pub environment: Option<EnvironmentArg>,
+    pub environment: Option<Environment>,
 }
 
 /// `--server-url`: the API base URL (e.g. a running emulator's).
@@ -73,27 +73,6 @@ pub struct ServerUrlArg {
     /// `server_url`.
     #[arg(long, value_name = "URL", value_parser = crate::flag_values::server_url)]
     pub server_url: Option<String>,
-}
-
-/// `--environment` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum EnvironmentArg {
-    /// Spaire's sandbox (test mode); the default.
-    Sandbox,
-    /// The live account: real money.
-    Production,
-    /// The built-in emulator (`spaire-billing emulator`).
-    Local,
-}
-
-impl From<EnvironmentArg> for Environment {
-    fn from(arg: EnvironmentArg) -> Self {
-        match arg {
-            EnvironmentArg::Sandbox => Environment::Sandbox,
-            EnvironmentArg::Production => Environment::Production,
-            EnvironmentArg::Local => Environment::Local,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -19,66 +19,19 @@ use crate::profile::{
 use crate::scan::Scan;
 use crate::text::{file_name, join_rel, line_text, strip_dir};
 use crate::workspace::{Ecosystem, Workspaces};
+use billing_vocab::{FrameworkInfo, LanguageFamily};
 
 const JS_EXTENSIONS: &[&str] = &["ts", "tsx", "mts", "cts", "js", "jsx", "mjs", "cjs"];
 
-/// Dependencies that identify each framework.
-const FRAMEWORK_DEPS: &[(FrameworkId, &[&str])] = &[
-    // Meta-frameworks first: when one serves another (Astro + Hono, React Router + Express),
-    // the meta-framework is named first.
-    (FrameworkId::Nextjs, &["next"]),
-    (FrameworkId::Nuxt, &["nuxt"]),
-    (FrameworkId::Sveltekit, &["@sveltejs/kit"]),
-    (FrameworkId::Astro, &["astro"]),
-    (
-        FrameworkId::Remix,
-        &[
-            "@remix-run/node",
-            "@remix-run/dev",
-            "@remix-run/serve",
-            "@remix-run/express",
-            "@remix-run/cloudflare",
-            "@remix-run/deno",
-        ],
-    ),
-    (
-        FrameworkId::ReactRouter,
-        &[
-            "@react-router/dev",
-            "@react-router/node",
-            "@react-router/serve",
-            "@react-router/express",
-            "@react-router/cloudflare",
-        ],
-    ),
-    (FrameworkId::Express, &["express"]),
-    (FrameworkId::Fastify, &["fastify"]),
-    (FrameworkId::Hono, &["hono"]),
-    (FrameworkId::Elysia, &["elysia"]),
-    (
-        FrameworkId::NodeServerless,
-        &[
-            "serverless",
-            "@vercel/node",
-            "@netlify/functions",
-            "@types/aws-lambda",
-        ],
-    ),
-];
-
-/// Config files (by name prefix) that confirm a framework.
-const FRAMEWORK_CONFIGS: &[(FrameworkId, &[&str])] = &[
-    (FrameworkId::Nextjs, &["next.config."]),
-    (FrameworkId::Sveltekit, &["svelte.config."]),
-    (FrameworkId::Nuxt, &["nuxt.config."]),
-    (FrameworkId::Astro, &["astro.config."]),
-    (FrameworkId::Remix, &["remix.config."]),
-    (FrameworkId::ReactRouter, &["react-router.config."]),
-    (
-        FrameworkId::NodeServerless,
-        &["serverless.yml", "serverless.yaml", "serverless.ts"],
-    ),
-];
+/// The JavaScript frameworks of the registry in detection order: meta-frameworks (built by
+/// their bundler) first, so when one serves another (Astro + Hono, React Router + Express)
+/// the meta-framework is named first. What identifies each is its registry entry's
+/// `detection`: dependency names, config file prefixes, constructor modules.
+fn js_frameworks() -> Vec<&'static FrameworkInfo> {
+    let mut frameworks: Vec<_> = FrameworkId::of_family(LanguageFamily::Js).collect();
+    frameworks.sort_by_key(|f| !f.capabilities.bundler);
+    frameworks
+}
 
 pub struct NodeInput<'a> {
     pub dir: &'a str,
@@ -131,25 +84,26 @@ pub fn analyze(scan: &mut Scan<'_>, input: &NodeInput<'_>) -> Package {
 
     // 1. Frameworks from dependencies and config files.
     let mut builders: Vec<FrameworkBuilder> = Vec::new();
-    for (id, names) in FRAMEWORK_DEPS {
-        let mut b = FrameworkBuilder::new(*id);
-        for name in *names {
+    for info in js_frameworks() {
+        let id = info.framework;
+        let mut b = FrameworkBuilder::new(id);
+        for name in info.detection.packages {
             if let Some((dep, spec)) = find_dep(name) {
                 b.declare(dep, &installed_version(scan, dir, name, spec));
             }
         }
-        if let Some((_, prefixes)) = FRAMEWORK_CONFIGS.iter().find(|(i, _)| i == id) {
-            for file in &configs_here {
-                let name = file_name(file);
-                if prefixes
-                    .iter()
-                    .any(|p| name.starts_with(p) || name == p.trim_end_matches('.'))
-                {
-                    b.confirm(evidence(file, None, "config file"));
-                }
+        for file in &configs_here {
+            let name = file_name(file);
+            if info
+                .detection
+                .files
+                .iter()
+                .any(|p| name.starts_with(p) || name == p.trim_end_matches('.'))
+            {
+                b.confirm(evidence(file, None, "config file"));
             }
         }
-        if *id == FrameworkId::NodeServerless {
+        if id == FrameworkId::NodeServerless {
             let functions = join_rel(dir, "netlify/functions");
             if scan.inv.has_dir(&functions) {
                 b.confirm(evidence(&functions, None, "Netlify functions folder"));
@@ -261,11 +215,12 @@ pub fn analyze(scan: &mut Scan<'_>, input: &NodeInput<'_>) -> Package {
                 call_sites.push(c);
             }
             for c in &found.constructions {
-                let id = match c.module.as_str() {
-                    "express" => FrameworkId::Express,
-                    "fastify" => FrameworkId::Fastify,
-                    "hono" => FrameworkId::Hono,
-                    _ => FrameworkId::Elysia,
+                let Some(id) = js_frameworks()
+                    .into_iter()
+                    .find(|f| f.detection.markers.contains(&c.module.as_str()))
+                    .map(|f| f.framework)
+                else {
+                    continue;
                 };
                 if let Some(b) = builders.iter_mut().find(|b| b.id == id) {
                     b.confirm(evidence(file, Some(c.line), line_text(&src, c.line)));
@@ -660,17 +615,7 @@ fn module_system(
         Some("commonjs") => return ModuleSystem::Cjs,
         _ => {}
     }
-    let bundled = frameworks.iter().any(|f| {
-        matches!(
-            f.id,
-            FrameworkId::Nextjs
-                | FrameworkId::Nuxt
-                | FrameworkId::Sveltekit
-                | FrameworkId::Astro
-                | FrameworkId::Remix
-                | FrameworkId::ReactRouter
-        )
-    });
+    let bundled = frameworks.iter().any(|f| f.id.info().capabilities.bundler);
     if bundled {
         return ModuleSystem::Esm;
     }

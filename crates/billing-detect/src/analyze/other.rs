@@ -18,6 +18,7 @@ use crate::profile::{
 use crate::scan::Scan;
 use crate::text::{file_name, join_rel, line_text, strip_dir};
 use crate::workspace::{Ecosystem, Workspaces};
+use billing_vocab::{FrameworkInfo, LanguageFamily};
 
 fn base_package(dir: &str, language: Language) -> Package {
     Package {
@@ -38,35 +39,13 @@ fn base_package(dir: &str, language: Language) -> Package {
     }
 }
 
-/// Go module path prefixes of routers, and what constructs them.
-const GO_ROUTERS: &[(FrameworkId, &str, &[&str])] = &[
-    (
-        FrameworkId::Gin,
-        "github.com/gin-gonic/gin",
-        &["gin.Default()", "gin.New()"],
-    ),
-    (
-        FrameworkId::Echo,
-        "github.com/labstack/echo",
-        &["echo.New()"],
-    ),
-    (
-        FrameworkId::Chi,
-        "github.com/go-chi/chi",
-        &["chi.NewRouter()"],
-    ),
-    (
-        FrameworkId::Fiber,
-        "github.com/gofiber/fiber",
-        &["fiber.New("],
-    ),
-];
-const NETHTTP_MARKERS: &[&str] = &[
-    "http.NewServeMux()",
-    "http.HandleFunc(",
-    "http.ListenAndServe(",
-    "http.Server{",
-];
+/// Go routers: registry entries with a module path prefix (`packages`) and what constructs
+/// them (`markers`). net/http, the standard library, has markers only.
+fn go_routers() -> Vec<&'static FrameworkInfo> {
+    FrameworkId::of_family(LanguageFamily::Go)
+        .filter(|f| !f.detection.packages.is_empty())
+        .collect()
+}
 const GO_ROUTE_MARKERS: &[&str] = &[
     ".GET(",
     ".POST(",
@@ -93,14 +72,21 @@ pub fn analyze_go(
     let mut pkg = base_package(dir, Language::Go);
     pkg.name = gomod.module.as_ref().map(|(m, _)| m.clone());
     pkg.manifests = vec![file.clone()];
+    let router_entries = go_routers();
     let mut builders: Vec<FrameworkBuilder> = Vec::new();
-    for (id, module, _) in GO_ROUTERS {
-        let mut b = FrameworkBuilder::new(*id);
-        if let Some(dep) = gomod.requires.iter().find(|d| d.name.starts_with(module)) {
+    for info in &router_entries {
+        let mut b = FrameworkBuilder::new(info.framework);
+        if let Some(dep) = gomod.requires.iter().find(|d| {
+            info.detection
+                .packages
+                .iter()
+                .any(|module| d.name.starts_with(module))
+        }) {
             b.declare(dep, &dep.spec);
         }
         builders.push(b);
     }
+    let nethttp_markers = FrameworkId::GoNethttp.info().detection.markers;
     let mut nethttp = FrameworkBuilder::new(FrameworkId::GoNethttp);
     let sources = package_sources(scan, dir, package_dirs, &["go"], |rel| {
         file_name(rel) == "main.go"
@@ -113,8 +99,8 @@ pub fn analyze_go(
         for (i, line) in src.lines().enumerate() {
             let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
             let code = line.split("//").next().unwrap_or("");
-            for (b, (_, _, markers)) in builders.iter_mut().zip(GO_ROUTERS) {
-                if markers.iter().any(|m| code.contains(m)) {
+            for (b, info) in builders.iter_mut().zip(&router_entries) {
+                if info.detection.markers.iter().any(|m| code.contains(m)) {
                     b.confirm(evidence(f, Some(n), line_text(&src, n)));
                     if b.details.entry_file.is_none() {
                         b.details.entry_file = Some(f.clone());
@@ -122,7 +108,7 @@ pub fn analyze_go(
                     }
                 }
             }
-            if NETHTTP_MARKERS.iter().any(|m| code.contains(m)) && nethttp.evidence.len() < 3 {
+            if nethttp_markers.iter().any(|m| code.contains(m)) && nethttp.evidence.len() < 3 {
                 nethttp.confirm(evidence(f, Some(n), line_text(&src, n)));
                 if nethttp.details.entry_file.is_none() {
                     nethttp.details.entry_file = Some(f.clone());
@@ -195,13 +181,19 @@ pub fn analyze_php(scan: &mut Scan<'_>, dir: &str, manifests: &Manifests) -> Pac
     pkg.manifests = vec![file.clone()];
     pkg.name = composer.and_then(|c| c.name.clone());
     let requires = composer.map(|c| c.requires.as_slice()).unwrap_or_default();
-    let mut b = FrameworkBuilder::new(FrameworkId::Laravel);
-    if let Some(dep) = requires.iter().find(|d| d.name == "laravel/framework") {
+    let laravel = FrameworkId::Laravel.info();
+    let mut b = FrameworkBuilder::new(laravel.framework);
+    if let Some(dep) = requires
+        .iter()
+        .find(|d| laravel.detection.packages.contains(&d.name.as_str()))
+    {
         b.declare(dep, &dep.spec);
     }
-    let artisan = join_rel(dir, "artisan");
-    if scan.inv.has_file(&artisan) {
-        b.confirm(evidence(&artisan, None, "artisan"));
+    for name in laravel.detection.files {
+        let file = join_rel(dir, name);
+        if scan.inv.has_file(&file) {
+            b.confirm(evidence(&file, None, *name));
+        }
     }
     if b.declared || b.confirmed {
         for routes in ["routes/api.php", "routes/web.php"] {
@@ -263,19 +255,25 @@ pub fn analyze_ruby(
     } else {
         None
     };
-    let mut b = FrameworkBuilder::new(FrameworkId::Rails);
-    if let Some(dep) = gems.iter().find(|d| d.name == "rails") {
+    let rails = FrameworkId::Rails.info();
+    let mut b = FrameworkBuilder::new(rails.framework);
+    if let Some(dep) = gems
+        .iter()
+        .find(|d| rails.detection.packages.contains(&d.name.as_str()))
+    {
         let locked = lock_text
             .as_deref()
-            .and_then(|t| crate::manifest::ruby::locked_version(t, "rails"));
+            .and_then(|t| crate::manifest::ruby::locked_version(t, &dep.name));
         b.declare(dep, locked.as_deref().unwrap_or(&dep.spec));
     }
-    let app = join_rel(dir, "config/application.rb");
-    if scan.inv.has_file(&app)
-        && let Some(src) = scan.read(&app)
-        && let Some((line, _)) = first_line_with(&src, &["Rails::Application", "require \"rails"])
-    {
-        b.confirm(evidence(&app, Some(line), line_text(&src, line)));
+    for name in rails.detection.files {
+        let app = join_rel(dir, name);
+        if scan.inv.has_file(&app)
+            && let Some(src) = scan.read(&app)
+            && let Some((line, _)) = first_line_with(&src, rails.detection.markers)
+        {
+            b.confirm(evidence(&app, Some(line), line_text(&src, line)));
+        }
     }
     if b.declared || b.confirmed {
         let controllers = join_rel(dir, "app/controllers");

@@ -96,17 +96,10 @@ pub fn analyze(scan: &mut Scan<'_>, input: &PythonInput<'_>) -> Package {
     };
 
     let mut builders: Vec<FrameworkBuilder> = Vec::new();
-    for (id, names) in [
-        (FrameworkId::Fastapi, &["fastapi"][..]),
-        (FrameworkId::Flask, &["flask"][..]),
-        (FrameworkId::Django, &["django"][..]),
-        (
-            FrameworkId::PydanticAi,
-            &["pydantic-ai", "pydantic-ai-slim"][..],
-        ),
-    ] {
-        let mut b = FrameworkBuilder::new(id);
-        if let Some(d) = find(names) {
+    // Dependency names from the registry; Django's manage.py is read below.
+    for info in FrameworkId::of_family(billing_vocab::LanguageFamily::Python) {
+        let mut b = FrameworkBuilder::new(info.framework);
+        if let Some(d) = find(info.detection.packages) {
             b.declare(d, &d.spec);
         }
         builders.push(b);

@@ -30,17 +30,7 @@ pub struct Layout {
 
 /// Frameworks whose build tool resolves extensionless imports and tsconfig path aliases.
 fn uses_bundler(framework: Option<FrameworkId>) -> bool {
-    matches!(
-        framework,
-        Some(
-            FrameworkId::Nextjs
-                | FrameworkId::Sveltekit
-                | FrameworkId::Nuxt
-                | FrameworkId::Astro
-                | FrameworkId::Remix
-                | FrameworkId::ReactRouter
-        )
-    )
+    framework.is_some_and(|id| id.info().capabilities.bundler)
 }
 
 impl Layout {

@@ -10,7 +10,7 @@ use billing_plan::{
     MeterKind, MeteredPrice, ProductRef, Webhooks,
 };
 
-use super::args::{AggregationFuncArg, CustomerArg, EnvironmentArg, MeterArg, ProposePlanArgs};
+use super::args::{CustomerArg, MeterArg, ProposePlanArgs};
 
 /// Builds the plan from answers, or loads `spaire-billing.toml` when no meters were given.
 pub fn to_plan(root: &Path, args: &ProposePlanArgs) -> anyhow::Result<BillingPlan> {
@@ -123,12 +123,8 @@ fn from_plan_file(root: &Path, args: &ProposePlanArgs) -> anyhow::Result<Billing
     validated(plan)
 }
 
-fn environment(arg: Option<EnvironmentArg>) -> Environment {
-    match arg.unwrap_or(EnvironmentArg::Sandbox) {
-        EnvironmentArg::Sandbox => Environment::Sandbox,
-        EnvironmentArg::Production => Environment::Production,
-        EnvironmentArg::Local => Environment::Local,
-    }
+fn environment(arg: Option<Environment>) -> Environment {
+    arg.unwrap_or(Environment::Sandbox)
 }
 
 fn customer_source(arg: &CustomerArg) -> CustomerSource {
@@ -181,14 +177,7 @@ fn meter(index: usize, arg: &MeterArg) -> anyhow::Result<MeterChoice> {
                 )
                 .into());
             }
-            let func = match arg.aggregation.unwrap_or(AggregationFuncArg::Count) {
-                AggregationFuncArg::Count => AggregationFunc::Count,
-                AggregationFuncArg::Sum => AggregationFunc::Sum,
-                AggregationFuncArg::Max => AggregationFunc::Max,
-                AggregationFuncArg::Min => AggregationFunc::Min,
-                AggregationFuncArg::Avg => AggregationFunc::Avg,
-                AggregationFuncArg::Unique => AggregationFunc::Unique,
-            };
+            let func = arg.aggregation.unwrap_or(AggregationFunc::Count);
             Ok(MeterChoice::Meter(Meter {
                 name: arg.name.clone().unwrap_or_default(),
                 event: arg.event.clone().unwrap_or_default(),
@@ -269,7 +258,7 @@ mod tests {
         assert!(hints[0].contains("ask the user"));
 
         custom.event = Some("image-generated".into());
-        custom.aggregation = Some(AggregationFuncArg::Count);
+        custom.aggregation = Some(AggregationFunc::Count);
         let dir = tempfile::tempdir().unwrap();
         let plan = to_plan(dir.path(), &args(vec![custom])).unwrap();
         assert_eq!(plan.meters[0].kind, MeterKind::Custom);
@@ -318,7 +307,7 @@ mod tests {
         let mut custom = preset("custom");
         custom.name = Some("evil\n*/ process.exit(7) /*".into());
         custom.event = Some("evil".into());
-        custom.aggregation = Some(AggregationFuncArg::Count);
+        custom.aggregation = Some(AggregationFunc::Count);
         a.meters = Some(vec![custom]);
         let (message, _) = error(&a);
         assert!(message.contains("meters[0].name"), "{message}");
@@ -358,7 +347,7 @@ mod tests {
         let mut a = args(vec![]);
         a.meters = None;
         a.customer = None;
-        a.environment = Some(EnvironmentArg::Local);
+        a.environment = Some(Environment::Local);
         let plan = to_plan(dir.path(), &a).unwrap();
         assert_eq!(plan.environment, Environment::Local);
         assert_eq!(plan.meters[0].name, "api-calls");

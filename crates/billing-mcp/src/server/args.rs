@@ -1,20 +1,9 @@
 //! Tool arguments as the agent sends them. Doc comments become the JSON Schema descriptions
 //! the agent reads, so they say what to ask the user, not how the code works.
 
+use billing_vocab::{AggregationFunc, Environment};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-
-/// Where remote objects are created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum EnvironmentArg {
-    /// Spaire's sandbox: test money, safe to try things. The default.
-    Sandbox,
-    /// The live account. Only when the user explicitly asks for it.
-    Production,
-    /// The local emulator started with `spaire-billing emulator`.
-    Local,
-}
 
 /// The user's answers. Leave out `meters` to propose from the project's existing
 /// `spaire-billing.toml` instead.
@@ -23,7 +12,7 @@ pub enum EnvironmentArg {
 pub struct ProposePlanArgs {
     /// Environment to set up. Defaults to `sandbox`; use `production` only when the user asked.
     #[serde(default)]
-    pub environment: Option<EnvironmentArg>,
+    pub environment: Option<Environment>,
     /// API base URL to use instead of the environment's default (no `/v1`), e.g. the local
     /// emulator's address.
     #[serde(default)]
@@ -77,18 +66,6 @@ pub enum CustomerArg {
     },
 }
 
-/// Aggregation functions a meter can apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum AggregationFuncArg {
-    Count,
-    Sum,
-    Max,
-    Min,
-    Avg,
-    Unique,
-}
-
 /// One meter: a preset by id, optionally renamed, or a custom meter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -104,7 +81,7 @@ pub struct MeterArg {
     pub event: Option<String>,
     /// How events are aggregated. Required for a custom meter.
     #[serde(default)]
-    pub aggregation: Option<AggregationFuncArg>,
+    pub aggregation: Option<AggregationFunc>,
     /// Metadata key that is aggregated (not for `count`), e.g. `totalTokens`.
     #[serde(default)]
     pub property: Option<String>,
@@ -159,7 +136,7 @@ pub struct ApplyPlanArgs {
     pub plan_hash: String,
     /// The environment the user approved (`sandbox`, `production` or `local`); must match the
     /// proposal, so an approval for sandbox can never touch production.
-    pub environment: EnvironmentArg,
+    pub environment: Environment,
 }
 
 /// What to verify.
@@ -179,14 +156,4 @@ pub struct UndoArgs {
     /// changed: the result lists what would be restored and archived, and its hash.
     #[serde(default)]
     pub undo_hash: Option<String>,
-}
-
-impl EnvironmentArg {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EnvironmentArg::Sandbox => "sandbox",
-            EnvironmentArg::Production => "production",
-            EnvironmentArg::Local => "local",
-        }
-    }
 }

@@ -15,7 +15,6 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::ExitStatus;
-pub use crate::args::EnvironmentArg;
 use crate::args::{EnvironmentFlag, JsonArg, ProjectArg, ServerUrlArg};
 use crate::printer::{BOLD, Printer};
 
@@ -47,10 +46,10 @@ pub(crate) fn engine(server_url: Option<String>) -> billing_ops::Engine {
         .with_interrupt_guard(true)
 }
 
-pub(crate) fn plan_options(path: PathBuf, environment: Option<EnvironmentArg>) -> PlanOptions {
+pub(crate) fn plan_options(path: PathBuf, environment: Option<Environment>) -> PlanOptions {
     PlanOptions {
         root: path,
-        environment: environment.map(Into::into),
+        environment,
         ..PlanOptions::default()
     }
 }

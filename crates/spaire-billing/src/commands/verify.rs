@@ -55,7 +55,7 @@ pub fn run(args: VerifyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             .into());
     }
     let environment = match args.environment.environment {
-        Some(arg) => Environment::from(arg),
+        Some(environment) => environment,
         None if plan.environment == Environment::Production => {
             // verify writes events; production must be chosen on the command line, not by a file.
             return Err(UsageError::new(

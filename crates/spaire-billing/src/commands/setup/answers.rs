@@ -765,7 +765,7 @@ mod same_plan_tests {
         let (prices, credits) =
             prices_and_credits(asker, &args, None, &meters, pricing, &product).unwrap();
         to_plan(billing_plan::answers::Answers {
-            environment: args.environment.environment.unwrap().into(),
+            environment: args.environment.environment.unwrap(),
             server_url: args.server.server_url.clone(),
             package: ".".to_owned(),
             framework: None,

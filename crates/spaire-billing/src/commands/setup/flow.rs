@@ -447,7 +447,7 @@ fn environment(
     asker: &mut dyn Asker,
 ) -> anyhow::Result<Environment> {
     let environment = match args.environment.environment {
-        Some(arg) => Environment::from(arg),
+        Some(environment) => environment,
         None => saved.map_or(Environment::Sandbox, |s| s.environment),
     };
     if environment == Environment::Production
