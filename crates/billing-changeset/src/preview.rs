@@ -137,13 +137,7 @@ pub fn render_text(changes: &ChangeSet, hash: &str) -> String {
     if !changes.remote.is_empty() {
         out.push_str("\nRemote changes:\n");
         for step in &changes.remote {
-            // Summaries of writes start with their verb ("create meter …", "add a metered
-            // price …"); the others say why nothing is sent.
-            let label = match step.action {
-                RemoteAction::Create | RemoteAction::Update => "",
-                RemoteAction::Reuse => "reuse: ",
-                RemoteAction::Pending => "dashboard step: ",
-            };
+            let label = remote_label(&step.action);
             let _ = writeln!(out, "  [{}] {label}{}", step.environment, step.summary);
             for (i, line) in step.dashboard_steps.iter().enumerate() {
                 let _ = writeln!(out, "      {}. {line}", i + 1);
@@ -185,6 +179,16 @@ pub fn shell_words(argv: &[String]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The prefix of a remote step's line in a preview. Summaries of writes start with their
+/// verb ("create meter …", "add a metered price …"); the others say why nothing is sent.
+pub fn remote_label(action: &RemoteAction) -> &'static str {
+    match action {
+        RemoteAction::Create | RemoteAction::Update => "",
+        RemoteAction::Reuse => "reuse: ",
+        RemoteAction::Pending => "dashboard step: ",
+    }
 }
 
 #[cfg(test)]

@@ -290,9 +290,7 @@ fn done_by_hand(
         file: feeder.file.clone(),
         line: Some(feeder.line),
         meter: Some(f.meter.name.clone()),
-        instructions: format!(
-            "Done in the app's own code: {what} (spaire-billing did not write this line)"
-        ),
+        instructions: format!("Done in the app's own code: {what}"),
         snippet: None,
         done: true,
     })

@@ -92,7 +92,7 @@ pub fn render(metering: &Metering) -> String {
         }
     }
     if !done.is_empty() {
-        let _ = writeln!(out, "\nDone by hand ({})", done.len());
+        let _ = writeln!(out, "\nDone ({})", done.len());
         for step in done {
             let _ = writeln!(out, "  done: {}: {}", step_kind(step.kind), location(step));
         }

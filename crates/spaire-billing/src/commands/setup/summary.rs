@@ -106,11 +106,7 @@ pub fn render(changes: &ChangeSet, hash: &str) -> String {
     if !changes.remote.is_empty() {
         out.push_str("\nRemote changes:\n");
         for step in &changes.remote {
-            let label = match step.action {
-                RemoteAction::Create | RemoteAction::Update => "",
-                RemoteAction::Reuse => "reuse: ",
-                RemoteAction::Pending => "dashboard step: ",
-            };
+            let label = billing_changeset::preview::remote_label(&step.action);
             let _ = writeln!(out, "  [{}] {label}{}", step.environment, step.summary);
         }
         if changes
