@@ -445,7 +445,7 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
     # not the app's metering: the harness's `complete` is about the app, so it is left out.
     metering_steps = [m for m in st.get("manual_steps", []) if not re.search(
         r"\binstall\b|pnpm add|bun add|bundle add|go get|uv add|poetry add|composer require", json.dumps(m))
-        and not (isinstance(m, dict) and m.get("kind") == "webhook-endpoint")]
+        and not (isinstance(m, dict) and (m.get("kind") == "webhook-endpoint" or m.get("done")))]
     reported_left = bool(metering_steps) or any(
         m.get("unfed_reason") for m in st.get("meters", []) if isinstance(m, dict))
     status = {"rc": status_rc, "reports_metering_work_left": reported_left,
