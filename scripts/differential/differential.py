@@ -40,6 +40,8 @@ from typing import Any, Callable
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$")
+# A token neither side knows: well-formed (so both reach the token lookup), obviously fake.
+UNKNOWN_TOKEN = "spaire_oat_" + "0" * 32
 
 
 # ---------------------------------------------------------------------------------------
@@ -528,7 +530,7 @@ def scenario(run: Run, ceiling: bool) -> None:
     compare_webhooks(run)
 
     # --- auth --------------------------------------------------------------------------
-    run.same("unknown token 401", "GET", "/v1/meters/", token=lambda t: "spaire_oat_unknownUnknownUnknownUnknown0")
+    run.same("unknown token 401", "GET", "/v1/meters/", token=lambda t: UNKNOWN_TOKEN)
     run.same("collection without trailing slash 307", "GET", "/v1/meters")
 
     if ceiling:
