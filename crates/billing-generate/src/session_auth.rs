@@ -160,9 +160,18 @@ pub fn fastapi_user_dependency(
     } else {
         target.package.path.trim_end_matches('/').to_owned()
     };
-    let mut files = Vec::new();
-    collect_python_files(&target.root.join(&base), "", 0, &mut files);
-    files.sort();
+    let files = crate::source_walk::files(
+        &target.root.join(&base),
+        "",
+        4,
+        &|dir| !SKIPPED_DIRS.contains(&dir) && dir != crate::python::PACKAGE,
+        &|name, kind| {
+            kind.is_file()
+                && name.ends_with(".py")
+                && !name.starts_with("test_")
+                && !name.ends_with("_test.py")
+        },
+    );
     for function in USER_DEPENDENCIES {
         for relative in &files {
             let path = join(&base, relative);
@@ -188,38 +197,4 @@ pub fn fastapi_user_dependency(
         }
     }
     Ok(None)
-}
-
-fn collect_python_files(dir: &std::path::Path, prefix: &str, depth: usize, out: &mut Vec<String>) {
-    if depth > 4 {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            continue;
-        }
-        let relative = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}/{name}")
-        };
-        let Ok(kind) = entry.file_type() else {
-            continue;
-        };
-        if kind.is_dir() {
-            if !SKIPPED_DIRS.contains(&name.as_str()) && name != crate::python::PACKAGE {
-                collect_python_files(&entry.path(), &relative, depth + 1, out);
-            }
-        } else if kind.is_file()
-            && name.ends_with(".py")
-            && !name.starts_with("test_")
-            && !name.ends_with("_test.py")
-        {
-            out.push(relative);
-        }
-    }
 }

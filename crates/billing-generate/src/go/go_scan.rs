@@ -2,8 +2,6 @@
 //! app builds its router in (`r := gin.Default()`, `e := echo.New()`), and whether the app has
 //! a shutdown path at all (`signal.Notify`, `signal.NotifyContext`).
 
-use std::path::Path;
-
 use crate::Target;
 
 /// Where the app builds its router.
@@ -22,38 +20,13 @@ pub struct RouterSite {
 fn go_files(target: &Target<'_>) -> Vec<String> {
     let base = target.package.path.trim_end_matches('/');
     let base = if base == "." { "" } else { base };
-    let mut out = Vec::new();
-    collect(&target.root.join(base), base, 0, &mut out);
-    out.sort();
-    out
-}
-
-fn collect(dir: &Path, prefix: &str, depth: usize, out: &mut Vec<String>) {
-    if depth > 5 {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || name == "vendor" || name == "testdata" {
-            continue;
-        }
-        let relative = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}/{name}")
-        };
-        let Ok(kind) = entry.file_type() else {
-            continue;
-        };
-        if kind.is_dir() {
-            collect(&entry.path(), &relative, depth + 1, out);
-        } else if name.ends_with(".go") && !name.ends_with("_test.go") {
-            out.push(relative);
-        }
-    }
+    crate::source_walk::files(
+        &target.root.join(base),
+        base,
+        5,
+        &|dir| dir != "vendor" && dir != "testdata",
+        &|name, _| name.ends_with(".go") && !name.ends_with("_test.go"),
+    )
 }
 
 /// The first `<var> := <constructor>(...)` / `<var> = <constructor>(...)` in the package's
