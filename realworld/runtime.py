@@ -178,6 +178,15 @@ console.log("RW_RESULT " + JSON.stringify(out));
 """
 
 
+def run_driver(argv: list[str], cwd: Path, env: dict, timeout: int) -> dict:
+    """Run a driver (niced) and read the `RW_RESULT {json}` line it prints last."""
+    rc, out, err = run.sh(["nice", "-n", "10"] + argv, cwd=cwd, env=env, timeout=timeout)
+    m = re.search(r"^RW_RESULT (.*)$", out, re.M)
+    if not m:
+        return {"error": f"driver exit {rc}: {(err or out)[-1500:]}"}
+    return {"driver": json.loads(m.group(1)), "driver_stderr": err[-1500:]}
+
+
 FETCH_APP_DRIVER = """\
 import { Webhook } from "standardwebhooks";
 
@@ -244,14 +253,10 @@ def node_fetch_app(project, rt, work: Path, cache: Path, emu, env) -> dict:
            "bindings": rt.get("bindings", {}), "requests": rt["requests"],
            "recorder": str(work / recorder), "webhook_path": rt["webhook_path"], "secret": WEBHOOK_SECRET}
     renv = {**env, "RW_CONFIG": json.dumps(cfg), "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET}
-    rc, out, err = run.sh(["nice", "-n", "10", str(node_modules / ".bin" / "tsx"), ".rw-mock/fetch-driver.mts"],
-                          cwd=work, env=renv, timeout=180)
-    m = re.search(r"^RW_RESULT (.*)$", out, re.M)
-    if not m:
-        return {"error": f"driver exit {rc}: {(err or out)[-1500:]}"}
-    driver = json.loads(m.group(1))
-    driver["customer"] = rt["customer"]
-    return {"driver": driver, "driver_stderr": err[-1500:]}
+    result = run_driver([str(node_modules / ".bin" / "tsx"), ".rw-mock/fetch-driver.mts"], work, renv, 180)
+    if "driver" in result:
+        result["driver"]["customer"] = rt["customer"]
+    return result
 
 
 def strip_jsonc(text: str) -> str:
@@ -306,12 +311,8 @@ def node_route(project, rt, root: Path, cache: Path, emu, env) -> dict:
             "OPENAI_API_KEY": "sk-rw-made-up", "GOOGLE_GENERATIVE_AI_API_KEY": "rw-made-up",
             "RW_MOCK_TEXT": rt.get("mock_text", "ok")}
     renv.pop("KV_REST_API_URL", None)
-    rc, out, err = run.sh(["nice", "-n", "10", str(node_modules / ".bin" / "tsx"), "--tsconfig",
-                           "tsconfig.rw.json", ".rw-mock/driver.mts"], cwd=work, env=renv, timeout=180)
-    m = re.search(r"^RW_RESULT (.*)$", out, re.M)
-    if not m:
-        return {"ok": False, "error": f"driver exit {rc}: {(err or out)[-1500:]}"}
-    return {"driver": json.loads(m.group(1)), "driver_stderr": err[-1500:]}
+    return run_driver([str(node_modules / ".bin" / "tsx"), "--tsconfig", "tsconfig.rw.json", ".rw-mock/driver.mts"],
+                      work, renv, 180)
 
 
 DJANGO_DRIVER = """\
@@ -420,11 +421,7 @@ def fastapi_check(project, rt, work: Path, cache: Path, emu, env) -> dict:
     cfg = {"app": rt["app"], "prepare": rt["prepare"], "path": rt["path"], "usage_module": rt["usage_module"],
            "webhook_path": rt["webhook_path"], "secret": WEBHOOK_SECRET}
     renv = {**env, **rt.get("env", {}), "RW_CONFIG": json.dumps(cfg), "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET}
-    rc, out, err = run.sh(["nice", "-n", "10", str(py), ".rw-driver.py"], cwd=work, env=renv, timeout=300)
-    m = re.search(r"^RW_RESULT (.*)$", out, re.M)
-    if not m:
-        return {"error": f"driver exit {rc}: {(err or out)[-1500:]}"}
-    return {"driver": json.loads(m.group(1)), "driver_stderr": err[-1500:]}
+    return run_driver([str(py), ".rw-driver.py"], work, renv, 300)
 
 
 def flask_check(project, rt, work: Path, cache: Path, emu, env) -> dict:
@@ -435,11 +432,7 @@ def flask_check(project, rt, work: Path, cache: Path, emu, env) -> dict:
            "webhook_path": rt["webhook_path"], "secret": WEBHOOK_SECRET}
     renv = {**env, "RW_CONFIG": json.dumps(cfg), "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "DATABASE_URL": "sqlite://"}
-    rc, out, err = run.sh(["nice", "-n", "10", str(py), ".rw-driver.py"], cwd=work, env=renv, timeout=300)
-    m = re.search(r"^RW_RESULT (.*)$", out, re.M)
-    if not m:
-        return {"error": f"driver exit {rc}: {(err or out)[-1500:]}"}
-    return {"driver": json.loads(m.group(1)), "driver_stderr": err[-1500:]}
+    return run_driver([str(py), ".rw-driver.py"], work, renv, 300)
 
 
 def sign_webhook(payload: str, msg_id: str, ts: str) -> str:
@@ -554,11 +547,7 @@ def django_check(project, rt, work: Path, cache: Path, emu, env) -> dict:
     cfg = {"settings": rt["settings"], "path": rt.get("path", "/"), "usage_module": rt["usage_module"],
            "webhook_path": rt["webhook_path"], "secret": WEBHOOK_SECRET}
     renv = {**env, "RW_CONFIG": json.dumps(cfg), "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET}
-    rc, out, err = run.sh(["nice", "-n", "10", str(py), ".rw-driver.py"], cwd=work, env=renv, timeout=300)
-    m = re.search(r"^RW_RESULT (.*)$", out, re.M)
-    if not m:
-        return {"error": f"driver exit {rc}: {(err or out)[-1500:]}"}
-    return {"driver": json.loads(m.group(1)), "driver_stderr": err[-1500:]}
+    return run_driver([str(py), ".rw-driver.py"], work, renv, 300)
 
 
 def counted(emu, customer: str) -> dict:
