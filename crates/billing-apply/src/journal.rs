@@ -33,8 +33,22 @@ pub struct JournalEntry {
     /// Package install commands the apply ran (undo restores manifests, not installed files).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub installs: Vec<String>,
+    /// Installs left to the user (skipped or failed): the manifest and lockfile changes their
+    /// command makes are expected, so `undo` restores those files without `--force`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_installs: Vec<PendingInstall>,
     /// False while the apply runs; an incomplete entry means the apply was interrupted.
     pub complete: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingInstall {
+    /// Directory the command runs in, relative to the project root.
+    pub cwd: String,
+    /// The command the user was told to run.
+    pub command: String,
+    /// The packages it adds.
+    pub packages: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

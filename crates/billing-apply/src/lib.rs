@@ -14,6 +14,7 @@
 pub mod atomic;
 pub mod debris;
 pub mod error;
+pub mod install_drift;
 pub mod journal;
 pub mod lock;
 pub mod project;
@@ -21,7 +22,7 @@ pub mod transaction;
 pub mod undo;
 
 pub use error::ApplyError;
-pub use journal::{JOURNAL_DIR, JournalEntry};
+pub use journal::{JOURNAL_DIR, JournalEntry, PendingInstall};
 pub use lock::{LOCK_PATH, Lock, LockedFile, sha256_hex};
 pub use project::Project;
 pub use transaction::Transaction;

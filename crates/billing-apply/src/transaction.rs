@@ -33,6 +33,7 @@ impl Transaction {
             created_dirs: Vec::new(),
             remote: Vec::new(),
             installs: Vec::new(),
+            pending_installs: Vec::new(),
             complete: false,
         };
         let mut tx = Self {
@@ -170,6 +171,15 @@ impl Transaction {
     /// Notes a package install command that ran, persisted at once.
     pub fn record_install(&mut self, command: &str) -> Result<(), ApplyError> {
         self.entry.installs.push(command.to_owned());
+        self.persist()
+    }
+
+    /// Notes an install left to the user (see [`crate::journal::PendingInstall`]).
+    pub fn record_pending_install(
+        &mut self,
+        install: crate::journal::PendingInstall,
+    ) -> Result<(), ApplyError> {
+        self.entry.pending_installs.push(install);
         self.persist()
     }
 

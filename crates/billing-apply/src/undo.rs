@@ -27,7 +27,8 @@ pub fn edited_since(project: &Project, entry: &JournalEntry) -> Result<Vec<Strin
         let now = project.read(&record.path)?;
         // Already back to its previous content (an undo that was killed midway): not an edit.
         let restored = now.as_deref() == record.before.as_ref().map(|b| b.bytes()).as_deref();
-        if now.as_deref().map(sha256_hex).as_ref() != Some(after) && !restored {
+        let expected = crate::install_drift::expected(entry, record, now.as_deref());
+        if now.as_deref().map(sha256_hex).as_ref() != Some(after) && !restored && !expected {
             edited.push(record.path.clone());
         }
     }

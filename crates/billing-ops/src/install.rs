@@ -69,35 +69,36 @@ fn join(dir: &str, file: &str) -> String {
     }
 }
 
-/// Snapshots every manifest in `cwd` and at the root into the journal, then runs `install`.
+/// Snapshots every manifest in `cwd` and at the root into the journal, then runs `install`
+/// (through npx when its package manager is declared but not on PATH).
 pub async fn run_install(
     tx: &mut Transaction,
     install: &PackageInstall,
     hooks: &mut dyn ApplyHooks,
 ) -> anyhow::Result<InstallReport> {
-    let command = billing_changeset::preview::shell_words(&install.argv);
     // Existing manifests are snapshotted before the install; ones the install creates (a
     // first lockfile) are recorded afterwards so undo removes them.
-    let mut absent = Vec::new();
-    for dir in [install.cwd.as_str(), "."] {
-        for manifest in MANIFESTS {
-            let rel = join(dir, manifest);
-            if tx.project().read(&rel).map_err(hinted_apply)?.is_some() {
-                tx.snapshot(&rel).map_err(hinted_apply)?;
-            } else {
-                absent.push(rel);
-            }
-        }
-    }
+    let absent = snapshot_manifests(tx, &install.cwd)?;
     let cwd = tx
         .project()
         .resolve_dir(&install.cwd)
         .map_err(hinted_apply)?;
+    let root = tx.project().resolve_dir(".").map_err(hinted_apply)?;
+    let (argv, note) = crate::package_manager::runnable_argv(
+        &install.argv,
+        &cwd,
+        &root,
+        &crate::package_manager::on_this_path,
+    );
+    let command = billing_changeset::preview::shell_words(&argv);
+    if let Some(note) = note {
+        hooks.event(&Event::InstallOutput { line: &note });
+    }
     hooks.event(&Event::InstallStarted {
         command: &command,
         cwd: &install.cwd,
     });
-    let outcome = run(&cwd, &install.argv, hooks).await;
+    let outcome = run(&cwd, &argv, hooks).await;
     for rel in absent {
         if tx.project().read(&rel).map_err(hinted_apply)?.is_some() {
             tx.record_created(&rel).map_err(hinted_apply)?;
@@ -107,11 +108,96 @@ pub async fn run_install(
         command: &command,
         success: matches!(outcome, InstallOutcome::Succeeded { .. }),
     });
+    if !matches!(outcome, InstallOutcome::Succeeded { .. }) {
+        record_pending(tx, install, &command)?;
+    }
     Ok(InstallReport {
         cwd: install.cwd.clone(),
         command,
         outcome,
     })
+}
+
+/// Journals the manifests an install left to the user may change, and the install itself,
+/// so `undo` after the user ran exactly that command restores them without `--force`.
+pub fn leave_to_user(
+    tx: &mut Transaction,
+    install: &PackageInstall,
+) -> anyhow::Result<InstallReport> {
+    let absent = snapshot_manifests(tx, &install.cwd)?;
+    // The lockfile the user's run of the command will create is undone with the rest.
+    if let Some(lockfile) = install.argv.first().and_then(|p| first_lockfile(p)) {
+        let rel = join(&install.cwd, lockfile);
+        if absent.contains(&rel) {
+            tx.record_created(&rel).map_err(hinted_apply)?;
+        }
+    }
+    let cwd = tx
+        .project()
+        .resolve_dir(&install.cwd)
+        .map_err(hinted_apply)?;
+    let root = tx.project().resolve_dir(".").map_err(hinted_apply)?;
+    let (argv, _) = crate::package_manager::runnable_argv(
+        &install.argv,
+        &cwd,
+        &root,
+        &crate::package_manager::on_this_path,
+    );
+    let command = billing_changeset::preview::shell_words(&argv);
+    record_pending(tx, install, &command)?;
+    Ok(InstallReport {
+        cwd: install.cwd.clone(),
+        command,
+        outcome: InstallOutcome::Skipped {
+            reason: String::new(),
+        },
+    })
+}
+
+/// The lockfile `program` creates on its first install.
+fn first_lockfile(program: &str) -> Option<&'static str> {
+    Some(match program {
+        "npm" => "package-lock.json",
+        "pnpm" => "pnpm-lock.yaml",
+        "yarn" => "yarn.lock",
+        "bun" => "bun.lock",
+        "uv" => "uv.lock",
+        "poetry" => "poetry.lock",
+        "pipenv" => "Pipfile.lock",
+        "go" => "go.sum",
+        "composer" => "composer.lock",
+        "bundle" => "Gemfile.lock",
+        _ => return None,
+    })
+}
+
+fn record_pending(
+    tx: &mut Transaction,
+    install: &PackageInstall,
+    command: &str,
+) -> anyhow::Result<()> {
+    tx.record_pending_install(billing_apply::PendingInstall {
+        cwd: install.cwd.clone(),
+        command: command.to_owned(),
+        packages: install.packages.clone(),
+    })
+    .map_err(hinted_apply)
+}
+
+/// Snapshots the manifests that exist in `dir` and at the root; returns the ones that do not.
+fn snapshot_manifests(tx: &mut Transaction, dir: &str) -> anyhow::Result<Vec<String>> {
+    let mut absent = Vec::new();
+    for dir in [dir, "."] {
+        for manifest in MANIFESTS {
+            let rel = join(dir, manifest);
+            if tx.project().read(&rel).map_err(hinted_apply)?.is_some() {
+                tx.snapshot(&rel).map_err(hinted_apply)?;
+            } else {
+                absent.push(rel);
+            }
+        }
+    }
+    Ok(absent)
 }
 
 async fn run(cwd: &Path, argv: &[String], hooks: &mut dyn ApplyHooks) -> InstallOutcome {

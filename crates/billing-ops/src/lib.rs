@@ -25,6 +25,7 @@ pub mod interrupt;
 pub mod listen;
 pub mod merge;
 pub mod metering;
+pub mod package_manager;
 pub mod plan;
 pub mod produce;
 pub mod remote;

@@ -698,13 +698,17 @@ fn build_report(
     }
     let mut install_steps: Vec<String> = Vec::new();
     for install in &applied.installs {
-        if let billing_ops::InstallOutcome::Skipped { reason }
-        | billing_ops::InstallOutcome::Failed { reason, .. } = &install.outcome
-        {
-            install_steps.push(format!(
+        match &install.outcome {
+            billing_ops::InstallOutcome::Skipped { reason } => install_steps.push(format!(
                 "run `{}` in `{}` ({reason})",
                 install.command, install.cwd
-            ));
+            )),
+            billing_ops::InstallOutcome::Failed { reason, .. } => install_steps.push(format!(
+                "run `{}` in `{}` ({reason}); until it succeeds the app will NOT start: the \
+                 generated code imports what it installs",
+                install.command, install.cwd
+            )),
+            billing_ops::InstallOutcome::Succeeded { .. } => {}
         }
     }
     Report {
@@ -886,6 +890,8 @@ impl ApplyHooks for WizardHooks<'_, '_> {
                     self.printer.status("Remote", message);
                 }
             }
+            // Setup ran its baseline before asking apply to start.
+            Event::Writing { .. } => {}
         }
     }
 }
