@@ -148,6 +148,7 @@ impl Engine {
         billing_apply::debris::clean(&project).map_err(hinted_apply)?;
         let mut tx = begin_or_resume(&project, &preview.hash, environment)?;
 
+        hooks.event(&Event::Writing { preview });
         // Files: all or nothing.
         for change in &preview.changes.files {
             if let Err(err) = tx.apply_change(change) {
@@ -187,12 +188,20 @@ impl Engine {
                 report.installs.push(skipped(install, "interrupted"));
                 continue;
             }
-            if options.skip_installs {
-                report.installs.push(skipped(install, "--skip-installs"));
-                continue;
-            }
-            if !options.yes && !hooks.confirm(&Question::RunInstall { install })? {
-                report.installs.push(skipped(install, "declined"));
+            let declined = !options.skip_installs
+                && !options.yes
+                && !hooks.confirm(&Question::RunInstall { install })?;
+            if options.skip_installs || declined {
+                let mut left = crate::install::leave_to_user(&mut tx, install)?;
+                left.outcome = InstallOutcome::Skipped {
+                    reason: if declined {
+                        "declined"
+                    } else {
+                        "--skip-installs"
+                    }
+                    .to_owned(),
+                };
+                report.installs.push(left);
                 continue;
             }
             report

@@ -23,6 +23,10 @@ pub enum Question<'a> {
 /// Something that happened, for live output.
 #[derive(Debug)]
 pub enum Event<'a> {
+    /// Confirmed; the files are about to be written (a project check's baseline runs now).
+    Writing {
+        preview: &'a Preview,
+    },
     Wrote {
         path: &'a str,
         action: FileAction,

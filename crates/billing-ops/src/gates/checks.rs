@@ -173,7 +173,12 @@ pub struct Run {
 
 /// Runs `check` over `files` (relative to `root`; only the ones that exist are passed).
 pub fn run_check(root: &Path, check: &Check, files: &[String]) -> Run {
-    let existing: Vec<&String> = files.iter().filter(|f| root.join(f).is_file()).collect();
+    // A linter given a file of another language reports it as a syntax error (ruff on
+    // `.env.example`, black on `requirements.txt`): each gets only the files it reads.
+    let existing: Vec<&String> = files
+        .iter()
+        .filter(|f| root.join(f).is_file() && reads(check.tool, f))
+        .collect();
     let mut args = check.args.clone();
     if check.per_file {
         if existing.is_empty() {
@@ -335,6 +340,26 @@ pub fn new_problems(before: &[Problem], after: &[Problem]) -> Vec<Problem> {
         })
         .cloned()
         .collect()
+}
+
+/// Whether `tool` checks files like `path` (by extension).
+fn reads(tool: GateTool, path: &str) -> bool {
+    let ext = Path::new(path)
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("");
+    let js = matches!(
+        ext,
+        "ts" | "tsx" | "mts" | "cts" | "js" | "jsx" | "mjs" | "cjs" | "vue" | "svelte"
+    );
+    match tool {
+        GateTool::Ruff | GateTool::Flake8 | GateTool::Mypy | GateTool::Black | GateTool::Isort => {
+            ext == "py"
+        }
+        GateTool::Gofmt | GateTool::GoVet => ext == "go",
+        GateTool::EslintFlat | GateTool::EslintLegacy | GateTool::Biome | GateTool::Prettier => js,
+        _ => is_code(path),
+    }
 }
 
 fn is_code(path: &str) -> bool {

@@ -10,6 +10,7 @@
 //! formatted only when it was already formatted before; otherwise the whole file would be
 //! reformatted, burying the real change in noise.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -83,6 +84,7 @@ pub fn format_files(
 ) -> FormatOutcome {
     let mut outcome = FormatOutcome::default();
     let mut broken = Vec::new();
+    let eslint = eslint_batch(root, package_dir, gates, files);
     for file in files.iter_mut() {
         let extension = Path::new(&file.path)
             .extension()
@@ -98,6 +100,7 @@ pub fn format_files(
             // Only keep a user's file formatted if it was formatted to begin with.
             let (formatted, _) = pipeline(
                 &steps,
+                &eslint,
                 package_dir,
                 &stdin_path,
                 before,
@@ -116,6 +119,7 @@ pub fn format_files(
         }
         let (formatted, tools) = pipeline(
             &steps,
+            &eslint,
             package_dir,
             &stdin_path,
             &file.after,
@@ -130,6 +134,84 @@ pub fn format_files(
     outcome
 }
 
+/// ESLint's fixed text per `(path, text)`, from one run over every planned file.
+type EslintFixed = HashMap<(String, String), String>;
+
+/// The script that runs the project's ESLint over many texts in one process.
+const ESLINT_BATCH: &str = include_str!("eslint_batch.mjs");
+
+/// Runs ESLint once over every JS file's planned text (and a user file's text before the
+/// edit, for the "was it formatted" check): a typed-lint config takes seconds to load, paid
+/// once instead of once per file. Empty when ESLint or node is missing or the run fails;
+/// the per-file CLI then runs as before.
+fn eslint_batch(
+    root: &Path,
+    package_dir: &Path,
+    gates: &Gates,
+    files: &[FileChange],
+) -> EslintFixed {
+    let has_eslint = [GateTool::EslintFlat, GateTool::EslintLegacy]
+        .iter()
+        .any(|tool| gates.get(*tool).is_some_and(|g| g.binary.is_some()));
+    let Some(node) = billing_detect::gates::on_path("node").filter(|_| has_eslint) else {
+        return EslintFixed::new();
+    };
+    let mut inputs: Vec<(String, String)> = Vec::new();
+    for file in files {
+        let extension = Path::new(&file.path)
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("");
+        if !JS_EXTENSIONS.contains(&extension) {
+            continue;
+        }
+        let path = stdin_path(root, package_dir, &file.path);
+        if file.origin != FileOrigin::Generated
+            && let Some(before) = &file.before
+        {
+            inputs.push((path.clone(), before.clone()));
+        }
+        inputs.push((path, file.after.clone()));
+    }
+    if inputs.is_empty() {
+        return EslintFixed::new();
+    }
+    let request: Vec<serde_json::Value> = inputs
+        .iter()
+        .map(|(path, text)| serde_json::json!({ "path": path, "text": text }))
+        .collect();
+    let args = vec![
+        "--input-type=module".to_owned(),
+        "-e".to_owned(),
+        ESLINT_BATCH.to_owned(),
+        "--".to_owned(),
+        package_dir.display().to_string(),
+    ];
+    let Ok(out) = run_tool(
+        &node,
+        &args,
+        package_dir,
+        Some(&serde_json::Value::Array(request).to_string()),
+        FORMAT_TIMEOUT,
+    ) else {
+        return EslintFixed::new();
+    };
+    // The batch is an optimisation: when it fails, the per-file CLI runs and its failure is
+    // what the plan's warnings report.
+    let Ok(serde_json::Value::Array(results)) = serde_json::from_str(&out.stdout) else {
+        return EslintFixed::new();
+    };
+    inputs
+        .into_iter()
+        .zip(results)
+        .filter_map(|(key, result)| {
+            // A file ESLint failed on goes through the CLI, which reports the failure.
+            let fixed = result.get("output")?.as_str()?.to_owned();
+            Some((key, fixed))
+        })
+        .collect()
+}
+
 /// The path a tool is told the stdin text has (config resolution, ignore files and
 /// per-extension parsers all key on it): relative to the directory it runs in.
 fn stdin_path(root: &Path, package_dir: &Path, rel: &str) -> String {
@@ -142,6 +224,7 @@ fn stdin_path(root: &Path, package_dir: &Path, rel: &str) -> String {
 /// Runs every step on `text`; the tools that changed it are returned with the result.
 fn pipeline(
     steps: &[Step<'_>],
+    eslint: &EslintFixed,
     cwd: &Path,
     path: &str,
     text: &str,
@@ -155,7 +238,16 @@ fn pipeline(
             continue;
         }
         // One tool failing does not stop the others: each step is an improvement on its own.
-        let next = match format_one(step, cwd, path, &current) {
+        let batched = matches!(
+            step.gate.tool,
+            GateTool::EslintFlat | GateTool::EslintLegacy
+        )
+        .then(|| eslint.get(&(path.to_owned(), current.clone())))
+        .flatten();
+        let next = match batched.map_or_else(
+            || format_one(step, cwd, path, &current),
+            |fixed| Ok(vec![fixed.clone()]),
+        ) {
             Ok(next) => next,
             Err(reason) => {
                 // A tool that fails once (a config it cannot read, a version mismatch) fails

@@ -32,6 +32,9 @@ pub struct ApplyArgs {
     pub overwrite_edited: bool,
     #[command(flatten)]
     pub no_install: NoInstallArg,
+    /// Do not run the project's own checks (lint, format, type-check) before and after.
+    #[arg(long)]
+    pub no_checks: bool,
     #[command(flatten)]
     pub environment: EnvironmentFlag,
     #[command(flatten)]
@@ -47,6 +50,10 @@ struct TerminalHooks<'p> {
     interactive: bool,
     /// The preview (with its warnings) was printed before asking.
     shown_preview: bool,
+    /// Run the project's checks around the writes (off with `--no-checks` and `--json`).
+    checks: bool,
+    /// The checks' run before the files were written, compared with a run after.
+    baseline: Option<billing_ops::gates::Baseline>,
 }
 
 impl TerminalHooks<'_> {
@@ -146,6 +153,20 @@ impl ApplyHooks for TerminalHooks<'_> {
                 "Remote",
                 format!("{steps} step(s) in {}", environment.as_str()),
             ),
+            Event::Writing { preview } => {
+                if self.checks
+                    && let Some(package) = preview.profile.package(&preview.package)
+                {
+                    self.printer
+                        .status("Checking", "your project's own checks, before");
+                    let touched = preview.changes.files.iter().map(|f| f.path.clone());
+                    self.baseline = Some(billing_ops::gates::baseline(
+                        std::path::Path::new(&preview.root),
+                        package,
+                        touched.collect(),
+                    ));
+                }
+            }
         }
     }
 }
@@ -169,6 +190,8 @@ pub fn run(args: ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         printer,
         interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
         shown_preview: false,
+        checks: !args.no_checks && !json,
+        baseline: None,
     };
     let report = block_on(engine(args.server.server_url).apply(&options, &mut hooks))??;
     if json {
@@ -176,11 +199,21 @@ pub fn run(args: ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Success);
     }
     print_report(&report, !hooks.shown_preview, printer)?;
+    // Only problems this apply introduced fail the run (issue 15).
+    let mut new_problems = false;
+    if let Some(baseline) = hooks.baseline.take() {
+        printer.status("Checking", "your project's own checks, after");
+        let checks = baseline.after();
+        if !checks.outcomes.is_empty() || !checks.unavailable.is_empty() {
+            printer.data(super::checks::render(&checks).trim_end())?;
+        }
+        new_problems = checks.has_new_problems();
+    }
     let install_failed = report
         .installs
         .iter()
         .any(|i| matches!(i.outcome, InstallOutcome::Failed { .. }));
-    Ok(if install_failed {
+    Ok(if install_failed || new_problems {
         ExitStatus::Failure
     } else {
         ExitStatus::Success
@@ -230,9 +263,10 @@ fn print_report(report: &ApplyReport, warnings: bool, printer: &Printer) -> anyh
         for install in &report.installs {
             let status = match &install.outcome {
                 InstallOutcome::Succeeded { .. } => "done".to_owned(),
-                InstallOutcome::Failed { reason, .. } => {
-                    format!("{RED}FAILED{RED:#}: {reason}; run it yourself")
-                }
+                InstallOutcome::Failed { reason, .. } => format!(
+                    "{RED}FAILED{RED:#}: {reason}; run it yourself. Until it succeeds your \
+                     app will NOT start: the generated code imports what it installs"
+                ),
                 InstallOutcome::Skipped { reason } => {
                     format!("skipped ({reason}); run it yourself")
                 }

@@ -1,8 +1,10 @@
 //! Issue 15: generated and edited files pass the project's own gates. Each fixture in
 //! `tests/fixtures/gates/` configures a formatter and linter the way real projects do; after
 //! `apply`, the project's own tools (from the shared toolchains) must find nothing to fix,
-//! a second plan must be a no-op (the lock holds the formatted bytes), and `undo` must
-//! restore the project byte for byte.
+//! apply's own Checks section must show nothing new, a second plan must be a no-op (the lock
+//! holds the formatted bytes), and `undo` must restore the project byte for byte. A pnpm
+//! project on a machine without pnpm installs through npx, and `undo` after the printed
+//! install command needs no `--force`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -119,6 +121,16 @@ fn apply_passes_gates(dir: &Path, gates: &[(PathBuf, &[&str])]) {
         !stderr.contains("could not format"),
         "every formatter ran: {stderr}"
     );
+    // apply's own Checks section: the project's tools ran before and after, nothing new.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let checks = stdout
+        .split_once("Checks (your project's own, before and after this apply)")
+        .map(|(_, section)| section)
+        .unwrap_or_else(|| panic!("apply prints its Checks section:\n{stdout}"));
+    assert!(
+        checks.contains("PASS") && !checks.contains("FAIL") && !checks.contains("NOT RUN"),
+        "every check passes and covers the written files:{checks}"
+    );
     for (program, args) in gates {
         gate(dir, program, args);
     }
@@ -192,5 +204,164 @@ fn ruff_black_isort_project() {
             (bin.join("black"), &["--check", "app"]),
             (bin.join("isort"), &["--check-only", "app"]),
         ],
+    );
+}
+
+/// A PATH with node, npm, npx and sh (npm runs scripts with it) but no pnpm or yarn, as on a machine where the project's
+/// declared package manager was never installed. `None` (a skip, outside CI) without npx.
+#[allow(clippy::print_stderr)]
+fn path_without_pnpm(bin: &Path) -> Option<std::ffi::OsString> {
+    let find = |tool: &str| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(tool))
+                .find(|candidate| candidate.is_file())
+        })
+    };
+    let Some(npx) = find("npx") else {
+        assert!(!in_ci(), "npx (it comes with node) is missing");
+        eprintln!("skipping: npx is not installed");
+        return None;
+    };
+    std::fs::create_dir_all(bin).unwrap();
+    for tool in ["node", "npm", "npx", "sh"] {
+        let target = if tool == "npx" {
+            Some(npx.clone())
+        } else {
+            find(tool)
+        };
+        if let Some(target) = target {
+            link(&std::fs::canonicalize(target).unwrap(), &bin.join(tool));
+        }
+    }
+    Some(bin.as_os_str().to_owned())
+}
+
+fn read(dir: &Path, rel: &str) -> Option<Vec<u8>> {
+    std::fs::read(dir.join(rel)).ok()
+}
+
+/// `packageManager: pnpm@9.15.9` and no pnpm on PATH: apply installs with that pnpm through
+/// npx (from the npm registry), with its output shown live, and undo restores the manifest
+/// and removes the lockfile the install created.
+#[cfg(unix)]
+#[test]
+fn declared_pnpm_missing_from_path_installs_through_npx() {
+    let tools = tempfile::tempdir().unwrap();
+    let Some(path) = path_without_pnpm(&tools.path().join("bin")) else {
+        return;
+    };
+    let project = copy_fixture("gates", "pnpm-npx");
+    let dir = project.path();
+    let manifest = read(dir, "package.json");
+    let out = billing()
+        .args(["apply", "--yes"])
+        .arg(dir)
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let text = transcript(&out, &[]);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("npx --yes pnpm@9.15.9 add @spaire/sdk"),
+        "runs the declared pnpm through npx:\n{text}"
+    );
+    assert!(
+        text.contains("`pnpm` is not on PATH"),
+        "says why it used npx:\n{text}"
+    );
+    // pnpm's own progress lines, streamed as they came.
+    assert!(text.contains("    | "), "install output shown:\n{text}");
+    assert!(
+        dir.join("node_modules/@spaire/sdk/package.json").is_file(),
+        "the SDK is installed:\n{text}"
+    );
+    assert!(
+        dir.join("pnpm-lock.yaml").is_file(),
+        "pnpm wrote its lockfile"
+    );
+    assert!(
+        !dir.join("package-lock.json").exists(),
+        "no foreign (npm) lockfile"
+    );
+    let undo = billing()
+        .arg("undo")
+        .arg(dir)
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert_eq!(undo.status.code(), Some(0), "{}", transcript(&undo, &[]));
+    assert_eq!(read(dir, "package.json"), manifest, "manifest restored");
+    assert!(!dir.join("pnpm-lock.yaml").exists(), "lockfile removed");
+}
+
+/// `apply --no-install` prints the install command; the user runs exactly that, and `undo`
+/// restores the manifest and lockfile without `--force` (that drift is the command's), while
+/// an edit of a generated file still needs it.
+#[cfg(unix)]
+#[test]
+fn undo_after_the_printed_install_needs_no_force() {
+    let tools = tempfile::tempdir().unwrap();
+    let Some(path) = path_without_pnpm(&tools.path().join("bin")) else {
+        return;
+    };
+    let project = copy_fixture("gates", "pnpm-npx");
+    let dir = project.path();
+    let original = project_tree(dir);
+    let out = billing()
+        .args(["apply", "--yes", "--no-install"])
+        .arg(dir)
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let text = transcript(&out, &[]);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    // "  (in .) npx --yes pnpm@9.15.9 add @spaire/sdk: skipped (--skip-installs); run it yourself"
+    let command = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("(in .) ")
+                .and_then(|rest| rest.split_once(": skipped").map(|(c, _)| c.to_owned()))
+        })
+        .unwrap_or_else(|| panic!("the install command is printed:\n{text}"));
+    assert_eq!(command, "npx --yes pnpm@9.15.9 add @spaire/sdk");
+    let ran = Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .current_dir(dir)
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(ran.status.success(), "{}", transcript(&ran, &[]));
+    assert!(
+        String::from_utf8_lossy(&read(dir, "package.json").unwrap()).contains("@spaire/sdk"),
+        "the user's install added the SDK"
+    );
+
+    // A generated file edited as well: that is the user's work, so undo refuses.
+    let generated = dir.join("src/lib/spaire/usage.js");
+    let kept = std::fs::read(&generated).unwrap();
+    std::fs::write(&generated, "// mine\n").unwrap();
+    let refused = billing().arg("undo").arg(dir).output().unwrap();
+    let refusal = transcript(&refused, &[]);
+    assert_ne!(refused.status.code(), Some(0), "{refusal}");
+    assert!(
+        refusal.contains("usage.js") && !refusal.contains("package.json"),
+        "only the user's own edit is named:\n{refusal}"
+    );
+    std::fs::write(&generated, kept).unwrap();
+
+    let undo = billing().arg("undo").arg(dir).output().unwrap();
+    assert_eq!(undo.status.code(), Some(0), "{}", transcript(&undo, &[]));
+    let restored = project_tree(dir);
+    let differ: Vec<&String> = restored
+        .keys()
+        .chain(original.keys())
+        .filter(|k| restored.get(*k) != original.get(*k))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "undo restores every byte (manifest, lockfile); these differ: {differ:?}"
     );
 }
