@@ -5,6 +5,7 @@
 pub mod checks;
 pub mod format;
 pub mod run;
+pub mod syntax;
 
 use std::path::Path;
 
@@ -32,6 +33,18 @@ pub fn format_changes(root: &Path, package: &Package, changes: &mut ChangeSet) -
         return Vec::new();
     }
     let gates = package_gates(root, package);
+    // Within the project's syntax limit first, so the formatters see what is written.
+    if syntax::es_limit(root, &gates).is_some() {
+        for file in &mut changes.files {
+            let js = Path::new(&file.path)
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e, "js" | "cjs" | "mjs" | "jsx"));
+            if js {
+                file.after = syntax::downlevel(&file.after);
+            }
+        }
+    }
     let outcome = format::format_files(
         root,
         &package_dir(root, package),

@@ -174,6 +174,27 @@ fn prettier_and_eslint_project() {
     );
 }
 
+/// ESLint parses ES2017 scripts only: the generated CommonJS files use `require` and none of
+/// `??`, `?.`, numeric separators or object spread, so the project's own lint parses them.
+#[cfg(unix)]
+#[test]
+fn commonjs_es2017_project() {
+    let Some(modules) = node_modules(".bin/eslint") else {
+        return;
+    };
+    let project = copy_fixture("gates", "commonjs-es2017");
+    let dir = project.path();
+    link(&modules, &dir.join("node_modules"));
+    let bin = dir.join("node_modules/.bin");
+    apply_passes_gates(
+        dir,
+        &[(
+            bin.join("eslint"),
+            &["--max-warnings", "0", "server.js", "lib"],
+        )],
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn biome_project() {
