@@ -630,6 +630,7 @@ def main():
     ap.add_argument("--out", type=Path, default=run.HERE / "results")
     ap.add_argument("--only", action="append")
     args = ap.parse_args()
+    args.tool = args.tool.resolve()  # the tool runs in each project's copy, not here
     failed = 0
     for p in run.load_projects():
         if "runtime" not in p or (args.only and p["name"] not in args.only):
