@@ -476,8 +476,18 @@ def node_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
     """Start the app's real server (its own entry file and middleware stack), send requests,
     post signed and forged webhooks, then stop it with SIGTERM (the recorder flushes on it)."""
     deps = cache / "rtdeps" / project["name"] / "node_modules"
-    if not deps.exists():
-        raise RuntimeError(f"{deps} missing: npm install --ignore-scripts the project's package.json there, plus @spaire/sdk")
+    if not (deps.parent / ".installed").exists():
+        # The project's own manifest and lockfile (after setup), without its install scripts.
+        deps.parent.mkdir(parents=True, exist_ok=True)
+        for name in ("package.json", "package-lock.json"):
+            if (work / name).exists():
+                shutil.copy(work / name, deps.parent / name)
+        for args in (["install"], ["install", "@spaire/sdk@0.45.1"]):
+            rc, _, err = run.sh(["nice", "-n", "10", "npm"] + args + ["--ignore-scripts", "--no-audit", "--no-fund"],
+                                cwd=deps.parent, timeout=600)
+            if rc != 0:
+                raise RuntimeError(f"npm {' '.join(args)} for {project['name']} failed (rc {rc}): {err[-500:]}")
+        (deps.parent / ".installed").write_text("ok\n")
     (work / "node_modules").symlink_to(deps)
     command = list(rt["command"])
     if rt.get("mock_fetch"):
@@ -504,11 +514,12 @@ def node_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
 
 
 def drive_server(command: list[str], cwd: Path, env: dict, requests: list[dict], webhook_path: str,
-                 log_path: Path) -> dict:
-    """Start a server (`PORT` set to a free port), send `requests`, post a signed and a forged
-    webhook, then stop it with SIGTERM (the recorder flushes on it) and return the statuses."""
+                 log_path: Path, port: int | None = None) -> dict:
+    """Start a server (`PORT` set to a free port, or the app's own fixed `port`), send
+    `requests`, post a signed and a forged webhook, then stop it with SIGTERM (the recorder
+    flushes on it) and return the statuses."""
     import signal
-    port = free_port()
+    port = port or free_port()
     log = open(log_path, "w")
     proc = subprocess.Popen(["nice", "-n", "10"] + command, cwd=cwd, env={**env, "PORT": str(port)}, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -545,6 +556,11 @@ def drive_server(command: list[str], cwd: Path, env: dict, requests: list[dict],
     return out
 
 
+# Module paths with a major-version suffix, served in GOPATH mode by Debian's unsuffixed copy.
+GO_VERSION_LINKS = {
+    "github.com/labstack/echo/v4": "/usr/share/gocode/src/github.com/labstack/echo",
+}
+
 # Leaf packages a Go app imports that Debian does not package: the smallest stand-ins with
 # the same API the app uses (neither is on the billed request's path).
 GO_SHIMS = {
@@ -555,6 +571,46 @@ package slug
 import "strings"
 
 func Make(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), "-")) }
+""",
+    "github.com/swaggo/swag/swag.go": """\
+// Package swag: stand-in for github.com/swaggo/swag (the doc registry a generated docs.go calls).
+package swag
+
+const Name = "swagger"
+
+type Swagger interface{ ReadDoc() string }
+
+func Register(name string, swagger Swagger) {}
+""",
+    "github.com/swaggo/echo-swagger/echo_swagger.go": """\
+// Package echoSwagger: stand-in for github.com/swaggo/echo-swagger (the docs UI route answers 404).
+package echoSwagger
+
+import "github.com/labstack/echo/v4"
+
+func WrapHandler(c echo.Context) error { return echo.ErrNotFound }
+""",
+    "github.com/alecthomas/template/template.go": """\
+// Package template: stand-in for github.com/alecthomas/template, a fork of text/template.
+package template
+
+import "text/template"
+
+type Template = template.Template
+type FuncMap = template.FuncMap
+
+func New(name string) *Template { return template.New(name) }
+""",
+    "gopkg.in/go-playground/validator.v9/validator.go": """\
+// Package validator: stand-in for gopkg.in/go-playground/validator.v9, served by Debian's v10.
+package validator
+
+import v10 "github.com/go-playground/validator/v10"
+
+type Validate = v10.Validate
+type ValidationErrors = v10.ValidationErrors
+
+func New() *Validate { return v10.New() }
 """,
     "gopkg.in/go-playground/validator.v8/validator.go": """\
 // Package validator: stand-in for gopkg.in/go-playground/validator.v8 (the error types only).
@@ -576,16 +632,22 @@ def apply_go_registration(work: Path, step: dict) -> None:
     imports = [l[len("import "):] for l in lines if l.startswith("import ")]
     flush = [l for l in lines if "FlushOnSignal" in l]
     register = [l for l in lines if l.strip() and not l.startswith(("//", "import ")) and l not in flush]
+    def add_imports(src: list[str], extra: list[str]) -> None:
+        block = next(i for i, l in enumerate(src) if l.strip() == "import (")
+        src[block + 1:block + 1] = ["\t" + l for l in extra if l not in "\n".join(src)]
+
     path = work / step["file"]
     src = path.read_text().splitlines()
     src[step["line"]:step["line"]] = ["\t" + l for l in register]
+    add_imports(src, imports)
+    path.write_text("\n".join(src) + "\n")
+    # main may live in another file than the router (echo-realworld: router/router.go)
+    main_file = next(p for p in sorted(work.glob("*.go")) if "\nfunc main()" in p.read_text())
+    src = main_file.read_text().splitlines()
     main = next(i for i, l in enumerate(src) if l.startswith("func main()"))
     src[main + 1:main + 1] = ["\t" + l for l in flush]
-    if flush and '"time"' not in "\n".join(src):
-        imports.append('"time"')
-    block = next(i for i, l in enumerate(src) if l.strip() == "import (")
-    src[block + 1:block + 1] = ["\t" + l for l in imports]
-    path.write_text("\n".join(src) + "\n")
+    add_imports(src, imports + ['"time"'] if flush else [])
+    main_file.write_text("\n".join(src) + "\n")
 
 
 def hs256_jwt(secret: str, claims: dict) -> str:
@@ -607,6 +669,9 @@ def go_server(project, rt, work: Path, cache: Path, emu, env, setup_out: str) ->
     for rel, text in GO_SHIMS.items():
         (gopath / "src" / rel).parent.mkdir(parents=True, exist_ok=True)
         (gopath / "src" / rel).write_text(text)
+    for link, target in GO_VERSION_LINKS.items():
+        (gopath / "src" / link).parent.mkdir(parents=True, exist_ok=True)
+        (gopath / "src" / link).symlink_to(target)
     app = gopath / "src" / rt["import_path"]
     shutil.copytree(work, app, symlinks=True)
     genv = {**env, "GO111MODULE": "off", "GOFLAGS": "", "GOPROXY": "off",
@@ -619,7 +684,7 @@ def go_server(project, rt, work: Path, cache: Path, emu, env, setup_out: str) ->
                 for r in rt["requests"]]
     renv = {**env, "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET, "GIN_MODE": "release"}
     out = drive_server(["./rw-app"], app, renv, requests, rt["webhook_path"],
-                       cache / "logs" / project["name"] / "runtime-server.log")
+                       cache / "logs" / project["name"] / "runtime-server.log", rt.get("port"))
     out["customer"] = rt["customer"]
     return {"driver": out}
 
