@@ -309,6 +309,15 @@ FILE_ROUTED = re.compile(
     r"server/(api|routes)/.*\.(ts|js)|src/pages/.*\.(ts|js)|app/routes/.*\.(ts|tsx|js))$")
 
 
+def unchosen_silent_kinds(meters: list[str], per_site: list[dict]) -> list[str]:
+    """Billable kinds the answers chose no meter for but whose call sites went unmentioned:
+    that usage is billed by nothing and the tool said nothing, so the kind counts as a silent
+    meter too (openai-realtime-console: an LLM call under an api-calls-only plan)."""
+    chosen = {"llm" if m.startswith("llm") else m for m in meters}
+    return [f"{kind} (no meter chosen)" for kind in ("llm", "storage")
+            if kind not in chosen and any(s["kind"] == kind and s["state"] == "silent" for s in per_site)]
+
+
 def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, status_json, status_rc):
     modified, created = changed_files(work)
     steps = (setup_json or {}).get("manual_steps", []) if isinstance(setup_json, dict) else []
@@ -432,6 +441,7 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
             isinstance(x, dict) and stem[m] in str(x.get("meter") or "") for x in st_steps)
         if not (listed or flagged):
             silent_meters.append(m)
+    silent_meters += unchosen_silent_kinds(meters, per_site)
 
     complete = (not unfed and all(s["state"] == "wired" for s in per_site)
                 and (webhook is None or webhook["state"] == "registered")
@@ -642,8 +652,9 @@ def report(out_dir: Path, meta: dict) -> str:
             chk += " (earlier run)"
         setup = "ok" if r.get("setup_rc") == 0 else f"exit {r.get('setup_rc')}"
         stub = "—" if not stubs else ", ".join(("listed " if s["listed"] else "UNLISTED ") + s["file"] for s in stubs)
-        unfed = ", ".join(m + (" (silent)" if m in r.get("silent_meters", []) else "")
-                          for m in r.get("unfed_meters", [])) or "—"
+        unfed = ", ".join([m + (" (silent)" if m in r.get("silent_meters", []) else "")
+                           for m in r.get("unfed_meters", [])]
+                          + [m + " (silent)" for m in r.get("silent_meters", []) if "(no meter chosen)" in m]) or "—"
         lines.append(
             f"| [{r['name']}](https://github.com/{r['repo']}/tree/{r['commit']}{'/' + r['root'] if r.get('root') else ''}) `{r['commit'][:8]}` | {r['framework']} | {setup} "
             f"| {c.get('sites', 0)} | {c.get('found', 0)} | {c.get('wired', 0)} | {c.get('manual', 0)} | {c.get('silent', 0)} "
@@ -702,6 +713,7 @@ def main():
         doc.write_text(body[:start] + "\n" + text + body[end:])
         print(f"wrote {doc}")
         return
+    args.tool = args.tool.resolve()  # the tool runs in each project's copy, not here
     if not args.tool.exists():
         raise SystemExit(f"error: {args.tool} does not exist\nhint: cargo build -p spaire-billing")
     # The tool's code is what is measured: name the last commit that changed it, too.

@@ -22,6 +22,18 @@ Kinds:
   node-server start the app's own server entry (`command`) on a free port with its installed
               dependencies (cache/rtdeps/<name>), send `requests`, post a signed and a forged
               webhook, stop it with SIGTERM (the recorder flushes on it).
+  php-server  a Laravel app under PHP's built-in server (`server.php`, its own public/index.php,
+              HTTP kernel and middleware) on Debian's php-laravel-framework: vendor/autoload.php
+              loads Debian's autoloaders plus the app's PSR-4 roots; `.env` from .env.example
+              with a fake all-zero APP_KEY. Needs: apt-get install php-cli php-sqlite3
+              php-laravel-framework.
+  go-server   do the Go registration step `setup` printed (router line, FlushOnSignal, import),
+              build the app in GOPATH mode against Debian's golang-* packages (no module
+              proxy; two leaf packages Debian lacks get API stand-ins, GO_SHIMS), then serve
+              it like node-server; `requests` may carry `{jwt}`, an HS256 token of the app's
+              own secret. Needs: apt-get install golang-go golang-github-gin-gonic-gin-dev
+              golang-github-jinzhu-gorm-dev golang-github-mattn-go-sqlite3-dev
+              golang-github-dgrijalva-jwt-go-dev golang-golang-x-crypto-dev.
   fastapi     the app object under Starlette's TestClient; `prepare` builds the request
               headers the app's own auth reads (e.g. an OAuth2 bearer JWT) and the customer.
   flask       the app factory's test client; `prepare` (Python, in the app context) creates a
@@ -463,10 +475,19 @@ def free_port() -> int:
 def node_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
     """Start the app's real server (its own entry file and middleware stack), send requests,
     post signed and forged webhooks, then stop it with SIGTERM (the recorder flushes on it)."""
-    import signal
     deps = cache / "rtdeps" / project["name"] / "node_modules"
-    if not deps.exists():
-        raise RuntimeError(f"{deps} missing: npm install --ignore-scripts the project's package.json there, plus @spaire/sdk")
+    if not (deps.parent / ".installed").exists():
+        # The project's own manifest and lockfile (after setup), without its install scripts.
+        deps.parent.mkdir(parents=True, exist_ok=True)
+        for name in ("package.json", "package-lock.json"):
+            if (work / name).exists():
+                shutil.copy(work / name, deps.parent / name)
+        for args in (["install"], ["install", "@spaire/sdk@0.45.1"]):
+            rc, _, err = run.sh(["nice", "-n", "10", "npm"] + args + ["--ignore-scripts", "--no-audit", "--no-fund"],
+                                cwd=deps.parent, timeout=600)
+            if rc != 0:
+                raise RuntimeError(f"npm {' '.join(args)} for {project['name']} failed (rc {rc}): {err[-500:]}")
+        (deps.parent / ".installed").write_text("ok\n")
     (work / "node_modules").symlink_to(deps)
     command = list(rt["command"])
     if rt.get("mock_fetch"):
@@ -484,11 +505,23 @@ def node_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
             "};\n")
         if command[0] == "node":
             command = ["node", "--import", "./.rw-mock/fetch-mock.mjs"] + command[1:]
-    port = free_port()
-    renv = {**env, "PORT": str(port), "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET, "OPENAI_API_KEY": "sk-rw-made-up",
+    renv = {**env, "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET, "OPENAI_API_KEY": "sk-rw-made-up",
             "HOST": "127.0.0.1", "NODE_ENV": "development"}
-    log = open(cache / "logs" / project["name"] / "runtime-server.log", "w")
-    proc = subprocess.Popen(["nice", "-n", "10"] + command, cwd=work, env=renv, stdout=log,
+    out = drive_server(command, work, renv, rt["requests"], rt["webhook_path"],
+                       cache / "logs" / project["name"] / "runtime-server.log")
+    out["customer"] = rt["customer"]
+    return {"driver": out}
+
+
+def drive_server(command: list[str], cwd: Path, env: dict, requests: list[dict], webhook_path: str,
+                 log_path: Path, port: int | None = None) -> dict:
+    """Start a server (`PORT` set to a free port, or the app's own fixed `port`), send
+    `requests`, post a signed and a forged webhook, then stop it with SIGTERM (the recorder
+    flushes on it) and return the statuses."""
+    import signal
+    port = port or free_port()
+    log = open(log_path, "w")
+    proc = subprocess.Popen(["nice", "-n", "10"] + command, cwd=cwd, env={**env, "PORT": str(port)}, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     out = {}
@@ -503,13 +536,13 @@ def node_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
                     raise RuntimeError(f"server exited {proc.returncode}; see runtime-server.log")
                 time.sleep(0.5)
         out["requests"] = [http(r.get("method", "GET"), base + r["path"], r.get("headers", {}),
-                                r.get("body", "").encode() or None) for r in rt["requests"]]
+                                r.get("body", "").encode() or None) for r in requests]
         payload = json.dumps({"type": "rw.unknown_event", "timestamp": "2026-01-01T00:00:00Z", "data": {}})
         ts = str(int(time.time()))
         hdr = {"content-type": "application/json", "webhook-id": "msg_rw_1", "webhook-timestamp": ts}
-        out["webhook_signed"] = http("POST", base + rt["webhook_path"],
+        out["webhook_signed"] = http("POST", base + webhook_path,
                                      {**hdr, "webhook-signature": sign_webhook(payload, "msg_rw_1", ts)}, payload.encode())
-        out["webhook_bad_signature"] = http("POST", base + rt["webhook_path"],
+        out["webhook_bad_signature"] = http("POST", base + webhook_path,
                                             {**hdr, "webhook-signature": "v1,AAAA"}, payload.encode())
     finally:
         if proc.poll() is None:
@@ -519,6 +552,194 @@ def node_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
         log.close()
+    out["server_exit"] = proc.returncode
+    return out
+
+
+# Module paths with a major-version suffix, served in GOPATH mode by Debian's unsuffixed copy.
+GO_VERSION_LINKS = {
+    "github.com/labstack/echo/v4": "/usr/share/gocode/src/github.com/labstack/echo",
+}
+
+# Leaf packages a Go app imports that Debian does not package: the smallest stand-ins with
+# the same API the app uses (neither is on the billed request's path).
+GO_SHIMS = {
+    "github.com/gosimple/slug/slug.go": """\
+// Package slug: stand-in for github.com/gosimple/slug (Make only).
+package slug
+
+import "strings"
+
+func Make(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), "-")) }
+""",
+    "github.com/swaggo/swag/swag.go": """\
+// Package swag: stand-in for github.com/swaggo/swag (the doc registry a generated docs.go calls).
+package swag
+
+const Name = "swagger"
+
+type Swagger interface{ ReadDoc() string }
+
+func Register(name string, swagger Swagger) {}
+""",
+    "github.com/swaggo/echo-swagger/echo_swagger.go": """\
+// Package echoSwagger: stand-in for github.com/swaggo/echo-swagger (the docs UI route answers 404).
+package echoSwagger
+
+import "github.com/labstack/echo/v4"
+
+func WrapHandler(c echo.Context) error { return echo.ErrNotFound }
+""",
+    "github.com/alecthomas/template/template.go": """\
+// Package template: stand-in for github.com/alecthomas/template, a fork of text/template.
+package template
+
+import "text/template"
+
+type Template = template.Template
+type FuncMap = template.FuncMap
+
+func New(name string) *Template { return template.New(name) }
+""",
+    "gopkg.in/go-playground/validator.v9/validator.go": """\
+// Package validator: stand-in for gopkg.in/go-playground/validator.v9, served by Debian's v10.
+package validator
+
+import v10 "github.com/go-playground/validator/v10"
+
+type Validate = v10.Validate
+type ValidationErrors = v10.ValidationErrors
+
+func New() *Validate { return v10.New() }
+""",
+    "gopkg.in/go-playground/validator.v8/validator.go": """\
+// Package validator: stand-in for gopkg.in/go-playground/validator.v8 (the error types only).
+package validator
+
+type FieldError struct{ Field, Tag, Param string }
+
+type ValidationErrors map[string]*FieldError
+
+func (ValidationErrors) Error() string { return "validation failed" }
+""",
+}
+
+
+def apply_go_registration(work: Path, step: dict) -> None:
+    """Do the Go registration step as `setup` printed it: its registration lines after the
+    router's line, its FlushOnSignal line at the start of main, its import (and "time")."""
+    lines = step["snippet"].splitlines()
+    imports = [l[len("import "):] for l in lines if l.startswith("import ")]
+    flush = [l for l in lines if "FlushOnSignal" in l]
+    register = [l for l in lines if l.strip() and not l.startswith(("//", "import ")) and l not in flush]
+    def add_imports(src: list[str], extra: list[str]) -> None:
+        block = next(i for i, l in enumerate(src) if l.strip() == "import (")
+        src[block + 1:block + 1] = ["\t" + l for l in extra if l not in "\n".join(src)]
+
+    path = work / step["file"]
+    src = path.read_text().splitlines()
+    src[step["line"]:step["line"]] = ["\t" + l for l in register]
+    add_imports(src, imports)
+    path.write_text("\n".join(src) + "\n")
+    # main may live in another file than the router (echo-realworld: router/router.go)
+    main_file = next(p for p in sorted(work.glob("*.go")) if "\nfunc main()" in p.read_text())
+    src = main_file.read_text().splitlines()
+    main = next(i for i, l in enumerate(src) if l.startswith("func main()"))
+    src[main + 1:main + 1] = ["\t" + l for l in flush]
+    add_imports(src, imports + ['"time"'] if flush else [])
+    main_file.write_text("\n".join(src) + "\n")
+
+
+def hs256_jwt(secret: str, claims: dict) -> str:
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." + b64(json.dumps(claims).encode())
+    return head + "." + b64(hmac.new(secret.encode(), head.encode(), hashlib.sha256).digest())
+
+
+def go_server(project, rt, work: Path, cache: Path, emu, env, setup_out: str) -> dict:
+    """Build the real Go app in GOPATH mode against Debian's packages (no module proxy here),
+    after doing the registration step `setup` printed; then serve it like node-server. The
+    app's own auth reads a JWT signed with the app's own (public, in-source) secret."""
+    step = next(m for m in json.loads(setup_out)["manual_steps"] if m["kind"] == "register-middleware")
+    apply_go_registration(work, step)
+    gopath = cache / "runtime-gopath" / project["name"]
+    if gopath.exists():
+        shutil.rmtree(gopath)
+    for rel, text in GO_SHIMS.items():
+        (gopath / "src" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (gopath / "src" / rel).write_text(text)
+    for link, target in GO_VERSION_LINKS.items():
+        (gopath / "src" / link).parent.mkdir(parents=True, exist_ok=True)
+        (gopath / "src" / link).symlink_to(target)
+    app = gopath / "src" / rt["import_path"]
+    shutil.copytree(work, app, symlinks=True)
+    genv = {**env, "GO111MODULE": "off", "GOFLAGS": "", "GOPROXY": "off",
+            "GOPATH": f"{gopath}:/usr/share/gocode", "GOCACHE": str(cache / "go-build-cache")}
+    rc, _, err = run.sh(["nice", "-n", "10", "go", "build", "-o", "rw-app", "."], cwd=app, env=genv, timeout=1200)
+    if rc != 0:
+        return {"error": f"go build failed (rc {rc}): {err[-1500:]}"}
+    token = hs256_jwt(rt["jwt_secret"], {**rt["jwt_claims"], "exp": int(time.time()) + 3600})
+    requests = [{**r, "headers": {k: v.replace("{jwt}", token) for k, v in r.get("headers", {}).items()}}
+                for r in rt["requests"]]
+    renv = {**env, "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET, "GIN_MODE": "release"}
+    out = drive_server(["./rw-app"], app, renv, requests, rt["webhook_path"],
+                       cache / "logs" / project["name"] / "runtime-server.log", rt.get("port"))
+    out["customer"] = rt["customer"]
+    return {"driver": out}
+
+
+# A Laravel app's vendor/autoload.php when the framework is Debian's php-laravel-framework
+# (no composer here): Debian's autoloaders, then the app's own PSR-4 roots from composer.json.
+LARAVEL_AUTOLOAD = """<?php
+require_once '/usr/share/php/Illuminate/autoload.php';
+require_once __DIR__ . '/rw-stand-ins.php';
+$rwRoots = json_decode(file_get_contents(dirname(__DIR__) . '/composer.json'), true)['autoload']['psr-4'] ?? [];
+spl_autoload_register(function (string $class) use ($rwRoots): void {
+    foreach ($rwRoots as $prefix => $dir) {
+        if (strncmp($class, $prefix, strlen($prefix)) === 0) {
+            $file = dirname(__DIR__) . '/' . $dir . str_replace('\\\\', '/', substr($class, strlen($prefix))) . '.php';
+            if (is_file($file)) {
+                require $file;
+            }
+            return;
+        }
+    }
+});
+"""
+
+# Classes a Laravel 8 skeleton names that Debian does not package: fruitcake/laravel-cors'
+# middleware (CORS headers only; the checks send no cross-origin request) passes through.
+LARAVEL_STAND_INS = """<?php
+namespace Fruitcake\\Cors;
+
+class HandleCors
+{
+    public function handle($request, \\Closure $next)
+    {
+        return $next($request);
+    }
+}
+"""
+
+
+def php_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
+    """Serve a Laravel app with PHP's built-in server through its own public/index.php
+    (`server.php`), on Debian's php-laravel-framework: the app's whole HTTP kernel, global
+    middleware (the generated SpaireUsage among them), CSRF and routes. Needs: apt-get
+    install php-cli php-sqlite3 php-laravel-framework."""
+    vendor = work / "vendor"
+    vendor.mkdir(exist_ok=True)
+    (vendor / "autoload.php").write_text(LARAVEL_AUTOLOAD)
+    (vendor / "rw-stand-ins.php").write_text(LARAVEL_STAND_INS)
+    dotenv = (work / ".env.example").read_text() if (work / ".env.example").exists() else ""
+    # An obviously fake app key (32 zero bytes): sessions and cookies need one.
+    fake_key = "base64:" + base64.b64encode(bytes(32)).decode()
+    (work / ".env").write_text(re.sub(r"(?m)^APP_KEY=.*$", "APP_KEY=" + fake_key, dotenv)
+                               + "\nLOG_CHANNEL=stderr\n")
+    renv = {**env, "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET, "APP_ENV": "local", "APP_DEBUG": "true"}
+    out = drive_server(["sh", "-c", 'exec php -S "127.0.0.1:$PORT" server.php'], work, renv, rt["requests"],
+                       rt["webhook_path"], cache / "logs" / project["name"] / "runtime-server.log")
     out["customer"] = rt["customer"]
     return {"driver": out}
 
@@ -585,7 +806,7 @@ def run_check(project, tool: Path, cache: Path, out_dir: Path) -> dict:
                                            "prices": [{"amount_type": "fixed", "price_amount": 2000,
                                                        "price_currency": "usd"}]})
         env = {**os.environ, "SPAIRE_ACCESS_TOKEN": run.TOKEN, "SPAIRE_SERVER_URL": emu.url, "NO_COLOR": "1"}
-        rc, _, serr = run.sh([str(tool)] + run.setup_args(project, emu.url), cwd=work, env=env, timeout=300)
+        rc, sout, serr = run.sh([str(tool)] + run.setup_args(project, emu.url), cwd=work, env=env, timeout=300)
         result["setup_rc"] = rc
         if rc != 0:
             result.update(ok=False, error=serr[-800:])
@@ -598,6 +819,10 @@ def run_check(project, tool: Path, cache: Path, out_dir: Path) -> dict:
             result.update(node_fetch_app(project, rt, work, cache, emu, env))
         elif rt["kind"] == "node-server":
             result.update(node_server(project, rt, work, cache, emu, env))
+        elif rt["kind"] == "php-server":
+            result.update(php_server(project, rt, work, cache, emu, env))
+        elif rt["kind"] == "go-server":
+            result.update(go_server(project, rt, work, cache, emu, env, sout))
         elif rt["kind"] == "fastapi":
             result.update(fastapi_check(project, rt, work, cache, emu, env))
         elif rt["kind"] == "flask":
@@ -630,6 +855,7 @@ def main():
     ap.add_argument("--out", type=Path, default=run.HERE / "results")
     ap.add_argument("--only", action="append")
     args = ap.parse_args()
+    args.tool = args.tool.resolve()  # the tool runs in each project's copy, not here
     failed = 0
     for p in run.load_projects():
         if "runtime" not in p or (args.only and p["name"] not in args.only):

@@ -25,6 +25,15 @@ def scan(files: dict[str, str]) -> list[tuple[str, str, int]]:
         return [(s["kind"], s["file"], s["line"]) for s in run.scan_billable(Path(d))]
 
 
+class SilentKindTest(unittest.TestCase):
+    def test_a_silent_site_of_a_kind_no_meter_was_chosen_for_is_a_silent_meter(self):
+        sites = [{"kind": "llm", "state": "silent"}, {"kind": "storage", "state": "manual"}]
+        self.assertEqual(run.unchosen_silent_kinds(["api-calls"], sites), ["llm (no meter chosen)"])
+        # chosen kinds are judged by the unfed-meter rules instead; listed sites are not silent
+        self.assertEqual(run.unchosen_silent_kinds(["llm-tokens-split"], sites), [])
+        self.assertEqual(run.unchosen_silent_kinds(["api-calls"], [{"kind": "llm", "state": "manual"}]), [])
+
+
 class ScanTest(unittest.TestCase):
     def test_ai_sdk_calls_count_only_in_files_importing_ai(self):
         sites = scan({

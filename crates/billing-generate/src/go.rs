@@ -39,6 +39,9 @@ struct Context<'a> {
     custom: &'a [CustomMeter],
     /// Largest batch a recorder sends ([`crate::delivery::max_batch_size`]).
     max_batch_size: usize,
+    /// `session` customers on gin / echo: the context key the app's auth middleware stores
+    /// the signed-in user under (`c.Set("my_user_id", id)`), read after the handler ran.
+    context_user_key: Option<String>,
 }
 
 /// Whether the generated code targets framework `id`: the plan's `[project] framework` when
@@ -85,6 +88,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         .map_err(|event| GenerateError::UnknownWebhookEvent { event })?;
     let webhooks = plan.webhooks.is_some();
     let api_calls = !meter_events.api.is_empty();
+    let context_user_key = context_user_key(target);
     let context = Context {
         header: render::header_line("//"),
         default_server_url: plan.public_server_url(),
@@ -100,6 +104,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         compute_events: &meter_events.compute,
         custom: &meter_events.custom,
         max_batch_size: crate::delivery::max_batch_size(plan),
+        context_user_key: context_user_key.as_ref().map(|k| k.key.clone()),
     };
     let has = |id| uses_framework(target, id);
     let mut files: Vec<(&str, &str)> = vec![
@@ -163,6 +168,19 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         .env_vars
         .extend(env_vars(&plan.public_server_url(), webhooks));
     Ok(changes)
+}
+
+/// The gin / echo context key holding the signed-in user, for `session` customers: only
+/// those two frameworks give middleware a `c.Get(key)` to read it back with.
+fn context_user_key(target: &Target<'_>) -> Option<go_scan::ContextUserKey> {
+    let session = target.plan.customer == CustomerSource::Session;
+    let keyed =
+        uses_framework(target, FrameworkId::Gin) || uses_framework(target, FrameworkId::Echo);
+    if session && keyed {
+        go_scan::find_context_user_key(target)
+    } else {
+        None
+    }
 }
 
 pub(crate) fn default_meter(plan: &billing_plan::BillingPlan) -> String {

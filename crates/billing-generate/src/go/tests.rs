@@ -160,3 +160,52 @@ fn registration_step_names_the_apps_router_and_adds_a_shutdown_path() {
     );
     assert!(!snippet.contains("Shutdown(shutdownCtx)"), "{snippet}");
 }
+
+/// `session` customers: on gin and echo the resolver reads the key the app's own auth
+/// middleware stores the user under; elsewhere (no such key) it is a listed stub.
+#[test]
+fn session_customer_reads_the_apps_context_key_or_is_a_listed_stub() {
+    for (name, id, key) in [
+        ("gin-auth-context", FrameworkId::Gin, Some("my_user_id")),
+        ("echo-auth-context", FrameworkId::Echo, Some("user")),
+        ("gin", FrameworkId::Gin, None),
+        ("nethttp", FrameworkId::GoNethttp, None),
+    ] {
+        let root = fixture(name);
+        let profile = profile(&root, Language::Go, &[id]);
+        let mut plan = plan(&["api-calls"]);
+        plan.customer = CustomerSource::Session;
+        let target = Target {
+            root: &root,
+            profile: &profile,
+            package: &profile.packages[0],
+            plan: &plan,
+        };
+        let changes = super::generate(&target).unwrap();
+        let customer = &changes
+            .files
+            .iter()
+            .find(|f| f.path == "internal/spairebilling/customer.go")
+            .unwrap()
+            .after;
+        match key {
+            Some(key) => {
+                assert!(
+                    customer.contains(&format!("const ContextUserKey = \"{key}\"")),
+                    "{name}: {customer}"
+                );
+                assert!(
+                    !customer.contains(crate::feeds::SESSION_STUB_MARKER),
+                    "{name}"
+                );
+            }
+            None => {
+                assert!(!customer.contains("ContextUserKey"), "{name}: {customer}");
+                assert!(
+                    customer.contains(crate::feeds::SESSION_STUB_MARKER),
+                    "{name}"
+                );
+            }
+        }
+    }
+}

@@ -519,6 +519,14 @@ impl StubResolver {
                           # payload = jwt.decode(token, SECRET_KEY, algorithms=[ALGORITHM]); return payload.get(\"sub\")\n\
                           # Flask-Login: return current_user.get_id() if current_user.is_authenticated else None",
             }
+        } else if file.ends_with(".go") {
+            Self {
+                function: "CustomerIDFromRequest",
+                nothing: "\"\"",
+                remove: " (then delete its TODO)",
+                snippet: "// in your auth middleware, once the user is known:\n\
+                          // r = r.WithContext(spairebilling.WithCustomerID(r.Context(), userID))",
+            }
         } else if file.ends_with(".rb") {
             Self {
                 function: "customer_id_from",

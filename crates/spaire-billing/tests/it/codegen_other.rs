@@ -448,6 +448,167 @@ fn go_echo_usage_reaches_the_meters_and_webhooks_verify() {
     go_runtime("echo", FrameworkId::Echo);
 }
 
+const GIN_AUTH_ROUTER: &str = r#"func() http.Handler {
+		gin.SetMode(gin.ReleaseMode)
+		r := gin.New()
+		r.Use(spairebilling.GinAPICallMiddleware())
+		r.POST(spairebilling.WebhookPath, spairebilling.GinWebhookHandler())
+		r.GET("/health", func(c *gin.Context) { c.String(200, "ok") })
+		public := r.Group("/api/public")
+		public.Use(users.AuthMiddleware(false))
+		public.GET("/", func(c *gin.Context) { c.String(200, "ok") })
+		api := r.Group("/api")
+		api.Use(users.AuthMiddleware(true))
+		api.GET("/user", func(c *gin.Context) { c.String(200, "ok") })
+		return r
+	}()"#;
+
+const ECHO_AUTH_ROUTER: &str = r#"func() http.Handler {
+		e := echo.New()
+		e.HideBanner = true
+		e.Use(spairebilling.EchoAPICallMiddleware())
+		e.POST(spairebilling.WebhookPath, spairebilling.EchoWebhookHandler())
+		e.GET("/health", func(c echo.Context) error { return c.String(200, "ok") })
+		api := e.Group("/api", auth.JWT())
+		api.GET("/user", func(c echo.Context) error { return c.String(200, "ok") })
+		return e
+	}()"#;
+
+/// `session` customers on gin and echo: the app's own auth middleware, on a route group,
+/// stores the user in the framework context (`c.Set("my_user_id", id)` in gin-realworld,
+/// `c.Set("user", userID)` in echo-realworld); the generated middleware finds that key in the
+/// app's code and bills the signed-in user, and nobody for a request the auth refused.
+fn go_session_runtime(fixture: &str, id: FrameworkId, key: &str, router: &str, import: &str) {
+    if !go_available() {
+        return;
+    }
+    let gopath = GoPath::new();
+    let emulator =
+        billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
+    let base_url = emulator.base_url();
+    let api = codegen::Api {
+        base: &base_url,
+        token: emulator.token(),
+    };
+    let mut plan = codegen::plan(
+        &["llm-tokens", "api-calls"],
+        Pricing::Unit,
+        true,
+        Some(&base_url),
+    );
+    plan.customer = CustomerSource::Session;
+    let case = format!("{}_{}", fixture.replace('-', "_"), codegen::free_port());
+    let dir = go_case(&gopath, &case, fixture, id, &plan);
+    let customer_go =
+        std::fs::read_to_string(dir.join("internal/spairebilling/customer.go")).unwrap();
+    assert!(
+        customer_go.contains(&format!("const ContextUserKey = \"{key}\"")),
+        "{customer_go}"
+    );
+    assert!(
+        !customer_go.contains("returns no user id yet"),
+        "{customer_go}"
+    );
+    // The fixture imports its own packages by the fixture's module path.
+    for entry in walkdir_go(&dir) {
+        let text = std::fs::read_to_string(&entry).unwrap();
+        let moved = text.replace(
+            &format!("example.com/{fixture}/"),
+            &format!("example.com/{case}/"),
+        );
+        std::fs::write(&entry, moved).unwrap();
+    }
+    let harness = GO_HARNESS
+        .replace(
+            "ROUTER_IMPORT",
+            &format!(
+                "{import}\n\t\"example.com/{case}/{}\"",
+                if fixture.starts_with("gin") {
+                    "users"
+                } else {
+                    "auth"
+                }
+            ),
+        )
+        .replace("ROUTER", router)
+        .replace("CASE", &case);
+    std::fs::create_dir_all(dir.join("cmd/harness")).unwrap();
+    std::fs::write(dir.join("cmd/harness/main.go"), harness).unwrap();
+    let binary = dir.join("harness-bin");
+    let mut build = gopath.go(
+        &["build", "-o", binary.to_str().unwrap(), "./cmd/harness"],
+        &dir,
+    );
+    codegen::run_ok(&mut build, "go build harness");
+    let meter = api.create_meter(plan.meters.iter().find(|m| m.name == "api-calls").unwrap());
+    let (mut child, base) = spawn_server(&binary, &[], &base_url, emulator.token(), "/health");
+    let user = format!("{}", 40 + codegen::free_port() % 1000);
+    let token = format!("Token {user}");
+    for _ in 0..3 {
+        let status = codegen::http(
+            "GET",
+            &format!("{base}/api/user"),
+            &[("authorization", &token)],
+            "",
+        )
+        .unwrap()
+        .0;
+        assert_eq!(status, 200);
+    }
+    // Refused by the app's auth: no user in the context, nothing billed.
+    if fixture.starts_with("gin") {
+        // Let through anonymously: the auth middleware stored id 0, which is nobody.
+        let anonymous = codegen::http("GET", &format!("{base}/api/public/"), &[], "")
+            .unwrap()
+            .0;
+        assert_eq!(anonymous, 200);
+    }
+    let refused = codegen::http("GET", &format!("{base}/api/user"), &[], "")
+        .unwrap()
+        .0;
+    assert_eq!(refused, 401);
+    let output = codegen::stop(&mut child, "TERM", 30);
+    let logs = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(output.status.success(), "exit {:?}: {logs}", output.status);
+    assert_eq!(api.meter_total(&meter, &user), 3.0, "{logs}");
+    assert_eq!(api.meter_total(&meter, "0"), 0.0, "{logs}");
+}
+
+fn walkdir_go(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walkdir_go(&path));
+        } else if path.extension().is_some_and(|e| e == "go") {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn go_gin_session_customer_is_the_user_the_apps_auth_middleware_set() {
+    go_session_runtime(
+        "gin-auth-context",
+        FrameworkId::Gin,
+        "my_user_id",
+        GIN_AUTH_ROUTER,
+        "\"github.com/gin-gonic/gin\"",
+    );
+}
+
+#[test]
+fn go_echo_session_customer_is_the_user_the_apps_auth_middleware_set() {
+    go_session_runtime(
+        "echo-auth-context",
+        FrameworkId::Echo,
+        "user",
+        ECHO_AUTH_ROUTER,
+        "\"github.com/labstack/echo/v4\"",
+    );
+}
+
 /// Generated PHP and Ruby for every plan variant, for `php -l` / `ruby -c`.
 fn generated_files(
     language_dir: &str,

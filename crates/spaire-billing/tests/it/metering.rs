@@ -268,3 +268,81 @@ async fn verify_from_app_shows_the_apps_events_and_fails_on_what_no_meter_counts
         "{text}"
     );
 }
+
+/// Go `session` customers: on a gin app whose auth middleware stores the user in the gin
+/// context (`c.Set("my_user_id", ...)`) the generated middleware reads that key, so no
+/// resolver is left to fill in; on one without such a key the `WithCustomerID` resolver is a
+/// listed `customer-resolver` step at its `file:line`, never a silent stub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_session_resolver_is_read_from_the_apps_context_key_or_listed() {
+    let (emulator, _client) = emulator_with_product().await;
+    let url = emulator.base_url();
+    for (fixture, keyed) in [("gin-auth-context", true), ("gin", false)] {
+        let dir = tempfile::tempdir().unwrap();
+        crate::codegen::copy_dir(&crate::codegen::codegen_fixture("go", fixture), dir.path());
+        let args = [
+            "setup",
+            "--package",
+            ".",
+            "--meter",
+            "api-calls",
+            "--pricing",
+            "unit",
+            "--unit-price",
+            "0.0001",
+            "--product",
+            "Pro",
+            "--customer",
+            "session",
+            "--webhooks",
+            "false",
+            "--environment",
+            "local",
+            "--server-url",
+            &url,
+            "--yes",
+            "--no-install",
+            "--no-checks",
+            "--json",
+        ];
+        let setup = cli(&url, dir.path(), &args).await;
+        let report = json(&setup);
+        let resolver = report["manual_steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["kind"] == "customer-resolver");
+        let customer_go =
+            std::fs::read_to_string(dir.path().join("internal/spairebilling/customer.go")).unwrap();
+        if keyed {
+            assert!(resolver.is_none(), "{fixture}: {report:#}");
+            assert!(customer_go.contains("const ContextUserKey = \"my_user_id\""));
+        } else {
+            let resolver = resolver.unwrap_or_else(|| panic!("{fixture}: {report:#}"));
+            assert_eq!(resolver["file"], "internal/spairebilling/customer.go");
+            let line = resolver["line"].as_u64().unwrap() as usize;
+            assert!(
+                customer_go
+                    .lines()
+                    .nth(line - 1)
+                    .unwrap()
+                    .contains("returns no user id yet"),
+                "{customer_go}"
+            );
+            assert!(
+                resolver["instructions"]
+                    .as_str()
+                    .unwrap()
+                    .contains("CustomerIDFromRequest"),
+                "{resolver:#}"
+            );
+            assert!(
+                resolver["snippet"]
+                    .as_str()
+                    .unwrap()
+                    .contains("spairebilling.WithCustomerID"),
+                "{resolver:#}"
+            );
+        }
+    }
+}
