@@ -25,6 +25,7 @@ pub mod interrupt;
 pub mod listen;
 pub mod merge;
 pub mod metering;
+mod pip_requirement;
 pub mod plan;
 pub mod produce;
 pub mod remote;
