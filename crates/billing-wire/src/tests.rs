@@ -1065,3 +1065,31 @@ async def presign(request: Request) -> dict:
         "{snippet}"
     );
 }
+
+#[test]
+fn python_raw_response_is_recorded_through_its_parsed_message() {
+    // anthropic-quickstarts computer-use-demo: `client.beta.messages.with_raw_response.create`.
+    let out = py(
+        r#"from anthropic import Anthropic
+from fastapi import Request
+
+client = Anthropic()
+
+
+async def turn(request: Request) -> str:
+    raw_response = client.beta.messages.with_raw_response.create(model="m", max_tokens=5, messages=[])
+    response = raw_response.parse()
+    return str(response)
+"#,
+        &[(
+            K::AnthropicMessage,
+            "client.beta.messages.with_raw_response.create",
+        )],
+        header(),
+    );
+    let after = out.after.expect("wired");
+    assert!(
+        after.contains("    record_llm_response(request.headers.get(\"x-customer-id\", \"\"), raw_response.parse())\n    response = raw_response.parse()\n"),
+        "{after}"
+    );
+}

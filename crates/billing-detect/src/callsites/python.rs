@@ -473,7 +473,11 @@ fn attr_chain<'s>(callee: Node<'_>, src: &'s str) -> Vec<&'s str> {
 /// that import one of the SDKs or on a receiver named like a model client.
 fn vendor_kind(callee: Node<'_>, src: &str, imports_sdk: bool) -> Option<CallSiteKind> {
     use CallSiteKind as K;
-    let chain = attr_chain(callee, src);
+    // `client.messages.with_raw_response.create(..)`: the same call, its HTTP response around it.
+    let chain: Vec<&str> = attr_chain(callee, src)
+        .into_iter()
+        .filter(|part| !matches!(*part, "with_raw_response" | "with_streaming_response"))
+        .collect();
     let n = chain.len();
     if n < 3 {
         return None;
@@ -631,6 +635,7 @@ d = await claude.messages.create(model="m", max_tokens=5, messages=[])
 async with claude.messages.stream(model="m", max_tokens=5, messages=[]) as s:
     pass
 e = openai.ChatCompletion.create(model="m", messages=[])
+raw = claude.beta.messages.with_raw_response.create(model="m", max_tokens=5, messages=[])
 client.beta.threads.messages.create(t, role="user", content="x")
 run = client.beta.threads.runs.create(thread_id=t, assistant_id=a)
 "#;
@@ -645,7 +650,8 @@ run = client.beta.threads.runs.create(thread_id=t, assistant_id=a)
                 (K::AnthropicMessage, 8),
                 (K::AnthropicMessage, 9),
                 (K::OpenaiLegacy, 11),
-                (K::OpenaiAssistantRun, 13),
+                (K::AnthropicMessage, 12),
+                (K::OpenaiAssistantRun, 14),
             ]
         );
         // Without an SDK import, only the unmistakable shape or a client-like receiver counts.

@@ -181,10 +181,18 @@ fn response_site(f: &PyFile<'_>, call: Node<'_>) -> Result<Site, Refusal> {
             )
         })?;
     let name = text(assignment, f.src).to_owned();
+    // `with_raw_response`: the HTTP response; `.parse()` is the SDK object (parsed once, cached).
+    let raw = call
+        .child_by_field_name("function")
+        .is_some_and(|c| text(c, f.src).contains(".with_raw_response."));
     Ok(Site {
         anchor: line_end(f.src, statement.end_byte()),
         indent: indent_at(f.src, statement.start_byte()).to_owned(),
-        recorded: name.clone(),
+        recorded: if raw {
+            format!("{name}.parse()")
+        } else {
+            name.clone()
+        },
         note: format!("# after `{name} = ...` returned:"),
         already_wired: f.wired_after(statement, &[PY_LLM_RESPONSE, PY_LLM]),
     })
