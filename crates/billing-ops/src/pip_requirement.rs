@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long the resolver may take (it downloads package metadata).
-const RESOLVE_TIMEOUT: Duration = Duration::from_secs(240);
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(90);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Resolution {
