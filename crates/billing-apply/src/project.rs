@@ -123,9 +123,13 @@ impl Project {
         }
     }
 
-    /// The current content of `rel` as text (`None` when missing or not UTF-8).
+    /// The current content of `rel` as text (`None` when missing or not text: UTF-8, or
+    /// UTF-16 with a byte-order mark, see [`billing_changeset::TextEncoding`]).
     pub fn read_text(&self, rel: &str) -> Result<Option<String>, ApplyError> {
-        Ok(self.read(rel)?.and_then(|b| String::from_utf8(b).ok()))
+        Ok(self
+            .read(rel)?
+            .and_then(|b| billing_changeset::TextEncoding::decode(&b))
+            .map(|(text, _)| text))
     }
 }
 

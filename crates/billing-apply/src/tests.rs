@@ -275,3 +275,35 @@ fn a_crash_right_after_rewriting_a_file_still_undoes_without_force() {
     undo_latest(&project, false).unwrap();
     assert_eq!(tree(dir.path()), original);
 }
+
+/// flask-s3-upload's `requirements.txt` is UTF-16 with a BOM and CRLF: read as text, changed,
+/// written back as UTF-16; a drifted file is still refused, and undo restores the bytes.
+#[test]
+fn a_utf16_file_is_modified_in_its_own_encoding() {
+    use billing_changeset::TextEncoding;
+    let dir = fixture();
+    let original_text = "Flask==1.1.1\r\nboto3==1.10.46\r\n";
+    let path = dir.path().join("requirements.txt");
+    std::fs::write(&path, TextEncoding::Utf16Le.encode(original_text)).unwrap();
+    let original = tree(dir.path());
+    let project = Project::open(dir.path()).unwrap();
+    assert_eq!(
+        project.read_text("requirements.txt").unwrap().as_deref(),
+        Some(original_text)
+    );
+    let after = format!("{original_text}spaire-sdk==0.28.4\r\n");
+    let mut tx = Transaction::begin(&project, "abcd", "sandbox").unwrap();
+    assert!(matches!(
+        tx.apply_change(&modify("requirements.txt", "Flask==2\r\n", &after)),
+        Err(ApplyError::Drifted { .. })
+    ));
+    tx.apply_change(&modify("requirements.txt", original_text, &after))
+        .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        TextEncoding::Utf16Le.encode(&after)
+    );
+    undo_latest(&project, false).unwrap();
+    assert_eq!(tree(dir.path()), original);
+}

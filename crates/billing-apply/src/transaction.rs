@@ -160,12 +160,24 @@ impl Transaction {
             FileAction::Create => None,
             FileAction::Modify => change.before.as_deref().map(str::as_bytes),
         };
-        if current.as_deref() != expected {
-            return Err(ApplyError::Drifted {
-                path: change.path.clone(),
-            });
+        if current.as_deref() == expected {
+            return self.write(&change.path, change.after.as_bytes());
         }
-        self.write(&change.path, change.after.as_bytes())
+        // A UTF-16 file (read as text by its BOM) is compared as text and written back in
+        // its own encoding.
+        let decoded = current
+            .as_deref()
+            .and_then(billing_changeset::TextEncoding::decode);
+        match (decoded, change.action, change.before.as_deref()) {
+            (Some((text, encoding)), FileAction::Modify, Some(before))
+                if encoding != billing_changeset::TextEncoding::Utf8 && text == before =>
+            {
+                self.write(&change.path, &encoding.encode(&change.after))
+            }
+            _ => Err(ApplyError::Drifted {
+                path: change.path.clone(),
+            }),
+        }
     }
 
     /// Notes a package install command that ran, persisted at once.

@@ -3,8 +3,10 @@
 //! Producers (code generation, call-site wiring, remote setup) each contribute parts; the
 //! preview renders it and hashes it; `apply` performs exactly what was hashed.
 
+pub mod encoding;
 pub mod preview;
 
+pub use encoding::TextEncoding;
 pub use preview::{file_diff, plan_hash, render_text, unified_diff};
 
 use serde::{Deserialize, Serialize};

@@ -216,6 +216,8 @@ pub enum CallSiteKind {
     AgentRun,
     AgentRunSync,
     AgentRunStream,
+    /// PydanticAI `async with agent.iter(...) as run:` (usage: `run.usage()` after the loop).
+    AgentIter,
     /// `new PutObjectCommand(...)`.
     S3PutObject,
     /// `new Upload(...)` from `@aws-sdk/lib-storage`.
@@ -224,6 +226,11 @@ pub enum CallSiteKind {
     Boto3PutObject,
     /// boto3 `upload_file(...)` / `upload_fileobj(...)`.
     Boto3UploadFile,
+    /// boto3 `complete_multipart_upload(...)`: the size is the sum of the parts, unknown here.
+    Boto3Multipart,
+    /// boto3 `generate_presigned_post(...)` / a presigned `put_object` URL: the bytes go from
+    /// the browser straight to S3, never through the app; a listed note, not billed here.
+    Boto3Presigned,
     /// AI SDK `embed(...)` / `embedMany(...)` (usage: `{ tokens }`).
     Embed,
     /// AI SDK 3/4 RSC `streamUI(...)` from `ai/rsc` (`onFinish({ usage })`).
@@ -238,6 +245,9 @@ pub enum CallSiteKind {
     OpenaiLegacy,
     /// `@anthropic-ai/sdk` `client.messages.create(...)` / `.stream(...)`.
     AnthropicMessage,
+    /// OpenAI Assistants `client.beta.threads.runs.create(...)` (and `create_and_poll`,
+    /// `stream`, `threads.create_and_run`): usage is on the finished run, always a manual step.
+    OpenaiAssistantRun,
     /// A raw `fetch` to a model API (`https://api.openai.com/v1/...`, `…/v1/chat/completions`,
     /// `api.anthropic.com`): always a manual step, the body's usage is the app's to read.
     LlmHttpFetch,

@@ -151,6 +151,7 @@ pub fn package_line(pkg: &Package) -> String {
                 | CallSiteKind::AgentRun
                 | CallSiteKind::AgentRunSync
                 | CallSiteKind::AgentRunStream
+                | CallSiteKind::AgentIter
                 | CallSiteKind::Embed
                 | CallSiteKind::StreamUi
                 | CallSiteKind::OpenaiChatCompletion
@@ -158,6 +159,7 @@ pub fn package_line(pkg: &Package) -> String {
                 | CallSiteKind::OpenaiEmbedding
                 | CallSiteKind::OpenaiLegacy
                 | CallSiteKind::AnthropicMessage
+                | CallSiteKind::OpenaiAssistantRun
                 | CallSiteKind::LlmHttpFetch
         )
     });
@@ -168,6 +170,8 @@ pub fn package_line(pkg: &Package) -> String {
                 | CallSiteKind::S3Upload
                 | CallSiteKind::Boto3PutObject
                 | CallSiteKind::Boto3UploadFile
+                | CallSiteKind::Boto3Multipart
+                | CallSiteKind::Boto3Presigned
         )
     });
     let routes = count(&|k| k == CallSiteKind::RouteHandler);

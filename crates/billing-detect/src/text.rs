@@ -1,4 +1,4 @@
-//! Reading project files safely: a size bound, UTF-8 only, and positions as 1-based
+//! Reading project files safely: a size bound, UTF-8 (or BOM-marked UTF-16) only, and positions as 1-based
 //! line/column for evidence and warnings.
 
 use std::path::Path;
@@ -29,7 +29,7 @@ impl std::fmt::Display for Skip {
     }
 }
 
-/// Reads a text file of at most `limit` bytes. A UTF-8 byte-order mark is dropped.
+/// Reads a text file of at most `limit` bytes. A byte-order mark is dropped.
 ///
 /// Projects are untrusted input: only a regular file is read (a symlink is followed only to
 /// one), never a device such as `/dev/zero` or a FIFO, and never more than `limit` bytes even
@@ -60,7 +60,8 @@ pub fn read_text(path: &Path, limit: u64) -> Result<String, Skip> {
             limit,
         });
     }
-    let text = String::from_utf8(bytes).map_err(|_| Skip::NotUtf8)?;
+    // UTF-16 with a BOM (a `requirements.txt` saved by PowerShell) is text as well.
+    let (text, _) = billing_changeset::TextEncoding::decode(&bytes).ok_or(Skip::NotUtf8)?;
     Ok(match text.strip_prefix('\u{feff}') {
         Some(rest) => rest.to_owned(),
         None => text,

@@ -288,8 +288,18 @@ pub(crate) fn read_optional(
     target: &Target<'_>,
     path: &str,
 ) -> Result<Option<String>, GenerateError> {
-    match std::fs::read_to_string(target.root.join(path)) {
-        Ok(text) => Ok(Some(text)),
+    // UTF-16 with a BOM (a `requirements.txt` saved by PowerShell) is text too; apply writes
+    // it back in its own encoding.
+    match std::fs::read(target.root.join(path)) {
+        Ok(bytes) => billing_changeset::TextEncoding::decode(&bytes)
+            .map(|(text, _)| Some(text))
+            .ok_or_else(|| GenerateError::Read {
+                path: path.to_owned(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "neither UTF-8 nor UTF-16 with a byte-order mark",
+                ),
+            }),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(GenerateError::Read {
             path: path.to_owned(),

@@ -26,6 +26,7 @@ pub mod listen;
 pub mod merge;
 pub mod metering;
 pub mod package_manager;
+mod pip_requirement;
 pub mod plan;
 pub mod produce;
 pub mod remote;

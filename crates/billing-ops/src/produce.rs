@@ -297,24 +297,76 @@ fn ensure_sdk(cx: &ProduceContext<'_>, out: &mut ChangeSet) -> anyhow::Result<()
                 billing_vocab::PYTHON_SDK.is_named(name)
             });
             if !listed && !out.files.iter().any(|f| f.path == rel) {
-                let mut after = current.clone();
-                if !after.is_empty() && !after.ends_with('\n') {
-                    after.push('\n');
-                }
-                after.push_str(billing_vocab::PYTHON_SDK.name);
-                after.push('\n');
-                out.files.push(FileChange {
-                    path: rel,
-                    action: FileAction::Modify,
-                    origin: FileOrigin::Config,
-                    before: Some(current),
-                    after,
-                    summary: "records the Spaire SDK dependency".to_owned(),
-                });
+                add_pip_requirement(cx, out, rel, current, sdk);
             }
         }
     }
     Ok(())
+}
+
+/// The SDK's `requirements.txt` line, written only once pip's resolver says it installs
+/// together with the file's pins (see [`crate::pip_requirement`]), pinned the file's way; the
+/// install is constrained by the file (`-c requirements.txt`), so pip never upgrades a pinned
+/// package. When nothing fits, neither is planned and a step shows pip's conflict and the fix.
+fn add_pip_requirement(
+    cx: &ProduceContext<'_>,
+    out: &mut ChangeSet,
+    rel: String,
+    current: String,
+    sdk: &str,
+) {
+    use crate::pip_requirement::{Resolution, append_line, requirement_line, resolve};
+    let dir = cx.root.join(package_dir(cx.package));
+    let (version, unchecked) = match resolve(&dir, "requirements.txt", sdk) {
+        Resolution::Resolved(version) => (Some(version), None),
+        Resolution::Unchecked(why) => (None, Some(why)),
+        Resolution::Conflict(lines) => {
+            out.installs
+                .retain(|i| !i.packages.iter().any(|p| p == sdk));
+            out.manual_steps.push(ManualStep {
+                file: rel,
+                line: None,
+                instructions: format!(
+                    "`{sdk}` was not added: pip finds no version of it that installs together with \
+                     the versions this file pins, so adding it would leave the file unresolvable. \
+                     Relax the conflicting pin below (the package the SDK needs a newer version \
+                     of), then add `{sdk}` and run `python -m pip install {sdk} -c requirements.txt`"
+                ),
+                snippet: Some(lines.join("\n")),
+            });
+            return;
+        }
+    };
+    let line = requirement_line(&current, sdk, version.as_deref());
+    for install in out.installs.iter_mut() {
+        if install.packages.iter().any(|p| p == sdk)
+            && install.argv.first().is_some_and(|w| w == "python")
+        {
+            // Installs exactly the written line, never moving a pinned package.
+            if let Some(last) = install.argv.last_mut() {
+                last.clone_from(&line);
+            }
+            install
+                .argv
+                .extend(["-c".to_owned(), "requirements.txt".to_owned()]);
+        }
+    }
+    let summary = match unchecked {
+        None => {
+            "records the Spaire SDK dependency (resolved with the file's pins by pip)".to_owned()
+        }
+        Some(why) => format!(
+            "records the Spaire SDK dependency (not checked against the file's pins: {why})"
+        ),
+    };
+    out.files.push(FileChange {
+        path: rel,
+        action: FileAction::Modify,
+        origin: FileOrigin::Config,
+        after: append_line(&current, &line),
+        before: Some(current),
+        summary,
+    });
 }
 
 /// Whether the package's manifest already declares `dependency` (so an install planned from a

@@ -13,6 +13,9 @@
 //! | `openai` v4+ `chat.completions.create` / `responses.create` / `embeddings.create`, `@anthropic-ai/sdk` `messages.create` (not streamed) | the vendor's snake_case `usage` mapped to the helper's names, after the call; streams and `openai-edge` are manual steps with the exact change |
 //! | `streamText(..)` / `streamObject(..)` / `streamUI(..)` (`ai/rsc`) | an `onFinish` added, or ours called first inside the existing one, guarded by `try` |
 //! | `result = await agent.run(..)` / `run_sync` / `async with agent.run_stream(..) as result:` | `record_agent_run(<customer>, result)` after it |
+//! | `async with agent.iter(..) as run:` (agents from `Agent(..)`, factories, typed parameters, attributes) | `record_agent_run(<customer>, run)` after the block |
+//! | Python `openai` / `anthropic`: `r = [await] client.chat.completions.create(..)`, `responses.create`, `embeddings.create`, `messages.create`, legacy `openai.ChatCompletion.create` | `record_llm_response(<customer>, r)` after it |
+//! | Python streams: `for chunk in stream:` with `include_usage`; `with client.messages.stream(..) as s:` | `record_llm_response(<customer>, chunk)` first in the loop; `s.get_final_message()` at the block's end. Streams without usage, Assistants runs, multipart and presigned uploads are manual steps |
 //! | `await s3.send(new PutObjectCommand({ Body }))`, `new Upload({ params }).done()` | `recordStorageUpload(<customer>, <bytes>);` after the upload finished |
 //! | boto3 `put_object(Body=..)` / `upload_file(path, ..)` | `record_storage_upload(<customer>, len(..) / os.path.getsize(..))` |
 //!
@@ -73,6 +76,7 @@ pub mod helpers {
     pub const TS_LLM: &str = "recordLlmUsage";
     pub const TS_STORAGE: &str = "recordStorageUpload";
     pub const PY_LLM: &str = "record_llm_usage";
+    pub const PY_LLM_RESPONSE: &str = "record_llm_response";
     pub const PY_AGENT: &str = "record_agent_run";
     pub const PY_STORAGE: &str = "record_storage_upload";
 }
@@ -253,6 +257,7 @@ pub(crate) fn site_family(kind: CallSiteKind) -> Option<Family> {
         | K::AgentRun
         | K::AgentRunSync
         | K::AgentRunStream
+        | K::AgentIter
         | K::Embed
         | K::StreamUi
         | K::OpenaiChatCompletion
@@ -260,10 +265,14 @@ pub(crate) fn site_family(kind: CallSiteKind) -> Option<Family> {
         | K::OpenaiEmbedding
         | K::OpenaiLegacy
         | K::AnthropicMessage
+        | K::OpenaiAssistantRun
         | K::LlmHttpFetch => Some(Family::Llm),
-        K::S3PutObject | K::S3Upload | K::Boto3PutObject | K::Boto3UploadFile => {
-            Some(Family::Storage)
-        }
+        K::S3PutObject
+        | K::S3Upload
+        | K::Boto3PutObject
+        | K::Boto3UploadFile
+        | K::Boto3Multipart
+        | K::Boto3Presigned => Some(Family::Storage),
         K::RouteHandler => None,
     }
 }

@@ -963,3 +963,133 @@ fn a_raw_fetch_to_the_model_api_is_always_a_listed_step() {
     );
     assert!(out.manual[0].contains("include_usage"));
 }
+
+#[test]
+fn python_vendor_sdk_legacy_calls_are_wired_inline_calls_and_flask_generators_are_listed() {
+    let out = py(
+        r#"import openai
+from flask import Response, request
+
+
+def legacy() -> str:
+    reply = openai.ChatCompletion.create(model="gpt-3.5-turbo", messages=[])
+    return reply["choices"][0]["message"]["content"]
+
+
+def inline() -> str:
+    return openai.ChatCompletion.create(model="gpt-3.5-turbo", messages=[]).choices[0]
+
+
+def streamed() -> Response:
+    def generate():
+        stream = openai.ChatCompletion.create(model="m", messages=[], stream=True, stream_options={"include_usage": True})
+        for chunk in stream:
+            yield "x"
+
+    return Response(generate())
+"#,
+        &[(K::OpenaiLegacy, "openai.ChatCompletion.create")],
+        header(),
+    );
+    let after = out.after.expect("the assigned legacy response is wired");
+    assert!(
+        after.contains(
+            "    reply = openai.ChatCompletion.create(model=\"gpt-3.5-turbo\", messages=[])\n    record_llm_response(request.headers.get(\"x-customer-id\", \"\"), reply)\n"
+        ),
+        "{after}"
+    );
+    assert!(
+        after.contains("from app.usage import record_llm_response\n"),
+        "{after}"
+    );
+    assert_eq!(out.manual.len(), 2, "{:?}", out.manual);
+    assert!(out.manual[0].contains("not assigned"), "{:?}", out.manual);
+    assert!(
+        out.manual[1].contains("generator that Flask iterates after the request ended"),
+        "{:?}",
+        out.manual
+    );
+}
+
+#[test]
+fn python_boto3_multipart_and_presigned_uploads_are_listed_not_billed() {
+    let source = r#"import boto3
+from fastapi import Request
+
+s3 = boto3.client("s3")
+
+
+async def finish(request: Request, upload_id: str, parts: list) -> None:
+    s3.complete_multipart_upload(Bucket="b", Key="k", UploadId=upload_id, MultipartUpload={"Parts": parts})
+
+
+async def presign(request: Request) -> dict:
+    return s3.generate_presigned_post(Bucket="b", Key="k")
+"#;
+    let found = sites(
+        "app/main.py",
+        source,
+        &[
+            (K::Boto3Multipart, "s3.complete_multipart_upload"),
+            (K::Boto3Presigned, "s3.generate_presigned_post"),
+        ],
+    );
+    let refs: Vec<&CallSite> = found.iter().collect();
+    let mut storage_plan = plan(&header());
+    storage_plan.meters[0].kind = billing_plan::model::MeterKind::Storage;
+    let result = wire_source(
+        Path::new("/nonexistent"),
+        "app/main.py",
+        source,
+        &refs,
+        &package("python", &["fastapi"]),
+        &storage_plan,
+        &UsageImports {
+            typescript: None,
+            python: Some("app.usage".to_owned()),
+        },
+    )
+    .expect("wiring");
+    assert!(result.after.is_none());
+    let steps: Vec<_> = result
+        .manual
+        .iter()
+        .map(|m| m.instructions.as_str())
+        .collect();
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    assert!(steps[0].contains("sum of its parts"), "{steps:?}");
+    assert!(steps[1].contains("not billed here"), "{steps:?}");
+    let snippet = result.manual[0].snippet.as_deref().unwrap_or("");
+    assert!(
+        snippet.contains("s3.head_object(Bucket=\"b\", Key=\"k\")[\"ContentLength\"]"),
+        "{snippet}"
+    );
+}
+
+#[test]
+fn python_raw_response_is_recorded_through_its_parsed_message() {
+    // anthropic-quickstarts computer-use-demo: `client.beta.messages.with_raw_response.create`.
+    let out = py(
+        r#"from anthropic import Anthropic
+from fastapi import Request
+
+client = Anthropic()
+
+
+async def turn(request: Request) -> str:
+    raw_response = client.beta.messages.with_raw_response.create(model="m", max_tokens=5, messages=[])
+    response = raw_response.parse()
+    return str(response)
+"#,
+        &[(
+            K::AnthropicMessage,
+            "client.beta.messages.with_raw_response.create",
+        )],
+        header(),
+    );
+    let after = out.after.expect("wired");
+    assert!(
+        after.contains("    record_llm_response(request.headers.get(\"x-customer-id\", \"\"), raw_response.parse())\n    response = raw_response.parse()\n"),
+        "{after}"
+    );
+}

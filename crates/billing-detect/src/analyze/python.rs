@@ -135,6 +135,7 @@ pub fn analyze(scan: &mut Scan<'_>, input: &PythonInput<'_>) -> Package {
             ) && rel.matches('/').count() <= 2
         });
         let mut agents: HashSet<String> = HashSet::new();
+        let mut factories: HashSet<String> = HashSet::new();
         let mut pending: Vec<(String, py_calls::AgentCall)> = Vec::new();
         let mut skipped = 0usize;
         let django = builders
@@ -165,6 +166,7 @@ pub fn analyze(scan: &mut Scan<'_>, input: &PythonInput<'_>) -> Package {
                 call_sites.push(c);
             }
             agents.extend(found.agents.iter().cloned());
+            factories.extend(found.factories.iter().cloned());
             pending.extend(found.agent_calls.into_iter().map(|c| (file.clone(), c)));
             for c in &found.constructions {
                 let id = match c.module.as_str() {
@@ -190,9 +192,14 @@ pub fn analyze(scan: &mut Scan<'_>, input: &PythonInput<'_>) -> Package {
                 });
             }
         }
-        // `agent.run()` on an agent defined in another module of the package.
+        // `agent.run()` on an agent defined in another module of the package, or returned by
+        // one of its factories (`agent = get_agent()`).
         for (file, call) in pending {
-            if agents.contains(&call.receiver) {
+            let from_factory = call
+                .assigned_from
+                .as_ref()
+                .is_some_and(|f| factories.contains(f));
+            if agents.contains(&call.receiver) || from_factory {
                 call_sites.push(CallSite { file, ..call.call });
             }
         }

@@ -358,7 +358,9 @@ fn classify(
             CallSiteKind::S3PutObject
             | CallSiteKind::S3Upload
             | CallSiteKind::Boto3PutObject
-            | CallSiteKind::Boto3UploadFile => &[MeterKind::Storage],
+            | CallSiteKind::Boto3UploadFile
+            | CallSiteKind::Boto3Multipart
+            | CallSiteKind::Boto3Presigned => &[MeterKind::Storage],
             CallSiteKind::RouteHandler => &[MeterKind::ApiCalls],
             _ => &[MeterKind::LlmTokens],
         };

@@ -1,6 +1,7 @@
-//! PydanticAI `agent.run(..)` / `agent.run_sync(..)` / `async with agent.run_stream(..) as r:`:
-//! `record_agent_run(<customer>, result)` once the run finished (the generated helper reads
-//! `result.usage` whether it is a property or a method, across pydantic-ai versions).
+//! PydanticAI `agent.run(..)` / `agent.run_sync(..)` / `async with agent.run_stream(..) as r:` /
+//! `async with agent.iter(..) as run:`: `record_agent_run(<customer>, result)` once the run
+//! finished (the generated helper reads `result.usage` whether it is a property or a method,
+//! across pydantic-ai versions; for `iter`, the `AgentRun`'s usage after the loop).
 
 use billing_detect::profile::CallSiteKind;
 use tree_sitter::Node;
@@ -20,14 +21,17 @@ pub(crate) fn run(f: &PyFile<'_>, call: Node<'_>, kind: CallSiteKind) -> SiteOut
             f.usage_module
         )
     };
-    if !f.imports.imports_from_prefix("pydantic_ai") {
+    let named_like_agent = callee
+        .rsplit_once('.')
+        .is_some_and(|(receiver, _)| receiver.to_ascii_lowercase().contains("agent"));
+    if !f.imports.imports_from_prefix("pydantic_ai") && !named_like_agent {
         return SiteOutcome::manual(
             format!("this file does not import `pydantic_ai`, so `{callee}` may not be an agent"),
             "If it is a PydanticAI agent run, record its usage after it finished",
             snippet("customer_id", "result"),
         );
     }
-    let shape = if kind == CallSiteKind::AgentRunStream {
+    let shape = if matches!(kind, CallSiteKind::AgentRunStream | CallSiteKind::AgentIter) {
         stream_shape(f, call)
     } else {
         run_shape(f, call)
@@ -61,11 +65,20 @@ pub(crate) fn run(f: &PyFile<'_>, call: Node<'_>, kind: CallSiteKind) -> SiteOut
             );
         }
     };
-    let record = format!("{PY_AGENT}({}, {result})", customer.expr);
+    // An `AgentRun` (from `iter`) carries the model response on its finished `result`; the
+    // run itself still has the usage when the loop left early.
+    let recorded = if kind == CallSiteKind::AgentIter {
+        format!("{result}.result or {result}")
+    } else {
+        result.clone()
+    };
+    let record = format!("{PY_AGENT}({}, {recorded})", customer.expr);
     let mut imports = vec![f.usage_import(PY_AGENT)];
     imports.extend(customer.imports);
+    let mut edits = customer.edits;
+    edits.push(f.insert_after_statement(statement, &record));
     SiteOutcome::Wired {
-        edits: vec![f.insert_after_statement(statement, &record)],
+        edits,
         imports,
         what: format!("records the usage of `{result}` after the run"),
     }
@@ -89,7 +102,7 @@ fn run_shape<'t>(f: &PyFile<'_>, call: Node<'t>) -> Result<(String, Node<'t>), S
 /// `async with agent.run_stream(..) as result:`: recorded after the `with` block, when the
 /// stream has been consumed and the usage is final.
 fn stream_shape<'t>(f: &PyFile<'_>, call: Node<'t>) -> Result<(String, Node<'t>), String> {
-    let not_with = "the stream is not opened with `async with agent.run_stream(...) as result:`";
+    let not_with = "the run is not opened with `async with agent.run_stream(...) as result:` / `async with agent.iter(...) as run:`";
     let as_pattern = call
         .parent()
         .filter(|p| p.kind() == "as_pattern")

@@ -209,3 +209,43 @@ pub(crate) fn upload(f: &PyFile<'_>, call: Node<'_>) -> SiteOutcome {
         }
     }
 }
+
+/// `complete_multipart_upload(..)`: the object's size is the sum of its parts, which this call
+/// does not carry; the app knows it (or asks S3 once).
+pub(crate) fn multipart(f: &PyFile<'_>, call: Node<'_>) -> SiteOutcome {
+    let customer = f
+        .customer(call)
+        .map_or_else(|_| "customer_id".to_owned(), |c| c.expr);
+    let receiver = call
+        .child_by_field_name("function")
+        .and_then(|c| c.child_by_field_name("object"))
+        .map_or("s3", |o| text(o, f.src));
+    let (bucket, key) = (
+        keyword(call, "Bucket", f.src).map_or("bucket", |n| text(n, f.src)),
+        keyword(call, "Key", f.src).map_or("key", |n| text(n, f.src)),
+    );
+    SiteOutcome::manual(
+        "a multipart upload's size is the sum of its parts, which this call does not carry",
+        "After it completed, record the object's size: the sum of the part sizes you uploaded, or `ContentLength` from one `head_object`",
+        format!(
+            "from {} import {PY_STORAGE}\n\n# after complete_multipart_upload returned:\nsize = {receiver}.head_object(Bucket={bucket}, Key={key})[\"ContentLength\"]\n{PY_STORAGE}({customer}, size)",
+            f.usage_module
+        ),
+    )
+}
+
+/// `generate_presigned_post(..)` / a presigned `put_object` URL: the browser uploads straight
+/// to S3, so no bytes pass through this server and nothing is known to bill here.
+pub(crate) fn presigned(f: &PyFile<'_>, call: Node<'_>) -> SiteOutcome {
+    let customer = f
+        .customer(call)
+        .map_or_else(|_| "customer_id".to_owned(), |c| c.expr);
+    SiteOutcome::manual(
+        "a presigned upload is not billed here: the file goes from the browser straight to S3, never through this server, and its size is only known once it arrived",
+        "Record it where the app learns the upload finished (the client's confirmation request, or an S3 event notification), with the object's `ContentLength` from `head_object`",
+        format!(
+            "from {} import {PY_STORAGE}\n\n# where the app confirms the upload finished:\nsize = s3.head_object(Bucket=bucket, Key=key)[\"ContentLength\"]\n{PY_STORAGE}({customer}, size)",
+            f.usage_module
+        ),
+    )
+}

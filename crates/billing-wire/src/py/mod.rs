@@ -1,9 +1,11 @@
-//! Wiring Python call sites (PydanticAI agent runs, boto3 uploads).
+//! Wiring Python call sites (PydanticAI agent runs, `openai` / `anthropic` SDK calls, boto3
+//! uploads).
 
 mod agent;
 mod boto3;
 mod customer;
 mod imports;
+mod llm;
 
 use billing_detect::profile::{CallSite, CallSiteKind};
 use tree_sitter::Node;
@@ -150,10 +152,19 @@ fn wire_site(f: &PyFile<'_>, site: &CallSite) -> SiteOutcome {
         };
     };
     match site.kind {
-        CallSiteKind::AgentRun | CallSiteKind::AgentRunSync | CallSiteKind::AgentRunStream => {
-            agent::run(f, call, site.kind)
-        }
+        CallSiteKind::AgentRun
+        | CallSiteKind::AgentRunSync
+        | CallSiteKind::AgentRunStream
+        | CallSiteKind::AgentIter => agent::run(f, call, site.kind),
+        CallSiteKind::OpenaiChatCompletion
+        | CallSiteKind::OpenaiResponse
+        | CallSiteKind::OpenaiEmbedding
+        | CallSiteKind::OpenaiLegacy
+        | CallSiteKind::AnthropicMessage
+        | CallSiteKind::OpenaiAssistantRun => llm::vendor(f, call, site.kind),
         CallSiteKind::Boto3PutObject | CallSiteKind::Boto3UploadFile => boto3::upload(f, call),
+        CallSiteKind::Boto3Multipart => boto3::multipart(f, call),
+        CallSiteKind::Boto3Presigned => boto3::presigned(f, call),
         _ => SiteOutcome::Manual {
             reason: "this kind of call site does not occur in Python".to_owned(),
             todo: "Run `spaire-billing detect` again".to_owned(),

@@ -187,6 +187,36 @@ fn cases() -> Vec<Case> {
             sites: &[(K::AgentRun, "support.run")],
             py_package: Some("fnapp"),
         },
+        Case {
+            dir: "py-flask-vendors",
+            language: "python",
+            module_system: None,
+            frameworks: &["flask"],
+            customer: header(),
+            sites: &[
+                (K::OpenaiChatCompletion, "client.chat.completions.create"),
+                (K::OpenaiResponse, "aclient.responses.create"),
+                (K::AnthropicMessage, "claude.messages.create"),
+                (K::AnthropicMessage, "aclaude.messages.create"),
+                (K::AnthropicMessage, "claude.messages.stream"),
+                (K::OpenaiAssistantRun, "client.beta.threads.runs.create"),
+            ],
+            py_package: Some("vendorapp"),
+        },
+        Case {
+            dir: "py-agent-factories",
+            language: "python",
+            module_system: None,
+            frameworks: &["fastapi", "pydantic-ai"],
+            customer: header(),
+            sites: &[
+                (K::AgentRun, "agent.run"),
+                (K::AgentRun, "chat_agent.run"),
+                (K::AgentIter, "chat_agent.iter"),
+                (K::AgentRunStream, "build_chat_agent().run_stream"),
+            ],
+            py_package: Some("factoryapp"),
+        },
     ]
 }
 
@@ -443,6 +473,10 @@ def record_llm_usage(customer_id: str, usage: Any, model: str | None = None) -> 
 
 
 def record_agent_run(customer_id: str, result: Any, model: str | None = None) -> None:
+    return None
+
+
+def record_llm_response(customer_id: str, response: Any, vendor: str | None = None) -> None:
     return None
 
 
@@ -1025,5 +1059,138 @@ print("EXPECTED_RUN_TOKENS", usage.total_tokens)
             let total = total as f64;
             assert_eq!(metered_tokens(&base, &token, &meter, "user_py"), total);
         }
+    }
+
+    /// The metadata of every `llm-usage` event of `customer`, sorted by total tokens.
+    fn llm_events(base: &str, token: &str, customer: &str) -> Vec<Value> {
+        let page = http(
+            base,
+            token,
+            "GET",
+            &format!("/v1/events/?external_customer_id={customer}&limit=100"),
+            None,
+        );
+        let mut events: Vec<Value> = page["items"]
+            .as_array()
+            .expect("event items")
+            .iter()
+            .filter(|e| e["name"] == "llm-usage")
+            .map(|e| e["metadata"].clone())
+            .collect();
+        events.sort_by_key(|m| m["totalTokens"].as_i64());
+        events
+    }
+
+    /// The real `openai` and `anthropic` SDKs (sync, async, streamed with usage, Anthropic's
+    /// stream helper) and a PydanticAI `agent.iter` from a factory, wired by spaire-billing,
+    /// against stub providers on 127.0.0.1: every event's token kinds and `_llm` equal what the
+    /// stub reported, and the emulator's meter counts exactly their sum.
+    #[test]
+    fn wired_python_sdk_calls_record_the_providers_usage_exactly() {
+        let Some(python) = toolchain("python") else {
+            return;
+        };
+        let emulator = spawn_background(EmulatorConfig::default()).expect("emulator starts");
+        let (base, token) = (emulator.base_url(), emulator.token().to_owned());
+        let meter = create_token_meter(&base, &token);
+        let work = tempfile::tempdir().expect("temp dir");
+        let case = Case {
+            dir: "runtime-py-vendors",
+            language: "python",
+            module_system: None,
+            frameworks: &["fastapi", "pydantic-ai"],
+            customer: CustomerSource::Header {
+                header: "x-customer-id".to_owned(),
+            },
+            sites: &[
+                (K::OpenaiChatCompletion, "client.chat.completions.create"),
+                (K::OpenaiResponse, "client.responses.create"),
+                (K::AnthropicMessage, "client.messages.create"),
+                (K::AnthropicMessage, "client.messages.stream"),
+                (K::AgentIter, "agent.iter"),
+            ],
+            py_package: Some("vendorrt"),
+        };
+        let (root, changes) = prepare(work.path(), case.dir, &case, |target, _| UsageImports {
+            typescript: None,
+            python: billing_generate::python::usage_module_import(target),
+        });
+        assert!(
+            changes.manual_steps.is_empty(),
+            "{:?}",
+            changes.manual_steps
+        );
+        let main = changes
+            .files
+            .iter()
+            .find(|f| f.path == "vendorrt/main.py")
+            .expect("the app is wired");
+        assert_eq!(
+            main.after.matches("record_llm_response(").count(),
+            7,
+            "{}",
+            main.after
+        );
+        assert_eq!(main.after.matches("record_agent_run(").count(), 1);
+        let usage_module = main
+            .after
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("from ")
+                    .filter(|l| l.contains("record_llm_response"))
+            })
+            .and_then(|l| l.split_whitespace().next())
+            .expect("the app imports the usage module")
+            .to_owned();
+        let output = Command::new(python.join(".venv/bin/python"))
+            .arg("drive.py")
+            .current_dir(&root)
+            .env("PYTHONPATH", &root)
+            .env("USAGE_MODULE", &usage_module)
+            .env("SPAIRE_SERVER_URL", &base)
+            .env("SPAIRE_ACCESS_TOKEN", &token)
+            .output()
+            .expect("run python");
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "the wired app failed:\n{log}");
+        let mut expected: Vec<Value> = log
+            .lines()
+            .find_map(|l| l.strip_prefix("EXPECTED "))
+            .map(|j| serde_json::from_str(j).expect("expected json"))
+            .unwrap_or_else(|| panic!("no EXPECTED line in:\n{log}"));
+        expected.sort_by_key(|m| m["totalTokens"].as_i64());
+        assert_eq!(expected.len(), 8, "one provider answer per endpoint: {log}");
+        let events = llm_events(&base, &token, "user_vendors");
+        let keys = [
+            "inputTokens",
+            "outputTokens",
+            "totalTokens",
+            "cachedInputTokens",
+            "cacheWriteTokens",
+            "reasoningTokens",
+            "_llm",
+        ];
+        let project = |m: &Value| -> Value {
+            keys.iter()
+                .map(|k| ((*k).to_owned(), m[*k].clone()))
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        };
+        let got: Vec<Value> = events.iter().map(project).collect();
+        assert_eq!(
+            got, expected,
+            "events differ from the providers' usage\n{log}"
+        );
+        let total: i64 = expected
+            .iter()
+            .map(|m| m["totalTokens"].as_i64().expect("total"))
+            .sum();
+        #[allow(clippy::cast_precision_loss)]
+        let total = total as f64;
+        assert_eq!(metered_tokens(&base, &token, &meter, "user_vendors"), total);
     }
 }

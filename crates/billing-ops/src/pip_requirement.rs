@@ -1,0 +1,296 @@
+//! Adding the Python SDK to a plain-pip `requirements.txt` without breaking the project's pins.
+//!
+//! Before the line is written, pip's own resolver is asked whether the SDK installs together
+//! with everything the file already pins (`pip install --dry-run --ignore-installed --report`,
+//! nothing is installed). The line is then pinned the way the file pins its other packages
+//! (`spaire-sdk==<resolved>` in a fully pinned file). When no version of the SDK fits the pins,
+//! nothing is written and the caller lists pip's conflict with its fix. When the check cannot
+//! run (no `python3` with pip, offline), the line is written unpinned and the step says so.
+//!
+//! `SPAIRE_BILLING_PYTHON` names the interpreter whose pip resolves (default `python3`);
+//! `off` skips the check.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long the resolver may take (it downloads package metadata).
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(90);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Resolution {
+    /// The SDK resolves with the file's pins, at this version.
+    Resolved(String),
+    /// No SDK version fits the pins: pip's explanation, one line each.
+    Conflict(Vec<String>),
+    /// The check could not run; why.
+    Unchecked(String),
+}
+
+/// Asks the pip of `SPAIRE_BILLING_PYTHON` (default `python3`) in `dir`.
+pub(crate) fn resolve(dir: &Path, requirements: &str, sdk: &str) -> Resolution {
+    let python = std::env::var("SPAIRE_BILLING_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    if python == "off" {
+        return Resolution::Unchecked("SPAIRE_BILLING_PYTHON=off".to_owned());
+    }
+    resolve_with(Path::new(&python), dir, requirements, sdk)
+}
+
+pub(crate) fn resolve_with(python: &Path, dir: &Path, requirements: &str, sdk: &str) -> Resolution {
+    let Ok(report_dir) = tempfile::tempdir() else {
+        return Resolution::Unchecked("no temporary directory for pip's report".to_owned());
+    };
+    let report = report_dir.path().join("report.json");
+    let child = Command::new(python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--report",
+        ])
+        .arg(&report)
+        .arg("-r")
+        .arg(requirements)
+        .arg(sdk)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => {
+            return Resolution::Unchecked(format!("`{}` could not be run ({e})", python.display()));
+        }
+    };
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > RESOLVE_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Resolution::Unchecked(format!(
+                    "pip did not finish resolving within {}s",
+                    RESOLVE_TIMEOUT.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => return Resolution::Unchecked(format!("waiting for pip failed ({e})")),
+        }
+    };
+    let stderr = child
+        .stderr
+        .take()
+        .map(|mut s| {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut s, &mut text);
+            text
+        })
+        .unwrap_or_default();
+    if !status.success() {
+        if stderr.contains("ResolutionImpossible") || stderr.contains("conflicting dependencies") {
+            return Resolution::Conflict(conflict_lines(&stderr));
+        }
+        let first = stderr
+            .lines()
+            .find(|l| l.starts_with("ERROR"))
+            .unwrap_or("pip failed")
+            .to_owned();
+        return Resolution::Unchecked(first);
+    }
+    match std::fs::read_to_string(&report)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|r| resolved_version(&r, sdk))
+    {
+        Some(version) => Resolution::Resolved(version),
+        None => Resolution::Unchecked("pip's report does not name the SDK".to_owned()),
+    }
+}
+
+/// PEP 503: `Spaire_SDK` and `spaire-sdk` are one name.
+fn normalized(name: &str) -> String {
+    name.to_ascii_lowercase().replace(['_', '.'], "-")
+}
+
+fn resolved_version(report: &serde_json::Value, sdk: &str) -> Option<String> {
+    report["install"].as_array()?.iter().find_map(|item| {
+        let meta = &item["metadata"];
+        (normalized(meta["name"].as_str()?) == normalized(sdk))
+            .then(|| meta["version"].as_str().map(str::to_owned))
+            .flatten()
+    })
+}
+
+/// pip's explanation of a conflict: the `ERROR: Cannot install ...` line and the
+/// "The conflict is caused by" block (who requested what).
+fn conflict_lines(stderr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_cause = false;
+    for line in stderr.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("ERROR: Cannot install") {
+            out.push(trimmed.trim_start_matches("ERROR: ").to_owned());
+        } else if trimmed.starts_with("The conflict is caused by") {
+            in_cause = true;
+        } else if in_cause {
+            if trimmed.is_empty()
+                || trimmed.starts_with("To fix")
+                || trimmed.starts_with("Additionally")
+            {
+                in_cause = false;
+            } else {
+                out.push(trimmed.to_owned());
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push("pip reports that the requirements cannot be resolved together".to_owned());
+    }
+    out
+}
+
+/// The SDK's line, pinned like most requirement lines of `current` are (`==`, `~=`, `>=`),
+/// unpinned when the file does not pin or the version is unknown.
+pub(crate) fn requirement_line(current: &str, sdk: &str, version: Option<&str>) -> String {
+    let mut counts = [("==", 0usize), ("~=", 0), (">=", 0)];
+    let mut unpinned = 0usize;
+    for line in current.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() || line.starts_with('-') {
+            continue;
+        }
+        match counts.iter_mut().find(|(op, _)| line.contains(*op)) {
+            Some((_, n)) => *n += 1,
+            None => unpinned += 1,
+        }
+    }
+    let (op, n) = counts
+        .iter()
+        .max_by_key(|(_, n)| *n)
+        .copied()
+        .unwrap_or(("==", 0));
+    match version {
+        Some(version) if n > 0 && n >= unpinned => format!("{sdk}{op}{version}"),
+        _ => sdk.to_owned(),
+    }
+}
+
+/// `current` with `line` appended in the file's own newline style.
+pub(crate) fn append_line(current: &str, line: &str) -> String {
+    let nl = if current.contains("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    let mut after = current.to_owned();
+    if !after.is_empty() && !after.ends_with('\n') {
+        after.push_str(nl);
+    }
+    after.push_str(line);
+    after.push_str(nl);
+    after
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_like_the_file_and_keeps_its_newlines() {
+        let pinned = "Django==5.1.2\r\ntyping_extensions==4.9.0\r\n";
+        assert_eq!(
+            requirement_line(pinned, "spaire-sdk", Some("0.28.4")),
+            "spaire-sdk==0.28.4"
+        );
+        assert_eq!(requirement_line(pinned, "spaire-sdk", None), "spaire-sdk");
+        assert_eq!(
+            requirement_line(
+                "flask>=3\n# web\nboto3>=1.30\n",
+                "spaire-sdk",
+                Some("0.28.4")
+            ),
+            "spaire-sdk>=0.28.4"
+        );
+        assert_eq!(
+            requirement_line("flask\nboto3\n-r base.txt\n", "spaire-sdk", Some("0.28.4")),
+            "spaire-sdk"
+        );
+        assert_eq!(
+            append_line(pinned, "spaire-sdk==0.28.4"),
+            "Django==5.1.2\r\ntyping_extensions==4.9.0\r\nspaire-sdk==0.28.4\r\n"
+        );
+        assert_eq!(append_line("a==1", "b==2"), "a==1\nb==2\n");
+    }
+
+    /// A fake interpreter: a shell script standing in for `python3 -m pip`.
+    #[cfg(unix)]
+    fn fake_python(dir: &Path, body: &str) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join("python");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn reads_the_resolved_version_or_pips_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        // The report path follows `--report`; write a report naming the SDK there.
+        let ok = fake_python(
+            dir.path(),
+            r#"while [ "$1" != "--report" ]; do shift; done
+printf '{"install":[{"metadata":{"name":"Spaire_SDK","version":"0.28.4"}}]}' > "$2""#,
+        );
+        assert_eq!(
+            resolve_with(&ok, dir.path(), "requirements.txt", "spaire-sdk"),
+            Resolution::Resolved("0.28.4".to_owned())
+        );
+        let conflict = fake_python(
+            dir.path(),
+            r#"cat >&2 <<'EOF'
+ERROR: Cannot install -r requirements.txt (line 16), spaire-sdk and typing_extensions==4.9.0 because these package versions have conflicting dependencies.
+
+The conflict is caused by:
+    The user requested typing_extensions==4.9.0
+    pydantic 2.12.0 depends on typing-extensions>=4.14.1
+
+To fix this you could try to:
+ERROR: ResolutionImpossible: for help visit https://pip.pypa.io
+EOF
+exit 1"#,
+        );
+        assert_eq!(
+            resolve_with(&conflict, dir.path(), "requirements.txt", "spaire-sdk"),
+            Resolution::Conflict(vec![
+                "Cannot install -r requirements.txt (line 16), spaire-sdk and typing_extensions==4.9.0 because these package versions have conflicting dependencies.".to_owned(),
+                "The user requested typing_extensions==4.9.0".to_owned(),
+                "pydantic 2.12.0 depends on typing-extensions>=4.14.1".to_owned(),
+            ])
+        );
+        let offline = fake_python(
+            dir.path(),
+            "echo 'ERROR: Could not find a version that satisfies the requirement spaire-sdk' >&2; exit 1",
+        );
+        assert!(matches!(
+            resolve_with(&offline, dir.path(), "requirements.txt", "spaire-sdk"),
+            Resolution::Unchecked(why) if why.contains("Could not find")
+        ));
+        assert!(matches!(
+            resolve_with(
+                &dir.path().join("missing"),
+                dir.path(),
+                "requirements.txt",
+                "spaire-sdk"
+            ),
+            Resolution::Unchecked(_)
+        ));
+    }
+}

@@ -1,0 +1,423 @@
+//! `openai` and `anthropic` SDK calls: `record_llm_response(<customer>, <response>)`, which reads
+//! the response's `usage` (every token kind), `model` and `id` (the idempotency key), for:
+//!
+//! | call | recorded |
+//! |---|---|
+//! | `r = [await] client.chat.completions.create(..)` / `responses.create` / `embeddings.create` / `messages.create` / legacy `openai.ChatCompletion.create` | `r`, after the statement |
+//! | `for chunk in <stream>:` over an OpenAI stream created with `stream_options={"include_usage": True}` | each `chunk` at the top of the loop (only the last one carries usage) |
+//! | `[async] with client.messages.stream(..) as s:` (Anthropic) | `[await] s.get_final_message()`, as the block's last statement |
+//!
+//! Everything else is a manual step with the exact change: an OpenAI stream without
+//! `include_usage` reports no usage at all, a loop that `break`s early never sees the usage
+//! chunk, and Assistants runs carry their usage on the finished run.
+
+use billing_detect::profile::CallSiteKind;
+use tree_sitter::Node;
+
+use super::{PyFile, owning_statement};
+use crate::customer::CustomerExpr;
+use crate::edit::Edit;
+use crate::helpers::{PY_LLM, PY_LLM_RESPONSE};
+use crate::outcome::SiteOutcome;
+use crate::syntax::{ancestors, descendants, has_token, named_children, text};
+use crate::text::{indent_at, line_end};
+
+fn keyword<'t>(call: Node<'t>, name: &str, src: &str) -> Option<Node<'t>> {
+    let args = call.child_by_field_name("arguments")?;
+    named_children(args).into_iter().find_map(|a| {
+        (a.kind() == "keyword_argument"
+            && a.child_by_field_name("name")
+                .is_some_and(|n| text(n, src) == name))
+        .then(|| a.child_by_field_name("value"))
+        .flatten()
+    })
+}
+
+fn method_of<'s>(call: Node<'_>, src: &'s str) -> &'s str {
+    call.child_by_field_name("function")
+        .and_then(|c| c.child_by_field_name("attribute"))
+        .map_or("", |a| text(a, src))
+}
+
+/// How the call's response arrives.
+enum Shape {
+    /// One response object.
+    Response,
+    /// `stream=True`: chunks, the last one with usage only when `include_usage` is set.
+    OpenaiStream { include_usage: bool },
+    /// The SDK's stream helper (`messages.stream`, `responses.stream`,
+    /// `chat.completions.stream`): a context manager with a final message / response.
+    StreamHelper,
+}
+
+fn shape(f: &PyFile<'_>, call: Node<'_>) -> Shape {
+    if method_of(call, f.src) == "stream" {
+        return Shape::StreamHelper;
+    }
+    let streamed = keyword(call, "stream", f.src).is_some_and(|v| text(v, f.src) != "False");
+    if !streamed {
+        return Shape::Response;
+    }
+    let include_usage = keyword(call, "stream_options", f.src).is_some_and(|options| {
+        let t = text(options, f.src);
+        t.contains("include_usage") && t.contains("True")
+    });
+    Shape::OpenaiStream { include_usage }
+}
+
+pub(crate) fn vendor(f: &PyFile<'_>, call: Node<'_>, kind: CallSiteKind) -> SiteOutcome {
+    let callee = call
+        .child_by_field_name("function")
+        .map_or("", |c| text(c, f.src));
+    let snippet = |customer: &str, what: &str| {
+        format!(
+            "from {} import {PY_LLM_RESPONSE}\n\n{what}\n{PY_LLM_RESPONSE}({customer}, response)",
+            f.usage_module
+        )
+    };
+    let customer = f.customer(call);
+    let customer_text = customer
+        .as_ref()
+        .map_or_else(|_| "customer_id".to_owned(), |c| c.expr.clone());
+    if kind == CallSiteKind::OpenaiAssistantRun {
+        return SiteOutcome::manual(
+            "an Assistants run reports its usage on the finished run, not on this call",
+            "Once the run's status is `completed` (`runs.retrieve` / `create_and_poll`), record `run.usage`",
+            format!(
+                "from {} import {PY_LLM}\n\n# once run.status == \"completed\":\n{PY_LLM}({customer_text}, run.usage, model=run.model, idempotency_key=run.id)",
+                f.usage_module
+            ),
+        );
+    }
+    let found = match shape(f, call) {
+        Shape::Response => response_site(f, call),
+        Shape::OpenaiStream { include_usage } => openai_stream_site(f, call, include_usage),
+        Shape::StreamHelper => stream_helper_site(f, call),
+    };
+    let site = match found {
+        Ok(site) => site,
+        Err((reason, todo, what)) => {
+            return SiteOutcome::manual(reason, todo, snippet(&customer_text, &what));
+        }
+    };
+    if site.already_wired {
+        return SiteOutcome::AlreadyWired;
+    }
+    let customer = match customer {
+        Ok(c) if flask_request_outside_context(f, call, &c) => {
+            return SiteOutcome::manual(
+                "the call runs in a generator that Flask iterates after the request ended, where the global `request` is gone",
+                "Read the user id in the view (before returning the response) and pass it into the generator, or wrap it with `stream_with_context`",
+                snippet("customer_id", &site.note),
+            );
+        }
+        Ok(c) => c,
+        Err(reason) => {
+            return SiteOutcome::manual(
+                reason,
+                format!(
+                    "Record the usage of `{callee}` with the id of the user who made the request"
+                ),
+                snippet("customer_id", &site.note),
+            );
+        }
+    };
+    wired(f, &site, customer)
+}
+
+/// Where and what to record.
+struct Site {
+    /// The statement to insert after (or, with `first_in`, the block to insert into).
+    anchor: usize,
+    indent: String,
+    /// The expression recorded (`response`, `chunk`, `await s.get_final_message()`).
+    recorded: String,
+    note: String,
+    already_wired: bool,
+}
+
+fn wired(f: &PyFile<'_>, site: &Site, customer: CustomerExpr) -> SiteOutcome {
+    let record = format!("{PY_LLM_RESPONSE}({}, {})", customer.expr, site.recorded);
+    let mut edits = customer.edits;
+    edits.push(Edit::insert(
+        site.anchor,
+        format!("{}{}{record}", f.nl, site.indent),
+    ));
+    let mut imports = vec![f.usage_import(PY_LLM_RESPONSE)];
+    imports.extend(customer.imports);
+    SiteOutcome::Wired {
+        edits,
+        imports,
+        what: format!("records the usage of `{}`", site.recorded),
+    }
+}
+
+type Refusal = (String, String, String);
+
+fn refuse(reason: impl Into<String>, todo: impl Into<String>, what: &str) -> Refusal {
+    (reason.into(), todo.into(), what.to_owned())
+}
+
+/// `response = [await] client.x.create(..)`: recorded after the statement.
+fn response_site(f: &PyFile<'_>, call: Node<'_>) -> Result<Site, Refusal> {
+    let what = "response = <the call>  # assign the response, then:";
+    let statement = owning_statement(call).ok_or_else(|| {
+        refuse(
+            "the response is not assigned by a statement of its own",
+            "Assign the response to a variable (`response = ...create(...)`) and record it after the call",
+            what,
+        )
+    })?;
+    let assignment = named_children(statement)
+        .into_iter()
+        .find(|a| a.kind() == "assignment")
+        .and_then(|a| a.child_by_field_name("left"))
+        .filter(|l| l.kind() == "identifier")
+        .ok_or_else(|| {
+            refuse(
+                "the response is not assigned to a single variable",
+                "Assign the response to a variable and record it after the call",
+                what,
+            )
+        })?;
+    let name = text(assignment, f.src).to_owned();
+    // `with_raw_response`: the HTTP response; `.parse()` is the SDK object (parsed once, cached).
+    let raw = call
+        .child_by_field_name("function")
+        .is_some_and(|c| text(c, f.src).contains(".with_raw_response."));
+    Ok(Site {
+        anchor: line_end(f.src, statement.end_byte()),
+        indent: indent_at(f.src, statement.start_byte()).to_owned(),
+        recorded: if raw {
+            format!("{name}.parse()")
+        } else {
+            name.clone()
+        },
+        note: format!("# after `{name} = ...` returned:"),
+        already_wired: f.wired_after(statement, &[PY_LLM_RESPONSE, PY_LLM]),
+    })
+}
+
+/// The name an OpenAI stream is read through: `stream = create(..)`, `with create(..) as
+/// stream:`, or the call itself in `for chunk in create(..):`.
+fn stream_name<'t>(f: &PyFile<'_>, call: Node<'t>) -> Option<(String, Node<'t>)> {
+    let parent = call.parent()?;
+    let parent = if parent.kind() == "await" {
+        parent.parent()?
+    } else {
+        parent
+    };
+    match parent.kind() {
+        "assignment" => {
+            let left = parent
+                .child_by_field_name("left")
+                .filter(|l| l.kind() == "identifier")?;
+            Some((text(left, f.src).to_owned(), parent))
+        }
+        "as_pattern" => {
+            let alias = parent.child_by_field_name("alias")?;
+            let alias = named_children(alias).into_iter().next().unwrap_or(alias);
+            (alias.kind() == "identifier").then(|| (text(alias, f.src).to_owned(), parent))
+        }
+        "for_statement" => Some((text(call, f.src).to_owned(), parent)),
+        _ => None,
+    }
+}
+
+/// The `for chunk in <name>:` loop reading the stream, in the same function.
+fn stream_loop<'t>(scope: Node<'t>, name: &str, after: usize, src: &str) -> Option<Node<'t>> {
+    descendants(scope).into_iter().find(|n| {
+        n.kind() == "for_statement"
+            && n.start_byte() >= after
+            && n.child_by_field_name("right")
+                .is_some_and(|r| text(r, src) == name)
+    })
+}
+
+/// A `break` (or `return`) that leaves `for_node` itself before the stream's end.
+fn leaves_early(for_node: Node<'_>) -> bool {
+    let Some(body) = for_node.child_by_field_name("body") else {
+        return true;
+    };
+    descendants(body).into_iter().any(|n| match n.kind() {
+        "return_statement" => true,
+        "break_statement" => ancestors(n)
+            .find(|a| matches!(a.kind(), "for_statement" | "while_statement"))
+            .is_some_and(|owner| owner.id() == for_node.id()),
+        _ => false,
+    })
+}
+
+fn openai_stream_site(
+    f: &PyFile<'_>,
+    call: Node<'_>,
+    include_usage: bool,
+) -> Result<Site, Refusal> {
+    let add = "Pass `stream_options={\"include_usage\": True}` (the last chunk then carries the usage and has no `choices`: skip `chunk.choices[0]` when `chunk.choices` is empty), read the stream to its end, and record that chunk";
+    let what =
+        "for chunk in stream:\n    if chunk.usage:  # the last chunk\n        response = chunk";
+    if !include_usage {
+        return Err(refuse(
+            "this stream reports no token usage (it is created without `stream_options={\"include_usage\": True}`)",
+            add,
+            what,
+        ));
+    }
+    let (name, binder) = stream_name(f, call).ok_or_else(|| {
+        refuse(
+            "the stream is not read by a `for chunk in ...:` loop spaire-billing can follow",
+            "Record the chunk that carries `usage` (the last one)",
+            what,
+        )
+    })?;
+    let scope = ancestors(call)
+        .find(|a| a.kind() == "function_definition")
+        .unwrap_or(f.module);
+    let for_node = if binder.kind() == "for_statement" {
+        Some(binder)
+    } else {
+        stream_loop(scope, &name, binder.end_byte().min(call.end_byte()), f.src)
+    }
+    .ok_or_else(|| {
+        refuse(
+            format!("no `for chunk in {name}:` loop reads this stream in the same function"),
+            "Record the chunk that carries `usage` (the last one) where the stream is read",
+            what,
+        )
+    })?;
+    if leaves_early(for_node) {
+        return Err(refuse(
+            "the loop over the stream can `break` or `return` before the last chunk, which carries the usage",
+            "Read the stream to its end (the usage chunk comes after the finish reason) and record that chunk",
+            what,
+        ));
+    }
+    let chunk = for_node
+        .child_by_field_name("left")
+        .filter(|l| l.kind() == "identifier")
+        .map(|l| text(l, f.src).to_owned())
+        .ok_or_else(|| {
+            refuse(
+                "the loop does not bind each chunk to one name",
+                "Record the chunk that carries `usage` (the last one)",
+                what,
+            )
+        })?;
+    let body = for_node
+        .child_by_field_name("body")
+        .ok_or_else(|| refuse("the loop has no body", "Record the last chunk", what))?;
+    let first = named_children(body)
+        .into_iter()
+        .next()
+        .ok_or_else(|| refuse("the loop has no body", "Record the last chunk", what))?;
+    // The body's first statement on its own line: inserted before it, at its indentation.
+    if first.start_position().row == for_node.start_position().row {
+        return Err(refuse(
+            "the loop's body is on the `for` line",
+            "Record the chunk that carries `usage` (the last one)",
+            what,
+        ));
+    }
+    let indent = indent_at(f.src, first.start_byte()).to_owned();
+    let already_wired = first.kind() == "expression_statement"
+        && text(first, f.src).contains(&format!("{PY_LLM_RESPONSE}("));
+    // Insert before `first`: after the end of the line that precedes it.
+    let line_start = crate::text::line_start(f.src, first.start_byte());
+    let anchor = line_start.saturating_sub(if f.nl == "\r\n" { 2 } else { 1 });
+    Ok(Site {
+        anchor,
+        indent,
+        recorded: chunk.clone(),
+        note: format!("# inside `for {chunk} in ...:` (only the last chunk has usage):"),
+        already_wired,
+    })
+}
+
+/// `[async] with client.messages.stream(..) as stream:`: the final message, read as the
+/// block's last statement (the stream is consumed by then; `get_final_message` reads the rest).
+fn stream_helper_site(f: &PyFile<'_>, call: Node<'_>) -> Result<Site, Refusal> {
+    let what = "# inside the `with` block, after reading the stream:\nresponse = stream.get_final_message()";
+    let not_with = || {
+        refuse(
+            "the stream helper is not opened with `with ... as stream:`",
+            "Record `stream.get_final_message()` (Anthropic) / `stream.get_final_response()` (OpenAI) once the stream is read",
+            what,
+        )
+    };
+    let as_pattern = call
+        .parent()
+        .filter(|p| p.kind() == "as_pattern")
+        .ok_or_else(not_with)?;
+    let alias = as_pattern
+        .child_by_field_name("alias")
+        .map(|a| named_children(a).into_iter().next().unwrap_or(a))
+        .filter(|a| a.kind() == "identifier")
+        .ok_or_else(not_with)?;
+    let with = ancestors(as_pattern)
+        .find(|a| a.kind() == "with_statement")
+        .ok_or_else(not_with)?;
+    let body = with.child_by_field_name("body").ok_or_else(not_with)?;
+    let last = named_children(body)
+        .into_iter()
+        .last()
+        .ok_or_else(not_with)?;
+    if matches!(
+        last.kind(),
+        "return_statement" | "raise_statement" | "break_statement" | "continue_statement"
+    ) || last.start_position().row == with.start_position().row
+    {
+        return Err(refuse(
+            "the `with` block ends by leaving it, so there is no place after the stream was read",
+            "Record the final message before the block ends",
+            what,
+        ));
+    }
+    let final_method = if method_of(call, f.src) == "stream"
+        && text(call.child_by_field_name("function").unwrap_or(call), f.src).contains("messages")
+    {
+        "get_final_message"
+    } else if text(call.child_by_field_name("function").unwrap_or(call), f.src)
+        .contains("responses")
+    {
+        "get_final_response"
+    } else {
+        "get_final_completion"
+    };
+    // `async with` is a `with_statement` carrying an `async` token.
+    let awaited = if has_token(with, "async") {
+        "await "
+    } else {
+        ""
+    };
+    let recorded = format!("{awaited}{}.{final_method}()", text(alias, f.src));
+    let already_wired = last.kind() == "expression_statement"
+        && text(last, f.src).contains(&format!("{PY_LLM_RESPONSE}("));
+    Ok(Site {
+        anchor: line_end(f.src, last.end_byte()),
+        indent: indent_at(f.src, last.start_byte()).to_owned(),
+        recorded: recorded.clone(),
+        note: format!("# as the `with` block's last statement: {recorded}"),
+        already_wired,
+    })
+}
+
+/// Flask's global `request` read inside a generator (a streamed response body) that is not
+/// wrapped with `stream_with_context`: evaluated after the request ended, it raises.
+fn flask_request_outside_context(f: &PyFile<'_>, call: Node<'_>, customer: &CustomerExpr) -> bool {
+    let Some(flask_request) = f.imports.local_for("request", Some("flask")) else {
+        return false;
+    };
+    if !customer.expr.contains(&format!("{flask_request}.")) {
+        return false;
+    }
+    let Some(function) = ancestors(call).find(|a| a.kind() == "function_definition") else {
+        return false;
+    };
+    let generator = descendants(function).into_iter().any(|n| {
+        n.kind() == "yield"
+            && ancestors(n)
+                .find(|a| a.kind() == "function_definition")
+                .is_some_and(|owner| owner.id() == function.id())
+    });
+    generator && !f.imports.binds("stream_with_context")
+}
