@@ -392,6 +392,7 @@ mod tests {
             .flat_map(|id| billing_plan::preset(id).expect("preset").meters)
             .collect();
         BillingPlan {
+            call_site_customer: Default::default(),
             environment: Environment::Local,
             server_url: None,
             project: ProjectSection {
