@@ -15,6 +15,7 @@ mod env_files;
 mod frameworks;
 mod layout;
 mod registration;
+mod toolchain;
 mod webhook_events;
 
 use std::path::Path;
@@ -188,6 +189,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     frameworks::generate(&renderer, &layout, target, &mut output)?;
     env_example(&renderer, &layout, target, &mut output)?;
     t3_env(&layout, target, &mut output)?;
+    compiler_steps(&layout, target, &mut output);
     output
         .changes
         .installs
@@ -310,6 +312,24 @@ fn env_example(
         summary: "names of the Spaire environment variables (no values)".to_owned(),
     });
     Ok(())
+}
+
+/// Compiler settings the generated code cannot meet, said before anything is written.
+fn compiler_steps(layout: &Layout, target: &Target<'_>, output: &mut Output) {
+    if target.package.language != Language::TypeScript {
+        return;
+    }
+    let package_dir = layout.to_root("");
+    let steps = &mut output.changes.manual_steps;
+    steps.extend(toolchain::typescript_major_step(
+        target.root,
+        package_dir.trim_end_matches('/'),
+    ));
+    if target.plan.webhooks.is_some()
+        && let Some(tsconfig) = &target.package.tsconfig
+    {
+        steps.extend(toolchain::module_resolution_step(target.root, tsconfig));
+    }
 }
 
 /// A t3-env `env.ts` validates every variable the app reads: add the Spaire ones to it.
