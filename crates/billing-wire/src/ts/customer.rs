@@ -427,7 +427,7 @@ fn server_action_header(
     })
 }
 
-pub(crate) fn declares_top_level(f: &TsFile<'_>, name: &str) -> bool {
+fn declares_top_level(f: &TsFile<'_>, name: &str) -> bool {
     named_children(f.program).iter().any(|s| {
         let decl = if s.kind() == "export_statement" {
             s.child_by_field_name("declaration")

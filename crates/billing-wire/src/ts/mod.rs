@@ -8,7 +8,6 @@ mod llm;
 mod props;
 mod s3;
 mod scope;
-mod serverless;
 mod session;
 
 use billing_detect::profile::{CallSite, CallSiteKind};
@@ -109,18 +108,7 @@ pub(crate) fn wire_file(
         nl: newline(ctx.source),
         unit: indent_unit(ctx.source),
     };
-    let flush = serverless::applies(&file);
-    let mut flushed = std::collections::HashSet::new();
-    let outcomes = sites
-        .iter()
-        .map(|site| {
-            let outcome = wire_site(&file, site);
-            if !flush {
-                return outcome;
-            }
-            with_flush(&file, site, outcome, &mut flushed)
-        })
-        .collect();
+    let outcomes = sites.iter().map(|site| wire_site(&file, site)).collect();
     let reparse = |text: &str| {
         parse(language(dialect), "TypeScript", text).is_ok_and(|t| !t.root_node().has_error())
     };
@@ -167,38 +155,6 @@ fn wire_site(f: &TsFile<'_>, site: &CallSite) -> SiteOutcome {
             todo: "Run `spaire-billing detect` again".to_owned(),
             snippet: None,
         },
-    }
-}
-
-/// A wired site in a serverless handler also registers the flush (once per handler).
-fn with_flush(
-    f: &TsFile<'_>,
-    site: &CallSite,
-    outcome: SiteOutcome,
-    flushed: &mut std::collections::HashSet<usize>,
-) -> SiteOutcome {
-    let SiteOutcome::Wired {
-        mut edits,
-        mut imports,
-        what,
-    } = outcome
-    else {
-        return outcome;
-    };
-    let constructor = matches!(
-        site.kind,
-        CallSiteKind::S3PutObject | CallSiteKind::S3Upload
-    );
-    if let Some((edit, needs)) =
-        locate(f, site, constructor).and_then(|call| serverless::flush_edit(f, call, flushed))
-    {
-        edits.push(edit);
-        imports.extend(needs);
-    }
-    SiteOutcome::Wired {
-        edits,
-        imports,
-        what,
     }
 }
 

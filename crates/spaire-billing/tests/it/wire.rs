@@ -471,10 +471,6 @@ export function recordStorageUpload(customerId: string, bytes: number, details?:
   void bytes;
   void details;
 }
-
-export function flushUsage(): Promise<void> {
-  return Promise.resolve();
-}
 "#;
 
 const PY_STUB: &str = r#""""Test stub with exactly the signatures of the generated Python usage module."""
