@@ -11,9 +11,11 @@
 //! - `.env.example` variable names, and the `@spaire/sdk` install when it is missing.
 
 pub(crate) mod context;
+mod env_files;
 mod frameworks;
 mod layout;
 mod registration;
+mod toolchain;
 mod webhook_events;
 
 use std::path::Path;
@@ -186,6 +188,8 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     shared_modules(&renderer, &layout, target.plan, &mut output)?;
     frameworks::generate(&renderer, &layout, target, &mut output)?;
     env_example(&renderer, &layout, target, &mut output)?;
+    t3_env(&layout, target, &mut output)?;
+    compiler_steps(&layout, target, &mut output);
     output
         .changes
         .installs
@@ -255,7 +259,13 @@ fn env_example(
     target: &Target<'_>,
     output: &mut Output,
 ) -> Result<(), GenerateError> {
-    let path = layout.to_root(".env.example");
+    // Next to the `.env` the package loads (a monorepo's root for `dotenv -e ../../.env`).
+    let package_dir = layout.to_root("");
+    let path = match env_files::env_dir(target.root, package_dir.trim_end_matches('/')) {
+        Some(dir) if dir.is_empty() => ".env.example".to_owned(),
+        Some(dir) => format!("{dir}/.env.example"),
+        None => layout.to_root(".env.example"),
+    };
     let existing = read_optional(target.root, &path)?;
     let block = renderer.render("env.example", ())?;
     let present = |name: &str| {
@@ -301,6 +311,52 @@ fn env_example(
         after,
         summary: "names of the Spaire environment variables (no values)".to_owned(),
     });
+    Ok(())
+}
+
+/// Compiler settings the generated code cannot meet, said before anything is written.
+fn compiler_steps(layout: &Layout, target: &Target<'_>, output: &mut Output) {
+    if target.package.language != Language::TypeScript {
+        return;
+    }
+    let package_dir = layout.to_root("");
+    let steps = &mut output.changes.manual_steps;
+    steps.extend(toolchain::typescript_major_step(
+        target.root,
+        package_dir.trim_end_matches('/'),
+    ));
+    if target.plan.webhooks.is_some()
+        && let Some(tsconfig) = &target.package.tsconfig
+    {
+        steps.extend(toolchain::module_resolution_step(target.root, tsconfig));
+    }
+}
+
+/// A t3-env `env.ts` validates every variable the app reads: add the Spaire ones to it.
+fn t3_env(layout: &Layout, target: &Target<'_>, output: &mut Output) -> Result<(), GenerateError> {
+    let mut names = vec!["SPAIRE_ACCESS_TOKEN", "SPAIRE_SERVER_URL"];
+    if target.plan.webhooks.is_some() {
+        names.push("SPAIRE_WEBHOOK_SECRET");
+    }
+    for file in env_files::T3_ENV_FILES {
+        let path = layout.to_root(file);
+        let Some(before) = read_optional(target.root, &path)? else {
+            continue;
+        };
+        if let Some(after) = env_files::extend_t3_env(&before, &names) {
+            output.changes.files.push(FileChange {
+                path,
+                action: FileAction::Modify,
+                origin: FileOrigin::Config,
+                before: Some(before),
+                after,
+                summary: "the Spaire variables in the app's t3-env schema (optional, so a \
+                          missing token never stops a build)"
+                    .to_owned(),
+            });
+        }
+        break;
+    }
     Ok(())
 }
 
@@ -392,6 +448,7 @@ mod tests {
             .flat_map(|id| billing_plan::preset(id).expect("preset").meters)
             .collect();
         BillingPlan {
+            call_site_customer: Default::default(),
             environment: Environment::Local,
             server_url: None,
             project: ProjectSection {
@@ -470,6 +527,75 @@ mod tests {
             }
             panic!("{chain}")
         })
+    }
+
+    #[test]
+    fn a_monorepo_app_gets_the_root_env_example_and_its_t3_env_extended() {
+        let root =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/env/t3-monorepo");
+        let mut package = package(Language::TypeScript, Some(FrameworkId::Nextjs));
+        package.path = "apps/web".into();
+        let plan = plan(CustomerSource::Session);
+        let profile = ProjectProfile {
+            schema_version: billing_detect::SCHEMA_VERSION,
+            root: root.to_string_lossy().into_owned(),
+            packages: vec![package.clone()],
+            warnings: Vec::new(),
+            notes: Vec::new(),
+        };
+        let target = Target {
+            root: &root,
+            profile: &profile,
+            package: &package,
+            plan: &plan,
+        };
+        let changes = generate(&target).expect("generates");
+        let paths: Vec<&str> = changes.files.iter().map(|f| f.path.as_str()).collect();
+        // `dotenv -e ../../.env`: the example goes next to the root `.env`, not into the app.
+        let example = changes.files.iter().find(|f| f.path == ".env.example");
+        let example = example.unwrap_or_else(|| panic!("no root .env.example in {paths:?}"));
+        assert_eq!(example.action, FileAction::Modify);
+        assert!(
+            example.after.starts_with("# Loaded by every app"),
+            "{}",
+            example.after
+        );
+        assert!(
+            example.after.contains("\nSPAIRE_ACCESS_TOKEN=\n"),
+            "{}",
+            example.after
+        );
+        assert!(!paths.contains(&"apps/web/.env.example"), "{paths:?}");
+        let env = changes
+            .files
+            .iter()
+            .find(|f| f.path == "apps/web/src/env.ts");
+        let env = env.unwrap_or_else(|| panic!("env.ts not extended: {paths:?}"));
+        assert_eq!(
+            env.after,
+            "import { createEnv } from \"@t3-oss/env-nextjs\";
+import { z } from \"zod\";
+
+export const env = createEnv({
+  server: {
+    SPAIRE_ACCESS_TOKEN: z.string().optional(),
+    SPAIRE_SERVER_URL: z.string().optional(),
+    SPAIRE_WEBHOOK_SECRET: z.string().optional(),
+    DATABASE_URL: z.string().url(),
+  },
+  client: {
+    NEXT_PUBLIC_APP_URL: z.string().url(),
+  },
+  runtimeEnv: {
+    SPAIRE_ACCESS_TOKEN: process.env.SPAIRE_ACCESS_TOKEN,
+    SPAIRE_SERVER_URL: process.env.SPAIRE_SERVER_URL,
+    SPAIRE_WEBHOOK_SECRET: process.env.SPAIRE_WEBHOOK_SECRET,
+    DATABASE_URL: process.env.DATABASE_URL,
+    NEXT_PUBLIC_APP_URL: process.env.NEXT_PUBLIC_APP_URL,
+  },
+});
+"
+        );
     }
 
     #[test]

@@ -94,6 +94,7 @@ pub fn to_plan(answers: Answers) -> Result<BillingPlan, AnswersError> {
         return Err(AnswersError::NoMeters);
     }
     let plan = BillingPlan {
+        call_site_customer: Default::default(),
         environment: answers.environment,
         server_url: answers.server_url,
         project: ProjectSection {

@@ -14,6 +14,9 @@ pub struct BillingPlan {
     pub server_url: Option<String>,
     pub project: ProjectSection,
     pub customer: CustomerSource,
+    /// Where wired call sites find the id when `customer` (the request) does not say it.
+    #[serde(default, skip_serializing_if = "CallSiteCustomer::is_empty")]
+    pub call_site_customer: CallSiteCustomer,
     pub meters: Vec<Meter>,
     pub prices: Vec<MeteredPrice>,
     pub credits: Vec<CreditGrant>,
@@ -47,6 +50,27 @@ pub enum CustomerSource {
     Session,
     /// A function the user already has, e.g. `getUserId` in `@/lib/auth`.
     Function { function: String, module: String },
+}
+
+/// The optional `[customer]` keys for wired call sites (LLM / S3 calls), beside `from`, which
+/// only says how request-handling code (the generated middleware) finds the id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallSiteCustomer {
+    /// A variable or property path in scope at every call site, e.g. `teamId` or
+    /// `session.user.orgId`: billing per team / organization. Only identifiers joined by `.`
+    /// or `?.` (checked by `validate::customer_path_problem`), so it can be pasted as code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
+    /// Field of a background job's payload that holds the id (trigger.dev `payload.userId`,
+    /// BullMQ `job.data.userId`): jobs run outside any request, so `from` cannot find it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_field: Option<String>,
+}
+
+impl CallSiteCustomer {
+    pub fn is_empty(&self) -> bool {
+        self.expression.is_none() && self.job_field.is_none()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,8 +14,8 @@ use toml_edit::{Document, Item, TableLike, Value};
 
 use crate::diagnostic::{Diagnostic, PlanError};
 use crate::model::{
-    Aggregation, AggregationFunc, BillingPlan, CreditGrant, CustomerSource, Environment,
-    FrameworkId, Meter, MeterKind, MeteredPrice, ProductRef, ProjectSection, Webhooks,
+    Aggregation, AggregationFunc, BillingPlan, CallSiteCustomer, CreditGrant, CustomerSource,
+    Environment, FrameworkId, Meter, MeterKind, MeteredPrice, ProductRef, ProjectSection, Webhooks,
 };
 use crate::presets;
 use crate::validate::{self, MeterOrigin};
@@ -360,6 +360,7 @@ impl Walker<'_> {
         let server_url = self.string(root, "", "server_url", "\"http://127.0.0.1:8787\"");
         let project = self.project(root);
         let customer = self.customer(root);
+        let call_site_customer = self.call_site_customer(root);
         let (meters, origins) = self.meters(root);
         let prices = self.prices(root);
         let credits = self.credits(root);
@@ -369,6 +370,7 @@ impl Walker<'_> {
         }
         Some((
             BillingPlan {
+                call_site_customer,
                 environment: environment?,
                 server_url,
                 project: project?,
@@ -466,23 +468,27 @@ impl Walker<'_> {
         let allowed = ["header", "body", "session", "function"];
         match from {
             "header" => {
-                self.keys(table, p, &["from", "header"]);
+                self.keys(table, p, &["from", "header", "expression", "job_field"]);
                 let header = self
                     .string(table, p, "header", "\"x-customer-id\"")
                     .unwrap_or_else(|| "x-customer-id".to_owned());
                 Some(CustomerSource::Header { header })
             }
             "body" => {
-                self.keys(table, p, &["from", "field"]);
+                self.keys(table, p, &["from", "field", "expression", "job_field"]);
                 let field = self.required_string(table, span, p, "field", "\"customerId\"")?;
                 Some(CustomerSource::Body { field })
             }
             "session" => {
-                self.keys(table, p, &["from"]);
+                self.keys(table, p, &["from", "expression", "job_field"]);
                 Some(CustomerSource::Session)
             }
             "function" => {
-                self.keys(table, p, &["from", "function", "module"]);
+                self.keys(
+                    table,
+                    p,
+                    &["from", "function", "module", "expression", "job_field"],
+                );
                 let function =
                     self.required_string(table, span.clone(), p, "function", "\"getUserId\"");
                 let module = self.required_string(table, span, p, "module", "\"@/lib/auth\"");
@@ -492,7 +498,19 @@ impl Walker<'_> {
                 })
             }
             other => {
-                self.keys(table, p, &["from", "header", "field", "function", "module"]);
+                self.keys(
+                    table,
+                    p,
+                    &[
+                        "from",
+                        "header",
+                        "field",
+                        "function",
+                        "module",
+                        "expression",
+                        "job_field",
+                    ],
+                );
                 let span = self.span_of("customer.from");
                 let fix = match did_you_mean(other, &allowed) {
                     Some(close) => format!("did you mean `from = \"{close}\"`?"),
@@ -508,6 +526,18 @@ impl Walker<'_> {
                 );
                 None
             }
+        }
+    }
+
+    /// `[customer] expression` / `job_field`, allowed beside every `from` (their syntax is
+    /// checked by `validate`, shared with plans that do not come from a file).
+    fn call_site_customer(&mut self, root: &dyn TableLike) -> CallSiteCustomer {
+        let Some(table) = root.get("customer").and_then(Item::as_table_like) else {
+            return CallSiteCustomer::default();
+        };
+        CallSiteCustomer {
+            expression: self.string(table, "customer", "expression", "\"teamId\""),
+            job_field: self.string(table, "customer", "job_field", "\"userId\""),
         }
     }
 
@@ -982,6 +1012,63 @@ mod tests {
                    [[meters]]\nname = \"bbb\"\nevent = \"x\"\naggregation = \"count\"\n";
         let err = error(src);
         assert!(err.contains("is used by 2 custom meters"), "{err}");
+    }
+
+    #[test]
+    fn a_call_site_expression_and_a_job_field_go_with_any_from_and_write_back() {
+        let src = "[customer]\nfrom = \"session\"\nexpression = \"session.user?.teamId\"\n\
+                   job_field = \"teamId\"\n[[meters]]\npreset = \"llm-tokens\"\n";
+        let plan = parse("p", src).unwrap();
+        assert_eq!(plan.customer, CustomerSource::Session);
+        assert_eq!(
+            plan.call_site_customer,
+            CallSiteCustomer {
+                expression: Some("session.user?.teamId".into()),
+                job_field: Some("teamId".into()),
+            }
+        );
+        let written = crate::write::render(&plan, None).unwrap();
+        assert_eq!(parse("p", &written).unwrap(), plan);
+        // Without the keys nothing is written and nothing changes.
+        let plain = parse(
+            "p",
+            "[customer]\nfrom = \"session\"\n[[meters]]\npreset = \"llm-tokens\"\n",
+        )
+        .unwrap();
+        assert!(plain.call_site_customer.is_empty());
+        assert!(
+            !crate::write::render(&plain, None)
+                .unwrap()
+                .contains("expression")
+        );
+    }
+
+    #[test]
+    fn a_call_site_expression_is_a_property_path_never_code() {
+        for bad in [
+            "teamId; fetch(\"https://x\")",
+            "team[\"id\"]",
+            "getTeam()",
+            "a..b",
+            "team id",
+            "await.team",
+            "",
+        ] {
+            let src =
+                format!("[customer]\nexpression = {bad:?}\n[[meters]]\npreset = \"llm-tokens\"\n");
+            let text = error(&src);
+            assert!(text.contains("customer.expression"), "{bad}: {text}");
+        }
+        // `?.` is for expressions; a payload field is a plain path.
+        let text = error(
+            "[customer]\njob_field = \"data?.userId\"\n[[meters]]\npreset = \"llm-tokens\"\n",
+        );
+        assert!(text.contains("customer.job_field"), "{text}");
+        let text = error("[customer]\nexpression = 3\n[[meters]]\npreset = \"llm-tokens\"\n");
+        assert!(
+            text.contains("customer.expression: expected a string"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -98,6 +98,79 @@ pub fn has_url_credentials(url: &str) -> bool {
     strip_url_credentials(url) != url
 }
 
+/// Longest `customer.expression` / `customer.job_field` accepted: a path, not a program.
+pub const MAX_CUSTOMER_PATH: usize = 120;
+
+/// Why a `customer.expression` (`optional_chain`: `a?.b` allowed) or `customer.job_field` is
+/// refused, or `None`. Wiring pastes it into the user's code, so only a property path is
+/// accepted: ASCII identifiers joined by `.` (or `?.`), no calls, brackets, quotes, operators
+/// or spaces. Reserved words are refused as the root, where they would change the meaning
+/// (`new.target`, `await.x`) or not parse.
+pub fn customer_path_problem(path: &str, optional_chain: bool) -> Option<String> {
+    if path.is_empty() || path.len() > MAX_CUSTOMER_PATH {
+        return Some(format!(
+            "expected 1 to {MAX_CUSTOMER_PATH} characters, found {} in {path:?}",
+            path.len()
+        ));
+    }
+    let normalized = if optional_chain {
+        path.replace("?.", ".")
+    } else {
+        path.to_owned()
+    };
+    let segments: Vec<&str> = normalized.split('.').collect();
+    if let Some(bad) = segments.iter().find(|s| !is_ascii_identifier(s)) {
+        let joiners = if optional_chain { "`.` or `?.`" } else { "`.`" };
+        return Some(if *bad == path {
+            format!("expected identifiers joined by {joiners}, found {path:?}")
+        } else {
+            format!("expected identifiers joined by {joiners}, found {bad:?} in {path:?}")
+        });
+    }
+    const RESERVED: &[&str] = &[
+        "await",
+        "new",
+        "typeof",
+        "void",
+        "delete",
+        "function",
+        "class",
+        "import",
+        "export",
+        "yield",
+        "return",
+        "throw",
+        "in",
+        "instanceof",
+        "null",
+        "undefined",
+        "true",
+        "false",
+        "None",
+        "True",
+        "False",
+        "lambda",
+        "not",
+        "and",
+        "or",
+    ];
+    if RESERVED.contains(&segments[0]) {
+        return Some(format!(
+            "`{}` is a reserved word, not a variable, in {path:?}",
+            segments[0]
+        ));
+    }
+    None
+}
+
+fn is_ascii_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -108,6 +108,36 @@ fn check_top(plan: &BillingPlan, out: &mut Vec<Diagnostic>) {
             "write the package directory relative to this file, e.g. `path = \"apps/web\"`",
         ));
     }
+    let paths = [
+        (
+            "customer.expression",
+            &plan.call_site_customer.expression,
+            true,
+            "teamId",
+        ),
+        (
+            "customer.job_field",
+            &plan.call_site_customer.job_field,
+            false,
+            "userId",
+        ),
+    ];
+    for (key, value, optional_chain, example) in paths {
+        if let Some(problem) = value
+            .as_deref()
+            .and_then(|v| text::customer_path_problem(v, optional_chain))
+        {
+            out.push(Diagnostic::new(
+                key,
+                problem,
+                format!(
+                    "write a variable or property path, e.g. `{} = \"{example}\"` (it is \
+                     pasted into your code, so nothing else is accepted)",
+                    key.trim_start_matches("customer.")
+                ),
+            ));
+        }
+    }
     match &plan.customer {
         CustomerSource::Header { header } => {
             let valid = !header.is_empty()

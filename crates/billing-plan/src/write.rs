@@ -151,6 +151,12 @@ pub fn to_document(plan: &BillingPlan) -> DocumentMut {
             customer["module"] = value(module.as_str());
         }
     }
+    if let Some(expression) = &plan.call_site_customer.expression {
+        customer["expression"] = value(expression.as_str());
+    }
+    if let Some(job_field) = &plan.call_site_customer.job_field {
+        customer["job_field"] = value(job_field.as_str());
+    }
     doc["customer"] = Item::Table(customer);
 
     let mut meters = ArrayOfTables::new();

@@ -85,6 +85,7 @@ async fn start_proxy(upstream: String, lose: Vec<(Method, String)>) -> (Arc<Prox
 
 fn plan() -> BillingPlan {
     BillingPlan {
+        call_site_customer: Default::default(),
         environment: Environment::Local,
         server_url: None,
         project: ProjectSection {

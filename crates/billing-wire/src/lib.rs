@@ -231,6 +231,7 @@ fn wire_source(
         source,
         package,
         customer: &plan.customer,
+        call_site: &plan.call_site_customer,
     };
     Ok(match source_language(file) {
         Some(SourceLanguage::Ts(dialect)) => {
@@ -285,6 +286,8 @@ pub(crate) struct FileCtx<'a> {
     pub source: &'a str,
     pub package: &'a Package,
     pub customer: &'a billing_plan::model::CustomerSource,
+    /// `[customer] expression` / `job_field`, which take precedence at call sites.
+    pub call_site: &'a billing_plan::model::CallSiteCustomer,
 }
 
 impl FileCtx<'_> {

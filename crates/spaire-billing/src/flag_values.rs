@@ -13,6 +13,7 @@ use crate::commands::setup::{answers, money};
 /// A valid plan with one `api-calls` meter, to put one flag value into.
 pub(crate) fn base_plan() -> BillingPlan {
     BillingPlan {
+        call_site_customer: Default::default(),
         environment: Environment::Local,
         server_url: None,
         project: ProjectSection {

@@ -46,6 +46,7 @@ pub(crate) fn profile(root: &Path, language: Language, ids: &[FrameworkId]) -> P
 
 pub(crate) fn plan(presets: &[&str]) -> BillingPlan {
     BillingPlan {
+        call_site_customer: Default::default(),
         environment: Environment::Sandbox,
         server_url: None,
         project: ProjectSection {

@@ -43,6 +43,7 @@ fn profile(root: &Path, id: FrameworkId, details: FrameworkDetails) -> ProjectPr
 
 fn plan(presets: &[&str], webhooks: bool) -> BillingPlan {
     BillingPlan {
+        call_site_customer: Default::default(),
         environment: Environment::Sandbox,
         server_url: None,
         project: ProjectSection {

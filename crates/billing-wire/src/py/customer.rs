@@ -100,6 +100,10 @@ fn request_expr(f: &PyFile<'_>, functions: &[Node<'_>]) -> Option<String> {
 pub(crate) fn resolve(f: &PyFile<'_>, at: Node<'_>) -> Result<CustomerExpr, String> {
     let functions = enclosing_functions(at);
     let q = f.quote;
+    if let Some(expression) = f.ctx.call_site.expression.as_deref() {
+        return expression_in_scope(f, at, &functions, expression)
+            .map(|expr| CustomerExpr::plain(format!("str({expr} or {q}{q})")));
+    }
     match f.ctx.customer {
         CustomerSource::Header { header } => {
             let wanted = header_param_name(header);
@@ -138,6 +142,39 @@ pub(crate) fn resolve(f: &PyFile<'_>, at: Node<'_>) -> Result<CustomerExpr, Stri
             .ok_or_else(|| {
                 "no user id from the session is read in the enclosing function (e.g. `session[\"user_id\"]`, `request.user.id`)".to_owned()
             }),
+    }
+}
+
+/// `[customer] expression` at a Python call site: its root must be a parameter of an enclosing
+/// function or assigned earlier in one (module-level names are not per-request).
+fn expression_in_scope(
+    f: &PyFile<'_>,
+    at: Node<'_>,
+    functions: &[Node<'_>],
+    expression: &str,
+) -> Result<String, String> {
+    if expression.contains("?.") {
+        return Err(format!(
+            "the plan's `[customer] expression = \"{expression}\"` uses `?.`, which Python does not have"
+        ));
+    }
+    let root = expression.split('.').next().unwrap_or(expression);
+    let bound = functions.iter().any(|function| {
+        params(*function, f.src).iter().any(|p| p.name == root)
+            || descendants(*function).into_iter().any(|n| {
+                n.kind() == "assignment"
+                    && n.end_byte() <= at.start_byte()
+                    && n.child_by_field_name("left")
+                        .is_some_and(|l| l.kind() == "identifier" && text(l, f.src) == root)
+            })
+    });
+    if bound {
+        Ok(expression.to_owned())
+    } else {
+        Err(format!(
+            "`{root}` (the plan's `[customer] expression = \"{expression}\"`) is not a parameter \
+             or an earlier assignment of the enclosing functions here"
+        ))
     }
 }
 

@@ -210,6 +210,33 @@ pub(crate) fn resolve(
 ) -> Result<CustomerExpr, String> {
     let functions = enclosing_functions(at);
     let empty = f.style.string("");
+    let plain = |expr: &str| CustomerExpr::plain(format!("String({expr} ?? {empty})"));
+    let expression = f.ctx.call_site.expression.as_deref();
+    let expression_in_scope =
+        expression.filter(|e| super::scope::binding_at(path_root(e), at, f.src).is_some());
+    // A background job has no request: only its payload (or the plan's expression, when the
+    // job binds it) can name the customer; a request-based lookup would find nothing.
+    if let Some(job) = super::jobs::job_at(f, at) {
+        if let Some(expr) = expression_in_scope {
+            return Ok(plain(expr));
+        }
+        let field = f.ctx.call_site.job_field.as_deref();
+        return match field.and_then(|field| super::jobs::payload_field(f, &job, field)) {
+            Some(expr) => Ok(plain(&expr)),
+            None => Err(super::jobs::no_customer(&job, field)),
+        };
+    }
+    if let Some(expression) = expression {
+        // Team / organization billing: the plan's own variable, when it is in scope here.
+        return match expression_in_scope {
+            Some(expr) => Ok(plain(expr)),
+            None => Err(format!(
+                "`{}` (the plan's `[customer] expression = \"{expression}\"`) is not a parameter \
+                 or an earlier local of the enclosing functions here",
+                path_root(expression)
+            )),
+        };
+    }
     match f.ctx.customer {
         CustomerSource::Header { header } => {
             let Some(req) = find_request(f, &functions) else {
@@ -313,6 +340,11 @@ pub(crate) fn resolve(
             customer
         }),
     }
+}
+
+/// The variable an `a?.b.c` path starts with.
+fn path_root(path: &str) -> &str {
+    path.split(['.', '?']).next().unwrap_or(path)
 }
 
 /// `const userId = await getUserId(..)` declared before `at` in `function`: `userId`.

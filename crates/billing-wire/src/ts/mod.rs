@@ -3,6 +3,7 @@
 mod clients;
 mod customer;
 mod imports;
+mod jobs;
 mod llm;
 mod props;
 mod s3;

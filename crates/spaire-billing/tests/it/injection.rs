@@ -66,6 +66,7 @@ fn hostile_plan(customer: CustomerSource) -> BillingPlan {
         })
         .collect();
     let plan = BillingPlan {
+        call_site_customer: Default::default(),
         environment: Environment::Sandbox,
         server_url: Some(format!(
             "https://fuzzuser:{SECRET}@api.example.com/base;x=1&y=!*"

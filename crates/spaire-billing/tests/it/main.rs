@@ -28,5 +28,6 @@ mod metering;
 mod plan;
 mod remote;
 mod setup;
+mod ts_compiler;
 mod vocab;
 mod wire;

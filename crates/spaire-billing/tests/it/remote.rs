@@ -37,6 +37,7 @@ fn meter(name: &str, event: &str, func: AggregationFunc, property: Option<&str>)
 /// Two meters, a metered price on `Pro` for the token meter, credits on `Pro` for API calls.
 fn full_plan() -> BillingPlan {
     BillingPlan {
+        call_site_customer: Default::default(),
         environment: Environment::Local,
         server_url: None,
         project: ProjectSection {

@@ -12,7 +12,7 @@ use std::process::Command;
 
 use billing_changeset::ChangeSet;
 use billing_detect::profile::{CallSite, CallSiteKind, Package};
-use billing_plan::model::{BillingPlan, CustomerSource};
+use billing_plan::model::{BillingPlan, CallSiteCustomer, CustomerSource};
 use billing_wire::{SiteReport, TsUsageModule, UsageImports, wire_with_report};
 use serde_json::json;
 
@@ -30,6 +30,8 @@ struct Case {
     sites: &'static [(CallSiteKind, &'static str)],
     /// Python: the top-level package the fixture's code lives in.
     py_package: Option<&'static str>,
+    /// `[customer] expression` / `job_field`.
+    call_site: CallSiteCustomer,
 }
 
 fn header() -> CustomerSource {
@@ -57,6 +59,7 @@ fn cases() -> Vec<Case> {
                 (K::S3Upload, "Upload"),
             ],
             py_package: None,
+            call_site: CallSiteCustomer::default(),
         },
         Case {
             dir: "js-express-cjs",
@@ -70,6 +73,7 @@ fn cases() -> Vec<Case> {
                 (K::S3PutObject, "PutObjectCommand"),
             ],
             py_package: None,
+            call_site: CallSiteCustomer::default(),
         },
         Case {
             dir: "js-express-esm",
@@ -81,6 +85,7 @@ fn cases() -> Vec<Case> {
             },
             sites: &[(K::GenerateText, "gen"), (K::StreamText, "streamText")],
             py_package: None,
+            call_site: CallSiteCustomer::default(),
         },
         Case {
             dir: "ts-sveltekit-body",
@@ -95,6 +100,7 @@ fn cases() -> Vec<Case> {
                 (K::StreamText, "streamText"),
             ],
             py_package: None,
+            call_site: CallSiteCustomer::default(),
         },
         Case {
             dir: "ts-function-customer",
@@ -110,6 +116,7 @@ fn cases() -> Vec<Case> {
                 (K::StreamText, "streamText"),
             ],
             py_package: None,
+            call_site: CallSiteCustomer::default(),
         },
         Case {
             dir: "ts-hono",
@@ -122,6 +129,7 @@ fn cases() -> Vec<Case> {
                 (K::StreamText, "streamText"),
             ],
             py_package: None,
+            call_site: CallSiteCustomer::default(),
         },
         Case {
             dir: "ts-session-scopes",
@@ -135,6 +143,33 @@ fn cases() -> Vec<Case> {
                 (K::Embed, "embed"),
             ],
             py_package: None,
+            call_site: CallSiteCustomer::default(),
+        },
+        Case {
+            dir: "ts-team-jobs",
+            language: "typescript",
+            module_system: Some("esm"),
+            frameworks: &["nextjs"],
+            customer: CustomerSource::Session,
+            sites: &[(K::GenerateText, "generateText"), (K::Embed, "embed")],
+            py_package: None,
+            call_site: CallSiteCustomer {
+                expression: Some("teamId".to_owned()),
+                job_field: Some("userId".to_owned()),
+            },
+        },
+        Case {
+            dir: "ts-jobs-manual",
+            language: "typescript",
+            module_system: Some("esm"),
+            frameworks: &[],
+            customer: CustomerSource::Function {
+                function: "getUserId".to_owned(),
+                module: "./lib/auth".to_owned(),
+            },
+            sites: &[(K::GenerateText, "generateText")],
+            py_package: None,
+            call_site: CallSiteCustomer::default(),
         },
         Case {
             dir: "py-fastapi-agent",
@@ -150,6 +185,7 @@ fn cases() -> Vec<Case> {
                 (K::Boto3UploadFile, "s3.upload_file"),
             ],
             py_package: Some("agentapp"),
+            call_site: CallSiteCustomer::default(),
         },
         Case {
             dir: "py-fastapi-body",
@@ -161,6 +197,7 @@ fn cases() -> Vec<Case> {
             },
             sites: &[(K::AgentRun, "agent.run")],
             py_package: Some("bodyapp"),
+            call_site: CallSiteCustomer::default(),
         },
         Case {
             dir: "py-flask-boto3",
@@ -174,6 +211,7 @@ fn cases() -> Vec<Case> {
                 (K::Boto3UploadFile, "s3.upload_fileobj"),
             ],
             py_package: Some("flaskapp"),
+            call_site: CallSiteCustomer::default(),
         },
         Case {
             dir: "py-function-customer",
@@ -186,6 +224,7 @@ fn cases() -> Vec<Case> {
             },
             sites: &[(K::AgentRun, "support.run")],
             py_package: Some("fnapp"),
+            call_site: CallSiteCustomer::default(),
         },
         Case {
             dir: "py-flask-vendors",
@@ -305,7 +344,7 @@ fn package(case: &Case, sites: Vec<CallSite>) -> Package {
     serde_json::from_value(value).expect("valid package json")
 }
 
-fn plan(customer: CustomerSource) -> BillingPlan {
+fn plan(customer: CustomerSource, call_site: &CallSiteCustomer) -> BillingPlan {
     let mut value = json!({
         "environment": "local",
         "project": {"path": "."},
@@ -320,6 +359,7 @@ fn plan(customer: CustomerSource) -> BillingPlan {
         "credits": [],
     });
     value["customer"] = serde_json::to_value(customer).expect("customer serialises");
+    value["call_site_customer"] = serde_json::to_value(call_site).expect("serialises");
     serde_json::from_value(value).expect("valid plan json")
 }
 
@@ -354,7 +394,7 @@ fn run(root: &Path, case: &Case) -> (ChangeSet, Vec<SiteReport>) {
     wire_with_report(
         root,
         &package,
-        &plan(case.customer.clone()),
+        &plan(case.customer.clone(), &case.call_site),
         &imports(root, case),
     )
     .expect("wiring reads the fixture")
@@ -858,7 +898,7 @@ mod runtime {
             "notes": [],
         }))
         .expect("profile");
-        let plan = plan(case.customer.clone());
+        let plan = plan(case.customer.clone(), &case.call_site);
         let target = Target {
             root: &root,
             profile: &profile,
@@ -899,6 +939,7 @@ mod runtime {
                     (K::StreamText, "streamText"),
                 ],
                 py_package: None,
+                call_site: CallSiteCustomer::default(),
             };
             let (root, changes) =
                 prepare(work.path(), case.dir, &case, |target, files| UsageImports {
@@ -985,6 +1026,7 @@ await flushUsage();
                     (K::AgentRunStream, "agent.run_stream"),
                 ],
                 py_package: Some("chatapp"),
+                call_site: CallSiteCustomer::default(),
             };
             let (root, changes) = prepare(work.path(), case.dir, &case, |target, _| UsageImports {
                 typescript: None,

@@ -67,6 +67,7 @@ pub fn plan(
         Pricing::Unit => Vec::new(),
     };
     BillingPlan {
+        call_site_customer: Default::default(),
         environment: if server_url.is_some() {
             Environment::Local
         } else {

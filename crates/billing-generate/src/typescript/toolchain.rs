@@ -1,0 +1,227 @@
+//! The project's TypeScript compiler settings that the generated code cannot meet, said at
+//! plan time (before anything is written) as manual steps with the fix:
+//!
+//! - TypeScript 4.x: `@spaire/sdk` depends on zod 4, whose declaration files use TypeScript 5
+//!   syntax; tsc 4.9 reports parse errors there even with `skipLibCheck` (measured: 3 errors for
+//!   one `import { Spaire } from "@spaire/sdk"`, 200+ under `node16`). No import of the SDK
+//!   compiles, so the only fix is the compiler.
+//! - `"moduleResolution": "node"` (node10) ignores package `exports`, so tsc cannot resolve
+//!   `@spaire/sdk/webhooks` (Node itself can, at runtime). A type-only `paths` entry mapping the
+//!   SDK's subpaths to its declaration files fixes it without changing the resolution mode.
+
+use std::path::Path;
+
+use billing_changeset::ManualStep;
+
+/// The version of `typescript` the package compiles with and where it was read: installed
+/// (`node_modules/typescript/package.json`, the package's or the root's), else locked
+/// (`package-lock.json`, `pnpm-lock.yaml`, `yarn.lock`), else the requirement in
+/// `package.json`.
+pub(crate) fn typescript_version(root: &Path, package_dir: &str) -> Option<(String, u64, String)> {
+    let dirs: Vec<&str> = if package_dir.is_empty() {
+        vec![""]
+    } else {
+        vec![package_dir, ""]
+    };
+    let join = |dir: &str, file: &str| {
+        if dir.is_empty() {
+            file.to_owned()
+        } else {
+            format!("{dir}/{file}")
+        }
+    };
+    let read = |rel: &str| std::fs::read_to_string(root.join(rel)).ok();
+    for dir in &dirs {
+        let rel = join(dir, "node_modules/typescript/package.json");
+        if let Some(version) = read(&rel).and_then(|t| json_string_after(&t, "\"version\"")) {
+            return with_major(version, rel);
+        }
+    }
+    for dir in &dirs {
+        let rel = join(dir, "package-lock.json");
+        if let Some(version) = read(&rel).and_then(|t| {
+            let at = t.find("\"node_modules/typescript\"")?;
+            json_string_after(&t[at..], "\"version\"")
+        }) {
+            return with_major(version, rel);
+        }
+        let rel = join(dir, "pnpm-lock.yaml");
+        if let Some(version) = read(&rel).and_then(|t| {
+            // `  typescript@5.9.3:` (v9) or `  /typescript@4.9.5:` (v6).
+            t.lines().find_map(|l| {
+                let l = l.trim().trim_start_matches('/').trim_start_matches('\'');
+                let rest = l.strip_prefix("typescript@")?;
+                let version: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '.')
+                    .collect();
+                (!version.is_empty()).then_some(version)
+            })
+        }) {
+            return with_major(version, rel);
+        }
+        let rel = join(dir, "yarn.lock");
+        if let Some(version) = read(&rel).and_then(|t| {
+            let at = t
+                .lines()
+                .position(|l| l.trim_start_matches('"').starts_with("typescript@"))?;
+            t.lines().skip(at + 1).take(3).find_map(|l| {
+                let v = l.trim().strip_prefix("version")?;
+                Some(v.trim().trim_matches(['"', ':', ' ']).to_owned())
+            })
+        }) {
+            return with_major(version, rel);
+        }
+    }
+    let rel = join(package_dir, "package.json");
+    let spec = read(&rel).and_then(|t| json_string_after(&t, "\"typescript\""))?;
+    let major = billing_detect::text::major_of(&spec)?;
+    Some((spec, major, rel))
+}
+
+fn with_major(version: String, source: String) -> Option<(String, u64, String)> {
+    let major = version.split('.').next()?.parse().ok()?;
+    Some((version, major, source))
+}
+
+/// The string value after `key` (`"key": "value"`), first occurrence.
+fn json_string_after(text: &str, key: &str) -> Option<String> {
+    let at = text.find(key)? + key.len();
+    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
+    let rest = rest.strip_prefix('"')?;
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+/// The manual step for a TypeScript 4 (or older) compiler, if the package has one.
+pub(crate) fn typescript_major_step(root: &Path, package_dir: &str) -> Option<ManualStep> {
+    let (version, major, source) = typescript_version(root, package_dir)?;
+    if major >= 5 {
+        return None;
+    }
+    Some(ManualStep {
+        file: source.clone(),
+        line: None,
+        instructions: format!(
+            "This project compiles with TypeScript {version} (from {source}), which cannot \
+             type-check any import of `@spaire/sdk`: the SDK depends on zod 4, whose \
+             declaration files use TypeScript 5 syntax, and tsc 4.x reports parse errors in \
+             them even with `skipLibCheck`. The generated code is correct for TypeScript 5.0 \
+             and later; upgrade the compiler (`npm install --save-dev typescript@^5`, or the \
+             same with your package manager), then run `spaire-billing plan` again. The code \
+             runs either way: only `tsc` is affected."
+        ),
+        snippet: None,
+    })
+}
+
+/// The manual step for a node10 `moduleResolution` when the plan generates the webhook
+/// handler (the only generated import of an SDK subpath).
+pub(crate) fn module_resolution_step(root: &Path, tsconfig: &str) -> Option<ManualStep> {
+    let text = std::fs::read_to_string(root.join(tsconfig)).ok()?;
+    let setting = json_string_after(&text, "\"moduleResolution\"")?;
+    if !matches!(setting.to_ascii_lowercase().as_str(), "node" | "node10") {
+        return None;
+    }
+    Some(ManualStep {
+        file: tsconfig.to_owned(),
+        line: text
+            .lines()
+            .position(|l| l.contains("\"moduleResolution\""))
+            .and_then(|i| u32::try_from(i + 1).ok()),
+        instructions: format!(
+            "`\"moduleResolution\": \"{setting}\"` ignores package `exports`, so tsc cannot \
+             resolve the SDK subpaths the generated webhook handler imports \
+             (`@spaire/sdk/webhooks`, `@spaire/sdk/models/errors/..`; Node resolves them at \
+             runtime). Either switch to `\"bundler\"` (Next.js, Vite) or \
+             `\"node16\"`, or keep your setting and add this type-only mapping to \
+             `compilerOptions`"
+        ),
+        snippet: Some(
+            "\"paths\": {\n  \"@spaire/sdk/*\": [\"./node_modules/@spaire/sdk/dist/commonjs/*\"]\n}"
+                .to_owned(),
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
+            std::fs::write(path, text).expect("write");
+        }
+        dir
+    }
+
+    #[test]
+    fn the_installed_then_locked_then_declared_typescript_wins() {
+        let installed = project(&[
+            (
+                "package.json",
+                "{\"devDependencies\": {\"typescript\": \"^5.0.0\"}}",
+            ),
+            (
+                "node_modules/typescript/package.json",
+                "{\"name\": \"typescript\", \"version\": \"4.9.5\"}",
+            ),
+        ]);
+        let (v, major, source) = typescript_version(installed.path(), "").unwrap();
+        assert_eq!((v.as_str(), major), ("4.9.5", 4));
+        assert_eq!(source, "node_modules/typescript/package.json");
+        let step = typescript_major_step(installed.path(), "").unwrap();
+        assert!(
+            step.instructions.contains("TypeScript 4.9.5"),
+            "{}",
+            step.instructions
+        );
+        assert!(
+            step.instructions.contains("typescript@^5"),
+            "{}",
+            step.instructions
+        );
+
+        let locked = project(&[
+            (
+                "apps/web/package.json",
+                "{\"devDependencies\": {\"typescript\": \"~4.9\"}}",
+            ),
+            (
+                "pnpm-lock.yaml",
+                "packages:\n\n  typescript@4.9.5:\n    resolution: {}\n",
+            ),
+        ]);
+        let (v, _, source) = typescript_version(locked.path(), "apps/web").unwrap();
+        assert_eq!((v.as_str(), source.as_str()), ("4.9.5", "pnpm-lock.yaml"));
+
+        let yarn = project(&[("yarn.lock", "typescript@^4.9.0:\n  version \"4.9.4\"\n")]);
+        assert_eq!(typescript_version(yarn.path(), "").unwrap().0, "4.9.4");
+
+        let declared = project(&[(
+            "package.json",
+            "{\"devDependencies\": {\"typescript\": \"^5.9.3\"}}",
+        )]);
+        assert_eq!(typescript_version(declared.path(), "").unwrap().1, 5);
+        assert!(typescript_major_step(declared.path(), "").is_none());
+        assert!(typescript_major_step(project(&[]).path(), "").is_none());
+    }
+
+    #[test]
+    fn node10_resolution_gets_a_paths_mapping() {
+        let p = project(&[(
+            "tsconfig.json",
+            "{\n  // comments are fine\n  \"compilerOptions\": {\n    \"moduleResolution\": \"Node\"\n  }\n}\n",
+        )]);
+        let step = module_resolution_step(p.path(), "tsconfig.json").unwrap();
+        assert_eq!(step.line, Some(4));
+        assert!(step.snippet.unwrap().contains("\"@spaire/sdk/*\""));
+        let bundler = project(&[(
+            "tsconfig.json",
+            "{\"compilerOptions\": {\"moduleResolution\": \"bundler\"}}",
+        )]);
+        assert!(module_resolution_step(bundler.path(), "tsconfig.json").is_none());
+    }
+}
