@@ -376,21 +376,17 @@ fn run_and_check(
         .spawn()
         .unwrap_or_else(|e| panic!("{language}: cannot start the driver: {e}"));
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    // The driver's first line: "ready", or what its own setup check found instead.
     let mut line = String::new();
-    loop {
-        line.clear();
-        let read = stdout.read_line(&mut line).unwrap();
-        if read == 0 {
-            let output = child.wait_with_output().unwrap();
-            panic!(
-                "{language}: driver ended before it was ready ({}):\n{}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        if line.trim() == "ready" {
-            break;
-        }
+    if stdout.read_line(&mut line).unwrap() == 0 {
+        let output = child.wait_with_output().unwrap();
+        panic!(
+            "{language}: driver ended before it was ready ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    if line.trim() != "ready" {
         let _ = child.kill();
         let output = child.wait_with_output().unwrap();
         panic!(
