@@ -148,6 +148,11 @@ pub struct EmulatorConfig {
     pub rate_limit: bool,
     /// Requests per minute per organization when `rate_limit` is on.
     pub rate_limit_per_minute: u32,
+    /// Answer the first this many `/v1` requests with 429 and a long `retry-after`
+    /// (600 s, far past any shutdown budget), then serve
+    /// normally: a client caught in a long rate-limit pause, deterministically (the
+    /// per-minute limiter depends on where the wall-clock minute ends).
+    pub throttle_first_requests: u32,
     /// Base delay of webhook retries (doubled per attempt); the server uses minutes, tests
     /// want milliseconds.
     pub webhook_retry_base_ms: u64,
@@ -176,6 +181,7 @@ impl Default for EmulatorConfig {
             admin_token: None,
             rate_limit: false,
             rate_limit_per_minute: 100,
+            throttle_first_requests: 0,
             webhook_retry_base_ms: 500,
             webhook_max_retries: 10,
             balance_delay_ms: 0,

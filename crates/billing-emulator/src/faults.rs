@@ -38,6 +38,9 @@ pub enum LostAnswer {
     ServerError(u16),
 }
 
+/// The `retry-after` of a `throttle_first_requests` 429: far longer than any shutdown budget.
+pub const THROTTLE_RETRY_AFTER_SECS: u64 = 600;
+
 pub struct Faults {
     seed: u64,
     fail_rate: f64,
@@ -46,6 +49,7 @@ pub struct Faults {
     pub hang_ms: u64,
     counter: AtomicU64,
     rate_limit: Option<u32>,
+    throttle_left: AtomicU64,
     windows: Mutex<HashMap<String, (i64, u32)>>,
 }
 
@@ -67,6 +71,7 @@ impl Faults {
             hang_ms: config.fault_hang_ms,
             counter: AtomicU64::new(0),
             rate_limit: config.rate_limit.then_some(config.rate_limit_per_minute),
+            throttle_left: AtomicU64::new(u64::from(config.throttle_first_requests)),
             windows: Mutex::new(HashMap::new()),
         }
     }
@@ -104,8 +109,18 @@ impl Faults {
         None
     }
 
-    /// `Some(retry_after_seconds)` when `key` is over its limit in the current minute.
+    /// `Some(retry_after_seconds)` while `throttle_first_requests` are left, or when `key` is
+    /// over its limit in the current minute.
     pub fn rate_limited(&self, key: &str, now_unix: i64) -> Option<u64> {
+        let throttled = self
+            .throttle_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            })
+            .is_ok();
+        if throttled {
+            return Some(THROTTLE_RETRY_AFTER_SECS);
+        }
         let limit = self.rate_limit?;
         let window = now_unix.div_euclid(60);
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
@@ -204,5 +219,17 @@ mod tests {
         assert_eq!(f.rate_limited("org", 122), Some(60));
         assert_eq!(f.rate_limited("other", 122), None);
         assert_eq!(f.rate_limited("org", 180), None);
+    }
+
+    #[test]
+    fn throttle_answers_the_first_requests_with_a_long_retry_after_then_serves() {
+        let f = Faults::new(&EmulatorConfig {
+            throttle_first_requests: 2,
+            ..EmulatorConfig::default()
+        });
+        assert_eq!(f.rate_limited("org", 0), Some(THROTTLE_RETRY_AFTER_SECS));
+        assert_eq!(f.rate_limited("other", 0), Some(THROTTLE_RETRY_AFTER_SECS));
+        assert_eq!(f.rate_limited("org", 0), None);
+        assert_eq!(f.rate_limited("org", 0), None);
     }
 }

@@ -8,6 +8,11 @@
 //! ends in `process.exit`, like close-with-grace; Python: `signal.signal` + `sys.exit`; Go:
 //! `signal.Notify` then `spairebilling.Close`; PHP: `pcntl_signal` + `exit`; Ruby: `trap` +
 //! `exit`). Every distinct event must be counted exactly once: none lost, none doubled.
+//!
+//! The second scenario is a shutdown inside a rate-limit pause: the emulator answers the first
+//! ingest with 429 and `retry-after: 600`, the recorder holds its events, and the app is then
+//! stopped the same way (Go: a program without graceful shutdown, using `FlushOnSignal`). The
+//! shutdown flush must send once regardless of the pause: 0 events lost.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -19,9 +24,6 @@ use billing_emulator::EmulatorConfig;
 use crate::codegen::{self, Pricing};
 use crate::common;
 
-/// Events the driver records: 30 keyed, 30 unkeyed (both flushed in small batches), then,
-/// left queued for the shutdown flush, 10 re-recordings of keyed events and 10 new events.
-const DISTINCT_EVENTS: usize = 70;
 /// Each driver records with this customer id.
 const CUSTOMER: &str = "cust-once";
 
@@ -185,6 +187,156 @@ puts "ready"
 loop { sleep 1 }
 "#;
 
+const NODE_PAUSE_DRIVER: &str = r#"const usage = require(process.argv[2]);
+const customer = process.argv[3];
+(async () => {
+  for (let i = 0; i < 10; i += 1) usage.recordApiCall(customer, "/paused", "GET", `pause-${i}`);
+  // Answered 429 + retry-after 600: this flush now waits out the pause, holding the batch.
+  void usage.flushUsage();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  for (let i = 0; i < 10; i += 1) usage.recordApiCall(customer, "/tail", "GET");
+  process.on("SIGTERM", () => {
+    setTimeout(() => process.exit(0), 20);
+  });
+  setInterval(() => {}, 1000);
+  const stats = usage.usageRecorderStats();
+  console.log(stats.delivered === 0 && stats.queued === 10 ? "ready" : `not paused: ${JSON.stringify(stats)}`);
+})();
+"#;
+
+const PYTHON_PAUSE_DRIVER: &str = r#"import signal
+import sys
+import time
+
+from PACKAGE import usage
+
+customer = sys.argv[1]
+for i in range(10):
+    usage.record_api_call(customer, "/paused", "GET", idempotency_key=f"pause-{i}")
+# The background sender's first flush (within 1-3 s) is answered 429 + retry-after 600.
+recorder = usage._get_recorder()
+give_up = time.monotonic() + 20
+while recorder._not_before == 0.0 and time.monotonic() < give_up:
+    time.sleep(0.05)
+for i in range(10):
+    usage.record_api_call(customer, "/tail", "GET")
+
+
+def on_term(signum, frame):
+    sys.exit(0)
+
+
+signal.signal(signal.SIGTERM, on_term)
+print("ready" if recorder._not_before > 0 else "not paused", flush=True)
+while True:
+    time.sleep(1)
+"#;
+
+/// A program without graceful shutdown: `FlushOnSignal` flushes and re-raises SIGTERM.
+const GO_PAUSE_DRIVER: &str = r#"package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	spairebilling "example.com/CASE/internal/spairebilling"
+)
+
+func main() {
+	customer := os.Args[1]
+	spairebilling.FlushOnSignal(20 * time.Second)
+	for i := 0; i < 10; i++ {
+		spairebilling.RecordAPICall(customer, "/paused", "GET", fmt.Sprintf("pause-%d", i))
+	}
+	// Answered 429 + retry-after 600: the pause outlasts this flush, the batch stays queued.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	_ = spairebilling.Flush(ctx)
+	cancel()
+	for i := 0; i < 10; i++ {
+		spairebilling.RecordAPICall(customer, "/tail", "GET")
+	}
+	fmt.Println("ready")
+	select {}
+}
+"#;
+
+const PHP_PAUSE_DRIVER: &str = r#"<?php
+foreach (['SpaireConfig', 'UsageRecorder', 'Usage'] as $class) {
+    require __DIR__ . "/app/Spaire/{$class}.php";
+}
+use App\Spaire\Usage;
+use App\Spaire\UsageRecorder;
+
+$customer = $argv[1];
+for ($i = 0; $i < 10; $i++) {
+    Usage::recordApiCall($customer, '/paused', 'GET', "pause-{$i}");
+}
+// Answered 429 + retry-after 600, longer than the flush budget.
+UsageRecorder::instance()->flush();
+$held = UsageRecorder::instance()->pending();
+for ($i = 0; $i < 10; $i++) {
+    Usage::recordApiCall($customer, '/tail', 'GET');
+}
+pcntl_async_signals(true);
+pcntl_signal(SIGTERM, function (): void {
+    exit(0);
+});
+echo $held === 10 ? "ready\n" : "not paused: {$held} held\n";
+while (true) {
+    usleep(100000);
+}
+"#;
+
+const RUBY_PAUSE_DRIVER: &str = r#"require_relative "lib/spaire_billing"
+
+$stdout.sync = true
+customer = ARGV[0]
+10.times { |i| SpaireBilling::Usage.record_api_call(customer, "/paused", "GET", idempotency_key: "pause-#{i}") }
+# The sender's first flush (within 1-3 s) is answered 429 + retry-after 600.
+recorder = SpaireBilling::UsageRecorder.instance
+paused = -> { recorder.instance_variable_get(:@not_before) > Process.clock_gettime(Process::CLOCK_MONOTONIC) }
+give_up = Time.now + 20
+sleep 0.05 until paused.call || Time.now > give_up
+10.times { SpaireBilling::Usage.record_api_call(customer, "/tail", "GET") }
+trap("TERM") { exit 0 }
+puts(paused.call ? "ready" : "not paused")
+loop { sleep 1 }
+"#;
+
+/// What a driver must leave behind, and how its process ends.
+struct Scenario {
+    /// Events stored per `endpoint` metadata value (every event is one of these).
+    expected: &'static [(&'static str, usize)],
+    /// How the driver ends after SIGTERM: `None` for exit 0 (the app's own handler),
+    /// `Some(15)` when the recorder re-raises the signal (Go's `FlushOnSignal`).
+    killed_by: Option<i32>,
+}
+
+/// Faults + the app's own SIGTERM handler. The drivers record 30 keyed, 30 unkeyed (both
+/// flushed in small batches), then, left queued for the shutdown flush, 10 re-recordings of
+/// keyed events and 10 new events.
+const FAULTS: Scenario = Scenario {
+    expected: &[("/keyed", 30), ("/plain", 30), ("/tail", 10)],
+    killed_by: None,
+};
+
+/// SIGTERM inside a Retry-After pause.
+const PAUSE: Scenario = Scenario {
+    expected: &[("/paused", 10), ("/tail", 10)],
+    killed_by: None,
+};
+
+/// An emulator whose first ingest is answered 429 with `retry-after: 600`, then serves.
+fn throttled_emulator() -> billing_emulator::BackgroundEmulator {
+    billing_emulator::spawn_background(EmulatorConfig {
+        throttle_first_requests: 1,
+        ..EmulatorConfig::default()
+    })
+    .expect("emulator")
+}
+
 /// An emulator that commits-then-fails 30% of requests and fails 10% before processing.
 /// Hangs outlast the recorders' request timeout (set below), so all three ways of losing a
 /// committed answer happen.
@@ -204,7 +356,13 @@ const REQUEST_TIMEOUT_MS: &str = "1000";
 
 /// Runs `command` (a driver), waits for "ready", sends SIGTERM, and checks that the emulator
 /// counted every distinct event exactly once.
-fn run_and_check(language: &str, mut command: Command, base_url: &str, token: &str) {
+fn run_and_check(
+    language: &str,
+    mut command: Command,
+    base_url: &str,
+    token: &str,
+    scenario: &Scenario,
+) {
     let api = codegen::Api {
         base: base_url,
         token,
@@ -218,29 +376,40 @@ fn run_and_check(language: &str, mut command: Command, base_url: &str, token: &s
         .spawn()
         .unwrap_or_else(|e| panic!("{language}: cannot start the driver: {e}"));
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    // The driver's first line: "ready", or what its own setup check found instead.
     let mut line = String::new();
-    loop {
-        line.clear();
-        let read = stdout.read_line(&mut line).unwrap();
-        if read == 0 {
-            let output = child.wait_with_output().unwrap();
-            panic!(
-                "{language}: driver ended before it was ready ({}):\n{}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        if line.trim() == "ready" {
-            break;
-        }
+    if stdout.read_line(&mut line).unwrap() == 0 {
+        let output = child.wait_with_output().unwrap();
+        panic!(
+            "{language}: driver ended before it was ready ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    if line.trim() != "ready" {
+        let _ = child.kill();
+        let output = child.wait_with_output().unwrap();
+        panic!(
+            "{language}: the driver's setup check failed: {}\n{}",
+            line.trim(),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let output = codegen::stop(&mut child, "TERM", 60);
     let logs = String::from_utf8_lossy(&output.stderr).to_string();
-    assert!(
-        output.status.success(),
-        "{language}: the app's own handler exits 0, got {:?}:\n{logs}",
-        output.status
-    );
+    use std::os::unix::process::ExitStatusExt;
+    match scenario.killed_by {
+        None => assert!(
+            output.status.success(),
+            "{language}: the app's own handler exits 0, got {:?}:\n{logs}",
+            output.status
+        ),
+        Some(signal) => assert_eq!(
+            output.status.signal(),
+            Some(signal),
+            "{language}: the process ends by the re-raised signal:\n{logs}"
+        ),
+    }
     // The API does not return external_id; what each event was recorded for tells them apart.
     let events = all_events(&api);
     let count = |endpoint: &str| {
@@ -249,19 +418,17 @@ fn run_and_check(language: &str, mut command: Command, base_url: &str, token: &s
             .filter(|e| e["metadata"]["endpoint"] == endpoint)
             .count()
     };
-    let counts = [
-        ("/keyed", count("/keyed")),
-        ("/plain", count("/plain")),
-        ("/tail", count("/tail")),
-    ];
+    let counts: Vec<(&str, usize)> = scenario
+        .expected
+        .iter()
+        .map(|(endpoint, _)| (*endpoint, count(endpoint)))
+        .collect();
+    let distinct: usize = scenario.expected.iter().map(|(_, n)| n).sum();
     assert_eq!(
         (events.len(), counts),
-        (
-            DISTINCT_EVENTS,
-            [("/keyed", 30), ("/plain", 30), ("/tail", 10)]
-        ),
-        "{language}: every distinct event exactly once (the 10 keyed re-recordings are \
-         duplicates of stored events); logs:\n{logs}"
+        (distinct, scenario.expected.to_vec()),
+        "{language}: every distinct event exactly once (keyed re-recordings are duplicates \
+         of stored events); logs:\n{logs}"
     );
 }
 
@@ -318,6 +485,15 @@ fn find_file(root: &Path, name: &str) -> PathBuf {
 
 #[test]
 fn node_recorder_counts_every_event_once_through_faults_and_sigterm() {
+    run_node(&faulty_emulator(16), NODE_DRIVER, &FAULTS);
+}
+
+#[test]
+fn node_recorder_delivers_at_sigterm_inside_a_retry_after_pause() {
+    run_node(&throttled_emulator(), NODE_PAUSE_DRIVER, &PAUSE);
+}
+
+fn run_node(emulator: &billing_emulator::BackgroundEmulator, driver: &str, scenario: &Scenario) {
     let Some(node) = codegen::program("node") else {
         return;
     };
@@ -325,7 +501,6 @@ fn node_recorder_counts_every_event_once_through_faults_and_sigterm() {
     let Some(modules) = codegen::toolchain(modules, "the Node test toolchain") else {
         return;
     };
-    let emulator = faulty_emulator(16);
     let base_url = emulator.base_url();
     let plan = plan_for(&base_url);
     let dir = tempfile::tempdir().unwrap();
@@ -340,7 +515,7 @@ fn node_recorder_counts_every_event_once_through_faults_and_sigterm() {
         &plan,
     );
     std::os::unix::fs::symlink(&modules, dir.path().join("node_modules")).unwrap();
-    std::fs::write(dir.path().join("driver.cjs"), NODE_DRIVER).unwrap();
+    std::fs::write(dir.path().join("driver.cjs"), driver).unwrap();
     let usage = find_file(dir.path(), "usage.js");
     let mut command = Command::new(node);
     command
@@ -348,15 +523,23 @@ fn node_recorder_counts_every_event_once_through_faults_and_sigterm() {
         .arg(&usage)
         .arg(CUSTOMER)
         .current_dir(dir.path());
-    run_and_check("node", command, &base_url, emulator.token());
+    run_and_check("node", command, &base_url, emulator.token(), scenario);
 }
 
 #[test]
 fn python_recorder_counts_every_event_once_through_faults_and_sigterm() {
+    run_python(&faulty_emulator(17), PYTHON_DRIVER, &FAULTS);
+}
+
+#[test]
+fn python_recorder_delivers_at_sigterm_inside_a_retry_after_pause() {
+    run_python(&throttled_emulator(), PYTHON_PAUSE_DRIVER, &PAUSE);
+}
+
+fn run_python(emulator: &billing_emulator::BackgroundEmulator, driver: &str, scenario: &Scenario) {
     let Some(python) = crate::codegen_py::venv_python() else {
         return;
     };
-    let emulator = faulty_emulator(17);
     let base_url = emulator.base_url();
     let plan = plan_for(&base_url);
     let dir = tempfile::tempdir().unwrap();
@@ -376,7 +559,7 @@ fn python_recorder_counts_every_event_once_through_faults_and_sigterm() {
         .replace('/', ".");
     std::fs::write(
         dir.path().join("driver.py"),
-        PYTHON_DRIVER.replace("PACKAGE", &package),
+        driver.replace("PACKAGE", &package),
     )
     .unwrap();
     let mut command = Command::new(python);
@@ -384,15 +567,27 @@ fn python_recorder_counts_every_event_once_through_faults_and_sigterm() {
         .arg("driver.py")
         .arg(CUSTOMER)
         .current_dir(dir.path());
-    run_and_check("python", command, &base_url, emulator.token());
+    run_and_check("python", command, &base_url, emulator.token(), scenario);
 }
 
 #[test]
 fn go_recorder_counts_every_event_once_through_faults_and_sigterm() {
+    run_go(&faulty_emulator(18), GO_DRIVER, &FAULTS);
+}
+
+#[test]
+fn go_recorder_flush_on_signal_delivers_inside_a_retry_after_pause() {
+    let scenario = Scenario {
+        killed_by: Some(15),
+        ..PAUSE
+    };
+    run_go(&throttled_emulator(), GO_PAUSE_DRIVER, &scenario);
+}
+
+fn run_go(emulator: &billing_emulator::BackgroundEmulator, driver: &str, scenario: &Scenario) {
     let Some(go) = codegen::program("go") else {
         return;
     };
-    let emulator = faulty_emulator(18);
     let base_url = emulator.base_url();
     let plan = plan_for(&base_url);
     let gopath = tempfile::tempdir().unwrap();
@@ -410,11 +605,7 @@ fn go_recorder_counts_every_event_once_through_faults_and_sigterm() {
         &plan,
     );
     std::fs::create_dir_all(dir.join("cmd/driver")).unwrap();
-    std::fs::write(
-        dir.join("cmd/driver/main.go"),
-        GO_DRIVER.replace("CASE", case),
-    )
-    .unwrap();
+    std::fs::write(dir.join("cmd/driver/main.go"), driver.replace("CASE", case)).unwrap();
     let binary = dir.join("driver-bin");
     codegen::run_ok(
         Command::new(go)
@@ -427,15 +618,23 @@ fn go_recorder_counts_every_event_once_through_faults_and_sigterm() {
     );
     let mut command = Command::new(binary);
     command.arg(CUSTOMER);
-    run_and_check("go", command, &base_url, emulator.token());
+    run_and_check("go", command, &base_url, emulator.token(), scenario);
 }
 
 #[test]
 fn php_recorder_counts_every_event_once_through_faults_and_sigterm() {
+    run_php(&faulty_emulator(19), PHP_DRIVER, &FAULTS);
+}
+
+#[test]
+fn php_recorder_delivers_at_sigterm_after_a_long_retry_after() {
+    run_php(&throttled_emulator(), PHP_PAUSE_DRIVER, &PAUSE);
+}
+
+fn run_php(emulator: &billing_emulator::BackgroundEmulator, driver: &str, scenario: &Scenario) {
     let Some(php) = codegen::program("php") else {
         return;
     };
-    let emulator = faulty_emulator(19);
     let base_url = emulator.base_url();
     let plan = plan_for(&base_url);
     let dir = tempfile::tempdir().unwrap();
@@ -445,21 +644,29 @@ fn php_recorder_counts_every_event_once_through_faults_and_sigterm() {
         &crate::codegen_other::profile(dir.path(), Language::Php, FrameworkId::Laravel),
         &plan,
     );
-    std::fs::write(dir.path().join("driver.php"), PHP_DRIVER).unwrap();
+    std::fs::write(dir.path().join("driver.php"), driver).unwrap();
     let mut command = Command::new(php);
     command
         .arg("driver.php")
         .arg(CUSTOMER)
         .current_dir(dir.path());
-    run_and_check("php", command, &base_url, emulator.token());
+    run_and_check("php", command, &base_url, emulator.token(), scenario);
 }
 
 #[test]
 fn ruby_recorder_counts_every_event_once_through_faults_and_sigterm() {
+    run_ruby(&faulty_emulator(20), RUBY_DRIVER, &FAULTS);
+}
+
+#[test]
+fn ruby_recorder_delivers_at_sigterm_inside_a_retry_after_pause() {
+    run_ruby(&throttled_emulator(), RUBY_PAUSE_DRIVER, &PAUSE);
+}
+
+fn run_ruby(emulator: &billing_emulator::BackgroundEmulator, driver: &str, scenario: &Scenario) {
     let Some(ruby) = codegen::program("ruby") else {
         return;
     };
-    let emulator = faulty_emulator(20);
     let base_url = emulator.base_url();
     let plan = plan_for(&base_url);
     let dir = tempfile::tempdir().unwrap();
@@ -469,11 +676,11 @@ fn ruby_recorder_counts_every_event_once_through_faults_and_sigterm() {
         &crate::codegen_other::profile(dir.path(), Language::Ruby, FrameworkId::Rails),
         &plan,
     );
-    std::fs::write(dir.path().join("driver.rb"), RUBY_DRIVER).unwrap();
+    std::fs::write(dir.path().join("driver.rb"), driver).unwrap();
     let mut command = Command::new(ruby);
     command
         .arg("driver.rb")
         .arg(CUSTOMER)
         .current_dir(dir.path());
-    run_and_check("ruby", command, &base_url, emulator.token());
+    run_and_check("ruby", command, &base_url, emulator.token(), scenario);
 }
