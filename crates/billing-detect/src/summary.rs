@@ -152,6 +152,8 @@ pub fn package_line(pkg: &Package) -> String {
                 | CallSiteKind::AgentRunSync
                 | CallSiteKind::AgentRunStream
                 | CallSiteKind::Embed
+                | CallSiteKind::GenerateImage
+                | CallSiteKind::OpenaiImage
                 | CallSiteKind::StreamUi
                 | CallSiteKind::OpenaiChatCompletion
                 | CallSiteKind::OpenaiResponse

@@ -586,11 +586,10 @@ impl Walker<'_> {
             Item::Value(Value::String(s)) => Some(s.value().trim().to_owned()),
             _ => None,
         };
-        let valid = text.as_deref().and_then(|t| {
-            let n = t.parse::<f64>().ok()?;
-            (n.is_finite() && n > 0.0 && n <= 1000.0).then_some(())
-        });
-        if valid.is_none() {
+        if !text
+            .as_deref()
+            .is_some_and(crate::validate::markup_in_range)
+        {
             let span = item.span();
             self.error(
                 &path,

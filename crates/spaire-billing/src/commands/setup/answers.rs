@@ -435,7 +435,8 @@ pub(crate) fn parse_units(text: &str) -> Result<i64, String> {
 
 fn unit_noun(meter: &Meter) -> &'static str {
     match meter.kind {
-        MeterKind::LlmTokens => "token",
+        MeterKind::LlmTokens | MeterKind::Embeddings => "token",
+        MeterKind::Images => "image",
         MeterKind::ApiCalls => "call",
         MeterKind::Storage => "byte",
         MeterKind::ComputeTime => "millisecond",
