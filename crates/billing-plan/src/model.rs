@@ -100,7 +100,8 @@ impl Meter {
         Some(match property {
             _ if self.bills_llm_cost() => format!(
                 "one unit = one cent of the model's cost times markup {}, priced per call at \
-                 runtime by genai-prices from the model and every token kind",
+                 runtime by genai-prices from the model and every token kind (Spaire's `_cost` \
+                 keeps the cost without markup)",
                 self.markup.as_deref().unwrap_or("1")
             ),
             LLM_CACHED_INPUT_KEY => {
@@ -114,10 +115,11 @@ impl Meter {
         })
     }
 
-    /// Whether this meter sums the runtime-computed `_cost.amount` of LLM events.
+    /// Whether this meter sums the runtime-computed, marked-up `billedCost` of LLM events.
     pub fn bills_llm_cost(&self) -> bool {
         self.kind == MeterKind::LlmTokens
-            && self.aggregation.property.as_deref() == Some(billing_vocab::meter::LLM_COST_PROPERTY)
+            && self.aggregation.property.as_deref()
+                == Some(billing_vocab::meter::LLM_BILLED_COST_KEY)
     }
 }
 

@@ -70,8 +70,9 @@ impl MeterKind {
 
 /// What every `llm-usage` event carries: flat token counts (the provider's cached-read,
 /// cached-write and reasoning counts are 0 when it reports none), the model, Spaire's reserved
-/// `_llm` object, and `_cost` (cents, times the plan's markup) when an `llm-cost` meter is
-/// planned. Input tokens include cached ones and output tokens include reasoning ones, the
+/// `_llm` object, and when an `llm-cost` meter is planned `_cost` (the model's cost in cents,
+/// which Spaire's Costs and Gross Margin metrics read) and `billedCost` (that cost times the
+/// plan's markup, which the meter sums). Input tokens include cached ones and output tokens include reasoning ones, the
 /// way OpenAI and the AI SDK count them; Anthropic's separate counts are added up to match.
 pub const LLM_METADATA_KEYS: &[&str] = &[
     "inputTokens",
@@ -86,6 +87,7 @@ pub const LLM_METADATA_KEYS: &[&str] = &[
     "_llm.total_tokens",
     "_llm.cached_input_tokens",
     LLM_COST_PROPERTY,
+    LLM_BILLED_COST_KEY,
 ];
 
 /// Input tokens read from the provider's prompt cache (a subset of `inputTokens`).
@@ -94,8 +96,11 @@ pub const LLM_CACHED_INPUT_KEY: &str = "cachedInputTokens";
 pub const LLM_CACHE_WRITE_KEY: &str = "cacheWriteTokens";
 /// Reasoning tokens (a subset of `outputTokens`).
 pub const LLM_REASONING_KEY: &str = "reasoningTokens";
-/// The property an `llm-cost` meter sums: Spaire's reserved cost object, in cents.
+/// Spaire's reserved cost object, in cents: what the model cost, without markup, so that
+/// Spaire's Costs and Gross Margin metrics show the real cost.
 pub const LLM_COST_PROPERTY: &str = "_cost.amount";
+/// The property an `llm-cost` meter sums: the model's cost in cents times the plan's markup.
+pub const LLM_BILLED_COST_KEY: &str = "billedCost";
 
 /// The input tokens of one embedding call (`embedding-usage` events).
 pub const EMBEDDING_TOKENS_KEY: &str = "tokens";
@@ -227,8 +232,14 @@ pub const LLM_COST_PRESET: &str = "llm-cost";
 pub const LLM_CACHED_PRESET: &str = "llm-cached-tokens";
 /// Id of the preset metering reasoning tokens.
 pub const LLM_REASONING_PRESET: &str = "llm-reasoning-tokens";
-/// The LLM presets beyond token totals, offered together after "LLM tokens" in the wizard.
-pub const LLM_EXTRA_PRESETS: [&str; 3] = [LLM_CACHED_PRESET, LLM_REASONING_PRESET, LLM_COST_PRESET];
+/// The AI presets beyond token totals, offered together after "LLM tokens" in the wizard.
+pub const LLM_EXTRA_PRESETS: [&str; 5] = [
+    LLM_CACHED_PRESET,
+    LLM_REASONING_PRESET,
+    LLM_COST_PRESET,
+    EMBEDDING_PRESET,
+    IMAGES_PRESET,
+];
 /// Id of the preset metering embedding tokens (`embedding-usage` events).
 pub const EMBEDDING_PRESET: &str = "embedding-tokens";
 /// Id of the preset counting generated images (`image-generation` events).
@@ -304,15 +315,16 @@ pub const PRESETS: &[PresetSpec] = &[
     PresetSpec {
         id: LLM_COST_PRESET,
         menu_label: "LLM cost (the model's dollar cost, times your markup)",
-        description: "LLM cost: sum of `_cost.amount` (cents) over `llm-usage` events; each \
-                      event's cost is computed at runtime by the `genai-prices` library from \
-                      the model and every token kind, times `markup` (TypeScript and Python only)",
+        description: "LLM cost: sum of `billedCost` (cents) over `llm-usage` events: each \
+                      call's cost, computed at runtime by the `genai-prices` library from the \
+                      model and every token kind, times `markup`; the cost itself goes to \
+                      Spaire's `_cost` (TypeScript and Python only)",
         in_menu: false,
         meters: &[PresetMeter {
             kind: MeterKind::LlmTokens,
             name: LLM_COST_METER,
             func: AggregationFunc::Sum,
-            property: Some(LLM_COST_PROPERTY),
+            property: Some(LLM_BILLED_COST_KEY),
         }],
     },
     PresetSpec {
@@ -321,7 +333,7 @@ pub const PRESETS: &[PresetSpec] = &[
         description: "Embedding tokens: sum of `tokens` over `embedding-usage` events, one per \
                       embedding call (AI SDK `embed` / `embedMany`, OpenAI `embeddings.create`); \
                       with this meter, embedding calls are billed here and not as LLM tokens",
-        in_menu: true,
+        in_menu: false,
         meters: &[PresetMeter {
             kind: MeterKind::Embeddings,
             name: "embedding-tokens",
@@ -334,7 +346,7 @@ pub const PRESETS: &[PresetSpec] = &[
         menu_label: "Images generated (count of images per generation call)",
         description: "Images generated: sum of `images` over `image-generation` events, one per \
                       image-generation call (AI SDK `generateImage`, OpenAI `images.generate`)",
-        in_menu: true,
+        in_menu: false,
         meters: &[PresetMeter {
             kind: MeterKind::Images,
             name: "images-generated",
