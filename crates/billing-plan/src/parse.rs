@@ -873,7 +873,10 @@ mod tests {
         let plan = parse("p", source).unwrap();
         let cost = plan.meters.iter().find(|m| m.bills_llm_cost()).unwrap();
         assert_eq!(cost.markup.as_deref(), Some("1.2"));
-        assert_eq!(cost.aggregation.property.as_deref(), Some("_cost.amount"));
+        assert_eq!(
+            cost.aggregation.property.as_deref(),
+            Some(billing_vocab::meter::LLM_BILLED_COST_KEY)
+        );
         assert_eq!(plan.llm_cost_markup(), Some("1.2"));
         let written = crate::write::render(&plan, None).unwrap();
         assert!(
