@@ -387,9 +387,39 @@ async def flow(args: argparse.Namespace) -> dict[str, Any]:
     return redact(out, replacements)
 
 
+async def markup(args: argparse.Namespace) -> dict[str, Any]:
+    """`propose_plan` with `markup` on the llm-cost preset: the proposal's generated code and
+    meter explanation carry it; `markup` elsewhere, or out of range, is a tool error."""
+    out: dict[str, Any] = {}
+    customer = {"from": "header", "header": "x-user"}
+    async with stdio_client(server_params(args)) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            proposal = await call(
+                session,
+                "propose_plan",
+                {"customer": customer, "meters": [{"preset": "llm-tokens"}, {"preset": "llm-cost", "markup": 1.2}]},
+            )
+            check(proposal.get("is_error") is False, f"propose_plan with a markup: {proposal}")
+            text = json.dumps(proposal["structured"])
+            check("LLM_COST_MARKUP = 1.2;" in text, "the generated usage module multiplies by 1.2")
+            check("times markup 1.2" in text, "the preview explains the cost meter with its markup")
+            out["accepted"] = True
+            for key, meters in {
+                "markup_on_api_calls": [{"preset": "api-calls", "markup": 1.2}],
+                "markup_on_custom": [{"name": "x", "event": "x", "aggregation": "count", "markup": 2}],
+                "markup_zero": [{"preset": "llm-cost", "markup": 0}],
+                "markup_too_large": [{"preset": "llm-cost", "markup": 5000}],
+            }.items():
+                refused = await call(session, "propose_plan", {"customer": customer, "meters": meters})
+                check(refused.get("is_error") is True, f"{key} is refused: {refused}")
+                out[key] = refused
+    return out
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    parser.add_argument("scenario", choices=["handshake", "flow"])
+    parser.add_argument("scenario", choices=["handshake", "flow", "markup"])
     parser.add_argument("--binary", required=True)
     parser.add_argument("--project", required=True)
     parser.add_argument("--server-url", help="emulator base URL (flow)")
@@ -400,7 +430,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> int:
     args = parse_args()
     args.project = str(Path(args.project).resolve())
-    scenario = {"handshake": handshake, "flow": flow}[args.scenario]
+    scenario = {"handshake": handshake, "flow": flow, "markup": markup}[args.scenario]
     failures: list[CheckFailed] = []
     out = None
     try:

@@ -233,6 +233,10 @@ pub enum CallSiteKind {
     Boto3Presigned,
     /// AI SDK `embed(...)` / `embedMany(...)` (usage: `{ tokens }`).
     Embed,
+    /// AI SDK `generateImage(...)` / `experimental_generateImage(...)` (`images`).
+    GenerateImage,
+    /// `openai` v4+ `client.images.generate(...)` (`data`: one entry per image).
+    OpenaiImage,
     /// AI SDK 3/4 RSC `streamUI(...)` from `ai/rsc` (`onFinish({ usage })`).
     StreamUi,
     /// `openai` v4+ `client.chat.completions.create(...)` (usage: `prompt_tokens`, ...).

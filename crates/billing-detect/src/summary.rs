@@ -153,6 +153,8 @@ pub fn package_line(pkg: &Package) -> String {
                 | CallSiteKind::AgentRunStream
                 | CallSiteKind::AgentIter
                 | CallSiteKind::Embed
+                | CallSiteKind::GenerateImage
+                | CallSiteKind::OpenaiImage
                 | CallSiteKind::StreamUi
                 | CallSiteKind::OpenaiChatCompletion
                 | CallSiteKind::OpenaiResponse

@@ -44,6 +44,18 @@ pub fn feed(language: Language, plan: &BillingPlan, meter: &Meter) -> Feed {
                 generic: None,
                 example: "recordLlmUsage(userId, result.totalUsage, \"model-name\");".to_owned(),
             },
+            MeterKind::Embeddings => Feed {
+                helpers: owned(&[crate::typescript::context::EMBEDDING_HELPER]),
+                middleware: Vec::new(),
+                generic: None,
+                example: "recordEmbeddingUsage(userId, result.usage, \"model-name\");".to_owned(),
+            },
+            MeterKind::Images => Feed {
+                helpers: owned(&[crate::typescript::context::IMAGES_HELPER]),
+                middleware: Vec::new(),
+                generic: None,
+                example: "recordImageGeneration(userId, result.images, \"model-name\");".to_owned(),
+            },
             MeterKind::ApiCalls => Feed {
                 helpers: owned(&["recordApiCall"]),
                 middleware: owned(&[
@@ -155,6 +167,32 @@ fn python_like(
                 "record_llm_usage(user_id, result.usage(), model=\"model-name\")",
                 "recordLlmUsage($userId, $inputTokens, $outputTokens)",
                 "RecordLLMUsage(userID, inputTokens, outputTokens, totalTokens, \"model-name\")",
+            ),
+        ),
+        MeterKind::Embeddings => (
+            vec![pick(
+                "record_embedding_usage",
+                "recordEmbeddingUsage",
+                "RecordEmbeddingUsage",
+            )],
+            Vec::new(),
+            pick(
+                "record_embedding_usage(user_id, response.usage.prompt_tokens, model=\"model-name\")",
+                "recordEmbeddingUsage($userId, $tokens, 'model-name')",
+                "RecordEmbeddingUsage(userID, tokens, \"model-name\")",
+            ),
+        ),
+        MeterKind::Images => (
+            vec![pick(
+                "record_image_generation",
+                "recordImageGeneration",
+                "RecordImageGeneration",
+            )],
+            Vec::new(),
+            pick(
+                "record_image_generation(user_id, len(response.data), model=\"model-name\")",
+                "recordImageGeneration($userId, $images, 'model-name')",
+                "RecordImageGeneration(userID, images, \"model-name\")",
             ),
         ),
         MeterKind::ApiCalls => (

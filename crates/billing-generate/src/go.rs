@@ -35,6 +35,9 @@ struct Context<'a> {
     llm_events: &'a [String],
     api_events: &'a [String],
     storage_events: &'a [String],
+    /// `embedding-usage` / `image-generation` events (embedding and image meters).
+    embedding_events: &'a [String],
+    image_events: &'a [String],
     compute_events: &'a [String],
     custom: &'a [CustomMeter],
     /// Largest batch a recorder sends ([`crate::delivery::max_batch_size`]).
@@ -101,6 +104,8 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         llm_events: &meter_events.llm,
         api_events: &meter_events.api,
         storage_events: &meter_events.storage,
+        embedding_events: &meter_events.embedding,
+        image_events: &meter_events.image,
         compute_events: &meter_events.compute,
         custom: &meter_events.custom,
         max_batch_size: crate::delivery::max_batch_size(plan),

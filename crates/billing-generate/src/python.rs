@@ -53,6 +53,12 @@ pub fn usage_helpers(plan: &billing_plan::BillingPlan) -> Vec<String> {
             .map(str::to_owned),
         );
     }
+    if !events.embedding.is_empty() {
+        helpers.push("record_embedding_usage".to_owned());
+    }
+    if !events.image.is_empty() {
+        helpers.push("record_image_generation".to_owned());
+    }
     if !events.storage.is_empty() {
         helpers.push("record_storage_upload".to_owned());
     }
@@ -100,6 +106,9 @@ struct Context<'a> {
     llm_markup: String,
     api_events: &'a [String],
     storage_events: &'a [String],
+    /// `embedding-usage` / `image-generation` events (embedding and image meters).
+    embedding_events: &'a [String],
+    image_events: &'a [String],
     compute_events: &'a [String],
     custom: &'a [events::CustomMeter],
     /// Largest batch a recorder sends ([`crate::delivery::max_batch_size`]).
@@ -148,6 +157,8 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         llm_markup: crate::escape::decimal_literal(plan.llm_cost_markup().unwrap_or("1")),
         api_events: &events.api,
         storage_events: &events.storage,
+        embedding_events: &events.embedding,
+        image_events: &events.image,
         compute_events: &events.compute,
         custom: &events.custom,
         max_batch_size: crate::delivery::max_batch_size(plan),

@@ -99,18 +99,33 @@ pub struct Meter {
 }
 
 impl Meter {
-    /// What one unit of this meter is, for the LLM meters whose property alone does not say
-    /// it (previews print it after the meter's definition).
+    /// What one unit of this meter is, for the LLM, embedding and image meters whose property
+    /// alone does not say it (previews print it after the meter's definition).
     pub fn unit_explanation(&self) -> Option<String> {
-        use billing_vocab::meter::{LLM_CACHE_WRITE_KEY, LLM_CACHED_INPUT_KEY, LLM_REASONING_KEY};
-        if self.kind != MeterKind::LlmTokens {
-            return None;
-        }
+        use billing_vocab::meter::{
+            EMBEDDING_TOKENS_KEY, IMAGES_KEY, LLM_CACHE_WRITE_KEY, LLM_CACHED_INPUT_KEY,
+            LLM_REASONING_KEY,
+        };
         let property = self.aggregation.property.as_deref()?;
+        match self.kind {
+            MeterKind::Embeddings if property == EMBEDDING_TOKENS_KEY => {
+                return Some(
+                    "one unit = one input token of an embedding call (embedding calls are \
+                     billed here, not as LLM tokens)"
+                        .to_owned(),
+                );
+            }
+            MeterKind::Images if property == IMAGES_KEY => {
+                return Some("one unit = one image an image-generation call returned".to_owned());
+            }
+            MeterKind::LlmTokens => {}
+            _ => return None,
+        }
         Some(match property {
             _ if self.bills_llm_cost() => format!(
                 "one unit = one cent of the model's cost times markup {}, priced per call at \
-                 runtime by genai-prices from the model and every token kind",
+                 runtime by genai-prices from the model and every token kind (Spaire's `_cost` \
+                 keeps the cost without markup)",
                 self.markup.as_deref().unwrap_or("1")
             ),
             LLM_CACHED_INPUT_KEY => {
@@ -124,10 +139,11 @@ impl Meter {
         })
     }
 
-    /// Whether this meter sums the runtime-computed `_cost.amount` of LLM events.
+    /// Whether this meter sums the runtime-computed, marked-up `billedCost` of LLM events.
     pub fn bills_llm_cost(&self) -> bool {
         self.kind == MeterKind::LlmTokens
-            && self.aggregation.property.as_deref() == Some(billing_vocab::meter::LLM_COST_PROPERTY)
+            && self.aggregation.property.as_deref()
+                == Some(billing_vocab::meter::LLM_BILLED_COST_KEY)
     }
 }
 

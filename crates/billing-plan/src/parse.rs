@@ -616,11 +616,10 @@ impl Walker<'_> {
             Item::Value(Value::String(s)) => Some(s.value().trim().to_owned()),
             _ => None,
         };
-        let valid = text.as_deref().and_then(|t| {
-            let n = t.parse::<f64>().ok()?;
-            (n.is_finite() && n > 0.0 && n <= 1000.0).then_some(())
-        });
-        if valid.is_none() {
+        if !text
+            .as_deref()
+            .is_some_and(crate::validate::markup_in_range)
+        {
             let span = item.span();
             self.error(
                 &path,
@@ -904,7 +903,10 @@ mod tests {
         let plan = parse("p", source).unwrap();
         let cost = plan.meters.iter().find(|m| m.bills_llm_cost()).unwrap();
         assert_eq!(cost.markup.as_deref(), Some("1.2"));
-        assert_eq!(cost.aggregation.property.as_deref(), Some("_cost.amount"));
+        assert_eq!(
+            cost.aggregation.property.as_deref(),
+            Some(billing_vocab::meter::LLM_BILLED_COST_KEY)
+        );
         assert_eq!(plan.llm_cost_markup(), Some("1.2"));
         let written = crate::write::render(&plan, None).unwrap();
         assert!(

@@ -278,10 +278,7 @@ fn check_meters(plan: &BillingPlan, origins: &[MeterOrigin], out: &mut Vec<Diagn
         sent_by.entry(&meter.event).or_default().push(meter.kind);
 
         if let Some(markup) = &meter.markup {
-            let valid = markup
-                .trim()
-                .parse::<f64>()
-                .is_ok_and(|n| n.is_finite() && n > 0.0 && n <= 1000.0);
+            let valid = markup_in_range(markup);
             if !meter.bills_llm_cost() {
                 out.push(Diagnostic::new(
                     field(&o, "markup"),
@@ -414,6 +411,14 @@ fn meter_reference(plan: &BillingPlan, path: &str, meter: &str, out: &mut Vec<Di
         format!("no meter named `{meter}` in the plan"),
         fix,
     ));
+}
+
+/// Whether `text` is a valid `llm-cost` markup: a positive factor up to 1000 (the plan file,
+/// `--llm-markup` and MCP's `markup` all take this one rule).
+pub fn markup_in_range(text: &str) -> bool {
+    text.trim()
+        .parse::<f64>()
+        .is_ok_and(|n| n.is_finite() && n > 0.0 && n <= 1000.0)
 }
 
 /// Checks a price in cents: a decimal string, > 0, ≤ 5 integer digits, ≤ 12 decimals.

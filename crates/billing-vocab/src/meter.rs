@@ -13,6 +13,12 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "kebab-case")]
 pub enum MeterKind {
     LlmTokens,
+    /// Embedding calls (`embed`, `embeddings.create`): their input tokens, apart from chat.
+    #[serde(rename = "embedding-tokens")]
+    Embeddings,
+    /// Image generation calls: the number of images returned.
+    #[serde(rename = "images-generated")]
+    Images,
     ApiCalls,
     Storage,
     ComputeTime,
@@ -24,6 +30,8 @@ impl MeterKind {
     pub fn as_str(self) -> &'static str {
         match self {
             MeterKind::LlmTokens => LLM_PRESET,
+            MeterKind::Embeddings => EMBEDDING_PRESET,
+            MeterKind::Images => IMAGES_PRESET,
             MeterKind::ApiCalls => "api-calls",
             MeterKind::Storage => "storage",
             MeterKind::ComputeTime => "compute-time",
@@ -35,6 +43,8 @@ impl MeterKind {
     pub fn fixed_event(self) -> Option<&'static str> {
         match self {
             MeterKind::LlmTokens => Some("llm-usage"),
+            MeterKind::Embeddings => Some("embedding-usage"),
+            MeterKind::Images => Some("image-generation"),
             MeterKind::ApiCalls => Some("api-call"),
             MeterKind::Storage => Some("storage-upload"),
             MeterKind::ComputeTime => Some("compute-execution"),
@@ -48,6 +58,8 @@ impl MeterKind {
     pub fn metadata_keys(self) -> &'static [&'static str] {
         match self {
             MeterKind::LlmTokens => LLM_METADATA_KEYS,
+            MeterKind::Embeddings => &[EMBEDDING_TOKENS_KEY, "model", "vendor"],
+            MeterKind::Images => &[IMAGES_KEY, "model", "vendor"],
             MeterKind::ApiCalls => &["endpoint", "method"],
             MeterKind::Storage => &["bytes"],
             MeterKind::ComputeTime => &["deltaTime"],
@@ -58,8 +70,9 @@ impl MeterKind {
 
 /// What every `llm-usage` event carries: flat token counts (the provider's cached-read,
 /// cached-write and reasoning counts are 0 when it reports none), the model, Spaire's reserved
-/// `_llm` object, and `_cost` (cents, times the plan's markup) when an `llm-cost` meter is
-/// planned. Input tokens include cached ones and output tokens include reasoning ones, the
+/// `_llm` object, and when an `llm-cost` meter is planned `_cost` (the model's cost in cents,
+/// which Spaire's Costs and Gross Margin metrics read) and `billedCost` (that cost times the
+/// plan's markup, which the meter sums). Input tokens include cached ones and output tokens include reasoning ones, the
 /// way OpenAI and the AI SDK count them; Anthropic's separate counts are added up to match.
 pub const LLM_METADATA_KEYS: &[&str] = &[
     "inputTokens",
@@ -74,6 +87,7 @@ pub const LLM_METADATA_KEYS: &[&str] = &[
     "_llm.total_tokens",
     "_llm.cached_input_tokens",
     LLM_COST_PROPERTY,
+    LLM_BILLED_COST_KEY,
 ];
 
 /// Input tokens read from the provider's prompt cache (a subset of `inputTokens`).
@@ -82,8 +96,16 @@ pub const LLM_CACHED_INPUT_KEY: &str = "cachedInputTokens";
 pub const LLM_CACHE_WRITE_KEY: &str = "cacheWriteTokens";
 /// Reasoning tokens (a subset of `outputTokens`).
 pub const LLM_REASONING_KEY: &str = "reasoningTokens";
-/// The property an `llm-cost` meter sums: Spaire's reserved cost object, in cents.
+/// Spaire's reserved cost object, in cents: what the model cost, without markup, so that
+/// Spaire's Costs and Gross Margin metrics show the real cost.
 pub const LLM_COST_PROPERTY: &str = "_cost.amount";
+/// The property an `llm-cost` meter sums: the model's cost in cents times the plan's markup.
+pub const LLM_BILLED_COST_KEY: &str = "billedCost";
+
+/// The input tokens of one embedding call (`embedding-usage` events).
+pub const EMBEDDING_TOKENS_KEY: &str = "tokens";
+/// The number of images one image-generation call returned (`image-generation` events).
+pub const IMAGES_KEY: &str = "images";
 
 /// How a meter aggregates the events it matches (Spaire's `AggregationFunction`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -210,8 +232,18 @@ pub const LLM_COST_PRESET: &str = "llm-cost";
 pub const LLM_CACHED_PRESET: &str = "llm-cached-tokens";
 /// Id of the preset metering reasoning tokens.
 pub const LLM_REASONING_PRESET: &str = "llm-reasoning-tokens";
-/// The LLM presets beyond token totals, offered together after "LLM tokens" in the wizard.
-pub const LLM_EXTRA_PRESETS: [&str; 3] = [LLM_CACHED_PRESET, LLM_REASONING_PRESET, LLM_COST_PRESET];
+/// The AI presets beyond token totals, offered together after "LLM tokens" in the wizard.
+pub const LLM_EXTRA_PRESETS: [&str; 5] = [
+    LLM_CACHED_PRESET,
+    LLM_REASONING_PRESET,
+    LLM_COST_PRESET,
+    EMBEDDING_PRESET,
+    IMAGES_PRESET,
+];
+/// Id of the preset metering embedding tokens (`embedding-usage` events).
+pub const EMBEDDING_PRESET: &str = "embedding-tokens";
+/// Id of the preset counting generated images (`image-generation` events).
+pub const IMAGES_PRESET: &str = "images-generated";
 /// Name of the meter [`LLM_COST_PRESET`] creates.
 pub const LLM_COST_METER: &str = "llm-cost";
 
@@ -283,15 +315,43 @@ pub const PRESETS: &[PresetSpec] = &[
     PresetSpec {
         id: LLM_COST_PRESET,
         menu_label: "LLM cost (the model's dollar cost, times your markup)",
-        description: "LLM cost: sum of `_cost.amount` (cents) over `llm-usage` events; each \
-                      event's cost is computed at runtime by the `genai-prices` library from \
-                      the model and every token kind, times `markup` (TypeScript and Python only)",
+        description: "LLM cost: sum of `billedCost` (cents) over `llm-usage` events: each \
+                      call's cost, computed at runtime by the `genai-prices` library from the \
+                      model and every token kind, times `markup`; the cost itself goes to \
+                      Spaire's `_cost` (TypeScript and Python only)",
         in_menu: false,
         meters: &[PresetMeter {
             kind: MeterKind::LlmTokens,
             name: LLM_COST_METER,
             func: AggregationFunc::Sum,
-            property: Some(LLM_COST_PROPERTY),
+            property: Some(LLM_BILLED_COST_KEY),
+        }],
+    },
+    PresetSpec {
+        id: EMBEDDING_PRESET,
+        menu_label: "Embedding tokens (input tokens of embedding calls)",
+        description: "Embedding tokens: sum of `tokens` over `embedding-usage` events, one per \
+                      embedding call (AI SDK `embed` / `embedMany`, OpenAI `embeddings.create`); \
+                      with this meter, embedding calls are billed here and not as LLM tokens",
+        in_menu: false,
+        meters: &[PresetMeter {
+            kind: MeterKind::Embeddings,
+            name: "embedding-tokens",
+            func: AggregationFunc::Sum,
+            property: Some(EMBEDDING_TOKENS_KEY),
+        }],
+    },
+    PresetSpec {
+        id: IMAGES_PRESET,
+        menu_label: "Images generated (count of images per generation call)",
+        description: "Images generated: sum of `images` over `image-generation` events, one per \
+                      image-generation call (AI SDK `generateImage`, OpenAI `images.generate`)",
+        in_menu: false,
+        meters: &[PresetMeter {
+            kind: MeterKind::Images,
+            name: "images-generated",
+            func: AggregationFunc::Sum,
+            property: Some(IMAGES_KEY),
         }],
     },
     PresetSpec {
@@ -389,6 +449,8 @@ mod tests {
     fn kind_names_match_serde() {
         for kind in [
             MeterKind::LlmTokens,
+            MeterKind::Embeddings,
+            MeterKind::Images,
             MeterKind::ApiCalls,
             MeterKind::Storage,
             MeterKind::ComputeTime,

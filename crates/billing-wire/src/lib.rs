@@ -9,7 +9,8 @@
 //! | `const r = await generateText(..)` | `recordLlmUsage(<customer>, r.totalUsage, <model>);` after it |
 //! | `const { text } = await generateText(..)` | `totalUsage` added to the pattern, then recorded |
 //! | `generateObject` | the same with `usage` |
-//! | `const r = await embed(..)` / `embedMany` | `recordLlmUsage(<customer>, { inputTokens: r.usage.tokens, .. })` |
+//! | `const r = await embed(..)` / `embedMany`, `openai` `embeddings.create` | `recordEmbeddingUsage(<customer>, r.usage)` with an embedding meter, else `recordLlmUsage(<customer>, { inputTokens: r.usage.tokens, .. })` |
+//! | `const { images } = await generateImage(..)`, `openai` `images.generate` | `recordImageGeneration(<customer>, images)` / `(.., r.data)` (image meters only) |
 //! | `openai` v4+ `chat.completions.create` / `responses.create` / `embeddings.create`, `@anthropic-ai/sdk` `messages.create` (not streamed) | the vendor's snake_case `usage` mapped to the helper's names, after the call; streams and `openai-edge` are manual steps with the exact change |
 //! | `streamText(..)` / `streamObject(..)` / `streamUI(..)` (`ai/rsc`) | an `onFinish` added, or ours called first inside the existing one, guarded by `try` |
 //! | `result = await agent.run(..)` / `run_sync` / `async with agent.run_stream(..) as result:` | `record_agent_run(<customer>, result)` after it |
@@ -75,6 +76,8 @@ pub use outcome::{SiteReport, SiteResult};
 pub mod helpers {
     pub const TS_LLM: &str = "recordLlmUsage";
     pub const TS_STORAGE: &str = "recordStorageUpload";
+    pub const TS_EMBEDDING: &str = "recordEmbeddingUsage";
+    pub const TS_IMAGES: &str = "recordImageGeneration";
     pub const PY_LLM: &str = "record_llm_usage";
     pub const PY_LLM_RESPONSE: &str = "record_llm_response";
     pub const PY_AGENT: &str = "record_agent_run";
@@ -173,11 +176,15 @@ pub fn wire_with_report(
 ) -> Result<(ChangeSet, Vec<SiteReport>), WireError> {
     let wants = |kind: MeterKind| plan.meters.iter().any(|m| m.kind == kind);
     let (llm, storage) = (wants(MeterKind::LlmTokens), wants(MeterKind::Storage));
+    let (embeddings, images) = (wants(MeterKind::Embeddings), wants(MeterKind::Images));
 
     let mut by_file: BTreeMap<&str, Vec<&CallSite>> = BTreeMap::new();
     for site in &package.call_sites {
         let wanted = match site_family(site.kind) {
             Some(Family::Llm) => llm,
+            // Without an embedding meter, embedding calls are billed as LLM tokens.
+            Some(Family::Embedding) => llm || embeddings,
+            Some(Family::Image) => images,
             Some(Family::Storage) => storage,
             None => false,
         };
@@ -232,6 +239,7 @@ fn wire_source(
         package,
         customer: &plan.customer,
         call_site: &plan.call_site_customer,
+        embedding_meter: plan.meters.iter().any(|m| m.kind == MeterKind::Embeddings),
     };
     Ok(match source_language(file) {
         Some(SourceLanguage::Ts(dialect)) => {
@@ -245,6 +253,9 @@ fn wire_source(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Family {
     Llm,
+    /// Embedding calls: the embedding meter's when planned, else the LLM meters'.
+    Embedding,
+    Image,
     Storage,
 }
 
@@ -259,15 +270,15 @@ pub(crate) fn site_family(kind: CallSiteKind) -> Option<Family> {
         | K::AgentRunSync
         | K::AgentRunStream
         | K::AgentIter
-        | K::Embed
         | K::StreamUi
         | K::OpenaiChatCompletion
         | K::OpenaiResponse
-        | K::OpenaiEmbedding
         | K::OpenaiLegacy
         | K::AnthropicMessage
         | K::OpenaiAssistantRun
         | K::LlmHttpFetch => Some(Family::Llm),
+        K::Embed | K::OpenaiEmbedding => Some(Family::Embedding),
+        K::GenerateImage | K::OpenaiImage => Some(Family::Image),
         K::S3PutObject
         | K::S3Upload
         | K::Boto3PutObject
@@ -288,6 +299,8 @@ pub(crate) struct FileCtx<'a> {
     pub customer: &'a billing_plan::model::CustomerSource,
     /// `[customer] expression` / `job_field`, which take precedence at call sites.
     pub call_site: &'a billing_plan::model::CallSiteCustomer,
+    /// An embedding meter is planned: embedding calls record `embedding-usage` events.
+    pub embedding_meter: bool,
 }
 
 impl FileCtx<'_> {

@@ -92,9 +92,10 @@ pub fn preset(id: &str) -> Result<String, String> {
 /// `--llm-markup 1.2`: a positive factor up to 1000, as the plan file's `markup` takes it.
 pub fn markup(text: &str) -> Result<String, String> {
     let text = text.trim();
-    match text.parse::<f64>() {
-        Ok(n) if n.is_finite() && n > 0.0 && n <= 1000.0 => Ok(text.to_owned()),
-        _ => Err("expected a positive number up to 1000, e.g. 1.2 (cost + 20%)".to_owned()),
+    if billing_plan::validate::markup_in_range(text) {
+        Ok(text.to_owned())
+    } else {
+        Err("expected a positive number up to 1000, e.g. 1.2 (cost + 20%)".to_owned())
     }
 }
 

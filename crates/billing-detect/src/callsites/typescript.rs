@@ -194,6 +194,9 @@ pub fn analyze(file: &str, src: &str) -> Findings {
                 ("ai", "generateObject", false) => Some(CallSiteKind::GenerateObject),
                 ("ai", "streamObject", false) => Some(CallSiteKind::StreamObject),
                 ("ai", "embed" | "embedMany", false) => Some(CallSiteKind::Embed),
+                ("ai", "generateImage" | "experimental_generateImage", false) => {
+                    Some(CallSiteKind::GenerateImage)
+                }
                 ("ai/rsc", "streamUI", false) => Some(CallSiteKind::StreamUi),
                 ("@aws-sdk/client-s3", "PutObjectCommand", true) => Some(CallSiteKind::S3PutObject),
                 ("@aws-sdk/lib-storage", "Upload", true) => Some(CallSiteKind::S3Upload),
@@ -287,6 +290,8 @@ fn llm_client_call(
         Some(CallSiteKind::OpenaiResponse)
     } else if openai && ends(".embeddings.create") {
         Some(CallSiteKind::OpenaiEmbedding)
+    } else if openai && ends(".images.generate") {
+        Some(CallSiteKind::OpenaiImage)
     } else if openai
         && (ends(".createChatCompletion") || ends(".createEmbedding") || ends(".createCompletion"))
     {

@@ -9,6 +9,8 @@ use serde::Serialize;
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct MeterEvents {
     pub llm: Vec<String>,
+    pub embedding: Vec<String>,
+    pub image: Vec<String>,
     pub api: Vec<String>,
     pub storage: Vec<String>,
     pub compute: Vec<String>,
@@ -40,6 +42,8 @@ impl MeterEvents {
         for meter in &plan.meters {
             let list = match meter.kind {
                 MeterKind::LlmTokens => &mut events.llm,
+                MeterKind::Embeddings => &mut events.embedding,
+                MeterKind::Images => &mut events.image,
                 MeterKind::ApiCalls => &mut events.api,
                 MeterKind::Storage => &mut events.storage,
                 MeterKind::ComputeTime => &mut events.compute,

@@ -26,6 +26,9 @@ pub struct Context {
     pub llm_cost: bool,
     /// The factor the cost is multiplied by, as a JS number literal.
     pub llm_markup: String,
+    /// `embedding-usage` / `image-generation` events (embedding and image meters).
+    pub embedding_events: Vec<String>,
+    pub image_events: Vec<String>,
     pub api_events: Vec<String>,
     pub storage_events: Vec<String>,
     pub compute_events: Vec<String>,
@@ -103,12 +106,23 @@ pub const LLM_HELPERS: [&str; 6] = [
     "llmTokenCounts",
 ];
 
+/// The helper recording an embedding call's tokens (`embedding-usage` events).
+pub const EMBEDDING_HELPER: &str = "recordEmbeddingUsage";
+/// The helper recording the images of one generation call (`image-generation` events).
+pub const IMAGES_HELPER: &str = "recordImageGeneration";
+
 /// Helper functions the generated usage module exports for this plan.
 pub fn usage_exports(plan: &BillingPlan) -> Vec<&'static str> {
     let mut exports = Vec::new();
     let has = |kind| plan.meters.iter().any(|m| m.kind == kind);
     if has(MeterKind::LlmTokens) {
         exports.extend(LLM_HELPERS);
+    }
+    if has(MeterKind::Embeddings) {
+        exports.push(EMBEDDING_HELPER);
+    }
+    if has(MeterKind::Images) {
+        exports.push(IMAGES_HELPER);
     }
     if has(MeterKind::ApiCalls) {
         exports.push("recordApiCall");
@@ -189,6 +203,8 @@ impl Context {
             llm_events: events_of(plan, MeterKind::LlmTokens),
             llm_cost: plan.llm_cost_markup().is_some(),
             llm_markup: crate::escape::decimal_literal(plan.llm_cost_markup().unwrap_or("1")),
+            embedding_events: events_of(plan, MeterKind::Embeddings),
+            image_events: events_of(plan, MeterKind::Images),
             api_events: events_of(plan, MeterKind::ApiCalls),
             storage_events: events_of(plan, MeterKind::Storage),
             compute_events: events_of(plan, MeterKind::ComputeTime),

@@ -143,6 +143,25 @@ fn customer_source(arg: &CustomerArg) -> CustomerSource {
     }
 }
 
+/// The `llm-cost` preset's meter with the answer's markup (checked with the rest of the plan,
+/// like the plan file's `markup`).
+fn cost_meter(path: &str, id: &str, markup: &serde_json::Number) -> anyhow::Result<MeterChoice> {
+    use billing_vocab::meter::LLM_COST_PRESET;
+    let meter = (id == LLM_COST_PRESET)
+        .then(|| billing_plan::preset(id))
+        .flatten()
+        .and_then(|p| p.meters.into_iter().find(Meter::bills_llm_cost));
+    let Some(mut meter) = meter else {
+        return Err(Hinted::new(
+            format!("{path}: only the `{LLM_COST_PRESET}` preset takes a `markup`"),
+            format!("remove `markup`, or pass it with `preset: \"{LLM_COST_PRESET}\"`"),
+        )
+        .into());
+    };
+    meter.markup = Some(markup.to_string());
+    Ok(MeterChoice::Meter(meter))
+}
+
 /// One answer → a preset id or a custom meter (presets are expanded by `to_plan`).
 fn meter(index: usize, arg: &MeterArg) -> anyhow::Result<MeterChoice> {
     let path = format!("meters[{index}]");
@@ -159,8 +178,12 @@ fn meter(index: usize, arg: &MeterArg) -> anyhow::Result<MeterChoice> {
                 )
                 .into());
             }
-            Ok(MeterChoice::Preset(id.to_owned()))
+            match &arg.markup {
+                None => Ok(MeterChoice::Preset(id.to_owned())),
+                Some(markup) => cost_meter(&path, id, markup),
+            }
         }
+        _ if arg.markup.is_some() => cost_meter(&path, billing_plan::presets::CUSTOM, &0.into()),
         _ => {
             let missing: Vec<&str> = [
                 ("name", arg.name.is_none()),
@@ -221,6 +244,7 @@ mod tests {
             event: None,
             aggregation: None,
             property: None,
+            markup: None,
         }
     }
 

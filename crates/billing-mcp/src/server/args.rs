@@ -85,6 +85,10 @@ pub struct MeterArg {
     /// Metadata key that is aggregated (not for `count`), e.g. `totalTokens`.
     #[serde(default)]
     pub property: Option<String>,
+    /// `llm-cost` preset only: the factor each call's model cost is multiplied by before it is
+    /// recorded in `_cost` (1.2 = cost + 20%; positive, at most 1000; default 1).
+    #[serde(default)]
+    pub markup: Option<serde_json::Number>,
 }
 
 /// A metered price on a product.

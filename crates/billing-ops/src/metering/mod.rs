@@ -317,7 +317,10 @@ fn first_meter_of<'a>(
     feeds: &'a [MeterFeed<'a>],
     kinds: &[MeterKind],
 ) -> Option<&'a MeterFeed<'a>> {
-    feeds.iter().find(|f| kinds.contains(&f.meter.kind))
+    // `kinds` is in order of preference.
+    kinds
+        .iter()
+        .find_map(|kind| feeds.iter().find(|f| f.meter.kind == *kind))
 }
 
 /// Gives a producer's manual step its kind and meter, and decides from the files whether it
@@ -362,6 +365,10 @@ fn classify(
             | CallSiteKind::Boto3Multipart
             | CallSiteKind::Boto3Presigned => &[MeterKind::Storage],
             CallSiteKind::RouteHandler => &[MeterKind::ApiCalls],
+            // An embedding meter bills embedding calls; without one they count as LLM tokens.
+            CallSiteKind::Embed | CallSiteKind::OpenaiEmbedding => {
+                &[MeterKind::Embeddings, MeterKind::LlmTokens]
+            }
             _ => &[MeterKind::LlmTokens],
         };
         out.kind = StepKind::CallSite;
@@ -596,6 +603,14 @@ fn call_helper_step(input: &AccountInput<'_>, f: &MeterFeed<'_>) -> MeteringStep
              spaire-billing could wire: calls through the `openai` SDK, `openai-edge` or an \
              agent built elsewhere need this by hand), with the signed-in user's id and the \
              call's token usage"
+        }
+        MeterKind::Embeddings => {
+            "after each embedding call (AI SDK `embed` / `embedMany`, OpenAI \
+             `embeddings.create`), with the signed-in user's id and the call's token usage"
+        }
+        MeterKind::Images => {
+            "after each image-generation call (AI SDK `generateImage`, OpenAI \
+             `images.generate`), with the signed-in user's id and the images it returned"
         }
         MeterKind::ApiCalls => {
             "once per billed request, in each route handler (or register the generated \

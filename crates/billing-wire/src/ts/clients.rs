@@ -8,7 +8,7 @@ use tree_sitter::Node;
 
 use super::TsFile;
 use super::llm::{UsageRead, record_result};
-use crate::helpers::TS_LLM;
+use crate::helpers::{TS_EMBEDDING, TS_IMAGES, TS_LLM};
 use crate::outcome::SiteOutcome;
 use crate::syntax::{named_children, text};
 
@@ -108,22 +108,26 @@ pub(crate) fn vendor(f: &TsFile<'_>, call: Node<'_>, kind: CallSiteKind) -> Site
                 ),
             );
         }
-        CallSiteKind::OpenaiChatCompletion => UsageRead {
-            field: "usage",
-            to_arg: chat_completion,
-        },
-        CallSiteKind::OpenaiResponse => UsageRead {
-            field: "usage",
-            to_arg: response,
-        },
-        CallSiteKind::OpenaiEmbedding => UsageRead {
-            field: "usage",
-            to_arg: embedding,
-        },
-        _ => UsageRead {
-            field: "usage",
-            to_arg: anthropic,
-        },
+        CallSiteKind::OpenaiImage if streams(f, call) => {
+            return SiteOutcome::manual(
+                "a streamed image generation returns its images as events",
+                "Record the number of images when the stream emits each `image_generation.completed` event",
+                format!(
+                    "import {{ {TS_IMAGES} }} from {}{end}\n\nfor await (const event of stream) {{\n  if (event.type === \"image_generation.completed\") {TS_IMAGES}(customerId, 1){end}\n}}",
+                    f.style.string(f.usage_module)
+                ),
+            );
+        }
+        CallSiteKind::OpenaiChatCompletion => UsageRead::llm("usage", chat_completion),
+        CallSiteKind::OpenaiResponse => UsageRead::llm("usage", response),
+        // `usage.prompt_tokens`: the embedding meter's own event when one is planned.
+        CallSiteKind::OpenaiEmbedding if f.ctx.embedding_meter => {
+            UsageRead::as_is("usage", TS_EMBEDDING)
+        }
+        CallSiteKind::OpenaiEmbedding => UsageRead::llm("usage", embedding),
+        // `data` holds one entry per generated image.
+        CallSiteKind::OpenaiImage => UsageRead::as_is("data", TS_IMAGES),
+        _ => UsageRead::llm("usage", anthropic),
     };
     record_result(f, call, &read)
 }

@@ -8,7 +8,7 @@ use super::TsFile;
 use super::customer::{enclosing_functions, is_async, is_function, parameters};
 use crate::customer::CustomerExpr;
 use crate::edit::Edit;
-use crate::helpers::TS_LLM;
+use crate::helpers::{TS_EMBEDDING, TS_IMAGES, TS_LLM};
 use crate::outcome::SiteOutcome;
 use crate::syntax::{children, descendants, line_of, named_children, text};
 use crate::text::indent_at;
@@ -20,6 +20,8 @@ const AI_FUNCTIONS: &[&str] = &[
     "streamObject",
     "embed",
     "embedMany",
+    "generateImage",
+    "experimental_generateImage",
 ];
 
 /// Which usage property holds the whole call's tokens: `totalUsage` sums every step of a
@@ -96,12 +98,33 @@ fn not_from_ai(f: &TsFile<'_>, call: Node<'_>) -> SiteOutcome {
     }
 }
 
-/// How a call's result carries its usage: the property, and the argument passed to
-/// `recordLlmUsage` given an expression for that property (the AI SDK's own usage object as
-/// is; a vendor SDK's snake_case counts mapped to the helper's names).
+/// How a call's result carries its usage: the property, the generated helper that records
+/// it, and the argument passed to it given an expression for that property (the AI SDK's own
+/// usage object as is; a vendor SDK's snake_case counts mapped to the helper's names).
 pub(crate) struct UsageRead {
     pub field: &'static str,
+    pub helper: &'static str,
     pub to_arg: fn(&str) -> String,
+}
+
+impl UsageRead {
+    /// `usage` recorded by `recordLlmUsage`.
+    pub fn llm(field: &'static str, to_arg: fn(&str) -> String) -> Self {
+        UsageRead {
+            field,
+            helper: TS_LLM,
+            to_arg,
+        }
+    }
+
+    /// `<field>` passed as is to `helper` (embedding usage, image lists).
+    pub fn as_is(field: &'static str, helper: &'static str) -> Self {
+        UsageRead {
+            field,
+            helper,
+            to_arg: as_is,
+        }
+    }
 }
 
 fn as_is(usage: &str) -> String {
@@ -117,26 +140,23 @@ pub(crate) fn generate(f: &TsFile<'_>, call: Node<'_>, kind: CallSiteKind) -> Si
         return not_from_ai(f, call);
     }
     let read = match kind {
-        CallSiteKind::Embed => UsageRead {
-            field: "usage",
-            to_arg: embedding_tokens,
-        },
-        _ => UsageRead {
-            field: usage_field(f, kind),
-            to_arg: as_is,
-        },
+        // `usage.tokens`: the embedding meter's own event when one is planned.
+        CallSiteKind::Embed if f.ctx.embedding_meter => UsageRead::as_is("usage", TS_EMBEDDING),
+        CallSiteKind::Embed => UsageRead::llm("usage", embedding_tokens),
+        CallSiteKind::GenerateImage => UsageRead::as_is("images", TS_IMAGES),
+        _ => UsageRead::llm(usage_field(f, kind), as_is),
     };
     record_result(f, call, &read)
 }
 
 /// `const r = await <call>(..)`: records `r.<field>` right after the statement.
 pub(crate) fn record_result(f: &TsFile<'_>, call: Node<'_>, read: &UsageRead) -> SiteOutcome {
-    let field = read.field;
+    let (field, helper) = (read.field, read.helper);
     let callee = callee_text(f, call);
     let end = f.style.end();
     let snippet = |customer: &str, usage: &str| {
         format!(
-            "import {{ {TS_LLM} }} from {}{end}\n\nconst result = await {callee}({{ ... }}){end}\n{TS_LLM}({customer}, {}{}){end}",
+            "import {{ {helper} }} from {}{end}\n\nconst result = await {callee}({{ ... }}){end}\n{helper}({customer}, {}{}){end}",
             f.style.string(f.usage_module),
             (read.to_arg)(usage),
             model_arg(f, call)
@@ -156,7 +176,7 @@ pub(crate) fn record_result(f: &TsFile<'_>, call: Node<'_>, read: &UsageRead) ->
             snippet(&customer, &format!("result.{field}")),
         );
     };
-    if f.wired_after(statement, TS_LLM) {
+    if f.wired_after(statement, helper) {
         return SiteOutcome::AlreadyWired;
     }
     let customer = match f.customer(call) {
@@ -198,14 +218,14 @@ pub(crate) fn record_result(f: &TsFile<'_>, call: Node<'_>, read: &UsageRead) ->
         }
     };
     let record = format!(
-        "{TS_LLM}({}, {}{}){end}",
+        "{helper}({}, {}{}){end}",
         customer.expr,
         (read.to_arg)(&usage),
         model_arg(f, call)
     );
     edits.push(f.insert_after_statement(statement, &record));
     edits.extend(customer.edits);
-    let mut imports = vec![f.usage_import(TS_LLM)];
+    let mut imports = vec![f.usage_import(helper)];
     imports.extend(customer.imports);
     SiteOutcome::Wired {
         edits,

@@ -136,15 +136,17 @@ fn wire_site(f: &TsFile<'_>, site: &CallSite) -> SiteOutcome {
         };
     };
     match site.kind {
-        CallSiteKind::GenerateText | CallSiteKind::GenerateObject | CallSiteKind::Embed => {
-            llm::generate(f, call, site.kind)
-        }
+        CallSiteKind::GenerateText
+        | CallSiteKind::GenerateObject
+        | CallSiteKind::Embed
+        | CallSiteKind::GenerateImage => llm::generate(f, call, site.kind),
         CallSiteKind::StreamText | CallSiteKind::StreamObject | CallSiteKind::StreamUi => {
             llm::stream(f, call, site.kind)
         }
         CallSiteKind::OpenaiChatCompletion
         | CallSiteKind::OpenaiResponse
         | CallSiteKind::OpenaiEmbedding
+        | CallSiteKind::OpenaiImage
         | CallSiteKind::OpenaiLegacy
         | CallSiteKind::AnthropicMessage => clients::vendor(f, call, site.kind),
         CallSiteKind::LlmHttpFetch => clients::raw_fetch(f),

@@ -732,7 +732,7 @@ fn django_middleware_and_csrf_exempt_webhook_work() {
 /// Issue #18: the generated Python LLM helpers record every token kind, `_llm` and the
 /// `llm-cost` `_cost` for PydanticAI (`TestModel`, and an OpenAI model over a stub
 /// OpenAI-compatible server on 127.0.0.1 reporting cached and reasoning tokens), OpenAI usage
-/// objects and Anthropic messages; the emulator accepts every event, and its `_cost.amount`
+/// objects and Anthropic messages; the emulator accepts every event, and its `billedCost`
 /// meter totals exactly genai-prices' figures times the markup. One Python process.
 #[test]
 fn llm_events_carry_every_token_kind_and_their_cost() {

@@ -668,7 +668,8 @@ fn llm_helpers_type_check_with_the_current_ai_major() {
 /// Issue #18: the generated LLM helpers (JavaScript, CommonJS) record every token kind,
 /// `_llm` and the `llm-cost` `_cost` for AI SDK mock models (v3 spec, generate and stream),
 /// multi-step and aborted runs, and OpenAI/Anthropic responses; the emulator accepts them and
-/// its `_cost.amount` meter totals exactly genai-prices' figures times the markup. One node
+/// its `billedCost` meter totals exactly genai-prices' figures times the markup (`_cost` holds
+/// the figures themselves). One node
 /// process covers every case.
 #[test]
 fn llm_events_carry_every_token_kind_and_their_cost() {

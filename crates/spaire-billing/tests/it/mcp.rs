@@ -263,6 +263,26 @@ fn mcp_flow_detect_propose_apply_verify_undo_against_the_emulator() {
     );
 }
 
+/// Issue #18: an agent sets the `llm-cost` markup through `propose_plan`; the proposal's
+/// generated code and meter explanation carry it, and a markup anywhere else (or out of
+/// range) is refused with the reason.
+#[test]
+fn mcp_propose_plan_takes_the_llm_cost_markup() {
+    let Some(python) = python() else { return };
+    let dir = copy_fixture("express-ts");
+    let output = mcp_client(
+        &python,
+        &["markup", "--project", &dir.path().display().to_string()],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        transcript(&output, &[])
+    );
+    insta::assert_snapshot!("markup", String::from_utf8_lossy(&output.stdout));
+}
+
 /// Raw JSON-RPC that no SDK client would send: the server answers with errors where the
 /// message has an id, keeps serving, and exits cleanly at end of input. stdout carries only
 /// protocol messages.

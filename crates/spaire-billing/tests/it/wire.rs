@@ -784,7 +784,13 @@ mod runtime {
     use super::*;
 
     /// A minimal HTTP/1.1 client (one request per connection) so the test needs no HTTP crate.
-    fn http(base: &str, token: &str, method: &str, path: &str, body: Option<&Value>) -> Value {
+    pub(super) fn http(
+        base: &str,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Value {
         let host = base.trim_start_matches("http://").trim_end_matches('/');
         let mut stream = TcpStream::connect(host).expect("connect to the emulator");
         let payload = body.map(Value::to_string).unwrap_or_default();
@@ -842,7 +848,7 @@ mod runtime {
         meter["id"].as_str().expect("meter id").to_owned()
     }
 
-    fn metered_tokens(base: &str, token: &str, meter: &str, customer: &str) -> f64 {
+    pub(super) fn metered_tokens(base: &str, token: &str, meter: &str, customer: &str) -> f64 {
         // The emulator's "now" (events are stamped with it); one year around it, by month.
         let now = http(base, token, "GET", "/_emulator/clock", None)["now"]
             .as_str()
@@ -1234,5 +1240,202 @@ print("EXPECTED_RUN_TOKENS", usage.total_tokens)
         #[allow(clippy::cast_precision_loss)]
         let total = total as f64;
         assert_eq!(metered_tokens(&base, &token, &meter, "user_vendors"), total);
+    }
+}
+
+/// Issue #18: embedding and image-generation calls, found by the real `detect` and wired by
+/// `billing_wire` (AI SDK `embed` / `embedMany` / `generateImage` with mock models, `openai`
+/// `embeddings.create` / `images.generate` against a stub OpenAI server on 127.0.0.1), record
+/// exact counts that the emulator's `embedding-tokens` and `images-generated` meters total;
+/// with an embedding meter planned, embeddings do not reach the LLM token meter.
+mod media_runtime {
+    use billing_detect::DetectOptions;
+    use billing_emulator::{EmulatorConfig, spawn_background};
+    use billing_generate::Target;
+    use serde_json::Value;
+
+    use super::*;
+    use crate::codegen::{self, Pricing};
+
+    fn create_meter(
+        emulator: &billing_emulator::BackgroundEmulator,
+        meter: &billing_plan::Meter,
+    ) -> String {
+        let body = json!({
+            "name": meter.name,
+            "filter": {"conjunction": "and", "clauses": [
+                {"property": "name", "operator": "eq", "value": meter.event}
+            ]},
+            "aggregation": {"func": meter.aggregation.func.as_str(), "property": meter.aggregation.property},
+        });
+        let created: Value = ureq_json(emulator, "POST", "/v1/meters/", Some(&body));
+        created["id"].as_str().expect("meter id").to_owned()
+    }
+
+    fn ureq_json(
+        emulator: &billing_emulator::BackgroundEmulator,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Value {
+        super::runtime::http(&emulator.base_url(), emulator.token(), method, path, body)
+    }
+
+    fn total(emulator: &billing_emulator::BackgroundEmulator, meter: &str) -> f64 {
+        super::runtime::metered_tokens(&emulator.base_url(), emulator.token(), meter, "user_media")
+    }
+
+    #[test]
+    fn embedding_and_image_calls_reach_their_meters_with_exact_counts() {
+        let Some(node) = toolchain("node-ai-latest") else {
+            return;
+        };
+        if !node.join("node_modules/openai/package.json").exists() {
+            assert!(
+                !in_ci(),
+                "openai is missing from tests/toolchains/node-ai-latest"
+            );
+            return;
+        }
+        let emulator = spawn_background(EmulatorConfig::default()).expect("emulator starts");
+        let work = tempfile::tempdir().expect("temp dir");
+        let root = work.path().join("runtime-media");
+        copy_dir(&fixture_root().join("runtime-media"), &root);
+        let profile = billing_detect::detect(&root, &DetectOptions::default()).expect("detect");
+        let kinds: Vec<CallSiteKind> = profile.packages[0]
+            .call_sites
+            .iter()
+            .map(|s| s.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                K::Embed,
+                K::Embed,
+                K::GenerateImage,
+                K::OpenaiEmbedding,
+                K::OpenaiImage
+            ],
+            "detect finds every embedding and image call"
+        );
+        let plan = codegen::plan(
+            &["llm-tokens", "embedding-tokens", "images-generated"],
+            Pricing::Unit,
+            false,
+            Some(&emulator.base_url()),
+        );
+        let target = Target {
+            root: &root,
+            profile: &profile,
+            package: &profile.packages[0],
+            plan: &plan,
+        };
+        let generated = billing_generate::generate(&target).expect("generation succeeds");
+        let specifier =
+            |file: &str| billing_generate::typescript::usage_module_specifier(&target, file);
+        let imports = UsageImports {
+            typescript: Some(TsUsageModule::PerFile(
+                [(
+                    "routes/media.js".to_owned(),
+                    specifier("routes/media.js").expect("specifier"),
+                )]
+                .into_iter()
+                .collect(),
+            )),
+            python: None,
+        };
+        let (changes, reports) =
+            wire_with_report(&root, &profile.packages[0], &plan, &imports).expect("wiring");
+        assert!(
+            changes.manual_steps.is_empty(),
+            "{:?}",
+            changes.manual_steps
+        );
+        let wired = changes
+            .files
+            .iter()
+            .find(|f| f.path == "routes/media.js")
+            .expect("edited");
+        for helper in ["recordEmbeddingUsage", "recordImageGeneration"] {
+            assert!(wired.after.contains(helper), "{}", wired.after);
+        }
+        assert!(!wired.after.contains("recordLlmUsage"), "{}", wired.after);
+        assert_eq!(reports.len(), 5, "{reports:?}");
+        apply(&root, &generated);
+        apply(&root, &changes);
+        let meters: Vec<(String, String)> = plan
+            .meters
+            .iter()
+            .map(|m| (m.name.clone(), create_meter(&emulator, m)))
+            .collect();
+        std::os::unix::fs::symlink(node.join("node_modules"), root.join("node_modules"))
+            .expect("symlink node_modules");
+        let usage = root.join(
+            specifier("driver.mjs")
+                .expect("specifier")
+                .trim_start_matches("./"),
+        );
+        let output = Command::new("node")
+            .arg("driver.mjs")
+            .arg(&usage)
+            .current_dir(&root)
+            .env("SPAIRE_SERVER_URL", emulator.base_url())
+            .env("SPAIRE_ACCESS_TOKEN", emulator.token())
+            .output()
+            .expect("run node");
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            output.status.success(),
+            "the wired handlers failed:\n{log}\n{}",
+            wired.after
+        );
+        let by_name = |name: &str| &meters.iter().find(|(n, _)| n == name).expect(name).1;
+        // embed: 1 value x 7; embedMany: 3 values x 7; OpenAI: the stub's 13 prompt tokens.
+        assert_eq!(total(&emulator, by_name("embedding-tokens")), 41.0, "{log}");
+        // generateImage n=3; images.generate n=2.
+        assert_eq!(total(&emulator, by_name("images-generated")), 5.0, "{log}");
+        // Embedding calls are billed on their own meter, not as LLM tokens too.
+        assert_eq!(total(&emulator, by_name("llm-token-usage")), 0.0, "{log}");
+        let events = ureq_json(
+            &emulator,
+            "GET",
+            "/v1/events/?external_customer_id=user_media&limit=100",
+            None,
+        );
+        let models: Vec<(String, String, i64)> = events["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|e| {
+                let m = &e["metadata"];
+                let count = m["tokens"]
+                    .as_i64()
+                    .or(m["images"].as_i64())
+                    .expect("count");
+                (
+                    e["name"].as_str().unwrap_or_default().to_owned(),
+                    m["model"].as_str().unwrap_or("").to_owned(),
+                    count,
+                )
+            })
+            .collect();
+        // The OpenAI calls name their model literally; the AI SDK calls pass a model object
+        // the wiring does not evaluate twice, so their events carry counts only.
+        assert!(
+            models.contains(&(
+                "embedding-usage".into(),
+                "text-embedding-3-small".into(),
+                13
+            )),
+            "{models:?}"
+        );
+        assert!(
+            models.contains(&("image-generation".into(), "dall-e-3".into(), 2)),
+            "{models:?}"
+        );
     }
 }

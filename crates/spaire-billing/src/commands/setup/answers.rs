@@ -145,15 +145,19 @@ pub fn meters(
     Ok(meters)
 }
 
-/// After "LLM tokens": whether to also meter cached or reasoning tokens or bill the cost.
+/// After "LLM tokens": whether to also meter cached or reasoning tokens, embeddings or images,
+/// or bill the cost.
 fn ask_llm_extras(asker: &mut dyn Asker) -> anyhow::Result<Vec<String>> {
     let flags = LLM_EXTRA_PRESETS.join("|");
     let more = asker.confirm(
         &Question::new(
-            "Also meter cached or reasoning tokens, or bill the model's cost?",
+            "Also meter more AI usage, or bill the model's cost?",
             format!("--meter {flags}"),
         )
-        .help("cost = the model's price for each call (genai-prices) times your markup"),
+        .help(
+            "cached or reasoning tokens, embedding tokens, generated images; cost = the \
+             model's price for each call (genai-prices) times your markup",
+        ),
         false,
     )?;
     if !more {
@@ -435,7 +439,8 @@ pub(crate) fn parse_units(text: &str) -> Result<i64, String> {
 
 fn unit_noun(meter: &Meter) -> &'static str {
     match meter.kind {
-        MeterKind::LlmTokens => "token",
+        MeterKind::LlmTokens | MeterKind::Embeddings => "token",
+        MeterKind::Images => "image",
         MeterKind::ApiCalls => "call",
         MeterKind::Storage => "byte",
         MeterKind::ComputeTime => "millisecond",
