@@ -60,9 +60,11 @@ fn spawn_setup(dir: &Path, server: Option<&str>, extra: &[&str]) -> PtySession {
         .env_remove("SPAIRE_SERVER_URL")
         .env("NO_COLOR", "1")
         .env("TERM", "xterm");
-    if let Some(url) = server {
-        cmd.args(["--environment", "local", "--server-url", url]);
-    }
+    match server {
+        Some(url) => cmd.args(["--environment", "local", "--server-url", url]),
+        // Named, so the question a tokenless run asks first (emulator or sandbox) is not.
+        None => cmd.args(["--environment", "sandbox"]),
+    };
     rexpect::session::spawn_command(cmd, Some(30_000)).unwrap()
 }
 

@@ -1,0 +1,78 @@
+//! The README's quick start: with no token and no emulator running, `setup` on the bundled
+//! sample app ends with a counted event, and a later `verify` passes on the same state
+//! (the built-in emulator's, kept in the project).
+
+use crate::common::{billing, copy_dir, repo_root, transcript};
+
+/// The local environment's default URL answers nobody (the precondition of the flow).
+fn nothing_listens_on_the_local_default() -> bool {
+    std::net::TcpStream::connect_timeout(
+        &"127.0.0.1:8787".parse().unwrap(),
+        std::time::Duration::from_millis(300),
+    )
+    .is_err()
+}
+
+#[test]
+fn setup_then_verify_on_the_sample_app_with_no_token_and_no_emulator() {
+    assert!(
+        nothing_listens_on_the_local_default(),
+        "something listens on 127.0.0.1:8787; this test needs the port free"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo_root().join("examples/quickstart"), dir.path());
+    let root = dir.path().display().to_string();
+
+    let setup = billing()
+        .args(["setup", "--yes", "--no-install"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = transcript(&setup, &[(&root, "[PROJECT]")]);
+    assert_eq!(setup.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("using the built-in one for this run"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Created product `Local demo plan` in the local emulator"),
+        "{text}"
+    );
+    assert!(
+        text.contains("PASS  api-calls  event `api-call`, count: expected 1, observed 1"),
+        "setup ends with a counted event:\n{text}"
+    );
+    assert!(
+        text.contains("spaire-billing emulator --db .spaire-billing/emulator.sqlite"),
+        "{text}"
+    );
+    let ignore = std::fs::read_to_string(dir.path().join(".spaire-billing/.gitignore")).unwrap();
+    assert!(ignore.lines().any(|l| l == "emulator.sqlite*"), "{ignore}");
+    assert!(dir.path().join(".spaire-billing/emulator.sqlite").is_file());
+    // The plan keeps no port of this run's emulator.
+    let plan = std::fs::read_to_string(dir.path().join("spaire-billing.toml")).unwrap();
+    assert!(!plan.contains("server_url"), "{plan}");
+
+    // A later command sees the same meters: nothing else to set up.
+    let verify = billing().arg("verify").arg(dir.path()).output().unwrap();
+    let text = transcript(&verify, &[(&root, "[PROJECT]")]);
+    assert_eq!(verify.status.code(), Some(0), "{text}");
+    assert!(text.contains("verified: 1 of 1 meters"), "{text}");
+
+    // So does `status`: the remote steps are done in the project's emulator state.
+    let status = billing().arg("status").arg(dir.path()).output().unwrap();
+    let text = transcript(&status, &[(&root, "[PROJECT]")]);
+    assert!(text.contains("Pending: no remote steps"), "{text}");
+
+    // Running setup again changes nothing and still counts.
+    let again = billing()
+        .args(["setup", "--yes", "--no-install"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = transcript(&again, &[(&root, "[PROJECT]")]);
+    assert_eq!(again.status.code(), Some(0), "{text}");
+    assert!(text.contains("Files: none to change"), "{text}");
+    assert!(text.contains("reuse: meter `api-calls` exists"), "{text}");
+    assert!(text.contains("verified: 1 of 1 meters"), "{text}");
+}
