@@ -52,6 +52,18 @@ fn setup_then_verify_on_the_sample_app_with_no_token_and_no_emulator() {
     // The plan keeps no port of this run's emulator.
     let plan = std::fs::read_to_string(dir.path().join("spaire-billing.toml")).unwrap();
     assert!(!plan.contains("server_url"), "{plan}");
+    // Nor does the generated code: it reads SPAIRE_SERVER_URL (the report says to export
+    // it) and falls back to sandbox, where the same plan goes next.
+    let client = std::fs::read_to_string(dir.path().join("src/lib/spaire/client.js")).unwrap();
+    assert!(
+        client.contains("const DEFAULT_SERVER_URL = \"https://sandbox-api.spairehq.com\";"),
+        "{client}"
+    );
+    assert!(!client.contains("127.0.0.1"), "{client}");
+    assert!(
+        text.contains("SPAIRE_SERVER_URL=http://127.0.0.1:8787` exported"),
+        "{text}"
+    );
 
     // A later command sees the same meters: nothing else to set up.
     let verify = billing().arg("verify").arg(dir.path()).output().unwrap();
