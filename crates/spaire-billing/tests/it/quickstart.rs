@@ -88,3 +88,61 @@ fn setup_then_verify_on_the_sample_app_with_no_token_and_no_emulator() {
     assert!(text.contains("reuse: meter `api-calls` exists"), "{text}");
     assert!(text.contains("verified: 1 of 1 meters"), "{text}");
 }
+
+/// On a terminal with no token, the first question offers the built-in emulator, and
+/// taking it (enter) ends the conversation with a counted event.
+#[cfg(unix)]
+#[test]
+fn with_no_token_the_wizard_offers_the_built_in_emulator_first() {
+    const DOWN: &str = "\x1b[B";
+    const ENTER: &str = "\r";
+    assert!(
+        nothing_listens_on_the_local_default(),
+        "something listens on 127.0.0.1:8787; this test needs the port free"
+    );
+    let dir = crate::common::copy_fixture("detect", "express");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_spaire-billing"));
+    cmd.arg("setup")
+        .arg(dir.path())
+        .args(["--no-install", "--no-checks"])
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("SPAIRE_ACCESS_TOKEN")
+        .env_remove("SPAIRE_SERVER_URL")
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm");
+    let mut s = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+    let mut answer = |prompt: &str, keys: &[&str]| {
+        s.exp_string(prompt)
+            .unwrap_or_else(|e| panic!("waiting for {prompt:?}: {e}"));
+        for key in keys {
+            s.send(key).unwrap();
+            s.flush().unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(60));
+        }
+    };
+    answer(
+        "SPAIRE_ACCESS_TOKEN is not set. Where should billing be set up?",
+        &[],
+    );
+    answer("Try it now on the built-in emulator", &[ENTER]);
+    answer("What do you want to meter?", &[DOWN, " ", ENTER]);
+    answer("How do you want to price it?", &[ENTER]);
+    answer("Create `Local demo plan`", &[ENTER]);
+    answer("Which product should these prices attach to?", &[ENTER]);
+    answer("Price per call", &["0.001", ENTER]);
+    answer("Maximum metered charge", &[ENTER]);
+    // The signed-in user comes first; a client-set header is further down.
+    answer("which customer it serves?", &[]);
+    answer("My framework's session", &[ENTER]);
+    answer("Generate a webhook handler", &["n", ENTER]);
+    answer("Apply these changes (local environment)?", &["y", ENTER]);
+    let rest = s.exp_eof().unwrap();
+    assert!(
+        rest.contains("PASS  api-calls  event `api-call`, count: expected 1, observed 1"),
+        "{rest}"
+    );
+    let plan = std::fs::read_to_string(dir.path().join("spaire-billing.toml")).unwrap();
+    assert!(plan.contains("environment = \"local\""), "{plan}");
+    assert!(plan.contains("product = \"Local demo plan\""), "{plan}");
+    assert!(plan.contains("from = \"session\""), "{plan}");
+}
