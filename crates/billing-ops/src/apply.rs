@@ -188,7 +188,7 @@ impl Engine {
                 continue;
             }
             if options.skip_installs {
-                report.installs.push(skipped(install, "--skip-installs"));
+                report.installs.push(skipped(install, "--no-install"));
                 continue;
             }
             if !options.yes && !hooks.confirm(&Question::RunInstall { install })? {
