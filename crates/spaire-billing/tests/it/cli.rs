@@ -42,6 +42,7 @@ fn every_json_output_starts_with_a_schema_version() {
         &["apply", "--dry-run", "--json", "--skip-installs"],
         &["status", "--json"],
         &["detect", "--json"],
+        &["setup", "--dry-run", "--json"],
     ];
     for args in runs {
         let output = billing().args(*args).arg(dir.path()).output().unwrap();
