@@ -87,6 +87,48 @@ fn setup_then_verify_on_the_sample_app_with_no_token_and_no_emulator() {
     assert!(text.contains("Files: none to change"), "{text}");
     assert!(text.contains("reuse: meter `api-calls` exists"), "{text}");
     assert!(text.contains("verified: 1 of 1 meters"), "{text}");
+
+    // Promotion: the same plan goes to sandbox. The emulator's demo product is not carried
+    // over (a real product is asked for), and the generated code needs no change but its
+    // comment naming the environment.
+    let client_before =
+        std::fs::read_to_string(dir.path().join("src/lib/spaire/client.js")).unwrap();
+    let sandbox = billing()
+        .args([
+            "setup",
+            "--environment",
+            "sandbox",
+            "--yes",
+            "--no-install",
+            "--no-checks",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = transcript(&sandbox, &[(&root, "[PROJECT]")]);
+    assert_eq!(sandbox.status.code(), Some(2), "{text}");
+    assert!(text.contains("hint: pass `--product NAME_OR_ID`"), "{text}");
+    let sandbox = billing()
+        .args(["setup", "--environment", "sandbox", "--product", "Pro"])
+        .args(["--yes", "--no-install", "--no-checks"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = transcript(&sandbox, &[(&root, "[PROJECT]")]);
+    assert_eq!(sandbox.status.code(), Some(0), "{text}");
+    let plan = std::fs::read_to_string(dir.path().join("spaire-billing.toml")).unwrap();
+    assert!(plan.contains("environment = \"sandbox\""), "{plan}");
+    assert!(plan.contains("product = \"Pro\""), "{plan}");
+    let client_after =
+        std::fs::read_to_string(dir.path().join("src/lib/spaire/client.js")).unwrap();
+    assert_eq!(
+        client_after.replace("(sandbox)", "(local)"),
+        client_before,
+        "only the comment naming the environment changes"
+    );
+    // The checklist is sandbox's now, not the emulator's.
+    assert!(text.contains("Create a test checkout"), "{text}");
+    assert!(!text.contains("spaire-billing emulator --db"), "{text}");
 }
 
 /// On a terminal with no token, the first question offers the built-in emulator, and

@@ -514,6 +514,12 @@ pub fn product(
                         .or_else(|| s.credits.first().map(|c| &c.product))
                 })
                 .map(|p| (p.0.clone(), "spaire-billing.toml"))
+                // The emulator's demo product exists only there: moving the plan to
+                // sandbox or production asks for a real product instead.
+                .filter(|(name, _)| {
+                    environment == billing_plan::Environment::Local.as_str()
+                        || name != super::flow::DEMO_PRODUCT
+                })
         });
     let Some(known) = available else {
         if let Some((given, _)) = given {

@@ -696,7 +696,7 @@ fn prerequisites(
 /// The short preview ([`summary`]), or every file as a diff with `--diff`.
 /// Name of the product offered to a fresh local organization: obviously local, never
 /// mistaken for a real plan when the plan file moves to sandbox.
-const DEMO_PRODUCT: &str = "Local demo plan";
+pub(crate) const DEMO_PRODUCT: &str = "Local demo plan";
 
 /// A fresh emulator has no product for the prices to attach to: offer to create one there
 /// (local only; a sandbox or production product is the user's to design).
