@@ -31,7 +31,8 @@ pub struct Embedded {
 }
 
 impl Embedded {
-    /// The URL this run talks to (a free port; never saved anywhere).
+    /// The URL this run talks to (the default port unless it was taken; the plan never
+    /// saves it).
     pub fn url(&self) -> String {
         self.emulator.base_url()
     }
@@ -80,13 +81,24 @@ pub fn start_if_needed(
     } else {
         state.is_file().then_some(state)
     };
+    // On the default port when it is free (nothing answered there): the lock then records
+    // the same server a later run, and `spaire-billing emulator --db …` for the app, use,
+    // so `undo` finds its objects where they were created. Any free port otherwise.
     let config = billing_emulator::EmulatorConfig {
-        port: 0,
+        port: billing_emulator::DEFAULT_PORT,
         db,
         ..Default::default()
     };
-    let emulator = billing_emulator::spawn_background(config)
-        .map_err(|err| anyhow::Error::new(err).context("could not start the built-in emulator"))?;
+    let emulator = match billing_emulator::spawn_background(config.clone()) {
+        Err(billing_emulator::EmulatorError::Bind { .. }) => {
+            billing_emulator::spawn_background(billing_emulator::EmulatorConfig {
+                port: 0,
+                ..config
+            })
+        }
+        other => other,
+    }
+    .map_err(|err| anyhow::Error::new(err).context("could not start the built-in emulator"))?;
     printer.info(format!(
         "No emulator answers at {default}: using the built-in one for this run (state kept in `{STATE_FILE}`, ignored by git)."
     ));

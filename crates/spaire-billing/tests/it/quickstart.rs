@@ -4,6 +4,10 @@
 
 use crate::common::{billing, copy_dir, repo_root, transcript};
 
+/// The built-in emulator takes the default port while a command runs: these tests take
+/// turns, or one would find the other's emulator answering there.
+static DEFAULT_PORT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The local environment's default URL answers nobody (the precondition of the flow).
 fn nothing_listens_on_the_local_default() -> bool {
     std::net::TcpStream::connect_timeout(
@@ -15,6 +19,7 @@ fn nothing_listens_on_the_local_default() -> bool {
 
 #[test]
 fn setup_then_verify_on_the_sample_app_with_no_token_and_no_emulator() {
+    let _turn = DEFAULT_PORT.lock().unwrap_or_else(|e| e.into_inner());
     assert!(
         nothing_listens_on_the_local_default(),
         "something listens on 127.0.0.1:8787; this test needs the port free"
@@ -138,11 +143,13 @@ fn setup_then_verify_on_the_sample_app_with_no_token_and_no_emulator() {
 fn with_no_token_the_wizard_offers_the_built_in_emulator_first() {
     const DOWN: &str = "\x1b[B";
     const ENTER: &str = "\r";
+    let _turn = DEFAULT_PORT.lock().unwrap_or_else(|e| e.into_inner());
     assert!(
         nothing_listens_on_the_local_default(),
         "something listens on 127.0.0.1:8787; this test needs the port free"
     );
     let dir = crate::common::copy_fixture("detect", "express");
+    let original = crate::common::tree(dir.path());
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_spaire-billing"));
     cmd.arg("setup")
         .arg(dir.path())
@@ -187,4 +194,21 @@ fn with_no_token_the_wizard_offers_the_built_in_emulator_first() {
     assert!(plan.contains("environment = \"local\""), "{plan}");
     assert!(plan.contains("product = \"Local demo plan\""), "{plan}");
     assert!(plan.contains("from = \"session\""), "{plan}");
+
+    // Undo needs no emulator either: the built-in one reverts the objects it recorded (same
+    // server, same organization) and the project is as it was, but for the emulator's state.
+    let undo = billing()
+        .args(["undo", "--yes"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = transcript(&undo, &[]);
+    assert_eq!(undo.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("archived meter") || text.contains("api-calls"),
+        "{text}"
+    );
+    let mut after = crate::common::tree(dir.path());
+    after.retain(|path, _| !path.starts_with(".spaire-billing"));
+    assert_eq!(after, original);
 }
