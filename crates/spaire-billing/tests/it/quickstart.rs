@@ -205,7 +205,7 @@ fn with_no_token_the_wizard_offers_the_built_in_emulator_first() {
     let text = transcript(&undo, &[]);
     assert_eq!(undo.status.code(), Some(0), "{text}");
     assert!(
-        text.contains("archived meter") || text.contains("api-calls"),
+        text.contains("[local] archived meter `api-calls`"),
         "{text}"
     );
     let mut after = crate::common::tree(dir.path());
