@@ -319,7 +319,7 @@ pub fn prices_and_credits(
 ) -> anyhow::Result<(Vec<MeteredPrice>, Vec<CreditGrant>)> {
     let mut prices = Vec::new();
     let mut credits = Vec::new();
-    let cap = args.cap.or_else(|| saved_cap(saved, meters));
+    let cap = args.cap;
     for meter in meters {
         let saved_price = saved.and_then(|s| s.prices.iter().find(|p| p.meter == meter.name));
         let saved_credit = saved.and_then(|s| s.credits.iter().find(|c| c.meter == meter.name));
@@ -329,7 +329,7 @@ pub fn prices_and_credits(
                 meter: meter.name.clone(),
                 product: product.clone(),
                 unit_amount,
-                cap_amount: cap,
+                cap_amount: cap.or(saved_price.and_then(|p| p.cap_amount)),
             });
         }
         if matches!(pricing, Pricing::Credits | Pricing::Both) {
@@ -367,15 +367,6 @@ pub fn prices_and_credits(
         }
     }
     Ok((prices, credits))
-}
-
-/// The cap an earlier run saved on one of these meters' prices.
-fn saved_cap(saved: Option<&BillingPlan>, meters: &[Meter]) -> Option<i64> {
-    saved?
-        .prices
-        .iter()
-        .filter(|p| meters.iter().any(|m| m.name == p.meter))
-        .find_map(|p| p.cap_amount)
 }
 
 /// The seed's optional cap on the metered charge (asked on a terminal only: without one,
