@@ -86,6 +86,20 @@ pub fn file_diff(change: &FileChange) -> String {
     text_diff(before, &change.after, &old_name, &new_name)
 }
 
+/// [`file_diff`] with one line of context instead of three: the compact form a short
+/// preview shows.
+pub fn compact_file_diff(change: &FileChange) -> String {
+    let before = change.before.as_deref().unwrap_or("");
+    if before == change.after {
+        return String::new();
+    }
+    TextDiff::from_lines(before, &change.after)
+        .unified_diff()
+        .context_radius(1)
+        .header(&format!("a/{}", change.path), &format!("b/{}", change.path))
+        .to_string()
+}
+
 /// A unified diff between two texts with the given header names; empty when they are equal.
 pub fn text_diff(before: &str, after: &str, old_name: &str, new_name: &str) -> String {
     if before == after {

@@ -738,7 +738,8 @@ export const env = createEnv({
         for (environment, url) in [
             (Environment::Sandbox, "https://sandbox-api.spairehq.com"),
             (Environment::Production, "https://api.spairehq.com"),
-            (Environment::Local, "http://127.0.0.1:8787"),
+            // Never an emulator's port: a local plan's code falls back to sandbox.
+            (Environment::Local, "https://sandbox-api.spairehq.com"),
         ] {
             plan.environment = environment;
             let changes = generate_for(&package(Language::TypeScript, None), &plan);
@@ -762,7 +763,15 @@ export const env = createEnv({
             .iter()
             .find(|f| f.path == "src/lib/spaire/client.ts")
             .expect("client");
-        assert!(client.after.contains("\"http://127.0.0.1:9999\""));
+        assert!(!client.after.contains("127.0.0.1"), "{}", client.after);
+        plan.server_url = Some("https://spaire.example.com/".into());
+        let changes = generate_for(&package(Language::TypeScript, None), &plan);
+        let client = changes
+            .files
+            .iter()
+            .find(|f| f.path == "src/lib/spaire/client.ts")
+            .expect("client");
+        assert!(client.after.contains("\"https://spaire.example.com\""));
     }
 
     #[test]

@@ -197,7 +197,7 @@ impl Engine {
                     reason: if declined {
                         "declined"
                     } else {
-                        "--skip-installs"
+                        "--no-install"
                     }
                     .to_owned(),
                 };

@@ -115,8 +115,15 @@ fn load_plan(root: &Path, given: Option<&BillingPlan>) -> anyhow::Result<Billing
 pub fn load_plan_file(root: &Path) -> anyhow::Result<BillingPlan> {
     match billing_plan::load(root) {
         Ok(Some(plan)) => Ok(plan),
+        // The same absolute path whichever command (plan, apply, verify) was given which
+        // spelling of the directory.
         Ok(None) => Err(Hinted::new(
-            format!("no `{PLAN_FILE}` in `{}`", root.display()),
+            format!(
+                "no `{PLAN_FILE}` in `{}`",
+                std::fs::canonicalize(root)
+                    .unwrap_or_else(|_| root.to_path_buf())
+                    .display()
+            ),
             "run `spaire-billing setup` to create it, or write it by hand (every key is in \
              docs/plan-file.md)",
         )

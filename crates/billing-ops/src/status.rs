@@ -155,7 +155,7 @@ impl Engine {
                         root: &root,
                         plan,
                         environment: plan.environment,
-                        server_url: None,
+                        server_url: self.server_url.as_deref(),
                         state: &state,
                     })
                     .await

@@ -200,9 +200,20 @@ impl BillingPlan {
     }
 
     /// [`Self::effective_server_url`] without any `user:password@`: the form written into
-    /// generated code and `.env.example`, which get committed.
+    /// generated code and `.env.example`, which get committed. Never an emulator's loopback
+    /// address: its port is one machine's, and a local plan's code must reach the real API
+    /// once the plan moves to sandbox, so it falls back to sandbox's host (production's for
+    /// a production plan); a local run exports `SPAIRE_SERVER_URL` (setup's report says so).
     pub fn public_server_url(&self) -> String {
-        crate::text::strip_url_credentials(self.effective_server_url())
+        let url = crate::text::strip_url_credentials(self.effective_server_url());
+        if !crate::text::is_loopback_url(&url) {
+            return url;
+        }
+        let fallback = match self.environment {
+            Environment::Production => Environment::Production,
+            _ => Environment::Sandbox,
+        };
+        fallback.default_server_url().to_owned()
     }
 
     pub fn uses_credits(&self) -> bool {

@@ -93,6 +93,26 @@ pub fn strip_url_credentials(url: &str) -> String {
     }
 }
 
+/// Whether `url`'s host is this machine (`localhost`, `127.x.x.x`, `[::1]`): an emulator's
+/// address, which means nothing on another machine.
+pub fn is_loopback_url(url: &str) -> bool {
+    let url = strip_url_credentials(url);
+    let Some(rest) = url.split_once("://").map(|(_, rest)| rest) else {
+        return false;
+    };
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Whether `url` carries a `user:password@` part.
 pub fn has_url_credentials(url: &str) -> bool {
     strip_url_credentials(url) != url
@@ -174,6 +194,26 @@ fn is_ascii_identifier(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_urls_are_recognised() {
+        for url in [
+            "http://127.0.0.1:8787",
+            "http://localhost:3000/x",
+            "http://[::1]:8787",
+            "http://u:p@127.0.0.2:1",
+        ] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in [
+            "https://sandbox-api.spairehq.com",
+            "https://api.example.com:8443/base",
+            "http://10.0.0.1:8787",
+            "not a url",
+        ] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
+    }
 
     #[test]
     fn meter_names_accept_printable_text_and_refuse_line_breaks() {

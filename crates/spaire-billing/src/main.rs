@@ -7,6 +7,7 @@ mod args;
 mod cli;
 mod commands;
 mod diagnostics;
+mod embedded;
 mod flag_values;
 mod json;
 mod printer;

@@ -21,7 +21,25 @@ pub struct StatusArgs {
 }
 
 pub fn run(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let status = block_on(billing_ops::status(&args.project.path))??;
+    // A local plan with no emulator running is checked against the built-in one.
+    let local_plan = billing_plan::load(&args.project.path)
+        .ok()
+        .flatten()
+        .filter(|plan| plan.environment == billing_plan::Environment::Local);
+    let embedded = match &local_plan {
+        Some(plan) => crate::embedded::start_if_needed(
+            plan.environment,
+            None,
+            plan.server_url.as_deref(),
+            &args.project.path,
+            true,
+            printer,
+        )?,
+        None => None,
+    };
+    let engine = billing_ops::Engine::default()
+        .with_server_url(embedded.as_ref().map(crate::embedded::Embedded::url));
+    let status = block_on(engine.status(&args.project.path))??;
     if args.json.json {
         printer.data(crate::json::versioned(&status)?)?;
     } else {

@@ -84,7 +84,32 @@ pub fn run(args: UndoArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         return Ok(status);
     }
     let root = args.project.path.clone();
-    let report = block_on(engine(args.server.server_url).undo(&UndoOptions {
+    // A local apply whose emulator is not running: the built-in one, on the project's state.
+    let local = Revert::latest(&root)
+        .ok()
+        .flatten()
+        .is_some_and(|r| r.environment == billing_plan::Environment::Local.as_str());
+    let embedded = if local {
+        let plan_url = billing_plan::load(&root)
+            .ok()
+            .flatten()
+            .and_then(|plan| plan.server_url);
+        crate::embedded::start_if_needed(
+            billing_plan::Environment::Local,
+            args.server.server_url.as_deref(),
+            plan_url.as_deref(),
+            &root,
+            true,
+            printer,
+        )?
+    } else {
+        None
+    };
+    let server_url = embedded
+        .as_ref()
+        .map(crate::embedded::Embedded::url)
+        .or(args.server.server_url);
+    let report = block_on(engine(server_url).undo(&UndoOptions {
         root: args.project.path,
         force: args.force,
         forget_missing: args.forget_missing,

@@ -69,17 +69,33 @@ pub fn run(args: VerifyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let plan_url = (environment == plan.environment)
         .then_some(plan.server_url.as_deref())
         .flatten();
-    let remote = billing_remote::connect(
+    // A local plan with no emulator running: the built-in one, on the project's state.
+    let embedded = crate::embedded::start_if_needed(
         environment,
         args.server.server_url.as_deref(),
         plan_url,
         &args.project.path,
+        true,
+        printer,
+    )?;
+    let run_url = embedded
+        .as_ref()
+        .map(crate::embedded::Embedded::url)
+        .or_else(|| args.server.server_url.clone());
+    let remote = billing_remote::connect(
+        environment,
+        run_url.as_deref(),
+        plan_url,
+        &args.project.path,
     )?;
     let Some(client) = remote.client else {
+        let settings = billing_api::dashboard_base(environment)
+            .map(|base| format!(" (create one at {base}/<organization>/settings)"))
+            .unwrap_or_default();
         return Err(Hinted::new(
             format!("verify needs an access token for {}", environment.as_str()),
             format!(
-                "set {} to an organization access token (scopes: {}); see docs/remote.md",
+                "set {} to an organization access token{settings} with scopes {}; without an account, `spaire-billing setup --environment local` runs the plan on the built-in emulator",
                 billing_remote::TOKEN_ENV,
                 billing_api::REQUIRED_SCOPES.join(", ")
             ),
@@ -147,7 +163,7 @@ fn number(v: Option<f64>) -> String {
     }
 }
 
-fn render(report: &VerifyReport, printer: &Printer) -> std::io::Result<()> {
+pub(crate) fn render(report: &VerifyReport, printer: &Printer) -> std::io::Result<()> {
     let who = if report.test_customer {
         format!("test customer `{}` (not billed)", report.customer)
     } else {
@@ -312,4 +328,26 @@ fn event_line(event: &AppEvent) -> String {
         line.push_str(&format!("\n        {problem}"));
     }
     line
+}
+
+/// Setup's closing check on the emulator: one test event per meter (a throwaway customer,
+/// nothing billed), polled quickly since the emulator settles at once.
+pub(crate) fn quick_local(
+    plan: &billing_plan::BillingPlan,
+    client: &billing_api::Client,
+) -> anyhow::Result<VerifyReport> {
+    let options = VerifyOptions {
+        customer: None,
+        timeout: Duration::from_secs(15),
+        poll_interval: Duration::from_millis(100),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(runtime.block_on(billing_remote::verify(
+        plan,
+        client,
+        Environment::Local,
+        &options,
+    ))?)
 }

@@ -42,6 +42,7 @@ fn every_json_output_starts_with_a_schema_version() {
         &["apply", "--dry-run", "--json", "--skip-installs"],
         &["status", "--json"],
         &["detect", "--json"],
+        &["setup", "--dry-run", "--json"],
     ];
     for args in runs {
         let output = billing().args(*args).arg(dir.path()).output().unwrap();
@@ -51,5 +52,73 @@ fn every_json_output_starts_with_a_schema_version() {
         let first = value.as_object().and_then(|o| o.keys().next().cloned());
         assert_eq!(first.as_deref(), Some("schema_version"), "{args:?}");
         assert!(value["schema_version"].as_u64().is_some(), "{args:?}");
+    }
+}
+
+/// `plan`, `apply` and `verify` without a plan file: one error, one hint, one exit code,
+/// whichever spelling of the directory they were given.
+#[test]
+fn no_plan_file_is_the_same_error_for_plan_apply_and_verify() {
+    let dir = crate::common::copy_fixture("detect", "express");
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let mut outputs = Vec::new();
+    for command in ["plan", "apply", "verify"] {
+        let output = billing()
+            .arg(command)
+            .arg(dir.path().join("src").join(".."))
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{command}");
+        outputs.push(transcript(
+            &output,
+            &[
+                (&root.display().to_string(), "[PROJECT]"),
+                (&dir.path().display().to_string(), "[PROJECT]"),
+            ],
+        ));
+    }
+    assert_eq!(outputs[0], outputs[1], "plan and apply differ");
+    assert_eq!(outputs[0], outputs[2], "plan and verify differ");
+    insta::assert_snapshot!(outputs[0]);
+}
+
+/// Every bad flag value is a usage error (exit 2), including values only the plan's rules
+/// or the server's limits refuse.
+#[test]
+fn every_bad_flag_value_exits_2() {
+    let dir = crate::common::copy_fixture("detect", "express");
+    let runs: &[&[&str]] = &[
+        &["setup", "--cap", "abc"],
+        &["setup", "--cap", "-5"],
+        &["setup", "--credits", "3000000000"],
+        &["setup", "--custom-meter", "é:x:count"],
+        &["setup", "--unit-price", "x"],
+        &["setup", "--environment", "moon"],
+        &["setup", "--llm-markup", "x"],
+        &["setup", "--webhook-url", "ftp://x"],
+        &["setup", "--customer", "header:1,5"],
+        &["setup", "--package", "nope", "--meter", "api-calls"],
+        &["verify", "--timeout", "x"],
+        &["emulator", "--fail-rate", "3"],
+    ];
+    for args in runs {
+        let output = billing()
+            .args(*args)
+            .arg(if args[0] == "emulator" {
+                "--port=0"
+            } else {
+                "."
+            })
+            .current_dir(dir.path())
+            // An emulator that accepted its bad value would serve forever.
+            .timeout(std::time::Duration::from_secs(30))
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            transcript(&output, &[])
+        );
     }
 }

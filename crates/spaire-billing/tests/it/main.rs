@@ -26,6 +26,7 @@ mod injection;
 mod mcp;
 mod metering;
 mod plan;
+mod quickstart;
 mod remote;
 mod setup;
 mod ts_compiler;

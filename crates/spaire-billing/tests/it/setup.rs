@@ -60,9 +60,11 @@ fn spawn_setup(dir: &Path, server: Option<&str>, extra: &[&str]) -> PtySession {
         .env_remove("SPAIRE_SERVER_URL")
         .env("NO_COLOR", "1")
         .env("TERM", "xterm");
-    if let Some(url) = server {
-        cmd.args(["--environment", "local", "--server-url", url]);
-    }
+    match server {
+        Some(url) => cmd.args(["--environment", "local", "--server-url", url]),
+        // Named, so the question a tokenless run asks first (emulator or sandbox) is not.
+        None => cmd.args(["--environment", "sandbox"]),
+    };
     rexpect::session::spawn_command(cmd, Some(30_000)).unwrap()
 }
 
@@ -136,9 +138,10 @@ fn nextjs_with_the_ai_sdk_sold_as_credits() {
     );
     answer(&mut s, "credited per billing cycle", &["100000", ENTER]);
     answer(&mut s, "Roll unused", &["y", ENTER]);
-    answer(&mut s, "which customer it serves?", &[ENTER]);
+    answer(&mut s, "which customer it serves?", &[DOWN, DOWN, ENTER]);
     answer(&mut s, "Header name:", &[ENTER]);
     answer(&mut s, "Generate a webhook handler", &[ENTER]);
+    answer(&mut s, "Public https URL of the webhook handler", &[ENTER]);
     answer(&mut s, "Plan hash:", &[]);
     answer(
         &mut s,
@@ -199,7 +202,10 @@ fn express_counting_api_calls_per_unit() {
         "Price per call for `api-calls`, in dollars:",
         &["0.001", ENTER],
     );
-    answer(&mut s, "which customer it serves?", &[ENTER]);
+    answer(&mut s, "Maximum metered charge", &["50", ENTER]);
+    answer(&mut s, "which customer it serves?", &[DOWN, DOWN, ENTER]);
+    // A header the client sets is said to be unsafe where it is chosen.
+    s.exp_string("the caller controls").unwrap();
     answer(&mut s, "Header name:", &[ENTER]);
     answer(&mut s, "Generate a webhook handler", &["n", ENTER]);
     answer(
@@ -212,6 +218,8 @@ fn express_counting_api_calls_per_unit() {
     let plan = read(dir.path(), "spaire-billing.toml");
     // $0.001 per call is 0.1 cents, exactly.
     assert!(plan.contains("unit_amount = \"0.1\""), "{plan}");
+    // The seed's optional cap, asked after the price: $50 is 5000 cents.
+    assert!(plan.contains("cap_amount = 5000"), "{plan}");
     assert!(!plan.contains("[webhooks]"), "{plan}");
     assert!(read(dir.path(), "src/index.js").contains("spaire"));
     let client = client(&emulator);
@@ -249,9 +257,15 @@ fn fastapi_with_pydantic_ai_sold_as_credits_with_overage() {
     answer(&mut s, "Price per token", &["0.00001", ENTER]);
     answer(&mut s, "credited per billing cycle", &["50000", ENTER]);
     answer(&mut s, "Roll unused", &[ENTER]);
-    answer(&mut s, "which customer it serves?", &[DOWN, ENTER]);
+    answer(&mut s, "Maximum metered charge", &[ENTER]);
+    answer(
+        &mut s,
+        "which customer it serves?",
+        &[DOWN, DOWN, DOWN, ENTER],
+    );
     answer(&mut s, "Body field:", &[ENTER]);
     answer(&mut s, "Generate a webhook handler", &[ENTER]);
+    answer(&mut s, "Public https URL of the webhook handler", &[ENTER]);
     answer(
         &mut s,
         "Apply these changes (local environment)?",
@@ -295,7 +309,8 @@ fn a_monorepo_asks_which_package() {
         &[ENTER],
     );
     answer(&mut s, "Price per call", &["0.002", ENTER]);
-    answer(&mut s, "which customer it serves?", &[ENTER]);
+    answer(&mut s, "Maximum metered charge", &[ENTER]);
+    answer(&mut s, "which customer it serves?", &[DOWN, DOWN, ENTER]);
     answer(&mut s, "Header name:", &["x-team-id", ENTER]);
     answer(&mut s, "Generate a webhook handler", &["n", ENTER]);
     answer(
@@ -330,7 +345,8 @@ fn without_a_token_the_remote_steps_become_pending_dashboard_steps() {
         &["Pro", ENTER],
     );
     answer(&mut s, "Price per call", &["0.001", ENTER]);
-    answer(&mut s, "which customer it serves?", &[ENTER]);
+    answer(&mut s, "Maximum metered charge", &[ENTER]);
+    answer(&mut s, "which customer it serves?", &[DOWN, DOWN, ENTER]);
     answer(&mut s, "Header name:", &[ENTER]);
     answer(&mut s, "Generate a webhook handler", &["n", ENTER]);
     answer(
@@ -401,7 +417,8 @@ fn ctrl_c_at_the_install_prompt_says_the_files_were_written() {
             "0.001",
         ])
         .args(["--product", "Pro", "--customer", "header:x-customer-id"])
-        .args(["--webhooks", "false", "--no-checks"])
+        // Every answer as a flag: no typed answer is kept, so undo leaves nothing behind.
+        .args(["--webhooks", "false", "--no-checks", "--cap", "50"])
         .env_remove("RUST_BACKTRACE")
         .env_remove("SPAIRE_ACCESS_TOKEN")
         .env("NO_COLOR", "1")
@@ -526,7 +543,7 @@ fn an_invalid_answer_is_asked_again_with_the_reason() {
         &["100000", ENTER],
     );
     answer(&mut s, "Roll unused", &[ENTER]);
-    answer(&mut s, "which customer it serves?", &[ENTER]);
+    answer(&mut s, "which customer it serves?", &[DOWN, DOWN, ENTER]);
     refused(
         &mut s,
         "Header name:",
@@ -596,7 +613,7 @@ fn answers_given_before_ctrl_c_are_offered_again() {
     );
     answer(&mut s, "credited per billing cycle", &["250", ENTER]);
     answer(&mut s, "Roll unused", &[ENTER]);
-    answer(&mut s, "which customer it serves?", &[ENTER]);
+    answer(&mut s, "which customer it serves?", &[DOWN, DOWN, ENTER]);
     answer(&mut s, "Header name:", &[ENTER]);
     answer(&mut s, "Generate a webhook handler", &["n", ENTER]);
     answer(
@@ -897,6 +914,7 @@ fn ctrl_c_during_the_remote_steps_stops_and_says_what_exists() {
         .env("NO_COLOR", "1")
         .env("TERM", "xterm");
     let mut s = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+    answer(&mut s, "Maximum metered charge", &[ENTER]);
     s.exp_string("remote step(s) in local").unwrap();
     s.send_control('c').unwrap();
     s.flush().unwrap();
@@ -939,7 +957,8 @@ fn a_fresh_local_organization_is_offered_a_demo_product() {
         &[ENTER],
     );
     answer(&mut s, "Price per call", &["0.001", ENTER]);
-    answer(&mut s, "which customer it serves?", &[ENTER]);
+    answer(&mut s, "Maximum metered charge", &[ENTER]);
+    answer(&mut s, "which customer it serves?", &[DOWN, DOWN, ENTER]);
     answer(&mut s, "Header name:", &[ENTER]);
     answer(&mut s, "Generate a webhook handler", &["n", ENTER]);
     answer(

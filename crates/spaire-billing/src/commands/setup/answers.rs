@@ -362,7 +362,44 @@ pub fn prices_and_credits(
             });
         }
     }
+    // Asked once the prices are known (a fresh conversation only: a saved plan without a
+    // cap had none).
+    if cap.is_none() && saved.is_none() && !prices.is_empty() {
+        let asked = ask_cap(asker, pricing)?;
+        for price in &mut prices {
+            price.cap_amount = asked;
+        }
+    }
     Ok((prices, credits))
+}
+
+/// The seed's optional cap on the metered charge (asked on a terminal only: without one,
+/// no `--cap` simply means no cap).
+fn ask_cap(asker: &mut dyn Asker, pricing: Pricing) -> anyhow::Result<Option<i64>> {
+    if !asker.interactive() || pricing == Pricing::Credits {
+        return Ok(None);
+    }
+    let answer = asker.text(
+        &Question::new(
+            "Maximum metered charge per billing period, in dollars (empty: no cap):",
+            "--cap DOLLARS",
+        )
+        .help("a customer is never charged more than this for usage in one period, e.g. 50"),
+        Some(""),
+        &|s: &str| {
+            if s.is_empty() {
+                Ok(())
+            } else {
+                flag_values::cap(s).map(|_| ())
+            }
+        },
+    )?;
+    if answer.trim().is_empty() {
+        return Ok(None);
+    }
+    flag_values::cap(answer.trim())
+        .map(Some)
+        .map_err(|why| anyhow::anyhow!(why))
 }
 
 /// Finds `--unit-price METER=DOLLARS` for this meter, or a bare `--unit-price DOLLARS`.
@@ -473,6 +510,12 @@ pub fn product(
                         .or_else(|| s.credits.first().map(|c| &c.product))
                 })
                 .map(|p| (p.0.clone(), "spaire-billing.toml"))
+                // The emulator's demo product exists only there: moving the plan to
+                // sandbox or production asks for a real product instead.
+                .filter(|(name, _)| {
+                    environment == billing_plan::Environment::Local.as_str()
+                        || name != super::flow::DEMO_PRODUCT
+                })
         });
     let Some(known) = available else {
         if let Some((given, _)) = given {
@@ -557,18 +600,20 @@ pub fn customer(
     saved: Option<&BillingPlan>,
 ) -> anyhow::Result<CustomerSource> {
     if let Some(source) = &args.customer {
+        warn_if_client_set(source);
         return Ok(source.clone());
     }
     if let Some(saved) = saved {
         return Ok(saved.customer.clone());
     }
+    // The signed-in user first: a header or body field is whatever the caller sends.
     let options = vec![
-        "A request header (e.g. x-customer-id)".to_owned(),
-        "A field of the JSON request body".to_owned(),
+        "My framework's session / sign-in (the signed-in user; one resolver function)".to_owned(),
         "A function in my code that returns the user id".to_owned(),
-        "My framework's session (I'll fill in one resolver function)".to_owned(),
+        "A request header (e.g. x-customer-id) — only if a gateway you run sets it".to_owned(),
+        "A field of the JSON request body — any caller can set it".to_owned(),
     ];
-    let flag = "--customer header:NAME|body:FIELD|function:MODULE#NAME|session";
+    let flag = "--customer session|function:MODULE#NAME|header:NAME|body:FIELD";
     let index = asker.select(
         &Question::new(
             "How does your request code know which customer it serves?",
@@ -578,22 +623,25 @@ pub fn customer(
         &options,
         0,
     )?;
+    if index >= 2 {
+        warn_client_set();
+    }
     Ok(match index {
-        0 => CustomerSource::Header {
+        2 => CustomerSource::Header {
             header: asker.text(
                 &Question::new("Header name:", flag),
                 Some("x-customer-id"),
                 &rules::header,
             )?,
         },
-        1 => CustomerSource::Body {
+        3 => CustomerSource::Body {
             field: asker.text(
                 &Question::new("Body field:", flag),
                 Some("customerId"),
                 &rules::body_field,
             )?,
         },
-        2 => {
+        1 => {
             let module = asker.text(
                 &Question::new("Module that exports it (import path):", flag),
                 Some("@/lib/auth"),
@@ -608,6 +656,26 @@ pub fn customer(
         }
         _ => CustomerSource::Session,
     })
+}
+
+/// A customer id the client sends can be anyone's: say so where the choice is made.
+fn warn_if_client_set(source: &CustomerSource) {
+    if matches!(
+        source,
+        CustomerSource::Header { .. } | CustomerSource::Body { .. }
+    ) {
+        warn_client_set();
+    }
+}
+
+fn warn_client_set() {
+    let mut err = anstream::stderr().lock();
+    let _ = std::io::Write::write_fmt(
+        &mut err,
+        format_args!(
+            "warning: the customer id comes from the request, which the caller controls: anyone can bill another customer (or nobody) by sending a different value. Use it only behind a gateway you run that sets it after authentication; otherwise prefer `--customer session` or `--customer function:MODULE#NAME`.\n"
+        ),
+    );
 }
 
 pub fn parse_customer(spec: &str) -> anyhow::Result<CustomerSource> {
@@ -660,6 +728,15 @@ pub fn webhooks(
         return Ok(None);
     }
     let saved_hooks = saved.and_then(|s| s.webhooks.clone());
+    let url = match args
+        .webhook_url
+        .clone()
+        .or_else(|| saved_hooks.as_ref().and_then(|w| w.url.clone()))
+    {
+        Some(url) => Some(url),
+        None if saved.is_none() => ask_webhook_url(asker)?,
+        None => None,
+    };
     Ok(Some(Webhooks {
         events: saved_hooks
             .as_ref()
@@ -670,11 +747,35 @@ pub fn webhooks(
                     .map(|e| (*e).to_owned())
                     .collect()
             }),
-        url: args
-            .webhook_url
-            .clone()
-            .or_else(|| saved_hooks.and_then(|w| w.url)),
+        url,
     }))
+}
+
+/// Where Spaire sends the webhooks (registered by apply with a token); empty leaves the
+/// registration as a step in the report, with the secret's variable name.
+fn ask_webhook_url(asker: &mut dyn Asker) -> anyhow::Result<Option<String>> {
+    if !asker.interactive() {
+        return Ok(None);
+    }
+    let answer = asker.text(
+        &Question::new(
+            format!(
+                "Public https URL of the webhook handler (e.g. https://example.com{}; empty: register it later):",
+                billing_vocab::webhook::WEBHOOK_PATH
+            ),
+            "--webhook-url URL",
+        )
+        .help("apply registers it and the report says where to put its secret (SPAIRE_WEBHOOK_SECRET)"),
+        Some(""),
+        &|s: &str| {
+            if s.is_empty() {
+                Ok(())
+            } else {
+                flag_values::webhook_url(s).map(|_| ())
+            }
+        },
+    )?;
+    Ok((!answer.trim().is_empty()).then(|| answer.trim().to_owned()))
 }
 
 /// The plan the answers make, through the one answers-to-plan function MCP uses too.

@@ -105,35 +105,63 @@ fn conversation(
 
     // Phase 1: discovery.
     let package = choose_package(&profile, args, saved.as_ref(), asker, printer)?;
-    let environment = environment(args, saved.as_ref(), asker)?;
+    let environment = environment(args, saved.as_ref(), &root, asker)?;
     let saved = keep_saved_answers(saved, args, asker, printer)?;
     let saved = saved.as_ref();
     let meters = answers::meters(asker, args, saved)?;
     let pricing = answers::pricing(asker, args, saved)?;
 
-    // Phase 2: prerequisites (token, SDK, product).
-    let remote = billing_remote::connect(
+    // Phase 2: prerequisites (token, SDK, product). A local run with no emulator running
+    // gets the built-in one; its URL is this run's only (the plan keeps the default).
+    let embedded = crate::embedded::start_if_needed(
         environment,
         args.server.server_url.as_deref(),
         saved.and_then(|s| s.server_url.as_deref()),
         &root,
+        !args.dry_run,
+        printer,
+    )?;
+    let run_url = embedded
+        .as_ref()
+        .map(crate::embedded::Embedded::url)
+        .or_else(|| args.server.server_url.clone());
+    let remote = billing_remote::connect(
+        environment,
+        run_url.as_deref(),
+        saved.and_then(|s| s.server_url.as_deref()),
+        &root,
     )?;
     let mut products = prerequisites(&remote, package, args.no_install.no_install, printer);
+    // The demo product an earlier run created is the obvious answer without a terminal.
+    let mut demo_created = products
+        .as_deref()
+        .filter(|_| environment == Environment::Local && args.product.is_none())
+        .and_then(|known| match known {
+            [only] if only.name == DEMO_PRODUCT => {
+                Some(billing_plan::ProductRef(only.name.clone()))
+            }
+            _ => None,
+        });
     if environment == Environment::Local
         && products.as_ref().is_some_and(Vec::is_empty)
         && args.product.is_none()
         && let Some(client) = &remote.client
         && let Some(demo) = offer_demo_product(client, asker, printer)?
     {
+        demo_created = Some(billing_plan::ProductRef(demo.name.clone()));
         products = Some(vec![demo]);
     }
-    let product = answers::product(
-        asker,
-        args,
-        saved,
-        products.as_deref(),
-        environment.as_str(),
-    )?;
+    let product = match demo_created {
+        // Created for this run without a terminal: it is the only product there is.
+        Some(demo) if !asker.interactive() => demo,
+        _ => answers::product(
+            asker,
+            args,
+            saved,
+            products.as_deref(),
+            environment.as_str(),
+        )?,
+    };
     let (prices, credits) =
         answers::prices_and_credits(asker, args, saved, &meters, pricing, &product)?;
     let customer = answers::customer(asker, args, saved)?;
@@ -159,7 +187,7 @@ fn conversation(
 
     // Phases 3–7: preview, confirm, apply.
     let engine = billing_ops::Engine::default()
-        .with_server_url(args.server.server_url.clone())
+        .with_server_url(run_url.clone())
         .with_interrupt_guard(true);
     let plan_options = PlanOptions {
         root: root.clone(),
@@ -255,14 +283,40 @@ fn conversation(
             .token_source
             .as_deref()
             .is_some_and(|s| s.contains("emulator")))
-    .then(|| remote.server_url.to_string());
-    let report = build_report(
+    .then(|| match &embedded {
+        // The app reaches the same state through `spaire-billing emulator --db …` on the
+        // default port, not through this run's temporary one.
+        Some(_) => Environment::Local.default_server_url().to_owned(),
+        None => remote.server_url.to_string(),
+    });
+    let mut report = build_report(
         &preview,
         &applied,
         checks,
         remote.client.is_some(),
         local_server.as_deref(),
     );
+    if embedded.is_some() {
+        // This run's emulator stops with it; the app needs one on the same state.
+        for item in &mut report.checklist {
+            if item.starts_with(report::LOCAL_EMULATOR_ITEM) {
+                *item = format!(
+                    "You are on the built-in emulator: run `{}` (this project's state, on {}) while you test, then set `environment = \"sandbox\"` in spaire-billing.toml and apply again",
+                    crate::embedded::serve_command(),
+                    Environment::Local.default_server_url()
+                );
+            }
+        }
+    }
+    // On the emulator nothing is billed: prove a meter counts, so the run ends with a
+    // counted event rather than a promise.
+    if environment == Environment::Local
+        && applied.remote_pending.is_empty()
+        && let Some(client) = &remote.client
+    {
+        let plan = billing_ops::plan::load_plan_file(&root)?;
+        report.verified = Some(crate::commands::verify::quick_local(&plan, client)?);
+    }
     if args.json.json {
         printer.data(crate::json::versioned(&report)?)?;
     } else {
@@ -274,9 +328,15 @@ fn conversation(
             printer.status(verb, &file.path);
         }
         printer.data(report.render().trim_end())?;
+        if let Some(verified) = &report.verified {
+            printer.data("")?;
+            crate::commands::verify::render(verified, printer)?;
+        }
     }
-    // Only problems this apply introduced fail the run.
-    let failed = report.checks.has_new_problems();
+    // Only problems this apply introduced fail the run (and, locally, a meter that did not
+    // count its test event).
+    let failed =
+        report.checks.has_new_problems() || report.verified.as_ref().is_some_and(|v| !v.passed);
     Ok(if failed {
         ExitStatus::Failure
     } else {
@@ -444,11 +504,19 @@ fn choose_package<'p>(
 fn environment(
     args: &SetupArgs,
     saved: Option<&BillingPlan>,
+    root: &Path,
     asker: &mut dyn Asker,
 ) -> anyhow::Result<Environment> {
     let environment = match args.environment.environment {
         Some(environment) => environment,
-        None => saved.map_or(Environment::Sandbox, |s| s.environment),
+        None => match saved {
+            Some(saved) => saved.environment,
+            // No account yet: trying it on the built-in emulator comes first.
+            None if asker.interactive() && billing_remote::find_token(root).is_none() => {
+                choose_without_token(asker)?
+            }
+            None => Environment::Sandbox,
+        },
     };
     if environment == Environment::Production
         && !args.yes.yes
@@ -464,6 +532,49 @@ fn environment(
         return Err(Cancelled.into());
     }
     Ok(environment)
+}
+
+/// With no token anywhere, where the first run goes: the built-in emulator (nothing to
+/// sign up for, ends with a counted event), or sandbox (with a token to create first, or
+/// with every remote step left as dashboard instructions).
+fn choose_without_token(asker: &mut dyn Asker) -> anyhow::Result<Environment> {
+    let options = [
+        "Try it now on the built-in emulator (local, no account needed)".to_owned(),
+        format!(
+            "Sandbox: I will set {} to a sandbox token first (setup creates everything)",
+            billing_remote::TOKEN_ENV
+        ),
+        "Sandbox without a token: list the dashboard steps for me to do by hand".to_owned(),
+    ];
+    let choice = asker.select(
+        &Ask::new(
+            format!(
+                "{} is not set. Where should billing be set up?",
+                billing_remote::TOKEN_ENV
+            ),
+            "--environment local|sandbox|production",
+        )
+        .help("the emulator keeps its state in .spaire-billing/ (ignored by git); apply the same plan to sandbox later with --environment sandbox"),
+        &options,
+        0,
+    )?;
+    if choice == 1 {
+        return Err(Hinted::new(
+            format!("set {} first", billing_remote::TOKEN_ENV),
+            format!(
+                "create a sandbox organization access token at {}/<organization>/settings (scopes: {}), export it as {}, then run `spaire-billing setup` again",
+                billing_api::dashboard_base(Environment::Sandbox).unwrap_or("the dashboard"),
+                billing_api::REQUIRED_SCOPES.join(", "),
+                billing_remote::TOKEN_ENV
+            ),
+        )
+        .into());
+    }
+    Ok(if choice == 0 {
+        Environment::Local
+    } else {
+        Environment::Sandbox
+    })
 }
 
 /// Running setup again: keep the saved answers, or answer again.
@@ -551,7 +662,8 @@ fn prerequisites(
     };
     match block_on(client.products(&query).collect_all()) {
         Ok(Ok(products)) => {
-            if products.is_empty() {
+            // A fresh emulator is offered a demo product next; no dashboard to send anyone to.
+            if products.is_empty() && remote.environment != Environment::Local {
                 printer.note(format!(
                     "your {} organization has no recurring product yet: create one under Products in the dashboard, or name the product to use",
                     remote.environment.as_str()
@@ -584,7 +696,7 @@ fn prerequisites(
 /// The short preview ([`summary`]), or every file as a diff with `--diff`.
 /// Name of the product offered to a fresh local organization: obviously local, never
 /// mistaken for a real plan when the plan file moves to sandbox.
-const DEMO_PRODUCT: &str = "Local demo plan";
+pub(crate) const DEMO_PRODUCT: &str = "Local demo plan";
 
 /// A fresh emulator has no product for the prices to attach to: offer to create one there
 /// (local only; a sandbox or production product is the user's to design).
@@ -593,10 +705,10 @@ fn offer_demo_product(
     asker: &mut dyn Asker,
     printer: &Printer,
 ) -> anyhow::Result<Option<ProductChoice>> {
-    if !asker.interactive() {
-        return Ok(None);
-    }
-    let create = asker.confirm(
+    // Without a terminal (`--environment local --yes` in a script or the README's one
+    // command) the demo product is simply created: it is local and costs nothing.
+    let create = !asker.interactive()
+        || asker.confirm(
         &Ask::new(
             format!("Your local organization has no product yet. Create `{DEMO_PRODUCT}` ($20/month) in the emulator?"),
             "--product NAME_OR_ID (after creating a product in the emulator)",
@@ -723,6 +835,7 @@ fn build_report(
         install_steps,
         checklist: report::checklist(applied.environment.as_str(), token_present, local_server),
         metering: applied.metering.clone(),
+        verified: None,
     }
 }
 

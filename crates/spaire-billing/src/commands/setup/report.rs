@@ -22,7 +22,14 @@ pub struct Report {
     /// `meters[]`, `manual_steps[]`, `complete`: what feeds each meter, what is left by hand.
     #[serde(flatten)]
     pub metering: billing_ops::Metering,
+    /// Local runs: one test event per meter, counted (the run ends with a counted event).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified: Option<billing_remote::VerifyReport>,
 }
+
+/// How the checklist's item about running the emulator starts (a run on the built-in
+/// emulator words it with the project's state file).
+pub const LOCAL_EMULATOR_ITEM: &str = "You are on the local emulator:";
 
 /// The testing checklist from the seed, with our commands. `local_server` is the emulator's
 /// URL on a local run: the app needs both variables exported to reach it (without the token
@@ -45,7 +52,7 @@ pub fn checklist(
         ));
     }
     items.push(if environment == "local" {
-        "You are on the local emulator: run `spaire-billing emulator` while you test, then set `environment = \"sandbox\"` in spaire-billing.toml and apply again".to_owned()
+        format!("{LOCAL_EMULATOR_ITEM} run `spaire-billing emulator` while you test, then set `environment = \"sandbox\"` in spaire-billing.toml and apply again")
     } else if environment == "production" {
         "This is production: make sure the same plan was tested in sandbox first".to_owned()
     } else {

@@ -1,7 +1,8 @@
 //! The short preview `setup` shows before asking to apply: one line per created file with its
-//! length, the full diff of every file that already exists (the user's own code, where a
-//! surprise would hurt), then installs, environment variables, remote changes and manual
-//! steps. Generated files are new and owned by spaire-billing: their full text is behind
+//! length, one line per edited file and the diff (one line of context) of as many edited
+//! files as fit in [`DIFF_BUDGET`] lines, the user's own code first (where a surprise would
+//! hurt), then installs, environment variables, remote changes and manual steps. A real
+//! Next.js app with nine wired LLM calls previews in under 90 lines this way. Generated files are new and owned by spaire-billing: their full text is behind
 //! `setup --diff` (or `spaire-billing plan`), so the few lines that touch the user's files
 //! are not lost in hundreds of generated ones.
 //!
@@ -10,8 +11,13 @@
 
 use std::fmt::Write as _;
 
-use billing_changeset::preview::{file_diff, shell_words};
-use billing_changeset::{ChangeSet, FileAction, RemoteAction};
+use billing_changeset::preview::{compact_file_diff, shell_words};
+use billing_changeset::{ChangeSet, FileAction, FileOrigin, RemoteAction};
+
+/// Lines of diff the preview shows before the rest moves behind `--diff`, so that with the
+/// list of files, installs, remote changes and manual steps it fits on two screens even for
+/// a project with many wired call sites.
+const DIFF_BUDGET: usize = 60;
 
 /// `+added −removed` of a unified diff (headers excluded).
 fn diff_stat(diff: &str) -> (usize, usize) {
@@ -64,19 +70,52 @@ pub fn render(changes: &ChangeSet, hash: &str) -> String {
         }
     }
     if !edited.is_empty() {
-        let _ = writeln!(out, "Files to edit ({}), in full below:", edited.len());
-        let diffs: Vec<String> = edited.iter().map(|f| file_diff(f)).collect();
-        for (file, diff) in edited.iter().zip(&diffs) {
+        let diffs: Vec<String> = edited.iter().map(|f| compact_file_diff(f)).collect();
+        // The user's code before appends to .env.example / .gitignore, smallest first, so
+        // as many edits as fit are shown whole (the rest are described by their line).
+        let mut order: Vec<usize> = (0..edited.len()).collect();
+        order.sort_by_key(|&i| {
+            (
+                edited[i].origin == FileOrigin::Config,
+                diffs[i].lines().count(),
+            )
+        });
+        let mut shown = vec![false; edited.len()];
+        let mut used = 0;
+        for &i in &order {
+            let lines = diffs[i].lines().count();
+            if used + lines <= DIFF_BUDGET {
+                shown[i] = true;
+                used += lines;
+            }
+        }
+        let hidden = edited.len() - shown.iter().filter(|s| **s).count();
+        if hidden == 0 {
+            let _ = writeln!(out, "Files to edit ({}), in full below:", edited.len());
+        } else {
+            let _ = writeln!(
+                out,
+                "Files to edit ({}; diffs below, except those marked `--diff`: see them with `--diff`):",
+                edited.len()
+            );
+        }
+        for (i, (file, diff)) in edited.iter().zip(&diffs).enumerate() {
             let (added, removed) = diff_stat(diff);
             let _ = writeln!(
                 out,
-                "  ~ {}  (+{added} -{removed}: {})",
-                file.path, file.summary
+                "  ~ {}  (+{added} -{removed}: {}){}",
+                file.path,
+                file.summary,
+                if shown[i] { "" } else { "  --diff" }
             );
         }
-        out.push('\n');
-        for diff in &diffs {
-            out.push_str(diff);
+        if shown.iter().any(|s| *s) {
+            out.push('\n');
+        }
+        for (diff, shown) in diffs.iter().zip(&shown) {
+            if *shown {
+                out.push_str(diff);
+            }
         }
     }
     if !changes.installs.is_empty() {
