@@ -10,10 +10,12 @@
 //!   otherwise a manual step saying exactly what to add;
 //! - `.env.example` variable names, and the `@spaire/sdk` install when it is missing.
 
+mod autoload;
 pub(crate) mod context;
 mod frameworks;
 mod layout;
 mod registration;
+mod sveltekit_hooks;
 mod webhook_events;
 
 use std::path::Path;

@@ -26,6 +26,7 @@ mod injection;
 mod mcp;
 mod metering;
 mod plan;
+mod registration;
 mod remote;
 mod setup;
 mod vocab;
