@@ -14,6 +14,8 @@ mod autoload;
 pub(crate) mod context;
 mod frameworks;
 mod layout;
+mod next_matcher;
+mod nuxt_csurf;
 mod registration;
 mod sveltekit_hooks;
 mod webhook_events;

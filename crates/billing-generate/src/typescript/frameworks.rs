@@ -1,7 +1,7 @@
 //! Framework adapters: the API-call middleware in each framework's idiom, the webhook route
 //! where the framework keeps routes, and their registration.
 
-use billing_changeset::{FileAction, FileChange, FileOrigin};
+use billing_changeset::{FileAction, FileChange, FileOrigin, ManualStep};
 use billing_detect::FrameworkId;
 use serde_json::json;
 
@@ -365,6 +365,7 @@ fn nextjs(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError> {
         );
     }
     if cx.webhooks {
+        next_middleware_lets_webhooks_through(cx, src, output)?;
         if app_router {
             let app_dir = cx
                 .layout
@@ -392,6 +393,57 @@ fn nextjs(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError> {
                 "Spaire webhook API route (pages router, raw body)",
             )?;
         }
+    }
+    Ok(())
+}
+
+/// An existing `middleware.ts` (or Next 16 `proxy.ts`) whose matcher covers the webhook path
+/// gets it excluded; when its matcher cannot be edited safely, a manual step at its line.
+fn next_middleware_lets_webhooks_through(
+    cx: &Ctx<'_, '_>,
+    src: &str,
+    output: &mut Output,
+) -> Result<(), GenerateError> {
+    use super::next_matcher::{MatcherEdit, exclude_webhook};
+    let mut candidates = Vec::new();
+    for dir in [src, ""] {
+        for stem in ["proxy", "middleware"] {
+            for ext in ["ts", "js"] {
+                let file = format!("{dir}{stem}.{ext}");
+                if !candidates.contains(&file) {
+                    candidates.push(file);
+                }
+            }
+        }
+    }
+    for candidate in candidates {
+        let root_path = cx.layout.to_root(&candidate);
+        let Some(source) = read_optional(cx.target.root, &root_path)? else {
+            continue;
+        };
+        match exclude_webhook(&source) {
+            MatcherEdit::Unaffected => {}
+            MatcherEdit::Edited(after) => output.changes.files.push(FileChange {
+                path: root_path,
+                action: FileAction::Modify,
+                origin: FileOrigin::Wired,
+                before: Some(source),
+                after,
+                summary: format!(
+                    "lets Spaire webhooks through: {WEBHOOK_PATH} excluded from the middleware's matcher"
+                ),
+            }),
+            MatcherEdit::Unsafe(line) => output.changes.manual_steps.push(ManualStep {
+                file: root_path,
+                line: Some(line),
+                instructions: format!(
+                    "This middleware's matcher may run it for Spaire's webhook deliveries (POST {WEBHOOK_PATH}: signed, with no session or CSRF token), where an auth redirect or a CSRF check would refuse every delivery. Exclude {WEBHOOK_PATH} from the matcher (or return `NextResponse.next()` for it first)"
+                ),
+                snippet: Some(format!("\"/((?!{}|_next/static|_next/image|favicon.ico).*)\"", ROUTE)),
+            }),
+        }
+        // Next.js runs one middleware file: the first found is the one it loads.
+        break;
     }
     Ok(())
 }
@@ -490,6 +542,7 @@ fn nuxt(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError> {
         )?;
     }
     if cx.webhooks {
+        nuxt_csrf_lets_webhooks_through(cx, output)?;
         let path = format!("{server}/{ROUTE}.post.{}", cx.ext());
         let spec = cx.spec(&path, "webhooks");
         cx.file(
@@ -499,6 +552,41 @@ fn nuxt(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError> {
             json!({ "spec_webhooks": spec }),
             "Spaire webhook server route",
         )?;
+    }
+    Ok(())
+}
+
+/// `nuxt-csurf` refuses POSTs without its token: the webhook path joins its `excludedUrls`.
+fn nuxt_csrf_lets_webhooks_through(
+    cx: &Ctx<'_, '_>,
+    output: &mut Output,
+) -> Result<(), GenerateError> {
+    use super::nuxt_csurf::{CsrfEdit, exclude_webhook};
+    for name in ["nuxt.config.ts", "nuxt.config.js", "nuxt.config.mjs"] {
+        let root_path = cx.layout.to_root(name);
+        let Some(source) = read_optional(cx.target.root, &root_path)? else {
+            continue;
+        };
+        match exclude_webhook(&source) {
+            CsrfEdit::Unaffected => {}
+            CsrfEdit::Edited(after) => output.changes.files.push(FileChange {
+                path: root_path,
+                action: FileAction::Modify,
+                origin: FileOrigin::Wired,
+                before: Some(source),
+                after,
+                summary: format!("lets Spaire webhooks through nuxt-csurf: {WEBHOOK_PATH} in `csurf.excludedUrls`"),
+            }),
+            CsrfEdit::Unsafe(line) => output.changes.manual_steps.push(ManualStep {
+                file: root_path,
+                line: Some(line),
+                instructions: format!(
+                    "nuxt-csurf answers 403 to Spaire's webhook deliveries (POST {WEBHOOK_PATH}, signed, without a CSRF token): add the path to the module's `excludedUrls`"
+                ),
+                snippet: Some(format!("csurf: {{ excludedUrls: ['{WEBHOOK_PATH}'] }}")),
+            }),
+        }
+        break;
     }
     Ok(())
 }

@@ -228,6 +228,7 @@ fn custom_meter(
         kind: MeterKind::Custom,
         preset: None,
         markup: None,
+        paths: None,
     })
 }
 
