@@ -78,3 +78,28 @@ fn an_existing_sveltekit_handle_is_merged_with_sequence() {
     assert!(!stdout.contains("Manual steps:"), "{stdout}");
     insta::assert_snapshot!(diff);
 }
+
+#[test]
+fn a_next_proxy_matcher_lets_the_webhook_through() {
+    let (diff, _) = planned_diff("reach-next-proxy", "proxy.ts");
+    insta::assert_snapshot!(diff);
+}
+
+#[test]
+fn nuxt_csurf_excludes_the_webhook_and_paths_choose_what_is_billed() {
+    let (diff, stdout) = planned_diff("reach-nuxt-csurf", "nuxt.config.ts");
+    // Nuxt 4 (`app/` srcDir): the server directory stays at the root.
+    assert!(
+        stdout.contains("+++ b/server/middleware/spaire-api-calls.ts"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("+++ b/server/api/webhooks/spaire.post.ts"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("+const API_PATHS: readonly string[] = [\"/api/v1/\"];"),
+        "{stdout}"
+    );
+    insta::assert_snapshot!(diff);
+}
