@@ -437,7 +437,7 @@ fn next_middleware_lets_webhooks_through(
                 file: root_path,
                 line: Some(line),
                 instructions: format!(
-                    "This middleware's matcher may run it for Spaire's webhook deliveries (POST {WEBHOOK_PATH}: signed, with no session or CSRF token), where an auth redirect or a CSRF check would refuse every delivery. Exclude {WEBHOOK_PATH} from the matcher (or return `NextResponse.next()` for it first)"
+                    "This middleware's matcher may run it for Spaire's webhook deliveries to {WEBHOOK_PATH} (signed, with no session or CSRF token), where an auth redirect or a CSRF check would refuse every delivery. Exclude {WEBHOOK_PATH} from the matcher (or return `NextResponse.next()` for it first)"
                 ),
                 snippet: Some(format!("\"/((?!{}|_next/static|_next/image|favicon.ico).*)\"", ROUTE)),
             }),
@@ -581,7 +581,7 @@ fn nuxt_csrf_lets_webhooks_through(
                 file: root_path,
                 line: Some(line),
                 instructions: format!(
-                    "nuxt-csurf answers 403 to Spaire's webhook deliveries (POST {WEBHOOK_PATH}, signed, without a CSRF token): add the path to the module's `excludedUrls`"
+                    "nuxt-csurf answers 403 to Spaire's webhook deliveries to {WEBHOOK_PATH} (signed, without a CSRF token): add the path to the module's `excludedUrls`"
                 ),
                 snippet: Some(format!("csurf: {{ excludedUrls: ['{WEBHOOK_PATH}'] }}")),
             }),
