@@ -304,6 +304,30 @@ AUTO_REGISTERED = re.compile(
     r"(^|/)(server/middleware/[^/]+\.(ts|js)|src/hooks\.server\.(ts|js)|(src/)?middleware\.(ts|js)|"
     r"config/initializers/[^/]+\.rb)$")
 
+# `fastify.register(AutoLoad, { dir: path.join(__dirname, 'plugins/external') })`: the folder
+# (relative to the file) whose files @fastify/autoload registers as plugins.
+AUTOLOAD_DIR = re.compile(r"register\(\s*(\w+)\s*,\s*\{[^}]*?dir:[^'\"]*['\"]\.?/?([\w/-]+)['\"]", re.S)
+
+
+def autoloaded(work: Path, created_file: str) -> bool:
+    """Whether a pre-existing file autoloads the folder `created_file` was created in."""
+    folder = str(Path(created_file).parent)
+    for src in work.rglob("*"):
+        if "node_modules" in src.parts or src.suffix not in {".ts", ".js", ".mjs", ".cjs"} or not src.is_file():
+            continue
+        try:
+            text = src.read_text(errors="replace")
+        except OSError:
+            continue
+        if "@fastify/autoload" not in text:
+            continue
+        base = src.parent.relative_to(work)
+        for m in AUTOLOAD_DIR.finditer(text):
+            if str((base / m.group(2)).as_posix()).strip("./") == folder.strip("./"):
+                return True
+    return False
+
+
 FILE_ROUTED = re.compile(
     r"(^|/)(app/.*route\.(ts|js|mjs)|pages/api/.*\.(ts|js)|src/routes/.*\+server\.(ts|js)|"
     r"server/(api|routes)/.*\.(ts|js)|src/pages/.*\.(ts|js)|app/routes/.*\.(ts|tsx|js))$")
@@ -349,6 +373,9 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
         registered = [p for p, d in entry_edits.items()
                       if re.search(r"api.?calls|ApiCall|api_call", d, re.I)]
         registered += [p for p in created if AUTO_REGISTERED.search(p)]
+        registered += [p for p in created if "/plugins/" in f"/{p}" and p not in registered
+                       and re.search(r"api.?calls|ApiCall", (work / p).read_text(errors="replace"))
+                       and autoloaded(work, p)]
         listed = re.search(r"api.?call|withApiCalls|middleware|Handle\b", json.dumps(steps), re.I)
         api_calls = {"state": "registered" if registered else "manual" if listed else "silent",
                      "files": registered}
@@ -383,6 +410,8 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
     if project["answers"].get("webhooks"):
         routed = [p for p in created if "webhook" in p.lower() and FILE_ROUTED.search(p)]
         mounted = [p for p, d in entry_edits.items() if reaches(d, r"webhook")]
+        mounted += [p for p in created if "/plugins/" in f"/{p}" and "webhook" in gen_text.get(p, "").lower()
+                    and autoloaded(work, p)]
         listed = reaches(json.dumps(steps), r"webhook")
         # A created route file is only registered if the tool does not itself ask the user to
         # register a webhook route (React Router 7's explicit app/routes.ts config).

@@ -89,6 +89,19 @@ class ClassifierTest(unittest.TestCase):
         for p in ["lib/spaire/next.ts", "src/lib/server/spaire/sveltekit.ts"]:
             self.assertIsNone(run.AUTO_REGISTERED.search(p), p)
 
+    def test_fastify_autoloaded_plugin_folder(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            work = Path(d)
+            (work / "src/plugins/external").mkdir(parents=True)
+            (work / "src/app.ts").write_text(
+                "import fastifyAutoload from '@fastify/autoload'\n"
+                "await fastify.register(fastifyAutoload, {\n"
+                "  dir: path.join(import.meta.dirname, 'plugins/external'),\n  options: {}\n})\n")
+            self.assertTrue(run.autoloaded(work, "src/plugins/external/spaire-billing.ts"))
+            self.assertFalse(run.autoloaded(work, "src/plugins/app/spaire-billing.ts"))
+            self.assertFalse(run.autoloaded(work, "plugins/external/spaire-billing.ts"))
+
     def test_file_routed_webhook_paths(self):
         for p in ["app/api/webhooks/spaire/route.ts", "pages/api/webhooks/spaire.ts",
                   "src/routes/api/webhooks/spaire/+server.ts", "server/api/webhooks/spaire.post.ts"]:

@@ -348,6 +348,7 @@ mod tests {
             kind: MeterKind::Custom,
             preset: None,
             markup: None,
+            paths: None,
         };
         let plan: BillingPlan = serde_json::from_value(serde_json::json!({
             "environment": "local", "project": {"path": "."}, "customer": {"from": "session"},

@@ -10,11 +10,15 @@
 //!   otherwise a manual step saying exactly what to add;
 //! - `.env.example` variable names, and the `@spaire/sdk` install when it is missing.
 
+mod autoload;
 pub(crate) mod context;
 mod env_files;
 mod frameworks;
 mod layout;
+mod next_matcher;
+mod nuxt_csurf;
 mod registration;
+mod sveltekit_hooks;
 mod toolchain;
 mod webhook_events;
 

@@ -96,6 +96,10 @@ pub struct Meter {
     /// the decimal text of the plan file; absent means 1 (the cost itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub markup: Option<String>,
+    /// `api-calls` only: the URL path prefixes whose successful requests are billed
+    /// (`paths = ["/api/"]`); absent means the framework's default (docs/metering.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths: Option<Vec<String>>,
 }
 
 impl Meter {

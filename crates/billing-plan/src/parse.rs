@@ -554,17 +554,22 @@ impl Walker<'_> {
                 Some(presets::CUSTOM) => true,
                 Some(id) => {
                     let cost = id == billing_vocab::meter::LLM_COST_PRESET;
+                    let api = id == MeterKind::ApiCalls.as_str();
                     let allowed: &[&str] = if cost {
                         &["preset", "markup"]
+                    } else if api {
+                        &["preset", "paths"]
                     } else {
                         &["preset"]
                     };
                     self.keys(table, &p, allowed);
                     let markup = if cost { self.markup(table, &p) } else { None };
+                    let paths = if api { self.api_paths(table, &p) } else { None };
                     match presets::preset(id) {
                         Some(preset) => {
                             for mut m in preset.meters {
                                 m.markup.clone_from(&markup);
+                                m.paths.clone_from(&paths);
                                 meters.push(m);
                                 origins.push(MeterOrigin {
                                     path: p.clone(),
@@ -635,6 +640,56 @@ impl Walker<'_> {
         text
     }
 
+    /// `paths = ["/api/"]` on the `api-calls` preset: URL path prefixes, each starting with
+    /// `/`, in plain URL characters (they are written into generated code).
+    fn api_paths(&mut self, table: &dyn TableLike, p: &str) -> Option<Vec<String>> {
+        let item = table.get("paths")?;
+        let path = format!("{p}.paths");
+        let fix = "write e.g. `paths = [\"/api/\"]` (path prefixes, each starting with `/`)";
+        let Some(array) = item.as_array() else {
+            let span = item.span();
+            self.error(
+                &path,
+                span,
+                format!("expected an array of path prefixes, {}", describe(item)),
+                fix,
+            );
+            return None;
+        };
+        let mut out = Vec::new();
+        for (i, v) in array.iter().enumerate() {
+            let valid = v.as_str().filter(|s| {
+                s.starts_with('/')
+                    && s.len() <= 200
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "/-_.~:@".contains(c))
+            });
+            match valid {
+                Some(s) => out.push(s.to_owned()),
+                None => {
+                    let span = v.span();
+                    self.error(
+                        &format!("{path}[{i}]"),
+                        span,
+                        format!("expected a path prefix starting with `/` in URL characters, found `{v}`"),
+                        fix,
+                    );
+                    return None;
+                }
+            }
+        }
+        if out.is_empty() {
+            self.error(
+                &path,
+                item.span(),
+                "expected at least one path prefix".to_owned(),
+                fix,
+            );
+            return None;
+        }
+        Some(out)
+    }
+
     fn custom_meter(
         &mut self,
         table: &dyn TableLike,
@@ -685,6 +740,7 @@ impl Walker<'_> {
             kind: MeterKind::Custom,
             preset: None,
             markup: None,
+            paths: None,
         })
     }
 
@@ -939,6 +995,30 @@ mod tests {
         );
         let text = error("[[meters]]\npreset = \"api-calls\"\nmarkup = 1.2\n");
         assert!(text.contains("meters[0].markup: unknown key"), "{text}");
+    }
+
+    #[test]
+    fn api_calls_take_billed_path_prefixes_and_write_them_back() {
+        let source = "[[meters]]\npreset = \"api-calls\"\npaths = [\"/api/\", \"/v1/\"]\n";
+        let plan = parse("p", source).unwrap();
+        assert_eq!(
+            plan.meters[0].paths.as_deref(),
+            Some(&["/api/".to_owned(), "/v1/".to_owned()][..])
+        );
+        let written = crate::write::render(&plan, None).unwrap();
+        assert!(
+            written.contains("preset = \"api-calls\"\npaths = [\"/api/\", \"/v1/\"]\n"),
+            "{written}"
+        );
+        assert_eq!(parse("p", &written).unwrap(), plan);
+        for bad in ["\"/api/\"", "[\"api\"]", "[\"/a\\\"b\"]", "[]"] {
+            let text = error(&format!(
+                "[[meters]]\npreset = \"api-calls\"\npaths = {bad}\n"
+            ));
+            assert!(text.contains("meters[0].paths"), "{bad}: {text}");
+        }
+        let text = error("[[meters]]\npreset = \"storage\"\npaths = [\"/api/\"]\n");
+        assert!(text.contains("meters[0].paths: unknown key"), "{text}");
     }
 
     #[test]

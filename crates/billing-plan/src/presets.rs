@@ -41,6 +41,7 @@ impl Preset {
                     kind: m.kind,
                     preset: Some(spec.id.to_owned()),
                     markup: None,
+                    paths: None,
                 })
                 .collect(),
         }

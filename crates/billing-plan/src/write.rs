@@ -226,6 +226,7 @@ fn meter_entries(meters: &[Meter]) -> Vec<Table> {
                 used.iter()
                     .map(|u| Meter {
                         markup: None,
+                        paths: None,
                         ..u.clone()
                     })
                     .eq(preset.meters.iter().cloned())
@@ -235,6 +236,9 @@ fn meter_entries(meters: &[Meter]) -> Vec<Table> {
             t["preset"] = value(preset.id);
             if let Some(markup) = &m.markup {
                 t["markup"] = markup_value(markup);
+            }
+            if let Some(paths) = &m.paths {
+                t["paths"] = value(Array::from_iter(paths.iter().map(String::as_str)));
             }
             out.push(t);
             i += preset.meters.len();

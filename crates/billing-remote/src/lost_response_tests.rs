@@ -103,6 +103,7 @@ fn plan() -> BillingPlan {
             kind: MeterKind::ApiCalls,
             preset: None,
             markup: None,
+            paths: None,
         }],
         prices: vec![MeteredPrice {
             meter: "api-calls".into(),

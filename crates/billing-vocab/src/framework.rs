@@ -153,7 +153,7 @@ frameworks! {
         packages: ["fastify"],
         files: [],
         markers: ["fastify"],
-        templates: ["typescript/frameworks/fastify.ts.j2"],
+        templates: ["typescript/frameworks/fastify.ts.j2", "typescript/frameworks/fastify-autoload.ts.j2"],
     }
     Hono {
         id: "hono", name: "Hono", family: Js, capabilities: HTTP,

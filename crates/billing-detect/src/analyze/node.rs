@@ -7,7 +7,7 @@ use super::common::{
     FrameworkBuilder, NODE_INTEGRATIONS, dep_evidence, evidence, integrations, route_export,
 };
 use super::sources::package_sources;
-use crate::callsites::typescript;
+use crate::callsites::{Construction, typescript};
 use crate::manifest::Dependency;
 use crate::manifest::node::PackageJson;
 use crate::manifest::tsconfig::Resolver;
@@ -184,6 +184,7 @@ pub fn analyze(scan: &mut Scan<'_>, input: &NodeInput<'_>) -> Package {
             is_entry(rel) || route_dirs.iter().any(|d| rel.starts_with(d.as_str()))
         });
         let mut skipped = 0usize;
+        let mut entry_ranks: Vec<(FrameworkId, i32)> = Vec::new();
         for file in &sources {
             let Some(src) = scan.read_source(file) else {
                 skipped += 1;
@@ -224,9 +225,14 @@ pub fn analyze(scan: &mut Scan<'_>, input: &NodeInput<'_>) -> Package {
                 };
                 if let Some(b) = builders.iter_mut().find(|b| b.id == id) {
                     b.confirm(evidence(file, Some(c.line), line_text(&src, c.line)));
-                    if b.details.entry_file.is_none() {
+                    // The app that serves requests, not a sub-router or an error fallback.
+                    let rank = entry_rank(rel, &src, c, input.pkg);
+                    let best = entry_ranks.iter().find(|(f, _)| *f == id).map(|(_, r)| *r);
+                    if b.details.entry_file.is_none() || best.is_some_and(|best| rank > best) {
                         b.details.entry_file = Some(file.clone());
                         b.details.app_variable = c.variable.clone();
+                        entry_ranks.retain(|(f, _)| *f != id);
+                        entry_ranks.push((id, rank));
                     }
                 }
             }
@@ -262,10 +268,19 @@ pub fn analyze(scan: &mut Scan<'_>, input: &NodeInput<'_>) -> Package {
         .iter()
         .map(|f| join_rel(dir, f))
         .find(|f| scan.inv.has_file(f));
-    let typescript = tsconfig_file
+    // A `tsconfig.json` that only type-checks JavaScript (`allowJs` + `checkJs`, no `.ts`
+    // file anywhere) is a JavaScript project: generated `.ts` files could not be `require`d.
+    let has_ts_source = scan.inv.files_under(dir).any(|f| {
+        [".ts", ".tsx", ".mts", ".cts"]
+            .iter()
+            .any(|ext| f.ends_with(ext))
+            && !f.ends_with(".d.ts")
+    });
+    let typescript = (tsconfig_file
         .as_deref()
         .is_some_and(|f| f.ends_with("tsconfig.json"))
-        || find_dep("typescript").is_some();
+        || find_dep("typescript").is_some())
+        && has_ts_source;
     let mut aliases: Vec<Alias> = Vec::new();
     let mut ts_module: Option<String> = None;
     if let Some(cfg) = &tsconfig_file {
@@ -357,6 +372,59 @@ fn installed_version(scan: &mut Scan<'_>, dir: &str, name: &str, spec: &str) -> 
         return v.to_owned();
     }
     spec.to_owned()
+}
+
+/// How much a construction looks like the app requests reach: served or exported from its
+/// file (`app.listen(`, `export default app`, `serve({ fetch: app.fetch })`, `return app`),
+/// and the file named by `package.json` (`main`, a script such as `wrangler dev src/index.ts`).
+/// An app built in a `catch` clause is an error fallback and ranks below everything else.
+fn entry_rank(rel: &str, src: &str, c: &Construction, pkg: &PackageJson) -> i32 {
+    if c.in_fallback {
+        return -10;
+    }
+    let mut rank = 0;
+    if let Some(var) = c.variable.as_deref() {
+        let served = [
+            format!("{var}.listen("),
+            format!("{var}.fetch"),
+            format!("export default {var}"),
+            format!("module.exports = {var}"),
+            format!("serve({var}"),
+            format!("handle({var}"),
+        ]
+        .iter()
+        .any(|needle| contains_word(src, needle));
+        if served {
+            rank += 2;
+        } else if contains_word(src, &format!("return {var}"))
+            || contains_word(src, &format!("export {{ {var}"))
+            || src.contains(&format!("export const {var} "))
+        {
+            rank += 1;
+        }
+    }
+    let stem = rel.rsplit_once('.').map_or(rel, |(stem, _)| stem);
+    let named = |text: &str| {
+        text.split(|ch: char| ch.is_whitespace() || ch == '"' || ch == '\'')
+            .any(|word| {
+                let word = word.trim_start_matches("./");
+                word.rsplit_once('.').map_or(word, |(s, _)| s) == stem
+            })
+    };
+    if pkg.main.as_deref().is_some_and(named) || pkg.scripts.iter().any(|(_, cmd)| named(cmd)) {
+        rank += 2;
+    }
+    rank
+}
+
+/// `needle` occurs in `src` not followed by an identifier character (`app` but not `apps`).
+fn contains_word(src: &str, needle: &str) -> bool {
+    src.match_indices(needle).any(|(at, _)| {
+        src[at + needle.len()..]
+            .chars()
+            .next()
+            .is_none_or(|ch| !(ch.is_alphanumeric() || ch == '_' || ch == '$'))
+    })
 }
 
 fn is_entry(rel: &str) -> bool {

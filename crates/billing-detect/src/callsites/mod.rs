@@ -17,6 +17,8 @@ pub struct Construction {
     pub line: u32,
     /// Variable it is assigned to, when it is.
     pub variable: Option<String>,
+    /// Built inside a `catch` clause: an error fallback, not the app that serves requests.
+    pub in_fallback: bool,
 }
 
 /// Calls every node under `root` (pre-order, iterative so deep nesting cannot overflow).

@@ -284,6 +284,7 @@ pub fn analyze(src: &str) -> Findings {
                     imported,
                     line,
                     variable,
+                    in_fallback: false,
                 });
                 return;
             }

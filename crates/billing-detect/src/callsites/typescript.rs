@@ -212,12 +212,16 @@ pub fn analyze(file: &str, src: &str) -> Findings {
                 });
                 return;
             }
-            let base = module.split('/').next().unwrap_or(&module);
+            let base = match (module.as_str(), imported.as_str()) {
+                // `new OpenAPIHono()` is a Hono app (a subclass with OpenAPI routes).
+                ("@hono/zod-openapi", "OpenAPIHono") => "hono",
+                _ => module.split('/').next().unwrap_or(&module),
+            };
             let constructs = matches!(
                 (base, imported.as_str(), is_new),
                 ("express", "default", false)
                     | ("fastify", "default" | "fastify" | "Fastify", false)
-                    | ("hono", "Hono", true)
+                    | ("hono", "Hono" | "OpenAPIHono", true)
                     | ("elysia", "Elysia", true)
             );
             if constructs {
@@ -226,6 +230,7 @@ pub fn analyze(file: &str, src: &str) -> Findings {
                     imported,
                     line,
                     variable: assigned_variable(node, src),
+                    in_fallback: inside_catch(node),
                 });
                 return;
             }
@@ -354,6 +359,18 @@ fn require_target(value: Node<'_>, src: &str) -> Option<String> {
 }
 
 /// `const app = new Hono().basePath("/api")` → "app".
+/// Whether `node` sits in a `catch` clause (an error-fallback app, never the real one).
+fn inside_catch(node: Node<'_>) -> bool {
+    let mut current = node;
+    while let Some(parent) = current.parent() {
+        if parent.kind() == "catch_clause" {
+            return true;
+        }
+        current = parent;
+    }
+    false
+}
+
 fn assigned_variable(node: Node<'_>, src: &str) -> Option<String> {
     let mut current = node;
     while let Some(parent) = current.parent() {

@@ -40,6 +40,8 @@ pub struct Context {
     pub webhooks: bool,
     pub api_calls: bool,
     pub webhook_path: &'static str,
+    /// Path prefixes API-call metering bills (`isBilledApiCall` in the usage module).
+    pub api_paths: Vec<String>,
     pub webhook_cases: Vec<WebhookCase>,
     pub webhook_handler_names: Vec<String>,
     /// Largest batch the recorder sends ([`crate::delivery::max_batch_size`]).
@@ -126,6 +128,7 @@ pub fn usage_exports(plan: &BillingPlan) -> Vec<&'static str> {
     }
     if has(MeterKind::ApiCalls) {
         exports.push("recordApiCall");
+        exports.push("isBilledApiCall");
     }
     if has(MeterKind::Storage) {
         exports.extend(["recordStorageUpload", "byteLengthOf"]);
@@ -225,11 +228,34 @@ impl Context {
             webhooks: plan.webhooks.is_some(),
             api_calls: plan.meters.iter().any(|m| m.kind == MeterKind::ApiCalls),
             webhook_path: WEBHOOK_PATH,
+            api_paths: api_paths(plan, layout.framework),
             webhook_handler_names: webhook_cases.iter().map(|c| c.handler.clone()).collect(),
             max_batch_size: crate::delivery::max_batch_size(plan),
             webhook_cases,
         }
     }
+}
+
+/// The `paths` of the plan's `api-calls` meter, else the framework's default: `/api/` where
+/// one middleware sees every page view, asset and API request alike (Nuxt, SvelteKit, Astro);
+/// `/` for API servers and for wrappers the user puts on each billed handler (Express,
+/// Fastify, Hono, Elysia, Next.js, Remix, functions). Pages, files and redirects are never
+/// billed whatever the prefix (`isBilledApiCall`).
+fn api_paths(plan: &BillingPlan, framework: Option<billing_detect::FrameworkId>) -> Vec<String> {
+    use billing_detect::FrameworkId as F;
+    if let Some(paths) = plan
+        .meters
+        .iter()
+        .find(|m| m.kind == MeterKind::ApiCalls)
+        .and_then(|m| m.paths.clone())
+    {
+        return paths;
+    }
+    let default = match framework {
+        Some(F::Nuxt | F::Sveltekit | F::Astro) => "/api/",
+        _ => "/",
+    };
+    vec![default.to_owned()]
 }
 
 #[cfg(test)]

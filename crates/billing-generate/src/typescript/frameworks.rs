@@ -1,7 +1,7 @@
 //! Framework adapters: the API-call middleware in each framework's idiom, the webhook route
 //! where the framework keeps routes, and their registration.
 
-use billing_changeset::{FileAction, FileChange, FileOrigin};
+use billing_changeset::{FileAction, FileChange, FileOrigin, ManualStep};
 use billing_detect::FrameworkId;
 use serde_json::json;
 
@@ -145,17 +145,27 @@ fn server_app(cx: &Ctx<'_, '_>, id: FrameworkId, output: &mut Output) -> Result<
         .as_deref()
         .and_then(|file| cx.layout.to_package(file).map(|rel| (file, rel)));
     let app_variable = details.app_variable.as_deref().unwrap_or("app");
+    if id == FrameworkId::Fastify
+        && fastify_autoload_plugin(
+            cx,
+            entry.as_ref().map(|(_, rel)| rel.as_str()),
+            &names,
+            output,
+        )?
+    {
+        return Ok(());
+    }
     if let Some((entry_root, entry_rel)) = &entry {
         let specifier = cx.spec(entry_rel, stem);
-        let registration = Registration {
-            framework: id,
-            app_variable,
-            adapter_specifier: &specifier,
-            esm_syntax: cx.layout.esm_syntax,
-            api_calls: cx.api_calls,
-            webhooks: cx.webhooks,
-        };
         if let Some(source) = read_optional(cx.target.root, entry_root)? {
+            let registration = Registration {
+                framework: id,
+                app_variable,
+                adapter_specifier: &specifier,
+                esm_syntax: entry_uses_esm(entry_rel, &source, cx.layout.esm_syntax),
+                api_calls: cx.api_calls,
+                webhooks: cx.webhooks,
+            };
             if names.iter().any(|name| source.contains(name)) {
                 return Ok(());
             }
@@ -193,6 +203,84 @@ fn server_app(cx: &Ctx<'_, '_>, id: FrameworkId, output: &mut Output) -> Result<
         )),
     );
     Ok(())
+}
+
+/// A Fastify app that autoloads a `plugins` folder gets billing as one more plugin file
+/// there (registered on the whole app, before the autoloaded routes). Looks in the app
+/// plugin files next to the entry (`app.ts` for `server.ts`, the fastify-cli layout).
+fn fastify_autoload_plugin(
+    cx: &Ctx<'_, '_>,
+    entry: Option<&str>,
+    names: &[&str],
+    output: &mut Output,
+) -> Result<bool, GenerateError> {
+    let entry_dir = entry
+        .and_then(|e| e.rsplit_once('/').map(|(dir, _)| dir))
+        .unwrap_or("");
+    let mut candidates: Vec<String> = entry.map(str::to_owned).into_iter().collect();
+    for dir in [entry_dir, "src", ""] {
+        for ext in ["ts", "js", "mjs", "cjs"] {
+            let file = if dir.is_empty() {
+                format!("app.{ext}")
+            } else {
+                format!("{dir}/app.{ext}")
+            };
+            if !candidates.contains(&file) {
+                candidates.push(file);
+            }
+        }
+    }
+    for candidate in candidates {
+        let Some(source) = read_optional(cx.target.root, &cx.layout.to_root(&candidate))? else {
+            continue;
+        };
+        let Some(plugins) = super::autoload::plugins_dir(&source) else {
+            continue;
+        };
+        let dir = candidate.rsplit_once('/').map_or("", |(dir, _)| dir);
+        let folder = if dir.is_empty() {
+            plugins
+        } else {
+            format!("{dir}/{plugins}")
+        };
+        let path = format!("{folder}/spaire-billing.{}", cx.ext());
+        if cx.exists(&path)? {
+            return Ok(false);
+        }
+        let spec = cx.spec(&path, "fastify");
+        cx.file(
+            output,
+            path,
+            "fastify-autoload",
+            json!({ "names": names.join(", "), "spec_adapter": spec }),
+            "autoloaded Fastify plugin: registers API-call metering and the webhook route",
+        )?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// The import syntax the entry file itself uses: a CommonJS `server.js` gets `require` even
+/// in a package whose other files are ES modules (and the other way round); TypeScript
+/// files always take `import` (the compiler emits what the package needs).
+fn entry_uses_esm(file: &str, source: &str, package_default: bool) -> bool {
+    let ext = file.rsplit_once('.').map_or("", |(_, ext)| ext);
+    match ext {
+        "ts" | "tsx" | "mts" | "mjs" => true,
+        "cjs" | "cts" => false,
+        _ => {
+            let esm = source.lines().any(|line| {
+                let line = line.trim_start();
+                line.starts_with("import ") || line.starts_with("export ")
+            });
+            let cjs = source.contains("require(") || source.contains("module.exports");
+            match (esm, cjs) {
+                (true, _) => true,
+                (false, true) => false,
+                (false, false) => package_default,
+            }
+        }
+    }
 }
 
 fn registration_snippet(id: FrameworkId, app: &str, api_calls: bool, webhooks: bool) -> String {
@@ -277,6 +365,7 @@ fn nextjs(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError> {
         );
     }
     if cx.webhooks {
+        next_middleware_lets_webhooks_through(cx, src, output)?;
         if app_router {
             let app_dir = cx
                 .layout
@@ -308,6 +397,57 @@ fn nextjs(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError> {
     Ok(())
 }
 
+/// An existing `middleware.ts` (or Next 16 `proxy.ts`) whose matcher covers the webhook path
+/// gets it excluded; when its matcher cannot be edited safely, a manual step at its line.
+fn next_middleware_lets_webhooks_through(
+    cx: &Ctx<'_, '_>,
+    src: &str,
+    output: &mut Output,
+) -> Result<(), GenerateError> {
+    use super::next_matcher::{MatcherEdit, exclude_webhook};
+    let mut candidates = Vec::new();
+    for dir in [src, ""] {
+        for stem in ["proxy", "middleware"] {
+            for ext in ["ts", "js"] {
+                let file = format!("{dir}{stem}.{ext}");
+                if !candidates.contains(&file) {
+                    candidates.push(file);
+                }
+            }
+        }
+    }
+    for candidate in candidates {
+        let root_path = cx.layout.to_root(&candidate);
+        let Some(source) = read_optional(cx.target.root, &root_path)? else {
+            continue;
+        };
+        match exclude_webhook(&source) {
+            MatcherEdit::Unaffected => {}
+            MatcherEdit::Edited(after) => output.changes.files.push(FileChange {
+                path: root_path,
+                action: FileAction::Modify,
+                origin: FileOrigin::Wired,
+                before: Some(source),
+                after,
+                summary: format!(
+                    "lets Spaire webhooks through: {WEBHOOK_PATH} excluded from the middleware's matcher"
+                ),
+            }),
+            MatcherEdit::Unsafe(line) => output.changes.manual_steps.push(ManualStep {
+                file: root_path,
+                line: Some(line),
+                instructions: format!(
+                    "This middleware's matcher may run it for Spaire's webhook deliveries to {WEBHOOK_PATH} (signed, with no session or CSRF token), where an auth redirect or a CSRF check would refuse every delivery. Exclude {WEBHOOK_PATH} from the matcher (or return `NextResponse.next()` for it first)"
+                ),
+                snippet: Some(format!("\"/((?!{}|_next/static|_next/image|favicon.ico).*)\"", ROUTE)),
+            }),
+        }
+        // Next.js runs one middleware file: the first found is the one it loads.
+        break;
+    }
+    Ok(())
+}
+
 fn sveltekit(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError> {
     if cx.api_calls {
         let adapter = cx.layout.module_file("sveltekit");
@@ -323,16 +463,42 @@ fn sveltekit(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError>
             "src/hooks.server.{}",
             if cx.ext() == "ts" { "js" } else { "ts" }
         );
-        if cx.exists(&hooks)? || cx.exists(&other)? {
-            manual(
-                output,
-                cx.layout.to_root(&hooks),
-                format!(
-                    "Add `spaireHandle` from `{}` to your handle: `export const handle = sequence(spaireHandle, handle)` (sequence from @sveltejs/kit/hooks)",
-                    cx.spec(&hooks, "sveltekit")
-                ),
-                None,
-            );
+        let existing = if cx.exists(&hooks)? {
+            Some(hooks.clone())
+        } else if cx.exists(&other)? {
+            Some(other.clone())
+        } else {
+            None
+        };
+        if let Some(existing) = existing {
+            let root_path = cx.layout.to_root(&existing);
+            let source = read_optional(cx.target.root, &root_path)?.unwrap_or_default();
+            let spec = cx.spec(&existing, "sveltekit");
+            if source.contains("spaireHandle") {
+                // Registered already (a previous apply, or by hand).
+            } else if let Some(after) =
+                super::sveltekit_hooks::merge_handle(&source, &spec, cx.layout.esm_syntax)
+            {
+                output.changes.files.push(FileChange {
+                    path: root_path,
+                    action: FileAction::Modify,
+                    origin: FileOrigin::Wired,
+                    before: Some(source),
+                    after,
+                    summary: "runs `spaireHandle` before your handle with `sequence(...)`"
+                        .to_owned(),
+                });
+            } else {
+                manual(
+                    output,
+                    root_path,
+                    format!(
+                        "Add `spaireHandle` from `{}` to your handle: `export const handle = sequence(spaireHandle, handle)` (sequence from @sveltejs/kit/hooks)",
+                        spec
+                    ),
+                    None,
+                );
+            }
         } else {
             let spec = cx.spec(&hooks, "sveltekit");
             cx.file(
@@ -376,6 +542,7 @@ fn nuxt(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError> {
         )?;
     }
     if cx.webhooks {
+        nuxt_csrf_lets_webhooks_through(cx, output)?;
         let path = format!("{server}/{ROUTE}.post.{}", cx.ext());
         let spec = cx.spec(&path, "webhooks");
         cx.file(
@@ -385,6 +552,41 @@ fn nuxt(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError> {
             json!({ "spec_webhooks": spec }),
             "Spaire webhook server route",
         )?;
+    }
+    Ok(())
+}
+
+/// `nuxt-csurf` refuses POSTs without its token: the webhook path joins its `excludedUrls`.
+fn nuxt_csrf_lets_webhooks_through(
+    cx: &Ctx<'_, '_>,
+    output: &mut Output,
+) -> Result<(), GenerateError> {
+    use super::nuxt_csurf::{CsrfEdit, exclude_webhook};
+    for name in ["nuxt.config.ts", "nuxt.config.js", "nuxt.config.mjs"] {
+        let root_path = cx.layout.to_root(name);
+        let Some(source) = read_optional(cx.target.root, &root_path)? else {
+            continue;
+        };
+        match exclude_webhook(&source) {
+            CsrfEdit::Unaffected => {}
+            CsrfEdit::Edited(after) => output.changes.files.push(FileChange {
+                path: root_path,
+                action: FileAction::Modify,
+                origin: FileOrigin::Wired,
+                before: Some(source),
+                after,
+                summary: format!("lets Spaire webhooks through nuxt-csurf: {WEBHOOK_PATH} in `csurf.excludedUrls`"),
+            }),
+            CsrfEdit::Unsafe(line) => output.changes.manual_steps.push(ManualStep {
+                file: root_path,
+                line: Some(line),
+                instructions: format!(
+                    "nuxt-csurf answers 403 to Spaire's webhook deliveries to {WEBHOOK_PATH} (signed, without a CSRF token): add the path to the module's `excludedUrls`"
+                ),
+                snippet: Some(format!("csurf: {{ excludedUrls: ['{WEBHOOK_PATH}'] }}")),
+            }),
+        }
+        break;
     }
     Ok(())
 }

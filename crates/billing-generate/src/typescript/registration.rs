@@ -88,88 +88,136 @@ impl Registration<'_> {
         {
             return None;
         }
-        let with_registration = match self.framework {
-            FrameworkId::Elysia => self.chain_into_elysia(source)?,
-            _ => self.insert_after_construction(source)?,
-        };
+        let with_registration = self.insert_after_construction(source)?;
         Some(insert_import(&with_registration, &self.import_line()))
     }
 
     fn constructor_patterns(&self) -> &'static [&'static str] {
         match self.framework {
-            FrameworkId::Express => &["express()"],
+            FrameworkId::Express => &["express("],
             FrameworkId::Fastify => &["Fastify(", "fastify("],
-            FrameworkId::Hono => &["new Hono("],
+            FrameworkId::Hono => &[
+                "new Hono(",
+                "new Hono<",
+                "new OpenAPIHono(",
+                "new OpenAPIHono<",
+            ],
+            FrameworkId::Elysia => &["new Elysia(", "new Elysia<"],
             _ => &[],
         }
     }
 
-    fn insert_after_construction(&self, source: &str) -> Option<String> {
-        let lines: Vec<&str> = source.split_inclusive('\n').collect();
+    /// `.use(...)` calls chained right after the constructor: `new Hono().use(...)`.
+    fn chain_calls(&self) -> Option<String> {
+        let mut uses = String::new();
+        match self.framework {
+            FrameworkId::Hono => {
+                if self.api_calls {
+                    uses.push_str(".use(\"*\", spaireApiCalls())");
+                }
+                if self.webhooks {
+                    uses.push_str(".route(\"/\", spaireWebhooks)");
+                }
+            }
+            FrameworkId::Elysia => {
+                if self.api_calls {
+                    uses.push_str(".use(spaireApiCalls)");
+                }
+                if self.webhooks {
+                    uses.push_str(".use(spaireWebhooks)");
+                }
+            }
+            // `express().use(...)` chains are rare; a statement after them is not safe.
+            _ => return None,
+        }
+        Some(uses)
+    }
+
+    /// Byte offset of the constructor call that builds the app: the one assigned to the app
+    /// variable (`const app = express(`, `app = new Hono<Env>(`), else the first one.
+    fn construction_start(&self, source: &str) -> Option<usize> {
         let app = self.app_variable;
-        let index = lines.iter().position(|line| {
-            let code = line.trim();
-            let code = code.strip_prefix("export ").unwrap_or(code);
-            let declares = ["const ", "let ", "var ", ""].iter().any(|kw| {
-                code.strip_prefix(kw).is_some_and(|rest| {
-                    rest.strip_prefix(app)
-                        .is_some_and(|r| r.trim_start().starts_with('=') || r.starts_with(':'))
-                })
-            });
-            declares && self.constructor_patterns().iter().any(|p| code.contains(p))
-        })?;
-        let line = lines[index];
-        // Only single-line constructions: `const app = express();`, `const app = Fastify({ logger: true });`.
-        let code = line.trim_end();
-        if !(code.ends_with(';') || code.ends_with(')')) || paren_balance(code) != 0 {
+        let mut first = None;
+        let mut offset = 0;
+        for line in source.split_inclusive('\n') {
+            for pattern in self.constructor_patterns() {
+                let Some(at) = line.find(pattern) else {
+                    continue;
+                };
+                first.get_or_insert(offset + at);
+                let before = line[..at].trim_end();
+                let before = before.strip_suffix('=').map(str::trim_end);
+                let declares = before.is_some_and(|b| {
+                    let b = b.split(':').next().unwrap_or(b).trim_end();
+                    b.rsplit(|c: char| c.is_whitespace()).next() == Some(app)
+                });
+                if declares {
+                    return Some(offset + at);
+                }
+            }
+            offset += line.len();
+        }
+        // Elysia apps are usually one chain without a variable: `new Elysia().get(..)`.
+        if self.framework == FrameworkId::Elysia {
+            first
+        } else {
+            None
+        }
+    }
+
+    /// Registers right after the construction: chained `.use(...)` when the constructor call is
+    /// followed by a chain (Hono, Elysia: middleware only applies to routes registered after
+    /// it), else statements on the line after the construction statement, which may span lines
+    /// (`const app = Fastify({\n  logger: true,\n})`).
+    fn insert_after_construction(&self, source: &str) -> Option<String> {
+        let start = self.construction_start(source)?;
+        let open = start + source[start..].find('(')?;
+        // `new Hono<{ Bindings: Env }>(`: the `(` after the type arguments.
+        let close = matching_paren(source, open)?;
+        let rest = &source[close + 1..];
+        let next_code = rest.trim_start();
+        if next_code.starts_with('.') || self.framework == FrameworkId::Elysia {
+            let uses = self.chain_calls()?;
+            let mut out = String::with_capacity(source.len() + uses.len());
+            out.push_str(&source[..=close]);
+            out.push_str(&uses);
+            out.push_str(rest);
+            return Some(out);
+        }
+        // The statement ends on the close paren's line: nothing but `;` and a comment after it.
+        let line_end = rest.find('\n').map_or(source.len(), |i| close + 1 + i);
+        let tail = source[close + 1..line_end].trim();
+        if !(tail.is_empty()
+            || tail == ";"
+            || tail.starts_with("//")
+            || tail.starts_with(";//")
+            || tail.starts_with("; //"))
+        {
             return None;
         }
-        let indent: String = line.chars().take_while(|c| c.is_whitespace()).collect();
+        let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+        let indent: String = source[line_start..]
+            .chars()
+            .take_while(|c| *c == ' ' || *c == '\t')
+            .collect();
         let mut out = String::with_capacity(source.len() + 200);
-        for l in &lines[..=index] {
-            out.push_str(l);
-        }
-        if !line.ends_with('\n') {
-            out.push('\n');
-        }
-        for statement in self.statements() {
+        out.push_str(&source[..line_end]);
+        out.push('\n');
+        let statements = self.statements();
+        for (i, statement) in statements.iter().enumerate() {
             out.push_str(&indent);
-            out.push_str(&statement);
+            out.push_str(statement);
+            if i + 1 < statements.len() || line_end < source.len() {
+                out.push('\n');
+            }
+        }
+        if line_end < source.len() {
+            out.push_str(&source[line_end + 1..]);
+        } else {
             out.push('\n');
         }
-        for l in &lines[index + 1..] {
-            out.push_str(l);
-        }
         Some(out)
     }
-
-    /// Elysia hooks only apply to routes registered after them, and apps are usually one
-    /// chain: `.use(...)` goes right after `new Elysia(...)`.
-    fn chain_into_elysia(&self, source: &str) -> Option<String> {
-        let start = source.find("new Elysia(")?;
-        let open = start + "new Elysia".len();
-        let close = matching_paren(source, open)?;
-        let mut uses = String::new();
-        if self.api_calls {
-            uses.push_str(".use(spaireApiCalls)");
-        }
-        if self.webhooks {
-            uses.push_str(".use(spaireWebhooks)");
-        }
-        let mut out = String::with_capacity(source.len() + uses.len());
-        out.push_str(&source[..=close]);
-        out.push_str(&uses);
-        out.push_str(&source[close + 1..]);
-        Some(out)
-    }
-}
-
-fn paren_balance(code: &str) -> i32 {
-    code.chars().fold(0, |depth, c| match c {
-        '(' => depth + 1,
-        ')' => depth - 1,
-        _ => depth,
-    })
 }
 
 /// Index of the `)` closing the `(` at byte `open`.
@@ -277,9 +325,67 @@ mod tests {
     }
 
     #[test]
-    fn multi_line_construction_is_left_to_the_user() {
-        let source = "import express from \"express\";\nconst app = express(\n);\n";
-        // `express(` without `)` on the same line does not match the single-line pattern.
+    fn multi_line_construction_gets_registration_after_the_statement() {
+        let source = "import Fastify from \"fastify\";\nconst app = Fastify({\n  logger: true,\n  http: { headersTimeout: 1 },\n});\napp.get(\"/\", () => \"ok\");\n";
+        let reg = Registration {
+            framework: FrameworkId::Fastify,
+            app_variable: "app",
+            adapter_specifier: "./lib/spaire/fastify.js",
+            esm_syntax: true,
+            api_calls: true,
+            webhooks: false,
+        };
+        let edited = reg.apply(source).expect("editable");
+        assert!(
+            edited.contains(
+                "  http: { headersTimeout: 1 },\n});\napp.register(spaireApiCalls);\napp.get("
+            ),
+            "{edited}"
+        );
+    }
+
+    #[test]
+    fn the_app_variable_wins_over_an_earlier_sub_app() {
+        let reg = Registration {
+            framework: FrameworkId::Hono,
+            app_variable: "app",
+            adapter_specifier: "./lib/spaire/hono.js",
+            esm_syntax: true,
+            api_calls: true,
+            webhooks: false,
+        };
+        let source = "const api = new Hono();\nconst app = new OpenAPIHono<{ Bindings: Env }>();\napp.route(\"/api\", api);\n";
+        let edited = reg.apply(source).expect("editable");
+        assert!(
+            edited.contains("const api = new Hono();\nconst app = new OpenAPIHono<{ Bindings: Env }>();\napp.use(\"*\", spaireApiCalls());\n"),
+            "{edited}"
+        );
+    }
+
+    #[test]
+    fn a_hono_chain_gets_chained_use_calls() {
+        let reg = Registration {
+            framework: FrameworkId::Hono,
+            app_variable: "app",
+            adapter_specifier: "./lib/spaire/hono.js",
+            esm_syntax: true,
+            api_calls: true,
+            webhooks: true,
+        };
+        let source =
+            "const app = new Hono()\n  .get(\"/\", (c) => c.text(\"hi\"));\nexport default app;\n";
+        let edited = reg.apply(source).expect("editable");
+        assert!(
+            edited.contains(
+                "new Hono().use(\"*\", spaireApiCalls()).route(\"/\", spaireWebhooks)\n  .get("
+            ),
+            "{edited}"
+        );
+    }
+
+    #[test]
+    fn an_unterminated_construction_is_left_to_the_user() {
+        let source = "import express from \"express\";\nconst app = express(\n";
         assert_eq!(express(true).apply(source), None);
     }
 

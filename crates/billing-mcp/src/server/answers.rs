@@ -211,6 +211,7 @@ fn meter(index: usize, arg: &MeterArg) -> anyhow::Result<MeterChoice> {
                 kind: MeterKind::Custom,
                 preset: None,
                 markup: None,
+                paths: None,
             }))
         }
     }

@@ -124,6 +124,7 @@ fn extra_plans() -> Vec<(String, BillingPlan)> {
         kind: billing_plan::MeterKind::Custom,
         preset: None,
         markup: None,
+        paths: None,
     });
     // Every documented webhook type: the ones spaire-sdk has models for are dispatched by
     // class, the others (member.*, checkout.expired) from the raw JSON; both must type-check.

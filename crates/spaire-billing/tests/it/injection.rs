@@ -55,6 +55,7 @@ fn hostile_plan(customer: CustomerSource) -> BillingPlan {
         kind: MeterKind::Custom,
         preset: None,
         markup: None,
+        paths: None,
     }));
     let credits = meters
         .iter()

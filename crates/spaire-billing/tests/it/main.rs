@@ -27,6 +27,7 @@ mod mcp;
 mod metering;
 mod plan;
 mod quickstart;
+mod registration;
 mod remote;
 mod setup;
 mod ts_compiler;

@@ -11,7 +11,7 @@ use crate::plan::copy_project;
 
 const TOKEN: &str = "spaire_oat_local-emulator-token";
 
-/// The express fixture with its app built over two lines (so registration is left to the
+/// The express fixture with a second statement on the app's line (so registration is left to the
 /// user), a storage meter nothing calls, and the local environment.
 fn project() -> tempfile::TempDir {
     let dir = copy_project("express-app");
@@ -21,9 +21,10 @@ fn project() -> tempfile::TempDir {
         .replace("environment = \"sandbox\"", "environment = \"local\"");
     std::fs::write(&plan, format!("{text}\n[[meters]]\npreset = \"storage\"\n")).unwrap();
     let index = dir.path().join("src/index.js");
-    let source = std::fs::read_to_string(&index)
-        .unwrap()
-        .replace("const app = express();", "const app = express(\n);");
+    let source = std::fs::read_to_string(&index).unwrap().replace(
+        "const app = express();",
+        "const app = express(); app.set(\"etag\", false);",
+    );
     std::fs::write(&index, source).unwrap();
     dir
 }
@@ -135,9 +136,9 @@ async fn status_gates_on_unfed_meters_until_the_steps_are_done_by_hand() {
     let (import, call) = call.split_once('\n').unwrap();
     let index = root.join("src/index.js");
     let source = std::fs::read_to_string(&index).unwrap().replace(
-        "const app = express(\n);\n",
+        "const app = express(); app.set(\"etag\", false);\n",
         &format!(
-            "{import}\nconst app = express(\n);\n{register}\napp.post(\"/upload\", (req, res) => {{\n  const userId = req.get(\"x-customer-id\");\n  const bytes = Number(req.get(\"content-length\"));\n  {call}\n  res.sendStatus(201);\n}});\n"
+            "{import}\nconst app = express(); app.set(\"etag\", false);\n{register}\napp.post(\"/upload\", (req, res) => {{\n  const userId = req.get(\"x-customer-id\");\n  const bytes = Number(req.get(\"content-length\"));\n  {call}\n  res.sendStatus(201);\n}});\n"
         ),
     );
     std::fs::write(&index, source).unwrap();

@@ -31,6 +31,7 @@ fn meter(name: &str, event: &str, func: AggregationFunc, property: Option<&str>)
         kind: MeterKind::Custom,
         preset: None,
         markup: None,
+        paths: None,
     }
 }
 

@@ -232,6 +232,7 @@ fn custom_meter(
         kind: MeterKind::Custom,
         preset: None,
         markup: None,
+        paths: None,
     })
 }
 

@@ -24,6 +24,7 @@ fn custom(name: &str, event: &str, func: AggregationFunc, property: Option<&str>
         kind: MeterKind::Custom,
         preset: None,
         markup: None,
+        paths: None,
     }
 }
 
