@@ -241,6 +241,7 @@ fn cases() -> Vec<Case> {
                 (K::OpenaiAssistantRun, "client.beta.threads.runs.create"),
             ],
             py_package: Some("vendorapp"),
+            call_site: CallSiteCustomer::default(),
         },
         Case {
             dir: "py-agent-factories",
@@ -255,6 +256,7 @@ fn cases() -> Vec<Case> {
                 (K::AgentRunStream, "build_chat_agent().run_stream"),
             ],
             py_package: Some("factoryapp"),
+            call_site: CallSiteCustomer::default(),
         },
     ]
 }
@@ -1158,6 +1160,7 @@ print("EXPECTED_RUN_TOKENS", usage.total_tokens)
                 (K::AgentIter, "agent.iter"),
             ],
             py_package: Some("vendorrt"),
+            call_site: CallSiteCustomer::default(),
         };
         let (root, changes) = prepare(work.path(), case.dir, &case, |target, _| UsageImports {
             typescript: None,
