@@ -28,12 +28,37 @@ pub(crate) enum Resolution {
 }
 
 /// Asks the pip of `SPAIRE_BILLING_PYTHON` (default `python3`) in `dir`.
+///
+/// The answer is remembered for the rest of the process, keyed by the file's bytes: `setup`
+/// plans twice (the preview, then the re-plan whose hash `apply` checks), and pip's resolver
+/// takes up to a minute on a fully pinned file, which the user should wait for once.
 pub(crate) fn resolve(dir: &Path, requirements: &str, sdk: &str) -> Resolution {
     let python = std::env::var("SPAIRE_BILLING_PYTHON").unwrap_or_else(|_| "python3".to_owned());
     if python == "off" {
         return Resolution::Unchecked("SPAIRE_BILLING_PYTHON=off".to_owned());
     }
-    resolve_with(Path::new(&python), dir, requirements, sdk)
+    let key = (
+        dir.to_path_buf(),
+        std::fs::read(dir.join(requirements)).unwrap_or_default(),
+        format!("{python}\0{sdk}"),
+    );
+    if let Some(known) = remembered().lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return known;
+    }
+    let answer = resolve_with(Path::new(&python), dir, requirements, sdk);
+    if let Ok(mut memo) = remembered().lock() {
+        memo.insert(key, answer.clone());
+    }
+    answer
+}
+
+type MemoKey = (std::path::PathBuf, Vec<u8>, String);
+
+fn remembered() -> &'static std::sync::Mutex<std::collections::HashMap<MemoKey, Resolution>> {
+    static MEMO: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<MemoKey, Resolution>>,
+    > = std::sync::OnceLock::new();
+    MEMO.get_or_init(Default::default)
 }
 
 pub(crate) fn resolve_with(python: &Path, dir: &Path, requirements: &str, sdk: &str) -> Resolution {
