@@ -210,6 +210,8 @@ def scan_billable(base: Path) -> list[dict]:
                 receiver = re.search(r"([\w.\[\]()]+)\s*$", text[max(0, m.start() - 80):m.start()])
                 if m.group("agent") and not (receiver and re.search(r"agent", receiver.group(1), re.I)):
                     continue  # `workflow.run()`: only a receiver named like an agent counts
+                if receiver and receiver.group(1).endswith("threads") and ".messages." in m.group(0):
+                    continue  # Assistants `threads.messages.create` adds a message; no tokens are billed
                 pats.append(("llm", m))
             pats += [("storage", m) for m in STORAGE_PY.finditer(text)]
         elif suffix in {".go", ".php", ".rb"}:
