@@ -194,12 +194,7 @@ impl Engine {
             if options.skip_installs || declined {
                 let mut left = crate::install::leave_to_user(&mut tx, install)?;
                 left.outcome = InstallOutcome::Skipped {
-                    reason: if declined {
-                        "declined"
-                    } else {
-                        "--no-install"
-                    }
-                    .to_owned(),
+                    reason: if declined { "declined" } else { "--no-install" }.to_owned(),
                 };
                 report.installs.push(left);
                 continue;
