@@ -3,21 +3,10 @@
 
 use tree_sitter::Node;
 
-use super::{PyFile, customer::enclosing_functions, owning_statement};
+use super::{PyFile, customer::enclosing_functions, keyword, owning_statement};
 use crate::helpers::PY_STORAGE;
 use crate::outcome::{ImportNeed, SiteOutcome};
 use crate::syntax::{descendants, named_children, text};
-
-fn keyword<'t>(call: Node<'t>, name: &str, src: &str) -> Option<Node<'t>> {
-    let args = call.child_by_field_name("arguments")?;
-    named_children(args).into_iter().find_map(|a| {
-        (a.kind() == "keyword_argument"
-            && a.child_by_field_name("name")
-                .is_some_and(|n| text(n, src) == name))
-        .then(|| a.child_by_field_name("value"))
-        .flatten()
-    })
-}
 
 fn positional(call: Node<'_>, index: usize) -> Option<Node<'_>> {
     let args = call.child_by_field_name("arguments")?;

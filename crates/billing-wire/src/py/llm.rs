@@ -14,24 +14,13 @@
 use billing_detect::profile::CallSiteKind;
 use tree_sitter::Node;
 
-use super::{PyFile, owning_statement};
+use super::{PyFile, keyword, owning_statement};
 use crate::customer::CustomerExpr;
 use crate::edit::Edit;
 use crate::helpers::{PY_LLM, PY_LLM_RESPONSE};
 use crate::outcome::SiteOutcome;
 use crate::syntax::{ancestors, descendants, has_token, named_children, text};
 use crate::text::{indent_at, line_end};
-
-fn keyword<'t>(call: Node<'t>, name: &str, src: &str) -> Option<Node<'t>> {
-    let args = call.child_by_field_name("arguments")?;
-    named_children(args).into_iter().find_map(|a| {
-        (a.kind() == "keyword_argument"
-            && a.child_by_field_name("name")
-                .is_some_and(|n| text(n, src) == name))
-        .then(|| a.child_by_field_name("value"))
-        .flatten()
-    })
-}
 
 fn method_of<'s>(call: Node<'_>, src: &'s str) -> &'s str {
     call.child_by_field_name("function")

@@ -66,6 +66,20 @@ impl PyFile<'_> {
     }
 }
 
+/// The value of the keyword argument `name=` of a call (`Body=`, `stream=`), if given.
+pub(crate) fn keyword<'t>(call: Node<'t>, name: &str, src: &str) -> Option<Node<'t>> {
+    let args = call.child_by_field_name("arguments")?;
+    crate::syntax::named_children(args)
+        .into_iter()
+        .find_map(|a| {
+            (a.kind() == "keyword_argument"
+                && a.child_by_field_name("name")
+                    .is_some_and(|n| text(n, src) == name))
+            .then(|| a.child_by_field_name("value"))
+            .flatten()
+        })
+}
+
 /// The statement directly inside a block / module that contains `node`, when only `await`,
 /// an assignment or the statement itself lie in between (so "after the statement" means
 /// "after the call returned").
