@@ -546,11 +546,20 @@ def drive_server(command: list[str], cwd: Path, env: dict, requests: list[dict],
                                             {**hdr, "webhook-signature": "v1,AAAA"}, payload.encode())
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
+            # SIGTERM to the app's own process, as Docker and Kubernetes stop a container
+            # (PID 1 only), so its shutdown handlers run while its children are alive; then the
+            # rest of the group. (Signalling the whole group first, as systemd's default does,
+            # kills Vite's esbuild child under openai-realtime-console, whose server then dies
+            # of EPIPE before any handler runs: see docs/realworld.md.)
+            proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         log.close()
     out["server_exit"] = proc.returncode
     return out
