@@ -335,6 +335,22 @@ FILE_ROUTED = re.compile(
     r"server/(api|routes)/.*\.(ts|js)|src/pages/.*\.(ts|js)|app/routes/.*\.(ts|tsx|js))$")
 
 
+def no_user_reason(project: dict, path: str):
+    """Hand-labelled ground truth (projects.toml `no_user`, path prefix → reason): a site in
+    code that runs outside any request (a CLI script, a build step, browser code) has no user
+    id the tool could reach, so it counts against the #13/#14 wiring goal only if it is silent."""
+    for prefix, reason in project.get("no_user", {}).items():
+        if path == prefix or path.startswith(prefix.rstrip("/") + "/") or (
+                prefix.endswith("*") and path.startswith(prefix[:-1])):
+            return reason
+    return None
+
+
+def site_language(path: str) -> str:
+    ext = path.rsplit(".", 1)[-1]
+    return "python" if ext == "py" else "js" if ext in {"ts", "tsx", "js", "jsx", "mjs", "cjs", "mts", "cts", "vue", "svelte", "astro"} else ext
+
+
 def unchosen_silent_kinds(meters: list[str], per_site: list[dict]) -> list[str]:
     """Billable kinds the answers chose no meter for but whose call sites went unmentioned:
     that usage is billed by nothing and the tool said nothing, so the kind counts as a silent
@@ -364,7 +380,9 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
         found = any(k[0] == s["file"] and abs(k[1] - s["line"]) <= 2 for k in tool_keys)
         manual = mentions(steps, s["file"]) and not wired
         state = "wired" if wired else "manual" if manual else "silent"
-        per_site.append({**s, "found_by_tool": found, "state": state})
+        no_user = no_user_reason(project, s["file"])
+        per_site.append({**s, "found_by_tool": found, "state": state,
+                         "user_reachable": no_user is None, **({"no_user": no_user} if no_user else {})})
 
     meters = project["answers"]["meter"]
     entry_edits = {p: added_lines(work, p) for p in modified
@@ -499,6 +517,8 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
         "wired": sum(s["state"] == "wired" for s in per_site),
         "manual": sum(s["state"] == "manual" for s in per_site),
         "silent": sum(s["state"] == "silent" for s in per_site),
+        "user_reachable": sum(s["user_reachable"] for s in per_site),
+        "user_reachable_wired": sum(s["user_reachable"] and s["state"] == "wired" for s in per_site),
     }
     return {"counts": counts, "sites": per_site, "api_calls": api_calls, "webhook": webhook,
             "stub_resolvers": stubs, "unfed_meters": unfed, "silent_meters": silent_meters,
@@ -707,6 +727,25 @@ def report(out_dir: Path, meta: dict) -> str:
                else "**FAIL**" + (f": {rt['error'][:120]}" if rt.get("error") else ""))
         lines.append(f"| {name} | {rt.get('kind', '')} | `{rt.get('customer', '')}` | {exp.get('meter')}: "
                      f"{exp.get('quantity')} → {got.get('quantity', '—')} ({got.get('events', 0)} events) | {wh} | {res} |")
+    by_lang = {}
+    projects = {p["name"]: p for p in load_projects()}
+    for r in rows:
+        for site in r.get("sites", []):
+            lang = site_language(site["file"])
+            b = by_lang.setdefault(lang, dict(sites=0, wired=0, manual=0, silent=0, reachable=0, reachable_wired=0))
+            b["sites"] += 1
+            b[site["state"]] += 1
+            reachable = no_user_reason(projects.get(r["name"], {}), site["file"]) is None
+            b["reachable"] += reachable
+            b["reachable_wired"] += reachable and site["state"] == "wired"
+    lines += ["", "Call sites by language (a site is *user-reachable* unless projects.toml labels its code as "
+              "running outside any request: CLI scripts, build steps, browser code):", "",
+              "| language | sites | wired | listed | silent | user-reachable | of those wired |",
+              "|---|---|---|---|---|---|---|"]
+    for lang, b in sorted(by_lang.items()):
+        pct = f" ({100 * b['reachable_wired'] // b['reachable']}%)" if b["reachable"] else ""
+        lines.append(f"| {lang} | {b['sites']} | {b['wired']} | {b['manual']} | {b['silent']} | {b['reachable']} "
+                     f"| {b['reachable_wired']}{pct} |")
     head = [f"Measured {meta.get('date', '')} with `spaire-billing` built from commit `{meta.get('commit', '')}`; "
             f"{agg['complete']}/{agg['projects']} projects complete after setup (every billable site wired, "
             f"API calls registered, webhook route registered, no stub resolver, runtime check passed where there is one)."]

@@ -129,5 +129,22 @@ class SignatureTest(unittest.TestCase):
         self.assertEqual(sig, "v1," + want)
 
 
+class NoUserLabelTest(unittest.TestCase):
+    def test_prefixes_match_whole_path_segments(self):
+        project = {"no_user": {"client/": "browser", "lib/gen.ts": "script", "pkg/demo_*": "demos"}}
+        self.assertEqual(run.no_user_reason(project, "client/App.jsx"), "browser")
+        self.assertIsNone(run.no_user_reason(project, "clientele/App.jsx"))
+        self.assertEqual(run.no_user_reason(project, "lib/gen.ts"), "script")
+        self.assertIsNone(run.no_user_reason(project, "lib/gen.tsx"))
+        self.assertEqual(run.no_user_reason(project, "pkg/demo_x.py"), "demos")
+        self.assertIsNone(run.no_user_reason({}, "client/App.jsx"))
+
+    def test_labels_name_files_that_exist_in_the_ground_truth(self):
+        # a stale label would quietly shrink the denominator of the wiring goal
+        for project in run.load_projects():
+            for prefix, reason in project.get("no_user", {}).items():
+                self.assertTrue(reason.strip(), f"{project['name']}: {prefix} has no reason")
+
+
 if __name__ == "__main__":
     unittest.main()
