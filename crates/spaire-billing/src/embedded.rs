@@ -46,7 +46,7 @@ pub fn serve_command() -> String {
 /// Starts the embedded emulator when `environment` is local, no URL other than the local
 /// default was asked for, and nothing listens there. `explicit` is the flag's URL (the
 /// environment variable and the plan's URL are read here).
-pub fn start_if_needed(
+fn start_if_needed(
     environment: Environment,
     explicit: Option<&str>,
     plan_url: Option<&str>,
@@ -103,6 +103,69 @@ pub fn start_if_needed(
         "No emulator answers at {default}: using the built-in one for this run (state kept in `{STATE_FILE}`, ignored by git)."
     ));
     Ok(Some(Embedded { emulator }))
+}
+
+/// The server one command run talks to: the embedded emulator when one had to be started
+/// (kept alive for as long as this value lives), otherwise the URL given on the command line
+/// (`None`: the environment variable, the plan or the environment's default decide later).
+pub struct RunServer {
+    embedded: Option<Embedded>,
+    flag_url: Option<String>,
+}
+
+impl RunServer {
+    /// Starts the embedded emulator when needed (see [`start_if_needed`]) and remembers the
+    /// run's URL; `flag_url` is the command's `--server-url`.
+    pub fn start(
+        environment: Environment,
+        flag_url: Option<&str>,
+        plan_url: Option<&str>,
+        root: &Path,
+        persist: bool,
+        printer: &Printer,
+    ) -> anyhow::Result<Self> {
+        let embedded = start_if_needed(environment, flag_url, plan_url, root, persist, printer)?;
+        Ok(Self {
+            embedded,
+            flag_url: flag_url.map(str::to_owned),
+        })
+    }
+
+    /// No server of this run's own: the flag's URL only.
+    pub fn none(flag_url: Option<&str>) -> Self {
+        Self {
+            embedded: None,
+            flag_url: flag_url.map(str::to_owned),
+        }
+    }
+
+    /// The URL this run must use, when it has one of its own.
+    pub fn url(&self) -> Option<String> {
+        self.embedded
+            .as_ref()
+            .map(Embedded::url)
+            .or_else(|| self.flag_url.clone())
+    }
+
+    /// Whether this run started the built-in emulator (which stops with it).
+    pub fn is_embedded(&self) -> bool {
+        self.embedded.is_some()
+    }
+
+    /// The Spaire connection for this run (token, organization, URL).
+    pub fn connect(
+        &self,
+        environment: Environment,
+        plan_url: Option<&str>,
+        root: &Path,
+    ) -> anyhow::Result<billing_remote::Remote> {
+        Ok(billing_remote::connect(
+            environment,
+            self.url().as_deref(),
+            plan_url,
+            root,
+        )?)
+    }
 }
 
 /// Whether something accepts connections at `url` (an `http://host:port` loopback URL).

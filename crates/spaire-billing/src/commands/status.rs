@@ -26,8 +26,8 @@ pub fn run(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         .ok()
         .flatten()
         .filter(|plan| plan.environment == billing_plan::Environment::Local);
-    let embedded = match &local_plan {
-        Some(plan) => crate::embedded::start_if_needed(
+    let server = match &local_plan {
+        Some(plan) => crate::embedded::RunServer::start(
             plan.environment,
             None,
             plan.server_url.as_deref(),
@@ -35,10 +35,9 @@ pub fn run(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             true,
             printer,
         )?,
-        None => None,
+        None => crate::embedded::RunServer::none(None),
     };
-    let engine = billing_ops::Engine::default()
-        .with_server_url(embedded.as_ref().map(crate::embedded::Embedded::url));
+    let engine = billing_ops::Engine::default().with_server_url(server.url());
     let status = block_on(engine.status(&args.project.path))??;
     if args.json.json {
         printer.data(crate::json::versioned(&status)?)?;

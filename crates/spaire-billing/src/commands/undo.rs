@@ -89,12 +89,12 @@ pub fn run(args: UndoArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         .ok()
         .flatten()
         .is_some_and(|r| r.environment == billing_plan::Environment::Local.as_str());
-    let embedded = if local {
+    let server = if local {
         let plan_url = billing_plan::load(&root)
             .ok()
             .flatten()
             .and_then(|plan| plan.server_url);
-        crate::embedded::start_if_needed(
+        crate::embedded::RunServer::start(
             billing_plan::Environment::Local,
             args.server.server_url.as_deref(),
             plan_url.as_deref(),
@@ -103,13 +103,9 @@ pub fn run(args: UndoArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             printer,
         )?
     } else {
-        None
+        crate::embedded::RunServer::none(args.server.server_url.as_deref())
     };
-    let server_url = embedded
-        .as_ref()
-        .map(crate::embedded::Embedded::url)
-        .or(args.server.server_url);
-    let report = block_on(engine(server_url).undo(&UndoOptions {
+    let report = block_on(engine(server.url()).undo(&UndoOptions {
         root: args.project.path,
         force: args.force,
         forget_missing: args.forget_missing,

@@ -113,24 +113,16 @@ fn conversation(
 
     // Phase 2: prerequisites (token, SDK, product). A local run with no emulator running
     // gets the built-in one; its URL is this run's only (the plan keeps the default).
-    let embedded = crate::embedded::start_if_needed(
+    let plan_url = saved.and_then(|s| s.server_url.as_deref());
+    let server = crate::embedded::RunServer::start(
         environment,
         args.server.server_url.as_deref(),
-        saved.and_then(|s| s.server_url.as_deref()),
+        plan_url,
         &root,
         !args.dry_run,
         printer,
     )?;
-    let run_url = embedded
-        .as_ref()
-        .map(crate::embedded::Embedded::url)
-        .or_else(|| args.server.server_url.clone());
-    let remote = billing_remote::connect(
-        environment,
-        run_url.as_deref(),
-        saved.and_then(|s| s.server_url.as_deref()),
-        &root,
-    )?;
+    let remote = server.connect(environment, plan_url, &root)?;
     let mut products = prerequisites(&remote, package, args.no_install.no_install, printer);
     // The demo product an earlier run created is the obvious answer without a terminal.
     let mut demo_created = products
@@ -187,7 +179,7 @@ fn conversation(
 
     // Phases 3–7: preview, confirm, apply.
     let engine = billing_ops::Engine::default()
-        .with_server_url(run_url.clone())
+        .with_server_url(server.url())
         .with_interrupt_guard(true);
     let plan_options = PlanOptions {
         root: root.clone(),
@@ -283,11 +275,14 @@ fn conversation(
             .token_source
             .as_deref()
             .is_some_and(|s| s.contains("emulator")))
-    .then(|| match &embedded {
-        // The app reaches the same state through `spaire-billing emulator --db …` on the
-        // default port, not through this run's temporary one.
-        Some(_) => Environment::Local.default_server_url().to_owned(),
-        None => remote.server_url.to_string(),
+    .then(|| {
+        if server.is_embedded() {
+            // The app reaches the same state through `spaire-billing emulator --db …` on
+            // the default port, not through this run's temporary one.
+            Environment::Local.default_server_url().to_owned()
+        } else {
+            remote.server_url.to_string()
+        }
     });
     let mut report = build_report(
         &preview,
@@ -296,7 +291,7 @@ fn conversation(
         remote.client.is_some(),
         local_server.as_deref(),
     );
-    if embedded.is_some() {
+    if server.is_embedded() {
         // This run's emulator stops with it; the app needs one on the same state.
         for item in &mut report.checklist {
             if item.starts_with(report::LOCAL_EMULATOR_ITEM) {
