@@ -5,8 +5,8 @@
 //! presets are expanded, the plan assembled and checked by [`crate::validate()`] here.
 
 use crate::{
-    BillingPlan, CreditGrant, CustomerSource, Environment, Meter, MeteredPrice, PlanError,
-    ProjectSection, Webhooks,
+    BillingPlan, CallSiteCustomer, CreditGrant, CustomerSource, Environment, Meter, MeteredPrice,
+    PlanError, ProjectSection, Webhooks,
 };
 
 /// One answer to "what do you want to meter?".
@@ -27,6 +27,8 @@ pub struct Answers {
     pub package: String,
     pub framework: Option<crate::FrameworkId>,
     pub customer: CustomerSource,
+    /// `[customer] expression` / `job_field`: who a wired call site or job bills.
+    pub call_site_customer: CallSiteCustomer,
     pub meters: Vec<MeterChoice>,
     pub prices: Vec<MeteredPrice>,
     pub credits: Vec<CreditGrant>,
@@ -94,7 +96,7 @@ pub fn to_plan(answers: Answers) -> Result<BillingPlan, AnswersError> {
         return Err(AnswersError::NoMeters);
     }
     let plan = BillingPlan {
-        call_site_customer: Default::default(),
+        call_site_customer: answers.call_site_customer,
         environment: answers.environment,
         server_url: answers.server_url,
         project: ProjectSection {
@@ -123,6 +125,7 @@ mod tests {
             package: ".".to_owned(),
             framework: None,
             customer: CustomerSource::Session,
+            call_site_customer: Default::default(),
             meters,
             prices: Vec::new(),
             credits: Vec::new(),

@@ -165,6 +165,26 @@ pub fn customer(spec: &str) -> Result<CustomerSource, String> {
     Ok(source)
 }
 
+/// `--customer-expression PATH`, checked like `[customer] expression` (it is pasted into code).
+pub fn customer_expression(path: &str) -> Result<String, String> {
+    let value = path.trim().to_owned();
+    let checked = value.clone();
+    plan_rule("customer", |plan| {
+        plan.call_site_customer.expression = Some(checked)
+    })?;
+    Ok(value)
+}
+
+/// `--customer-job-field FIELD`, checked like `[customer] job_field`.
+pub fn customer_job_field(field: &str) -> Result<String, String> {
+    let value = field.trim().to_owned();
+    let checked = value.clone();
+    plan_rule("customer", |plan| {
+        plan.call_site_customer.job_field = Some(checked)
+    })?;
+    Ok(value)
+}
+
 /// `--webhook-url URL`, checked like `[webhooks] url`.
 pub fn webhook_url(url: &str) -> Result<String, String> {
     plan_rule("webhooks", |plan| {

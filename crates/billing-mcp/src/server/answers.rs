@@ -47,6 +47,10 @@ pub fn to_plan(root: &Path, args: &ProposePlanArgs) -> anyhow::Result<BillingPla
             .transpose()
             .map_err(|d| Hinted::new(format!("`framework`: {}", d.message), d.fix))?,
         customer: customer_source(customer),
+        call_site_customer: billing_plan::CallSiteCustomer {
+            expression: args.customer_expression.clone(),
+            job_field: args.customer_job_field.clone(),
+        },
         meters,
         prices: args
             .prices
@@ -118,6 +122,12 @@ fn from_plan_file(root: &Path, args: &ProposePlanArgs) -> anyhow::Result<Billing
     }
     if args.server_url.is_some() {
         plan.server_url = args.server_url.clone();
+    }
+    if args.customer_expression.is_some() {
+        plan.call_site_customer.expression = args.customer_expression.clone();
+    }
+    if args.customer_job_field.is_some() {
+        plan.call_site_customer.job_field = args.customer_job_field.clone();
     }
     // The overrides are answers too: check them as strictly as the file.
     validated(plan)
@@ -231,6 +241,8 @@ mod tests {
             customer: Some(CustomerArg::Header {
                 header: "x-user-id".into(),
             }),
+            customer_expression: None,
+            customer_job_field: None,
             meters: Some(meters),
             prices: Vec::new(),
             credits: Vec::new(),

@@ -27,6 +27,15 @@ pub struct ProposePlanArgs {
     /// How request handlers find the app's own user id. Required with `meters`.
     #[serde(default)]
     pub customer: Option<CustomerArg>,
+    /// Only when the user bills a team or organization rather than the signed-in user: a
+    /// variable or property path in scope at the app's LLM / storage call sites, e.g.
+    /// `teamId` or `session.user?.orgId` (identifiers and `.`/`?.` only).
+    #[serde(default)]
+    pub customer_expression: Option<String>,
+    /// Only when the app runs billable work in background jobs: the field of the job's
+    /// payload that holds the customer id, e.g. `userId`.
+    #[serde(default)]
+    pub customer_job_field: Option<String>,
     /// What to meter. At least one; each from a preset (see `list_meter_presets`) or custom.
     #[serde(default)]
     pub meters: Option<Vec<MeterArg>>,

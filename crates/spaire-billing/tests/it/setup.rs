@@ -703,6 +703,63 @@ fn scripted_setup_prints_one_json_report_and_a_rerun_changes_nothing() {
     assert_eq!(after, applied_files);
 }
 
+/// `[customer] expression` / `job_field` are never asked; a re-run with the saved answers
+/// must keep them (the plan file is merged key by key, and a key the answers lack was dropped).
+#[test]
+fn a_rerun_keeps_the_team_expression_and_job_field_and_flags_set_them() {
+    let emulator = emulator_with_product();
+    let dir = copy_fixture("detect", "express");
+    let setup = |extra: &[&str]| {
+        billing()
+            .args(["setup", "--environment", "local", "--server-url"])
+            .arg(emulator.base_url())
+            .args([
+                "--meter",
+                "api-calls",
+                "--pricing",
+                "unit",
+                "--unit-price",
+                "0.001",
+                "--product",
+                "Pro",
+                "--customer",
+                "session",
+                "--webhooks",
+                "false",
+                "--no-install",
+                "--no-checks",
+                "--yes",
+            ])
+            .args(extra)
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    let first = setup(&[
+        "--customer-expression",
+        "teamId",
+        "--customer-job-field",
+        "teamId",
+    ]);
+    assert!(first.status.success(), "{}", transcript(&first, &[]));
+    let plan = read(dir.path(), "spaire-billing.toml");
+    assert!(plan.contains("expression = \"teamId\""), "{plan}");
+    assert!(plan.contains("job_field = \"teamId\""), "{plan}");
+
+    let second = setup(&[]);
+    assert!(second.status.success(), "{}", transcript(&second, &[]));
+    assert_eq!(
+        read(dir.path(), "spaire-billing.toml"),
+        plan,
+        "nothing dropped"
+    );
+
+    // The flag is pasted into code: anything but a property path is a usage error (exit 2).
+    let bad = setup(&["--customer-expression", "teamId); drop()"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", transcript(&bad, &[]));
+    assert_eq!(read(dir.path(), "spaire-billing.toml"), plan);
+}
+
 /// Pre-flight asks about a dirty tree once; the preview must not repeat the warning.
 #[test]
 fn a_dirty_git_tree_is_warned_about_once() {

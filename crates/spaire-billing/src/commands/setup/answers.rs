@@ -659,6 +659,21 @@ pub fn customer(
     })
 }
 
+/// `[customer] expression` / `job_field`: the flags, else what the saved plan has (they are
+/// edited in the file, never asked, and a re-run must not drop them).
+pub fn call_site_customer(
+    args: &SetupArgs,
+    saved: Option<&BillingPlan>,
+) -> billing_plan::CallSiteCustomer {
+    let kept = saved
+        .map(|s| s.call_site_customer.clone())
+        .unwrap_or_default();
+    billing_plan::CallSiteCustomer {
+        expression: args.customer_expression.clone().or(kept.expression),
+        job_field: args.customer_job_field.clone().or(kept.job_field),
+    }
+}
+
 /// A customer id the client sends can be anyone's: say so where the choice is made.
 fn warn_if_client_set(source: &CustomerSource) {
     if matches!(
@@ -877,6 +892,7 @@ mod same_plan_tests {
             package: ".".to_owned(),
             framework: None,
             customer: customer(asker, &args, None).unwrap(),
+            call_site_customer: call_site_customer(&args, None),
             meters: meters.into_iter().map(MeterChoice::Meter).collect(),
             prices,
             credits,
@@ -940,10 +956,18 @@ mod same_plan_tests {
             "--unit-price=0.005",
             "--product=Pro",
             "--customer=session",
+            "--customer-expression=session.user?.teamId",
+            "--customer-job-field=teamId",
             "--webhooks=false",
         ]);
+        assert_eq!(
+            wizard.call_site_customer.expression.as_deref(),
+            Some("session.user?.teamId")
+        );
         let mcp = mcp_plan(serde_json::json!({
             "customer": {"from": "session"},
+            "customer_expression": "session.user?.teamId",
+            "customer_job_field": "teamId",
             "meters": [{"preset": "api-calls"}],
             "prices": [{"meter": "api-calls", "product": "Pro", "unit_amount": "0.5"}],
         }));

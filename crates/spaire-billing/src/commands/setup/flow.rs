@@ -168,6 +168,7 @@ fn conversation(
         package: package.path.clone(),
         framework: saved.and_then(|s| s.project.framework),
         customer,
+        call_site_customer: answers::call_site_customer(args, saved),
         meters: meters
             .into_iter()
             .map(billing_plan::answers::MeterChoice::Meter)

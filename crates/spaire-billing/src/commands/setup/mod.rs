@@ -66,6 +66,14 @@ pub struct SetupArgs {
     /// `function:MODULE#NAME` or `session`.
     #[arg(long, value_name = "SOURCE", value_parser = flag_values::customer)]
     pub customer: Option<billing_plan::CustomerSource>,
+    /// Bill a team or organization at wired call sites: a variable or property path in scope
+    /// there, e.g. `teamId` or `session.user?.orgId` (`[customer] expression`).
+    #[arg(long, value_name = "PATH", value_parser = flag_values::customer_expression)]
+    pub customer_expression: Option<String>,
+    /// The field of a background job's payload that holds the customer id, e.g. `userId`
+    /// (`[customer] job_field`).
+    #[arg(long, value_name = "FIELD", value_parser = flag_values::customer_job_field)]
+    pub customer_job_field: Option<String>,
     /// Generate a webhook handler.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub webhooks: Option<bool>,
