@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark (not CI): N instances of a generated app, each serving R requests/s, against ONE
 # emulator with the sandbox rate limit (100 requests/minute for the whole organization), next
-# to N instances of the same app without billing under the same load in the same run. Reports
-# events lost and duplicated, 429s the recorders saw, and the p99 latency billing adds. The
+# to the same app without billing in the same processes (instrumented-server.ts). Reports
+# events lost and duplicated, 429s the recorders saw, and the latency billing adds, measured
+# in-process and by the load generator. The
 # app is produced the way users get it: `spaire-billing apply --yes` on a copy of
 # tests/fixtures/codegen/ts/express-esm.
 #
@@ -32,7 +33,6 @@ set -a; source "$emulator_out"; set +a
 
 app="$work/app"
 cp -r "$repo/tests/fixtures/codegen/ts/express-esm" "$app"
-cp "$app/src/server.ts" "$work/baseline-server.ts"
 ln -s "$toolchain/node_modules" "$app/node_modules"
 # @spaire/sdk is already in the shared node_modules: declare it so apply installs nothing.
 node -e 'const f=process.argv[1];const p=require(f);p.dependencies["@spaire/sdk"]="0.45.1";require("fs").writeFileSync(f,JSON.stringify(p,null,2))' "$app/package.json"
@@ -53,6 +53,6 @@ TOML
 (cd "$app" && git init -q && git add -A && git -c user.email=b@b -c user.name=bench commit -qm fixture)
 "$bin" apply --yes "$app" >"$work/apply.log" 2>&1 || { cat "$work/apply.log"; exit 1; }
 grep -q spaireApiCalls "$app/src/server.ts" || { echo "apply did not register the middleware:"; cat "$work/apply.log"; exit 1; }
-cp "$work/baseline-server.ts" "$app/src/baseline-server.ts"
+cp "$here/instrumented-server.ts" "$app/src/bench-server.ts"
 
 NODE_TOOLCHAIN="$toolchain" node "$here/bench.mjs" "$app"

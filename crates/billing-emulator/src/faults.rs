@@ -48,6 +48,10 @@ pub struct Faults {
     pub latency_ms: u64,
     pub hang_ms: u64,
     counter: AtomicU64,
+    /// Faults injected so far, before processing and after the commit: a test of retries
+    /// checks that it met both, not just that nothing went wrong.
+    injected_before: AtomicU64,
+    injected_after: AtomicU64,
     rate_limit: Option<u32>,
     throttle_left: AtomicU64,
     windows: Mutex<HashMap<String, (i64, u32)>>,
@@ -70,6 +74,8 @@ impl Faults {
             latency_ms: config.latency_ms,
             hang_ms: config.fault_hang_ms,
             counter: AtomicU64::new(0),
+            injected_before: AtomicU64::new(0),
+            injected_after: AtomicU64::new(0),
             rate_limit: config.rate_limit.then_some(config.rate_limit_per_minute),
             throttle_left: AtomicU64::new(u64::from(config.throttle_first_requests)),
             windows: Mutex::new(HashMap::new()),
@@ -89,6 +95,7 @@ impl Faults {
         let uniform = (roll >> 11) as f64 / (1u64 << 53) as f64;
         let kind = splitmix(roll);
         if uniform < self.fail_rate {
+            self.injected_before.fetch_add(1, Ordering::SeqCst);
             return Some(match kind % 5 {
                 0 => Fault::ServerError(500),
                 1 => Fault::ServerError(502),
@@ -98,6 +105,7 @@ impl Faults {
             });
         }
         if uniform < self.fail_rate + self.commit_fail_rate {
+            self.injected_after.fetch_add(1, Ordering::SeqCst);
             return Some(Fault::AfterCommit(match kind % 5 {
                 0 => LostAnswer::ServerError(500),
                 1 => LostAnswer::ServerError(502),
@@ -107,6 +115,14 @@ impl Faults {
             }));
         }
         None
+    }
+
+    /// (faults before processing, faults after the commit) injected so far.
+    pub fn injected(&self) -> (u64, u64) {
+        (
+            self.injected_before.load(Ordering::SeqCst),
+            self.injected_after.load(Ordering::SeqCst),
+        )
     }
 
     /// `Some(retry_after_seconds)` while `throttle_first_requests` are left, or when `key` is

@@ -8,6 +8,8 @@
 //! * `POST /_emulator/webhooks/wait` `{timeout_ms?}` — until no delivery is in flight (any token)
 //! * `POST /_emulator/reset` — delete every object, event and delivery; clock back to now
 //!   (admin token)
+//! * `GET /_emulator/faults` — how many faults `--fail-rate` / `--commit-fail-rate` injected
+//!   (any token)
 //! * `GET /_emulator/health` (no token)
 
 use std::sync::Arc;
@@ -37,6 +39,12 @@ fn body_or_empty(bytes: &[u8]) -> ApiResult<Value> {
 
 pub async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
+}
+
+/// Faults injected so far, so a retry test can tell that it met failures of both kinds.
+pub async fn faults(State(state): State<Arc<AppState>>, _auth: AnyAuth) -> Json<Value> {
+    let (before, after) = state.faults.injected();
+    Json(json!({"before_processing": before, "after_commit": after}))
 }
 
 pub async fn subscribe(

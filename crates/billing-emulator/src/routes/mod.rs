@@ -131,6 +131,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), faults));
     let admin = Router::new()
         .route("/_emulator/health", get(emulator::health))
+        .route("/_emulator/faults", get(emulator::faults))
         .route("/_emulator/subscriptions", post(emulator::subscribe))
         .route("/_emulator/clock", get(emulator::clock))
         .route("/_emulator/clock/advance", post(emulator::advance_clock))

@@ -127,6 +127,23 @@ async fn commit_faults_store_the_batch_then_lose_the_answer() {
         server_errors > 0 && dropped > 0 && timed_out > 0,
         "{server_errors}/{dropped}/{timed_out}"
     );
+    // The emulator reports what it injected: every lost answer, and nothing before processing.
+    let injected = h
+        .request_as(
+            Some(h.emulator.token()),
+            Method::GET,
+            "/_emulator/faults",
+            None,
+        )
+        .await;
+    assert_eq!(injected.status, 200);
+    assert_eq!(injected.body["before_processing"], 0);
+    assert_eq!(
+        injected.body["after_commit"],
+        server_errors + dropped + timed_out,
+        "{}",
+        injected.body
+    );
     // Every lost answer was a committed insert: the retries that answered saw duplicates.
     assert!(
         duplicates > 0 && inserted + duplicates == 40,

@@ -594,7 +594,7 @@ fn typecheck(toolchain: &Path, dirs: &[PathBuf]) {
     );
 }
 
-fn node_toolchain(name: &str) -> Option<PathBuf> {
+pub(crate) fn node_toolchain(name: &str) -> Option<PathBuf> {
     codegen::program("node")?;
     let dir = common::repo_root()
         .join("tests")

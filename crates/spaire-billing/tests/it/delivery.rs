@@ -312,6 +312,8 @@ struct Scenario {
     /// How the driver ends after SIGTERM: `None` for exit 0 (the app's own handler),
     /// `Some(15)` when the recorder re-raises the signal (Go's `FlushOnSignal`).
     killed_by: Option<i32>,
+    /// Whether the emulator injects faults: the run must then have met both kinds.
+    faulted: bool,
 }
 
 /// Faults + the app's own SIGTERM handler. The drivers record 30 keyed, 30 unkeyed (both
@@ -320,12 +322,14 @@ struct Scenario {
 const FAULTS: Scenario = Scenario {
     expected: &[("/keyed", 30), ("/plain", 30), ("/tail", 10)],
     killed_by: None,
+    faulted: true,
 };
 
 /// SIGTERM inside a Retry-After pause.
 const PAUSE: Scenario = Scenario {
     expected: &[("/paused", 10), ("/tail", 10)],
     killed_by: None,
+    faulted: false,
 };
 
 /// An emulator whose first ingest is answered 429 with `retry-after: 600`, then serves.
@@ -409,6 +413,24 @@ fn run_and_check(
             Some(signal),
             "{language}: the process ends by the re-raised signal:\n{logs}"
         ),
+    }
+    if scenario.faulted {
+        // A run the faults missed would prove nothing: it must have met both kinds.
+        let auth = format!("Bearer {token}");
+        let (status, text) = codegen::http(
+            "GET",
+            &format!("{base_url}/_emulator/faults"),
+            &[("Authorization", &auth)],
+            "",
+        )
+        .expect("the emulator answers /_emulator/faults");
+        let injected: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        assert!(
+            status == 200
+                && injected["before_processing"].as_u64() > Some(0)
+                && injected["after_commit"].as_u64() > Some(0),
+            "{language}: the driver's batches met no fault of one kind ({status} {text})"
+        );
     }
     // The API does not return external_id; what each event was recorded for tells them apart.
     let events = all_events(&api);
