@@ -782,7 +782,7 @@ fn llm_events_carry_every_token_kind_and_their_cost() {
             serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
         (report, stderr)
     };
-    let (report, stderr) = check(&emulator.base_url(), &emulator.token());
+    let (report, stderr) = check(&emulator.base_url(), emulator.token());
     codegen::same_as_real_server(&report, |url, token| check(url, token).0);
     assert_eq!(report["events"], 6, "{report}");
     assert!(report["costSum"].as_f64().unwrap() > 0.0, "{report}");

@@ -738,7 +738,7 @@ fn llm_events_carry_every_token_kind_and_their_cost() {
             serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
         (report, output)
     };
-    let (report, output) = check(&emulator.base_url(), &emulator.token());
+    let (report, output) = check(&emulator.base_url(), emulator.token());
     codegen::same_as_real_server(&report, |url, token| check(url, token).0);
     assert_eq!(report["events"], 9, "{report}");
     assert!(report["costSum"].as_f64().unwrap() > 0.0, "{report}");
