@@ -406,9 +406,12 @@ pub const BROWSER_FETCH: &str = "runs in the browser: the usage must be recorded
 pub const REALTIME_FETCH: &str = "opens a Realtime session: usage arrives as `response.done` \
     events over the data channel (a WebSocket session: over the socket), never in this response";
 
-/// What makes the raw model-API `fetch` on `line` of `file` unwireable as it is (the
-/// [`BROWSER_FETCH`] / [`REALTIME_FETCH`] reasons that apply); empty when none does or no
-/// such call is on that line.
+/// How far from its detected line a call may have moved in a file with planned edits.
+const NEAR_LINES: u32 = 10;
+
+/// What makes the raw model-API `fetch` on (or near) `line` of `file` unwireable as it is
+/// (the [`BROWSER_FETCH`] / [`REALTIME_FETCH`] reasons that apply); empty when none does or
+/// no such call is near that line.
 pub fn raw_fetch_notes(file: &str, src: &str, line: u32) -> Vec<&'static str> {
     let tsx = !(file.ends_with(".ts") || file.ends_with(".mts") || file.ends_with(".cts"));
     let language = if tsx {
@@ -424,19 +427,25 @@ pub fn raw_fetch_notes(file: &str, src: &str, line: u32) -> Vec<&'static str> {
     else {
         return Vec::new();
     };
-    let mut url = None;
+    // The nearest such fetch within a few lines: `plan` reads the file with its planned edits
+    // (an import and a registration inserted above move the call down).
+    let mut nearest: Option<(u32, String)> = None;
     visit(tree.root_node(), |node| {
         let callee = node.child_by_field_name("function");
-        if url.is_none()
-            && node.kind() == "call_expression"
+        if node.kind() == "call_expression"
             && let Some(callee) = callee
-            && u32::try_from(callee.start_position().row + 1) == Ok(line)
+            && let Ok(row) = u32::try_from(callee.start_position().row + 1)
+            && row.abs_diff(line) <= NEAR_LINES
+            && nearest
+                .as_ref()
+                .is_none_or(|(d, _)| row.abs_diff(line) < *d)
             && is_model_api_fetch(node, callee, src)
+            && let Some(url) = fetch_url(node, src)
         {
-            url = fetch_url(node, src);
+            nearest = Some((row.abs_diff(line), url));
         }
     });
-    let Some(url) = url else {
+    let Some((_, url)) = nearest else {
         return Vec::new();
     };
     let mut notes = Vec::new();
@@ -736,7 +745,12 @@ export async function POST() {
             raw_fetch_notes("client/App.jsx", app, 5),
             [BROWSER_FETCH, REALTIME_FETCH]
         );
-        assert!(raw_fetch_notes("client/App.jsx", app, 4).is_empty());
+        // A line moved by a planned edit still finds its call.
+        assert_eq!(
+            raw_fetch_notes("client/App.jsx", app, 3),
+            [BROWSER_FETCH, REALTIME_FETCH]
+        );
+        assert!(raw_fetch_notes("client/App.jsx", app, 40).is_empty());
         let server = "export const t = () => fetch('https://api.openai.com/v1/chat/completions')\n";
         assert!(raw_fetch_notes("server.js", server, 1).is_empty());
     }
