@@ -170,7 +170,8 @@ pub(crate) fn raw_fetch(f: &TsFile<'_>, call: Node<'_>) -> SiteOutcome {
                      const event = JSON.parse(e.data){end}\n  \
                      if (event.type === \"response.done\") fetch(\"/api/usage\", {{ method: \"POST\", \
                      headers: {{ \"Content-Type\": \"application/json\" }}, body: JSON.stringify(event.response.usage) }}){end}\n}}){end}\n\n\
-                     // on your server, in that route (`usage` is the posted body):\n{import}\n{TS_LLM}(customerId, {}){end}",
+                     // on your server, in that route (`usage` is the posted body; {TS_LLM} \
+                     comes from the generated usage module):\n{TS_LLM}(customerId, {}){end}",
                     usage("usage")
                 ),
             )
@@ -181,7 +182,8 @@ pub(crate) fn raw_fetch(f: &TsFile<'_>, call: Node<'_>) -> SiteOutcome {
                  access token must not reach the browser) and record the response's `usage` \
                  there",
                 format!(
-                    "// on your server, in the route that now calls the model API:\n{import}\n\n\
+                    "// on your server, in the route that now calls the model API ({TS_LLM} \
+                     comes from the generated usage module):\n\
                      const body = await response.json(){end}\n{TS_LLM}(customerId, {}){end}",
                     usage("body.usage")
                 ),
