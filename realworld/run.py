@@ -373,12 +373,19 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
                 tool_sites.append(cs)
     tool_keys = {(cs["file"], cs["line"]) for cs in tool_sites}
 
+    # Calls no planned meter bills, listed with the meter that would: listed, not silent.
+    unmetered = (setup_json or {}).get("unmetered_calls", []) if isinstance(setup_json, dict) else []
+    # A model-API URL literal (`const baseUrl = 'https://api.openai.com'`) is found when the
+    # tool reports a raw `fetch` of that file: the fetch may be lines away from the literal.
+    fetch_files = {cs["file"] for cs in tool_sites if cs.get("kind") == "llm-http-fetch"}
+
     per_site = []
     for s in sites:
         diff = added_lines(work, s["file"]) if s["file"] in modified else ""
         wired = bool(RECORD_CALL.search(diff))
-        found = any(k[0] == s["file"] and abs(k[1] - s["line"]) <= 2 for k in tool_keys)
-        manual = mentions(steps, s["file"]) and not wired
+        found = any(k[0] == s["file"] and abs(k[1] - s["line"]) <= 2 for k in tool_keys) or (
+            s["text"][:1] in "'\"`" and s["file"] in fetch_files)
+        manual = mentions(steps + unmetered, s["file"]) and not wired
         state = "wired" if wired else "manual" if manual else "silent"
         no_user = no_user_reason(project, s["file"])
         per_site.append({**s, "found_by_tool": found, "state": state,

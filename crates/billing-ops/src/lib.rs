@@ -39,7 +39,10 @@ pub use apply::{ApplyOptions, ApplyReport, Cancelled, FileReport};
 pub use billing_plan::{Preset, presets};
 pub use hooks::{Answer, ApplyHooks, Event, Question};
 pub use install::{InstallOutcome, InstallReport};
-pub use metering::{Feeder, FeederKind, MeterAccount, Metering, MeteringStep, StepKind};
+pub use metering::{
+    Feeder, FeederKind, MeterAccount, Metering, MeteringStep, StepKind, UnmeteredCalls,
+    UnmeteredSite,
+};
 pub use plan::{Conflict, ConflictReason, PlanOptions, Preview};
 pub use produce::{ProduceContext, Producer};
 pub use remote::{

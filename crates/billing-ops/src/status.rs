@@ -9,7 +9,7 @@ use billing_plan::{BillingPlan, Environment};
 use serde::Serialize;
 
 use crate::Engine;
-use crate::metering::{MeterAccount, Metering, MeteringStep, metering_on_disk};
+use crate::metering::{MeterAccount, Metering, MeteringStep, UnmeteredCalls, metering_on_disk};
 use crate::plan::select_package;
 use crate::produce::{
     ProduceContext, hinted_apply, produce_all, sdk_install_command, sdk_installed, sdk_package,
@@ -77,6 +77,9 @@ pub struct Status {
     pub meters: Vec<MeterAccount>,
     /// Steps for the user's hand, each `done` or not as the files are now.
     pub manual_steps: Vec<MeteringStep>,
+    /// Billable calls no meter of the plan bills (information; `complete` ignores them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmetered_calls: Vec<UnmeteredCalls>,
     /// Why the metering account could not be computed (e.g. an unsupported framework).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metering_error: Option<String>,
@@ -192,8 +195,8 @@ impl Engine {
             },
             None => (None, None),
         };
-        let (meters, manual_steps) = metering
-            .map(|m| (m.meters, m.manual_steps))
+        let (meters, manual_steps, unmetered_calls) = metering
+            .map(|m| (m.meters, m.manual_steps, m.unmetered_calls))
             .unwrap_or_default();
         let mut status = Status {
             root: root.display().to_string(),
@@ -207,6 +210,7 @@ impl Engine {
             last_apply,
             meters,
             manual_steps,
+            unmetered_calls,
             metering_error,
             complete: false,
         };

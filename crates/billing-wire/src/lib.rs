@@ -174,21 +174,9 @@ pub fn wire_with_report(
     plan: &BillingPlan,
     imports: &UsageImports,
 ) -> Result<(ChangeSet, Vec<SiteReport>), WireError> {
-    let wants = |kind: MeterKind| plan.meters.iter().any(|m| m.kind == kind);
-    let (llm, storage) = (wants(MeterKind::LlmTokens), wants(MeterKind::Storage));
-    let (embeddings, images) = (wants(MeterKind::Embeddings), wants(MeterKind::Images));
-
     let mut by_file: BTreeMap<&str, Vec<&CallSite>> = BTreeMap::new();
     for site in &package.call_sites {
-        let wanted = match site_family(site.kind) {
-            Some(Family::Llm) => llm,
-            // Without an embedding meter, embedding calls are billed as LLM tokens.
-            Some(Family::Embedding) => llm || embeddings,
-            Some(Family::Image) => images,
-            Some(Family::Storage) => storage,
-            None => false,
-        };
-        if wanted {
+        if site_family(site.kind).is_some() && missing_meter(site.kind, plan).is_none() {
             by_file.entry(site.file.as_str()).or_default().push(site);
         }
     }
@@ -220,6 +208,24 @@ pub fn wire_with_report(
         reports.extend(file_reports);
     }
     Ok((changes, reports))
+}
+
+/// The meter kind a billable call site needs when the plan has none that bills it (wiring
+/// skips such a site; the metering account lists it with this kind to add). `None` for a
+/// site the plan meters, and for one that bills nothing (a route file).
+pub fn missing_meter(kind: CallSiteKind, plan: &BillingPlan) -> Option<MeterKind> {
+    let has = |kind: MeterKind| plan.meters.iter().any(|m| m.kind == kind);
+    let (needed, metered) = match site_family(kind)? {
+        Family::Llm => (MeterKind::LlmTokens, has(MeterKind::LlmTokens)),
+        // Without an embedding meter, embedding calls are billed as LLM tokens.
+        Family::Embedding => (
+            MeterKind::LlmTokens,
+            has(MeterKind::LlmTokens) || has(MeterKind::Embeddings),
+        ),
+        Family::Image => (MeterKind::Images, has(MeterKind::Images)),
+        Family::Storage => (MeterKind::Storage, has(MeterKind::Storage)),
+    };
+    (!metered).then_some(needed)
 }
 
 /// Wires the call sites of one file whose text is `source`.

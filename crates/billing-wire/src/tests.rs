@@ -64,6 +64,8 @@ fn sites(file: &str, source: &str, wanted: &[(CallSiteKind, &str)]) -> Vec<CallS
 struct Outcome {
     after: Option<String>,
     manual: Vec<String>,
+    /// The manual steps' snippets, in the same order (empty string for none).
+    snippets: Vec<String>,
     results: Vec<SiteResult>,
 }
 
@@ -94,6 +96,11 @@ fn wire(
     .expect("wiring");
     Outcome {
         after: result.after,
+        snippets: result
+            .manual
+            .iter()
+            .map(|m| m.snippet.clone().unwrap_or_default())
+            .collect(),
         manual: result.manual.into_iter().map(|m| m.instructions).collect(),
         results: result.reports.into_iter().map(|r| r.result).collect(),
     }
@@ -962,6 +969,84 @@ fn a_raw_fetch_to_the_model_api_is_always_a_listed_step() {
         out.manual
     );
     assert!(out.manual[0].contains("include_usage"));
+}
+
+#[test]
+fn a_realtime_session_fetch_says_where_its_usage_arrives() {
+    // openai-realtime-console `server.js`: the server mints the browser's session.
+    let out = ts(
+        r#"export async function token(req: Request) {
+  const response = await fetch("https://api.openai.com/v1/realtime/sessions", { method: "POST" });
+  return response.json();
+}
+"#,
+        &[(K::LlmHttpFetch, "fetch")],
+        header(),
+    );
+    assert!(out.after.is_none());
+    let step = &out.manual[0];
+    assert!(step.contains("opens a Realtime session"), "{step}");
+    assert!(
+        step.contains("`response.done` events over the data channel"),
+        "{step}"
+    );
+    assert!(
+        out.snippets[0].contains("event.response.usage?.input_tokens"),
+        "{}",
+        out.snippets[0]
+    );
+    assert!(!step.contains("runs in the browser"), "{step}");
+}
+
+#[test]
+fn a_model_api_fetch_in_browser_code_is_listed_for_the_server() {
+    // openai-realtime-console `client/components/App.jsx`: the WebRTC offer goes straight to
+    // the model API from the browser.
+    let realtime = r#"import { useState } from "react";
+export default function App() {
+  const [s] = useState(null);
+  async function start(offer) {
+    const baseUrl = "https://api.openai.com/v1/realtime";
+    const r = await fetch(`${baseUrl}?model=m`, { method: "POST", body: offer.sdp });
+  }
+}
+"#;
+    let out = wire(
+        "client/components/App.jsx",
+        realtime,
+        &[(K::LlmHttpFetch, "fetch")],
+        header(),
+        "typescript",
+        &[],
+    );
+    assert!(out.after.is_none());
+    let step = &out.manual[0];
+    assert!(
+        step.contains("runs in the browser: the usage must be recorded on your server"),
+        "{step}"
+    );
+    assert!(
+        step.contains("`response.done` events over the data channel"),
+        "{step}"
+    );
+    // A plain chat call from a "use client" module: the same reason, no Realtime words.
+    let chat = "'use client'\nexport const ask = () => fetch('https://api.anthropic.com/v1/messages', { method: 'POST' })\n";
+    let out = wire(
+        "src/lib/ask.ts",
+        chat,
+        &[(K::LlmHttpFetch, "fetch")],
+        header(),
+        "typescript",
+        &[],
+    );
+    let step = &out.manual[0];
+    assert!(step.contains("runs in the browser"), "{step}");
+    assert!(!step.contains("response.done"), "{step}");
+    assert!(
+        out.snippets[0].contains("body.usage?.input_tokens"),
+        "{}",
+        out.snippets[0]
+    );
 }
 
 #[test]

@@ -308,31 +308,175 @@ fn llm_client_call(
     }
 }
 
-/// `fetch(<url>, ..)` whose URL (a string or template literal) names a model API endpoint.
+/// `fetch(<url>, ..)` whose URL names a model API endpoint.
 fn is_model_api_fetch(call: Node<'_>, callee: Node<'_>, src: &str) -> bool {
-    if !matches!(text(callee, src), "fetch" | "globalThis.fetch") {
+    matches!(text(callee, src), "fetch" | "globalThis.fetch")
+        && fetch_url(call, src).is_some_and(|url| {
+            MODEL_API_ENDPOINTS
+                .iter()
+                .any(|endpoint| url.contains(endpoint))
+        })
+}
+
+/// What in a URL says it is a model API's REST endpoint.
+const MODEL_API_ENDPOINTS: &[&str] = &[
+    "api.openai.com/v1/",
+    "api.anthropic.com/v1/",
+    "/v1/chat/completions",
+    "/v1/completions",
+    "/v1/responses",
+    "/v1/embeddings",
+    "/v1/messages",
+    "/v1/realtime",
+];
+
+/// The URL a `fetch(<url>, ..)` call requests, as far as the file spells it: a string or
+/// template literal, with `${name}` (or a bare `name`) replaced by the string literals of the
+/// file's `const name = ..` declaration. `const baseUrl = "https://api.openai.com/v1/realtime"`
+/// then `fetch(`${baseUrl}?model=${model}`)` (openai-realtime-console) reads as
+/// `https://api.openai.com/v1/realtime?model=`. Wiring reads it too, to tell a Realtime
+/// session from a call whose response carries `usage`.
+pub fn fetch_url(call: Node<'_>, src: &str) -> Option<String> {
+    let url = call
+        .child_by_field_name("arguments")
+        .and_then(|a| a.named_child(0))?;
+    let program = {
+        let mut top = call;
+        while let Some(parent) = top.parent() {
+            top = parent;
+        }
+        top
+    };
+    match url.kind() {
+        "string" => Some(text(url, src).to_owned()),
+        "identifier" => constant_strings(program, text(url, src), src),
+        "template_string" => {
+            let mut out = text(url, src).to_owned();
+            for i in 0..url.named_child_count() {
+                let Some(sub) = url.named_child(i as u32) else {
+                    continue;
+                };
+                let name = sub.named_child(0).filter(|n| n.kind() == "identifier");
+                if sub.kind() == "template_substitution"
+                    && let Some(name) = name
+                    && let Some(value) = constant_strings(program, text(name, src), src)
+                {
+                    out = out.replace(text(sub, src), &value);
+                }
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+/// The string and template literals in the initializer of the file's declaration of `name`
+/// (`const base = (env.BASE || 'https://api.openai.com').trim()` gives
+/// `'https://api.openai.com'`), joined; `None` when the file declares no such variable.
+fn constant_strings(program: Node<'_>, name: &str, src: &str) -> Option<String> {
+    let mut found = None;
+    visit(program, |node| {
+        if found.is_some() || node.kind() != "variable_declarator" {
+            return;
+        }
+        let declared = node
+            .child_by_field_name("name")
+            .is_some_and(|n| n.kind() == "identifier" && text(n, src) == name);
+        let Some(value) = node.child_by_field_name("value").filter(|_| declared) else {
+            return;
+        };
+        let mut literals = String::new();
+        visit(value, |n| {
+            if matches!(n.kind(), "string" | "template_string")
+                && n.parent()
+                    .is_none_or(|p| p.kind() != "template_substitution")
+            {
+                literals.push_str(text(n, src));
+            }
+        });
+        found = Some(literals);
+    });
+    found
+}
+
+/// Why a raw model-API `fetch` in browser code cannot be wired where it is.
+pub const BROWSER_FETCH: &str = "runs in the browser: the usage must be recorded on your server";
+
+/// Why a `fetch` opening a Realtime session has no usage to read.
+pub const REALTIME_FETCH: &str = "opens a Realtime session: usage arrives as `response.done` \
+    events over the data channel (a WebSocket session: over the socket), never in this response";
+
+/// How far from its detected line a call may have moved in a file with planned edits.
+const NEAR_LINES: u32 = 10;
+
+/// What makes the raw model-API `fetch` on (or near) `line` of `file` unwireable as it is
+/// (the [`BROWSER_FETCH`] / [`REALTIME_FETCH`] reasons that apply); empty when none does or
+/// no such call is near that line.
+pub fn raw_fetch_notes(file: &str, src: &str, line: u32) -> Vec<&'static str> {
+    let tsx = !(file.ends_with(".ts") || file.ends_with(".mts") || file.ends_with(".cts"));
+    let language = if tsx {
+        tree_sitter_typescript::LANGUAGE_TSX
+    } else {
+        tree_sitter_typescript::LANGUAGE_TYPESCRIPT
+    };
+    let mut parser = Parser::new();
+    let Some(tree) = parser
+        .set_language(&language.into())
+        .ok()
+        .and_then(|()| parser.parse(src, None))
+    else {
+        return Vec::new();
+    };
+    // The nearest such fetch within a few lines: `plan` reads the file with its planned edits
+    // (an import and a registration inserted above move the call down).
+    let mut nearest: Option<(u32, String)> = None;
+    visit(tree.root_node(), |node| {
+        let callee = node.child_by_field_name("function");
+        if node.kind() == "call_expression"
+            && let Some(callee) = callee
+            && let Ok(row) = u32::try_from(callee.start_position().row + 1)
+            && row.abs_diff(line) <= NEAR_LINES
+            && nearest
+                .as_ref()
+                .is_none_or(|(d, _)| row.abs_diff(line) < *d)
+            && is_model_api_fetch(node, callee, src)
+            && let Some(url) = fetch_url(node, src)
+        {
+            nearest = Some((row.abs_diff(line), url));
+        }
+    });
+    let Some((_, url)) = nearest else {
+        return Vec::new();
+    };
+    let mut notes = Vec::new();
+    if runs_in_browser(file, src) {
+        notes.push(BROWSER_FETCH);
+    }
+    if url.contains("/v1/realtime") {
+        notes.push(REALTIME_FETCH);
+    }
+    notes
+}
+
+/// Whether a JavaScript/TypeScript file runs in the browser, so a model call there cannot
+/// record usage with the server-side access token: a `"use client"` module, a file under a
+/// `client/`, `components/` or `public/` folder, or a React component using hooks (Vite
+/// client code; Next.js server components cannot call hooks). Code under `server/`, `api/`
+/// or `routes/` is the server's.
+pub fn runs_in_browser(file: &str, src: &str) -> bool {
+    let dirs: Vec<&str> = file.split('/').rev().skip(1).collect();
+    let in_dir = |names: &[&str]| dirs.iter().any(|d| names.contains(d));
+    if in_dir(&["server", "api", "routes", "functions", "lambda"]) {
         return false;
     }
-    let Some(url) = call
-        .child_by_field_name("arguments")
-        .and_then(|a| a.named_child(0))
-        .filter(|u| matches!(u.kind(), "string" | "template_string"))
-    else {
-        return false;
-    };
-    let url = text(url, src);
-    [
-        "api.openai.com/v1/",
-        "api.anthropic.com/v1/",
-        "/v1/chat/completions",
-        "/v1/completions",
-        "/v1/responses",
-        "/v1/embeddings",
-        "/v1/messages",
-        "/v1/realtime",
-    ]
-    .iter()
-    .any(|endpoint| url.contains(endpoint))
+    let directive = src.trim_start().starts_with("\"use client\"")
+        || src.trim_start().starts_with("'use client'");
+    let component = (file.ends_with(".jsx") || file.ends_with(".tsx"))
+        && (src.contains("from \"react\"") || src.contains("from 'react'"))
+        && ["useState(", "useEffect(", "useRef("]
+            .iter()
+            .any(|hook| src.contains(hook));
+    directive || component || in_dir(&["client", "components", "public"])
 }
 
 fn first_named<'t>(node: Node<'t>, kind: &str) -> Option<Node<'t>> {
@@ -562,6 +706,53 @@ export async function POST() {
                 "openai.chat.completions.create"
             )]
         );
+    }
+
+    #[test]
+    fn fetch_urls_resolve_the_files_constants() {
+        // openai-realtime-console `client/components/App.jsx`: the URL is a const, the fetch
+        // a template naming it.
+        let realtime = "const baseUrl = \"https://api.openai.com/v1/realtime\";\nconst model = \"gpt-4o\";\nconst r = await fetch(`${baseUrl}?model=${model}`, { method: \"POST\" });\nconst other = await fetch(`${model}/v2/thing`);\n";
+        assert!(worth_parsing(realtime));
+        assert_eq!(
+            kinds(&analyze("App.jsx", realtime)),
+            [(CallSiteKind::LlmHttpFetch, 3, "fetch")]
+        );
+        // anse-app/chatgpt-demo: the base is a literal inside `(env || '...').trim()` and
+        // `fetch` comes from undici; a bare identifier URL resolves the same way.
+        let astro = "import { fetch } from 'undici'\nconst baseUrl = ((import.meta.env.BASE) || 'https://api.openai.com').trim()\nconst url = `${baseUrl}/v1/embeddings`\nexport const a = () => fetch(url, {})\nexport const b = () => fetch(elsewhere, {})\n";
+        assert_eq!(
+            kinds(&analyze("generate.ts", astro)),
+            [(CallSiteKind::LlmHttpFetch, 4, "fetch")]
+        );
+    }
+
+    #[test]
+    fn browser_code_is_told_from_server_code() {
+        let hooks = "import { useState } from \"react\";\nexport default function App() { const [a] = useState(0); }\n";
+        assert!(runs_in_browser("src/App.jsx", hooks));
+        assert!(runs_in_browser("client/main.js", "fetch('x')"));
+        assert!(runs_in_browser(
+            "lib/chat.ts",
+            "'use client'\nexport const x = 1\n"
+        ));
+        assert!(!runs_in_browser("server.js", "fetch('x')"));
+        assert!(!runs_in_browser("src/pages/api/generate.ts", "fetch('x')"));
+        assert!(!runs_in_browser("app/routes/chat.tsx", hooks));
+        assert!(!runs_in_browser("src/App.ts", hooks));
+        let app = "import { useState } from \"react\";\nconst baseUrl = \"https://api.openai.com/v1/realtime\";\nexport default function App() {\n  useState(0);\n  fetch(`${baseUrl}?m=1`);\n}\n";
+        assert_eq!(
+            raw_fetch_notes("client/App.jsx", app, 5),
+            [BROWSER_FETCH, REALTIME_FETCH]
+        );
+        // A line moved by a planned edit still finds its call.
+        assert_eq!(
+            raw_fetch_notes("client/App.jsx", app, 3),
+            [BROWSER_FETCH, REALTIME_FETCH]
+        );
+        assert!(raw_fetch_notes("client/App.jsx", app, 40).is_empty());
+        let server = "export const t = () => fetch('https://api.openai.com/v1/chat/completions')\n";
+        assert!(raw_fetch_notes("server.js", server, 1).is_empty());
     }
 
     #[test]

@@ -92,6 +92,10 @@ struct ProposalView<'a> {
     manual_steps: &'a [billing_ops::MeteringStep],
     /// Every meter fed and no step left once this is applied.
     complete: bool,
+    /// Billable calls no meter of this plan bills, with the meter that would (`fix`): tell
+    /// the user, who may add that meter.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    unmetered_calls: &'a [billing_ops::UnmeteredCalls],
     conflicts: &'a [billing_ops::Conflict],
     warnings: &'a [String],
     nothing_to_do: bool,
@@ -161,6 +165,7 @@ fn view(preview: &Preview) -> anyhow::Result<serde_json::Value> {
         meters: &preview.metering.meters,
         manual_steps: &preview.metering.manual_steps,
         complete: preview.metering.complete,
+        unmetered_calls: &preview.metering.unmetered_calls,
         conflicts: &preview.conflicts,
         warnings: &preview.warnings,
         nothing_to_do: preview.is_noop(),

@@ -34,6 +34,32 @@ pub struct Metering {
     pub manual_steps: Vec<MeteringStep>,
     /// Every meter is fed and every manual step is done.
     pub complete: bool,
+    /// Billable calls `detect` found that no meter in the plan bills (information: they do
+    /// not make metering incomplete, since the plan chose not to bill them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmetered_calls: Vec<UnmeteredCalls>,
+}
+
+/// The calls of one kind that no meter of the plan bills, and the meter that would.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnmeteredCalls {
+    /// The meter kind (and preset) that bills them: `llm-tokens`, `images-generated`, `storage`.
+    pub meter: String,
+    pub sites: Vec<UnmeteredSite>,
+    /// What to do, in words: "add the llm-tokens meter to meter these 2 calls".
+    pub fix: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnmeteredSite {
+    pub file: String,
+    pub line: u32,
+    /// The callee as written (`fetch`, `openai.chat.completions.create`).
+    pub callee: String,
+    /// Why adding the meter will not wire this call by itself (a raw `fetch` in browser code,
+    /// a Realtime session): the manual step it becomes then says what to add.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -222,7 +248,64 @@ pub fn account(input: &AccountInput<'_>) -> Metering {
         meters,
         manual_steps: steps,
         complete,
+        unmetered_calls: unmetered_calls(input.plan, input.package, input.view),
     }
+}
+
+/// The package's billable call sites no planned meter bills, grouped by the meter kind to
+/// add (the same rule wiring uses to skip them, `billing_wire::missing_meter`).
+pub fn unmetered_calls(
+    plan: &BillingPlan,
+    package: &Package,
+    view: &SourceView,
+) -> Vec<UnmeteredCalls> {
+    let mut groups: Vec<UnmeteredCalls> = Vec::new();
+    for site in &package.call_sites {
+        let Some(kind) = billing_wire::missing_meter(site.kind, plan) else {
+            continue;
+        };
+        let meter = kind.as_str();
+        let index = match groups.iter().position(|g| g.meter == meter) {
+            Some(index) => index,
+            None => {
+                groups.push(UnmeteredCalls {
+                    meter: meter.to_owned(),
+                    sites: Vec::new(),
+                    fix: String::new(),
+                });
+                groups.len() - 1
+            }
+        };
+        let notes = match view.files.get(&site.file) {
+            Some(src) if site.kind == CallSiteKind::LlmHttpFetch => {
+                billing_detect::callsites::typescript::raw_fetch_notes(&site.file, src, site.line)
+            }
+            _ => Vec::new(),
+        };
+        groups[index].sites.push(UnmeteredSite {
+            file: site.file.clone(),
+            line: site.line,
+            callee: site.callee.clone(),
+            notes: notes.into_iter().map(str::to_owned).collect(),
+        });
+    }
+    for group in &mut groups {
+        group
+            .sites
+            .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        let n = group.sites.len();
+        group.fix = format!(
+            "add the {} meter (`spaire-billing setup`, or a `[[meters]]` entry with `preset = \"{}\"` in spaire-billing.toml) to meter {}",
+            group.meter,
+            group.meter,
+            if n == 1 {
+                "this call".to_owned()
+            } else {
+                format!("these {n} calls")
+            }
+        );
+    }
+    groups
 }
 
 fn feeders_of(view: &SourceView, f: &MeterFeed<'_>) -> Vec<Feeder> {

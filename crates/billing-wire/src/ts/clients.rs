@@ -3,6 +3,7 @@
 //! carries `usage` in the vendor's snake_case names, mapped to the helper's token names right
 //! at the call; streams and the pre-v4 / `openai-edge` API are listed with the exact change.
 
+use billing_detect::callsites::typescript::{BROWSER_FETCH, REALTIME_FETCH};
 use billing_detect::profile::CallSiteKind;
 use tree_sitter::Node;
 
@@ -134,14 +135,83 @@ pub(crate) fn vendor(f: &TsFile<'_>, call: Node<'_>, kind: CallSiteKind) -> Site
 
 /// A `fetch` straight to a model API: the response body is the app's (often a stream passed
 /// on to the browser), so reading it here could break the response. Always listed.
-pub(crate) fn raw_fetch(f: &TsFile<'_>) -> SiteOutcome {
+/// A raw `fetch` to a model API. Nothing is edited: the app reads (or re-streams) the body
+/// itself, so usage can be read exactly only where it does. What to do depends on where the
+/// call runs and what it opens: browser code never holds the access token, and a Realtime
+/// session's response carries a client secret, not usage.
+pub(crate) fn raw_fetch(f: &TsFile<'_>, call: Node<'_>) -> SiteOutcome {
     let end = f.style.end();
+    let url = billing_detect::callsites::typescript::fetch_url(call, f.src).unwrap_or_default();
+    let realtime = url.contains("/v1/realtime");
+    let browser = billing_detect::callsites::typescript::runs_in_browser(f.ctx.file, f.src);
+    let import = format!(
+        "import {{ {TS_LLM} }} from {}{end}",
+        f.style.string(f.usage_module)
+    );
+    // Realtime, Responses and Anthropic usage say `input_tokens`; chat completions `prompt_tokens`.
+    let usage = |var: &str| {
+        if realtime || url.contains("/v1/responses") || url.contains("/v1/messages") {
+            response(var)
+        } else {
+            chat_completion(var)
+        }
+    };
+    if browser {
+        let (reason, todo, snippet) = if realtime {
+            (
+                format!("{BROWSER_FETCH}; this WebRTC offer {REALTIME_FETCH}"),
+                "Send each `response.done` event's `response.usage` from the data channel to a \
+                 route of your server and record it there (usage reported by a browser can be \
+                 altered by its user: to bill exactly, run the session over a WebSocket from \
+                 your server and record the events there)",
+                format!(
+                    "// in the browser, where the data channel's events arrive:\n\
+                     dc.addEventListener(\"message\", (e) => {{\n  \
+                     const event = JSON.parse(e.data){end}\n  \
+                     if (event.type === \"response.done\") fetch(\"/api/usage\", {{ method: \"POST\", \
+                     headers: {{ \"Content-Type\": \"application/json\" }}, body: JSON.stringify(event.response.usage) }}){end}\n}}){end}\n\n\
+                     // on your server, in that route (`usage` is the posted body; {TS_LLM} \
+                     comes from the generated usage module):\n{TS_LLM}(customerId, {}){end}",
+                    usage("usage")
+                ),
+            )
+        } else {
+            (
+                BROWSER_FETCH.to_owned(),
+                "Make this call from a route of your server (the model API key and the Spaire \
+                 access token must not reach the browser) and record the response's `usage` \
+                 there",
+                format!(
+                    "// on your server, in the route that now calls the model API ({TS_LLM} \
+                     comes from the generated usage module):\n\
+                     const body = await response.json(){end}\n{TS_LLM}(customerId, {}){end}",
+                    usage("body.usage")
+                ),
+            )
+        };
+        return SiteOutcome::manual(reason, todo, snippet);
+    }
+    if realtime {
+        return SiteOutcome::manual(
+            format!(
+                "this `fetch` {REALTIME_FETCH} (the response holds the session's client secret)"
+            ),
+            "Record each `response.done` event's `response.usage` on your server: a session \
+             your server runs over a WebSocket reads them itself; a browser's WebRTC session \
+             must send them to a route of your server",
+            format!(
+                "{import}\n\n// for each `response.done` event of the session:\n\
+                 {TS_LLM}(customerId, {}){end}",
+                usage("event.response.usage")
+            ),
+        );
+    }
     SiteOutcome::manual(
         "this `fetch` calls the model API directly; spaire-billing does not read or re-stream its body",
         "Record the `usage` of the response where the app reads it: a non-streamed JSON body has it; a streamed chat completion has it in the last chunk only with `stream_options: { include_usage: true }` in the request body",
         format!(
-            "import {{ {TS_LLM} }} from {}{end}\n\nconst body = await response.json(){end}\n{TS_LLM}(customerId, {{ inputTokens: body.usage?.prompt_tokens, outputTokens: body.usage?.completion_tokens, totalTokens: body.usage?.total_tokens }}){end}",
-            f.style.string(f.usage_module)
+            "{import}\n\nconst body = await response.json(){end}\n{TS_LLM}(customerId, {}){end}",
+            usage("body.usage")
         ),
     )
 }

@@ -149,7 +149,7 @@ fn wire_site(f: &TsFile<'_>, site: &CallSite) -> SiteOutcome {
         | CallSiteKind::OpenaiImage
         | CallSiteKind::OpenaiLegacy
         | CallSiteKind::AnthropicMessage => clients::vendor(f, call, site.kind),
-        CallSiteKind::LlmHttpFetch => clients::raw_fetch(f),
+        CallSiteKind::LlmHttpFetch => clients::raw_fetch(f, call),
         CallSiteKind::S3PutObject => s3::put_object(f, call),
         CallSiteKind::S3Upload => s3::upload(f, call),
         _ => SiteOutcome::Manual {

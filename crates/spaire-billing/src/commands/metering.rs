@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use billing_ops::{FeederKind, Metering, MeteringStep, StepKind};
+use billing_ops::{FeederKind, Metering, MeteringStep, StepKind, UnmeteredCalls};
 
 use crate::printer::{BOLD, GREEN, RED};
 
@@ -97,6 +97,7 @@ pub fn render(metering: &Metering) -> String {
             let _ = writeln!(out, "  done: {}: {}", step_kind(step.kind), location(step));
         }
     }
+    out.push_str(&render_unmetered(&metering.unmetered_calls));
     let unfed = metering
         .meters
         .iter()
@@ -119,6 +120,28 @@ pub fn render(metering: &Metering) -> String {
             if pending.len() == 1 { "" } else { "s" },
             if pending.len() == 1 { "is" } else { "are" },
         );
+    }
+    out
+}
+
+/// Billable calls no planned meter bills, each group with the meter that would; empty when
+/// there are none. Starts with a blank line. Information only: it changes no exit code.
+pub fn render_unmetered(groups: &[UnmeteredCalls]) -> String {
+    let mut out = String::new();
+    for group in groups {
+        let n = group.sites.len();
+        let _ = writeln!(
+            out,
+            "\n{BOLD}Not metered{BOLD:#} ({n} call{} the plan bills nothing for)",
+            if n == 1 { "" } else { "s" }
+        );
+        for site in &group.sites {
+            let _ = writeln!(out, "  {}:{} {}", site.file, site.line, site.callee);
+            for note in &site.notes {
+                let _ = writeln!(out, "     {note}");
+            }
+        }
+        let _ = writeln!(out, "  To bill them: {}", group.fix);
     }
     out
 }

@@ -70,15 +70,26 @@ pub fn run(args: PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
             preview.environment.as_str()
         ))?;
         print_leftovers(&preview, printer)?;
+        print_unmetered(&preview, printer)?;
         return Ok(ExitStatus::Success);
     }
     printer.data(preview.text.trim_end())?;
+    print_unmetered(&preview, printer)?;
     print_conflicts(&preview.conflicts, printer);
     printer.info(format!(
         "\n{BOLD}Apply exactly this plan:{BOLD:#} spaire-billing apply --plan {}",
         preview.hash
     ));
     Ok(ExitStatus::Success)
+}
+
+/// Billable calls no planned meter bills (information, the exit code stays 0).
+fn print_unmetered(preview: &Preview, printer: &Printer) -> anyhow::Result<()> {
+    let unmetered = super::metering::render_unmetered(&preview.metering.unmetered_calls);
+    if !unmetered.is_empty() {
+        printer.data(unmetered.trim_end())?;
+    }
+    Ok(())
 }
 
 /// Env names and manual steps still matter when no file changes.

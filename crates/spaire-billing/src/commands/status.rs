@@ -131,6 +131,7 @@ pub fn run(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 manual_steps: status.manual_steps.clone(),
                 complete: status.meters.iter().all(|m| !m.feeders.is_empty())
                     && status.manual_steps.iter().all(|s| s.done),
+                unmetered_calls: status.unmetered_calls.clone(),
             }));
             out.push('\n');
         }

@@ -765,19 +765,25 @@ fn llm_events_carry_every_token_kind_and_their_cost() {
         plan: &plan,
     };
     let module = billing_generate::python::usage_module_import(&target).unwrap();
-    let output = Command::new(&python)
-        .arg(codegen::codegen_fixture("py-llm", "llm_usage_check.py"))
-        .arg(&module)
-        .current_dir(dir.path())
-        .env("PYTHONPATH", dir.path())
-        .env("SPAIRE_SERVER_URL", emulator.base_url())
-        .env("SPAIRE_ACCESS_TOKEN", emulator.token())
-        .output()
-        .expect("run python");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let check = |url: &str, token: &str| {
+        let output = Command::new(&python)
+            .arg(codegen::codegen_fixture("py-llm", "llm_usage_check.py"))
+            .arg(&module)
+            .current_dir(dir.path())
+            .env("PYTHONPATH", dir.path())
+            .env("SPAIRE_SERVER_URL", url)
+            .env("SPAIRE_ACCESS_TOKEN", token)
+            .output()
+            .expect("run python");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{stdout}\n{stderr}");
+        let report: serde_json::Value =
+            serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        (report, stderr)
+    };
+    let (report, stderr) = check(&emulator.base_url(), emulator.token());
+    codegen::same_as_real_server(&report, |url, token| check(url, token).0);
     assert_eq!(report["events"], 6, "{report}");
     assert!(report["costSum"].as_f64().unwrap() > 0.0, "{report}");
     // The unknown model is named in a warning, not billed as 0 silently.

@@ -719,21 +719,27 @@ fn llm_events_carry_every_token_kind_and_their_cost() {
     let spec = billing_generate::typescript::usage_module_specifier(&target, "probe.js").unwrap();
     let usage = dir.join(spec.trim_start_matches("./"));
     link_node_modules(&dir, &toolchain);
-    let output = Command::new("node")
-        .arg(codegen::codegen_fixture("ts", "llm-usage-check.cjs"))
-        .arg(&toolchain)
-        .arg(&usage)
-        .env("SPAIRE_SERVER_URL", emulator.base_url())
-        .env("SPAIRE_ACCESS_TOKEN", emulator.token())
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let check = |url: &str, token: &str| {
+        let output = Command::new("node")
+            .arg(codegen::codegen_fixture("ts", "llm-usage-check.cjs"))
+            .arg(&toolchain)
+            .arg(&usage)
+            .env("SPAIRE_SERVER_URL", url)
+            .env("SPAIRE_ACCESS_TOKEN", token)
+            .output()
+            .expect("run node");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        (report, output)
+    };
+    let (report, output) = check(&emulator.base_url(), emulator.token());
+    codegen::same_as_real_server(&report, |url, token| check(url, token).0);
     assert_eq!(report["events"], 9, "{report}");
     assert!(report["costSum"].as_f64().unwrap() > 0.0, "{report}");
     // The unknown model is named in a warning, not billed as 0 silently.

@@ -212,3 +212,64 @@ fn plan_warns_about_uncommitted_changes() {
         "{stderr}"
     );
 }
+
+/// Issue #18 (openai-realtime-console): model-API calls that no meter of the plan bills are
+/// listed with the meter that would bill them, in `plan`'s text and `--json`, and the exit
+/// code stays 0; with that meter added they become manual steps saying why they cannot be
+/// wired where they are (browser code; a Realtime session, whose usage arrives as events).
+#[test]
+fn calls_no_meter_bills_are_listed_with_the_meter_that_would() {
+    let dir = copy_project("unmetered-realtime");
+    let output = billing().arg("plan").arg(dir.path()).output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        transcript(&output, &[])
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let section = &stdout[stdout.find("Not metered").expect("listed")..];
+    insta::assert_snapshot!("unmetered_plan_text", section);
+
+    let output = billing()
+        .args(["plan", "--json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        transcript(&output, &[])
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    insta::assert_json_snapshot!("unmetered_plan_json", json["metering"]["unmetered_calls"]);
+
+    let plan = dir.path().join("spaire-billing.toml");
+    let text = std::fs::read_to_string(&plan).unwrap();
+    std::fs::write(
+        &plan,
+        format!("{text}\n[[meters]]\npreset = \"llm-tokens\"\n"),
+    )
+    .unwrap();
+    let output = billing()
+        .args(["plan", "--json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        transcript(&output, &[])
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(json["metering"].get("unmetered_calls").is_none(), "{json}");
+    let steps: Vec<&serde_json::Value> = json["metering"]["manual_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["kind"] == "call-site")
+        .collect();
+    insta::assert_json_snapshot!("unmetered_then_metered_steps", steps);
+}

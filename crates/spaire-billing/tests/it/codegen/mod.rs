@@ -531,3 +531,48 @@ pub fn describe(changes: &ChangeSet) -> String {
     }
     out
 }
+
+/// The differential half of the LLM-event checks: with `SPAIRE_DIFF_SERVER_URL` and
+/// `SPAIRE_DIFF_SERVER_TOKEN` set (a real Spaire server on 127.0.0.1 and the token of a fresh
+/// organization, see scripts/differential/README.md), `check` runs the same generated
+/// recorder against it, and its event count and every meter total must equal the emulator's
+/// `report`. Without them (CI has no real server) nothing runs.
+pub fn same_as_real_server(
+    report: &serde_json::Value,
+    check: impl FnOnce(&str, &str) -> serde_json::Value,
+) {
+    let (Ok(url), Ok(token)) = (
+        std::env::var("SPAIRE_DIFF_SERVER_URL"),
+        std::env::var("SPAIRE_DIFF_SERVER_TOKEN"),
+    ) else {
+        return;
+    };
+    let host = url
+        .trim_start_matches("http://")
+        .split([':', '/'])
+        .next()
+        .unwrap_or_default();
+    assert_eq!(
+        host, "127.0.0.1",
+        "the real server must run on this machine"
+    );
+    let real = check(&url, &token);
+    eprintln!("real server: {real}\nemulator:    {report}");
+    assert_eq!(
+        real["events"], report["events"],
+        "real {real}\nemulator {report}"
+    );
+    let (real_meters, emulator_meters) = (real["meters"].as_object(), report["meters"].as_object());
+    let (Some(real_meters), Some(emulator_meters)) = (real_meters, emulator_meters) else {
+        panic!("no meter totals: real {real}\nemulator {report}");
+    };
+    assert_eq!(real_meters.len(), emulator_meters.len());
+    for (property, total) in emulator_meters {
+        let real_total = real_meters[property].as_f64().expect("a number");
+        let total = total.as_f64().expect("a number");
+        assert!(
+            (real_total - total).abs() < 1e-9,
+            "meter on {property}: real server {real_total}, emulator {total}"
+        );
+    }
+}
