@@ -5,7 +5,7 @@ mod common;
 mod node;
 mod other;
 mod python;
-mod sources;
+pub(crate) mod sources;
 
 use std::collections::{BTreeSet, HashSet};
 

@@ -157,20 +157,11 @@ pub fn analyze(scan: &mut Scan<'_>, input: &PythonInput<'_>) -> Vec<Package> {
             ));
         }
     }
-    let names = |samples: &[(String, Vec<FrameworkBuilder>, Found)]| {
-        samples
-            .iter()
-            .map(|(root, ..)| format!("`{root}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     if samples.len() == 1
-        && let Some((root, sample_builders, sample_found)) = samples.pop()
+        && let Some((_root, sample_builders, sample_found)) = samples.pop()
     {
-        // The only app is sample code: it is the app to set up; its evidence says where.
-        scan.notes.push(format!(
-            "`{dir}`: no app outside its sample code; using the one sample app, in `{root}/`"
-        ));
+        // The only app is sample code: it is the app to set up; its evidence says where (and
+        // `detect` names the directory, see `summary::package_line`).
         for (main, sample) in builders.iter_mut().zip(sample_builders) {
             if !sample.confirmed {
                 continue;
@@ -184,15 +175,7 @@ pub fn analyze(scan: &mut Scan<'_>, input: &PythonInput<'_>) -> Vec<Package> {
             }
         }
         found.absorb(sample_found);
-    } else if samples.len() > 1 {
-        scan.notes.push(format!(
-            "`{dir}`: no app outside its sample code, and {} sample apps: {}; none is set up \
-             unless chosen with `--package <its directory>`",
-            samples.len(),
-            names(&samples)
-        ));
     }
-
     let frameworks = builders
         .into_iter()
         .filter_map(FrameworkBuilder::build)

@@ -62,12 +62,14 @@ fn the_only_sample_app_is_set_up_and_named() {
             .any(|e| e["file"] == "examples/chat/app.py"),
         "{flask:#}"
     );
+    // `detect` says which directory it chose.
+    let human = billing().arg("detect").arg(dir.path()).output().unwrap();
+    let text = String::from_utf8_lossy(&human.stdout);
     assert!(
-        profile["notes"].as_array().unwrap().iter().any(|n| n
-            .as_str()
-            .unwrap()
-            .contains("using the one sample app, in `examples/chat/`")),
-        "{profile:#}"
+        text.lines()
+            .next()
+            .is_some_and(|l| l.contains("app in sample code `examples/chat/`")),
+        "{text}"
     );
     // The call site in the app is found; the CLI script's (no app there) is not.
     let sites: Vec<&str> = packages[0]["call_sites"]
@@ -109,6 +111,15 @@ fn several_sample_apps_are_listed_and_one_is_chosen_with_package() {
             ("examples/assistant", Some(".")),
             ("examples/chat-basic", Some("."))
         ]
+    );
+
+    let human = billing().arg("detect").arg(dir.path()).output().unwrap();
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains(
+            "examples/chat-basic  Flask 3 · sample app of `.`, set up only with `--package examples/chat-basic`"
+        ),
+        "{text}"
     );
 
     // The root package: nothing wired in a sample, each listed with its call site and how
