@@ -34,6 +34,13 @@ Kinds:
               own secret. Needs: apt-get install golang-go golang-github-gin-gonic-gin-dev
               golang-github-jinzhu-gorm-dev golang-github-mattn-go-sqlite3-dev
               golang-github-dgrijalva-jwt-go-dev golang-golang-x-crypto-dev.
+  rails-server
+              a Rails 6.x app on Debian's ruby-rails in production mode (eager_load), gems from
+              Debian through a harness Gemfile (BUNDLE_GEMFILE; leaf gems Debian lacks get
+              stand-ins, RAILS_STAND_INS); schema loaded into SQLite, a user created and signed
+              in through the app's own form and CSRF token (`login`), then served like
+              node-server. Needs: apt-get install ruby-rails ruby-sqlite3 puma ruby-devise
+              ruby-bcrypt ruby-rails-i18n.
   fastapi     the app object under Starlette's TestClient; `prepare` builds the request
               headers the app's own auth reads (e.g. an OAuth2 bearer JWT) and the customer.
   flask       the app factory's test client; `prepare` (Python, in the app context) creates a
@@ -514,10 +521,11 @@ def node_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
 
 
 def drive_server(command: list[str], cwd: Path, env: dict, requests: list[dict], webhook_path: str,
-                 log_path: Path, port: int | None = None) -> dict:
+                 log_path: Path, port: int | None = None, sign_in=None) -> dict:
     """Start a server (`PORT` set to a free port, or the app's own fixed `port`), send
     `requests`, post a signed and a forged webhook, then stop it with SIGTERM (the recorder
-    flushes on it) and return the statuses."""
+    flushes on it) and return the statuses. `sign_in(base)`, when given, signs a user in
+    through the app and returns the headers (the session cookie) every request then carries."""
     import signal
     port = port or free_port()
     log = open(log_path, "w")
@@ -535,7 +543,8 @@ def drive_server(command: list[str], cwd: Path, env: dict, requests: list[dict],
                 if proc.poll() is not None:
                     raise RuntimeError(f"server exited {proc.returncode}; see runtime-server.log")
                 time.sleep(0.5)
-        out["requests"] = [http(r.get("method", "GET"), base + r["path"], r.get("headers", {}),
+        signed_in = sign_in(base) if sign_in else {}
+        out["requests"] = [http(r.get("method", "GET"), base + r["path"], {**signed_in, **r.get("headers", {})},
                                 r.get("body", "").encode() or None) for r in requests]
         payload = json.dumps({"type": "rw.unknown_event", "timestamp": "2026-01-01T00:00:00Z", "data": {}})
         ts = str(int(time.time()))
@@ -753,6 +762,118 @@ def php_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
     return {"driver": out}
 
 
+# The Gemfile a Rails 6.1 app runs with on Debian's ruby-rails (BUNDLE_GEMFILE; the app's own
+# Gemfile and lock stay untouched): Debian's gems, plus stand-ins for leaf gems Debian lacks or
+# cannot install, none of them on the billed request's path:
+#   webpacker       (ruby-webpacker pulls a broken node chain) - `*_pack_tag` render nothing;
+#   devise-i18n     translations of Devise's views only - missing ones render as their keys;
+#   image_processing  Active Storage variants only (avatars, photos).
+RAILS_GEMFILE = """source "https://rubygems.org"
+gem "rails"
+gem "sqlite3"
+gem "puma"
+gem "devise"
+gem "bcrypt"
+gem "rails-i18n"
+gem "webpacker", path: "stand-ins/webpacker"
+gem "devise-i18n", path: "stand-ins/devise-i18n"
+gem "image_processing", path: "stand-ins/image_processing"
+"""
+
+RAILS_STAND_INS = {
+    "webpacker": """module Webpacker
+  module Helper
+    def javascript_pack_tag(*) = "".html_safe
+    def stylesheet_pack_tag(*) = "".html_safe
+    def asset_pack_path(name, **) = "/packs/#{name}"
+  end
+  class Engine < ::Rails::Engine
+    initializer("rw.webpacker") { ActiveSupport.on_load(:action_view) { include Webpacker::Helper } }
+  end
+end
+""",
+    "devise-i18n": "module DeviseI18n; end\n",
+    "image_processing": "module ImageProcessing; end\n",
+}
+
+RAILS_PROBE = """u = User.find_by(email: ENV["RW_EMAIL"]) || User.new(email: ENV["RW_EMAIL"])
+u.password = ENV["RW_PASSWORD"]
+u.password_confirmation = ENV["RW_PASSWORD"] if u.respond_to?(:password_confirmation=)
+u.save!
+puts "RW_USER_ID=#{u.id}"
+"""
+
+
+def rails_sign_in(login: dict):
+    """Sign in through the app's own form: GET the page (session cookie + CSRF token), POST
+    the Devise fields with the token; returns the signed-in session's Cookie header."""
+    import http.cookiejar
+    import urllib.parse
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    def go(base: str) -> dict:
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
+        page = opener.open(base + login["page"], timeout=60).read().decode("utf-8", "replace")
+        token = re.search(r'name="authenticity_token" value="([^"]+)"', page)
+        if not token:
+            raise RuntimeError("no authenticity_token on the sign-in page")
+        form = urllib.parse.urlencode({"authenticity_token": token.group(1), "user[email]": login["email"],
+                                       "user[password]": login["password"]}).encode()
+        try:
+            status = opener.open(base + login["path"], data=form, timeout=60).status
+        except urllib.error.HTTPError as e:
+            status = e.code
+        if status != 302:
+            raise RuntimeError(f"sign-in answered {status}, not a redirect")
+        return {"cookie": "; ".join(f"{c.name}={c.value}" for c in jar)}
+
+    return go
+
+
+def rails_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
+    """Boot a Rails 6.x app on Debian's ruby-rails in production mode (eager_load: every
+    autoloaded constant, the generated ones included, must be where zeitwerk expects it), with
+    Debian's gems (RAILS_GEMFILE); load the schema into SQLite, create a user, sign in through
+    the app's own form and CSRF, then drive it like node-server. The customer is the user's id.
+    Needs: apt-get install ruby-rails ruby-sqlite3 puma ruby-devise ruby-bcrypt ruby-rails-i18n."""
+    rw = work / ".rw"
+    for gem, code in RAILS_STAND_INS.items():
+        d = rw / "stand-ins" / gem
+        (d / "lib").mkdir(parents=True, exist_ok=True)
+        (d / "lib" / f"{gem}.rb").write_text(code)
+        (d / f"{gem}.gemspec").write_text(
+            f'Gem::Specification.new {{ |s| s.name = "{gem}"; s.version = "0.0.0.rw"; '
+            f's.summary = "runtime.py stand-in"; s.authors = ["realworld harness"]; s.files = ["lib/{gem}.rb"] }}\n')
+    (rw / "Gemfile").write_text(RAILS_GEMFILE)
+    (rw / "Gemfile.lock").unlink(missing_ok=True)
+    renv = {**env, "BUNDLE_GEMFILE": str(rw / "Gemfile"), "RAILS_ENV": "production",
+            "SECRET_KEY_BASE": "0" * 128, "RAILS_LOG_TO_STDOUT": "1", "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "DISABLE_DATABASE_ENVIRONMENT_CHECK": "1", "RW_EMAIL": rt["login"]["email"],
+            "RW_PASSWORD": rt["login"]["password"]}
+    logs = cache / "logs" / project["name"]
+    rc, _, err = run.sh(["bundle", "install", "--local", "--quiet"], cwd=work, env=renv, timeout=300)
+    if rc != 0:
+        return {"error": f"bundle install --local failed: {err[-1500:]}"}
+    rc, _, err = run.sh(["ruby", "bin/rails", "db:schema:load"], cwd=work, env=renv, timeout=300)
+    if rc != 0:
+        return {"error": f"db:schema:load failed: {err[-1500:]}"}
+    (rw / "probe.rb").write_text(RAILS_PROBE)
+    rc, sout, err = run.sh(["ruby", "bin/rails", "runner", str(rw / "probe.rb")], cwd=work, env=renv, timeout=300)
+    user_id = re.search(r"RW_USER_ID=(\d+)", sout or "")
+    if rc != 0 or not user_id:
+        return {"error": f"creating the user failed (rc {rc}): {(err or '')[-1500:]}"}
+    out = drive_server(["sh", "-c", 'exec ruby bin/rails server -b 127.0.0.1 -p "$PORT"'], work, renv,
+                       rt["requests"], rt["webhook_path"], logs / "runtime-server.log",
+                       sign_in=rails_sign_in(rt["login"]))
+    out["customer"] = user_id.group(1)
+    return {"driver": out}
+
+
 def ensure_python_deps(cache: Path, name: str, requirements: list[str]) -> Path:
     d = cache / "rtdeps" / name
     py = d / ".venv" / "bin" / "python"
@@ -830,6 +951,8 @@ def run_check(project, tool: Path, cache: Path, out_dir: Path) -> dict:
             result.update(node_server(project, rt, work, cache, emu, env))
         elif rt["kind"] == "php-server":
             result.update(php_server(project, rt, work, cache, emu, env))
+        elif rt["kind"] == "rails-server":
+            result.update(rails_server(project, rt, work, cache, emu, env))
         elif rt["kind"] == "go-server":
             result.update(go_server(project, rt, work, cache, emu, env, sout))
         elif rt["kind"] == "fastapi":

@@ -55,6 +55,12 @@ pub struct Package {
     /// `backend/pyproject.toml`, `requirements.txt`. Installs edit these.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub manifests: Vec<String>,
+    /// Set on a sample app (`examples/<name>/`, `demo/`, ...) of the package at this path when
+    /// that package has no app outside its sample code and several samples have one: no
+    /// sample is set up unless chosen (`--package <its path>`). It shares that package's
+    /// dependencies and requirements file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_of: Option<String>,
 }
 
 // Defined once in `billing-vocab`; re-exported so `billing_detect::Language` keeps working.

@@ -57,6 +57,19 @@ pub fn short_version(spec: Option<&str>, major: Option<u64>) -> Option<String> {
 }
 
 /// The one-line summary of a package.
+/// The sample-code directory (`examples/chat`) of the package's app, when detection chose
+/// it because the package has no app outside its samples.
+fn sample_code_dir(pkg: &Package) -> Option<String> {
+    let entry = pkg
+        .frameworks
+        .iter()
+        .find_map(|f| f.details.entry_file.as_deref())?;
+    let dir = entry.rsplit_once('/').map(|(dir, _)| dir)?;
+    dir.split('/')
+        .any(|part| crate::analyze::sources::EXAMPLE_DIRS.contains(&part))
+        .then(|| dir.to_owned())
+}
+
 pub fn package_line(pkg: &Package) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut frameworks: Vec<_> = pkg.frameworks.iter().collect();
@@ -100,6 +113,14 @@ pub fn package_line(pkg: &Package) -> String {
     }
     if pkg.src_dir && matches!(pkg.language, Language::TypeScript | Language::JavaScript) {
         parts.push("src/".to_owned());
+    }
+    if let Some(parent) = &pkg.sample_of {
+        parts.push(format!(
+            "sample app of `{parent}`, set up only with `--package {}`",
+            pkg.path
+        ));
+    } else if let Some(dir) = sample_code_dir(pkg) {
+        parts.push(format!("app in sample code `{dir}/`"));
     }
     parts.push(language_name(pkg));
     if let Some(pm) = &pkg.package_manager {

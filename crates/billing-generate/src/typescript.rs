@@ -505,6 +505,7 @@ mod tests {
             workspace: None,
             tsconfig: None,
             manifests: Vec::new(),
+            sample_of: None,
         }
     }
 

@@ -26,10 +26,12 @@ pub mod listen;
 pub mod merge;
 pub mod metering;
 pub mod package_manager;
+mod pip_cache;
 mod pip_requirement;
 pub mod plan;
 pub mod produce;
 pub mod remote;
+mod sample_apps;
 pub mod status;
 pub mod undo;
 

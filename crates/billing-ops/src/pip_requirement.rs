@@ -27,12 +27,13 @@ pub(crate) enum Resolution {
     Unchecked(String),
 }
 
-/// Asks the pip of `SPAIRE_BILLING_PYTHON` (default `python3`) in `dir`.
+/// Asks the pip of `SPAIRE_BILLING_PYTHON` (default `python3`) in `dir`; `root` is the
+/// project root whose `.spaire-billing/cache/` remembers pip's answers across runs (see
+/// [`crate::pip_cache`]), so `status` does not wait for the resolver every time.
 ///
-/// The answer is remembered for the rest of the process, keyed by the file's bytes: `setup`
-/// plans twice (the preview, then the re-plan whose hash `apply` checks), and pip's resolver
-/// takes up to a minute on a fully pinned file, which the user should wait for once.
-pub(crate) fn resolve(dir: &Path, requirements: &str, sdk: &str) -> Resolution {
+/// The answer is also remembered for the rest of the process, keyed by the file's bytes:
+/// `setup` plans twice (the preview, then the re-plan whose hash `apply` checks).
+pub(crate) fn resolve(root: &Path, dir: &Path, requirements: &str, sdk: &str) -> Resolution {
     let python = std::env::var("SPAIRE_BILLING_PYTHON").unwrap_or_else(|_| "python3".to_owned());
     if python == "off" {
         return Resolution::Unchecked("SPAIRE_BILLING_PYTHON=off".to_owned());
@@ -45,9 +46,34 @@ pub(crate) fn resolve(dir: &Path, requirements: &str, sdk: &str) -> Resolution {
     if let Some(known) = remembered().lock().ok().and_then(|m| m.get(&key).cloned()) {
         return known;
     }
-    let answer = resolve_with(Path::new(&python), dir, requirements, sdk);
+    let answer = resolve_cached(Path::new(&python), root, dir, requirements, sdk);
     if let Ok(mut memo) = remembered().lock() {
         memo.insert(key, answer.clone());
+    }
+    answer
+}
+
+/// pip's answer from the project's cache when the file, the requirement and the toolchain
+/// are the ones it was computed for; otherwise pip is asked and a definite answer kept.
+pub(crate) fn resolve_cached(
+    python: &Path,
+    root: &Path,
+    dir: &Path,
+    requirements: &str,
+    sdk: &str,
+) -> Resolution {
+    let bytes = std::fs::read(dir.join(requirements)).unwrap_or_default();
+    let key = crate::pip_cache::toolchain(python)
+        .map(|toolchain| crate::pip_cache::key(&bytes, sdk, &toolchain));
+    if let Some(hit) = key
+        .as_deref()
+        .and_then(|k| crate::pip_cache::lookup(root, k))
+    {
+        return hit;
+    }
+    let answer = resolve_with(python, dir, requirements, sdk);
+    if let Some(key) = key {
+        crate::pip_cache::store(root, &key, &answer);
     }
     answer
 }
@@ -262,6 +288,60 @@ mod tests {
         std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         path
+    }
+
+    /// The second `status` of an unchanged project does not run pip's resolver again: the
+    /// fake interpreter counts its resolver runs in a file.
+    #[cfg(unix)]
+    #[test]
+    fn the_projects_cache_answers_until_the_file_changes() {
+        let bin = tempfile::tempdir().unwrap();
+        let project = tempfile::tempdir().unwrap();
+        let runs = bin.path().join("runs");
+        let python = fake_python(
+            bin.path(),
+            &format!(
+                r#"if [ "$1" = "-c" ]; then echo "3.12.3 linux 24.0"; exit 0; fi
+echo run >> '{}'
+while [ "$1" != "--report" ]; do shift; done
+printf '{{"install":[{{"metadata":{{"name":"spaire-sdk","version":"0.28.4"}}}}]}}' > "$2""#,
+                runs.display()
+            ),
+        );
+        let count = || {
+            std::fs::read_to_string(&runs)
+                .unwrap_or_default()
+                .lines()
+                .count()
+        };
+        let root = project.path();
+        std::fs::write(root.join("requirements.txt"), "flask==3.0.0\n").unwrap();
+        let ask = || resolve_cached(&python, root, root, "requirements.txt", "spaire-sdk");
+        let resolved = Resolution::Resolved("0.28.4".to_owned());
+        assert_eq!(ask(), resolved);
+        assert_eq!(count(), 1);
+        assert_eq!(ask(), resolved, "answered from the cache");
+        assert_eq!(count(), 1, "the resolver is not run the second time");
+
+        std::fs::write(root.join("requirements.txt"), "flask==3.0.1\n").unwrap();
+        assert_eq!(ask(), resolved);
+        assert_eq!(count(), 2, "a changed file is checked again");
+
+        let cache = root
+            .join(crate::pip_cache::CACHE_DIR)
+            .join("pip-resolve.json");
+        std::fs::write(&cache, [0xff, 0x00, b'{']).unwrap();
+        assert_eq!(
+            ask(),
+            resolved,
+            "a corrupt cache is recomputed, not an error"
+        );
+        assert_eq!(count(), 3);
+        std::fs::remove_dir_all(root.join(crate::pip_cache::CACHE_DIR)).unwrap();
+        assert_eq!(ask(), resolved, "a missing cache is recomputed");
+        assert_eq!(count(), 4);
+        assert_eq!(ask(), resolved);
+        assert_eq!(count(), 4);
     }
 
     #[cfg(unix)]

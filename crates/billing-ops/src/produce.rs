@@ -33,7 +33,11 @@ pub trait Producer: Send + Sync {
 
 /// The producers of a normal run, in order: generated modules first, then call-site edits.
 pub fn default_producers() -> Vec<Arc<dyn Producer>> {
-    vec![Arc::new(GenerateCode), Arc::new(WireCallSites)]
+    vec![
+        Arc::new(GenerateCode),
+        Arc::new(WireCallSites),
+        Arc::new(crate::sample_apps::SampleApps),
+    ]
 }
 
 /// `billing-generate`: client, recorder, helpers, webhook handler, framework glue,
@@ -241,6 +245,14 @@ fn package_dir(package: &Package) -> String {
     }
 }
 
+/// Where the package's `requirements.txt` is: a sample app's is its package's.
+fn requirements_dir(package: &Package) -> String {
+    package
+        .sample_of
+        .clone()
+        .unwrap_or_else(|| package_dir(package))
+}
+
 fn join(dir: &str, file: &str) -> String {
     if dir == "." || dir.is_empty() {
         file.to_owned()
@@ -287,7 +299,7 @@ fn ensure_sdk(cx: &ProduceContext<'_>, out: &mut ChangeSet) -> anyhow::Result<()
             None | Some(PackageManager::Pip)
         );
     if pip {
-        let rel = join(&package_dir(package), "requirements.txt");
+        let rel = join(&requirements_dir(package), "requirements.txt");
         if let Some(current) = cx.project.read_text(&rel).map_err(hinted_apply)? {
             let listed = current.lines().any(|line| {
                 let name = line
@@ -316,8 +328,8 @@ fn add_pip_requirement(
     sdk: &str,
 ) {
     use crate::pip_requirement::{Resolution, append_line, requirement_line, resolve};
-    let dir = cx.root.join(package_dir(cx.package));
-    let (version, unchecked) = match resolve(&dir, "requirements.txt", sdk) {
+    let dir = cx.root.join(requirements_dir(cx.package));
+    let (version, unchecked) = match resolve(cx.root, &dir, "requirements.txt", sdk) {
         Resolution::Resolved(version) => (Some(version), None),
         Resolution::Unchecked(why) => (None, Some(why)),
         Resolution::Conflict(lines) => {
@@ -349,6 +361,8 @@ fn add_pip_requirement(
             install
                 .argv
                 .extend(["-c".to_owned(), "requirements.txt".to_owned()]);
+            // Beside the file it is constrained by (a sample app's is its package's).
+            install.cwd = requirements_dir(cx.package);
         }
     }
     let summary = match unchecked {

@@ -5,7 +5,7 @@ mod common;
 mod node;
 mod other;
 mod python;
-mod sources;
+pub(crate) mod sources;
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -75,7 +75,7 @@ pub fn packages(scan: &mut Scan<'_>, m: &Manifests, ws: &Workspaces) -> Vec<Pack
                 workspaces: ws,
                 package_dirs: &package_dirs,
             };
-            found.push(python::analyze(scan, &input));
+            found.extend(python::analyze(scan, &input));
         }
         if let Some(gomod) = m.go_mod.get(dir) {
             found.push(other::analyze_go(scan, dir, gomod, ws, &package_dirs));

@@ -353,6 +353,7 @@ pub fn analyze(scan: &mut Scan<'_>, input: &NodeInput<'_>) -> Package {
         workspace: input.workspaces.info(dir, Ecosystem::Node),
         tsconfig: tsconfig_file,
         manifests: vec![input.pkg.file.clone()],
+        sample_of: None,
     }
 }
 

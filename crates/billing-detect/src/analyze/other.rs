@@ -36,6 +36,7 @@ fn base_package(dir: &str, language: Language) -> Package {
         workspace: None,
         tsconfig: None,
         manifests: Vec::new(),
+        sample_of: None,
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use super::common::{FrameworkBuilder, PYTHON_INTEGRATIONS, evidence, integrations};
-use super::sources::package_sources;
+use super::sources::{example_root, example_sources, package_sources};
 use crate::callsites::python as py_calls;
 use crate::manifest::Dependency;
 use crate::manifest::python::parse_requirements;
@@ -71,7 +71,10 @@ pub struct PythonInput<'a> {
     pub package_dirs: &'a HashSet<String>,
 }
 
-pub fn analyze(scan: &mut Scan<'_>, input: &PythonInput<'_>) -> Package {
+/// The package at `input.dir`, then — when it has no app outside its sample code and
+/// several samples (`examples/<name>/`, ...) have one — one package per such sample, marked
+/// [`Package::sample_of`], so none is set up unless chosen.
+pub fn analyze(scan: &mut Scan<'_>, input: &PythonInput<'_>) -> Vec<Package> {
     let dir = input.dir;
     let mut deps: Vec<Dependency> = Vec::new();
     let mut manifest_files = Vec::new();
@@ -94,16 +97,19 @@ pub fn analyze(scan: &mut Scan<'_>, input: &PythonInput<'_>) -> Package {
             .filter(|d| names.contains(&d.name.as_str()))
             .min_by_key(|d| d.dev)
     };
-
-    let mut builders: Vec<FrameworkBuilder> = Vec::new();
     // Dependency names from the registry; Django's manage.py is read below.
-    for info in FrameworkId::of_family(billing_vocab::LanguageFamily::Python) {
-        let mut b = FrameworkBuilder::new(info.framework);
-        if let Some(d) = find(info.detection.packages) {
-            b.declare(d, &d.spec);
+    let declared_builders = || {
+        let mut builders: Vec<FrameworkBuilder> = Vec::new();
+        for info in FrameworkId::of_family(billing_vocab::LanguageFamily::Python) {
+            let mut b = FrameworkBuilder::new(info.framework);
+            if let Some(d) = find(info.detection.packages) {
+                b.declare(d, &d.spec);
+            }
+            builders.push(b);
         }
-        builders.push(b);
-    }
+        builders
+    };
+    let mut builders = declared_builders();
 
     // Django: manage.py names the settings module.
     let manage = join_rel(dir, "manage.py");
@@ -125,100 +131,57 @@ pub fn analyze(scan: &mut Scan<'_>, input: &PythonInput<'_>) -> Package {
         || deps
             .iter()
             .any(|d| PYTHON_INTEGRATIONS.iter().any(|(n, _)| *n == d.name));
-    let mut call_sites: Vec<CallSite> = Vec::new();
+    let mut found = Found::default();
+    let mut samples: Vec<(String, Vec<FrameworkBuilder>, Found)> = Vec::new();
     if relevant {
-        let sources = package_sources(scan, dir, input.package_dirs, &["py"], |rel| {
+        let priority = |rel: &str| {
             let stem = file_name(rel).trim_end_matches(".py");
             matches!(
                 stem,
                 "main" | "app" | "server" | "api" | "asgi" | "wsgi" | "views" | "urls"
             ) && rel.matches('/').count() <= 2
-        });
-        let mut agents: HashSet<String> = HashSet::new();
-        let mut factories: HashSet<String> = HashSet::new();
-        let mut pending: Vec<(String, py_calls::AgentCall)> = Vec::new();
-        let mut skipped = 0usize;
+        };
+        let sources = package_sources(scan, dir, input.package_dirs, &["py"], priority);
         let django = builders
             .iter()
             .any(|b| b.id == FrameworkId::Django && (b.declared || b.confirmed));
-        for file in &sources {
-            let Some(src) = scan.read_source(file) else {
-                skipped += 1;
-                continue;
-            };
-            let rel = strip_dir(file, dir).unwrap_or(file);
-            if django && (file_name(rel) == "views.py" || rel.contains("/views/")) {
-                let (line, callee) = first_def(&src).unwrap_or((1, String::new()));
-                call_sites.push(CallSite {
-                    kind: CallSiteKind::RouteHandler,
-                    file: file.clone(),
-                    line,
-                    column: 1,
-                    callee,
-                });
-            }
-            if !py_calls::worth_parsing(&src) {
-                continue;
-            }
-            let found = py_calls::analyze(&src);
-            for mut c in found.calls {
-                c.file = file.clone();
-                call_sites.push(c);
-            }
-            agents.extend(found.agents.iter().cloned());
-            factories.extend(found.factories.iter().cloned());
-            pending.extend(found.agent_calls.into_iter().map(|c| (file.clone(), c)));
-            for c in &found.constructions {
-                let id = match c.module.as_str() {
-                    "fastapi" => FrameworkId::Fastapi,
-                    "flask" => FrameworkId::Flask,
-                    _ => FrameworkId::PydanticAi,
-                };
-                if let Some(b) = builders.iter_mut().find(|b| b.id == id) {
-                    b.confirm(evidence(file, Some(c.line), line_text(&src, c.line)));
-                    if id != FrameworkId::PydanticAi && b.details.entry_file.is_none() {
-                        b.details.entry_file = Some(file.clone());
-                        b.details.app_variable = c.variable.clone();
-                    }
-                }
-            }
-            if let Some((line, callee)) = found.routes.first() {
-                call_sites.push(CallSite {
-                    kind: CallSiteKind::RouteHandler,
-                    file: file.clone(),
-                    line: *line,
-                    column: 1,
-                    callee: callee.clone(),
-                });
-            }
+        read_sources(scan, dir, &sources, &mut builders, django, &mut found);
+        if !has_app(&builders) {
+            samples = sample_apps(scan, input, priority, &declared_builders);
         }
-        // `agent.run()` on an agent defined in another module of the package, or returned by
-        // one of its factories (`agent = get_agent()`).
-        for (file, call) in pending {
-            let from_factory = call
-                .assigned_from
-                .as_ref()
-                .is_some_and(|f| factories.contains(f));
-            if agents.contains(&call.receiver) || from_factory {
-                call_sites.push(CallSite { file, ..call.call });
-            }
-        }
-        if skipped > 0 {
+        if found.skipped > 0 {
             scan.notes.push(format!(
-                "`{dir}`: {skipped} source files not read (read budget used up); call sites \
-                 there are not listed"
+                "`{dir}`: {} source files not read (read budget used up); call sites \
+                 there are not listed",
+                found.skipped
             ));
         }
     }
-    call_sites.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
-    call_sites.dedup();
-
+    if samples.len() == 1
+        && let Some((_root, sample_builders, sample_found)) = samples.pop()
+    {
+        // The only app is sample code: it is the app to set up; its evidence says where (and
+        // `detect` names the directory, see `summary::package_line`).
+        for (main, sample) in builders.iter_mut().zip(sample_builders) {
+            if !sample.confirmed {
+                continue;
+            }
+            for ev in sample.evidence {
+                main.confirm(ev);
+            }
+            if main.details.entry_file.is_none() {
+                main.details.entry_file = sample.details.entry_file;
+                main.details.app_variable = sample.details.app_variable;
+            }
+        }
+        found.absorb(sample_found);
+    }
     let frameworks = builders
         .into_iter()
         .filter_map(FrameworkBuilder::build)
         .collect();
     let package_manager = package_manager(scan, input, pyproject);
-    Package {
+    let package = Package {
         path: dir.to_owned(),
         name: pyproject.and_then(|p| p.name.clone()),
         language: Language::Python,
@@ -228,11 +191,175 @@ pub fn analyze(scan: &mut Scan<'_>, input: &PythonInput<'_>) -> Package {
         src_dir: scan.inv.has_dir(&join_rel(dir, "src")),
         aliases: Vec::new(),
         integrations: integrations(&pairs, PYTHON_INTEGRATIONS),
-        call_sites,
+        call_sites: found.call_sites(),
         env_vars: Vec::new(),
         workspace: input.workspaces.info(dir, Ecosystem::Python),
         tsconfig: None,
         manifests: manifest_files,
+        sample_of: None,
+    };
+    let mut out: Vec<Package> = samples
+        .into_iter()
+        .map(|(root, sample_builders, sample_found)| Package {
+            path: root,
+            name: None,
+            frameworks: sample_builders
+                .into_iter()
+                .filter_map(FrameworkBuilder::build)
+                .collect(),
+            src_dir: false,
+            call_sites: sample_found.call_sites(),
+            workspace: None,
+            sample_of: Some(dir.to_owned()),
+            ..package.clone()
+        })
+        .collect();
+    out.insert(0, package);
+    out
+}
+
+/// Whether a web framework's app is created (or Django's manage.py found) in what was read.
+fn has_app(builders: &[FrameworkBuilder]) -> bool {
+    builders.iter().any(|b| {
+        matches!(
+            b.id,
+            FrameworkId::Django | FrameworkId::Fastapi | FrameworkId::Flask
+        ) && b.details.entry_file.is_some()
+    })
+}
+
+/// The package's sample apps (under `examples/`, `demo/`, ...) that create a web app, each
+/// with what its files declare and contain, in directory order.
+fn sample_apps(
+    scan: &mut Scan<'_>,
+    input: &PythonInput<'_>,
+    priority: impl Fn(&str) -> bool,
+    declared_builders: &dyn Fn() -> Vec<FrameworkBuilder>,
+) -> Vec<(String, Vec<FrameworkBuilder>, Found)> {
+    let dir = input.dir;
+    let mut by_root: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for file in example_sources(scan, dir, input.package_dirs, &["py"], priority) {
+        if let Some(root) = example_root(&file, dir) {
+            by_root.entry(root).or_default().push(file);
+        }
+    }
+    let mut apps = Vec::new();
+    for (root, files) in by_root {
+        let mut builders = declared_builders();
+        let mut found = Found::default();
+        read_sources(scan, dir, &files, &mut builders, false, &mut found);
+        if has_app(&builders) {
+            apps.push((root, builders, found));
+        }
+    }
+    apps
+}
+
+/// What reading a package's source files found.
+#[derive(Default)]
+struct Found {
+    call_sites: Vec<CallSite>,
+    agents: HashSet<String>,
+    factories: HashSet<String>,
+    pending: Vec<(String, py_calls::AgentCall)>,
+    skipped: usize,
+}
+
+impl Found {
+    fn absorb(&mut self, other: Found) {
+        self.call_sites.extend(other.call_sites);
+        self.agents.extend(other.agents);
+        self.factories.extend(other.factories);
+        self.pending.extend(other.pending);
+        self.skipped += other.skipped;
+    }
+
+    /// The call sites, with `agent.run()` on an agent defined in another module of the
+    /// package, or returned by one of its factories (`agent = get_agent()`).
+    fn call_sites(self) -> Vec<CallSite> {
+        let Found {
+            mut call_sites,
+            agents,
+            factories,
+            pending,
+            ..
+        } = self;
+        for (file, call) in pending {
+            let from_factory = call
+                .assigned_from
+                .as_ref()
+                .is_some_and(|f| factories.contains(f));
+            if agents.contains(&call.receiver) || from_factory {
+                call_sites.push(CallSite { file, ..call.call });
+            }
+        }
+        call_sites.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+        call_sites.dedup();
+        call_sites
+    }
+}
+
+/// Reads `sources` of the package at `dir`: call sites, route handlers, and app
+/// constructions, which confirm the frameworks in `builders` and name the entry file.
+fn read_sources(
+    scan: &mut Scan<'_>,
+    dir: &str,
+    sources: &[String],
+    builders: &mut [FrameworkBuilder],
+    django: bool,
+    out: &mut Found,
+) {
+    for file in sources {
+        let Some(src) = scan.read_source(file) else {
+            out.skipped += 1;
+            continue;
+        };
+        let rel = strip_dir(file, dir).unwrap_or(file);
+        if django && (file_name(rel) == "views.py" || rel.contains("/views/")) {
+            let (line, callee) = first_def(&src).unwrap_or((1, String::new()));
+            out.call_sites.push(CallSite {
+                kind: CallSiteKind::RouteHandler,
+                file: file.clone(),
+                line,
+                column: 1,
+                callee,
+            });
+        }
+        if !py_calls::worth_parsing(&src) {
+            continue;
+        }
+        let found = py_calls::analyze(&src);
+        for mut c in found.calls {
+            c.file = file.clone();
+            out.call_sites.push(c);
+        }
+        out.agents.extend(found.agents.iter().cloned());
+        out.factories.extend(found.factories.iter().cloned());
+        out.pending
+            .extend(found.agent_calls.into_iter().map(|c| (file.clone(), c)));
+        for c in &found.constructions {
+            let id = match c.module.as_str() {
+                "fastapi" => FrameworkId::Fastapi,
+                "flask" => FrameworkId::Flask,
+                _ => FrameworkId::PydanticAi,
+            };
+            if let Some(b) = builders.iter_mut().find(|b| b.id == id) {
+                b.confirm(evidence(file, Some(c.line), line_text(&src, c.line)));
+                if id != FrameworkId::PydanticAi && b.details.entry_file.is_none() {
+                    b.details.entry_file = Some(file.clone());
+                    b.details.app_variable = c.variable.clone();
+                }
+            }
+        }
+        if let Some((line, callee)) = found.routes.first() {
+            out.call_sites.push(CallSite {
+                kind: CallSiteKind::RouteHandler,
+                file: file.clone(),
+                line: *line,
+                column: 1,
+                callee: callee.clone(),
+            });
+        }
     }
 }
 

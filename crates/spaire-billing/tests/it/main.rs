@@ -29,6 +29,7 @@ mod plan;
 mod quickstart;
 mod registration;
 mod remote;
+mod sample_apps;
 mod serverless_flush;
 mod setup;
 mod ts_compiler;

@@ -128,6 +128,7 @@ pub fn profile(root: &Path, language: Language, frameworks: Vec<Framework>) -> P
             workspace: None,
             tsconfig: None,
             manifests: Vec::new(),
+            sample_of: None,
         }],
         warnings: Vec::new(),
         notes: Vec::new(),

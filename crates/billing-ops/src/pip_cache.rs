@@ -1,0 +1,209 @@
+//! pip's answers about the SDK requirement, remembered across runs in the project's state.
+//!
+//! Asking pip's resolver whether `spaire-sdk` installs together with a fully pinned
+//! `requirements.txt` takes up to a minute and a half (it downloads package metadata), and
+//! `status` / `plan` ask it on every run until the line is written. The answer only changes
+//! when the file's bytes, the requirement, or the interpreter and its pip change, so it is
+//! kept under [`CACHE_DIR`] keyed by a SHA-256 of exactly those. A definite answer (resolved
+//! at a version, or a conflict) is kept; "could not check" (offline, timeout) is not, so the
+//! next run tries again.
+//!
+//! The cache is an optimisation only: a missing, unreadable, corrupt or unwritable cache
+//! means pip is asked again, never an error. The directory carries its own `.gitignore`
+//! (`*`), so it never shows up as a change in the user's repository.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::pip_requirement::Resolution;
+
+/// Where the answers live, relative to the project root.
+pub(crate) const CACHE_DIR: &str = ".spaire-billing/cache";
+const CACHE_FILE: &str = "pip-resolve.json";
+/// Enough for a few requirement files and edits; the oldest answers are dropped first.
+const MAX_ENTRIES: usize = 32;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct CacheFile {
+    /// Key (hex SHA-256) → answer, with a sequence number so the oldest can be dropped.
+    entries: BTreeMap<String, Entry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Entry {
+    seq: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resolved: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    conflict: Option<Vec<String>>,
+}
+
+/// The interpreter's and its pip's versions (`sys.version`, `pip.__version__`): a different
+/// Python or pip may resolve differently. `None` when the interpreter cannot say, in which
+/// case nothing is cached.
+pub(crate) fn toolchain(python: &Path) -> Option<String> {
+    let output = Command::new(python)
+        .args([
+            "-c",
+            "import sys, pip; print(sys.version.split()[0], sys.platform, pip.__version__)",
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8(output.stdout).ok()?;
+    let text = text.trim();
+    (output.status.success() && !text.is_empty()).then(|| text.to_owned())
+}
+
+/// The cache key: the dependency file's bytes, the requirement and the toolchain.
+pub(crate) fn key(file_bytes: &[u8], requirement: &str, toolchain: &str) -> String {
+    let mut hasher = Sha256::new();
+    for part in [file_bytes, requirement.as_bytes(), toolchain.as_bytes()] {
+        // Length-prefixed so that moving bytes between parts changes the key.
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn read(root: &Path) -> CacheFile {
+    std::fs::read(root.join(CACHE_DIR).join(CACHE_FILE))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
+
+/// The remembered definite answer for `key`, if any.
+pub(crate) fn lookup(root: &Path, key: &str) -> Option<Resolution> {
+    let entry = read(root).entries.remove(key)?;
+    match (entry.resolved, entry.conflict) {
+        (Some(version), None) if !version.is_empty() => Some(Resolution::Resolved(version)),
+        (None, Some(lines)) if !lines.is_empty() => Some(Resolution::Conflict(lines)),
+        _ => None,
+    }
+}
+
+/// Remembers a definite answer; an unchecked one, or any failure to write, is ignored.
+pub(crate) fn store(root: &Path, key: &str, answer: &Resolution) {
+    let (resolved, conflict) = match answer {
+        Resolution::Resolved(version) => (Some(version.clone()), None),
+        Resolution::Conflict(lines) => (None, Some(lines.clone())),
+        Resolution::Unchecked(_) => return,
+    };
+    let mut cache = read(root);
+    let seq = cache.entries.values().map(|e| e.seq).max().unwrap_or(0) + 1;
+    cache.entries.insert(
+        key.to_owned(),
+        Entry {
+            seq,
+            resolved,
+            conflict,
+        },
+    );
+    while cache.entries.len() > MAX_ENTRIES {
+        let Some(oldest) = cache
+            .entries
+            .iter()
+            .min_by_key(|(_, e)| e.seq)
+            .map(|(k, _)| k.clone())
+        else {
+            break;
+        };
+        cache.entries.remove(&oldest);
+    }
+    let _ = write(root, &cache);
+}
+
+fn write(root: &Path, cache: &CacheFile) -> std::io::Result<()> {
+    let dir = root.join(CACHE_DIR);
+    std::fs::create_dir_all(&dir)?;
+    let ignore = dir.join(".gitignore");
+    if !ignore.exists() {
+        std::fs::write(&ignore, "# spaire-billing's cache; safe to delete\n*\n")?;
+    }
+    // Written beside and renamed, so a concurrent reader sees the old file or the new one.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".pip-resolve")
+        .suffix(".part")
+        .tempfile_in(&dir)?;
+    std::io::Write::write_all(&mut tmp, &serde_json::to_vec_pretty(cache)?)?;
+    tmp.persist(dir.join(CACHE_FILE)).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_round_trip_and_unchecked_is_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let k = key(b"flask==3.0.0\n", "spaire-sdk", "3.12.3 linux 24.0");
+        assert_eq!(lookup(root, &k), None, "no cache is a miss, not an error");
+        store(root, &k, &Resolution::Unchecked("offline".into()));
+        assert_eq!(lookup(root, &k), None);
+        assert!(!root.join(CACHE_DIR).exists(), "nothing written for it");
+
+        store(root, &k, &Resolution::Resolved("0.28.4".into()));
+        assert_eq!(
+            lookup(root, &k),
+            Some(Resolution::Resolved("0.28.4".into()))
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join(CACHE_DIR).join(".gitignore")).unwrap(),
+            "# spaire-billing's cache; safe to delete\n*\n"
+        );
+        let other = key(b"flask==3.0.1\n", "spaire-sdk", "3.12.3 linux 24.0");
+        assert_ne!(other, k, "a changed file is another key");
+        assert_eq!(lookup(root, &other), None);
+        let conflict = Resolution::Conflict(vec!["The user requested x==1".into()]);
+        store(root, &other, &conflict);
+        assert_eq!(lookup(root, &other), Some(conflict));
+        assert_eq!(
+            lookup(root, &k),
+            Some(Resolution::Resolved("0.28.4".into()))
+        );
+
+        // Corrupt: a miss; the next store replaces it.
+        std::fs::write(root.join(CACHE_DIR).join(CACHE_FILE), "{not json").unwrap();
+        assert_eq!(lookup(root, &k), None);
+        store(root, &k, &Resolution::Resolved("0.28.5".into()));
+        assert_eq!(
+            lookup(root, &k),
+            Some(Resolution::Resolved("0.28.5".into()))
+        );
+    }
+
+    #[test]
+    fn keys_differ_by_requirement_and_toolchain_and_the_oldest_are_dropped() {
+        let base = key(b"a==1\n", "spaire-sdk", "3.12 linux 24.0");
+        assert_ne!(
+            base,
+            key(b"a==1\n", "spaire-sdk==0.28.4", "3.12 linux 24.0")
+        );
+        assert_ne!(base, key(b"a==1\n", "spaire-sdk", "3.13 linux 24.0"));
+        assert_ne!(base, key(b"a==1\n", "spaire-sdk", "3.12 linux 25.0"));
+
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..(MAX_ENTRIES + 3) {
+            store(
+                dir.path(),
+                &format!("k{i}"),
+                &Resolution::Resolved(format!("0.{i}")),
+            );
+        }
+        assert_eq!(read(dir.path()).entries.len(), MAX_ENTRIES);
+        assert_eq!(lookup(dir.path(), "k0"), None);
+        assert!(lookup(dir.path(), &format!("k{}", MAX_ENTRIES + 2)).is_some());
+    }
+}

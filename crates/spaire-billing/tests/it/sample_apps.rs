@@ -1,0 +1,183 @@
+//! A repository whose only app is sample code under `examples/` (openai-quickstart-python):
+//! one sample app is set up, with the directory named; several are listed, none chosen, and
+//! `--package` picks one.
+
+use crate::common::{billing, copy_fixture, transcript};
+
+fn plan_json(dir: &std::path::Path, extra: &[&str]) -> serde_json::Value {
+    let output = billing()
+        .env("SPAIRE_BILLING_PYTHON", "off")
+        .arg("plan")
+        .arg(dir)
+        .arg("--json")
+        .args(extra)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        transcript(&output, &[])
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn detect_json(dir: &std::path::Path) -> serde_json::Value {
+    let output = billing()
+        .args(["detect", "--json", "-v"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        transcript(&output, &[])
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn paths(preview: &serde_json::Value) -> Vec<String> {
+    preview["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_only_sample_app_is_set_up_and_named() {
+    let dir = copy_fixture("plan", "flask-one-sample");
+    let profile = detect_json(dir.path());
+    let packages = profile["packages"].as_array().unwrap();
+    assert_eq!(packages.len(), 1, "{profile:#}");
+    let flask = &packages[0]["frameworks"][0];
+    assert_eq!(flask["details"]["entry_file"], "examples/chat/app.py");
+    assert!(
+        flask["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["file"] == "examples/chat/app.py"),
+        "{flask:#}"
+    );
+    // `detect` says which directory it chose.
+    let human = billing().arg("detect").arg(dir.path()).output().unwrap();
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.lines()
+            .next()
+            .is_some_and(|l| l.contains("app in sample code `examples/chat/`")),
+        "{text}"
+    );
+    // The call site in the app is found; the CLI script's (no app there) is not.
+    let sites: Vec<&str> = packages[0]["call_sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] != "route-handler")
+        .map(|c| c["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(sites, ["examples/chat/app.py"]);
+
+    let preview = plan_json(dir.path(), &[]);
+    let files = paths(&preview);
+    // Generated beside the app it imports from; the app's call is wired; the requirement
+    // goes to the root's requirements.txt.
+    for path in [
+        "examples/chat/spaire_billing/usage.py",
+        "examples/chat/app.py",
+        "requirements.txt",
+    ] {
+        assert!(files.iter().any(|f| f == path), "{path}: {files:?}");
+    }
+}
+
+#[test]
+fn several_sample_apps_are_listed_and_one_is_chosen_with_package() {
+    let dir = copy_fixture("plan", "flask-sample-apps");
+    let profile = detect_json(dir.path());
+    let packages: Vec<(&str, Option<&str>)> = profile["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["path"].as_str().unwrap(), p["sample_of"].as_str()))
+        .collect();
+    assert_eq!(
+        packages,
+        [
+            (".", None),
+            ("examples/assistant", Some(".")),
+            ("examples/chat-basic", Some("."))
+        ]
+    );
+
+    let human = billing().arg("detect").arg(dir.path()).output().unwrap();
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains(
+            "examples/chat-basic  Flask 3 · sample app of `.`, set up only with `--package examples/chat-basic`"
+        ),
+        "{text}"
+    );
+
+    // The root package: nothing wired in a sample, each listed with its call site and how
+    // to choose it.
+    let preview = plan_json(dir.path(), &[]);
+    let files = paths(&preview);
+    assert!(
+        !files.iter().any(|f| f.starts_with("examples/")),
+        "{files:?}"
+    );
+    let steps = preview["manual_steps"].as_array().unwrap();
+    for (sample, line) in [("examples/assistant", 10), ("examples/chat-basic", 11)] {
+        let step = steps
+            .iter()
+            .find(|s| s["file"] == format!("{sample}/app.py"))
+            .unwrap_or_else(|| panic!("{sample}: {steps:#?}"));
+        let text = step["instructions"].as_str().unwrap();
+        assert!(text.contains("one of 2 sample apps"), "{text}");
+        assert!(
+            text.contains(&format!("spaire-billing setup --package {sample}")),
+            "{text}"
+        );
+        assert_eq!(
+            step["snippet"],
+            format!("{sample}/app.py:{line} client.chat.completions.create")
+        );
+    }
+
+    // Chosen through the plan's `[project] path`: that sample is set up, beside its app, with
+    // the requirement in the root's requirements.txt and the install run there.
+    let toml = dir.path().join("spaire-billing.toml");
+    let plan = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        format!("{plan}\n[project]\npath = \"examples/chat-basic\"\n"),
+    )
+    .unwrap();
+    let preview = plan_json(dir.path(), &[]);
+    let files = paths(&preview);
+    for path in [
+        "examples/chat-basic/spaire_billing/usage.py",
+        "examples/chat-basic/app.py",
+        "requirements.txt",
+    ] {
+        assert!(files.iter().any(|f| f == path), "{path}: {files:?}");
+    }
+    assert!(
+        !files.iter().any(|f| f.starts_with("examples/assistant")),
+        "{files:?}"
+    );
+    assert_eq!(preview["installs"][0]["cwd"], ".");
+    assert!(
+        preview["manual_steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| !s["instructions"].as_str().unwrap().contains("sample apps")),
+        "{:#}",
+        preview["manual_steps"]
+    );
+}
