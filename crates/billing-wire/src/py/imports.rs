@@ -135,7 +135,9 @@ pub(crate) fn edits(
         }
     }
     let mut lines: Vec<String> = plain.iter().map(|m| format!("import {m}")).collect();
-    for (module_name, names) in from_groups {
+    for (module_name, mut names) in from_groups {
+        // isort / ruff order within one `from` import (our names are all snake_case).
+        names.sort();
         let existing = statements.iter().find(|s| {
             s.kind() == "import_from_statement"
                 && s.child_by_field_name("module_name")

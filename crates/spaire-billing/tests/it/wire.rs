@@ -386,6 +386,12 @@ fn imports(root: &Path, case: &Case) -> UsageImports {
     UsageImports {
         typescript: Some(TsUsageModule::PerFile(per_file)),
         python: case.py_package.map(|p| format!("{p}.spaire_usage")),
+        // As the generator: a web framework's middleware names each request's customer.
+        python_request_customer: case.py_package.is_some()
+            && case
+                .frameworks
+                .iter()
+                .any(|f| matches!(*f, "fastapi" | "flask" | "django")),
     }
 }
 
@@ -961,6 +967,7 @@ mod runtime {
                             .collect(),
                     )),
                     python: None,
+                    python_request_customer: false,
                 });
             assert_eq!(changes.files.len(), 2, "both routes are wired");
             assert!(
@@ -1039,6 +1046,8 @@ await flushUsage();
             let (root, changes) = prepare(work.path(), case.dir, &case, |target, _| UsageImports {
                 typescript: None,
                 python: billing_generate::python::usage_module_import(target),
+            python_request_customer: billing_generate::python::request_customer(target),
+                python_request_customer: billing_generate::python::request_customer(target),
             });
             assert_eq!(changes.files.len(), 1);
             assert!(
@@ -1165,6 +1174,7 @@ print("EXPECTED_RUN_TOKENS", usage.total_tokens)
         let (root, changes) = prepare(work.path(), case.dir, &case, |target, _| UsageImports {
             typescript: None,
             python: billing_generate::python::usage_module_import(target),
+            python_request_customer: billing_generate::python::request_customer(target),
         });
         assert!(
             changes.manual_steps.is_empty(),
@@ -1346,6 +1356,7 @@ mod media_runtime {
                 .collect(),
             )),
             python: None,
+            python_request_customer: false,
         };
         let (changes, reports) =
             wire_with_report(&root, &profile.packages[0], &plan, &imports).expect("wiring");
