@@ -94,7 +94,9 @@ pub(crate) fn run(f: &PyFile<'_>, call: Node<'_>, kind: CallSiteKind) -> SiteOut
         }
         Place::Hoisted { statement, run } => {
             edits.extend(hoist::edits(f, statement, run, &result, Some(&record)));
-            format!("assigns the run to `{result}`, records its usage, then uses `{result}` where the run was")
+            format!(
+                "assigns the run to `{result}`, records its usage, then uses `{result}` where the run was"
+            )
         }
     };
     SiteOutcome::Wired {
@@ -119,7 +121,11 @@ fn run_expression<'t>(f: &PyFile<'_>, call: Node<'t>) -> Node<'t> {
     let wrapper = call
         .parent()
         .filter(|p| p.kind() == "argument_list")
-        .filter(|args| named_children(*args).first().is_some_and(|a| a.id() == call.id()))
+        .filter(|args| {
+            named_children(*args)
+                .first()
+                .is_some_and(|a| a.id() == call.id())
+        })
         .and_then(|args| args.parent())
         .filter(|w| {
             w.child_by_field_name("function").is_some_and(|c| {
@@ -149,7 +155,9 @@ fn hoisted_shape<'t>(f: &PyFile<'_>, call: Node<'t>) -> Result<(String, Place<'t
     if run.start_byte() == statement.start_byte() {
         // A bare `await agent.run(..)`: its value was dropped.
         let bare = statement.kind() == "expression_statement"
-            && named_children(statement).first().is_some_and(|c| c.id() == run.id());
+            && named_children(statement)
+                .first()
+                .is_some_and(|c| c.id() == run.id());
         if !bare {
             return Err("the run starts a larger expression statement".to_owned());
         }

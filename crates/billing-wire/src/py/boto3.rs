@@ -133,8 +133,12 @@ fn put_object_bytes(
     };
     hoist::evaluated_first(statement, body, call.child_by_field_name("function"), f.src)
         .map_err(|why| format!("{unknown}, and it cannot be read into a variable first: {why}"))?;
-    let name = hoist::fresh_name(f, hoist::scope_of(f, call), &["body", "upload_body", "upload_bytes"])
-        .ok_or_else(|| format!("{unknown}, and no free local name holds it"))?;
+    let name = hoist::fresh_name(
+        f,
+        hoist::scope_of(f, call),
+        &["body", "upload_body", "upload_bytes"],
+    )
+    .ok_or_else(|| format!("{unknown}, and no free local name holds it"))?;
     let edits = hoist::edits(f, statement, body, &name, None);
     Ok((size(&name, kind), edits))
 }

@@ -79,6 +79,8 @@ fn contract_check(helpers: &[String], package: &str) -> String {
     ));
     text.push_str("def exercise() -> None:\n");
     text.push_str("    record_event(\"u1\", \"custom\", {\"n\": 1})\n");
+    // Call sites with no user id of their own pass the request's customer.
+    text.push_str("    record_event(current_customer_id(), \"custom\", {\"n\": 1})\n");
     if names.contains(&"record_llm_usage") {
         text.push_str("    result = Agent(TestModel()).run_sync(\"hi\")\n");
         text.push_str("    record_agent_run(\"u1\", result)\n");

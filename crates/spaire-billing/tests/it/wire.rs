@@ -1046,7 +1046,6 @@ await flushUsage();
             let (root, changes) = prepare(work.path(), case.dir, &case, |target, _| UsageImports {
                 typescript: None,
                 python: billing_generate::python::usage_module_import(target),
-            python_request_customer: billing_generate::python::request_customer(target),
                 python_request_customer: billing_generate::python::request_customer(target),
             });
             assert_eq!(changes.files.len(), 1);
