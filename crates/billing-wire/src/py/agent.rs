@@ -35,9 +35,15 @@ pub(crate) fn run(f: &PyFile<'_>, call: Node<'_>, kind: CallSiteKind) -> SiteOut
     let shape = if matches!(kind, CallSiteKind::AgentRunStream | CallSiteKind::AgentIter) {
         stream_shape(f, call).map(|(name, statement)| (name, Place::After(statement)))
     } else {
-        run_shape(f, call)
+        awaited_if_async(f, call, kind)
+            .and_then(|()| run_shape(f, call))
             .map(|(name, statement)| (name, Place::After(statement)))
-            .or_else(|reason| hoisted_shape(f, call).map_err(|why| format!("{reason}; {why}")))
+            .or_else(|reason| {
+                if reason.starts_with(NOT_AWAITED) {
+                    return Err(reason);
+                }
+                hoisted_shape(f, call).map_err(|why| format!("{reason}; {why}"))
+            })
     };
     let (result, place) = match shape {
         Ok(found) => found,
@@ -115,8 +121,29 @@ enum Place<'t> {
     Hoisted { statement: Node<'t>, run: Node<'t> },
 }
 
-/// `asyncio.wait_for(agent.run(..), timeout)` / `asyncio.shield(..)` return the run's result:
-/// the wrapper stands for the run.
+const NOT_AWAITED: &str = "the run is not awaited here";
+
+/// `agent.run(..)` is a coroutine: only its awaited value (or `asyncio.run`'s) is the result.
+fn awaited_if_async(f: &PyFile<'_>, call: Node<'_>, kind: CallSiteKind) -> Result<(), String> {
+    if kind != CallSiteKind::AgentRun {
+        return Ok(());
+    }
+    let run = run_expression(f, call);
+    let by_asyncio_run = run.id() != call.id()
+        && run
+            .child_by_field_name("function")
+            .is_some_and(|c| text(c, f.src) == "asyncio.run");
+    if by_asyncio_run || run.parent().is_some_and(|p| p.kind() == "await") {
+        Ok(())
+    } else {
+        Err(format!(
+            "{NOT_AWAITED}, so its value is a coroutine, not the result (it is awaited elsewhere)"
+        ))
+    }
+}
+
+/// `asyncio.wait_for(agent.run(..), timeout)` / `asyncio.shield(..)` / `asyncio.run(..)`
+/// return the run's result: the wrapper stands for the run.
 fn run_expression<'t>(f: &PyFile<'_>, call: Node<'t>) -> Node<'t> {
     let wrapper = call
         .parent()
@@ -131,7 +158,7 @@ fn run_expression<'t>(f: &PyFile<'_>, call: Node<'t>) -> Node<'t> {
             w.child_by_field_name("function").is_some_and(|c| {
                 matches!(
                     text(c, f.src),
-                    "asyncio.wait_for" | "wait_for" | "asyncio.shield" | "shield"
+                    "asyncio.wait_for" | "wait_for" | "asyncio.shield" | "shield" | "asyncio.run"
                 )
             })
         });

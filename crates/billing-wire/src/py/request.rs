@@ -67,7 +67,7 @@ fn outside_request(f: &PyFile<'_>, at: Node<'_>, functions: &[Node<'_>]) -> Opti
         .find(|d| OUTSIDE_REQUEST_DIRS.contains(d))
     {
         return Some(format!(
-            "`{file}` is in a `{dir}/` folder, whose code runs outside any request, so no signed-in user is reachable"
+            "`{file}` is under `{dir}/`, whose code runs outside any request, so no signed-in user is reachable"
         ));
     }
     if file.contains("management/commands/") {
@@ -75,15 +75,15 @@ fn outside_request(f: &PyFile<'_>, at: Node<'_>, functions: &[Node<'_>]) -> Opti
             "`{file}` is a Django management command, which runs outside any request"
         ));
     }
+    if ancestors(at).any(|a| is_main_guard(a, f.src)) {
+        return Some(
+            "the call runs under `if __name__ == \"__main__\":`, outside any request".to_owned(),
+        );
+    }
     if functions.is_empty() {
         return Some(
             "the call runs at module level (when the module is imported), outside any request"
                 .to_owned(),
-        );
-    }
-    if ancestors(at).any(|a| is_main_guard(a, f.src)) {
-        return Some(
-            "the call runs under `if __name__ == \"__main__\":`, outside any request".to_owned(),
         );
     }
     let script = named_children(f.module)

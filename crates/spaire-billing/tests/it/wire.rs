@@ -200,6 +200,39 @@ fn cases() -> Vec<Case> {
             call_site: CallSiteCustomer::default(),
         },
         Case {
+            dir: "py-flask-login-s3",
+            language: "python",
+            module_system: None,
+            frameworks: &["flask"],
+            customer: CustomerSource::Session,
+            sites: &[
+                (
+                    K::Boto3PutObject,
+                    "s3.Bucket(current_app.config[\"S3_BUCKET\"]).put_object",
+                ),
+                (K::Boto3PutObject, "client.put_object"),
+                (K::Boto3PutObject, "s3_client.put_object"),
+                (K::Boto3PutObject, "s3.Bucket(\"avatars\").put_object"),
+            ],
+            py_package: Some("s3app"),
+            call_site: CallSiteCustomer::default(),
+        },
+        Case {
+            dir: "py-fastapi-helpers",
+            language: "python",
+            module_system: None,
+            frameworks: &["fastapi", "pydantic-ai"],
+            customer: CustomerSource::Header {
+                header: "x-user-id".to_owned(),
+            },
+            sites: &[
+                (K::AgentRun, "agent.run"),
+                (K::AgentIter, "chat_agent.iter"),
+            ],
+            py_package: Some("helpersapp"),
+            call_site: CallSiteCustomer::default(),
+        },
+        Case {
             dir: "py-flask-boto3",
             language: "python",
             module_system: None,
@@ -408,10 +441,23 @@ fn run(root: &Path, case: &Case) -> (ChangeSet, Vec<SiteReport>) {
     .expect("wiring reads the fixture")
 }
 
-/// Whether `before` is a subsequence of `after`: edits only added text.
+/// Whether edits only added text: `before` is a subsequence of `after`, or (Python runs and
+/// `Body=` reads assigned to a local first) every character of `before` is still there, the
+/// hoisted expression having moved up a line.
 fn only_insertions(before: &str, after: &str) -> bool {
     let mut rest = after.chars();
-    before.chars().all(|c| rest.any(|d| d == c))
+    if before.chars().all(|c| rest.any(|d| d == c)) {
+        return true;
+    }
+    let mut left: std::collections::HashMap<char, i64> = std::collections::HashMap::new();
+    for c in after.chars() {
+        *left.entry(c).or_default() += 1;
+    }
+    before.chars().all(|c| {
+        let n = left.entry(c).or_default();
+        *n -= 1;
+        *n >= 0
+    })
 }
 
 fn unified_diff(path: &str, before: &str, after: &str) -> String {
@@ -530,6 +576,10 @@ def record_llm_response(customer_id: str, response: Any, vendor: str | None = No
 
 def record_storage_upload(customer_id: str, bytes: int, **details: str) -> None:
     return None
+
+
+def current_customer_id() -> str:
+    return ""
 "#;
 
 /// The call sites this test feeds to wiring are the ones `detect` reports (kind, file, line
