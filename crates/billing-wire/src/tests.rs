@@ -1137,3 +1137,28 @@ async def turn(request: Request) -> str:
         "{after}"
     );
 }
+
+#[test]
+fn python_files_importing_one_name_per_line_get_one_name_per_line() {
+    let out = py(
+        r#"from pydantic_ai import Agent
+from pydantic_ai import RunContext
+
+agent = Agent("test")
+
+
+async def helper(ctx: RunContext[None]) -> str:
+    result = await agent.run("x")
+    return result.output
+"#,
+        &[(K::AgentRun, "agent.run")],
+        header(),
+    );
+    let after = out.after.expect("edited");
+    assert!(
+        after.contains(
+            "from app.usage import current_customer_id\nfrom app.usage import record_agent_run\n"
+        ),
+        "{after}"
+    );
+}
