@@ -94,6 +94,11 @@ fn outside_request(f: &PyFile<'_>, at: Node<'_>, functions: &[Node<'_>]) -> Opti
             "`{file}` is a script (it has `if __name__ == \"__main__\":` and serves no web routes), so it runs outside any request and no signed-in user is reachable"
         ));
     }
+    if let Some(entry) = other_app_entry(f) {
+        return Some(format!(
+            "`{file}` creates an app of its own, and the billing middleware that names each request's customer is registered only on the app in `{entry}`"
+        ));
+    }
     let streams_after_middleware = [FrameworkId::Flask, FrameworkId::Django]
         .into_iter()
         .any(|id| f.ctx.package.has_framework(id))
@@ -105,6 +110,36 @@ fn outside_request(f: &PyFile<'_>, at: Node<'_>, functions: &[Node<'_>]) -> Opti
         );
     }
     None
+}
+
+/// The entry file the middleware is registered in, when this file builds a different app.
+fn other_app_entry(f: &PyFile<'_>) -> Option<String> {
+    let builds_app = ["FastAPI(", "Flask(", "Starlette("]
+        .iter()
+        .any(|m| f.src.contains(m));
+    if !builds_app {
+        return None;
+    }
+    let package = f.ctx.package.path.trim_matches('/');
+    let entries: Vec<String> = f
+        .ctx
+        .package
+        .frameworks
+        .iter()
+        .filter(|fw| matches!(fw.id, FrameworkId::Fastapi | FrameworkId::Flask))
+        .filter_map(|fw| fw.details.entry_file.clone())
+        .map(|e| {
+            if package.is_empty() || package == "." {
+                e
+            } else {
+                format!("{package}/{e}")
+            }
+        })
+        .collect();
+    if entries.iter().any(|e| e == f.ctx.file) {
+        return None;
+    }
+    entries.into_iter().next()
 }
 
 fn is_main_guard(node: Node<'_>, src: &str) -> bool {
