@@ -37,6 +37,13 @@ pub fn usage_module_import(target: &Target<'_>) -> Option<String> {
     Some(format!("{}.usage", layout.module))
 }
 
+/// Whether the generated glue names each request's customer (a web framework's middleware), so
+/// wiring may use `current_customer_id()` at call sites reached inside a request.
+pub fn request_customer(target: &Target<'_>) -> bool {
+    target.package.language == billing_detect::Language::Python
+        && PythonLayout::resolve(target).framework != PythonFramework::None
+}
+
 /// The usage helpers the generated usage module defines for this plan (one per meter kind in
 /// the plan; a helper for a kind without a meter would send events nobody counts).
 pub fn usage_helpers(plan: &billing_plan::BillingPlan) -> Vec<String> {
@@ -68,6 +75,7 @@ pub fn usage_helpers(plan: &billing_plan::BillingPlan) -> Vec<String> {
     if !events.compute.is_empty() {
         helpers.push("start_compute_timer".to_owned());
     }
+    helpers.push("current_customer_id".to_owned());
     helpers.extend(events.custom.into_iter().map(|c| c.function));
     helpers
 }
@@ -89,6 +97,9 @@ struct Context<'a> {
     /// FastAPI: the app's own user dependency, wrapped to learn the customer.
     user_dependency: Option<crate::session_auth::UserDependency>,
     customer_body: bool,
+    /// A web framework: its middleware names each request's customer for call sites with no
+    /// user id of their own (`current_customer_id()`), whatever the meters.
+    request_customer: bool,
     api_calls: bool,
     webhooks: bool,
     webhook_events: &'a [WebhookEvent],
@@ -122,7 +133,8 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     let webhook_events = events::webhook_events(plan)
         .map_err(|event| GenerateError::UnknownWebhookEvent { event })?;
     let webhooks = plan.webhooks.is_some() && layout.framework != PythonFramework::None;
-    let api_calls = !events.api.is_empty() && layout.framework != PythonFramework::None;
+    let request_customer = layout.framework != PythonFramework::None;
+    let api_calls = !events.api.is_empty() && request_customer;
     let default_meter = plan
         .credits
         .first()
@@ -137,13 +149,13 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         session_auth: crate::session_auth::python(target)?.as_str(),
         user_dependency: if layout.framework == PythonFramework::FastApi
             && plan.customer == CustomerSource::Session
-            && api_calls
         {
             crate::session_auth::fastapi_user_dependency(target)?
         } else {
             None
         },
         customer_body: matches!(plan.customer, CustomerSource::Body { .. }),
+        request_customer,
         api_calls,
         webhooks,
         typed_webhook_events: webhook_events.iter().any(|e| e.python_sdk),
@@ -187,7 +199,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
             "credit balances per meter name (balance > 0 = credits left)",
         ),
     ];
-    if api_calls {
+    if request_customer {
         files.push((
             "customer.py",
             "customer.py",
@@ -208,19 +220,17 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
             "integration.py",
             "FastAPI middleware, webhook route and shutdown flush",
         )),
-        PythonFramework::Flask if api_calls || webhooks => files.push((
+        PythonFramework::Flask => files.push((
             "flask_integration.py",
             "integration.py",
-            "Flask hooks and webhook route",
+            "Flask hooks (the request's customer) and webhook route",
         )),
         PythonFramework::Django => {
-            if api_calls {
-                files.push((
-                    "django_middleware.py",
-                    "middleware.py",
-                    "Django API-call middleware",
-                ));
-            }
+            files.push((
+                "django_middleware.py",
+                "middleware.py",
+                "Django middleware: the request's customer (and API calls)",
+            ));
             if webhooks {
                 files.push((
                     "django_views.py",
@@ -241,7 +251,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
             .files
             .push(created_or_modified(target, path, after, summary)?);
     }
-    let registration = wiring::register(target, &layout, api_calls, webhooks)?;
+    let registration = wiring::register(target, &layout, webhooks)?;
     changes.extend(registration);
 
     changes

@@ -25,7 +25,11 @@
 //!
 //! The customer id comes from the plan's `[customer]` section and must be found in scope
 //! (a `request`/`req` parameter, a parsed body variable, the user's own function, a session
-//! variable). Whenever a call site cannot be wired safely (customer not in scope, unknown
+//! variable, Flask-Login's `current_user` in a `@login_required` route). A Python call site in
+//! request code with none of these uses `current_customer_id()`, the customer the generated
+//! middleware names per request; code outside any request (scripts, evals, `__main__`) is
+//! listed. `return await agent.run(..)` and `Body=f.read()` are first assigned to a local
+//! when nothing else in the statement runs before them. Whenever a call site cannot be wired safely (customer not in scope, unknown
 //! shape, unknown byte count) the file is not touched for that site and a
 //! [`ManualStep`](billing_changeset::ManualStep) says exactly what to add where. A call site
 //! that is already wired (our helper is called right there) is left alone, so running twice
@@ -47,6 +51,7 @@
 //! let imports = UsageImports {
 //!     typescript: Some(TsUsageModule::Specifier("@/lib/spaire/usage".into())),
 //!     python: Some("app.spaire.usage".into()),
+//!     python_request_customer: true,
 //! };
 //! let changes = wire(Path::new(&profile.root), profile, package, plan, &imports)?;
 //! # Ok(()) }
@@ -82,6 +87,7 @@ pub mod helpers {
     pub const PY_LLM_RESPONSE: &str = "record_llm_response";
     pub const PY_AGENT: &str = "record_agent_run";
     pub const PY_STORAGE: &str = "record_storage_upload";
+    pub const PY_CURRENT_CUSTOMER: &str = "current_customer_id";
 }
 
 /// Where edited files import the generated usage helpers from. Computed by the caller (the
@@ -92,6 +98,10 @@ pub struct UsageImports {
     pub typescript: Option<TsUsageModule>,
     /// Python: the dotted module, e.g. `app.spaire.usage`; `None` when none is generated.
     pub python: Option<String>,
+    /// The generated Python middleware names each request's customer (FastAPI, Flask,
+    /// Django), so a call site inside a request with no user id in scope is wired with
+    /// `current_customer_id()`.
+    pub python_request_customer: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,6 +256,7 @@ fn wire_source(
         customer: &plan.customer,
         call_site: &plan.call_site_customer,
         embedding_meter: plan.meters.iter().any(|m| m.kind == MeterKind::Embeddings),
+        request_customer: imports.python_request_customer,
     };
     Ok(match source_language(file) {
         Some(SourceLanguage::Ts(dialect)) => {
@@ -307,6 +318,8 @@ pub(crate) struct FileCtx<'a> {
     pub call_site: &'a billing_plan::model::CallSiteCustomer,
     /// An embedding meter is planned: embedding calls record `embedding-usage` events.
     pub embedding_meter: bool,
+    /// See [`UsageImports::python_request_customer`].
+    pub request_customer: bool,
 }
 
 impl FileCtx<'_> {

@@ -83,6 +83,9 @@ fn wire(
     let imports = UsageImports {
         typescript: Some(TsUsageModule::Specifier("@/lib/usage".to_owned())),
         python: Some("app.usage".to_owned()),
+        python_request_customer: frameworks
+            .iter()
+            .any(|f| matches!(*f, "fastapi" | "flask" | "django")),
     };
     let result = wire_source(
         Path::new("/nonexistent"),
@@ -358,7 +361,7 @@ fn python_merges_into_an_existing_from_import_and_keeps_crlf() {
 }
 
 #[test]
-fn python_shapes_that_are_not_statements_become_manual_steps() {
+fn python_runs_inside_expressions_are_assigned_first_or_become_manual_steps() {
     let out = py(
         r#"from fastapi import Request
 from pydantic_ai import Agent
@@ -370,9 +373,21 @@ async def chat(request: Request) -> str:
     return (await agent.run("x")).output
 
 
+async def direct(request: Request) -> object:
+    return await asyncio.wait_for(agent.run("y"), timeout=5)
+
+
+async def fire(request: Request) -> None:
+    await agent.run("z")
+
+
 async def stream(request: Request) -> str:
     async with agent.run_stream("x") as response:
         return await response.get_output()
+
+
+async def ordered(request: Request) -> str:
+    return log(prepare()) + (await agent.run("w")).output
 "#,
         &[
             (K::AgentRun, "agent.run"),
@@ -380,15 +395,34 @@ async def stream(request: Request) -> str:
         ],
         header(),
     );
-    assert!(out.after.is_none());
-    assert_eq!(out.manual.len(), 2);
+    let after = out.after.expect("edited");
+    let h = r#"request.headers.get("x-customer-id", "")"#;
     assert!(
-        out.manual[0].contains("not a statement of its own"),
+        after.contains(&format!(
+            "    result = await agent.run(\"x\")\n    record_agent_run({h}, result)\n    return result.output\n"
+        )),
+        "{after}"
+    );
+    assert!(
+        after.contains(&format!(
+            "    result = await asyncio.wait_for(agent.run(\"y\"), timeout=5)\n    record_agent_run({h}, result)\n    return result\n"
+        )),
+        "{after}"
+    );
+    assert!(
+        after.contains(&format!(
+            "    result = await agent.run(\"z\")\n    record_agent_run({h}, result)\n"
+        )),
+        "{after}"
+    );
+    assert_eq!(out.manual.len(), 2, "{:?}", out.manual);
+    assert!(
+        out.manual[0].contains("returns before the stream finished"),
         "{:?}",
         out.manual
     );
     assert!(
-        out.manual[1].contains("returns before the stream finished"),
+        out.manual[1].contains("`log(prepare())` runs before it"),
         "{:?}",
         out.manual
     );
@@ -413,9 +447,16 @@ def chat() -> str:
         &[(K::AgentRunSync, "agent.run_sync")],
         CustomerSource::Session,
     );
-    assert!(out.after.is_none());
-    assert!(out.manual[0].contains("app/main.py:10"));
-    assert!(out.manual[0].contains("Add the usage call after line 10"));
+    // No session read here: the request's customer, which the generated middleware names.
+    let after = out.after.expect("edited");
+    assert!(
+        after.contains("    result = agent.run_sync(\"x\")\n    record_agent_run(current_customer_id(), result)\n"),
+        "{after}"
+    );
+    assert!(
+        after.contains("from app.usage import current_customer_id, record_agent_run\n"),
+        "{after}"
+    );
 
     let reads = source.replace(
         "    if \"user_id\" not in session:\n        return \"login first\"\n",
@@ -646,6 +687,7 @@ export async function POST(request: Request) {
         &UsageImports {
             typescript: Some(TsUsageModule::Specifier("@/lib/spaire/usage".to_owned())),
             python: None,
+            python_request_customer: false,
         },
     )
     .expect("wiring");
@@ -892,6 +934,7 @@ export async function POST(req: Request) {
             &UsageImports {
                 typescript: Some(TsUsageModule::Specifier("@/lib/usage".to_owned())),
                 python: None,
+                python_request_customer: false,
             },
         )
         .expect("wiring");
@@ -1132,6 +1175,7 @@ async def presign(request: Request) -> dict:
         &UsageImports {
             typescript: None,
             python: Some("app.usage".to_owned()),
+            python_request_customer: false,
         },
     )
     .expect("wiring");
@@ -1175,6 +1219,31 @@ async def turn(request: Request) -> str:
     let after = out.after.expect("wired");
     assert!(
         after.contains("    record_llm_response(request.headers.get(\"x-customer-id\", \"\"), raw_response.parse())\n    response = raw_response.parse()\n"),
+        "{after}"
+    );
+}
+
+#[test]
+fn python_files_importing_one_name_per_line_get_one_name_per_line() {
+    let out = py(
+        r#"from pydantic_ai import Agent
+from pydantic_ai import RunContext
+
+agent = Agent("test")
+
+
+async def helper(ctx: RunContext[None]) -> str:
+    result = await agent.run("x")
+    return result.output
+"#,
+        &[(K::AgentRun, "agent.run")],
+        header(),
+    );
+    let after = out.after.expect("edited");
+    assert!(
+        after.contains(
+            "from app.usage import current_customer_id\nfrom app.usage import record_agent_run\n"
+        ),
         "{after}"
     );
 }

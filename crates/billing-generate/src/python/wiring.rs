@@ -12,19 +12,17 @@ use crate::{GenerateError, Target};
 pub fn register(
     target: &Target<'_>,
     layout: &PythonLayout,
-    api_calls: bool,
     webhooks: bool,
 ) -> Result<ChangeSet, GenerateError> {
     let mut changes = ChangeSet::default();
+    // Always registered: besides API calls, the middleware names each request's customer for
+    // call sites that have no user id of their own (`current_customer_id()`).
     match layout.framework {
-        PythonFramework::FastApi => register_install_call(target, layout, &mut changes)?,
-        PythonFramework::Flask if api_calls || webhooks => {
+        PythonFramework::FastApi | PythonFramework::Flask => {
             register_install_call(target, layout, &mut changes)?;
         }
         PythonFramework::Django => {
-            if api_calls {
-                register_django_middleware(target, layout, &mut changes)?;
-            }
+            register_django_middleware(target, layout, &mut changes)?;
             if webhooks {
                 register_django_urls(target, layout, &mut changes)?;
             }
@@ -224,7 +222,7 @@ fn register_django_middleware(
     changes: &mut ChangeSet,
 ) -> Result<(), GenerateError> {
     let snippet = format!(
-        "# Added by spaire-billing: counts API calls for the Spaire `api-call` meter.\n\
+        "# Added by spaire-billing: names each request's customer for usage billing.\n\
          MIDDLEWARE = [*MIDDLEWARE, \"{MIDDLEWARE_MARKER}\"]\n"
     );
     let manual = |file: &str| ManualStep {
@@ -276,7 +274,7 @@ fn register_django_middleware(
         origin: FileOrigin::Wired,
         before: Some(source),
         after,
-        summary: "adds the API-call middleware at the end of MIDDLEWARE".to_owned(),
+        summary: "adds the billing middleware at the end of MIDDLEWARE".to_owned(),
     });
     Ok(())
 }

@@ -6,7 +6,8 @@
 use billing_detect::profile::CallSiteKind;
 use tree_sitter::Node;
 
-use super::{PyFile, owning_statement};
+use super::{PyFile, hoist, owning_statement};
+use crate::edit::Edit;
 use crate::helpers::{PY_AGENT, PY_LLM};
 use crate::outcome::SiteOutcome;
 use crate::syntax::{named_children, text};
@@ -32,11 +33,19 @@ pub(crate) fn run(f: &PyFile<'_>, call: Node<'_>, kind: CallSiteKind) -> SiteOut
         );
     }
     let shape = if matches!(kind, CallSiteKind::AgentRunStream | CallSiteKind::AgentIter) {
-        stream_shape(f, call)
+        stream_shape(f, call).map(|(name, statement)| (name, Place::After(statement)))
     } else {
-        run_shape(f, call)
+        awaited_if_async(f, call, kind)
+            .and_then(|()| run_shape(f, call))
+            .map(|(name, statement)| (name, Place::After(statement)))
+            .or_else(|reason| {
+                if reason.starts_with(NOT_AWAITED) {
+                    return Err(reason);
+                }
+                hoisted_shape(f, call).map_err(|why| format!("{reason}; {why}"))
+            })
     };
-    let (result, statement) = match shape {
+    let (result, place) = match shape {
         Ok(found) => found,
         Err(reason) => {
             let customer = f
@@ -49,7 +58,10 @@ pub(crate) fn run(f: &PyFile<'_>, call: Node<'_>, kind: CallSiteKind) -> SiteOut
             );
         }
     };
-    if f.wired_after(statement, &[PY_AGENT, PY_LLM]) {
+    let statement = match place {
+        Place::After(statement) | Place::Hoisted { statement, .. } => statement,
+    };
+    if matches!(place, Place::After(_)) && f.wired_after(statement, &[PY_AGENT, PY_LLM]) {
         return SiteOutcome::AlreadyWired;
     }
     let customer = match f.customer(call) {
@@ -76,17 +88,113 @@ pub(crate) fn run(f: &PyFile<'_>, call: Node<'_>, kind: CallSiteKind) -> SiteOut
     let mut imports = vec![f.usage_import(PY_AGENT)];
     imports.extend(customer.imports);
     let mut edits = customer.edits;
-    edits.push(f.insert_after_statement(statement, &record));
+    let what = match place {
+        Place::After(statement) => {
+            edits.push(f.insert_after_statement(statement, &record));
+            format!("records the usage of `{result}` after the run")
+        }
+        Place::Hoisted { statement, run } if run.start_byte() == statement.start_byte() => {
+            edits.push(Edit::insert(run.start_byte(), format!("{result} = ")));
+            edits.push(f.insert_after_statement(statement, &record));
+            format!("assigns the run to `{result}` and records its usage after it")
+        }
+        Place::Hoisted { statement, run } => {
+            edits.extend(hoist::edits(f, statement, run, &result, Some(&record)));
+            format!(
+                "assigns the run to `{result}`, records its usage, then uses `{result}` where the run was"
+            )
+        }
+    };
     SiteOutcome::Wired {
         edits,
         imports,
-        what: format!("records the usage of `{result}` after the run"),
+        what,
     }
+}
+
+/// Where the usage call goes.
+#[derive(Clone, Copy)]
+enum Place<'t> {
+    /// After this statement, which assigned the result.
+    After(Node<'t>),
+    /// The run (`await agent.run(..)`) moves into an assignment before `statement`.
+    Hoisted { statement: Node<'t>, run: Node<'t> },
+}
+
+const NOT_AWAITED: &str = "the run is not awaited here";
+
+/// `agent.run(..)` is a coroutine: only its awaited value (or `asyncio.run`'s) is the result.
+fn awaited_if_async(f: &PyFile<'_>, call: Node<'_>, kind: CallSiteKind) -> Result<(), String> {
+    if kind != CallSiteKind::AgentRun {
+        return Ok(());
+    }
+    let run = run_expression(f, call);
+    let by_asyncio_run = run.id() != call.id()
+        && run
+            .child_by_field_name("function")
+            .is_some_and(|c| text(c, f.src) == "asyncio.run");
+    if by_asyncio_run || run.parent().is_some_and(|p| p.kind() == "await") {
+        Ok(())
+    } else {
+        Err(format!(
+            "{NOT_AWAITED}, so its value is a coroutine, not the result (it is awaited elsewhere)"
+        ))
+    }
+}
+
+/// `asyncio.wait_for(agent.run(..), timeout)` / `asyncio.shield(..)` / `asyncio.run(..)`
+/// return the run's result: the wrapper stands for the run.
+fn run_expression<'t>(f: &PyFile<'_>, call: Node<'t>) -> Node<'t> {
+    let wrapper = call
+        .parent()
+        .filter(|p| p.kind() == "argument_list")
+        .filter(|args| {
+            named_children(*args)
+                .first()
+                .is_some_and(|a| a.id() == call.id())
+        })
+        .and_then(|args| args.parent())
+        .filter(|w| {
+            w.child_by_field_name("function").is_some_and(|c| {
+                matches!(
+                    text(c, f.src),
+                    "asyncio.wait_for" | "wait_for" | "asyncio.shield" | "shield" | "asyncio.run"
+                )
+            })
+        });
+    wrapper.unwrap_or(call)
+}
+
+/// `return await agent.run(..)`, `(await agent.run(..)).output`, a bare `await agent.run(..)`:
+/// the run is assigned to a new local first, when that keeps the order of evaluation.
+fn hoisted_shape<'t>(f: &PyFile<'_>, call: Node<'t>) -> Result<(String, Place<'t>), String> {
+    let mut run = run_expression(f, call);
+    if let Some(awaited) = run.parent().filter(|p| p.kind() == "await") {
+        run = awaited;
+    }
+    let statement = hoist::statement_of(run)
+        .map_err(|why| format!("the run cannot be assigned to a variable first: {why}"))?;
+    hoist::evaluated_first(statement, run, None, f.src)
+        .map_err(|why| format!("the run cannot be assigned to a variable first: {why}"))?;
+    let scope = hoist::scope_of(f, call);
+    let name = hoist::fresh_name(f, scope, &["result", "run_result", "agent_result"])
+        .ok_or("no free local name for the run's result")?;
+    if run.start_byte() == statement.start_byte() {
+        // A bare `await agent.run(..)`: its value was dropped.
+        let bare = statement.kind() == "expression_statement"
+            && named_children(statement)
+                .first()
+                .is_some_and(|c| c.id() == run.id());
+        if !bare {
+            return Err("the run starts a larger expression statement".to_owned());
+        }
+    }
+    Ok((name, Place::Hoisted { statement, run }))
 }
 
 /// `result = await agent.run(..)` / `result = agent.run_sync(..)`.
 fn run_shape<'t>(f: &PyFile<'_>, call: Node<'t>) -> Result<(String, Node<'t>), String> {
-    let statement = owning_statement(call)
+    let statement = owning_statement(run_expression(f, call))
         .ok_or("the run is not a statement of its own (`result = await agent.run(...)`)")?;
     let assignment = named_children(statement)
         .into_iter()

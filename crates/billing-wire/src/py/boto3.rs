@@ -3,7 +3,8 @@
 
 use tree_sitter::Node;
 
-use super::{PyFile, customer::enclosing_functions, keyword, owning_statement};
+use super::{PyFile, customer::enclosing_functions, hoist, keyword, owning_statement};
+use crate::edit::Edit;
 use crate::helpers::PY_STORAGE;
 use crate::outcome::{ImportNeed, SiteOutcome};
 use crate::syntax::{descendants, named_children, text};
@@ -99,9 +100,13 @@ fn declared_kind(f: &PyFile<'_>, name: &str, at: Node<'_>) -> Option<Data> {
     })
 }
 
-fn put_object_bytes(f: &PyFile<'_>, call: Node<'_>) -> Result<String, String> {
+fn put_object_bytes(
+    f: &PyFile<'_>,
+    call: Node<'_>,
+    statement: Node<'_>,
+) -> Result<(String, Vec<Edit>), String> {
     if let Some(len) = keyword(call, "ContentLength", f.src).filter(|n| is_cheap(*n)) {
-        return Ok(text(len, f.src).to_owned());
+        return Ok((text(len, f.src).to_owned(), Vec::new()));
     }
     let body = keyword(call, "Body", f.src).ok_or("the call has no `Body=` argument")?;
     let kind = match body.kind() {
@@ -110,13 +115,32 @@ fn put_object_bytes(f: &PyFile<'_>, call: Node<'_>) -> Result<String, String> {
         _ => None,
     };
     let body_text = text(body, f.src);
-    match kind {
-        Some(Data::Bytes) => Ok(format!("len({body_text})")),
-        Some(Data::Text) => Ok(format!("len({body_text}.encode())")),
-        None => Err(format!(
-            "the size of `Body={body_text}` is not known without reading it again"
-        )),
+    let size = |name: &str, kind: Data| match kind {
+        Data::Bytes => format!("len({name})"),
+        Data::Text => format!("len({name}.encode())"),
+    };
+    if let Some(kind) = kind {
+        return Ok((size(body_text, kind), Vec::new()));
     }
+    // `Body=request.files["file"].stream.read()`: computed once, in a local, so its length is
+    // known without reading the stream again.
+    let unknown = format!("the size of `Body={body_text}` is not known without reading it again");
+    let Some(kind) = matches!(body.kind(), "call" | "await")
+        .then(|| value_kind(body, f.src))
+        .flatten()
+    else {
+        return Err(unknown);
+    };
+    hoist::evaluated_first(statement, body, call.child_by_field_name("function"), f.src)
+        .map_err(|why| format!("{unknown}, and it cannot be read into a variable first: {why}"))?;
+    let name = hoist::fresh_name(
+        f,
+        hoist::scope_of(f, call),
+        &["body", "upload_body", "upload_bytes"],
+    )
+    .ok_or_else(|| format!("{unknown}, and no free local name holds it"))?;
+    let edits = hoist::edits(f, statement, body, &name, None);
+    Ok((size(&name, kind), edits))
 }
 
 pub(crate) fn upload(f: &PyFile<'_>, call: Node<'_>) -> SiteOutcome {
@@ -141,8 +165,12 @@ pub(crate) fn upload(f: &PyFile<'_>, call: Node<'_>) -> SiteOutcome {
         return SiteOutcome::AlreadyWired;
     }
     let mut imports = vec![f.usage_import(PY_STORAGE)];
+    let mut edits = Vec::new();
     let bytes = match method {
-        "put_object" => put_object_bytes(f, call),
+        "put_object" => put_object_bytes(f, call, statement).map(|(bytes, hoisted)| {
+            edits = hoisted;
+            bytes
+        }),
         "upload_file" => match keyword(call, "Filename", f.src).or_else(|| positional(call, 0)) {
             Some(path) if is_cheap(path) => {
                 let os = if f.imports.binds("os") {
@@ -166,11 +194,13 @@ pub(crate) fn upload(f: &PyFile<'_>, call: Node<'_>) -> SiteOutcome {
     match (customer, bytes) {
         (Ok(customer), Ok(bytes)) => {
             imports.extend(customer.imports);
+            edits.extend(customer.edits);
+            edits.push(f.insert_after_statement(
+                statement,
+                &format!("{PY_STORAGE}({}, {bytes})", customer.expr),
+            ));
             SiteOutcome::Wired {
-                edits: vec![f.insert_after_statement(
-                    statement,
-                    &format!("{PY_STORAGE}({}, {bytes})", customer.expr),
-                )],
+                edits,
                 imports,
                 what: format!("records `{bytes}` bytes after the upload"),
             }

@@ -104,6 +104,46 @@ pub(crate) fn resolve(f: &PyFile<'_>, at: Node<'_>) -> Result<CustomerExpr, Stri
         return expression_in_scope(f, at, &functions, expression)
             .map(|expr| CustomerExpr::plain(format!("str({expr} or {q}{q})")));
     }
+    if let Some(user) = flask_login_user(f, &functions) {
+        return Ok(user);
+    }
+    in_scope(f, at, &functions).or_else(|reason| {
+        super::request::request_customer(f, at, &functions).map_err(|outside| match outside {
+            Some(why) => format!("{reason}; {why}"),
+            None => reason,
+        })
+    })
+}
+
+/// Flask-Login's `current_user` in a route guarded by `@login_required` (any module's): the
+/// signed-in user, read right there.
+fn flask_login_user(f: &PyFile<'_>, functions: &[Node<'_>]) -> Option<CustomerExpr> {
+    if *f.ctx.customer != CustomerSource::Session {
+        return None;
+    }
+    let local = f.imports.local_for("current_user", Some("flask_login"))?;
+    let guarded = functions.iter().any(|function| {
+        function
+            .parent()
+            .filter(|p| p.kind() == "decorated_definition")
+            .is_some_and(|d| {
+                named_children(d)
+                    .into_iter()
+                    .filter(|c| c.kind() == "decorator")
+                    .any(|c| {
+                        let name = text(c, f.src).trim_start_matches('@').trim();
+                        name == "login_required" || name.ends_with(".login_required")
+                    })
+            })
+    });
+    let q = f.quote;
+    guarded.then(|| CustomerExpr::plain(format!("str({local}.get_id() or {q}{q})")))
+}
+
+/// The user id the plan's `[customer]` names, read in the enclosing functions.
+fn in_scope(f: &PyFile<'_>, at: Node<'_>, functions: &[Node<'_>]) -> Result<CustomerExpr, String> {
+    let functions = functions.to_vec();
+    let q = f.quote;
     match f.ctx.customer {
         CustomerSource::Header { header } => {
             let wanted = header_param_name(header);

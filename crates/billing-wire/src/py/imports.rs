@@ -135,7 +135,10 @@ pub(crate) fn edits(
         }
     }
     let mut lines: Vec<String> = plain.iter().map(|m| format!("import {m}")).collect();
-    for (module_name, names) in from_groups {
+    let single = one_name_per_from_import(&statements, src);
+    for (module_name, mut names) in from_groups {
+        // isort / ruff order within one `from` import (our names are all snake_case).
+        names.sort();
         let existing = statements.iter().find(|s| {
             s.kind() == "import_from_statement"
                 && s.child_by_field_name("module_name")
@@ -143,11 +146,16 @@ pub(crate) fn edits(
                 && !text(**s, src).contains(['(', '\\', '*', '\n'])
         });
         match existing {
-            Some(stmt) => out.push(Edit::insert(
+            Some(stmt) if !single => out.push(Edit::insert(
                 stmt.end_byte(),
                 format!(", {}", names.join(", ")),
             )),
-            None => lines.push(format!("from {module_name} import {}", names.join(", "))),
+            _ if single => lines.extend(
+                names
+                    .iter()
+                    .map(|name| format!("from {module_name} import {name}")),
+            ),
+            _ => lines.push(format!("from {module_name} import {}", names.join(", "))),
         }
     }
     if lines.is_empty() {
@@ -183,4 +191,21 @@ pub(crate) fn edits(
         }
     }
     out
+}
+
+/// The file imports one name per `from` line (isort's `force-single-line`): several `from`
+/// imports of a module that also imports more than one name from it, and none with a comma.
+fn one_name_per_from_import(statements: &[Node<'_>], src: &str) -> bool {
+    let froms: Vec<&str> = statements
+        .iter()
+        .filter(|s| s.kind() == "import_from_statement")
+        .map(|s| text(*s, src))
+        .collect();
+    let module_of = |line: &str| line.split_whitespace().nth(1).map(str::to_owned);
+    let repeated = froms.iter().enumerate().any(|(i, a)| {
+        froms[i + 1..]
+            .iter()
+            .any(|b| module_of(a).is_some() && module_of(a) == module_of(b))
+    });
+    repeated && !froms.iter().any(|f| f.contains(','))
 }

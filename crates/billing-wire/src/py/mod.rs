@@ -4,8 +4,10 @@
 mod agent;
 mod boto3;
 mod customer;
+mod hoist;
 mod imports;
 mod llm;
+mod request;
 
 use billing_detect::profile::{CallSite, CallSiteKind};
 use tree_sitter::Node;

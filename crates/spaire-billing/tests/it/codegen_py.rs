@@ -79,6 +79,8 @@ fn contract_check(helpers: &[String], package: &str) -> String {
     ));
     text.push_str("def exercise() -> None:\n");
     text.push_str("    record_event(\"u1\", \"custom\", {\"n\": 1})\n");
+    // Call sites with no user id of their own pass the request's customer.
+    text.push_str("    record_event(current_customer_id(), \"custom\", {\"n\": 1})\n");
     if names.contains(&"record_llm_usage") {
         text.push_str("    result = Agent(TestModel()).run_sync(\"hi\")\n");
         text.push_str("    record_agent_run(\"u1\", result)\n");
@@ -788,4 +790,122 @@ fn llm_events_carry_every_token_kind_and_their_cost() {
     assert!(report["costSum"].as_f64().unwrap() > 0.0, "{report}");
     // The unknown model is named in a warning, not billed as 0 silently.
     assert!(stderr.contains("my-finetune-xyz-123"), "{stderr}");
+}
+
+/// Issue #14: a call site with no user id of its own (`current_customer_id()`, as wiring
+/// writes it) bills the requester: two interleaved async requests each bill their own
+/// customer, an anonymous request and code outside any request bill nobody (logged once). The
+/// plan has no api-call meter: the customer middleware is registered anyway.
+const REQUEST_CUSTOMER_DRIVER: &str = r#"import asyncio
+import json
+
+import httpx
+
+from app.main import app
+from app.spaire_billing.usage import current_customer_id, flush_usage, record_storage_upload
+
+started = asyncio.Event()
+release = asyncio.Event()
+
+
+def store(size: int) -> None:
+    # A helper deep in the app: no request, no user id in scope.
+    record_storage_upload(current_customer_id(), size)
+
+
+@app.post("/first")
+async def first() -> dict[str, str]:
+    started.set()
+    await release.wait()  # the second request runs entirely while this one waits
+    store(100)
+    return {"customer": current_customer_id()}
+
+
+@app.post("/second")
+async def second() -> dict[str, str]:
+    await started.wait()
+    store(7)
+    release.set()
+    return {"customer": current_customer_id()}
+
+
+@app.post("/anonymous")
+async def anonymous() -> dict[str, str]:
+    store(5)
+    return {"customer": current_customer_id()}
+
+
+async def main() -> list[str]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+        a, b = await asyncio.gather(
+            client.post("/first", headers={"x-customer-id": "cust-a"}),
+            client.post("/second", headers={"x-customer-id": "cust-b"}),
+        )
+        anon = await client.post("/anonymous")
+    return [r.json()["customer"] for r in (a, b, anon)]
+
+
+print(json.dumps(asyncio.run(main())))
+store(3)  # outside any request
+flush_usage()
+"#;
+
+#[test]
+fn fastapi_request_customer_is_the_requesters_and_never_mixed() {
+    let Some(python) = venv_python() else { return };
+    let emulator =
+        billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
+    let base_url = emulator.base_url();
+    let api = codegen::Api {
+        base: &base_url,
+        token: emulator.token(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    codegen::copy_dir(&codegen::codegen_fixture("py", "fastapi"), dir.path());
+    let mut plan = codegen::plan(&["storage"], Pricing::Unit, false, Some(&base_url));
+    plan.customer = CustomerSource::Header {
+        header: "x-customer-id".to_owned(),
+    };
+    let meter = api.create_meter(&plan.meters[0]);
+    codegen::generate_into(dir.path(), &fixture_profile("fastapi", dir.path()), &plan);
+    std::fs::write(dir.path().join("driver.py"), REQUEST_CUSTOMER_DRIVER).unwrap();
+    let output = Command::new(&python)
+        .arg("driver.py")
+        .current_dir(dir.path())
+        .env("SPAIRE_ACCESS_TOKEN", emulator.token())
+        .env("SPAIRE_SERVER_URL", &base_url)
+        .output()
+        .unwrap();
+    let logs = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(output.status.success(), "{logs}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        r#"["cust-a", "cust-b", ""]"#,
+        "{logs}"
+    );
+    assert_eq!(api.meter_total(&meter, "cust-a"), 100.0, "{logs}");
+    assert_eq!(api.meter_total(&meter, "cust-b"), 7.0, "{logs}");
+    let all = api.call("GET", "/v1/events/?limit=100", "");
+    let customers: Vec<&str> = all["items"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["external_customer_id"].as_str())
+        .collect();
+    assert_eq!(
+        customers.len(),
+        2,
+        "only the two signed requests bill: {all}"
+    );
+    assert_eq!(
+        logs.matches("had no customer id").count(),
+        1,
+        "the anonymous event is logged once: {logs}"
+    );
+    assert_eq!(
+        logs.matches("recorded outside a request").count(),
+        1,
+        "{logs}"
+    );
 }

@@ -200,6 +200,39 @@ fn cases() -> Vec<Case> {
             call_site: CallSiteCustomer::default(),
         },
         Case {
+            dir: "py-flask-login-s3",
+            language: "python",
+            module_system: None,
+            frameworks: &["flask"],
+            customer: CustomerSource::Session,
+            sites: &[
+                (
+                    K::Boto3PutObject,
+                    "s3.Bucket(current_app.config[\"S3_BUCKET\"]).put_object",
+                ),
+                (K::Boto3PutObject, "client.put_object"),
+                (K::Boto3PutObject, "s3_client.put_object"),
+                (K::Boto3PutObject, "s3.Bucket(\"avatars\").put_object"),
+            ],
+            py_package: Some("s3app"),
+            call_site: CallSiteCustomer::default(),
+        },
+        Case {
+            dir: "py-fastapi-helpers",
+            language: "python",
+            module_system: None,
+            frameworks: &["fastapi", "pydantic-ai"],
+            customer: CustomerSource::Header {
+                header: "x-user-id".to_owned(),
+            },
+            sites: &[
+                (K::AgentRun, "agent.run"),
+                (K::AgentIter, "chat_agent.iter"),
+            ],
+            py_package: Some("helpersapp"),
+            call_site: CallSiteCustomer::default(),
+        },
+        Case {
             dir: "py-flask-boto3",
             language: "python",
             module_system: None,
@@ -386,6 +419,12 @@ fn imports(root: &Path, case: &Case) -> UsageImports {
     UsageImports {
         typescript: Some(TsUsageModule::PerFile(per_file)),
         python: case.py_package.map(|p| format!("{p}.spaire_usage")),
+        // As the generator: a web framework's middleware names each request's customer.
+        python_request_customer: case.py_package.is_some()
+            && case
+                .frameworks
+                .iter()
+                .any(|f| matches!(*f, "fastapi" | "flask" | "django")),
     }
 }
 
@@ -402,10 +441,23 @@ fn run(root: &Path, case: &Case) -> (ChangeSet, Vec<SiteReport>) {
     .expect("wiring reads the fixture")
 }
 
-/// Whether `before` is a subsequence of `after`: edits only added text.
+/// Whether edits only added text: `before` is a subsequence of `after`, or (Python runs and
+/// `Body=` reads assigned to a local first) every character of `before` is still there, the
+/// hoisted expression having moved up a line.
 fn only_insertions(before: &str, after: &str) -> bool {
     let mut rest = after.chars();
-    before.chars().all(|c| rest.any(|d| d == c))
+    if before.chars().all(|c| rest.any(|d| d == c)) {
+        return true;
+    }
+    let mut left: std::collections::HashMap<char, i64> = std::collections::HashMap::new();
+    for c in after.chars() {
+        *left.entry(c).or_default() += 1;
+    }
+    before.chars().all(|c| {
+        let n = left.entry(c).or_default();
+        *n -= 1;
+        *n >= 0
+    })
 }
 
 fn unified_diff(path: &str, before: &str, after: &str) -> String {
@@ -524,6 +576,10 @@ def record_llm_response(customer_id: str, response: Any, vendor: str | None = No
 
 def record_storage_upload(customer_id: str, bytes: int, **details: str) -> None:
     return None
+
+
+def current_customer_id() -> str:
+    return ""
 "#;
 
 /// The call sites this test feeds to wiring are the ones `detect` reports (kind, file, line
@@ -961,6 +1017,7 @@ mod runtime {
                             .collect(),
                     )),
                     python: None,
+                    python_request_customer: false,
                 });
             assert_eq!(changes.files.len(), 2, "both routes are wired");
             assert!(
@@ -1039,6 +1096,7 @@ await flushUsage();
             let (root, changes) = prepare(work.path(), case.dir, &case, |target, _| UsageImports {
                 typescript: None,
                 python: billing_generate::python::usage_module_import(target),
+                python_request_customer: billing_generate::python::request_customer(target),
             });
             assert_eq!(changes.files.len(), 1);
             assert!(
@@ -1165,6 +1223,7 @@ print("EXPECTED_RUN_TOKENS", usage.total_tokens)
         let (root, changes) = prepare(work.path(), case.dir, &case, |target, _| UsageImports {
             typescript: None,
             python: billing_generate::python::usage_module_import(target),
+            python_request_customer: billing_generate::python::request_customer(target),
         });
         assert!(
             changes.manual_steps.is_empty(),
@@ -1346,6 +1405,7 @@ mod media_runtime {
                 .collect(),
             )),
             python: None,
+            python_request_customer: false,
         };
         let (changes, reports) =
             wire_with_report(&root, &profile.packages[0], &plan, &imports).expect("wiring");
