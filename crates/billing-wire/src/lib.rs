@@ -47,6 +47,7 @@
 //! let imports = UsageImports {
 //!     typescript: Some(TsUsageModule::Specifier("@/lib/spaire/usage".into())),
 //!     python: Some("app.spaire.usage".into()),
+//!     ts_session_customer: false,
 //! };
 //! let changes = wire(Path::new(&profile.root), profile, package, plan, &imports)?;
 //! # Ok(()) }
@@ -78,6 +79,9 @@ pub mod helpers {
     pub const TS_STORAGE: &str = "recordStorageUpload";
     pub const TS_EMBEDDING: &str = "recordEmbeddingUsage";
     pub const TS_IMAGES: &str = "recordImageGeneration";
+    /// The usage module's request-free session lookup (Next.js app router with a known auth
+    /// library): `await sessionCustomerId()`.
+    pub const TS_SESSION_CUSTOMER: &str = "sessionCustomerId";
     pub const PY_LLM: &str = "record_llm_usage";
     pub const PY_LLM_RESPONSE: &str = "record_llm_response";
     pub const PY_AGENT: &str = "record_agent_run";
@@ -92,6 +96,10 @@ pub struct UsageImports {
     pub typescript: Option<TsUsageModule>,
     /// Python: the dotted module, e.g. `app.spaire.usage`; `None` when none is generated.
     pub python: Option<String>,
+    /// The TS usage module exports [`helpers::TS_SESSION_CUSTOMER`] (a generated, non-stub
+    /// session resolver that reads Next.js's request scope), so a call site in a route
+    /// handler or server action with no user id in reach can await it.
+    pub ts_session_customer: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,6 +248,7 @@ fn wire_source(
         customer: &plan.customer,
         call_site: &plan.call_site_customer,
         embedding_meter: plan.meters.iter().any(|m| m.kind == MeterKind::Embeddings),
+        session_customer: imports.ts_session_customer,
     };
     Ok(match source_language(file) {
         Some(SourceLanguage::Ts(dialect)) => {
@@ -301,6 +310,8 @@ pub(crate) struct FileCtx<'a> {
     pub call_site: &'a billing_plan::model::CallSiteCustomer,
     /// An embedding meter is planned: embedding calls record `embedding-usage` events.
     pub embedding_meter: bool,
+    /// [`UsageImports::ts_session_customer`].
+    pub session_customer: bool,
 }
 
 impl FileCtx<'_> {

@@ -81,6 +81,7 @@ fn wire(
     let imports = UsageImports {
         typescript: Some(TsUsageModule::Specifier("@/lib/usage".to_owned())),
         python: Some("app.usage".to_owned()),
+        ts_session_customer: false,
     };
     let result = wire_source(
         Path::new("/nonexistent"),
@@ -639,6 +640,7 @@ export async function POST(request: Request) {
         &UsageImports {
             typescript: Some(TsUsageModule::Specifier("@/lib/spaire/usage".to_owned())),
             python: None,
+            ts_session_customer: false,
         },
     )
     .expect("wiring");
@@ -885,6 +887,7 @@ export async function POST(req: Request) {
             &UsageImports {
                 typescript: Some(TsUsageModule::Specifier("@/lib/usage".to_owned())),
                 python: None,
+                ts_session_customer: false,
             },
         )
         .expect("wiring");
@@ -1047,6 +1050,7 @@ async def presign(request: Request) -> dict:
         &UsageImports {
             typescript: None,
             python: Some("app.usage".to_owned()),
+            ts_session_customer: false,
         },
     )
     .expect("wiring");

@@ -46,6 +46,11 @@ pub struct Context {
     pub webhook_handler_names: Vec<String>,
     /// Largest batch the recorder sends ([`crate::delivery::max_batch_size`]).
     pub max_batch_size: usize,
+    /// `[customer] from = "session"` with a known auth library: the non-stub resolver.
+    pub session_resolver: Option<super::session_resolver::SessionResolver>,
+    /// The `next/server` export that keeps a serverless function alive after the response
+    /// (`after` / `unstable_after`), for the recorder; `None` outside Next.js 15+.
+    pub next_after: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -112,6 +117,7 @@ pub const LLM_HELPERS: [&str; 6] = [
 pub const EMBEDDING_HELPER: &str = "recordEmbeddingUsage";
 /// The helper recording the images of one generation call (`image-generation` events).
 pub const IMAGES_HELPER: &str = "recordImageGeneration";
+
 
 /// Helper functions the generated usage module exports for this plan.
 pub fn usage_exports(plan: &BillingPlan) -> Vec<&'static str> {
@@ -231,6 +237,8 @@ impl Context {
             api_paths: api_paths(plan, layout.framework),
             webhook_handler_names: webhook_cases.iter().map(|c| c.handler.clone()).collect(),
             max_batch_size: crate::delivery::max_batch_size(plan),
+            session_resolver: None,
+            next_after: None,
             webhook_cases,
         }
     }

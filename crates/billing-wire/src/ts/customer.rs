@@ -334,11 +334,15 @@ pub(crate) fn resolve(
                 edits: Vec::new(),
             })
         }
-        CustomerSource::Session => super::session::user_id_at(f, at).map(|(expr, edits)| {
-            let mut customer = CustomerExpr::plain(format!("String({expr} ?? {empty})"));
-            customer.edits = edits;
-            customer
-        }),
+        CustomerSource::Session => match super::session::user_id_at(f, at) {
+            Ok((expr, edits)) => {
+                let mut customer = CustomerExpr::plain(format!("String({expr} ?? {empty})"));
+                customer.edits = edits;
+                Ok(customer)
+            }
+            Err(missing) => request_session(f, &functions, own_async_scope, missing.clone())
+                .ok_or(missing),
+        },
     }
 }
 
@@ -519,4 +523,31 @@ fn parsed_body_field(
         }
     }
     None
+}
+
+/// No user id in the enclosing scopes, but the generated session resolver reads Next.js's
+/// request scope and the call always runs in a request: `await sessionCustomerId()` at the
+/// call site. Not when the app keys its data by another field (`missing` says which), nor in a
+/// callback spaire-billing writes (it may run after the response, when the scope is gone).
+fn request_session(
+    f: &TsFile<'_>,
+    functions: &[Node<'_>],
+    own_async_scope: bool,
+    missing: String,
+) -> Option<CustomerExpr> {
+    if !f.ctx.session_customer
+        || own_async_scope
+        || missing.contains("keys its data by")
+        || !functions.first().is_some_and(|inner| is_async(*inner))
+        || !super::request_scope::in_request_scope(f.ctx.root, f.ctx.package, f.ctx.file)
+    {
+        return None;
+    }
+    let helper = crate::helpers::TS_SESSION_CUSTOMER;
+    Some(CustomerExpr {
+        expr: format!("(await {helper}()) ?? {}", f.style.string("")),
+        needs_await: true,
+        imports: vec![f.usage_import(helper)],
+        edits: Vec::new(),
+    })
 }

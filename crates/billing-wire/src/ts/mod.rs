@@ -6,6 +6,7 @@ mod imports;
 mod jobs;
 mod llm;
 mod props;
+mod request_scope;
 mod s3;
 mod scope;
 mod session;

@@ -386,6 +386,7 @@ fn imports(root: &Path, case: &Case) -> UsageImports {
     UsageImports {
         typescript: Some(TsUsageModule::PerFile(per_file)),
         python: case.py_package.map(|p| format!("{p}.spaire_usage")),
+        ts_session_customer: false,
     }
 }
 
@@ -961,6 +962,7 @@ mod runtime {
                             .collect(),
                     )),
                     python: None,
+                    ts_session_customer: false,
                 });
             assert_eq!(changes.files.len(), 2, "both routes are wired");
             assert!(
@@ -1039,6 +1041,7 @@ await flushUsage();
             let (root, changes) = prepare(work.path(), case.dir, &case, |target, _| UsageImports {
                 typescript: None,
                 python: billing_generate::python::usage_module_import(target),
+                ts_session_customer: false,
             });
             assert_eq!(changes.files.len(), 1);
             assert!(
@@ -1165,6 +1168,7 @@ print("EXPECTED_RUN_TOKENS", usage.total_tokens)
         let (root, changes) = prepare(work.path(), case.dir, &case, |target, _| UsageImports {
             typescript: None,
             python: billing_generate::python::usage_module_import(target),
+            ts_session_customer: false,
         });
         assert!(
             changes.manual_steps.is_empty(),
@@ -1346,6 +1350,7 @@ mod media_runtime {
                 .collect(),
             )),
             python: None,
+            ts_session_customer: false,
         };
         let (changes, reports) =
             wire_with_report(&root, &profile.packages[0], &plan, &imports).expect("wiring");
