@@ -118,7 +118,6 @@ pub const EMBEDDING_HELPER: &str = "recordEmbeddingUsage";
 /// The helper recording the images of one generation call (`image-generation` events).
 pub const IMAGES_HELPER: &str = "recordImageGeneration";
 
-
 /// Helper functions the generated usage module exports for this plan.
 pub fn usage_exports(plan: &BillingPlan) -> Vec<&'static str> {
     let mut exports = Vec::new();

@@ -45,12 +45,18 @@ pub(crate) fn detect(target: &Target<'_>, layout: &Layout) -> Option<SessionReso
     let package_dir = package_dir.trim_end_matches('/');
     let major = |name: &str| installed_version(target.root, package_dir, name).map(|v| v.1);
     let module_file = layout.module_file("customer");
+    // Auth.js puts no id on `session.user` unless the app's session callback does: without
+    // one the resolver would find no customer for any request, so it stays a listed stub.
     if major("next-auth").is_some_and(|m| m >= 5)
         && let Some(file) = find_export(target, package_dir, is_authjs_export)
+        && find_export(target, package_dir, sets_session_user_id).is_some()
     {
         return Some(SessionResolver {
             library: "Auth.js",
-            imports: vec![("{ auth }".to_owned(), layout.specifier_to(&module_file, &file))],
+            imports: vec![(
+                "{ auth }".to_owned(),
+                layout.specifier_to(&module_file, &file),
+            )],
             expr: "(await auth())?.user?.id".to_owned(),
             source: Some(file),
         });
@@ -63,14 +69,22 @@ pub(crate) fn detect(target: &Target<'_>, layout: &Layout) -> Option<SessionReso
             source: None,
         });
     }
-    if major("better-auth").is_some()
+    // Any version (monorepos link it: `"better-auth": "link:../../packages/better-auth"`).
+    let declares = |name: &str| {
+        std::fs::read_to_string(target.root.join(package_dir).join("package.json"))
+            .is_ok_and(|text| text.contains(&format!("\"{name}\":")))
+    };
+    if declares("better-auth")
         && let Some(file) = find_export(target, package_dir, is_better_auth_export)
     {
         return Some(SessionResolver {
             library: "Better Auth",
             imports: vec![
                 ("{ headers }".to_owned(), "next/headers".to_owned()),
-                ("{ auth }".to_owned(), layout.specifier_to(&module_file, &file)),
+                (
+                    "{ auth }".to_owned(),
+                    layout.specifier_to(&module_file, &file),
+                ),
             ],
             expr: "(await auth.api.getSession({ headers: await headers() }))?.user?.id".to_owned(),
             source: Some(file),
@@ -121,6 +135,19 @@ fn is_authjs_export(text: &str) -> bool {
     })
 }
 
+/// The app's code reads or sets the user id on an Auth.js session (`session.user.id = token.id`
+/// in its session callback).
+fn sets_session_user_id(text: &str) -> bool {
+    [
+        "session.user.id",
+        "session?.user?.id",
+        "session.user?.id",
+        "session?.user.id",
+    ]
+    .iter()
+    .any(|chain| text.contains(chain))
+}
+
 /// `export const auth = betterAuth(..)`.
 fn is_better_auth_export(text: &str) -> bool {
     text.lines().any(|line| {
@@ -154,7 +181,8 @@ mod tests {
 
     #[test]
     fn authjs_exports_are_recognised_with_nested_patterns() {
-        let chatbot = "export const {\n  handlers: { GET, POST },\n  auth,\n  signIn,\n} = NextAuth({\n";
+        let chatbot =
+            "export const {\n  handlers: { GET, POST },\n  auth,\n  signIn,\n} = NextAuth({\n";
         assert!(is_authjs_export(chatbot));
         assert!(is_authjs_export(
             "export const { handlers, auth, signIn, signOut } = NextAuth(config);"
@@ -168,6 +196,8 @@ mod tests {
     #[test]
     fn better_auth_exports_are_recognised() {
         assert!(is_better_auth_export("export const auth = betterAuth({\n"));
-        assert!(!is_better_auth_export("export const authClient = createAuthClient({});"));
+        assert!(!is_better_auth_export(
+            "export const authClient = createAuthClient({});"
+        ));
     }
 }

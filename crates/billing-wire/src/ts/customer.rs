@@ -340,8 +340,9 @@ pub(crate) fn resolve(
                 customer.edits = edits;
                 Ok(customer)
             }
-            Err(missing) => request_session(f, &functions, own_async_scope, missing.clone())
-                .ok_or(missing),
+            Err(missing) => {
+                request_session(f, &functions, own_async_scope, missing.clone()).ok_or(missing)
+            }
         },
     }
 }

@@ -198,7 +198,8 @@ fn to_package(package_dir: &str, file: &str) -> Option<String> {
     if package_dir.is_empty() {
         return Some(file.to_owned());
     }
-    file.strip_prefix(&format!("{package_dir}/")).map(str::to_owned)
+    file.strip_prefix(&format!("{package_dir}/"))
+        .map(str::to_owned)
 }
 
 /// The package's own source files, package-relative and sorted.
@@ -252,7 +253,10 @@ mod tests {
             vec!["@/ai/actions", "./x", "../y", "server-only"]
         );
         assert_eq!(normalise("app/(chat)/api/../../actions"), "app/actions");
-        assert_eq!(directive("\n// c\n\"use server\";\nimport x"), Some("use server"));
+        assert_eq!(
+            directive("\n// c\n\"use server\";\nimport x"),
+            Some("use server")
+        );
         assert_eq!(directive("'use client'\n"), Some("use client"));
         assert_eq!(directive("import x from 'y'\n"), None);
     }
