@@ -34,6 +34,10 @@ struct Case {
     call_site: CallSiteCustomer,
 }
 
+/// The fixture wired as if the generated usage module exported `sessionCustomerId()` (a
+/// Next.js app-router app whose auth library the generator knows).
+const REQUEST_SESSION_CASE: &str = "ts-next-request-session";
+
 fn header() -> CustomerSource {
     CustomerSource::Header {
         header: "x-customer-id".to_owned(),
@@ -139,6 +143,21 @@ fn cases() -> Vec<Case> {
             customer: CustomerSource::Session,
             sites: &[
                 (K::GenerateText, "generateText"),
+                (K::StreamText, "streamText"),
+                (K::Embed, "embed"),
+            ],
+            py_package: None,
+            call_site: CallSiteCustomer::default(),
+        },
+        Case {
+            dir: REQUEST_SESSION_CASE,
+            language: "typescript",
+            module_system: Some("esm"),
+            frameworks: &["nextjs"],
+            customer: CustomerSource::Session,
+            sites: &[
+                (K::GenerateText, "generateText"),
+                (K::GenerateObject, "generateObject"),
                 (K::StreamText, "streamText"),
                 (K::Embed, "embed"),
             ],
@@ -386,7 +405,7 @@ fn imports(root: &Path, case: &Case) -> UsageImports {
     UsageImports {
         typescript: Some(TsUsageModule::PerFile(per_file)),
         python: case.py_package.map(|p| format!("{p}.spaire_usage")),
-        ts_session_customer: false,
+        ts_session_customer: case.dir == REQUEST_SESSION_CASE,
     }
 }
 
@@ -503,6 +522,10 @@ export function recordStorageUpload(customerId: string, bytes: number, details?:
   void customerId;
   void bytes;
   void details;
+}
+
+export async function sessionCustomerId(): Promise<string | undefined> {
+  return undefined;
 }
 "#;
 
