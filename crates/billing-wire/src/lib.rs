@@ -11,7 +11,8 @@
 //! | `generateObject` | the same with `usage` |
 //! | `const r = await embed(..)` / `embedMany`, `openai` `embeddings.create` | `recordEmbeddingUsage(<customer>, r.usage)` with an embedding meter, else `recordLlmUsage(<customer>, { inputTokens: r.usage.tokens, .. })` |
 //! | `const { images } = await generateImage(..)`, `openai` `images.generate` | `recordImageGeneration(<customer>, images)` / `(.., r.data)` (image meters only) |
-//! | `openai` v4+ `chat.completions.create` / `responses.create` / `embeddings.create`, `@anthropic-ai/sdk` `messages.create` (not streamed) | the vendor's snake_case `usage` mapped to the helper's names, after the call; streams and `openai-edge` are manual steps with the exact change |
+//! | `openai` v4+ `chat.completions.create` / `responses.create` / `embeddings.create`, `@anthropic-ai/sdk` `messages.create` (not streamed) | the vendor's snake_case `usage` mapped to the helper's names, after the call; streams are manual steps with the exact change |
+//! | `openai-edge` / `openai` v3 `createChatCompletion` / `createEmbedding`, not streamed, body parsed by the app (`const body = await res.json()`) | `body.usage` recorded after the parse (`usage` added to a destructuring); streams (no usage in v1) and unparsed bodies are listed |
 //! | `streamText(..)` / `streamObject(..)` / `streamUI(..)` (`ai/rsc`) | an `onFinish` added, or ours called first inside the existing one, guarded by `try` |
 //! | `result = await agent.run(..)` / `run_sync` / `async with agent.run_stream(..) as result:` | `record_agent_run(<customer>, result)` after it |
 //! | `async with agent.iter(..) as run:` (agents from `Agent(..)`, factories, typed parameters, attributes) | `record_agent_run(<customer>, run)` after the block |
@@ -25,7 +26,8 @@
 //!
 //! The customer id comes from the plan's `[customer]` section and must be found in scope
 //! (a `request`/`req` parameter, a parsed body variable, the user's own function, a session
-//! variable). Whenever a call site cannot be wired safely (customer not in scope, unknown
+//! variable; with a generated Next.js session resolver, `await sessionCustomerId()` in code
+//! only reached from an app-router request). Whenever a call site cannot be wired safely (customer not in scope, unknown
 //! shape, unknown byte count) the file is not touched for that site and a
 //! [`ManualStep`](billing_changeset::ManualStep) says exactly what to add where. A call site
 //! that is already wired (our helper is called right there) is left alone, so running twice

@@ -165,6 +165,21 @@ fn cases() -> Vec<Case> {
             call_site: CallSiteCustomer::default(),
         },
         Case {
+            dir: "ts-openai-edge",
+            language: "typescript",
+            module_system: Some("esm"),
+            frameworks: &["nextjs"],
+            customer: CustomerSource::Header {
+                header: "x-user-id".to_owned(),
+            },
+            sites: &[
+                (K::OpenaiLegacy, "openai.createEmbedding"),
+                (K::OpenaiLegacy, "openai.createChatCompletion"),
+            ],
+            py_package: None,
+            call_site: CallSiteCustomer::default(),
+        },
+        Case {
             dir: "ts-team-jobs",
             language: "typescript",
             module_system: Some("esm"),
