@@ -73,7 +73,9 @@ WEBHOOK_SECRET = "rw-made-up-webhook-secret"
 CUSTOMER = "rw-user-1"
 
 NODE_DEPS = {
-    "ai3": ["ai@3", "zod@3", "@spaire/sdk@0.45.1", "tsx@4", "ts-pattern@5", "@upstash/ratelimit@2", "@vercel/kv@3"],
+    # next: the generated recorder imports `after` from next/server (novel locks 15.1.4).
+    "ai3": ["ai@3", "zod@3", "@spaire/sdk@0.45.1", "tsx@4", "ts-pattern@5", "@upstash/ratelimit@2", "@vercel/kv@3",
+            "next@15.1.4"],
     "ai4": ["ai@4", "@ai-sdk/provider@1", "zod@3", "@spaire/sdk@0.45.1", "tsx@4"],
     "hono4": ["hono@4", "@spaire/sdk@0.45.1", "tsx@4", "standardwebhooks@1"],
 }
@@ -84,7 +86,9 @@ def ensure_node_deps(cache: Path, name: str) -> Path:
         return run.REPO / "tests" / "toolchains" / "node" / "node_modules"
     d = cache / "rtdeps" / name
     marker = d / ".installed"
-    if marker.exists():
+    # The marker names the packages installed, so a changed set is installed again.
+    wanted = " ".join(NODE_DEPS[name]) + "\n"
+    if marker.exists() and marker.read_text() == wanted:
         return d / "node_modules"
     d.mkdir(parents=True, exist_ok=True)
     (d / "package.json").write_text('{"private": true, "type": "module"}\n')
@@ -92,7 +96,7 @@ def ensure_node_deps(cache: Path, name: str) -> Path:
                            "--no-fund"] + NODE_DEPS[name], cwd=d, timeout=300)
     if rc != 0:
         raise RuntimeError(f"npm install for {name} failed (rc {rc}): {err[-500:]}")
-    marker.write_text("ok\n")
+    marker.write_text(wanted)
     return d / "node_modules"
 
 

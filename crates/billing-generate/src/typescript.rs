@@ -15,9 +15,11 @@ pub(crate) mod context;
 mod env_files;
 mod frameworks;
 mod layout;
+mod next_after;
 mod next_matcher;
 mod nuxt_csurf;
 mod registration;
+mod session_resolver;
 mod sveltekit_hooks;
 mod toolchain;
 mod webhook_events;
@@ -25,7 +27,8 @@ mod webhook_events;
 use std::path::Path;
 
 use billing_changeset::{ChangeSet, EnvVarName, FileAction, FileChange, FileOrigin, ManualStep};
-use billing_detect::{Framework, Language};
+use billing_detect::{Framework, FrameworkId, Language};
+use billing_plan::model::CustomerSource;
 use billing_plan::{BillingPlan, MeterKind};
 use minijinja::Environment;
 use serde::Serialize;
@@ -67,6 +70,31 @@ pub fn usage_module_specifier(target: &Target<'_>, from_file: &str) -> Option<St
     let layout = Layout::new(target.package, framework.as_ref());
     let from = layout.to_package(from_file)?;
     Some(layout.specifier(&from, "usage"))
+}
+
+pub use session_resolver::SessionResolver;
+
+/// The generated session resolver when `[customer] from = "session"` and the package's auth
+/// library is known (Next.js app router only); `None`: the resolver is a listed stub.
+pub fn session_resolver(target: &Target<'_>, layout: &Layout) -> Option<SessionResolver> {
+    if !matches!(target.plan.customer, CustomerSource::Session) {
+        return None;
+    }
+    session_resolver::detect(target, layout)
+}
+
+/// Whether the usage module of `target`'s package exports
+/// `sessionCustomerId`: a non-stub session resolver that needs no request.
+pub fn exports_session_customer(target: &Target<'_>) -> bool {
+    if !matches!(
+        target.package.language,
+        Language::TypeScript | Language::JavaScript
+    ) {
+        return false;
+    }
+    let framework = select_framework(target).ok().flatten();
+    let layout = Layout::new(target.package, framework.as_ref());
+    session_resolver(target, &layout).is_some()
 }
 
 /// The framework to generate for: the plan's `[project] framework` override, else the one
@@ -184,7 +212,13 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     let framework = select_framework(target)?;
     let layout = Layout::new(target.package, framework.as_ref());
     let header = render::header_line("//");
-    let renderer = Renderer::new(Context::new(target.plan, &layout, header));
+    let mut context = Context::new(target.plan, &layout, header);
+    context.session_resolver = session_resolver(target, &layout);
+    if layout.framework == Some(FrameworkId::Nextjs) {
+        let package_dir = layout.to_root("");
+        context.next_after = next_after::export(target.root, package_dir.trim_end_matches('/'));
+    }
+    let renderer = Renderer::new(context);
     let mut output = Output {
         files: Vec::new(),
         changes: ChangeSet::default(),

@@ -87,6 +87,7 @@ impl Producer for WireCallSites {
                 .then_some(billing_wire::TsUsageModule::PerFile(per_file)),
             python: billing_generate::python::usage_module_import(&target),
             python_request_customer: billing_generate::python::request_customer(&target),
+            ts_session_customer: billing_generate::typescript::exports_session_customer(&target),
         };
         billing_wire::wire(cx.root, cx.profile, cx.package, cx.plan, &imports)
             .map_err(|err| anyhow::Error::new(err.hinted()))

@@ -11,7 +11,8 @@
 //! | `generateObject` | the same with `usage` |
 //! | `const r = await embed(..)` / `embedMany`, `openai` `embeddings.create` | `recordEmbeddingUsage(<customer>, r.usage)` with an embedding meter, else `recordLlmUsage(<customer>, { inputTokens: r.usage.tokens, .. })` |
 //! | `const { images } = await generateImage(..)`, `openai` `images.generate` | `recordImageGeneration(<customer>, images)` / `(.., r.data)` (image meters only) |
-//! | `openai` v4+ `chat.completions.create` / `responses.create` / `embeddings.create`, `@anthropic-ai/sdk` `messages.create` (not streamed) | the vendor's snake_case `usage` mapped to the helper's names, after the call; streams and `openai-edge` are manual steps with the exact change |
+//! | `openai` v4+ `chat.completions.create` / `responses.create` / `embeddings.create`, `@anthropic-ai/sdk` `messages.create` (not streamed) | the vendor's snake_case `usage` mapped to the helper's names, after the call; streams are manual steps with the exact change |
+//! | `openai-edge` / `openai` v3 `createChatCompletion` / `createEmbedding`, not streamed, body parsed by the app (`const body = await res.json()`) | `body.usage` recorded after the parse (`usage` added to a destructuring); streams (no usage in v1) and unparsed bodies are listed |
 //! | `streamText(..)` / `streamObject(..)` / `streamUI(..)` (`ai/rsc`) | an `onFinish` added, or ours called first inside the existing one, guarded by `try` |
 //! | `result = await agent.run(..)` / `run_sync` / `async with agent.run_stream(..) as result:` | `record_agent_run(<customer>, result)` after it |
 //! | `async with agent.iter(..) as run:` (agents from `Agent(..)`, factories, typed parameters, attributes) | `record_agent_run(<customer>, run)` after the block |
@@ -25,7 +26,9 @@
 //!
 //! The customer id comes from the plan's `[customer]` section and must be found in scope
 //! (a `request`/`req` parameter, a parsed body variable, the user's own function, a session
-//! variable, Flask-Login's `current_user` in a `@login_required` route). A Python call site in
+//! variable, Flask-Login's `current_user` in a `@login_required` route; with a generated
+//! Next.js session resolver, `await sessionCustomerId()` in code only reached from an
+//! app-router request). A Python call site in
 //! request code with none of these uses `current_customer_id()`, the customer the generated
 //! middleware names per request; code outside any request (scripts, evals, `__main__`) is
 //! listed. `return await agent.run(..)` and `Body=f.read()` are first assigned to a local
@@ -52,6 +55,7 @@
 //!     typescript: Some(TsUsageModule::Specifier("@/lib/spaire/usage".into())),
 //!     python: Some("app.spaire.usage".into()),
 //!     python_request_customer: true,
+//!     ts_session_customer: false,
 //! };
 //! let changes = wire(Path::new(&profile.root), profile, package, plan, &imports)?;
 //! # Ok(()) }
@@ -83,6 +87,9 @@ pub mod helpers {
     pub const TS_STORAGE: &str = "recordStorageUpload";
     pub const TS_EMBEDDING: &str = "recordEmbeddingUsage";
     pub const TS_IMAGES: &str = "recordImageGeneration";
+    /// The usage module's request-free session lookup (Next.js app router with a known auth
+    /// library): `await sessionCustomerId()`.
+    pub const TS_SESSION_CUSTOMER: &str = "sessionCustomerId";
     pub const PY_LLM: &str = "record_llm_usage";
     pub const PY_LLM_RESPONSE: &str = "record_llm_response";
     pub const PY_AGENT: &str = "record_agent_run";
@@ -102,6 +109,10 @@ pub struct UsageImports {
     /// Django), so a call site inside a request with no user id in scope is wired with
     /// `current_customer_id()`.
     pub python_request_customer: bool,
+    /// The TS usage module exports [`helpers::TS_SESSION_CUSTOMER`] (a generated, non-stub
+    /// session resolver that reads Next.js's request scope), so a call site in a route
+    /// handler or server action with no user id in reach can await it.
+    pub ts_session_customer: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -257,6 +268,7 @@ fn wire_source(
         call_site: &plan.call_site_customer,
         embedding_meter: plan.meters.iter().any(|m| m.kind == MeterKind::Embeddings),
         request_customer: imports.python_request_customer,
+        session_customer: imports.ts_session_customer,
     };
     Ok(match source_language(file) {
         Some(SourceLanguage::Ts(dialect)) => {
@@ -320,6 +332,8 @@ pub(crate) struct FileCtx<'a> {
     pub embedding_meter: bool,
     /// See [`UsageImports::python_request_customer`].
     pub request_customer: bool,
+    /// [`UsageImports::ts_session_customer`].
+    pub session_customer: bool,
 }
 
 impl FileCtx<'_> {

@@ -86,6 +86,7 @@ fn wire(
         python_request_customer: frameworks
             .iter()
             .any(|f| matches!(*f, "fastapi" | "flask" | "django")),
+        ts_session_customer: false,
     };
     let result = wire_source(
         Path::new("/nonexistent"),
@@ -688,6 +689,7 @@ export async function POST(request: Request) {
             typescript: Some(TsUsageModule::Specifier("@/lib/spaire/usage".to_owned())),
             python: None,
             python_request_customer: false,
+            ts_session_customer: false,
         },
     )
     .expect("wiring");
@@ -935,6 +937,7 @@ export async function POST(req: Request) {
                 typescript: Some(TsUsageModule::Specifier("@/lib/usage".to_owned())),
                 python: None,
                 python_request_customer: false,
+                ts_session_customer: false,
             },
         )
         .expect("wiring");
@@ -1176,6 +1179,7 @@ async def presign(request: Request) -> dict:
             typescript: None,
             python: Some("app.usage".to_owned()),
             python_request_customer: false,
+            ts_session_customer: false,
         },
     )
     .expect("wiring");

@@ -46,6 +46,11 @@ pub struct Context {
     pub webhook_handler_names: Vec<String>,
     /// Largest batch the recorder sends ([`crate::delivery::max_batch_size`]).
     pub max_batch_size: usize,
+    /// `[customer] from = "session"` with a known auth library: the non-stub resolver.
+    pub session_resolver: Option<super::session_resolver::SessionResolver>,
+    /// The `next/server` export that keeps a serverless function alive after the response
+    /// (`after` / `unstable_after`), for the recorder; `None` outside Next.js 15+.
+    pub next_after: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -231,6 +236,8 @@ impl Context {
             api_paths: api_paths(plan, layout.framework),
             webhook_handler_names: webhook_cases.iter().map(|c| c.handler.clone()).collect(),
             max_batch_size: crate::delivery::max_batch_size(plan),
+            session_resolver: None,
+            next_after: None,
             webhook_cases,
         }
     }

@@ -136,11 +136,16 @@ impl Layout {
     /// The import specifier for the shared module `stem` as seen from `from_file`
     /// (package-relative): an alias when the framework resolves it, else a relative path.
     pub fn specifier(&self, from_file: &str, stem: &str) -> String {
-        let target = format!("{}/{stem}", self.module_dir);
-        if let Some(aliased) = self.aliased(&target) {
+        self.specifier_to(from_file, &format!("{}/{stem}", self.module_dir))
+    }
+
+    /// The import specifier for the package-relative module `target` (without extension) as
+    /// seen from `from_file`: an alias when the framework resolves it, else a relative path.
+    pub fn specifier_to(&self, from_file: &str, target: &str) -> String {
+        if let Some(aliased) = self.aliased(target) {
             return aliased;
         }
-        let mut relative = relative_path(parent_dir(from_file), &target);
+        let mut relative = relative_path(parent_dir(from_file), target);
         relative.push_str(self.import_ext());
         relative
     }

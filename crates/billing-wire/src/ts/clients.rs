@@ -1,7 +1,8 @@
 //! Vendor SDK calls: `openai` v4+ (`chat.completions.create`, `responses.create`,
 //! `embeddings.create`) and `@anthropic-ai/sdk` (`messages.create`). A non-streamed result
 //! carries `usage` in the vendor's snake_case names, mapped to the helper's token names right
-//! at the call; streams and the pre-v4 / `openai-edge` API are listed with the exact change.
+//! at the call; streams are listed with the exact change (the pre-v4 / `openai-edge` API is
+//! `openai_edge.rs`).
 
 use billing_detect::callsites::typescript::{BROWSER_FETCH, REALTIME_FETCH};
 use billing_detect::profile::CallSiteKind;
@@ -13,7 +14,7 @@ use crate::helpers::{TS_EMBEDDING, TS_IMAGES, TS_LLM};
 use crate::outcome::SiteOutcome;
 use crate::syntax::{named_children, text};
 
-fn chat_completion(usage: &str) -> String {
+pub(crate) fn chat_completion(usage: &str) -> String {
     format!(
         "{{ inputTokens: {usage}?.prompt_tokens, outputTokens: {usage}?.completion_tokens, totalTokens: {usage}?.total_tokens }}"
     )
@@ -25,7 +26,7 @@ fn response(usage: &str) -> String {
     )
 }
 
-fn embedding(usage: &str) -> String {
+pub(crate) fn embedding(usage: &str) -> String {
     format!(
         "{{ inputTokens: {usage}?.prompt_tokens, outputTokens: 0, totalTokens: {usage}?.total_tokens }}"
     )
@@ -36,7 +37,7 @@ fn anthropic(usage: &str) -> String {
 }
 
 /// `stream: true` among the call's literal options.
-fn streams(f: &TsFile<'_>, call: Node<'_>) -> bool {
+pub(crate) fn streams(f: &TsFile<'_>, call: Node<'_>) -> bool {
     let Some(options) = call
         .child_by_field_name("arguments")
         .and_then(|a| named_children(a).into_iter().next())
@@ -64,15 +65,6 @@ pub(crate) fn vendor(f: &TsFile<'_>, call: Node<'_>, kind: CallSiteKind) -> Site
     );
     let major = |package: &str| f.ctx.package.integration(package).and_then(|i| i.major);
     let read = match kind {
-        CallSiteKind::OpenaiLegacy => {
-            return SiteOutcome::manual(
-                "this is the pre-v4 OpenAI API (`openai-edge` or `openai` v3), whose usage is in the JSON body of a non-streamed response only",
-                "For a non-streamed call, record `usage` from the parsed body; a streamed one reports no usage: move it to `openai` v4+ with `stream_options: { include_usage: true }` or to the AI SDK",
-                format!(
-                    "{import}\n\nconst body = await response.json(){end}\n{TS_LLM}(customerId, {{ inputTokens: body.usage?.prompt_tokens, outputTokens: body.usage?.completion_tokens, totalTokens: body.usage?.total_tokens }}){end}"
-                ),
-            );
-        }
         _ if major("openai").is_some_and(|m| m < 4) && kind != CallSiteKind::AnthropicMessage => {
             return SiteOutcome::Manual {
                 reason: "the installed `openai` is older than v4, which has no `chat.completions.create`".to_owned(),

@@ -334,11 +334,14 @@ pub(crate) fn resolve(
                 edits: Vec::new(),
             })
         }
-        CustomerSource::Session => super::session::user_id_at(f, at).map(|(expr, edits)| {
-            let mut customer = CustomerExpr::plain(format!("String({expr} ?? {empty})"));
-            customer.edits = edits;
-            customer
-        }),
+        CustomerSource::Session => match super::session::user_id_at(f, at) {
+            Ok((expr, edits)) => {
+                let mut customer = CustomerExpr::plain(format!("String({expr} ?? {empty})"));
+                customer.edits = edits;
+                Ok(customer)
+            }
+            Err(missing) => request_session(f, &functions, own_async_scope, &missing),
+        },
     }
 }
 
@@ -519,4 +522,44 @@ fn parsed_body_field(
         }
     }
     None
+}
+
+/// No user id in the enclosing scopes, but the generated session resolver reads Next.js's
+/// request scope and the call always runs in a request: `await sessionCustomerId()` at the
+/// call site. Not when the app keys its data by another field (`missing` says which), nor in a
+/// callback spaire-billing writes (it may run after the response, when the scope is gone).
+/// `Err`: why not, when the resolver exists but cannot be used here.
+fn request_session(
+    f: &TsFile<'_>,
+    functions: &[Node<'_>],
+    own_async_scope: bool,
+    missing: &str,
+) -> Result<CustomerExpr, String> {
+    let helper = crate::helpers::TS_SESSION_CUSTOMER;
+    if !f.ctx.session_customer || missing.contains("keys its data by") {
+        return Err(missing.to_owned());
+    }
+    if own_async_scope {
+        return Err(format!(
+            "{missing}; the usage arrives in a callback that may run after the response, where \
+             `{helper}()` no longer sees the request"
+        ));
+    }
+    if !functions.first().is_some_and(|inner| is_async(*inner)) {
+        return Err(format!(
+            "{missing}; the enclosing function is not `async`, so `await {helper}()` cannot be added"
+        ));
+    }
+    if !super::request_scope::in_request_scope(f.ctx.root, f.ctx.package, f.ctx.file) {
+        return Err(format!(
+            "{missing}; this file is not only reached from a Next.js request (route handler, \
+             server action, page), e.g. a script imports it, so `{helper}()` may find no request"
+        ));
+    }
+    Ok(CustomerExpr {
+        expr: format!("(await {helper}()) ?? {}", f.style.string("")),
+        needs_await: true,
+        imports: vec![f.usage_import(helper)],
+        edits: Vec::new(),
+    })
 }

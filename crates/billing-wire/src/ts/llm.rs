@@ -65,7 +65,7 @@ fn options_object<'t>(call: Node<'t>) -> Option<Node<'t>> {
 /// `, "gpt-4o"` when the model id is a string literal right in the options (`model:
 /// openai("gpt-4o")` or `model: "openai/gpt-4o"`); evaluating anything else twice could
 /// have side effects or the wrong type.
-fn model_arg(f: &TsFile<'_>, call: Node<'_>) -> String {
+pub(crate) fn model_arg(f: &TsFile<'_>, call: Node<'_>) -> String {
     let Some(options) = options_object(call) else {
         return String::new();
     };
@@ -237,7 +237,7 @@ pub(crate) fn record_result(f: &TsFile<'_>, call: Node<'_>, read: &UsageRead) ->
 /// Where the awaited result lands: `const <name> = await ..` or `<name> = await ..` as a
 /// statement of its own in a block. Returns the binding (identifier or pattern) and the
 /// statement after which the result is available.
-fn assigned_result(awaited: Node<'_>) -> Option<(Node<'_>, Node<'_>)> {
+pub(crate) fn assigned_result(awaited: Node<'_>) -> Option<(Node<'_>, Node<'_>)> {
     let in_block = |s: &Node<'_>| {
         s.parent().is_some_and(|b| {
             matches!(

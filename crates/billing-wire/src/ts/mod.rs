@@ -5,7 +5,9 @@ mod customer;
 mod imports;
 mod jobs;
 mod llm;
+mod openai_edge;
 mod props;
+mod request_scope;
 mod s3;
 mod scope;
 mod session;
@@ -143,11 +145,11 @@ fn wire_site(f: &TsFile<'_>, site: &CallSite) -> SiteOutcome {
         CallSiteKind::StreamText | CallSiteKind::StreamObject | CallSiteKind::StreamUi => {
             llm::stream(f, call, site.kind)
         }
+        CallSiteKind::OpenaiLegacy => openai_edge::legacy(f, call),
         CallSiteKind::OpenaiChatCompletion
         | CallSiteKind::OpenaiResponse
         | CallSiteKind::OpenaiEmbedding
         | CallSiteKind::OpenaiImage
-        | CallSiteKind::OpenaiLegacy
         | CallSiteKind::AnthropicMessage => clients::vendor(f, call, site.kind),
         CallSiteKind::LlmHttpFetch => clients::raw_fetch(f, call),
         CallSiteKind::S3PutObject => s3::put_object(f, call),

@@ -85,3 +85,83 @@ fn node10_module_resolution_gets_a_paths_mapping_that_compiles() {
     let (ok, text) = tsc_output();
     assert!(ok, "tsc still fails with the mapping:\n{text}");
 }
+
+/// `[customer] from = "session"` in a Next.js app-router app with Auth.js v5: the generated
+/// resolver reads the app's own `auth()` (no stub), the usage module exports
+/// `sessionCustomerId()` for wired call sites, and the recorder flushes through the installed
+/// Next.js's `after()`. All of it type-checks against the real `next` and `ai` types.
+#[test]
+fn authjs_session_resolver_and_after_flush_type_check_with_real_next() {
+    let fixture = crate::common::fixtures().join("codegen/ts-compiler/next-authjs");
+    let work = tempfile::tempdir().expect("temp dir");
+    let root = work.path().join("app");
+    codegen::copy_dir(&fixture, &root);
+    let toolchain = crate::common::repo_root().join("tests/toolchains/node/node_modules");
+    let tsc = codegen::toolchain(toolchain.join("typescript/bin/tsc"), "tsc");
+    if tsc.is_some() {
+        // Linked before generating: the installed `next` decides which `after` is imported.
+        std::os::unix::fs::symlink(&toolchain, root.join("node_modules"))
+            .expect("link node_modules");
+    }
+
+    let details = FrameworkDetails {
+        app_dir: Some("app".into()),
+        ..FrameworkDetails::default()
+    };
+    let mut profile = codegen::profile(
+        &root,
+        Language::TypeScript,
+        vec![codegen::framework(FrameworkId::Nextjs, details)],
+    );
+    profile.packages[0].module_system = Some(ModuleSystem::Esm);
+    profile.packages[0].aliases = vec![billing_detect::profile::Alias {
+        prefix: "@/*".into(),
+        target: "./*".into(),
+        source: billing_detect::profile::Evidence {
+            file: "tsconfig.json".into(),
+            line: None,
+            text: String::new(),
+        },
+    }];
+    let mut plan = codegen::plan(&["llm-tokens"], Pricing::Unit, false, None);
+    plan.customer = billing_plan::model::CustomerSource::Session;
+    let changes = codegen::generate_into(&root, &profile, &plan);
+
+    let read = |file: &str| std::fs::read_to_string(root.join(file)).expect("generated file");
+    let customer = read("lib/spaire/customer.ts");
+    assert!(
+        !customer.contains(billing_generate::feeds::SESSION_STUB_MARKER),
+        "{customer}"
+    );
+    assert!(
+        !changes
+            .manual_steps
+            .iter()
+            .any(|s| s.file == "lib/spaire/customer.ts"),
+        "{:#?}",
+        changes.manual_steps
+    );
+    let recorder = read("lib/spaire/recorder.ts");
+    let after_lines: Vec<&str> = recorder
+        .lines()
+        .filter(|l| l.contains("afterResponse") || l.contains("flushAfterResponse"))
+        .collect();
+    insta::assert_snapshot!(format!(
+        "--- lib/spaire/customer.ts\n{customer}--- lib/spaire/recorder.ts (after)\n{}\n",
+        after_lines.join("\n")
+    ));
+
+    let Some(tsc) = tsc else { return };
+    let out = Command::new("node")
+        .arg(&tsc)
+        .args(["-p", "tsconfig.json"])
+        .current_dir(&root)
+        .output()
+        .expect("run tsc");
+    assert!(
+        out.status.success(),
+        "tsc failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

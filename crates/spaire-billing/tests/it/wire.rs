@@ -34,6 +34,10 @@ struct Case {
     call_site: CallSiteCustomer,
 }
 
+/// The fixture wired as if the generated usage module exported `sessionCustomerId()` (a
+/// Next.js app-router app whose auth library the generator knows).
+const REQUEST_SESSION_CASE: &str = "ts-next-request-session";
+
 fn header() -> CustomerSource {
     CustomerSource::Header {
         header: "x-customer-id".to_owned(),
@@ -141,6 +145,36 @@ fn cases() -> Vec<Case> {
                 (K::GenerateText, "generateText"),
                 (K::StreamText, "streamText"),
                 (K::Embed, "embed"),
+            ],
+            py_package: None,
+            call_site: CallSiteCustomer::default(),
+        },
+        Case {
+            dir: REQUEST_SESSION_CASE,
+            language: "typescript",
+            module_system: Some("esm"),
+            frameworks: &["nextjs"],
+            customer: CustomerSource::Session,
+            sites: &[
+                (K::GenerateText, "generateText"),
+                (K::GenerateObject, "generateObject"),
+                (K::StreamText, "streamText"),
+                (K::Embed, "embed"),
+            ],
+            py_package: None,
+            call_site: CallSiteCustomer::default(),
+        },
+        Case {
+            dir: "ts-openai-edge",
+            language: "typescript",
+            module_system: Some("esm"),
+            frameworks: &["nextjs"],
+            customer: CustomerSource::Header {
+                header: "x-user-id".to_owned(),
+            },
+            sites: &[
+                (K::OpenaiLegacy, "openai.createEmbedding"),
+                (K::OpenaiLegacy, "openai.createChatCompletion"),
             ],
             py_package: None,
             call_site: CallSiteCustomer::default(),
@@ -425,6 +459,7 @@ fn imports(root: &Path, case: &Case) -> UsageImports {
                 .frameworks
                 .iter()
                 .any(|f| matches!(*f, "fastapi" | "flask" | "django")),
+        ts_session_customer: case.dir == REQUEST_SESSION_CASE,
     }
 }
 
@@ -554,6 +589,10 @@ export function recordStorageUpload(customerId: string, bytes: number, details?:
   void customerId;
   void bytes;
   void details;
+}
+
+export async function sessionCustomerId(): Promise<string | undefined> {
+  return undefined;
 }
 "#;
 
@@ -1018,6 +1057,7 @@ mod runtime {
                     )),
                     python: None,
                     python_request_customer: false,
+                    ts_session_customer: false,
                 });
             assert_eq!(changes.files.len(), 2, "both routes are wired");
             assert!(
@@ -1097,6 +1137,7 @@ await flushUsage();
                 typescript: None,
                 python: billing_generate::python::usage_module_import(target),
                 python_request_customer: billing_generate::python::request_customer(target),
+                ts_session_customer: false,
             });
             assert_eq!(changes.files.len(), 1);
             assert!(
@@ -1224,6 +1265,7 @@ print("EXPECTED_RUN_TOKENS", usage.total_tokens)
             typescript: None,
             python: billing_generate::python::usage_module_import(target),
             python_request_customer: billing_generate::python::request_customer(target),
+            ts_session_customer: false,
         });
         assert!(
             changes.manual_steps.is_empty(),
@@ -1406,6 +1448,7 @@ mod media_runtime {
             )),
             python: None,
             python_request_customer: false,
+            ts_session_customer: false,
         };
         let (changes, reports) =
             wire_with_report(&root, &profile.packages[0], &plan, &imports).expect("wiring");

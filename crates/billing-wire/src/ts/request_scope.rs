@@ -1,0 +1,263 @@
+//! Whether code in a file always runs while Next.js handles a request (app router), where
+//! `auth()`, `headers()` and `after()` read the request from Next.js's request scope:
+//!
+//! - a route handler, page or layout in the app directory, or a `"use server"` module;
+//! - a module imported only by such files (at most three imports deep), like the helper module
+//!   a route handler's tools call (`ai/actions.ts` of gemini-chatbot).
+//!
+//! A module any other file imports (a CLI script, a build step, a pages-router API route, a
+//! client component) is not: code there may run with no request, so it is never assumed.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use billing_detect::profile::{FrameworkId, Package};
+
+const SOURCE_EXTENSIONS: &[&str] = &["ts", "tsx", "js", "jsx", "mts", "mjs"];
+const SKIPPED_DIRS: &[&str] = &["node_modules", "public", "dist", "build", "out", ".next"];
+/// Import hops from the call site's module to a request entry point.
+const MAX_DEPTH: usize = 3;
+
+/// Whether `file` (root-relative) runs only inside a Next.js app-router request.
+pub(crate) fn in_request_scope(root: &Path, package: &Package, file: &str) -> bool {
+    let Some(next) = package
+        .frameworks
+        .iter()
+        .find(|f| f.id == FrameworkId::Nextjs)
+    else {
+        return false;
+    };
+    let package_dir = package.path.trim_start_matches("./").trim_end_matches('/');
+    let package_dir = if package_dir == "." { "" } else { package_dir };
+    let default_app = if package.src_dir { "src/app" } else { "app" };
+    let app_dir = next
+        .details
+        .app_dir
+        .as_deref()
+        .map(|d| d.trim_start_matches("./").trim_end_matches('/').to_owned())
+        .map(|d| {
+            d.strip_prefix(&format!("{package_dir}/"))
+                .map_or(d.clone(), str::to_owned)
+        })
+        .unwrap_or_else(|| default_app.to_owned());
+    let Some(relative) = to_package(package_dir, file) else {
+        return false;
+    };
+    let base = root.join(package_dir);
+    let scan = Scan {
+        files: source_files(&base),
+        base,
+        package,
+        app_dir,
+    };
+    scan.scoped(&relative, 0, &mut BTreeSet::new())
+}
+
+struct Scan<'a> {
+    base: std::path::PathBuf,
+    package: &'a Package,
+    app_dir: String,
+    /// Package-relative paths of the package's own source files.
+    files: Vec<String>,
+}
+
+impl Scan<'_> {
+    fn read(&self, relative: &str) -> Option<String> {
+        std::fs::read_to_string(self.base.join(relative)).ok()
+    }
+
+    fn scoped(&self, relative: &str, depth: usize, seen: &mut BTreeSet<String>) -> bool {
+        if !seen.insert(relative.to_owned()) {
+            // An import cycle adds no entry point that was not already checked.
+            return true;
+        }
+        let Some(text) = self.read(relative) else {
+            return false;
+        };
+        match directive(&text) {
+            Some("use client") => return false,
+            Some("use server") => return true,
+            _ => {}
+        }
+        if self.is_app_entry(relative) {
+            return true;
+        }
+        if depth >= MAX_DEPTH {
+            return false;
+        }
+        let importers: Vec<&String> = self
+            .files
+            .iter()
+            .filter(|other| other.as_str() != relative)
+            .filter(|other| {
+                self.read(other)
+                    .is_some_and(|t| self.imports_module(other, &t, relative))
+            })
+            .collect();
+        !importers.is_empty()
+            && importers
+                .into_iter()
+                .all(|importer| self.scoped(importer, depth + 1, seen))
+    }
+
+    /// `route.ts`, `page.tsx`, `layout.tsx` in the app directory.
+    fn is_app_entry(&self, relative: &str) -> bool {
+        let Some(inside) = relative.strip_prefix(&format!("{}/", self.app_dir)) else {
+            return false;
+        };
+        let name = inside.rsplit('/').next().unwrap_or(inside);
+        let stem = name.split('.').next().unwrap_or(name);
+        matches!(stem, "route" | "page" | "layout")
+    }
+
+    /// Whether `text` (of `importer`) imports the module at `target` (package-relative).
+    fn imports_module(&self, importer: &str, text: &str, target: &str) -> bool {
+        let target_stem = strip_source_ext(target);
+        let target_stem = target_stem.trim_end_matches("/index");
+        specifiers(text).into_iter().any(|spec| {
+            self.resolve(importer, spec)
+                .is_some_and(|resolved| resolved.trim_end_matches("/index") == target_stem)
+        })
+    }
+
+    /// A specifier as a package-relative path without extension (relative or aliased).
+    fn resolve(&self, importer: &str, spec: &str) -> Option<String> {
+        let spec = strip_source_ext(spec);
+        if spec.starts_with('.') {
+            let dir = importer.rsplit_once('/').map_or("", |(d, _)| d);
+            return Some(normalise(&format!("{dir}/{spec}")));
+        }
+        self.package.aliases.iter().find_map(|alias| {
+            let prefix = alias.prefix.trim_end_matches('*');
+            let rest = spec.strip_prefix(prefix)?;
+            let target = alias
+                .target
+                .trim_start_matches("./")
+                .trim_end_matches('*')
+                .trim_end_matches('/');
+            Some(normalise(&format!("{target}/{rest}")))
+        })
+    }
+}
+
+/// The file's leading `"use server"` / `"use client"` directive.
+fn directive(text: &str) -> Option<&'static str> {
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("//"))?;
+    let first = first.trim_end_matches(';').trim_matches(['"', '\'']);
+    match first {
+        "use server" => Some("use server"),
+        "use client" => Some("use client"),
+        _ => None,
+    }
+}
+
+/// Module specifiers of `import .. from "x"`, `export .. from "x"`, `import("x")`.
+fn specifiers(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for marker in ["from ", "import(", "import "] {
+        for (at, _) in text.match_indices(marker) {
+            let rest = text[at + marker.len()..].trim_start();
+            let Some(quote) = rest.chars().next().filter(|c| matches!(c, '"' | '\'')) else {
+                continue;
+            };
+            if let Some(end) = rest[1..].find(quote) {
+                out.push(&rest[1..=end]);
+            }
+        }
+    }
+    out
+}
+
+fn strip_source_ext(path: &str) -> &str {
+    SOURCE_EXTENSIONS
+        .iter()
+        .find_map(|ext| path.strip_suffix(&format!(".{ext}")))
+        .unwrap_or(path)
+}
+
+/// `a/./b/../c` → `a/c`.
+fn normalise(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    parts.join("/")
+}
+
+fn to_package(package_dir: &str, file: &str) -> Option<String> {
+    let file = file.trim_start_matches("./");
+    if package_dir.is_empty() {
+        return Some(file.to_owned());
+    }
+    file.strip_prefix(&format!("{package_dir}/"))
+        .map(str::to_owned)
+}
+
+/// The package's own source files, package-relative and sorted.
+pub(crate) fn source_files(base: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![(base.to_path_buf(), String::new(), 0usize)];
+    while let Some((dir, prefix, depth)) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let relative = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if depth < 8 && !SKIPPED_DIRS.contains(&name.as_str()) {
+                    stack.push((entry.path(), relative, depth + 1));
+                }
+            } else if kind.is_file()
+                && !name.ends_with(".d.ts")
+                && SOURCE_EXTENSIONS
+                    .iter()
+                    .any(|ext| name.ends_with(&format!(".{ext}")))
+            {
+                out.push(relative);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specifiers_and_paths() {
+        let text = "import { a } from \"@/ai/actions\";\nexport * from './x';\nconst m = await import(\"../y\");\nimport \"server-only\";\n";
+        assert_eq!(
+            specifiers(text),
+            vec!["@/ai/actions", "./x", "../y", "server-only"]
+        );
+        assert_eq!(normalise("app/(chat)/api/../../actions"), "app/actions");
+        assert_eq!(
+            directive("\n// c\n\"use server\";\nimport x"),
+            Some("use server")
+        );
+        assert_eq!(directive("'use client'\n"), Some("use client"));
+        assert_eq!(directive("import x from 'y'\n"), None);
+    }
+}
