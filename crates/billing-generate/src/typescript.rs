@@ -16,6 +16,8 @@ mod env_files;
 mod frameworks;
 mod layout;
 mod next_matcher;
+mod next_routes;
+mod next_wrap;
 mod nuxt_csurf;
 mod registration;
 mod sveltekit_hooks;
