@@ -35,8 +35,21 @@ pub const NOT_BILLED: &[NotBilled] = &[
     NotBilled {
         what: "auth",
         segments: &[
-            "auth", "oauth", "oauth2", "callback", "login", "logout", "signin", "signout",
-            "sign-in", "sign-out", "signup", "sign-up", "session",
+            "auth",
+            "oauth",
+            "oauth2",
+            "authorize",
+            "token",
+            "callback",
+            "login",
+            "logout",
+            "signin",
+            "signout",
+            "sign-in",
+            "sign-out",
+            "signup",
+            "sign-up",
+            "session",
         ],
         segment_contains: &["nextauth"],
         markers: &[
@@ -49,7 +62,7 @@ pub const NOT_BILLED: &[NotBilled] = &[
         ],
     },
     NotBilled {
-        what: "webhooks",
+        what: "webhook",
         segments: &[],
         segment_contains: &["webhook"],
         markers: &[
@@ -67,7 +80,7 @@ pub const NOT_BILLED: &[NotBilled] = &[
         markers: &[],
     },
     NotBilled {
-        what: "health checks",
+        what: "health-check",
         segments: &[
             "health",
             "healthz",
@@ -81,7 +94,7 @@ pub const NOT_BILLED: &[NotBilled] = &[
         markers: &[],
     },
     NotBilled {
-        what: "OG images",
+        what: "OG-image",
         segments: &[
             "og",
             "opengraph-image",
@@ -93,10 +106,16 @@ pub const NOT_BILLED: &[NotBilled] = &[
         markers: &["ImageResponse"],
     },
     NotBilled {
-        what: "draft mode and revalidation",
+        what: "draft-mode/revalidation",
         segments: &["draft", "preview", "exit-preview", "revalidate"],
         segment_contains: &[],
         markers: &["draftMode()", "revalidatePath(", "revalidateTag("],
+    },
+    NotBilled {
+        what: "discovery (`.well-known`, JWKS)",
+        segments: &[".well-known", "jwks", "jwks.json"],
+        segment_contains: &[],
+        markers: &[],
     },
 ];
 
@@ -116,7 +135,7 @@ pub fn not_billed(url: &str, source: &str, api_paths: &[String]) -> Option<&'sta
         .collect();
     if segments
         .last()
-        .is_some_and(|last| !last.starts_with('[') && last.contains('.'))
+        .is_some_and(|last| !last.starts_with(['[', '.']) && last.contains('.'))
     {
         return Some("static files");
     }
@@ -125,7 +144,7 @@ pub fn not_billed(url: &str, source: &str, api_paths: &[String]) -> Option<&'sta
         .find(|rule| {
             segments.iter().any(|segment| {
                 rule.segments.contains(&segment.as_str())
-                    || (segment.starts_with("og-") && rule.what == "OG images")
+                    || (segment.starts_with("og-") && rule.what == "OG-image")
                     || rule.segment_contains.iter().any(|c| segment.contains(c))
             }) || rule.markers.iter().any(|m| source.contains(m))
         })
@@ -136,7 +155,7 @@ pub fn not_billed(url: &str, source: &str, api_paths: &[String]) -> Option<&'sta
 pub fn rule_text(api_paths: &[String]) -> String {
     let never: Vec<&str> = NOT_BILLED.iter().map(|rule| rule.what).collect();
     format!(
-        "only successful (2xx, non-HTML) answers of route handlers under {} are billed; never pages, redirects, static files or {} routes (change the prefixes with `paths` of the api-calls meter)",
+        "only successful (2xx, non-HTML) answers of route handlers under {} are billed; never pages, redirects, static files, nor {} routes (the prefixes are `paths` of the api-calls meter)",
         api_paths
             .iter()
             .map(|p| format!("`{p}`"))
@@ -283,25 +302,28 @@ mod tests {
             ("/api/auth/[...nextauth]", "auth"),
             ("/api/auth/[...all]", "auth"),
             ("/auth/callback", "outside `paths`"),
-            ("/api/webhooks/stripe", "webhooks"),
-            ("/api/stripe-webhook", "webhooks"),
+            ("/api/webhooks/stripe", "webhook"),
+            ("/api/stripe-webhook", "webhook"),
             ("/api/cron/cleanup", "cron"),
-            ("/api/health", "health checks"),
-            ("/api/og", "OG images"),
-            ("/api/og-blog", "OG images"),
+            ("/api/health", "health-check"),
+            ("/api/og", "OG-image"),
+            ("/api/og-blog", "OG-image"),
             ("/api/docs/static.json", "static files"),
             ("/.well-known/openid-configuration", "outside `paths`"),
+            (
+                "/api/idp/.well-known/openid-configuration",
+                "discovery (`.well-known`, JWKS)",
+            ),
+            ("/api/idp/jwks", "discovery (`.well-known`, JWKS)"),
+            ("/api/idp/token", "auth"),
         ];
         for (url, why) in never {
             assert_eq!(not_billed(url, "", &api()), Some(why), "{url}");
         }
         let stripe = "const event = stripe.webhooks.constructEvent(body, sig, secret);";
-        assert_eq!(
-            not_billed("/api/payments", stripe, &api()),
-            Some("webhooks")
-        );
+        assert_eq!(not_billed("/api/payments", stripe, &api()), Some("webhook"));
         let og = "return new ImageResponse(<div />);";
-        assert_eq!(not_billed("/api/card", og, &api()), Some("OG images"));
+        assert_eq!(not_billed("/api/card", og, &api()), Some("OG-image"));
         // `paths` chooses the prefixes, as for every other framework.
         let v1 = vec!["/api/v1/".to_owned()];
         assert_eq!(not_billed("/api/posts", "", &v1), Some("outside `paths`"));
