@@ -189,3 +189,41 @@ fn next_pages_router_default_exports_are_wrapped() {
     insta::assert_snapshot!("next_pages_hello", hello);
     insta::assert_snapshot!("next_pages_user", user);
 }
+
+/// The wrapped routes are part of the applied plan: a second plan finds nothing to change
+/// and `undo` restores every route file byte for byte.
+#[test]
+fn wrapped_next_routes_apply_once_and_undo_restores_them() {
+    let dir = copy_fixture("plan", "reg-next-app");
+    let original = crate::common::tree(dir.path());
+    let plan = billing().arg("plan").arg(dir.path()).output().unwrap();
+    assert!(plan.status.success(), "{}", transcript(&plan, &[]));
+    let hash = crate::plan::plan_hash(&String::from_utf8_lossy(&plan.stdout));
+    let apply = billing()
+        .args(["apply", "--yes", "--plan", &hash])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(apply.status.code(), Some(0), "{}", transcript(&apply, &[]));
+    let route = std::fs::read_to_string(dir.path().join("app/api/items/route.ts")).unwrap();
+    assert!(
+        route.contains("export const GET = withApiCalls(async () =>"),
+        "{route}"
+    );
+
+    let again = billing().arg("plan").arg(dir.path()).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&again.stdout).starts_with("Nothing to change"),
+        "{}",
+        transcript(&again, &[])
+    );
+
+    let undo = billing().arg("undo").arg(dir.path()).output().unwrap();
+    assert_eq!(undo.status.code(), Some(0), "{}", transcript(&undo, &[]));
+    assert!(
+        String::from_utf8_lossy(&undo.stdout).contains("restored app/api/items/route.ts"),
+        "{}",
+        transcript(&undo, &[])
+    );
+    assert_eq!(crate::common::tree(dir.path()), original);
+}
