@@ -399,8 +399,7 @@ impl<'t> Wrapper<'_, 't> {
         let last_import = self
             .statements()
             .into_iter()
-            .filter(|s| s.kind() == "import_statement")
-            .last();
+            .rfind(|s| s.kind() == "import_statement");
         match last_import {
             Some(import) => (import.end_byte(), import.end_byte(), format!("\n{line}")),
             None => {
