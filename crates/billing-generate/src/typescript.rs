@@ -17,6 +17,8 @@ mod frameworks;
 mod layout;
 mod next_after;
 mod next_matcher;
+mod next_routes;
+mod next_wrap;
 mod nuxt_csurf;
 mod registration;
 mod session_resolver;

@@ -56,7 +56,21 @@ fn conflicts(x: &Edit<'_>, y: &Edit<'_>) -> bool {
         return false;
     }
     let both_insert_here = x.start == x.end && y.start == y.end && x.start == y.start;
+    if both_insert_here && only_imports(&x.lines) && only_imports(&y.lines) {
+        // Two producers each adding an import after the file's last import (API-call
+        // wrapping and call-site wiring of one Next.js route): both belong there.
+        return false;
+    }
     both_insert_here || (x.start < y.end && y.start < x.end)
+}
+
+/// Inserted lines that are import statements (and blank lines), nothing else.
+fn only_imports(lines: &[&str]) -> bool {
+    lines.iter().any(|l| !l.trim().is_empty())
+        && lines.iter().all(|l| {
+            let l = l.trim();
+            l.is_empty() || (l.starts_with("import ") && !l.starts_with("import("))
+        })
 }
 
 /// Merges `a` and `b`, both edits of `base`. `None` when their edits overlap.
@@ -141,6 +155,22 @@ mod tests {
         let merged = merge3(BASE, &a, &b).unwrap();
         assert_eq!(merged.matches("import { u }").count(), 1);
         assert!(merged.contains("app.post"));
+    }
+
+    #[test]
+    fn imports_added_at_the_same_place_are_both_kept() {
+        let base = "import a from 'a';\n\nexport async function POST() {}\n";
+        let wrapped = "import a from 'a';\nimport { withApiCalls } from './next';\n\nexport const POST = withApiCalls(async function POST() {});\n";
+        let wired = "import a from 'a';\nimport { recordLlmUsage } from './usage';\n\nexport async function POST() {}\n";
+        assert_eq!(
+            merge3(base, wrapped, wired).as_deref(),
+            Some(
+                "import a from 'a';\nimport { withApiCalls } from './next';\nimport { recordLlmUsage } from './usage';\n\nexport const POST = withApiCalls(async function POST() {});\n"
+            )
+        );
+        // Anything else inserted at the same line still conflicts.
+        let code = "import a from 'a';\nconst x = 1;\n\nexport async function POST() {}\n";
+        assert_eq!(merge3(base, wrapped, code), None);
     }
 
     #[test]

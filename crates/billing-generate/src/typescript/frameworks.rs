@@ -359,34 +359,46 @@ fn nextjs(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError> {
     let use_after = cx.layout.framework_major.is_none_or(|major| major >= 15);
     if cx.api_calls {
         let adapter = cx.layout.module_file("next");
+        let rule = super::next_routes::rule_text(&cx.renderer.base.api_paths);
         cx.file(
             output,
             adapter.clone(),
             "next",
             json!({ "app_router": app_router, "pages_router": pages_router, "use_after": use_after }),
-            "Next.js route wrappers that count API calls",
+            &format!("Next.js route wrappers that count API calls: {rule}"),
         )?;
-        let example = if app_router {
-            "export const GET = withApiCalls(async (request: Request) => Response.json({ ok: true }));"
-        } else {
-            "export default withApiCallsPages(async (req, res) => { res.json({ ok: true }); });"
-        };
-        manual(
-            output,
-            cx.layout.to_root(&adapter),
-            format!(
-                "Wrap each route handler you bill for with {} imported from `{}`",
-                if app_router && pages_router {
-                    "`withApiCalls` (app router) or `withApiCallsPages` (pages router)"
-                } else if app_router {
-                    "`withApiCalls`"
-                } else {
-                    "`withApiCallsPages`"
-                },
-                cx.layout.to_root(&adapter)
-            ),
-            Some(example.to_owned()),
-        );
+        let app_dir = app_router.then(|| {
+            cx.layout
+                .detail_dir(details.app_dir.as_ref(), &format!("{src}app"))
+        });
+        let pages_dir = pages_router.then(|| {
+            cx.layout
+                .detail_dir(details.pages_dir.as_ref(), &format!("{src}pages"))
+        });
+        let wrapped = wrap_next_routes(cx, app_dir.as_deref(), pages_dir.as_deref(), output)?;
+        if !wrapped {
+            let example = if app_router {
+                "export const GET = withApiCalls(async (request: Request) => Response.json({ ok: true }));"
+            } else {
+                "export default withApiCallsPages(async (req, res) => { res.json({ ok: true }); });"
+            };
+            manual(
+                output,
+                cx.layout.to_root(&adapter),
+                format!(
+                    "No API route handler to bill was found ({rule}). Wrap each route handler you add and bill for with {} imported from `{}`",
+                    if app_router && pages_router {
+                        "`withApiCalls` (app router) or `withApiCallsPages` (pages router)"
+                    } else if app_router {
+                        "`withApiCalls`"
+                    } else {
+                        "`withApiCallsPages`"
+                    },
+                    cx.layout.to_root(&adapter)
+                ),
+                Some(example.to_owned()),
+            );
+        }
     }
     if cx.webhooks {
         next_middleware_lets_webhooks_through(cx, src, output)?;
@@ -419,6 +431,79 @@ fn nextjs(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError> {
         }
     }
     Ok(())
+}
+
+/// Wraps the handlers of every billed route file (see `next_routes`) with the generated
+/// wrapper, in place; a file whose handler export cannot be wrapped safely becomes a manual
+/// step at that line. True when at least one route is wrapped (now or by an earlier apply)
+/// or listed, i.e. when API calls are metered somewhere.
+fn wrap_next_routes(
+    cx: &Ctx<'_, '_>,
+    app_dir: Option<&str>,
+    pages_dir: Option<&str>,
+    output: &mut Output,
+) -> Result<bool, GenerateError> {
+    use super::next_wrap::{Wrap, wrap};
+    let package_root = cx.target.root.join(cx.layout.to_root(""));
+    let routes = super::next_routes::find(&package_root, app_dir, pages_dir)?;
+    let adapter = cx.layout.to_root(&cx.layout.module_file("next"));
+    let mut metered = false;
+    for route in routes {
+        let root_path = cx.layout.to_root(&route.path);
+        let Some(source) = read_optional(cx.target.root, &root_path)? else {
+            continue;
+        };
+        if super::next_routes::not_billed(&route.url, &source, &cx.renderer.base.api_paths)
+            .is_some()
+        {
+            continue;
+        }
+        let tsx = !(route.path.ends_with(".ts") || route.path.ends_with(".mts"));
+        let wrapper = route.router.wrapper();
+        match wrap(&source, tsx, route.router, &cx.spec(&route.path, "next")) {
+            Wrap::Wrapped { after, handlers } => {
+                metered = true;
+                output.changes.files.push(FileChange {
+                    path: root_path,
+                    action: FileAction::Modify,
+                    origin: FileOrigin::Wired,
+                    before: Some(source),
+                    after,
+                    summary: format!(
+                        "bills successful calls to {}: wraps {} with `{wrapper}`",
+                        route.url,
+                        handlers
+                            .iter()
+                            .map(|h| format!("`{h}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+            }
+            Wrap::AlreadyWrapped => metered = true,
+            Wrap::Nothing => {}
+            Wrap::Unsafe { line, why } => {
+                metered = true;
+                output.changes.manual_steps.push(ManualStep {
+                    file: root_path,
+                    line: Some(line),
+                    instructions: format!(
+                        "Wrap this route's handlers with `{wrapper}` from `{adapter}` by hand to bill calls to {}: {why}",
+                        route.url
+                    ),
+                    snippet: Some(match route.router {
+                        super::next_wrap::Router::App => {
+                            "export const POST = withApiCalls(handler);".to_owned()
+                        }
+                        super::next_wrap::Router::Pages => {
+                            "export default withApiCallsPages(handler);".to_owned()
+                        }
+                    }),
+                });
+            }
+        }
+    }
+    Ok(metered)
 }
 
 /// An existing `middleware.ts` (or Next 16 `proxy.ts`) whose matcher covers the webhook path

@@ -476,10 +476,12 @@ fn check_changes(
         "@spaire/sdk is installed when missing"
     );
     let registered = changes.files.iter().any(|f| f.origin == FileOrigin::Wired);
-    let needs_registration = matches!(
+    let needs_registration = (matches!(
         fixture.framework,
         Some(FrameworkId::Express | FrameworkId::Fastify | FrameworkId::Hono | FrameworkId::Elysia)
-    ) && (has(plan, MeterKind::ApiCalls) || plan.webhooks.is_some());
+    ) && (has(plan, MeterKind::ApiCalls) || plan.webhooks.is_some()))
+        // Next.js: the fixture's API route is wrapped in place.
+        || (fixture.framework == Some(FrameworkId::Nextjs) && has(plan, MeterKind::ApiCalls));
     assert_eq!(
         registered,
         needs_registration,

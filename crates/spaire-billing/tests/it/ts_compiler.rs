@@ -165,3 +165,96 @@ fn authjs_session_resolver_and_after_flush_type_check_with_real_next() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Next.js route handlers wrapped in place (function declarations with Next 15's
+/// `{ params: Promise<...> }` context, const exports, `export { handler as GET }`) keep
+/// their types: the wrapped routes and the wrapper module type-check against the real
+/// `next` of `tests/toolchains/node`, and a Next-style check of each export's signature holds.
+#[test]
+fn wrapped_next_routes_type_check_against_real_next_types() {
+    let fixture = crate::common::fixtures().join("plan/reg-next-app");
+    let work = tempfile::tempdir().expect("temp dir");
+    let root = work.path().join("app");
+    codegen::copy_dir(&fixture, &root);
+    std::fs::remove_file(root.join("spaire-billing.toml")).expect("fixture plan");
+
+    let details = FrameworkDetails {
+        app_dir: Some("app".into()),
+        ..FrameworkDetails::default()
+    };
+    let mut next = codegen::framework(FrameworkId::Nextjs, details);
+    next.major = Some(15);
+    let mut profile = codegen::profile(&root, Language::TypeScript, vec![next]);
+    profile.packages[0].module_system = Some(ModuleSystem::Esm);
+    profile.packages[0].tsconfig = Some("tsconfig.json".into());
+    let plan = codegen::plan(&["api-calls"], Pricing::Unit, true, None);
+    let changes = codegen::generate_into(&root, &profile, &plan);
+    let wrapped: Vec<&str> = changes
+        .files
+        .iter()
+        .filter(|f| f.path.starts_with("app/api/") && f.before.is_some())
+        .map(|f| f.path.as_str())
+        .collect();
+    assert_eq!(
+        wrapped,
+        [
+            "app/api/items/route.ts",
+            "app/api/posts/[postId]/route.ts",
+            "app/api/trpc/[trpc]/route.ts"
+        ],
+        "{changes:#?}"
+    );
+
+    // What Next's generated route types demand of an export: a function whose first
+    // parameter accepts a NextRequest and whose second accepts the route's context.
+    std::fs::write(
+        root.join("app/route-signatures.ts"),
+        r#"import type { NextRequest } from "next/server";
+import * as posts from "./api/posts/[postId]/route";
+import * as items from "./api/items/route";
+import * as trpc from "./api/trpc/[trpc]/route";
+
+type Handler<C> = (request: NextRequest, context: C) => Promise<Response> | Response;
+type PostsContext = { params: Promise<{ postId: string }> };
+type NoParams = { params: Promise<{}> };
+type TrpcContext = { params: Promise<{ trpc: string }> };
+
+export const checks: [Handler<PostsContext>, Handler<PostsContext>, Handler<NoParams>, Handler<NoParams>, Handler<TrpcContext>, Handler<TrpcContext>] = [
+  posts.GET,
+  posts.PATCH,
+  items.GET,
+  items.POST,
+  trpc.GET,
+  trpc.POST,
+];
+// The wrapped handler still demands the context its declaration asks for.
+// @ts-expect-error a context without `params` is refused, as before wrapping
+export const wrong: Handler<{}> = posts.GET;
+"#,
+    )
+    .expect("write signature checks");
+
+    let Some(tsc) = codegen::toolchain(
+        crate::common::repo_root().join("tests/toolchains/node/node_modules/typescript/bin/tsc"),
+        "tsc",
+    ) else {
+        return;
+    };
+    std::os::unix::fs::symlink(
+        crate::common::repo_root().join("tests/toolchains/node/node_modules"),
+        root.join("node_modules"),
+    )
+    .expect("link node_modules");
+    let out = Command::new("node")
+        .arg(&tsc)
+        .args(["-p", "tsconfig.json"])
+        .current_dir(&root)
+        .output()
+        .expect("run tsc");
+    assert!(
+        out.status.success(),
+        "tsc fails on the wrapped routes:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
