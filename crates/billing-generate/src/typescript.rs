@@ -18,6 +18,7 @@ mod layout;
 mod next_matcher;
 mod nuxt_csurf;
 mod registration;
+mod remix_registration;
 mod sveltekit_hooks;
 mod toolchain;
 mod webhook_events;

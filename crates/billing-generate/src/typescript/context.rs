@@ -237,9 +237,11 @@ impl Context {
 }
 
 /// The `paths` of the plan's `api-calls` meter, else the framework's default: `/api/` where
-/// one middleware sees every page view, asset and API request alike (Nuxt, SvelteKit, Astro);
-/// `/` for API servers and for wrappers the user puts on each billed handler (Express,
-/// Fastify, Hono, Elysia, Next.js, Remix, functions). Pages, files and redirects are never
+/// one middleware sees every page view, asset and API request alike (Nuxt, SvelteKit, Astro,
+/// and React Router / Remix, whose root-route middleware or custom Express server also sees
+/// page data requests; their loader wrapper follows the same rule, so a wrapped loader and
+/// the middleware bill the same requests); `/` for API servers and for wrappers the user
+/// puts on each billed handler (Express, Fastify, Hono, Elysia, Next.js, functions). Pages, files and redirects are never
 /// billed whatever the prefix (`isBilledApiCall`).
 fn api_paths(plan: &BillingPlan, framework: Option<billing_detect::FrameworkId>) -> Vec<String> {
     use billing_detect::FrameworkId as F;
@@ -252,7 +254,7 @@ fn api_paths(plan: &BillingPlan, framework: Option<billing_detect::FrameworkId>)
         return paths;
     }
     let default = match framework {
-        Some(F::Nuxt | F::Sveltekit | F::Astro) => "/api/",
+        Some(F::Nuxt | F::Sveltekit | F::Astro | F::Remix | F::ReactRouter) => "/api/",
         _ => "/",
     };
     vec![default.to_owned()]

@@ -18,6 +18,16 @@ use billing_changeset::ManualStep;
 /// (`package-lock.json`, `pnpm-lock.yaml`, `yarn.lock`), else the requirement in
 /// `package.json`.
 pub(crate) fn typescript_version(root: &Path, package_dir: &str) -> Option<(String, u64, String)> {
+    package_version(root, package_dir, "typescript")
+}
+
+/// The version of npm package `name` the package uses and where it was read, found as
+/// [`typescript_version`] describes.
+pub(crate) fn package_version(
+    root: &Path,
+    package_dir: &str,
+    name: &str,
+) -> Option<(String, u64, String)> {
     let dirs: Vec<&str> = if package_dir.is_empty() {
         vec![""]
     } else {
@@ -32,7 +42,7 @@ pub(crate) fn typescript_version(root: &Path, package_dir: &str) -> Option<(Stri
     };
     let read = |rel: &str| std::fs::read_to_string(root.join(rel)).ok();
     for dir in &dirs {
-        let rel = join(dir, "node_modules/typescript/package.json");
+        let rel = join(dir, &format!("node_modules/{name}/package.json"));
         if let Some(version) = read(&rel).and_then(|t| json_string_after(&t, "\"version\"")) {
             return with_major(version, rel);
         }
@@ -40,7 +50,7 @@ pub(crate) fn typescript_version(root: &Path, package_dir: &str) -> Option<(Stri
     for dir in &dirs {
         let rel = join(dir, "package-lock.json");
         if let Some(version) = read(&rel).and_then(|t| {
-            let at = t.find("\"node_modules/typescript\"")?;
+            let at = t.find(&format!("\"node_modules/{name}\""))?;
             json_string_after(&t[at..], "\"version\"")
         }) {
             return with_major(version, rel);
@@ -50,7 +60,7 @@ pub(crate) fn typescript_version(root: &Path, package_dir: &str) -> Option<(Stri
             // `  typescript@5.9.3:` (v9) or `  /typescript@4.9.5:` (v6).
             t.lines().find_map(|l| {
                 let l = l.trim().trim_start_matches('/').trim_start_matches('\'');
-                let rest = l.strip_prefix("typescript@")?;
+                let rest = l.strip_prefix(&format!("{name}@"))?;
                 let version: String = rest
                     .chars()
                     .take_while(|c| c.is_ascii_digit() || *c == '.')
@@ -64,7 +74,7 @@ pub(crate) fn typescript_version(root: &Path, package_dir: &str) -> Option<(Stri
         if let Some(version) = read(&rel).and_then(|t| {
             let at = t
                 .lines()
-                .position(|l| l.trim_start_matches('"').starts_with("typescript@"))?;
+                .position(|l| l.trim_start_matches('"').starts_with(&format!("{name}@")))?;
             t.lines().skip(at + 1).take(3).find_map(|l| {
                 let v = l.trim().strip_prefix("version")?;
                 Some(v.trim().trim_matches(['"', ':', ' ']).to_owned())
@@ -74,7 +84,7 @@ pub(crate) fn typescript_version(root: &Path, package_dir: &str) -> Option<(Stri
         }
     }
     let rel = join(package_dir, "package.json");
-    let spec = read(&rel).and_then(|t| json_string_after(&t, "\"typescript\""))?;
+    let spec = read(&rel).and_then(|t| json_string_after(&t, &format!("\"{name}\"")))?;
     let major = billing_detect::text::major_of(&spec)?;
     Some((spec, major, rel))
 }
