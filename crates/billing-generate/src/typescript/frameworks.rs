@@ -680,7 +680,28 @@ fn remix(cx: &Ctx<'_, '_>, id: FrameworkId, output: &mut Output) -> Result<(), G
         if id == FrameworkId::ReactRouter {
             let routes_config = format!("app/routes.{}", cx.ext());
             let config = read_optional(cx.target.root, &cx.layout.to_root(&routes_config))?;
-            if !config.as_deref().is_some_and(|c| c.contains("flatRoutes(")) {
+            let entry = format!(
+                "route(\"{ROUTE}\", \"{}\")",
+                path.trim_start_matches("app/")
+            );
+            let edited = config
+                .as_deref()
+                .filter(|c| !c.contains("flatRoutes("))
+                .and_then(|c| super::remix_registration::add_route_entry(c, &entry));
+            if let (Some(after), Some(before)) = (edited, config.clone()) {
+                output.changes.files.push(FileChange {
+                    path: cx.layout.to_root(&routes_config),
+                    action: FileAction::Modify,
+                    origin: FileOrigin::Wired,
+                    before: Some(before),
+                    after,
+                    summary: "adds the Spaire webhook resource route to the route config"
+                        .to_owned(),
+                });
+            } else if !config
+                .as_deref()
+                .is_some_and(|c| c.contains("flatRoutes(") || c.contains(&entry))
+            {
                 manual(
                     output,
                     cx.layout.to_root(&routes_config),
@@ -796,10 +817,14 @@ fn remix_api_calls(
             );
         }
         _ => {
-            let why = if id == FrameworkId::Remix {
-                "Remix v2 has no middleware and no custom server was found"
-            } else {
-                "this React Router version has no middleware and no custom server was found"
+            let why = match (id, &version, flag) {
+                (FrameworkId::Remix, _, _) => {
+                    "Remix v2 has no middleware and no custom server was found".to_owned()
+                }
+                (_, Some((v, _, _)), None) => format!(
+                    "React Router {v} has no middleware (7.3+) and no custom server was found"
+                ),
+                _ => "No custom server was found and the root route cannot take React Router middleware here (no react-router.config with `future.v8_middleware`, or no app/root route)".to_owned(),
             };
             manual(
                 output,

@@ -15,6 +15,9 @@
 //! 3. otherwise (Remix v2 under `remix-serve`, which has no middleware; React Router before
 //!    7.3) a listed step to wrap the loaders and actions to bill with `withApiCalls`.
 //!
+//! The webhook resource route is added to an `app/routes.ts` route list (`route(...)` as its
+//! last element) unless the app uses `flatRoutes()`, which finds the file by its name.
+//!
 //! In every case only successful API requests are billed (`isBilledApiCall`): never
 //! documents, single-fetch `.data` requests, assets, redirects or the webhook route.
 
@@ -150,6 +153,103 @@ pub fn app_dir(routes_dir: Option<&String>) -> String {
         .unwrap_or_else(|| "app".to_owned())
 }
 
+/// `app/routes.ts` with `entry` (`route("api/webhooks/spaire", "routes/...")`) as the last
+/// element of its `export default [...]` array and `route` imported from
+/// `@react-router/dev/routes`; `None` for other shapes (a default export that is not an array
+/// literal, such as `flatRoutes()`, or no such import to extend).
+pub fn add_route_entry(source: &str, entry: &str) -> Option<String> {
+    if source.contains(entry) {
+        return None;
+    }
+    let start = source.find("export default [")? + "export default ".len();
+    let close = matching_bracket(source, start)?;
+    let inner = &source[start + 1..close];
+    let mut out = String::with_capacity(source.len() + entry.len() + 16);
+    out.push_str(&source[..=start]);
+    match inner
+        .rfind('\n')
+        .filter(|_| inner.trim_end().contains('\n'))
+    {
+        Some(last_newline) => {
+            // Multi-line: a line of its own, indented like the elements, after a comma.
+            let body = inner[..last_newline].trim_end();
+            let element_line = inner[..last_newline].rfind('\n').map_or(0, |i| i + 1);
+            let indent: String = inner[element_line..]
+                .chars()
+                .take_while(|c| *c == ' ' || *c == '\t')
+                .collect();
+            out.push_str(body);
+            if !body.ends_with(',') {
+                out.push(',');
+            }
+            out.push('\n');
+            out.push_str(if indent.is_empty() { "  " } else { &indent });
+            out.push_str(entry);
+            out.push(',');
+            out.push_str(&inner[last_newline..]);
+        }
+        None => {
+            let body = inner.trim_end();
+            out.push_str(body);
+            if body.ends_with(',') {
+                out.push(' ');
+            } else if !body.trim().is_empty() {
+                out.push_str(", ");
+            }
+            out.push_str(entry);
+        }
+    }
+    out.push_str(&source[close..]);
+    import_route(&out)
+}
+
+/// Adds `route` to the one-line `{ ... }` import from `@react-router/dev/routes`.
+fn import_route(source: &str) -> Option<String> {
+    let line = source
+        .lines()
+        .find(|l| l.starts_with("import ") && l.contains("\"@react-router/dev/routes\""))?;
+    let open = line.find('{')?;
+    let close = line.find('}')?;
+    let names = &line[open + 1..close];
+    if names
+        .split(',')
+        .any(|n| n.trim() == "route" || n.trim().ends_with(" as route"))
+    {
+        return Some(source.to_owned());
+    }
+    let names = names.trim().trim_end_matches(',');
+    let edited = format!(
+        "{}{{ {names}, route }}{}",
+        &line[..open],
+        &line[close + 1..]
+    );
+    Some(source.replacen(line, &edited, 1))
+}
+
+/// The index of the `]` closing the `[` at `open`, skipping quoted strings.
+fn matching_bracket(source: &str, open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut quote = None;
+    for (i, c) in source[open..].char_indices() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                '"' | '\'' | '`' => quote = Some(c),
+                '[' | '(' | '{' => depth += 1,
+                ']' | ')' | '}' => {
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        return (c == ']').then_some(open + i);
+                    }
+                }
+                _ => {}
+            },
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,5 +319,29 @@ mod tests {
             Some("server/app.ts")
         );
         assert_eq!(express_server(&|_| None), None);
+    }
+
+    #[test]
+    fn the_webhook_route_joins_the_route_list_and_route_is_imported() {
+        let entry = "route(\"api/webhooks/spaire\", \"routes/api.webhooks.spaire.ts\")";
+        let one_line = "import { type RouteConfig, index } from \"@react-router/dev/routes\";\n\nexport default [index(\"routes/home.tsx\")] satisfies RouteConfig;\n";
+        let out = add_route_entry(one_line, entry).unwrap();
+        assert_eq!(
+            out,
+            format!(
+                "import {{ type RouteConfig, index, route }} from \"@react-router/dev/routes\";\n\nexport default [index(\"routes/home.tsx\"), {entry}] satisfies RouteConfig;\n"
+            )
+        );
+        assert_eq!(add_route_entry(&out, entry), None);
+        let multi = "import { type RouteConfig, index, route } from \"@react-router/dev/routes\";\n\nexport default [\n  index(\"routes/home.tsx\"),\n  route(\"about\", \"routes/about.tsx\")\n] satisfies RouteConfig;\n";
+        let out = add_route_entry(multi, entry).unwrap();
+        assert!(
+            out.contains(&format!(
+                "  route(\"about\", \"routes/about.tsx\"),\n  {entry},\n] satisfies"
+            )),
+            "{out}"
+        );
+        let flat = "import { flatRoutes } from \"@react-router/fs-routes\";\nexport default flatRoutes() satisfies RouteConfig;\n";
+        assert_eq!(add_route_entry(flat, entry), None);
     }
 }
