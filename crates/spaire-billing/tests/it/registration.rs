@@ -231,3 +231,48 @@ fn gin_built_in_a_helper_is_a_listed_step_naming_the_constructor_line() {
         (Some("main.go"), Some(8))
     );
 }
+
+/// The registration edits are applied, not redone by a second plan, and undone byte for byte.
+#[test]
+fn registrations_apply_once_and_undo_byte_for_byte() {
+    for fixture in [
+        "reg-gin-realworld",
+        "reg-echo-router-pkg",
+        "reg-gin-shutdown",
+        "reg-rr-middleware",
+        "reg-rr-express-server",
+    ] {
+        let dir = copy_fixture("plan", fixture);
+        let original = crate::common::tree(dir.path());
+        let apply = billing()
+            // The fixtures have no go.sum / node_modules for the project's own checks; the SDK
+            // install is not what this tests.
+            .args(["apply", "--yes", "--no-checks", "--no-install"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(
+            apply.status.code(),
+            Some(0),
+            "{fixture}: {}",
+            transcript(&apply, &[])
+        );
+        let again = billing().arg("plan").arg(dir.path()).output().unwrap();
+        // No file edit is planned twice (the skipped SDK install may still be listed).
+        let again_out = String::from_utf8_lossy(&again.stdout);
+        assert!(
+            again_out.starts_with("Nothing to change")
+                || again_out.starts_with("Files: none to change"),
+            "{fixture}: {}",
+            transcript(&again, &[])
+        );
+        let undo = billing().arg("undo").arg(dir.path()).output().unwrap();
+        assert_eq!(
+            undo.status.code(),
+            Some(0),
+            "{fixture}: {}",
+            transcript(&undo, &[])
+        );
+        assert_eq!(crate::common::tree(dir.path()), original, "{fixture}: undo");
+    }
+}
