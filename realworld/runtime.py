@@ -27,7 +27,8 @@ Kinds:
               loads Debian's autoloaders plus the app's PSR-4 roots; `.env` from .env.example
               with a fake all-zero APP_KEY. Needs: apt-get install php-cli php-sqlite3
               php-laravel-framework.
-  go-server   do the Go registration step `setup` printed (router line, FlushOnSignal, import),
+  go-server   the Go registration `setup` made (or, when it lists one, do the step it printed:
+              router line, FlushOnSignal, import),
               build the app in GOPATH mode against Debian's golang-* packages (no module
               proxy; two leaf packages Debian lacks get API stand-ins, GO_SHIMS), then serve
               it like node-server; `requests` may carry `{jwt}`, an HS256 token of the app's
@@ -683,8 +684,10 @@ def go_server(project, rt, work: Path, cache: Path, emu, env, setup_out: str) ->
     """Build the real Go app in GOPATH mode against Debian's packages (no module proxy here),
     after doing the registration step `setup` printed; then serve it like node-server. The
     app's own auth reads a JWT signed with the app's own (public, in-source) secret."""
-    step = next(m for m in json.loads(setup_out)["manual_steps"] if m["kind"] == "register-middleware")
-    apply_go_registration(work, step)
+    # The tool registers on gin / echo itself; a step it still lists is done as printed.
+    step = next((m for m in json.loads(setup_out)["manual_steps"] if m["kind"] == "register-middleware"), None)
+    if step is not None:
+        apply_go_registration(work, step)
     gopath = cache / "runtime-gopath" / project["name"]
     if gopath.exists():
         shutil.rmtree(gopath)

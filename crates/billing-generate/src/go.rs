@@ -2,11 +2,12 @@
 //! the Spaire Go SDK cannot be fetched here and rejects a sandbox server, so the generated
 //! package talks to the HTTP API directly.
 //!
-//! Everything lands in `internal/spairebilling` of the module. Registering the middleware
-//! and the webhook route is left to the user as exact manual steps: Go apps build their
-//! routers in too many shapes to edit `main.go` safely.
+//! Everything lands in `internal/spairebilling` of the module. On gin and echo the middleware
+//! and the webhook route are registered on the router the app serves (`go_register`); other
+//! routers, and shapes that cannot be edited safely, get an exact manual step naming the file
+//! and line.
 
-use billing_changeset::{ChangeSet, EnvVarName, ManualStep};
+use billing_changeset::{ChangeSet, EnvVarName, FileAction, FileChange, FileOrigin, ManualStep};
 use billing_detect::FrameworkId;
 use serde::Serialize;
 
@@ -16,6 +17,7 @@ use crate::render;
 use crate::{GenerateError, Target};
 use billing_plan::CustomerSource;
 
+mod go_register;
 mod go_scan;
 
 /// Directory of the generated package inside the Go module.
@@ -166,13 +168,58 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
             .files
             .push(created_or_modified(target, path, after, summary)?);
     }
-    changes
-        .manual_steps
-        .push(registration_step(target, &import, api_calls, webhooks));
+    register(target, &import, api_calls, webhooks, &mut changes)?;
     changes
         .env_vars
         .extend(env_vars(&plan.public_server_url(), webhooks));
     Ok(changes)
+}
+
+/// Registers the middleware and webhook route in the app's code (gin, echo: on the router it
+/// serves), else lists the registration as a manual step naming the file and line.
+fn register(
+    target: &Target<'_>,
+    import: &str,
+    api_calls: bool,
+    webhooks: bool,
+    changes: &mut ChangeSet,
+) -> Result<(), GenerateError> {
+    let framework = [FrameworkId::Gin, FrameworkId::Echo]
+        .into_iter()
+        .find(|id| uses_framework(target, *id));
+    let registered = framework
+        .filter(|_| api_calls || webhooks)
+        .and_then(|id| go_register::register(target, id, import, api_calls, webhooks));
+    let Some(registered) = registered else {
+        changes
+            .manual_steps
+            .push(registration_step(target, import, api_calls, webhooks));
+        return Ok(());
+    };
+    for (path, after) in registered.files {
+        let before = read_optional(target, &path)?;
+        changes.files.push(FileChange {
+            action: FileAction::Modify,
+            origin: FileOrigin::Wired,
+            path,
+            before,
+            after,
+            summary:
+                "registers the Spaire middleware and webhook route on the router the app serves"
+                    .to_owned(),
+        });
+    }
+    if let Some((file, line)) = registered.shutdown {
+        changes.manual_steps.push(ManualStep {
+            file,
+            line: Some(line),
+            instructions: "Flush queued usage in the app's shutdown path, after the server stops (the middleware is registered)".to_owned(),
+            snippet: Some(format!(
+                "import spairebilling \"{import}\"\n\n_ = spairebilling.Close(shutdownCtx)"
+            )),
+        });
+    }
+    Ok(())
 }
 
 /// The gin / echo context key holding the signed-in user, for `session` customers: only

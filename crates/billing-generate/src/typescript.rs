@@ -21,6 +21,7 @@ mod next_routes;
 mod next_wrap;
 mod nuxt_csurf;
 mod registration;
+mod remix_registration;
 mod session_resolver;
 mod sveltekit_hooks;
 mod toolchain;

@@ -74,9 +74,37 @@ pub fn find_constructor(target: &Target<'_>, constructor: &str) -> Option<Router
     None
 }
 
+/// A Go source file of the app (not of the generated package).
+pub struct GoFile {
+    /// Root-relative path.
+    pub path: String,
+    pub text: String,
+}
+
+/// The app's own Go files with their text: the generated package is not the app (its
+/// recorder's `signal.Notify` is no shutdown path of the app's).
+pub fn app_files(target: &Target<'_>) -> Vec<GoFile> {
+    go_files(target)
+        .into_iter()
+        .filter(|path| !is_generated(target, path))
+        .filter_map(|path| {
+            let text = std::fs::read_to_string(target.root.join(&path)).ok()?;
+            Some(GoFile { path, text })
+        })
+        .collect()
+}
+
+fn is_generated(target: &Target<'_>, path: &str) -> bool {
+    let dir = crate::python::join(&target.package.path, super::PACKAGE_DIR);
+    path.starts_with(&format!("{dir}/"))
+}
+
 /// Where the app already handles SIGINT / SIGTERM, if it does.
 pub fn find_shutdown(target: &Target<'_>) -> Option<(String, u32)> {
     for file in go_files(target) {
+        if is_generated(target, &file) {
+            continue;
+        }
         let Ok(text) = std::fs::read_to_string(target.root.join(&file)) else {
             continue;
         };

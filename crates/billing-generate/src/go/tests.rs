@@ -113,21 +113,34 @@ fn go_package_uses_the_module_path_and_plan_keys() {
                 assert!(usage.contains(&format!("\"{p}\"")), "{p}");
             }
         }
-        let step = &changes.manual_steps[0];
+        // Registered in main.go (gin, echo) or named in the manual step (the others).
+        let registration: String = changes
+            .manual_steps
+            .iter()
+            .filter_map(|s| s.snippet.clone())
+            .chain(
+                changes
+                    .files
+                    .iter()
+                    .filter(|f| f.path == "main.go")
+                    .map(|f| f.after.clone()),
+            )
+            .collect();
         assert!(
-            step.snippet
-                .as_ref()
-                .unwrap()
-                .contains(&format!("example.com/{name}/internal/spairebilling"))
+            registration.contains(&format!(
+                "spairebilling \"example.com/{name}/internal/spairebilling\""
+            )),
+            "{name}: {registration}"
         );
     }
 }
 
-/// The step names the router the app really builds (`engine := gin.New()` in
-/// `server/server.go`, not a guessed `router := gin.Default()` in main.go) and, as the app
-/// has no shutdown path, gives the signal handling that flushes usage on SIGTERM.
+/// The registration goes on the router the app really serves (`engine := gin.New()` in
+/// `server/server.go`, followed from `engine.Run(addr)`, not `server.Run` in main.go nor a
+/// guessed `router := gin.Default()`), and, as the app has no shutdown path, main starts with
+/// the signal hook that flushes usage on SIGTERM.
 #[test]
-fn registration_step_names_the_apps_router_and_adds_a_shutdown_path() {
+fn registration_edits_the_served_router_and_adds_a_shutdown_path() {
     let root = fixture("gin-engine");
     let profile = profile(&root, Language::Go, &[FrameworkId::Gin]);
     let plan = plan(&["api-calls"]);
@@ -138,28 +151,35 @@ fn registration_step_names_the_apps_router_and_adds_a_shutdown_path() {
         plan: &plan,
     };
     let changes = super::generate(&target).unwrap();
-    let step = &changes.manual_steps[0];
-    assert_eq!(
-        (step.file.as_str(), step.line),
-        ("server/server.go", Some(12))
-    );
-    let snippet = step.snippet.as_deref().unwrap();
     assert!(
-        snippet.contains("engine.Use(spairebilling.GinAPICallMiddleware())"),
-        "{snippet}"
+        changes.manual_steps.is_empty(),
+        "{:?}",
+        changes.manual_steps
+    );
+    let after = |path: &str| {
+        let file = changes.files.iter().find(|f| f.path == path).unwrap();
+        assert_eq!(file.origin, billing_changeset::FileOrigin::Wired);
+        file.after.clone()
+    };
+    let server = after("server/server.go");
+    assert!(
+        server.contains(
+            "\tengine := gin.New()\n\tengine.Use(spairebilling.GinAPICallMiddleware())\n\tengine.POST(spairebilling.WebhookPath, spairebilling.GinWebhookHandler())\n\tengine.Use(gin.Recovery())"
+        ),
+        "{server}"
+    );
+    assert!(server.contains("\tspairebilling \"example.com/ginengine/internal/spairebilling\"\n)"));
+    let main = after("main.go");
+    assert!(
+        main.contains("func main() {\n\tspairebilling.FlushOnSignal(10 * time.Second)\n"),
+        "{main}"
     );
     assert!(
-        snippet
-            .contains("engine.POST(spairebilling.WebhookPath, spairebilling.GinWebhookHandler())"),
-        "{snippet}"
+        main.contains(
+            "import (\n\t\"time\"\n\n\t\"example.com/ginengine/server\"\n\n\tspairebilling"
+        ),
+        "{main}"
     );
-    assert!(!snippet.contains("router."), "{snippet}");
-    // No shutdown path of its own: the recorder's signal hook flushes, then ends the process.
-    assert!(
-        snippet.contains("spairebilling.FlushOnSignal(10 * time.Second)"),
-        "{snippet}"
-    );
-    assert!(!snippet.contains("Shutdown(shutdownCtx)"), "{snippet}");
 }
 
 /// `session` customers: on gin and echo the resolver reads the key the app's own auth

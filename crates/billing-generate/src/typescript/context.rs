@@ -244,11 +244,14 @@ impl Context {
 }
 
 /// The `paths` of the plan's `api-calls` meter, else the framework's default: `/api/` where
-/// one middleware sees every page view, asset and API request alike (Nuxt, SvelteKit, Astro)
-/// and for Next.js, whose route handlers are wrapped automatically where they are API routes
-/// (`/api/`; pages router API routes live there too); `/` for API servers and for wrappers the
-/// user puts on each billed handler (Express, Fastify, Hono, Elysia, Remix, functions).
-/// Pages, files and redirects are never billed whatever the prefix (`isBilledApiCall`).
+/// one middleware sees every page view, asset and API request alike (Nuxt, SvelteKit, Astro,
+/// and React Router / Remix, whose root-route middleware or custom Express server also sees
+/// page data requests; their loader wrapper follows the same rule, so a wrapped loader and
+/// the middleware bill the same requests) and for Next.js, whose route handlers are wrapped
+/// automatically where they are API routes (`/api/`; pages router API routes live there too);
+/// `/` for API servers and for wrappers the user puts on each billed handler (Express,
+/// Fastify, Hono, Elysia, functions). Pages, files and redirects are never billed whatever
+/// the prefix (`isBilledApiCall`).
 fn api_paths(plan: &BillingPlan, framework: Option<billing_detect::FrameworkId>) -> Vec<String> {
     use billing_detect::FrameworkId as F;
     if let Some(paths) = plan
@@ -260,7 +263,7 @@ fn api_paths(plan: &BillingPlan, framework: Option<billing_detect::FrameworkId>)
         return paths;
     }
     let default = match framework {
-        Some(F::Nuxt | F::Sveltekit | F::Astro | F::Nextjs) => "/api/",
+        Some(F::Nuxt | F::Sveltekit | F::Astro | F::Nextjs | F::Remix | F::ReactRouter) => "/api/",
         _ => "/",
     };
     vec![default.to_owned()]

@@ -287,7 +287,7 @@ fn fastify_autoload_plugin(
 /// The import syntax the entry file itself uses: a CommonJS `server.js` gets `require` even
 /// in a package whose other files are ES modules (and the other way round); TypeScript
 /// files always take `import` (the compiler emits what the package needs).
-fn entry_uses_esm(file: &str, source: &str, package_default: bool) -> bool {
+pub(super) fn entry_uses_esm(file: &str, source: &str, package_default: bool) -> bool {
     let ext = file.rsplit_once('.').map_or("", |(_, ext)| ext);
     match ext {
         "ts" | "tsx" | "mts" | "mjs" => true,
@@ -773,24 +773,7 @@ fn remix(cx: &Ctx<'_, '_>, id: FrameworkId, output: &mut Output) -> Result<(), G
         ("React Router", "react-router")
     };
     if cx.api_calls {
-        let adapter = cx.layout.module_file("remix");
-        cx.file(
-            output,
-            adapter.clone(),
-            "remix",
-            {
-                let mut extra = cx.platform_flush()?;
-                extra["framework_title"] = json!(title);
-                extra
-            },
-            "loader/action wrapper that counts API calls",
-        )?;
-        manual(
-            output,
-            cx.layout.to_root(&adapter),
-            format!("Wrap each loader or action you bill for with `withApiCalls` from `{}`", cx.layout.to_root(&adapter)),
-            Some("export const loader = withApiCalls(async ({ request }: LoaderFunctionArgs) => { /* ... */ });".to_owned()),
-        );
+        remix_api_calls(cx, id, title, output)?;
     }
     if cx.webhooks {
         let routes = cx
@@ -808,7 +791,28 @@ fn remix(cx: &Ctx<'_, '_>, id: FrameworkId, output: &mut Output) -> Result<(), G
         if id == FrameworkId::ReactRouter {
             let routes_config = format!("app/routes.{}", cx.ext());
             let config = read_optional(cx.target.root, &cx.layout.to_root(&routes_config))?;
-            if !config.as_deref().is_some_and(|c| c.contains("flatRoutes(")) {
+            let entry = format!(
+                "route(\"{ROUTE}\", \"{}\")",
+                path.trim_start_matches("app/")
+            );
+            let edited = config
+                .as_deref()
+                .filter(|c| !c.contains("flatRoutes("))
+                .and_then(|c| super::remix_registration::add_route_entry(c, &entry));
+            if let (Some(after), Some(before)) = (edited, config.clone()) {
+                output.changes.files.push(FileChange {
+                    path: cx.layout.to_root(&routes_config),
+                    action: FileAction::Modify,
+                    origin: FileOrigin::Wired,
+                    before: Some(before),
+                    after,
+                    summary: "adds the Spaire webhook resource route to the route config"
+                        .to_owned(),
+                });
+            } else if !config
+                .as_deref()
+                .is_some_and(|c| c.contains("flatRoutes(") || c.contains(&entry))
+            {
                 manual(
                     output,
                     cx.layout.to_root(&routes_config),
@@ -822,6 +826,230 @@ fn remix(cx: &Ctx<'_, '_>, id: FrameworkId, output: &mut Output) -> Result<(), G
         }
     }
     Ok(())
+}
+
+/// API-call metering where a React Router / Remix app's requests really flow: see
+/// `remix_registration` for the three cases.
+fn remix_api_calls(
+    cx: &Ctx<'_, '_>,
+    id: FrameworkId,
+    title: &str,
+    output: &mut Output,
+) -> Result<(), GenerateError> {
+    use super::remix_registration as rr;
+    let read = |rel: &str| {
+        read_optional(cx.target.root, &cx.layout.to_root(rel))
+            .ok()
+            .flatten()
+    };
+    let exists = |rel: &str| read(rel).is_some();
+    if let Some((server, source)) = rr::express_server(&read) {
+        return remix_express_server(cx, server, source, output);
+    }
+    let config = (id == FrameworkId::ReactRouter)
+        .then(|| rr::config_file(&exists))
+        .flatten();
+    let export = config
+        .as_deref()
+        .and_then(read)
+        .and_then(|text| rr::enabled_middleware_export(&text));
+    let root = rr::root_route(&rr::app_dir(cx.layout.details.routes_dir.as_ref()), &exists);
+    let adapter = cx.layout.module_file("remix");
+    cx.file(
+        output,
+        adapter.clone(),
+        "remix",
+        {
+            let mut extra = cx.platform_flush()?;
+            extra["framework_title"] = json!(title);
+            extra["rr_middleware"] = json!(export.is_some());
+            extra
+        },
+        if export.is_some() {
+            "root-route middleware that counts API calls"
+        } else {
+            "loader/action wrapper that counts API calls"
+        },
+    )?;
+    if let (Some(export), Some(root)) = (export, root.as_ref()) {
+        let source = read(root).unwrap_or_default();
+        let spec = cx.spec(root, "remix");
+        let root_path = cx.layout.to_root(root);
+        if source.contains("spaireApiCalls") {
+            return Ok(()); // registered already (a previous apply, or by hand)
+        }
+        if let Some(after) = rr::add_root_middleware(&source, export, &spec) {
+            output.changes.files.push(FileChange {
+                path: root_path,
+                action: FileAction::Modify,
+                origin: FileOrigin::Wired,
+                before: Some(source),
+                after,
+                summary: format!("runs `spaireApiCalls` as root-route `{export}`"),
+            });
+        } else {
+            let line = rr::line_of(&source, "middleware");
+            output.changes.manual_steps.push(ManualStep {
+                file: root_path,
+                line,
+                instructions: format!(
+                    "Add `spaireApiCalls` from `{spec}` first in the root route's `{export}` array, so React Router runs it for every request"
+                ),
+                snippet: Some(format!("export const {export} = [spaireApiCalls, /* your middleware */];")),
+            });
+        }
+        return Ok(());
+    }
+    let adapter_root = cx.layout.to_root(&adapter);
+    let version = (id == FrameworkId::ReactRouter)
+        .then(|| {
+            super::toolchain::installed_version(
+                cx.target.root,
+                cx.layout.to_root("").trim_end_matches('/'),
+                "react-router",
+            )
+        })
+        .flatten();
+    let flag = version
+        .as_ref()
+        .and_then(|(v, _, _)| rr::middleware_flag_for(v));
+    match (flag, config, root) {
+        (Some((flag, export)), Some(config), Some(root)) => {
+            let config_text = read(&config).unwrap_or_default();
+            manual_at(
+                output,
+                cx.layout.to_root(&config),
+                rr::line_of(&config_text, "future")
+                    .or_else(|| rr::line_of(&config_text, "export default")),
+                format!(
+                    "API calls are billed by React Router middleware, which needs `future.{flag}: true` here (React Router {}; it changes the `context` loaders and actions receive, see React Router's middleware guide); then add the root-route export below to `{}`. Until then, wrap each API loader or action with `withApiCalls` from `{adapter_root}`",
+                    version.as_ref().map_or("", |(v, _, _)| v.as_str()),
+                    cx.layout.to_root(&root),
+                ),
+                Some(format!(
+                    "import {{ spaireApiCalls }} from \"{}\";\nexport const {export} = [spaireApiCalls];",
+                    cx.spec(&root, "remix")
+                )),
+            );
+        }
+        _ => {
+            let why = match (id, &version, flag) {
+                (FrameworkId::Remix, _, _) => {
+                    "Remix v2 has no middleware and no custom server was found".to_owned()
+                }
+                (_, Some((v, _, _)), None) => format!(
+                    "React Router {v} has no middleware (7.3+) and no custom server was found"
+                ),
+                _ => "No custom server was found and the root route cannot take React Router middleware here (no react-router.config with `future.v8_middleware`, or no app/root route)".to_owned(),
+            };
+            manual(
+                output,
+                adapter_root.clone(),
+                format!("{why}: wrap each API loader or action you bill for (resource routes under the api-calls meter's `paths`, default /api/) with `withApiCalls` from `{adapter_root}`"),
+                Some("export const loader = withApiCalls(async ({ request }: LoaderFunctionArgs) => { /* ... */ });".to_owned()),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A React Router / Remix app on its own Express server: the Express middleware goes right
+/// after `express()`, before the framework's request handler is mounted.
+fn remix_express_server(
+    cx: &Ctx<'_, '_>,
+    server: &str,
+    source: String,
+    output: &mut Output,
+) -> Result<(), GenerateError> {
+    use super::remix_registration as rr;
+    let server_root = cx.layout.to_root(server);
+    let adapter = cx.layout.module_file("express");
+    // The webhook stays a resource route: only the API-call middleware goes on the server.
+    cx.file(
+        output,
+        adapter.clone(),
+        "express",
+        json!({ "webhooks": false }),
+        "Express middleware that counts API calls",
+    )?;
+    if source.contains("spaireApiCalls") {
+        return Ok(());
+    }
+    let app_variable = express_app_variable(&source).unwrap_or_else(|| "app".to_owned());
+    let specifier = cx.spec(server, "express");
+    // Node runs a .js server as is: it cannot import the generated TypeScript.
+    let plain_js = server.ends_with(".js") || server.ends_with(".mjs");
+    let registration = Registration {
+        framework: FrameworkId::Express,
+        app_variable: &app_variable,
+        adapter_specifier: &specifier,
+        esm_syntax: entry_uses_esm(server, &source, cx.layout.esm_syntax),
+        api_calls: true,
+        webhooks: false,
+    };
+    let edited = (!(plain_js && cx.layout.typescript))
+        .then(|| registration.apply(&source))
+        .flatten();
+    match edited {
+        Some(after) => output.changes.files.push(FileChange {
+            path: server_root,
+            action: FileAction::Modify,
+            origin: FileOrigin::Wired,
+            before: Some(source),
+            after,
+            summary: format!(
+                "registers spaireApiCalls on `{app_variable}`, before the request handler"
+            ),
+        }),
+        None => {
+            let line = rr::line_of(&source, "express(");
+            manual_at(
+                output,
+                server_root,
+                line,
+                format!(
+                    "Register `spaireApiCalls()` from `{}` on the Express app right after it is created, before the request handler (this server file could not be edited safely{})",
+                    cx.layout.to_root(&adapter),
+                    if plain_js && cx.layout.typescript {
+                        ": it is plain JavaScript run by Node, which cannot import the generated TypeScript; register it in a TypeScript module the build compiles"
+                    } else {
+                        ""
+                    }
+                ),
+                Some(format!("{app_variable}.use(spaireApiCalls());")),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `app` in `const app = express(` (also `export const app = express(`).
+fn express_app_variable(source: &str) -> Option<String> {
+    source.lines().find_map(|line| {
+        let (left, right) = line.split_once('=')?;
+        if !right.trim_start().starts_with("express(") {
+            return None;
+        }
+        let name = left.split(':').next()?.split_whitespace().last()?;
+        name.chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+            .then(|| name.to_owned())
+    })
+}
+
+fn manual_at(
+    output: &mut Output,
+    file: String,
+    line: Option<u32>,
+    instructions: String,
+    snippet: Option<String>,
+) {
+    output.changes.manual_steps.push(ManualStep {
+        file,
+        line,
+        instructions,
+        snippet,
+    });
 }
 
 fn serverless(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError> {

@@ -240,7 +240,7 @@ fn matching_paren(source: &str, open: usize) -> Option<usize> {
 
 /// Inserts `import_line` after the last top-level import (or `require`) statement, else after
 /// a shebang / "use strict" prologue.
-fn insert_import(source: &str, import_line: &str) -> String {
+pub(super) fn insert_import(source: &str, import_line: &str) -> String {
     let lines: Vec<&str> = source.split_inclusive('\n').collect();
     let mut insert_at = 0;
     let mut in_import = false;

@@ -137,13 +137,54 @@ fn generated_go_vets_and_builds_for_every_framework() {
         }
     }
     let root = gopath.dir.path().join("src/example.com");
-    // Generated Go is gofmt-clean, so users' `gofmt -l` CI checks stay green.
+    // Generated Go, and the app files the registration edits (main.go), are gofmt-clean, so
+    // users' `gofmt -l` CI checks stay green.
     let unformatted = codegen::run_ok(Command::new("gofmt").arg("-l").arg(&root), "gofmt -l");
-    let unformatted: Vec<&str> = unformatted
-        .lines()
-        .filter(|l| l.contains("/internal/"))
-        .collect();
+    let unformatted: Vec<&str> = unformatted.lines().collect();
     assert!(unformatted.is_empty(), "not gofmt-clean: {unformatted:?}");
+    let mut vet = gopath.go(&["vet"], &root);
+    vet.args(&cases);
+    codegen::run_ok(&mut vet, "go vet");
+    let mut build = gopath.go(&["build"], &root);
+    build.args(&cases);
+    codegen::run_ok(&mut build, "go build");
+}
+
+/// The registration edits on real-app shapes (`tests/fixtures/plan/reg-*`, each copied to its
+/// go.mod module path) keep the whole app gofmt-clean, vetted and building: the router line,
+/// the webhook route, `FlushOnSignal` in main and the imports.
+#[test]
+fn registered_go_apps_stay_gofmt_clean_vet_and_build() {
+    if !go_available() {
+        return;
+    }
+    let gopath = GoPath::new();
+    let mut cases = Vec::new();
+    for (fixture, id, module, edited) in [
+        ("reg-gin-realworld", FrameworkId::Gin, "reggin", true),
+        ("reg-echo-router-pkg", FrameworkId::Echo, "regecho", true),
+        ("reg-gin-shutdown", FrameworkId::Gin, "ginshutdown", true),
+        ("reg-gin-setup-func", FrameworkId::Gin, "ginsetup", false),
+    ] {
+        let dir = gopath.case_dir(module);
+        codegen::copy_dir(&crate::common::fixtures().join("plan").join(fixture), &dir);
+        let mut plan = codegen::plan(&["api-calls"], Pricing::Unit, true, None);
+        plan.customer = CustomerSource::Session;
+        let changes = codegen::generate_into(&dir, &profile(&dir, Language::Go, id), &plan);
+        assert_eq!(
+            changes.files.iter().any(|f| f.path == "main.go"),
+            edited,
+            "{fixture}: {:?}",
+            changes.files.iter().map(|f| &f.path).collect::<Vec<_>>()
+        );
+        cases.push(format!("example.com/{module}/..."));
+    }
+    let root = gopath.dir.path().join("src/example.com");
+    let unformatted = codegen::run_ok(Command::new("gofmt").arg("-l").arg(&root), "gofmt -l");
+    assert!(
+        unformatted.trim().is_empty(),
+        "not gofmt-clean: {unformatted}"
+    );
     let mut vet = gopath.go(&["vet"], &root);
     vet.args(&cases);
     codegen::run_ok(&mut vet, "go vet");

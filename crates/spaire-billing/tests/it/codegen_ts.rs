@@ -481,7 +481,9 @@ fn check_changes(
         Some(FrameworkId::Express | FrameworkId::Fastify | FrameworkId::Hono | FrameworkId::Elysia)
     ) && (has(plan, MeterKind::ApiCalls) || plan.webhooks.is_some()))
         // Next.js: the fixture's API route is wrapped in place.
-        || (fixture.framework == Some(FrameworkId::Nextjs) && has(plan, MeterKind::ApiCalls));
+        || (fixture.framework == Some(FrameworkId::Nextjs) && has(plan, MeterKind::ApiCalls))
+        // The React Router fixture's root route takes the middleware (v8_middleware is on).
+        || (fixture.framework == Some(FrameworkId::ReactRouter) && has(plan, MeterKind::ApiCalls));
     assert_eq!(
         registered,
         needs_registration,

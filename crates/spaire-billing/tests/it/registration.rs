@@ -227,3 +227,157 @@ fn wrapped_next_routes_apply_once_and_undo_restores_them() {
     );
     assert_eq!(crate::common::tree(dir.path()), original);
 }
+
+fn step_about<'a>(steps: &'a [serde_json::Value], needle: &str) -> Option<&'a serde_json::Value> {
+    steps.iter().find(|s| {
+        s["instructions"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(needle)
+    })
+}
+
+#[test]
+fn react_router_serve_gets_root_route_middleware_under_v8_middleware() {
+    let (diff, stdout) = planned_diff("reg-rr-middleware", "app/root.tsx");
+    assert!(
+        stdout.contains("+++ b/app/.server/spaire/remix.ts"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("withApiCalls` from"), "{stdout}");
+    insta::assert_snapshot!(diff);
+}
+
+#[test]
+fn a_react_router_custom_express_server_gets_the_express_middleware_before_the_handler() {
+    let (diff, stdout) = planned_diff("reg-rr-express-server", "server/app.ts");
+    // server.js is plain JavaScript run by Node: it imports the built app, not TypeScript.
+    assert!(!changed_files(&stdout).contains(&"server.js"), "{stdout}");
+    assert!(
+        !changed_files(&stdout).contains(&"app/root.tsx"),
+        "{stdout}"
+    );
+    let mount = diff.find("createRequestHandler({").unwrap();
+    let ours = diff.find("+app.use(spaireApiCalls());").unwrap();
+    assert!(ours < mount, "{diff}");
+    insta::assert_snapshot!(diff);
+}
+
+#[test]
+fn react_router_without_the_middleware_flag_names_the_config_line_and_the_flag() {
+    let steps = planned_steps("reg-rr-flag-off");
+    let step = step_about(&steps, "unstable_middleware").unwrap_or_else(|| panic!("{steps:#?}"));
+    assert_eq!(step["file"], "react-router.config.ts");
+    assert_eq!(step["line"], 3);
+    assert!(
+        step["snippet"]
+            .as_str()
+            .unwrap()
+            .contains("export const unstable_middleware = [spaireApiCalls];"),
+        "{step}"
+    );
+}
+
+#[test]
+fn remix_v2_under_remix_serve_is_a_listed_step_to_wrap_api_loaders() {
+    let steps = planned_steps("reg-remix-serve");
+    let step =
+        step_about(&steps, "Remix v2 has no middleware").unwrap_or_else(|| panic!("{steps:#?}"));
+    assert!(
+        step["instructions"].as_str().unwrap().contains("/api/"),
+        "{step}"
+    );
+}
+
+#[test]
+fn gin_registers_on_the_served_engine_before_its_routes_and_flushes_on_sigterm() {
+    let (diff, stdout) = planned_diff("reg-gin-realworld", "main.go");
+    assert!(
+        !changed_files(&stdout).contains(&"users/middleware.go"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("Register the billing middleware"),
+        "{stdout}"
+    );
+    insta::assert_snapshot!(diff);
+}
+
+#[test]
+fn echo_registers_on_the_router_main_serves_not_inside_its_constructor() {
+    let (diff, stdout) = planned_diff("reg-echo-router-pkg", "main.go");
+    assert!(
+        !changed_files(&stdout).contains(&"router/router.go"),
+        "{stdout}"
+    );
+    insta::assert_snapshot!(diff);
+}
+
+#[test]
+fn gin_with_its_own_shutdown_is_registered_and_the_flush_is_a_step_at_its_signal_line() {
+    let (diff, _) = planned_diff("reg-gin-shutdown", "main.go");
+    assert!(!diff.contains("FlushOnSignal"), "{diff}");
+    let steps = planned_steps("reg-gin-shutdown");
+    let step = step_about(&steps, "shutdown path").unwrap_or_else(|| panic!("{steps:#?}"));
+    assert_eq!(
+        (step["file"].as_str(), step["line"].as_u64()),
+        (Some("main.go"), Some(27))
+    );
+    insta::assert_snapshot!(diff);
+}
+
+#[test]
+fn gin_built_in_a_helper_is_a_listed_step_naming_the_constructor_line() {
+    let steps = planned_steps("reg-gin-setup-func");
+    let step = step_about(&steps, "Register the billing middleware")
+        .unwrap_or_else(|| panic!("{steps:#?}"));
+    assert_eq!(
+        (step["file"].as_str(), step["line"].as_u64()),
+        (Some("main.go"), Some(8))
+    );
+}
+
+/// The registration edits are applied, not redone by a second plan, and undone byte for byte.
+#[test]
+fn registrations_apply_once_and_undo_byte_for_byte() {
+    for fixture in [
+        "reg-gin-realworld",
+        "reg-echo-router-pkg",
+        "reg-gin-shutdown",
+        "reg-rr-middleware",
+        "reg-rr-express-server",
+    ] {
+        let dir = copy_fixture("plan", fixture);
+        let original = crate::common::tree(dir.path());
+        let apply = billing()
+            // The fixtures have no go.sum / node_modules for the project's own checks; the SDK
+            // install is not what this tests.
+            .args(["apply", "--yes", "--no-checks", "--no-install"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(
+            apply.status.code(),
+            Some(0),
+            "{fixture}: {}",
+            transcript(&apply, &[])
+        );
+        let again = billing().arg("plan").arg(dir.path()).output().unwrap();
+        // No file edit is planned twice (the skipped SDK install may still be listed).
+        let again_out = String::from_utf8_lossy(&again.stdout);
+        assert!(
+            again_out.starts_with("Nothing to change")
+                || again_out.starts_with("Files: none to change"),
+            "{fixture}: {}",
+            transcript(&again, &[])
+        );
+        let undo = billing().arg("undo").arg(dir.path()).output().unwrap();
+        assert_eq!(
+            undo.status.code(),
+            Some(0),
+            "{fixture}: {}",
+            transcript(&undo, &[])
+        );
+        assert_eq!(crate::common::tree(dir.path()), original, "{fixture}: undo");
+    }
+}
