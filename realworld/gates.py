@@ -156,7 +156,7 @@ def install_once(work: Path, marker_dir: Path, cmd: str, log, **extra) -> dict:
     state = "ok" if rc == 0 else "timeout" if rc == 124 else "failed"
     if rc == 0:
         marker.write_text(fp + "\n")
-    tail = [l for l in (out + err).strip().splitlines() if l.strip()][-3:]
+    tail = [re.sub(r"\x1b\[[0-9;]*m", "", l) for l in (out + err).strip().splitlines() if l.strip()][-3:]
     return {"state": state, "rc": rc, "command": cmd, "seconds": round(time.time() - t),
             **({} if rc == 0 else {"reason": " | ".join(tail)[:400]}), **extra}
 
@@ -190,14 +190,36 @@ def py_tools(d: Path) -> dict:
     return found
 
 
+PYENV = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+
+
+def python_for(d: Path) -> tuple[str | None, str]:
+    """An installed Python that satisfies the project's `requires-python` lower bound."""
+    m = re.search(r"requires-python\s*=\s*[\"'][^\"']*>=\s*3\.(\d+)", read(d / "pyproject.toml"))
+    need = int(m.group(1)) if m else 0
+    have = sorted((int(v.name.split(".")[1]), v) for v in PYENV.glob("3.*") if v.name.count(".") == 2
+                  and v.name.split(".")[1].isdigit())
+    for minor, v in have:
+        if minor >= max(need, 11):
+            return str(v / "bin" / "python"), ""
+    if need <= 11:
+        return sys.executable, ""
+    return None, f"the project requires Python >=3.{need}, not installed here (newest: 3.{have[-1][0] if have else '?'})"
+
+
 def py_install(work: Path, project: dict, cache: Path, log) -> dict:
     d = package_dir(work, project)
     tools = py_tools(d)
     if not tools:
         return {"state": "none", "reason": "no Python formatter/linter/type-checker configured"}
     venv = work / ".rw-venv"
+    python, why = python_for(d)
+    if python is None:
+        tools.pop("mypy", None)  # its import resolution needs the project's own deps
+        if not tools:
+            return {"state": "skipped", "reason": why}
     specs = " ".join(f"'{t}=={v}'" if v else t for t, v in tools.items())
-    cmds = [] if (venv / "bin" / "python").exists() else [f"{sys.executable} -m venv .rw-venv"]
+    cmds = [] if (venv / "bin" / "python").exists() else [f"{python or sys.executable} -m venv .rw-venv"]
     cmds.append(f".rw-venv/bin/pip install -q {specs}")
     if "mypy" in tools:
         # mypy needs the project's own packages (and, after setup, the SDK) to resolve imports
@@ -207,7 +229,10 @@ def py_install(work: Path, project: dict, cache: Path, log) -> dict:
         elif (d / "pyproject.toml").exists():
             cmds.append(f".rw-venv/bin/pip install -q -e {d.relative_to(work)}")
         cmds.append(".rw-venv/bin/pip install -q spaire-sdk")
-    return install_once(work, venv, " && ".join(cmds), log, tools=tools)
+    out = install_once(work, venv, " && ".join(cmds), log, tools=tools)
+    if python is None:
+        out["mypy"] = f"not run: {why}"
+    return out
 
 
 def install(work: Path, project: dict, cache: Path, log) -> dict:
@@ -317,7 +342,7 @@ def gate_list(work: Path, project: dict, deps: dict) -> tuple[list[dict], list[d
                 add("biome", f"{bi} check . --max-diagnostics=1000 --colors=off", "biome")
             else:
                 skipped.append({"tool": "biome", "reason": "biome.json but biome is not installed"})
-        if not any(g["tool"] in ("tsc", "eslint", "biome") for g in gates):
+        if not any(g["tool"] in ("tsc", "eslint", "biome") for g in gates + skipped):
             # No type-check or linter configured: at least every script must parse.
             add("node-check", f"{sys.executable} -c {shlex.quote(NODE_CHECK)}", "generic")
     elif lang == "python":
@@ -325,8 +350,14 @@ def gate_list(work: Path, project: dict, deps: dict) -> tuple[list[dict], list[d
         # that runs the harness, 3.11; setup's generated code targets 3.8+).
         add("py-compile", f"{sys.executable} -c {shlex.quote(PY_COMPILE)}", "generic")
         tools = deps.get("tools") or py_tools(d)
+        if deps.get("mypy"):
+            skipped.append({"tool": "mypy", "reason": deps["mypy"]})
         venv = work / ".rw-venv" / "bin"
         for t in tools:
+            if t == "mypy" and deps.get("state") != "ok":
+                skipped.append({"tool": t, "reason": "its imports need the project's dependencies, which did not install: "
+                                + (deps.get("mypy") or deps.get("reason") or deps.get("state", ""))[:200]})
+                continue
             if not (venv / t).exists():
                 skipped.append({"tool": t, "reason": f"configured but not installed ({deps.get('reason', deps.get('state'))})"})
                 continue
@@ -513,6 +544,47 @@ def summary(own: dict | None) -> str:
 
 
 def new_total(own: dict | None) -> int | None:
+    """New problems over the gates that ran; None when the project does not count as measured:
+    no gate gave a result, or the install failed (then its real gates could not run, and
+    what did run proves little)."""
     if not own or own.get("skipped") or not any(v["state"] == "measured" for v in own.get("gates", {}).values()):
         return None
+    if own.get("deps", {}).get("state") not in ("ok", "none"):
+        return None
     return sum(v.get("new", 0) for v in own["gates"].values())
+
+
+def report_section(rows: list[dict]) -> list[str]:
+    """The "own gates: new problems" section of --report: the headline count, then every
+    project whose own gates found problems the setup introduced, each problem at file:line."""
+    measured = [(r, new_total(r.get("own_gates"))) for r in rows]
+    counted = [(r, n) for r, n in measured if n is not None]
+    clean = sum(n == 0 for _, n in counted)
+    lines = ["", "Own gates: new problems (`run.py --checks`: the project's own type-check, linter and "
+             "formatter check, before and after setup):", "",
+             f"{len(counted)} of {len(rows)} projects measured; {clean} with 0 new problems."
+             + ("" if not counted else f" ({100 * clean // len(counted)}%)"), ""]
+    not_measured = [(r["name"], (r.get("own_gates") or {}).get("deps", {}).get("reason")
+                     or "no gate produced a result" if r.get("own_gates") else "not run with --checks")
+                    for r, n in measured if n is None]
+    for r, n in counted:
+        if not n:
+            continue
+        for tool, v in sorted(r["own_gates"]["gates"].items()):
+            if v.get("new"):
+                lines.append(f"- {r['name']} — {tool} +{v['new']} ({v['new_in_touched']} in files setup wrote or edited): "
+                             + "; ".join(f"`{p}`" for p in v["new_problems"][:6])
+                             + (" …" if len(v["new_problems"]) > 6 else ""))
+    if not_measured:
+        lines += ["", "Not measured: " + "; ".join(f"{n} ({why})" for n, why in not_measured)]
+    return lines
+
+
+def why_not_measured(own: dict | None) -> str:
+    if not own:
+        return "not run with --checks"
+    deps = own.get("deps", {})
+    if deps.get("state") not in ("ok", "none"):
+        return f"{deps.get('manager', 'install')} {deps.get('state')}: {deps.get('reason', '')}"[:200]
+    return "no gate produced a result: " + "; ".join(
+        f"{t} {v.get('error', '')}"[:120] for t, v in own.get("gates", {}).items()) or "no gate configured"

@@ -697,6 +697,7 @@ def report(out_dir: Path, meta: dict) -> str:
                else "**FAIL**" + (f": {rt['error'][:120]}" if rt.get("error") else ""))
         lines.append(f"| {name} | {rt.get('kind', '')} | `{rt.get('customer', '')}` | {exp.get('meter')}: "
                      f"{exp.get('quantity')} → {got.get('quantity', '—')} ({got.get('events', 0)} events) | {wh} | {res} |")
+    lines += gates.report_section(rows)
     head = [f"Measured {meta.get('date', '')} with `spaire-billing` built from commit `{meta.get('commit', '')}`; "
             f"{agg['complete']}/{agg['projects']} projects complete after setup (every billable site wired, "
             f"API calls registered, webhook route registered, no stub resolver, runtime check passed where there is one)."]
