@@ -33,7 +33,7 @@ from pathlib import Path
 import subprocess
 
 TIMEOUT_INSTALL = 900
-TIMEOUT_GATE = 420
+TIMEOUT_GATE = 900
 REPO = Path(__file__).resolve().parent.parent
 SDK_JS = REPO / "tests" / "toolchains" / "node" / "node_modules" / "@spaire" / "sdk"
 ENV = {**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0", "CI": "1", "COREPACK_ENABLE_DOWNLOAD_PROMPT": "0",
@@ -571,9 +571,7 @@ def report_section(rows: list[dict]) -> list[str]:
              "formatter check, before and after setup):", "",
              f"{len(counted)} of {len(rows)} projects measured; {clean} with 0 new problems."
              + ("" if not counted else f" ({100 * clean // len(counted)}%)"), ""]
-    not_measured = [(r["name"], (r.get("own_gates") or {}).get("deps", {}).get("reason")
-                     or "no gate produced a result" if r.get("own_gates") else "not run with --checks")
-                    for r, n in measured if n is None]
+    not_measured = [(r["name"], why_not_measured(r.get("own_gates"))) for r, n in measured if n is None]
     for r, n in counted:
         if not n:
             continue
@@ -593,5 +591,5 @@ def why_not_measured(own: dict | None) -> str:
     deps = own.get("deps", {})
     if deps.get("state") not in ("ok", "none"):
         return f"{deps.get('manager', 'install')} {deps.get('state')}: {deps.get('reason', '')}"[:200]
-    return "no gate produced a result: " + "; ".join(
-        f"{t} {v.get('error', '')}"[:120] for t, v in own.get("gates", {}).items()) or "no gate configured"
+    ran = "; ".join(f"{t}: {v.get('error', '')}"[:120] for t, v in own.get("gates", {}).items())
+    return f"no gate produced a result ({ran})" if ran else "no gate configured"
