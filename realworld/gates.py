@@ -13,7 +13,8 @@ yardstick. For one project copy it
     by file and message so shifted lines in an edited file do not count), each marked as
     pointing at a file the tool wrote or edited or not.
 
-Dependencies live next to the copy (node_modules, .rw-venv) and survive re-extraction, so a
+Dependencies live in the copy (node_modules, .venv: where the tool looks for the project's own
+formatters, as on a developer's machine) and survive re-extraction, so a
 re-run after a tool fix costs only the gates.
 """
 
@@ -146,7 +147,8 @@ def fingerprint(work: Path) -> str:
 
 
 def install_once(work: Path, marker_dir: Path, cmd: str, log, **extra) -> dict:
-    marker = work / ".rw-deps-installed"
+    # inside the deps dir: not a file of the project (setup's changed-file list stays clean)
+    marker = marker_dir / ".rw-deps-installed"
     fp = fingerprint(work)
     if marker.exists() and read(marker).strip() == fp and marker_dir.exists():
         return {"state": "ok", "cached": True, "command": cmd, **extra}
@@ -154,7 +156,7 @@ def install_once(work: Path, marker_dir: Path, cmd: str, log, **extra) -> dict:
     rc, out, err = sh(cmd, cwd=work, timeout=TIMEOUT_INSTALL)
     log.write(f"$ {cmd}\n{(out + err)[-8000:]}\n")
     state = "ok" if rc == 0 else "timeout" if rc == 124 else "failed"
-    if rc == 0:
+    if rc == 0 and marker_dir.is_dir():
         marker.write_text(fp + "\n")
     tail = [re.sub(r"\x1b\[[0-9;]*m", "", l) for l in (out + err).strip().splitlines() if l.strip()][-3:]
     return {"state": state, "rc": rc, "command": cmd, "seconds": round(time.time() - t),
@@ -212,23 +214,23 @@ def py_install(work: Path, project: dict, cache: Path, log) -> dict:
     tools = py_tools(d)
     if not tools:
         return {"state": "none", "reason": "no Python formatter/linter/type-checker configured"}
-    venv = work / ".rw-venv"
+    venv = work / ".venv"
     python, why = python_for(d)
     if python is None:
         tools.pop("mypy", None)  # its import resolution needs the project's own deps
         if not tools:
             return {"state": "skipped", "reason": why}
     specs = " ".join(f"'{t}=={v}'" if v else t for t, v in tools.items())
-    cmds = [] if (venv / "bin" / "python").exists() else [f"{python or sys.executable} -m venv .rw-venv"]
-    cmds.append(f".rw-venv/bin/pip install -q {specs}")
+    cmds = [] if (venv / "bin" / "python").exists() else [f"{python or sys.executable} -m venv .venv"]
+    cmds.append(f".venv/bin/pip install -q {specs}")
     if "mypy" in tools:
         # mypy needs the project's own packages (and, after setup, the SDK) to resolve imports
         req = next((r for r in ("requirements.txt", "requirements/local.txt", "requirements/base.txt") if (d / r).exists()), None)
         if req:
-            cmds.append(f".rw-venv/bin/pip install -q -r {d.relative_to(work) / req}")
+            cmds.append(f".venv/bin/pip install -q -r {d.relative_to(work) / req}")
         elif (d / "pyproject.toml").exists():
-            cmds.append(f".rw-venv/bin/pip install -q -e {d.relative_to(work)}")
-        cmds.append(".rw-venv/bin/pip install -q spaire-sdk")
+            cmds.append(f".venv/bin/pip install -q -e {d.relative_to(work)}")
+        cmds.append(".venv/bin/pip install -q spaire-sdk")
     out = install_once(work, venv, " && ".join(cmds), log, tools=tools)
     if python is None:
         out["mypy"] = f"not run: {why}"
@@ -244,7 +246,7 @@ def install(work: Path, project: dict, cache: Path, log) -> dict:
     if lang == "python":
         return py_install(work, project, cache, log)
     if lang == "go":
-        out = install_once(work, work, "go mod download", log)
+        out = install_once(work, work / ".git", "go mod download", log)
         if out["state"] != "ok":
             # gofmt needs no modules; go vet does (it type-checks), so it is not run
             return {"state": "none", "go_vet": f"not run: `go mod download` failed: {out.get('reason', '')}"[:300]}
@@ -275,7 +277,7 @@ def after_setup(work: Path, project: dict, deps: dict, log) -> None:
 
 PY_COMPILE = (
     "import pathlib,sys\n"
-    "skip={'.rw-venv','node_modules','.venv','venv','.git'}\n"
+    "skip={'.venv','node_modules','.venv','venv','.git'}\n"
     "for f in sorted(pathlib.Path('.').rglob('*.py')):\n"
     "    if skip & set(f.parts): continue\n"
     "    try: compile(f.read_bytes(), str(f), 'exec')\n"
@@ -356,7 +358,7 @@ def gate_list(work: Path, project: dict, deps: dict) -> tuple[list[dict], list[d
         tools = deps.get("tools") or py_tools(d)
         if deps.get("mypy"):
             skipped.append({"tool": "mypy", "reason": deps["mypy"]})
-        venv = work / ".rw-venv" / "bin"
+        venv = work / ".venv" / "bin"
         for t in tools:
             if t == "mypy" and deps.get("state") != "ok":
                 skipped.append({"tool": t, "reason": "its imports need the project's dependencies, which did not install: "
@@ -365,12 +367,15 @@ def gate_list(work: Path, project: dict, deps: dict) -> tuple[list[dict], list[d
             if not (venv / t).exists():
                 skipped.append({"tool": t, "reason": f"configured but not installed ({deps.get('reason', deps.get('state'))})"})
                 continue
-            cmd = {"ruff": f"{venv}/ruff check .", "black": f"{venv}/black --check .",
-                   "isort": f"{venv}/isort --check-only .", "flake8": f"{venv}/flake8 .",
-                   "mypy": f"{venv}/mypy ."}[t]
+            # The venv sits in the copy: extend (not replace) the project's own excludes
+            cmd = {"ruff": f"{venv}/ruff check --extend-exclude .venv .",
+                   "black": f"{venv}/black --check --extend-exclude '/\\.venv/' .",
+                   "isort": f"{venv}/isort --check-only --extend-skip .venv .",
+                   "flake8": f"{venv}/flake8 --extend-exclude .venv .",
+                   "mypy": f"{venv}/mypy --exclude '\\.venv/' ."}[t]
             add(t, cmd, t)
             if t == "ruff" and ("ruff format" in py_config_text(d) or "[tool.ruff.format]" in py_config_text(d)):
-                add("ruff-format", f"{venv}/ruff format --check .", "ruff-format")
+                add("ruff-format", f"{venv}/ruff format --check --extend-exclude .venv .", "ruff-format")
     elif lang == "go":
         add("gofmt", "gofmt -l $(go list -f '{{.Dir}}' ./... 2>/dev/null | sed \"s#^$PWD/##\" || echo .)", "list")
         if deps.get("go_vet"):

@@ -93,14 +93,14 @@ def mirror_dir(repo: str) -> Path:
                      f"hint: bring it with the fetch tool (`github:{repo}`), then run again")
 
 
-DEPS_DIRS = {"node_modules", ".rw-venv"}
+DEPS_DIRS = {"node_modules", ".venv"}
 
 
 def clear_keeping_deps(dest: Path) -> None:
     """Empty a previous copy but keep installed dependencies (node_modules at any depth, the
-    harness's venv and its install marker), so a re-run after a tool fix skips the install."""
+    venv, with their install markers inside), so a re-run after a tool fix skips the install."""
     for e in list(dest.iterdir()):
-        if e.name in DEPS_DIRS or e.name == ".rw-deps-installed":
+        if e.name in DEPS_DIRS:
             continue
         if e.is_dir() and not e.is_symlink():
             clear_keeping_deps(e)
