@@ -354,7 +354,11 @@ def gate_list(work: Path, project: dict, deps: dict) -> tuple[list[dict], list[d
     elif lang == "python":
         # Every Python project has at least this gate: the files must compile (the Python
         # that runs the harness, 3.11; setup's generated code targets 3.8+).
-        add("py-compile", f"{sys.executable} -c {shlex.quote(PY_COMPILE)}", "generic")
+        python, why = python_for(d)
+        if python:
+            add("py-compile", f"{python} -c {shlex.quote(PY_COMPILE)}", "generic")
+        else:  # a newer Python's syntax (PEP 758 `except A, B:`) is not an error there
+            skipped.append({"tool": "py-compile", "reason": why})
         tools = deps.get("tools") or py_tools(d)
         if deps.get("mypy"):
             skipped.append({"tool": "mypy", "reason": deps["mypy"]})
@@ -368,7 +372,7 @@ def gate_list(work: Path, project: dict, deps: dict) -> tuple[list[dict], list[d
                 skipped.append({"tool": t, "reason": f"configured but not installed ({deps.get('reason', deps.get('state'))})"})
                 continue
             # The venv sits in the copy: extend (not replace) the project's own excludes
-            cmd = {"ruff": f"{venv}/ruff check --extend-exclude .venv .",
+            cmd = {"ruff": f"{venv}/ruff check --output-format concise --extend-exclude .venv .",
                    "black": f"{venv}/black --check --extend-exclude '/\\.venv/' .",
                    "isort": f"{venv}/isort --check-only --extend-skip .venv .",
                    "flake8": f"{venv}/flake8 --extend-exclude .venv .",
