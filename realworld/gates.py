@@ -573,14 +573,16 @@ def new_total(own: dict | None) -> int | None:
 def report_section(rows: list[dict]) -> list[str]:
     """The "own gates: new problems" section of --report: the headline count, then every
     project whose own gates found problems the setup introduced, each problem at file:line."""
-    measured = [(r, new_total(r.get("own_gates"))) for r in rows]
+    # a setup that failed wrote nothing: its gates' "0 new" proves nothing
+    measured = [(r, new_total(r.get("own_gates")) if r.get("setup_rc") == 0 else None) for r in rows]
     counted = [(r, n) for r, n in measured if n is not None]
     clean = sum(n == 0 for _, n in counted)
     lines = ["", "Own gates: new problems (`run.py --checks`: the project's own type-check, linter and "
              "formatter check, before and after setup):", "",
              f"{len(counted)} of {len(rows)} projects measured; {clean} with 0 new problems."
              + ("" if not counted else f" ({100 * clean // len(counted)}%)"), ""]
-    not_measured = [(r["name"], why_not_measured(r.get("own_gates"))) for r, n in measured if n is None]
+    not_measured = [(r["name"], why_not_measured(r.get("own_gates")) if r.get("setup_rc") == 0
+                     else f"setup exited {r.get('setup_rc')}") for r, n in measured if n is None]
     for r, n in counted:
         if not n:
             continue
