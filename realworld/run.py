@@ -38,6 +38,8 @@ import tomllib
 import urllib.request
 from pathlib import Path
 
+import gates
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 TOKEN = "spaire_oat_realworld-made-up-token"
@@ -91,6 +93,23 @@ def mirror_dir(repo: str) -> Path:
                      f"hint: bring it with the fetch tool (`github:{repo}`), then run again")
 
 
+DEPS_DIRS = {"node_modules", ".venv"}
+
+
+def clear_keeping_deps(dest: Path) -> None:
+    """Empty a previous copy but keep installed dependencies (node_modules at any depth, the
+    venv, with their install markers inside), so a re-run after a tool fix skips the install."""
+    for e in list(dest.iterdir()):
+        if e.name in DEPS_DIRS:
+            continue
+        if e.is_dir() and not e.is_symlink():
+            clear_keeping_deps(e)
+            if not any(e.iterdir()):
+                e.rmdir()
+        else:
+            e.unlink()
+
+
 def extract(project: dict, dest: Path) -> list[str]:
     """Write the pinned commit's files (only `root`, if set) into dest; return the paths a
     partial snapshot lacks (blobs over the store's size limit), so the result says so."""
@@ -114,8 +133,8 @@ def extract(project: dict, dest: Path) -> list[str]:
             path = path[len(root) + 1:]
         entries.append((mode, sha, path))
     if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
+        clear_keeping_deps(dest)
+    dest.mkdir(parents=True, exist_ok=True)
     missing = []
     proc = subprocess.Popen(gd + ["cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     for mode, sha, path in entries:
@@ -536,28 +555,7 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
 
 # ---------------------------------------------------------------------------- checks
 
-def run_checks(project, work, log):
-    """The project's own type-check / lint commands (projects.toml `checks`), as error counts."""
-    results = {}
-    for cmd in project.get("checks", []):
-        rc, out, err = sh(f"nice -n 10 {cmd}", cwd=work, timeout=300)
-        text = out + err
-        errors = len(re.findall(r"error TS\d+|^\S+:\d+:\d+: error|^error:", text, re.M))
-        results[cmd] = {"rc": rc, "error_lines": errors,
-                        "files_with_errors": sorted(set(re.findall(r"^([^\s(:]+\.(?:ts|tsx|js|py))[(:]", text, re.M)))[:50]}
-        log.write(f"$ {cmd}\n{text[-20000:]}\n")
-    return results
-
-
-def install_deps(project, work, log):
-    cmd = project.get("install")
-    if not cmd:
-        return {"state": "none"}
-    t = time.time()
-    rc, out, err = sh(f"nice -n 10 {cmd}", cwd=work, timeout=300)
-    log.write(f"$ {cmd}\n{(out + err)[-20000:]}\n")
-    state = "timeout (>5 min, skipped)" if rc == 124 else "ok" if rc == 0 else f"failed rc={rc}"
-    return {"state": state, "seconds": round(time.time() - t)}
+# The project's own gates (--checks) live in gates.py.
 
 
 # ---------------------------------------------------------------------------- one project
@@ -602,8 +600,9 @@ def run_project(project, tool: Path, cache: Path, out_dir: Path, with_checks: bo
 
     with open(logs / "checks.log", "w") as clog:
         if with_checks:
-            result["deps"] = install_deps(project, work, clog)
-            before = run_checks(project, work, clog)
+            deps = gates.install(work, project, cache, clog)
+            gate_cmds, unavailable = gates.gate_list(work, project, deps)
+            before = gates.run_gates(work, gate_cmds, clog)
         emu = Emulator(tool, logs / "emulator.log")
         try:
             emu.api("POST", "/v1/products/", {"name": "Pro", "recurring_interval": "month",
@@ -640,25 +639,19 @@ def run_project(project, tool: Path, cache: Path, out_dir: Path, with_checks: bo
             # (the call sites it never found still count as silent)
             result["unfed_meters"], result["silent_meters"] = [], []
         if with_checks:
-            # what the user runs next (setup ran with --no-install): the SDK install it printed
-            if project.get("install_after") and result["deps"]["state"] == "ok":
-                rc, out, err = sh(f"nice -n 10 {project['install_after']}", cwd=work, timeout=300)
-                clog.write(f"$ {project['install_after']}\n{(out + err)[-5000:]}\n")
-                result["deps"]["install_after_rc"] = rc
-            after = run_checks(project, work, clog)
-            result["checks"] = {c: {"before": before[c], "after": after[c],
-                                    "new_errors": after[c]["error_lines"] - before[c]["error_lines"],
-                                    "new_files_with_errors": sorted(set(after[c]["files_with_errors"])
-                                                                    - set(before[c]["files_with_errors"]))}
-                                for c in before}
+            gates.after_setup(work, project, deps, clog)
+            after = gates.run_gates(work, gate_cmds, clog)
+            touched = set(result.get("modified_files", [])) | set(result.get("created_files", []))
+            result["own_gates"] = {"deps": deps, "gates": gates.compare(before, after, touched),
+                                   "unavailable": unavailable}
     result["seconds"] = round(time.time() - started, 1)
     previous = out_dir / f"{name}.json"
     if not with_checks and previous.exists():
         # A static re-run keeps the (slow) type-check measurement of an earlier --checks run,
         # marked as such, instead of dropping it.
         old = json.loads(previous.read_text())
-        if old.get("checks") and old.get("commit") == result["commit"]:
-            result["deps"], result["checks"] = old["deps"], old["checks"]
+        if old.get("own_gates") and old.get("commit") == result["commit"]:
+            result["own_gates"] = old["own_gates"]
             result["checks_from_earlier_run"] = True
     previous.write_text(json.dumps(result, indent=2) + "\n")
     return result
@@ -677,7 +670,7 @@ def report(out_dir: Path, meta: dict) -> str:
                for p in sorted(out_dir.glob("*.runtime.json"))}
     order = {p["name"]: i for i, p in enumerate(load_projects())}
     rows.sort(key=lambda r: order.get(r["name"], 1e9))
-    lines = ["| project | framework | setup | sites | found | wired | manual | silent | api-calls | webhook | stub resolver | unfed meters (silent) | status truthful | runtime | checks (new errors) |",
+    lines = ["| project | framework | setup | sites | found | wired | manual | silent | api-calls | webhook | stub resolver | unfed meters (silent) | status truthful | runtime | own gates: before→after, **+new** |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     tot = dict(sites=0, found=0, wired=0, manual=0, silent=0)
     agg = dict(projects=0, setup_ok=0, silent_meters=0, unlisted_stubs=0, status_truthful=0,
@@ -702,11 +695,8 @@ def report(out_dir: Path, meta: dict) -> str:
         if r.get("webhook"):
             agg["wh_total"] += 1
             agg["wh_registered"] += r["webhook"]["state"] == "registered"
-        checks = r.get("checks")
-        chk = "not run" if not checks else ", ".join(
-            f"{v['new_errors']:+d} (tsc {v['before']['error_lines']} → {v['after']['error_lines']})"
-            if "tsc" in c else f"{v['new_errors']:+d}" for c, v in checks.items())
-        if checks and r.get("checks_from_earlier_run"):
+        chk = gates.summary(r.get("own_gates"))
+        if r.get("own_gates") and r.get("checks_from_earlier_run"):
             chk += " (earlier run)"
         setup = "ok" if r.get("setup_rc") == 0 else f"exit {r.get('setup_rc')}"
         stub = "—" if not stubs else ", ".join(("listed " if s["listed"] else "UNLISTED ") + s["file"] for s in stubs)
@@ -753,6 +743,7 @@ def report(out_dir: Path, meta: dict) -> str:
         pct = f" ({100 * b['reachable_wired'] // b['reachable']}%)" if b["reachable"] else ""
         lines.append(f"| {lang} | {b['sites']} | {b['wired']} | {b['manual']} | {b['silent']} | {b['reachable']} "
                      f"| {b['reachable_wired']}{pct} |")
+    lines += gates.report_section(rows)
     head = [f"Measured {meta.get('date', '')} with `spaire-billing` built from commit `{meta.get('commit', '')}`; "
             f"{agg['complete']}/{agg['projects']} projects complete after setup (every billable site wired, "
             f"API calls registered, webhook route registered, no stub resolver, runtime check passed where there is one)."]
@@ -770,7 +761,8 @@ def main():
     ap.add_argument("--out", type=Path, default=HERE / "results")
     ap.add_argument("--only", action="append", help="project name (repeatable)")
     ap.add_argument("--checks", action="store_true",
-                    help="install deps (projects.toml `install`, 5 min cap) and run `checks` before/after")
+                    help="install the project's deps and run its own type-check/lint/format gates before and "
+                         "after setup; record the new problems (realworld/gates.py)")
     ap.add_argument("--report", action="store_true", help="print the markdown tables from --out and exit")
     ap.add_argument("--write-doc", action="store_true", help="with --report: put them into docs/realworld.md")
     args = ap.parse_args()

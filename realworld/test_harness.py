@@ -148,3 +148,35 @@ class NoUserLabelTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class OwnGatesTest(unittest.TestCase):
+    """gates.py: problems parsed per tool, and only NEW ones reported (lines may shift)."""
+
+    def test_ruff_concise_and_tsc_lines_parse_to_file_and_line(self):
+        import gates
+        work = Path("/w")
+        ruff = gates.parse("ruff", "app/x.py:3:5: ARG001 Unused function argument: `a`\nFound 1 error.\n", ".", work)
+        self.assertEqual(ruff, [{"file": "app/x.py", "line": 3, "msg": "ARG001 Unused function argument: `a`"}])
+        tsc = gates.parse("tsc", "src/a.ts(12,3): error TS2307: Cannot find module 'x'.\n", "apps/web", work)
+        self.assertEqual(tsc[0]["file"], "apps/web/src/a.ts")
+        self.assertEqual(tsc[0]["line"], 12)
+
+    def test_a_problem_that_only_moved_down_is_not_new_and_a_new_one_is_marked_touched(self):
+        import gates
+        old = {"file": "src/app.ts", "line": 10, "msg": "error no-console: Unexpected console statement."}
+        moved = {**old, "line": 14}
+        new = {"file": "src/lib/spaire/recorder.ts", "line": 144, "msg": "error no-void: Expected 'undefined'"}
+        out = gates.compare({"eslint": {"problems": [old]}}, {"eslint": {"problems": [moved, new]}},
+                            {"src/lib/spaire/recorder.ts"})["eslint"]
+        self.assertEqual((out["before"], out["after"], out["new"], out["new_in_touched"]), (1, 2, 1, 1))
+        self.assertTrue(out["new_problems"][0].startswith("src/lib/spaire/recorder.ts:144"))
+
+    def test_a_crashed_gate_is_no_result_and_a_failed_install_is_not_measured(self):
+        import gates
+        out = gates.compare({"eslint": {"problems": []}}, {"eslint": {"problems": None, "error": "boom"}}, set())
+        self.assertEqual(out["eslint"]["state"], "no result")
+        own = {"deps": {"state": "timeout"}, "gates": {"node-check": {"state": "measured", "new": 0}}}
+        self.assertIsNone(gates.new_total(own))
+        own["deps"] = {"state": "ok"}
+        self.assertEqual(gates.new_total(own), 0)

@@ -174,6 +174,27 @@ fn prettier_and_eslint_project() {
     );
 }
 
+/// `no-void` (Standard, neostandard, Airbnb): the generated recorder starts background work
+/// and the session stub uses its parameter without the `void` operator (fastify-demo).
+#[cfg(unix)]
+#[test]
+fn eslint_no_void_project() {
+    let Some(modules) = node_modules(".bin/eslint") else {
+        return;
+    };
+    let project = copy_fixture("gates", "eslint-no-void");
+    let dir = project.path();
+    link(&modules, &dir.join("node_modules"));
+    let bin = dir.join("node_modules/.bin");
+    apply_passes_gates(
+        dir,
+        &[
+            (bin.join("eslint"), &["--max-warnings", "0", "src"]),
+            (bin.join("tsc"), &["--noEmit", "-p", "."]),
+        ],
+    );
+}
+
 /// ESLint parses ES2017 scripts only: the generated CommonJS files use `require` and none of
 /// `??`, `?.`, numeric separators or object spread, so the project's own lint parses them.
 #[cfg(unix)]
