@@ -42,6 +42,17 @@ struct Entry {
     conflict: Option<Vec<String>>,
 }
 
+/// Removes the cache (and `.spaire-billing/` when nothing else is left in it): the undo of the
+/// first apply returns the project to how it was before `spaire-billing` ran there. Best
+/// effort: a cache that cannot be removed only costs a re-check.
+pub(crate) fn forget(root: &Path) {
+    let _ = std::fs::remove_dir_all(root.join(CACHE_DIR));
+    if let Some(state) = Path::new(CACHE_DIR).parent() {
+        // Fails, as it should, while the directory still holds anything.
+        let _ = std::fs::remove_dir(root.join(state));
+    }
+}
+
 /// The interpreter's and its pip's versions (`sys.version`, `pip.__version__`): a different
 /// Python or pip may resolve differently. `None` when the interpreter cannot say, in which
 /// case nothing is cached.

@@ -102,6 +102,13 @@ impl Engine {
             undone.lines
         };
         let outcome = billing_apply::undo_latest(&project, true).map_err(hinted_apply)?;
+        if billing_apply::journal::latest(&project)
+            .ok()
+            .flatten()
+            .is_none()
+        {
+            crate::pip_cache::forget(project.root());
+        }
         Ok(UndoReport {
             plan_hash: outcome.entry.plan_hash.clone(),
             environment: outcome.entry.environment.clone(),
