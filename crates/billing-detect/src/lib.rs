@@ -14,6 +14,7 @@ mod manifests;
 mod no_panic_tests;
 pub mod profile;
 mod scan;
+pub mod source_walk;
 pub mod text;
 pub mod walk;
 mod workspace;

@@ -1,5 +1,6 @@
-//! A bounded walk over a package's own source files, for the generators' small scans (the
-//! router a Go app builds, the login dependency of a FastAPI app).
+//! A bounded walk over a package's own source files, for the small scans that generators and
+//! wiring make after detection (the router a Go app builds, the login dependency of a FastAPI
+//! app, the modules that import a call site).
 
 use std::fs::FileType;
 use std::path::Path;

@@ -15,7 +15,6 @@ pub mod python;
 pub mod render;
 pub mod ruby;
 pub mod session_auth;
-mod source_walk;
 pub mod typescript;
 
 /// `llm-cost` prices each call with `genai-prices` at runtime; Go, PHP and Ruby have no such

@@ -160,7 +160,7 @@ pub fn fastapi_user_dependency(
     } else {
         target.package.path.trim_end_matches('/').to_owned()
     };
-    let files = crate::source_walk::files(
+    let files = billing_detect::source_walk::files(
         &target.root.join(&base),
         "",
         4,

@@ -20,7 +20,7 @@ pub struct RouterSite {
 fn go_files(target: &Target<'_>) -> Vec<String> {
     let base = target.package.path.trim_end_matches('/');
     let base = if base == "." { "" } else { base };
-    crate::source_walk::files(
+    billing_detect::source_walk::files(
         &target.root.join(base),
         base,
         5,

@@ -99,7 +99,7 @@ fn find_export(
     package_dir: &str,
     matches: fn(&str) -> bool,
 ) -> Option<String> {
-    let files = crate::source_walk::files(
+    let files = billing_detect::source_walk::files(
         &target.root.join(package_dir),
         "",
         6,

@@ -204,41 +204,19 @@ fn to_package(package_dir: &str, file: &str) -> Option<String> {
 
 /// The package's own source files, package-relative and sorted.
 pub(crate) fn source_files(base: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![(base.to_path_buf(), String::new(), 0usize)];
-    while let Some((dir, prefix, depth)) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
-                continue;
-            }
-            let relative = if prefix.is_empty() {
-                name.clone()
-            } else {
-                format!("{prefix}/{name}")
-            };
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                if depth < 8 && !SKIPPED_DIRS.contains(&name.as_str()) {
-                    stack.push((entry.path(), relative, depth + 1));
-                }
-            } else if kind.is_file()
+    billing_detect::source_walk::files(
+        base,
+        "",
+        8,
+        &|dir| !SKIPPED_DIRS.contains(&dir),
+        &|name, kind| {
+            kind.is_file()
                 && !name.ends_with(".d.ts")
                 && SOURCE_EXTENSIONS
                     .iter()
                     .any(|ext| name.ends_with(&format!(".{ext}")))
-            {
-                out.push(relative);
-            }
-        }
-    }
-    out.sort();
-    out
+        },
+    )
 }
 
 #[cfg(test)]
