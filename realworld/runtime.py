@@ -500,7 +500,10 @@ def node_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
             if rc != 0:
                 raise RuntimeError(f"npm {' '.join(args)} for {project['name']} failed (rc {rc}): {err[-500:]}")
         (deps.parent / ".installed").write_text("ok\n")
-    (work / "node_modules").symlink_to(deps)
+    nm = work / "node_modules"
+    if nm.exists() or nm.is_symlink():  # setup's own install, or an earlier run's link
+        nm.unlink() if nm.is_symlink() else shutil.rmtree(nm)
+    nm.symlink_to(deps)
     command = list(rt["command"])
     if rt.get("mock_fetch"):
         # The provider is reached with a hard-coded URL: answer it in-process with a canned
