@@ -224,14 +224,12 @@ pub(crate) fn record_result(f: &TsFile<'_>, call: Node<'_>, read: &UsageRead) ->
         model_arg(f, call)
     );
     edits.push(f.insert_after_statement(statement, &record));
-    edits.extend(customer.edits);
-    let mut imports = vec![f.usage_import(helper)];
-    imports.extend(customer.imports);
-    SiteOutcome::Wired {
+    f.wired(
+        helper,
+        customer,
         edits,
-        imports,
-        what: format!("records `{usage}` after the call"),
-    }
+        format!("records `{usage}` after the call"),
+    )
 }
 
 /// Where the awaited result lands: `const <name> = await ..` or `<name> = await ..` as a
@@ -419,16 +417,7 @@ pub(crate) fn stream(f: &TsFile<'_>, call: Node<'_>, kind: CallSiteKind) -> Site
         )),
     };
     match result {
-        Ok((mut edits, what)) => {
-            edits.extend(customer.edits);
-            let mut imports = vec![f.usage_import(TS_LLM)];
-            imports.extend(customer.imports);
-            SiteOutcome::Wired {
-                edits,
-                imports,
-                what,
-            }
-        }
+        Ok((edits, what)) => f.wired(TS_LLM, customer, edits, what),
         Err(reason) => SiteOutcome::manual(
             reason,
             "Call the usage helper at the start of `onFinish`",

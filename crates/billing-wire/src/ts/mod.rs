@@ -54,6 +54,25 @@ impl TsFile<'_> {
         }
     }
 
+    /// A wired site: its `edits` followed by what finding the customer needed (a binding, a
+    /// resolver call), and the imports of the usage `helper` and of the customer.
+    pub fn wired(
+        &self,
+        helper: &str,
+        customer: CustomerExpr,
+        mut edits: Vec<Edit>,
+        what: String,
+    ) -> SiteOutcome {
+        edits.extend(customer.edits);
+        let mut imports = vec![self.usage_import(helper)];
+        imports.extend(customer.imports);
+        SiteOutcome::Wired {
+            edits,
+            imports,
+            what,
+        }
+    }
+
     /// Whether the statement right after `anchor` already calls one of `helpers`.
     pub fn wired_after(&self, anchor: Node<'_>, helper: &str) -> bool {
         next_statement(anchor).is_some_and(|next| {

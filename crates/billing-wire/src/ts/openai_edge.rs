@@ -107,14 +107,12 @@ pub(crate) fn legacy(f: &TsFile<'_>, call: Node<'_>) -> SiteOutcome {
         model_arg(f, call)
     );
     edits.push(f.insert_after_statement(body_statement, &record));
-    edits.extend(customer.edits);
-    let mut imports = vec![f.usage_import(helper)];
-    imports.extend(customer.imports);
-    SiteOutcome::Wired {
+    f.wired(
+        helper,
+        customer,
         edits,
-        imports,
-        what: format!("records `{usage}` of the parsed body"),
-    }
+        format!("records `{usage}` of the parsed body"),
+    )
 }
 
 /// `const <name> = await <response>.json()` (type annotations and casts allowed) among the
