@@ -55,6 +55,26 @@ pub struct FileChange {
     pub summary: String,
 }
 
+impl FileChange {
+    /// An edit of one of the user's own files that wires billing in (registration, a route
+    /// wrapper, a settings entry): `before` is the file as read, `after` as it will be.
+    pub fn wired_edit(
+        path: impl Into<String>,
+        before: String,
+        after: String,
+        summary: impl Into<String>,
+    ) -> Self {
+        Self {
+            path: path.into(),
+            action: FileAction::Modify,
+            origin: FileOrigin::Wired,
+            before: Some(before),
+            after,
+            summary: summary.into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackageInstall {
     /// Directory to run the command in, relative to the project root.

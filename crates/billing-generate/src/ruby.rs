@@ -5,7 +5,7 @@
 //! loads it and inserts the Rack middleware, and the webhook controller derives from
 //! `ActionController::API` (no CSRF). The only edit of a user file is one route line.
 
-use billing_changeset::{ChangeSet, FileAction, FileChange, FileOrigin, ManualStep};
+use billing_changeset::{ChangeSet, FileChange, ManualStep};
 use billing_plan::CustomerSource;
 use serde::Serialize;
 
@@ -165,14 +165,12 @@ fn register_route(target: &Target<'_>, changes: &mut ChangeSet) -> Result<(), Ge
         return Ok(());
     }
     match insert_route(&source) {
-        Some(after) => changes.files.push(FileChange {
-            path: routes,
-            action: FileAction::Modify,
-            origin: FileOrigin::Wired,
-            before: Some(source),
+        Some(after) => changes.files.push(FileChange::wired_edit(
+            routes,
+            source,
             after,
-            summary: "routes the Spaire webhook endpoint".to_owned(),
-        }),
+            "routes the Spaire webhook endpoint".to_owned(),
+        )),
         None => changes.manual_steps.push(manual(routes)),
     }
     Ok(())

@@ -3,7 +3,7 @@
 //! entry (Django). Shapes this code does not recognise are left untouched and become a
 //! [`ManualStep`] with the exact lines to add.
 
-use billing_changeset::{ChangeSet, FileAction, FileChange, FileOrigin, ManualStep};
+use billing_changeset::{ChangeSet, FileChange, ManualStep};
 
 use super::layout::{PythonFramework, PythonLayout};
 use super::{PACKAGE, read_optional};
@@ -70,14 +70,12 @@ fn register_install_call(
         return Ok(());
     }
     match insert_install_call(&source, app, constructor, &import) {
-        Some(after) => changes.files.push(FileChange {
-            path: entry.clone(),
-            action: FileAction::Modify,
-            origin: FileOrigin::Wired,
-            before: Some(source),
+        Some(after) => changes.files.push(FileChange::wired_edit(
+            entry.clone(),
+            source,
             after,
-            summary: format!("registers billing on `{app}` (one import, one call)"),
-        }),
+            format!("registers billing on `{app}` (one import, one call)"),
+        )),
         None => changes.manual_steps.push(manual(entry, None)),
     }
     Ok(())
@@ -268,14 +266,12 @@ fn register_django_middleware(
     }
     after.push('\n');
     after.push_str(&snippet);
-    changes.files.push(FileChange {
-        path: settings.clone(),
-        action: FileAction::Modify,
-        origin: FileOrigin::Wired,
-        before: Some(source),
+    changes.files.push(FileChange::wired_edit(
+        settings.clone(),
+        source,
         after,
-        summary: "adds the billing middleware at the end of MIDDLEWARE".to_owned(),
-    });
+        "adds the billing middleware at the end of MIDDLEWARE".to_owned(),
+    ));
     Ok(())
 }
 
@@ -327,14 +323,12 @@ fn register_django_urls(
         return Ok(());
     }
     match insert_url_entry(&source) {
-        Some(after) => changes.files.push(FileChange {
-            path: urlconf,
-            action: FileAction::Modify,
-            origin: FileOrigin::Wired,
-            before: Some(source),
+        Some(after) => changes.files.push(FileChange::wired_edit(
+            urlconf,
+            source,
             after,
-            summary: "routes the Spaire webhook endpoint".to_owned(),
-        }),
+            "routes the Spaire webhook endpoint".to_owned(),
+        )),
         None => changes.manual_steps.push(manual(&urlconf)),
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! Framework adapters: the API-call middleware in each framework's idiom, the webhook route
 //! where the framework keeps routes, and their registration.
 
-use billing_changeset::{FileAction, FileChange, FileOrigin, ManualStep};
+use billing_changeset::{FileChange, FileOrigin, ManualStep};
 use billing_detect::FrameworkId;
 use serde_json::json;
 
@@ -194,14 +194,12 @@ fn server_app(cx: &Ctx<'_, '_>, id: FrameworkId, output: &mut Output) -> Result<
                 return Ok(());
             }
             if let Some(after) = registration.apply(&source) {
-                output.changes.files.push(FileChange {
-                    path: (*entry_root).to_owned(),
-                    action: FileAction::Modify,
-                    origin: FileOrigin::Wired,
-                    before: Some(source),
+                output.changes.files.push(FileChange::wired_edit(
+                    (*entry_root).to_owned(),
+                    source,
                     after,
-                    summary: format!("registers {} on `{app_variable}`", names.join(" and ")),
-                });
+                    format!("registers {} on `{app_variable}`", names.join(" and ")),
+                ));
                 return Ok(());
             }
         }
@@ -463,13 +461,11 @@ fn wrap_next_routes(
         match wrap(&source, tsx, route.router, &cx.spec(&route.path, "next")) {
             Wrap::Wrapped { after, handlers } => {
                 metered = true;
-                output.changes.files.push(FileChange {
-                    path: root_path,
-                    action: FileAction::Modify,
-                    origin: FileOrigin::Wired,
-                    before: Some(source),
+                output.changes.files.push(FileChange::wired_edit(
+                    root_path,
+                    source,
                     after,
-                    summary: format!(
+                    format!(
                         "bills successful calls to {}: wraps {} with `{wrapper}`",
                         route.url,
                         handlers
@@ -478,7 +474,7 @@ fn wrap_next_routes(
                             .collect::<Vec<_>>()
                             .join(", ")
                     ),
-                });
+                ));
             }
             Wrap::AlreadyWrapped => metered = true,
             Wrap::Nothing => {}
@@ -532,16 +528,14 @@ fn next_middleware_lets_webhooks_through(
         };
         match exclude_webhook(&source) {
             MatcherEdit::Unaffected => {}
-            MatcherEdit::Edited(after) => output.changes.files.push(FileChange {
-                path: root_path,
-                action: FileAction::Modify,
-                origin: FileOrigin::Wired,
-                before: Some(source),
+            MatcherEdit::Edited(after) => output.changes.files.push(FileChange::wired_edit(
+                root_path,
+                source,
                 after,
-                summary: format!(
+                format!(
                     "lets Spaire webhooks through: {WEBHOOK_PATH} excluded from the middleware's matcher"
                 ),
-            }),
+            )),
             MatcherEdit::Unsafe(line) => output.changes.manual_steps.push(ManualStep {
                 file: root_path,
                 line: Some(line),
@@ -588,15 +582,12 @@ fn sveltekit(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError>
             } else if let Some(after) =
                 super::sveltekit_hooks::merge_handle(&source, &spec, cx.layout.esm_syntax)
             {
-                output.changes.files.push(FileChange {
-                    path: root_path,
-                    action: FileAction::Modify,
-                    origin: FileOrigin::Wired,
-                    before: Some(source),
+                output.changes.files.push(FileChange::wired_edit(
+                    root_path,
+                    source,
                     after,
-                    summary: "runs `spaireHandle` before your handle with `sequence(...)`"
-                        .to_owned(),
-                });
+                    "runs `spaireHandle` before your handle with `sequence(...)`".to_owned(),
+                ));
             } else {
                 manual(
                     output,
@@ -680,14 +671,14 @@ fn nuxt_csrf_lets_webhooks_through(
         };
         match exclude_webhook(&source) {
             CsrfEdit::Unaffected => {}
-            CsrfEdit::Edited(after) => output.changes.files.push(FileChange {
-                path: root_path,
-                action: FileAction::Modify,
-                origin: FileOrigin::Wired,
-                before: Some(source),
+            CsrfEdit::Edited(after) => output.changes.files.push(FileChange::wired_edit(
+                root_path,
+                source,
                 after,
-                summary: format!("lets Spaire webhooks through nuxt-csurf: {WEBHOOK_PATH} in `csurf.excludedUrls`"),
-            }),
+                format!(
+                    "lets Spaire webhooks through nuxt-csurf: {WEBHOOK_PATH} in `csurf.excludedUrls`"
+                ),
+            )),
             CsrfEdit::Unsafe(line) => output.changes.manual_steps.push(ManualStep {
                 file: root_path,
                 line: Some(line),
@@ -800,15 +791,12 @@ fn remix(cx: &Ctx<'_, '_>, id: FrameworkId, output: &mut Output) -> Result<(), G
                 .filter(|c| !c.contains("flatRoutes("))
                 .and_then(|c| super::remix_registration::add_route_entry(c, &entry));
             if let (Some(after), Some(before)) = (edited, config.clone()) {
-                output.changes.files.push(FileChange {
-                    path: cx.layout.to_root(&routes_config),
-                    action: FileAction::Modify,
-                    origin: FileOrigin::Wired,
-                    before: Some(before),
+                output.changes.files.push(FileChange::wired_edit(
+                    cx.layout.to_root(&routes_config),
+                    before,
                     after,
-                    summary: "adds the Spaire webhook resource route to the route config"
-                        .to_owned(),
-                });
+                    "adds the Spaire webhook resource route to the route config".to_owned(),
+                ));
             } else if !config
                 .as_deref()
                 .is_some_and(|c| c.contains("flatRoutes(") || c.contains(&entry))
@@ -879,14 +867,12 @@ fn remix_api_calls(
             return Ok(()); // registered already (a previous apply, or by hand)
         }
         if let Some(after) = rr::add_root_middleware(&source, export, &spec) {
-            output.changes.files.push(FileChange {
-                path: root_path,
-                action: FileAction::Modify,
-                origin: FileOrigin::Wired,
-                before: Some(source),
+            output.changes.files.push(FileChange::wired_edit(
+                root_path,
+                source,
                 after,
-                summary: format!("runs `spaireApiCalls` as root-route `{export}`"),
-            });
+                format!("runs `spaireApiCalls` as root-route `{export}`"),
+            ));
         } else {
             let line = rr::line_of(&source, "middleware");
             output.changes.manual_steps.push(ManualStep {
@@ -991,16 +977,12 @@ fn remix_express_server(
         .then(|| registration.apply(&source))
         .flatten();
     match edited {
-        Some(after) => output.changes.files.push(FileChange {
-            path: server_root,
-            action: FileAction::Modify,
-            origin: FileOrigin::Wired,
-            before: Some(source),
+        Some(after) => output.changes.files.push(FileChange::wired_edit(
+            server_root,
+            source,
             after,
-            summary: format!(
-                "registers spaireApiCalls on `{app_variable}`, before the request handler"
-            ),
-        }),
+            format!("registers spaireApiCalls on `{app_variable}`, before the request handler"),
+        )),
         None => {
             let line = rr::line_of(&source, "express(");
             manual_at(
