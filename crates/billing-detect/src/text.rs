@@ -3,6 +3,16 @@
 
 use std::path::Path;
 
+/// The file's line ending, for text inserted into it: `"\r\n"` when it uses Windows line
+/// endings, else `"\n"`.
+pub fn newline(source: &str) -> &'static str {
+    if source.contains("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    }
+}
+
 /// Why a file was not read. Turned into a note by the caller; never fatal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Skip {

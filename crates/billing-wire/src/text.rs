@@ -1,14 +1,7 @@
 //! Reading layout facts (newline style, indentation, line numbers) off the original text so
 //! inserted code looks like the code around it.
 
-/// `"\r\n"` when the file uses Windows line endings, else `"\n"`.
-pub(crate) fn newline(source: &str) -> &'static str {
-    if source.contains("\r\n") {
-        "\r\n"
-    } else {
-        "\n"
-    }
-}
+pub(crate) use billing_detect::text::newline;
 
 /// Byte offset of the start of the line containing `at`.
 pub(crate) fn line_start(source: &str, at: usize) -> usize {

@@ -314,17 +314,9 @@ fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_alphanumeric() || c == '_')
 }
 
-/// The file's line ending: `\r\n` when its first line ends so.
-fn newline(text: &str) -> &'static str {
-    match text.find('\n') {
-        Some(i) if i > 0 && text.as_bytes()[i - 1] == b'\r' => "\r\n",
-        _ => "\n",
-    }
-}
-
 /// `text` with `statements` inserted (indented) after its 0-based line `after`.
 fn insert_lines_after(text: &str, after: usize, indent: &str, statements: &[String]) -> String {
-    let nl = newline(text);
+    let nl = billing_detect::text::newline(text);
     let mut out = String::with_capacity(text.len() + 128);
     for (index, line) in text.split_inclusive('\n').enumerate() {
         out.push_str(line);
@@ -355,7 +347,7 @@ fn spec_path(line: &str) -> Option<&str> {
 /// A single `import "x"` becomes a block. `None` when the file's imports are not one block or
 /// line at the top level.
 fn add_import(text: &str, alias: Option<&str>, path: &str) -> Option<String> {
-    let nl = newline(text);
+    let nl = billing_detect::text::newline(text);
     let quoted = format!("\"{path}\"");
     let spec = match alias {
         Some(a) => format!("{a} {quoted}"),

@@ -95,11 +95,7 @@ pub(crate) fn insert_install_call(
         .chars()
         .take_while(|c| c.is_whitespace())
         .collect();
-    let newline = if source.contains("\r\n") {
-        "\r\n"
-    } else {
-        "\n"
-    };
+    let newline = billing_detect::text::newline(source);
     let import_after = last_top_level_import(&lines[..start]);
 
     let mut out = String::with_capacity(source.len() + 120);
@@ -420,11 +416,7 @@ pub(crate) fn insert_url_entry(source: &str) -> Option<String> {
     }
     names.sort_unstable();
     names.dedup();
-    let newline = if source.contains("\r\n") {
-        "\r\n"
-    } else {
-        "\n"
-    };
+    let newline = billing_detect::text::newline(source);
     let mut out = String::with_capacity(source.len() + 80);
     for (i, line) in lines.iter().enumerate() {
         if i == import {
