@@ -204,10 +204,20 @@ pub fn wire_with_report(
 
     let mut changes = ChangeSet::default();
     let mut reports = Vec::new();
+    let package_sources = ts::PackageSources::default();
     for (file, mut sites) in by_file {
         sites.sort_by_key(|s| (s.line, s.column));
         let source = read_source(root, file)?;
-        let result = wire_source(root, file, &source, &sites, package, plan, imports)?;
+        let result = wire_source_in(
+            root,
+            file,
+            &source,
+            &sites,
+            package,
+            plan,
+            imports,
+            &package_sources,
+        )?;
         let summary = result.summary();
         if let Some(after) = result.after
             && after != source
@@ -250,6 +260,7 @@ pub fn missing_meter(kind: CallSiteKind, plan: &BillingPlan) -> Option<MeterKind
 }
 
 /// Wires the call sites of one file whose text is `source`.
+#[cfg(test)]
 fn wire_source(
     root: &Path,
     file: &str,
@@ -258,6 +269,31 @@ fn wire_source(
     package: &Package,
     plan: &BillingPlan,
     imports: &UsageImports,
+) -> Result<outcome::FileResult, WireError> {
+    let package_sources = ts::PackageSources::default();
+    wire_source_in(
+        root,
+        file,
+        source,
+        sites,
+        package,
+        plan,
+        imports,
+        &package_sources,
+    )
+}
+
+/// [`wire_source`] with the package's scan that every file of the run shares.
+#[allow(clippy::too_many_arguments)]
+fn wire_source_in(
+    root: &Path,
+    file: &str,
+    source: &str,
+    sites: &[&CallSite],
+    package: &Package,
+    plan: &BillingPlan,
+    imports: &UsageImports,
+    package_sources: &ts::PackageSources,
 ) -> Result<outcome::FileResult, WireError> {
     let ctx = FileCtx {
         root,
@@ -269,6 +305,7 @@ fn wire_source(
         embedding_meter: plan.meters.iter().any(|m| m.kind == MeterKind::Embeddings),
         request_customer: imports.python_request_customer,
         session_customer: imports.ts_session_customer,
+        package_sources,
     };
     Ok(match source_language(file) {
         Some(SourceLanguage::Ts(dialect)) => {
@@ -334,6 +371,8 @@ pub(crate) struct FileCtx<'a> {
     pub request_customer: bool,
     /// [`UsageImports::ts_session_customer`].
     pub session_customer: bool,
+    /// The package's TS sources, scanned once per run for request-scope questions.
+    pub package_sources: &'a ts::PackageSources,
 }
 
 impl FileCtx<'_> {

@@ -550,7 +550,12 @@ fn request_session(
             "{missing}; the enclosing function is not `async`, so `await {helper}()` cannot be added"
         ));
     }
-    if !super::request_scope::in_request_scope(f.ctx.root, f.ctx.package, f.ctx.file) {
+    if !super::request_scope::in_request_scope(
+        f.ctx.root,
+        f.ctx.package,
+        f.ctx.package_sources,
+        f.ctx.file,
+    ) {
         return Err(format!(
             "{missing}; this file is not only reached from a Next.js request (route handler, \
              server action, page), e.g. a script imports it, so `{helper}()` may find no request"

@@ -23,6 +23,7 @@ use crate::text::{indent_at, indent_unit, line_end, newline};
 use crate::{FileCtx, TsDialect, WireError};
 
 pub(crate) use imports::{Imports, Style};
+pub(crate) use request_scope::PackageSources;
 
 /// One parsed file and the facts every site in it shares.
 pub(crate) struct TsFile<'a> {

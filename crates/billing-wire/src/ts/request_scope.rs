@@ -8,8 +8,10 @@
 //! A module any other file imports (a CLI script, a build step, a pages-router API route, a
 //! client component) is not: code there may run with no request, so it is never assumed.
 
-use std::collections::BTreeSet;
-use std::path::Path;
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use billing_detect::profile::{FrameworkId, Package};
 
@@ -18,8 +20,55 @@ const SKIPPED_DIRS: &[&str] = &["node_modules", "public", "dist", "build", "out"
 /// Import hops from the call site's module to a request entry point.
 const MAX_DEPTH: usize = 3;
 
-/// Whether `file` (root-relative) runs only inside a Next.js app-router request.
-pub(crate) fn in_request_scope(root: &Path, package: &Package, file: &str) -> bool {
+/// The package's source files, each read and its imports resolved once per wiring run: every
+/// call site (and every import hop) asks who imports a module, and without this each question
+/// walked the package and read every file again. Built on the first question, so a run that
+/// never asks (no Next.js, or no session resolver) reads nothing.
+#[derive(Default)]
+pub(crate) struct PackageSources {
+    scanned: OnceLock<Sources>,
+}
+
+struct Sources {
+    /// Package-relative path → text, for every source file that could be read.
+    texts: HashMap<String, String>,
+    /// Package-relative paths (sorted), each with the modules it imports: package-relative,
+    /// without extension or trailing `/index`.
+    imports: Vec<(String, BTreeSet<String>)>,
+}
+
+impl PackageSources {
+    /// The scan of the package at `base` (the same package on every call of one run).
+    fn get(&self, base: &Path, package: &Package) -> &Sources {
+        self.scanned.get_or_init(|| {
+            let mut texts = HashMap::new();
+            let mut imports = Vec::new();
+            let resolver = Resolver { package };
+            for file in source_files(base) {
+                let Ok(text) = std::fs::read_to_string(base.join(&file)) else {
+                    continue;
+                };
+                let modules = specifiers(&text)
+                    .into_iter()
+                    .filter_map(|spec| resolver.resolve(&file, spec))
+                    .map(|resolved| resolved.trim_end_matches("/index").to_owned())
+                    .collect();
+                imports.push((file.clone(), modules));
+                texts.insert(file, text);
+            }
+            Sources { texts, imports }
+        })
+    }
+}
+
+/// Whether `file` (root-relative) runs only inside a Next.js app-router request. `sources` is
+/// the package's scan, shared by every question of one wiring run.
+pub(crate) fn in_request_scope(
+    root: &Path,
+    package: &Package,
+    sources: &PackageSources,
+    file: &str,
+) -> bool {
     let Some(next) = package
         .frameworks
         .iter()
@@ -43,27 +92,42 @@ pub(crate) fn in_request_scope(root: &Path, package: &Package, file: &str) -> bo
     let Some(relative) = to_package(package_dir, file) else {
         return false;
     };
-    let base = root.join(package_dir);
     let scan = Scan {
-        files: source_files(&base),
-        base,
+        base: root.join(package_dir),
         package,
+        sources,
         app_dir,
     };
     scan.scoped(&relative, 0, &mut BTreeSet::new())
 }
 
 struct Scan<'a> {
-    base: std::path::PathBuf,
+    base: PathBuf,
     package: &'a Package,
     app_dir: String,
-    /// Package-relative paths of the package's own source files.
-    files: Vec<String>,
+    sources: &'a PackageSources,
 }
 
 impl Scan<'_> {
-    fn read(&self, relative: &str) -> Option<String> {
-        std::fs::read_to_string(self.base.join(relative)).ok()
+    /// The package's scan, made on the first question that needs importers: a file whose
+    /// directive or place answers alone reads nothing else.
+    fn sources(&self) -> &Sources {
+        self.sources.get(&self.base, self.package)
+    }
+
+    /// The file's text: the scan's when it was made and lists the file, else from disk.
+    fn text(&self, relative: &str) -> Option<Cow<'_, str>> {
+        match self
+            .sources
+            .scanned
+            .get()
+            .and_then(|s| s.texts.get(relative))
+        {
+            Some(text) => Some(Cow::Borrowed(text)),
+            None => std::fs::read_to_string(self.base.join(relative))
+                .ok()
+                .map(Cow::Owned),
+        }
     }
 
     fn scoped(&self, relative: &str, depth: usize, seen: &mut BTreeSet<String>) -> bool {
@@ -71,7 +135,7 @@ impl Scan<'_> {
             // An import cycle adds no entry point that was not already checked.
             return true;
         }
-        let Some(text) = self.read(relative) else {
+        let Some(text) = self.text(relative) else {
             return false;
         };
         match directive(&text) {
@@ -85,14 +149,13 @@ impl Scan<'_> {
         if depth >= MAX_DEPTH {
             return false;
         }
+        let target = strip_source_ext(relative).trim_end_matches("/index");
         let importers: Vec<&String> = self
-            .files
+            .sources()
+            .imports
             .iter()
-            .filter(|other| other.as_str() != relative)
-            .filter(|other| {
-                self.read(other)
-                    .is_some_and(|t| self.imports_module(other, &t, relative))
-            })
+            .filter(|(other, modules)| other.as_str() != relative && modules.contains(target))
+            .map(|(other, _)| other)
             .collect();
         !importers.is_empty()
             && importers
@@ -109,17 +172,14 @@ impl Scan<'_> {
         let stem = name.split('.').next().unwrap_or(name);
         matches!(stem, "route" | "page" | "layout")
     }
+}
 
-    /// Whether `text` (of `importer`) imports the module at `target` (package-relative).
-    fn imports_module(&self, importer: &str, text: &str, target: &str) -> bool {
-        let target_stem = strip_source_ext(target);
-        let target_stem = target_stem.trim_end_matches("/index");
-        specifiers(text).into_iter().any(|spec| {
-            self.resolve(importer, spec)
-                .is_some_and(|resolved| resolved.trim_end_matches("/index") == target_stem)
-        })
-    }
+/// Resolves import specifiers against the package's path aliases.
+struct Resolver<'a> {
+    package: &'a Package,
+}
 
+impl Resolver<'_> {
     /// A specifier as a package-relative path without extension (relative or aliased).
     fn resolve(&self, importer: &str, spec: &str) -> Option<String> {
         let spec = strip_source_ext(spec);
