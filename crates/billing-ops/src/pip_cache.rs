@@ -3,7 +3,8 @@
 //! Asking pip's resolver whether `spaire-sdk` installs together with a fully pinned
 //! `requirements.txt` takes up to a minute and a half (it downloads package metadata), and
 //! `status` / `plan` ask it on every run until the line is written. The answer only changes
-//! when the file's bytes, the requirement, or the interpreter and its pip change, so it is
+//! when the file's bytes (and those of every file it includes with `-r` / `-c`, see
+//! [`requirement_files`]), the requirement, or the interpreter and its pip change, so it is
 //! kept under [`CACHE_DIR`] keyed by a SHA-256 of exactly those. A definite answer (resolved
 //! at a version, or a conflict) is kept; "could not check" (offline, timeout) is not, so the
 //! next run tries again.
@@ -12,8 +13,8 @@
 //! means pip is asked again, never an error. The directory carries its own `.gitignore`
 //! (`*`), so it never shows up as a change in the user's repository.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,8 @@ pub(crate) const CACHE_DIR: &str = ".spaire-billing/cache";
 const CACHE_FILE: &str = "pip-resolve.json";
 /// Enough for a few requirement files and edits; the oldest answers are dropped first.
 const MAX_ENTRIES: usize = 32;
+/// Requirement files followed through `-r` / `-c` at the most (a cycle stops earlier).
+const MAX_INCLUDED: usize = 64;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct CacheFile {
@@ -71,7 +74,84 @@ pub(crate) fn toolchain(python: &Path) -> Option<String> {
     (output.status.success() && !text.is_empty()).then(|| text.to_owned())
 }
 
-/// The cache key: the dependency file's bytes, the requirement and the toolchain.
+/// Everything pip reads of `requirements` (in `dir`): its bytes and, recursively, those of
+/// every file it includes with `-r` / `--requirement` / `-c` / `--constraint`, each with its
+/// path, in the order pip meets them. A pin changed in an included `base.txt` changes pip's
+/// answer, so it must change the key; an include that is missing is recorded as missing, so
+/// creating it does too. Includes are relative to the including file's directory, as pip
+/// reads them; URLs are left to the including line's own bytes.
+pub(crate) fn requirement_files(dir: &Path, requirements: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut queue = vec![PathBuf::from(requirements)];
+    while let Some(relative) = queue.pop() {
+        if seen.len() >= MAX_INCLUDED || !seen.insert(relative.clone()) {
+            continue;
+        }
+        let name = relative.to_string_lossy();
+        out.extend((name.len() as u64).to_le_bytes());
+        out.extend(name.as_bytes());
+        let Ok(bytes) = std::fs::read(dir.join(&relative)) else {
+            out.push(0);
+            continue;
+        };
+        out.push(1);
+        out.extend((bytes.len() as u64).to_le_bytes());
+        let parent = relative.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut found: Vec<PathBuf> = included(&String::from_utf8_lossy(&bytes))
+            .into_iter()
+            .map(|include| lexical(&parent.join(include)))
+            .collect();
+        out.extend(bytes);
+        // Depth-first in file order: the stack pops the first include first.
+        found.reverse();
+        queue.extend(found);
+    }
+    out
+}
+
+/// `a/../b.txt` as `b.txt`, so an include cycle meets a path it has seen.
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir if out.file_name().is_some() => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The files a requirements text includes (`-r base.txt`, `--constraint=c.txt`, …), as
+/// written; URLs are not files.
+fn included(text: &str) -> Vec<String> {
+    // pip joins lines ending in `\` before it reads options.
+    let joined = text.replace("\\\r\n", "").replace("\\\n", "");
+    let mut out = Vec::new();
+    for line in joined.lines() {
+        // A comment starts a line or follows white space.
+        let line = match line.find(" #").or_else(|| line.find("\t#")) {
+            Some(at) => &line[..at],
+            None if line.trim_start().starts_with('#') => "",
+            None => line,
+        };
+        let line = line.trim();
+        let value = ["--requirement", "--constraint", "-r", "-c"]
+            .iter()
+            .find_map(|option| line.strip_prefix(option))
+            .map(|rest| rest.trim().trim_start_matches('=').trim());
+        if let Some(value) = value.filter(|v| !v.is_empty() && !v.contains("://")) {
+            out.push(value.to_owned());
+        }
+    }
+    out
+}
+
+/// The cache key: the dependency files' bytes (see [`requirement_files`]), the requirement
+/// and the toolchain.
 pub(crate) fn key(file_bytes: &[u8], requirement: &str, toolchain: &str) -> String {
     let mut hasher = Sha256::new();
     for part in [file_bytes, requirement.as_bytes(), toolchain.as_bytes()] {
@@ -192,6 +272,44 @@ mod tests {
         assert_eq!(
             lookup(root, &k),
             Some(Resolution::Resolved("0.28.5".into()))
+        );
+    }
+
+    #[test]
+    fn includes_are_part_of_the_key_and_cycles_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("requirements")).unwrap();
+        std::fs::write(
+            root.join("requirements.txt"),
+            "-r requirements/base.txt  # shared\n--constraint=constraints.txt\nflask==3.0.0\n",
+        )
+        .unwrap();
+        // Relative to the including file's directory, and a cycle back to the top.
+        std::fs::write(
+            root.join("requirements/base.txt"),
+            "-r common.txt\n-r ../requirements.txt\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("requirements/common.txt"), "boto3==1.35.0\n").unwrap();
+        let first = requirement_files(root, "requirements.txt");
+        assert_eq!(first, requirement_files(root, "requirements.txt"));
+
+        std::fs::write(root.join("requirements/common.txt"), "boto3==1.35.1\n").unwrap();
+        let changed = requirement_files(root, "requirements.txt");
+        assert_ne!(first, changed, "a pin changed two includes deep");
+
+        std::fs::write(root.join("constraints.txt"), "urllib3<2\n").unwrap();
+        assert_ne!(
+            changed,
+            requirement_files(root, "requirements.txt"),
+            "a missing include that appears"
+        );
+        assert_eq!(
+            included(
+                "# -r not.txt\n-rdirect.txt\n-c https://x/c.txt\n--requirement \\\n  joined.txt\nflask # -r no.txt\n"
+            ),
+            vec!["direct.txt", "joined.txt"]
         );
     }
 

@@ -31,7 +31,7 @@ pub(crate) enum Resolution {
 /// project root whose `.spaire-billing/cache/` remembers pip's answers across runs (see
 /// [`crate::pip_cache`]), so `status` does not wait for the resolver every time.
 ///
-/// The answer is also remembered for the rest of the process, keyed by the file's bytes:
+/// The answer is also remembered for the rest of the process, keyed by the files' bytes:
 /// `setup` plans twice (the preview, then the re-plan whose hash `apply` checks).
 pub(crate) fn resolve(root: &Path, dir: &Path, requirements: &str, sdk: &str) -> Resolution {
     let python = std::env::var("SPAIRE_BILLING_PYTHON").unwrap_or_else(|_| "python3".to_owned());
@@ -40,7 +40,7 @@ pub(crate) fn resolve(root: &Path, dir: &Path, requirements: &str, sdk: &str) ->
     }
     let key = (
         dir.to_path_buf(),
-        std::fs::read(dir.join(requirements)).unwrap_or_default(),
+        crate::pip_cache::requirement_files(dir, requirements),
         format!("{python}\0{sdk}"),
     );
     if let Some(known) = remembered().lock().ok().and_then(|m| m.get(&key).cloned()) {
@@ -53,7 +53,7 @@ pub(crate) fn resolve(root: &Path, dir: &Path, requirements: &str, sdk: &str) ->
     answer
 }
 
-/// pip's answer from the project's cache when the file, the requirement and the toolchain
+/// pip's answer from the project's cache when the files, the requirement and the toolchain
 /// are the ones it was computed for; otherwise pip is asked and a definite answer kept.
 pub(crate) fn resolve_cached(
     python: &Path,
@@ -62,7 +62,7 @@ pub(crate) fn resolve_cached(
     requirements: &str,
     sdk: &str,
 ) -> Resolution {
-    let bytes = std::fs::read(dir.join(requirements)).unwrap_or_default();
+    let bytes = crate::pip_cache::requirement_files(dir, requirements);
     let key = crate::pip_cache::toolchain(python)
         .map(|toolchain| crate::pip_cache::key(&bytes, sdk, &toolchain));
     if let Some(hit) = key
@@ -342,6 +342,54 @@ printf '{{"install":[{{"metadata":{{"name":"spaire-sdk","version":"0.28.4"}}}}]}
         assert_eq!(count(), 4);
         assert_eq!(ask(), resolved);
         assert_eq!(count(), 4);
+    }
+
+    /// A pin changed in a file the requirements include (`-r base.txt`) asks pip again; the
+    /// same bytes everywhere do not, in this process or the next.
+    #[cfg(unix)]
+    #[test]
+    fn a_changed_included_file_is_checked_again() {
+        let bin = tempfile::tempdir().unwrap();
+        let project = tempfile::tempdir().unwrap();
+        let runs = bin.path().join("runs");
+        let python = fake_python(
+            bin.path(),
+            &format!(
+                r#"if [ "$1" = "-c" ]; then echo "3.12.3 linux 24.0"; exit 0; fi
+echo run >> '{}'
+while [ "$1" != "--report" ]; do shift; done
+printf '{{"install":[{{"metadata":{{"name":"spaire-sdk","version":"0.28.4"}}}}]}}' > "$2""#,
+                runs.display()
+            ),
+        );
+        let count = || {
+            std::fs::read_to_string(&runs)
+                .unwrap_or_default()
+                .lines()
+                .count()
+        };
+        let root = project.path();
+        std::fs::create_dir_all(root.join("requirements")).unwrap();
+        std::fs::write(
+            root.join("requirements/prod.txt"),
+            "-r base.txt\ngunicorn==23.0.0\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("requirements/base.txt"), "flask==3.0.0\n").unwrap();
+        let ask = || resolve_cached(&python, root, root, "requirements/prod.txt", "spaire-sdk");
+        ask();
+        assert_eq!(count(), 1);
+        ask();
+        assert_eq!(
+            count(),
+            1,
+            "same bytes in every file: answered from the cache"
+        );
+        std::fs::write(root.join("requirements/base.txt"), "flask==3.0.1\n").unwrap();
+        ask();
+        assert_eq!(count(), 2, "the included file changed: pip is asked again");
+        ask();
+        assert_eq!(count(), 2);
     }
 
     #[cfg(unix)]

@@ -531,6 +531,93 @@ fn a_fastapi_project_round_trips_with_the_sdk_recorded_in_requirements() {
     assert_eq!(tree(dir.path()), original);
 }
 
+/// pip's resolver (up to 90 s) runs once per set of requirement bytes: a second `plan`, and
+/// `status`, answer from `.spaire-billing/cache/`; a pin changed in a file the requirements
+/// include with `-r` asks pip again. A fake interpreter counts the resolver's runs.
+#[cfg(unix)]
+#[test]
+fn plan_and_status_ask_pip_once_per_requirement_bytes_including_r_includes() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = copy_project("fastapi-app");
+    let bin = tempfile::tempdir().unwrap();
+    let runs = bin.path().join("runs");
+    let python = bin.path().join("python");
+    std::fs::write(
+        &python,
+        format!(
+            r#"#!/bin/sh
+if [ "$1" = "-c" ]; then echo "3.12.3 linux 24.0"; exit 0; fi
+echo run >> '{}'
+while [ "$1" != "--report" ]; do shift; done
+printf '{{"install":[{{"metadata":{{"name":"spaire-sdk","version":"0.28.4"}}}}]}}' > "$2"
+"#,
+            runs.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        dir.path().join("requirements.txt"),
+        "-r requirements-base.txt\nuvicorn==0.32.1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("requirements-base.txt"),
+        "fastapi==0.115.6\n",
+    )
+    .unwrap();
+    let runs_so_far = || {
+        std::fs::read_to_string(&runs)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let run = |command: &str| {
+        let output = billing()
+            .env("SPAIRE_BILLING_PYTHON", &python)
+            .arg(command)
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        // `status` exits 1 while the plan is not applied; it must still have run.
+        let expected = if command == "status" { 1 } else { 0 };
+        assert_eq!(
+            output.status.code(),
+            Some(expected),
+            "{}",
+            transcript(&output, &[])
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let first = run("plan");
+    assert!(
+        first.contains(" uvicorn==0.32.1\n+spaire-sdk==0.28.4\n"),
+        "pinned at the fake resolver's version: {first}"
+    );
+    assert_eq!(runs_so_far(), 1);
+    assert_eq!(run("plan"), first);
+    run("status");
+    assert_eq!(
+        runs_so_far(),
+        1,
+        "same bytes: plan and status read the cache"
+    );
+
+    std::fs::write(
+        dir.path().join("requirements-base.txt"),
+        "fastapi==0.115.7\n",
+    )
+    .unwrap();
+    run("plan");
+    assert_eq!(
+        runs_so_far(),
+        2,
+        "the `-r` include changed: pip is asked again"
+    );
+    run("status");
+    assert_eq!(runs_so_far(), 2);
+}
+
 #[test]
 fn a_dry_run_reports_everything_and_writes_nothing() {
     let dir = copy_project("express-app");
