@@ -34,6 +34,7 @@ mod billing_job;
 mod config;
 mod db;
 mod errors;
+mod event_output;
 mod faults;
 mod filter;
 mod listener;

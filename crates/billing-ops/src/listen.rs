@@ -96,10 +96,12 @@ pub fn check_event(plan: &BillingPlan, event: &Event) -> AppEvent {
         let property = meter.aggregation.property.as_deref();
         let quantity = match (meter.aggregation.func, property) {
             (AggregationFunc::Count, _) | (_, None) => Some(serde_json::json!(1)),
-            (AggregationFunc::Unique, Some(key)) => {
-                event.metadata.get(key).filter(|v| !v.is_null()).cloned()
-            }
-            (_, Some(key)) => event.metadata.get(key).filter(|v| v.is_number()).cloned(),
+            (AggregationFunc::Unique, Some(key)) => metadata_value(&event.metadata, key)
+                .filter(|v| !v.is_null())
+                .cloned(),
+            (_, Some(key)) => metadata_value(&event.metadata, key)
+                .and_then(numeric)
+                .map(serde_json::Value::Number),
         };
         match quantity {
             Some(quantity) => counted_by.push(Counted {
@@ -134,6 +136,28 @@ pub fn check_event(plan: &BillingPlan, event: &Event) -> AppEvent {
         metadata: event.metadata.clone(),
         counted_by,
         problem: (!problems.is_empty()).then(|| problems.join("; ")),
+    }
+}
+
+/// The value a meter's `property` reads: a flat key, else a dotted path into nested metadata
+/// (`_llm.total_tokens`, `_cost.amount`), as the server resolves it.
+fn metadata_value<'a>(metadata: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
+    metadata.get(key).or_else(|| {
+        key.split('.')
+            .try_fold(metadata, |value, part| value.get(part))
+    })
+}
+
+/// A number, or a decimal the server returns as a string (`_cost.amount` is a `Decimal`).
+fn numeric(value: &serde_json::Value) -> Option<serde_json::Number> {
+    match value {
+        serde_json::Value::Number(n) => Some(n.clone()),
+        serde_json::Value::String(s) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64),
+        _ => None,
     }
 }
 
@@ -303,5 +327,36 @@ mod tests {
         );
         let anonymous = check_event(&plan(), &event("api-call", None, serde_json::json!({})));
         assert!(anonymous.problem.unwrap().contains("names no customer"));
+    }
+
+    /// The server answers `_cost.amount` as a decimal string and nests `_llm`: a meter
+    /// summing either still counts the event.
+    #[test]
+    fn nested_properties_and_decimal_strings_are_counted() {
+        // Meters of the LLM kinds may aggregate the nested reserved paths.
+        let mut plan = plan();
+        let mut cost = plan.meters[0].clone();
+        cost.aggregation.property = Some("_cost.amount".into());
+        plan.meters[0].aggregation.property = Some("_llm.total_tokens".into());
+        plan.meters.insert(0, cost);
+        let checked = check_event(
+            &plan,
+            &event(
+                "llm-usage",
+                Some("u1"),
+                serde_json::json!({"_cost": {"amount": "0.25", "currency": "usd"},
+                                   "_llm": {"total_tokens": 3, "prompt": null}}),
+            ),
+        );
+        assert_eq!(checked.problem, None);
+        let quantities: Vec<_> = checked
+            .counted_by
+            .iter()
+            .map(|c| c.quantity.clone())
+            .collect();
+        assert_eq!(
+            quantities,
+            vec![serde_json::json!(0.25), serde_json::json!(3)]
+        );
     }
 }

@@ -244,7 +244,7 @@ fn validate_shape(
         external_id,
         parent_ref,
         organization_id_sent,
-        metadata: serde_json::to_string(&metadata?).ok()?,
+        metadata: serde_json::to_string(&crate::event_output::stored_metadata(metadata?)).ok()?,
     })
 }
 
@@ -709,7 +709,13 @@ fn event_json(
     let external_customer_id: Option<String> = row.get(4)?;
     let name: String = row.get(8)?;
     let source: String = row.get(9)?;
-    let metadata: String = row.get(11)?;
+    let metadata =
+        serde_json::from_str::<Value>(&row.get::<_, String>(11)?).unwrap_or_else(|_| json!({}));
+    let metadata = if source == "user" {
+        crate::event_output::user_metadata(metadata)
+    } else {
+        metadata
+    };
     // Events sent with an external id are linked to the customer lazily, at read time.
     let key = customer_id
         .clone()
@@ -749,7 +755,7 @@ fn event_json(
         "label": label_for(&name, &source),
         "name": name,
         "source": source,
-        "metadata": serde_json::from_str::<Value>(&metadata).unwrap_or_else(|_| json!({})),
+        "metadata": metadata,
     }))
 }
 

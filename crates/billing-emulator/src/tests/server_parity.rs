@@ -766,3 +766,58 @@ async fn the_batch_ceiling_ignores_earlier_events_of_an_or_meter() {
     let at_limit = ingest_reply(&h, events(4_681, "call")).await;
     assert_eq!(at_limit.status, 200, "{}", at_limit.body);
 }
+
+/// Issue 18: the event list and get return `_cost.amount` as the server's `Decimal` (a
+/// string, of the float it stored) and `_llm.prompt` / `_llm.response` as `null` when the
+/// event did not send them; a meter summing `_cost.amount` still counts the sent amounts.
+#[tokio::test]
+async fn event_answers_carry_cost_as_a_decimal_string_and_null_llm_texts() {
+    let h = Harness::start().await;
+    let cost = h
+        .meter(
+            json!({"conjunction": "and", "clauses": [{"property": "name", "operator": "eq", "value": "llm"}]}),
+            json!({"func": "sum", "property": "_cost.amount"}),
+        )
+        .await;
+    let llm = json!({"vendor": "openai", "model": "gpt-4o", "input_tokens": 1,
+                     "output_tokens": 2, "total_tokens": 3});
+    h.ingest(json!([
+        {"name": "llm", "external_customer_id": "u",
+         "metadata": {"_cost": {"amount": 5, "currency": "usd"}, "_llm": llm, "tokens": 3}},
+        {"name": "llm", "external_customer_id": "u",
+         "metadata": {"_cost": {"amount": "0.25", "currency": "usd"}}},
+    ]))
+    .await;
+    let items = h.get("/v1/events/?name=llm").await["items"].clone();
+    let by_tokens = |with: bool| {
+        items
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["metadata"].get("tokens").is_some() == with)
+            .unwrap()
+            .clone()
+    };
+    let first = by_tokens(true);
+    assert_eq!(
+        first["metadata"],
+        json!({
+            "_cost": {"amount": "5.0", "currency": "usd"},
+            "_llm": {"vendor": "openai", "model": "gpt-4o", "input_tokens": 1, "output_tokens": 2,
+                     "total_tokens": 3, "prompt": null, "response": null},
+            "tokens": 3,
+        })
+    );
+    assert_eq!(by_tokens(false)["metadata"]["_cost"]["amount"], "0.25");
+    let id = first["id"].as_str().unwrap();
+    assert_eq!(
+        h.get(&format!("/v1/events/{id}")).await["metadata"],
+        first["metadata"],
+        "get answers like the list"
+    );
+    assert_eq!(
+        h.total(&cost).await,
+        5.25,
+        "the meter reads the sent amounts"
+    );
+}
