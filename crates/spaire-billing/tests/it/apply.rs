@@ -303,31 +303,10 @@ fn status_lists_what_is_pending_without_printing_the_token() {
 /// a second apply changes nothing, undo reverts both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_and_remote_objects_round_trip_against_the_emulator() {
-    use billing_api::{
-        Client, ClientConfig, MeterListQuery, NewPrice, ProductCreate, Secret, ServerUrl,
-    };
+    use billing_api::MeterListQuery;
 
-    let emulator = billing_emulator::serve(billing_emulator::EmulatorConfig::default())
-        .await
-        .unwrap();
+    let (emulator, client) = crate::common::account::serve_with_pro().await;
     let url = emulator.base_url();
-    let client = Client::new(ClientConfig::new(
-        ServerUrl::parse(&url).unwrap(),
-        Secret::new(emulator.token()),
-    ))
-    .unwrap();
-    client
-        .create_product(&ProductCreate {
-            name: "Pro".into(),
-            recurring_interval: Some("month".into()),
-            prices: vec![NewPrice::Fixed {
-                price_amount: 2000,
-                price_currency: "usd".into(),
-            }],
-            description: None,
-        })
-        .await
-        .unwrap();
 
     let dir = copy_project("express-app");
     let original = tree(dir.path());

@@ -10,12 +10,10 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use billing_api::{
-    Client, ClientConfig, MeterListQuery, NewPrice, ProductCreate, ProductListQuery, Secret,
-    ServerUrl,
-};
+use billing_api::{Client, MeterListQuery, ProductListQuery};
 use billing_emulator::{BackgroundEmulator, EmulatorConfig, TokenSpec};
 
+use crate::common::account::{block_on, client, monthly_product, pro};
 use crate::common::{copy_fixture, transcript, tree};
 
 const TOKEN_A: &str = "spaire_oat_crashsafe-org-a";
@@ -65,46 +63,12 @@ fn emulator(latency_ms: u64) -> (BackgroundEmulator, Client) {
         ..EmulatorConfig::default()
     })
     .unwrap();
-    let client = Client::new(ClientConfig::new(
-        ServerUrl::parse(&emulator.base_url()).unwrap(),
-        Secret::new(TOKEN_A),
-    ))
-    .unwrap();
-    block_on(client.create_product(&ProductCreate {
-        name: "Pro".into(),
-        recurring_interval: Some("month".into()),
-        prices: vec![NewPrice::Fixed {
-            price_amount: 2000,
-            price_currency: "usd".into(),
-        }],
-        description: None,
-    }))
-    .unwrap();
+    let client = client(&emulator.base_url(), TOKEN_A);
+    block_on(client.create_product(&pro())).unwrap();
     // A second product in org-b, so that organization is not empty.
-    let other = Client::new(ClientConfig::new(
-        ServerUrl::parse(&emulator.base_url()).unwrap(),
-        Secret::new(TOKEN_B),
-    ))
-    .unwrap();
-    block_on(other.create_product(&ProductCreate {
-        name: "Other".into(),
-        recurring_interval: Some("month".into()),
-        prices: vec![NewPrice::Fixed {
-            price_amount: 100,
-            price_currency: "usd".into(),
-        }],
-        description: None,
-    }))
-    .unwrap();
+    let other = crate::common::account::client(&emulator.base_url(), TOKEN_B);
+    block_on(other.create_product(&monthly_product("Other", 100))).unwrap();
     (emulator, client)
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
 }
 
 /// The express-app plan with a credit benefit too, so every kind of remote write happens.

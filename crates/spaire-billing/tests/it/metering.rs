@@ -4,8 +4,9 @@
 
 use std::path::Path;
 
-use billing_api::{Client, ClientConfig, EventCreate, NewPrice, ProductCreate, Secret, ServerUrl};
+use billing_api::EventCreate;
 
+use crate::common::account::serve_with_pro as emulator_with_product;
 use crate::common::{billing, transcript};
 use crate::plan::copy_project;
 
@@ -27,30 +28,6 @@ fn project() -> tempfile::TempDir {
     );
     std::fs::write(&index, source).unwrap();
     dir
-}
-
-async fn emulator_with_product() -> (billing_emulator::RunningEmulator, Client) {
-    let emulator = billing_emulator::serve(billing_emulator::EmulatorConfig::default())
-        .await
-        .unwrap();
-    let client = Client::new(ClientConfig::new(
-        ServerUrl::parse(&emulator.base_url()).unwrap(),
-        Secret::new(emulator.token()),
-    ))
-    .unwrap();
-    client
-        .create_product(&ProductCreate {
-            name: "Pro".into(),
-            recurring_interval: Some("month".into()),
-            prices: vec![NewPrice::Fixed {
-                price_amount: 2000,
-                price_currency: "usd".into(),
-            }],
-            description: None,
-        })
-        .await
-        .unwrap();
-    (emulator, client)
 }
 
 /// Runs the CLI off the async runtime (the emulator runs on it).

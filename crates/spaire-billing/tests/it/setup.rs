@@ -4,47 +4,23 @@
 use std::path::Path;
 use std::process::Command;
 
-use billing_api::{
-    Client, ClientConfig, NewPrice, ProductCreate, ProductListQuery, Secret, ServerUrl,
-};
+use billing_api::{Client, ProductListQuery};
+use billing_emulator::EmulatorConfig;
 use rexpect::session::PtySession;
 
+use crate::common::account::{background_with_pro, block_on};
 use crate::common::{billing, copy_fixture, transcript, tree};
 
 const DOWN: &str = "\x1b[B";
 const ENTER: &str = "\r";
 
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
-}
-
 fn client(emulator: &billing_emulator::BackgroundEmulator) -> Client {
-    Client::new(ClientConfig::new(
-        ServerUrl::parse(&emulator.base_url()).unwrap(),
-        Secret::new(emulator.token()),
-    ))
-    .unwrap()
+    crate::common::account::client(&emulator.base_url(), emulator.token())
 }
 
 /// An emulator with one monthly product "Pro" (a fixed $20 price), as a user would have.
 fn emulator_with_product() -> billing_emulator::BackgroundEmulator {
-    let emulator =
-        billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
-    block_on(client(&emulator).create_product(&ProductCreate {
-        name: "Pro".into(),
-        recurring_interval: Some("month".into()),
-        prices: vec![NewPrice::Fixed {
-            price_amount: 2000,
-            price_currency: "usd".into(),
-        }],
-        description: None,
-    }))
-    .unwrap();
-    emulator
+    background_with_pro(EmulatorConfig::default()).0
 }
 
 /// `setup` in a pseudo-terminal. `server` is the emulator's URL (environment `local`) or
@@ -927,21 +903,10 @@ fn answer_prompt(s: &mut PtySession, reply: &str) {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_during_the_remote_steps_stops_and_says_what_exists() {
-    let emulator = billing_emulator::spawn_background(billing_emulator::EmulatorConfig {
+    let (emulator, _) = background_with_pro(EmulatorConfig {
         latency_ms: 400,
-        ..billing_emulator::EmulatorConfig::default()
-    })
-    .unwrap();
-    block_on(client(&emulator).create_product(&ProductCreate {
-        name: "Pro".into(),
-        recurring_interval: Some("month".into()),
-        prices: vec![NewPrice::Fixed {
-            price_amount: 2000,
-            price_currency: "usd".into(),
-        }],
-        description: None,
-    }))
-    .unwrap();
+        ..EmulatorConfig::default()
+    });
     let dir = copy_fixture("detect", "express");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_spaire-billing"));
     cmd.arg("setup")
