@@ -151,21 +151,23 @@ impl RunServer {
     pub fn is_embedded(&self) -> bool {
         self.embedded.is_some()
     }
+}
 
-    /// The Spaire connection for this run (token, organization, URL).
-    pub fn connect(
-        &self,
-        environment: Environment,
-        plan_url: Option<&str>,
-        root: &Path,
-    ) -> anyhow::Result<billing_remote::Remote> {
-        Ok(billing_remote::connect(
-            environment,
-            self.url().as_deref(),
-            plan_url,
-            root,
-        )?)
-    }
+/// The server of a run that talks to Spaire itself (`setup`, `verify`) and its connection
+/// (token, organization, URL): [`RunServer::start`] with the same environment, plan URL and
+/// root the connection then reads. Keep the [`RunServer`] alive as long as the connection is
+/// used: an embedded emulator stops with it.
+pub fn connect(
+    environment: Environment,
+    flag_url: Option<&str>,
+    plan_url: Option<&str>,
+    root: &Path,
+    persist: bool,
+    printer: &Printer,
+) -> anyhow::Result<(RunServer, billing_remote::Remote)> {
+    let server = RunServer::start(environment, flag_url, plan_url, root, persist, printer)?;
+    let remote = billing_remote::connect(environment, server.url().as_deref(), plan_url, root)?;
+    Ok((server, remote))
 }
 
 /// Whether something accepts connections at `url` (an `http://host:port` loopback URL).

@@ -70,7 +70,7 @@ pub fn run(args: VerifyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         .then_some(plan.server_url.as_deref())
         .flatten();
     // A local plan with no emulator running: the built-in one, on the project's state.
-    let server = crate::embedded::RunServer::start(
+    let (_server, remote) = crate::embedded::connect(
         environment,
         args.server.server_url.as_deref(),
         plan_url,
@@ -78,7 +78,6 @@ pub fn run(args: VerifyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         true,
         printer,
     )?;
-    let remote = server.connect(environment, plan_url, &args.project.path)?;
     let Some(client) = remote.client else {
         let settings = billing_api::dashboard_base(environment)
             .map(|base| format!(" (create one at {base}/<organization>/settings)"))

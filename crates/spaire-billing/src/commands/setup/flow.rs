@@ -114,7 +114,7 @@ fn conversation(
     // Phase 2: prerequisites (token, SDK, product). A local run with no emulator running
     // gets the built-in one; its URL is this run's only (the plan keeps the default).
     let plan_url = saved.and_then(|s| s.server_url.as_deref());
-    let server = crate::embedded::RunServer::start(
+    let (server, remote) = crate::embedded::connect(
         environment,
         args.server.server_url.as_deref(),
         plan_url,
@@ -122,7 +122,6 @@ fn conversation(
         !args.dry_run,
         printer,
     )?;
-    let remote = server.connect(environment, plan_url, &root)?;
     let mut products = prerequisites(&remote, package, args.no_install.no_install, printer);
     // The demo product an earlier run created is the obvious answer without a terminal.
     let mut demo_created = products
