@@ -290,16 +290,13 @@ mod tests {
         path
     }
 
-    /// The second `status` of an unchanged project does not run pip's resolver again: the
-    /// fake interpreter counts its resolver runs in a file.
+    /// A fake interpreter whose resolver always finds `spaire-sdk` 0.28.4 and appends a line
+    /// to the returned file per resolver run (the toolchain query `-c` is not counted).
     #[cfg(unix)]
-    #[test]
-    fn the_projects_cache_answers_until_the_file_changes() {
-        let bin = tempfile::tempdir().unwrap();
-        let project = tempfile::tempdir().unwrap();
-        let runs = bin.path().join("runs");
+    fn counting_python(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+        let runs = dir.join("runs");
         let python = fake_python(
-            bin.path(),
+            dir,
             &format!(
                 r#"if [ "$1" = "-c" ]; then echo "3.12.3 linux 24.0"; exit 0; fi
 echo run >> '{}'
@@ -308,12 +305,25 @@ printf '{{"install":[{{"metadata":{{"name":"spaire-sdk","version":"0.28.4"}}}}]}
                 runs.display()
             ),
         );
-        let count = || {
-            std::fs::read_to_string(&runs)
-                .unwrap_or_default()
-                .lines()
-                .count()
-        };
+        (python, runs)
+    }
+
+    fn resolver_runs(runs: &Path) -> usize {
+        std::fs::read_to_string(runs)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    }
+
+    /// The second `status` of an unchanged project does not run pip's resolver again: the
+    /// fake interpreter counts its resolver runs in a file.
+    #[cfg(unix)]
+    #[test]
+    fn the_projects_cache_answers_until_the_file_changes() {
+        let bin = tempfile::tempdir().unwrap();
+        let project = tempfile::tempdir().unwrap();
+        let (python, runs) = counting_python(bin.path());
+        let count = || resolver_runs(&runs);
         let root = project.path();
         std::fs::write(root.join("requirements.txt"), "flask==3.0.0\n").unwrap();
         let ask = || resolve_cached(&python, root, root, "requirements.txt", "spaire-sdk");
@@ -351,23 +361,8 @@ printf '{{"install":[{{"metadata":{{"name":"spaire-sdk","version":"0.28.4"}}}}]}
     fn a_changed_included_file_is_checked_again() {
         let bin = tempfile::tempdir().unwrap();
         let project = tempfile::tempdir().unwrap();
-        let runs = bin.path().join("runs");
-        let python = fake_python(
-            bin.path(),
-            &format!(
-                r#"if [ "$1" = "-c" ]; then echo "3.12.3 linux 24.0"; exit 0; fi
-echo run >> '{}'
-while [ "$1" != "--report" ]; do shift; done
-printf '{{"install":[{{"metadata":{{"name":"spaire-sdk","version":"0.28.4"}}}}]}}' > "$2""#,
-                runs.display()
-            ),
-        );
-        let count = || {
-            std::fs::read_to_string(&runs)
-                .unwrap_or_default()
-                .lines()
-                .count()
-        };
+        let (python, runs) = counting_python(bin.path());
+        let count = || resolver_runs(&runs);
         let root = project.path();
         std::fs::create_dir_all(root.join("requirements")).unwrap();
         std::fs::write(
