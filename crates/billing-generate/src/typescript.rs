@@ -211,6 +211,23 @@ fn tidy(text: &str) -> String {
     out
 }
 
+/// The package whose `waitUntil` keeps a Vercel function alive after its response (imported
+/// by the recorder only when the app declares it: an import of a missing package would break
+/// the build).
+const VERCEL_FUNCTIONS: &str = "@vercel/functions";
+
+/// Whether the package declares `name` in its package.json (any dependency section).
+fn declares(target: &Target<'_>, layout: &Layout, name: &str) -> Result<bool, GenerateError> {
+    let Some(text) = read_optional(target.root, &layout.to_root("package.json"))? else {
+        return Ok(false);
+    };
+    // An unreadable manifest declares nothing: detection reports it elsewhere.
+    let manifest: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    Ok(["dependencies", "devDependencies", "optionalDependencies"]
+        .iter()
+        .any(|section| manifest[section].get(name).is_some()))
+}
+
 pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     let framework = select_framework(target)?;
     let layout = Layout::new(target.package, framework.as_ref());
@@ -221,6 +238,8 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         let package_dir = layout.to_root("");
         context.next_after = next_after::export(target.root, package_dir.trim_end_matches('/'));
     }
+    context.vercel_wait_until =
+        context.next_after.is_none() && declares(target, &layout, VERCEL_FUNCTIONS)?;
     let renderer = Renderer::new(context);
     let mut output = Output {
         files: Vec::new(),

@@ -51,6 +51,10 @@ pub struct Context {
     /// The `next/server` export that keeps a serverless function alive after the response
     /// (`after` / `unstable_after`), for the recorder; `None` outside Next.js 15+.
     pub next_after: Option<&'static str>,
+    /// The app has `@vercel/functions` (and is not Next.js, which has `after()`): the recorder
+    /// hands each event's flush to Vercel's `waitUntil`, so usage recorded anywhere in a
+    /// request (LLM and S3 call sites too) is sent before the function freezes.
+    pub vercel_wait_until: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -238,6 +242,7 @@ impl Context {
             max_batch_size: crate::delivery::max_batch_size(plan),
             session_resolver: None,
             next_after: None,
+            vercel_wait_until: false,
             webhook_cases,
         }
     }

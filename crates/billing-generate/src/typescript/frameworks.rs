@@ -14,9 +14,6 @@ use super::registration::Registration;
 use super::{Output, PlannedFile, Renderer, manual, read_optional};
 use crate::{GenerateError, Target};
 
-/// The package whose `waitUntil` keeps a Vercel function alive after its response.
-const VERCEL_FUNCTIONS: &str = "@vercel/functions";
-
 pub fn is_js_framework(id: FrameworkId) -> bool {
     id.family() == billing_vocab::LanguageFamily::Js
 }
@@ -59,27 +56,6 @@ impl Ctx<'_, '_> {
 
     fn exists(&self, package_relative: &str) -> Result<bool, GenerateError> {
         Ok(read_optional(self.target.root, &self.layout.to_root(package_relative))?.is_some())
-    }
-
-    /// Whether the package declares `name` in its package.json (any dependency section).
-    fn declares(&self, name: &str) -> Result<bool, GenerateError> {
-        let Some(text) = read_optional(self.target.root, &self.layout.to_root("package.json"))?
-        else {
-            return Ok(false);
-        };
-        // An unreadable manifest declares nothing: detection reports it elsewhere.
-        let manifest: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-        Ok(["dependencies", "devDependencies", "optionalDependencies"]
-            .iter()
-            .any(|section| manifest[section].get(name).is_some()))
-    }
-
-    /// Context of the API-call middleware of a meta-framework that may be deployed serverless
-    /// (`templates/typescript/partials/platform-flush.ts.j2`): Vercel's `waitUntil` is only
-    /// imported when the app has `@vercel/functions`; an import of a missing package would
-    /// break the build.
-    fn platform_flush(&self) -> Result<serde_json::Value, GenerateError> {
-        Ok(json!({ "vercel_functions": self.declares(VERCEL_FUNCTIONS)? }))
     }
 
     fn webhook_route_manual(&self, output: &mut Output) {
@@ -558,7 +534,7 @@ fn sveltekit(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError>
             output,
             adapter.clone(),
             "sveltekit",
-            cx.platform_flush()?,
+            json!({}),
             "SvelteKit handle hook that counts API calls",
         )?;
         let hooks = format!("src/hooks.server.{}", cx.ext());
@@ -632,7 +608,7 @@ fn nuxt(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError> {
     if cx.api_calls {
         // Files in server/middleware run for every request, in name order: no registration needed.
         let path = format!("{server}/middleware/spaire-api-calls.{}", cx.ext());
-        let mut extra = cx.platform_flush()?;
+        let mut extra = json!({});
         extra["spec_usage"] = json!(cx.spec(&path, "usage"));
         extra["spec_customer"] = json!(cx.spec(&path, "customer"));
         cx.file(
@@ -700,7 +676,7 @@ fn astro(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError> {
             output,
             adapter,
             "astro",
-            cx.platform_flush()?,
+            json!({}),
             "Astro middleware that counts API calls",
         )?;
         let middleware = format!("src/middleware.{}", cx.ext());
@@ -848,7 +824,7 @@ fn remix_api_calls(
         adapter.clone(),
         "remix",
         {
-            let mut extra = cx.platform_flush()?;
+            let mut extra = json!({});
             extra["framework_title"] = json!(title);
             extra["rr_middleware"] = json!(export.is_some());
             extra

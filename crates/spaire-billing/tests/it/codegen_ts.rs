@@ -283,7 +283,43 @@ fn cases(fixture: &Fixture) -> Vec<(String, BillingPlan)> {
     let mut all = codegen::plan(PRESETS, Pricing::Both, true, None);
     all.customer = fixture.customer.clone();
     out.push(("all-presets".to_owned(), all));
+    // The app declares @vercel/functions (`declare_vercel_functions`): the recorder's Vercel
+    // flush is generated. Next.js 15+ has `after()` instead.
+    if !(fixture.framework == Some(FrameworkId::Nextjs) && fixture.major >= Some(15)) {
+        let mut vercel = codegen::plan(&["api-calls"], Pricing::Unit, false, None);
+        vercel.customer = fixture.customer.clone();
+        out.push((VERCEL_CASE.to_owned(), vercel));
+    }
     out
+}
+
+/// Label of the case whose app declares `@vercel/functions`.
+const VERCEL_CASE: &str = "api-calls-vercel";
+
+/// Declares `@vercel/functions` in the case's package.json. The toolchain installs the real
+/// package (scripts/install-test-deps.sh); an older toolchain gets a stand-in with its 3.x
+/// declaration, so the branch is still type-checked.
+fn declare_vercel_functions(case_dir: &Path, toolchain: &Path) {
+    let manifest_path = case_dir.join("package.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+    manifest["dependencies"]["@vercel/functions"] = serde_json::json!("^3.9.9");
+    std::fs::write(&manifest_path, manifest.to_string()).unwrap();
+    if toolchain.join("node_modules/@vercel/functions").is_dir() {
+        return;
+    }
+    let stand_in = case_dir.join("node_modules/@vercel/functions");
+    std::fs::create_dir_all(&stand_in).unwrap();
+    std::fs::write(
+        stand_in.join("package.json"),
+        r#"{ "name": "@vercel/functions", "version": "3.9.9", "main": "./index.js", "types": "./index.d.ts" }"#,
+    )
+    .unwrap();
+    std::fs::write(
+        stand_in.join("index.d.ts"),
+        "export declare const waitUntil: (promise: Promise<unknown>) => void | undefined;\n",
+    )
+    .unwrap();
 }
 
 fn has(plan: &BillingPlan, kind: MeterKind) -> bool {
@@ -515,9 +551,21 @@ fn generate_matrix(work: &Path, toolchain: &Path, only: Option<&[&str]>) -> Vec<
         for (label, plan) in cases(&fixture) {
             let dir = fixture_work.join(&label);
             codegen::copy_dir(&codegen::codegen_fixture("ts", fixture.name), &dir);
+            if label == VERCEL_CASE {
+                declare_vercel_functions(&dir, toolchain);
+            }
             let profile = profile_for(&dir, &fixture);
             let changes = codegen::generate_into(&dir, &profile, &plan);
             check_changes(&fixture, &plan, &label, &changes);
+            assert_eq!(
+                changes
+                    .files
+                    .iter()
+                    .any(|f| f.after.contains("\"@vercel/functions\"")),
+                label == VERCEL_CASE,
+                "{}/{label}: @vercel/functions is imported exactly when the app declares it",
+                fixture.name
+            );
             let target = billing_generate::Target {
                 root: &dir,
                 profile: &profile,

@@ -487,7 +487,7 @@ fn plan_for(base_url: &str) -> billing_plan::BillingPlan {
     codegen::plan(&["api-calls"], Pricing::Unit, false, Some(base_url))
 }
 
-fn find_file(root: &Path, name: &str) -> PathBuf {
+pub(crate) fn find_file(root: &Path, name: &str) -> PathBuf {
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap().flatten() {

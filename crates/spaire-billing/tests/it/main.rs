@@ -22,6 +22,7 @@ mod errors;
 mod gates;
 mod hostile_files;
 mod hosts;
+mod ingest_rate;
 mod injection;
 mod mcp;
 mod metering;

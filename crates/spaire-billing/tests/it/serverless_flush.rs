@@ -8,6 +8,10 @@
 //! `tests/fixtures/codegen/ts/runtime/wait-until.ts` (real framework modules where the
 //! middleware needs them: h3 for Nuxt). Their types are checked against the real frameworks by
 //! `codegen_ts::generated_typescript_type_checks_for_every_framework_and_plan`.
+//!
+//! On Vercel the recorder itself hands each event's flush to `@vercel/functions`' `waitUntil`
+//! (a stand-in here), which also covers LLM / S3 call sites:
+//! `llm_usage_on_vercel_is_stored_before_the_function_freezes`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -115,9 +119,7 @@ fn api_calls_flush_through_the_platforms_wait_until() {
 }
 
 /// The fixture with API-call metering generated into it (customer id from `x-customer-id`),
-/// the driver as `wait-until-main.ts`. `Mode::Vercel`: the app declares `@vercel/functions`
-/// and a stand-in for it sits in `work/node_modules` (Node looks there after the app's own
-/// node_modules), keeping what its `waitUntil` is given in `globalThis.__vercelHanded`.
+/// the driver as `wait-until-main.ts`. `Mode::Vercel`: see [`on_vercel`].
 fn generated_app(
     work: &Path,
     fixture_name: &str,
@@ -132,23 +134,7 @@ fn generated_app(
     let dir = work.join(fixture_name);
     codegen::copy_dir(&codegen::codegen_fixture("ts", fixture_name), &dir);
     if mode == Mode::Vercel {
-        let manifest_path = dir.join("package.json");
-        let mut manifest: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
-        manifest["dependencies"]["@vercel/functions"] = serde_json::json!("^3.0.0");
-        std::fs::write(&manifest_path, manifest.to_string()).unwrap();
-        let stand_in = work.join("node_modules/@vercel/functions");
-        std::fs::create_dir_all(&stand_in).unwrap();
-        std::fs::write(
-            stand_in.join("package.json"),
-            r#"{ "name": "@vercel/functions", "type": "module", "exports": "./index.js" }"#,
-        )
-        .unwrap();
-        std::fs::write(
-            stand_in.join("index.js"),
-            "export function waitUntil(promise) {\n  (globalThis.__vercelHanded ??= []).push(promise);\n}\n",
-        )
-        .unwrap();
+        on_vercel(&dir, work);
     }
     let profile = crate::codegen_ts::profile_for(&dir, &fixture);
     let mut plan = codegen::plan(
@@ -177,6 +163,114 @@ fn generated_app(
     .unwrap();
     std::os::unix::fs::symlink(toolchain.join("node_modules"), dir.join("node_modules")).unwrap();
     dir
+}
+
+/// The app at `dir` declares `@vercel/functions`, and a stand-in for it sits in
+/// `work/node_modules` (Node looks there after the app's own node_modules), keeping what its
+/// `waitUntil` is given in `globalThis.__vercelHanded`.
+fn on_vercel(dir: &Path, work: &Path) {
+    let manifest_path = dir.join("package.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+    manifest["dependencies"]["@vercel/functions"] = serde_json::json!("^3.0.0");
+    std::fs::write(&manifest_path, manifest.to_string()).unwrap();
+    let stand_in = work.join("node_modules/@vercel/functions");
+    std::fs::create_dir_all(&stand_in).unwrap();
+    std::fs::write(
+        stand_in.join("package.json"),
+        r#"{ "name": "@vercel/functions", "type": "module", "exports": "./index.js" }"#,
+    )
+    .unwrap();
+    std::fs::write(
+        stand_in.join("index.js"),
+        "export function waitUntil(promise) {\n  (globalThis.__vercelHanded ??= []).push(promise);\n}\n",
+    )
+    .unwrap();
+}
+
+/// What a wired LLM call site does inside a handler on Vercel (`recordLlmUsage` after the
+/// model answered), then the function "freezes": the driver waits only for what was handed to
+/// `waitUntil` and exits with `process.exit`, which skips every exit hook.
+const LLM_DRIVER: &str = r#"import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+const usage = await import(pathToFileURL(resolve(process.argv[2])).href);
+usage.recordLlmUsage("cust-wait", { inputTokens: 12, outputTokens: 5 }, "gpt-4o-mini");
+const handed = globalThis.__vercelHanded ?? [];
+await Promise.all(handed);
+console.log(JSON.stringify({ handed: handed.length, ...usage.usageRecorderStats() }));
+process.exit(0);
+"#;
+
+/// LLM / S3 call sites have no request context to find a `waitUntil` in; on Vercel the
+/// recorder reaches it through `@vercel/functions`, for every framework but Next.js 15+.
+#[test]
+fn llm_usage_on_vercel_is_stored_before_the_function_freezes() {
+    let Some(toolchain) = crate::codegen_ts::node_toolchain("node") else {
+        return;
+    };
+    codegen::toolchain(toolchain.join("node_modules").join("tsx"), "tsx").expect("tsx");
+    let work = tempfile::tempdir().unwrap();
+    let emulator = billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default())
+        .expect("emulator");
+    let fixture = crate::codegen_ts::fixtures()
+        .into_iter()
+        .find(|f| f.name == "astro")
+        .expect("fixture");
+    let dir = work.path().join("astro");
+    codegen::copy_dir(&codegen::codegen_fixture("ts", fixture.name), &dir);
+    on_vercel(&dir, work.path());
+    let mut plan = codegen::plan(
+        &["llm-tokens"],
+        Pricing::Unit,
+        false,
+        Some(&emulator.base_url()),
+    );
+    plan.customer = CustomerSource::Header {
+        header: "x-customer-id".to_owned(),
+    };
+    codegen::generate_into(&dir, &crate::codegen_ts::profile_for(&dir, &fixture), &plan);
+    std::fs::write(dir.join("llm-main.ts"), LLM_DRIVER).unwrap();
+    std::os::unix::fs::symlink(toolchain.join("node_modules"), dir.join("node_modules")).unwrap();
+    let run = |vercel: bool| {
+        let mut command = Command::new("node");
+        command
+            .args(["--import", "tsx", "llm-main.ts", "src/lib/spaire/usage.ts"])
+            .current_dir(&dir)
+            .env("SPAIRE_SERVER_URL", emulator.base_url())
+            .env("SPAIRE_ACCESS_TOKEN", emulator.token())
+            .env_remove("VERCEL");
+        if vercel {
+            command.env("VERCEL", "1");
+        }
+        let output = command.output().expect("run node");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("report");
+        report
+    };
+    let api = codegen::Api {
+        base: &emulator.base_url(),
+        token: emulator.token(),
+    };
+    // Off Vercel (VERCEL unset): nothing handed, the event waits for the timer, and the
+    // process exits without it.
+    let off = run(false);
+    assert_eq!(off["handed"], 0, "{off}");
+    assert_eq!(off["queued"], 1, "{off}");
+    assert_eq!(api.events(CUSTOMER).len(), 0, "{off}");
+    let on = run(true);
+    assert_eq!(on["handed"], 1, "{on}");
+    assert_eq!(on["delivered"], 1, "{on}");
+    assert_eq!(
+        api.events(CUSTOMER).len(),
+        1,
+        "the emulator has the event: {on}"
+    );
 }
 
 fn drive(

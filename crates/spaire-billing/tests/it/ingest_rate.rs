@@ -1,0 +1,186 @@
+//! A busy app's recorder sends about one ingest request per flush interval (issue 16).
+//!
+//! Every instance of an app shares one organization rate limit (sandbox: 100 requests a
+//! minute). The recorders used to keep sending while events kept arriving: a flush sent the
+//! queue, found the events queued during that request, sent them, and so on, so a busy
+//! instance chained request after request (measured: 1,300 a minute at 42 events/s with a
+//! 30 ms server) and the delivery bench saw ~100 ingest requests a minute from 5 instances.
+//! Each driver records 40 events/s for longer than its recorder's longest first tick (Node 8 s,
+//! Python 6 s) against a local server that answers after 30 ms, counts the ingest requests
+//! made meanwhile, then flushes and checks every event arrived. A run in which no tick came
+//! would prove nothing, so at least one request is required.
+
+use std::process::Command;
+
+use crate::codegen::{self, Pricing};
+use crate::common;
+use crate::delivery::find_file;
+
+const NODE_DRIVER: &str = r#"const http = require("node:http");
+let requests = 0;
+let events = 0;
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on("data", (c) => chunks.push(c));
+  req.on("end", () => {
+    requests += 1;
+    events += JSON.parse(Buffer.concat(chunks).toString()).events.length;
+    setTimeout(() => res.end("{}"), 30);
+  });
+});
+server.listen(0, "127.0.0.1", async () => {
+  process.env.SPAIRE_SERVER_URL = `http://127.0.0.1:${server.address().port}`;
+  const usage = require(process.argv[2]);
+  let recorded = 0;
+  const tick = setInterval(() => {
+    usage.recordApiCall("cust-rate", "/api/ping", "GET");
+    recorded += 1;
+  }, 25);
+  await new Promise((r) => setTimeout(r, 8000));
+  clearInterval(tick);
+  const during = requests;
+  await usage.flushUsage();
+  console.log(JSON.stringify({ recorded, during, events }));
+  process.exit(0);
+});
+"#;
+
+const PYTHON_DRIVER: &str = r#"import json
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+counts = {"requests": 0, "events": 0}
+
+
+class Slow(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["content-length"]))
+        counts["requests"] += 1
+        counts["events"] += len(json.loads(body)["events"])
+        time.sleep(0.03)
+        self.send_response(200)
+        self.send_header("content-length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+os.environ["SPAIRE_SERVER_URL"] = f"http://127.0.0.1:{server.server_address[1]}"
+
+from PACKAGE.usage import flush_usage, record_api_call
+
+recorded = 0
+end = time.monotonic() + 6
+while time.monotonic() < end:
+    record_api_call("cust-rate", "/api/ping", "GET")
+    recorded += 1
+    time.sleep(0.025)
+during = counts["requests"]
+flush_usage()
+print(json.dumps({"recorded": recorded, "during": during, "events": counts["events"]}))
+"#;
+
+/// Parses the driver's last line and checks it: every event arrived, in at most
+/// `max_requests` requests while recording.
+fn check(language: &str, output: std::process::Output, max_requests: u64) {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{language} driver failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("report");
+    let recorded = report["recorded"].as_u64().unwrap();
+    assert!(
+        recorded > 100,
+        "{language}: too few events recorded: {report}"
+    );
+    assert_eq!(
+        report["events"], recorded,
+        "{language}: every event sent once: {report}"
+    );
+    let during = report["during"].as_u64().unwrap();
+    assert!(
+        (1..=max_requests).contains(&during),
+        "{language}: {during} ingest requests while recording {recorded} events, expected 1..={max_requests} (one per flush interval): {report}"
+    );
+}
+
+#[test]
+fn a_busy_node_recorder_sends_one_request_per_interval() {
+    let Some(node) = codegen::program("node") else {
+        return;
+    };
+    let modules = common::repo_root().join("tests/toolchains/node/node_modules");
+    let Some(modules) = codegen::toolchain(modules, "the Node test toolchain") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = crate::codegen_ts::fixtures()
+        .into_iter()
+        .find(|f| f.name == "express-cjs-js")
+        .unwrap();
+    codegen::copy_dir(&codegen::codegen_fixture("ts", fixture.name), dir.path());
+    let plan = codegen::plan(&["api-calls"], Pricing::Unit, false, None);
+    codegen::generate_into(
+        dir.path(),
+        &crate::codegen_ts::profile_for(dir.path(), &fixture),
+        &plan,
+    );
+    std::os::unix::fs::symlink(&modules, dir.path().join("node_modules")).unwrap();
+    std::fs::write(dir.path().join("driver.cjs"), NODE_DRIVER).unwrap();
+    let output = Command::new(node)
+        .arg("driver.cjs")
+        .arg(find_file(dir.path(), "usage.js"))
+        .env("SPAIRE_ACCESS_TOKEN", "0".repeat(24))
+        .current_dir(dir.path())
+        .output()
+        .expect("run node");
+    // Flush interval 5 s (2.5-7.5 s per tick): 1 to 3 ticks in 8 s, 1 more for slack. Before
+    // the fix, the first tick chained a request every ~30 ms until the end (15 and more).
+    check("node", output, 4);
+}
+
+#[test]
+fn a_busy_python_recorder_sends_one_request_per_interval() {
+    let Some(python) = crate::codegen_py::venv_python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    codegen::copy_dir(&codegen::codegen_fixture("py", "flask"), dir.path());
+    let plan = codegen::plan(&["api-calls"], Pricing::Unit, false, None);
+    codegen::generate_into(
+        dir.path(),
+        &crate::codegen_py::fixture_profile("flask", dir.path()),
+        &plan,
+    );
+    let usage = find_file(dir.path(), "usage.py");
+    let package = usage
+        .parent()
+        .unwrap()
+        .strip_prefix(dir.path())
+        .unwrap()
+        .to_string_lossy()
+        .replace('/', ".");
+    std::fs::write(
+        dir.path().join("driver.py"),
+        PYTHON_DRIVER.replace("PACKAGE", &package),
+    )
+    .unwrap();
+    let output = Command::new(python)
+        .arg("driver.py")
+        .env("SPAIRE_ACCESS_TOKEN", "0".repeat(24))
+        .current_dir(dir.path())
+        .output()
+        .expect("run python");
+    // Flush interval 2 s (1-3 s per tick): 2 to 6 ticks in 6 s, 2 more for slack. Before the
+    // fix: 107.
+    check("python", output, 8);
+}
