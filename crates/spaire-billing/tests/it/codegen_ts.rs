@@ -297,29 +297,19 @@ fn cases(fixture: &Fixture) -> Vec<(String, BillingPlan)> {
 const VERCEL_CASE: &str = "api-calls-vercel";
 
 /// Declares `@vercel/functions` in the case's package.json. The toolchain installs the real
-/// package (scripts/install-test-deps.sh); an older toolchain gets a stand-in with its 3.x
-/// declaration, so the branch is still type-checked.
+/// package (scripts/install-test-deps.sh); a toolchain without it fails here rather than
+/// type-checking the Vercel branch against a hand-written declaration.
 fn declare_vercel_functions(case_dir: &Path, toolchain: &Path) {
     let manifest_path = case_dir.join("package.json");
     let mut manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
     manifest["dependencies"]["@vercel/functions"] = serde_json::json!("^3.9.9");
     std::fs::write(&manifest_path, manifest.to_string()).unwrap();
-    if toolchain.join("node_modules/@vercel/functions").is_dir() {
-        return;
-    }
-    let stand_in = case_dir.join("node_modules/@vercel/functions");
-    std::fs::create_dir_all(&stand_in).unwrap();
-    std::fs::write(
-        stand_in.join("package.json"),
-        r#"{ "name": "@vercel/functions", "version": "3.9.9", "main": "./index.js", "types": "./index.d.ts" }"#,
-    )
-    .unwrap();
-    std::fs::write(
-        stand_in.join("index.d.ts"),
-        "export declare const waitUntil: (promise: Promise<unknown>) => void | undefined;\n",
-    )
-    .unwrap();
+    assert!(
+        toolchain.join("node_modules/@vercel/functions").is_dir(),
+        "{} has no @vercel/functions: run scripts/install-test-deps.sh",
+        toolchain.display()
+    );
 }
 
 fn has(plan: &BillingPlan, kind: MeterKind) -> bool {
