@@ -55,6 +55,7 @@
 //!     typescript: Some(TsUsageModule::Specifier("@/lib/spaire/usage".into())),
 //!     python: Some("app.spaire.usage".into()),
 //!     python_request_customer: true,
+//!     python_app_files: Vec::new(),
 //!     ts_session_customer: false,
 //! };
 //! let changes = wire(Path::new(&profile.root), profile, package, plan, &imports)?;
@@ -109,6 +110,10 @@ pub struct UsageImports {
     /// Django), so a call site inside a request with no user id in scope is wired with
     /// `current_customer_id()`.
     pub python_request_customer: bool,
+    /// Files besides the entry whose own app object also gets the generated middleware
+    /// (`billing_generate::python::other_app_files`): request code there may use
+    /// `current_customer_id()` as well.
+    pub python_app_files: Vec<String>,
     /// The TS usage module exports [`helpers::TS_SESSION_CUSTOMER`] (a generated, non-stub
     /// session resolver that reads Next.js's request scope), so a call site in a route
     /// handler or server action with no user id in reach can await it.
@@ -268,6 +273,7 @@ fn wire_source(
         call_site: &plan.call_site_customer,
         embedding_meter: plan.meters.iter().any(|m| m.kind == MeterKind::Embeddings),
         request_customer: imports.python_request_customer,
+        app_files: &imports.python_app_files,
         session_customer: imports.ts_session_customer,
     };
     Ok(match source_language(file) {
@@ -332,6 +338,8 @@ pub(crate) struct FileCtx<'a> {
     pub embedding_meter: bool,
     /// See [`UsageImports::python_request_customer`].
     pub request_customer: bool,
+    /// [`UsageImports::python_app_files`].
+    pub app_files: &'a [String],
     /// [`UsageImports::ts_session_customer`].
     pub session_customer: bool,
 }
