@@ -31,7 +31,8 @@
 //! app-router request). A Python call site in
 //! request code with none of these uses `current_customer_id()`, the customer the generated
 //! middleware names per request; code outside any request (scripts, evals, `__main__`) is
-//! listed. `return await agent.run(..)` and `Body=f.read()` are first assigned to a local
+//! listed, and a background job (Modal, Celery, RQ, Dramatiq, APScheduler; trigger.dev, BullMQ,
+//! Inngest in JS) bills the plan's `[customer] job_field` from its arguments or is listed. `return await agent.run(..)` and `Body=f.read()` are first assigned to a local
 //! when nothing else in the statement runs before them. Whenever a call site cannot be wired safely (customer not in scope, unknown
 //! shape, unknown byte count) the file is not touched for that site and a
 //! [`ManualStep`](billing_changeset::ManualStep) says exactly what to add where. A call site

@@ -60,7 +60,28 @@ fn register_install_call(
     let Some(entry) = &layout.entry_file else {
         changes
             .manual_steps
-            .push(manual("the file that creates your app", None));
+            .push(match sample_apps(target).as_slice() {
+                [] => manual("the file that creates your app", None),
+                // openai-quickstart-flask: each sample is its own app, run from its own folder,
+                // which cannot import a package generated here; the sample-app steps say how to
+                // choose one, and setting that one up registers billing in its own file.
+                samples => ManualStep {
+                    file: target.package.path.clone(),
+                    line: None,
+                    instructions: format!(
+                        "No app is created outside the sample apps ({}), so billing was registered \
+                     on none: choose the app you run with `spaire-billing setup --package <its \
+                     folder>`, which generates the package beside that app and adds \
+                     `install_billing({app})` after its `{app} = {constructor}(...)`",
+                        samples
+                            .iter()
+                            .map(|s| format!("`{s}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    snippet: None,
+                },
+            });
         return Ok(());
     };
     let Some(source) = read_optional(target, entry)? else {
@@ -181,6 +202,18 @@ fn register_other_apps(
         }
     }
     Ok(())
+}
+
+/// The folders of the package's sample apps (`examples/<name>/`), which detection reports as
+/// packages of their own when there is no app outside them.
+fn sample_apps(target: &Target<'_>) -> Vec<String> {
+    target
+        .profile
+        .packages
+        .iter()
+        .filter(|p| p.sample_of.as_deref() == Some(target.package.path.as_str()))
+        .map(|p| p.path.clone())
+        .collect()
 }
 
 /// Adds `import` after the top-level imports and `install_billing(app)` after the statement
