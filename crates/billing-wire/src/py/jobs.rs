@@ -127,6 +127,17 @@ pub(crate) fn job_at(f: &PyFile<'_>, at: Node<'_>) -> Option<Job> {
     let stem = module_stem(f.ctx.file)?;
     let name = function_name(*outer, f.src).to_owned();
     let siblings = SiblingFiles::read(f.ctx.root, dir);
+    // Only a folder where some module imports a job runner can hold the job that calls us
+    // (and the callers are not parsed at all in the usual web app folder).
+    let runner_imported = siblings.files.iter().any(|(_, source)| {
+        JOB_DECORATORS.iter().any(|(module, _, _)| {
+            source.contains(&format!("import {module}"))
+                || source.contains(&format!("from {module}"))
+        })
+    });
+    if !runner_imported {
+        return None;
+    }
     let mut seen = vec![(stem.to_owned(), name.clone())];
     let mut job = caller_job(&siblings, stem, &name, &mut seen, 0)?;
     job.via.insert(0, name);
