@@ -37,6 +37,15 @@ pub fn usage_module_import(target: &Target<'_>) -> Option<String> {
     Some(format!("{}.usage", layout.module))
 }
 
+/// Files besides the entry whose own app object gets `install_billing` as well (they build an
+/// app and hold a call site), so wiring may use `current_customer_id()` in them.
+pub fn other_app_files(target: &Target<'_>) -> Result<Vec<String>, GenerateError> {
+    if target.package.language != billing_detect::Language::Python {
+        return Ok(Vec::new());
+    }
+    wiring::other_app_files(target, &PythonLayout::resolve(target))
+}
+
 /// Whether the generated glue names each request's customer (a web framework's middleware), so
 /// wiring may use `current_customer_id()` at call sites reached inside a request.
 pub fn request_customer(target: &Target<'_>) -> bool {

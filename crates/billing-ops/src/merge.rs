@@ -69,7 +69,10 @@ fn only_imports(lines: &[&str]) -> bool {
     lines.iter().any(|l| !l.trim().is_empty())
         && lines.iter().all(|l| {
             let l = l.trim();
-            l.is_empty() || (l.starts_with("import ") && !l.starts_with("import("))
+            l.is_empty()
+                || (l.starts_with("import ") && !l.starts_with("import("))
+                // Python: `from x import y` (registration and wiring of one FastAPI file).
+                || (l.starts_with("from ") && l.contains(" import ") && !l.ends_with('('))
         })
 }
 
@@ -166,6 +169,16 @@ mod tests {
             merge3(base, wrapped, wired).as_deref(),
             Some(
                 "import a from 'a';\nimport { withApiCalls } from './next';\nimport { recordLlmUsage } from './usage';\n\nexport const POST = withApiCalls(async function POST() {});\n"
+            )
+        );
+        // Python: registering `install_billing` and wiring a call site of one FastAPI file.
+        let base = "from fastapi import FastAPI\n\napp = FastAPI()\n";
+        let registered = "from fastapi import FastAPI\nfrom .spaire_billing.integration import install_billing\n\napp = FastAPI()\ninstall_billing(app)\n";
+        let wired = "from fastapi import FastAPI\nfrom app.spaire_billing.usage import record_agent_run\n\napp = FastAPI()\n";
+        assert_eq!(
+            merge3(base, registered, wired).as_deref(),
+            Some(
+                "from fastapi import FastAPI\nfrom .spaire_billing.integration import install_billing\nfrom app.spaire_billing.usage import record_agent_run\n\napp = FastAPI()\ninstall_billing(app)\n"
             )
         );
         // Anything else inserted at the same line still conflicts.

@@ -87,6 +87,8 @@ impl Producer for WireCallSites {
                 .then_some(billing_wire::TsUsageModule::PerFile(per_file)),
             python: billing_generate::python::usage_module_import(&target),
             python_request_customer: billing_generate::python::request_customer(&target),
+            python_app_files: billing_generate::python::other_app_files(&target)
+                .map_err(|err| anyhow::Error::from(billing_errors::Hinted::from_error(err)))?,
             ts_session_customer: billing_generate::typescript::exports_session_customer(&target),
         };
         billing_wire::wire(cx.root, cx.profile, cx.package, cx.plan, &imports)

@@ -31,7 +31,8 @@
 //! app-router request). A Python call site in
 //! request code with none of these uses `current_customer_id()`, the customer the generated
 //! middleware names per request; code outside any request (scripts, evals, `__main__`) is
-//! listed. `return await agent.run(..)` and `Body=f.read()` are first assigned to a local
+//! listed, and a background job (Modal, Celery, RQ, Dramatiq, APScheduler; trigger.dev, BullMQ,
+//! Inngest in JS) bills the plan's `[customer] job_field` from its arguments or is listed. `return await agent.run(..)` and `Body=f.read()` are first assigned to a local
 //! when nothing else in the statement runs before them. Whenever a call site cannot be wired safely (customer not in scope, unknown
 //! shape, unknown byte count) the file is not touched for that site and a
 //! [`ManualStep`](billing_changeset::ManualStep) says exactly what to add where. A call site
@@ -55,6 +56,7 @@
 //!     typescript: Some(TsUsageModule::Specifier("@/lib/spaire/usage".into())),
 //!     python: Some("app.spaire.usage".into()),
 //!     python_request_customer: true,
+//!     python_app_files: Vec::new(),
 //!     ts_session_customer: false,
 //! };
 //! let changes = wire(Path::new(&profile.root), profile, package, plan, &imports)?;
@@ -109,6 +111,10 @@ pub struct UsageImports {
     /// Django), so a call site inside a request with no user id in scope is wired with
     /// `current_customer_id()`.
     pub python_request_customer: bool,
+    /// Files besides the entry whose own app object also gets the generated middleware
+    /// (`billing_generate::python::other_app_files`): request code there may use
+    /// `current_customer_id()` as well.
+    pub python_app_files: Vec<String>,
     /// The TS usage module exports [`helpers::TS_SESSION_CUSTOMER`] (a generated, non-stub
     /// session resolver that reads Next.js's request scope), so a call site in a route
     /// handler or server action with no user id in reach can await it.
@@ -304,6 +310,7 @@ fn wire_source_in(
         call_site: &plan.call_site_customer,
         embedding_meter: plan.meters.iter().any(|m| m.kind == MeterKind::Embeddings),
         request_customer: imports.python_request_customer,
+        app_files: &imports.python_app_files,
         session_customer: imports.ts_session_customer,
         package_sources,
     };
@@ -369,6 +376,8 @@ pub(crate) struct FileCtx<'a> {
     pub embedding_meter: bool,
     /// See [`UsageImports::python_request_customer`].
     pub request_customer: bool,
+    /// [`UsageImports::python_app_files`].
+    pub app_files: &'a [String],
     /// [`UsageImports::ts_session_customer`].
     pub session_customer: bool,
     /// The package's TS sources, scanned once per run for request-scope questions.

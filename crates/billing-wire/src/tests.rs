@@ -86,6 +86,7 @@ fn wire(
         python_request_customer: frameworks
             .iter()
             .any(|f| matches!(*f, "fastapi" | "flask" | "django")),
+        python_app_files: Vec::new(),
         ts_session_customer: false,
     };
     let result = wire_source(
@@ -689,6 +690,7 @@ export async function POST(request: Request) {
             typescript: Some(TsUsageModule::Specifier("@/lib/spaire/usage".to_owned())),
             python: None,
             python_request_customer: false,
+            python_app_files: Vec::new(),
             ts_session_customer: false,
         },
     )
@@ -937,6 +939,7 @@ export async function POST(req: Request) {
                 typescript: Some(TsUsageModule::Specifier("@/lib/usage".to_owned())),
                 python: None,
                 python_request_customer: false,
+                python_app_files: Vec::new(),
                 ts_session_customer: false,
             },
         )
@@ -1179,6 +1182,7 @@ async def presign(request: Request) -> dict:
             typescript: None,
             python: Some("app.usage".to_owned()),
             python_request_customer: false,
+            python_app_files: Vec::new(),
             ts_session_customer: false,
         },
     )

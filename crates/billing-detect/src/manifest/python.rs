@@ -58,6 +58,47 @@ pub fn split_requirement(req: &str) -> Option<(String, String)> {
     Some((normalize(name), rest.trim().to_owned()))
 }
 
+/// Top-level package directories a `pyproject.toml` declares for its wheel, which may be
+/// namespace packages without `__init__.py` (imported by their full dotted path all the same):
+/// hatch `[tool.hatch.build.targets.wheel] packages = ["src/pkg"]`, setuptools
+/// `[tool.setuptools] packages = ["pkg"]`, poetry `packages = [{ include = "pkg" }]`. Paths
+/// relative to the pyproject's directory, `/`-separated, as written.
+pub fn declared_packages(text: &str) -> Vec<String> {
+    let Ok(doc) = Document::parse(text) else {
+        return Vec::new();
+    };
+    let tool = doc.get("tool");
+    let lists = [
+        tool.and_then(|t| t.get("hatch"))
+            .and_then(|h| h.get("build"))
+            .and_then(|b| b.get("targets"))
+            .and_then(|t| t.get("wheel"))
+            .and_then(|w| w.get("packages")),
+        tool.and_then(|t| t.get("setuptools"))
+            .and_then(|s| s.get("packages")),
+        tool.and_then(|t| t.get("poetry"))
+            .and_then(|p| p.get("packages")),
+    ];
+    let mut out = Vec::new();
+    for value in lists
+        .into_iter()
+        .flatten()
+        .filter_map(Item::as_array)
+        .flatten()
+    {
+        let path = value.as_str().or_else(|| {
+            value
+                .as_inline_table()
+                .and_then(|t| t.get("include"))
+                .and_then(|i| i.as_str())
+        });
+        if let Some(path) = path.filter(|p| !p.contains('*')) {
+            out.push(path.trim_end_matches('/').to_owned());
+        }
+    }
+    out
+}
+
 pub fn parse_pyproject(file: &str, text: &str) -> (Option<PyProject>, Option<Problem>) {
     let doc = match Document::parse(text) {
         Ok(doc) => doc,
@@ -346,6 +387,15 @@ mod tests {
             Some(("django".into(), "".into()))
         );
         assert_eq!(split_requirement(""), None);
+    }
+
+    #[test]
+    fn declared_packages_name_namespace_packages() {
+        let text = "[project]\nname = \"x\"\n[tool.hatch.build.targets.wheel]\npackages = [\"pydantic_ai_examples\"]\n";
+        assert_eq!(declared_packages(text), vec!["pydantic_ai_examples"]);
+        let poetry = "[tool.poetry]\npackages = [{ include = \"app\" }, { include = \"src/*\" }]\n";
+        assert_eq!(declared_packages(poetry), vec!["app"]);
+        assert!(declared_packages("[project]\nname = \"x\"\n").is_empty());
     }
 
     #[test]

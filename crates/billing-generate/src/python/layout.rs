@@ -128,6 +128,19 @@ impl PythonLayout {
                 parts.insert(0, name);
                 current = up;
             }
+            // A namespace package the project declares for its wheel (no `__init__.py`, as
+            // pydantic-ai's `pydantic_ai_examples`) is imported by its full path all the same.
+            let declared = declared_packages(target, &package.path);
+            while !current.is_empty() && declared.iter().any(|d| *d == current) {
+                let (up, name) = current.rsplit_once('/').unwrap_or(("", current));
+                parts.insert(0, name);
+                current = up;
+                while !current.is_empty() && exists(&join(current, "__init__.py")) {
+                    let (up, name) = current.rsplit_once('/').unwrap_or(("", current));
+                    parts.insert(0, name);
+                    current = up;
+                }
+            }
             let in_package = !parts.is_empty();
             parts.push(PACKAGE);
             return PythonLayout {
@@ -156,6 +169,18 @@ impl PythonLayout {
             settings_file: None,
         }
     }
+}
+
+/// The package directories `<package>/pyproject.toml` declares, relative to the project root.
+fn declared_packages(target: &Target<'_>, package_path: &str) -> Vec<String> {
+    let pyproject = join(package_path, "pyproject.toml");
+    let Ok(text) = std::fs::read_to_string(target.root.join(&pyproject)) else {
+        return Vec::new();
+    };
+    billing_detect::manifest::python::declared_packages(&text)
+        .into_iter()
+        .map(|d| join(package_path, &d))
+        .collect()
 }
 
 fn parent(path: &str) -> String {

@@ -198,3 +198,59 @@ fn standalone_agent_gets_helpers_but_no_web_glue() {
     );
     assert!(file(&changes, "spaire_billing/usage.py").contains("def record_agent_run("));
 }
+
+/// pydantic-ai's examples: the entry app lives in a namespace package the wheel declares, and
+/// a second app serves a call site. The usage module's import path starts at the declared
+/// package, and the second app gets `install_billing` too (wiring may then use the request's
+/// customer there).
+#[test]
+fn a_second_app_with_a_call_site_is_registered_and_namespace_packages_count() {
+    let root = fixture("fastapi-two-apps");
+    let mut profile = profile(
+        &root,
+        FrameworkId::Fastapi,
+        FrameworkDetails {
+            entry_file: Some("nsapp/camera/app.py".to_owned()),
+            app_variable: Some("app".to_owned()),
+            ..FrameworkDetails::default()
+        },
+    );
+    profile.packages[0]
+        .call_sites
+        .push(billing_detect::CallSite {
+            kind: billing_detect::CallSiteKind::AgentRun,
+            file: "nsapp/chat_app.py".to_owned(),
+            line: 12,
+            column: 20,
+            callee: "agent.run".to_owned(),
+        });
+    let plan = plan(&["llm-tokens"], true);
+    let target = Target {
+        root: &root,
+        profile: &profile,
+        package: &profile.packages[0],
+        plan: &plan,
+    };
+    assert_eq!(
+        super::usage_module_import(&target).as_deref(),
+        Some("nsapp.camera.spaire_billing.usage")
+    );
+    assert_eq!(
+        super::other_app_files(&target).unwrap(),
+        vec!["nsapp/chat_app.py".to_owned()]
+    );
+    let changes = super::generate(&target).unwrap();
+    let chat = file(&changes, "nsapp/chat_app.py");
+    assert!(
+        chat.contains(
+            "from pydantic_ai import Agent\nfrom nsapp.camera.spaire_billing.integration import install_billing\n"
+        ),
+        "{chat}"
+    );
+    assert!(
+        chat.contains("app = fastapi.FastAPI()\ninstall_billing(app)\n"),
+        "{chat}"
+    );
+    let entry = file(&changes, "nsapp/camera/app.py");
+    assert!(entry.contains("from .spaire_billing.integration import install_billing\n"));
+}

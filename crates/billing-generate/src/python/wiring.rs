@@ -20,6 +20,7 @@ pub fn register(
     match layout.framework {
         PythonFramework::FastApi | PythonFramework::Flask => {
             register_install_call(target, layout, &mut changes)?;
+            register_other_apps(target, layout, &mut changes)?;
         }
         PythonFramework::Django => {
             register_django_middleware(target, layout, &mut changes)?;
@@ -59,7 +60,28 @@ fn register_install_call(
     let Some(entry) = &layout.entry_file else {
         changes
             .manual_steps
-            .push(manual("the file that creates your app", None));
+            .push(match sample_apps(target).as_slice() {
+                [] => manual("the file that creates your app", None),
+                // openai-quickstart-flask: each sample is its own app, run from its own folder,
+                // which cannot import a package generated here; the sample-app steps say how to
+                // choose one, and setting that one up registers billing in its own file.
+                samples => ManualStep {
+                    file: target.package.path.clone(),
+                    line: None,
+                    instructions: format!(
+                        "No app is created outside the sample apps ({}), so billing was registered \
+                     on none: choose the app you run with `spaire-billing setup --package <its \
+                     folder>`, which generates the package beside that app and adds \
+                     `install_billing({app})` after its `{app} = {constructor}(...)`",
+                        samples
+                            .iter()
+                            .map(|s| format!("`{s}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    snippet: None,
+                },
+            });
         return Ok(());
     };
     let Some(source) = read_optional(target, entry)? else {
@@ -79,6 +101,119 @@ fn register_install_call(
         None => changes.manual_steps.push(manual(entry, None)),
     }
     Ok(())
+}
+
+fn constructor(layout: &PythonLayout) -> &'static str {
+    if layout.framework == PythonFramework::FastApi {
+        "FastAPI"
+    } else {
+        "Flask"
+    }
+}
+
+/// Files other than the entry that build an app of their own at module level
+/// (`app = FastAPI(...)`, pydantic-ai's `chat_app.py` beside the entry `realtime_camera/app.py`)
+/// and hold a call site: each gets `install_billing` too, so the middleware names the customer
+/// of the requests that app serves. Each with its app variable and text. Wiring uses
+/// current_customer_id() in exactly these files ([`other_app_files`]).
+fn other_apps(
+    target: &Target<'_>,
+    layout: &PythonLayout,
+) -> Result<Vec<(String, String, String)>, GenerateError> {
+    if !matches!(
+        layout.framework,
+        PythonFramework::FastApi | PythonFramework::Flask
+    ) {
+        return Ok(Vec::new());
+    }
+    let mut files: Vec<&str> = target
+        .package
+        .call_sites
+        .iter()
+        .filter(|s| s.kind != billing_detect::CallSiteKind::RouteHandler)
+        .map(|s| s.file.as_str())
+        .filter(|f| Some(*f) != layout.entry_file.as_deref())
+        .collect();
+    files.sort_unstable();
+    files.dedup();
+    let mut out = Vec::new();
+    for file in files {
+        let Some(source) = read_optional(target, file)? else {
+            continue;
+        };
+        if let Some(app) = module_level_app(&source, constructor(layout)) {
+            out.push((file.to_owned(), app, source));
+        }
+    }
+    Ok(out)
+}
+
+/// The files [`other_apps`] registers billing on (paths relative to the project root).
+pub fn other_app_files(
+    target: &Target<'_>,
+    layout: &PythonLayout,
+) -> Result<Vec<String>, GenerateError> {
+    Ok(other_apps(target, layout)?
+        .into_iter()
+        .map(|(file, _, _)| file)
+        .collect())
+}
+
+/// The variable of a module-level `name = Constructor(...)` / `name = module.Constructor(...)`
+/// that [`insert_install_call`] can register on.
+fn module_level_app(source: &str, constructor: &str) -> Option<String> {
+    source
+        .lines()
+        .find_map(|line| {
+            let (name, rest) = line.split_once('=')?;
+            let name = name.split(':').next()?.trim_end();
+            let valid = !name.is_empty()
+                && !line.starts_with(char::is_whitespace)
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            let rest = rest.trim_start();
+            let call = rest.strip_prefix(constructor).or_else(|| {
+                rest.strip_prefix(&format!("{}.{constructor}", constructor.to_lowercase()))
+            })?;
+            (valid && call.starts_with('(')).then(|| name.to_owned())
+        })
+        .filter(|app| insert_install_call(source, app, constructor, "import x").is_some())
+}
+
+fn register_other_apps(
+    target: &Target<'_>,
+    layout: &PythonLayout,
+    changes: &mut ChangeSet,
+) -> Result<(), GenerateError> {
+    let import = format!("from {}.integration import install_billing", layout.module);
+    for (file, app, source) in other_apps(target, layout)? {
+        if source.contains("install_billing(") {
+            continue;
+        }
+        if let Some(after) = insert_install_call(&source, &app, constructor(layout), &import) {
+            changes.files.push(FileChange::wired_edit(
+                file,
+                source,
+                after,
+                format!(
+                    "registers billing on `{app}` too (it serves a call site that is wired \
+                     with the request's customer)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The folders of the package's sample apps (`examples/<name>/`), which detection reports as
+/// packages of their own when there is no app outside them.
+fn sample_apps(target: &Target<'_>) -> Vec<String> {
+    target
+        .profile
+        .packages
+        .iter()
+        .filter(|p| p.sample_of.as_deref() == Some(target.package.path.as_str()))
+        .map(|p| p.path.clone())
+        .collect()
 }
 
 /// Adds `import` after the top-level imports and `install_billing(app)` after the statement

@@ -27,6 +27,14 @@ struct Param {
     default: Option<String>,
 }
 
+/// The parameters of `function` as (name, annotation), for [`super::jobs`].
+pub(crate) fn param_list(function: Node<'_>, src: &str) -> Vec<(String, Option<String>)> {
+    params(function, src)
+        .into_iter()
+        .map(|p| (p.name, p.annotation))
+        .collect()
+}
+
 fn params(function: Node<'_>, src: &str) -> Vec<Param> {
     let Some(list) = function.child_by_field_name("parameters") else {
         return Vec::new();
@@ -60,7 +68,7 @@ fn params(function: Node<'_>, src: &str) -> Vec<Param> {
         .collect()
 }
 
-fn snake_case(field: &str) -> String {
+pub(crate) fn snake_case(field: &str) -> String {
     let mut out = String::new();
     for (i, c) in field.chars().enumerate() {
         if c.is_ascii_uppercase() {
@@ -100,6 +108,20 @@ fn request_expr(f: &PyFile<'_>, functions: &[Node<'_>]) -> Option<String> {
 pub(crate) fn resolve(f: &PyFile<'_>, at: Node<'_>) -> Result<CustomerExpr, String> {
     let functions = enclosing_functions(at);
     let q = f.quote;
+    // A background job has no request: only its arguments (or the plan's expression, when
+    // the job binds it) can name the customer; the request's would find nobody there.
+    if let Some(job) = super::jobs::job_at(f, at) {
+        if let Some(expression) = f.ctx.call_site.expression.as_deref()
+            && let Ok(expr) = expression_in_scope(f, at, &functions, expression)
+        {
+            return Ok(CustomerExpr::plain(format!("str({expr} or {q}{q})")));
+        }
+        let field = f.ctx.call_site.job_field.as_deref();
+        return match field.and_then(|field| super::jobs::payload_field(f, &job, field)) {
+            Some(expr) => Ok(CustomerExpr::plain(expr)),
+            None => Err(super::jobs::no_customer(&job, field)),
+        };
+    }
     if let Some(expression) = f.ctx.call_site.expression.as_deref() {
         return expression_in_scope(f, at, &functions, expression)
             .map(|expr| CustomerExpr::plain(format!("str({expr} or {q}{q})")));

@@ -6,6 +6,7 @@ mod boto3;
 mod customer;
 mod hoist;
 mod imports;
+mod jobs;
 mod llm;
 mod request;
 

@@ -136,7 +136,7 @@ fn other_app_entry(f: &PyFile<'_>) -> Option<String> {
             }
         })
         .collect();
-    if entries.iter().any(|e| e == f.ctx.file) {
+    if entries.iter().any(|e| e == f.ctx.file) || f.ctx.app_files.iter().any(|a| a == f.ctx.file) {
         return None;
     }
     entries.into_iter().next()

@@ -470,3 +470,72 @@ fn fastapi_current_user_dependency_is_the_customer() {
     assert_eq!(out, "['acct-7', 'acct-7', 'acct-7'] 403 200");
     assert_eq!(api.meter_total(&meter, "acct-7"), 3.0);
 }
+
+/// ContextVar mode in Flask: a call site with no user id of its own is wired with
+/// `current_customer_id()`, which the generated `before_request` hook fills from Flask-Login.
+/// A signed-in request records exactly one event for that user; an anonymous one records none.
+#[test]
+fn flask_request_customer_reaches_a_call_site_without_a_user_id() {
+    let Some(python) = venv_python() else { return };
+    let extra = std::env::var("SPAIRE_TEST_EXTRA_PYTHONPATH").ok();
+    let probe = Command::new(&python)
+        .args(["-c", "import flask_login"])
+        .envs(extra.iter().map(|p| ("PYTHONPATH", p.as_str())))
+        .output()
+        .unwrap();
+    if !probe.status.success()
+        && codegen::toolchain(
+            Path::new("<venv>/flask_login").to_path_buf(),
+            "Flask-Login in the Python test venv",
+        )
+        .is_none()
+    {
+        return;
+    }
+    let emulator =
+        billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
+    let base_url = emulator.base_url();
+    let api = codegen::Api {
+        base: &base_url,
+        token: emulator.token(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    codegen::copy_dir(&codegen::codegen_fixture("py", "flask-login"), dir.path());
+    let mut plan = codegen::plan(&["llm-tokens"], Pricing::Unit, false, Some(&base_url));
+    plan.customer = CustomerSource::Session;
+    let meter = api.create_meter(&plan.meters[0]);
+    let profile = python_profile(dir.path(), FrameworkId::Flask, "notes/__init__.py", "app");
+    codegen::generate_into(dir.path(), &profile, &plan);
+    // The route is what wiring writes for a call with no user id in scope.
+    let script = format!(
+        "import os\n\
+         os.environ['SPAIRE_ACCESS_TOKEN'] = {token:?}\n\
+         os.environ['SPAIRE_SERVER_URL'] = {base_url:?}\n\
+         from notes import create_app\n\
+         from notes.spaire_billing.usage import current_customer_id, flush_usage, record_llm_usage\n\
+         app = create_app()\n\
+         @app.get('/ask')\n\
+         def ask() -> str:\n\
+         \x20   record_llm_usage(current_customer_id(), {{'input_tokens': 7, 'output_tokens': 5}}, model='gpt-4o')\n\
+         \x20   return 'ok'\n\
+         client = app.test_client()\n\
+         anonymous = client.get('/ask').status_code\n\
+         client.post('/login/user-7')\n\
+         signed_in = client.get('/ask').status_code\n\
+         flush_usage()\n\
+         print(anonymous, signed_in, repr(current_customer_id()))",
+        token = emulator.token(),
+    );
+    let out = python_ok(&python, dir.path(), &script, extra.as_deref());
+    assert_eq!(out, "200 200 ''", "outside a request there is no customer");
+    let total = api.meter_total(&meter, "user-7");
+    assert!(
+        total > 0.0,
+        "the signed-in request's tokens were not counted"
+    );
+    assert_eq!(
+        api.events("user-7").len(),
+        1,
+        "one request, one event for its user"
+    );
+}

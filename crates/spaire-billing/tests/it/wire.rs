@@ -325,6 +325,24 @@ fn cases() -> Vec<Case> {
             py_package: Some("factoryapp"),
             call_site: CallSiteCustomer::default(),
         },
+        Case {
+            // Celery / Dramatiq / APScheduler / Modal jobs: no request, so the customer comes
+            // from the job's arguments (`[customer] job_field`) or the call is listed.
+            dir: "py-jobs",
+            language: "python",
+            module_system: None,
+            frameworks: &["fastapi", "pydantic-ai"],
+            customer: header(),
+            sites: &[
+                (K::AgentRunSync, "agent.run_sync"),
+                (K::AgentRun, "agent.run"),
+            ],
+            py_package: Some("jobsapp"),
+            call_site: CallSiteCustomer {
+                expression: None,
+                job_field: Some("customer_id".to_owned()),
+            },
+        },
     ]
 }
 
@@ -459,6 +477,7 @@ fn imports(root: &Path, case: &Case) -> UsageImports {
                 .frameworks
                 .iter()
                 .any(|f| matches!(*f, "fastapi" | "flask" | "django")),
+        python_app_files: Vec::new(),
         ts_session_customer: case.dir == REQUEST_SESSION_CASE,
     }
 }
@@ -1057,6 +1076,7 @@ mod runtime {
                     )),
                     python: None,
                     python_request_customer: false,
+                    python_app_files: Vec::new(),
                     ts_session_customer: false,
                 });
             assert_eq!(changes.files.len(), 2, "both routes are wired");
@@ -1137,6 +1157,7 @@ await flushUsage();
                 typescript: None,
                 python: billing_generate::python::usage_module_import(target),
                 python_request_customer: billing_generate::python::request_customer(target),
+                python_app_files: Vec::new(),
                 ts_session_customer: false,
             });
             assert_eq!(changes.files.len(), 1);
@@ -1265,6 +1286,7 @@ print("EXPECTED_RUN_TOKENS", usage.total_tokens)
             typescript: None,
             python: billing_generate::python::usage_module_import(target),
             python_request_customer: billing_generate::python::request_customer(target),
+            python_app_files: Vec::new(),
             ts_session_customer: false,
         });
         assert!(
@@ -1448,6 +1470,7 @@ mod media_runtime {
             )),
             python: None,
             python_request_customer: false,
+            python_app_files: Vec::new(),
             ts_session_customer: false,
         };
         let (changes, reports) =
