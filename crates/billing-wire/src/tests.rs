@@ -268,7 +268,7 @@ export async function POST(request: Request) {
 }
 
 #[test]
-fn both_usage_names_taken_is_a_manual_step_not_a_shadowing_edit() {
+fn taken_usage_names_get_a_numbered_local_not_a_shadowing_edit() {
     let out = ts(
         r#"import { generateText } from "ai";
 
@@ -282,8 +282,36 @@ export async function POST(request: Request) {
         &[(K::GenerateText, "generateText")],
         header(),
     );
-    assert!(out.after.is_none());
-    assert!(out.manual[0].contains("both `totalUsage` and `billedTotalUsage` are already used"));
+    let after = out.after.expect("wired");
+    assert!(
+        after.contains("const { text, totalUsage: billedTotalUsage2 } = await generateText(")
+            && after.contains("\"\", billedTotalUsage2);"),
+        "{after}"
+    );
+}
+
+#[test]
+fn sites_in_one_function_each_destructure_their_own_usage() {
+    let out = ts(
+        r#"import { embed, generateText } from "ai";
+
+export async function POST(request: Request) {
+  const { text } = await generateText({ model, prompt: "x" });
+  const { embedding } = await embed({ model, value: text });
+  const { embedding: again } = await embed({ model, value: text + "!" });
+  return Response.json({ embedding, again });
+}
+"#,
+        &[(K::GenerateText, "generateText"), (K::Embed, "embed")],
+        header(),
+    );
+    let after = out.after.expect("wired");
+    assert!(after.contains("const { embedding, usage } = await embed("), "{after}");
+    assert!(
+        after.contains("const { embedding: again, usage: billedUsage } = await embed("),
+        "{after}"
+    );
+    assert!(after.contains("billedUsage.tokens"), "{after}");
 }
 
 #[test]
