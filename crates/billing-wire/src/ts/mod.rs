@@ -6,6 +6,7 @@ mod imports;
 mod jobs;
 mod llm;
 mod openai_edge;
+mod openai_stream;
 mod props;
 mod request_scope;
 mod s3;

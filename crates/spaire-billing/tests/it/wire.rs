@@ -196,6 +196,18 @@ fn cases() -> Vec<Case> {
             call_site: CallSiteCustomer::default(),
         },
         Case {
+            dir: "ts-openai-stream",
+            language: "typescript",
+            module_system: Some("esm"),
+            frameworks: &["nextjs"],
+            customer: CustomerSource::Header {
+                header: "x-user-id".to_owned(),
+            },
+            sites: &[(K::OpenaiChatCompletion, "openai.chat.completions.create")],
+            py_package: None,
+            call_site: CallSiteCustomer::default(),
+        },
+        Case {
             dir: "ts-team-jobs",
             language: "typescript",
             module_system: Some("esm"),
@@ -613,6 +625,20 @@ export function recordStorageUpload(customerId: string, bytes: number, details?:
 
 export async function sessionCustomerId(): Promise<string | undefined> {
   return undefined;
+}
+
+export function meterChatCompletionStream<S extends AsyncIterable<unknown>>(customerId: string, stream: S, vendor?: string): S;
+export function meterChatCompletionStream<S extends AsyncIterable<unknown>>(customerId: string, stream: PromiseLike<S>, vendor?: string): Promise<S>;
+export function meterChatCompletionStream(
+  customerId: string,
+  stream: AsyncIterable<unknown> | PromiseLike<AsyncIterable<unknown>>,
+  vendor?: string,
+): AsyncIterable<unknown> | Promise<AsyncIterable<unknown>> {
+  void customerId;
+  void vendor;
+  return typeof (stream as PromiseLike<unknown>).then === "function"
+    ? Promise.resolve(stream)
+    : (stream as AsyncIterable<unknown>);
 }
 "#;
 
