@@ -80,6 +80,7 @@ class ClassifierTest(unittest.TestCase):
         self.assertIsNone(run.RECORD_CALL.search('import { recordLlmUsage } from "@/lib/spaire/usage";'))
         self.assertIsNotNone(run.RECORD_CALL.search('recordLlmUsage(id, usage, "gpt");'))
         self.assertIsNotNone(run.RECORD_CALL.search("record_agent_run(customer, result)"))
+        self.assertIsNotNone(run.RECORD_CALL.search('await meterChatCompletionStream(id, openai.chat.completions.create({'))
         self.assertIsNone(run.RECORD_CALL.search("app.use(spaireApiCalls());"))
 
     def test_auto_registered_locations(self):

@@ -61,6 +61,19 @@ pub struct Package {
     /// dependencies and requirements file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_of: Option<String>,
+    /// How the app itself identifies a user when its user table has no `id`: the primary key
+    /// its schema declares (only `email` today). Session billing keys customers by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_key: Option<UserKey>,
+}
+
+/// The column an app's user table is keyed by, with the schema line that says so (Drizzle
+/// `email: varchar(..).primaryKey()`, Prisma `email String @id`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserKey {
+    /// The key as the session exposes it: `email` (`session.user.email`).
+    pub field: String,
+    pub evidence: Evidence,
 }
 
 // Defined once in `billing-vocab`; re-exported so `billing_detect::Language` keeps working.

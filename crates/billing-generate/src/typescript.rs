@@ -246,6 +246,13 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         changes: ChangeSet::default(),
     };
     shared_modules(&renderer, &layout, target.plan, &mut output)?;
+    // The preview says what the customer id is when it is not the user's id.
+    if let Some(keyed_by) = session_resolver(target, &layout).and_then(|r| r.keyed_by) {
+        let customer = layout.module_file("customer");
+        for file in output.files.iter_mut().filter(|f| f.path == customer) {
+            file.summary = format!("{}; customers are keyed by {keyed_by}", file.summary);
+        }
+    }
     frameworks::generate(&renderer, &layout, target, &mut output)?;
     env_example(&renderer, &layout, target, &mut output)?;
     t3_env(&layout, target, &mut output)?;
@@ -562,6 +569,7 @@ mod tests {
             tsconfig: None,
             manifests: Vec::new(),
             sample_of: None,
+            user_key: None,
         }
     }
 

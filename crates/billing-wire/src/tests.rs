@@ -269,7 +269,7 @@ export async function POST(request: Request) {
 }
 
 #[test]
-fn both_usage_names_taken_is_a_manual_step_not_a_shadowing_edit() {
+fn taken_usage_names_get_a_numbered_local_not_a_shadowing_edit() {
     let out = ts(
         r#"import { generateText } from "ai";
 
@@ -283,8 +283,39 @@ export async function POST(request: Request) {
         &[(K::GenerateText, "generateText")],
         header(),
     );
-    assert!(out.after.is_none());
-    assert!(out.manual[0].contains("both `totalUsage` and `billedTotalUsage` are already used"));
+    let after = out.after.expect("wired");
+    assert!(
+        after.contains("const { text, totalUsage: billedTotalUsage2 } = await generateText(")
+            && after.contains("\"\", billedTotalUsage2);"),
+        "{after}"
+    );
+}
+
+#[test]
+fn sites_in_one_function_each_destructure_their_own_usage() {
+    let out = ts(
+        r#"import { embed, generateText } from "ai";
+
+export async function POST(request: Request) {
+  const { text } = await generateText({ model, prompt: "x" });
+  const { embedding } = await embed({ model, value: text });
+  const { embedding: again } = await embed({ model, value: text + "!" });
+  return Response.json({ embedding, again });
+}
+"#,
+        &[(K::GenerateText, "generateText"), (K::Embed, "embed")],
+        header(),
+    );
+    let after = out.after.expect("wired");
+    assert!(
+        after.contains("const { embedding, usage } = await embed("),
+        "{after}"
+    );
+    assert!(
+        after.contains("const { embedding: again, usage: billedUsage } = await embed("),
+        "{after}"
+    );
+    assert!(after.contains("billedUsage.tokens"), "{after}");
 }
 
 #[test]
@@ -1253,5 +1284,197 @@ async def helper(ctx: RunContext[None]) -> str:
             "from app.usage import current_customer_id\nfrom app.usage import record_agent_run\n"
         ),
         "{after}"
+    );
+}
+
+/// `ts` with `ai` and `openai` at the given majors (as detect reads them from package.json).
+fn ts_with_majors(source: &str, wanted: &[(CallSiteKind, &str)], ai: u64, openai: u64) -> Outcome {
+    let found = sites("app/api/chat/route.ts", source, wanted);
+    let refs: Vec<&CallSite> = found.iter().collect();
+    let mut pkg = package("typescript", &["nextjs"]);
+    pkg.integrations = [("ai", "ai-sdk", ai), ("openai", "llm-client", openai)]
+        .iter()
+        .map(|(name, kind, major)| {
+            serde_json::from_value(json!({
+                "package": name, "kind": kind, "version": format!("^{major}.0.0"),
+                "major": major, "evidence": {"file": "package.json", "text": name},
+            }))
+            .expect("integration")
+        })
+        .collect();
+    let result = wire_source(
+        Path::new("/nonexistent"),
+        "app/api/chat/route.ts",
+        source,
+        &refs,
+        &pkg,
+        &plan(&CustomerSource::Header {
+            header: "x-user-id".to_owned(),
+        }),
+        &UsageImports {
+            typescript: Some(TsUsageModule::Specifier("@/lib/usage".to_owned())),
+            python: None,
+            python_request_customer: false,
+            ts_session_customer: false,
+        },
+    )
+    .expect("wiring");
+    Outcome {
+        after: result.after,
+        snippets: Vec::new(),
+        manual: result.manual.into_iter().map(|m| m.instructions).collect(),
+        results: result.reports.into_iter().map(|r| r.result).collect(),
+    }
+}
+
+/// chathn: `openai` v4 streams read by the AI SDK 2 `OpenAIStream`, the second one returned
+/// from `experimental_onFunctionCall`. Both ask for usage and are metered as they stream.
+const OPENAI_STREAM_APP: &str = r#"import { OpenAI } from "openai";
+import { OpenAIStream, StreamingTextResponse } from "ai";
+
+const openai = new OpenAI({ apiKey: process.env.OPENAI_API_KEY });
+
+export async function POST(req: Request) {
+  const { messages } = await req.json();
+  const initialResponse = await openai.chat.completions.create({
+    model: "gpt-3.5-turbo-0613",
+    messages,
+    stream: true,
+    functions,
+  });
+  const stream = OpenAIStream(initialResponse, {
+    experimental_onFunctionCall: async ({ name }, createFunctionCallMessages) => {
+      const newMessages = createFunctionCallMessages(await run(name));
+      return openai.chat.completions.create({
+        model: "gpt-3.5-turbo-0613",
+        stream: true,
+        messages: [...messages, ...newMessages],
+      });
+    },
+  });
+  return new StreamingTextResponse(stream);
+}
+"#;
+
+#[test]
+fn openai_streams_read_by_openai_stream_ask_for_usage_and_are_metered() {
+    let out = ts_with_majors(
+        OPENAI_STREAM_APP,
+        &[(K::OpenaiChatCompletion, "openai.chat.completions.create")],
+        2,
+        4,
+    );
+    assert!(out.manual.is_empty(), "{:?}", out.manual);
+    let after = out.after.expect("wired");
+    assert!(
+        after.contains("import { meterChatCompletionStream } from \"@/lib/usage\";"),
+        "{after}"
+    );
+    assert!(
+        after.contains("const initialResponse = await meterChatCompletionStream(req.headers.get(\"x-user-id\") ?? \"\", openai.chat.completions.create({"),
+        "{after}"
+    );
+    assert!(
+        after.contains("return meterChatCompletionStream(req.headers.get(\"x-user-id\") ?? \"\", openai.chat.completions.create({"),
+        "{after}"
+    );
+    // openai 4: spread, so 4.x types that predate `stream_options` accept it.
+    assert_eq!(
+        after
+            .matches("stream: true, ...{ stream_options: { include_usage: true } },")
+            .count(),
+        2,
+        "{after}"
+    );
+    assert!(
+        after.contains("messages: [...messages, ...newMessages],\n      }));"),
+        "{after}"
+    );
+    // openai 5+: the typed option, written as such.
+    let v5 = ts_with_majors(
+        OPENAI_STREAM_APP,
+        &[(K::OpenaiChatCompletion, "openai.chat.completions.create")],
+        3,
+        5,
+    );
+    assert!(
+        v5.after
+            .expect("wired")
+            .contains("stream: true, stream_options: { include_usage: true },"),
+    );
+}
+
+#[test]
+fn openai_streams_with_readers_that_break_on_the_usage_chunk_are_listed() {
+    let loop_app = |read: &str| {
+        format!(
+            r#"import OpenAI from "openai";
+const openai = new OpenAI();
+export async function POST(req: Request) {{
+  const stream = await openai.chat.completions.create({{ model: "gpt-4o-mini", messages: [], stream: true }});
+  let text = "";
+  for await (const chunk of stream) {{
+    text += {read} ?? "";
+  }}
+  return new Response(text);
+}}
+"#
+        )
+    };
+    let wanted = &[(K::OpenaiChatCompletion, "openai.chat.completions.create")];
+    // `?.` after `choices[0]`: the empty `choices` of the usage chunk is skipped.
+    let safe = ts_with_majors(&loop_app("chunk.choices[0]?.delta?.content"), wanted, 5, 5);
+    assert!(safe.manual.is_empty(), "{:?}", safe.manual);
+    assert!(safe.after.expect("wired").contains("include_usage"));
+    // `choices[0].delta` would throw on the usage chunk.
+    let unsafe_read = ts_with_majors(&loop_app("chunk.choices[0].delta.content"), wanted, 5, 5);
+    assert!(unsafe_read.after.is_none());
+    assert!(
+        unsafe_read.manual[0].contains("without `[0]?.`"),
+        "{:?}",
+        unsafe_read.manual
+    );
+
+    // Returned as is: the caller may forward the usage chunk.
+    let returned = ts_with_majors(
+        "import OpenAI from \"openai\";\nconst openai = new OpenAI();\nexport async function POST(req: Request) {\n  return openai.chat.completions.create({ model: \"m\", messages: [], stream: true });\n}\n",
+        wanted,
+        5,
+        5,
+    );
+    assert!(
+        returned.manual[0].contains("returned to the caller"),
+        "{:?}",
+        returned.manual
+    );
+
+    // An OpenAI-compatible server may reject the option.
+    let compatible = ts_with_majors(
+        &OPENAI_STREAM_APP.replace(
+            "apiKey: process.env.OPENAI_API_KEY",
+            "baseURL: \"https://api.groq.com/openai/v1\"",
+        ),
+        wanted,
+        2,
+        4,
+    );
+    assert!(compatible.after.is_none());
+    assert!(
+        compatible
+            .manual
+            .iter()
+            .all(|m| m.contains("its own `baseURL`")),
+        "{:?}",
+        compatible.manual
+    );
+
+    // AI SDK 4 has no `OpenAIStream` whose reading of the chunk is known.
+    let ai4 = ts_with_majors(OPENAI_STREAM_APP, wanted, 4, 4);
+    assert!(
+        ai4.manual
+            .iter()
+            .all(|m| m.contains("`OpenAIStream` of `ai` 4")),
+        "{:?}",
+        ai4.manual
     );
 }

@@ -6,6 +6,7 @@ mod node;
 mod other;
 mod python;
 pub(crate) mod sources;
+mod user_key;
 
 use std::collections::{BTreeSet, HashSet};
 

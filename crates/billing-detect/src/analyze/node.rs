@@ -177,6 +177,7 @@ pub fn analyze(scan: &mut Scan<'_>, input: &NodeInput<'_>) -> Package {
             .iter()
             .any(|(d, _)| NODE_INTEGRATIONS.iter().any(|(n, _)| d.name.starts_with(n)));
     let mut call_sites: Vec<CallSite> = Vec::new();
+    let mut user_key = None;
     let mut module_hint: Option<ModuleSystem> = None;
     if any_relevant {
         let route_dirs: Vec<String> = route_dirs(&builders);
@@ -206,6 +207,9 @@ pub fn analyze(scan: &mut Scan<'_>, input: &NodeInput<'_>) -> Package {
                         callee,
                     });
                 }
+            }
+            if user_key.is_none() {
+                user_key = super::user_key::from_drizzle(file, &src);
             }
             if !typescript::worth_parsing(&src) {
                 continue;
@@ -354,7 +358,22 @@ pub fn analyze(scan: &mut Scan<'_>, input: &NodeInput<'_>) -> Package {
         tsconfig: tsconfig_file,
         manifests: vec![input.pkg.file.clone()],
         sample_of: None,
+        user_key: user_key.or_else(|| prisma_user_key(scan, dir)),
     }
+}
+
+/// The user key of the package's Prisma schema, at Prisma's default locations.
+fn prisma_user_key(scan: &mut Scan<'_>, dir: &str) -> Option<crate::profile::UserKey> {
+    ["prisma/schema.prisma", "schema.prisma"]
+        .iter()
+        .map(|p| join_rel(dir, p))
+        .filter(|file| scan.exists(file))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .find_map(|file| {
+            let text = scan.read(&file)?;
+            super::user_key::from_prisma(&file, &text)
+        })
 }
 
 /// Version for display: the declared spec, or the installed version when the spec says

@@ -37,6 +37,7 @@ fn base_package(dir: &str, language: Language) -> Package {
         tsconfig: None,
         manifests: Vec::new(),
         sample_of: None,
+        user_key: None,
     }
 }
 

@@ -197,6 +197,7 @@ pub fn analyze(scan: &mut Scan<'_>, input: &PythonInput<'_>) -> Vec<Package> {
         tsconfig: None,
         manifests: manifest_files,
         sample_of: None,
+        user_key: None,
     };
     let mut out: Vec<Package> = samples
         .into_iter()

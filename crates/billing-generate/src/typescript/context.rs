@@ -108,9 +108,10 @@ fn handler_name(event: &str) -> String {
 }
 
 /// The LLM helpers of the usage module (also what `status` looks for at call sites).
-pub const LLM_HELPERS: [&str; 6] = [
+pub const LLM_HELPERS: [&str; 7] = [
     "recordLlmUsage",
     "recordLlmResponse",
+    "meterChatCompletionStream",
     "llmUsageOnFinish",
     "llmUsageOnAbort",
     "llmUsageCallbacks",

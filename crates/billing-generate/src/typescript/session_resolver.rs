@@ -4,7 +4,10 @@
 //! (`auth()`, `headers()`), so the resolver needs no request object and can be awaited
 //! anywhere a request is being handled (route handlers, server actions, server components).
 //!
-//! - Auth.js v5: the app's `export const { auth } = NextAuth(..)` → `(await auth())?.user?.id`.
+//! - Auth.js v5: the app's `export const { auth } = NextAuth(..)` → `(await auth())?.user?.id`;
+//!   in an app whose schema keys its users by email (`detect`'s `user_key`: no user id exists
+//!   to put on the session) → `(await auth())?.user?.email`, stated in the plan preview and the
+//!   generated comment, since the email then becomes each Spaire customer's external id.
 //! - Clerk 5+: `auth` of `@clerk/nextjs/server` → `(await auth()).userId`.
 //! - Better Auth: the app's `export const auth = betterAuth(..)` →
 //!   `(await auth.api.getSession({ headers: await headers() }))?.user?.id`.
@@ -29,6 +32,10 @@ pub struct SessionResolver {
     pub expr: String,
     /// Where the app's auth object was found (package-relative), for the comment.
     pub source: Option<String>,
+    /// When the customer id is not a user id: what it is and the schema line that makes it
+    /// the user's stable key ("the user's email (`schema.ts:13` …)"), for the comment and the
+    /// plan preview.
+    pub keyed_by: Option<String>,
 }
 
 const SKIPPED_DIRS: &[&str] = &["node_modules", "public", "dist", "build", "out", "coverage"];
@@ -47,18 +54,34 @@ pub(crate) fn detect(target: &Target<'_>, layout: &Layout) -> Option<SessionReso
     let module_file = layout.module_file("customer");
     // Auth.js puts no id on `session.user` unless the app's session callback does: without
     // one the resolver would find no customer for any request, so it stays a listed stub.
+    // An app whose schema keys users by email has no id to put there: the email is the key.
     if major("next-auth").is_some_and(|m| m >= 5)
         && let Some(file) = find_export(target, package_dir, is_authjs_export)
-        && find_export(target, package_dir, sets_session_user_id).is_some()
     {
+        let (expr, keyed_by) = if find_export(target, package_dir, sets_session_user_id).is_some() {
+            ("(await auth())?.user?.id".to_owned(), None)
+        } else if let Some(key) = target
+            .package
+            .user_key
+            .as_ref()
+            .filter(|k| k.field == "email")
+        {
+            (
+                "(await auth())?.user?.email".to_owned(),
+                Some(email_key_statement(key)),
+            )
+        } else {
+            return None;
+        };
         return Some(SessionResolver {
             library: "Auth.js",
             imports: vec![(
                 "{ auth }".to_owned(),
                 layout.specifier_to(&module_file, &file),
             )],
-            expr: "(await auth())?.user?.id".to_owned(),
+            expr,
             source: Some(file),
+            keyed_by,
         });
     }
     if major("@clerk/nextjs").is_some_and(|m| m >= 5) {
@@ -67,6 +90,7 @@ pub(crate) fn detect(target: &Target<'_>, layout: &Layout) -> Option<SessionReso
             imports: vec![("{ auth }".to_owned(), "@clerk/nextjs/server".to_owned())],
             expr: "(await auth()).userId".to_owned(),
             source: None,
+            keyed_by: None,
         });
     }
     // Any version (monorepos link it: `"better-auth": "link:../../packages/better-auth"`).
@@ -88,9 +112,22 @@ pub(crate) fn detect(target: &Target<'_>, layout: &Layout) -> Option<SessionReso
             ],
             expr: "(await auth.api.getSession({ headers: await headers() }))?.user?.id".to_owned(),
             source: Some(file),
+            keyed_by: None,
         });
     }
     None
+}
+
+/// What the customer id is when the app keys users by email, with the schema line that says so.
+pub(crate) fn email_key_statement(key: &billing_detect::profile::UserKey) -> String {
+    let at = match key.evidence.line {
+        Some(line) => format!("{}:{line}", key.evidence.file),
+        None => key.evidence.file.clone(),
+    };
+    format!(
+        "the user's email, which keys the app's users (`{at}`: `{}`); create Spaire customers and checkouts with this email as `externalCustomerId`",
+        key.evidence.text
+    )
 }
 
 /// The first own source file (package-relative, without extension) whose text `matches`.

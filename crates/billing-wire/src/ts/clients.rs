@@ -73,8 +73,14 @@ pub(crate) fn vendor(f: &TsFile<'_>, call: Node<'_>, kind: CallSiteKind) -> Site
             };
         }
         CallSiteKind::OpenaiChatCompletion if streams(f, call) => {
+            let reason = match super::openai_stream::wire(f, call) {
+                Ok(wired) => return wired,
+                Err(reason) => reason,
+            };
             return SiteOutcome::manual(
-                "a streamed chat completion reports usage only in its last chunk, and only with `stream_options: { include_usage: true }`",
+                format!(
+                    "a streamed chat completion reports usage only in its last chunk, and only with `stream_options: {{ include_usage: true }}`; spaire-billing did not add it: {reason}"
+                ),
                 format!(
                     "Add `stream_options: {{ include_usage: true }}` to the options of `{callee}` and record the usage of the chunk that carries it where you read the stream"
                 ),

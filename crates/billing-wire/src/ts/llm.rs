@@ -309,17 +309,25 @@ pub(crate) fn bind_in_pattern(
                     | "shorthand_property_identifier_pattern"
                     | "shorthand_property_identifier"
             ) && text(*n, f.src) == name
-        })
+        }) || f.bound_elsewhere(scope, name, pattern)
     };
     let alternative = format!("billed{}{}", key[..1].to_ascii_uppercase(), &key[1..]);
-    let (local, property) = if !taken(key) {
-        (key.to_owned(), key.to_owned())
-    } else if !taken(&alternative) {
-        (alternative.clone(), format!("{key}: {alternative}"))
-    } else {
+    // Several sites in one function each destructure their own `usage`: `billedUsage`,
+    // `billedUsage2`, ... so no two of them declare the same name.
+    let Some(local) = std::iter::once(key.to_owned())
+        .chain(std::iter::once(alternative.clone()))
+        .chain((2..=9).map(|n| format!("{alternative}{n}")))
+        .find(|name| !taken(name))
+    else {
         return Err(format!(
-            "both `{key}` and `{alternative}` are already used in this function"
+            "`{key}`, `{alternative}` and `{alternative}2` to `{alternative}9` are all already used in this function"
         ));
+    };
+    f.bind(scope, &local, pattern);
+    let property = if local == key {
+        key.to_owned()
+    } else {
+        format!("{key}: {local}")
     };
     let edit = if let Some(rest) = props.iter().find(|p| p.kind() == "rest_pattern") {
         Edit::insert(rest.start_byte(), format!("{property}, "))

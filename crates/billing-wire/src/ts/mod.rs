@@ -6,6 +6,7 @@ mod imports;
 mod jobs;
 mod llm;
 mod openai_edge;
+mod openai_stream;
 mod props;
 mod request_scope;
 mod s3;
@@ -36,6 +37,9 @@ pub(crate) struct TsFile<'a> {
     pub usage_module: &'a str,
     pub nl: &'static str,
     pub unit: String,
+    /// Names the wiring of earlier sites declares in a destructuring pattern: (function,
+    /// name, pattern) by node id, so a later site in the same function picks another name.
+    pub bound: std::cell::RefCell<Vec<(usize, String, usize)>>,
 }
 
 impl TsFile<'_> {
@@ -46,6 +50,21 @@ impl TsFile<'_> {
             line_end(self.src, anchor.end_byte()),
             format!("{}{indent}{stmt}", self.nl),
         )
+    }
+
+    /// Whether an earlier site's edit declares `name` in `scope` in a pattern other than
+    /// `pattern` (the same pattern gets the same, deduplicated edit).
+    pub fn bound_elsewhere(&self, scope: Node<'_>, name: &str, pattern: Node<'_>) -> bool {
+        self.bound
+            .borrow()
+            .iter()
+            .any(|(s, n, p)| *s == scope.id() && n == name && *p != pattern.id())
+    }
+
+    pub fn bind(&self, scope: Node<'_>, name: &str, pattern: Node<'_>) {
+        self.bound
+            .borrow_mut()
+            .push((scope.id(), name.to_owned(), pattern.id()));
     }
 
     pub fn usage_import(&self, name: &str) -> ImportNeed {
@@ -129,6 +148,7 @@ pub(crate) fn wire_file(
         usage_module,
         nl: newline(ctx.source),
         unit: indent_unit(ctx.source),
+        bound: std::cell::RefCell::default(),
     };
     let outcomes = sites.iter().map(|site| wire_site(&file, site)).collect();
     let reparse = |text: &str| {

@@ -98,19 +98,27 @@ fn chain<'t>(node: Node<'t>, src: &str) -> Option<Chain<'t>> {
     }
 }
 
-/// Whether the chain reads a signed-in user's id: `….user.id`, `….userId`, `user.id`.
-fn is_user_id(chain: &Chain<'_>, src: &str) -> bool {
+/// Whether the chain reads a signed-in user's id: `….user.id`, `….userId`, `user.id` — or,
+/// in an app whose schema keys its users by another column (`user_key`, e.g. `email`), that
+/// column (`session.user.email`, `user.email`).
+fn is_user_id(chain: &Chain<'_>, src: &str, user_key: Option<&str>) -> bool {
     let root = text(chain.root, src);
     if UNTRUSTED.contains(&root) || chain.props.iter().any(|p| UNTRUSTED.contains(&p.as_str())) {
         return false;
     }
+    let is_key = |p: &str| p == "id" || user_key == Some(p);
     match chain.props.as_slice() {
         [] => USER_IDS.contains(&root),
-        [only] if only == "id" => USER_OBJECTS.contains(&root),
+        [only] if is_key(only) => USER_OBJECTS.contains(&root),
         [.., last] if USER_IDS.contains(&last.as_str()) => true,
-        [.., user, id] => user == "user" && id == "id",
+        [.., user, id] => user == "user" && is_key(id),
         _ => false,
     }
+}
+
+/// The column the app's own schema keys its users by, when it is not an `id`.
+fn user_key<'a>(f: &TsFile<'a>) -> Option<&'a str> {
+    f.ctx.package.user_key.as_ref().map(|k| k.field.as_str())
 }
 
 /// The expression to insert for a chain the app wrote at `node`.
@@ -150,7 +158,7 @@ fn candidate(f: &TsFile<'_>, node: Node<'_>, at: Node<'_>) -> Option<String> {
                 .child_by_field_name("name")
                 .filter(|n| n.kind() == "identifier")?;
             let value = chain(node.child_by_field_name("value")?, src)?;
-            (is_user_id(&value, src)
+            (is_user_id(&value, src, user_key(f))
                 && same_binding(name, name, at, src)
                 && same_binding(value.root, node, at, src))
             .then(|| text(name, src).to_owned())
@@ -174,7 +182,7 @@ fn candidate(f: &TsFile<'_>, node: Node<'_>, at: Node<'_>) -> Option<String> {
                 // The outermost cast around a member chain, so `(x as U).id` is kept whole.
                 chain(node, src)?
             };
-            (is_user_id(&c, src) && same_binding(c.root, node, at, src))
+            (is_user_id(&c, src, user_key(f)) && same_binding(c.root, node, at, src))
                 .then(|| render(&c, node, src))
         }
         _ => None,
@@ -267,7 +275,7 @@ fn explain_missing(f: &TsFile<'_>, functions: &[Node<'_>], at: Node<'_>) -> Stri
     });
     match other_key {
         Some((expr, key, n)) => format!(
-            "the session in scope has no user id the app reads; it keys its data by `{expr}` (line {}). Bill by `{key}` only if it is your Spaire customer's external id",
+            "the session in scope has no user id the app reads; it keys its data by `{expr}` (line {}), but its schema does not declare `{key}` as the user table's primary key (a Drizzle `{key}: ....primaryKey()` or Prisma `{key} String @id`), so it is not known to be each user's stable id. If it is, bill by it with `[customer] expression = \"{expr}\"`",
             line_of(n)
         ),
         None => "no signed-in user id (`session.user.id`, `user.id`, `userId`, `locals.user.id`, `ctx.session.user.id`) is read in the enclosing functions, and none of their parameters carries a session".to_owned(),

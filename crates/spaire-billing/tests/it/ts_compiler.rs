@@ -92,10 +92,66 @@ fn node10_module_resolution_gets_a_paths_mapping_that_compiles() {
 /// Next.js's `after()`. All of it type-checks against the real `next` and `ai` types.
 #[test]
 fn authjs_session_resolver_and_after_flush_type_check_with_real_next() {
-    let fixture = crate::common::fixtures().join("codegen/ts-compiler/next-authjs");
+    let (customer, changes, recorder) = authjs_app("next-authjs");
+    assert!(customer.contains("(await auth())?.user?.id"), "{customer}");
+    let after_lines: Vec<&str> = recorder
+        .lines()
+        .filter(|l| l.contains("afterResponse") || l.contains("flushAfterResponse"))
+        .collect();
+    insta::assert_snapshot!(format!(
+        "--- lib/spaire/customer.ts\n{customer}--- lib/spaire/recorder.ts (after)\n{}\n",
+        after_lines.join("\n")
+    ));
+    assert!(
+        !changes.files.iter().any(|f| f.summary.contains("keyed by")),
+        "{:#?}",
+        changes.files
+    );
+}
+
+/// An Auth.js app whose schema keys users by email (`prisma/schema.prisma`: `email String
+/// @id`) has no user id on its session: the resolver returns the email, the generated comment
+/// and the plan preview say that the email is the Spaire customer's external id (and where
+/// the schema says so), and it type-checks against the session's `string | null` email.
+#[test]
+fn authjs_session_resolver_keys_customers_by_email_when_the_schema_does() {
+    let (customer, changes, _) = authjs_app("next-authjs-email");
+    assert!(
+        customer.contains("return (await auth())?.user?.email;"),
+        "{customer}"
+    );
+    assert!(
+        customer.contains("the customer id is the user's email, which keys the app's users (`prisma/schema.prisma:3`"),
+        "{customer}"
+    );
+    let summary = changes
+        .files
+        .iter()
+        .find(|f| f.path == "lib/spaire/customer.ts")
+        .map(|f| f.summary.clone())
+        .expect("customer module planned");
+    assert!(
+        summary.contains("customers are keyed by the user's email")
+            && summary.contains("as `externalCustomerId`"),
+        "{summary}"
+    );
+}
+
+/// Generates `[customer] from = "session"` billing into a copy of the Auth.js fixture `name`
+/// (with what detect reads from its schema) and type-checks it with the real `next` and `ai`:
+/// the customer module, the changes and the recorder.
+fn authjs_app(name: &str) -> (String, billing_changeset::ChangeSet, String) {
+    let fixture = crate::common::fixtures()
+        .join("codegen/ts-compiler")
+        .join(name);
     let work = tempfile::tempdir().expect("temp dir");
     let root = work.path().join("app");
     codegen::copy_dir(&fixture, &root);
+    let user_key = billing_detect::detect(&root, &billing_detect::DetectOptions::default())
+        .expect("detect the fixture")
+        .packages
+        .into_iter()
+        .find_map(|p| p.user_key);
     let toolchain = crate::common::repo_root().join("tests/toolchains/node/node_modules");
     let tsc = codegen::toolchain(toolchain.join("typescript/bin/tsc"), "tsc");
     if tsc.is_some() {
@@ -114,6 +170,7 @@ fn authjs_session_resolver_and_after_flush_type_check_with_real_next() {
         vec![codegen::framework(FrameworkId::Nextjs, details)],
     );
     profile.packages[0].module_system = Some(ModuleSystem::Esm);
+    profile.packages[0].user_key = user_key;
     profile.packages[0].aliases = vec![billing_detect::profile::Alias {
         prefix: "@/*".into(),
         target: "./*".into(),
@@ -142,28 +199,22 @@ fn authjs_session_resolver_and_after_flush_type_check_with_real_next() {
         changes.manual_steps
     );
     let recorder = read("lib/spaire/recorder.ts");
-    let after_lines: Vec<&str> = recorder
-        .lines()
-        .filter(|l| l.contains("afterResponse") || l.contains("flushAfterResponse"))
-        .collect();
-    insta::assert_snapshot!(format!(
-        "--- lib/spaire/customer.ts\n{customer}--- lib/spaire/recorder.ts (after)\n{}\n",
-        after_lines.join("\n")
-    ));
 
-    let Some(tsc) = tsc else { return };
-    let out = Command::new("node")
-        .arg(&tsc)
-        .args(["-p", "tsconfig.json"])
-        .current_dir(&root)
-        .output()
-        .expect("run tsc");
-    assert!(
-        out.status.success(),
-        "tsc failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if let Some(tsc) = tsc {
+        let out = Command::new("node")
+            .arg(&tsc)
+            .args(["-p", "tsconfig.json"])
+            .current_dir(&root)
+            .output()
+            .expect("run tsc");
+        assert!(
+            out.status.success(),
+            "tsc failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    (customer, changes, recorder)
 }
 
 /// Next.js route handlers wrapped in place (function declarations with Next 15's

@@ -165,6 +165,22 @@ fn cases() -> Vec<Case> {
             call_site: CallSiteCustomer::default(),
         },
         Case {
+            dir: "ts-email-session",
+            language: "typescript",
+            module_system: Some("esm"),
+            frameworks: &["nextjs"],
+            customer: CustomerSource::Session,
+            sites: &[
+                (K::GenerateText, "generateText"),
+                (K::GenerateObject, "generateObject"),
+                (K::StreamText, "streamText"),
+                (K::Embed, "embed"),
+                (K::Embed, "embedMany"),
+            ],
+            py_package: None,
+            call_site: CallSiteCustomer::default(),
+        },
+        Case {
             dir: "ts-openai-edge",
             language: "typescript",
             module_system: Some("esm"),
@@ -176,6 +192,18 @@ fn cases() -> Vec<Case> {
                 (K::OpenaiLegacy, "openai.createEmbedding"),
                 (K::OpenaiLegacy, "openai.createChatCompletion"),
             ],
+            py_package: None,
+            call_site: CallSiteCustomer::default(),
+        },
+        Case {
+            dir: "ts-openai-stream",
+            language: "typescript",
+            module_system: Some("esm"),
+            frameworks: &["nextjs"],
+            customer: CustomerSource::Header {
+                header: "x-user-id".to_owned(),
+            },
+            sites: &[(K::OpenaiChatCompletion, "openai.chat.completions.create")],
             py_package: None,
             call_site: CallSiteCustomer::default(),
         },
@@ -485,7 +513,11 @@ fn imports(root: &Path, case: &Case) -> UsageImports {
 fn run(root: &Path, case: &Case) -> (ChangeSet, Vec<SiteReport>) {
     let sites = find_sites(root, case);
     assert!(!sites.is_empty(), "{}: no call sites found", case.dir);
-    let package = package(case, sites);
+    let mut package = package(case, sites);
+    // What the app's schema says identifies a user, as detect reads it.
+    package.user_key = billing_detect::detect(root, &billing_detect::DetectOptions::default())
+        .ok()
+        .and_then(|p| p.packages.into_iter().find_map(|p| p.user_key));
     wire_with_report(
         root,
         &package,
@@ -612,6 +644,20 @@ export function recordStorageUpload(customerId: string, bytes: number, details?:
 
 export async function sessionCustomerId(): Promise<string | undefined> {
   return undefined;
+}
+
+export function meterChatCompletionStream<S extends AsyncIterable<unknown>>(customerId: string, stream: S, vendor?: string): S;
+export function meterChatCompletionStream<S extends AsyncIterable<unknown>>(customerId: string, stream: PromiseLike<S>, vendor?: string): Promise<S>;
+export function meterChatCompletionStream(
+  customerId: string,
+  stream: AsyncIterable<unknown> | PromiseLike<AsyncIterable<unknown>>,
+  vendor?: string,
+): AsyncIterable<unknown> | Promise<AsyncIterable<unknown>> {
+  void customerId;
+  void vendor;
+  return typeof (stream as PromiseLike<unknown>).then === "function"
+    ? Promise.resolve(stream)
+    : (stream as AsyncIterable<unknown>);
 }
 "#;
 

@@ -129,6 +129,7 @@ pub fn profile(root: &Path, language: Language, frameworks: Vec<Framework>) -> P
             tsconfig: None,
             manifests: Vec::new(),
             sample_of: None,
+            user_key: None,
         }],
         warnings: Vec::new(),
         notes: Vec::new(),
