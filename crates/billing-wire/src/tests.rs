@@ -1315,6 +1315,7 @@ fn ts_with_majors(source: &str, wanted: &[(CallSiteKind, &str)], ai: u64, openai
             typescript: Some(TsUsageModule::Specifier("@/lib/usage".to_owned())),
             python: None,
             python_request_customer: false,
+            python_app_files: Vec::new(),
             ts_session_customer: false,
         },
     )
