@@ -317,6 +317,7 @@ fn django_manage_py_inside_its_own_package() {
         calls(pkg, K::OpenaiChatCompletion),
         ["proj/art/views.py:13"]
     );
+    assert_eq!(calls(pkg, K::OpenaiImage), ["proj/art/views.py:23"]);
     // startproject's layout in a subfolder (`site/manage.py` + `site/site/settings.py`) keeps
     // its own package: its settings module resolves inside it.
     let django = fixture("django");
