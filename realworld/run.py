@@ -58,6 +58,8 @@ LLM_JS = re.compile(
     r"\b(streamText|generateText|streamObject|generateObject|streamUI|embedMany|embed)\s*\(|"
     r"\.chat\.completions\.create\s*\(|\.responses\.create\s*\(|\.completions\.create\s*\(|"
     r"\.messages\.(create|stream)\s*\(|\.embeddings\.create\s*\(|"
+    r"\.threads\.runs\.(create|createAndPoll|stream|createAndStream)\s*\(|"
+    r"\.images\.generate\s*\(|\bcreateImage\s*\(|"
     r"\bcreate(Chat)?Completion\s*\(|createEmbedding\s*\(|"
     r"['\"`]https://api\.(openai|anthropic)\.com[^'\"`]*['\"`]")
 AI_IMPORT = re.compile(r"""from\s+['"]ai(/rsc)?['"]|require\(['"]ai['"]\)""")
@@ -65,6 +67,7 @@ AI_FUNCS = re.compile(r"\b(streamText|generateText|streamObject|generateObject|s
 LLM_PY = re.compile(
     r"\.chat\.completions\.create\s*\(|\.responses\.create\s*\(|\.messages\.(create|stream)\s*\(|"
     r"\.embeddings\.create\s*\(|\bChatCompletion\.create\s*\(|"
+    r"\.threads\.runs\.(create|create_and_poll|stream|create_and_stream)\s*\(|\.images\.generate\s*\(|"
     r"\.(?P<agent>run|run_sync|run_stream|iter)\s*\(")
 PYDANTIC_AI_IMPORT = re.compile(r"^\s*(from|import)\s+pydantic_ai\b", re.M)
 STORAGE_JS = re.compile(r"new\s+(PutObjectCommand|Upload|CreateMultipartUploadCommand)\s*\(|\.putObject\s*\(")
@@ -240,6 +243,8 @@ def scan_billable(base: Path) -> list[dict]:
             for m in LLM_JS.finditer(text):
                 if AI_FUNCS.match(m.group(0)) and not has_ai:
                     continue
+                if ".messages." in m.group(0) and text[max(0, m.start() - 8):m.start()].endswith("threads"):
+                    continue  # Assistants `threads.messages.create` adds a message; no tokens are billed
                 pats.append(("llm", m))
             pats += [("storage", m) for m in STORAGE_JS.finditer(text)]
         for kind, m in pats:

@@ -344,6 +344,27 @@ import base64, hashlib, hmac, json, os, sys, time
 sys.path.insert(0, os.getcwd())
 cfg = json.loads(os.environ["RW_CONFIG"])
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", cfg["settings"])
+if cfg.get("llm_stub"):
+    # An OpenAI-compatible stub on 127.0.0.1 (usage 10 + 20 = 30 tokens) for the real SDK,
+    # pre-v1 (OPENAI_API_BASE) and v1 (OPENAI_BASE_URL) alike.
+    import http.server, threading
+    class Stub(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = json.dumps({"id": "chatcmpl-rw", "object": "chat.completion", "created": 0, "model": "gpt-rw",
+                               "choices": [{"index": 0, "finish_reason": "stop",
+                                            "message": {"role": "assistant", "content": "rw stub reply"}}],
+                               "usage": {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        def log_message(self, *a):
+            pass
+    stub = http.server.HTTPServer(("127.0.0.1", 0), Stub)
+    threading.Thread(target=stub.serve_forever, daemon=True).start()
+    os.environ["OPENAI_API_BASE"] = os.environ["OPENAI_BASE_URL"] = f"http://127.0.0.1:{stub.server_port}/v1"
 import django
 django.setup()
 from django.test.utils import setup_test_environment
@@ -354,11 +375,18 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 import importlib
 
-user = get_user_model().objects.create_user(username="rwuser", email="rw@example.com", password="rw-pass-123456")
+user = get_user_model().objects.create_user(username="rwuser", email="rw@example.com", password="rw-pass-123456",
+                                           **cfg.get("user_fields", {}))
+if not user.is_active:  # an app whose sign-up activates by e-mail: a signed-in user is active
+    user.is_active = True
+    user.save()
 client = Client()
 client.force_login(user)
 out = {"customer": str(user.pk)}
-resp = client.get(cfg["path"])
+if cfg.get("method", "GET") == "POST":
+    resp = client.post(cfg["path"], data=cfg.get("data", {}))
+else:
+    resp = client.get(cfg["path"])
 out["status"] = resp.status_code
 importlib.import_module(cfg["usage_module"]).flush_usage()
 
@@ -906,7 +934,9 @@ def django_check(project, rt, work: Path, cache: Path, emu, env) -> dict:
     py = ensure_python_deps(cache, rt["deps"], args)
     (work / ".rw-driver.py").write_text(DJANGO_DRIVER)
     cfg = {"settings": rt["settings"], "path": rt.get("path", "/"), "usage_module": rt["usage_module"],
-           "webhook_path": rt["webhook_path"], "secret": WEBHOOK_SECRET}
+           "webhook_path": rt["webhook_path"], "secret": WEBHOOK_SECRET, "method": rt.get("method", "GET"),
+           "data": rt.get("data", {}), "llm_stub": rt.get("llm_stub", False),
+           "user_fields": rt.get("user_fields", {})}
     renv = {**env, "RW_CONFIG": json.dumps(cfg), "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET}
     return run_driver([str(py), ".rw-driver.py"], work, renv, 300)
 

@@ -180,6 +180,27 @@ fn nuxt4_app_dir_is_not_nextjs() {
     assert_eq!(calls(pkg, K::RouteHandler), ["server/api/chat.post.ts:4"]);
 }
 
+/// Real-world idioms (sruusk/assistant, sinarhen/TestrialAI): the client handed to routes on
+/// `event.context`, an Assistants run (not the free `threads.messages.create`), and a client
+/// held by a class (a field initializer, or `this.client = new OpenAI()` in the constructor).
+#[test]
+fn nuxt_clients_on_the_event_context_and_in_class_fields() {
+    let p = fixture("nuxt-context-client");
+    let pkg = only(&p);
+    assert_eq!(ids(pkg), [(F::Nuxt, Confidence::High)]);
+    assert_eq!(
+        calls(pkg, K::OpenaiAssistantRun),
+        ["server/api/run.post.ts:5"]
+    );
+    assert_eq!(
+        calls(pkg, K::OpenaiChatCompletion),
+        [
+            "server/utils/summarizer.ts:12",
+            "server/utils/summarizer.ts:16"
+        ]
+    );
+}
+
 #[test]
 fn astro_serving_hono_reports_both() {
     let p = fixture("astro");
@@ -275,6 +296,32 @@ fn django_with_a_stray_package_lock_is_python() {
         Some("shopsite.settings")
     );
     assert_eq!(calls(pkg, K::Boto3UploadFile), ["shop/views.py:8"]);
+}
+
+/// Real-world idiom (thenewboston-Backend): `proj/manage.py` inside the project's own
+/// package, settings `proj.project.settings` resolved from the root where requirements.txt
+/// is. One package at the root (Django declared and confirmed), not a second one at `proj/`.
+#[test]
+fn django_manage_py_inside_its_own_package() {
+    let p = fixture("django-manage-in-package");
+    let pkg = only(&p);
+    assert_eq!(pkg.path, ".");
+    assert_eq!(ids(pkg), [(F::Django, Confidence::High)]);
+    let dj = framework(pkg, F::Django);
+    assert_eq!(dj.details.entry_file.as_deref(), Some("proj/manage.py"));
+    assert_eq!(
+        dj.details.settings_module.as_deref(),
+        Some("proj.project.settings")
+    );
+    assert_eq!(
+        calls(pkg, K::OpenaiChatCompletion),
+        ["proj/art/views.py:13"]
+    );
+    assert_eq!(calls(pkg, K::OpenaiImage), ["proj/art/views.py:23"]);
+    // startproject's layout in a subfolder (`site/manage.py` + `site/site/settings.py`) keeps
+    // its own package: its settings module resolves inside it.
+    let django = fixture("django");
+    assert_eq!(only(&django).path, ".");
 }
 
 #[test]

@@ -1176,6 +1176,54 @@ def streamed() -> Response:
     );
 }
 
+/// Real-world idioms (Vicba/flask-saas-boiler, sruusk/assistant): an image generation in
+/// Python and an Assistants run in TypeScript are listed with what to record, never edited.
+#[test]
+fn python_images_and_ts_assistants_runs_are_listed_with_what_to_record() {
+    let out = py(
+        r#"from openai import OpenAI
+
+client = OpenAI()
+
+
+def draw(prompt: str) -> str:
+    response = client.images.generate(model="dall-e-3", prompt=prompt)
+    return response.data[0].url
+"#,
+        &[(K::OpenaiImage, "client.images.generate")],
+        header(),
+    );
+    assert!(out.after.is_none());
+    assert_eq!(out.manual.len(), 1, "{:?}", out.manual);
+    assert!(out.manual[0].contains("no Python helper for generated images"));
+    assert!(
+        out.snippets[0].contains(
+            "record_event(customer_id, \"image-generation\", {\"images\": len(response.data)})"
+        ),
+        "{:?}",
+        out.snippets
+    );
+    let run = ts(
+        r#"export default defineEventHandler(async (event) => {
+  return event.context.openai.beta.threads.runs.create(thread, { assistant_id: a, stream: true });
+});
+"#,
+        &[(
+            K::OpenaiAssistantRun,
+            "event.context.openai.beta.threads.runs.create",
+        )],
+        header(),
+    );
+    assert!(run.after.is_none());
+    assert_eq!(run.manual.len(), 1, "{:?}", run.manual);
+    assert!(run.manual[0].contains("finished run"), "{:?}", run.manual);
+    assert!(
+        run.snippets[0].contains("run.usage?.prompt_tokens"),
+        "{:?}",
+        run.snippets
+    );
+}
+
 #[test]
 fn python_boto3_multipart_and_presigned_uploads_are_listed_not_billed() {
     let source = r#"import boto3

@@ -42,15 +42,29 @@ fn is_python_marker(name: &str) -> bool {
 }
 
 pub fn packages(scan: &mut Scan<'_>, m: &Manifests, ws: &Workspaces) -> Vec<Package> {
-    let dirs: BTreeSet<String> = scan
+    let markers: Vec<String> = scan
         .inv
         .files
         .iter()
         .filter(|f| is_package_marker(file_name(f)))
         // `requirements/base.txt` belongs to the package above the folder.
         .filter(|f| file_name(parent_rel(f)) != "requirements")
-        .map(|f| parent_rel(f).to_owned())
+        .cloned()
         .collect();
+    let mut dirs: BTreeSet<String> = markers.iter().map(|f| parent_rel(f).to_owned()).collect();
+    // A manage.py inside the project's own Python package belongs to the package above it
+    // when that one is a Python package and nothing else marks this directory.
+    for manage in markers.iter().filter(|f| file_name(f) == "manage.py") {
+        let dir = parent_rel(manage);
+        let only_marker = markers.iter().filter(|f| parent_rel(f) == dir).count() == 1;
+        let above_is_python = scan
+            .inv
+            .files_in(parent_rel(dir))
+            .any(|f| is_python_marker(file_name(f)));
+        if only_marker && above_is_python && python::manage_in_own_package(scan, manage) {
+            dirs.remove(dir);
+        }
+    }
     let package_dirs: HashSet<String> = dirs.iter().cloned().collect();
     let mut out = Vec::new();
     for dir in &dirs {

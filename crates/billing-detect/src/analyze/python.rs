@@ -111,8 +111,18 @@ pub fn analyze(scan: &mut Scan<'_>, input: &PythonInput<'_>) -> Vec<Package> {
     };
     let mut builders = declared_builders();
 
-    // Django: manage.py names the settings module.
-    let manage = join_rel(dir, "manage.py");
+    // Django: manage.py names the settings module (in this directory, or inside the project's
+    // own Python package, see `manage_in_own_package`).
+    let manage = std::iter::once(join_rel(dir, "manage.py"))
+        .chain(
+            scan.inv
+                .dirs_under(dir)
+                .filter(|d| parent_rel(d) == dir)
+                .map(|d| join_rel(d, "manage.py"))
+                .collect::<Vec<_>>(),
+        )
+        .find(|m| scan.inv.has_file(m) && (parent_rel(m) == dir || manage_in_own_package(scan, m)))
+        .unwrap_or_else(|| join_rel(dir, "manage.py"));
     if scan.inv.has_file(&manage)
         && let Some(text) = scan.read(&manage)
     {
@@ -365,6 +375,33 @@ fn read_sources(
 }
 
 /// `os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")` → (line, module).
+/// `pkg/manage.py` naming `pkg.project.settings`: manage.py lives inside the project's own
+/// Python package and the settings module resolves from the directory above it (where the
+/// dependency manifest is), not from `pkg/` (as in `startproject`'s `mysite/mysite/settings.py`).
+/// That directory above is the package; `pkg/` is not one of its own.
+pub(super) fn manage_in_own_package(scan: &mut Scan<'_>, manage: &str) -> bool {
+    let dir = parent_rel(manage);
+    if dir == "." {
+        return false;
+    }
+    let Some(text) = scan.read(manage) else {
+        return false;
+    };
+    let Some((_, module)) = settings_module(&text) else {
+        return false;
+    };
+    if module.split('.').next() != Some(file_name(dir)) {
+        return false;
+    }
+    let resolves_in = |scan: &Scan<'_>, base: &str| {
+        let path = join_rel(base, &module.replace('.', "/"));
+        scan.inv.has_file(&format!("{path}.py"))
+            || scan.inv.has_file(&format!("{path}/__init__.py"))
+    };
+    let above = parent_rel(dir);
+    resolves_in(scan, above) && !resolves_in(scan, dir)
+}
+
 fn settings_module(text: &str) -> Option<(u32, String)> {
     for (i, line) in text.lines().enumerate() {
         if let Some(pos) = line.find("DJANGO_SETTINGS_MODULE") {

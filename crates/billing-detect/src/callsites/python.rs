@@ -507,6 +507,7 @@ fn vendor_kind(callee: Node<'_>, src: &str, imports_sdk: bool) -> Option<CallSit
         (_, "responses", "create" | "parse" | "stream") if client_like => Some(K::OpenaiResponse),
         (_, "embeddings", "create") if client_like => Some(K::OpenaiEmbedding),
         (_, "messages", "create" | "stream") if client_like => Some(K::AnthropicMessage),
+        (_, "images", "generate") if client_like => Some(K::OpenaiImage),
         _ => None,
     }
 }

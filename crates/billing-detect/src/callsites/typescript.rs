@@ -263,10 +263,12 @@ pub fn analyze(file: &str, src: &str) -> Findings {
 }
 
 /// A vendor SDK call by its method path: `openai.chat.completions.create(..)`,
-/// `anthropic.messages.create(..)`, `openai.createChatCompletion(..)` (openai-edge / v3). The
-/// client is a `new OpenAI()` / `new Anthropic()` of this file, or (imported from the app's
-/// own module) a variable whose name says which vendor it is, or `client` in a file that
-/// imports the SDK.
+/// `anthropic.messages.create(..)`, `openai.createChatCompletion(..)` (openai-edge / v3),
+/// `openai.beta.threads.runs.create(..)` (Assistants). The client is a `new OpenAI()` /
+/// `new Anthropic()` of this file (also a class field or `this.client = new OpenAI()` in a
+/// constructor, called as `this.client`), or a receiver segment whose name says which vendor
+/// it is (`openai.`, `event.context.openai.`, `this.openaiClient.`), or `client` in a file
+/// that imports the SDK.
 fn llm_client_call(
     callee: Node<'_>,
     src: &str,
@@ -280,11 +282,18 @@ fn llm_client_call(
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '?' && *c != '!')
         .collect();
-    let root = path.split('.').next().unwrap_or("");
+    // The receiver: the path before the SDK's method path (`chat.completions.create` needs at
+    // least three segments to remain a call on something).
+    let segments: Vec<&str> = path.split('.').collect();
+    let receiver = &segments[..segments.len().saturating_sub(3).max(1)];
     let is = |vendor: &str, sdk: &[&str]| {
-        clients.iter().any(|(v, w)| v == root && *w == vendor)
-            || root.to_ascii_lowercase().contains(vendor)
-            || root == "client" && imports.iter().any(|i| sdk.contains(&i.as_str()))
+        clients
+            .iter()
+            .any(|(v, w)| *w == vendor && path.starts_with(&format!("{v}.")))
+            || receiver
+                .iter()
+                .any(|s| s.to_ascii_lowercase().contains(vendor))
+            || receiver.contains(&"client") && imports.iter().any(|i| sdk.contains(&i.as_str()))
     };
     let openai = is("openai", &["openai", "openai-edge"]);
     let anthropic = is("anthropic", &["@anthropic-ai/sdk"]);
@@ -298,7 +307,25 @@ fn llm_client_call(
     } else if openai && ends(".images.generate") {
         Some(CallSiteKind::OpenaiImage)
     } else if openai
-        && (ends(".createChatCompletion") || ends(".createEmbedding") || ends(".createCompletion"))
+        && [
+            ".runs.create",
+            ".runs.createAndPoll",
+            ".runs.stream",
+            ".runs.createAndStream",
+            ".createAndRun",
+            ".createAndRunPoll",
+            ".createAndRunStream",
+        ]
+        .iter()
+        .any(|m| ends(&format!(".threads{m}")))
+    {
+        // An Assistants run: its usage is on the finished run (adding a message costs nothing).
+        Some(CallSiteKind::OpenaiAssistantRun)
+    } else if openai
+        && (ends(".createChatCompletion")
+            || ends(".createEmbedding")
+            || ends(".createCompletion")
+            || ends(".createImage"))
     {
         Some(CallSiteKind::OpenaiLegacy)
     } else if anthropic && (ends(".messages.create") || ends(".messages.stream")) {
@@ -527,6 +554,11 @@ fn assigned_variable(node: Node<'_>, src: &str) -> Option<String> {
                 let left = parent.child_by_field_name("left")?;
                 return Some(text(left, src).to_owned());
             }
+            // `class S { private client = new OpenAI() }`: used as `this.client`.
+            "public_field_definition" => {
+                let name = parent.child_by_field_name("name")?;
+                return Some(format!("this.{}", text(name, src)));
+            }
             "member_expression"
             | "call_expression"
             | "await_expression"
@@ -706,6 +738,53 @@ export async function POST() {
                 "openai.chat.completions.create"
             )]
         );
+    }
+
+    #[test]
+    fn clients_in_class_fields_on_the_context_and_assistants_runs() {
+        let src = r#"import OpenAI from "openai";
+class Questions {
+  private client: OpenAI;
+  private spare = new OpenAI();
+  constructor() { this.client = new OpenAI({ apiKey: "x" }); }
+  ask() { return this.client.chat.completions.create({ model: "m", messages: [] }); }
+  other() { return this.spare.chat.completions.create({ model: "m", messages: [] }); }
+  notAClient() { return this.cache.chat.completions.create({ model: "m" }); }
+}
+"#;
+        assert_eq!(
+            kinds(&analyze("q.ts", src)),
+            [
+                (
+                    CallSiteKind::OpenaiChatCompletion,
+                    6,
+                    "this.client.chat.completions.create"
+                ),
+                (
+                    CallSiteKind::OpenaiChatCompletion,
+                    7,
+                    "this.spare.chat.completions.create"
+                ),
+            ]
+        );
+        // Nuxt: the client handed over on `event.context`, no import of the SDK in this file.
+        let ctx = "export default defineEventHandler(async (event) => {\n  await event.context.openai.beta.threads.messages.create(t, m)\n  return event.context.openai.beta.threads.runs.create(t, { assistant_id: a })\n})\n";
+        assert!(worth_parsing(ctx));
+        assert_eq!(
+            kinds(&analyze("run.get.ts", ctx)),
+            [(
+                CallSiteKind::OpenaiAssistantRun,
+                3,
+                "event.context.openai.beta.threads.runs.create"
+            )]
+        );
+        // openai v3 DALL-E: listed as a pre-v4 call.
+        let v3 = "const { Configuration, OpenAIApi } = require('openai')\nconst openai = new OpenAIApi(new Configuration({}))\nrouter.post('/', async (req, res) => res.send(await openai.createImage({ prompt: 'x' })))\n";
+        assert!(kinds(&analyze("w.js", v3)).contains(&(
+            CallSiteKind::OpenaiLegacy,
+            3,
+            "openai.createImage"
+        )));
     }
 
     #[test]

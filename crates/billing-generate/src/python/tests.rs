@@ -178,6 +178,31 @@ fn django_gets_settings_and_urls_entries() {
     assert!(file(&changes, "spaire_billing/views.py").contains("@csrf_exempt"));
 }
 
+/// Real-world idiom (thenewboston-Backend): django-split-settings, a settings package whose
+/// `__init__.py` only `include(...)`s files; MIDDLEWARE and ROOT_URLCONF are in `base.py`.
+#[test]
+fn django_split_settings_includes_are_followed() {
+    let details = FrameworkDetails {
+        settings_module: Some("site.project.settings".to_owned()),
+        ..FrameworkDetails::default()
+    };
+    let changes = generate(
+        "django-split-settings",
+        FrameworkId::Django,
+        details,
+        &plan(&["api-calls"], true),
+    );
+    assert!(file(&changes, "site/project/settings/base.py").ends_with(
+        "MIDDLEWARE = [*MIDDLEWARE, \"spaire_billing.middleware.ApiCallMiddleware\"]\n"
+    ));
+    assert!(file(&changes, "site/project/urls.py").contains("include(\"spaire_billing.urls\")"));
+    assert!(
+        changes.manual_steps.is_empty(),
+        "{:#?}",
+        changes.manual_steps
+    );
+}
+
 #[test]
 fn standalone_agent_gets_helpers_but_no_web_glue() {
     let changes = generate(

@@ -496,9 +496,66 @@ fn settings_chain(
                 super::join(&dir.join("/"), &format!("{rest}.py"))
             }
         });
+        let included = split_settings_includes(&text);
+        let dir = path.rsplit_once('/').map_or(".", |(d, _)| d).to_owned();
         chain.push((path, text));
+        // django-split-settings: `include('base.py', 'custom.py', ...)` runs the files in one
+        // namespace, later ones overriding earlier ones; nearest (last) first, like the chain.
+        for file in included.iter().rev() {
+            let file = super::join(&dir, file);
+            if chain.len() < 24
+                && !chain.iter().any(|(p, _)| *p == file)
+                && let Some(text) = read_optional(target, &file)?
+            {
+                chain.push((file, text));
+            }
+        }
     }
     Ok(chain)
+}
+
+/// The files a django-split-settings `include(...)` names directly (`'base.py'`), in order;
+/// `optional(...)` entries and glob patterns are left out (they may not exist).
+fn split_settings_includes(text: &str) -> Vec<String> {
+    if !text.contains("split_settings") {
+        return Vec::new();
+    }
+    let Some(start) = text
+        .match_indices("include(")
+        .map(|(i, _)| i)
+        .find(|&i| i == 0 || text[..i].ends_with('\n'))
+    else {
+        return Vec::new();
+    };
+    let mut files = Vec::new();
+    let mut depth = 0;
+    let mut chars = text[start + "include".len()..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+            '#' => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '"' | '\'' => {
+                let literal: String = chars.by_ref().take_while(|x| *x != c).collect();
+                if depth == 1 && literal.ends_with(".py") && !literal.contains('*') {
+                    files.push(literal);
+                }
+            }
+            _ => {}
+        }
+    }
+    files
 }
 
 /// The module of the first top-level `from X import *` (the settings a split module extends).

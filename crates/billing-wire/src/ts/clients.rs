@@ -213,3 +213,18 @@ pub(crate) fn raw_fetch(f: &TsFile<'_>, call: Node<'_>) -> SiteOutcome {
         ),
     )
 }
+
+/// An Assistants run (`beta.threads.runs.create` / `createAndPoll` / `stream`): the call
+/// returns before the model has run, so its usage is only on the finished run; always listed.
+pub(crate) fn assistant_run(f: &TsFile<'_>) -> SiteOutcome {
+    let end = f.style.end();
+    SiteOutcome::manual(
+        "an Assistants run reports its usage on the finished run, not on this call",
+        "Once the run's status is `completed` (`runs.retrieve` / `createAndPoll`, or the stream's `thread.run.completed` event), record `run.usage`",
+        format!(
+            "import {{ {TS_LLM} }} from {}{end}\n\n// once run.status === \"completed\" (stream: event.event === \"thread.run.completed\", run = event.data):\n{TS_LLM}(customerId, {}){end}",
+            f.style.string(f.usage_module),
+            chat_completion("run.usage")
+        ),
+    )
+}

@@ -191,6 +191,7 @@ fn wire_site(f: &TsFile<'_>, site: &CallSite) -> SiteOutcome {
         | CallSiteKind::OpenaiEmbedding
         | CallSiteKind::OpenaiImage
         | CallSiteKind::AnthropicMessage => clients::vendor(f, call, site.kind),
+        CallSiteKind::OpenaiAssistantRun => clients::assistant_run(f),
         CallSiteKind::LlmHttpFetch => clients::raw_fetch(f, call),
         CallSiteKind::S3PutObject => s3::put_object(f, call),
         CallSiteKind::S3Upload => s3::upload(f, call),
