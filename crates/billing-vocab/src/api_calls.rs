@@ -36,8 +36,10 @@ impl NeverBilled {
     }
 }
 
-/// The routes API-call metering never bills. Not `ping`: many APIs and demos name a billed
-/// endpoint so, and a platform's probe carries no customer id, so it bills no one anyway.
+/// The routes API-call metering never bills. Not a bare `ping`, `token` or `session`: apps
+/// name billed endpoints so (realtime-voice apps mint a paid provider session at `/token` or
+/// `/api/session`), while the auth library's own routes sit under `auth` / `oauth` segments
+/// (`/api/auth/session`, `/oauth/token`) and a platform's probe carries no customer id.
 pub const NEVER_BILLED: &[NeverBilled] = &[
     NeverBilled {
         what: "auth",
@@ -46,7 +48,6 @@ pub const NEVER_BILLED: &[NeverBilled] = &[
             "oauth",
             "oauth2",
             "authorize",
-            "token",
             "callback",
             "login",
             "logout",
@@ -56,7 +57,6 @@ pub const NEVER_BILLED: &[NeverBilled] = &[
             "sign-out",
             "signup",
             "sign-up",
-            "session",
         ],
         segment_prefixes: &[],
         segment_contains: &["nextauth"],
@@ -189,6 +189,9 @@ mod tests {
             "/api/tokens/usage",
             "/api/authors",
             "/api/logo",
+            "/token",
+            "/api/session",
+            "/api/ping",
         ] {
             assert_eq!(never_billed_path(path), None, "{path}");
         }

@@ -213,7 +213,7 @@ mod tests {
                 "discovery (`.well-known`, JWKS)",
             ),
             ("/api/idp/jwks", "discovery (`.well-known`, JWKS)"),
-            ("/api/idp/token", "auth"),
+            ("/api/oauth/token", "auth"),
         ];
         for (url, why) in never {
             assert_eq!(not_billed(url, "", &api()), Some(why), "{url}");
