@@ -21,7 +21,12 @@ Kinds:
               stack; `bindings` are the Workers env (a `kv` value becomes an in-memory KV).
   node-server start the app's own server entry (`command`) on a free port with its installed
               dependencies (cache/rtdeps/<name>), send `requests`, post a signed and a forged
-              webhook, stop it with SIGTERM (the recorder flushes on it).
+              webhook, stop it with SIGTERM (the recorder flushes on it). Optional: `build`
+              (commands run first, e.g. a production build), `env` (over the defaults),
+              `follow = false` on a request (see a redirect, do not follow it).
+  Any kind: `add_files` / `edits` add the check's own app code before setup (an API route
+              for a starter template that has none); `expect.statuses` checks each request's
+              answer, so a request that failed does not pass as "not billed".
   php-server  a Laravel app under PHP's built-in server (`server.php`, its own public/index.php,
               HTTP kernel and middleware) on Debian's php-laravel-framework: vendor/autoload.php
               loads Debian's autoloaders plus the app's PSR-4 roots; `.env` from .env.example
@@ -65,6 +70,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -493,12 +499,20 @@ def sign_webhook(payload: str, msg_id: str, ts: str) -> str:
     return "v1," + base64.b64encode(mac).decode()
 
 
-def http(method: str, url: str, headers: dict, body: bytes | None = None) -> int:
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Hands a 3xx back as the answer (a redirect must be seen, not followed, to check that
+    it is not billed)."""
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def http(method: str, url: str, headers: dict, body: bytes | None = None, follow: bool = True) -> int:
     import urllib.error
     import urllib.request
     req = urllib.request.Request(url, method=method, data=body, headers=headers)
+    opener = urllib.request.build_opener() if follow else urllib.request.build_opener(_NoRedirect)
     try:
-        with urllib.request.urlopen(req, timeout=30) as r:
+        with opener.open(req, timeout=30) as r:
             r.read()
             return r.status
     except urllib.error.HTTPError as e:
@@ -549,7 +563,12 @@ def node_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
         if command[0] == "node":
             command = ["node", "--import", "./.rw-mock/fetch-mock.mjs"] + command[1:]
     renv = {**env, "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET, "OPENAI_API_KEY": "sk-rw-made-up",
-            "HOST": "127.0.0.1", "NODE_ENV": "development"}
+            "HOST": "127.0.0.1", "NODE_ENV": "development", **rt.get("env", {})}
+    for step in rt.get("build", []):
+        # Built as for production (`npm run build`), with the generated files in place.
+        rc, _, err = run.sh(["nice", "-n", "10"] + step, cwd=work, env=renv, timeout=600)
+        if rc != 0:
+            raise RuntimeError(f"build {' '.join(step)} failed (rc {rc}): {err[-800:]}")
     out = drive_server(command, work, renv, rt["requests"], rt["webhook_path"],
                        cache / "logs" / project["name"] / "runtime-server.log")
     out["customer"] = rt["customer"]
@@ -581,7 +600,8 @@ def drive_server(command: list[str], cwd: Path, env: dict, requests: list[dict],
                 time.sleep(0.5)
         signed_in = sign_in(base) if sign_in else {}
         out["requests"] = [http(r.get("method", "GET"), base + r["path"], {**signed_in, **r.get("headers", {})},
-                                r.get("body", "").encode() or None) for r in requests]
+                                r.get("body", "").encode() or None, follow=r.get("follow", True))
+                           for r in requests]
         payload = json.dumps({"type": "rw.unknown_event", "timestamp": "2026-01-01T00:00:00Z", "data": {}})
         ts = str(int(time.time()))
         hdr = {"content-type": "application/json", "webhook-id": "msg_rw_1", "webhook-timestamp": ts}
@@ -958,6 +978,21 @@ def counted(emu, customer: str) -> dict:
     return out
 
 
+def add_app_code(work: Path, rt: dict) -> None:
+    """The check's own app code, added before setup as if the app had it: `add_files`
+    (path -> text) and `edits` (`file`, `find`, `replace`: the first occurrence), for an app
+    that has no API route to bill (a starter template). Spelled out in projects.toml."""
+    for rel, text in rt.get("add_files", {}).items():
+        (work / rel).parent.mkdir(parents=True, exist_ok=True)
+        (work / rel).write_text(text)
+    for edit in rt.get("edits", []):
+        path = work / edit["file"]
+        text = path.read_text()
+        if edit["find"] not in text:
+            raise RuntimeError(f"edit: {edit['find']!r} not in {edit['file']}")
+        path.write_text(text.replace(edit["find"], edit["replace"], 1))
+
+
 def run_check(project, tool: Path, cache: Path, out_dir: Path) -> dict:
     rt = project["runtime"]
     name = project["name"]
@@ -967,6 +1002,7 @@ def run_check(project, tool: Path, cache: Path, out_dir: Path) -> dict:
         return result
     work = cache / "runtime" / name
     run.extract(project, work)
+    add_app_code(work, rt)
     logs = cache / "logs" / name
     logs.mkdir(parents=True, exist_ok=True)
     emu = run.Emulator(tool, logs / "runtime-emulator.log")
@@ -1010,6 +1046,10 @@ def run_check(project, tool: Path, cache: Path, out_dir: Path) -> dict:
     exp = rt["expect"]
     got = result.get("counted", {}).get(exp["meter"], {})
     checks = {"usage_counted": got.get("quantity") == exp["quantity"]}
+    if "statuses" in exp:
+        # The requests answered as the check meant (a page 200, a redirect 302, ...): a
+        # request that failed is not evidence that it is not billed.
+        checks["requests_answered_as_expected"] = result.get("driver", {}).get("requests") == exp["statuses"]
     d = result.get("driver", {})
     if "webhook_signed" in d:
         checks["webhook_signed_accepted"] = 200 <= d["webhook_signed"] < 300

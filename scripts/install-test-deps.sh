@@ -20,7 +20,8 @@ fi
 # The committed lockfiles pin the versions the generated code was proven against (the
 # `ai@latest` toolchain too). `npm install` rather than `npm ci`: npm 11 rejects its own
 # lockfiles under `ci` when they omit other platforms' optional packages (rollup, esbuild).
-for dir in tests/toolchains/node tests/toolchains/node-ai-latest; do
+# node-ts4: TypeScript 4.9 alone, for what the plan says about TypeScript 4 projects.
+for dir in tests/toolchains/node tests/toolchains/node-ai-latest tests/toolchains/node-ts4; do
   echo "==> npm install in $dir (locked)"
   (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
 done

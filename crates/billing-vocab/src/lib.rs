@@ -3,7 +3,7 @@
 //! Every table a user can see a name from lives here: environments, languages, framework ids
 //! (with their language family, capabilities and accepted spellings), meter kinds, meter
 //! presets, aggregation functions, webhook event types (and the default subscription), the
-//! webhook URL path, and the Spaire SDK packages per language. The plan parser, the
+//! webhook URL path, the request paths API-call metering never bills, and the Spaire SDK packages per language. The plan parser, the
 //! generators, the setup wizard, the MCP server, the emulator and the docs read these tables;
 //! `tests/single_definition.rs` (in `spaire-billing`) proves no other source file spells the
 //! strings out again.
@@ -11,6 +11,7 @@
 //! The crate is a leaf: serde only, with `clap::ValueEnum` and `schemars::JsonSchema` derives
 //! behind the `clap` and `schemars` features.
 
+pub mod api_calls;
 pub mod environment;
 pub mod framework;
 pub mod language;

@@ -42,6 +42,11 @@ pub struct Context {
     pub webhook_path: &'static str,
     /// Path prefixes API-call metering bills (`isBilledApiCall` in the usage module).
     pub api_paths: Vec<String>,
+    /// Path segments, segment prefixes and segment parts `isBilledApiCall` never bills
+    /// (`billing_vocab::api_calls::NEVER_BILLED`, the rule Next.js route wrapping also uses).
+    pub never_billed_segments: Vec<&'static str>,
+    pub never_billed_prefixes: Vec<&'static str>,
+    pub never_billed_parts: Vec<&'static str>,
     pub webhook_cases: Vec<WebhookCase>,
     pub webhook_handler_names: Vec<String>,
     /// Largest batch the recorder sends ([`crate::delivery::max_batch_size`]).
@@ -205,6 +210,8 @@ impl Context {
                 credit_meters.push(credit.meter.clone());
             }
         }
+        let [never_segments, never_prefixes, never_parts] =
+            billing_vocab::api_calls::never_billed_lists();
         Context {
             header,
             ts: layout.typescript,
@@ -239,6 +246,9 @@ impl Context {
             api_calls: plan.meters.iter().any(|m| m.kind == MeterKind::ApiCalls),
             webhook_path: WEBHOOK_PATH,
             api_paths: api_paths(plan, layout.framework),
+            never_billed_segments: never_segments,
+            never_billed_prefixes: never_prefixes,
+            never_billed_parts: never_parts,
             webhook_handler_names: webhook_cases.iter().map(|c| c.handler.clone()).collect(),
             max_batch_size: crate::delivery::max_batch_size(plan),
             session_resolver: None,

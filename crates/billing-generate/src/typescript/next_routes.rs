@@ -1,9 +1,12 @@
 //! Which Next.js route files are billed API endpoints: the app router's `route.*` files and
 //! the pages router's `pages/api/**` files, under one of the api-calls meter's `paths` (the
 //! same prefixes `isBilledApiCall` checks at run time), minus the routes that are never an
-//! API call a customer makes (the [`NOT_BILLED`] rule, stated in the plan preview).
+//! API call a customer makes (`billing_vocab::api_calls::NEVER_BILLED`, the same rule the
+//! generated run-time check applies; stated in the plan preview).
 
 use std::path::Path;
+
+use billing_vocab::api_calls::NEVER_BILLED;
 
 use super::next_wrap::Router;
 use crate::GenerateError;
@@ -16,110 +19,8 @@ pub struct RouteFile {
     pub router: Router,
 }
 
-/// A kind of route that is never billed, recognised by a path segment or by what the file
-/// uses (an auth library's handler, a webhook signature check, an OG image response).
-pub struct NotBilled {
-    pub what: &'static str,
-    /// Path segments (lower-cased) that mark the route.
-    segments: &'static [&'static str],
-    /// Text inside a segment that marks the route (`stripe-webhooks`).
-    segment_contains: &'static [&'static str],
-    /// Text in the file that marks the route.
-    markers: &'static [&'static str],
-}
-
-/// The routes wrapping leaves out, whatever `paths` says. Auth routes answer every page
-/// view's session check and sign-in redirect; webhooks and cron jobs are called by another
-/// service, not a customer; health checks by the platform; OG images by crawlers.
-pub const NOT_BILLED: &[NotBilled] = &[
-    NotBilled {
-        what: "auth",
-        segments: &[
-            "auth",
-            "oauth",
-            "oauth2",
-            "authorize",
-            "token",
-            "callback",
-            "login",
-            "logout",
-            "signin",
-            "signout",
-            "sign-in",
-            "sign-out",
-            "signup",
-            "sign-up",
-            "session",
-        ],
-        segment_contains: &["nextauth"],
-        markers: &[
-            "NextAuth(",
-            "toNextJsHandler(",
-            "auth.handler",
-            "handlers.GET",
-            "handlers.POST",
-            "createRouteHandlers(",
-        ],
-    },
-    NotBilled {
-        what: "webhook",
-        segments: &[],
-        segment_contains: &["webhook"],
-        markers: &[
-            "webhooks.constructEvent",
-            "constructEventAsync(",
-            "verifyWebhook(",
-            "validateEvent(",
-            "new Webhook(",
-        ],
-    },
-    NotBilled {
-        what: "cron",
-        segments: &["cron", "crons"],
-        segment_contains: &[],
-        markers: &[],
-    },
-    NotBilled {
-        what: "health-check",
-        segments: &[
-            "health",
-            "healthz",
-            "healthcheck",
-            "health-check",
-            "ping",
-            "readyz",
-            "livez",
-        ],
-        segment_contains: &[],
-        markers: &[],
-    },
-    NotBilled {
-        what: "OG-image",
-        segments: &[
-            "og",
-            "opengraph-image",
-            "twitter-image",
-            "icon",
-            "apple-icon",
-        ],
-        segment_contains: &[],
-        markers: &["ImageResponse"],
-    },
-    NotBilled {
-        what: "draft-mode/revalidation",
-        segments: &["draft", "preview", "exit-preview", "revalidate"],
-        segment_contains: &[],
-        markers: &["draftMode()", "revalidatePath(", "revalidateTag("],
-    },
-    NotBilled {
-        what: "discovery (`.well-known`, JWKS)",
-        segments: &[".well-known", "jwks", "jwks.json"],
-        segment_contains: &[],
-        markers: &[],
-    },
-];
-
-/// Why a route is not billed: outside `paths`, a static file, or one of [`NOT_BILLED`].
+/// Why a route is not billed: outside `paths`, a static file, or one of the vocabulary's
+/// [`NEVER_BILLED`] kinds (by a path segment, or by a marker in the route's source).
 pub fn not_billed(url: &str, source: &str, api_paths: &[String]) -> Option<&'static str> {
     // The same prefix rule as the generated `isBilledApiCall`.
     if !api_paths
@@ -139,21 +40,18 @@ pub fn not_billed(url: &str, source: &str, api_paths: &[String]) -> Option<&'sta
     {
         return Some("static files");
     }
-    NOT_BILLED
+    NEVER_BILLED
         .iter()
         .find(|rule| {
-            segments.iter().any(|segment| {
-                rule.segments.contains(&segment.as_str())
-                    || (segment.starts_with("og-") && rule.what == "OG-image")
-                    || rule.segment_contains.iter().any(|c| segment.contains(c))
-            }) || rule.markers.iter().any(|m| source.contains(m))
+            segments.iter().any(|segment| rule.matches_segment(segment))
+                || rule.markers.iter().any(|m| source.contains(m))
         })
         .map(|rule| rule.what)
 }
 
 /// The rule as the preview states it.
 pub fn rule_text(api_paths: &[String]) -> String {
-    let never: Vec<&str> = NOT_BILLED.iter().map(|rule| rule.what).collect();
+    let never: Vec<&str> = NEVER_BILLED.iter().map(|rule| rule.what).collect();
     format!(
         "only successful (2xx, non-HTML) answers of route handlers under {} are billed; never pages, redirects, static files, nor {} routes (the prefixes are `paths` of the api-calls meter)",
         api_paths
@@ -315,7 +213,7 @@ mod tests {
                 "discovery (`.well-known`, JWKS)",
             ),
             ("/api/idp/jwks", "discovery (`.well-known`, JWKS)"),
-            ("/api/idp/token", "auth"),
+            ("/api/oauth/token", "auth"),
         ];
         for (url, why) in never {
             assert_eq!(not_billed(url, "", &api()), Some(why), "{url}");

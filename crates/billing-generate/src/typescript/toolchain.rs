@@ -4,7 +4,8 @@
 //! - TypeScript 4.x: `@spaire/sdk` depends on zod 4, whose declaration files use TypeScript 5
 //!   syntax; tsc 4.9 reports parse errors there even with `skipLibCheck` (measured: 3 errors for
 //!   one `import { Spaire } from "@spaire/sdk"`, 200+ under `node16`). No import of the SDK
-//!   compiles, so the only fix is the compiler.
+//!   compiles, so the only fix is the compiler. The generated files have no error of their own
+//!   under 4.9.5 (`typescript_4_gets_a_plan_step...` in `tests/it/ts_compiler.rs`).
 //! - `"moduleResolution": "node"` (node10) ignores package `exports`, so tsc cannot resolve
 //!   `@spaire/sdk/webhooks` (Node itself can, at runtime). A type-only `paths` entry mapping the
 //!   SDK's subpaths to its declaration files fixes it without changing the resolution mode.
@@ -117,11 +118,12 @@ pub(crate) fn typescript_major_step(root: &Path, package_dir: &str) -> Option<Ma
         instructions: format!(
             "This project compiles with TypeScript {version} (from {source}), which cannot \
              type-check any import of `@spaire/sdk`: the SDK depends on zod 4, whose \
-             declaration files use TypeScript 5 syntax, and tsc 4.x reports parse errors in \
-             them even with `skipLibCheck`. The generated code is correct for TypeScript 5.0 \
-             and later; upgrade the compiler (`npm install --save-dev typescript@^5`, or the \
-             same with your package manager), then run `spaire-billing plan` again. The code \
-             runs either way: only `tsc` is affected."
+             declaration files use TypeScript 5 syntax (`const` type parameters), and tsc 4.x \
+             reports parse errors in them even with `skipLibCheck`, then no other error. The \
+             generated files themselves have no error under tsc 4.9 (checked file by file); \
+             upgrade the compiler (`npm install --save-dev typescript@^5`, or the same with \
+             your package manager) so `tsc` passes, then run `spaire-billing plan` again. The \
+             code runs either way: only `tsc` is affected."
         ),
         snippet: None,
     })

@@ -852,7 +852,7 @@ fn run_scenario(
 }
 
 /// Express (TypeScript ESM and JavaScript CommonJS), Hono and a Next.js route handler, run with tsx against the emulator: the meters
-/// count exactly the usage sent, a signed webhook is accepted and a tampered one gets 403,
+/// count exactly the usage sent (never an auth route's or a redirect's request), a signed webhook is accepted and a tampered one gets 403,
 /// a graceful shutdown delivers everything queued, and with the API down the app keeps
 /// answering and exits cleanly on SIGTERM.
 #[test]
@@ -885,6 +885,10 @@ fn generated_apps_run_against_the_emulator() {
         assert_eq!(up["statuses"], serde_json::json!([200]), "{context}");
         assert_eq!(up["anonymous"], 200, "{context}");
         assert_eq!(up["missing"], 404, "{context}");
+        // Answered, by a customer, and not billed (the counts below): a never-billed path
+        // (`billing_vocab::api_calls::NEVER_BILLED`) and a redirect.
+        assert_eq!(up["authRoute"], 200, "{context}");
+        assert_eq!(up["redirect"], 302, "{context}");
         assert_eq!(up["webhookGood"], 202, "{context}");
         assert_eq!(up["webhookTampered"], 403, "{context}");
         // A replayed webhook-id is acknowledged without dispatching again; a body announced
@@ -892,7 +896,8 @@ fn generated_apps_run_against_the_emulator() {
         assert_eq!(up["webhookFirst"], 202, "{context}");
         assert_eq!(up["webhookReplay"], 200, "{context}");
         assert_eq!(up["webhookOversize"], 413, "{context}");
-        // 30 pings + 5 LLM calls by cust-a, 20 pings by cust-b; anonymous and 404 not billed.
+        // 30 pings + 5 LLM calls by cust-a, 20 pings by cust-b; anonymous, 404, the auth route
+        // and the redirect not billed.
         assert_eq!(up["apiCalls"]["a"], 35.0, "{context}");
         assert_eq!(up["apiCalls"]["b"], 20.0, "{context}");
         assert_eq!(up["llmTokens"]["a"], 75.0, "{context}");

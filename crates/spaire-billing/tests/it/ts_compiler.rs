@@ -309,3 +309,102 @@ export const wrong: Handler<{}> = posts.GET;
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A TypeScript 4 project: the SDK cannot be type-checked by tsc 4.x (zod 4's declaration files
+/// use TypeScript 5 syntax), so `plan` says so before writing, naming the compiler and the fix.
+/// Checked with a real tsc 4.9.5 (`tests/toolchains/node-ts4`): the step's reason is true (the
+/// only errors are syntax errors in zod's declarations) and the generated files themselves
+/// have no error of their own, syntax or type, under 4.9.
+#[test]
+fn typescript_4_gets_a_plan_step_and_the_generated_code_has_no_errors_of_its_own() {
+    let fixture = crate::common::fixtures().join("codegen/ts-compiler/express-ts4");
+    let work = tempfile::tempdir().expect("temp dir");
+    let root = work.path().join("app");
+    codegen::copy_dir(&fixture, &root);
+    let details = FrameworkDetails {
+        entry_file: Some("src/server.ts".into()),
+        app_variable: Some("app".into()),
+        ..FrameworkDetails::default()
+    };
+    let mut profile = codegen::profile(
+        &root,
+        Language::TypeScript,
+        vec![codegen::framework(FrameworkId::Express, details)],
+    );
+    profile.packages[0].module_system = Some(ModuleSystem::Cjs);
+    profile.packages[0].tsconfig = Some("tsconfig.json".into());
+    let plan = codegen::plan(&["api-calls"], Pricing::Unit, true, None);
+    let changes = codegen::generate_into(&root, &profile, &plan);
+
+    let step = changes
+        .manual_steps
+        .iter()
+        .find(|s| s.file == "package.json")
+        .unwrap_or_else(|| panic!("no TypeScript 4 step in {:#?}", changes.manual_steps));
+    for said in ["TypeScript 4.9.5", "zod", "typescript@^5"] {
+        assert!(step.instructions.contains(said), "{}", step.instructions);
+    }
+
+    let ts4 = crate::common::repo_root().join("tests/toolchains/node-ts4");
+    let Some(ts) = codegen::toolchain(ts4.join("node_modules/typescript"), "TypeScript 4.9") else {
+        return;
+    };
+    // The SDK and the framework types from the main toolchain; the compiler is 4.9.
+    std::os::unix::fs::symlink(
+        crate::common::repo_root().join("tests/toolchains/node/node_modules"),
+        root.join("node_modules"),
+    )
+    .expect("link node_modules");
+    let check = || {
+        let out = Command::new("node")
+            .arg(ts4.join("own-errors.cjs"))
+            .arg(&ts)
+            .arg("tsconfig.json")
+            .current_dir(&root)
+            .output()
+            .expect("run the TypeScript 4.9 check");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("check output")
+    };
+    let report = check();
+    assert_eq!(report["version"], "4.9.5", "{report:#}");
+    // The step's reason, measured: tsc 4.9 cannot parse zod 4's declarations ...
+    let libraries = report["libraries"].as_object().expect("libraries");
+    assert!(
+        !libraries.is_empty() && libraries.keys().all(|file| file.starts_with("zod/")),
+        "{report:#}"
+    );
+    // ... while every generated file (and the edited entry) compiles under 4.9.
+    assert_eq!(report["own"], serde_json::json!([]), "{report:#}");
+    let checked = report["files"].to_string();
+    let generated: Vec<&str> = changes
+        .files
+        .iter()
+        .map(|f| f.path.as_str())
+        .filter(|p| p.ends_with(".ts"))
+        .collect();
+    assert!(generated.len() >= 4, "{generated:?}");
+    for file in &generated {
+        assert!(
+            checked.contains(&format!("/app/{file}\"")),
+            "{file} not checked: {checked}"
+        );
+    }
+
+    // The check sees errors in the project's files (it is not blind past zod's).
+    let usage = root.join(
+        generated
+            .iter()
+            .find(|p| p.ends_with("/usage.ts"))
+            .expect("a usage module"),
+    );
+    let mut text = std::fs::read_to_string(&usage).expect("usage module");
+    text.push_str("export const notANumber: number = \"text\";\n");
+    std::fs::write(&usage, text).expect("write usage module");
+    let own = check()["own"].to_string();
+    assert!(own.contains("TS2322") && own.contains("usage.ts"), "{own}");
+}
