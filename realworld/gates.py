@@ -47,7 +47,8 @@ ENV = {**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0", "CI": "1", "COREPACK_E
 def sh(cmd: str, cwd, timeout=TIMEOUT_GATE, env=None):
     """Run a shell command niced; (rc, stdout, stderr); a timeout is rc 124."""
     try:
-        p = subprocess.run(f"nice -n 10 {cmd}", cwd=cwd, env=env or ENV, capture_output=True, text=True,
+        # `VAR=value cmd` needs env(1) after nice
+        p = subprocess.run(f"nice -n 10 {'env ' if re.match(r'[A-Z_]+=', cmd) else ''}{cmd}", cwd=cwd, env=env or ENV, capture_output=True, text=True,
                            timeout=timeout, shell=True, errors="replace")
         return p.returncode, p.stdout, p.stderr
     except subprocess.TimeoutExpired:
