@@ -410,7 +410,11 @@ def gate_list(work: Path, project: dict, deps: dict) -> tuple[list[dict], list[d
                 continue
             add(t, cmd, t)
             if t == "ruff" and ("ruff format" in py_config_text(d) or "[tool.ruff.format]" in py_config_text(d)):
-                add("ruff-format", f"{venv}/ruff format --check --extend-exclude .venv .", "ruff-format")
+                # older ruff's `format` has no --extend-exclude (usage error, exit 2): then the
+                # project's Python files, tracked or new, by name
+                add("ruff-format", f"{venv}/ruff format --check --extend-exclude .venv . 2>&1; rc=$?; "
+                    f"[ $rc -ne 2 ] && exit $rc; {venv}/ruff format --check "
+                    "$(git ls-files -co --exclude-standard -- '*.py' ':!.venv/**')", "ruff-format")
     elif lang == "go":
         add("gofmt", "gofmt -l $(go list -f '{{.Dir}}' ./... 2>/dev/null | sed \"s#^$PWD/##\" || echo .)", "list")
         if deps.get("go_vet"):
@@ -533,7 +537,7 @@ def run_gates(work: Path, gates: list[dict], log) -> dict:
     for g in gates:
         t = time.time()
         rc, out, err = sh(g["cmd"], cwd=work / g["cwd"])
-        text = out + "\n" + err
+        text = re.sub(r"\x1b\[[0-9;]*m", "", out + "\n" + err)  # some tools colour despite NO_COLOR
         log.write(f"$ (cd {g['cwd']}) {g['cmd']}\n{text[-15000:]}\n")
         probs = parse(g["parser"], text, g["cwd"], work)
         if rc == 124:

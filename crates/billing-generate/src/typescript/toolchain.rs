@@ -152,34 +152,58 @@ pub(crate) fn includes(root: &Path, tsconfig: &str, file: &str) -> bool {
         return false;
     };
     let file = file.to_string_lossy();
-    if text.contains("\"files\"") || text.contains("\"exclude\"") {
+    if text.contains("\"files\"") {
         return false;
     }
-    let Some(at) = text.find("\"include\"") else {
-        return true;
-    };
-    let Some(list) = text[at..]
-        .split_once('[')
-        .and_then(|(_, rest)| rest.split_once(']'))
-        .map(|(list, _)| list)
-    else {
-        return false;
-    };
-    list.split(',')
-        .filter_map(|item| item.trim().strip_prefix('"')?.strip_suffix('"'))
-        .any(|pattern| {
-            let pattern = pattern.trim_start_matches("./");
-            match pattern.split_once('*') {
-                None => file.starts_with(&format!("{}/", pattern.trim_end_matches('/'))),
-                Some((prefix, _)) => {
-                    file.starts_with(prefix)
-                        && (pattern.ends_with("**/*")
-                            || pattern.ends_with("**/*.ts")
-                            || (pattern.ends_with("/*.ts") || pattern == "*.ts")
-                                && !file[prefix.len()..].contains('/'))
-                }
+    // `"exclude": ["node_modules"]` (Next.js) leaves the module directory in; any pattern
+    // whose fixed part could match it does not.
+    if let Some(excluded) = string_list(&text, "\"exclude\"") {
+        let hit = excluded.iter().any(|pattern| {
+            let fixed = pattern
+                .trim_start_matches("./")
+                .split('*')
+                .next()
+                .unwrap_or("");
+            if fixed.is_empty() {
+                // `**/*.test.ts`: only what ends like the pattern
+                file.ends_with(pattern.rsplit('*').next().unwrap_or(""))
+            } else {
+                file.starts_with(fixed.trim_end_matches('/'))
             }
-        })
+        });
+        if hit {
+            return false;
+        }
+    }
+    let Some(included) = string_list(&text, "\"include\"") else {
+        return !text.contains("\"include\"");
+    };
+    included.iter().any(|pattern| {
+        let pattern = pattern.trim_start_matches("./");
+        match pattern.split_once('*') {
+            None => file.starts_with(&format!("{}/", pattern.trim_end_matches('/'))),
+            Some((prefix, _)) => {
+                file.starts_with(prefix)
+                    && (pattern.ends_with("**/*")
+                        || pattern.ends_with("**/*.ts")
+                        || (pattern.ends_with("/*.ts") || pattern == "*.ts")
+                            && !file[prefix.len()..].contains('/'))
+            }
+        }
+    })
+}
+
+/// The strings of the JSON array after `key` (a flat list, as tsconfig's `include`).
+fn string_list(text: &str, key: &str) -> Option<Vec<String>> {
+    let at = text.find(key)? + key.len();
+    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
+    let list = rest.strip_prefix('[')?.split_once(']')?.0;
+    Some(
+        list.split(',')
+            .filter_map(|item| item.trim().strip_prefix('"')?.strip_suffix('"'))
+            .map(str::to_owned)
+            .collect(),
+    )
 }
 
 /// The manual step for a node10 `moduleResolution` when the plan generates the webhook
