@@ -7,8 +7,10 @@
 //!   compiles, so the only fix is the compiler. The generated files have no error of their own
 //!   under 4.9.5 (`typescript_4_gets_a_plan_step...` in `tests/it/ts_compiler.rs`).
 //! - `"moduleResolution": "node"` (node10) ignores package `exports`, so tsc cannot resolve
-//!   `@spaire/sdk/webhooks` (Node itself can, at runtime). A type-only `paths` entry mapping the
-//!   SDK's subpaths to its declaration files fixes it without changing the resolution mode.
+//!   `@spaire/sdk/webhooks` (Node itself can, at runtime). Where the tsconfig's program surely
+//!   includes the generated module directory, the generator writes a declaration file mapping
+//!   the SDK's subpaths to its declaration files (no change to the user's tsconfig); otherwise
+//!   a type-only `paths` entry, said as a manual step, fixes it without changing the mode.
 
 use std::path::Path;
 
@@ -129,6 +131,83 @@ pub(crate) fn typescript_major_step(root: &Path, package_dir: &str) -> Option<Ma
     })
 }
 
+/// Whether the tsconfig's `moduleResolution` is node10, which ignores package `exports`: then
+/// tsc cannot resolve the SDK subpaths the generated webhook handler imports.
+pub(crate) fn ignores_package_exports(root: &Path, tsconfig: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(root.join(tsconfig)) else {
+        return false;
+    };
+    json_string_after(&text, "\"moduleResolution\"")
+        .is_some_and(|s| matches!(s.to_ascii_lowercase().as_str(), "node" | "node10"))
+}
+
+/// Whether the tsconfig's program surely contains `file` (root-relative) on its own, not only
+/// through an import: no `files` list, and no `include`, or an `include` pattern covering it
+/// (`**/*.ts`, `src/**/*`, a directory). Conservative: anything else is "no", and the caller
+/// falls back to the manual step. An ambient declaration file is seen only this way.
+pub(crate) fn includes(root: &Path, tsconfig: &str, file: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(root.join(tsconfig)) else {
+        return false;
+    };
+    let dir = Path::new(tsconfig).parent().unwrap_or(Path::new(""));
+    let Ok(file) = Path::new(file).strip_prefix(dir) else {
+        return false;
+    };
+    let file = file.to_string_lossy();
+    if text.contains("\"files\"") {
+        return false;
+    }
+    // `"exclude": ["node_modules"]` (Next.js) leaves the module directory in; any pattern
+    // whose fixed part could match it does not.
+    if let Some(excluded) = string_list(&text, "\"exclude\"") {
+        let hit = excluded.iter().any(|pattern| {
+            let fixed = pattern
+                .trim_start_matches("./")
+                .split('*')
+                .next()
+                .unwrap_or("");
+            if fixed.is_empty() {
+                // `**/*.test.ts`: only what ends like the pattern
+                file.ends_with(pattern.rsplit('*').next().unwrap_or(""))
+            } else {
+                file.starts_with(fixed.trim_end_matches('/'))
+            }
+        });
+        if hit {
+            return false;
+        }
+    }
+    let Some(included) = string_list(&text, "\"include\"") else {
+        return !text.contains("\"include\"");
+    };
+    included.iter().any(|pattern| {
+        let pattern = pattern.trim_start_matches("./");
+        match pattern.split_once('*') {
+            None => file.starts_with(&format!("{}/", pattern.trim_end_matches('/'))),
+            Some((prefix, _)) => {
+                file.starts_with(prefix)
+                    && (pattern.ends_with("**/*")
+                        || pattern.ends_with("**/*.ts")
+                        || (pattern.ends_with("/*.ts") || pattern == "*.ts")
+                            && !file[prefix.len()..].contains('/'))
+            }
+        }
+    })
+}
+
+/// The strings of the JSON array after `key` (a flat list, as tsconfig's `include`).
+fn string_list(text: &str, key: &str) -> Option<Vec<String>> {
+    let at = text.find(key)? + key.len();
+    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
+    let list = rest.strip_prefix('[')?.split_once(']')?.0;
+    Some(
+        list.split(',')
+            .filter_map(|item| item.trim().strip_prefix('"')?.strip_suffix('"'))
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
 /// The manual step for a node10 `moduleResolution` when the plan generates the webhook
 /// handler (the only generated import of an SDK subpath).
 pub(crate) fn module_resolution_step(root: &Path, tsconfig: &str) -> Option<ManualStep> {
@@ -230,6 +309,7 @@ mod tests {
             "tsconfig.json",
             "{\n  // comments are fine\n  \"compilerOptions\": {\n    \"moduleResolution\": \"Node\"\n  }\n}\n",
         )]);
+        assert!(ignores_package_exports(p.path(), "tsconfig.json"));
         let step = module_resolution_step(p.path(), "tsconfig.json").unwrap();
         assert_eq!(step.line, Some(4));
         assert!(step.snippet.unwrap().contains("\"@spaire/sdk/*\""));
@@ -237,6 +317,51 @@ mod tests {
             "tsconfig.json",
             "{\"compilerOptions\": {\"moduleResolution\": \"bundler\"}}",
         )]);
+        assert!(!ignores_package_exports(bundler.path(), "tsconfig.json"));
         assert!(module_resolution_step(bundler.path(), "tsconfig.json").is_none());
+    }
+
+    #[test]
+    fn a_file_is_included_only_when_a_pattern_surely_covers_it() {
+        let with = |tsconfig: &str| project(&[("web/tsconfig.json", tsconfig)]);
+        let file = "web/lib/spaire/sdk-subpaths.d.ts";
+        let next = with(r#"{"include": ["next-env.d.ts", "**/*.ts", "**/*.tsx"]}"#);
+        assert!(includes(next.path(), "web/tsconfig.json", file));
+        assert!(includes(with("{}").path(), "web/tsconfig.json", file));
+        assert!(includes(
+            with(r#"{"include": ["./lib"]}"#).path(),
+            "web/tsconfig.json",
+            file
+        ));
+        assert!(includes(
+            with(r#"{"include": ["lib/**/*"]}"#).path(),
+            "web/tsconfig.json",
+            file
+        ));
+        assert!(!includes(
+            with(r#"{"include": ["src/**/*.ts"]}"#).path(),
+            "web/tsconfig.json",
+            file
+        ));
+        assert!(!includes(
+            with(r#"{"include": ["lib/*.ts"]}"#).path(),
+            "web/tsconfig.json",
+            file
+        ));
+        assert!(!includes(
+            with(r#"{"files": ["lib/a.ts"]}"#).path(),
+            "web/tsconfig.json",
+            file
+        ));
+        assert!(!includes(
+            with(r#"{"exclude": ["lib"]}"#).path(),
+            "web/tsconfig.json",
+            file
+        ));
+        assert!(!includes(
+            with("{}").path(),
+            "web/tsconfig.json",
+            "other/x.d.ts"
+        ));
     }
 }

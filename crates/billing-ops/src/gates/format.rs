@@ -102,8 +102,11 @@ pub fn format_files(
                 &steps,
                 &eslint,
                 package_dir,
-                &stdin_path,
-                before,
+                &Input {
+                    path: &stdin_path,
+                    text: before,
+                    generated: false,
+                },
                 &mut outcome.warnings,
                 &mut broken,
             );
@@ -117,15 +120,33 @@ pub fn format_files(
                 continue;
             }
         }
-        let (formatted, tools) = pipeline(
+        let (mut formatted, mut tools) = pipeline(
             &steps,
             &eslint,
             package_dir,
-            &stdin_path,
-            &file.after,
+            &Input {
+                path: &stdin_path,
+                text: &file.after,
+                generated: !user_file,
+            },
             &mut outcome.warnings,
             &mut broken,
         );
+        if !user_file
+            && let Some(ruff) = steps.iter().find(|s| s.gate.tool == GateTool::Ruff)
+            && !broken.contains(&GateTool::Ruff)
+        {
+            match ruff_noqa(ruff, package_dir, &stdin_path, &formatted) {
+                Ok(Some(marked)) => {
+                    formatted = marked;
+                    tools.push("ruff --add-noqa");
+                }
+                Ok(None) => {}
+                Err(reason) => outcome
+                    .warnings
+                    .push(format!("ruff could not check `{}`: {reason}", file.path)),
+            }
+        }
         if formatted != file.after {
             file.after = formatted;
             outcome.formatted.push((file.path.clone(), tools));
@@ -222,15 +243,27 @@ fn stdin_path(root: &Path, package_dir: &Path, rel: &str) -> String {
 }
 
 /// Runs every step on `text`; the tools that changed it are returned with the result.
+/// What one pipeline run formats: the text, the path the tools are told it has, and whether
+/// the tool generated it (then fixes a tool calls unsafe may apply: the code is the tool's own).
+struct Input<'a> {
+    path: &'a str,
+    text: &'a str,
+    generated: bool,
+}
+
 fn pipeline(
     steps: &[Step<'_>],
     eslint: &EslintFixed,
     cwd: &Path,
-    path: &str,
-    text: &str,
+    input: &Input<'_>,
     warnings: &mut Vec<String>,
     broken: &mut Vec<GateTool>,
 ) -> (String, Vec<&'static str>) {
+    let Input {
+        path,
+        text,
+        generated,
+    } = *input;
     let mut current = text.to_owned();
     let mut changed_by = Vec::new();
     for step in steps {
@@ -245,7 +278,7 @@ fn pipeline(
         .then(|| eslint.get(&(path.to_owned(), current.clone())))
         .flatten();
         let next = match batched.map_or_else(
-            || format_one(step, cwd, path, &current),
+            || format_one(step, cwd, path, &current, generated),
             |fixed| Ok(vec![fixed.clone()]),
         ) {
             Ok(next) => next,
@@ -273,7 +306,13 @@ fn pipeline(
 }
 
 /// One tool on `text`: the formatted text(s) in order (ruff fixes then formats).
-fn format_one(step: &Step<'_>, cwd: &Path, path: &str, text: &str) -> Result<Vec<String>, String> {
+fn format_one(
+    step: &Step<'_>,
+    cwd: &Path,
+    path: &str,
+    text: &str,
+    generated: bool,
+) -> Result<Vec<String>, String> {
     let args = |list: &[&str]| -> Vec<String> { list.iter().map(|s| (*s).to_owned()).collect() };
     let stdout_of = |argv: Vec<String>, input: &str, ok_codes: &[i32]| -> Result<String, String> {
         let out = run_tool(&step.binary, &argv, cwd, Some(input), FORMAT_TIMEOUT)?;
@@ -291,15 +330,17 @@ fn format_one(step: &Step<'_>, cwd: &Path, path: &str, text: &str) -> Result<Vec
         )?]),
         // `check --write` = format + safe lint fixes + import sorting, what `biome check`
         // in CI verifies.
-        GateTool::Biome => Ok(vec![stdout_of(
-            vec![
-                "check".into(),
-                "--write".into(),
-                format!("--stdin-file-path={path}"),
-            ],
-            text,
-            &[],
-        )?]),
+        // In a file this tool generates, Biome's unsafe fixes too (braces for
+        // `useBlockStatements`, `_` for an unused parameter): they change only the tool's own
+        // code, into the project's style (ai-chatbot's strict config: 35 of 51 new problems).
+        GateTool::Biome => {
+            let mut argv = vec!["check".to_owned(), "--write".to_owned()];
+            if generated {
+                argv.push("--unsafe".to_owned());
+            }
+            argv.push(format!("--stdin-file-path={path}"));
+            Ok(vec![stdout_of(argv, text, &[])?])
+        }
         GateTool::Dprint => Ok(vec![stdout_of(args(&["fmt", "--stdin", path]), text, &[])?]),
         GateTool::EslintFlat | GateTool::EslintLegacy => {
             // Exit 1 = problems remain (reported by the checks); the fixed text is in JSON.
@@ -373,6 +414,74 @@ fn format_one(step: &Step<'_>, cwd: &Path, path: &str, text: &str) -> Result<Vec
         // Not formatters, or not runnable on stdin (reported by the checks instead).
         _ => Ok(Vec::new()),
     }
+}
+
+/// The project's ruff rules a generated file still breaks after `--fix` (a strict selection:
+/// docstring conventions, bandit, annotations), each suppressed where ruff says a directive
+/// goes (`noqa_row`: the closing line of a multi-line string), as `ruff check --add-noqa`
+/// does, but on the planned text. Only in files this tool generates: the user's own files
+/// are never marked. `None` when nothing is left to mark.
+fn ruff_noqa(
+    step: &Step<'_>,
+    cwd: &Path,
+    path: &str,
+    text: &str,
+) -> Result<Option<String>, String> {
+    let argv: Vec<String> = [
+        "check",
+        "--exit-zero",
+        "--no-cache",
+        "--output-format",
+        "json",
+        "--stdin-filename",
+        path,
+        "-",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let out = run_tool(&step.binary, &argv, cwd, Some(text), FORMAT_TIMEOUT)?;
+    if !out.success {
+        return Err(first_lines(&out.stderr, &out.stdout));
+    }
+    let found: serde_json::Value = serde_json::from_str(&out.stdout)
+        .map_err(|err| format!("unexpected ruff output ({err})"))?;
+    let mut codes: std::collections::BTreeMap<usize, Vec<String>> = Default::default();
+    for item in found.as_array().into_iter().flatten() {
+        // A syntax error has no code and cannot be suppressed: the checks report it.
+        let (Some(code), Some(row)) = (
+            item.get("code").and_then(|c| c.as_str()),
+            item.get("noqa_row").and_then(serde_json::Value::as_u64),
+        ) else {
+            continue;
+        };
+        let row = usize::try_from(row).unwrap_or(usize::MAX);
+        let list = codes.entry(row).or_default();
+        if !list.iter().any(|c| c == code) {
+            list.push(code.to_owned());
+        }
+    }
+    if codes.is_empty() {
+        return Ok(None);
+    }
+    let mut marked = String::with_capacity(text.len() + codes.len() * 16);
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let (body, end) = line
+            .strip_suffix('\n')
+            .map_or((line, ""), |body| (body, "\n"));
+        marked.push_str(body);
+        if let Some(list) = codes.get(&(i + 1)) {
+            let sep = if body.contains("# noqa: ") {
+                ", "
+            } else {
+                "  # noqa: "
+            };
+            marked.push_str(sep);
+            marked.push_str(&list.join(", "));
+        }
+        marked.push_str(end);
+    }
+    Ok(Some(marked))
 }
 
 fn first_lines(stderr: &str, stdout: &str) -> String {

@@ -249,6 +249,36 @@ fn ruff_black_isort_project() {
     );
 }
 
+/// A strict ruff selection (docstrings, bandit, annotations, RUF) that `--fix` cannot satisfy in
+/// generated code: what is left is suppressed line by line with `# noqa: CODE` in the files
+/// the tool generates, never in the user's own file it edits.
+#[cfg(unix)]
+#[test]
+fn ruff_strict_selection_project() {
+    let Some(venv) = venv("bin/ruff") else {
+        return;
+    };
+    let project = copy_fixture("gates", "ruff-strict");
+    let dir = project.path();
+    link(&venv, &dir.join(".venv"));
+    let bin = dir.join(".venv/bin");
+    apply_passes_gates(
+        dir,
+        &[
+            (bin.join("ruff"), &["check", "--no-cache", "app"]),
+            (
+                bin.join("ruff"),
+                &["format", "--check", "--no-cache", "app"],
+            ),
+        ],
+    );
+    let main = std::fs::read_to_string(dir.join("app/main.py")).unwrap();
+    assert!(
+        !main.contains("noqa"),
+        "the user's file was marked:\n{main}"
+    );
+}
+
 /// A PATH with node, npm, npx and sh (npm runs scripts with it) but no pnpm or yarn, as on a machine where the project's
 /// declared package manager was never installed. `None` (a skip, outside CI) without npx.
 #[allow(clippy::print_stderr)]

@@ -86,6 +86,95 @@ fn node10_module_resolution_gets_a_paths_mapping_that_compiles() {
     assert!(ok, "tsc still fails with the mapping:\n{text}");
 }
 
+/// The same node10 project whose `include` covers the generated module directory (as a
+/// Next.js tsconfig's `**/*.ts` does): the generator adds a declaration file beside the webhook
+/// handler that maps the subpaths to the SDK's own declarations, so the project's `tsc` passes
+/// without a change to its tsconfig. Measured on a real Next.js app (clerk-nextjs-demo): 4 new
+/// errors without it.
+#[test]
+fn node10_with_the_module_dir_included_compiles_through_generated_declarations() {
+    let fixture = crate::common::fixtures().join("codegen/ts-compiler/express-node10-included");
+    let work = tempfile::tempdir().expect("temp dir");
+    let root = work.path().join("app");
+    codegen::copy_dir(&fixture, &root);
+
+    let details = FrameworkDetails {
+        entry_file: Some("src/server.ts".into()),
+        app_variable: Some("app".into()),
+        ..FrameworkDetails::default()
+    };
+    let mut profile = codegen::profile(
+        &root,
+        Language::TypeScript,
+        vec![codegen::framework(FrameworkId::Express, details)],
+    );
+    profile.packages[0].module_system = Some(ModuleSystem::Cjs);
+    profile.packages[0].tsconfig = Some("tsconfig.json".into());
+    let plan = codegen::plan(&["api-calls"], Pricing::Unit, true, None);
+    let changes = codegen::generate_into(&root, &profile, &plan);
+
+    assert!(
+        !changes
+            .manual_steps
+            .iter()
+            .any(|s| s.file == "tsconfig.json"),
+        "the tsconfig needs no manual change: {:#?}",
+        changes.manual_steps
+    );
+    let declarations = changes
+        .files
+        .iter()
+        .find(|f| f.path.ends_with("sdk-subpaths.d.ts"))
+        .unwrap_or_else(|| {
+            panic!(
+                "no declaration file in {:#?}",
+                changes.files.iter().map(|f| &f.path).collect::<Vec<_>>()
+            )
+        });
+    assert!(
+        declarations
+            .after
+            .contains("declare module \"@spaire/sdk/webhooks\"")
+    );
+
+    let Some(tsc) = codegen::toolchain(
+        crate::common::repo_root().join("tests/toolchains/node/node_modules/typescript/bin/tsc"),
+        "tsc",
+    ) else {
+        return;
+    };
+    std::os::unix::fs::symlink(
+        crate::common::repo_root().join("tests/toolchains/node/node_modules"),
+        root.join("node_modules"),
+    )
+    .expect("link node_modules");
+    let tsc_output = || {
+        let out = Command::new("node")
+            .arg(&tsc)
+            .args(["-p", "tsconfig.json"])
+            .current_dir(&root)
+            .output()
+            .expect("run tsc");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (ok, text) = tsc_output();
+    assert!(
+        ok,
+        "the generated code does not compile under node10:\n{text}"
+    );
+
+    // The declarations are what makes it compile: without them the handler's imports fail.
+    std::fs::remove_file(root.join(&declarations.path)).expect("remove declarations");
+    let (ok, text) = tsc_output();
+    assert!(
+        !ok && text.contains("TS2307") && text.contains("@spaire/sdk/webhooks"),
+        "{text}"
+    );
+}
+
 /// `[customer] from = "session"` in a Next.js app-router app with Auth.js v5: the generated
 /// resolver reads the app's own `auth()` (no stub), the usage module exports
 /// `sessionCustomerId()` for wired call sites, and the recorder flushes through the installed
