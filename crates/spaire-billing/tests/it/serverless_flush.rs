@@ -10,7 +10,7 @@
 //! `codegen_ts::generated_typescript_type_checks_for_every_framework_and_plan`.
 //!
 //! On Vercel the recorder itself hands each event's flush to `@vercel/functions`' `waitUntil`
-//! (a stand-in here), which also covers LLM / S3 call sites:
+//! (the real package, given the request context Vercel's runtime installs), which also covers LLM / S3 call sites:
 //! `llm_usage_on_vercel_is_stored_before_the_function_freezes`.
 
 use std::path::{Path, PathBuf};
@@ -134,7 +134,7 @@ fn generated_app(
     let dir = work.join(fixture_name);
     codegen::copy_dir(&codegen::codegen_fixture("ts", fixture_name), &dir);
     if mode == Mode::Vercel {
-        on_vercel(&dir, work);
+        on_vercel(&dir, toolchain);
     }
     let profile = crate::codegen_ts::profile_for(&dir, &fixture);
     let mut plan = codegen::plan(
@@ -165,27 +165,20 @@ fn generated_app(
     dir
 }
 
-/// The app at `dir` declares `@vercel/functions`, and a stand-in for it sits in
-/// `work/node_modules` (Node looks there after the app's own node_modules), keeping what its
-/// `waitUntil` is given in `globalThis.__vercelHanded`.
-fn on_vercel(dir: &Path, work: &Path) {
+/// The app at `dir` declares `@vercel/functions`; the real package comes from the node
+/// toolchain (scripts/install-test-deps.sh), and the drivers install the request context
+/// Vercel's runtime provides, so the package's own `waitUntil` is what the recorder calls.
+fn on_vercel(dir: &Path, toolchain: &Path) {
     let manifest_path = dir.join("package.json");
     let mut manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
-    manifest["dependencies"]["@vercel/functions"] = serde_json::json!("^3.0.0");
+    manifest["dependencies"]["@vercel/functions"] = serde_json::json!("^3.9.9");
     std::fs::write(&manifest_path, manifest.to_string()).unwrap();
-    let stand_in = work.join("node_modules/@vercel/functions");
-    std::fs::create_dir_all(&stand_in).unwrap();
-    std::fs::write(
-        stand_in.join("package.json"),
-        r#"{ "name": "@vercel/functions", "type": "module", "exports": "./index.js" }"#,
-    )
-    .unwrap();
-    std::fs::write(
-        stand_in.join("index.js"),
-        "export function waitUntil(promise) {\n  (globalThis.__vercelHanded ??= []).push(promise);\n}\n",
-    )
-    .unwrap();
+    assert!(
+        toolchain.join("node_modules/@vercel/functions").is_dir(),
+        "{} has no @vercel/functions: run scripts/install-test-deps.sh",
+        toolchain.display()
+    );
 }
 
 /// What a wired LLM call site does inside a handler on Vercel (`recordLlmUsage` after the
@@ -194,8 +187,12 @@ fn on_vercel(dir: &Path, work: &Path) {
 const LLM_DRIVER: &str = r#"import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 const usage = await import(pathToFileURL(resolve(process.argv[2])).href);
+// What Vercel's runtime installs for each invocation: the context @vercel/functions reads.
+const handed = [];
+if (process.env.VERCEL === "1") {
+  globalThis[Symbol.for("@vercel/request-context")] = { get: () => ({ waitUntil: (p) => handed.push(p) }) };
+}
 usage.recordLlmUsage("cust-wait", { inputTokens: 12, outputTokens: 5 }, "gpt-4o-mini");
-const handed = globalThis.__vercelHanded ?? [];
 await Promise.all(handed);
 console.log(JSON.stringify({ handed: handed.length, ...usage.usageRecorderStats() }));
 process.exit(0);
@@ -218,7 +215,7 @@ fn llm_usage_on_vercel_is_stored_before_the_function_freezes() {
         .expect("fixture");
     let dir = work.path().join("astro");
     codegen::copy_dir(&codegen::codegen_fixture("ts", fixture.name), &dir);
-    on_vercel(&dir, work.path());
+    on_vercel(&dir, &toolchain);
     let mut plan = codegen::plan(
         &["llm-tokens"],
         Pricing::Unit,
