@@ -299,7 +299,7 @@ const VERCEL_CASE: &str = "api-calls-vercel";
 /// Declares `@vercel/functions` in the case's package.json. The toolchain installs the real
 /// package (scripts/install-test-deps.sh); a toolchain without it fails here rather than
 /// type-checking the Vercel branch against a hand-written declaration.
-fn declare_vercel_functions(case_dir: &Path, toolchain: &Path) {
+pub(crate) fn declare_vercel_functions(case_dir: &Path, toolchain: &Path) {
     let manifest_path = case_dir.join("package.json");
     let mut manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();

@@ -119,7 +119,9 @@ fn api_calls_flush_through_the_platforms_wait_until() {
 }
 
 /// The fixture with API-call metering generated into it (customer id from `x-customer-id`),
-/// the driver as `wait-until-main.ts`. `Mode::Vercel`: see [`on_vercel`].
+/// the driver as `wait-until-main.ts`. `Mode::Vercel`: see
+/// [`crate::codegen_ts::declare_vercel_functions`]; the drivers install the request context
+/// Vercel's runtime provides, so the package's own `waitUntil` is what the recorder calls.
 fn generated_app(
     work: &Path,
     fixture_name: &str,
@@ -134,7 +136,7 @@ fn generated_app(
     let dir = work.join(fixture_name);
     codegen::copy_dir(&codegen::codegen_fixture("ts", fixture_name), &dir);
     if mode == Mode::Vercel {
-        on_vercel(&dir, toolchain);
+        crate::codegen_ts::declare_vercel_functions(&dir, toolchain);
     }
     let profile = crate::codegen_ts::profile_for(&dir, &fixture);
     let mut plan = codegen::plan(
@@ -163,22 +165,6 @@ fn generated_app(
     .unwrap();
     std::os::unix::fs::symlink(toolchain.join("node_modules"), dir.join("node_modules")).unwrap();
     dir
-}
-
-/// The app at `dir` declares `@vercel/functions`; the real package comes from the node
-/// toolchain (scripts/install-test-deps.sh), and the drivers install the request context
-/// Vercel's runtime provides, so the package's own `waitUntil` is what the recorder calls.
-fn on_vercel(dir: &Path, toolchain: &Path) {
-    let manifest_path = dir.join("package.json");
-    let mut manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
-    manifest["dependencies"]["@vercel/functions"] = serde_json::json!("^3.9.9");
-    std::fs::write(&manifest_path, manifest.to_string()).unwrap();
-    assert!(
-        toolchain.join("node_modules/@vercel/functions").is_dir(),
-        "{} has no @vercel/functions: run scripts/install-test-deps.sh",
-        toolchain.display()
-    );
 }
 
 /// What a wired LLM call site does inside a handler on Vercel (`recordLlmUsage` after the
@@ -215,7 +201,7 @@ fn llm_usage_on_vercel_is_stored_before_the_function_freezes() {
         .expect("fixture");
     let dir = work.path().join("astro");
     codegen::copy_dir(&codegen::codegen_fixture("ts", fixture.name), &dir);
-    on_vercel(&dir, &toolchain);
+    crate::codegen_ts::declare_vercel_functions(&dir, &toolchain);
     let mut plan = codegen::plan(
         &["llm-tokens"],
         Pricing::Unit,
