@@ -242,7 +242,6 @@ fn stdin_path(root: &Path, package_dir: &Path, rel: &str) -> String {
         .unwrap_or_else(|_| abs.to_string_lossy().into_owned())
 }
 
-/// Runs every step on `text`; the tools that changed it are returned with the result.
 /// What one pipeline run formats: the text, the path the tools are told it has, and whether
 /// the tool generated it (then fixes a tool calls unsafe may apply: the code is the tool's own).
 struct Input<'a> {
@@ -251,6 +250,7 @@ struct Input<'a> {
     generated: bool,
 }
 
+/// Runs every step on the input's text; the tools that changed it are returned with the result.
 fn pipeline(
     steps: &[Step<'_>],
     eslint: &EslintFixed,
