@@ -25,8 +25,10 @@ Kinds:
               (commands run first, e.g. a production build), `env` (over the defaults),
               `follow = false` on a request (see a redirect, do not follow it).
   Any kind: `add_files` / `edits` add the check's own app code before setup (an API route
-              for a starter template that has none); `expect.statuses` checks each request's
-              answer, so a request that failed does not pass as "not billed".
+              for a starter template that has none); `user_steps` (same form as `edits`) do a
+              step setup listed for the user, after setup, as the user would (the result
+              names them); `expect.statuses` checks each request's answer, so a request that
+              failed does not pass as "not billed".
   php-server  a Laravel app under PHP's built-in server (`server.php`, its own public/index.php,
               HTTP kernel and middleware) on Debian's php-laravel-framework: vendor/autoload.php
               loads Debian's autoloaders plus the app's PSR-4 roots; `.env` from .env.example
@@ -51,6 +53,17 @@ Kinds:
               headers the app's own auth reads (e.g. an OAuth2 bearer JWT) and the customer.
   flask       the app factory's test client; `prepare` (Python, in the app context) creates a
               user and signs it in as the app's login does; then a GET and a signed webhook.
+  python-server
+              the app served as in production by its own WSGI/ASGI server (`command`, e.g.
+              gunicorn with workers and threads; `$PORT` is a free port) from a venv of its
+              pinned dependencies: `before` commands first (e.g. `flask db upgrade`), then the
+              user signs up and in through the app's own pages (`forms`: the page's CSRF field,
+              the fields, the expected answer; one cookie jar) or its JSON API (`api_login`:
+              the token it answers becomes the Authorization header, the customer is a claim
+              of that JWT); then `requests`, the signed and forged webhooks, and SIGTERM.
+              `llm_stub` answers the openai SDK from 127.0.0.1 (10 + 20 tokens);
+              `stand_ins` name PYTHON_STAND_INS loaded through sitecustomize (a service
+              that is not reachable here, e.g. MongoDB in memory).
 
 Node dependencies come from the registry into --cache/rtdeps/<set> (`npm install
 --ignore-scripts`), Python ones into --cache/rtdeps/<set>/.venv; the project's copy only
@@ -862,9 +875,19 @@ puts "RW_USER_ID=#{u.id}"
 """
 
 
-def rails_sign_in(login: dict):
-    """Sign in through the app's own form: GET the page (session cookie + CSRF token), POST
-    the Devise fields with the token; returns the signed-in session's Cookie header."""
+def form_token(page: str, name: str) -> str | None:
+    """The value of the page's `<input name="NAME" ...>` (a CSRF field: Rails'
+    authenticity_token, Flask-WTF's csrf_token), attributes in any order."""
+    tag = re.search(r'<input[^>]*\bname="' + re.escape(name) + r'"[^>]*>', page)
+    value = re.search(r'\bvalue="([^"]*)"', tag.group(0)) if tag else None
+    return value.group(1) if value else None
+
+
+def form_sign_in(forms: list[dict], state: dict | None = None):
+    """Sign up / in through the app's own HTML forms, in order, with one cookie jar: GET the
+    page (session cookie + the CSRF field `token`), POST `fields` with it, expect `expect`
+    (default 302); returns the signed-in session's Cookie header. Each form's answer is kept
+    in `state["forms"]`."""
     import http.cookiejar
     import urllib.parse
     import urllib.request
@@ -876,19 +899,47 @@ def rails_sign_in(login: dict):
     def go(base: str) -> dict:
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
-        page = opener.open(base + login["page"], timeout=60).read().decode("utf-8", "replace")
-        token = re.search(r'name="authenticity_token" value="([^"]+)"', page)
-        if not token:
-            raise RuntimeError("no authenticity_token on the sign-in page")
-        form = urllib.parse.urlencode({"authenticity_token": token.group(1), "user[email]": login["email"],
-                                       "user[password]": login["password"]}).encode()
-        try:
-            status = opener.open(base + login["path"], data=form, timeout=60).status
-        except urllib.error.HTTPError as e:
-            status = e.code
-        if status != 302:
-            raise RuntimeError(f"sign-in answered {status}, not a redirect")
+        answers = []
+        for form in forms:
+            page = opener.open(base + form["page"], timeout=60).read().decode("utf-8", "replace")
+            name = form.get("token", "authenticity_token")
+            value = form_token(page, name)
+            if value is None:
+                raise RuntimeError(f"no {name} field on {form['page']}")
+            data = urllib.parse.urlencode({name: value, **form["fields"]}).encode()
+            try:
+                status = opener.open(base + form.get("path", form["page"]), data=data, timeout=60).status
+            except urllib.error.HTTPError as e:
+                status = e.code
+            answers.append(status)
+            if status != form.get("expect", 302):
+                raise RuntimeError(f"{form.get('path', form['page'])} answered {status}, not {form.get('expect', 302)}")
+        if state is not None:
+            state["forms"] = answers
         return {"cookie": "; ".join(f"{c.name}={c.value}" for c in jar)}
+
+    return go
+
+
+def rails_sign_in(login: dict):
+    """Sign in through the app's own Devise form (CSRF token from the page)."""
+    return form_sign_in([{"page": login["page"], "path": login["path"], "token": "authenticity_token",
+                          "fields": {"user[email]": login["email"], "user[password]": login["password"]}}])
+
+
+def api_sign_in(login: dict, state: dict):
+    """Sign up / in through the app's JSON API: POST `body` to `path`, read the token at
+    `token_field` of the answer; the customer is `customer_claim` of that JWT (unverified
+    read: the app signed it). Returns the Authorization header."""
+    def go(base: str) -> dict:
+        req = urllib.request.Request(base + login["path"], method="POST", data=json.dumps(login["body"]).encode(),
+                                     headers={"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            answer = json.loads(r.read())
+        token = answer[login.get("token_field", "token")]
+        claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+        state["customer"] = str(claims[login.get("customer_claim", "sub")])
+        return {"authorization": login.get("prefix", "Bearer ") + token}
 
     return go
 
@@ -932,14 +983,25 @@ def rails_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
     return {"driver": out}
 
 
-def ensure_python_deps(cache: Path, name: str, requirements: list[str]) -> Path:
+def ensure_python_deps(cache: Path, name: str, requirements: list[str], python: str | None = None) -> Path:
+    """A venv for `requirements` in cache/rtdeps/<name>, made with this interpreter or, when
+    `python` names a version (e.g. "3.12"), pyenv's newest of it."""
     d = cache / "rtdeps" / name
     py = d / ".venv" / "bin" / "python"
     if (d / ".installed").exists():
         return py
     d.mkdir(parents=True, exist_ok=True)
     if not py.exists():
-        run.sh([sys.executable, "-m", "venv", str(d / ".venv")], timeout=300)
+        base = sys.executable
+        if python:
+            found = sorted(Path.home().glob(f".pyenv/versions/{python}.*/bin/python"),
+                           key=lambda p: [int(x) for x in p.parent.parent.name.split(".") if x.isdigit()])
+            if not found:
+                raise RuntimeError(f"no Python {python} under ~/.pyenv/versions")
+            base = str(found[-1])
+        rc, _, err = run.sh([base, "-m", "venv", str(d / ".venv")], timeout=300)
+        if rc != 0:
+            raise RuntimeError(f"venv for {name} failed: {err[-500:]}")
     rc, _, err = run.sh(["nice", "-n", "10", str(py), "-m", "pip", "install", "-q"] + requirements, timeout=300)
     if rc != 0:
         raise RuntimeError(f"pip install for {name} failed (rc {rc}): {err[-500:]}")
@@ -961,6 +1023,110 @@ def django_check(project, rt, work: Path, cache: Path, emu, env) -> dict:
     return run_driver([str(py), ".rw-driver.py"], work, renv, 300)
 
 
+# Services a Python app needs that are not reachable here, loaded before the app through a
+# sitecustomize.py on PYTHONPATH (the app's own code stays untouched).
+PYTHON_STAND_INS = {
+    # MongoDB in memory (mongomock) behind pymongo's MongoClient: one store per process, so
+    # the app runs one worker process (with threads).
+    "pymongo-in-memory": """\
+import mongomock
+import pymongo
+
+pymongo.MongoClient = mongomock.MongoClient
+""",
+}
+
+
+def start_llm_stub():
+    """An OpenAI-compatible server on 127.0.0.1 answering chat completions (usage 10 + 20 =
+    30 tokens; with `stream`, chunks then a usage chunk when asked for) and image generations.
+    Returns the server (shut down by the caller) and its /v1 URL."""
+    import http.server
+    import threading
+
+    class Stub(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            req = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+            usage = {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30}
+            if self.path.endswith("/images/generations"):
+                body = {"created": 0, "data": [{"url": "http://127.0.0.1/rw.png"}]}
+            elif req.get("stream"):
+                chunk = {"id": "chatcmpl-rw", "object": "chat.completion.chunk", "created": 0, "model": "gpt-rw"}
+                events = [{**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "rw stub"},
+                                                 "finish_reason": None}]},
+                          {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}]
+                if (req.get("stream_options") or {}).get("include_usage"):
+                    events.append({**chunk, "choices": [], "usage": usage})
+                data = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+                self._send(data.encode(), "text/event-stream")
+                return
+            else:
+                body = {"id": "chatcmpl-rw", "object": "chat.completion", "created": 0, "model": "gpt-rw",
+                        "choices": [{"index": 0, "finish_reason": "stop",
+                                     "message": {"role": "assistant", "content": "rw stub reply"}}],
+                        "usage": usage}
+            self._send(json.dumps(body).encode(), "application/json")
+
+        def _send(self, data: bytes, content_type: str):
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}/v1"
+
+
+def python_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
+    """Serve a Python app as in production (its own WSGI/ASGI server, workers, threads) from
+    a venv of its pinned dependencies; sign up and in through its own forms or API; then
+    drive it like node-server (SIGTERM at the end: the recorder flushes on it)."""
+    args = []  # `-r FILE` names a requirements file of the project copy (as setup left it)
+    for r in rt["requirements"]:
+        args += ["-r", str(work / r[3:])] if r.startswith("-r ") else [r]
+    py = ensure_python_deps(cache, rt["deps"], args, rt.get("python"))
+    renv = {**env, "PATH": f"{py.parent}:{env.get('PATH', '')}", "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "PYTHONUNBUFFERED": "1", **{k: v.replace("{work}", str(work)) for k, v in rt.get("env", {}).items()}}
+    if rt.get("stand_ins"):
+        d = work / ".rw-stand-ins"
+        d.mkdir(exist_ok=True)
+        (d / "sitecustomize.py").write_text("\n".join(PYTHON_STAND_INS[n] for n in rt["stand_ins"]))
+        renv["PYTHONPATH"] = str(d)
+    stub = None
+    if rt.get("llm_stub"):
+        stub, url = start_llm_stub()
+        renv.update(OPENAI_BASE_URL=url, OPENAI_API_BASE=url, OPENAI_API_KEY="sk-rw-made-up")
+    logs = cache / "logs" / project["name"]
+    try:
+        for step in rt.get("before", []):
+            rc, sout, err = run.sh(["nice", "-n", "10"] + step, cwd=work, env=renv, timeout=300)
+            if rc != 0:
+                return {"error": f"{' '.join(step)} failed (rc {rc}): {(err or sout)[-1500:]}"}
+        state: dict = {}
+        if "forms" in rt:
+            sign_in = form_sign_in(rt["forms"], state)
+        elif "api_login" in rt:
+            sign_in = api_sign_in(rt["api_login"], state)
+        else:
+            sign_in = None
+        out = drive_server(["sh", "-c", "exec " + " ".join(rt["command"])], work, renv, rt["requests"],
+                           rt["webhook_path"], logs / "runtime-server.log", sign_in=sign_in)
+    finally:
+        if stub is not None:
+            stub.shutdown()
+    if "forms" in state:
+        out["forms"] = state["forms"]
+    out["customer"] = state.get("customer", rt.get("customer", CUSTOMER))
+    return {"driver": out}
+
+
 def counted(emu, customer: str) -> dict:
     """Per meter: the events the emulator holds for the customer and the aggregated sum."""
     meters = emu.api("GET", "/v1/meters/?limit=100")["items"]
@@ -978,14 +1144,16 @@ def counted(emu, customer: str) -> dict:
     return out
 
 
-def add_app_code(work: Path, rt: dict) -> None:
+def add_app_code(work: Path, rt: dict, key: str = "edits") -> None:
     """The check's own app code, added before setup as if the app had it: `add_files`
     (path -> text) and `edits` (`file`, `find`, `replace`: the first occurrence), for an app
-    that has no API route to bill (a starter template). Spelled out in projects.toml."""
-    for rel, text in rt.get("add_files", {}).items():
+    that has no API route to bill (a starter template). Spelled out in projects.toml. With
+    key="user_steps", after setup: a step setup listed for the user, done as a user would
+    (recorded in the result)."""
+    for rel, text in (rt.get("add_files", {}) if key == "edits" else {}).items():
         (work / rel).parent.mkdir(parents=True, exist_ok=True)
         (work / rel).write_text(text)
-    for edit in rt.get("edits", []):
+    for edit in rt.get(key, []):
         path = work / edit["file"]
         text = path.read_text()
         if edit["find"] not in text:
@@ -1017,6 +1185,9 @@ def run_check(project, tool: Path, cache: Path, out_dir: Path) -> dict:
         if rc != 0:
             result.update(ok=False, error=serr[-800:])
             return result
+        if rt.get("user_steps"):
+            add_app_code(work, rt, "user_steps")
+            result["user_steps"] = [e["file"] for e in rt["user_steps"]]
         if rt["kind"] == "node-route":
             result.update(node_route(project, rt, work, cache, emu, env))
         elif rt["kind"] == "django":
@@ -1035,6 +1206,8 @@ def run_check(project, tool: Path, cache: Path, out_dir: Path) -> dict:
             result.update(fastapi_check(project, rt, work, cache, emu, env))
         elif rt["kind"] == "flask":
             result.update(flask_check(project, rt, work, cache, emu, env))
+        elif rt["kind"] == "python-server":
+            result.update(python_server(project, rt, work, cache, emu, env))
         else:
             raise ValueError(f"unknown runtime kind {rt['kind']!r}")
         time.sleep(0.5)

@@ -181,3 +181,34 @@ class OwnGatesTest(unittest.TestCase):
         self.assertIsNone(gates.new_total(own))
         own["deps"] = {"state": "ok"}
         self.assertEqual(gates.new_total(own), 0)
+
+
+class RuntimeHelpersTest(unittest.TestCase):
+    def test_the_csrf_field_is_read_whatever_the_attribute_order(self):
+        flask_wtf = '<form><input id="csrf_token" name="csrf_token" type="hidden" value="IjQ.abc"></form>'
+        rails = '<input type="hidden" name="authenticity_token" value="r4ils==" autocomplete="off" />'
+        self.assertEqual(runtime.form_token(flask_wtf, "csrf_token"), "IjQ.abc")
+        self.assertEqual(runtime.form_token(rails, "authenticity_token"), "r4ils==")
+        self.assertIsNone(runtime.form_token('<input name="csrf_token_x" value="no">', "csrf_token"))
+
+    def test_the_llm_stub_answers_30_tokens_plain_and_streamed(self):
+        import json
+        import urllib.request
+        server, url = runtime.start_llm_stub()
+        try:
+            def post(path, body):
+                req = urllib.request.Request(url + path, data=json.dumps(body).encode(),
+                                             headers={"content-type": "application/json"})
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    return r.read().decode()
+            plain = json.loads(post("/chat/completions", {"model": "m", "messages": []}))
+            self.assertEqual(plain["usage"]["total_tokens"], 30)
+            streamed = post("/chat/completions", {"stream": True, "stream_options": {"include_usage": True}})
+            chunks = [json.loads(l[6:]) for l in streamed.splitlines() if l.startswith("data: {")]
+            self.assertEqual(chunks[-1]["usage"]["total_tokens"], 30)
+            self.assertTrue(streamed.rstrip().endswith("data: [DONE]"))
+            without = post("/chat/completions", {"stream": True})
+            self.assertNotIn('"usage"', without)
+            self.assertEqual(len(json.loads(post("/images/generations", {"prompt": "x"}))["data"]), 1)
+        finally:
+            server.shutdown()
