@@ -61,7 +61,9 @@ Kinds:
               the fields, the expected answer; one cookie jar) or its JSON API (`api_login`:
               the token it answers becomes the Authorization header, the customer is a claim
               of that JWT); then `requests`, the signed and forged webhooks, and SIGTERM.
-              `llm_stub` answers the openai SDK from 127.0.0.1 (10 + 20 tokens);
+              `llm_stub` answers the openai SDK from 127.0.0.1 (10 + 20 tokens); `postgres`
+              starts a throwaway cluster (Debian's postgresql; role/db `rw`, `{pg_port}` in
+              `env`);
               `stand_ins` name PYTHON_STAND_INS loaded through sitecustomize (a service
               that is not reachable here, e.g. MongoDB in memory).
 
@@ -928,12 +930,17 @@ def rails_sign_in(login: dict):
 
 
 def api_sign_in(login: dict, state: dict):
-    """Sign up / in through the app's JSON API: POST `body` to `path`, read the token at
+    """Sign up / in through the app's JSON API (or, with `form`, its OAuth2 password form):
+    POST `body` to `path`, read the token at
     `token_field` of the answer; the customer is `customer_claim` of that JWT (unverified
     read: the app signed it). Returns the Authorization header."""
     def go(base: str) -> dict:
-        req = urllib.request.Request(base + login["path"], method="POST", data=json.dumps(login["body"]).encode(),
-                                     headers={"content-type": "application/json"})
+        if login.get("form"):  # an OAuth2 password form (FastAPI's OAuth2PasswordRequestForm)
+            import urllib.parse
+            data, ctype = urllib.parse.urlencode(login["body"]).encode(), "application/x-www-form-urlencoded"
+        else:
+            data, ctype = json.dumps(login["body"]).encode(), "application/json"
+        req = urllib.request.Request(base + login["path"], method="POST", data=data, headers={"content-type": ctype})
         with urllib.request.urlopen(req, timeout=60) as r:
             answer = json.loads(r.read())
         token = answer[login.get("token_field", "token")]
@@ -1002,7 +1009,7 @@ def ensure_python_deps(cache: Path, name: str, requirements: list[str], python: 
         rc, _, err = run.sh([base, "-m", "venv", str(d / ".venv")], timeout=300)
         if rc != 0:
             raise RuntimeError(f"venv for {name} failed: {err[-500:]}")
-    rc, _, err = run.sh(["nice", "-n", "10", str(py), "-m", "pip", "install", "-q"] + requirements, timeout=300)
+    rc, _, err = run.sh(["nice", "-n", "10", str(py), "-m", "pip", "install", "-q"] + requirements, timeout=1200)
     if rc != 0:
         raise RuntimeError(f"pip install for {name} failed (rc {rc}): {err[-500:]}")
     (d / ".installed").write_text("ok\n")
@@ -1084,6 +1091,41 @@ def start_llm_stub():
     return server, f"http://127.0.0.1:{server.server_port}/v1"
 
 
+def start_postgres(name: str) -> tuple[int, object]:
+    """A throwaway PostgreSQL cluster (Debian's postgresql package) on 127.0.0.1 and a free
+    port, with role/database `rw` (password `rw-made-up`); returns the port and a stop()."""
+    bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    if not bindir:
+        raise RuntimeError("no PostgreSQL here: apt-get install postgresql")
+    bindir = bindir[-1]
+    data = Path(f"/tmp/rw-pg-{name}")
+    if data.exists():
+        run.sh(["runuser", "-u", "postgres", "--", str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"])
+        shutil.rmtree(data)
+    data.mkdir()
+    shutil.chown(data, "postgres", "postgres")
+    rc, _, err = run.sh(["runuser", "-u", "postgres", "--", str(bindir / "initdb"), "-D", str(data), "-A", "trust",
+                         "-U", "postgres"], timeout=120)
+    if rc != 0:
+        raise RuntimeError(f"initdb failed: {err[-500:]}")
+    port = free_port()
+    rc, _, err = run.sh(["runuser", "-u", "postgres", "--", str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l",
+                         str(data / "server.log"), "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
+                         "start"], timeout=120)
+    if rc != 0:
+        raise RuntimeError(f"pg_ctl start failed: {err[-500:]}")
+    for sql in ("CREATE ROLE rw LOGIN PASSWORD 'rw-made-up'", "CREATE DATABASE rw OWNER rw"):
+        rc, _, err = run.sh(["runuser", "-u", "postgres", "--", str(bindir / "psql"), "-h", "127.0.0.1", "-p",
+                             str(port), "-U", "postgres", "-c", sql], timeout=60)
+        if rc != 0:
+            raise RuntimeError(f"psql {sql!r} failed: {err[-500:]}")
+
+    def stop():
+        run.sh(["runuser", "-u", "postgres", "--", str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
+               timeout=120)
+    return port, stop
+
+
 def python_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
     """Serve a Python app as in production (its own WSGI/ASGI server, workers, threads) from
     a venv of its pinned dependencies; sign up and in through its own forms or API; then
@@ -1092,8 +1134,11 @@ def python_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
     for r in rt["requirements"]:
         args += ["-r", str(work / r[3:])] if r.startswith("-r ") else [r]
     py = ensure_python_deps(cache, rt["deps"], args, rt.get("python"))
+    pg_port, stop_pg = start_postgres(project["name"]) if rt.get("postgres") else (None, None)
+    def value(v: str) -> str:  # `{work}`: the project copy; `{pg_port}`: the cluster's port
+        return v.replace("{work}", str(work)).replace("{pg_port}", str(pg_port))
     renv = {**env, "PATH": f"{py.parent}:{env.get('PATH', '')}", "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "PYTHONUNBUFFERED": "1", **{k: v.replace("{work}", str(work)) for k, v in rt.get("env", {}).items()}}
+            "PYTHONUNBUFFERED": "1", **{k: value(v) for k, v in rt.get("env", {}).items()}}
     if rt.get("stand_ins"):
         d = work / ".rw-stand-ins"
         d.mkdir(exist_ok=True)
@@ -1121,6 +1166,8 @@ def python_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
     finally:
         if stub is not None:
             stub.shutdown()
+        if stop_pg is not None:
+            stop_pg()
     if "forms" in state:
         out["forms"] = state["forms"]
     out["customer"] = state.get("customer", rt.get("customer", CUSTOMER))
