@@ -85,6 +85,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -936,7 +937,6 @@ def api_sign_in(login: dict, state: dict):
     read: the app signed it). Returns the Authorization header."""
     def go(base: str) -> dict:
         if login.get("form"):  # an OAuth2 password form (FastAPI's OAuth2PasswordRequestForm)
-            import urllib.parse
             data, ctype = urllib.parse.urlencode(login["body"]).encode(), "application/x-www-form-urlencoded"
         else:
             data, ctype = json.dumps(login["body"]).encode(), "application/json"

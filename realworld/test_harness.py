@@ -212,3 +212,37 @@ class RuntimeHelpersTest(unittest.TestCase):
             self.assertEqual(len(json.loads(post("/images/generations", {"prompt": "x"}))["data"]), 1)
         finally:
             server.shutdown()
+
+    def test_api_sign_in_reads_the_token_and_its_sub_for_json_and_form_logins(self):
+        import http.server
+        import json
+        import threading
+        token = runtime.hs256_jwt("k", {"sub": "user-42"})
+        seen = []
+
+        class App(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                seen.append((self.headers["content-type"], self.rfile.read(int(self.headers["content-length"]))))
+                body = json.dumps({"access_token": token}).encode()
+                self.send_response(200)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        server = http.server.HTTPServer(("127.0.0.1", 0), App)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_port}"
+        try:
+            for form in (False, True):
+                state = {}
+                headers = runtime.api_sign_in({"path": "/login", "form": form, "body": {"username": "u"},
+                                               "token_field": "access_token"}, state)(base)
+                self.assertEqual(headers, {"authorization": "Bearer " + token})
+                self.assertEqual(state["customer"], "user-42")
+        finally:
+            server.shutdown()
+        self.assertEqual(seen, [("application/json", b'{"username": "u"}'),
+                                ("application/x-www-form-urlencoded", b"username=u")])
