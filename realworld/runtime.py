@@ -1046,7 +1046,9 @@ pymongo.MongoClient = mongomock.MongoClient
 
 def start_llm_stub():
     """An OpenAI-compatible server on 127.0.0.1 answering chat completions (usage 10 + 20 =
-    30 tokens; with `stream`, chunks then a usage chunk when asked for) and image generations.
+    30 tokens; with `stream`, chunks then a usage chunk when asked for), the Responses API
+    (plain or streamed: created ... completed, the usage on the completed response) and image
+    generations.
     Returns the server (shut down by the caller) and its /v1 URL."""
     import http.server
     import threading
@@ -1057,6 +1059,9 @@ def start_llm_stub():
         def do_POST(self):
             req = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
             usage = {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30}
+            if self.path.endswith("/responses"):  # the Responses API (pydantic-ai's `openai:` models)
+                self._responses(req, usage)
+                return
             if self.path.endswith("/images/generations"):
                 body = {"created": 0, "data": [{"url": "http://127.0.0.1/rw.png"}]}
             elif req.get("stream"):
@@ -1075,6 +1080,34 @@ def start_llm_stub():
                                      "message": {"role": "assistant", "content": "rw stub reply"}}],
                         "usage": usage}
             self._send(json.dumps(body).encode(), "application/json")
+
+        def _responses(self, req: dict, usage: dict):
+            text = "rw stub reply"
+            part = {"type": "output_text", "text": text, "annotations": []}
+            item = {"id": "msg_rw", "type": "message", "role": "assistant", "status": "completed", "content": [part]}
+            done = {"id": "resp_rw", "object": "response", "created_at": 0, "status": "completed", "model": "gpt-rw",
+                    "output": [item], "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
+                    "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"],
+                              "total_tokens": usage["total_tokens"], "input_tokens_details": {"cached_tokens": 0},
+                              "output_tokens_details": {"reasoning_tokens": 0}}}
+            if not req.get("stream"):
+                self._send(json.dumps(done).encode(), "application/json")
+                return
+            at = {"item_id": "msg_rw", "output_index": 0, "content_index": 0}
+            events = [
+                {"type": "response.created", "response": {**done, "status": "in_progress", "output": [], "usage": None}},
+                {"type": "response.output_item.added", "output_index": 0,
+                 "item": {**item, "status": "in_progress", "content": []}},
+                {"type": "response.content_part.added", **at, "part": {**part, "text": ""}},
+                {"type": "response.output_text.delta", **at, "delta": text, "logprobs": []},
+                {"type": "response.output_text.done", **at, "text": text, "logprobs": []},
+                {"type": "response.content_part.done", **at, "part": part},
+                {"type": "response.output_item.done", "output_index": 0, "item": item},
+                {"type": "response.completed", "response": done},
+            ]
+            data = "".join(f"event: {e['type']}\ndata: {json.dumps({**e, 'sequence_number': i})}\n\n"
+                           for i, e in enumerate(events))
+            self._send(data.encode(), "text/event-stream")
 
         def _send(self, data: bytes, content_type: str):
             self.send_response(200)
