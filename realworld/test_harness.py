@@ -210,6 +210,11 @@ class RuntimeHelpersTest(unittest.TestCase):
             without = post("/chat/completions", {"stream": True})
             self.assertNotIn('"usage"', without)
             self.assertEqual(len(json.loads(post("/images/generations", {"prompt": "x"}))["data"]), 1)
+            events = [json.loads(l[6:]) for l in post("/responses", {"stream": True}).splitlines()
+                      if l.startswith("data: ")]
+            self.assertEqual(events[-1]["type"], "response.completed")
+            self.assertEqual(events[-1]["response"]["usage"]["total_tokens"], 30)
+            self.assertEqual([e["sequence_number"] for e in events], list(range(len(events))))
         finally:
             server.shutdown()
 
