@@ -1034,7 +1034,7 @@ def django_check(project, rt, work: Path, cache: Path, emu, env) -> dict:
 # sitecustomize.py on PYTHONPATH (the app's own code stays untouched).
 PYTHON_STAND_INS = {
     # MongoDB in memory (mongomock) behind pymongo's MongoClient: one store per process, so
-    # the app runs one worker process (with threads).
+    # the app runs one worker process (threads or greenlets inside it).
     "pymongo-in-memory": """\
 import mongomock
 import pymongo
