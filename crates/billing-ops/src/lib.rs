@@ -30,6 +30,7 @@ mod pip_cache;
 mod pip_requirement;
 pub mod plan;
 pub mod produce;
+mod py_httpx;
 pub mod remote;
 mod sample_apps;
 pub mod status;

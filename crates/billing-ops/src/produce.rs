@@ -294,6 +294,9 @@ fn ensure_sdk(cx: &ProduceContext<'_>, out: &mut ChangeSet) -> anyhow::Result<()
     let Some(sdk) = imported.first().map(|sdk| sdk.name) else {
         return Ok(());
     };
+    if package.language == Language::Python {
+        out.manual_steps.extend(crate::py_httpx::steps(package));
+    }
     if sdk_installed(package) || declared_in_manifest(cx, package, sdk)? {
         return Ok(());
     }

@@ -1,0 +1,211 @@
+//! LLM client pins that stop working once the Python SDK is installed.
+//!
+//! `spaire-sdk` needs `httpx>=0.28.1`. httpx 0.28 removed the `proxies=` argument, and the
+//! `openai` SDK before 1.55.3 and the `anthropic` SDK before 0.40.0 still pass it, so creating
+//! their client raises `TypeError: Client.__init__() got an unexpected keyword argument
+//! 'proxies'` (measured with each boundary version and httpx 0.28.1). pip's resolver cannot
+//! see this (those SDKs declare no upper bound on httpx), so a project that pins such a version
+//! and deploys with the SDK added stops serving its LLM routes. The plan says so, with the
+//! pin's file and line, for as long as the pin stays.
+
+use billing_changeset::ManualStep;
+use billing_detect::profile::{Integration, IntegrationKind, Package};
+
+/// Per client: the first release built on httpx (older ones use `requests` and are not
+/// affected) and the first that works with httpx 0.28.
+const AFFECTED: &[(&str, &str, &str)] = &[
+    ("openai", "1.0.0", "1.55.3"),
+    ("anthropic", "0.3.0", "0.40.0"),
+];
+
+/// One step per LLM client whose declared requirement allows only versions that crash.
+pub(crate) fn steps(package: &Package) -> Vec<ManualStep> {
+    package
+        .integrations
+        .iter()
+        .filter(|i| i.kind == IntegrationKind::LlmClient)
+        .filter_map(step)
+        .collect()
+}
+
+fn step(integration: &Integration) -> Option<ManualStep> {
+    let name = billing_detect::manifest::python::normalize(&integration.package);
+    let (_, first_on_httpx, fixed) = AFFECTED.iter().find(|(client, ..)| *client == name)?;
+    let spec = integration.version.as_deref()?;
+    let bound = upper_bound(spec)?;
+    if !bound.all_below(&Version::parse(fixed)?)
+        || bound.all_below(&Version::parse(first_on_httpx)?)
+    {
+        return None;
+    }
+    Some(ManualStep {
+        file: integration.evidence.file.clone(),
+        line: integration.evidence.line,
+        instructions: format!(
+            "`{name}{spec}` crashes once `spaire-sdk` is installed: the SDK needs httpx 0.28, \
+             which removed the `proxies=` argument this `{name}` version passes, so creating \
+             its client raises `TypeError: ... unexpected keyword argument 'proxies'` and every \
+             LLM route fails. Raise the pin to `{name}>={fixed}` (the first release that works \
+             with httpx 0.28) and reinstall"
+        ),
+        snippet: Some(format!("{name}>={fixed}")),
+    })
+}
+
+/// A release number compared component by component (`1.42` = `1.42.0`); pre-release and
+/// local parts are ignored, which only matters at the boundary itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Version(Vec<u64>);
+
+impl Version {
+    fn parse(text: &str) -> Option<Self> {
+        let parts: Option<Vec<u64>> = text
+            .trim()
+            .split('.')
+            .map(|part| {
+                let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse().ok()
+            })
+            .collect();
+        parts.filter(|p| !p.is_empty()).map(Version)
+    }
+
+    fn below(&self, other: &Version) -> bool {
+        let len = self.0.len().max(other.0.len());
+        let at = |v: &Version, i: usize| v.0.get(i).copied().unwrap_or(0);
+        (0..len)
+            .map(|i| at(self, i).cmp(&at(other, i)))
+            .find(|o| o.is_ne())
+            .is_some_and(|o| o.is_lt())
+    }
+}
+
+/// The upper bound a PEP 440 specifier set puts on the version pip can select, when it has
+/// one: `==X`, `===X` and `<=X` allow X itself, `<X` only what is below it, `~=1.42.0` and
+/// `==1.42.*` what is below 1.43. `None` when there is no upper bound (pip picks the newest).
+fn upper_bound(spec: &str) -> Option<Bound> {
+    spec.split(',')
+        .filter_map(|clause| {
+            let clause = clause.trim();
+            let (op, rest) = ["===", "==", "<=", "~=", "<"]
+                .iter()
+                .find_map(|op| clause.strip_prefix(op).map(|rest| (*op, rest)))?;
+            if let Some(stem) = rest.trim().strip_suffix(".*") {
+                let stem = Version::parse(stem)?;
+                return Some(Bound::below(next_release(&stem, stem.0.len())));
+            }
+            let version = Version::parse(rest)?;
+            Some(match op {
+                "~=" if version.0.len() >= 2 => {
+                    Bound::below(next_release(&version, version.0.len() - 1))
+                }
+                "<" => Bound::below(version),
+                _ => Bound::at(version),
+            })
+        })
+        .reduce(|a, b| if b.tighter_than(&a) { b } else { a })
+}
+
+/// The highest version allowed: `version` itself (`inclusive`) or anything below it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Bound {
+    version: Version,
+    inclusive: bool,
+}
+
+impl Bound {
+    fn at(version: Version) -> Self {
+        Bound {
+            version,
+            inclusive: true,
+        }
+    }
+
+    fn below(version: Version) -> Self {
+        Bound {
+            version,
+            inclusive: false,
+        }
+    }
+
+    /// Every allowed version is below `v`.
+    fn all_below(&self, v: &Version) -> bool {
+        if self.inclusive {
+            self.version.below(v)
+        } else {
+            !v.below(&self.version)
+        }
+    }
+
+    fn tighter_than(&self, other: &Bound) -> bool {
+        self.version.below(&other.version)
+            || (self.version == other.version && !self.inclusive && other.inclusive)
+    }
+}
+
+/// The release after `v` at `depth` components (`1.42.0` at depth 2 → `1.43`); every version
+/// allowed below it compares below it.
+fn next_release(v: &Version, depth: usize) -> Version {
+    let mut parts: Vec<u64> = v.0.iter().copied().take(depth.max(1)).collect();
+    if let Some(last) = parts.last_mut() {
+        *last += 1;
+    }
+    Version(parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use billing_detect::profile::Evidence;
+
+    fn client(package: &str, version: &str) -> Integration {
+        Integration {
+            package: package.to_owned(),
+            kind: IntegrationKind::LlmClient,
+            version: Some(version.to_owned()),
+            major: None,
+            evidence: Evidence {
+                file: "backend/requirements.txt".to_owned(),
+                line: Some(10),
+                text: format!("{package}{version}"),
+            },
+        }
+    }
+
+    #[test]
+    fn pins_below_the_fixed_release_get_a_step_with_the_pin_line() {
+        for spec in [
+            "==1.42.0",
+            "==1.55.2",
+            "<1.55.3",
+            "<=1.50",
+            "~=1.42.0",
+            "==1.42.*",
+            ">=1.0,<1.50",
+        ] {
+            let step = step(&client("openai", spec)).unwrap_or_else(|| panic!("{spec}"));
+            assert_eq!(step.file, "backend/requirements.txt");
+            assert_eq!(step.line, Some(10));
+            assert!(step.instructions.contains("openai>=1.55.3"), "{spec}");
+        }
+        assert!(step(&client("anthropic", "==0.39.0")).is_some());
+    }
+
+    #[test]
+    fn pins_that_allow_a_working_release_get_none() {
+        for spec in [
+            "==1.55.3",
+            ">=1.3",
+            "~=1.42",
+            "",
+            "<2",
+            "==1.60.0",
+            ">=1.0,<1.56",
+        ] {
+            assert!(step(&client("openai", spec)).is_none(), "{spec}");
+        }
+        assert!(step(&client("anthropic", "==0.40.0")).is_none());
+        // openai 0.x uses `requests`, not httpx.
+        assert!(step(&client("openai", "==0.28.1")).is_none());
+    }
+}
