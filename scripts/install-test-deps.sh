@@ -6,6 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Free disk before anything is installed: npm reports a full disk as ENOSPC mid-install.
+echo "==> disk at the start of the installs"
+df -h . "${HOME:-/}" "${TMPDIR:-/tmp}" || true
+
 apt_packages=(golang-go php-cli php-curl ruby ruby-zeitwerk ripgrep golang-github-gin-gonic-gin-dev golang-github-labstack-echo-dev golang-github-go-chi-chi-dev)
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -23,7 +27,12 @@ fi
 # node-ts4: TypeScript 4.9 alone, for what the plan says about TypeScript 4 projects.
 for dir in tests/toolchains/node tests/toolchains/node-ai-latest tests/toolchains/node-ts4; do
   echo "==> npm install in $dir (locked)"
-  (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
+  (cd "$dir" && npm install --no-audit --no-fund --loglevel=error) || {
+    status=$?
+    echo "npm install in $dir failed (exit $status); disk:" >&2
+    df -h . "${HOME:-/}" "${TMPDIR:-/tmp}" >&2 || true
+    exit "$status"
+  }
 done
 
 echo "==> python venv in tests/toolchains/python/.venv"

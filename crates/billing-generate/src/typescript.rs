@@ -406,7 +406,12 @@ fn compiler_steps(
         && toolchain::ignores_package_exports(target.root, tsconfig)
     {
         let declarations = format!("{}/sdk-subpaths.d.ts", layout.module_dir);
-        if toolchain::includes(target.root, tsconfig, &layout.to_root(&declarations)) {
+        if toolchain::includes(
+            target.root,
+            &target.profile.packages,
+            tsconfig,
+            &layout.to_root(&declarations),
+        ) {
             output.files.push(PlannedFile {
                 path: declarations,
                 content: renderer.render("sdk-subpaths.d", ())?,

@@ -211,6 +211,7 @@ pub fn wire_with_report(
     let mut changes = ChangeSet::default();
     let mut reports = Vec::new();
     let package_sources = ts::PackageSources::default();
+    let py_siblings = py::SiblingSources::default();
     for (file, mut sites) in by_file {
         sites.sort_by_key(|s| (s.line, s.column));
         let source = read_source(root, file)?;
@@ -223,6 +224,7 @@ pub fn wire_with_report(
             plan,
             imports,
             &package_sources,
+            &py_siblings,
         )?;
         let summary = result.summary();
         if let Some(after) = result.after
@@ -277,6 +279,7 @@ fn wire_source(
     imports: &UsageImports,
 ) -> Result<outcome::FileResult, WireError> {
     let package_sources = ts::PackageSources::default();
+    let py_siblings = py::SiblingSources::default();
     wire_source_in(
         root,
         file,
@@ -286,10 +289,11 @@ fn wire_source(
         plan,
         imports,
         &package_sources,
+        &py_siblings,
     )
 }
 
-/// [`wire_source`] with the package's scan that every file of the run shares.
+/// [`wire_source`] with the package's scans that every file of the run shares.
 #[allow(clippy::too_many_arguments)]
 fn wire_source_in(
     root: &Path,
@@ -300,6 +304,7 @@ fn wire_source_in(
     plan: &BillingPlan,
     imports: &UsageImports,
     package_sources: &ts::PackageSources,
+    py_siblings: &py::SiblingSources,
 ) -> Result<outcome::FileResult, WireError> {
     let ctx = FileCtx {
         root,
@@ -313,6 +318,7 @@ fn wire_source_in(
         app_files: &imports.python_app_files,
         session_customer: imports.ts_session_customer,
         package_sources,
+        py_siblings,
     };
     Ok(match source_language(file) {
         Some(SourceLanguage::Ts(dialect)) => {
@@ -382,6 +388,8 @@ pub(crate) struct FileCtx<'a> {
     pub session_customer: bool,
     /// The package's TS sources, scanned once per run for request-scope questions.
     pub package_sources: &'a ts::PackageSources,
+    /// The Python directories read for job questions, each once per run.
+    pub py_siblings: &'a py::SiblingSources,
 }
 
 impl FileCtx<'_> {

@@ -1,9 +1,12 @@
 //! `tsconfig.json` / `jsconfig.json` as JSONC, following `extends` (relative files, packages
-//! in `node_modules`, or workspace packages when `node_modules` is not installed), and the
-//! `paths` aliases it ends up with.
+//! in `node_modules`, or workspace packages when `node_modules` is not installed), the
+//! `paths` aliases it ends up with, and which files its program surely contains
+//! (`include` / `exclude` / `files`).
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
+
+use globset::GlobBuilder;
 
 use super::Problem;
 use super::json::{self, Dialect, Node};
@@ -20,6 +23,25 @@ pub struct TsConfig {
     pub problems: Vec<Problem>,
     /// `extends` targets that could not be found (e.g. `node_modules` not installed).
     pub unresolved: Vec<String>,
+    /// `include`, `exclude` and `files`: each from the nearest config in the chain that sets
+    /// it, its patterns relative to that config's directory (as tsc resolves them).
+    pub include: Option<FileSpecs>,
+    pub exclude: Option<FileSpecs>,
+    pub files: Option<FileSpecs>,
+    /// `compilerOptions.outDir` (absolute), which tsc excludes when no config sets `exclude`.
+    pub out_dir: Option<PathBuf>,
+    /// Directory of the loaded config (absolute): the default `include` is everything below.
+    pub dir: PathBuf,
+}
+
+/// One of `include` / `exclude` / `files` as the config that declares it wrote it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileSpecs {
+    pub patterns: Vec<String>,
+    /// Directory of the declaring config (absolute): the patterns are relative to it.
+    pub dir: PathBuf,
+    /// The declaring config (display path).
+    pub file: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +75,10 @@ impl Resolver<'_> {
     /// Loads `config` (absolute) and its `extends` chain; aliases are made relative to
     /// `package_dir` (absolute).
     pub fn load(&self, config: &Path, package_dir: &Path) -> TsConfig {
-        let mut out = TsConfig::default();
+        let mut out = TsConfig {
+            dir: config.parent().map(Path::to_path_buf).unwrap_or_default(),
+            ..TsConfig::default()
+        };
         let mut layers: Vec<Layer> = Vec::new();
         let mut queue = vec![config.to_path_buf()];
         let mut seen: Vec<PathBuf> = Vec::new();
@@ -106,7 +131,27 @@ impl Resolver<'_> {
         let mut paths_layer: Option<(usize, Node)> = None;
         let mut base_url: Option<PathBuf> = None;
         for (i, layer) in layers.iter().enumerate() {
+            for (key, slot) in [
+                ("include", &mut out.include),
+                ("exclude", &mut out.exclude),
+                ("files", &mut out.files),
+            ] {
+                if slot.is_none()
+                    && let Some(list) = layer.node.get(key)
+                {
+                    *slot = Some(FileSpecs {
+                        patterns: list.strings().into_iter().map(str::to_owned).collect(),
+                        dir: layer.dir.clone(),
+                        file: layer.display.clone(),
+                    });
+                }
+            }
             let Some(opts) = options(layer) else { continue };
+            if out.out_dir.is_none()
+                && let Some(o) = opts.get("outDir").and_then(Node::as_str)
+            {
+                out.out_dir = Some(normalize(&layer.dir.join(o)));
+            }
             if out.module.is_none() {
                 out.module = opts
                     .get("module")
@@ -183,6 +228,140 @@ impl Resolver<'_> {
             Err(_) => path.display().to_string(),
         }
     }
+}
+
+/// Folders tsc never enters through a wildcard, and excludes by default.
+const PACKAGE_FOLDERS: &[&str] = &["node_modules", "bower_components", "jspm_packages"];
+
+impl TsConfig {
+    /// Whether the program of this config surely contains `file` (absolute) on its own, not
+    /// only through an import, as tsc decides it: listed in `files`, or matched by `include`
+    /// (default: everything below the config when neither is set) and by no `exclude`
+    /// (default: the package folders and `outDir`). Conservative: a config with a syntax
+    /// error, or an `extends` that could not be read while one of the three is unset (the
+    /// missing base might set it), answers "no". An ambient declaration file is seen only
+    /// this way.
+    pub fn surely_includes(&self, file: &Path) -> bool {
+        let all_set = self.include.is_some() && self.exclude.is_some() && self.files.is_some();
+        if !self.problems.is_empty() || (!self.unresolved.is_empty() && !all_set) {
+            return false;
+        }
+        let file = normalize(file);
+        if let Some(files) = &self.files
+            && files
+                .patterns
+                .iter()
+                .any(|f| normalize(&files.dir.join(f)) == file)
+        {
+            return true;
+        }
+        let default_include;
+        let include = match (&self.include, &self.files) {
+            (Some(include), _) => include,
+            // `files` without `include`: only the listed files.
+            (None, Some(_)) => return false,
+            (None, None) => {
+                default_include = FileSpecs {
+                    patterns: vec!["**/*".to_owned()],
+                    dir: self.dir.clone(),
+                    file: String::new(),
+                };
+                &default_include
+            }
+        };
+        if !include
+            .patterns
+            .iter()
+            .any(|p| include_matches(&include.dir, p, &file))
+        {
+            return false;
+        }
+        match &self.exclude {
+            Some(exclude) => !exclude
+                .patterns
+                .iter()
+                .any(|p| exclude_matches(&exclude.dir, p, &file)),
+            None => {
+                let defaults = PACKAGE_FOLDERS.iter().map(|d| self.dir.join(d));
+                !defaults
+                    .chain(self.out_dir.clone())
+                    .any(|dir| file.starts_with(dir))
+            }
+        }
+    }
+}
+
+/// A tsconfig pattern, made relative (lexically normalised, `/`-separated) and split into
+/// its components.
+fn pattern_components(pattern: &str) -> Vec<String> {
+    normalize(Path::new(pattern))
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn has_wildcard(component: &str) -> bool {
+    component.contains(['*', '?'])
+}
+
+/// A glob of tsc's pattern language (`*`, `?`, `**/`; nothing else is special) for globset.
+fn tsc_glob(components: &[String]) -> Option<globset::GlobMatcher> {
+    let mut text = String::new();
+    for (i, c) in components.iter().enumerate() {
+        if i > 0 {
+            text.push('/');
+        }
+        for ch in c.chars() {
+            if matches!(ch, '[' | ']' | '{' | '}' | '\\') {
+                text.push('\\');
+            }
+            text.push(ch);
+        }
+    }
+    GlobBuilder::new(&text)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+        .ok()
+        .map(|g| g.compile_matcher())
+}
+
+/// `file` relative to `dir`, as components (`..` where it lies outside).
+fn relative_components(dir: &Path, file: &Path) -> Vec<String> {
+    relative(dir, file).split('/').map(str::to_owned).collect()
+}
+
+/// tsc's `include`: a last component without `.`, `*` or `?` is a directory (all below it),
+/// a last `**` matches nothing; a wildcard never enters a folder or file whose name starts
+/// with `.`, nor a package folder.
+fn include_matches(dir: &Path, pattern: &str, file: &Path) -> bool {
+    let mut components = pattern_components(pattern);
+    if components.last().is_some_and(|last| last == "**") {
+        return false;
+    }
+    if components
+        .last()
+        .is_some_and(|last| !has_wildcard(last) && !last.contains('.'))
+    {
+        components.extend(["**".to_owned(), "*".to_owned()]);
+    }
+    let rel = relative_components(dir, file);
+    let literal = components.iter().take_while(|c| !has_wildcard(c)).count();
+    let wild_parts_ok = rel
+        .iter()
+        .skip(literal)
+        .all(|c| !c.starts_with('.') && !PACKAGE_FOLDERS.contains(&c.as_str()));
+    wild_parts_ok && tsc_glob(&components).is_some_and(|g| g.is_match(rel.join("/")))
+}
+
+/// tsc's `exclude`: a pattern matches the path or any folder above it.
+fn exclude_matches(dir: &Path, pattern: &str, file: &Path) -> bool {
+    let components = pattern_components(pattern);
+    let rel = relative_components(dir, file);
+    let Some(glob) = tsc_glob(&components) else {
+        return false;
+    };
+    (1..=rel.len()).any(|n| glob.is_match(rel[..n].join("/")))
 }
 
 /// "@scope/name/sub/path.json" → ("@scope/name", "sub/path.json").
@@ -313,5 +492,46 @@ mod tests {
         };
         let cfg = r.load(&root.join("a.json"), root);
         assert_eq!(cfg.chain, ["a.json", "b.json"]);
+    }
+
+    #[test]
+    fn file_lists_come_from_the_nearest_config_that_sets_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("web")).unwrap();
+        std::fs::create_dir_all(root.join("base")).unwrap();
+        std::fs::write(
+            root.join("web/tsconfig.json"),
+            "{\"extends\": \"../base/tsconfig.json\", \"exclude\": [\"dist\"]}",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("base/tsconfig.json"),
+            "{\"include\": [\"src\"], \"exclude\": [\"x\"], \"compilerOptions\": {\"outDir\": \"./out\"}}",
+        )
+        .unwrap();
+        let ws = HashMap::new();
+        let r = Resolver {
+            root,
+            workspace_packages: &ws,
+            max_bytes: 1 << 20,
+        };
+        let cfg = r.load(&root.join("web/tsconfig.json"), &root.join("web"));
+        let include = cfg.include.as_ref().unwrap();
+        assert_eq!(
+            (include.patterns.as_slice(), include.file.as_str()),
+            (["src".to_owned()].as_slice(), "base/tsconfig.json")
+        );
+        assert_eq!(include.dir, root.join("base"));
+        let exclude = cfg.exclude.as_ref().unwrap();
+        assert_eq!(
+            (exclude.patterns.as_slice(), exclude.dir.as_path()),
+            (["dist".to_owned()].as_slice(), root.join("web").as_path())
+        );
+        assert_eq!(cfg.files, None);
+        assert_eq!(cfg.out_dir, Some(root.join("base/out")));
+        assert_eq!(cfg.dir, root.join("web"));
+        assert!(cfg.surely_includes(&root.join("base/src/a.ts")));
+        assert!(!cfg.surely_includes(&root.join("web/src/a.ts")));
     }
 }

@@ -12,9 +12,12 @@
 //!   the SDK's subpaths to its declaration files (no change to the user's tsconfig); otherwise
 //!   a type-only `paths` entry, said as a manual step, fixes it without changing the mode.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use billing_changeset::ManualStep;
+use billing_detect::manifest::tsconfig::Resolver;
+use billing_detect::profile::Package;
 
 /// The version of `typescript` the package compiles with and where it was read.
 pub(crate) fn typescript_version(root: &Path, package_dir: &str) -> Option<(String, u64, String)> {
@@ -142,70 +145,31 @@ pub(crate) fn ignores_package_exports(root: &Path, tsconfig: &str) -> bool {
 }
 
 /// Whether the tsconfig's program surely contains `file` (root-relative) on its own, not only
-/// through an import: no `files` list, and no `include`, or an `include` pattern covering it
-/// (`**/*.ts`, `src/**/*`, a directory). Conservative: anything else is "no", and the caller
-/// falls back to the manual step. An ambient declaration file is seen only this way.
-pub(crate) fn includes(root: &Path, tsconfig: &str, file: &str) -> bool {
-    let Ok(text) = std::fs::read_to_string(root.join(tsconfig)) else {
-        return false;
+/// through an import: the tsconfig and its `extends` chain read as tsc reads them, see
+/// [`TsConfig::surely_includes`](billing_detect::manifest::tsconfig::TsConfig::surely_includes).
+/// Anything unsure is "no", and the caller falls back to the manual step. `packages` are
+/// the workspace packages an `extends` may point at when `node_modules` is not installed.
+pub(crate) fn includes(root: &Path, packages: &[Package], tsconfig: &str, file: &str) -> bool {
+    let workspace_packages: HashMap<String, PathBuf> = packages
+        .iter()
+        .filter_map(|p| {
+            let dir = match p.path.trim_start_matches("./") {
+                "." | "" => root.to_path_buf(),
+                dir => root.join(dir),
+            };
+            Some((p.name.clone()?, dir))
+        })
+        .collect();
+    let resolver = Resolver {
+        root,
+        workspace_packages: &workspace_packages,
+        max_bytes: billing_detect::DetectOptions::default().max_file_bytes,
     };
-    let dir = Path::new(tsconfig).parent().unwrap_or(Path::new(""));
-    let Ok(file) = Path::new(file).strip_prefix(dir) else {
-        return false;
-    };
-    let file = file.to_string_lossy();
-    if text.contains("\"files\"") {
-        return false;
-    }
-    // `"exclude": ["node_modules"]` (Next.js) leaves the module directory in; any pattern
-    // whose fixed part could match it does not.
-    if let Some(excluded) = string_list(&text, "\"exclude\"") {
-        let hit = excluded.iter().any(|pattern| {
-            let fixed = pattern
-                .trim_start_matches("./")
-                .split('*')
-                .next()
-                .unwrap_or("");
-            if fixed.is_empty() {
-                // `**/*.test.ts`: only what ends like the pattern
-                file.ends_with(pattern.rsplit('*').next().unwrap_or(""))
-            } else {
-                file.starts_with(fixed.trim_end_matches('/'))
-            }
-        });
-        if hit {
-            return false;
-        }
-    }
-    let Some(included) = string_list(&text, "\"include\"") else {
-        return !text.contains("\"include\"");
-    };
-    included.iter().any(|pattern| {
-        let pattern = pattern.trim_start_matches("./");
-        match pattern.split_once('*') {
-            None => file.starts_with(&format!("{}/", pattern.trim_end_matches('/'))),
-            Some((prefix, _)) => {
-                file.starts_with(prefix)
-                    && (pattern.ends_with("**/*")
-                        || pattern.ends_with("**/*.ts")
-                        || (pattern.ends_with("/*.ts") || pattern == "*.ts")
-                            && !file[prefix.len()..].contains('/'))
-            }
-        }
-    })
-}
-
-/// The strings of the JSON array after `key` (a flat list, as tsconfig's `include`).
-fn string_list(text: &str, key: &str) -> Option<Vec<String>> {
-    let at = text.find(key)? + key.len();
-    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
-    let list = rest.strip_prefix('[')?.split_once(']')?.0;
-    Some(
-        list.split(',')
-            .filter_map(|item| item.trim().strip_prefix('"')?.strip_suffix('"'))
-            .map(str::to_owned)
-            .collect(),
-    )
+    let config = root.join(tsconfig);
+    let package_dir = config.parent().unwrap_or(root);
+    resolver
+        .load(&config, package_dir)
+        .surely_includes(&root.join(file))
 }
 
 /// The manual step for a node10 `moduleResolution` when the plan generates the webhook
@@ -326,42 +290,166 @@ mod tests {
         let with = |tsconfig: &str| project(&[("web/tsconfig.json", tsconfig)]);
         let file = "web/lib/spaire/sdk-subpaths.d.ts";
         let next = with(r#"{"include": ["next-env.d.ts", "**/*.ts", "**/*.tsx"]}"#);
-        assert!(includes(next.path(), "web/tsconfig.json", file));
-        assert!(includes(with("{}").path(), "web/tsconfig.json", file));
+        assert!(includes(next.path(), &[], "web/tsconfig.json", file));
+        assert!(includes(with("{}").path(), &[], "web/tsconfig.json", file));
         assert!(includes(
             with(r#"{"include": ["./lib"]}"#).path(),
+            &[],
             "web/tsconfig.json",
             file
         ));
         assert!(includes(
             with(r#"{"include": ["lib/**/*"]}"#).path(),
+            &[],
             "web/tsconfig.json",
             file
         ));
         assert!(!includes(
             with(r#"{"include": ["src/**/*.ts"]}"#).path(),
+            &[],
             "web/tsconfig.json",
             file
         ));
         assert!(!includes(
             with(r#"{"include": ["lib/*.ts"]}"#).path(),
+            &[],
             "web/tsconfig.json",
             file
         ));
         assert!(!includes(
             with(r#"{"files": ["lib/a.ts"]}"#).path(),
+            &[],
             "web/tsconfig.json",
             file
         ));
         assert!(!includes(
             with(r#"{"exclude": ["lib"]}"#).path(),
+            &[],
             "web/tsconfig.json",
             file
         ));
         assert!(!includes(
             with("{}").path(),
+            &[],
             "web/tsconfig.json",
             "other/x.d.ts"
         ));
+    }
+
+    /// `include` / `exclude` / `files` come from the nearest config in the `extends` chain
+    /// that sets each, relative to the config that declares them; a leaf without `include`
+    /// is not "everything" when its base has one.
+    #[test]
+    fn include_exclude_and_files_follow_extends_as_tsc_does() {
+        let file = "web/lib/spaire/sdk-subpaths.d.ts";
+        let included = |files: &[(&str, &str)]| {
+            includes(project(files).path(), &[], "web/tsconfig.json", file)
+        };
+        let leaf = (
+            "web/tsconfig.json",
+            r#"{"extends": "../base/tsconfig.json"}"#,
+        );
+        // The base's `src/**/*` means `base/src/**/*`: the web app's lib is not in it.
+        assert!(!included(&[
+            leaf,
+            ("base/tsconfig.json", r#"{"include": ["src/**/*"]}"#)
+        ]));
+        // ... and `../web/**/*` from the base is the web app's whole tree.
+        assert!(included(&[
+            leaf,
+            ("base/tsconfig.json", r#"{"include": ["../web/**/*"]}"#)
+        ]));
+        // A base beside the leaf: its `lib` is the leaf's `lib`.
+        assert!(included(&[
+            ("web/tsconfig.json", r#"{"extends": "./tsconfig.base"}"#),
+            ("web/tsconfig.base.json", r#"{"include": ["lib"]}"#),
+        ]));
+        // The leaf's own `include` wins over the base's; the base's `exclude` still applies.
+        assert!(included(&[
+            (
+                "web/tsconfig.json",
+                r#"{"extends": "../base/tsconfig.json", "include": ["**/*.ts"]}"#
+            ),
+            (
+                "base/tsconfig.json",
+                r#"{"include": ["src"], "exclude": ["*.test.ts"]}"#
+            ),
+        ]));
+        assert!(!included(&[
+            (
+                "web/tsconfig.json",
+                r#"{"extends": "../base/tsconfig.json", "include": ["**/*.ts"]}"#
+            ),
+            ("base/tsconfig.json", r#"{"exclude": ["../web/lib/**"]}"#),
+        ]));
+        // A base from a workspace package (no node_modules): found through the packages.
+        let root = project(&[
+            (
+                "web/tsconfig.json",
+                r#"{"extends": "@repo/tsconfig/next.json"}"#,
+            ),
+            ("packages/tsconfig/next.json", r#"{"include": ["src"]}"#),
+        ]);
+        let packages: Vec<Package> = vec![
+            serde_json::from_value(serde_json::json!({
+                "path": "packages/tsconfig", "name": "@repo/tsconfig", "language": "typescript",
+                "frameworks": [], "aliases": [], "integrations": [], "call_sites": [],
+                "env_vars": [],
+            }))
+            .expect("package JSON"),
+        ];
+        assert!(!includes(root.path(), &packages, "web/tsconfig.json", file));
+        // Unreadable base, nothing set here: it might set `include`, so "no".
+        assert!(!included(&[(
+            "web/tsconfig.json",
+            r#"{"extends": "@tsconfig/not-installed"}"#
+        )]));
+    }
+
+    /// tsc's wildcards skip dot folders and package folders, exclude whole folders, and list
+    /// `files` exactly; `outDir` is excluded only while no `exclude` is set.
+    #[test]
+    fn wildcards_and_defaults_are_tscs() {
+        let included = |tsconfig: &str, file: &str| {
+            includes(
+                project(&[("web/tsconfig.json", tsconfig)]).path(),
+                &[],
+                "web/tsconfig.json",
+                file,
+            )
+        };
+        let file = "web/lib/spaire/sdk-subpaths.d.ts";
+        assert!(!included("{}", "web/.spaire/sdk-subpaths.d.ts"));
+        assert!(included(
+            r#"{"include": [".spaire/*.ts"]}"#,
+            "web/.spaire/sdk-subpaths.d.ts"
+        ));
+        // A last component with a `.` is a file name, and a last `**` matches nothing.
+        assert!(!included(
+            r#"{"include": [".spaire"]}"#,
+            "web/.spaire/sdk-subpaths.d.ts"
+        ));
+        assert!(!included(r#"{"include": ["lib/**"]}"#, file));
+        assert!(!included("{}", "web/node_modules/x/a.d.ts"));
+        assert!(included(r#"{"include": ["lib/*/*.d.ts"]}"#, file));
+        assert!(!included(r#"{"include": ["lib/?/*.d.ts"]}"#, file));
+        assert!(included(
+            r#"{"files": ["./lib/spaire/sdk-subpaths.d.ts"]}"#,
+            file
+        ));
+        assert!(included(
+            r#"{"files": ["index.ts"], "include": ["lib/**/*"]}"#,
+            file
+        ));
+        assert!(!included(r#"{"exclude": ["**/spaire"]}"#, file));
+        assert!(included(r#"{"exclude": ["**/*.test.ts"]}"#, file));
+        assert!(!included(r#"{"compilerOptions": {"outDir": "lib"}}"#, file));
+        assert!(included(
+            r#"{"compilerOptions": {"outDir": "lib"}, "exclude": ["dist"]}"#,
+            file
+        ));
+        // Brackets and braces are literal in tsc's patterns.
+        assert!(!included(r#"{"include": ["{lib,src}/**/*"]}"#, file));
+        assert!(!included(r#"{"include": [/* unterminated"#, file));
     }
 }

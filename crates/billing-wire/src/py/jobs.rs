@@ -11,7 +11,10 @@
 //! followed through the `from .module import name` imports of the same directory, and when every
 //! caller found leads to a job, the call is a job's too.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::Path;
+use std::rc::Rc;
 
 use tree_sitter::Node;
 
@@ -126,7 +129,7 @@ pub(crate) fn job_at(f: &PyFile<'_>, at: Node<'_>) -> Option<Job> {
     let dir = f.ctx.file.rsplit_once('/').map_or("", |(d, _)| d);
     let stem = module_stem(f.ctx.file)?;
     let name = function_name(*outer, f.src).to_owned();
-    let siblings = SiblingFiles::read(f.ctx.root, dir);
+    let siblings = f.ctx.py_siblings.get(f.ctx.root, dir);
     // Only a folder where some module imports a job runner can hold the job that calls us
     // (and the callers are not parsed at all in the usual web app folder).
     let runner_imported = siblings.files.iter().any(|(_, source)| {
@@ -157,6 +160,31 @@ fn module_stem(file: &str) -> Option<&str> {
     name.strip_suffix(".py")
 }
 
+/// The sibling `.py` files of each directory a call site asked about, read once per wiring run
+/// and shared by every call site there (as `ts::PackageSources` shares the TS package's files):
+/// without it, each call in a helper read up to [`MAX_SIBLINGS`] files again.
+#[derive(Default)]
+pub(crate) struct SiblingSources {
+    dirs: RefCell<HashMap<String, Rc<SiblingFiles>>>,
+}
+
+impl SiblingSources {
+    /// The files of `dir` (root-relative; `root` is the same on every call of one run).
+    fn get(&self, root: &Path, dir: &str) -> Rc<SiblingFiles> {
+        let mut dirs = self.dirs.borrow_mut();
+        let files = dirs
+            .entry(dir.to_owned())
+            .or_insert_with(|| Rc::new(SiblingFiles::read(root, dir)));
+        Rc::clone(files)
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Directories [`SiblingFiles::read`] listed and read on this thread (tests count them).
+    static DIRS_READ: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// The `.py` files of one directory (where a package's helpers and jobs live together).
 struct SiblingFiles {
     dir: String,
@@ -171,6 +199,8 @@ const MAX_DEPTH: usize = 4;
 
 impl SiblingFiles {
     fn read(root: &Path, dir: &str) -> Self {
+        #[cfg(test)]
+        DIRS_READ.with(|n| n.set(n.get() + 1));
         let mut files = Vec::new();
         let path = if dir.is_empty() {
             root.to_path_buf()
@@ -363,5 +393,76 @@ pub(crate) fn no_customer(job: &Job, field: Option<&str>) -> String {
              (`customer_id`) when it is queued, and name it with `[customer] job_field = \
              \"customer_id\"`, then run `plan` again"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use billing_detect::profile::Package;
+    use billing_plan::model::BillingPlan;
+    use serde_json::json;
+
+    use super::DIRS_READ;
+    use crate::outcome::SiteResult;
+    use crate::{UsageImports, wire_with_report};
+
+    /// Two call sites in top-level functions of one folder (a helper only the Modal function
+    /// calls, and a FastAPI route) both ask who calls them: the folder's files are read once
+    /// for the whole run, not once per call site.
+    #[test]
+    fn a_folder_is_read_once_per_wiring_run() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/wire/py-jobs");
+        let site = |file: &str, line: u32| {
+            json!({"kind": "agent-run", "file": file, "line": line, "column": 20,
+                   "callee": "agent.run"})
+        };
+        let package: Package = serde_json::from_value(json!({
+            "path": ".", "language": "python", "aliases": [], "integrations": [],
+            "env_vars": [],
+            "frameworks": [{"id": "fastapi", "confidence": "high", "evidence": []}],
+            "call_sites": [site("jobsapp/analysis.py", 6), site("jobsapp/main.py", 11)],
+        }))
+        .expect("package");
+        let plan: BillingPlan = serde_json::from_value(json!({
+            "environment": "local",
+            "project": {"path": "."},
+            "customer": {"from": "header", "header": "x-customer-id"},
+            "call_site_customer": {"job_field": "customer_id"},
+            "meters": [{"name": "t", "event": "llm-usage", "kind": "llm-tokens",
+                        "aggregation": {"func": "sum", "property": "totalTokens"}}],
+            "prices": [], "credits": [],
+        }))
+        .expect("plan");
+        let imports = UsageImports {
+            typescript: None,
+            python: Some("jobsapp.usage".to_owned()),
+            python_request_customer: true,
+            python_app_files: Vec::new(),
+            ts_session_customer: false,
+        };
+        DIRS_READ.with(|n| n.set(0));
+        let (_, reports) = wire_with_report(&root, &package, &plan, &imports).expect("wiring");
+        assert_eq!(DIRS_READ.with(std::cell::Cell::get), 1);
+        // Each site still gets its own answer from the shared read: the helper is the Modal
+        // function's (no `customer_id` reaches it, so listed), the route is a request's.
+        let result = |file: &str| {
+            reports
+                .iter()
+                .find(|r| r.file == file)
+                .map(|r| r.result.clone())
+                .expect("a report per site")
+        };
+        assert!(
+            matches!(result("jobsapp/analysis.py"), SiteResult::Manual(ref m) if m.contains("Modal")),
+            "{:?}",
+            result("jobsapp/analysis.py")
+        );
+        assert!(
+            matches!(result("jobsapp/main.py"), SiteResult::Wired(_)),
+            "{:?}",
+            result("jobsapp/main.py")
+        );
     }
 }

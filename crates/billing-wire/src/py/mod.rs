@@ -21,6 +21,7 @@ use crate::text::{indent_at, line_end, newline};
 use crate::{FileCtx, WireError};
 
 use imports::Imports;
+pub(crate) use jobs::SiblingSources;
 
 pub(crate) struct PyFile<'a> {
     pub ctx: &'a FileCtx<'a>,

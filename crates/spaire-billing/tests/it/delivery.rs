@@ -15,14 +15,12 @@
 //! shutdown flush must send once regardless of the pause: 0 events lost.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use billing_detect::{FrameworkId, Language};
 use billing_emulator::EmulatorConfig;
 
 use crate::codegen::{self, Pricing};
-use crate::common;
 
 /// Each driver records with this customer id.
 const CUSTOMER: &str = "cust-once";
@@ -487,24 +485,6 @@ fn plan_for(base_url: &str) -> billing_plan::BillingPlan {
     codegen::plan(&["api-calls"], Pricing::Unit, false, Some(base_url))
 }
 
-pub(crate) fn find_file(root: &Path, name: &str) -> PathBuf {
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.file_name().is_some_and(|n| n == "node_modules") {
-                continue;
-            }
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.file_name().is_some_and(|n| n == name) {
-                return path;
-            }
-        }
-    }
-    panic!("{name} not generated under {}", root.display());
-}
-
 #[test]
 fn node_recorder_counts_every_event_once_through_faults_and_sigterm() {
     run_node(&faulty_emulator(16), NODE_DRIVER, &FAULTS);
@@ -516,35 +496,16 @@ fn node_recorder_delivers_at_sigterm_inside_a_retry_after_pause() {
 }
 
 fn run_node(emulator: &billing_emulator::BackgroundEmulator, driver: &str, scenario: &Scenario) {
-    let Some(node) = codegen::program("node") else {
-        return;
-    };
-    let modules = common::repo_root().join("tests/toolchains/node/node_modules");
-    let Some(modules) = codegen::toolchain(modules, "the Node test toolchain") else {
-        return;
-    };
     let base_url = emulator.base_url();
-    let plan = plan_for(&base_url);
-    let dir = tempfile::tempdir().unwrap();
-    let fixture = crate::codegen_ts::fixtures()
-        .into_iter()
-        .find(|f| f.name == "express-cjs-js")
-        .unwrap();
-    codegen::copy_dir(&codegen::codegen_fixture("ts", fixture.name), dir.path());
-    codegen::generate_into(
-        dir.path(),
-        &crate::codegen_ts::profile_for(dir.path(), &fixture),
-        &plan,
-    );
-    std::os::unix::fs::symlink(&modules, dir.path().join("node_modules")).unwrap();
-    std::fs::write(dir.path().join("driver.cjs"), driver).unwrap();
-    let usage = find_file(dir.path(), "usage.js");
-    let mut command = Command::new(node);
+    let Some(app) = codegen::node_driver_app(&plan_for(&base_url), driver) else {
+        return;
+    };
+    let mut command = Command::new(app.program);
     command
         .arg("driver.cjs")
-        .arg(&usage)
+        .arg(&app.usage)
         .arg(CUSTOMER)
-        .current_dir(dir.path());
+        .current_dir(app.dir.path());
     run_and_check("node", command, &base_url, emulator.token(), scenario);
 }
 
@@ -559,36 +520,15 @@ fn python_recorder_delivers_at_sigterm_inside_a_retry_after_pause() {
 }
 
 fn run_python(emulator: &billing_emulator::BackgroundEmulator, driver: &str, scenario: &Scenario) {
-    let Some(python) = crate::codegen_py::venv_python() else {
+    let base_url = emulator.base_url();
+    let Some(app) = codegen::python_driver_app(&plan_for(&base_url), driver) else {
         return;
     };
-    let base_url = emulator.base_url();
-    let plan = plan_for(&base_url);
-    let dir = tempfile::tempdir().unwrap();
-    codegen::copy_dir(&codegen::codegen_fixture("py", "flask"), dir.path());
-    codegen::generate_into(
-        dir.path(),
-        &crate::codegen_py::fixture_profile("flask", dir.path()),
-        &plan,
-    );
-    let usage = find_file(dir.path(), "usage.py");
-    let package = usage
-        .parent()
-        .unwrap()
-        .strip_prefix(dir.path())
-        .unwrap()
-        .to_string_lossy()
-        .replace('/', ".");
-    std::fs::write(
-        dir.path().join("driver.py"),
-        driver.replace("PACKAGE", &package),
-    )
-    .unwrap();
-    let mut command = Command::new(python);
+    let mut command = Command::new(app.program);
     command
         .arg("driver.py")
         .arg(CUSTOMER)
-        .current_dir(dir.path());
+        .current_dir(app.dir.path());
     run_and_check("python", command, &base_url, emulator.token(), scenario);
 }
 

@@ -32,6 +32,25 @@ fn python_profile(
     )
 }
 
+/// The test venv's Python where it imports Flask-Login, with the extra `PYTHONPATH` it needs
+/// (`SPAIRE_TEST_EXTRA_PYTHONPATH`); `None` as [`codegen::toolchain`] says.
+fn flask_login_python() -> Option<(std::path::PathBuf, Option<String>)> {
+    let python = venv_python()?;
+    let extra = std::env::var("SPAIRE_TEST_EXTRA_PYTHONPATH").ok();
+    let probe = Command::new(&python)
+        .args(["-c", "import flask_login"])
+        .envs(extra.iter().map(|p| ("PYTHONPATH", p.as_str())))
+        .output()
+        .unwrap();
+    if !probe.status.success() {
+        codegen::toolchain(
+            Path::new("<venv>/flask_login").to_path_buf(),
+            "Flask-Login in the Python test venv",
+        )?;
+    }
+    Some((python, extra))
+}
+
 /// A Python program run in `dir` with the test venv; its stdout, panicking with both streams
 /// on failure.
 fn python_ok(python: &Path, dir: &Path, script: &str, extra_path: Option<&str>) -> String {
@@ -86,29 +105,11 @@ fn fastapi_app_deriving_operation_ids_from_tags_still_starts() {
 /// for that user.
 #[test]
 fn flask_login_user_is_the_customer() {
-    let Some(python) = venv_python() else { return };
-    let extra = std::env::var("SPAIRE_TEST_EXTRA_PYTHONPATH").ok();
-    let probe = Command::new(&python)
-        .args(["-c", "import flask_login"])
-        .envs(extra.iter().map(|p| ("PYTHONPATH", p.as_str())))
-        .output()
-        .unwrap();
-    if !probe.status.success()
-        && codegen::toolchain(
-            Path::new("<venv>/flask_login").to_path_buf(),
-            "Flask-Login in the Python test venv",
-        )
-        .is_none()
-    {
+    let Some((python, extra)) = flask_login_python() else {
         return;
-    }
-    let emulator =
-        billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
-    let base_url = emulator.base_url();
-    let api = codegen::Api {
-        base: &base_url,
-        token: emulator.token(),
     };
+    let (emulator, base_url) = codegen::emulator();
+    let api = codegen::Api::of(&emulator, &base_url);
     let dir = tempfile::tempdir().unwrap();
     codegen::copy_dir(&codegen::codegen_fixture("py", "flask-login"), dir.path());
     let mut plan = codegen::plan(&["api-calls"], Pricing::Unit, false, Some(&base_url));
@@ -296,13 +297,8 @@ fn rails_session_customer_comes_from_the_apps_login() {
 #[test]
 fn django_split_settings_meter_in_production() {
     let Some(python) = venv_python() else { return };
-    let emulator =
-        billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
-    let base_url = emulator.base_url();
-    let api = codegen::Api {
-        base: &base_url,
-        token: emulator.token(),
-    };
+    let (emulator, base_url) = codegen::emulator();
+    let api = codegen::Api::of(&emulator, &base_url);
     let dir = tempfile::tempdir().unwrap();
     codegen::copy_dir(&codegen::codegen_fixture("py", "django-split"), dir.path());
     let plan = codegen::plan(&["api-calls"], Pricing::Unit, true, Some(&base_url));
@@ -416,13 +412,8 @@ fn laravel_settings_survive_config_cache() {
 #[test]
 fn fastapi_current_user_dependency_is_the_customer() {
     let Some(python) = venv_python() else { return };
-    let emulator =
-        billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
-    let base_url = emulator.base_url();
-    let api = codegen::Api {
-        base: &base_url,
-        token: emulator.token(),
-    };
+    let (emulator, base_url) = codegen::emulator();
+    let api = codegen::Api::of(&emulator, &base_url);
     let dir = tempfile::tempdir().unwrap();
     codegen::copy_dir(
         &codegen::codegen_fixture("py", "fastapi-oauth2"),
@@ -476,29 +467,11 @@ fn fastapi_current_user_dependency_is_the_customer() {
 /// A signed-in request records exactly one event for that user; an anonymous one records none.
 #[test]
 fn flask_request_customer_reaches_a_call_site_without_a_user_id() {
-    let Some(python) = venv_python() else { return };
-    let extra = std::env::var("SPAIRE_TEST_EXTRA_PYTHONPATH").ok();
-    let probe = Command::new(&python)
-        .args(["-c", "import flask_login"])
-        .envs(extra.iter().map(|p| ("PYTHONPATH", p.as_str())))
-        .output()
-        .unwrap();
-    if !probe.status.success()
-        && codegen::toolchain(
-            Path::new("<venv>/flask_login").to_path_buf(),
-            "Flask-Login in the Python test venv",
-        )
-        .is_none()
-    {
+    let Some((python, extra)) = flask_login_python() else {
         return;
-    }
-    let emulator =
-        billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
-    let base_url = emulator.base_url();
-    let api = codegen::Api {
-        base: &base_url,
-        token: emulator.token(),
     };
+    let (emulator, base_url) = codegen::emulator();
+    let api = codegen::Api::of(&emulator, &base_url);
     let dir = tempfile::tempdir().unwrap();
     codegen::copy_dir(&codegen::codegen_fixture("py", "flask-login"), dir.path());
     let mut plan = codegen::plan(&["llm-tokens"], Pricing::Unit, false, Some(&base_url));

@@ -13,8 +13,6 @@
 use std::process::Command;
 
 use crate::codegen::{self, Pricing};
-use crate::common;
-use crate::delivery::find_file;
 
 const NODE_DRIVER: &str = r#"const http = require("node:http");
 let requests = 0;
@@ -115,32 +113,15 @@ fn check(language: &str, output: std::process::Output, max_requests: u64) {
 
 #[test]
 fn a_busy_node_recorder_sends_one_request_per_interval() {
-    let Some(node) = codegen::program("node") else {
-        return;
-    };
-    let modules = common::repo_root().join("tests/toolchains/node/node_modules");
-    let Some(modules) = codegen::toolchain(modules, "the Node test toolchain") else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let fixture = crate::codegen_ts::fixtures()
-        .into_iter()
-        .find(|f| f.name == "express-cjs-js")
-        .unwrap();
-    codegen::copy_dir(&codegen::codegen_fixture("ts", fixture.name), dir.path());
     let plan = codegen::plan(&["api-calls"], Pricing::Unit, false, None);
-    codegen::generate_into(
-        dir.path(),
-        &crate::codegen_ts::profile_for(dir.path(), &fixture),
-        &plan,
-    );
-    std::os::unix::fs::symlink(&modules, dir.path().join("node_modules")).unwrap();
-    std::fs::write(dir.path().join("driver.cjs"), NODE_DRIVER).unwrap();
-    let output = Command::new(node)
+    let Some(app) = codegen::node_driver_app(&plan, NODE_DRIVER) else {
+        return;
+    };
+    let output = Command::new(app.program)
         .arg("driver.cjs")
-        .arg(find_file(dir.path(), "usage.js"))
+        .arg(&app.usage)
         .env("SPAIRE_ACCESS_TOKEN", "0".repeat(24))
-        .current_dir(dir.path())
+        .current_dir(app.dir.path())
         .output()
         .expect("run node");
     // Flush interval 5 s (2.5-7.5 s per tick): 1 to 3 ticks in 8 s, 1 more for slack. Before
@@ -150,34 +131,14 @@ fn a_busy_node_recorder_sends_one_request_per_interval() {
 
 #[test]
 fn a_busy_python_recorder_sends_one_request_per_interval() {
-    let Some(python) = crate::codegen_py::venv_python() else {
+    let plan = codegen::plan(&["api-calls"], Pricing::Unit, false, None);
+    let Some(app) = codegen::python_driver_app(&plan, PYTHON_DRIVER) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    codegen::copy_dir(&codegen::codegen_fixture("py", "flask"), dir.path());
-    let plan = codegen::plan(&["api-calls"], Pricing::Unit, false, None);
-    codegen::generate_into(
-        dir.path(),
-        &crate::codegen_py::fixture_profile("flask", dir.path()),
-        &plan,
-    );
-    let usage = find_file(dir.path(), "usage.py");
-    let package = usage
-        .parent()
-        .unwrap()
-        .strip_prefix(dir.path())
-        .unwrap()
-        .to_string_lossy()
-        .replace('/', ".");
-    std::fs::write(
-        dir.path().join("driver.py"),
-        PYTHON_DRIVER.replace("PACKAGE", &package),
-    )
-    .unwrap();
-    let output = Command::new(python)
+    let output = Command::new(app.program)
         .arg("driver.py")
         .env("SPAIRE_ACCESS_TOKEN", "0".repeat(24))
-        .current_dir(dir.path())
+        .current_dir(app.dir.path())
         .output()
         .expect("run python");
     // Flush interval 2 s (1-3 s per tick): 2 to 6 ticks in 6 s, 2 more for slack. Before the

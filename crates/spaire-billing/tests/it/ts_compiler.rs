@@ -1,6 +1,7 @@
 //! Compiler settings the generated TypeScript cannot meet are said at plan time, and the fix
 //! they name works: checked with the real `tsc` of `tests/toolchains/node`.
 
+use std::path::PathBuf;
 use std::process::Command;
 
 use billing_detect::{FrameworkDetails, FrameworkId, Language, ModuleSystem};
@@ -11,25 +12,7 @@ use crate::codegen::{self, Pricing};
 /// manual step for the tsconfig whose `paths` snippet, added as is, makes `tsc` pass.
 #[test]
 fn node10_module_resolution_gets_a_paths_mapping_that_compiles() {
-    let fixture = crate::common::fixtures().join("codegen/ts-compiler/express-node10");
-    let work = tempfile::tempdir().expect("temp dir");
-    let root = work.path().join("app");
-    codegen::copy_dir(&fixture, &root);
-
-    let details = FrameworkDetails {
-        entry_file: Some("src/server.ts".into()),
-        app_variable: Some("app".into()),
-        ..FrameworkDetails::default()
-    };
-    let mut profile = codegen::profile(
-        &root,
-        Language::TypeScript,
-        vec![codegen::framework(FrameworkId::Express, details)],
-    );
-    profile.packages[0].module_system = Some(ModuleSystem::Cjs);
-    profile.packages[0].tsconfig = Some("tsconfig.json".into());
-    let plan = codegen::plan(&["api-calls"], Pricing::Unit, true, None);
-    let changes = codegen::generate_into(&root, &profile, &plan);
+    let (_work, root, changes) = express_app("express-node10");
 
     let step = changes
         .manual_steps
@@ -44,29 +27,10 @@ fn node10_module_resolution_gets_a_paths_mapping_that_compiles() {
     );
     let snippet = step.snippet.as_deref().expect("a paths snippet");
 
-    let Some(tsc) = codegen::toolchain(
-        crate::common::repo_root().join("tests/toolchains/node/node_modules/typescript/bin/tsc"),
-        "tsc",
-    ) else {
+    let Some(tsc) = codegen::link_tsc(&root) else {
         return;
     };
-    std::os::unix::fs::symlink(
-        crate::common::repo_root().join("tests/toolchains/node/node_modules"),
-        root.join("node_modules"),
-    )
-    .expect("link node_modules");
-    let tsc_output = || {
-        let out = Command::new("node")
-            .arg(&tsc)
-            .args(["-p", "tsconfig.json"])
-            .current_dir(&root)
-            .output()
-            .expect("run tsc");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
-    };
+    let tsc_output = || codegen::run_tsc(&tsc, &root);
     // The problem is real: without the mapping, the generated webhook handler does not compile.
     let (ok, text) = tsc_output();
     assert!(
@@ -93,25 +57,7 @@ fn node10_module_resolution_gets_a_paths_mapping_that_compiles() {
 /// errors without it.
 #[test]
 fn node10_with_the_module_dir_included_compiles_through_generated_declarations() {
-    let fixture = crate::common::fixtures().join("codegen/ts-compiler/express-node10-included");
-    let work = tempfile::tempdir().expect("temp dir");
-    let root = work.path().join("app");
-    codegen::copy_dir(&fixture, &root);
-
-    let details = FrameworkDetails {
-        entry_file: Some("src/server.ts".into()),
-        app_variable: Some("app".into()),
-        ..FrameworkDetails::default()
-    };
-    let mut profile = codegen::profile(
-        &root,
-        Language::TypeScript,
-        vec![codegen::framework(FrameworkId::Express, details)],
-    );
-    profile.packages[0].module_system = Some(ModuleSystem::Cjs);
-    profile.packages[0].tsconfig = Some("tsconfig.json".into());
-    let plan = codegen::plan(&["api-calls"], Pricing::Unit, true, None);
-    let changes = codegen::generate_into(&root, &profile, &plan);
+    let (_work, root, changes) = express_app("express-node10-included");
 
     assert!(
         !changes
@@ -137,29 +83,10 @@ fn node10_with_the_module_dir_included_compiles_through_generated_declarations()
             .contains("declare module \"@spaire/sdk/webhooks\"")
     );
 
-    let Some(tsc) = codegen::toolchain(
-        crate::common::repo_root().join("tests/toolchains/node/node_modules/typescript/bin/tsc"),
-        "tsc",
-    ) else {
+    let Some(tsc) = codegen::link_tsc(&root) else {
         return;
     };
-    std::os::unix::fs::symlink(
-        crate::common::repo_root().join("tests/toolchains/node/node_modules"),
-        root.join("node_modules"),
-    )
-    .expect("link node_modules");
-    let tsc_output = || {
-        let out = Command::new("node")
-            .arg(&tsc)
-            .args(["-p", "tsconfig.json"])
-            .current_dir(&root)
-            .output()
-            .expect("run tsc");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
-    };
+    let tsc_output = || codegen::run_tsc(&tsc, &root);
     let (ok, text) = tsc_output();
     assert!(
         ok,
@@ -241,13 +168,8 @@ fn authjs_app(name: &str) -> (String, billing_changeset::ChangeSet, String) {
         .packages
         .into_iter()
         .find_map(|p| p.user_key);
-    let toolchain = crate::common::repo_root().join("tests/toolchains/node/node_modules");
-    let tsc = codegen::toolchain(toolchain.join("typescript/bin/tsc"), "tsc");
-    if tsc.is_some() {
-        // Linked before generating: the installed `next` decides which `after` is imported.
-        std::os::unix::fs::symlink(&toolchain, root.join("node_modules"))
-            .expect("link node_modules");
-    }
+    // Linked before generating: the installed `next` decides which `after` is imported.
+    let tsc = codegen::link_tsc(&root);
 
     let details = FrameworkDetails {
         app_dir: Some("app".into()),
@@ -290,18 +212,8 @@ fn authjs_app(name: &str) -> (String, billing_changeset::ChangeSet, String) {
     let recorder = read("lib/spaire/recorder.ts");
 
     if let Some(tsc) = tsc {
-        let out = Command::new("node")
-            .arg(&tsc)
-            .args(["-p", "tsconfig.json"])
-            .current_dir(&root)
-            .output()
-            .expect("run tsc");
-        assert!(
-            out.status.success(),
-            "tsc failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (ok, text) = codegen::run_tsc(&tsc, &root);
+        assert!(ok, "tsc failed:\n{text}");
     }
     (customer, changes, recorder)
 }
@@ -374,29 +286,11 @@ export const wrong: Handler<{}> = posts.GET;
     )
     .expect("write signature checks");
 
-    let Some(tsc) = codegen::toolchain(
-        crate::common::repo_root().join("tests/toolchains/node/node_modules/typescript/bin/tsc"),
-        "tsc",
-    ) else {
+    let Some(tsc) = codegen::link_tsc(&root) else {
         return;
     };
-    std::os::unix::fs::symlink(
-        crate::common::repo_root().join("tests/toolchains/node/node_modules"),
-        root.join("node_modules"),
-    )
-    .expect("link node_modules");
-    let out = Command::new("node")
-        .arg(&tsc)
-        .args(["-p", "tsconfig.json"])
-        .current_dir(&root)
-        .output()
-        .expect("run tsc");
-    assert!(
-        out.status.success(),
-        "tsc fails on the wrapped routes:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, text) = codegen::run_tsc(&tsc, &root);
+    assert!(ok, "tsc fails on the wrapped routes:\n{text}");
 }
 
 /// A TypeScript 4 project: the SDK cannot be type-checked by tsc 4.x (zod 4's declaration files
@@ -406,24 +300,7 @@ export const wrong: Handler<{}> = posts.GET;
 /// have no error of their own, syntax or type, under 4.9.
 #[test]
 fn typescript_4_gets_a_plan_step_and_the_generated_code_has_no_errors_of_its_own() {
-    let fixture = crate::common::fixtures().join("codegen/ts-compiler/express-ts4");
-    let work = tempfile::tempdir().expect("temp dir");
-    let root = work.path().join("app");
-    codegen::copy_dir(&fixture, &root);
-    let details = FrameworkDetails {
-        entry_file: Some("src/server.ts".into()),
-        app_variable: Some("app".into()),
-        ..FrameworkDetails::default()
-    };
-    let mut profile = codegen::profile(
-        &root,
-        Language::TypeScript,
-        vec![codegen::framework(FrameworkId::Express, details)],
-    );
-    profile.packages[0].module_system = Some(ModuleSystem::Cjs);
-    profile.packages[0].tsconfig = Some("tsconfig.json".into());
-    let plan = codegen::plan(&["api-calls"], Pricing::Unit, true, None);
-    let changes = codegen::generate_into(&root, &profile, &plan);
+    let (_work, root, changes) = express_app("express-ts4");
 
     let step = changes
         .manual_steps
@@ -439,11 +316,8 @@ fn typescript_4_gets_a_plan_step_and_the_generated_code_has_no_errors_of_its_own
         return;
     };
     // The SDK and the framework types from the main toolchain; the compiler is 4.9.
-    std::os::unix::fs::symlink(
-        crate::common::repo_root().join("tests/toolchains/node/node_modules"),
-        root.join("node_modules"),
-    )
-    .expect("link node_modules");
+    std::os::unix::fs::symlink(codegen::node_modules(), root.join("node_modules"))
+        .expect("link node_modules");
     let check = || {
         let out = Command::new("node")
             .arg(ts4.join("own-errors.cjs"))
@@ -496,4 +370,31 @@ fn typescript_4_gets_a_plan_step_and_the_generated_code_has_no_errors_of_its_own
     std::fs::write(&usage, text).expect("write usage module");
     let own = check()["own"].to_string();
     assert!(own.contains("TS2322") && own.contains("usage.ts"), "{own}");
+}
+
+/// Generates `api-calls` billing with webhooks into a copy of the Express fixture `name` of
+/// `codegen/ts-compiler` (CommonJS, `src/server.ts`, its `tsconfig.json`): the temporary
+/// directory (kept alive by the caller), the project root in it, and the changes.
+fn express_app(name: &str) -> (tempfile::TempDir, PathBuf, billing_changeset::ChangeSet) {
+    let fixture = crate::common::fixtures()
+        .join("codegen/ts-compiler")
+        .join(name);
+    let work = tempfile::tempdir().expect("temp dir");
+    let root = work.path().join("app");
+    codegen::copy_dir(&fixture, &root);
+    let details = FrameworkDetails {
+        entry_file: Some("src/server.ts".into()),
+        app_variable: Some("app".into()),
+        ..FrameworkDetails::default()
+    };
+    let mut profile = codegen::profile(
+        &root,
+        Language::TypeScript,
+        vec![codegen::framework(FrameworkId::Express, details)],
+    );
+    profile.packages[0].module_system = Some(ModuleSystem::Cjs);
+    profile.packages[0].tsconfig = Some("tsconfig.json".into());
+    let plan = codegen::plan(&["api-calls"], Pricing::Unit, true, None);
+    let changes = codegen::generate_into(&root, &profile, &plan);
+    (work, root, changes)
 }

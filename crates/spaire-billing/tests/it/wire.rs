@@ -34,6 +34,62 @@ struct Case {
     call_site: CallSiteCustomer,
 }
 
+impl Case {
+    /// A TypeScript (ESM) fixture.
+    fn ts(
+        dir: &'static str,
+        frameworks: &'static [&'static str],
+        customer: CustomerSource,
+        sites: &'static [(CallSiteKind, &'static str)],
+    ) -> Self {
+        Case {
+            dir,
+            language: "typescript",
+            module_system: Some("esm"),
+            frameworks,
+            customer,
+            sites,
+            py_package: None,
+            call_site: CallSiteCustomer::default(),
+        }
+    }
+
+    /// A JavaScript fixture in `module_system` (`cjs` / `esm`).
+    fn js(
+        dir: &'static str,
+        module_system: &'static str,
+        frameworks: &'static [&'static str],
+        customer: CustomerSource,
+        sites: &'static [(CallSiteKind, &'static str)],
+    ) -> Self {
+        Case {
+            language: "javascript",
+            module_system: Some(module_system),
+            ..Case::ts(dir, frameworks, customer, sites)
+        }
+    }
+
+    /// A Python fixture whose code lives in the top-level package `py_package`.
+    fn py(
+        dir: &'static str,
+        py_package: &'static str,
+        frameworks: &'static [&'static str],
+        customer: CustomerSource,
+        sites: &'static [(CallSiteKind, &'static str)],
+    ) -> Self {
+        Case {
+            language: "python",
+            module_system: None,
+            py_package: Some(py_package),
+            ..Case::ts(dir, frameworks, customer, sites)
+        }
+    }
+
+    fn with_call_site(self, call_site: CallSiteCustomer) -> Self {
+        Case { call_site, ..self }
+    }
+}
+
 /// The fixture wired as if the generated usage module exported `sessionCustomerId()` (a
 /// Next.js app-router app whose auth library the generator knows).
 const REQUEST_SESSION_CASE: &str = "ts-next-request-session";
@@ -46,13 +102,11 @@ fn header() -> CustomerSource {
 
 fn cases() -> Vec<Case> {
     vec![
-        Case {
-            dir: "ts-next-app",
-            language: "typescript",
-            module_system: Some("esm"),
-            frameworks: &["nextjs"],
-            customer: header(),
-            sites: &[
+        Case::ts(
+            "ts-next-app",
+            &["nextjs"],
+            header(),
+            &[
                 (K::GenerateText, "generateText"),
                 (K::StreamText, "streamText"),
                 (K::GenerateObject, "genObject"),
@@ -62,212 +116,158 @@ fn cases() -> Vec<Case> {
                 (K::S3PutObject, "PutObjectCommand"),
                 (K::S3Upload, "Upload"),
             ],
-            py_package: None,
-            call_site: CallSiteCustomer::default(),
-        },
-        Case {
-            dir: "js-express-cjs",
-            language: "javascript",
-            module_system: Some("cjs"),
-            frameworks: &["express"],
-            customer: header(),
-            sites: &[
+        ),
+        Case::js(
+            "js-express-cjs",
+            "cjs",
+            &["express"],
+            header(),
+            &[
                 (K::GenerateText, "generateText"),
                 (K::StreamText, "stream"),
                 (K::S3PutObject, "PutObjectCommand"),
             ],
-            py_package: None,
-            call_site: CallSiteCustomer::default(),
-        },
-        Case {
-            dir: "js-express-esm",
-            language: "javascript",
-            module_system: Some("esm"),
-            frameworks: &["express"],
-            customer: CustomerSource::Body {
+        ),
+        Case::js(
+            "js-express-esm",
+            "esm",
+            &["express"],
+            CustomerSource::Body {
                 field: "customerId".to_owned(),
             },
-            sites: &[(K::GenerateText, "gen"), (K::StreamText, "streamText")],
-            py_package: None,
-            call_site: CallSiteCustomer::default(),
-        },
-        Case {
-            dir: "ts-sveltekit-body",
-            language: "typescript",
-            module_system: Some("esm"),
-            frameworks: &["sveltekit"],
-            customer: CustomerSource::Body {
+            &[(K::GenerateText, "gen"), (K::StreamText, "streamText")],
+        ),
+        Case::ts(
+            "ts-sveltekit-body",
+            &["sveltekit"],
+            CustomerSource::Body {
                 field: "customerId".to_owned(),
             },
-            sites: &[
+            &[
                 (K::GenerateText, "generateText"),
                 (K::StreamText, "streamText"),
             ],
-            py_package: None,
-            call_site: CallSiteCustomer::default(),
-        },
-        Case {
-            dir: "ts-function-customer",
-            language: "typescript",
-            module_system: Some("esm"),
-            frameworks: &["nextjs"],
-            customer: CustomerSource::Function {
+        ),
+        Case::ts(
+            "ts-function-customer",
+            &["nextjs"],
+            CustomerSource::Function {
                 function: "getUserId".to_owned(),
                 module: "@/lib/auth".to_owned(),
             },
-            sites: &[
+            &[
                 (K::GenerateText, "generateText"),
                 (K::StreamText, "streamText"),
             ],
-            py_package: None,
-            call_site: CallSiteCustomer::default(),
-        },
-        Case {
-            dir: "ts-hono",
-            language: "typescript",
-            module_system: Some("esm"),
-            frameworks: &["hono"],
-            customer: header(),
-            sites: &[
+        ),
+        Case::ts(
+            "ts-hono",
+            &["hono"],
+            header(),
+            &[
                 (K::GenerateText, "generateText"),
                 (K::StreamText, "streamText"),
             ],
-            py_package: None,
-            call_site: CallSiteCustomer::default(),
-        },
-        Case {
-            dir: "ts-session-scopes",
-            language: "typescript",
-            module_system: Some("esm"),
-            frameworks: &["nextjs"],
-            customer: CustomerSource::Session,
-            sites: &[
+        ),
+        Case::ts(
+            "ts-session-scopes",
+            &["nextjs"],
+            CustomerSource::Session,
+            &[
                 (K::GenerateText, "generateText"),
                 (K::StreamText, "streamText"),
                 (K::Embed, "embed"),
             ],
-            py_package: None,
-            call_site: CallSiteCustomer::default(),
-        },
-        Case {
-            dir: REQUEST_SESSION_CASE,
-            language: "typescript",
-            module_system: Some("esm"),
-            frameworks: &["nextjs"],
-            customer: CustomerSource::Session,
-            sites: &[
+        ),
+        Case::ts(
+            REQUEST_SESSION_CASE,
+            &["nextjs"],
+            CustomerSource::Session,
+            &[
                 (K::GenerateText, "generateText"),
                 (K::GenerateObject, "generateObject"),
                 (K::StreamText, "streamText"),
                 (K::Embed, "embed"),
             ],
-            py_package: None,
-            call_site: CallSiteCustomer::default(),
-        },
-        Case {
-            dir: "ts-email-session",
-            language: "typescript",
-            module_system: Some("esm"),
-            frameworks: &["nextjs"],
-            customer: CustomerSource::Session,
-            sites: &[
+        ),
+        Case::ts(
+            "ts-email-session",
+            &["nextjs"],
+            CustomerSource::Session,
+            &[
                 (K::GenerateText, "generateText"),
                 (K::GenerateObject, "generateObject"),
                 (K::StreamText, "streamText"),
                 (K::Embed, "embed"),
                 (K::Embed, "embedMany"),
             ],
-            py_package: None,
-            call_site: CallSiteCustomer::default(),
-        },
-        Case {
-            dir: "ts-openai-edge",
-            language: "typescript",
-            module_system: Some("esm"),
-            frameworks: &["nextjs"],
-            customer: CustomerSource::Header {
+        ),
+        Case::ts(
+            "ts-openai-edge",
+            &["nextjs"],
+            CustomerSource::Header {
                 header: "x-user-id".to_owned(),
             },
-            sites: &[
+            &[
                 (K::OpenaiLegacy, "openai.createEmbedding"),
                 (K::OpenaiLegacy, "openai.createChatCompletion"),
             ],
-            py_package: None,
-            call_site: CallSiteCustomer::default(),
-        },
-        Case {
-            dir: "ts-openai-stream",
-            language: "typescript",
-            module_system: Some("esm"),
-            frameworks: &["nextjs"],
-            customer: CustomerSource::Header {
+        ),
+        Case::ts(
+            "ts-openai-stream",
+            &["nextjs"],
+            CustomerSource::Header {
                 header: "x-user-id".to_owned(),
             },
-            sites: &[(K::OpenaiChatCompletion, "openai.chat.completions.create")],
-            py_package: None,
-            call_site: CallSiteCustomer::default(),
-        },
-        Case {
-            dir: "ts-team-jobs",
-            language: "typescript",
-            module_system: Some("esm"),
-            frameworks: &["nextjs"],
-            customer: CustomerSource::Session,
-            sites: &[(K::GenerateText, "generateText"), (K::Embed, "embed")],
-            py_package: None,
-            call_site: CallSiteCustomer {
-                expression: Some("teamId".to_owned()),
-                job_field: Some("userId".to_owned()),
-            },
-        },
-        Case {
-            dir: "ts-jobs-manual",
-            language: "typescript",
-            module_system: Some("esm"),
-            frameworks: &[],
-            customer: CustomerSource::Function {
+            &[(K::OpenaiChatCompletion, "openai.chat.completions.create")],
+        ),
+        Case::ts(
+            "ts-team-jobs",
+            &["nextjs"],
+            CustomerSource::Session,
+            &[(K::GenerateText, "generateText"), (K::Embed, "embed")],
+        )
+        .with_call_site(CallSiteCustomer {
+            expression: Some("teamId".to_owned()),
+            job_field: Some("userId".to_owned()),
+        }),
+        Case::ts(
+            "ts-jobs-manual",
+            &[],
+            CustomerSource::Function {
                 function: "getUserId".to_owned(),
                 module: "./lib/auth".to_owned(),
             },
-            sites: &[(K::GenerateText, "generateText")],
-            py_package: None,
-            call_site: CallSiteCustomer::default(),
-        },
-        Case {
-            dir: "py-fastapi-agent",
-            language: "python",
-            module_system: None,
-            frameworks: &["fastapi", "pydantic-ai"],
-            customer: header(),
-            sites: &[
+            &[(K::GenerateText, "generateText")],
+        ),
+        Case::py(
+            "py-fastapi-agent",
+            "agentapp",
+            &["fastapi", "pydantic-ai"],
+            header(),
+            &[
                 (K::AgentRun, "agent.run"),
                 (K::AgentRunSync, "agent.run_sync"),
                 (K::AgentRunStream, "agent.run_stream"),
                 (K::Boto3PutObject, "s3.put_object"),
                 (K::Boto3UploadFile, "s3.upload_file"),
             ],
-            py_package: Some("agentapp"),
-            call_site: CallSiteCustomer::default(),
-        },
-        Case {
-            dir: "py-fastapi-body",
-            language: "python",
-            module_system: None,
-            frameworks: &["fastapi", "pydantic-ai"],
-            customer: CustomerSource::Body {
+        ),
+        Case::py(
+            "py-fastapi-body",
+            "bodyapp",
+            &["fastapi", "pydantic-ai"],
+            CustomerSource::Body {
                 field: "customerId".to_owned(),
             },
-            sites: &[(K::AgentRun, "agent.run")],
-            py_package: Some("bodyapp"),
-            call_site: CallSiteCustomer::default(),
-        },
-        Case {
-            dir: "py-flask-login-s3",
-            language: "python",
-            module_system: None,
-            frameworks: &["flask"],
-            customer: CustomerSource::Session,
-            sites: &[
+            &[(K::AgentRun, "agent.run")],
+        ),
+        Case::py(
+            "py-flask-login-s3",
+            "s3app",
+            &["flask"],
+            CustomerSource::Session,
+            &[
                 (
                     K::Boto3PutObject,
                     "s3.Bucket(current_app.config[\"S3_BUCKET\"]).put_object",
@@ -276,58 +276,46 @@ fn cases() -> Vec<Case> {
                 (K::Boto3PutObject, "s3_client.put_object"),
                 (K::Boto3PutObject, "s3.Bucket(\"avatars\").put_object"),
             ],
-            py_package: Some("s3app"),
-            call_site: CallSiteCustomer::default(),
-        },
-        Case {
-            dir: "py-fastapi-helpers",
-            language: "python",
-            module_system: None,
-            frameworks: &["fastapi", "pydantic-ai"],
-            customer: CustomerSource::Header {
+        ),
+        Case::py(
+            "py-fastapi-helpers",
+            "helpersapp",
+            &["fastapi", "pydantic-ai"],
+            CustomerSource::Header {
                 header: "x-user-id".to_owned(),
             },
-            sites: &[
+            &[
                 (K::AgentRun, "agent.run"),
                 (K::AgentIter, "chat_agent.iter"),
             ],
-            py_package: Some("helpersapp"),
-            call_site: CallSiteCustomer::default(),
-        },
-        Case {
-            dir: "py-flask-boto3",
-            language: "python",
-            module_system: None,
-            frameworks: &["flask"],
-            customer: header(),
-            sites: &[
+        ),
+        Case::py(
+            "py-flask-boto3",
+            "flaskapp",
+            &["flask"],
+            header(),
+            &[
                 (K::Boto3PutObject, "s3.put_object"),
                 (K::Boto3UploadFile, "s3.upload_file"),
                 (K::Boto3UploadFile, "s3.upload_fileobj"),
             ],
-            py_package: Some("flaskapp"),
-            call_site: CallSiteCustomer::default(),
-        },
-        Case {
-            dir: "py-function-customer",
-            language: "python",
-            module_system: None,
-            frameworks: &["fastapi", "pydantic-ai"],
-            customer: CustomerSource::Function {
+        ),
+        Case::py(
+            "py-function-customer",
+            "fnapp",
+            &["fastapi", "pydantic-ai"],
+            CustomerSource::Function {
                 function: "get_customer_id".to_owned(),
                 module: "fnapp.auth".to_owned(),
             },
-            sites: &[(K::AgentRun, "support.run")],
-            py_package: Some("fnapp"),
-            call_site: CallSiteCustomer::default(),
-        },
-        Case {
-            dir: "py-flask-vendors",
-            language: "python",
-            module_system: None,
-            frameworks: &["flask"],
-            customer: header(),
-            sites: &[
+            &[(K::AgentRun, "support.run")],
+        ),
+        Case::py(
+            "py-flask-vendors",
+            "vendorapp",
+            &["flask"],
+            header(),
+            &[
                 (K::OpenaiChatCompletion, "client.chat.completions.create"),
                 (K::OpenaiResponse, "aclient.responses.create"),
                 (K::AnthropicMessage, "claude.messages.create"),
@@ -335,42 +323,35 @@ fn cases() -> Vec<Case> {
                 (K::AnthropicMessage, "claude.messages.stream"),
                 (K::OpenaiAssistantRun, "client.beta.threads.runs.create"),
             ],
-            py_package: Some("vendorapp"),
-            call_site: CallSiteCustomer::default(),
-        },
-        Case {
-            dir: "py-agent-factories",
-            language: "python",
-            module_system: None,
-            frameworks: &["fastapi", "pydantic-ai"],
-            customer: header(),
-            sites: &[
+        ),
+        Case::py(
+            "py-agent-factories",
+            "factoryapp",
+            &["fastapi", "pydantic-ai"],
+            header(),
+            &[
                 (K::AgentRun, "agent.run"),
                 (K::AgentRun, "chat_agent.run"),
                 (K::AgentIter, "chat_agent.iter"),
                 (K::AgentRunStream, "build_chat_agent().run_stream"),
             ],
-            py_package: Some("factoryapp"),
-            call_site: CallSiteCustomer::default(),
-        },
-        Case {
-            // Celery / Dramatiq / APScheduler / Modal jobs: no request, so the customer comes
-            // from the job's arguments (`[customer] job_field`) or the call is listed.
-            dir: "py-jobs",
-            language: "python",
-            module_system: None,
-            frameworks: &["fastapi", "pydantic-ai"],
-            customer: header(),
-            sites: &[
+        ),
+        // Celery / Dramatiq / APScheduler / Modal jobs: no request, so the customer comes
+        // from the job's arguments (`[customer] job_field`) or the call is listed.
+        Case::py(
+            "py-jobs",
+            "jobsapp",
+            &["fastapi", "pydantic-ai"],
+            header(),
+            &[
                 (K::AgentRunSync, "agent.run_sync"),
                 (K::AgentRun, "agent.run"),
             ],
-            py_package: Some("jobsapp"),
-            call_site: CallSiteCustomer {
-                expression: None,
-                job_field: Some("customer_id".to_owned()),
-            },
-        },
+        )
+        .with_call_site(CallSiteCustomer {
+            expression: None,
+            job_field: Some("customer_id".to_owned()),
+        }),
     ]
 }
 

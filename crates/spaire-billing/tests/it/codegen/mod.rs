@@ -208,6 +208,39 @@ pub fn toolchain(path: PathBuf, what: &str) -> Option<PathBuf> {
     None
 }
 
+/// `tests/toolchains/node/node_modules`: the real packages generated TypeScript is checked
+/// against.
+pub fn node_modules() -> PathBuf {
+    common::repo_root().join("tests/toolchains/node/node_modules")
+}
+
+/// The real `tsc` of `tests/toolchains/node`, its `node_modules` linked into `root` so the
+/// project compiles against the real packages; `None` as [`toolchain`] says.
+pub fn link_tsc(root: &Path) -> Option<PathBuf> {
+    let tsc = toolchain(node_modules().join("typescript/bin/tsc"), "tsc")?;
+    std::os::unix::fs::symlink(node_modules(), root.join("node_modules"))
+        .expect("link node_modules");
+    Some(tsc)
+}
+
+/// `tsc -p tsconfig.json` in `root`: whether it passed, and what it printed.
+pub fn run_tsc(tsc: &Path, root: &Path) -> (bool, String) {
+    let out = Command::new("node")
+        .arg(tsc)
+        .args(["-p", "tsconfig.json"])
+        .current_dir(root)
+        .output()
+        .expect("run tsc");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
 /// A program on PATH, with the same CI rule as [`toolchain`].
 pub fn program(name: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
@@ -329,6 +362,24 @@ pub fn declared_oversize_status(url: &str) -> u16 {
 pub struct Api<'a> {
     pub base: &'a str,
     pub token: &'a str,
+}
+
+/// A local emulator (stopped when dropped) and its base URL.
+pub fn emulator() -> (billing_emulator::BackgroundEmulator, String) {
+    let emulator = billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default())
+        .expect("start the emulator");
+    let base_url = emulator.base_url();
+    (emulator, base_url)
+}
+
+impl<'a> Api<'a> {
+    /// The API of `emulator` at `base_url` (its URL, as [`emulator`] gives it), with its token.
+    pub fn of(emulator: &'a billing_emulator::BackgroundEmulator, base_url: &'a str) -> Self {
+        Api {
+            base: base_url,
+            token: emulator.token(),
+        }
+    }
 }
 
 impl Api<'_> {
@@ -577,4 +628,91 @@ pub fn same_as_real_server(
             "meter on {property}: real server {real_total}, emulator {total}"
         );
     }
+}
+
+/// A generated recorder driven by a script of the test's (`delivery`, `ingest_rate`): the
+/// program that runs it, the project directory, and the generated usage module.
+pub struct DriverApp {
+    pub program: PathBuf,
+    pub dir: tempfile::TempDir,
+    pub usage: PathBuf,
+}
+
+/// The Express (CommonJS JavaScript) fixture with `plan` generated into it, the Node test
+/// toolchain linked and `driver` written as `driver.cjs`; `None` as [`toolchain`] says.
+pub fn node_driver_app(plan: &BillingPlan, driver: &str) -> Option<DriverApp> {
+    let node = program("node")?;
+    let modules = toolchain(
+        common::repo_root().join("tests/toolchains/node/node_modules"),
+        "the Node test toolchain",
+    )?;
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = crate::codegen_ts::fixtures()
+        .into_iter()
+        .find(|f| f.name == "express-cjs-js")
+        .unwrap();
+    copy_dir(&codegen_fixture("ts", fixture.name), dir.path());
+    generate_into(
+        dir.path(),
+        &crate::codegen_ts::profile_for(dir.path(), &fixture),
+        plan,
+    );
+    std::os::unix::fs::symlink(&modules, dir.path().join("node_modules")).unwrap();
+    std::fs::write(dir.path().join("driver.cjs"), driver).unwrap();
+    let usage = find_file(dir.path(), "usage.js");
+    Some(DriverApp {
+        program: node,
+        dir,
+        usage,
+    })
+}
+
+/// The Flask fixture with `plan` generated into it and `driver` written as `driver.py`, its
+/// `PACKAGE` replaced by the generated package's dotted name; `None` as [`toolchain`] says.
+pub fn python_driver_app(plan: &BillingPlan, driver: &str) -> Option<DriverApp> {
+    let python = crate::codegen_py::venv_python()?;
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&codegen_fixture("py", "flask"), dir.path());
+    generate_into(
+        dir.path(),
+        &crate::codegen_py::fixture_profile("flask", dir.path()),
+        plan,
+    );
+    let usage = find_file(dir.path(), "usage.py");
+    let package = usage
+        .parent()
+        .unwrap()
+        .strip_prefix(dir.path())
+        .unwrap()
+        .to_string_lossy()
+        .replace('/', ".");
+    std::fs::write(
+        dir.path().join("driver.py"),
+        driver.replace("PACKAGE", &package),
+    )
+    .unwrap();
+    Some(DriverApp {
+        program: python,
+        dir,
+        usage,
+    })
+}
+
+/// The generated file `name` under `root` (outside `node_modules`).
+pub fn find_file(root: &Path, name: &str) -> PathBuf {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.file_name().is_some_and(|n| n == "node_modules") {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n == name) {
+                return path;
+            }
+        }
+    }
+    panic!("{name} not generated under {}", root.display());
 }
