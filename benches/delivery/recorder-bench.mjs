@@ -154,15 +154,17 @@ const counted = (
 ).total;
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
-const sorted = (reports) =>
+const sorted = (reports, key) =>
   reports
-    .flatMap((r) => r.latenciesUs)
+    .flatMap((r) => r[key])
     .sort((a, b) => a - b);
-const b = sorted(billingReports);
-const p = sorted(plainReports);
+const b = sorted(billingReports, "latenciesUs");
+const p = sorted(plainReports, "latenciesUs");
+const bw = sorted(billingReports, "workUs");
+const pw = sorted(plainReports, "workUs");
 const ms = (us) => (us / 1000).toFixed(3);
-const line = (q) => {
-  const [bq, pq] = [percentile(b, q), percentile(p, q)];
+const line = (q, [billed, plain] = [b, p]) => {
+  const [bq, pq] = [percentile(billed, q), percentile(plain, q)];
   return `billing ${ms(bq)}, plain ${ms(pq)}; added ${ms(bq - pq)} ms; ratio ${(bq / pq).toFixed(2)}x`;
 };
 console.log(`requests done: billing ${answered}, plain ${plainReports.reduce((s, r) => s + r.answered, 0)} (offered ${offered} each)`);
@@ -170,6 +172,8 @@ console.log(`latency samples (after ${warmup} s warm-up): billing ${b.length}, p
 console.log(`latency from due to done, p50 ms: ${line(0.5)}`);
 console.log(`latency from due to done, p99 ms: ${line(0.99)}`);
 console.log(`latency from due to done, max ms: billing ${ms(b[b.length - 1])}, plain ${ms(p[p.length - 1])}`);
+console.log(`request's own work, p50 ms: ${line(0.5, [bw, pw])}`);
+console.log(`request's own work, p99 ms: ${line(0.99, [bw, pw])}`);
 console.log(`ingest requests ${seen.ingests}, events sent ${seen.eventsSent} (incl. resends), 429s seen ${seen.tooMany}, other errors ${seen.otherErrors}`);
 console.log(`events counted ${counted} of ${answered}: lost ${Math.max(0, answered - counted)}, duplicated ${Math.max(0, counted - answered)}`);
 console.log(`shutdown took ${shutdownSeconds.toFixed(1)} s; exits ${JSON.stringify([...new Set(exits.map((e) => JSON.stringify(e)))])}`);

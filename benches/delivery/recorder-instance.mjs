@@ -11,7 +11,8 @@
 // request and its answer) and its timers run on the same thread and delay requests behind
 // them, which is what billing adds to a request on a busy instance.
 //
-// Prints one JSON line when the load ends ({ mode, answered, latenciesUs, stats }); a billing
+// `workUs` is the request's own part (from its start to done): the middleware's work alone.
+// Prints one JSON line when the load ends ({ mode, answered, latenciesUs, workUs, stats }); a billing
 // instance then stays up, its recorder holding what it could not send yet, until the bench
 // stops it with SIGTERM (the recorder's own shutdown flush).
 import { pathToFileURL } from "node:url";
@@ -26,6 +27,8 @@ const spaire = billing ? await import(pathToFileURL(bundle).href) : undefined;
 const now = () => process.hrtime.bigint();
 const interval = 1e9 / rate; // ns
 const latenciesUs = [];
+// The request's own time, from its start to done (no waiting for the event loop before it).
+const workUs = [];
 let answered = 0;
 
 function handler(k) {
@@ -33,6 +36,7 @@ function handler(k) {
 }
 
 async function request(k, due) {
+  const began = now();
   const body = handler(k);
   if (billing) {
     const path = "/api/ping";
@@ -46,7 +50,11 @@ async function request(k, due) {
     }
   }
   answered += 1;
-  if (body.length > 0 && Number(due - start) / 1e9 >= warmup) latenciesUs.push(Number(now() - due) / 1e3);
+  const done = now();
+  if (body.length > 0 && Number(due - start) / 1e9 >= warmup) {
+    latenciesUs.push(Number(done - due) / 1e3);
+    workUs.push(Number(done - began) / 1e3);
+  }
 }
 
 const start = now();
@@ -70,7 +78,7 @@ await new Promise((resolve) => {
 });
 await new Promise((r) => setTimeout(r, 50)); // the last requests' microtasks
 const stats = billing ? spaire.usageRecorderStats() : undefined;
-process.stdout.write(`${JSON.stringify({ mode, answered, latenciesUs, stats })}\n`);
+process.stdout.write(`${JSON.stringify({ mode, answered, latenciesUs, workUs, stats })}\n`);
 if (!billing) process.exit(0);
 // Billing: keep the recorder (and its timer) alive until SIGTERM; its listener flushes and
 // re-raises the signal, ending the process the way Node's default would.
