@@ -835,6 +835,7 @@ fn remix_api_calls(
             "loader/action wrapper that counts API calls"
         },
     )?;
+    worker_flush_step(cx, &read, output);
     if let (Some(export), Some(root)) = (export, root.as_ref()) {
         let source = read(root).unwrap_or_default();
         let spec = cx.spec(root, "remix");
@@ -913,6 +914,58 @@ fn remix_api_calls(
         }
     }
     Ok(())
+}
+
+/// On Cloudflare Workers, the Worker's own `fetch` is the one place that has the execution
+/// context for every request: with `future.v8_middleware` loaders and middleware get a
+/// `RouterContextProvider` holding `ctx` under a key the app created, and pages that record
+/// LLM usage have no middleware of ours. The exact line, as a manual step (the entry is the
+/// app's own code; `workers/app.ts` of the Cloudflare templates, or wrangler's `main`).
+fn worker_flush_step(cx: &Ctx<'_, '_>, read: &dyn Fn(&str) -> Option<String>, output: &mut Output) {
+    let Some((entry, source)) = worker_entry(read) else {
+        return;
+    };
+    if source.contains("flushUsageWhenSent") {
+        return; // done already
+    }
+    let spec = cx.spec(&entry, "remix");
+    let line = super::remix_registration::line_of(&source, "requestHandler(")
+        .or_else(|| super::remix_registration::line_of(&source, "fetch("));
+    manual_at(
+        output,
+        cx.layout.to_root(&entry),
+        line,
+        "On Cloudflare Workers, hand each request's usage to `ctx.waitUntil` in the Worker's `fetch`: a frozen isolate runs no timers, and React Router middleware cannot reach `ctx` (with `future.v8_middleware` it sits under your app's own context key), so without this line LLM and API-call events recorded in a request wait for the next request, and are lost when the isolate is evicted".to_owned(),
+        Some(format!(
+            "import {{ flushUsageWhenSent }} from {};\n// in fetch(request, env, ctx):\nreturn flushUsageWhenSent(ctx, await requestHandler(request, context));",
+            crate::escape::js_str(&spec)
+        )),
+    );
+}
+
+/// The Worker entry of a Cloudflare deployment: wrangler's `main` (wrangler.toml / .json /
+/// .jsonc), else the Cloudflare templates' `workers/app.ts`.
+fn worker_entry(read: &dyn Fn(&str) -> Option<String>) -> Option<(String, String)> {
+    let from_wrangler = ["wrangler.toml", "wrangler.jsonc", "wrangler.json"]
+        .iter()
+        .filter_map(|f| read(f))
+        .find_map(|config| {
+            config.lines().find_map(|line| {
+                let rest = line.trim_start().trim_start_matches('"');
+                let rest = rest
+                    .strip_prefix("main")?
+                    .trim_start_matches('"')
+                    .trim_start();
+                let rest = rest.strip_prefix('=').or_else(|| rest.strip_prefix(':'))?;
+                let value = rest.trim().trim_end_matches(',').trim().trim_matches('"');
+                let value = value.trim_start_matches("./");
+                (!value.is_empty() && !value.contains("..")).then(|| value.to_owned())
+            })
+        });
+    from_wrangler
+        .into_iter()
+        .chain(["workers/app.ts".to_owned(), "workers/app.js".to_owned()])
+        .find_map(|entry| read(&entry).map(|source| (entry, source)))
 }
 
 /// A React Router / Remix app on its own Express server: the Express middleware goes right
@@ -1039,4 +1092,52 @@ fn serverless(cx: &Ctx<'_, '_>, output: &mut Output) -> Result<(), GenerateError
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worker_entry;
+
+    fn reader(files: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |path| {
+            files
+                .iter()
+                .find(|(p, _)| *p == path)
+                .map(|(_, text)| (*text).to_owned())
+        }
+    }
+
+    #[test]
+    fn the_worker_entry_is_wranglers_main_or_the_templates_file() {
+        let toml = reader(&[
+            (
+                "wrangler.toml",
+                "name = \"app\"\nmain_module = \"x\"\nmain = \"./src/worker.ts\"\n",
+            ),
+            ("src/worker.ts", "export default {}"),
+        ]);
+        assert_eq!(
+            worker_entry(&toml).map(|e| e.0).as_deref(),
+            Some("src/worker.ts")
+        );
+        let jsonc = reader(&[
+            (
+                "wrangler.jsonc",
+                "{\n  // comment\n  \"main\": \"./workers/app.ts\",\n}",
+            ),
+            ("workers/app.ts", "export default {}"),
+        ]);
+        assert_eq!(
+            worker_entry(&jsonc).map(|e| e.0).as_deref(),
+            Some("workers/app.ts")
+        );
+        let template = reader(&[("workers/app.ts", "export default {}")]);
+        assert_eq!(
+            worker_entry(&template).map(|e| e.0).as_deref(),
+            Some("workers/app.ts")
+        );
+        // A Node server: no Worker, no step.
+        let node = reader(&[("server.ts", "app.listen(3000)")]);
+        assert_eq!(worker_entry(&node), None);
+    }
 }
