@@ -208,6 +208,53 @@ fn cases() -> Vec<Case> {
             call_site: CallSiteCustomer::default(),
         },
         Case {
+            // testrial-ai: the user is on Hono's context (`c.var.session`), which the app's
+            // `contextStorage()` makes reachable from the service class that calls the model.
+            dir: "ts-hono-context-storage",
+            language: "typescript",
+            module_system: Some("esm"),
+            frameworks: &["hono"],
+            customer: CustomerSource::Session,
+            sites: &[(
+                K::OpenaiChatCompletion,
+                "this.client.chat.completions.create",
+            )],
+            py_package: None,
+            call_site: CallSiteCustomer::default(),
+        },
+        Case {
+            // nuxt-assistant: Logto's `event.context.logtoUser`, Assistants runs (streamed and
+            // polled).
+            dir: "ts-nuxt-logto-assistant",
+            language: "typescript",
+            module_system: Some("esm"),
+            frameworks: &["nuxt"],
+            customer: CustomerSource::Session,
+            sites: &[
+                (
+                    K::OpenaiAssistantRun,
+                    "event.context.openai.beta.threads.runs.create",
+                ),
+                (
+                    K::OpenaiAssistantRun,
+                    "event.context.openai.beta.threads.runs.createAndPoll",
+                ),
+            ],
+            py_package: None,
+            call_site: CallSiteCustomer::default(),
+        },
+        Case {
+            // mern-wallpapers: passport's `req.user`, openai v3 `createImage`.
+            dir: "js-express-passport",
+            language: "javascript",
+            module_system: Some("cjs"),
+            frameworks: &["express"],
+            customer: CustomerSource::Session,
+            sites: &[(K::OpenaiImage, "openai.createImage")],
+            py_package: None,
+            call_site: CallSiteCustomer::default(),
+        },
+        Case {
             dir: "ts-team-jobs",
             language: "typescript",
             module_system: Some("esm"),
@@ -469,6 +516,8 @@ fn plan(customer: CustomerSource, call_site: &CallSiteCustomer) -> BillingPlan {
              "aggregation": {"func": "sum", "property": "totalTokens"}},
             {"name": "storage-bytes", "event": "storage-upload", "kind": "storage",
              "aggregation": {"func": "sum", "property": "bytes"}},
+            {"name": "images-generated", "event": "image-generation", "kind": "images-generated",
+             "aggregation": {"func": "sum", "property": "images"}},
         ],
         "prices": [],
         "credits": [],
@@ -640,6 +689,12 @@ export function recordStorageUpload(customerId: string, bytes: number, details?:
   void customerId;
   void bytes;
   void details;
+}
+
+export function recordImageGeneration(customerId: string, images: number | readonly unknown[] | null | undefined, model?: string): void {
+  void customerId;
+  void images;
+  void model;
 }
 
 export async function sessionCustomerId(): Promise<string | undefined> {
