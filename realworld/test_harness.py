@@ -82,6 +82,9 @@ class ClassifierTest(unittest.TestCase):
         self.assertIsNotNone(run.RECORD_CALL.search("record_agent_run(customer, result)"))
         self.assertIsNotNone(run.RECORD_CALL.search('await meterChatCompletionStream(id, openai.chat.completions.create({'))
         self.assertIsNone(run.RECORD_CALL.search("app.use(spaireApiCalls());"))
+        # Images and embeddings are recorded by their own helpers (mern-wallpapers' DALL-E).
+        self.assertIsNotNone(run.RECORD_CALL.search("recordImageGeneration(String(req.user?.id ?? ''), response.data.data);"))
+        self.assertIsNotNone(run.RECORD_CALL.search("recordEmbeddingUsage(id, result.usage);"))
 
     def test_auto_registered_locations(self):
         for p in ["server/middleware/spaire-api-calls.ts", "src/hooks.server.ts", "middleware.ts",

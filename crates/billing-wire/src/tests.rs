@@ -1527,3 +1527,188 @@ export async function POST(req: Request) {{
         ai4.manual
     );
 }
+
+/// testrial-ai: the request already asks for the usage chunk, so the stream is metered
+/// wherever it goes (here returned to the caller, whose readers are not known).
+#[test]
+fn an_openai_stream_that_already_asks_for_usage_is_metered_whoever_reads_it() {
+    let source = "import OpenAI from \"openai\";\nconst openai = new OpenAI();\nexport async function POST(req: Request) {\n  return openai.chat.completions.create({ model: \"m\", messages: [], stream_options: { include_usage: true }, stream: true });\n}\n";
+    let out = ts_with_majors(
+        source,
+        &[(K::OpenaiChatCompletion, "openai.chat.completions.create")],
+        5,
+        4,
+    );
+    assert!(out.manual.is_empty(), "{:?}", out.manual);
+    let after = out.after.expect("wired");
+    assert!(
+        after.contains("return meterChatCompletionStream(req.headers.get(\"x-user-id\") ?? \"\", openai.chat.completions.create({"),
+        "{after}"
+    );
+    // Not added a second time.
+    assert_eq!(after.matches("include_usage").count(), 1, "{after}");
+}
+
+#[test]
+fn assistants_runs_streamed_into_one_loop_or_polled_record_the_runs_usage() {
+    let wanted = &[
+        (K::OpenaiAssistantRun, "openai.beta.threads.runs.create"),
+        (
+            K::OpenaiAssistantRun,
+            "openai.beta.threads.runs.createAndPoll",
+        ),
+    ];
+    let out = ts(
+        r#"export async function POST(req: Request) {
+  const events = await openai.beta.threads.runs.create("t", { assistant_id: "a", stream: true });
+  let text = "";
+  for await (const part of events) {
+    if (part.event === "thread.message.delta") text += "x";
+  }
+  const run = await openai.beta.threads.runs.createAndPoll("t", { assistant_id: "a" });
+  return new Response(text + run.status);
+}
+"#,
+        wanted,
+        header(),
+    );
+    assert!(out.manual.is_empty(), "{:?}", out.manual);
+    let after = out.after.expect("wired");
+    assert!(
+        after.contains("  for await (const part of events) {\n    if (part.event === \"thread.run.completed\") recordLlmUsage(req.headers.get(\"x-customer-id\") ?? \"\", { inputTokens: part.data.usage?.prompt_tokens, outputTokens: part.data.usage?.completion_tokens, totalTokens: part.data.usage?.total_tokens })\n"),
+        "{after}"
+    );
+    assert!(
+        after.contains("  if (run.usage) recordLlmUsage(req.headers.get(\"x-customer-id\") ?? \"\", { inputTokens: run.usage?.prompt_tokens,"),
+        "{after}"
+    );
+
+    // The loop's variable shadows the request the customer is read from: bound before.
+    let shadowed = ts(
+        "export async function POST(req: Request) {\n  const s = await openai.beta.threads.runs.create(\"t\", { assistant_id: \"a\", stream: true });\n  for await (const req of s) {\n    console.log(req);\n  }\n}\n",
+        &wanted[..1],
+        header(),
+    );
+    let after = shadowed.after.expect("wired");
+    assert!(
+        after.contains("  const billedCustomerId = req.headers.get(\"x-customer-id\") ?? \"\"\n  const s = await"),
+        "{after}"
+    );
+    assert!(
+        after.contains("recordLlmUsage(billedCustomerId, "),
+        "{after}"
+    );
+
+    // A loop that can stop early, a second reader, a queued run: listed with why.
+    for (body, why) in [
+        (
+            "for await (const e of s) { if (e.event === \"done\") break; }",
+            "can stop at line",
+        ),
+        ("for await (const e of s) {}\n  return s;", "read 2 times"),
+    ] {
+        let listed = ts(
+            &format!(
+                "export async function POST(req: Request) {{\n  const s = await openai.beta.threads.runs.create(\"t\", {{ assistant_id: \"a\", stream: true }});\n  {body}\n}}\n"
+            ),
+            &wanted[..1],
+            header(),
+        );
+        assert!(listed.after.is_none());
+        assert!(listed.manual[0].contains(why), "{:?}", listed.manual);
+    }
+    let queued = ts(
+        "export async function POST(req: Request) {\n  const run = await openai.beta.threads.runs.create(\"t\", { assistant_id: \"a\" });\n  return Response.json(run);\n}\n",
+        &wanted[..1],
+        header(),
+    );
+    assert!(
+        queued.manual[0].contains("returns the queued run"),
+        "{:?}",
+        queued.manual
+    );
+}
+
+/// astro-chatgpt-demo: a raw streamed `fetch` whose parser breaks on the usage chunk; the step
+/// names the request's `stream: true`, the reader and the read to fix, by line.
+#[test]
+fn a_raw_streamed_fetch_names_its_stream_flag_and_its_reader_by_line() {
+    let out = ts(
+        r#"const payload = () => ({
+  method: "POST",
+  body: JSON.stringify({ model: "m", messages: [], stream: true }),
+});
+
+const parse = (raw: Response) => {
+  return raw.body?.pipeThrough(new TransformStream({
+    transform(data, controller) {
+      const json = JSON.parse(String(data));
+      controller.enqueue(json.choices[0].delta?.content || "");
+    },
+  }));
+};
+
+export async function POST(req: Request) {
+  const options = payload();
+  const response = await fetch("https://api.openai.com/v1/chat/completions", options);
+  return new Response(parse(response));
+}
+"#,
+        &[(K::LlmHttpFetch, "fetch")],
+        header(),
+    );
+    assert!(out.after.is_none());
+    let step = &out.manual[0];
+    assert!(step.contains("`stream: true` at src/server.ts:3"), "{step}");
+    assert!(step.contains("`parse` (src/server.ts:6)"), "{step}");
+    assert!(
+        step.contains("first make src/server.ts:10 (`controller.enqueue(json.choices[0].delta?.content || \"\");`) read `choices[0]?.`"),
+        "{step}"
+    );
+    assert!(
+        out.snippets[0].contains(
+            "if (json.usage) recordLlmUsage(customerId, { inputTokens: json.usage?.prompt_tokens"
+        ),
+        "{}",
+        out.snippets[0]
+    );
+}
+
+/// mern-wallpapers in TypeScript: passport's `req.user` with the field the app's
+/// `serializeUser` keeps, cast so it type-checks with or without `@types/passport`.
+#[test]
+fn passport_session_user_is_read_with_the_serialized_field() {
+    let root = std::env::temp_dir().join(format!("sb-wire-passport-{}", std::process::id()));
+    std::fs::create_dir_all(root.join("src")).expect("temp dir");
+    std::fs::write(
+        root.join("src/auth.ts"),
+        "import passport from 'passport';\npassport.serializeUser((user: any, done) => done(null, user._id.toString()));\n",
+    )
+    .expect("auth file");
+    let source = "import express from 'express';\nimport OpenAI from 'openai';\nconst openai = new OpenAI();\nexport const router = express.Router();\nrouter.post('/', async (req, res) => {\n  const completion = await openai.chat.completions.create({ model: 'm', messages: [] });\n  res.json(completion);\n});\n";
+    let found = sites(
+        "src/routes.ts",
+        source,
+        &[(K::OpenaiChatCompletion, "openai.chat.completions.create")],
+    );
+    let refs: Vec<&CallSite> = found.iter().collect();
+    let result = wire_source(
+        &root,
+        "src/routes.ts",
+        source,
+        &refs,
+        &package("typescript", &["express"]),
+        &plan(&CustomerSource::Session),
+        &UsageImports {
+            typescript: Some(TsUsageModule::Specifier("@/lib/usage".to_owned())),
+            ..UsageImports::default()
+        },
+    )
+    .expect("wiring");
+    std::fs::remove_dir_all(&root).ok();
+    let after = result.after.expect("wired");
+    assert!(
+        after.contains("recordLlmUsage(String((req as unknown as { user?: { _id?: unknown } | null }).user?._id ?? ''), "),
+        "{after}"
+    );
+}

@@ -304,7 +304,12 @@ fn llm_client_call(
         Some(CallSiteKind::OpenaiResponse)
     } else if openai && ends(".embeddings.create") {
         Some(CallSiteKind::OpenaiEmbedding)
-    } else if openai && ends(".images.generate") {
+    } else if openai
+        && (ends(".images.generate")
+            || (ends(".createImage") && !imports.iter().any(|i| i == "openai-edge")))
+    {
+        // `openai` v3's `createImage` is image generation too (`response.data.data`, one
+        // entry per image); `openai-edge`'s returns a fetch `Response` and stays legacy.
         Some(CallSiteKind::OpenaiImage)
     } else if openai
         && [
@@ -778,10 +783,10 @@ class Questions {
                 "event.context.openai.beta.threads.runs.create"
             )]
         );
-        // openai v3 DALL-E: listed as a pre-v4 call.
+        // openai v3 DALL-E: image generation (an image meter counts it).
         let v3 = "const { Configuration, OpenAIApi } = require('openai')\nconst openai = new OpenAIApi(new Configuration({}))\nrouter.post('/', async (req, res) => res.send(await openai.createImage({ prompt: 'x' })))\n";
         assert!(kinds(&analyze("w.js", v3)).contains(&(
-            CallSiteKind::OpenaiLegacy,
+            CallSiteKind::OpenaiImage,
             3,
             "openai.createImage"
         )));

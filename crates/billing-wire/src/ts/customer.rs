@@ -35,7 +35,7 @@ pub(crate) fn is_async(function: Node<'_>) -> bool {
 
 /// How the request object exposes headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RequestApi {
+pub(crate) enum RequestApi {
     /// Fetch `Request` (Next.js app router, SvelteKit, Remix, ...): `req.headers.get(name)`.
     Fetch,
     /// Node `IncomingMessage` (Express, Fastify, Next.js pages API): `req.headers[name]`.
@@ -44,9 +44,9 @@ enum RequestApi {
     Hono,
 }
 
-struct RequestParam {
-    expr: String,
-    api: Option<RequestApi>,
+pub(crate) struct RequestParam {
+    pub expr: String,
+    pub api: Option<RequestApi>,
 }
 
 /// Parameter patterns of a function (identifiers or destructuring patterns).
@@ -133,7 +133,7 @@ fn api_of_context(f: &TsFile<'_>) -> Option<RequestApi> {
     }
 }
 
-fn find_request(f: &TsFile<'_>, functions: &[Node<'_>]) -> Option<RequestParam> {
+pub(crate) fn find_request(f: &TsFile<'_>, functions: &[Node<'_>]) -> Option<RequestParam> {
     let hono = f
         .imports
         .bindings
@@ -340,7 +340,17 @@ pub(crate) fn resolve(
                 customer.edits = edits;
                 Ok(customer)
             }
-            Err(missing) => request_session(f, &functions, own_async_scope, &missing),
+            Err(missing) => {
+                // Where the app's auth layer keeps the user (passport's `req.user`, Logto's
+                // `event.context.logtoUser`, Hono's context storage).
+                if !missing.contains("keys its data by")
+                    && let Some(customer) =
+                        super::app_session::user_id(f, at, &functions, own_async_scope)
+                {
+                    return Ok(customer);
+                }
+                request_session(f, &functions, own_async_scope, &missing)
+            }
         },
     }
 }

@@ -199,7 +199,7 @@ pub(crate) fn record_result(f: &TsFile<'_>, call: Node<'_>, read: &UsageRead) ->
         .unwrap_or(f.program);
     let (usage, mut edits) = match name.kind() {
         "identifier" => (format!("{}.{field}", text(name, f.src)), Vec::new()),
-        "object_pattern" => match bind_in_pattern(f, name, field, scope) {
+        "object_pattern" if !field.contains('.') => match bind_in_pattern(f, name, field, scope) {
             Ok(bound) => bound,
             Err(reason) => {
                 return SiteOutcome::manual(

@@ -1,5 +1,6 @@
 //! Wiring JavaScript and TypeScript call sites (AI SDK, AWS SDK v3 S3).
 
+mod app_session;
 mod clients;
 mod customer;
 mod imports;
@@ -191,7 +192,7 @@ fn wire_site(f: &TsFile<'_>, site: &CallSite) -> SiteOutcome {
         | CallSiteKind::OpenaiEmbedding
         | CallSiteKind::OpenaiImage
         | CallSiteKind::AnthropicMessage => clients::vendor(f, call, site.kind),
-        CallSiteKind::OpenaiAssistantRun => clients::assistant_run(f),
+        CallSiteKind::OpenaiAssistantRun => clients::assistant_run(f, call),
         CallSiteKind::LlmHttpFetch => clients::raw_fetch(f, call),
         CallSiteKind::S3PutObject => s3::put_object(f, call),
         CallSiteKind::S3Upload => s3::upload(f, call),

@@ -11,7 +11,7 @@ use super::TsFile;
 use super::clients::{chat_completion, embedding, streams};
 use super::customer::{enclosing_functions, unwrap_expr};
 use super::llm::{assigned_result, bind_in_pattern, model_arg};
-use crate::helpers::{TS_EMBEDDING, TS_LLM};
+use crate::helpers::{TS_EMBEDDING, TS_IMAGES, TS_LLM};
 use crate::outcome::SiteOutcome;
 use crate::syntax::{named_children, text};
 
@@ -34,6 +34,17 @@ pub(crate) fn legacy(f: &TsFile<'_>, call: Node<'_>) -> SiteOutcome {
         )
     };
     let method = callee.rsplit('.').next().unwrap_or(callee);
+    if method == "createImage" {
+        // `openai-edge`: a fetch `Response` whose JSON body lists one entry per image.
+        return SiteOutcome::manual(
+            "`createImage` of `openai-edge` returns a fetch `Response`, and reading its body here would consume the app's response",
+            "Where the app parses the body (`const body = await response.json()`), record the number of images in `body.data`",
+            format!(
+                "import {{ {TS_IMAGES} }} from {}{end}\n\nconst body = await response.json(){end}\n{TS_IMAGES}(customerId, body.data){end}",
+                f.style.string(f.usage_module)
+            ),
+        );
+    }
     let is_embedding = method == "createEmbedding";
     if !matches!(
         method,

@@ -9,7 +9,9 @@
 //! - the app's own `for await (const chunk of stream)` loop that reads `chunk.choices[0]?.…`.
 //!
 //! The call is then wrapped in `meterChatCompletionStream(customer, …)`, which passes every
-//! chunk through unchanged and records the usage chunk as it goes by. Anything else (the stream
+//! chunk through unchanged and records the usage chunk as it goes by. A request that already
+//! sets `include_usage: true` is wrapped whoever reads it (testrial-ai returns it from a
+//! service to a Hono stream): its readers already get the usage chunk. Anything else (the stream
 //! returned to the browser, `toReadableStream()`, a `choices[0].` read without `?.`, a client
 //! with its own `baseURL`, whose server may reject the option) is listed with why.
 
@@ -76,7 +78,11 @@ pub(crate) fn wire(f: &TsFile<'_>, call: Node<'_>) -> Result<SiteOutcome, String
             line_of(client)
         ));
     }
-    check_consumers(f, call)?;
+    // The app already asks for the usage chunk: its readers get it with or without the
+    // pass-through meter, so only a stream spaire-billing changes needs its readers checked.
+    if option_needed {
+        check_consumers(f, call)?;
+    }
     let customer = f.customer(call)?;
     let major = f.ctx.package.integration("openai").and_then(|i| i.major);
     // openai 4's own types gained `stream_options` only in a later 4.x; spread, the extra key
@@ -90,18 +96,16 @@ pub(crate) fn wire(f: &TsFile<'_>, call: Node<'_>) -> Result<SiteOutcome, String
         crate::edit::Edit::insert(call.start_byte(), format!("{HELPER}({}, ", customer.expr)),
         crate::edit::Edit::insert(call.end_byte(), ")".to_owned()),
     ];
-    if option_needed {
+    let what = if option_needed {
         edits.push(crate::edit::Edit::insert(
             stream.end_byte(),
             option.to_owned(),
         ));
-    }
-    Ok(f.wired(
-        HELPER,
-        customer,
-        edits,
-        "asks for the stream's usage (`stream_options.include_usage`) and records its last chunk as the app reads the stream".to_owned(),
-    ))
+        "asks for the stream's usage (`stream_options.include_usage`) and records its last chunk as the app reads the stream"
+    } else {
+        "records the usage chunk the request already asks for (`stream_options.include_usage`) as the app reads the stream"
+    };
+    Ok(f.wired(HELPER, customer, edits, what.to_owned()))
 }
 
 fn compact(s: &str) -> String {

@@ -38,6 +38,11 @@ struct Sources {
 }
 
 impl PackageSources {
+    /// Every source file of `package` (package-relative path → text), read once per run.
+    pub(crate) fn texts(&self, root: &Path, package: &Package) -> &HashMap<String, String> {
+        &self.get(&root.join(package_dir(package)), package).texts
+    }
+
     /// The scan of the package at `base` (the same package on every call of one run).
     fn get(&self, base: &Path, package: &Package) -> &Sources {
         self.scanned.get_or_init(|| {
@@ -76,8 +81,7 @@ pub(crate) fn in_request_scope(
     else {
         return false;
     };
-    let package_dir = package.path.trim_start_matches("./").trim_end_matches('/');
-    let package_dir = if package_dir == "." { "" } else { package_dir };
+    let package_dir = package_dir(package);
     let default_app = if package.src_dir { "src/app" } else { "app" };
     let app_dir = next
         .details
@@ -251,6 +255,44 @@ fn normalise(path: &str) -> String {
         }
     }
     parts.join("/")
+}
+
+/// The source of module `spec` as `file` (root-relative) imports it: its root-relative path
+/// and text, when it is one of the package's own files (relative or aliased specifier).
+pub(crate) fn imported_source<'s>(
+    root: &Path,
+    package: &Package,
+    sources: &'s PackageSources,
+    file: &str,
+    spec: &str,
+) -> Option<(String, &'s str)> {
+    let dir = package_dir(package);
+    let importer = to_package(dir, file)?;
+    let resolved = Resolver { package }.resolve(&importer, spec)?;
+    let texts = sources.texts(root, package);
+    let candidates = SOURCE_EXTENSIONS
+        .iter()
+        .map(|ext| format!("{resolved}.{ext}"))
+        .chain(
+            SOURCE_EXTENSIONS
+                .iter()
+                .map(|ext| format!("{resolved}/index.{ext}")),
+        );
+    candidates.into_iter().find_map(|candidate| {
+        let text = texts.get(&candidate)?;
+        let path = if dir.is_empty() {
+            candidate
+        } else {
+            format!("{dir}/{candidate}")
+        };
+        Some((path, text.as_str()))
+    })
+}
+
+/// The package's directory relative to the project root (`""` for the root itself).
+pub(crate) fn package_dir(package: &Package) -> &str {
+    let dir = package.path.trim_start_matches("./").trim_end_matches('/');
+    if dir == "." { "" } else { dir }
 }
 
 fn to_package(package_dir: &str, file: &str) -> Option<String> {

@@ -102,12 +102,17 @@ fn chain<'t>(node: Node<'t>, src: &str) -> Option<Chain<'t>> {
 /// in an app whose schema keys its users by another column (`user_key`, e.g. `email`), that
 /// column (`session.user.email`, `user.email`).
 fn is_user_id(chain: &Chain<'_>, src: &str, user_key: Option<&str>) -> bool {
-    let root = text(chain.root, src);
-    if UNTRUSTED.contains(&root) || chain.props.iter().any(|p| UNTRUSTED.contains(&p.as_str())) {
+    is_user_id_path(text(chain.root, src), &chain.props, user_key)
+}
+
+/// [`is_user_id`] on a path written out: the root variable (or the key a framework stores a
+/// value under, as in Hono's `c.var.session.userId`) and the properties read after it.
+pub(crate) fn is_user_id_path(root: &str, props: &[String], user_key: Option<&str>) -> bool {
+    if UNTRUSTED.contains(&root) || props.iter().any(|p| UNTRUSTED.contains(&p.as_str())) {
         return false;
     }
     let is_key = |p: &str| p == "id" || user_key == Some(p);
-    match chain.props.as_slice() {
+    match props {
         [] => USER_IDS.contains(&root),
         [only] if is_key(only) => USER_OBJECTS.contains(&root),
         [.., last] if USER_IDS.contains(&last.as_str()) => true,

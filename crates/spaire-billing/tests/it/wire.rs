@@ -221,6 +221,42 @@ fn cases() -> Vec<Case> {
             },
             &[(K::OpenaiChatCompletion, "openai.chat.completions.create")],
         ),
+        // testrial-ai: the user is on Hono's context (`c.var.session`), which the app's
+        // `contextStorage()` makes reachable from the service class that calls the model.
+        Case::ts(
+            "ts-hono-context-storage",
+            &["hono"],
+            CustomerSource::Session,
+            &[(
+                K::OpenaiChatCompletion,
+                "this.client.chat.completions.create",
+            )],
+        ),
+        // nuxt-assistant: Logto's `event.context.logtoUser`, Assistants runs (streamed and
+        // polled).
+        Case::ts(
+            "ts-nuxt-logto-assistant",
+            &["nuxt"],
+            CustomerSource::Session,
+            &[
+                (
+                    K::OpenaiAssistantRun,
+                    "event.context.openai.beta.threads.runs.create",
+                ),
+                (
+                    K::OpenaiAssistantRun,
+                    "event.context.openai.beta.threads.runs.createAndPoll",
+                ),
+            ],
+        ),
+        // mern-wallpapers: passport's `req.user`, openai v3 `createImage`.
+        Case::js(
+            "js-express-passport",
+            "cjs",
+            &["express"],
+            CustomerSource::Session,
+            &[(K::OpenaiImage, "openai.createImage")],
+        ),
         Case::ts(
             "ts-team-jobs",
             &["nextjs"],
@@ -450,6 +486,8 @@ fn plan(customer: CustomerSource, call_site: &CallSiteCustomer) -> BillingPlan {
              "aggregation": {"func": "sum", "property": "totalTokens"}},
             {"name": "storage-bytes", "event": "storage-upload", "kind": "storage",
              "aggregation": {"func": "sum", "property": "bytes"}},
+            {"name": "images-generated", "event": "image-generation", "kind": "images-generated",
+             "aggregation": {"func": "sum", "property": "images"}},
         ],
         "prices": [],
         "credits": [],
@@ -621,6 +659,12 @@ export function recordStorageUpload(customerId: string, bytes: number, details?:
   void customerId;
   void bytes;
   void details;
+}
+
+export function recordImageGeneration(customerId: string, images: number | readonly unknown[] | null | undefined, model?: string): void {
+  void customerId;
+  void images;
+  void model;
 }
 
 export async function sessionCustomerId(): Promise<string | undefined> {
