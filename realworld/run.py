@@ -325,7 +325,7 @@ def mentions(steps: list, path: str) -> bool:
 
 # A usage-recording call added by the wiring step (not a mere import or middleware line).
 # `meterChatCompletionStream(id, stream)` records the usage chunk of the stream it wraps.
-RECORD_CALL = re.compile(r"\b(record(Llm|Storage|Agent)\w*|record_(llm|storage|agent)\w*|recordEvent|record_event|recordUsage|meterChatCompletionStream)\s*\(")
+RECORD_CALL = re.compile(r"\b(record(Llm|Storage|Agent|Image)\w*|record_(llm|storage|agent|image)\w*|recordEvent|record_event|recordUsage|meterChatCompletionStream)\s*\(")
 # Files a framework picks up by their location alone: creating one registers it.
 AUTO_REGISTERED = re.compile(
     r"(^|/)(server/middleware/[^/]+\.(ts|js)|src/hooks\.server\.(ts|js)|(src/)?middleware\.(ts|js)|"

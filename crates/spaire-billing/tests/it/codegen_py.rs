@@ -790,7 +790,7 @@ fn llm_events_carry_every_token_kind_and_their_cost() {
     };
     let (report, stderr) = check(&emulator.base_url(), emulator.token());
     codegen::same_as_real_server(&report, |url, token| check(url, token).0);
-    assert_eq!(report["events"], 6, "{report}");
+    assert_eq!(report["events"], 8, "{report}");
     assert!(report["costSum"].as_f64().unwrap() > 0.0, "{report}");
     // The unknown model is named in a warning, not billed as 0 silently.
     assert!(stderr.contains("my-finetune-xyz-123"), "{stderr}");
