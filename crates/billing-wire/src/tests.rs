@@ -1652,7 +1652,8 @@ def fire_and_forget(request: Request, thread_id: str, assistant_id: str):
 /// stream created without `include_usage`, read to its end in a generator behind FastAPI's
 /// `StreamingResponse`, with `chunk['choices'][0]`. It gets `stream_options`, and the loop
 /// records the usage chunk then skips it (it has no `choices`), so the app's code sees the
-/// same chunks as before. A loop that can `break` before the usage chunk stays listed.
+/// same chunks as before. A loop that can `break` before the usage chunk, a `**kwargs`
+/// spread and a `stream=flag` (the API rejects `stream_options` when not streaming) stay listed.
 #[test]
 fn python_streams_without_include_usage_get_it_when_read_to_the_end() {
     let out = py(
@@ -1681,6 +1682,11 @@ class Chat:
         response = openai.ChatCompletion.create(stream=True, **kwargs)
         for chunk in response:
             yield chunk
+
+    def maybe(self, messages, streamed):
+        response = openai.ChatCompletion.create(model="m", messages=messages, stream=streamed)
+        for chunk in response:
+            yield chunk
 "#,
         &[(K::OpenaiLegacy, "openai.ChatCompletion.create")],
         session(),
@@ -1697,7 +1703,7 @@ class Chat:
             || after.contains("from app.usage import record_llm_response, current_customer_id\n"),
         "{after}"
     );
-    assert_eq!(out.manual.len(), 2, "{:?}", out.manual);
+    assert_eq!(out.manual.len(), 3, "{:?}", out.manual);
     assert!(out.manual[0].contains("can `break`"), "{:?}", out.manual);
     assert!(
         out.manual.iter().all(|m| m.contains("include_usage")),

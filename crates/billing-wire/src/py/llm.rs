@@ -373,7 +373,10 @@ fn add_include_usage(f: &PyFile<'_>, call: Node<'_>) -> Option<Edit> {
     {
         return None;
     }
-    let stream = keyword(call, "stream", f.src)?.parent()?;
+    // Only with a literal `stream=True`: the API rejects `stream_options` on a call that
+    // turns out not to stream (`stream=flag`).
+    let value = keyword(call, "stream", f.src).filter(|v| text(*v, f.src) == "True")?;
+    let stream = value.parent()?;
     let q = f.quote;
     Some(Edit::insert(
         stream.end_byte(),
