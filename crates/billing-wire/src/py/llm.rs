@@ -59,9 +59,15 @@ pub(crate) fn vendor(f: &PyFile<'_>, call: Node<'_>, kind: CallSiteKind) -> Site
     let callee = call
         .child_by_field_name("function")
         .map_or("", |c| text(c, f.src));
+    // What is recorded: the response, or for an Assistants run the finished run.
+    let recorded = if kind == CallSiteKind::OpenaiAssistantRun {
+        "run"
+    } else {
+        "response"
+    };
     let snippet = |customer: &str, what: &str| {
         format!(
-            "from {} import {PY_LLM_RESPONSE}\n\n{what}\n{PY_LLM_RESPONSE}({customer}, response)",
+            "from {} import {PY_LLM_RESPONSE}\n\n{what}\n{PY_LLM_RESPONSE}({customer}, {recorded})",
             f.usage_module
         )
     };
