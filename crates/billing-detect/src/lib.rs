@@ -19,6 +19,7 @@ pub mod text;
 pub mod walk;
 mod workspace;
 
+pub use analyze::sources::example_root;
 pub use profile::*;
 
 use std::path::Path;

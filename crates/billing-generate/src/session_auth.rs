@@ -137,6 +137,10 @@ pub struct UserDependency {
 /// Names apps give the dependency that resolves the signed-in user, most common first.
 const USER_DEPENDENCIES: &[&str] = &["get_current_user", "get_current_active_user"];
 
+/// Names that count only when the `def` itself takes a `Depends(...)` parameter (the token,
+/// the database session): `get_user` is as often a plain lookup by id.
+const USER_DEPENDENCIES_WITH_DEPENDS: &[&str] = &["get_user"];
+
 /// Directories never searched for the dependency (virtualenvs, caches, tests).
 const SKIPPED_DIRS: &[&str] = &[
     "node_modules",
@@ -172,17 +176,34 @@ pub fn fastapi_user_dependency(
                 && !name.ends_with("_test.py")
         },
     );
-    for function in USER_DEPENDENCIES {
+    let names = USER_DEPENDENCIES
+        .iter()
+        .map(|f| (*f, false))
+        .chain(USER_DEPENDENCIES_WITH_DEPENDS.iter().map(|f| (*f, true)));
+    for (function, needs_depends) in names {
         for relative in &files {
             let path = join(&base, relative);
             let Some(text) = read_optional(target, &path)? else {
                 continue;
             };
-            let defines = text.lines().any(|line| {
+            let defines = text.lines().enumerate().any(|(i, line)| {
                 let line = line.strip_prefix("async ").unwrap_or(line);
-                line.strip_prefix("def ")
+                let named = line
+                    .strip_prefix("def ")
                     .and_then(|rest| rest.strip_prefix(function))
-                    .is_some_and(|rest| rest.starts_with('('))
+                    .is_some_and(|rest| rest.starts_with('('));
+                if !named || !needs_depends {
+                    return named;
+                }
+                // The signature: from the `def` line to the one ending with `:` (8 at most).
+                let mut signature = String::new();
+                for l in text.lines().skip(i).take(8) {
+                    signature.push_str(l);
+                    if l.trim_end().ends_with(':') {
+                        break;
+                    }
+                }
+                signature.contains("Depends(")
             });
             if defines {
                 let module = relative

@@ -96,6 +96,7 @@ pub mod helpers {
     pub const PY_LLM_RESPONSE: &str = "record_llm_response";
     pub const PY_AGENT: &str = "record_agent_run";
     pub const PY_STORAGE: &str = "record_storage_upload";
+    pub const PY_IMAGES: &str = "record_image_generation";
     pub const PY_CURRENT_CUSTOMER: &str = "current_customer_id";
 }
 

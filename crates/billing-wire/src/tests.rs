@@ -1176,32 +1176,49 @@ def streamed() -> Response:
     );
 }
 
-/// Real-world idioms (Vicba/flask-saas-boiler, sruusk/assistant): an image generation in
-/// Python and an Assistants run in TypeScript are listed with what to record, never edited.
+/// Real-world idioms (Vicba/flask-saas-boiler, thenewboston `LLMClient.generate_image`,
+/// sruusk/assistant): a Python image generation records its images (`response.data`) with
+/// the call's model, assigned first when it is returned directly; an Assistants run in
+/// TypeScript is listed with what to record.
 #[test]
-fn python_images_and_ts_assistants_runs_are_listed_with_what_to_record() {
+fn python_images_are_recorded_and_ts_assistants_runs_are_listed() {
     let out = py(
-        r#"from openai import OpenAI
+        r#"from fastapi import Request
+from openai import OpenAI
 
 client = OpenAI()
 
 
-def draw(prompt: str) -> str:
+def draw(request: Request, prompt: str) -> str:
     response = client.images.generate(model="dall-e-3", prompt=prompt)
     return response.data[0].url
+
+
+class LLMClient:
+    def generate_image(self, request: Request, prompt: str, model=None):
+        model = model or "dall-e-3"
+        return self.openai.images.generate(model=model, prompt=prompt, n=1)
 "#,
-        &[(K::OpenaiImage, "client.images.generate")],
+        &[
+            (K::OpenaiImage, "client.images.generate"),
+            (K::OpenaiImage, "self.openai.images.generate"),
+        ],
         header(),
     );
-    assert!(out.after.is_none());
-    assert_eq!(out.manual.len(), 1, "{:?}", out.manual);
-    assert!(out.manual[0].contains("no Python helper for generated images"));
+    let after = out.after.expect("both are wired");
+    assert!(out.manual.is_empty(), "{:?}", out.manual);
+    let customer = "request.headers.get(\"x-customer-id\", \"\")";
     assert!(
-        out.snippets[0].contains(
-            "record_event(customer_id, \"image-generation\", {\"images\": len(response.data)})"
-        ),
-        "{:?}",
-        out.snippets
+        after.contains(&format!(
+            "prompt=prompt)\n    record_image_generation({customer}, response.data, model=\"dall-e-3\")\n    return response.data[0].url"
+        )),
+        "{after}"
+    );
+    assert!(
+        after.contains(&format!(
+            "        response = self.openai.images.generate(model=model, prompt=prompt, n=1)\n        record_image_generation({customer}, response.data, model=model)\n        return response\n"
+        )),
+        "{after}"
     );
     let run = ts(
         r#"export default defineEventHandler(async (event) => {
@@ -1710,5 +1727,216 @@ fn passport_session_user_is_read_with_the_serialized_field() {
     assert!(
         after.contains("recordLlmUsage(String((req as unknown as { user?: { _id?: unknown } | null }).user?._id ?? ''), "),
         "{after}"
+    );
+}
+
+fn session() -> CustomerSource {
+    CustomerSource::Session
+}
+
+fn flask_py(source: &str, wanted: &[(CallSiteKind, &str)], customer: CustomerSource) -> Outcome {
+    wire(
+        "routes/ai.py",
+        source,
+        wanted,
+        customer,
+        "python",
+        &["flask"],
+    )
+}
+
+/// Real-world idiom (openai/openai-quickstart-python `examples/assistant-flask`): an
+/// Assistants run is recorded where it is known to have finished, with `record_llm_response`
+/// (a finished run has `usage`, `model` and `id`): after `create_and_poll`, after the loop
+/// that re-reads a created run, or at the end of a `runs.stream` block. A streamed
+/// `create(stream=True)` and a run nobody waits for are listed.
+#[test]
+fn python_assistants_runs_are_recorded_once_finished() {
+    let out = py(
+        r#"import time
+
+from fastapi import Request
+from openai import OpenAI
+
+client = OpenAI()
+
+
+def polled(request: Request, thread_id: str, assistant_id: str):
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread_id, assistant_id=assistant_id)
+    return run.status
+
+
+def looped(request: Request, thread_id: str, assistant_id: str):
+    run = client.beta.threads.runs.create(
+        thread_id=thread_id, assistant_id=assistant_id
+    )
+    # Wait for the run to complete
+    while run.status != "completed":
+        time.sleep(0.5)
+        run = client.beta.threads.runs.retrieve(thread_id=thread_id, run_id=run.id)
+
+    return client.beta.threads.messages.list(thread_id).data[0]
+
+
+def streamed(request: Request, thread_id: str, assistant_id: str):
+    with client.beta.threads.runs.stream(thread_id=thread_id, assistant_id=assistant_id) as stream:
+        for event in stream:
+            print(event.event)
+
+
+def raw_stream(request: Request, thread_id: str, assistant_id: str):
+    events = client.beta.threads.runs.create(thread_id=thread_id, assistant_id=assistant_id, stream=True)
+    return events
+
+
+def fire_and_forget(request: Request, thread_id: str, assistant_id: str):
+    run = client.beta.threads.runs.create(thread_id=thread_id, assistant_id=assistant_id)
+    return run.id
+"#,
+        &[
+            (
+                K::OpenaiAssistantRun,
+                "client.beta.threads.runs.create_and_poll",
+            ),
+            (K::OpenaiAssistantRun, "client.beta.threads.runs.create"),
+            (K::OpenaiAssistantRun, "client.beta.threads.runs.stream"),
+        ],
+        header(),
+    );
+    let after = out.after.expect("the finished runs are recorded");
+    let customer = "request.headers.get(\"x-customer-id\", \"\")";
+    assert!(
+        after.contains(&format!(
+            "assistant_id=assistant_id)\n    record_llm_response({customer}, run)\n    return run.status"
+        )),
+        "{after}"
+    );
+    assert!(
+        after.contains(&format!(
+            "run_id=run.id)\n    record_llm_response({customer}, run)\n\n    return client"
+        )),
+        "{after}"
+    );
+    assert!(
+        after.contains(&format!(
+            "            print(event.event)\n        record_llm_response({customer}, stream.get_final_run())\n"
+        )),
+        "{after}"
+    );
+    assert_eq!(out.manual.len(), 2, "{:?}", out.manual);
+    assert!(out.manual[0].contains("`stream=True`"), "{:?}", out.manual);
+    assert!(
+        out.manual[1].contains("`run` is not re-read until it finished"),
+        "{:?}",
+        out.manual
+    );
+    assert!(out.manual.iter().all(|m| m.contains("finished run")));
+}
+
+/// Real-world idiom (ayataka0nk/gpt-tools `app/llms/chat_completion.py`): an openai 0.x
+/// stream created without `include_usage`, read to its end in a generator behind FastAPI's
+/// `StreamingResponse`, with `chunk['choices'][0]`. It gets `stream_options`, and the loop
+/// records the usage chunk then skips it (it has no `choices`), so the app's code sees the
+/// same chunks as before. A loop that can `break` before the usage chunk, a `**kwargs`
+/// spread and a `stream=flag` (the API rejects `stream_options` when not streaming) stay listed.
+#[test]
+fn python_streams_without_include_usage_get_it_when_read_to_the_end() {
+    let out = py(
+        r#"import openai
+
+
+class Chat:
+    def stream(self, messages):
+        response = openai.ChatCompletion.create(
+            model=self.model, messages=messages, stream=True)
+        for chunk in response:
+            delta = chunk['choices'][0]['delta']
+            word = delta.get('content')
+            if (word is None):
+                continue
+            yield word
+
+    def stops_early(self, messages):
+        response = openai.ChatCompletion.create(model="m", messages=messages, stream=True)
+        for chunk in response:
+            if chunk.choices[0].finish_reason == "stop":
+                break
+            yield chunk.choices[0].delta.content
+
+    def spread(self, **kwargs):
+        response = openai.ChatCompletion.create(stream=True, **kwargs)
+        for chunk in response:
+            yield chunk
+
+    def maybe(self, messages, streamed):
+        response = openai.ChatCompletion.create(model="m", messages=messages, stream=streamed)
+        for chunk in response:
+            yield chunk
+"#,
+        &[(K::OpenaiLegacy, "openai.ChatCompletion.create")],
+        session(),
+    );
+    let after = out.after.expect("the stream read to its end is wired");
+    assert!(
+        after.contains(
+            "model=self.model, messages=messages, stream=True, stream_options={'include_usage': True})\n        for chunk in response:\n            record_llm_response(current_customer_id(), chunk)\n            if not chunk['choices']:  # the usage chunk (`include_usage`)\n                continue\n            delta = chunk['choices'][0]['delta']\n"
+        ),
+        "{after}"
+    );
+    assert!(
+        after.contains("from app.usage import current_customer_id, record_llm_response\n")
+            || after.contains("from app.usage import record_llm_response, current_customer_id\n"),
+        "{after}"
+    );
+    assert_eq!(out.manual.len(), 3, "{:?}", out.manual);
+    assert!(out.manual[0].contains("can `break`"), "{:?}", out.manual);
+    assert!(
+        out.manual.iter().all(|m| m.contains("include_usage")),
+        "{:?}",
+        out.manual
+    );
+}
+
+/// Real-world idiom (Vicba/flask-saas-boiler `routes/ai/routes.py`): the app's own JWT
+/// decorator passes the signed-in user's id as the view's first argument
+/// (`@token_required` → `def generate(user_id):`); the call bills that id. A `user_id` that
+/// is a URL value (`/users/<user_id>`) is someone else's and is not used.
+#[test]
+fn python_user_id_injected_by_an_auth_decorator_is_the_customer() {
+    let out = flask_py(
+        r#"from flask import Blueprint, jsonify, request
+from openai import OpenAI
+
+from auth import token_required
+
+ai_bp = Blueprint("ai", __name__)
+client = OpenAI()
+
+
+@ai_bp.route("/generate", methods=["POST"])
+@token_required
+def generate(user_id):
+    response = client.chat.completions.create(model="m", messages=[])
+    return jsonify({"text": response.choices[0].message.content})
+
+
+@ai_bp.route("/users/<user_id>/summary", methods=["POST"])
+@token_required
+def summary(user_id):
+    response = client.chat.completions.create(model="m", messages=[])
+    return jsonify({"text": response.choices[0].message.content})
+"#,
+        &[(K::OpenaiChatCompletion, "client.chat.completions.create")],
+        session(),
+    );
+    let after = out.after.expect("the injected id is used");
+    assert!(
+        after.contains("messages=[])\n    record_llm_response(str(user_id or \"\"), response)\n    return jsonify({\"text\": response.choices[0].message.content})\n\n\n@ai_bp.route(\"/users"),
+        "{after}"
+    );
+    assert_eq!(
+        after.matches("record_llm_response(str(user_id").count(),
+        1,
+        "the URL's user_id is not the customer: {after}"
     );
 }

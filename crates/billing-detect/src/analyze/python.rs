@@ -157,7 +157,12 @@ pub fn analyze(scan: &mut Scan<'_>, input: &PythonInput<'_>) -> Vec<Package> {
             .any(|b| b.id == FrameworkId::Django && (b.declared || b.confirmed));
         read_sources(scan, dir, &sources, &mut builders, django, &mut found);
         if !has_app(&builders) {
-            samples = sample_apps(scan, input, priority, &declared_builders);
+            let scripts;
+            (samples, scripts) = sample_apps(scan, input, priority, &declared_builders);
+            // Sample code that creates no web app (a CLI script's `input()` loop): its calls
+            // stay the package's, so they are listed (with why no user is reachable) rather
+            // than dropped with the directory.
+            found.absorb(scripts);
         }
         if found.skipped > 0 {
             scan.notes.push(format!(
@@ -240,13 +245,14 @@ fn has_app(builders: &[FrameworkBuilder]) -> bool {
 }
 
 /// The package's sample apps (under `examples/`, `demo/`, ...) that create a web app, each
-/// with what its files declare and contain, in directory order.
+/// with what its files declare and contain, in directory order; and what the sample
+/// directories that create no app contain.
 fn sample_apps(
     scan: &mut Scan<'_>,
     input: &PythonInput<'_>,
     priority: impl Fn(&str) -> bool,
     declared_builders: &dyn Fn() -> Vec<FrameworkBuilder>,
-) -> Vec<(String, Vec<FrameworkBuilder>, Found)> {
+) -> (Vec<(String, Vec<FrameworkBuilder>, Found)>, Found) {
     let dir = input.dir;
     let mut by_root: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for file in example_sources(scan, dir, input.package_dirs, &["py"], priority) {
@@ -255,15 +261,18 @@ fn sample_apps(
         }
     }
     let mut apps = Vec::new();
+    let mut scripts = Found::default();
     for (root, files) in by_root {
         let mut builders = declared_builders();
         let mut found = Found::default();
         read_sources(scan, dir, &files, &mut builders, false, &mut found);
         if has_app(&builders) {
             apps.push((root, builders, found));
+        } else {
+            scripts.absorb(found);
         }
     }
-    apps
+    (apps, scripts)
 }
 
 /// What reading a package's source files found.

@@ -129,6 +129,9 @@ pub(crate) fn resolve(f: &PyFile<'_>, at: Node<'_>) -> Result<CustomerExpr, Stri
     if let Some(user) = flask_login_user(f, &functions) {
         return Ok(user);
     }
+    if let Some(user) = decorator_injected_user_id(f, &functions) {
+        return Ok(user);
+    }
     in_scope(f, at, &functions).or_else(|reason| {
         super::request::request_customer(f, at, &functions).map_err(|outside| match outside {
             Some(why) => format!("{reason}; {why}"),
@@ -160,6 +163,54 @@ fn flask_login_user(f: &PyFile<'_>, functions: &[Node<'_>]) -> Option<CustomerEx
     });
     let q = f.quote;
     guarded.then(|| CustomerExpr::plain(format!("str({local}.get_id() or {q}{q})")))
+}
+
+/// A route whose own auth decorator passes the signed-in user's id as the view's first
+/// argument (`@token_required` calling `f(user_id, *args, **kwargs)`, then
+/// `def generate(user_id):`): that parameter, unless the route's URL names it (`<user_id>`
+/// is a path value, someone else's id).
+fn decorator_injected_user_id(f: &PyFile<'_>, functions: &[Node<'_>]) -> Option<CustomerExpr> {
+    if *f.ctx.customer != CustomerSource::Session {
+        return None;
+    }
+    let q = f.quote;
+    functions.iter().find_map(|function| {
+        let decorated = function
+            .parent()
+            .filter(|p| p.kind() == "decorated_definition")?;
+        let decorators: Vec<String> = named_children(decorated)
+            .into_iter()
+            .filter(|c| c.kind() == "decorator")
+            .map(|c| text(c, f.src).trim_start_matches('@').trim().to_owned())
+            .collect();
+        let is_route = |d: &str| {
+            let callee = d.split('(').next().unwrap_or(d);
+            [".route", ".get", ".post", ".put", ".patch", ".delete"]
+                .iter()
+                .any(|r| callee.ends_with(r))
+        };
+        let routes: Vec<&String> = decorators.iter().filter(|d| is_route(d)).collect();
+        let auth = decorators.iter().any(|d| {
+            !is_route(d) && {
+                let name = d.split('(').next().unwrap_or(d).to_ascii_lowercase();
+                ["token", "auth", "login", "jwt"]
+                    .iter()
+                    .any(|w| name.contains(w))
+            }
+        });
+        if routes.is_empty() || !auth {
+            return None;
+        }
+        let first = params(*function, f.src).into_iter().next()?;
+        let user_id = matches!(
+            first.name.as_str(),
+            "user_id" | "userId" | "uid" | "current_user_id" | "current_user_uid"
+        ) && first.default.is_none();
+        let in_url = routes.iter().any(|r| {
+            r.contains(&format!("<{}>", first.name)) || r.contains(&format!(":{}>", first.name))
+        });
+        (user_id && !in_url).then(|| CustomerExpr::plain(format!("str({} or {q}{q})", first.name)))
+    })
 }
 
 /// The user id the plan's `[customer]` names, read in the enclosing functions.

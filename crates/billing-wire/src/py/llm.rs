@@ -5,19 +5,20 @@
 //! |---|---|
 //! | `r = [await] client.chat.completions.create(..)` / `responses.create` / `embeddings.create` / `messages.create` / legacy `openai.ChatCompletion.create` | `r`, after the statement |
 //! | `for chunk in <stream>:` over an OpenAI stream created with `stream_options={"include_usage": True}` | each `chunk` at the top of the loop (only the last one carries usage) |
+//! | the same loop over a stream created without it (read to its end) | `stream_options` is added to the call, and the loop records then skips the usage chunk (no `choices`) |
 //! | `[async] with client.messages.stream(..) as s:` (Anthropic) | `[await] s.get_final_message()`, as the block's last statement |
+//! | Assistants runs (`create_and_poll`, `runs.create` + a polling loop, `with runs.stream(..) as s:`) | the finished run, see [`assistant_run_site`] |
 //!
-//! Everything else is a manual step with the exact change: an OpenAI stream without
-//! `include_usage` reports no usage at all, a loop that `break`s early never sees the usage
-//! chunk, and Assistants runs carry their usage on the finished run.
+//! Everything else is a manual step with the exact change: a loop that `break`s early never
+//! sees the usage chunk, and a run nobody waits for has no usage yet.
 
 use billing_detect::profile::CallSiteKind;
 use tree_sitter::Node;
 
-use super::{PyFile, keyword, owning_statement};
+use super::{PyFile, hoist, keyword, owning_statement};
 use crate::customer::CustomerExpr;
 use crate::edit::Edit;
-use crate::helpers::{PY_LLM, PY_LLM_RESPONSE};
+use crate::helpers::{PY_IMAGES, PY_LLM, PY_LLM_RESPONSE};
 use crate::outcome::SiteOutcome;
 use crate::syntax::{ancestors, descendants, has_token, named_children, text};
 use crate::text::{indent_at, line_end};
@@ -58,9 +59,15 @@ pub(crate) fn vendor(f: &PyFile<'_>, call: Node<'_>, kind: CallSiteKind) -> Site
     let callee = call
         .child_by_field_name("function")
         .map_or("", |c| text(c, f.src));
+    // What is recorded: the response, or for an Assistants run the finished run.
+    let recorded = if kind == CallSiteKind::OpenaiAssistantRun {
+        "run"
+    } else {
+        "response"
+    };
     let snippet = |customer: &str, what: &str| {
         format!(
-            "from {} import {PY_LLM_RESPONSE}\n\n{what}\n{PY_LLM_RESPONSE}({customer}, response)",
+            "from {} import {PY_LLM_RESPONSE}\n\n{what}\n{PY_LLM_RESPONSE}({customer}, {recorded})",
             f.usage_module
         )
     };
@@ -68,20 +75,14 @@ pub(crate) fn vendor(f: &PyFile<'_>, call: Node<'_>, kind: CallSiteKind) -> Site
     let customer_text = customer
         .as_ref()
         .map_or_else(|_| "customer_id".to_owned(), |c| c.expr.clone());
-    if kind == CallSiteKind::OpenaiAssistantRun {
-        return SiteOutcome::manual(
-            "an Assistants run reports its usage on the finished run, not on this call",
-            "Once the run's status is `completed` (`runs.retrieve` / `create_and_poll`), record `run.usage`",
-            format!(
-                "from {} import {PY_LLM}\n\n# once run.status == \"completed\":\n{PY_LLM}({customer_text}, run.usage, model=run.model, idempotency_key=run.id)",
-                f.usage_module
-            ),
-        );
-    }
-    let found = match shape(f, call) {
-        Shape::Response => response_site(f, call),
-        Shape::OpenaiStream { include_usage } => openai_stream_site(f, call, include_usage),
-        Shape::StreamHelper => stream_helper_site(f, call),
+    let found = if kind == CallSiteKind::OpenaiAssistantRun {
+        assistant_run_site(f, call)
+    } else {
+        match shape(f, call) {
+            Shape::Response => response_site(f, call),
+            Shape::OpenaiStream { include_usage } => openai_stream_site(f, call, include_usage),
+            Shape::StreamHelper => stream_helper_site(f, call),
+        }
     };
     let site = match found {
         Ok(site) => site,
@@ -123,15 +124,21 @@ struct Site {
     recorded: String,
     note: String,
     already_wired: bool,
+    /// Statements after the record, at `indent` (a nested line carries its own extra indent).
+    then: Vec<String>,
+    /// Other edits the recording needs (`stream_options` added to the call).
+    edits: Vec<Edit>,
 }
 
 fn wired(f: &PyFile<'_>, site: &Site, customer: CustomerExpr) -> SiteOutcome {
     let record = format!("{PY_LLM_RESPONSE}({}, {})", customer.expr, site.recorded);
     let mut edits = customer.edits;
-    edits.push(Edit::insert(
-        site.anchor,
-        format!("{}{}{record}", f.nl, site.indent),
-    ));
+    let mut inserted = format!("{}{}{record}", f.nl, site.indent);
+    for line in &site.then {
+        inserted.push_str(&format!("{}{}{line}", f.nl, site.indent));
+    }
+    edits.push(Edit::insert(site.anchor, inserted));
+    edits.extend(site.edits.iter().cloned());
     let mut imports = vec![f.usage_import(PY_LLM_RESPONSE)];
     imports.extend(customer.imports);
     SiteOutcome::Wired {
@@ -184,6 +191,8 @@ fn response_site(f: &PyFile<'_>, call: Node<'_>) -> Result<Site, Refusal> {
         },
         note: format!("# after `{name} = ...` returned:"),
         already_wired: f.wired_after(statement, &[PY_LLM_RESPONSE, PY_LLM]),
+        then: Vec::new(),
+        edits: Vec::new(),
     })
 }
 
@@ -245,13 +254,21 @@ fn openai_stream_site(
     let add = "Pass `stream_options={\"include_usage\": True}` (the last chunk then carries the usage and has no `choices`: skip `chunk.choices[0]` when `chunk.choices` is empty), read the stream to its end, and record that chunk";
     let what =
         "for chunk in stream:\n    if chunk.usage:  # the last chunk\n        response = chunk";
-    if !include_usage {
-        return Err(refuse(
+    // Without `include_usage` the stream reports no usage: it is added to the call, and the
+    // loop below skips the usage chunk (no `choices`) after recording it, so the app's own
+    // code sees exactly the chunks it saw before.
+    let no_usage = || {
+        refuse(
             "this stream reports no token usage (it is created without `stream_options={\"include_usage\": True}`)",
             add,
             what,
-        ));
-    }
+        )
+    };
+    let options_edit = if include_usage {
+        None
+    } else {
+        Some(add_include_usage(f, call).ok_or_else(no_usage)?)
+    };
     let (name, binder) = stream_name(f, call).ok_or_else(|| {
         refuse(
             "the stream is not read by a `for chunk in ...:` loop spaire-billing can follow",
@@ -277,7 +294,11 @@ fn openai_stream_site(
     if leaves_early(for_node) {
         return Err(refuse(
             "the loop over the stream can `break` or `return` before the last chunk, which carries the usage",
-            "Read the stream to its end (the usage chunk comes after the finish reason) and record that chunk",
+            if include_usage {
+                "Read the stream to its end (the usage chunk comes after the finish reason) and record that chunk"
+            } else {
+                add
+            },
             what,
         ));
     }
@@ -313,12 +334,137 @@ fn openai_stream_site(
     // Insert before `first`: after the end of the line that precedes it.
     let line_start = crate::text::line_start(f.src, first.start_byte());
     let anchor = line_start.saturating_sub(if f.nl == "\r\n" { 2 } else { 1 });
+    let (then, edits) = match options_edit {
+        None => (Vec::new(), Vec::new()),
+        Some(edit) => {
+            // The loop's own way of reading a chunk: `chunk["choices"]` (openai 0.x dicts)
+            // or `chunk.choices`.
+            let body_text = text(body, f.src);
+            let q = f.quote;
+            let choices = if body_text.contains(&format!("{chunk}[\"choices\"]"))
+                || body_text.contains(&format!("{chunk}['choices']"))
+            {
+                format!("{chunk}[{q}choices{q}]")
+            } else {
+                format!("{chunk}.choices")
+            };
+            let unit = crate::text::indent_unit(f.src);
+            (
+                vec![
+                    format!("if not {choices}:  # the usage chunk (`include_usage`)"),
+                    format!("{unit}continue"),
+                ],
+                vec![edit],
+            )
+        }
+    };
     Ok(Site {
         anchor,
         indent,
         recorded: chunk.clone(),
         note: format!("# inside `for {chunk} in ...:` (only the last chunk has usage):"),
         already_wired,
+        then,
+        edits,
+    })
+}
+
+/// `stream_options={"include_usage": True}` added after the call's `stream=True`, unless the
+/// arguments are spread from a dict (`**kwargs` may hold `stream_options` already).
+fn add_include_usage(f: &PyFile<'_>, call: Node<'_>) -> Option<Edit> {
+    let args = call.child_by_field_name("arguments")?;
+    if named_children(args)
+        .iter()
+        .any(|a| matches!(a.kind(), "dictionary_splat" | "list_splat"))
+    {
+        return None;
+    }
+    // Only with a literal `stream=True`: the API rejects `stream_options` on a call that
+    // turns out not to stream (`stream=flag`).
+    let value = keyword(call, "stream", f.src).filter(|v| text(*v, f.src) == "True")?;
+    let stream = value.parent()?;
+    let q = f.quote;
+    Some(Edit::insert(
+        stream.end_byte(),
+        format!(", stream_options={{{q}include_usage{q}: True}}"),
+    ))
+}
+
+/// An Assistants run (`runs.create`, `create_and_poll`, `runs.stream`, ...): its usage is on
+/// the finished run (`usage`, `model`, `id`), which `record_llm_response` reads like a
+/// completion. Recorded where the run is known to have finished:
+///
+/// | call | recorded |
+/// |---|---|
+/// | `run = ...runs.create_and_poll(..)` / `threads.create_and_run_poll(..)` | `run`, after the statement |
+/// | `run = ...runs.create(..)`, then a `while` loop that re-reads `run` (`runs.retrieve`) or `run = ...runs.poll(..)` | `run`, after that loop / statement |
+/// | `with ...runs.stream(..) as stream:` | `stream.get_final_run()`, as the block's last statement |
+fn assistant_run_site(f: &PyFile<'_>, call: Node<'_>) -> Result<Site, Refusal> {
+    let what = "# once run.status == \"completed\" (after `create_and_poll`, or the loop that polls `runs.retrieve`):";
+    let manual = |reason: &str| {
+        refuse(
+            format!(
+                "an Assistants run reports its usage on the finished run, not on this call; {reason}"
+            ),
+            "Once the run's status is `completed` (`runs.retrieve` / `runs.poll` / `create_and_poll`), record that run (`run.usage`, `run.model`)",
+            what,
+        )
+    };
+    let method = method_of(call, f.src);
+    if matches!(
+        method,
+        "stream" | "create_and_stream" | "create_and_run_stream"
+    ) {
+        return stream_helper_site(f, call).map_err(|(reason, _, _)| manual(&reason));
+    }
+    if keyword(call, "stream", f.src).is_some_and(|v| text(v, f.src) != "False") {
+        return Err(manual(
+            "this run is streamed (`stream=True`): its usage is on the `thread.run.completed` event",
+        ));
+    }
+    let mut site = response_site(f, call).map_err(|(reason, _, _)| manual(&reason))?;
+    if matches!(method, "create_and_poll" | "create_and_run_poll") {
+        return Ok(site);
+    }
+    // `runs.create` returns a queued run: find where the app waits for it.
+    let statement = owning_statement(call).ok_or_else(|| manual("the run is not assigned"))?;
+    let name = site.recorded.clone();
+    let mut next = crate::syntax::next_statement(statement);
+    while let Some(stmt) = next {
+        if rebinds_from(stmt, &name, &["poll"], f.src)
+            || (stmt.kind() == "while_statement"
+                && stmt
+                    .child_by_field_name("body")
+                    .is_some_and(|b| rebinds_from(b, &name, &["retrieve", "poll"], f.src)))
+        {
+            site.anchor = line_end(f.src, stmt.end_byte());
+            site.indent = indent_at(f.src, stmt.start_byte()).to_owned();
+            site.note = format!("# after the run finished (`{name}` re-read until completed):");
+            site.already_wired = f.wired_after(stmt, &[PY_LLM_RESPONSE, PY_LLM]);
+            return Ok(site);
+        }
+        next = crate::syntax::next_statement(stmt);
+    }
+    Err(manual(&format!(
+        "`{name}` is not re-read until it finished (`while ...: {name} = ...runs.retrieve(..)` or `{name} = ...runs.poll(..)`) in the same block"
+    )))
+}
+
+/// `name = <...>.<method>(..)` somewhere in `node` (a statement or a loop body).
+fn rebinds_from(node: Node<'_>, name: &str, methods: &[&str], src: &str) -> bool {
+    descendants(node).into_iter().any(|n| {
+        if n.kind() != "assignment"
+            || !n
+                .child_by_field_name("left")
+                .is_some_and(|l| l.kind() == "identifier" && text(l, src) == name)
+        {
+            return false;
+        }
+        let mut right = n.child_by_field_name("right");
+        if let Some(r) = right.filter(|r| r.kind() == "await") {
+            right = named_children(r).into_iter().next();
+        }
+        right.is_some_and(|r| r.kind() == "call" && methods.contains(&method_of(r, src)))
     })
 }
 
@@ -361,9 +507,11 @@ fn stream_helper_site(f: &PyFile<'_>, call: Node<'_>) -> Result<Site, Refusal> {
             what,
         ));
     }
-    let final_method = if method_of(call, f.src) == "stream"
-        && text(call.child_by_field_name("function").unwrap_or(call), f.src).contains("messages")
-    {
+    let callee = text(call.child_by_field_name("function").unwrap_or(call), f.src);
+    let final_method = if callee.contains(".threads.") {
+        // An Assistants run stream: the finished run carries the usage.
+        "get_final_run"
+    } else if method_of(call, f.src) == "stream" && callee.contains("messages") {
         "get_final_message"
     } else if text(call.child_by_field_name("function").unwrap_or(call), f.src)
         .contains("responses")
@@ -387,6 +535,8 @@ fn stream_helper_site(f: &PyFile<'_>, call: Node<'_>) -> Result<Site, Refusal> {
         recorded: recorded.clone(),
         note: format!("# as the `with` block's last statement: {recorded}"),
         already_wired,
+        then: Vec::new(),
+        edits: Vec::new(),
     })
 }
 
@@ -409,4 +559,93 @@ fn flask_request_outside_context(f: &PyFile<'_>, call: Node<'_>, customer: &Cust
                 .is_some_and(|owner| owner.id() == function.id())
     });
     generator && !f.imports.binds("stream_with_context")
+}
+
+/// `client.images.generate(..)`: one `image-generation` event with the number of images the
+/// response holds (`response.data`) and the call's `model=`, recorded after
+/// `response = ...generate(..)`, or with `return ...generate(..)` assigned to a local first
+/// (then recorded, then returned).
+pub(crate) fn image(f: &PyFile<'_>, call: Node<'_>) -> SiteOutcome {
+    // The model as the call names it, re-read after the call (a literal or a plain name).
+    let model = keyword(call, "model", f.src)
+        .filter(|m| matches!(m.kind(), "string" | "identifier" | "attribute"))
+        .map(|m| format!(", model={}", text(m, f.src)))
+        .unwrap_or_default();
+    let record =
+        |customer: &str, response: &str| format!("{PY_IMAGES}({customer}, {response}.data{model})");
+    let expr = call
+        .parent()
+        .filter(|p| p.kind() == "await")
+        .unwrap_or(call);
+    let assigned = owning_statement(expr).and_then(|statement| {
+        let left = named_children(statement)
+            .into_iter()
+            .find(|a| a.kind() == "assignment")
+            .and_then(|a| a.child_by_field_name("left"))
+            .filter(|l| l.kind() == "identifier")?;
+        Some((statement, text(left, f.src).to_owned()))
+    });
+    let place = match assigned {
+        Some((statement, name)) => Ok((statement, name, false)),
+        None => hoist::statement_of(expr)
+            .and_then(|statement| {
+                hoist::evaluated_first(statement, expr, None, f.src)?;
+                let name =
+                    hoist::fresh_name(f, hoist::scope_of(f, call), &["response", "image_response"])
+                        .ok_or("no free local name for the response")?;
+                Ok((statement, name, true))
+            })
+            .map_err(|why| format!("the response cannot be assigned to a variable first: {why}")),
+    };
+    let snippet = |customer: &str| {
+        format!(
+            "from {} import {PY_IMAGES}\n\n# after `response = ...images.generate(...)`:\n{}",
+            f.usage_module,
+            record(customer, "response")
+        )
+    };
+    let (statement, name, hoisted) = match place {
+        Ok(place) => place,
+        Err(reason) => {
+            return SiteOutcome::manual(
+                reason,
+                "Assign the response to a variable and record its images after the call",
+                snippet("customer_id"),
+            );
+        }
+    };
+    if !hoisted && f.wired_after(statement, &[PY_IMAGES]) {
+        return SiteOutcome::AlreadyWired;
+    }
+    let customer = match f.customer(call) {
+        Ok(c) => c,
+        Err(reason) => {
+            return SiteOutcome::manual(
+                reason,
+                format!(
+                    "Record the images after line {}, with the id of the user who asked for them",
+                    f.last_line(statement)
+                ),
+                snippet("customer_id"),
+            );
+        }
+    };
+    let line = record(&customer.expr, &name);
+    let mut edits = customer.edits;
+    let what = if hoisted {
+        edits.extend(hoist::edits(f, statement, expr, &name, Some(&line)));
+        format!(
+            "assigns the response to `{name}`, records its images, then uses `{name}` where the call was"
+        )
+    } else {
+        edits.push(f.insert_after_statement(statement, &line));
+        format!("records the images of `{name}`")
+    };
+    let mut imports = vec![f.usage_import(PY_IMAGES)];
+    imports.extend(customer.imports);
+    SiteOutcome::Wired {
+        edits,
+        imports,
+        what,
+    }
 }

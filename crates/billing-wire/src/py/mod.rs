@@ -180,19 +180,7 @@ fn wire_site(f: &PyFile<'_>, site: &CallSite) -> SiteOutcome {
         | CallSiteKind::OpenaiLegacy
         | CallSiteKind::AnthropicMessage
         | CallSiteKind::OpenaiAssistantRun => llm::vendor(f, call, site.kind),
-        // No Python helper records images yet: listed, with the count to record.
-        CallSiteKind::OpenaiImage => SiteOutcome::manual(
-            "spaire-billing has no Python helper for generated images yet",
-            "Record one image per entry of the response's `data` for the user who asked, with an event your images meter counts",
-            format!(
-                "from {} import record_event\n\n# after `response = ...images.generate(...)`:\nrecord_event(customer_id, \"{}\", {{\"{}\": len(response.data)}})",
-                f.usage_module,
-                billing_vocab::MeterKind::Images
-                    .fixed_event()
-                    .unwrap_or_default(),
-                billing_vocab::meter::IMAGES_KEY
-            ),
-        ),
+        CallSiteKind::OpenaiImage => llm::image(f, call),
         CallSiteKind::Boto3PutObject | CallSiteKind::Boto3UploadFile => boto3::upload(f, call),
         CallSiteKind::Boto3Multipart => boto3::multipart(f, call),
         CallSiteKind::Boto3Presigned => boto3::presigned(f, call),

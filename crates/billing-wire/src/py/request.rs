@@ -94,6 +94,11 @@ fn outside_request(f: &PyFile<'_>, at: Node<'_>, functions: &[Node<'_>]) -> Opti
             "`{file}` is a script (it has `if __name__ == \"__main__\":` and serves no web routes), so it runs outside any request and no signed-in user is reachable"
         ));
     }
+    if let Some(sample) = sample_without_the_app(f) {
+        return Some(format!(
+            "`{file}` is sample code in `{sample}/`, which runs on its own (the app set up is not there), outside any request, so no signed-in user is reachable"
+        ));
+    }
     if let Some(entry) = other_app_entry(f) {
         return Some(format!(
             "`{file}` creates an app of its own, and the billing middleware that names each request's customer is registered only on the app in `{entry}`"
@@ -110,6 +115,29 @@ fn outside_request(f: &PyFile<'_>, at: Node<'_>, functions: &[Node<'_>]) -> Opti
         );
     }
     None
+}
+
+/// The sample directory (`examples/assistant-basic`) of a file that is not where the app set
+/// up lives: a CLI script beside the sample apps, or a sample app not chosen.
+fn sample_without_the_app(f: &PyFile<'_>) -> Option<String> {
+    let package = f.ctx.package.path.trim_matches('/');
+    let dir = if package.is_empty() { "." } else { package };
+    let sample = billing_detect::example_root(f.ctx.file, dir)?;
+    let in_app = f
+        .ctx
+        .package
+        .frameworks
+        .iter()
+        .filter_map(|fw| fw.details.entry_file.as_deref())
+        .any(|entry| {
+            let entry = if dir == "." {
+                entry.to_owned()
+            } else {
+                format!("{dir}/{entry}")
+            };
+            billing_detect::example_root(&entry, dir).as_deref() == Some(sample.as_str())
+        });
+    (!in_app).then_some(sample)
 }
 
 /// The entry file the middleware is registered in, when this file builds a different app.

@@ -94,6 +94,10 @@ fn contract_check(helpers: &[String], package: &str) -> String {
     if names.contains(&"record_storage_upload") {
         text.push_str("    record_storage_upload(\"u1\", 1024, bucket=\"b\", key=\"k\")\n");
     }
+    if names.contains(&"record_image_generation") {
+        // As wiring writes it: the response's `data` list and the call's `model=`.
+        text.push_str("    record_image_generation(\"u1\", [object()], model=\"dall-e-3\")\n");
+    }
     if names.contains(&"record_api_call") {
         text.push_str("    record_api_call(\"u1\", \"/x\")\n");
     }
@@ -786,7 +790,7 @@ fn llm_events_carry_every_token_kind_and_their_cost() {
     };
     let (report, stderr) = check(&emulator.base_url(), emulator.token());
     codegen::same_as_real_server(&report, |url, token| check(url, token).0);
-    assert_eq!(report["events"], 6, "{report}");
+    assert_eq!(report["events"], 8, "{report}");
     assert!(report["costSum"].as_f64().unwrap() > 0.0, "{report}");
     // The unknown model is named in a warning, not billed as 0 silently.
     assert!(stderr.contains("my-finetune-xyz-123"), "{stderr}");
@@ -908,4 +912,197 @@ fn fastapi_request_customer_is_the_requesters_and_never_mixed() {
         1,
         "{logs}"
     );
+}
+
+/// Issue #14 (pydantic-ai-examples' `realtime_camera`): a model call inside a FastAPI
+/// WebSocket handler bills the user who opened the socket. The middleware names the customer
+/// from the handshake's headers, for as long as the socket is open; two sockets never mix,
+/// and a socket without the header bills nobody.
+const WEBSOCKET_CUSTOMER_DRIVER: &str = r#"import json
+
+from fastapi import WebSocket
+from starlette.testclient import TestClient
+
+from app.main import app
+from app.spaire_billing.usage import current_customer_id, flush_usage, record_storage_upload
+
+
+@app.websocket("/ws")
+async def socket(websocket: WebSocket) -> None:
+    await websocket.accept()
+    while True:
+        size = int(await websocket.receive_text())
+        if size == 0:
+            break
+        # Deep in the handler: no user id in scope, as wiring writes it.
+        record_storage_upload(current_customer_id(), size)
+        await websocket.send_text(current_customer_id())
+    await websocket.close()
+
+
+seen = []
+with TestClient(app) as client:
+    with client.websocket_connect("/ws", headers={"x-customer-id": "cust-ws-a"}) as a:
+        with client.websocket_connect("/ws", headers={"x-customer-id": "cust-ws-b"}) as b:
+            for size, ws in ((40, a), (2, b), (3, b)):
+                ws.send_text(str(size))
+                seen.append(ws.receive_text())
+            a.send_text("0")
+            b.send_text("0")
+    with client.websocket_connect("/ws") as anonymous:
+        anonymous.send_text("5")
+        seen.append(anonymous.receive_text())
+        anonymous.send_text("0")
+print(json.dumps(seen))
+flush_usage()
+"#;
+
+#[test]
+fn fastapi_websocket_customer_is_the_sockets_user() {
+    let Some(python) = venv_python() else { return };
+    let emulator =
+        billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
+    let base_url = emulator.base_url();
+    let api = codegen::Api {
+        base: &base_url,
+        token: emulator.token(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    codegen::copy_dir(&codegen::codegen_fixture("py", "fastapi"), dir.path());
+    // api-calls too: a socket is not an API call, and must not be counted as one.
+    let mut plan = codegen::plan(
+        &["storage", "api-calls"],
+        Pricing::Unit,
+        false,
+        Some(&base_url),
+    );
+    plan.customer = CustomerSource::Header {
+        header: "x-customer-id".to_owned(),
+    };
+    let of_kind = |kind: billing_plan::MeterKind| {
+        plan.meters
+            .iter()
+            .find(|m| m.kind == kind)
+            .expect("meter of the plan")
+    };
+    let storage = api.create_meter(of_kind(billing_plan::MeterKind::Storage));
+    let calls = api.create_meter(of_kind(billing_plan::MeterKind::ApiCalls));
+    codegen::generate_into(dir.path(), &fixture_profile("fastapi", dir.path()), &plan);
+    std::fs::write(dir.path().join("driver.py"), WEBSOCKET_CUSTOMER_DRIVER).unwrap();
+    let output = Command::new(&python)
+        .arg("driver.py")
+        .current_dir(dir.path())
+        .env("SPAIRE_ACCESS_TOKEN", emulator.token())
+        .env("SPAIRE_SERVER_URL", &base_url)
+        .output()
+        .unwrap();
+    let logs = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(output.status.success(), "{logs}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        r#"["cust-ws-a", "cust-ws-b", "cust-ws-b", ""]"#,
+        "{logs}"
+    );
+    assert_eq!(api.meter_total(&storage, "cust-ws-a"), 40.0, "{logs}");
+    assert_eq!(api.meter_total(&storage, "cust-ws-b"), 5.0, "{logs}");
+    assert_eq!(api.meter_total(&calls, "cust-ws-a"), 0.0, "{logs}");
+    assert_eq!(
+        logs.matches("had no customer id").count(),
+        1,
+        "the anonymous socket's event is logged once: {logs}"
+    );
+}
+
+/// Issue #14 (ayataka0nk/gpt-tools): the app's own `get_user` dependency (a bearer token and
+/// a database session as sub-dependencies; the user model is keyed `user_id`, no `id`) names
+/// the customer, and a sync generator behind `StreamingResponse` (where the model stream is
+/// read, two calls away from the route) still sees it.
+const GET_USER_STREAM_DRIVER: &str = r#"import json
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.responses import StreamingResponse
+from fastapi.testclient import TestClient
+
+from svc.auths import User, get_user
+from svc.main import app
+from svc.spaire_billing.usage import current_customer_id, flush_usage, record_storage_upload
+
+
+def words():
+    for size in (3, 4):
+        # As wiring writes it inside the service's stream: no user id in scope.
+        record_storage_upload(current_customer_id(), size)
+        yield current_customer_id() + ";"
+
+
+@app.get("/stream")
+def stream(user: Annotated[User, Depends(get_user)]) -> StreamingResponse:
+    return StreamingResponse(words())
+
+
+with TestClient(app) as client:
+    seen = client.get("/stream", headers={"Authorization": "Bearer jwt-for-42"}).text
+    refused = client.get("/stream", headers={"Authorization": "Bearer forged"}).status_code
+print(json.dumps([seen, refused]))
+flush_usage()
+"#;
+
+#[test]
+fn fastapi_get_user_dependency_bills_a_streamed_generator() {
+    let Some(python) = venv_python() else { return };
+    let emulator =
+        billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
+    let base_url = emulator.base_url();
+    let api = codegen::Api {
+        base: &base_url,
+        token: emulator.token(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    codegen::copy_dir(
+        &codegen::codegen_fixture("py", "fastapi-get-user"),
+        dir.path(),
+    );
+    let mut plan = codegen::plan(&["storage"], Pricing::Unit, false, Some(&base_url));
+    plan.customer = CustomerSource::Session;
+    let meter = api.create_meter(&plan.meters[0]);
+    let profile = codegen::profile(
+        dir.path(),
+        Language::Python,
+        vec![codegen::framework(
+            FrameworkId::Fastapi,
+            FrameworkDetails {
+                entry_file: Some("svc/main.py".to_owned()),
+                app_variable: Some("app".to_owned()),
+                ..FrameworkDetails::default()
+            },
+        )],
+    );
+    let changes = codegen::generate_into(dir.path(), &profile, &plan);
+    let integration = changes
+        .files
+        .iter()
+        .find(|f| f.path == "svc/spaire_billing/integration.py")
+        .expect("integration.py");
+    assert!(
+        integration.after.contains("from svc.auths import get_user"),
+        "{}",
+        integration.after
+    );
+    std::fs::write(dir.path().join("driver.py"), GET_USER_STREAM_DRIVER).unwrap();
+    let output = Command::new(&python)
+        .arg("driver.py")
+        .current_dir(dir.path())
+        .env("SPAIRE_ACCESS_TOKEN", emulator.token())
+        .env("SPAIRE_SERVER_URL", &base_url)
+        .output()
+        .unwrap();
+    let logs = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(output.status.success(), "{logs}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        r#"["42;42;", 401]"#,
+        "{logs}"
+    );
+    assert_eq!(api.meter_total(&meter, "42"), 7.0, "{logs}");
 }

@@ -71,7 +71,8 @@ fn the_only_sample_app_is_set_up_and_named() {
             .is_some_and(|l| l.contains("app in sample code `examples/chat/`")),
         "{text}"
     );
-    // The call site in the app is found; the CLI script's (no app there) is not.
+    // The call sites in the app and in the CLI script beside it (no app there) are both
+    // found: every model call is at least listed.
     let sites: Vec<&str> = packages[0]["call_sites"]
         .as_array()
         .unwrap()
@@ -79,7 +80,7 @@ fn the_only_sample_app_is_set_up_and_named() {
         .filter(|c| c["kind"] != "route-handler")
         .map(|c| c["file"].as_str().unwrap())
         .collect();
-    assert_eq!(sites, ["examples/chat/app.py"]);
+    assert_eq!(sites, ["examples/chat/app.py", "examples/cli/ask.py"]);
 
     let preview = plan_json(dir.path(), &[]);
     let files = paths(&preview);
@@ -92,6 +93,16 @@ fn the_only_sample_app_is_set_up_and_named() {
     ] {
         assert!(files.iter().any(|f| f == path), "{path}: {files:?}");
     }
+    // The script is not edited (it cannot import the package beside the app): listed.
+    assert!(
+        !files.iter().any(|f| f == "examples/cli/ask.py"),
+        "{files:?}"
+    );
+    let steps = preview["manual_steps"].as_array().unwrap();
+    assert!(
+        steps.iter().any(|s| s["file"] == "examples/cli/ask.py"),
+        "{steps:#?}"
+    );
 }
 
 #[test]

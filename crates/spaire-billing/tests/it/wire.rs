@@ -1322,8 +1322,9 @@ print("EXPECTED_RUN_TOKENS", usage.total_tokens)
         events
     }
 
-    /// The real `openai` and `anthropic` SDKs (sync, async, streamed with usage, Anthropic's
-    /// stream helper) and a PydanticAI `agent.iter` from a factory, wired by spaire-billing,
+    /// The real `openai` and `anthropic` SDKs (sync, async, streamed with usage, a stream that
+    /// wiring gives `include_usage`, Assistants runs after `create_and_poll` and after a polling
+    /// loop, Anthropic's stream helper) and a PydanticAI `agent.iter` from a factory, wired by spaire-billing,
     /// against stub providers on 127.0.0.1: every event's token kinds and `_llm` equal what the
     /// stub reported, and the emulator's meter counts exactly their sum.
     #[test]
@@ -1349,6 +1350,11 @@ print("EXPECTED_RUN_TOKENS", usage.total_tokens)
                 (K::AnthropicMessage, "client.messages.create"),
                 (K::AnthropicMessage, "client.messages.stream"),
                 (K::AgentIter, "agent.iter"),
+                (
+                    K::OpenaiAssistantRun,
+                    "client.beta.threads.runs.create_and_poll",
+                ),
+                (K::OpenaiAssistantRun, "client.beta.threads.runs.create"),
             ],
             py_package: Some("vendorrt"),
             call_site: CallSiteCustomer::default(),
@@ -1370,9 +1376,10 @@ print("EXPECTED_RUN_TOKENS", usage.total_tokens)
             .iter()
             .find(|f| f.path == "vendorrt/main.py")
             .expect("the app is wired");
+        // 7 + a stream given `include_usage` + two finished Assistants runs.
         assert_eq!(
             main.after.matches("record_llm_response(").count(),
-            7,
+            10,
             "{}",
             main.after
         );
@@ -1408,7 +1415,11 @@ print("EXPECTED_RUN_TOKENS", usage.total_tokens)
             .map(|j| serde_json::from_str(j).expect("expected json"))
             .unwrap_or_else(|| panic!("no EXPECTED line in:\n{log}"));
         expected.sort_by_key(|m| m["totalTokens"].as_i64());
-        assert_eq!(expected.len(), 8, "one provider answer per endpoint: {log}");
+        assert_eq!(
+            expected.len(),
+            11,
+            "one provider answer per endpoint: {log}"
+        );
         let events = llm_events(&base, &token, "user_vendors");
         let keys = [
             "inputTokens",
