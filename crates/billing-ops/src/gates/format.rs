@@ -155,6 +155,41 @@ pub fn format_files(
     outcome
 }
 
+/// The tool's own JSON state file `rel` (`.spaire-billing/lock.json`, committed) in the layout
+/// of the project's JSON formatters, Biome then Prettier, as installed at the project's root:
+/// a project that checks every file (`biome check .`, `prettier --check .`) with its own
+/// settings (tabs, another width) passes it too. The text comes already in both tools' default
+/// layout ([`billing_apply::state_json`]); a tool's output is kept only when it reads back as
+/// the same JSON (an ignored path, an error or a tool that does not format JSON change nothing).
+pub fn format_state_file(root: &Path, gates: &Gates, rel: &str, text: &str) -> String {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return text.to_owned();
+    };
+    let mut current = text.to_owned();
+    for tool in [GateTool::Biome, GateTool::Prettier] {
+        let Some(gate) = gates.get(tool) else {
+            continue;
+        };
+        let Some(binary) = gate.binary.clone() else {
+            continue;
+        };
+        let step = Step {
+            gate,
+            binary,
+            config_dir: None,
+        };
+        let Ok(outputs) = format_one(&step, root, rel, &current, false) else {
+            continue;
+        };
+        if let Some(out) = outputs.into_iter().last()
+            && serde_json::from_str::<serde_json::Value>(&out).is_ok_and(|v| v == value)
+        {
+            current = out;
+        }
+    }
+    current
+}
+
 /// ESLint's fixed text per `(path, text)`, from one run over every planned file.
 type EslintFixed = HashMap<(String, String), String>;
 
