@@ -176,6 +176,33 @@ fn prettier_and_eslint_project() {
     );
 }
 
+/// `eslint:recommended` applied to TypeScript without typescript-eslint's override (chathn):
+/// core `no-undef` / `no-unused-vars` misread `NodeJS.Signals` and an interface method's
+/// parameter in generated files, which get one `eslint-disable` of exactly those rules.
+#[cfg(unix)]
+#[test]
+fn eslint_core_rules_on_typescript_project() {
+    let Some(modules) = node_modules(".bin/eslint") else {
+        return;
+    };
+    let project = copy_fixture("gates", "eslint-core-on-ts");
+    let dir = project.path();
+    link(&modules, &dir.join("node_modules"));
+    let bin = dir.join("node_modules/.bin");
+    apply_passes_gates(
+        dir,
+        &[
+            (bin.join("eslint"), &["--max-warnings", "0", "src"]),
+            (bin.join("tsc"), &["--noEmit", "-p", "."]),
+        ],
+    );
+    let index = std::fs::read_to_string(dir.join("src/index.ts")).unwrap();
+    assert!(
+        !index.contains("eslint-disable"),
+        "the user's file was marked:\n{index}"
+    );
+}
+
 /// `no-void` (Standard, neostandard, Airbnb): the generated recorder starts background work
 /// and the session stub uses its parameter without the `void` operator (fastify-demo).
 #[cfg(unix)]
