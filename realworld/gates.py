@@ -506,7 +506,9 @@ def parse(parser: str, text: str, cwd_rel: str, work: Path) -> list[dict] | None
         return out
     if parser in ("prettier",):
         for l in text.splitlines():
-            m = re.match(r"^\[warn\] (?!Code style issues)(\S.*)$", l)
+            # not a file: Prettier's summary, and a plugin option it does not know (printed
+            # once per file it checks, so more files after setup would count as new problems)
+            m = re.match(r"^\[warn\] (?!Code style issues|Ignored unknown option)(\S.*)$", l)
             if m:
                 out.append({"file": norm(m.group(1).strip()), "line": None, "msg": "not formatted"})
             elif "SyntaxError" in l or l.startswith("[error]"):
@@ -578,6 +580,11 @@ def run_gates(work: Path, gates: list[dict], log) -> dict:
             probs = None
         if probs is not None and rc != 0 and not probs and g["parser"] not in ("php", "ruby", "list"):
             probs = None  # it crashed (config error, missing plugin): no result, not a pass
+        if probs and g["parser"] == "tsc" and all("TS6053" in p["msg"] and re.search(r"\.(nuxt|svelte-kit)/", p["msg"])
+                                                   for p in probs):
+            # the tsconfig extends what `nuxt prepare` / `svelte-kit sync` generate (not run by an
+            # install with --ignore-scripts): tsc checked no file, which is no result, not a pass
+            probs = None
         tail = [l for l in text.strip().splitlines() if l.strip()][-2:]
         res[g["tool"]] = {"rc": rc, "seconds": round(time.time() - t), "problems": probs,
                           **({} if probs is not None else {"error": " | ".join(tail)[:300]})}
