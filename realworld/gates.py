@@ -104,6 +104,13 @@ def language(work: Path, project: dict) -> str:
 
 # ---------------------------------------------------------------------------- install
 
+def pnpm_for_lockfile(work: Path) -> str:
+    """The pnpm major that writes the committed lockfile's version."""
+    lv = re.search(r"lockfileVersion:\s*'?([\d.]+)", read(work / "pnpm-lock.yaml"))
+    major = float(lv.group(1)) if lv else 9
+    return "9" if major >= 9 else "8" if major >= 6 else "7"
+
+
 def js_manager(work: Path) -> tuple[str, str]:
     """(manager, command prefix) from `packageManager`, else the lockfile."""
     pm = pkg_json(work).get("packageManager", "")
@@ -111,9 +118,7 @@ def js_manager(work: Path) -> tuple[str, str]:
     if m:
         name, ver = m.group(1), m.group(2)
     elif (work / "pnpm-lock.yaml").exists():
-        lv = re.search(r"lockfileVersion:\s*'?([\d.]+)", read(work / "pnpm-lock.yaml"))
-        major = float(lv.group(1)) if lv else 9
-        name, ver = "pnpm", "9" if major >= 9 else "8" if major >= 6 else "7"
+        name, ver = "pnpm", pnpm_for_lockfile(work)
     elif (work / "yarn.lock").exists():
         name, ver = "yarn", "1"
     elif (work / "bun.lockb").exists() or (work / "bun.lock").exists():
@@ -121,6 +126,9 @@ def js_manager(work: Path) -> tuple[str, str]:
     else:
         name, ver = "npm", ""
     if name == "pnpm":
+        if re.match(r"(\d+)", ver) and int(re.match(r"(\d+)", ver).group(1)) >= 11:
+            # pnpm 11 needs Node 22 (`node:sqlite`); Node 20 is what is installed here
+            return name, f"npx -y -p node@22 -p pnpm@{ver} pnpm"
         return name, f"npx -y pnpm@{ver}"
     if name == "yarn":
         return name, "npx -y yarn@1" if ver.startswith("1") else f"corepack yarn@{ver}"
@@ -139,6 +147,14 @@ def js_install(work: Path, project: dict, log) -> dict:
             why = out.get("reason", "")
             out = install_once(work, work / "node_modules", f"{base} --no-frozen-lockfile", log, manager=name)
             out["lockfile"] = f"refused with --frozen-lockfile, installed with --no-frozen-lockfile: {why}"[:300]
+        pinned = re.search(r"pnpm@(\d+)", prefix).group(1)
+        if out["state"] == "failed" and pinned != pnpm_for_lockfile(work):
+            # the lockfile was written by another pnpm than `packageManager` pins
+            # (astro-chatgpt-demo: pnpm 7 pinned, a v6 lockfile from pnpm 8): the one that wrote it
+            why = out.get("reason", "")
+            out = install_once(work, work / "node_modules", f"npx -y pnpm@{pnpm_for_lockfile(work)} install --ignore-scripts "
+                               "--config.confirmModulesPurge=false --frozen-lockfile", log, manager=name)
+            out["lockfile"] = f"pnpm@{pinned} (packageManager) failed on this lockfile, installed with the pnpm that writes its version: {why}"[:300]
         return out
     if name == "yarn":
         cmd = f"{prefix} install --ignore-scripts" + (" --non-interactive" if "yarn@1" in prefix else "")
@@ -147,6 +163,14 @@ def js_install(work: Path, project: dict, log) -> dict:
     else:
         # npm, and bun projects (bun is not on PATH here): npm reads the same package.json
         cmd = "npm install --ignore-scripts --no-audit --no-fund --legacy-peer-deps"
+        out = install_once(work, work / "node_modules", cmd, log, manager=name)
+        if out["state"] == "failed" and "E404" in out.get("reason", "") and (work / "package-lock.json").exists():
+            # a version the lockfile pins was unpublished since (nuxt-assistant: @logto/nuxt
+            # 1.2.0): resolve package.json's ranges instead, and say so
+            why = out.get("reason", "")
+            out = install_once(work, work / "node_modules", f"{cmd} --no-package-lock", log, manager=name)
+            out["lockfile"] = f"a locked version is gone from the registry, installed without package-lock.json: {why}"[:300]
+        return out
     return install_once(work, work / "node_modules", cmd, log, manager=name)
 
 
@@ -206,7 +230,8 @@ def py_tools(d: Path) -> dict:
         "black": [r"\[tool\.black\]", r"(?m)^\s*black\b", r"psf/black", r"\bblack\s+[.\w]"],
         "isort": [r"\[tool\.isort\]", r"\[isort\]", r"(?m)^\s*isort\b", r"pycqa/isort", r"\bisort\s+[.\w]"],
         "flake8": [r"\[flake8\]", r"(?m)^\s*flake8\b", r"pycqa/flake8", r"\bflake8\s+[.\w]"],
-        "mypy": [r"\[tool\.mypy\]", r"\[mypy\]", r"(?m)^\s*mypy\b", r"mirrors-mypy", r"\bmypy\s+[.\w]"],
+        # `mypy-extensions` / `mypy_extensions` is a runtime dependency, not the checker
+        "mypy": [r"\[tool\.mypy\]", r"\[mypy\]", r"(?m)^\s*mypy\b(?![-_])", r"mirrors-mypy", r"\bmypy\s+[.\w]"],
     }
     for tool, pats in marks.items():
         if (d / f"{tool}.toml").exists() or (d / f".{tool}.toml").exists() or any(re.search(p, text) for p in pats):
@@ -247,17 +272,21 @@ def py_install(work: Path, project: dict, cache: Path, log) -> dict:
     # a venv without pip (an interrupted or ensurepip-less creation) is made anew
     cmds = [] if (venv / "bin" / "pip").exists() else [f"{python or sys.executable} -m venv --clear .venv"]
     cmds.append(f".venv/bin/pip install -q {specs}")
-    if "mypy" in tools:
-        # mypy needs the project's own packages (and, after setup, the SDK) to resolve imports
-        req = next((r for r in ("requirements.txt", "requirements/local.txt", "requirements/base.txt") if (d / r).exists()), None)
-        if req:
-            cmds.append(f".venv/bin/pip install -q -r {d.relative_to(work) / req}")
-        elif (d / "pyproject.toml").exists():
-            cmds.append(f".venv/bin/pip install -q -e {d.relative_to(work)}")
-        cmds.append(".venv/bin/pip install -q spaire-sdk")
     out = install_once(work, venv, " && ".join(cmds), log, tools=tools)
     if python is None:
         out["mypy"] = f"not run: {why}"
+    elif "mypy" in tools and out["state"] == "ok":
+        # mypy needs the project's own packages (and, after setup, the SDK) to resolve imports.
+        # Their install failing (a package that no longer builds on this Python, a C library
+        # not installed) leaves mypy out, not the linters and formatters, which need none.
+        req = next((r for r in ("requirements.txt", "requirements/local.txt", "requirements/base.txt") if (d / r).exists()), None)
+        own = (f".venv/bin/pip install -q -r {d.relative_to(work) / req}" if req
+               else f".venv/bin/pip install -q -e {d.relative_to(work)}" if (d / "pyproject.toml").exists() else "true")
+        marker_dir = venv / "rw-mypy-deps"
+        marker_dir.mkdir(parents=True, exist_ok=True)
+        deps = install_once(work, marker_dir, f"{own} && .venv/bin/pip install -q spaire-sdk", log)
+        if deps["state"] != "ok":
+            out["mypy"] = f"not run: the project's own packages did not install ({deps.get('reason', deps['state'])})"[:300]
     return out
 
 
@@ -365,7 +394,10 @@ def gate_list(work: Path, project: dict, deps: dict) -> tuple[list[dict], list[d
         if prettier_cfg or "prettier" in pj or "prettier" in rootpj or "prettier" in alldeps:
             pr = bin_of(d, work, "prettier")
             if pr:
-                add("prettier", f"{pr} --check . --log-level warn 2>&1 || {pr} --check . --loglevel warn", "prettier")
+                # Prettier 2 spells it --loglevel (unknown option: exit 2); exit 1 is a result
+                # (unformatted files), which a `||` fallback would count a second time
+                add("prettier", f"{pr} --check . --log-level warn 2>&1; rc=$?; [ $rc -ne 2 ] && exit $rc; "
+                    f"{pr} --check . --loglevel warn", "prettier")
             else:
                 skipped.append({"tool": "prettier", "reason": "configured but prettier is not installed"})
         if any((base / f).exists() for base in {d, work} for f in ("biome.json", "biome.jsonc")):
@@ -390,6 +422,8 @@ def gate_list(work: Path, project: dict, deps: dict) -> tuple[list[dict], list[d
             skipped.append({"tool": "mypy", "reason": deps["mypy"]})
         venv = work / ".venv" / "bin"
         for t in tools:
+            if t == "mypy" and deps.get("mypy"):
+                continue  # listed unavailable above
             if t == "mypy" and deps.get("state") != "ok":
                 skipped.append({"tool": t, "reason": "its imports need the project's dependencies, which did not install: "
                                 + (deps.get("mypy") or deps.get("reason") or deps.get("state", ""))[:200]})
@@ -472,7 +506,9 @@ def parse(parser: str, text: str, cwd_rel: str, work: Path) -> list[dict] | None
         return out
     if parser in ("prettier",):
         for l in text.splitlines():
-            m = re.match(r"^\[warn\] (?!Code style issues)(\S.*)$", l)
+            # not a file: Prettier's summary, and a plugin option it does not know (printed
+            # once per file it checks, so more files after setup would count as new problems)
+            m = re.match(r"^\[warn\] (?!Code style issues|Ignored unknown option)(\S.*)$", l)
             if m:
                 out.append({"file": norm(m.group(1).strip()), "line": None, "msg": "not formatted"})
             elif "SyntaxError" in l or l.startswith("[error]"):
@@ -544,6 +580,11 @@ def run_gates(work: Path, gates: list[dict], log) -> dict:
             probs = None
         if probs is not None and rc != 0 and not probs and g["parser"] not in ("php", "ruby", "list"):
             probs = None  # it crashed (config error, missing plugin): no result, not a pass
+        if probs and g["parser"] == "tsc" and all("TS6053" in p["msg"] and re.search(r"\.(nuxt|svelte-kit)/", p["msg"])
+                                                   for p in probs):
+            # the tsconfig extends what `nuxt prepare` / `svelte-kit sync` generate (not run by an
+            # install with --ignore-scripts): tsc checked no file, which is no result, not a pass
+            probs = None
         tail = [l for l in text.strip().splitlines() if l.strip()][-2:]
         res[g["tool"]] = {"rc": rc, "seconds": round(time.time() - t), "problems": probs,
                           **({} if probs is not None else {"error": " | ".join(tail)[:300]})}

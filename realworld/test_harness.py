@@ -185,6 +185,31 @@ class OwnGatesTest(unittest.TestCase):
         own["deps"] = {"state": "ok"}
         self.assertEqual(gates.new_total(own), 0)
 
+    def test_mypy_extensions_is_not_mypy(self):
+        import gates
+        with tempfile.TemporaryDirectory() as d:
+            Path(d, "requirements.txt").write_text("fastapi==0.97.0\nmypy-extensions==1.0.0\n")
+            self.assertEqual(gates.py_tools(Path(d)), {})
+            Path(d, "requirements.txt").write_text("mypy==1.4.1\n")
+            self.assertEqual(gates.py_tools(Path(d)), {"mypy": "1.4.1"})
+
+    def test_prettier_is_run_once_when_files_are_unformatted(self):
+        import gates
+        with tempfile.TemporaryDirectory() as d:
+            work = Path(d)
+            bin_dir = work / "node_modules" / ".bin"
+            bin_dir.mkdir(parents=True)
+            # exit 1 with one unformatted file: a result, not a reason to run the Prettier 2 spelling
+            fake = bin_dir / "prettier"
+            fake.write_text("#!/bin/sh\necho \"[warn] src/a.ts\"\nexit 1\n")
+            fake.chmod(0o755)
+            (work / "package.json").write_text('{"devDependencies": {"prettier": "3"}}')
+            gate_cmds, _ = gates.gate_list(work, {"framework": "express"}, {})
+            cmd = next(g for g in gate_cmds if g["tool"] == "prettier")
+            rc, out, err = gates.sh(cmd["cmd"], cwd=work)
+            self.assertEqual((rc, gates.parse("prettier", out + err, ".", work)),
+                             (1, [{"file": "src/a.ts", "line": None, "msg": "not formatted"}]))
+
 
 class RuntimeHelpersTest(unittest.TestCase):
     def test_the_csrf_field_is_read_whatever_the_attribute_order(self):

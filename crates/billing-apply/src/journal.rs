@@ -154,8 +154,7 @@ pub fn append_remote(
             source,
         })?;
     entry.remote.extend(records);
-    let mut text = serde_json::to_string_pretty(&entry).unwrap_or_default();
-    text.push('\n');
+    let text = crate::state_json::render(&entry);
     let path = project.resolve(&rel)?;
     crate::atomic::write_atomic(&path, text.as_bytes()).map_err(|source| ApplyError::Io {
         path: rel,

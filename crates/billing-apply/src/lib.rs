@@ -18,6 +18,7 @@ pub mod install_drift;
 pub mod journal;
 pub mod lock;
 pub mod project;
+pub mod state_json;
 pub mod transaction;
 pub mod undo;
 

@@ -68,12 +68,11 @@ impl Lock {
         })
     }
 
-    /// The file as written: pretty JSON with sorted keys and a final newline, so diffs of the
-    /// committed file stay small.
+    /// The file as written: sorted keys, laid out as Prettier and Biome format JSON
+    /// ([`crate::state_json`]), and a final newline, so diffs of the committed file stay small
+    /// and a project checking every file's format passes it.
     pub fn render(&self) -> String {
-        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
-        text.push('\n');
-        text
+        crate::state_json::render(self)
     }
 
     /// Whether the file at `path` with content `current` is one we generated and the user has

@@ -74,8 +74,7 @@ impl Transaction {
     fn persist(&self) -> Result<(), ApplyError> {
         let rel = self.entry.relative_path();
         let path = self.project.resolve(&rel)?;
-        let mut text = serde_json::to_string_pretty(&self.entry).unwrap_or_default();
-        text.push('\n');
+        let text = crate::state_json::render(&self.entry);
         write_atomic(&path, text.as_bytes()).map_err(|source| ApplyError::Io {
             path: rel,
             action: "write the journal",

@@ -3,6 +3,7 @@
 
 use billing_apply::{LOCK_PATH, Lock, LockedFile, Project, Transaction, sha256_hex};
 use billing_changeset::{EnvVarName, FileAction, FileOrigin, ManualStep, RemoteAction};
+use billing_detect::gates::Gates;
 use billing_errors::{Hinted, UsageError};
 use billing_plan::Environment;
 use serde::Serialize;
@@ -147,6 +148,7 @@ impl Engine {
         // Temp files of writes a killed run never finished.
         billing_apply::debris::clean(&project).map_err(hinted_apply)?;
         let mut tx = begin_or_resume(&project, &preview.hash, environment)?;
+        let state_gates = crate::gates::state_file_gates(project.root());
 
         hooks.event(&Event::Writing { preview });
         // Files: all or nothing.
@@ -171,7 +173,7 @@ impl Engine {
         // end), so a run killed later still knows which files are ours.
         let mut lock = Lock::read(&project).map_err(hinted_apply)?;
         record_generated(&mut lock, preview);
-        let mut lock_changed = write_lock(&mut tx, &project, &lock)?;
+        let mut lock_changed = write_lock(&mut tx, &project, &lock, state_gates.as_ref())?;
         if interrupt.interrupted().await {
             tx.rollback().map_err(hinted_apply)?;
             return Err(
@@ -255,7 +257,7 @@ impl Engine {
             lock.environments.insert(env_key, outcome.state);
         }
         let remote_error = outcome.error;
-        lock_changed |= write_lock(&mut tx, &project, &lock)?;
+        lock_changed |= write_lock(&mut tx, &project, &lock, state_gates.as_ref())?;
         let remote_records = WalRecord::parse_all(&tx.entry().remote, environment.as_str());
         let wrote_remote = billing_remote::wal::Summary::of(&remote_records).wrote_anything();
         let ran_install = report
@@ -368,8 +370,18 @@ fn record_generated(lock: &mut Lock, preview: &Preview) {
 }
 
 /// Writes the lock through the transaction when it differs from the file; true if written.
-fn write_lock(tx: &mut Transaction, project: &Project, lock: &Lock) -> anyhow::Result<bool> {
-    let rendered = lock.render();
+/// `gates`: the project's JSON formatters, which lay the committed file out as they check it.
+fn write_lock(
+    tx: &mut Transaction,
+    project: &Project,
+    lock: &Lock,
+    gates: Option<&Gates>,
+) -> anyhow::Result<bool> {
+    let mut rendered = lock.render();
+    if let Some(gates) = gates {
+        rendered =
+            crate::gates::format::format_state_file(project.root(), gates, LOCK_PATH, &rendered);
+    }
     let current = project.read(LOCK_PATH).map_err(hinted_apply)?;
     if current.as_deref() == Some(rendered.as_bytes()) {
         return Ok(false);

@@ -226,7 +226,10 @@ fn write(root: &Path, cache: &CacheFile) -> std::io::Result<()> {
         .prefix(".pip-resolve")
         .suffix(".part")
         .tempfile_in(&dir)?;
-    std::io::Write::write_all(&mut tmp, &serde_json::to_vec_pretty(cache)?)?;
+    std::io::Write::write_all(
+        &mut tmp,
+        billing_apply::state_json::render(cache).as_bytes(),
+    )?;
     tmp.persist(dir.join(CACHE_FILE)).map_err(|e| e.error)?;
     Ok(())
 }

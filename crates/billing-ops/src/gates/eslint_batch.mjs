@@ -1,7 +1,8 @@
 // Runs the project's own ESLint once over many texts with --fix semantics, so a project whose
 // config is slow to load (typed linting) pays for it once, not once per file.
 // argv: the directory ESLint runs in (config resolution). stdin: [{"path", "text"}] with
-// paths relative to it. stdout: [{"output"} | {"error"}] in the same order.
+// paths relative to it. stdout: [{"output", "rules"} | {"error"}] in the same order; `rules`
+// names the rules still reporting a problem in the fixed text.
 import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 import path from 'node:path'
@@ -23,7 +24,8 @@ const out = []
 for (const file of files) {
   try {
     const [result] = await eslint.lintText(file.text, { filePath: path.resolve(cwd, file.path) })
-    out.push({ output: result && typeof result.output === 'string' ? result.output : file.text })
+    const rules = [...new Set(((result && result.messages) || []).map((m) => m.ruleId).filter(Boolean))]
+    out.push({ output: result && typeof result.output === 'string' ? result.output : file.text, rules })
   } catch (err) {
     out.push({ error: String((err && err.message) || err).split('\n')[0] })
   }

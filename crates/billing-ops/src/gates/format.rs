@@ -152,7 +152,45 @@ pub fn format_files(
             outcome.formatted.push((file.path.clone(), tools));
         }
     }
+    if !broken.contains(&GateTool::EslintFlat) && !broken.contains(&GateTool::EslintLegacy) {
+        disable_core_rules_misreading_ts(root, package_dir, gates, files, &mut outcome);
+    }
     outcome
+}
+
+/// The tool's own JSON state file `rel` (`.spaire-billing/lock.json`, committed) in the layout
+/// of the project's JSON formatters, Biome then Prettier, as installed at the project's root:
+/// a project that checks every file (`biome check .`, `prettier --check .`) with its own
+/// settings (tabs, another width) passes it too. The text comes already in both tools' default
+/// layout ([`billing_apply::state_json`]); a tool's output is kept only when it reads back as
+/// the same JSON (an ignored path, an error or a tool that does not format JSON change nothing).
+pub fn format_state_file(root: &Path, gates: &Gates, rel: &str, text: &str) -> String {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return text.to_owned();
+    };
+    let mut current = text.to_owned();
+    for tool in [GateTool::Biome, GateTool::Prettier] {
+        let Some(gate) = gates.get(tool) else {
+            continue;
+        };
+        let Some(binary) = gate.binary.clone() else {
+            continue;
+        };
+        let step = Step {
+            gate,
+            binary,
+            config_dir: None,
+        };
+        let Ok(outputs) = format_one(&step, root, rel, &current, false) else {
+            continue;
+        };
+        if let Some(out) = outputs.into_iter().last()
+            && serde_json::from_str::<serde_json::Value>(&out).is_ok_and(|v| v == value)
+        {
+            current = out;
+        }
+    }
+    current
 }
 
 /// ESLint's fixed text per `(path, text)`, from one run over every planned file.
@@ -174,9 +212,9 @@ fn eslint_batch(
     let has_eslint = [GateTool::EslintFlat, GateTool::EslintLegacy]
         .iter()
         .any(|tool| gates.get(*tool).is_some_and(|g| g.binary.is_some()));
-    let Some(node) = billing_detect::gates::on_path("node").filter(|_| has_eslint) else {
+    if !has_eslint {
         return EslintFixed::new();
-    };
+    }
     let mut inputs: Vec<(String, String)> = Vec::new();
     for file in files {
         let extension = Path::new(&file.path)
@@ -194,8 +232,29 @@ fn eslint_batch(
         }
         inputs.push((path, file.after.clone()));
     }
-    if inputs.is_empty() {
+    let Some(results) = run_eslint_batch(package_dir, &inputs) else {
         return EslintFixed::new();
+    };
+    inputs
+        .into_iter()
+        .zip(results)
+        .filter_map(|(key, result)| {
+            // A file ESLint failed on goes through the CLI, which reports the failure.
+            let fixed = result.get("output")?.as_str()?.to_owned();
+            Some((key, fixed))
+        })
+        .collect()
+}
+
+/// The project's ESLint over `(path, text)` pairs in one process: per input `{"output",
+/// "rules"}` or `{"error"}`. `None` without node or inputs, or when the run fails.
+fn run_eslint_batch(
+    package_dir: &Path,
+    inputs: &[(String, String)],
+) -> Option<Vec<serde_json::Value>> {
+    let node = billing_detect::gates::on_path("node")?;
+    if inputs.is_empty() {
+        return None;
     }
     let request: Vec<serde_json::Value> = inputs
         .iter()
@@ -208,29 +267,107 @@ fn eslint_batch(
         "--".to_owned(),
         package_dir.display().to_string(),
     ];
-    let Ok(out) = run_tool(
+    let out = run_tool(
         &node,
         &args,
         package_dir,
         Some(&serde_json::Value::Array(request).to_string()),
         FORMAT_TIMEOUT,
-    ) else {
-        return EslintFixed::new();
-    };
+    )
+    .ok()?;
     // The batch is an optimisation: when it fails, the per-file CLI runs and its failure is
     // what the plan's warnings report.
-    let Ok(serde_json::Value::Array(results)) = serde_json::from_str(&out.stdout) else {
-        return EslintFixed::new();
+    match serde_json::from_str(&out.stdout) {
+        Ok(serde_json::Value::Array(results)) if results.len() == inputs.len() => Some(results),
+        _ => None,
+    }
+}
+
+/// Core ESLint rules that misread TypeScript: names TypeScript itself resolves (`NodeJS`,
+/// `globalThis` under an old `env`), overload signatures (a redeclaration, with "unused"
+/// parameters) and interface method parameters. typescript-eslint's `eslint-recommended`
+/// turns them off for `.ts` files; a config extending `eslint:recommended` without it
+/// (chathn: `["next/core-web-vitals", "eslint:recommended"]`) applies them anyway.
+const CORE_RULES_MISREADING_TS: &[&str] = &[
+    "no-undef",
+    "no-unused-vars",
+    "no-redeclare",
+    "no-dupe-class-members",
+];
+
+/// In the TypeScript files this tool generates, turns off the [`CORE_RULES_MISREADING_TS`]
+/// the project's ESLint still reports in the final text, with one `eslint-disable` comment
+/// under the header that says why. Never in the user's own files, never another rule.
+fn disable_core_rules_misreading_ts(
+    root: &Path,
+    package_dir: &Path,
+    gates: &Gates,
+    files: &mut [FileChange],
+    outcome: &mut FormatOutcome,
+) {
+    let has_eslint = [GateTool::EslintFlat, GateTool::EslintLegacy]
+        .iter()
+        .any(|tool| gates.get(*tool).is_some_and(|g| g.binary.is_some()));
+    if !has_eslint {
+        return;
+    }
+    let is_ts = |path: &str| {
+        Path::new(path)
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e, "ts" | "tsx" | "mts" | "cts"))
     };
-    inputs
-        .into_iter()
-        .zip(results)
-        .filter_map(|(key, result)| {
-            // A file ESLint failed on goes through the CLI, which reports the failure.
-            let fixed = result.get("output")?.as_str()?.to_owned();
-            Some((key, fixed))
+    let chosen: Vec<usize> = files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.origin == FileOrigin::Generated && is_ts(&f.path))
+        .map(|(i, _)| i)
+        .collect();
+    let inputs: Vec<(String, String)> = chosen
+        .iter()
+        .map(|&i| {
+            (
+                stdin_path(root, package_dir, &files[i].path),
+                files[i].after.clone(),
+            )
         })
-        .collect()
+        .collect();
+    let Some(results) = run_eslint_batch(package_dir, &inputs) else {
+        return;
+    };
+    for (&i, result) in chosen.iter().zip(results) {
+        let rules: Vec<&str> = CORE_RULES_MISREADING_TS
+            .iter()
+            .copied()
+            .filter(|rule| {
+                result
+                    .get("rules")
+                    .and_then(|r| r.as_array())
+                    .is_some_and(|list| list.iter().any(|r| r.as_str() == Some(*rule)))
+            })
+            .collect();
+        if rules.is_empty() {
+            continue;
+        }
+        let file = &mut files[i];
+        let directive = format!(
+            "/* eslint-disable {} -- core rules that misread TypeScript (types, overloads) */\n",
+            rules.join(", ")
+        );
+        // Under the first line when it is the generated-file header, else on top.
+        let at = if file.after.starts_with("// ") {
+            file.after.find('\n').map_or(file.after.len(), |n| n + 1)
+        } else {
+            0
+        };
+        file.after.insert_str(at, &directive);
+        match outcome.formatted.iter_mut().find(|(p, _)| *p == file.path) {
+            Some((_, tools)) => tools.push("eslint-disable"),
+            None => outcome
+                .formatted
+                .push((file.path.clone(), vec!["eslint-disable"])),
+        }
+    }
 }
 
 /// The path a tool is told the stdin text has (config resolution, ignore files and

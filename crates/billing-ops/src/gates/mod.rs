@@ -26,6 +26,19 @@ pub fn package_dir(root: &Path, package: &Package) -> std::path::PathBuf {
     }
 }
 
+/// The JSON formatters installed at the project's root (Biome, Prettier), which also check the
+/// tool's committed state file: `None` when formatting is turned off.
+pub fn state_file_gates(root: &Path) -> Option<Gates> {
+    if std::env::var_os("SPAIRE_BILLING_NO_FORMAT").is_some() {
+        return None;
+    }
+    Some(detect_gates(
+        root,
+        root,
+        billing_detect::Language::JavaScript,
+    ))
+}
+
 /// Formats the planned files with the project's formatters and drops changes formatting
 /// made empty (a re-plan of an applied, formatted file). Returns warnings for the preview.
 pub fn format_changes(root: &Path, package: &Package, changes: &mut ChangeSet) -> Vec<String> {
