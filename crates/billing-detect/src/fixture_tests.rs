@@ -324,6 +324,30 @@ fn django_manage_py_inside_its_own_package() {
     assert_eq!(only(&django).path, ".");
 }
 
+/// Real-world idiom (albinbenny99/Weather-django): no requirements file nor pyproject at all.
+/// manage.py and the settings module it names (with `INSTALLED_APPS`) make Django certain, so
+/// `setup` picks the package at the root without `--package`.
+#[test]
+fn django_without_any_manifest_is_certain_from_manage_py_and_its_settings() {
+    let p = fixture("django-no-manifest");
+    let pkg = only(&p);
+    assert_eq!(pkg.path, ".");
+    assert_eq!(pkg.language, Language::Python);
+    assert_eq!(ids(pkg), [(F::Django, Confidence::High)]);
+    let dj = framework(pkg, F::Django);
+    assert_eq!(
+        dj.details.settings_module.as_deref(),
+        Some("forecast.settings")
+    );
+    assert!(
+        dj.evidence
+            .iter()
+            .any(|e| e.file == "forecast/settings.py" && e.text == "INSTALLED_APPS"),
+        "{:?}",
+        dj.evidence
+    );
+}
+
 #[test]
 fn fastapi_with_pydantic_ai_agent_defined_elsewhere() {
     let pkg = only(&fixture("fastapi-pydantic-ai")).clone();

@@ -36,6 +36,9 @@ struct Context<'a> {
     default_meter: String,
     llm_events: &'a [String],
     api_events: &'a [String],
+    /// What the generated `is_billed_api_call` compares a request with (paths, never-billed
+    /// segments), from the one definition every language renders.
+    api_rule: crate::api_calls::ApiCallRule,
     storage_events: &'a [String],
     /// `embedding-usage` / `image-generation` events (embedding and image meters).
     embedding_events: &'a [String],
@@ -105,6 +108,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         default_meter: default_meter(plan),
         llm_events: &meter_events.llm,
         api_events: &meter_events.api,
+        api_rule: crate::api_calls::ApiCallRule::new(plan, crate::api_calls::SERVER_DEFAULT_PREFIX),
         storage_events: &meter_events.storage,
         embedding_events: &meter_events.embedding,
         image_events: &meter_events.image,

@@ -5,6 +5,7 @@
 //! Generation only *reads* the project (to patch `.env.example`, register middleware, ...);
 //! writing is `billing-apply`'s job.
 
+pub mod api_calls;
 pub mod delivery;
 pub mod escape;
 pub mod feeds;

@@ -8,6 +8,7 @@
 //! appended settings / URLconf entries (Django).
 
 pub mod events;
+pub mod import_block;
 mod layout;
 mod wiring;
 
@@ -125,6 +126,9 @@ struct Context<'a> {
     /// The factor the cost is multiplied by (decimal text for `Decimal(...)`).
     llm_markup: String,
     api_events: &'a [String],
+    /// What the generated `is_billed_api_call` compares a request with (paths, never-billed
+    /// segments), from the one definition every language renders.
+    api_rule: crate::api_calls::ApiCallRule,
     storage_events: &'a [String],
     /// `embedding-usage` / `image-generation` events (embedding and image meters).
     embedding_events: &'a [String],
@@ -177,6 +181,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         llm_cost: plan.llm_cost_markup().is_some(),
         llm_markup: crate::escape::decimal_literal(plan.llm_cost_markup().unwrap_or("1")),
         api_events: &events.api,
+        api_rule: crate::api_calls::ApiCallRule::new(plan, crate::api_calls::SERVER_DEFAULT_PREFIX),
         storage_events: &events.storage,
         embedding_events: &events.embedding,
         image_events: &events.image,
@@ -252,10 +257,12 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         _ => {}
     }
 
+    let import_style = import_style(target)?;
     let mut changes = ChangeSet::default();
     for (template, file, summary) in files {
         let path = join(&layout.package_dir, file);
         let after = render::render(&env, template, &context)?;
+        let after = import_block::format_imports(&after, &import_style);
         changes
             .files
             .push(created_or_modified(target, path, after, summary)?);
@@ -289,6 +296,52 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         });
     }
     Ok(changes)
+}
+
+/// How the project lays out imports: the line length its ruff / isort / black configuration
+/// sets (nearest directory from the package up to the root first; 88 when none does), and the
+/// app's own module a `function` customer resolver is imported from (isort's first party).
+fn import_style(target: &Target<'_>) -> Result<import_block::ImportStyle, GenerateError> {
+    const CONFIGS: &[&str] = &[
+        "pyproject.toml",
+        "ruff.toml",
+        ".ruff.toml",
+        ".isort.cfg",
+        "setup.cfg",
+        "tox.ini",
+    ];
+    let mut dirs = vec![target.package.path.clone()];
+    let mut dir = target.package.path.as_str();
+    while let Some((parent, _)) = dir.rsplit_once('/') {
+        dirs.push(parent.to_owned());
+        dir = parent;
+    }
+    if dir != "." && !dir.is_empty() {
+        dirs.push(".".to_owned());
+    }
+    let mut texts: Vec<(&str, String)> = Vec::new();
+    for dir in &dirs {
+        for name in CONFIGS {
+            if let Some(text) = read_optional(target, &join(dir, name))? {
+                texts.push((name, text));
+            }
+        }
+    }
+    let files: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let first_party = match &target.plan.customer {
+        CustomerSource::Function { module, .. } => module
+            .split('.')
+            .next()
+            .filter(|top| !top.is_empty())
+            .map(|top| vec![top.to_owned()])
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    Ok(import_block::ImportStyle {
+        line_length: import_block::configured_line_length(&files)
+            .unwrap_or(import_block::DEFAULT_LINE_LENGTH),
+        first_party,
+    })
 }
 
 /// A generated file: `Create` when absent, `Modify` (with the current text) when present.

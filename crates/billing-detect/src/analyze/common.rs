@@ -36,6 +36,10 @@ pub struct FrameworkBuilder {
     pub major: Option<u64>,
     pub declared: bool,
     pub confirmed: bool,
+    /// Confirmed twice, by two files only this framework writes (Django's manage.py and the
+    /// settings module it names, with `INSTALLED_APPS`): as certain as a declared dependency,
+    /// for a project that declares none (no requirements file at all).
+    pub confirmed_twice: bool,
     pub evidence: Vec<Evidence>,
     pub details: FrameworkDetails,
 }
@@ -48,6 +52,7 @@ impl FrameworkBuilder {
             major: None,
             declared: false,
             confirmed: false,
+            confirmed_twice: false,
             evidence: Vec::new(),
             details: FrameworkDetails::default(),
         }
@@ -81,6 +86,7 @@ impl FrameworkBuilder {
     pub fn build(self) -> Option<Framework> {
         let confidence = match (self.declared, self.confirmed) {
             (true, true) => Confidence::High,
+            (false, true) if self.confirmed_twice => Confidence::High,
             (true, false) | (false, true) => Confidence::Medium,
             (false, false) => return None,
         };

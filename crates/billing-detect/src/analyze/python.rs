@@ -132,6 +132,20 @@ pub fn analyze(scan: &mut Scan<'_>, input: &PythonInput<'_>) -> Vec<Package> {
             b.details.entry_file = Some(manage.clone());
             if let Some((n, module)) = settings_module(&text) {
                 b.note(evidence(&manage, Some(n), line_text(&text, n)));
+                // The settings module it names, with INSTALLED_APPS, beside it: Django for sure
+                // even where no requirements file declares it.
+                let settings = join_rel(parent_rel(&manage), &module.replace('.', "/"));
+                let settings = [format!("{settings}.py"), format!("{settings}/__init__.py")]
+                    .into_iter()
+                    .find(|f| scan.inv.has_file(f));
+                if let Some(settings) = settings
+                    && let Some(found) = scan.read(&settings)
+                    && let Some(line) = found.lines().position(|l| l.starts_with("INSTALLED_APPS"))
+                {
+                    let line = u32::try_from(line + 1).unwrap_or(u32::MAX);
+                    b.note(evidence(&settings, Some(line), "INSTALLED_APPS"));
+                    b.confirmed_twice = true;
+                }
                 b.details.settings_module = Some(module);
             }
         }

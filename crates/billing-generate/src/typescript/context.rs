@@ -270,19 +270,11 @@ impl Context {
 /// the prefix (`isBilledApiCall`).
 fn api_paths(plan: &BillingPlan, framework: Option<billing_detect::FrameworkId>) -> Vec<String> {
     use billing_detect::FrameworkId as F;
-    if let Some(paths) = plan
-        .meters
-        .iter()
-        .find(|m| m.kind == MeterKind::ApiCalls)
-        .and_then(|m| m.paths.clone())
-    {
-        return paths;
-    }
     let default = match framework {
         Some(F::Nuxt | F::Sveltekit | F::Astro | F::Nextjs | F::Remix | F::ReactRouter) => "/api/",
         _ => "/",
     };
-    vec![default.to_owned()]
+    crate::api_calls::api_paths(plan, default)
 }
 
 #[cfg(test)]

@@ -234,6 +234,11 @@ const NETHTTP_ROUTER: &str = r#"func() http.Handler {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) })
 		mux.HandleFunc("/boom", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) })
+		mux.HandleFunc("/api/items", func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Content-Type", "application/json"); _, _ = w.Write([]byte("[]")) })
+		mux.HandleFunc("/api/auth/session", func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Content-Type", "application/json"); _, _ = w.Write([]byte("{}")) })
+		// No Content-Type set: net/http sniffs the page as text/html.
+		mux.HandleFunc("/page", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("<!DOCTYPE html><html><body>page</body></html>")) })
+		mux.HandleFunc("/old", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/page", http.StatusFound) })
 		mux.HandleFunc("/llm", func(w http.ResponseWriter, r *http.Request) { llm(r.Header.Get("x-customer-id")); _, _ = w.Write([]byte("ok")) })
 		mux.Handle(spairebilling.WebhookPath, spairebilling.WebhookHandler())
 		return spairebilling.APICallMiddleware(mux)
@@ -245,6 +250,10 @@ const GIN_ROUTER: &str = r#"func() http.Handler {
 		router.Use(spairebilling.GinAPICallMiddleware())
 		router.GET("/health", func(c *gin.Context) { c.String(200, "ok") })
 		router.GET("/boom", func(c *gin.Context) { c.String(500, "boom") })
+		router.GET("/api/items", func(c *gin.Context) { c.JSON(200, []string{}) })
+		router.GET("/api/auth/session", func(c *gin.Context) { c.JSON(200, map[string]string{}) })
+		router.GET("/page", func(c *gin.Context) { c.Data(200, "text/html; charset=utf-8", []byte("<html>page</html>")) })
+		router.GET("/old", func(c *gin.Context) { c.Redirect(302, "/page") })
 		router.POST("/llm", func(c *gin.Context) { llm(c.GetHeader("x-customer-id")); c.String(200, "ok") })
 		router.POST(spairebilling.WebhookPath, spairebilling.GinWebhookHandler())
 		return router
@@ -256,6 +265,10 @@ const ECHO_ROUTER: &str = r#"func() http.Handler {
 		e.Use(spairebilling.EchoAPICallMiddleware())
 		e.GET("/health", func(c echo.Context) error { return c.String(200, "ok") })
 		e.GET("/boom", func(c echo.Context) error { return echo.NewHTTPError(500, "boom") })
+		e.GET("/api/items", func(c echo.Context) error { return c.JSON(200, []string{}) })
+		e.GET("/api/auth/session", func(c echo.Context) error { return c.JSON(200, map[string]string{}) })
+		e.GET("/page", func(c echo.Context) error { return c.HTML(200, "<html>page</html>") })
+		e.GET("/old", func(c echo.Context) error { return c.Redirect(302, "/page") })
 		e.POST("/llm", func(c echo.Context) error { llm(c.Request().Header.Get("x-customer-id")); return c.String(200, "ok") })
 		e.POST(spairebilling.WebhookPath, spairebilling.EchoWebhookHandler())
 		return e
@@ -392,7 +405,7 @@ fn go_runtime(fixture: &str, id: FrameworkId) {
         assert_eq!(
             codegen::http(
                 "GET",
-                &format!("{base}/health"),
+                &format!("{base}/api/items"),
                 &[("x-customer-id", &customer)],
                 ""
             )
@@ -401,6 +414,7 @@ fn go_runtime(fixture: &str, id: FrameworkId) {
             200
         );
     }
+    assert_not_billed(&base, &customer);
     assert_eq!(
         codegen::http("GET", &format!("{base}/health"), &[], "")
             .unwrap()
@@ -441,6 +455,7 @@ fn go_runtime(fixture: &str, id: FrameworkId) {
             &customer,
         )
     };
+    // 5 × /api/items + 3 × /llm; not the health check, page, redirect, session poll, error.
     assert_eq!(total("api-calls"), 8.0, "{logs}");
     assert_eq!(total("llm-token-usage"), 3.0 * 42.0, "{logs}");
 
@@ -472,6 +487,31 @@ fn go_runtime(fixture: &str, id: FrameworkId) {
         logs.contains("could not be delivered") || logs.contains("flush:"),
         "{logs}"
     );
+}
+
+/// Issue #14: requests the `api-calls` meter never bills, each answered as the app answers it
+/// (the caller's meter total proves none was counted): a health check, a page (HTML), a
+/// redirect, and the auth library's session poll (JSON, under a never-billed `auth` segment).
+fn assert_not_billed(base: &str, customer: &str) {
+    for (path, status) in [
+        ("/health", 200),
+        ("/page", 200),
+        ("/old", 302),
+        ("/api/auth/session", 200),
+    ] {
+        assert_eq!(
+            codegen::http(
+                "GET",
+                &format!("{base}{path}"),
+                &[("x-customer-id", customer)],
+                ""
+            )
+            .unwrap()
+            .0,
+            status,
+            "{path}"
+        );
+    }
 }
 
 #[test]
@@ -722,6 +762,26 @@ if ($mode === 'record') {
     for ($i = 0; $i < 5; $i++) {
         Usage::recordApiCall($argv[2], '/health', 'GET');
     }
+    // The generated Laravel middleware (on minimal Request / Response stand-ins) bills API
+    // calls only (1 here), never the health check, a page, a redirect, the auth session poll,
+    // an asset or an error (issue #14).
+    require __DIR__ . '/laravel_stubs.php';
+    require __DIR__ . '/app/Http/Middleware/SpaireUsage.php';
+    $routes = [
+        '/api/items' => [200, 'application/json'],
+        '/up' => [200, 'text/html; charset=UTF-8'],
+        '/health' => [200, 'application/json'],
+        '/dashboard' => [200, 'text/html; charset=UTF-8'],
+        '/old' => [302, 'text/html; charset=UTF-8'],
+        '/api/auth/session' => [200, 'application/json'],
+        '/build/app.js' => [200, 'text/javascript'],
+        '/boom' => [500, 'application/json'],
+    ];
+    $middleware = new \App\Http\Middleware\SpaireUsage();
+    foreach ($routes as $path => [$status, $type]) {
+        $request = new \Illuminate\Http\Request($path, ['x-customer-id' => $argv[2]]);
+        $middleware->handle($request, fn ($r) => new \Symfony\Component\HttpFoundation\Response($status, ['Content-Type' => $type]));
+    }
     for ($i = 0; $i < 3; $i++) {
         Usage::recordLlmUsage($argv[2], 10, 32, 0, 'test-model');
     }
@@ -737,6 +797,71 @@ if ($mode === 'record') {
 }
 "#;
 
+/// Minimal stand-ins for the two Laravel / Symfony classes the generated middleware uses
+/// (Laravel itself cannot be installed here), with the real methods' behaviour: `path()` has
+/// no leading slash (`/` for the root), header names are case-insensitive.
+const PHP_LARAVEL_STUBS: &str = r#"<?php
+namespace Symfony\Component\HttpFoundation {
+    class HeaderBag
+    {
+        private array $headers = [];
+        public function __construct(array $headers)
+        {
+            foreach ($headers as $name => $value) {
+                $this->headers[strtolower($name)] = $value;
+            }
+        }
+        public function get(string $key, ?string $default = null): ?string
+        {
+            return $this->headers[strtolower($key)] ?? $default;
+        }
+    }
+    class Response
+    {
+        public HeaderBag $headers;
+        public function __construct(private int $status, array $headers = [])
+        {
+            $this->headers = new HeaderBag($headers);
+        }
+        public function getStatusCode(): int
+        {
+            return $this->status;
+        }
+    }
+}
+namespace Illuminate\Http {
+    class Request
+    {
+        public \Symfony\Component\HttpFoundation\HeaderBag $headers;
+        public function __construct(private string $uri, array $headers = [])
+        {
+            $this->headers = new \Symfony\Component\HttpFoundation\HeaderBag($headers);
+        }
+        public function path(): string
+        {
+            $path = trim($this->uri, '/');
+            return $path === '' ? '/' : $path;
+        }
+        public function method(): string
+        {
+            return 'GET';
+        }
+        public function header(string $key, ?string $default = null): ?string
+        {
+            return $this->headers->get($key, $default);
+        }
+        public function input(string $key, mixed $default = null): mixed
+        {
+            return $default;
+        }
+        public function user(): mixed
+        {
+            return null;
+        }
+    }
+}
+"#;
+
 /// Plain-Ruby driver of the generated library (no Rails: it only needs the stdlib).
 const RUBY_DRIVER: &str = r#"require_relative "lib/spaire_billing"
 
@@ -745,11 +870,23 @@ when "record"
   started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
   5.times { SpaireBilling::Usage.record_api_call(ARGV[1], "/health", "GET") }
   3.times { SpaireBilling::Usage.record_llm_usage(ARGV[1], input_tokens: 10, output_tokens: 32, model: "test-model") }
-  # A Rack app behind the generated middleware counts like a real request.
-  app = SpaireBilling::ApiCallMiddleware.new(->(_env) { [200, {}, ["ok"]] })
-  app.call("PATH_INFO" => "/health", "REQUEST_METHOD" => "GET", "HTTP_X_CUSTOMER_ID" => ARGV[1])
-  failing = SpaireBilling::ApiCallMiddleware.new(->(_env) { [500, {}, ["boom"]] })
-  failing.call("PATH_INFO" => "/boom", "REQUEST_METHOD" => "GET", "HTTP_X_CUSTOMER_ID" => ARGV[1])
+  # A Rack app behind the generated middleware counts like a real request: API calls only
+  # (2 here), never the health check, a page, a redirect, the auth session poll, an asset or
+  # an error (issue #14).
+  routes = {
+    "/api/items" => [200, { "content-type" => "application/json" }, ["[]"]],
+    "/api/legacy" => [200, { "Content-Type" => "application/json" }, ["[]"]],
+    "/health" => [200, { "content-type" => "text/plain" }, ["ok"]],
+    "/" => [200, { "content-type" => "text/html; charset=utf-8" }, ["<html></html>"]],
+    "/old" => [302, { "location" => "/" }, []],
+    "/api/auth/session" => [200, { "content-type" => "application/json" }, ["{}"]],
+    "/assets/app.js" => [200, { "content-type" => "text/javascript" }, [""]],
+    "/boom" => [500, {}, ["boom"]]
+  }
+  app = SpaireBilling::ApiCallMiddleware.new(->(env) { routes.fetch(env["PATH_INFO"]) })
+  routes.each_key do |path|
+    app.call("PATH_INFO" => path, "REQUEST_METHOD" => "GET", "HTTP_X_CUSTOMER_ID" => ARGV[1])
+  end
   puts format("recorded in %.1f ms", (Process.clock_gettime(Process::CLOCK_MONOTONIC) - started) * 1000)
 when "webhook"
   require "json"
@@ -770,6 +907,8 @@ struct Script {
     program: &'static str,
     driver_file: &'static str,
     driver: &'static str,
+    /// Other files the driver loads: (name, text).
+    extra: &'static [(&'static str, &'static str)],
     /// API calls the driver records per run (helpers + middleware).
     api_calls: f64,
 }
@@ -782,7 +921,8 @@ const PHP: Script = Script {
     program: "php",
     driver_file: "driver.php",
     driver: PHP_DRIVER,
-    api_calls: 5.0,
+    extra: &[("laravel_stubs.php", PHP_LARAVEL_STUBS)],
+    api_calls: 6.0,
 };
 
 const RUBY: Script = Script {
@@ -793,7 +933,8 @@ const RUBY: Script = Script {
     program: "ruby",
     driver_file: "driver.rb",
     driver: RUBY_DRIVER,
-    api_calls: 6.0,
+    extra: &[],
+    api_calls: 7.0,
 };
 
 fn script_runtime(script: &Script) {
@@ -829,6 +970,9 @@ fn script_runtime(script: &Script) {
         &plan,
     );
     std::fs::write(dir.path().join(script.driver_file), script.driver).unwrap();
+    for (name, text) in script.extra {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
     let run = |args: &[&str], server_url: &str, token: &str| {
         Command::new(&program)
             .arg(script.driver_file)

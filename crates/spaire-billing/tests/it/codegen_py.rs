@@ -257,6 +257,7 @@ const WEBHOOK_SECRET: &str = "spaire_whs_TestSecretForGeneratedCode0123456789abc
 /// Extra endpoints the runtime tests call, added next to the fixture's app: a PydanticAI run
 /// recorded with `record_agent_run`, as wired call sites do.
 const FASTAPI_HARNESS: &str = r#"from fastapi import Header
+from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic_ai import Agent
 from pydantic_ai.models.test import TestModel
 
@@ -272,9 +273,29 @@ async def run_agent(x_customer_id: str = Header()) -> dict[str, int]:
     record_agent_run(x_customer_id, result)
     usage = result.usage if hasattr(result.usage, "total_tokens") else result.usage()
     return {"total": usage.total_tokens}
+
+
+@app.get("/api/items")
+async def items() -> list[str]:
+    return []
+
+
+@app.get("/api/auth/session")
+async def session() -> dict[str, str]:
+    return {}
+
+
+@app.get("/page", response_class=HTMLResponse)
+async def page() -> str:
+    return "<html>page</html>"
+
+
+@app.get("/old")
+async def old() -> RedirectResponse:
+    return RedirectResponse("/page", status_code=302)
 "#;
 
-const FLASK_HARNESS: &str = r#"from flask import Flask, request
+const FLASK_HARNESS: &str = r#"from flask import Flask, Response, jsonify, redirect, request
 from pydantic_ai import Agent
 from pydantic_ai.models.test import TestModel
 
@@ -297,6 +318,22 @@ def harness_app() -> Flask:
     @app.get("/boom")
     def boom() -> str:
         raise RuntimeError("handler failure")
+
+    @app.get("/api/items")
+    def items() -> Response:
+        return jsonify([])
+
+    @app.get("/api/auth/session")
+    def session() -> Response:
+        return jsonify({})
+
+    @app.get("/page")
+    def page() -> str:
+        return "<html>page</html>"
+
+    @app.get("/old")
+    def old() -> Response:
+        return redirect("/page")
 
     return app
 "#;
@@ -425,12 +462,29 @@ fn usage_reaches_the_meters(app: &PyApp) {
     for _ in 0..5 {
         let (status, _) = codegen::http(
             "GET",
-            &format!("{base}/health"),
+            &format!("{base}/api/items"),
             &[("x-customer-id", &customer)],
             "",
         )
         .unwrap();
         assert_eq!(status, 200);
+    }
+    // Issue #14, not counted: a health check, a page (HTML), a redirect, the auth library's
+    // session poll (JSON under a never-billed `auth` segment).
+    for (path, expected) in [
+        ("/health", 200),
+        ("/page", 200),
+        ("/old", 302),
+        ("/api/auth/session", 200),
+    ] {
+        let (status, _) = codegen::http(
+            "GET",
+            &format!("{base}{path}"),
+            &[("x-customer-id", &customer)],
+            "",
+        )
+        .unwrap();
+        assert_eq!(status, expected, "{path}");
     }
     // Not counted: no customer id, and a failing handler.
     assert_eq!(
@@ -526,7 +580,7 @@ fn usage_reaches_the_meters(app: &PyApp) {
     assert_eq!(
         total("api-calls"),
         8.0,
-        "5 health + 3 agent calls; logs:\n{logs}"
+        "5 /api/items + 3 agent calls; logs:\n{logs}"
     );
     assert_eq!(total("llm-token-usage"), tokens, "logs:\n{logs}");
     for event in api.events(&customer) {
@@ -669,12 +723,30 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
 django.setup()
 
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.test import Client
+from django.urls import clear_url_caches, path
+
+import mysite.urls
+
+mysite.urls.urlpatterns += [
+    path("api/items", lambda request: JsonResponse([], safe=False)),
+    path("api/auth/session", lambda request: JsonResponse({})),
+    path("page", lambda request: HttpResponse("<html>page</html>")),
+    path("old", lambda request: HttpResponseRedirect("/page")),
+]
+clear_url_caches()
 
 client = Client(enforce_csrf_checks=True)
+customer = {"x-customer-id": "cust-django"}
 for _ in range(4):
-    assert client.get("/health", headers={"x-customer-id": "cust-django"}).status_code == 200
-assert client.get("/health").status_code == 200
+    assert client.get("/api/items", headers=customer).status_code == 200
+assert client.get("/api/items").status_code == 200
+# Issue #14, not counted: a health check, a page, a redirect, the auth session poll.
+assert client.get("/health", headers=customer).status_code == 200
+assert client.get("/page", headers=customer).status_code == 200
+assert client.get("/old", headers=customer).status_code == 302
+assert client.get("/api/auth/session", headers=customer).status_code == 200
 
 body = open("body.json", "rb").read()
 headers = json.load(open("headers.json"))
@@ -1105,4 +1177,138 @@ fn fastapi_get_user_dependency_bills_a_streamed_generator() {
         "{logs}"
     );
     assert_eq!(api.meter_total(&meter, "42"), 7.0, "{logs}");
+}
+
+/// The top-level import block of a generated Python file (after the header and docstring),
+/// for black to check on its own: black would reflow the rest of the file, which the project's
+/// formatter does at plan time when it is installed; the imports must be right without it.
+fn import_block(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with("import ") || l.starts_with("from "))
+        .unwrap_or(lines.len());
+    let mut end = start;
+    let mut open = false;
+    for (i, line) in lines.iter().enumerate().skip(start) {
+        let import = line.starts_with("import ") || line.starts_with("from ");
+        if open || import {
+            end = i + 1;
+            open = (open || line.ends_with('(')) && !line.starts_with(')');
+        } else if !line.is_empty() {
+            break;
+        }
+    }
+    lines[start..end].join("\n") + "\n"
+}
+
+/// Issue #15: every generated Python file's imports pass the real isort (profile black), ruff's
+/// `I` rules and black, at the default line length (88) and at the one a project configures
+/// (`[tool.ruff] line-length = 100`): wrapped in black's parenthesised form only when too long,
+/// sections and names in isort's order, one statement per module.
+#[test]
+fn generated_python_imports_pass_isort_ruff_and_black() {
+    let Some(python) = venv_python() else { return };
+    let bin = python.parent().unwrap().to_path_buf();
+    let mut plans: Vec<(String, BillingPlan)> = extra_plans();
+    for preset in PRESETS {
+        plans.push((
+            (*preset).to_owned(),
+            codegen::plan(&[preset], Pricing::Unit, true, None),
+        ));
+    }
+    for line_length in [88usize, 100] {
+        let dir = tempfile::tempdir().unwrap();
+        let files_dir = dir.path().join("files");
+        let blocks_dir = dir.path().join("blocks");
+        std::fs::create_dir_all(&files_dir).unwrap();
+        std::fs::create_dir_all(&blocks_dir).unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut wrapped = 0;
+        for fixture in FIXTURES {
+            for (_, plan) in &plans {
+                let staging = tempfile::tempdir().unwrap();
+                codegen::copy_dir(&codegen::codegen_fixture("py", fixture), staging.path());
+                if line_length != 88 {
+                    let pyproject = staging.path().join("pyproject.toml");
+                    let before = std::fs::read_to_string(&pyproject).unwrap_or_default();
+                    std::fs::write(
+                        &pyproject,
+                        format!("{before}\n[tool.ruff]\nline-length = {line_length}\n"),
+                    )
+                    .unwrap();
+                }
+                let profile = fixture_profile(fixture, staging.path());
+                let changes = codegen::generate_into(staging.path(), &profile, plan);
+                for file in changes
+                    .files
+                    .iter()
+                    .filter(|f| f.path.ends_with(".py") && f.path.contains("spaire_billing/"))
+                {
+                    if !seen.insert(file.after.clone()) {
+                        continue;
+                    }
+                    let n = seen.len();
+                    let name = file.path.rsplit('/').next().unwrap();
+                    std::fs::write(files_dir.join(format!("f{n:03}_{name}")), &file.after).unwrap();
+                    let block = import_block(&file.after);
+                    wrapped += usize::from(block.contains("import (\n"));
+                    std::fs::write(blocks_dir.join(format!("f{n:03}_{name}")), block).unwrap();
+                }
+            }
+        }
+        assert!(seen.len() > 30, "{} distinct files", seen.len());
+        if line_length == 88 {
+            assert!(wrapped > 0, "no long import to wrap was generated");
+        }
+        let length = line_length.to_string();
+        let checks: [(&str, Vec<&str>, &Path); 3] = [
+            (
+                "isort",
+                vec![
+                    "--profile",
+                    "black",
+                    "--line-length",
+                    &length,
+                    "--check-only",
+                    "--diff",
+                    ".",
+                ],
+                &files_dir,
+            ),
+            (
+                "ruff",
+                vec![
+                    "check",
+                    "--isolated",
+                    "--no-cache",
+                    "--select",
+                    "I",
+                    "--line-length",
+                    &length,
+                    "--diff",
+                    ".",
+                ],
+                &files_dir,
+            ),
+            (
+                "black",
+                vec!["--check", "--diff", "--line-length", &length, "."],
+                &blocks_dir,
+            ),
+        ];
+        for (tool, args, cwd) in checks {
+            let output = Command::new(bin.join(tool))
+                .args(&args)
+                .current_dir(cwd)
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "{tool} (line length {line_length}) rejects generated imports:\n{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
 }

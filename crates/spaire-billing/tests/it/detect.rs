@@ -52,6 +52,7 @@ const FIXTURES: &[&str] = &[
     "devdeps-only",
     "django",
     "django-manage-in-package",
+    "django-no-manifest",
     "elysia",
     "express",
     "fastapi",

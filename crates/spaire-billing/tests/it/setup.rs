@@ -1013,3 +1013,49 @@ fn a_fresh_local_organization_is_offered_a_demo_product() {
         "the metered price is on the demo product"
     );
 }
+
+/// Real-world idiom (albinbenny99/Weather-django): a Django app with no requirements file nor
+/// pyproject at all. Scripted setup (`--yes`, no `--package`) finds the app at the root from
+/// manage.py and the settings module it names, and sets it up.
+#[test]
+fn a_django_app_without_a_requirements_file_is_set_up_without_package() {
+    let emulator = emulator_with_product();
+    let dir = copy_fixture("detect", "django-no-manifest");
+    let output = billing()
+        .args(["setup", "--environment", "local", "--server-url"])
+        .arg(emulator.base_url())
+        .args([
+            "--meter",
+            "llm-tokens",
+            "--pricing",
+            "unit",
+            "--unit-price",
+            "0.0001",
+            "--product",
+            "Pro",
+            "--customer",
+            "session",
+            "--webhooks",
+            "true",
+            "--no-install",
+            "--no-checks",
+            "--yes",
+            "--json",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = transcript(&output, &[(&dir.path().display().to_string(), "[PROJECT]")]);
+    assert!(output.status.success(), "{text}");
+    let plan = read(dir.path(), "spaire-billing.toml");
+    assert!(plan.contains("[project]\npath = \".\""), "{plan}");
+    let settings = read(dir.path(), "forecast/settings.py");
+    assert!(
+        settings.contains("spaire_billing.middleware.ApiCallMiddleware"),
+        "{settings}"
+    );
+    assert!(
+        dir.path().join("spaire_billing/usage.py").exists(),
+        "{text}"
+    );
+}
