@@ -144,8 +144,8 @@ fn flask_login_user_is_the_customer() {
     );
     let out = python_ok(&python, dir.path(), &script, extra.as_deref());
     assert_eq!(out, "401 [200, 200, 200]");
-    // 3 signed-in reads + the sign-in itself (answered 200 while signed in by then).
-    assert_eq!(api.meter_total(&meter, "user-42"), 4.0);
+    // The 3 signed-in reads; the sign-in itself is an auth route, never billed.
+    assert_eq!(api.meter_total(&meter, "user-42"), 3.0);
 }
 
 /// Whether Ruby can load zeitwerk (Debian's `ruby-zeitwerk`, the autoloader Rails uses).
@@ -338,15 +338,17 @@ fn django_split_settings_meter_in_production() {
          from django.urls import resolve\n\
          from spaire_billing.usage import flush_usage\n\
          client = Client(enforce_csrf_checks=True)\n\
-         statuses = [client.get('/docs/a', headers={{'x-customer-id': 'cust-prod'}}).status_code for _ in range(2)]\n\
+         statuses = [client.get('/api/docs/a', headers={{'x-customer-id': 'cust-prod'}}).status_code for _ in range(2)]\n\
+         page = client.get('/docs/a', headers={{'x-customer-id': 'cust-prod'}}).status_code\n\
          hook = client.post('/api/webhooks/spaire', b'{{}}', content_type='application/json').status_code\n\
          flush_usage()\n\
-         print(statuses, hook, resolve('/api/webhooks/spaire').func.__module__)",
+         print(statuses, page, hook, resolve('/api/webhooks/spaire').func.__module__)",
         token = emulator.token(),
     );
     let out = python_ok(&python, dir.path(), &script, None);
     // An unsigned delivery reaches the webhook view (403 from verification, not the page).
-    assert_eq!(out, "[200, 200] 403 spaire_billing.views");
+    assert_eq!(out, "[200, 200] 200 403 spaire_billing.views");
+    // The two API answers; the HTML page is not an API call.
     assert_eq!(api.meter_total(&meter, "cust-prod"), 2.0);
 }
 
