@@ -10,7 +10,8 @@
 //                                   INSTANCES (10), RATE (20), DURATION (120 s)
 import { spawn } from "node:child_process";
 import http from "node:http";
-import { createServer } from "node:net";
+
+import { emulatorApi, freePort, startCountingProxy } from "./emulator-side.mjs";
 
 const appDir = process.argv[2];
 const instances = Number(process.env.INSTANCES ?? 10);
@@ -20,44 +21,8 @@ const upstream = new URL(process.env.SPAIRE_SERVER_URL);
 const token = process.env.SPAIRE_ACCESS_TOKEN;
 const run = Date.now().toString(36);
 
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-// Counts what the recorders send and what they get back, forwarding everything unchanged.
-const seen = { ingests: 0, tooMany: 0, otherErrors: 0, eventsSent: 0 };
-const proxy = http.createServer((req, res) => {
-  const chunks = [];
-  req.on("data", (c) => chunks.push(c));
-  req.on("end", () => {
-    const body = Buffer.concat(chunks);
-    if (req.url.startsWith("/v1/events/ingest")) {
-      seen.ingests += 1;
-      try {
-        seen.eventsSent += JSON.parse(body.toString()).events.length;
-      } catch {}
-    }
-    const forward = http.request(
-      { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers },
-      (answer) => {
-        if (answer.statusCode === 429) seen.tooMany += 1;
-        else if (answer.statusCode >= 400) seen.otherErrors += 1;
-        res.writeHead(answer.statusCode, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    forward.on("error", () => res.destroy());
-    forward.end(body);
-  });
-});
-const proxyPort = await freePort();
-await new Promise((resolve) => proxy.listen(proxyPort, "127.0.0.1", resolve));
+const { proxy, port: proxyPort, seen } = await startCountingProxy(upstream);
+const api = emulatorApi(upstream, token);
 
 // Every instance started, so none outlives the bench when it fails.
 const started = [];
@@ -109,25 +74,6 @@ function get(app, customer) {
 }
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
-
-// Straight to the emulator, honouring its 429s: the bench's own reads share the limit.
-async function api(method, path, body) {
-  for (;;) {
-    const response = await fetch(`${upstream.origin}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: body && JSON.stringify(body),
-    });
-    if (response.status === 429) {
-      const wait = Number(response.headers.get("retry-after") ?? 60);
-      console.error(`(bench read rate-limited; waiting ${wait} s)`);
-      await new Promise((r) => setTimeout(r, wait * 1000));
-      continue;
-    }
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-    return response.json();
-  }
-}
 
 const meter = await api("POST", "/v1/meters/", {
   name: `bench-api-calls-${run}`,
