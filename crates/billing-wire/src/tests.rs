@@ -1888,12 +1888,126 @@ class Chat:
             || after.contains("from app.usage import record_llm_response, current_customer_id\n"),
         "{after}"
     );
-    assert_eq!(out.manual.len(), 3, "{:?}", out.manual);
-    assert!(out.manual[0].contains("can `break`"), "{:?}", out.manual);
+    // `stops_early` breaks on the finish chunk: the rest of the stream (the usage chunk) is
+    // read after its loop (see the test below).
+    assert!(
+        after.contains("                break\n            yield chunk.choices[0].delta.content\n        for usage_chunk in response:  # the usage chunk comes after the one that ended the loop\n            record_llm_response(current_customer_id(), usage_chunk)\n"),
+        "{after}"
+    );
+    assert_eq!(out.manual.len(), 2, "{:?}", out.manual);
     assert!(
         out.manual.iter().all(|m| m.contains("include_usage")),
         "{:?}",
         out.manual
+    );
+}
+
+/// Real-world idiom (openai/openai-quickstart-python `examples/chat-basic/app.py`): a Flask
+/// generator reads `with client.chat.completions.create(stream=True) as stream:` and `break`s
+/// on `finish_reason == "stop"`, one chunk before the usage chunk `include_usage` adds. The
+/// loop records and skips the usage chunk (when the finish reason is not "stop" the loop
+/// reaches it), and right after the loop, inside the `with` block where the stream is still
+/// open, the rest of the stream (exactly that usage chunk) is read and recorded. A loop that
+/// `break`s on anything else, or can `return`, is still listed: reading on after a cancel
+/// would read the whole rest of the answer.
+#[test]
+fn python_stream_loop_that_breaks_on_the_finish_chunk_reads_the_usage_chunk_after_it() {
+    let out = flask_py(
+        r#"from flask import Flask, Response, request, stream_with_context
+import openai
+
+client = openai.OpenAI()
+app = Flask(__name__)
+
+
+@app.route("/stream", methods=["GET"])
+def stream():
+    def generate():
+        content = ""
+        with client.chat.completions.create(
+            model="gpt-3.5-turbo",
+            messages=[],
+            stream=True,
+        ) as stream:
+            for chunk in stream:
+                if chunk.choices[0].delta and chunk.choices[0].delta.content:
+                    content += chunk.choices[0].delta.content
+                    yield f"data: {chunk.choices[0].delta.content}\n\n"
+                if chunk.choices[0].finish_reason == "stop":
+                    break  # Stop if the finish reason is 'stop'
+
+        print(content)
+
+    return Response(stream_with_context(generate()), mimetype="text/event-stream")
+
+
+@app.route("/cancel", methods=["GET"])
+def cancel():
+    def generate():
+        stream = client.chat.completions.create(model="m", messages=[], stream=True)
+        for chunk in stream:
+            if chunk.choices[0].finish_reason == "stop" or request.args.get("stop"):
+                break
+            yield chunk.choices[0].delta.content
+
+    return Response(stream_with_context(generate()))
+
+
+@app.route("/returns", methods=["GET"])
+def returns():
+    def generate():
+        stream = client.chat.completions.create(model="m", messages=[], stream=True)
+        for chunk in stream:
+            if chunk.choices[0].finish_reason == "stop":
+                return
+            yield chunk.choices[0].delta.content
+
+    return Response(stream_with_context(generate()))
+"#,
+        &[(K::OpenaiChatCompletion, "client.chat.completions.create")],
+        header(),
+    );
+    let after = out
+        .after
+        .expect("the stream that breaks on its finish chunk is wired");
+    assert!(
+        after.contains(
+            r#"            stream=True, stream_options={"include_usage": True},
+        ) as stream:
+            for chunk in stream:
+                record_llm_response(request.headers.get("x-customer-id", ""), chunk)
+                if not chunk.choices:  # the usage chunk (`include_usage`)
+                    continue
+                if chunk.choices[0].delta and chunk.choices[0].delta.content:
+"#
+        ),
+        "{after}"
+    );
+    assert!(
+        after.contains(
+            r#"                if chunk.choices[0].finish_reason == "stop":
+                    break  # Stop if the finish reason is 'stop'
+            for usage_chunk in stream:  # the usage chunk comes after the one that ended the loop
+                record_llm_response(request.headers.get("x-customer-id", ""), usage_chunk)
+
+        print(content)
+"#
+        ),
+        "{after}"
+    );
+    // The cancel and the `return` loops are listed, and their calls are not changed.
+    assert_eq!(out.manual.len(), 2, "{:?}", out.manual);
+    assert!(
+        out.manual
+            .iter()
+            .all(|m| m.contains("can `break` or `return`")),
+        "{:?}",
+        out.manual
+    );
+    assert_eq!(
+        after.matches("include_usage\": True}").count(),
+        1,
+        "{after}"
     );
 }
 

@@ -159,16 +159,15 @@ pub(crate) fn upload(f: &PyFile<'_>, call: Node<'_>) -> SiteOutcome {
         && keyword(call, "ContentLength", f.src).is_none()
     {
         // flask-s3-upload's `put_object(Key=username + "/")`: boto3 sends an empty body, so
-        // the object is 0 bytes (a key ending in `/` is the console's folder marker).
-        return SiteOutcome::Manual {
-            reason: "`put_object` without `Body=` stores an empty object (0 bytes; a key ending \
-                     in `/` is a folder marker), so this call uploads nothing to bill"
+        // the object is 0 bytes (a key ending in `/` is the console's folder marker). There
+        // is nothing to record and nothing for the user to do, so it is no manual step
+        // either (a step with nothing to do kept `status` reporting work left forever); the
+        // files put into that folder are billed at their own uploads.
+        return SiteOutcome::NothingToBill(
+            "`put_object` without `Body=` stores an empty object (0 bytes; a key ending in `/` \
+             is a folder marker), so this call uploads nothing to bill"
                 .to_owned(),
-            todo: "Nothing to record here; the files put into that folder are billed where they \
-                   are uploaded (their own `put_object(Body=..)` / `upload_file` calls)"
-                .to_owned(),
-            snippet: None,
-        };
+        );
     }
     let Some(statement) = owning_statement(call) else {
         return SiteOutcome::manual(
