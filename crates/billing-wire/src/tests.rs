@@ -2054,3 +2054,84 @@ def summary(user_id):
         "the URL's user_id is not the customer: {after}"
     );
 }
+
+/// openai-quickstart-python pins `openai==1.11.1`, whose `create()` has no `stream_options`
+/// (added in openai 1.26.0; checked in both wheels): adding it would make every call raise
+/// `TypeError`, so with such a pin the stream stays a listed step that says to upgrade. A
+/// `>=` requirement or a 1.26+ pin is wired.
+#[test]
+fn python_streams_are_not_given_stream_options_under_an_openai_pin_without_it() {
+    let source = r#"from flask import Flask, Response, request, stream_with_context
+import openai
+
+client = openai.OpenAI()
+app = Flask(__name__)
+
+
+@app.route("/stream")
+def stream():
+    def generate():
+        with client.chat.completions.create(model="m", messages=[], stream=True) as stream:
+            for chunk in stream:
+                if chunk.choices[0].delta.content:
+                    yield chunk.choices[0].delta.content
+                if chunk.choices[0].finish_reason == "stop":
+                    break
+
+    return Response(stream_with_context(generate()))
+"#;
+    let run = |version: &str| {
+        let found = sites(
+            "app/chat.py",
+            source,
+            &[(K::OpenaiChatCompletion, "client.chat.completions.create")],
+        );
+        let refs: Vec<&CallSite> = found.iter().collect();
+        let mut pkg = package("python", &["flask"]);
+        pkg.integrations = vec![
+            serde_json::from_value(json!({
+                "package": "openai", "kind": "llm-client", "version": version, "major": 1,
+                "evidence": {"file": "requirements.txt", "text": "openai"},
+            }))
+            .expect("integration"),
+        ];
+        wire_source(
+            Path::new("/nonexistent"),
+            "app/chat.py",
+            source,
+            &refs,
+            &pkg,
+            &plan(&header()),
+            &UsageImports {
+                typescript: None,
+                python: Some("app.usage".to_owned()),
+                python_request_customer: true,
+                python_app_files: Vec::new(),
+                ts_session_customer: false,
+            },
+        )
+        .expect("wiring")
+    };
+    let old = run("==1.11.1");
+    assert!(old.after.is_none(), "{:?}", old.after);
+    assert_eq!(old.manual.len(), 1);
+    assert!(
+        old.manual[0].instructions.contains(
+            "the pinned `openai==1.11.1` has no `stream_options` (added in openai 1.26.0)"
+        ) && old.manual[0]
+            .instructions
+            .contains("Upgrade `openai` to 1.26.0 or later"),
+        "{}",
+        old.manual[0].instructions
+    );
+    for version in [">=1.11.1", "==1.26.0", "==2.8.1"] {
+        let new = run(version);
+        assert!(
+            new.after
+                .as_deref()
+                .is_some_and(|a| a.contains("stream_options={\"include_usage\": True}")),
+            "{version}: {:?}",
+            new.manual
+        );
+    }
+}

@@ -291,6 +291,15 @@ fn openai_stream_site(
     let options_edit = if include_usage {
         None
     } else {
+        if let Some(pin) = pinned_without_stream_options(f) {
+            return Err(refuse(
+                format!(
+                    "this stream reports no token usage, and the pinned `openai{pin}` has no `stream_options` (added in openai 1.26.0): passing it raises `TypeError`"
+                ),
+                format!("Upgrade `openai` to 1.26.0 or later, then: {add}"),
+                what,
+            ));
+        }
         Some(add_include_usage(f, call).ok_or_else(no_usage)?)
     };
     let (name, binder) = stream_name(f, call).ok_or_else(|| {
@@ -459,6 +468,26 @@ fn drain_after_finish(
         chunk,
         stream: stream.to_owned(),
     })
+}
+
+/// The package's `openai` pin when it is an exact 1.x version older than 1.26.0, whose
+/// `create()` has no `stream_options` parameter (openai-quickstart-python pins `==1.11.1`):
+/// adding the argument there would make every call raise `TypeError`. openai 0.x passes
+/// unknown arguments through to the API, and an unpinned or `>=` requirement installs a
+/// newer version.
+fn pinned_without_stream_options(f: &PyFile<'_>) -> Option<String> {
+    let spec = f.ctx.package.integration("openai")?.version.clone()?;
+    let version = spec
+        .trim()
+        .strip_prefix("===")
+        .or_else(|| spec.trim().strip_prefix("=="))
+        .or_else(|| spec.trim().strip_prefix("~="))?
+        .trim();
+    let mut parts = version.split('.').map(str::parse::<u64>);
+    let (Some(Ok(major)), Some(Ok(minor))) = (parts.next(), parts.next()) else {
+        return None;
+    };
+    (major == 1 && minor < 26).then_some(spec)
 }
 
 /// `stream_options={"include_usage": True}` added after the call's `stream=True`, unless the
