@@ -5,12 +5,14 @@
 //! |---|---|
 //! | `r = [await] client.chat.completions.create(..)` / `responses.create` / `embeddings.create` / `messages.create` / legacy `openai.ChatCompletion.create` | `r`, after the statement |
 //! | `for chunk in <stream>:` over an OpenAI stream created with `stream_options={"include_usage": True}` | each `chunk` at the top of the loop (only the last one carries usage) |
-//! | the same loop over a stream created without it (read to its end) | `stream_options` is added to the call, and the loop records then skips the usage chunk (no `choices`) |
+//! | the same loop over a stream created without it (read to its end) | `stream_options` is added to the call (not under an exact `openai` 1.x pin older than 1.26.0, which lacks it), and the loop records then skips the usage chunk (no `choices`) |
+//! | such a loop that only `break`s on the chunk's `finish_reason` | also `for usage_chunk in <stream>:` right after the loop, recording the one chunk that follows the finish (see [`drain_after_finish`]) |
 //! | `[async] with client.messages.stream(..) as s:` (Anthropic) | `[await] s.get_final_message()`, as the block's last statement |
 //! | Assistants runs (`create_and_poll`, `runs.create` + a polling loop, `with runs.stream(..) as s:`) | the finished run, see [`assistant_run_site`] |
 //!
-//! Everything else is a manual step with the exact change: a loop that `break`s early never
-//! sees the usage chunk, and a run nobody waits for has no usage yet.
+//! Everything else is a manual step with the exact change: a loop that `break`s early on
+//! anything but the finish reason (or `return`s) never sees the usage chunk, and a run nobody
+//! waits for has no usage yet.
 
 use billing_detect::profile::CallSiteKind;
 use tree_sitter::Node;

@@ -1323,7 +1323,8 @@ print("EXPECTED_RUN_TOKENS", usage.total_tokens)
     }
 
     /// The real `openai` and `anthropic` SDKs (sync, async, streamed with usage, a stream that
-    /// wiring gives `include_usage`, Assistants runs after `create_and_poll` and after a polling
+    /// wiring gives `include_usage`, one whose loop `break`s on the finish chunk and whose
+    /// usage chunk is read after the loop (openai-quickstart `chat-basic`), Assistants runs after `create_and_poll` and after a polling
     /// loop, Anthropic's stream helper) and a PydanticAI `agent.iter` from a factory, wired by spaire-billing,
     /// against stub providers on 127.0.0.1: every event's token kinds and `_llm` equal what the
     /// stub reported, and the emulator's meter counts exactly their sum.
