@@ -2135,3 +2135,46 @@ def stream():
         );
     }
 }
+
+/// Real-world idiom (HackSoftware/Django-Styleguide-Example): the presigned POST is made in a
+/// helper (`integrations/aws/client.py`), which a service's `start` calls; the same service's
+/// `finish` is where the client says the file arrived. The presigned call stays a listed step
+/// (the customer there is not surely known: nothing checks the finishing user against the
+/// file's owner), and the step names that `finish` by file:line instead of "where the app
+/// learns the upload finished".
+#[test]
+fn a_presigned_post_step_names_the_services_finish_method() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/wire/py-presigned");
+    let source = std::fs::read_to_string(root.join("uploads/storage.py")).expect("fixture");
+    let found = sites(
+        "uploads/storage.py",
+        &source,
+        &[(K::Boto3Presigned, "client.generate_presigned_post")],
+    );
+    let refs: Vec<&CallSite> = found.iter().collect();
+    let result = wire_source(
+        &root,
+        "uploads/storage.py",
+        &source,
+        &refs,
+        &package("python", &["django"]),
+        &plan(&CustomerSource::Session),
+        &UsageImports {
+            typescript: None,
+            python: Some("uploads.usage".to_owned()),
+            python_request_customer: true,
+            python_app_files: Vec::new(),
+            ts_session_customer: false,
+        },
+    )
+    .expect("wiring");
+    assert!(result.after.is_none());
+    assert_eq!(result.manual.len(), 1);
+    let step = &result.manual[0].instructions;
+    assert!(
+        step.contains(
+            "here that is `DirectUploadService.finish` at uploads/services.py:20 (in the class whose `DirectUploadService.start` asks for this presigned upload)"
+        ),
+        "{step}"
+    );
+}
