@@ -371,6 +371,15 @@ def no_user_reason(project: dict, path: str):
     return None
 
 
+def not_billable_reason(project: dict, site: dict):
+    """Hand-labelled ground truth (projects.toml `not_billable`, "file:line" → reason): a call
+    the independent scan matches that provably bills nothing (flask-s3-upload's
+    `put_object(Key=username + '/')` without `Body=`: a 0-byte folder marker). Such a site is
+    left out of the counts but kept in the result file (`not_billable`, with what the tool
+    did), so the label stays checkable."""
+    return project.get("not_billable", {}).get(f"{site['file']}:{site['line']}")
+
+
 def site_language(path: str) -> str:
     ext = path.rsplit(".", 1)[-1]
     return "python" if ext == "py" else "js" if ext in {"ts", "tsx", "js", "jsx", "mjs", "cjs", "mts", "cts", "vue", "svelte", "astro"} else ext
@@ -415,6 +424,10 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
         no_user = no_user_reason(project, s["file"])
         per_site.append({**s, "found_by_tool": found, "state": state,
                          "user_reachable": no_user is None, **({"no_user": no_user} if no_user else {})})
+
+    not_billable = [{**s, "not_billable": not_billable_reason(project, s)} for s in per_site
+                    if not_billable_reason(project, s)]
+    per_site = [s for s in per_site if not not_billable_reason(project, s)]
 
     meters = project["answers"]["meter"]
     entry_edits = {p: added_lines(work, p) for p in modified
@@ -552,7 +565,7 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
         "user_reachable": sum(s["user_reachable"] for s in per_site),
         "user_reachable_wired": sum(s["user_reachable"] and s["state"] == "wired" for s in per_site),
     }
-    return {"counts": counts, "sites": per_site, "api_calls": api_calls, "webhook": webhook,
+    return {"counts": counts, "sites": per_site, "not_billable": not_billable, "api_calls": api_calls, "webhook": webhook,
             "stub_resolvers": stubs, "unfed_meters": unfed, "silent_meters": silent_meters,
             "complete": complete, "status": status, "modified_files": modified,
             "created_files": sorted(generated), "tool_call_sites": len(tool_sites),

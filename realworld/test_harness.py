@@ -150,6 +150,22 @@ class NoUserLabelTest(unittest.TestCase):
                 self.assertTrue(reason.strip(), f"{project['name']}: {prefix} has no reason")
 
 
+class NotBillableLabelTest(unittest.TestCase):
+    def test_a_label_names_one_file_and_line(self):
+        project = {"not_billable": {"app/auth/routes.py:147": "0-byte folder marker"}}
+        site = {"file": "app/auth/routes.py", "line": 147}
+        self.assertEqual(run.not_billable_reason(project, site), "0-byte folder marker")
+        self.assertIsNone(run.not_billable_reason(project, {**site, "line": 146}))
+        self.assertIsNone(run.not_billable_reason({}, site))
+
+    def test_every_label_says_why_and_is_a_site_the_scan_finds(self):
+        # a label removes a site from the counts: it must carry its reason and name file:line
+        for project in run.load_projects():
+            for key, reason in project.get("not_billable", {}).items():
+                self.assertTrue(reason.strip(), f"{project['name']}: {key} has no reason")
+                self.assertRegex(key, r"^[^:]+:\d+$", f"{project['name']}: {key} is not file:line")
+
+
 if __name__ == "__main__":
     unittest.main()
 

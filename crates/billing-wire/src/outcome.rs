@@ -24,6 +24,9 @@ pub enum SiteResult {
     AlreadyWired,
     /// Not edited; a manual step explains why and what to add.
     Manual(String),
+    /// Not edited and nothing to add: the call provably bills nothing (a `put_object`
+    /// without `Body=` stores 0 bytes). No manual step, so `status` does not report work left.
+    NothingToBill(String),
 }
 
 /// An import the edited file needs.
@@ -42,6 +45,8 @@ pub(crate) enum SiteOutcome {
         what: String,
     },
     AlreadyWired,
+    /// The call bills nothing (why, one sentence): no edit and no manual step.
+    NothingToBill(String),
     Manual {
         /// Why it was not edited (one sentence, no trailing period).
         reason: String,
@@ -189,6 +194,9 @@ pub(crate) fn combine(
                 }
             }
             SiteOutcome::AlreadyWired => result.push_report(ctx, site, SiteResult::AlreadyWired),
+            SiteOutcome::NothingToBill(why) => {
+                result.push_report(ctx, site, SiteResult::NothingToBill(why));
+            }
             SiteOutcome::Manual {
                 reason,
                 todo,

@@ -1888,12 +1888,126 @@ class Chat:
             || after.contains("from app.usage import record_llm_response, current_customer_id\n"),
         "{after}"
     );
-    assert_eq!(out.manual.len(), 3, "{:?}", out.manual);
-    assert!(out.manual[0].contains("can `break`"), "{:?}", out.manual);
+    // `stops_early` breaks on the finish chunk: the rest of the stream (the usage chunk) is
+    // read after its loop (see the test below).
+    assert!(
+        after.contains("                break\n            yield chunk.choices[0].delta.content\n        for usage_chunk in response:  # the usage chunk comes after the one that ended the loop\n            record_llm_response(current_customer_id(), usage_chunk)\n"),
+        "{after}"
+    );
+    assert_eq!(out.manual.len(), 2, "{:?}", out.manual);
     assert!(
         out.manual.iter().all(|m| m.contains("include_usage")),
         "{:?}",
         out.manual
+    );
+}
+
+/// Real-world idiom (openai/openai-quickstart-python `examples/chat-basic/app.py`): a Flask
+/// generator reads `with client.chat.completions.create(stream=True) as stream:` and `break`s
+/// on `finish_reason == "stop"`, one chunk before the usage chunk `include_usage` adds. The
+/// loop records and skips the usage chunk (when the finish reason is not "stop" the loop
+/// reaches it), and right after the loop, inside the `with` block where the stream is still
+/// open, the rest of the stream (exactly that usage chunk) is read and recorded. A loop that
+/// `break`s on anything else, or can `return`, is still listed: reading on after a cancel
+/// would read the whole rest of the answer.
+#[test]
+fn python_stream_loop_that_breaks_on_the_finish_chunk_reads_the_usage_chunk_after_it() {
+    let out = flask_py(
+        r#"from flask import Flask, Response, request, stream_with_context
+import openai
+
+client = openai.OpenAI()
+app = Flask(__name__)
+
+
+@app.route("/stream", methods=["GET"])
+def stream():
+    def generate():
+        content = ""
+        with client.chat.completions.create(
+            model="gpt-3.5-turbo",
+            messages=[],
+            stream=True,
+        ) as stream:
+            for chunk in stream:
+                if chunk.choices[0].delta and chunk.choices[0].delta.content:
+                    content += chunk.choices[0].delta.content
+                    yield f"data: {chunk.choices[0].delta.content}\n\n"
+                if chunk.choices[0].finish_reason == "stop":
+                    break  # Stop if the finish reason is 'stop'
+
+        print(content)
+
+    return Response(stream_with_context(generate()), mimetype="text/event-stream")
+
+
+@app.route("/cancel", methods=["GET"])
+def cancel():
+    def generate():
+        stream = client.chat.completions.create(model="m", messages=[], stream=True)
+        for chunk in stream:
+            if chunk.choices[0].finish_reason == "stop" or request.args.get("stop"):
+                break
+            yield chunk.choices[0].delta.content
+
+    return Response(stream_with_context(generate()))
+
+
+@app.route("/returns", methods=["GET"])
+def returns():
+    def generate():
+        stream = client.chat.completions.create(model="m", messages=[], stream=True)
+        for chunk in stream:
+            if chunk.choices[0].finish_reason == "stop":
+                return
+            yield chunk.choices[0].delta.content
+
+    return Response(stream_with_context(generate()))
+"#,
+        &[(K::OpenaiChatCompletion, "client.chat.completions.create")],
+        header(),
+    );
+    let after = out
+        .after
+        .expect("the stream that breaks on its finish chunk is wired");
+    assert!(
+        after.contains(
+            r#"            stream=True, stream_options={"include_usage": True},
+        ) as stream:
+            for chunk in stream:
+                record_llm_response(request.headers.get("x-customer-id", ""), chunk)
+                if not chunk.choices:  # the usage chunk (`include_usage`)
+                    continue
+                if chunk.choices[0].delta and chunk.choices[0].delta.content:
+"#
+        ),
+        "{after}"
+    );
+    assert!(
+        after.contains(
+            r#"                if chunk.choices[0].finish_reason == "stop":
+                    break  # Stop if the finish reason is 'stop'
+            for usage_chunk in stream:  # the usage chunk comes after the one that ended the loop
+                record_llm_response(request.headers.get("x-customer-id", ""), usage_chunk)
+
+        print(content)
+"#
+        ),
+        "{after}"
+    );
+    // The cancel and the `return` loops are listed, and their calls are not changed.
+    assert_eq!(out.manual.len(), 2, "{:?}", out.manual);
+    assert!(
+        out.manual
+            .iter()
+            .all(|m| m.contains("can `break` or `return`")),
+        "{:?}",
+        out.manual
+    );
+    assert_eq!(
+        after.matches("include_usage\": True}").count(),
+        1,
+        "{after}"
     );
 }
 
@@ -1938,5 +2052,129 @@ def summary(user_id):
         after.matches("record_llm_response(str(user_id").count(),
         1,
         "the URL's user_id is not the customer: {after}"
+    );
+}
+
+/// openai-quickstart-python pins `openai==1.11.1`, whose `create()` has no `stream_options`
+/// (added in openai 1.26.0; checked in both wheels): adding it would make every call raise
+/// `TypeError`, so with such a pin the stream stays a listed step that says to upgrade. A
+/// `>=` requirement or a 1.26+ pin is wired.
+#[test]
+fn python_streams_are_not_given_stream_options_under_an_openai_pin_without_it() {
+    let source = r#"from flask import Flask, Response, request, stream_with_context
+import openai
+
+client = openai.OpenAI()
+app = Flask(__name__)
+
+
+@app.route("/stream")
+def stream():
+    def generate():
+        with client.chat.completions.create(model="m", messages=[], stream=True) as stream:
+            for chunk in stream:
+                if chunk.choices[0].delta.content:
+                    yield chunk.choices[0].delta.content
+                if chunk.choices[0].finish_reason == "stop":
+                    break
+
+    return Response(stream_with_context(generate()))
+"#;
+    let run = |version: &str| {
+        let found = sites(
+            "app/chat.py",
+            source,
+            &[(K::OpenaiChatCompletion, "client.chat.completions.create")],
+        );
+        let refs: Vec<&CallSite> = found.iter().collect();
+        let mut pkg = package("python", &["flask"]);
+        pkg.integrations = vec![
+            serde_json::from_value(json!({
+                "package": "openai", "kind": "llm-client", "version": version, "major": 1,
+                "evidence": {"file": "requirements.txt", "text": "openai"},
+            }))
+            .expect("integration"),
+        ];
+        wire_source(
+            Path::new("/nonexistent"),
+            "app/chat.py",
+            source,
+            &refs,
+            &pkg,
+            &plan(&header()),
+            &UsageImports {
+                typescript: None,
+                python: Some("app.usage".to_owned()),
+                python_request_customer: true,
+                python_app_files: Vec::new(),
+                ts_session_customer: false,
+            },
+        )
+        .expect("wiring")
+    };
+    let old = run("==1.11.1");
+    assert!(old.after.is_none(), "{:?}", old.after);
+    assert_eq!(old.manual.len(), 1);
+    assert!(
+        old.manual[0].instructions.contains(
+            "the pinned `openai==1.11.1` has no `stream_options` (added in openai 1.26.0)"
+        ) && old.manual[0]
+            .instructions
+            .contains("Upgrade `openai` to 1.26.0 or later"),
+        "{}",
+        old.manual[0].instructions
+    );
+    for version in [">=1.11.1", "==1.26.0", "==2.8.1"] {
+        let new = run(version);
+        assert!(
+            new.after
+                .as_deref()
+                .is_some_and(|a| a.contains("stream_options={\"include_usage\": True}")),
+            "{version}: {:?}",
+            new.manual
+        );
+    }
+}
+
+/// Real-world idiom (HackSoftware/Django-Styleguide-Example): the presigned POST is made in a
+/// helper (`integrations/aws/client.py`), which a service's `start` calls; the same service's
+/// `finish` is where the client says the file arrived. The presigned call stays a listed step
+/// (the customer there is not surely known: nothing checks the finishing user against the
+/// file's owner), and the step names that `finish` by file:line instead of "where the app
+/// learns the upload finished".
+#[test]
+fn a_presigned_post_step_names_the_services_finish_method() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/wire/py-presigned");
+    let source = std::fs::read_to_string(root.join("uploads/storage.py")).expect("fixture");
+    let found = sites(
+        "uploads/storage.py",
+        &source,
+        &[(K::Boto3Presigned, "client.generate_presigned_post")],
+    );
+    let refs: Vec<&CallSite> = found.iter().collect();
+    let result = wire_source(
+        &root,
+        "uploads/storage.py",
+        &source,
+        &refs,
+        &package("python", &["django"]),
+        &plan(&CustomerSource::Session),
+        &UsageImports {
+            typescript: None,
+            python: Some("uploads.usage".to_owned()),
+            python_request_customer: true,
+            python_app_files: Vec::new(),
+            ts_session_customer: false,
+        },
+    )
+    .expect("wiring");
+    assert!(result.after.is_none());
+    assert_eq!(result.manual.len(), 1);
+    let step = &result.manual[0].instructions;
+    assert!(
+        step.contains(
+            "here that is `DirectUploadService.finish` at uploads/services.py:20 (in the class whose `DirectUploadService.start` asks for this presigned upload)"
+        ),
+        "{step}"
     );
 }

@@ -159,16 +159,15 @@ pub(crate) fn upload(f: &PyFile<'_>, call: Node<'_>) -> SiteOutcome {
         && keyword(call, "ContentLength", f.src).is_none()
     {
         // flask-s3-upload's `put_object(Key=username + "/")`: boto3 sends an empty body, so
-        // the object is 0 bytes (a key ending in `/` is the console's folder marker).
-        return SiteOutcome::Manual {
-            reason: "`put_object` without `Body=` stores an empty object (0 bytes; a key ending \
-                     in `/` is a folder marker), so this call uploads nothing to bill"
+        // the object is 0 bytes (a key ending in `/` is the console's folder marker). There
+        // is nothing to record and nothing for the user to do, so it is no manual step
+        // either (a step with nothing to do kept `status` reporting work left forever); the
+        // files put into that folder are billed at their own uploads.
+        return SiteOutcome::NothingToBill(
+            "`put_object` without `Body=` stores an empty object (0 bytes; a key ending in `/` \
+             is a folder marker), so this call uploads nothing to bill"
                 .to_owned(),
-            todo: "Nothing to record here; the files put into that folder are billed where they \
-                   are uploaded (their own `put_object(Body=..)` / `upload_file` calls)"
-                .to_owned(),
-            snippet: None,
-        };
+        );
     }
     let Some(statement) = owning_statement(call) else {
         return SiteOutcome::manual(
@@ -275,12 +274,168 @@ pub(crate) fn presigned(f: &PyFile<'_>, call: Node<'_>) -> SiteOutcome {
     let customer = f
         .customer(call)
         .map_or_else(|_| "customer_id".to_owned(), |c| c.expr);
+    let todo = match confirmation(f, call) {
+        Some(found) => format!(
+            "Record it where the app learns the upload finished: here that is `{}` at {}:{} (in the class whose `{}` asks for this presigned upload), with the object's size (`ContentLength` from `head_object`, or the stored file's size) for the file's owner",
+            found.method, found.file, found.line, found.starter
+        ),
+        None => "Record it where the app learns the upload finished (the client's confirmation request, or an S3 event notification), with the object's `ContentLength` from `head_object`".to_owned(),
+    };
     SiteOutcome::manual(
         "a presigned upload is not billed here: the file goes from the browser straight to S3, never through this server, and its size is only known once it arrived",
-        "Record it where the app learns the upload finished (the client's confirmation request, or an S3 event notification), with the object's `ContentLength` from `head_object`",
+        todo,
         format!(
             "from {} import {PY_STORAGE}\n\n# where the app confirms the upload finished:\nsize = s3.head_object(Bucket=bucket, Key=key)[\"ContentLength\"]\n{PY_STORAGE}({customer}, size)",
             f.usage_module
         ),
     )
+}
+
+/// Where the app learns a presigned upload finished.
+struct Confirmation {
+    /// Root-relative file.
+    file: String,
+    line: u32,
+    /// `Class.method` that confirms the upload.
+    method: String,
+    /// `Class.method` that called the presigned helper.
+    starter: String,
+}
+
+/// At most this many Python files of the package are read looking for the confirmation.
+const MAX_FILES: usize = 400;
+const MAX_FILE_BYTES: u64 = 256 * 1024;
+
+/// django-styleguide's direct upload: `s3_generate_presigned_post(..)` (a helper in
+/// `integrations/aws/client.py`) is called by `FileDirectUploadService.start`, and the same
+/// class's `finish` is where the client says the upload arrived. Found by reading the
+/// package's Python files for a method that calls the function holding the presigned call,
+/// and a method of the same class named like a confirmation (`finish`, `complete`, `confirm`,
+/// `finalize`). Only named in the manual step: who owns the file and its size there are the
+/// app's own model's business.
+fn confirmation(f: &PyFile<'_>, call: Node<'_>) -> Option<Confirmation> {
+    let helper = enclosing_functions(call).into_iter().last()?;
+    let helper_name = text(helper.child_by_field_name("name")?, f.src).to_owned();
+    let base = if f.ctx.package.path == "." || f.ctx.package.path.is_empty() {
+        String::new()
+    } else {
+        format!("{}/", f.ctx.package.path.trim_end_matches('/'))
+    };
+    let mut files = Vec::new();
+    collect_py(f.ctx.root, &base, &mut files);
+    let needle = format!("{helper_name}(");
+    for rel in files {
+        let Ok(source) = std::fs::read_to_string(f.ctx.root.join(&rel)) else {
+            continue;
+        };
+        if !source.contains(&needle) {
+            continue;
+        }
+        let Ok(tree) = crate::syntax::parse(tree_sitter_python::LANGUAGE.into(), "Python", &source)
+        else {
+            continue;
+        };
+        for n in descendants(tree.root_node()) {
+            let Some(callee) = (n.kind() == "call")
+                .then(|| n.child_by_field_name("function"))
+                .flatten()
+            else {
+                continue;
+            };
+            let name = match callee.kind() {
+                "identifier" => text(callee, &source),
+                "attribute" => callee
+                    .child_by_field_name("attribute")
+                    .map_or("", |a| text(a, &source)),
+                _ => "",
+            };
+            if name != helper_name {
+                continue;
+            }
+            let Some(method) = enclosing_functions(n).into_iter().next() else {
+                continue;
+            };
+            let Some(class) =
+                crate::syntax::ancestors(method).find(|a| a.kind() == "class_definition")
+            else {
+                continue;
+            };
+            let class_name = class
+                .child_by_field_name("name")
+                .map_or("", |c| text(c, &source));
+            let method_name = method
+                .child_by_field_name("name")
+                .map_or("", |c| text(c, &source));
+            let Some(body) = class.child_by_field_name("body") else {
+                continue;
+            };
+            let Some(finish) = descendants(body).into_iter().find(|d| {
+                d.kind() == "function_definition"
+                    && d.parent().is_some_and(|p| {
+                        p.id() == body.id()
+                            || (p.kind() == "decorated_definition"
+                                && p.parent().is_some_and(|pp| pp.id() == body.id()))
+                    })
+                    && d.child_by_field_name("name").is_some_and(|c| {
+                        let name = text(c, &source);
+                        ["finish", "complete", "confirm", "finalize"]
+                            .iter()
+                            .any(|w| name.contains(w))
+                    })
+            }) else {
+                continue;
+            };
+            return Some(Confirmation {
+                file: rel,
+                line: crate::syntax::line_of(finish),
+                method: format!(
+                    "{class_name}.{}",
+                    finish
+                        .child_by_field_name("name")
+                        .map_or("", |c| text(c, &source))
+                ),
+                starter: format!("{class_name}.{method_name}"),
+            });
+        }
+    }
+    None
+}
+
+/// The `.py` files under `dir` (root-relative, `/`-separated, ending in `/` unless empty),
+/// skipping virtualenvs, dependencies, tests and migrations, at most [`MAX_FILES`].
+fn collect_py(root: &std::path::Path, dir: &str, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+        return;
+    };
+    let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
+        if out.len() >= MAX_FILES {
+            return;
+        }
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
+        if meta.is_dir() {
+            let skipped = name.starts_with('.')
+                || matches!(
+                    name.as_str(),
+                    "node_modules"
+                        | "venv"
+                        | "env"
+                        | "__pycache__"
+                        | "migrations"
+                        | "tests"
+                        | "site-packages"
+                );
+            if !skipped {
+                collect_py(root, &format!("{dir}{name}/"), out);
+            }
+        } else if name.ends_with(".py") && meta.len() <= MAX_FILE_BYTES {
+            out.push(format!("{dir}{name}"));
+        }
+    }
 }

@@ -5,12 +5,14 @@
 //! |---|---|
 //! | `r = [await] client.chat.completions.create(..)` / `responses.create` / `embeddings.create` / `messages.create` / legacy `openai.ChatCompletion.create` | `r`, after the statement |
 //! | `for chunk in <stream>:` over an OpenAI stream created with `stream_options={"include_usage": True}` | each `chunk` at the top of the loop (only the last one carries usage) |
-//! | the same loop over a stream created without it (read to its end) | `stream_options` is added to the call, and the loop records then skips the usage chunk (no `choices`) |
+//! | the same loop over a stream created without it (read to its end) | `stream_options` is added to the call (not under an exact `openai` 1.x pin older than 1.26.0, which lacks it), and the loop records then skips the usage chunk (no `choices`) |
+//! | such a loop that only `break`s on the chunk's `finish_reason` | also `for usage_chunk in <stream>:` right after the loop, recording the one chunk that follows the finish (see [`drain_after_finish`]) |
 //! | `[async] with client.messages.stream(..) as s:` (Anthropic) | `[await] s.get_final_message()`, as the block's last statement |
 //! | Assistants runs (`create_and_poll`, `runs.create` + a polling loop, `with runs.stream(..) as s:`) | the finished run, see [`assistant_run_site`] |
 //!
-//! Everything else is a manual step with the exact change: a loop that `break`s early never
-//! sees the usage chunk, and a run nobody waits for has no usage yet.
+//! Everything else is a manual step with the exact change: a loop that `break`s early on
+//! anything but the finish reason (or `return`s) never sees the usage chunk, and a run nobody
+//! waits for has no usage yet.
 
 use billing_detect::profile::CallSiteKind;
 use tree_sitter::Node;
@@ -128,6 +130,18 @@ struct Site {
     then: Vec<String>,
     /// Other edits the recording needs (`stream_options` added to the call).
     edits: Vec<Edit>,
+    /// A loop that reads the rest of the stream after the app's own loop ended on the finish
+    /// chunk, recording the usage chunk that follows it (see [`drain_after_finish`]).
+    drain: Option<Drain>,
+}
+
+/// `for <chunk> in <stream>:  # ..` then `record_llm_response(<customer>, <chunk>)`, inserted
+/// at `anchor` (the end of the app's loop) at `indent`.
+struct Drain {
+    anchor: usize,
+    indent: String,
+    chunk: String,
+    stream: String,
 }
 
 fn wired(f: &PyFile<'_>, site: &Site, customer: CustomerExpr) -> SiteOutcome {
@@ -138,6 +152,17 @@ fn wired(f: &PyFile<'_>, site: &Site, customer: CustomerExpr) -> SiteOutcome {
         inserted.push_str(&format!("{}{}{line}", f.nl, site.indent));
     }
     edits.push(Edit::insert(site.anchor, inserted));
+    if let Some(drain) = &site.drain {
+        let unit = crate::text::indent_unit(f.src);
+        let (nl, indent) = (f.nl, &drain.indent);
+        edits.push(Edit::insert(
+            drain.anchor,
+            format!(
+                "{nl}{indent}for {} in {}:  # the usage chunk comes after the one that ended the loop{nl}{indent}{unit}{PY_LLM_RESPONSE}({}, {})",
+                drain.chunk, drain.stream, customer.expr, drain.chunk
+            ),
+        ));
+    }
     edits.extend(site.edits.iter().cloned());
     let mut imports = vec![f.usage_import(PY_LLM_RESPONSE)];
     imports.extend(customer.imports);
@@ -193,6 +218,7 @@ fn response_site(f: &PyFile<'_>, call: Node<'_>) -> Result<Site, Refusal> {
         already_wired: f.wired_after(statement, &[PY_LLM_RESPONSE, PY_LLM]),
         then: Vec::new(),
         edits: Vec::new(),
+        drain: None,
     })
 }
 
@@ -267,6 +293,15 @@ fn openai_stream_site(
     let options_edit = if include_usage {
         None
     } else {
+        if let Some(pin) = pinned_without_stream_options(f) {
+            return Err(refuse(
+                format!(
+                    "this stream reports no token usage, and the pinned `openai{pin}` has no `stream_options` (added in openai 1.26.0): passing it raises `TypeError`"
+                ),
+                format!("Upgrade `openai` to 1.26.0 or later, then: {add}"),
+                what,
+            ));
+        }
         Some(add_include_usage(f, call).ok_or_else(no_usage)?)
     };
     let (name, binder) = stream_name(f, call).ok_or_else(|| {
@@ -291,8 +326,9 @@ fn openai_stream_site(
             what,
         )
     })?;
-    if leaves_early(for_node) {
-        return Err(refuse(
+    let drain = if leaves_early(for_node) {
+        Some(drain_after_finish(f, call, for_node, binder, &name).ok_or_else(|| {
+            refuse(
             "the loop over the stream can `break` or `return` before the last chunk, which carries the usage",
             if include_usage {
                 "Read the stream to its end (the usage chunk comes after the finish reason) and record that chunk"
@@ -300,8 +336,11 @@ fn openai_stream_site(
                 add
             },
             what,
-        ));
-    }
+        )
+        })?)
+    } else {
+        None
+    };
     let chunk = for_node
         .child_by_field_name("left")
         .filter(|l| l.kind() == "identifier")
@@ -366,7 +405,91 @@ fn openai_stream_site(
         already_wired,
         then,
         edits,
+        drain,
     })
+}
+
+/// A loop that leaves the stream only by a `break` on the chunk's `finish_reason`
+/// (openai-quickstart-python `chat-basic`: `if chunk.choices[0].finish_reason == "stop":
+/// break`): the usage chunk (`include_usage`, no `choices`) is the one chunk the server sends
+/// after that, so reading the rest of the stream after the loop reads exactly that chunk and
+/// the end of the stream, and nothing the app would have shown. The rest is read right after
+/// the loop, where the stream is still open (inside its `with` block when it has one).
+///
+/// Not for a loop that can `return` (nothing after the loop runs), a `break` on anything else
+/// (a cancel or a length limit would then read the whole rest of the answer), a stream not
+/// bound to a name, or `n=` completions (the other choices go on after one finished).
+fn drain_after_finish(
+    f: &PyFile<'_>,
+    call: Node<'_>,
+    for_node: Node<'_>,
+    binder: Node<'_>,
+    stream: &str,
+) -> Option<Drain> {
+    if binder.kind() == "for_statement" || keyword(call, "n", f.src).is_some() {
+        return None;
+    }
+    let body = for_node.child_by_field_name("body")?;
+    let owned_by_loop = |n: Node<'_>| {
+        ancestors(n)
+            .find(|a| {
+                matches!(
+                    a.kind(),
+                    "for_statement" | "while_statement" | "function_definition"
+                )
+            })
+            .is_some_and(|owner| owner.id() == for_node.id())
+    };
+    for n in descendants(body) {
+        match n.kind() {
+            "return_statement" => return None,
+            "break_statement" if owned_by_loop(n) => {
+                let guard = ancestors(n)
+                    .take_while(|a| a.id() != for_node.id())
+                    .find(|a| matches!(a.kind(), "if_statement" | "elif_clause"))?;
+                let condition = guard.child_by_field_name("condition")?;
+                let on_finish = text(condition, f.src).contains("finish_reason")
+                    && !descendants(condition)
+                        .into_iter()
+                        .any(|c| c.kind() == "boolean_operator");
+                if !on_finish {
+                    return None;
+                }
+            }
+            _ => {}
+        }
+    }
+    let chunk = hoist::fresh_name(
+        f,
+        hoist::scope_of(f, call),
+        &["usage_chunk", "rest_chunk", "last_chunk"],
+    )?;
+    Some(Drain {
+        anchor: line_end(f.src, for_node.end_byte()),
+        indent: indent_at(f.src, for_node.start_byte()).to_owned(),
+        chunk,
+        stream: stream.to_owned(),
+    })
+}
+
+/// The package's `openai` pin when it is an exact 1.x version older than 1.26.0, whose
+/// `create()` has no `stream_options` parameter (openai-quickstart-python pins `==1.11.1`):
+/// adding the argument there would make every call raise `TypeError`. openai 0.x passes
+/// unknown arguments through to the API, and an unpinned or `>=` requirement installs a
+/// newer version.
+fn pinned_without_stream_options(f: &PyFile<'_>) -> Option<String> {
+    let spec = f.ctx.package.integration("openai")?.version.clone()?;
+    let version = spec
+        .trim()
+        .strip_prefix("===")
+        .or_else(|| spec.trim().strip_prefix("=="))
+        .or_else(|| spec.trim().strip_prefix("~="))?
+        .trim();
+    let mut parts = version.split('.').map(str::parse::<u64>);
+    let (Some(Ok(major)), Some(Ok(minor))) = (parts.next(), parts.next()) else {
+        return None;
+    };
+    (major == 1 && minor < 26).then_some(spec)
 }
 
 /// `stream_options={"include_usage": True}` added after the call's `stream=True`, unless the
@@ -537,6 +660,7 @@ fn stream_helper_site(f: &PyFile<'_>, call: Node<'_>) -> Result<Site, Refusal> {
         already_wired,
         then: Vec::new(),
         edits: Vec::new(),
+        drain: None,
     })
 }
 

@@ -1323,7 +1323,8 @@ print("EXPECTED_RUN_TOKENS", usage.total_tokens)
     }
 
     /// The real `openai` and `anthropic` SDKs (sync, async, streamed with usage, a stream that
-    /// wiring gives `include_usage`, Assistants runs after `create_and_poll` and after a polling
+    /// wiring gives `include_usage`, one whose loop `break`s on the finish chunk and whose
+    /// usage chunk is read after the loop (openai-quickstart `chat-basic`), Assistants runs after `create_and_poll` and after a polling
     /// loop, Anthropic's stream helper) and a PydanticAI `agent.iter` from a factory, wired by spaire-billing,
     /// against stub providers on 127.0.0.1: every event's token kinds and `_llm` equal what the
     /// stub reported, and the emulator's meter counts exactly their sum.
@@ -1376,10 +1377,11 @@ print("EXPECTED_RUN_TOKENS", usage.total_tokens)
             .iter()
             .find(|f| f.path == "vendorrt/main.py")
             .expect("the app is wired");
-        // 7 + a stream given `include_usage` + two finished Assistants runs.
+        // 7 + a stream given `include_usage` + two finished Assistants runs + a stream that
+        // breaks on its finish chunk (recorded in its loop and in the loop reading the rest).
         assert_eq!(
             main.after.matches("record_llm_response(").count(),
-            10,
+            12,
             "{}",
             main.after
         );
@@ -1417,7 +1419,7 @@ print("EXPECTED_RUN_TOKENS", usage.total_tokens)
         expected.sort_by_key(|m| m["totalTokens"].as_i64());
         assert_eq!(
             expected.len(),
-            11,
+            12,
             "one provider answer per endpoint: {log}"
         );
         let events = llm_events(&base, &token, "user_vendors");
