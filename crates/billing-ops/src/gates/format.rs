@@ -153,7 +153,7 @@ pub fn format_files(
         }
     }
     if !broken.contains(&GateTool::EslintFlat) && !broken.contains(&GateTool::EslintLegacy) {
-        disable_core_rules_misreading_ts(root, package_dir, gates, files, &mut outcome);
+        disable_waived_rules(root, package_dir, gates, files, &mut outcome);
     }
     outcome
 }
@@ -232,7 +232,8 @@ fn eslint_batch(
         }
         inputs.push((path, file.after.clone()));
     }
-    let Some(results) = run_eslint_batch(package_dir, &inputs) else {
+    let internal = generated_module_specifiers(files);
+    let Some(results) = run_eslint_batch(package_dir, &inputs, &internal) else {
         return EslintFixed::new();
     };
     inputs
@@ -246,20 +247,96 @@ fn eslint_batch(
         .collect()
 }
 
+/// The import specifiers by which the edited user files reach a module this tool generates
+/// through an alias (`@/lib/spaire/usage`, `$lib/server/spaire/usage`, `~/server/spaire/usage`):
+/// new in the file, not relative, and naming a generated file's path without its extension
+/// once the alias's first segment is dropped (at least two segments must match). While the
+/// plan is made those modules are not on disk, so eslint-plugin-import's resolver cannot
+/// place such an import among the project's own (`import/order`, gemini-chatbot).
+fn generated_module_specifiers(files: &[FileChange]) -> Vec<String> {
+    let stems: Vec<Vec<&str>> = files
+        .iter()
+        .filter(|f| f.origin == FileOrigin::Generated)
+        .filter_map(|f| {
+            let (stem, extension) = f.path.rsplit_once('.')?;
+            JS_EXTENSIONS
+                .contains(&extension)
+                .then(|| stem.split('/').collect())
+        })
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    for file in files.iter().filter(|f| f.origin != FileOrigin::Generated) {
+        for specifier in quoted_specifiers(&file.after) {
+            if specifier.starts_with('.')
+                || out.iter().any(|s| s == specifier)
+                || file
+                    .before
+                    .as_deref()
+                    .is_some_and(|b| quoted_specifiers(b).contains(&specifier))
+            {
+                continue;
+            }
+            let bare = [".js", ".ts", ".mjs", ".cjs", ".jsx", ".tsx"]
+                .iter()
+                .find_map(|e| specifier.strip_suffix(e))
+                .unwrap_or(specifier);
+            let segments: Vec<&str> = bare.split('/').collect();
+            let ours = (1..segments.len()).any(|drop| {
+                let rest = &segments[drop..];
+                rest.len() >= 2 && stems.iter().any(|stem| stem.ends_with(rest))
+            });
+            if ours {
+                out.push(specifier.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// The module specifiers of `import … from "x"`, `export … from "x"`, `import("x")` and
+/// `require("x")` in a JS/TS text (a plain scan: a string elsewhere that looks the same only
+/// adds a candidate, which must still name a generated file).
+fn quoted_specifiers(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for keyword in ["from", "import", "require("] {
+        let mut rest = text;
+        while let Some(at) = rest.find(keyword) {
+            let after = rest[at + keyword.len()..].trim_start_matches([' ', '(']);
+            rest = &rest[at + keyword.len()..];
+            let Some(quote) = after.chars().next().filter(|c| matches!(c, '"' | '\'')) else {
+                continue;
+            };
+            let body = &after[1..];
+            if let Some(end) = body.find(quote) {
+                let specifier = &body[..end];
+                if !specifier.is_empty() && !specifier.contains('\n') {
+                    out.push(specifier);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The project's ESLint over `(path, text)` pairs in one process: per input `{"output",
-/// "rules"}` or `{"error"}`. `None` without node or inputs, or when the run fails.
+/// "rules"}` or `{"error"}`. `None` without node or inputs, or when the run fails. `internal`
+/// are import specifiers of generated modules, which ESLint is told are the project's own
+/// (`import/internal-regex`, added to the project's own setting) because they are not on
+/// disk yet.
 fn run_eslint_batch(
     package_dir: &Path,
     inputs: &[(String, String)],
+    internal: &[String],
 ) -> Option<Vec<serde_json::Value>> {
     let node = billing_detect::gates::on_path("node")?;
     if inputs.is_empty() {
         return None;
     }
-    let request: Vec<serde_json::Value> = inputs
+    let files: Vec<serde_json::Value> = inputs
         .iter()
         .map(|(path, text)| serde_json::json!({ "path": path, "text": text }))
         .collect();
+    let request = serde_json::json!({ "files": files, "internal": internal });
     let args = vec![
         "--input-type=module".to_owned(),
         "-e".to_owned(),
@@ -271,7 +348,7 @@ fn run_eslint_batch(
         &node,
         &args,
         package_dir,
-        Some(&serde_json::Value::Array(request).to_string()),
+        Some(&request.to_string()),
         FORMAT_TIMEOUT,
     )
     .ok()?;
@@ -283,22 +360,48 @@ fn run_eslint_batch(
     }
 }
 
-/// Core ESLint rules that misread TypeScript: names TypeScript itself resolves (`NodeJS`,
-/// `globalThis` under an old `env`), overload signatures (a redeclaration, with "unused"
-/// parameters) and interface method parameters. typescript-eslint's `eslint-recommended`
-/// turns them off for `.ts` files; a config extending `eslint:recommended` without it
-/// (chathn: `["next/core-web-vitals", "eslint:recommended"]`) applies them anyway.
-const CORE_RULES_MISREADING_TS: &[&str] = &[
-    "no-undef",
-    "no-unused-vars",
-    "no-redeclare",
-    "no-dupe-class-members",
+/// Rules a file this tool generates breaks knowingly, each group with why, turned off in a
+/// generated file (never in the user's own) only when the project's ESLint reports one of
+/// them there after the fixes, by one `eslint-disable` comment per group under the header.
+/// Every other rule is still reported by the checks.
+struct Waiver {
+    rules: &'static [&'static str],
+    /// Only in TypeScript files (the rule reads JavaScript correctly).
+    typescript_only: bool,
+    reason: &'static str,
+}
+
+const WAIVERS: &[Waiver] = &[
+    // Core rules that misread TypeScript: names TypeScript itself resolves (`NodeJS`,
+    // `globalThis` under an old `env`), overload signatures (a redeclaration, with "unused"
+    // parameters) and interface method parameters. typescript-eslint's `eslint-recommended`
+    // turns them off for `.ts` files; a config extending `eslint:recommended` without it
+    // (chathn: `["next/core-web-vitals", "eslint:recommended"]`) applies them anyway.
+    Waiver {
+        rules: &[
+            "no-undef",
+            "no-unused-vars",
+            "no-redeclare",
+            "no-dupe-class-members",
+        ],
+        typescript_only: true,
+        reason: "core rules that misread TypeScript (types, overloads)",
+    },
+    // The generated code logs on purpose: usage that cannot be recorded or delivered (no
+    // customer, no token count, a rejected batch) is billing lost, and the operator must
+    // see it; the webhook handler stubs log each event until the user fills them in
+    // (astro-chatgpt-demo: `no-console` allowing only `console.error`).
+    Waiver {
+        rules: &["no-console"],
+        typescript_only: false,
+        reason: "deliberate logging: lost usage and billing events must reach the operator's logs",
+    },
 ];
 
-/// In the TypeScript files this tool generates, turns off the [`CORE_RULES_MISREADING_TS`]
-/// the project's ESLint still reports in the final text, with one `eslint-disable` comment
-/// under the header that says why. Never in the user's own files, never another rule.
-fn disable_core_rules_misreading_ts(
+/// In the files this tool generates, turns off the [`WAIVERS`] rules the project's ESLint
+/// still reports in the final text. A comment that makes ESLint report anything new (a
+/// plugin forbidding or restricting directives) is not kept.
+fn disable_waived_rules(
     root: &Path,
     package_dir: &Path,
     gates: &Gates,
@@ -311,16 +414,21 @@ fn disable_core_rules_misreading_ts(
     if !has_eslint {
         return;
     }
-    let is_ts = |path: &str| {
+    let extension = |path: &str| {
         Path::new(path)
             .extension()
             .and_then(|e| e.to_str())
-            .is_some_and(|e| matches!(e, "ts" | "tsx" | "mts" | "cts"))
+            .unwrap_or("")
+            .to_owned()
     };
+    let is_ts = |path: &str| matches!(extension(path).as_str(), "ts" | "tsx" | "mts" | "cts");
     let chosen: Vec<usize> = files
         .iter()
         .enumerate()
-        .filter(|(_, f)| f.origin == FileOrigin::Generated && is_ts(&f.path))
+        .filter(|(_, f)| {
+            f.origin == FileOrigin::Generated
+                && JS_EXTENSIONS.contains(&extension(&f.path).as_str())
+        })
         .map(|(i, _)| i)
         .collect();
     let inputs: Vec<(String, String)> = chosen
@@ -332,35 +440,87 @@ fn disable_core_rules_misreading_ts(
             )
         })
         .collect();
-    let Some(results) = run_eslint_batch(package_dir, &inputs) else {
+    let Some(results) = run_eslint_batch(package_dir, &inputs, &[]) else {
         return;
     };
-    for (&i, result) in chosen.iter().zip(results) {
-        let rules: Vec<&str> = CORE_RULES_MISREADING_TS
+    let reported = |result: &serde_json::Value| -> Vec<String> {
+        result
+            .get("rules")
+            .and_then(|r| r.as_array())
+            .map(|list| {
+                list.iter()
+                    .filter_map(|r| r.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // (file index, text with the comments, rules reported before)
+    let mut marked: Vec<(usize, String, Vec<String>)> = Vec::new();
+    for (&i, result) in chosen.iter().zip(&results) {
+        let before = reported(result);
+        let file = &files[i];
+        let directives: String = WAIVERS
             .iter()
-            .copied()
-            .filter(|rule| {
-                result
-                    .get("rules")
-                    .and_then(|r| r.as_array())
-                    .is_some_and(|list| list.iter().any(|r| r.as_str() == Some(*rule)))
+            .filter(|w| !w.typescript_only || is_ts(&file.path))
+            .filter_map(|w| {
+                let rules: Vec<&str> = w
+                    .rules
+                    .iter()
+                    .copied()
+                    .filter(|rule| before.iter().any(|r| r == rule))
+                    .collect();
+                (!rules.is_empty()).then(|| {
+                    format!(
+                        "/* eslint-disable {} -- {} */\n",
+                        rules.join(", "),
+                        w.reason
+                    )
+                })
             })
             .collect();
-        if rules.is_empty() {
+        if directives.is_empty() {
             continue;
         }
-        let file = &mut files[i];
-        let directive = format!(
-            "/* eslint-disable {} -- core rules that misread TypeScript (types, overloads) */\n",
-            rules.join(", ")
-        );
         // Under the first line when it is the generated-file header, else on top.
         let at = if file.after.starts_with("// ") {
             file.after.find('\n').map_or(file.after.len(), |n| n + 1)
         } else {
             0
         };
-        file.after.insert_str(at, &directive);
+        let mut text = file.after.clone();
+        text.insert_str(at, &directives);
+        marked.push((i, text, before));
+    }
+    if marked.is_empty() {
+        return;
+    }
+    let inputs: Vec<(String, String)> = marked
+        .iter()
+        .map(|(i, text, _)| (stdin_path(root, package_dir, &files[*i].path), text.clone()))
+        .collect();
+    let Some(results) = run_eslint_batch(package_dir, &inputs, &[]) else {
+        return;
+    };
+    for ((i, text, before), result) in marked.into_iter().zip(results) {
+        let file = &mut files[i];
+        let new_rules: Vec<String> = reported(&result)
+            .into_iter()
+            .filter(|r| !before.contains(r))
+            .collect();
+        if result.get("error").is_some() || !new_rules.is_empty() {
+            outcome.warnings.push(format!(
+                "`{}` (generated) breaks rules of your ESLint config knowingly; an \
+                 `eslint-disable` comment for them was not added because ESLint then reports {}",
+                file.path,
+                if new_rules.is_empty() {
+                    "an error".to_owned()
+                } else {
+                    new_rules.join(", ")
+                }
+            ));
+            continue;
+        }
+        file.after = text;
         match outcome.formatted.iter_mut().find(|(p, _)| *p == file.path) {
             Some((_, tools)) => tools.push("eslint-disable"),
             None => outcome
@@ -638,5 +798,57 @@ fn first_lines(stderr: &str, stdout: &str) -> String {
         "it exited with an error and printed nothing".to_owned()
     } else {
         lines.join(" / ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use billing_changeset::FileAction;
+
+    use super::*;
+
+    fn generated(path: &str) -> FileChange {
+        FileChange {
+            path: path.to_owned(),
+            action: FileAction::Create,
+            origin: FileOrigin::Generated,
+            before: None,
+            after: String::new(),
+            summary: String::new(),
+        }
+    }
+
+    /// gemini-chatbot: the wiring's `@/lib/spaire/usage` import names the generated
+    /// `lib/spaire/usage.ts`; the file's own imports, relative ones and packages do not.
+    #[test]
+    fn alias_imports_of_generated_modules_are_found() {
+        let before = "import { z } from \"zod\";\nimport { db } from \"@/db/queries\";\n";
+        let after = format!(
+            "{before}import {{ recordLlmUsage }} from \"@/lib/spaire/usage\";\n\
+             import {{ x }} from './lib/spaire/recorder'\n\
+             const m = await import('$lib/server/spaire/webhooks.js')\n\
+             import {{ y }} from \"@acme/usage\";\n"
+        );
+        let files = vec![
+            generated("lib/spaire/usage.ts"),
+            generated("lib/spaire/recorder.ts"),
+            generated("src/lib/server/spaire/webhooks.ts"),
+            FileChange::wired_edit("ai/actions.ts", before.to_owned(), after, "wiring"),
+        ];
+        assert_eq!(
+            generated_module_specifiers(&files),
+            ["@/lib/spaire/usage", "$lib/server/spaire/webhooks.js"]
+        );
+        // Only new specifiers: an import the file already had is the project's business.
+        let files = vec![
+            generated("lib/spaire/usage.ts"),
+            FileChange::wired_edit(
+                "a.ts",
+                "import { a } from \"~/lib/spaire/usage\";\n".to_owned(),
+                "import { a, b } from \"~/lib/spaire/usage\";\n".to_owned(),
+                "wiring",
+            ),
+        ];
+        assert!(generated_module_specifiers(&files).is_empty());
     }
 }
