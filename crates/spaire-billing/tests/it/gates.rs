@@ -286,6 +286,27 @@ fn eslint_import_order_places_the_wired_import() {
     );
 }
 
+/// typescript-eslint's type-aware `require-await` (elysia-paseto): the generated session stub
+/// returns a promise without being `async` while it awaits nothing (before: 1 new problem).
+#[cfg(unix)]
+#[test]
+fn typed_require_await_and_the_session_stub() {
+    let Some(modules) = node_modules(".bin/eslint") else {
+        return;
+    };
+    let project = copy_fixture("gates", "eslint-typed-session");
+    let dir = project.path();
+    link(&modules, &dir.join("node_modules"));
+    let bin = dir.join("node_modules/.bin");
+    apply_passes_gates(
+        dir,
+        &[
+            (bin.join("eslint"), &["--max-warnings", "0", "src"]),
+            (bin.join("tsc"), &["--noEmit", "-p", "."]),
+        ],
+    );
+}
+
 /// `no-void` (Standard, neostandard, Airbnb): the generated recorder starts background work
 /// and the session stub uses its parameter without the `void` operator (fastify-demo).
 #[cfg(unix)]
