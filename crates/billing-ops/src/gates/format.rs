@@ -147,6 +147,22 @@ pub fn format_files(
                     .push(format!("ruff could not check `{}`: {reason}", file.path)),
             }
         }
+        if !user_file
+            && extension == "py"
+            && let Some(gate) = gates.get(GateTool::Flake8)
+            && let Some(binary) = gate.binary.clone()
+        {
+            match flake8_noqa(gate, &binary, root, package_dir, &file.path, &formatted) {
+                Ok(Some(marked)) => {
+                    formatted = marked;
+                    tools.push("flake8 noqa");
+                }
+                Ok(None) => {}
+                Err(reason) => outcome
+                    .warnings
+                    .push(format!("flake8 could not check `{}`: {reason}", file.path)),
+            }
+        }
         if formatted != file.after {
             file.after = formatted;
             outcome.formatted.push((file.path.clone(), tools));
@@ -779,6 +795,94 @@ fn ruff_noqa(
         marked.push_str(end);
     }
     Ok(Some(marked))
+}
+
+/// The project's flake8 codes a generated Python file still breaks after formatting (the
+/// 129-character header line under `max-line-length = 119`, a long message string:
+/// thenewboston-backend), each suppressed with `# noqa: CODE` on the line flake8 names, as
+/// [`ruff_noqa`] does for ruff. flake8 reads its config from the directory it runs in: the
+/// config's directory when detect found one, else the package. A line inside a triple-quoted
+/// string or ending in a continuation is left alone (a comment there would change the
+/// string or break the line); the checks report it. `None` when nothing is left to mark.
+fn flake8_noqa(
+    gate: &Gate,
+    binary: &Path,
+    root: &Path,
+    package_dir: &Path,
+    rel: &str,
+    text: &str,
+) -> Result<Option<String>, String> {
+    let cwd = gate
+        .config
+        .as_ref()
+        .and_then(|c| root.join(c).parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| package_dir.to_path_buf());
+    let display = stdin_path(root, &cwd, rel);
+    let argv: Vec<String> = [
+        "--exit-zero",
+        "--format",
+        "%(row)d:%(code)s",
+        "--stdin-display-name",
+        &display,
+        "-",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let out = run_tool(binary, &argv, &cwd, Some(text), FORMAT_TIMEOUT)?;
+    if !out.success {
+        return Err(first_lines(&out.stderr, &out.stdout));
+    }
+    let mut codes: std::collections::BTreeMap<usize, Vec<String>> = Default::default();
+    for line in out.stdout.lines() {
+        let Some((row, code)) = line.trim().split_once(':') else {
+            continue;
+        };
+        let (Ok(row), code) = (row.parse::<usize>(), code.trim()) else {
+            continue;
+        };
+        // E999 is a syntax error: not suppressible, the checks report it.
+        if code.is_empty() || code.starts_with("E9") {
+            continue;
+        }
+        let list = codes.entry(row).or_default();
+        if !list.iter().any(|c| c == code) {
+            list.push(code.to_owned());
+        }
+    }
+    if codes.is_empty() {
+        return Ok(None);
+    }
+    let mut marked = String::with_capacity(text.len() + codes.len() * 16);
+    let mut in_string = [false, false];
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let (body, end) = line
+            .strip_suffix('\n')
+            .map_or((line, ""), |body| (body, "\n"));
+        let starts_inside = in_string.iter().any(|s| *s);
+        for (k, quotes) in ["\"\"\"", "\'\'\'"].iter().enumerate() {
+            if body.matches(quotes).count() % 2 == 1 {
+                in_string[k] = !in_string[k];
+            }
+        }
+        let ends_inside = in_string.iter().any(|s| *s);
+        marked.push_str(body);
+        if let Some(list) = codes.get(&(i + 1))
+            && !starts_inside
+            && !ends_inside
+            && !body.trim_end().ends_with('\\')
+        {
+            let sep = if body.contains("# noqa: ") {
+                ", "
+            } else {
+                "  # noqa: "
+            };
+            marked.push_str(sep);
+            marked.push_str(&list.join(", "));
+        }
+        marked.push_str(end);
+    }
+    Ok((marked != text).then_some(marked))
 }
 
 fn first_lines(stderr: &str, stdout: &str) -> String {

@@ -390,6 +390,28 @@ fn ruff_black_isort_project() {
     );
 }
 
+/// flake8 at 119 columns (thenewboston-backend): the generated files' 129-character header
+/// line gets `# noqa: E501` (generated files only, as the ruff marking), and no generated line
+/// is longer otherwise (before: 9 new E501).
+#[cfg(unix)]
+#[test]
+fn flake8_project() {
+    let Some(venv) = venv("bin/flake8") else {
+        return;
+    };
+    let project = copy_fixture("gates", "flake8-119");
+    let dir = project.path();
+    link(&venv, &dir.join(".venv"));
+    let bin = dir.join(".venv/bin");
+    apply_passes_gates(
+        dir,
+        &[
+            (bin.join("flake8"), &["app"]),
+            (bin.join("isort"), &["--check-only", "app"]),
+        ],
+    );
+}
+
 /// A strict ruff selection (docstrings, bandit, annotations, RUF) that `--fix` cannot satisfy in
 /// generated code: what is left is suppressed line by line with `# noqa: CODE` in the files
 /// the tool generates, never in the user's own file it edits.
