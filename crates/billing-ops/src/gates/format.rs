@@ -29,6 +29,8 @@ struct Step<'g> {
     binary: PathBuf,
     /// The directory of the tool's config file, when it has one.
     config_dir: Option<PathBuf>,
+    /// Arguments for this run only (isort's `-p` for generated packages not on disk yet).
+    extra_args: Vec<String>,
 }
 
 /// The steps that apply to a file with `extension`, in the order they run: lint fixes (which
@@ -60,6 +62,7 @@ fn steps_for<'g>(root: &Path, gates: &'g Gates, extension: &str) -> Vec<Step<'g>
                     .config
                     .as_ref()
                     .and_then(|c| root.join(c).parent().map(Path::to_path_buf)),
+                extra_args: Vec::new(),
             })
         })
         .collect()
@@ -85,12 +88,18 @@ pub fn format_files(
     let mut outcome = FormatOutcome::default();
     let mut broken = Vec::new();
     let eslint = eslint_batch(root, package_dir, gates, files);
+    let isort_first_party = isort_first_party(root, package_dir, gates, files);
     for file in files.iter_mut() {
         let extension = Path::new(&file.path)
             .extension()
             .and_then(|e| e.to_str())
             .unwrap_or("");
-        let steps = steps_for(root, gates, extension);
+        let mut steps = steps_for(root, gates, extension);
+        for step in &mut steps {
+            if step.gate.tool == GateTool::Isort {
+                step.extra_args.clone_from(&isort_first_party);
+            }
+        }
         if steps.is_empty() {
             continue;
         }
@@ -196,6 +205,7 @@ pub fn format_state_file(root: &Path, gates: &Gates, rel: &str, text: &str) -> S
             gate,
             binary,
             config_dir: None,
+            extra_args: Vec::new(),
         };
         let Ok(outputs) = format_one(&step, root, rel, &current, false) else {
             continue;
@@ -332,6 +342,82 @@ fn quoted_specifiers(text: &str) -> Vec<&str> {
         }
     }
     out
+}
+
+/// isort's `-p NAME` arguments for the top-level Python packages this tool generates that are
+/// not on disk yet, plus the project's own `known_first_party` (a `-p` replaces the setting):
+/// isort tells first-party from third-party by looking for the directory, so while the plan
+/// is made the wiring's `from spaire_billing.usage import …` in a user file was sorted among
+/// the third-party imports (thenewboston-backend), and `isort --check` failed once the package
+/// existed. Empty when there is nothing to add or isort cannot say its settings.
+fn isort_first_party(
+    root: &Path,
+    package_dir: &Path,
+    gates: &Gates,
+    files: &[FileChange],
+) -> Vec<String> {
+    let Some(gate) = gates.get(GateTool::Isort) else {
+        return Vec::new();
+    };
+    let Some(binary) = gate.binary.clone() else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = Vec::new();
+    for file in files.iter().filter(|f| f.origin == FileOrigin::Generated) {
+        if !file.path.ends_with(".py") {
+            continue;
+        }
+        let Ok(rel) = root
+            .join(&file.path)
+            .strip_prefix(package_dir)
+            .map(Path::to_path_buf)
+        else {
+            continue;
+        };
+        let Some(first) = rel.components().next() else {
+            continue;
+        };
+        let first = first.as_os_str().to_string_lossy().into_owned();
+        let name = first.strip_suffix(".py").unwrap_or(&first).to_owned();
+        if !package_dir.join(&first).exists() && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    if names.is_empty() {
+        return Vec::new();
+    }
+    let mut argv = vec!["--show-config".to_owned()];
+    if let Some(dir) = gate
+        .config
+        .as_ref()
+        .and_then(|c| root.join(c).parent().map(Path::to_path_buf))
+    {
+        argv.extend(["--settings-path".to_owned(), dir.display().to_string()]);
+    }
+    let Ok(out) = run_tool(&binary, &argv, package_dir, None, FORMAT_TIMEOUT) else {
+        return Vec::new();
+    };
+    let Ok(config) = serde_json::from_str::<serde_json::Value>(&out.stdout) else {
+        return Vec::new();
+    };
+    let mut known: Vec<String> = config
+        .get("known_first_party")
+        .and_then(|k| k.as_array())
+        .map(|list| {
+            list.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    for name in names {
+        if !known.contains(&name) {
+            known.push(name);
+        }
+    }
+    known
+        .into_iter()
+        .flat_map(|n| ["-p".to_owned(), n])
+        .collect()
 }
 
 /// The project's ESLint over `(path, text)` pairs in one process: per input `{"output",
@@ -721,6 +807,7 @@ fn format_one(
             if let Some(dir) = &step.config_dir {
                 argv.extend(["--settings-path".to_owned(), dir.display().to_string()]);
             }
+            argv.extend(step.extra_args.iter().cloned());
             Ok(vec![stdout_of(argv, text, &[])?])
         }
         GateTool::Gofmt => Ok(vec![stdout_of(Vec::new(), text, &[])?]),

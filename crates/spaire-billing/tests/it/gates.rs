@@ -412,6 +412,29 @@ fn flake8_project() {
     );
 }
 
+/// isort in a Flask app whose generated package sits beside `app.py` (thenewboston-backend):
+/// the wiring's `from spaire_billing… import` in the user's file goes to the first-party
+/// section, which isort finds by the package's directory, not on disk while the plan is made
+/// (before: `app.py` not formatted as isort formats it).
+#[cfg(unix)]
+#[test]
+fn isort_first_party_generated_package() {
+    let Some(venv) = venv("bin/isort") else {
+        return;
+    };
+    let project = copy_fixture("gates", "isort-flask");
+    let dir = project.path();
+    link(&venv, &dir.join(".venv"));
+    let bin = dir.join(".venv/bin");
+    apply_passes_gates(
+        dir,
+        &[(
+            bin.join("isort"),
+            &["--check-only", "app.py", "spaire_billing"],
+        )],
+    );
+}
+
 /// A strict ruff selection (docstrings, bandit, annotations, RUF) that `--fix` cannot satisfy in
 /// generated code: what is left is suppressed line by line with `# noqa: CODE` in the files
 /// the tool generates, never in the user's own file it edits.
