@@ -326,6 +326,25 @@ def after_setup(work: Path, project: dict, deps: dict, log) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.symlink_to(SDK_JS)
         deps["install_after"] = "node_modules/@spaire/sdk -> test toolchain's @spaire/sdk 0.45.1"
+    prepare_types(work, project, deps, log)
+
+
+def prepare_types(work: Path, project: dict, deps: dict, log) -> None:
+    """Nuxt's `.nuxt/` (the tsconfig every Nuxt tsconfig extends, the auto-import and alias
+    types) comes from `nuxi prepare`, which the project's postinstall runs and an
+    `--ignore-scripts` install does not: without it tsc reports every auto-import and `~~/`
+    alias (nuxt-assistant: 101 errors before setup, 7 more after it, all from the missing
+    `.nuxt/tsconfig.json`). Run before the gates and again after setup (its new server files
+    change the generated types); the copy is re-extracted each run, so `.nuxt/` is too."""
+    if deps.get("state") != "ok" or language(work, project) != "js":
+        return
+    d = package_dir(work, project)
+    nuxi = bin_of(d, work, "nuxi")
+    if not nuxi or not any(d.glob("nuxt.config.*")):
+        return
+    rc, out, err = sh(f"{nuxi} prepare", cwd=d, timeout=TIMEOUT_INSTALL)
+    log.write(f"$ (cd {d.relative_to(work)}) {nuxi} prepare\n{(out + err)[-3000:]}\n")
+    deps["prepare"] = f"nuxi prepare: exit {rc}"
 
 
 # ---------------------------------------------------------------------------- gates
@@ -391,7 +410,18 @@ def gate_list(work: Path, project: dict, deps: dict) -> tuple[list[dict], list[d
                 skipped.append({"tool": "eslint", "reason": "eslint installed but no config"})
         prettier_cfg = [f for base in {d, work} for f in base.glob(".prettierrc*")] + \
                        [f for base in {d, work} for f in base.glob("prettier.config.*")]
-        if prettier_cfg or "prettier" in pj or "prettier" in rootpj or "prettier" in alldeps:
+        scripts = " ".join(str(v) for v in {**rootpj.get("scripts", {}), **pj.get("scripts", {})}.values())
+        biome_cfg = any((base / f).exists() for base in {d, work} for f in ("biome.json", "biome.jsonc"))
+        leftover_prettier = (biome_cfg and ("@biomejs/biome" in alldeps or "biome" in scripts)
+                             and "prettier" not in alldeps and "prettier" not in pj and "prettier" not in rootpj
+                             and "prettier" not in scripts)
+        if leftover_prettier and prettier_cfg:
+            # novel: prettier.config.js at the root, Biome in the dependencies and scripts,
+            # Prettier in neither (its binary only came with another package): not a gate the
+            # project runs, and the tool formats with Biome alone there (billing-detect gates.rs)
+            skipped.append({"tool": "prettier", "reason": "a Prettier config, but the project depends on and runs "
+                                                          "Biome, not Prettier (a leftover config)"})
+        elif prettier_cfg or "prettier" in pj or "prettier" in rootpj or "prettier" in alldeps:
             pr = bin_of(d, work, "prettier")
             if pr:
                 # Prettier 2 spells it --loglevel (unknown option: exit 2); exit 1 is a result

@@ -620,6 +620,7 @@ def run_project(project, tool: Path, cache: Path, out_dir: Path, with_checks: bo
     with open(logs / "checks.log", "w") as clog:
         if with_checks:
             deps = gates.install(work, project, cache, clog)
+            gates.prepare_types(work, project, deps, clog)
             gate_cmds, unavailable = gates.gate_list(work, project, deps)
             before = gates.run_gates(work, gate_cmds, clog)
         emu = Emulator(tool, logs / "emulator.log")

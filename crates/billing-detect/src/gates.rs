@@ -329,6 +329,30 @@ fn javascript(look: &Lookup<'_>, gates: &mut Vec<Gate>) {
         .map(|p| (p, "Prettier configuration"))
         .or_else(|| key_in_manifest("prettier").map(|p| (p, "`prettier` key in package.json")))
         .or_else(|| declared("prettier").map(|p| (p, "prettier in package.json dependencies")));
+    // A Prettier config beside a Biome the project depends on, with Prettier in no manifest
+    // and no script: a leftover, not a tool the project runs (novel: `prettier.config.js` at
+    // 80 columns at the root, `biome format` at 120 in the app's scripts, Prettier only as a
+    // transitive binary). Formatting with both would leave the files in Prettier's layout,
+    // which the project's Biome then reports.
+    let script_runs = |tool: &str| {
+        manifests.iter().any(|(_, v)| {
+            v.get("scripts")
+                .and_then(|s| s.as_object())
+                .is_some_and(|scripts| {
+                    scripts
+                        .values()
+                        .any(|cmd| cmd.as_str().is_some_and(|c| c.contains(tool)))
+                })
+        })
+    };
+    let prettier = prettier.filter(|_| {
+        let biome_in_use = look.config(BIOME_CONFIGS).is_some()
+            && (declared("@biomejs/biome").is_some() || script_runs("biome"));
+        !biome_in_use
+            || declared("prettier").is_some()
+            || key_in_manifest("prettier").is_some()
+            || script_runs("prettier")
+    });
     if let Some((path, why)) = prettier {
         let config = PRETTIER_CONFIGS
             .iter()
@@ -589,6 +613,41 @@ mod tests {
         let gates = detect_gates(root, root, Language::JavaScript);
         assert_eq!(tools(&gates), [GateTool::Biome, GateTool::EslintLegacy]);
         assert_eq!(gates.get(GateTool::EslintLegacy).unwrap().config, None);
+    }
+
+    /// novel: a Prettier config at the root, Biome in the dependencies and scripts, Prettier
+    /// in none: Biome formats. A Prettier the project depends on stays a gate beside Biome.
+    #[test]
+    fn a_leftover_prettier_config_beside_biome_is_no_gate() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, "biome.json", "{}");
+        write(root, "prettier.config.js", "module.exports = {};");
+        write(
+            root,
+            "package.json",
+            r#"{"devDependencies": {"@biomejs/biome": "^1.9.4"}}"#,
+        );
+        write(
+            root,
+            "apps/web/package.json",
+            r#"{"scripts": {"format": "biome format ."}}"#,
+        );
+        write(root, "node_modules/.bin/prettier", "");
+        let gates = detect_gates(root, &root.join("apps/web"), Language::TypeScript);
+        assert_eq!(tools(&gates), [GateTool::Biome]);
+        write(
+            root,
+            "package.json",
+            r#"{"devDependencies": {"@biomejs/biome": "^1.9.4", "prettier": "^3.0.0"}}"#,
+        );
+        let gates = detect_gates(root, &root.join("apps/web"), Language::TypeScript);
+        assert_eq!(tools(&gates), [GateTool::Biome, GateTool::Prettier]);
+        // Without Biome in use, a Prettier config alone is a gate, as before.
+        write(root, "package.json", "{}");
+        write(root, "apps/web/package.json", "{}");
+        let gates = detect_gates(root, &root.join("apps/web"), Language::TypeScript);
+        assert_eq!(tools(&gates), [GateTool::Biome, GateTool::Prettier]);
     }
 
     #[test]

@@ -403,7 +403,7 @@ fn compiler_steps(
         ));
     if target.plan.webhooks.is_some()
         && let Some(tsconfig) = &target.package.tsconfig
-        && toolchain::ignores_package_exports(target.root, tsconfig)
+        && toolchain::ignores_package_exports(target.root, &target.profile.packages, tsconfig)
     {
         let declarations = format!("{}/sdk-subpaths.d.ts", layout.module_dir);
         if toolchain::includes(
@@ -424,7 +424,11 @@ fn compiler_steps(
             output
                 .changes
                 .manual_steps
-                .extend(toolchain::module_resolution_step(target.root, tsconfig));
+                .extend(toolchain::module_resolution_step(
+                    target.root,
+                    &target.profile.packages,
+                    tsconfig,
+                ));
         }
     }
     Ok(())

@@ -18,6 +18,8 @@ pub struct TsConfig {
     pub paths: Vec<PathAlias>,
     /// `compilerOptions.module`, lower-cased, from the nearest config that sets it.
     pub module: Option<String>,
+    /// `compilerOptions.moduleResolution` as written, from the nearest config that sets it.
+    pub module_resolution: Option<Setting>,
     /// Every config file read, nearest first (display paths).
     pub chain: Vec<String>,
     pub problems: Vec<Problem>,
@@ -32,6 +34,15 @@ pub struct TsConfig {
     pub out_dir: Option<PathBuf>,
     /// Directory of the loaded config (absolute): the default `include` is everything below.
     pub dir: PathBuf,
+}
+
+/// A compiler option's value and where it is set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Setting {
+    pub value: String,
+    /// The declaring config (display path: relative to the root, or absolute outside it).
+    pub file: String,
+    pub line: u32,
 }
 
 /// One of `include` / `exclude` / `files` as the config that declares it wrote it.
@@ -157,6 +168,16 @@ impl Resolver<'_> {
                     .get("module")
                     .and_then(Node::as_str)
                     .map(str::to_ascii_lowercase);
+            }
+            if out.module_resolution.is_none()
+                && let Some(node) = opts.get("moduleResolution")
+                && let Some(value) = node.as_str()
+            {
+                out.module_resolution = Some(Setting {
+                    value: value.to_owned(),
+                    file: layer.display.clone(),
+                    line: node.line,
+                });
             }
             if base_url.is_none()
                 && let Some(b) = opts.get("baseUrl").and_then(Node::as_str)
@@ -449,7 +470,7 @@ mod tests {
         std::fs::create_dir_all(root.join("packages/tsconfig")).unwrap();
         std::fs::write(
             root.join("packages/tsconfig/nextjs.json"),
-            "{ // base\n \"compilerOptions\": { \"module\": \"ESNext\", \"paths\": { \"x/*\": [\"./x/*\"] }, },\n}",
+            "{ // base\n \"compilerOptions\": { \"module\": \"ESNext\", \"moduleResolution\": \"Node\", \"paths\": { \"x/*\": [\"./x/*\"] }, },\n}",
         )
         .unwrap();
         std::fs::write(
@@ -471,6 +492,15 @@ mod tests {
             ["apps/web/tsconfig.json", "packages/tsconfig/nextjs.json"]
         );
         assert_eq!(cfg.module.as_deref(), Some("esnext"));
+        // Inherited, with where it is set (a step can point there).
+        assert_eq!(
+            cfg.module_resolution,
+            Some(Setting {
+                value: "Node".to_owned(),
+                file: "packages/tsconfig/nextjs.json".to_owned(),
+                line: 2,
+            })
+        );
         assert_eq!(cfg.unresolved, ["@tsconfig/missing"]);
         assert_eq!(cfg.paths.len(), 1);
         assert_eq!(cfg.paths[0].prefix, "@/*");

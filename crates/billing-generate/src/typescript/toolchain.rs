@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use billing_changeset::ManualStep;
-use billing_detect::manifest::tsconfig::Resolver;
+use billing_detect::manifest::tsconfig::{Resolver, Setting, TsConfig};
 use billing_detect::profile::Package;
 
 /// The version of `typescript` the package compiles with and where it was read.
@@ -134,22 +134,9 @@ pub(crate) fn typescript_major_step(root: &Path, package_dir: &str) -> Option<Ma
     })
 }
 
-/// Whether the tsconfig's `moduleResolution` is node10, which ignores package `exports`: then
-/// tsc cannot resolve the SDK subpaths the generated webhook handler imports.
-pub(crate) fn ignores_package_exports(root: &Path, tsconfig: &str) -> bool {
-    let Ok(text) = std::fs::read_to_string(root.join(tsconfig)) else {
-        return false;
-    };
-    json_string_after(&text, "\"moduleResolution\"")
-        .is_some_and(|s| matches!(s.to_ascii_lowercase().as_str(), "node" | "node10"))
-}
-
-/// Whether the tsconfig's program surely contains `file` (root-relative) on its own, not only
-/// through an import: the tsconfig and its `extends` chain read as tsc reads them, see
-/// [`TsConfig::surely_includes`](billing_detect::manifest::tsconfig::TsConfig::surely_includes).
-/// Anything unsure is "no", and the caller falls back to the manual step. `packages` are
-/// the workspace packages an `extends` may point at when `node_modules` is not installed.
-pub(crate) fn includes(root: &Path, packages: &[Package], tsconfig: &str, file: &str) -> bool {
+/// The tsconfig and its `extends` chain, read as tsc reads them. `packages` are the workspace
+/// packages an `extends` may point at when `node_modules` is not installed.
+fn load(root: &Path, packages: &[Package], tsconfig: &str) -> TsConfig {
     let workspace_packages: HashMap<String, PathBuf> = packages
         .iter()
         .filter_map(|p| {
@@ -167,28 +154,63 @@ pub(crate) fn includes(root: &Path, packages: &[Package], tsconfig: &str, file: 
     };
     let config = root.join(tsconfig);
     let package_dir = config.parent().unwrap_or(root);
-    resolver
-        .load(&config, package_dir)
-        .surely_includes(&root.join(file))
+    resolver.load(&config, package_dir)
+}
+
+/// The tsconfig's `moduleResolution` when it is node10, which ignores package `exports`: then
+/// tsc cannot resolve the SDK subpaths the generated webhook handler imports. Read through the
+/// `extends` chain: Astro's `astro/tsconfigs/base` (astro-chatgpt-demo) sets `"node"` for a
+/// tsconfig that does not say it.
+fn node10_resolution(config: &TsConfig) -> Option<&Setting> {
+    config
+        .module_resolution
+        .as_ref()
+        .filter(|s| matches!(s.value.to_ascii_lowercase().as_str(), "node" | "node10"))
+}
+
+/// Whether the tsconfig (or a config it extends) sets a node10 `moduleResolution`.
+pub(crate) fn ignores_package_exports(root: &Path, packages: &[Package], tsconfig: &str) -> bool {
+    node10_resolution(&load(root, packages, tsconfig)).is_some()
+}
+
+/// Whether the tsconfig's program surely contains `file` (root-relative) on its own, not only
+/// through an import: the tsconfig and its `extends` chain read as tsc reads them, see
+/// [`TsConfig::surely_includes`](billing_detect::manifest::tsconfig::TsConfig::surely_includes).
+/// Anything unsure is "no", and the caller falls back to the manual step. `packages` are
+/// the workspace packages an `extends` may point at when `node_modules` is not installed.
+pub(crate) fn includes(root: &Path, packages: &[Package], tsconfig: &str, file: &str) -> bool {
+    load(root, packages, tsconfig).surely_includes(&root.join(file))
 }
 
 /// The manual step for a node10 `moduleResolution` when the plan generates the webhook
 /// handler (the only generated import of an SDK subpath).
-pub(crate) fn module_resolution_step(root: &Path, tsconfig: &str) -> Option<ManualStep> {
-    let text = std::fs::read_to_string(root.join(tsconfig)).ok()?;
-    let setting = json_string_after(&text, "\"moduleResolution\"")?;
-    if !matches!(setting.to_ascii_lowercase().as_str(), "node" | "node10") {
-        return None;
-    }
+pub(crate) fn module_resolution_step(
+    root: &Path,
+    packages: &[Package],
+    tsconfig: &str,
+) -> Option<ManualStep> {
+    let config = load(root, packages, tsconfig);
+    let setting = node10_resolution(&config)?;
+    let value = &setting.value;
+    // Set in the tsconfig itself: point at the line. Inherited: the step is about the
+    // tsconfig (where the override goes), naming the base that sets it.
+    let (line, inherited) = if setting.file == tsconfig {
+        (Some(setting.line), String::new())
+    } else {
+        (
+            None,
+            format!(
+                " (inherited from `{}`, line {})",
+                setting.file, setting.line
+            ),
+        )
+    };
     Some(ManualStep {
         file: tsconfig.to_owned(),
-        line: text
-            .lines()
-            .position(|l| l.contains("\"moduleResolution\""))
-            .and_then(|i| u32::try_from(i + 1).ok()),
+        line,
         instructions: format!(
-            "`\"moduleResolution\": \"{setting}\"` ignores package `exports`, so tsc cannot \
-             resolve the SDK subpaths the generated webhook handler imports \
+            "`\"moduleResolution\": \"{value}\"`{inherited} ignores package `exports`, so tsc \
+             cannot resolve the SDK subpaths the generated webhook handler imports \
              (`@spaire/sdk/webhooks`, `@spaire/sdk/models/errors/..`; Node resolves them at \
              runtime). Either switch to `\"bundler\"` (Next.js, Vite) or \
              `\"node16\"`, or keep your setting and add this type-only mapping to \
@@ -273,16 +295,51 @@ mod tests {
             "tsconfig.json",
             "{\n  // comments are fine\n  \"compilerOptions\": {\n    \"moduleResolution\": \"Node\"\n  }\n}\n",
         )]);
-        assert!(ignores_package_exports(p.path(), "tsconfig.json"));
-        let step = module_resolution_step(p.path(), "tsconfig.json").unwrap();
+        assert!(ignores_package_exports(p.path(), &[], "tsconfig.json"));
+        let step = module_resolution_step(p.path(), &[], "tsconfig.json").unwrap();
         assert_eq!(step.line, Some(4));
         assert!(step.snippet.unwrap().contains("\"@spaire/sdk/*\""));
         let bundler = project(&[(
             "tsconfig.json",
             "{\"compilerOptions\": {\"moduleResolution\": \"bundler\"}}",
         )]);
-        assert!(!ignores_package_exports(bundler.path(), "tsconfig.json"));
-        assert!(module_resolution_step(bundler.path(), "tsconfig.json").is_none());
+        assert!(!ignores_package_exports(
+            bundler.path(),
+            &[],
+            "tsconfig.json"
+        ));
+        assert!(module_resolution_step(bundler.path(), &[], "tsconfig.json").is_none());
+        // Inherited from a base in node_modules (Astro's `astro/tsconfigs/base`): the step
+        // names the base, and the leaf's own setting wins over it.
+        let base = (
+            "node_modules/astro/tsconfigs/base.json",
+            "{\n  \"compilerOptions\": {\n    \"module\": \"ES2022\",\n    \"moduleResolution\": \"node\"\n  }\n}\n",
+        );
+        let astro = project(&[
+            ("tsconfig.json", r#"{"extends": "astro/tsconfigs/base"}"#),
+            base,
+        ]);
+        assert!(ignores_package_exports(astro.path(), &[], "tsconfig.json"));
+        let step = module_resolution_step(astro.path(), &[], "tsconfig.json").unwrap();
+        assert_eq!(step.line, None);
+        assert!(
+            step.instructions
+                .contains("inherited from `node_modules/astro/tsconfigs/base.json`, line 4"),
+            "{}",
+            step.instructions
+        );
+        let overridden = project(&[
+            (
+                "tsconfig.json",
+                r#"{"extends": "astro/tsconfigs/base", "compilerOptions": {"moduleResolution": "Bundler"}}"#,
+            ),
+            base,
+        ]);
+        assert!(!ignores_package_exports(
+            overridden.path(),
+            &[],
+            "tsconfig.json"
+        ));
     }
 
     #[test]

@@ -29,6 +29,8 @@ struct Step<'g> {
     binary: PathBuf,
     /// The directory of the tool's config file, when it has one.
     config_dir: Option<PathBuf>,
+    /// Arguments for this run only (isort's `-p` for generated packages not on disk yet).
+    extra_args: Vec<String>,
 }
 
 /// The steps that apply to a file with `extension`, in the order they run: lint fixes (which
@@ -60,6 +62,7 @@ fn steps_for<'g>(root: &Path, gates: &'g Gates, extension: &str) -> Vec<Step<'g>
                     .config
                     .as_ref()
                     .and_then(|c| root.join(c).parent().map(Path::to_path_buf)),
+                extra_args: Vec::new(),
             })
         })
         .collect()
@@ -85,12 +88,18 @@ pub fn format_files(
     let mut outcome = FormatOutcome::default();
     let mut broken = Vec::new();
     let eslint = eslint_batch(root, package_dir, gates, files);
+    let isort_first_party = isort_first_party(root, package_dir, gates, files);
     for file in files.iter_mut() {
         let extension = Path::new(&file.path)
             .extension()
             .and_then(|e| e.to_str())
             .unwrap_or("");
-        let steps = steps_for(root, gates, extension);
+        let mut steps = steps_for(root, gates, extension);
+        for step in &mut steps {
+            if step.gate.tool == GateTool::Isort {
+                step.extra_args.clone_from(&isort_first_party);
+            }
+        }
         if steps.is_empty() {
             continue;
         }
@@ -147,13 +156,29 @@ pub fn format_files(
                     .push(format!("ruff could not check `{}`: {reason}", file.path)),
             }
         }
+        if !user_file
+            && extension == "py"
+            && let Some(gate) = gates.get(GateTool::Flake8)
+            && let Some(binary) = gate.binary.clone()
+        {
+            match flake8_noqa(gate, &binary, root, package_dir, &file.path, &formatted) {
+                Ok(Some(marked)) => {
+                    formatted = marked;
+                    tools.push("flake8 noqa");
+                }
+                Ok(None) => {}
+                Err(reason) => outcome
+                    .warnings
+                    .push(format!("flake8 could not check `{}`: {reason}", file.path)),
+            }
+        }
         if formatted != file.after {
             file.after = formatted;
             outcome.formatted.push((file.path.clone(), tools));
         }
     }
     if !broken.contains(&GateTool::EslintFlat) && !broken.contains(&GateTool::EslintLegacy) {
-        disable_core_rules_misreading_ts(root, package_dir, gates, files, &mut outcome);
+        disable_waived_rules(root, package_dir, gates, files, &mut outcome);
     }
     outcome
 }
@@ -180,6 +205,7 @@ pub fn format_state_file(root: &Path, gates: &Gates, rel: &str, text: &str) -> S
             gate,
             binary,
             config_dir: None,
+            extra_args: Vec::new(),
         };
         let Ok(outputs) = format_one(&step, root, rel, &current, false) else {
             continue;
@@ -232,7 +258,8 @@ fn eslint_batch(
         }
         inputs.push((path, file.after.clone()));
     }
-    let Some(results) = run_eslint_batch(package_dir, &inputs) else {
+    let internal = generated_module_specifiers(files);
+    let Some(results) = run_eslint_batch(package_dir, &inputs, &internal) else {
         return EslintFixed::new();
     };
     inputs
@@ -246,20 +273,172 @@ fn eslint_batch(
         .collect()
 }
 
+/// The import specifiers by which the edited user files reach a module this tool generates
+/// through an alias (`@/lib/spaire/usage`, `$lib/server/spaire/usage`, `~/server/spaire/usage`):
+/// new in the file, not relative, and naming a generated file's path without its extension
+/// once the alias's first segment is dropped (at least two segments must match). While the
+/// plan is made those modules are not on disk, so eslint-plugin-import's resolver cannot
+/// place such an import among the project's own (`import/order`, gemini-chatbot).
+fn generated_module_specifiers(files: &[FileChange]) -> Vec<String> {
+    let stems: Vec<Vec<&str>> = files
+        .iter()
+        .filter(|f| f.origin == FileOrigin::Generated)
+        .filter_map(|f| {
+            let (stem, extension) = f.path.rsplit_once('.')?;
+            JS_EXTENSIONS
+                .contains(&extension)
+                .then(|| stem.split('/').collect())
+        })
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    for file in files.iter().filter(|f| f.origin != FileOrigin::Generated) {
+        for specifier in quoted_specifiers(&file.after) {
+            if specifier.starts_with('.')
+                || out.iter().any(|s| s == specifier)
+                || file
+                    .before
+                    .as_deref()
+                    .is_some_and(|b| quoted_specifiers(b).contains(&specifier))
+            {
+                continue;
+            }
+            let bare = [".js", ".ts", ".mjs", ".cjs", ".jsx", ".tsx"]
+                .iter()
+                .find_map(|e| specifier.strip_suffix(e))
+                .unwrap_or(specifier);
+            let segments: Vec<&str> = bare.split('/').collect();
+            let ours = (1..segments.len()).any(|drop| {
+                let rest = &segments[drop..];
+                rest.len() >= 2 && stems.iter().any(|stem| stem.ends_with(rest))
+            });
+            if ours {
+                out.push(specifier.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// The module specifiers of `import … from "x"`, `export … from "x"`, `import("x")` and
+/// `require("x")` in a JS/TS text (a plain scan: a string elsewhere that looks the same only
+/// adds a candidate, which must still name a generated file).
+fn quoted_specifiers(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for keyword in ["from", "import", "require("] {
+        let mut rest = text;
+        while let Some(at) = rest.find(keyword) {
+            let after = rest[at + keyword.len()..].trim_start_matches([' ', '(']);
+            rest = &rest[at + keyword.len()..];
+            let Some(quote) = after.chars().next().filter(|c| matches!(c, '"' | '\'')) else {
+                continue;
+            };
+            let body = &after[1..];
+            if let Some(end) = body.find(quote) {
+                let specifier = &body[..end];
+                if !specifier.is_empty() && !specifier.contains('\n') {
+                    out.push(specifier);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// isort's `-p NAME` arguments for the top-level Python packages this tool generates that are
+/// not on disk yet, plus the project's own `known_first_party` (a `-p` replaces the setting):
+/// isort tells first-party from third-party by looking for the directory, so while the plan
+/// is made the wiring's `from spaire_billing.usage import …` in a user file was sorted among
+/// the third-party imports (thenewboston-backend), and `isort --check` failed once the package
+/// existed. Empty when there is nothing to add or isort cannot say its settings.
+fn isort_first_party(
+    root: &Path,
+    package_dir: &Path,
+    gates: &Gates,
+    files: &[FileChange],
+) -> Vec<String> {
+    let Some(gate) = gates.get(GateTool::Isort) else {
+        return Vec::new();
+    };
+    let Some(binary) = gate.binary.clone() else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = Vec::new();
+    for file in files.iter().filter(|f| f.origin == FileOrigin::Generated) {
+        if !file.path.ends_with(".py") {
+            continue;
+        }
+        let Ok(rel) = root
+            .join(&file.path)
+            .strip_prefix(package_dir)
+            .map(Path::to_path_buf)
+        else {
+            continue;
+        };
+        let Some(first) = rel.components().next() else {
+            continue;
+        };
+        let first = first.as_os_str().to_string_lossy().into_owned();
+        let name = first.strip_suffix(".py").unwrap_or(&first).to_owned();
+        if !package_dir.join(&first).exists() && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    if names.is_empty() {
+        return Vec::new();
+    }
+    let mut argv = vec!["--show-config".to_owned()];
+    if let Some(dir) = gate
+        .config
+        .as_ref()
+        .and_then(|c| root.join(c).parent().map(Path::to_path_buf))
+    {
+        argv.extend(["--settings-path".to_owned(), dir.display().to_string()]);
+    }
+    let Ok(out) = run_tool(&binary, &argv, package_dir, None, FORMAT_TIMEOUT) else {
+        return Vec::new();
+    };
+    let Ok(config) = serde_json::from_str::<serde_json::Value>(&out.stdout) else {
+        return Vec::new();
+    };
+    let mut known: Vec<String> = config
+        .get("known_first_party")
+        .and_then(|k| k.as_array())
+        .map(|list| {
+            list.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    for name in names {
+        if !known.contains(&name) {
+            known.push(name);
+        }
+    }
+    known
+        .into_iter()
+        .flat_map(|n| ["-p".to_owned(), n])
+        .collect()
+}
+
 /// The project's ESLint over `(path, text)` pairs in one process: per input `{"output",
-/// "rules"}` or `{"error"}`. `None` without node or inputs, or when the run fails.
+/// "rules"}` or `{"error"}`. `None` without node or inputs, or when the run fails. `internal`
+/// are import specifiers of generated modules, which ESLint is told are the project's own
+/// (`import/internal-regex`, added to the project's own setting) because they are not on
+/// disk yet.
 fn run_eslint_batch(
     package_dir: &Path,
     inputs: &[(String, String)],
+    internal: &[String],
 ) -> Option<Vec<serde_json::Value>> {
     let node = billing_detect::gates::on_path("node")?;
     if inputs.is_empty() {
         return None;
     }
-    let request: Vec<serde_json::Value> = inputs
+    let files: Vec<serde_json::Value> = inputs
         .iter()
         .map(|(path, text)| serde_json::json!({ "path": path, "text": text }))
         .collect();
+    let request = serde_json::json!({ "files": files, "internal": internal });
     let args = vec![
         "--input-type=module".to_owned(),
         "-e".to_owned(),
@@ -271,7 +450,7 @@ fn run_eslint_batch(
         &node,
         &args,
         package_dir,
-        Some(&serde_json::Value::Array(request).to_string()),
+        Some(&request.to_string()),
         FORMAT_TIMEOUT,
     )
     .ok()?;
@@ -283,22 +462,48 @@ fn run_eslint_batch(
     }
 }
 
-/// Core ESLint rules that misread TypeScript: names TypeScript itself resolves (`NodeJS`,
-/// `globalThis` under an old `env`), overload signatures (a redeclaration, with "unused"
-/// parameters) and interface method parameters. typescript-eslint's `eslint-recommended`
-/// turns them off for `.ts` files; a config extending `eslint:recommended` without it
-/// (chathn: `["next/core-web-vitals", "eslint:recommended"]`) applies them anyway.
-const CORE_RULES_MISREADING_TS: &[&str] = &[
-    "no-undef",
-    "no-unused-vars",
-    "no-redeclare",
-    "no-dupe-class-members",
+/// Rules a file this tool generates breaks knowingly, each group with why, turned off in a
+/// generated file (never in the user's own) only when the project's ESLint reports one of
+/// them there after the fixes, by one `eslint-disable` comment per group under the header.
+/// Every other rule is still reported by the checks.
+struct Waiver {
+    rules: &'static [&'static str],
+    /// Only in TypeScript files (the rule reads JavaScript correctly).
+    typescript_only: bool,
+    reason: &'static str,
+}
+
+const WAIVERS: &[Waiver] = &[
+    // Core rules that misread TypeScript: names TypeScript itself resolves (`NodeJS`,
+    // `globalThis` under an old `env`), overload signatures (a redeclaration, with "unused"
+    // parameters) and interface method parameters. typescript-eslint's `eslint-recommended`
+    // turns them off for `.ts` files; a config extending `eslint:recommended` without it
+    // (chathn: `["next/core-web-vitals", "eslint:recommended"]`) applies them anyway.
+    Waiver {
+        rules: &[
+            "no-undef",
+            "no-unused-vars",
+            "no-redeclare",
+            "no-dupe-class-members",
+        ],
+        typescript_only: true,
+        reason: "core rules that misread TypeScript (types, overloads)",
+    },
+    // The generated code logs on purpose: usage that cannot be recorded or delivered (no
+    // customer, no token count, a rejected batch) is billing lost, and the operator must
+    // see it; the webhook handler stubs log each event until the user fills them in
+    // (astro-chatgpt-demo: `no-console` allowing only `console.error`).
+    Waiver {
+        rules: &["no-console"],
+        typescript_only: false,
+        reason: "deliberate logging: lost usage and billing events must reach the operator's logs",
+    },
 ];
 
-/// In the TypeScript files this tool generates, turns off the [`CORE_RULES_MISREADING_TS`]
-/// the project's ESLint still reports in the final text, with one `eslint-disable` comment
-/// under the header that says why. Never in the user's own files, never another rule.
-fn disable_core_rules_misreading_ts(
+/// In the files this tool generates, turns off the [`WAIVERS`] rules the project's ESLint
+/// still reports in the final text. A comment that makes ESLint report anything new (a
+/// plugin forbidding or restricting directives) is not kept.
+fn disable_waived_rules(
     root: &Path,
     package_dir: &Path,
     gates: &Gates,
@@ -311,16 +516,21 @@ fn disable_core_rules_misreading_ts(
     if !has_eslint {
         return;
     }
-    let is_ts = |path: &str| {
+    let extension = |path: &str| {
         Path::new(path)
             .extension()
             .and_then(|e| e.to_str())
-            .is_some_and(|e| matches!(e, "ts" | "tsx" | "mts" | "cts"))
+            .unwrap_or("")
+            .to_owned()
     };
+    let is_ts = |path: &str| matches!(extension(path).as_str(), "ts" | "tsx" | "mts" | "cts");
     let chosen: Vec<usize> = files
         .iter()
         .enumerate()
-        .filter(|(_, f)| f.origin == FileOrigin::Generated && is_ts(&f.path))
+        .filter(|(_, f)| {
+            f.origin == FileOrigin::Generated
+                && JS_EXTENSIONS.contains(&extension(&f.path).as_str())
+        })
         .map(|(i, _)| i)
         .collect();
     let inputs: Vec<(String, String)> = chosen
@@ -332,35 +542,87 @@ fn disable_core_rules_misreading_ts(
             )
         })
         .collect();
-    let Some(results) = run_eslint_batch(package_dir, &inputs) else {
+    let Some(results) = run_eslint_batch(package_dir, &inputs, &[]) else {
         return;
     };
-    for (&i, result) in chosen.iter().zip(results) {
-        let rules: Vec<&str> = CORE_RULES_MISREADING_TS
+    let reported = |result: &serde_json::Value| -> Vec<String> {
+        result
+            .get("rules")
+            .and_then(|r| r.as_array())
+            .map(|list| {
+                list.iter()
+                    .filter_map(|r| r.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // (file index, text with the comments, rules reported before)
+    let mut marked: Vec<(usize, String, Vec<String>)> = Vec::new();
+    for (&i, result) in chosen.iter().zip(&results) {
+        let before = reported(result);
+        let file = &files[i];
+        let directives: String = WAIVERS
             .iter()
-            .copied()
-            .filter(|rule| {
-                result
-                    .get("rules")
-                    .and_then(|r| r.as_array())
-                    .is_some_and(|list| list.iter().any(|r| r.as_str() == Some(*rule)))
+            .filter(|w| !w.typescript_only || is_ts(&file.path))
+            .filter_map(|w| {
+                let rules: Vec<&str> = w
+                    .rules
+                    .iter()
+                    .copied()
+                    .filter(|rule| before.iter().any(|r| r == rule))
+                    .collect();
+                (!rules.is_empty()).then(|| {
+                    format!(
+                        "/* eslint-disable {} -- {} */\n",
+                        rules.join(", "),
+                        w.reason
+                    )
+                })
             })
             .collect();
-        if rules.is_empty() {
+        if directives.is_empty() {
             continue;
         }
-        let file = &mut files[i];
-        let directive = format!(
-            "/* eslint-disable {} -- core rules that misread TypeScript (types, overloads) */\n",
-            rules.join(", ")
-        );
         // Under the first line when it is the generated-file header, else on top.
         let at = if file.after.starts_with("// ") {
             file.after.find('\n').map_or(file.after.len(), |n| n + 1)
         } else {
             0
         };
-        file.after.insert_str(at, &directive);
+        let mut text = file.after.clone();
+        text.insert_str(at, &directives);
+        marked.push((i, text, before));
+    }
+    if marked.is_empty() {
+        return;
+    }
+    let inputs: Vec<(String, String)> = marked
+        .iter()
+        .map(|(i, text, _)| (stdin_path(root, package_dir, &files[*i].path), text.clone()))
+        .collect();
+    let Some(results) = run_eslint_batch(package_dir, &inputs, &[]) else {
+        return;
+    };
+    for ((i, text, before), result) in marked.into_iter().zip(results) {
+        let file = &mut files[i];
+        let new_rules: Vec<String> = reported(&result)
+            .into_iter()
+            .filter(|r| !before.contains(r))
+            .collect();
+        if result.get("error").is_some() || !new_rules.is_empty() {
+            outcome.warnings.push(format!(
+                "`{}` (generated) breaks rules of your ESLint config knowingly; an \
+                 `eslint-disable` comment for them was not added because ESLint then reports {}",
+                file.path,
+                if new_rules.is_empty() {
+                    "an error".to_owned()
+                } else {
+                    new_rules.join(", ")
+                }
+            ));
+            continue;
+        }
+        file.after = text;
         match outcome.formatted.iter_mut().find(|(p, _)| *p == file.path) {
             Some((_, tools)) => tools.push("eslint-disable"),
             None => outcome
@@ -545,6 +807,7 @@ fn format_one(
             if let Some(dir) = &step.config_dir {
                 argv.extend(["--settings-path".to_owned(), dir.display().to_string()]);
             }
+            argv.extend(step.extra_args.iter().cloned());
             Ok(vec![stdout_of(argv, text, &[])?])
         }
         GateTool::Gofmt => Ok(vec![stdout_of(Vec::new(), text, &[])?]),
@@ -621,6 +884,94 @@ fn ruff_noqa(
     Ok(Some(marked))
 }
 
+/// The project's flake8 codes a generated Python file still breaks after formatting (the
+/// 129-character header line under `max-line-length = 119`, a long message string:
+/// thenewboston-backend), each suppressed with `# noqa: CODE` on the line flake8 names, as
+/// [`ruff_noqa`] does for ruff. flake8 reads its config from the directory it runs in: the
+/// config's directory when detect found one, else the package. A line inside a triple-quoted
+/// string or ending in a continuation is left alone (a comment there would change the
+/// string or break the line); the checks report it. `None` when nothing is left to mark.
+fn flake8_noqa(
+    gate: &Gate,
+    binary: &Path,
+    root: &Path,
+    package_dir: &Path,
+    rel: &str,
+    text: &str,
+) -> Result<Option<String>, String> {
+    let cwd = gate
+        .config
+        .as_ref()
+        .and_then(|c| root.join(c).parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| package_dir.to_path_buf());
+    let display = stdin_path(root, &cwd, rel);
+    let argv: Vec<String> = [
+        "--exit-zero",
+        "--format",
+        "%(row)d:%(code)s",
+        "--stdin-display-name",
+        &display,
+        "-",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let out = run_tool(binary, &argv, &cwd, Some(text), FORMAT_TIMEOUT)?;
+    if !out.success {
+        return Err(first_lines(&out.stderr, &out.stdout));
+    }
+    let mut codes: std::collections::BTreeMap<usize, Vec<String>> = Default::default();
+    for line in out.stdout.lines() {
+        let Some((row, code)) = line.trim().split_once(':') else {
+            continue;
+        };
+        let (Ok(row), code) = (row.parse::<usize>(), code.trim()) else {
+            continue;
+        };
+        // E999 is a syntax error: not suppressible, the checks report it.
+        if code.is_empty() || code.starts_with("E9") {
+            continue;
+        }
+        let list = codes.entry(row).or_default();
+        if !list.iter().any(|c| c == code) {
+            list.push(code.to_owned());
+        }
+    }
+    if codes.is_empty() {
+        return Ok(None);
+    }
+    let mut marked = String::with_capacity(text.len() + codes.len() * 16);
+    let mut in_string = [false, false];
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let (body, end) = line
+            .strip_suffix('\n')
+            .map_or((line, ""), |body| (body, "\n"));
+        let starts_inside = in_string.iter().any(|s| *s);
+        for (k, quotes) in ["\"\"\"", "\'\'\'"].iter().enumerate() {
+            if body.matches(quotes).count() % 2 == 1 {
+                in_string[k] = !in_string[k];
+            }
+        }
+        let ends_inside = in_string.iter().any(|s| *s);
+        marked.push_str(body);
+        if let Some(list) = codes.get(&(i + 1))
+            && !starts_inside
+            && !ends_inside
+            && !body.trim_end().ends_with('\\')
+        {
+            let sep = if body.contains("# noqa: ") {
+                ", "
+            } else {
+                "  # noqa: "
+            };
+            marked.push_str(sep);
+            marked.push_str(&list.join(", "));
+        }
+        marked.push_str(end);
+    }
+    Ok((marked != text).then_some(marked))
+}
+
 fn first_lines(stderr: &str, stdout: &str) -> String {
     let text = if stderr.trim().is_empty() {
         stdout
@@ -638,5 +989,57 @@ fn first_lines(stderr: &str, stdout: &str) -> String {
         "it exited with an error and printed nothing".to_owned()
     } else {
         lines.join(" / ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use billing_changeset::FileAction;
+
+    use super::*;
+
+    fn generated(path: &str) -> FileChange {
+        FileChange {
+            path: path.to_owned(),
+            action: FileAction::Create,
+            origin: FileOrigin::Generated,
+            before: None,
+            after: String::new(),
+            summary: String::new(),
+        }
+    }
+
+    /// gemini-chatbot: the wiring's `@/lib/spaire/usage` import names the generated
+    /// `lib/spaire/usage.ts`; the file's own imports, relative ones and packages do not.
+    #[test]
+    fn alias_imports_of_generated_modules_are_found() {
+        let before = "import { z } from \"zod\";\nimport { db } from \"@/db/queries\";\n";
+        let after = format!(
+            "{before}import {{ recordLlmUsage }} from \"@/lib/spaire/usage\";\n\
+             import {{ x }} from './lib/spaire/recorder'\n\
+             const m = await import('$lib/server/spaire/webhooks.js')\n\
+             import {{ y }} from \"@acme/usage\";\n"
+        );
+        let files = vec![
+            generated("lib/spaire/usage.ts"),
+            generated("lib/spaire/recorder.ts"),
+            generated("src/lib/server/spaire/webhooks.ts"),
+            FileChange::wired_edit("ai/actions.ts", before.to_owned(), after, "wiring"),
+        ];
+        assert_eq!(
+            generated_module_specifiers(&files),
+            ["@/lib/spaire/usage", "$lib/server/spaire/webhooks.js"]
+        );
+        // Only new specifiers: an import the file already had is the project's business.
+        let files = vec![
+            generated("lib/spaire/usage.ts"),
+            FileChange::wired_edit(
+                "a.ts",
+                "import { a } from \"~/lib/spaire/usage\";\n".to_owned(),
+                "import { a, b } from \"~/lib/spaire/usage\";\n".to_owned(),
+                "wiring",
+            ),
+        ];
+        assert!(generated_module_specifiers(&files).is_empty());
     }
 }
