@@ -10,7 +10,7 @@
 //! formatted only when it was already formatted before; otherwise the whole file would be
 //! reformatted, burying the real change in noise.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -846,7 +846,7 @@ fn ruff_noqa(
     }
     let found: serde_json::Value = serde_json::from_str(&out.stdout)
         .map_err(|err| format!("unexpected ruff output ({err})"))?;
-    let mut codes: std::collections::BTreeMap<usize, Vec<String>> = Default::default();
+    let mut codes: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     for item in found.as_array().into_iter().flatten() {
         // A syntax error has no code and cannot be suppressed: the checks report it.
         let (Some(code), Some(row)) = (
@@ -855,33 +855,14 @@ fn ruff_noqa(
         ) else {
             continue;
         };
-        let row = usize::try_from(row).unwrap_or(usize::MAX);
-        let list = codes.entry(row).or_default();
-        if !list.iter().any(|c| c == code) {
-            list.push(code.to_owned());
-        }
+        add_noqa_code(&mut codes, usize::try_from(row).unwrap_or(usize::MAX), code);
     }
     if codes.is_empty() {
         return Ok(None);
     }
-    let mut marked = String::with_capacity(text.len() + codes.len() * 16);
-    for (i, line) in text.split_inclusive('\n').enumerate() {
-        let (body, end) = line
-            .strip_suffix('\n')
-            .map_or((line, ""), |body| (body, "\n"));
-        marked.push_str(body);
-        if let Some(list) = codes.get(&(i + 1)) {
-            let sep = if body.contains("# noqa: ") {
-                ", "
-            } else {
-                "  # noqa: "
-            };
-            marked.push_str(sep);
-            marked.push_str(&list.join(", "));
-        }
-        marked.push_str(end);
-    }
-    Ok(Some(marked))
+    // ruff's `noqa_row` is already the line a comment can go on (the closing line of a
+    // multi-line string).
+    Ok(Some(mark_noqa(text, &codes, |_| true)))
 }
 
 /// The project's flake8 codes a generated Python file still breaks after formatting (the
@@ -920,7 +901,7 @@ fn flake8_noqa(
     if !out.success {
         return Err(first_lines(&out.stderr, &out.stdout));
     }
-    let mut codes: std::collections::BTreeMap<usize, Vec<String>> = Default::default();
+    let mut codes: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     for line in out.stdout.lines() {
         let Some((row, code)) = line.trim().split_once(':') else {
             continue;
@@ -932,20 +913,15 @@ fn flake8_noqa(
         if code.is_empty() || code.starts_with("E9") {
             continue;
         }
-        let list = codes.entry(row).or_default();
-        if !list.iter().any(|c| c == code) {
-            list.push(code.to_owned());
-        }
+        add_noqa_code(&mut codes, row, code);
     }
     if codes.is_empty() {
         return Ok(None);
     }
-    let mut marked = String::with_capacity(text.len() + codes.len() * 16);
+    // flake8 names the physical line: one inside a triple-quoted string or ending in a
+    // continuation cannot take a comment.
     let mut in_string = [false, false];
-    for (i, line) in text.split_inclusive('\n').enumerate() {
-        let (body, end) = line
-            .strip_suffix('\n')
-            .map_or((line, ""), |body| (body, "\n"));
+    let marked = mark_noqa(text, &codes, |body| {
         let starts_inside = in_string.iter().any(|s| *s);
         for (k, quotes) in ["\"\"\"", "\'\'\'"].iter().enumerate() {
             if body.matches(quotes).count() % 2 == 1 {
@@ -953,11 +929,36 @@ fn flake8_noqa(
             }
         }
         let ends_inside = in_string.iter().any(|s| *s);
+        !starts_inside && !ends_inside && !body.trim_end().ends_with('\\')
+    });
+    Ok((marked != text).then_some(marked))
+}
+
+/// Adds `code` to the codes to suppress on line `row` (1-based), once.
+fn add_noqa_code(codes: &mut BTreeMap<usize, Vec<String>>, row: usize, code: &str) {
+    let list = codes.entry(row).or_default();
+    if !list.iter().any(|c| c == code) {
+        list.push(code.to_owned());
+    }
+}
+
+/// `text` with `  # noqa: CODES` appended to each line `codes` names (joined to an existing
+/// `# noqa: ` list), where `can_mark(line)` agrees. `can_mark` sees every line in order, so it
+/// may track state across lines.
+fn mark_noqa(
+    text: &str,
+    codes: &BTreeMap<usize, Vec<String>>,
+    mut can_mark: impl FnMut(&str) -> bool,
+) -> String {
+    let mut marked = String::with_capacity(text.len() + codes.len() * 16);
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let (body, end) = line
+            .strip_suffix('\n')
+            .map_or((line, ""), |body| (body, "\n"));
+        let markable = can_mark(body);
         marked.push_str(body);
         if let Some(list) = codes.get(&(i + 1))
-            && !starts_inside
-            && !ends_inside
-            && !body.trim_end().ends_with('\\')
+            && markable
         {
             let sep = if body.contains("# noqa: ") {
                 ", "
@@ -969,7 +970,7 @@ fn flake8_noqa(
         }
         marked.push_str(end);
     }
-    Ok((marked != text).then_some(marked))
+    marked
 }
 
 fn first_lines(stderr: &str, stdout: &str) -> String {
