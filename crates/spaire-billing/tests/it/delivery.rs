@@ -12,7 +12,9 @@
 //! The second scenario is a shutdown inside a rate-limit pause: the emulator answers the first
 //! ingest with 429 and `retry-after: 600`, the recorder holds its events, and the app is then
 //! stopped the same way (Go: a program without graceful shutdown, using `FlushOnSignal`). The
-//! shutdown flush must send once regardless of the pause: 0 events lost.
+//! shutdown flush must send regardless of the pause, and (Node, Python, Go, Ruby) keep trying
+//! while the limit still refuses: the emulator answers the next two ingests 429 as well, as the
+//! server does until its fixed one-minute window rolls over. 0 events lost.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -323,6 +325,9 @@ const FAULTS: Scenario = Scenario {
     faulted: true,
 };
 
+/// The pause, then the shutdown's first two sends refused too (PHP sends once at exit: 1).
+const SHUTDOWN_REFUSALS: u32 = 3;
+
 /// SIGTERM inside a Retry-After pause.
 const PAUSE: Scenario = Scenario {
     expected: &[("/paused", 10), ("/tail", 10)],
@@ -330,10 +335,11 @@ const PAUSE: Scenario = Scenario {
     faulted: false,
 };
 
-/// An emulator whose first ingest is answered 429 with `retry-after: 600`, then serves.
-fn throttled_emulator() -> billing_emulator::BackgroundEmulator {
+/// An emulator whose first `refusals` ingests are answered 429 with `retry-after: 600`, then
+/// serves.
+fn throttled_emulator(refusals: u32) -> billing_emulator::BackgroundEmulator {
     billing_emulator::spawn_background(EmulatorConfig {
-        throttle_first_requests: 1,
+        throttle_first_requests: refusals,
         ..EmulatorConfig::default()
     })
     .expect("emulator")
@@ -492,7 +498,11 @@ fn node_recorder_counts_every_event_once_through_faults_and_sigterm() {
 
 #[test]
 fn node_recorder_delivers_at_sigterm_inside_a_retry_after_pause() {
-    run_node(&throttled_emulator(), NODE_PAUSE_DRIVER, &PAUSE);
+    run_node(
+        &throttled_emulator(SHUTDOWN_REFUSALS),
+        NODE_PAUSE_DRIVER,
+        &PAUSE,
+    );
 }
 
 fn run_node(emulator: &billing_emulator::BackgroundEmulator, driver: &str, scenario: &Scenario) {
@@ -516,7 +526,11 @@ fn python_recorder_counts_every_event_once_through_faults_and_sigterm() {
 
 #[test]
 fn python_recorder_delivers_at_sigterm_inside_a_retry_after_pause() {
-    run_python(&throttled_emulator(), PYTHON_PAUSE_DRIVER, &PAUSE);
+    run_python(
+        &throttled_emulator(SHUTDOWN_REFUSALS),
+        PYTHON_PAUSE_DRIVER,
+        &PAUSE,
+    );
 }
 
 fn run_python(emulator: &billing_emulator::BackgroundEmulator, driver: &str, scenario: &Scenario) {
@@ -543,7 +557,11 @@ fn go_recorder_flush_on_signal_delivers_inside_a_retry_after_pause() {
         killed_by: Some(15),
         ..PAUSE
     };
-    run_go(&throttled_emulator(), GO_PAUSE_DRIVER, &scenario);
+    run_go(
+        &throttled_emulator(SHUTDOWN_REFUSALS),
+        GO_PAUSE_DRIVER,
+        &scenario,
+    );
 }
 
 fn run_go(emulator: &billing_emulator::BackgroundEmulator, driver: &str, scenario: &Scenario) {
@@ -590,7 +608,7 @@ fn php_recorder_counts_every_event_once_through_faults_and_sigterm() {
 
 #[test]
 fn php_recorder_delivers_at_sigterm_after_a_long_retry_after() {
-    run_php(&throttled_emulator(), PHP_PAUSE_DRIVER, &PAUSE);
+    run_php(&throttled_emulator(1), PHP_PAUSE_DRIVER, &PAUSE);
 }
 
 fn run_php(emulator: &billing_emulator::BackgroundEmulator, driver: &str, scenario: &Scenario) {
@@ -622,7 +640,11 @@ fn ruby_recorder_counts_every_event_once_through_faults_and_sigterm() {
 
 #[test]
 fn ruby_recorder_delivers_at_sigterm_inside_a_retry_after_pause() {
-    run_ruby(&throttled_emulator(), RUBY_PAUSE_DRIVER, &PAUSE);
+    run_ruby(
+        &throttled_emulator(SHUTDOWN_REFUSALS),
+        RUBY_PAUSE_DRIVER,
+        &PAUSE,
+    );
 }
 
 fn run_ruby(emulator: &billing_emulator::BackgroundEmulator, driver: &str, scenario: &Scenario) {
