@@ -565,38 +565,11 @@ fn go_recorder_flush_on_signal_delivers_inside_a_retry_after_pause() {
 }
 
 fn run_go(emulator: &billing_emulator::BackgroundEmulator, driver: &str, scenario: &Scenario) {
-    let Some(go) = codegen::program("go") else {
+    let base_url = emulator.base_url();
+    let Some(app) = codegen::go_driver_app(&plan_for(&base_url), driver) else {
         return;
     };
-    let base_url = emulator.base_url();
-    let plan = plan_for(&base_url);
-    let gopath = tempfile::tempdir().unwrap();
-    let case = "delivery";
-    let dir = gopath.path().join("src/example.com").join(case);
-    codegen::copy_dir(&codegen::codegen_fixture("go", "nethttp"), &dir);
-    std::fs::write(
-        dir.join("go.mod"),
-        format!("module example.com/{case}\n\ngo 1.19\n"),
-    )
-    .unwrap();
-    codegen::generate_into(
-        &dir,
-        &crate::codegen_other::profile(&dir, Language::Go, FrameworkId::GoNethttp),
-        &plan,
-    );
-    std::fs::create_dir_all(dir.join("cmd/driver")).unwrap();
-    std::fs::write(dir.join("cmd/driver/main.go"), driver.replace("CASE", case)).unwrap();
-    let binary = dir.join("driver-bin");
-    codegen::run_ok(
-        Command::new(go)
-            .args(["build", "-o", binary.to_str().unwrap(), "./cmd/driver"])
-            .current_dir(&dir)
-            .env("GO111MODULE", "off")
-            .env("GOFLAGS", "")
-            .env("GOPATH", gopath.path()),
-        "go build driver",
-    );
-    let mut command = Command::new(binary);
+    let mut command = Command::new(&app.program);
     command.arg(CUSTOMER);
     run_and_check("go", command, &base_url, emulator.token(), scenario);
 }
@@ -648,23 +621,14 @@ fn ruby_recorder_delivers_at_sigterm_inside_a_retry_after_pause() {
 }
 
 fn run_ruby(emulator: &billing_emulator::BackgroundEmulator, driver: &str, scenario: &Scenario) {
-    let Some(ruby) = codegen::program("ruby") else {
+    let base_url = emulator.base_url();
+    let Some(app) = codegen::ruby_driver_app(&plan_for(&base_url), driver) else {
         return;
     };
-    let base_url = emulator.base_url();
-    let plan = plan_for(&base_url);
-    let dir = tempfile::tempdir().unwrap();
-    codegen::copy_dir(&codegen::codegen_fixture("ruby", "rails"), dir.path());
-    codegen::generate_into(
-        dir.path(),
-        &crate::codegen_other::profile(dir.path(), Language::Ruby, FrameworkId::Rails),
-        &plan,
-    );
-    std::fs::write(dir.path().join("driver.rb"), driver).unwrap();
-    let mut command = Command::new(ruby);
+    let mut command = Command::new(app.program);
     command
         .arg("driver.rb")
         .arg(CUSTOMER)
-        .current_dir(dir.path());
+        .current_dir(app.dir.path());
     run_and_check("ruby", command, &base_url, emulator.token(), scenario);
 }

@@ -13,8 +13,9 @@
 //! After a 429 (the organization's limit is spent) the recorders flush once per server window
 //! (60 s) instead: at the nominal interval 20 instances at 50 events/s asked for ~240 requests
 //! a minute against the sandbox's 100, the window was spent when they were stopped, and half
-//! of them exited with their queue (benches/delivery/README.md). The second pair of drivers
-//! answers the first ingest 429 (`retry-after: 1`) and counts the requests that follow.
+//! of them exited with their queue (benches/delivery/README.md). The `*_told_429_*` tests
+//! (Node, Python, Go, Ruby) answer the first ingest 429 (`retry-after: 1`) and count the
+//! requests that follow.
 
 use std::process::Command;
 
@@ -104,6 +105,130 @@ while time.monotonic() < end:
 during = counts["requests"]
 flush_usage()
 print(json.dumps({"recorded": recorded, "during": during, "events": counts["events"]}))
+"#;
+
+// Go and Ruby: the same server, in the driver's own process.
+const GO_DRIVER: &str = r#"package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	spairebilling "example.com/CASE/internal/spairebilling"
+)
+
+func main() {
+	refuseFirst := len(os.Args) > 1 && os.Args[1] == "refuse-first"
+	seconds := 6.0
+	if len(os.Args) > 2 {
+		seconds, _ = strconv.ParseFloat(os.Args[2], 64)
+	}
+	var mu sync.Mutex
+	requests, events := 0, 0
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go http.Serve(listener, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Events []json.RawMessage `json:"events"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		mu.Lock()
+		requests++
+		refused := refuseFirst && requests == 1
+		if !refused {
+			events += len(body.Events)
+		}
+		mu.Unlock()
+		if refused {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		time.Sleep(30 * time.Millisecond)
+		_, _ = w.Write([]byte("{}"))
+	}))
+	os.Setenv("SPAIRE_SERVER_URL", "http://"+listener.Addr().String())
+	recorded := 0
+	end := time.Now().Add(time.Duration(seconds * float64(time.Second)))
+	for time.Now().Before(end) {
+		spairebilling.RecordAPICall("cust-rate", "/api/ping", "GET")
+		recorded++
+		time.Sleep(25 * time.Millisecond)
+	}
+	mu.Lock()
+	during := requests
+	mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = spairebilling.Flush(ctx)
+	mu.Lock()
+	defer mu.Unlock()
+	out, _ := json.Marshal(map[string]int{"recorded": recorded, "during": during, "events": events})
+	fmt.Println(string(out))
+}
+"#;
+
+const RUBY_DRIVER: &str = r#"require "json"
+require "socket"
+
+refuse_first = ARGV[0] == "refuse-first"
+seconds = (ARGV[1] || "6").to_f
+counts = { requests: 0, events: 0 }
+lock = Mutex.new
+server = TCPServer.new("127.0.0.1", 0)
+Thread.new do
+  loop do
+    Thread.new(server.accept) do |client|
+      while client.gets # request line; one request after another on a kept-alive connection
+        length = 0
+        while (header = client.gets) && header != "\r\n"
+          name, value = header.split(":", 2)
+          length = value.to_i if name.strip.casecmp?("content-length")
+        end
+        body = client.read(length)
+        refused = lock.synchronize do
+          counts[:requests] += 1
+          first = refuse_first && counts[:requests] == 1
+          counts[:events] += JSON.parse(body)["events"].size unless first
+          first
+        end
+        if refused
+          client.write("HTTP/1.1 429 Too Many Requests\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n")
+        else
+          sleep 0.03
+          client.write("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")
+        end
+      end
+    rescue IOError, SystemCallError
+      nil
+    ensure
+      client.close
+    end
+  end
+end
+ENV["SPAIRE_SERVER_URL"] = "http://127.0.0.1:#{server.addr[1]}"
+
+require_relative "lib/spaire_billing"
+
+recorded = 0
+finish = Process.clock_gettime(Process::CLOCK_MONOTONIC) + seconds
+while Process.clock_gettime(Process::CLOCK_MONOTONIC) < finish
+  SpaireBilling::Usage.record_api_call("cust-rate", "/api/ping", "GET")
+  recorded += 1
+  sleep 0.025
+end
+during = lock.synchronize { counts[:requests] }
+SpaireBilling::UsageRecorder.flush
+lock.synchronize { puts JSON.generate({ recorded: recorded, during: during, events: counts[:events] }) }
 "#;
 
 /// Parses the driver's last line and checks it: every event arrived, in `min_requests` to
@@ -201,4 +326,38 @@ fn run_python(args: &[&str]) -> Option<std::process::Output> {
         .output()
         .expect("run python");
     Some(output)
+}
+
+#[test]
+fn a_go_recorder_told_429_flushes_once_a_window() {
+    let plan = codegen::plan(&["api-calls"], Pricing::Unit, false, None);
+    let Some(app) = codegen::go_driver_app(&plan, GO_DRIVER) else {
+        return;
+    };
+    let output = Command::new(&app.program)
+        .args(["refuse-first", "12"])
+        .env("SPAIRE_ACCESS_TOKEN", "0".repeat(24))
+        .output()
+        .expect("run the go driver");
+    // The 429 (first tick, 1-3 s) and its retry 1-1.5 s later; the ticker is reset after that
+    // round, to 30-90 s. At the normal interval: 3 to 10 more ticks in the 12 s.
+    check("go", output, 2..=2);
+}
+
+#[test]
+fn a_ruby_recorder_told_429_flushes_once_a_window() {
+    let plan = codegen::plan(&["api-calls"], Pricing::Unit, false, None);
+    let Some(app) = codegen::ruby_driver_app(&plan, RUBY_DRIVER) else {
+        return;
+    };
+    let output = Command::new(&app.program)
+        .args(["driver.rb", "refuse-first", "12"])
+        .env("SPAIRE_ACCESS_TOKEN", "0".repeat(24))
+        .current_dir(app.dir.path())
+        .output()
+        .expect("run the ruby driver");
+    // The 429 (first tick, 1-3 s) and its retry 1-1.5 s later; the ticker thread chose its
+    // next sleep before the 429 came back, so one more tick may send; the ones after it come
+    // 30-90 s apart. At the normal interval: 3 to 10 more ticks in the 12 s.
+    check("ruby", output, 2..=3);
 }

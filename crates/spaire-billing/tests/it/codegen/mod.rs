@@ -667,6 +667,65 @@ pub fn node_driver_app(plan: &BillingPlan, driver: &str) -> Option<DriverApp> {
     })
 }
 
+/// The net/http fixture (GOPATH mode, module `example.com/CASE`) with `plan` generated into
+/// it and `driver` (a `package main` importing `example.com/CASE/internal/spairebilling`)
+/// built; `program` is the binary. `None` without Go.
+pub fn go_driver_app(plan: &BillingPlan, driver: &str) -> Option<DriverApp> {
+    let go = program("go")?;
+    let gopath = tempfile::tempdir().unwrap();
+    let case = "driver";
+    let dir = gopath.path().join("src/example.com").join(case);
+    copy_dir(&codegen_fixture("go", "nethttp"), &dir);
+    std::fs::write(
+        dir.join("go.mod"),
+        format!("module example.com/{case}\n\ngo 1.19\n"),
+    )
+    .unwrap();
+    generate_into(
+        &dir,
+        &crate::codegen_other::profile(&dir, Language::Go, FrameworkId::GoNethttp),
+        plan,
+    );
+    std::fs::create_dir_all(dir.join("cmd/driver")).unwrap();
+    std::fs::write(dir.join("cmd/driver/main.go"), driver.replace("CASE", case)).unwrap();
+    let binary = dir.join("driver-bin");
+    run_ok(
+        Command::new(go)
+            .args(["build", "-o", binary.to_str().unwrap(), "./cmd/driver"])
+            .current_dir(&dir)
+            .env("GO111MODULE", "off")
+            .env("GOFLAGS", "")
+            .env("GOPATH", gopath.path()),
+        "go build driver",
+    );
+    let usage = find_file(&dir, "usage.go");
+    Some(DriverApp {
+        program: binary,
+        dir: gopath,
+        usage,
+    })
+}
+
+/// The Rails fixture with `plan` generated into it and `driver` written as `driver.rb` (it
+/// can `require_relative "lib/spaire_billing"`). `None` without Ruby.
+pub fn ruby_driver_app(plan: &BillingPlan, driver: &str) -> Option<DriverApp> {
+    let ruby = program("ruby")?;
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&codegen_fixture("ruby", "rails"), dir.path());
+    generate_into(
+        dir.path(),
+        &crate::codegen_other::profile(dir.path(), Language::Ruby, FrameworkId::Rails),
+        plan,
+    );
+    std::fs::write(dir.path().join("driver.rb"), driver).unwrap();
+    let usage = find_file(dir.path(), "usage.rb");
+    Some(DriverApp {
+        program: ruby,
+        dir,
+        usage,
+    })
+}
+
 /// The Flask fixture with `plan` generated into it and `driver` written as `driver.py`, its
 /// `PACKAGE` replaced by the generated package's dotted name; `None` as [`toolchain`] says.
 pub fn python_driver_app(plan: &BillingPlan, driver: &str) -> Option<DriverApp> {
