@@ -9,13 +9,13 @@
 
 use billing_changeset::{ChangeSet, EnvVarName, FileAction, FileChange, FileOrigin, ManualStep};
 use billing_detect::FrameworkId;
+use billing_plan::CustomerSource;
 use serde::Serialize;
 
-use crate::python::events::{self, CustomMeter, MeterEvents, WebhookEvent};
 use crate::python::{created_or_modified, join, read_optional};
 use crate::render;
+use crate::server_context::ServerContext;
 use crate::{GenerateError, Target};
-use billing_plan::CustomerSource;
 
 mod go_register;
 mod go_scan;
@@ -26,27 +26,8 @@ pub use billing_vocab::WEBHOOK_PATH;
 
 #[derive(Serialize)]
 struct Context<'a> {
-    header: String,
-    default_server_url: String,
-    customer: &'a CustomerSource,
-    api_calls: bool,
-    webhooks: bool,
-    webhook_events: &'a [WebhookEvent],
-    webhook_path: &'static str,
-    default_meter: String,
-    llm_events: &'a [String],
-    api_events: &'a [String],
-    /// What the generated `is_billed_api_call` compares a request with (paths, never-billed
-    /// segments), from the one definition every language renders.
-    api_rule: crate::api_calls::ApiCallRule,
-    storage_events: &'a [String],
-    /// `embedding-usage` / `image-generation` events (embedding and image meters).
-    embedding_events: &'a [String],
-    image_events: &'a [String],
-    compute_events: &'a [String],
-    custom: &'a [CustomMeter],
-    /// Largest batch a recorder sends ([`crate::delivery::max_batch_size`]).
-    max_batch_size: usize,
+    #[serde(flatten)]
+    common: ServerContext<'a>,
     /// `session` customers on gin / echo: the context key the app's auth middleware stores
     /// the signed-in user under (`c.Set("my_user_id", id)`), read after the handler ran.
     context_user_key: Option<String>,
@@ -91,30 +72,11 @@ fn module_path(target: &Target<'_>) -> Result<String, GenerateError> {
 pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     let plan = target.plan;
     let import = package_import(target)?;
-    let meter_events = MeterEvents::from_plan(plan);
-    let webhook_events = events::webhook_events(plan)
-        .map_err(|event| GenerateError::UnknownWebhookEvent { event })?;
-    let webhooks = plan.webhooks.is_some();
-    let api_calls = !meter_events.api.is_empty();
+    let common = ServerContext::new(plan, "//")?;
+    let (api_calls, webhooks) = (common.api_calls, common.webhooks);
     let context_user_key = context_user_key(target);
     let context = Context {
-        header: render::header_line("//"),
-        default_server_url: plan.public_server_url(),
-        customer: &plan.customer,
-        api_calls,
-        webhooks,
-        webhook_events: &webhook_events,
-        webhook_path: WEBHOOK_PATH,
-        default_meter: default_meter(plan),
-        llm_events: &meter_events.llm,
-        api_events: &meter_events.api,
-        api_rule: crate::api_calls::ApiCallRule::new(plan, crate::api_calls::SERVER_DEFAULT_PREFIX),
-        storage_events: &meter_events.storage,
-        embedding_events: &meter_events.embedding,
-        image_events: &meter_events.image,
-        compute_events: &meter_events.compute,
-        custom: &meter_events.custom,
-        max_batch_size: crate::delivery::max_batch_size(plan),
+        common,
         context_user_key: context_user_key.as_ref().map(|k| k.key.clone()),
     };
     let has = |id| uses_framework(target, id);
@@ -136,7 +98,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     }
     if webhooks {
         files.push(("webhooks.go", "Standard Webhooks verification and dispatch"));
-        if !webhook_events.is_empty() {
+        if !context.common.webhook_events.is_empty() {
             files.push(("webhook_handlers.go", "your logic per webhook event"));
         }
     }
@@ -237,14 +199,6 @@ fn context_user_key(target: &Target<'_>) -> Option<go_scan::ContextUserKey> {
     } else {
         None
     }
-}
-
-pub(crate) fn default_meter(plan: &billing_plan::BillingPlan) -> String {
-    plan.credits
-        .first()
-        .map(|c| c.meter.clone())
-        .or_else(|| plan.meters.first().map(|m| m.name.clone()))
-        .unwrap_or_default()
 }
 
 fn registration_step(

@@ -15,6 +15,7 @@ pub mod php;
 pub mod python;
 pub mod render;
 pub mod ruby;
+mod server_context;
 pub mod session_auth;
 pub mod typescript;
 

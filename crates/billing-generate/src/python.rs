@@ -148,12 +148,7 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     let webhooks = plan.webhooks.is_some() && layout.framework != PythonFramework::None;
     let request_customer = layout.framework != PythonFramework::None;
     let api_calls = !events.api.is_empty() && request_customer;
-    let default_meter = plan
-        .credits
-        .first()
-        .map(|c| c.meter.clone())
-        .or_else(|| plan.meters.first().map(|m| m.name.clone()))
-        .unwrap_or_default();
+    let default_meter = crate::server_context::default_meter(plan);
     let context = Context {
         header: render::header_line("#"),
         default_server_url: plan.public_server_url(),

@@ -6,13 +6,12 @@
 //! `ActionController::API` (no CSRF). The only edit of a user file is one route line.
 
 use billing_changeset::{ChangeSet, FileChange, ManualStep};
-use billing_plan::CustomerSource;
 use serde::Serialize;
 
-use crate::go::{default_meter, env_vars};
-use crate::python::events::{self, CustomMeter, MeterEvents, WebhookEvent};
+use crate::go::env_vars;
 use crate::python::{created_or_modified, join, read_optional};
 use crate::render;
+use crate::server_context::ServerContext;
 use crate::session_auth;
 use crate::{GenerateError, Target};
 
@@ -25,57 +24,19 @@ fn route() -> String {
 
 #[derive(Serialize)]
 struct Context<'a> {
-    header: String,
-    default_server_url: String,
-    customer: &'a CustomerSource,
+    #[serde(flatten)]
+    common: ServerContext<'a>,
     /// The login a `session` resolver reads (`rails`), or `unknown` (a listed stub).
     session_auth: &'static str,
-    api_calls: bool,
-    webhooks: bool,
-    webhook_events: &'a [WebhookEvent],
-    webhook_path: &'static str,
-    default_meter: String,
-    llm_events: &'a [String],
-    api_events: &'a [String],
-    /// What the generated `is_billed_api_call` compares a request with (paths, never-billed
-    /// segments), from the one definition every language renders.
-    api_rule: crate::api_calls::ApiCallRule,
-    storage_events: &'a [String],
-    /// `embedding-usage` / `image-generation` events (embedding and image meters).
-    embedding_events: &'a [String],
-    image_events: &'a [String],
-    compute_events: &'a [String],
-    custom: &'a [CustomMeter],
-    /// Largest batch a recorder sends ([`crate::delivery::max_batch_size`]).
-    max_batch_size: usize,
 }
 
 pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     let plan = target.plan;
-    let meter_events = MeterEvents::from_plan(plan);
-    let webhook_events = events::webhook_events(plan)
-        .map_err(|event| GenerateError::UnknownWebhookEvent { event })?;
-    let webhooks = plan.webhooks.is_some();
-    let api_calls = !meter_events.api.is_empty();
+    let common = ServerContext::new(plan, "#")?;
+    let (api_calls, webhooks) = (common.api_calls, common.webhooks);
     let context = Context {
-        header: render::header_line("#"),
-        default_server_url: plan.public_server_url(),
-        customer: &plan.customer,
         session_auth: session_auth::rails(target)?.as_str(),
-        api_calls,
-        webhooks,
-        webhook_events: &webhook_events,
-        webhook_path: WEBHOOK_PATH,
-        default_meter: default_meter(plan),
-        llm_events: &meter_events.llm,
-        api_events: &meter_events.api,
-        api_rule: crate::api_calls::ApiCallRule::new(plan, crate::api_calls::SERVER_DEFAULT_PREFIX),
-        storage_events: &meter_events.storage,
-        embedding_events: &meter_events.embedding,
-        image_events: &meter_events.image,
-        compute_events: &meter_events.compute,
-        custom: &meter_events.custom,
-        max_batch_size: crate::delivery::max_batch_size(plan),
+        common,
     };
     let lib = "lib/spaire_billing";
     let mut files = vec![

@@ -231,8 +231,8 @@ SpaireBilling::UsageRecorder.flush
 lock.synchronize { puts JSON.generate({ recorded: recorded, during: during, events: counts[:events] }) }
 "#;
 
-/// Parses the driver's last line and checks it: every event arrived, in `min_requests` to
-/// `max_requests` requests while recording.
+/// Parses the driver's last line and checks it: every event arrived, and the ingest requests
+/// made while recording are within `requests`.
 fn check(language: &str, output: std::process::Output, requests: std::ops::RangeInclusive<u64>) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -260,7 +260,7 @@ fn check(language: &str, output: std::process::Output, requests: std::ops::Range
 
 #[test]
 fn a_busy_node_recorder_sends_one_request_per_interval() {
-    let Some(output) = run_node(&[]) else {
+    let Some(output) = run(Driver::Node, &[]) else {
         return;
     };
     // Flush interval 5 s (2.5-7.5 s per tick): 1 to 3 ticks in 8 s, 1 more for slack. Before
@@ -270,7 +270,7 @@ fn a_busy_node_recorder_sends_one_request_per_interval() {
 
 #[test]
 fn a_node_recorder_told_429_flushes_once_a_window() {
-    let Some(output) = run_node(&["refuse-first", "25"]) else {
+    let Some(output) = run(Driver::Node, &["refuse-first", "25"]) else {
         return;
     };
     // The 429 (first tick, 2.5-7.5 s), its retry 1-1.5 s later, and at most the tick already
@@ -279,24 +279,9 @@ fn a_node_recorder_told_429_flushes_once_a_window() {
     check("node", output, 2..=3);
 }
 
-/// The Node driver with `args` (`refuse-first SECONDS`), or None without Node.
-fn run_node(args: &[&str]) -> Option<std::process::Output> {
-    let plan = codegen::plan(&["api-calls"], Pricing::Unit, false, None);
-    let app = codegen::node_driver_app(&plan, NODE_DRIVER)?;
-    let output = Command::new(app.program)
-        .arg("driver.cjs")
-        .arg(&app.usage)
-        .args(args)
-        .env("SPAIRE_ACCESS_TOKEN", "0".repeat(24))
-        .current_dir(app.dir.path())
-        .output()
-        .expect("run node");
-    Some(output)
-}
-
 #[test]
 fn a_busy_python_recorder_sends_one_request_per_interval() {
-    let Some(output) = run_python(&[]) else {
+    let Some(output) = run(Driver::Python, &[]) else {
         return;
     };
     // Flush interval 2 s (1-3 s per tick): 2 to 6 ticks in 6 s, 2 more for slack. Before the
@@ -306,7 +291,7 @@ fn a_busy_python_recorder_sends_one_request_per_interval() {
 
 #[test]
 fn a_python_recorder_told_429_flushes_once_a_window() {
-    let Some(output) = run_python(&["refuse-first", "12"]) else {
+    let Some(output) = run(Driver::Python, &["refuse-first", "12"]) else {
         return;
     };
     // The 429 (first round, 1-3 s) and its retry 1-1.5 s later; the sender's next round comes
@@ -314,31 +299,11 @@ fn a_python_recorder_told_429_flushes_once_a_window() {
     check("python", output, 2..=2);
 }
 
-/// The Python driver with `args` (`refuse-first SECONDS`), or None without Python.
-fn run_python(args: &[&str]) -> Option<std::process::Output> {
-    let plan = codegen::plan(&["api-calls"], Pricing::Unit, false, None);
-    let app = codegen::python_driver_app(&plan, PYTHON_DRIVER)?;
-    let output = Command::new(app.program)
-        .arg("driver.py")
-        .args(args)
-        .env("SPAIRE_ACCESS_TOKEN", "0".repeat(24))
-        .current_dir(app.dir.path())
-        .output()
-        .expect("run python");
-    Some(output)
-}
-
 #[test]
 fn a_go_recorder_told_429_flushes_once_a_window() {
-    let plan = codegen::plan(&["api-calls"], Pricing::Unit, false, None);
-    let Some(app) = codegen::go_driver_app(&plan, GO_DRIVER) else {
+    let Some(output) = run(Driver::Go, &["refuse-first", "12"]) else {
         return;
     };
-    let output = Command::new(&app.program)
-        .args(["refuse-first", "12"])
-        .env("SPAIRE_ACCESS_TOKEN", "0".repeat(24))
-        .output()
-        .expect("run the go driver");
     // The 429 (first tick, 1-3 s) and its retry 1-1.5 s later; the ticker is reset after that
     // round, to 30-90 s. At the normal interval: 3 to 10 more ticks in the 12 s.
     check("go", output, 2..=2);
@@ -346,18 +311,52 @@ fn a_go_recorder_told_429_flushes_once_a_window() {
 
 #[test]
 fn a_ruby_recorder_told_429_flushes_once_a_window() {
-    let plan = codegen::plan(&["api-calls"], Pricing::Unit, false, None);
-    let Some(app) = codegen::ruby_driver_app(&plan, RUBY_DRIVER) else {
+    let Some(output) = run(Driver::Ruby, &["refuse-first", "12"]) else {
         return;
     };
-    let output = Command::new(&app.program)
-        .args(["driver.rb", "refuse-first", "12"])
-        .env("SPAIRE_ACCESS_TOKEN", "0".repeat(24))
-        .current_dir(app.dir.path())
-        .output()
-        .expect("run the ruby driver");
     // The 429 (first tick, 1-3 s) and its retry 1-1.5 s later; the ticker thread chose its
     // next sleep before the 429 came back, so one more tick may send; the ones after it come
     // 30-90 s apart. At the normal interval: 3 to 10 more ticks in the 12 s.
     check("ruby", output, 2..=3);
+}
+
+enum Driver {
+    Node,
+    Python,
+    Go,
+    Ruby,
+}
+
+/// Builds the driver app (the API-call plan) and runs it with `args` (`refuse-first SECONDS`,
+/// or none) and a made-up token; `None` when the language's toolchain is missing.
+fn run(driver: Driver, args: &[&str]) -> Option<std::process::Output> {
+    let plan = codegen::plan(&["api-calls"], Pricing::Unit, false, None);
+    let (app, script) = match driver {
+        Driver::Node => (
+            codegen::node_driver_app(&plan, NODE_DRIVER)?,
+            Some("driver.cjs"),
+        ),
+        Driver::Python => (
+            codegen::python_driver_app(&plan, PYTHON_DRIVER)?,
+            Some("driver.py"),
+        ),
+        Driver::Go => (codegen::go_driver_app(&plan, GO_DRIVER)?, None),
+        Driver::Ruby => (
+            codegen::ruby_driver_app(&plan, RUBY_DRIVER)?,
+            Some("driver.rb"),
+        ),
+    };
+    let mut command = Command::new(&app.program);
+    command.args(script);
+    if matches!(driver, Driver::Node) {
+        // The Node driver loads the generated module from the path it is given.
+        command.arg(&app.usage);
+    }
+    let output = command
+        .args(args)
+        .env("SPAIRE_ACCESS_TOKEN", "0".repeat(24))
+        .current_dir(app.dir.path())
+        .output()
+        .expect("run the driver");
+    Some(output)
 }
