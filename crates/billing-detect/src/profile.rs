@@ -43,6 +43,11 @@ pub struct Package {
     pub aliases: Vec<Alias>,
     pub integrations: Vec<Integration>,
     pub call_sites: Vec<CallSite>,
+    /// Billable calls the user marked as billing no customer (`spaire-billing: not billed` on
+    /// the call's line or the line above): kept out of `call_sites`, so nothing wires, meters
+    /// or lists them as work left; reported so the marking is visible.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_billed: Vec<CallSite>,
     /// `SPAIRE_*` variable NAMES found in `.env*` files. Values are never read out.
     pub env_vars: Vec<EnvVar>,
     /// Workspace members this package belongs to / contains (monorepo structure).

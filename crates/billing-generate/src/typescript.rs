@@ -599,6 +599,7 @@ mod tests {
             aliases: Vec::new(),
             integrations: Vec::new(),
             call_sites: Vec::new(),
+            not_billed: Vec::new(),
             env_vars: Vec::new(),
             workspace: None,
             tsconfig: None,

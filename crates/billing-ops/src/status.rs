@@ -9,7 +9,9 @@ use billing_plan::{BillingPlan, Environment};
 use serde::Serialize;
 
 use crate::Engine;
-use crate::metering::{MeterAccount, Metering, MeteringStep, UnmeteredCalls, metering_on_disk};
+use crate::metering::{
+    MeterAccount, Metering, MeteringStep, UnmeteredCalls, UnmeteredSite, metering_on_disk,
+};
 use crate::plan::select_package;
 use crate::produce::{
     ProduceContext, hinted_apply, produce_all, sdk_install_command, sdk_installed, sdk_package,
@@ -80,6 +82,9 @@ pub struct Status {
     /// Billable calls no meter of the plan bills (information; `complete` ignores them).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unmetered_calls: Vec<UnmeteredCalls>,
+    /// Billable calls marked `spaire-billing: not billed` (information).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_billed: Vec<UnmeteredSite>,
     /// Why the metering account could not be computed (e.g. an unsupported framework).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metering_error: Option<String>,
@@ -195,8 +200,8 @@ impl Engine {
             },
             None => (None, None),
         };
-        let (meters, manual_steps, unmetered_calls) = metering
-            .map(|m| (m.meters, m.manual_steps, m.unmetered_calls))
+        let (meters, manual_steps, unmetered_calls, not_billed) = metering
+            .map(|m| (m.meters, m.manual_steps, m.unmetered_calls, m.not_billed))
             .unwrap_or_default();
         let mut status = Status {
             root: root.display().to_string(),
@@ -211,6 +216,7 @@ impl Engine {
             meters,
             manual_steps,
             unmetered_calls,
+            not_billed,
             metering_error,
             complete: false,
         };

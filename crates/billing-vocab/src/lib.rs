@@ -15,6 +15,7 @@ pub mod api_calls;
 pub mod environment;
 pub mod framework;
 pub mod language;
+pub mod marker;
 pub mod meter;
 pub mod sdk;
 pub mod webhook;
@@ -25,6 +26,7 @@ mod single_definition;
 pub use environment::Environment;
 pub use framework::{Capabilities, Detection, FrameworkId, FrameworkInfo};
 pub use language::{Language, LanguageFamily};
+pub use marker::{NOT_BILLED_MARKER, marks_not_billed};
 pub use meter::{AggregationFunc, MeterKind, PRESETS, PresetMeter, PresetSpec, preset};
 pub use sdk::{PYTHON_SDK, SdkPackage, TYPESCRIPT_SDK};
 pub use webhook::{

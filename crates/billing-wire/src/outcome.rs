@@ -106,9 +106,20 @@ impl FileResult {
         todo: String,
         snippet: Option<String>,
     ) {
+        let comment = if ctx.file.ends_with(".py") || ctx.file.ends_with(".rb") {
+            "#"
+        } else {
+            "//"
+        };
+        let todo = todo.trim_end().trim_end_matches('.');
         let instructions = format!(
-            "`{}` at {}:{} was not changed: {reason}. {todo}",
-            site.callee, ctx.file, site.line
+            "`{}` at {}:{} was not changed: {reason}. {todo}. If this call bills no customer \
+             (your own evals, an admin script), put `{comment} {}` on the line above it \
+             instead: setup and status then leave it alone",
+            site.callee,
+            ctx.file,
+            site.line,
+            billing_vocab::NOT_BILLED_MARKER
         );
         self.manual
             .push(ctx.manual(site.line, instructions, snippet));

@@ -101,6 +101,9 @@ pub fn packages(scan: &mut Scan<'_>, m: &Manifests, ws: &Workspaces) -> Vec<Pack
         if m.gemfile.contains_key(dir) {
             found.push(other::analyze_ruby(scan, dir, m, &package_dirs));
         }
+        for package in &mut found {
+            drop_marked_not_billed(scan, package);
+        }
         // A stray package.json/lockfile does not turn a Python/PHP/Ruby app into a Node app:
         // when any ecosystem here has a framework, only those with frameworks are reported.
         let any_framework = found.iter().any(|p| !p.frameworks.is_empty());
@@ -113,4 +116,24 @@ pub fn packages(scan: &mut Scan<'_>, m: &Manifests, ws: &Workspaces) -> Vec<Pack
         }));
     }
     out
+}
+
+/// Moves the call sites the user marked as billing no customer (`spaire-billing: not billed`
+/// on the call's line or the line above: their own evals, an admin script) to `not_billed`,
+/// so wiring, metering and `status` leave them alone.
+fn drop_marked_not_billed(scan: &mut Scan<'_>, package: &mut Package) {
+    let (marked, kept) = std::mem::take(&mut package.call_sites)
+        .into_iter()
+        .partition(|site| {
+            scan.read(&site.file).is_some_and(|src| {
+                let first = (site.line as usize).saturating_sub(2);
+                let count = if site.line >= 2 { 2 } else { 1 };
+                src.lines()
+                    .skip(first)
+                    .take(count)
+                    .any(billing_vocab::marks_not_billed)
+            })
+        });
+    package.call_sites = kept;
+    package.not_billed = marked;
 }

@@ -353,6 +353,7 @@ pub fn analyze(scan: &mut Scan<'_>, input: &NodeInput<'_>) -> Package {
         aliases,
         integrations: integrations(&deps, NODE_INTEGRATIONS),
         call_sites,
+        not_billed: Vec::new(),
         env_vars: Vec::new(),
         workspace: input.workspaces.info(dir, Ecosystem::Node),
         tsconfig: tsconfig_file,

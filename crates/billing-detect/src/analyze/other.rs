@@ -32,6 +32,7 @@ fn base_package(dir: &str, language: Language) -> Package {
         aliases: Vec::new(),
         integrations: Vec::new(),
         call_sites: Vec::new(),
+        not_billed: Vec::new(),
         env_vars: Vec::new(),
         workspace: None,
         tsconfig: None,

@@ -221,6 +221,7 @@ pub fn analyze(scan: &mut Scan<'_>, input: &PythonInput<'_>) -> Vec<Package> {
         aliases: Vec::new(),
         integrations: integrations(&pairs, PYTHON_INTEGRATIONS),
         call_sites: found.call_sites(),
+        not_billed: Vec::new(),
         env_vars: Vec::new(),
         workspace: input.workspaces.info(dir, Ecosystem::Python),
         tsconfig: None,

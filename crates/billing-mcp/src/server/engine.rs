@@ -96,6 +96,11 @@ struct ProposalView<'a> {
     /// the user, who may add that meter.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     unmetered_calls: &'a [billing_ops::UnmeteredCalls],
+    /// Billable calls the user marked `spaire-billing: not billed` (their own evals, admin
+    /// scripts): nothing records them, by the user's choice. Suggest the marker only where
+    /// the user says a call bills no customer.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    not_billed: &'a [billing_ops::UnmeteredSite],
     conflicts: &'a [billing_ops::Conflict],
     warnings: &'a [String],
     nothing_to_do: bool,
@@ -166,6 +171,7 @@ fn view(preview: &Preview) -> anyhow::Result<serde_json::Value> {
         manual_steps: &preview.metering.manual_steps,
         complete: preview.metering.complete,
         unmetered_calls: &preview.metering.unmetered_calls,
+        not_billed: &preview.metering.not_billed,
         conflicts: &preview.conflicts,
         warnings: &preview.warnings,
         nothing_to_do: preview.is_noop(),

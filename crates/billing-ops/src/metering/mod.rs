@@ -38,6 +38,10 @@ pub struct Metering {
     /// not make metering incomplete, since the plan chose not to bill them).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unmetered_calls: Vec<UnmeteredCalls>,
+    /// Billable calls the user marked `spaire-billing: not billed` (information: listed so
+    /// the marking is visible; they make metering neither complete nor incomplete).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_billed: Vec<UnmeteredSite>,
 }
 
 /// The calls of one kind that no meter of the plan bills, and the meter that would.
@@ -249,6 +253,17 @@ pub fn account(input: &AccountInput<'_>) -> Metering {
         manual_steps: steps,
         complete,
         unmetered_calls: unmetered_calls(input.plan, input.package, input.view),
+        not_billed: input
+            .package
+            .not_billed
+            .iter()
+            .map(|site| UnmeteredSite {
+                file: site.file.clone(),
+                line: site.line,
+                callee: site.callee.clone(),
+                notes: Vec::new(),
+            })
+            .collect(),
     }
 }
 

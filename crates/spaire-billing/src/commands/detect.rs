@@ -167,6 +167,19 @@ fn render_package(out: &mut String, pkg: &Package, verbose: bool) {
             pkg.call_sites.len() - call_limit
         );
     }
+    // Marked by the user; listed so a marking that hides a billable call is never silent.
+    for c in &pkg.not_billed {
+        let _ = writeln!(
+            out,
+            "  {:<24} {}:{}:{}  {DIM}{} (marked `{}`){DIM:#}",
+            "not billed",
+            c.file,
+            c.line,
+            c.column,
+            c.callee,
+            billing_vocab::NOT_BILLED_MARKER
+        );
+    }
     for v in &pkg.env_vars {
         let _ = writeln!(out, "  {:<24} {}  {DIM}{}{DIM:#}", "env", v.name, v.file);
     }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use billing_ops::{FeederKind, Metering, MeteringStep, StepKind, UnmeteredCalls};
+use billing_ops::{FeederKind, Metering, MeteringStep, StepKind, UnmeteredCalls, UnmeteredSite};
 
 use crate::printer::{BOLD, GREEN, RED};
 
@@ -98,6 +98,7 @@ pub fn render(metering: &Metering) -> String {
         }
     }
     out.push_str(&render_unmetered(&metering.unmetered_calls));
+    out.push_str(&render_not_billed(&metering.not_billed));
     let unfed = metering
         .meters
         .iter()
@@ -120,6 +121,26 @@ pub fn render(metering: &Metering) -> String {
             if pending.len() == 1 { "" } else { "s" },
             if pending.len() == 1 { "is" } else { "are" },
         );
+    }
+    out
+}
+
+/// Billable calls the user marked as billing no customer; empty when there are none. Starts
+/// with a blank line. Information only: it changes no exit code.
+pub fn render_not_billed(sites: &[UnmeteredSite]) -> String {
+    let mut out = String::new();
+    if sites.is_empty() {
+        return out;
+    }
+    let n = sites.len();
+    let _ = writeln!(
+        out,
+        "\n{BOLD}Not billed{BOLD:#} ({n} call{} marked `{}`)",
+        if n == 1 { "" } else { "s" },
+        billing_vocab::NOT_BILLED_MARKER
+    );
+    for site in sites {
+        let _ = writeln!(out, "  {}:{} {}", site.file, site.line, site.callee);
     }
     out
 }

@@ -83,9 +83,11 @@ pub fn run(args: PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-/// Billable calls no planned meter bills (information, the exit code stays 0).
+/// Billable calls no planned meter bills, and the ones marked not billed (information, the
+/// exit code stays 0).
 fn print_unmetered(preview: &Preview, printer: &Printer) -> anyhow::Result<()> {
-    let unmetered = super::metering::render_unmetered(&preview.metering.unmetered_calls);
+    let unmetered = super::metering::render_unmetered(&preview.metering.unmetered_calls)
+        + &super::metering::render_not_billed(&preview.metering.not_billed);
     if !unmetered.is_empty() {
         printer.data(unmetered.trim_end())?;
     }

@@ -132,6 +132,7 @@ pub fn run(args: StatusArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 complete: status.meters.iter().all(|m| !m.feeders.is_empty())
                     && status.manual_steps.iter().all(|s| s.done),
                 unmetered_calls: status.unmetered_calls.clone(),
+                not_billed: status.not_billed.clone(),
             }));
             out.push('\n');
         }

@@ -324,3 +324,83 @@ async fn go_session_resolver_is_read_from_the_apps_context_key_or_listed() {
         }
     }
 }
+
+/// A listed call that bills no customer (the project's own evals) is settled with the marker
+/// comment the step names: detection leaves it out, so no step is pending for it, and plan,
+/// status and detect list it as "not billed" instead of passing over it in silence.
+#[test]
+fn a_call_marked_not_billed_leaves_the_steps_and_is_listed() {
+    let dir = copy_project("fastapi-app");
+    let root = dir.path();
+    let requirements = std::fs::read_to_string(root.join("requirements.txt")).unwrap();
+    std::fs::write(
+        root.join("requirements.txt"),
+        format!("{requirements}openai==1.60.0\n"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("evals")).unwrap();
+    let eval = "from openai import OpenAI\n\nclient = OpenAI()\n\n\ndef grade(question: str) -> str:\n    answer = client.chat.completions.create(\n        model=\"gpt-4o-mini\", messages=[{\"role\": \"user\", \"content\": question}]\n    )\n    return answer.choices[0].message.content or \"\"\n";
+    std::fs::write(root.join("evals/run.py"), eval).unwrap();
+    // Without pip's resolver (tested in billing-ops), so the plan does not depend on PyPI.
+    let run = |args: &[&str]| {
+        let output = billing()
+            .env("SPAIRE_BILLING_PYTHON", "off")
+            .args(args)
+            .arg(root)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", transcript(&output, &[]));
+        json(&output)
+    };
+    let call_steps = |plan: &serde_json::Value| -> Vec<serde_json::Value> {
+        plan["metering"]["manual_steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["kind"] == "call-site")
+            .cloned()
+            .collect()
+    };
+
+    let before = run(&["plan", "--json"]);
+    let steps = call_steps(&before);
+    assert_eq!(steps.len(), 1, "{before:#}");
+    assert_eq!(steps[0]["file"], "evals/run.py");
+    let instructions = steps[0]["instructions"].as_str().unwrap();
+    assert!(
+        instructions.contains("put `# spaire-billing: not billed` on the line above it"),
+        "{instructions}"
+    );
+
+    // The user follows it.
+    let marked = eval.replace(
+        "    answer = client",
+        "    # spaire-billing: not billed (our own evals)\n    answer = client",
+    );
+    std::fs::write(root.join("evals/run.py"), marked).unwrap();
+    let after = run(&["plan", "--json"]);
+    assert!(call_steps(&after).is_empty(), "{after:#}");
+    assert_eq!(
+        after["metering"]["not_billed"],
+        serde_json::json!([{"file": "evals/run.py", "line": 8, "callee": "client.chat.completions.create"}]),
+        "{after:#}"
+    );
+    let detected = run(&["detect", "--json"]);
+    assert_eq!(
+        detected["packages"][0]["not_billed"][0]["file"],
+        "evals/run.py"
+    );
+    let text = billing()
+        .env("SPAIRE_BILLING_PYTHON", "off")
+        .arg("plan")
+        .arg(root)
+        .output()
+        .unwrap();
+    let text = transcript(&text, &[]);
+    assert!(
+        text.contains(
+            "Not billed (1 call marked `spaire-billing: not billed`)\n  evals/run.py:8 client.chat.completions.create"
+        ),
+        "{text}"
+    );
+}

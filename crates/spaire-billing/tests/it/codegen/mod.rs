@@ -124,6 +124,7 @@ pub fn profile(root: &Path, language: Language, frameworks: Vec<Framework>) -> P
             aliases: Vec::new(),
             integrations: Vec::new(),
             call_sites: Vec::new(),
+            not_billed: Vec::new(),
             env_vars: Vec::new(),
             workspace: None,
             tsconfig: None,
