@@ -135,7 +135,28 @@ def js_manager(work: Path) -> tuple[str, str]:
     return name, "npm"
 
 
+GONE_FROM_REGISTRY = re.compile(r"ERR_PNPM_FETCH_404|ERR_PNPM_NO_MATCHING_VERSION|E404")
+
+
+def install_root(work: Path, project: dict) -> Path:
+    """Where the install runs: the package's own directory when it has a lockfile of its own
+    (better-auth's demo/nextjs: its own pnpm-lock.yaml and pnpm-workspace.yaml, outside the
+    monorepo's workspace), else the snapshot's root."""
+    d = package_dir(work, project)
+    if d != work and any((d / f).exists() for f in ("pnpm-lock.yaml", "package-lock.json", "yarn.lock")):
+        return d
+    return work
+
+
 def js_install(work: Path, project: dict, log) -> dict:
+    where = install_root(work, project)
+    out = js_install_in(where, log)
+    if where != work:
+        out["install_dir"] = str(where.relative_to(work))
+    return out
+
+
+def js_install_in(work: Path, log) -> dict:
     name, prefix = js_manager(work)
     if name == "pnpm":
         # The lockfile as committed first (no resolution: fastest, and what the project's CI
@@ -143,6 +164,16 @@ def js_install(work: Path, project: dict, log) -> dict:
         # version) falls back to resolving, and the result says so.
         base = f"{prefix} install --ignore-scripts --config.confirmModulesPurge=false"
         out = install_once(work, work / "node_modules", f"{base} --frozen-lockfile", log, manager=name)
+        if out["state"] == "failed" and GONE_FROM_REGISTRY.search(out.get("reason", "") + out.get("output", "")):
+            # A version the lockfile pins is not served by the registry here (nuxt-ui-chat:
+            # @ai-sdk/vue 4.0.48; better-auth: typesense-fumadocs-adapter 0.4.1): resolve
+            # package.json's ranges with versions the registry has, without reading or writing
+            # the lockfile (`lockfile=false`: the copy's pnpm-lock.yaml stays as committed, so
+            # the tool sees the project as it is), and say so.
+            why = out.get("reason", "")
+            out = install_once(work, work / "node_modules", f"{base} --config.lockfile=false", log, manager=name)
+            out["lockfile"] = f"a locked version is not in the registry here, installed without the lockfile (pnpm lockfile=false): {why}"[:300]
+            return out
         if out["state"] == "failed" and re.search(r"LOCKFILE|lockfile", out.get("reason", "") + out.get("output", "")):
             why = out.get("reason", "")
             out = install_once(work, work / "node_modules", f"{base} --no-frozen-lockfile", log, manager=name)
