@@ -164,6 +164,9 @@ def js_install_in(work: Path, log) -> dict:
         # version) falls back to resolving, and the result says so.
         base = f"{prefix} install --ignore-scripts --config.confirmModulesPurge=false"
         out = install_once(work, work / "node_modules", f"{base} --frozen-lockfile", log, manager=name)
+        if out.get("cached") and "lockfile=false" in out["command"]:
+            out["lockfile"] = "a locked version is not in the registry here, installed without the lockfile (pnpm lockfile=false)"
+            return out
         if out["state"] == "failed" and GONE_FROM_REGISTRY.search(out.get("reason", "") + out.get("output", "")):
             # A version the lockfile pins is not served by the registry here (nuxt-ui-chat:
             # @ai-sdk/vue 4.0.48; better-auth: typesense-fumadocs-adapter 0.4.1): resolve
@@ -217,8 +220,10 @@ def install_once(work: Path, marker_dir: Path, cmd: str, log, **extra) -> dict:
     # inside the deps dir: not a file of the project (setup's changed-file list stays clean)
     marker = marker_dir / ".rw-deps-installed"
     fp = fingerprint(work)
-    if marker.exists() and read(marker).strip() == fp and marker_dir.exists():
-        return {"state": "ok", "cached": True, "command": cmd, **extra}
+    stored = read(marker).splitlines() if marker.exists() else []
+    if stored and stored[0].strip() == fp and marker_dir.exists():
+        # the command that made the install (a fallback's, when the first one failed)
+        return {"state": "ok", "cached": True, "command": stored[1] if len(stored) > 1 else cmd, **extra}
     t = time.time()
     rc, out, err = sh(cmd, cwd=work, timeout=TIMEOUT_INSTALL)
     log.write(f"$ {cmd}\n{(out + err)[-8000:]}\n")
@@ -231,7 +236,7 @@ def install_once(work: Path, marker_dir: Path, cmd: str, log, **extra) -> dict:
         log.write(f"$ (again, after a timeout) {cmd}\n{(out + err)[-8000:]}\n")
     state = "ok" if rc == 0 else "timeout" if rc == 124 else "failed"
     if rc == 0 and marker_dir.is_dir():
-        marker.write_text(fp + "\n")
+        marker.write_text(fp + "\n" + cmd + "\n")
     lines = [re.sub(r"\x1b\[[0-9;]*m", "", l) for l in (out + err).strip().splitlines() if l.strip()]
     tail = lines[-3:]
     if rc != 0:  # the error pnpm/npm names is usually near the top, the hint at the bottom
@@ -321,12 +326,30 @@ def py_install(work: Path, project: dict, cache: Path, log) -> dict:
     return out
 
 
+BASE_PATH = ENV.get("PATH", "")
+
+
+def node22_bin() -> str | None:
+    """The bin directory of a Node 22 from the registry (`npx -p node@22`), or None."""
+    rc, out, _ = sh("npx -y -p node@22 -c 'command -v node'", cwd="/tmp", timeout=600)
+    path = out.strip().splitlines()[-1] if rc == 0 and out.strip() else ""
+    return str(Path(path).parent) if path.startswith("/") else None
+
+
 def install(work: Path, project: dict, cache: Path, log) -> dict:
     lang = language(work, project)
+    ENV["PATH"] = BASE_PATH
     if project.get("install"):  # projects.toml wins
         return install_once(work, work / "node_modules", project["install"], log, manager="projects.toml")
     if lang == "js":
-        return js_install(work, project, log)
+        out = js_install(work, project, log)
+        if "node@22" in js_manager(install_root(work, project))[1] and (bin_dir := node22_bin()):
+            # pnpm 11 needs Node 22, so the project runs on it: its tools (ESLint 10's config
+            # helpers call `Object.groupBy`, Node 21+) run on it too, in the gates and in setup
+            # (run.py puts `deps["node_bin"]` first on setup's PATH).
+            ENV["PATH"] = f"{bin_dir}:{BASE_PATH}"
+            out["node_bin"] = bin_dir
+        return out
     if lang == "python":
         return py_install(work, project, cache, log)
     if lang == "go":
@@ -467,7 +490,10 @@ def gate_list(work: Path, project: dict, deps: dict) -> tuple[list[dict], list[d
                 add("biome", f"{bi} check . --max-diagnostics=1000 --colors=off", "biome")
             else:
                 skipped.append({"tool": "biome", "reason": "biome.json but biome is not installed"})
-        if not any(g["tool"] in ("tsc", "eslint", "biome") for g in gates + skipped):
+        # An ESLint installed (a dependency's dependency) without a config lints nothing: it
+        # does not stand for a linter the project configured (mern-wallpapers).
+        configured = [s for s in skipped if s["reason"] != "eslint installed but no config"]
+        if not any(g["tool"] in ("tsc", "eslint", "biome") for g in gates + configured):
             # No type-check or linter configured: at least every script must parse.
             add("node-check", f"{sys.executable} -c {shlex.quote(NODE_CHECK)}", "generic")
     elif lang == "python":
