@@ -413,12 +413,17 @@ PY_COMPILE = (
 )
 
 
+# Node 20's `--check` passes a file with ESM syntax without parsing it (module detection):
+# such a file is checked again from stdin as a module, where it is parsed (`[stdin]:LINE`).
 NODE_CHECK = (
-    "import pathlib,subprocess\n"
+    "import pathlib,re,subprocess\n"
     "skip={'node_modules','.git','dist','build','.next','.svelte-kit','.output','.nuxt'}\n"
+    "esm=re.compile(r'^\\s*(import|export)\\b',re.M)\n"
     "for f in sorted(pathlib.Path('.').rglob('*')):\n"
     "    if f.suffix not in ('.js','.mjs','.cjs') or skip & set(f.parts): continue\n"
     "    p=subprocess.run(['node','--check',str(f)],capture_output=True,text=True)\n"
+    "    if not p.returncode and f.suffix!='.cjs' and esm.search(f.read_text(errors='replace')):\n"
+    "        p=subprocess.run(['node','--input-type=module','--check'],stdin=open(f),capture_output=True,text=True)\n"
     "    if p.returncode:\n"
     "        err=p.stderr.strip().splitlines()\n"
     "        line=err[0].rsplit(':',1)[-1] if err else ''\n"
