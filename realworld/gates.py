@@ -135,7 +135,28 @@ def js_manager(work: Path) -> tuple[str, str]:
     return name, "npm"
 
 
+GONE_FROM_REGISTRY = re.compile(r"ERR_PNPM_FETCH_404|ERR_PNPM_NO_MATCHING_VERSION|E404")
+
+
+def install_root(work: Path, project: dict) -> Path:
+    """Where the install runs: the package's own directory when it has a lockfile of its own
+    (better-auth's demo/nextjs: its own pnpm-lock.yaml and pnpm-workspace.yaml, outside the
+    monorepo's workspace), else the snapshot's root."""
+    d = package_dir(work, project)
+    if d != work and any((d / f).exists() for f in ("pnpm-lock.yaml", "package-lock.json", "yarn.lock")):
+        return d
+    return work
+
+
 def js_install(work: Path, project: dict, log) -> dict:
+    where = install_root(work, project)
+    out = js_install_in(where, log)
+    if where != work:
+        out["install_dir"] = str(where.relative_to(work))
+    return out
+
+
+def js_install_in(work: Path, log) -> dict:
     name, prefix = js_manager(work)
     if name == "pnpm":
         # The lockfile as committed first (no resolution: fastest, and what the project's CI
@@ -143,6 +164,19 @@ def js_install(work: Path, project: dict, log) -> dict:
         # version) falls back to resolving, and the result says so.
         base = f"{prefix} install --ignore-scripts --config.confirmModulesPurge=false"
         out = install_once(work, work / "node_modules", f"{base} --frozen-lockfile", log, manager=name)
+        if out.get("cached") and "lockfile=false" in out["command"]:
+            out["lockfile"] = "a locked version is not in the registry here, installed without the lockfile (pnpm lockfile=false)"
+            return out
+        if out["state"] == "failed" and GONE_FROM_REGISTRY.search(out.get("reason", "") + out.get("output", "")):
+            # A version the lockfile pins is not served by the registry here (nuxt-ui-chat:
+            # @ai-sdk/vue 4.0.48; better-auth: typesense-fumadocs-adapter 0.4.1): resolve
+            # package.json's ranges with versions the registry has, without reading or writing
+            # the lockfile (`lockfile=false`: the copy's pnpm-lock.yaml stays as committed, so
+            # the tool sees the project as it is), and say so.
+            why = out.get("reason", "")
+            out = install_once(work, work / "node_modules", f"{base} --config.lockfile=false", log, manager=name)
+            out["lockfile"] = f"a locked version is not in the registry here, installed without the lockfile (pnpm lockfile=false): {why}"[:300]
+            return out
         if out["state"] == "failed" and re.search(r"LOCKFILE|lockfile", out.get("reason", "") + out.get("output", "")):
             why = out.get("reason", "")
             out = install_once(work, work / "node_modules", f"{base} --no-frozen-lockfile", log, manager=name)
@@ -186,8 +220,10 @@ def install_once(work: Path, marker_dir: Path, cmd: str, log, **extra) -> dict:
     # inside the deps dir: not a file of the project (setup's changed-file list stays clean)
     marker = marker_dir / ".rw-deps-installed"
     fp = fingerprint(work)
-    if marker.exists() and read(marker).strip() == fp and marker_dir.exists():
-        return {"state": "ok", "cached": True, "command": cmd, **extra}
+    stored = read(marker).splitlines() if marker.exists() else []
+    if stored and stored[0].strip() == fp and marker_dir.exists():
+        # the command that made the install (a fallback's, when the first one failed)
+        return {"state": "ok", "cached": True, "command": stored[1] if len(stored) > 1 else cmd, **extra}
     t = time.time()
     rc, out, err = sh(cmd, cwd=work, timeout=TIMEOUT_INSTALL)
     log.write(f"$ {cmd}\n{(out + err)[-8000:]}\n")
@@ -200,7 +236,7 @@ def install_once(work: Path, marker_dir: Path, cmd: str, log, **extra) -> dict:
         log.write(f"$ (again, after a timeout) {cmd}\n{(out + err)[-8000:]}\n")
     state = "ok" if rc == 0 else "timeout" if rc == 124 else "failed"
     if rc == 0 and marker_dir.is_dir():
-        marker.write_text(fp + "\n")
+        marker.write_text(fp + "\n" + cmd + "\n")
     lines = [re.sub(r"\x1b\[[0-9;]*m", "", l) for l in (out + err).strip().splitlines() if l.strip()]
     tail = lines[-3:]
     if rc != 0:  # the error pnpm/npm names is usually near the top, the hint at the bottom
@@ -290,12 +326,30 @@ def py_install(work: Path, project: dict, cache: Path, log) -> dict:
     return out
 
 
+BASE_PATH = ENV.get("PATH", "")
+
+
+def node22_bin() -> str | None:
+    """The bin directory of a Node 22 from the registry (`npx -p node@22`), or None."""
+    rc, out, _ = sh("npx -y -p node@22 -c 'command -v node'", cwd="/tmp", timeout=600)
+    path = out.strip().splitlines()[-1] if rc == 0 and out.strip() else ""
+    return str(Path(path).parent) if path.startswith("/") else None
+
+
 def install(work: Path, project: dict, cache: Path, log) -> dict:
     lang = language(work, project)
+    ENV["PATH"] = BASE_PATH
     if project.get("install"):  # projects.toml wins
         return install_once(work, work / "node_modules", project["install"], log, manager="projects.toml")
     if lang == "js":
-        return js_install(work, project, log)
+        out = js_install(work, project, log)
+        if "node@22" in js_manager(install_root(work, project))[1] and (bin_dir := node22_bin()):
+            # pnpm 11 needs Node 22, so the project runs on it: its tools (ESLint 10's config
+            # helpers call `Object.groupBy`, Node 21+) run on it too, in the gates and in setup
+            # (run.py puts `deps["node_bin"]` first on setup's PATH).
+            ENV["PATH"] = f"{bin_dir}:{BASE_PATH}"
+            out["node_bin"] = bin_dir
+        return out
     if lang == "python":
         return py_install(work, project, cache, log)
     if lang == "go":
@@ -359,12 +413,17 @@ PY_COMPILE = (
 )
 
 
+# Node 20's `--check` passes a file with ESM syntax without parsing it (module detection):
+# such a file is checked again from stdin as a module, where it is parsed (`[stdin]:LINE`).
 NODE_CHECK = (
-    "import pathlib,subprocess\n"
+    "import pathlib,re,subprocess\n"
     "skip={'node_modules','.git','dist','build','.next','.svelte-kit','.output','.nuxt'}\n"
+    "esm=re.compile(r'^\\s*(import|export)\\b',re.M)\n"
     "for f in sorted(pathlib.Path('.').rglob('*')):\n"
     "    if f.suffix not in ('.js','.mjs','.cjs') or skip & set(f.parts): continue\n"
     "    p=subprocess.run(['node','--check',str(f)],capture_output=True,text=True)\n"
+    "    if not p.returncode and f.suffix!='.cjs' and esm.search(f.read_text(errors='replace')):\n"
+    "        p=subprocess.run(['node','--input-type=module','--check'],stdin=open(f),capture_output=True,text=True)\n"
     "    if p.returncode:\n"
     "        err=p.stderr.strip().splitlines()\n"
     "        line=err[0].rsplit(':',1)[-1] if err else ''\n"
@@ -436,7 +495,10 @@ def gate_list(work: Path, project: dict, deps: dict) -> tuple[list[dict], list[d
                 add("biome", f"{bi} check . --max-diagnostics=1000 --colors=off", "biome")
             else:
                 skipped.append({"tool": "biome", "reason": "biome.json but biome is not installed"})
-        if not any(g["tool"] in ("tsc", "eslint", "biome") for g in gates + skipped):
+        # An ESLint installed (a dependency's dependency) without a config lints nothing: it
+        # does not stand for a linter the project configured (mern-wallpapers).
+        configured = [s for s in skipped if s["reason"] != "eslint installed but no config"]
+        if not any(g["tool"] in ("tsc", "eslint", "biome") for g in gates + configured):
             # No type-check or linter configured: at least every script must parse.
             add("node-check", f"{sys.executable} -c {shlex.quote(NODE_CHECK)}", "generic")
     elif lang == "python":

@@ -630,6 +630,8 @@ def run_project(project, tool: Path, cache: Path, out_dir: Path, with_checks: bo
                                                            "price_currency": "usd"}]})
             env = {**os.environ, "SPAIRE_ACCESS_TOKEN": TOKEN, "SPAIRE_SERVER_URL": emu.url,
                    "NO_COLOR": "1"}
+            if with_checks and deps.get("node_bin"):
+                env["PATH"] = f"{deps['node_bin']}:{env.get('PATH', '')}"
             rc, dout, _ = sh([str(tool), "detect", ".", "--json"], cwd=work, env=env, timeout=120)
             detect = json.loads(dout) if dout.strip().startswith("{") else None
             # The snapshot's copy is committed; the tool's own config must not count as dirty.

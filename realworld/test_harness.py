@@ -227,6 +227,39 @@ class OwnGatesTest(unittest.TestCase):
                              (1, [{"file": "src/a.ts", "line": None, "msg": "not formatted"}]))
 
 
+class InstallFallbackTest(unittest.TestCase):
+    def test_a_locked_version_the_registry_lacks_installs_without_the_lockfile_and_says_so(self):
+        import gates
+        calls = []
+
+        def fake_install_once(work, marker_dir, cmd, log, **extra):
+            calls.append(cmd)
+            if "--frozen-lockfile" in cmd:
+                return {"state": "failed", "command": cmd, "reason": "ERR_PNPM_FETCH_404 GET .../vue-4.0.48.tgz: Not Found - 404", **extra}
+            return {"state": "ok", "command": cmd, **extra}
+
+        real = gates.install_once
+        gates.install_once = fake_install_once
+        try:
+            with tempfile.TemporaryDirectory() as d:
+                work = Path(d)
+                (work / "package.json").write_text('{"packageManager": "pnpm@11.18.0"}')
+                (work / "pnpm-lock.yaml").write_text("lockfileVersion: '9.0'\n")
+                out = gates.js_install(work, {}, None)
+                # a package with a lockfile of its own installs in its directory
+                app = work / "demo" / "app"
+                app.mkdir(parents=True)
+                (app / "package.json").write_text('{"packageManager": "pnpm@11.1.1"}')
+                (app / "pnpm-lock.yaml").write_text("lockfileVersion: '9.0'\n")
+                self.assertEqual(gates.install_root(work, {"package": "demo/app"}), app)
+                self.assertEqual(gates.install_root(work, {"package": "demo"}), work)
+        finally:
+            gates.install_once = real
+        self.assertEqual(out["state"], "ok")
+        self.assertIn("--config.lockfile=false", calls[-1])
+        self.assertIn("not in the registry here", out["lockfile"])
+
+
 class RuntimeHelpersTest(unittest.TestCase):
     def test_the_csrf_field_is_read_whatever_the_attribute_order(self):
         flask_wtf = '<form><input id="csrf_token" name="csrf_token" type="hidden" value="IjQ.abc"></form>'

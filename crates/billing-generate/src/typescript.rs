@@ -240,6 +240,9 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     }
     context.vercel_wait_until =
         context.next_after.is_none() && declares(target, &layout, VERCEL_FUNCTIONS)?;
+    if context.ts && context.esm {
+        context.env_module = t3_env_module(&layout, target)?;
+    }
     let renderer = Renderer::new(context);
     let mut output = Output {
         files: Vec::new(),
@@ -434,12 +437,40 @@ fn compiler_steps(
     Ok(())
 }
 
-/// A t3-env `env.ts` validates every variable the app reads: add the Spaire ones to it.
-fn t3_env(layout: &Layout, target: &Target<'_>, output: &mut Output) -> Result<(), GenerateError> {
+/// The names setup adds to a t3-env schema ([`t3_env`]).
+fn t3_env_names(target: &Target<'_>) -> Vec<&'static str> {
     let mut names = vec!["SPAIRE_ACCESS_TOKEN", "SPAIRE_SERVER_URL"];
     if target.plan.webhooks.is_some() {
         names.push("SPAIRE_WEBHOOK_SECRET");
     }
+    names
+}
+
+/// The specifier the generated client imports the app's t3-env `env` from (seen from the
+/// client module), when the package has one that holds, or gets from [`t3_env`], every Spaire
+/// variable.
+fn t3_env_module(layout: &Layout, target: &Target<'_>) -> Result<Option<String>, GenerateError> {
+    let names = t3_env_names(target);
+    for file in env_files::T3_ENV_FILES {
+        let Some(text) = read_optional(target.root, &layout.to_root(file))? else {
+            continue;
+        };
+        let schema_has_all = names.iter().all(|n| text.contains(&format!("{n}:")));
+        let t3 = text.contains("createEnv(") && text.contains("@t3-oss/env");
+        if t3 && (schema_has_all || env_files::extend_t3_env(&text, &names).is_some()) {
+            let stem = file.rsplit_once('.').map_or(*file, |(stem, _)| stem);
+            return Ok(Some(
+                layout.specifier_to(&layout.module_file("client"), stem),
+            ));
+        }
+        return Ok(None);
+    }
+    Ok(None)
+}
+
+/// A t3-env `env.ts` validates every variable the app reads: add the Spaire ones to it.
+fn t3_env(layout: &Layout, target: &Target<'_>, output: &mut Output) -> Result<(), GenerateError> {
+    let names = t3_env_names(target);
     for file in env_files::T3_ENV_FILES {
         let path = layout.to_root(file);
         let Some(before) = read_optional(target.root, &path)? else {
@@ -671,6 +702,21 @@ mod tests {
             example.after
         );
         assert!(!paths.contains(&"apps/web/.env.example"), "{paths:?}");
+        // t3 projects forbid `process.env` outside `env.ts` (`no-restricted-properties`,
+        // create-t3-turbo): the client reads the variables the schema now validates.
+        let client = changes
+            .files
+            .iter()
+            .find(|f| f.path.ends_with("/spaire/client.ts"))
+            .unwrap_or_else(|| panic!("no client: {paths:?}"));
+        assert!(!client.after.contains("process.env"), "{}", client.after);
+        assert!(
+            client.after.contains("import { env } from \"../../env\";")
+                || client.after.contains("import { env } from \"~/env\";")
+                || client.after.contains("import { env } from \"@/env\";"),
+            "{}",
+            client.after
+        );
         let env = changes
             .files
             .iter()

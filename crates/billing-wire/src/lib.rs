@@ -81,6 +81,8 @@ use billing_detect::profile::{CallSite, CallSiteKind, Package, ProjectProfile};
 use billing_plan::model::{BillingPlan, MeterKind};
 
 pub use outcome::{SiteReport, SiteResult};
+/// Long lines the wiring added to a Python file, wrapped as black does (see [`py::wrap`]).
+pub use py::wrap::wrap_long_lines as wrap_long_python_lines;
 
 /// Names of the generated helpers, as the generators export them. A call to one of these right
 /// at a call site means the site is already wired.

@@ -54,6 +54,17 @@ pub fn configured_line_length(files: &[(&str, &str)]) -> Option<usize> {
     None
 }
 
+/// The `max-line-length` flake8 reads from `.flake8`, `setup.cfg` or `tox.ini` texts given as
+/// `(file name, text)`, nearest directory first (flake8's default, 79, is the caller's).
+pub fn flake8_line_length(files: &[(&str, &str)]) -> Option<usize> {
+    files.iter().find_map(|(name, text)| match *name {
+        ".flake8" | "setup.cfg" | "tox.ini" => {
+            section_value(text, "[flake8]", &["max-line-length", "max_line_length"])
+        }
+        _ => None,
+    })
+}
+
 /// `key = N` inside `[section]` (`""`: before any section header).
 fn section_value(text: &str, section: &str, keys: &[&str]) -> Option<usize> {
     let mut current = String::new();
@@ -793,6 +804,31 @@ mod tests {
         ] {
             assert_eq!(format_imports(source, &ImportStyle::default()), source);
         }
+    }
+
+    #[test]
+    fn flake8_line_length_comes_from_its_own_section() {
+        assert_eq!(
+            flake8_line_length(&[
+                ("pyproject.toml", "[tool.isort]\nline_length = 100\n"),
+                (
+                    ".flake8",
+                    "[flake8]\nignore = E203\nmax-line-length = 119\n"
+                ),
+            ]),
+            Some(119)
+        );
+        assert_eq!(
+            flake8_line_length(&[(
+                "setup.cfg",
+                "[isort]\nline_length = 99\n[flake8]\nmax_line_length = 100\n"
+            )]),
+            Some(100)
+        );
+        assert_eq!(
+            flake8_line_length(&[("tox.ini", "[tox]\nenvlist = py311\n")]),
+            None
+        );
     }
 
     #[test]

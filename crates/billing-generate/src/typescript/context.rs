@@ -60,6 +60,10 @@ pub struct Context {
     /// hands each event's flush to Vercel's `waitUntil`, so usage recorded anywhere in a
     /// request (LLM and S3 call sites too) is sent before the function freezes.
     pub vercel_wait_until: bool,
+    /// The import specifier of the app's t3-env module (`~/env`), which validates the Spaire
+    /// variables once setup adds them to its schema: the client reads them from its `env`
+    /// (t3 projects forbid `process.env` anywhere else, create-t3-turbo). `None`: `process.env`.
+    pub env_module: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -253,6 +257,7 @@ impl Context {
             max_batch_size: crate::delivery::max_batch_size(plan),
             session_resolver: None,
             next_after: None,
+            env_module: None,
             vercel_wait_until: false,
             webhook_cases,
         }

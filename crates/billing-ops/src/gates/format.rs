@@ -89,11 +89,26 @@ pub fn format_files(
     let mut broken = Vec::new();
     let eslint = eslint_batch(root, package_dir, gates, files);
     let isort_first_party = isort_first_party(root, package_dir, gates, files);
+    let python_limit = python_line_limit(root, package_dir, gates);
     for file in files.iter_mut() {
         let extension = Path::new(&file.path)
             .extension()
             .and_then(|e| e.to_str())
             .unwrap_or("");
+        // A line the wiring added to a user's file, over the limit the project's linter
+        // enforces, is wrapped as black would (never marked `# noqa`: the file is the user's).
+        if extension == "py"
+            && file.origin == FileOrigin::Wired
+            && let (Some(limit), Some(before)) = (python_limit, file.before.as_deref())
+        {
+            let wrapped = billing_wire::wrap_long_python_lines(before, &file.after, limit);
+            if wrapped != file.after {
+                file.after = wrapped;
+                outcome
+                    .formatted
+                    .push((file.path.clone(), vec!["line wrap"]));
+            }
+        }
         let mut steps = steps_for(root, gates, extension);
         for step in &mut steps {
             if step.gate.tool == GateTool::Isort {
@@ -181,6 +196,44 @@ pub fn format_files(
         disable_waived_rules(root, package_dir, gates, files, &mut outcome);
     }
     outcome
+}
+
+/// The line length the project's Python linter or formatter enforces: flake8's
+/// `max-line-length` (79 by default) when flake8 is a gate, ruff's / black's `line-length`
+/// (88 by default) when one of them is, the smaller when both are; `None` when no gate checks
+/// line length. Read from the package's directory up to the root, nearest first.
+fn python_line_limit(root: &Path, package_dir: &Path, gates: &Gates) -> Option<usize> {
+    use billing_generate::python::import_block;
+    const CONFIGS: &[&str] = &[
+        "pyproject.toml",
+        "ruff.toml",
+        ".ruff.toml",
+        ".isort.cfg",
+        "setup.cfg",
+        "tox.ini",
+        ".flake8",
+    ];
+    let mut texts: Vec<(&str, String)> = Vec::new();
+    for dir in package_dir.ancestors() {
+        for name in CONFIGS {
+            if let Ok(text) = std::fs::read_to_string(dir.join(name)) {
+                texts.push((name, text));
+            }
+        }
+        if dir == root || !dir.starts_with(root) {
+            break;
+        }
+    }
+    let files: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let flake8 = gates
+        .get(GateTool::Flake8)
+        .map(|_| import_block::flake8_line_length(&files).unwrap_or(79));
+    let formatter = (gates.get(GateTool::Ruff).is_some() || gates.get(GateTool::Black).is_some())
+        .then(|| {
+            import_block::configured_line_length(&files)
+                .unwrap_or(import_block::DEFAULT_LINE_LENGTH)
+        });
+    flake8.into_iter().chain(formatter).min()
 }
 
 /// The tool's own JSON state file `rel` (`.spaire-billing/lock.json`, committed) in the layout

@@ -9,6 +9,7 @@ mod imports;
 mod jobs;
 mod llm;
 mod request;
+pub mod wrap;
 
 use billing_detect::profile::{CallSite, CallSiteKind};
 use tree_sitter::Node;
