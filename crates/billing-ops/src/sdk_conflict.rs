@@ -155,6 +155,19 @@ pub(crate) fn stop(
         message.push_str("\n  ");
         message.push_str(line);
     }
+    let meters: Vec<String> = cx
+        .plan
+        .meters
+        .iter()
+        .map(|m| format!("`{}`", m.name))
+        .collect();
+    if !meters.is_empty() {
+        message.push_str(&format!(
+            "\nNo usage reaches the planned meters ({}) until then: no API-call middleware, no \
+             recorded LLM, storage or other usage",
+            meters.join(", ")
+        ));
+    }
     if !sites.is_empty() {
         message.push_str(&format!(
             "\nNot billed until then ({} billable call site{}): {}",
