@@ -72,6 +72,26 @@ fn sdk_needs_from_pip(lines: &[String], sdk: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A pin pip names ("The user requested typing_extensions==4.9.0") that a package of the
+/// SDK's tree needs higher ("pydantic 2.11.2 depends on typing-extensions>=4.12.2"): (name,
+/// `who version`, its minimum), one per line pip printed.
+fn transitive_needs(lines: &[String]) -> Vec<(String, String, String)> {
+    let mut out: Vec<(String, String, String)> = Vec::new();
+    for line in lines {
+        let Some((who, need)) = line.split_once(" depends on ") else {
+            continue;
+        };
+        let Some((name, min)) = need.split_once(">=") else {
+            continue;
+        };
+        let min = min.split([',', ';', ' ']).next().unwrap_or("").trim();
+        if Version::parse(min).is_some() {
+            out.push((normalized(name), who.trim().to_owned(), min.to_owned()));
+        }
+    }
+    out
+}
+
 /// The error that stops the plan: the pins to change and why, pip's explanation, the LLM
 /// client pins that crash beside the SDK (already in `out` as steps for `rel`), and the
 /// billable calls of this package and of the sample apps it holds.
@@ -94,6 +114,28 @@ pub(crate) fn stop(
         }
     }
     let mut pins = Vec::new();
+    let transitive = transitive_needs(pip);
+    for (index, line) in current.lines().enumerate() {
+        if let Some((name, version)) = exact_pin(line)
+            && !needs.iter().any(|(n, _)| *n == normalized(&name))
+            && let Some(have) = Version::parse(&version)
+            // The smallest raise that satisfies a dependent the pin is too old for (pip
+            // prints one line per candidate version of that dependent).
+            && let Some((who, min)) = transitive
+                .iter()
+                .filter(|(n, ..)| *n == normalized(&name))
+                .filter_map(|(_, who, min)| Some((who, min, Version::parse(min)?)))
+                .filter(|(.., want)| have.below(want))
+                .reduce(|a, b| if b.2.below(&a.2) { b } else { a })
+                .map(|(who, min, _)| (who, min))
+        {
+            pins.push(format!(
+                "{rel}:{} `{}`: {who} (which {sdk} needs) needs `{name}>={min}`",
+                index + 1,
+                line.trim()
+            ));
+        }
+    }
     for (index, line) in current.lines().enumerate() {
         let Some((name, version)) = exact_pin(line) else {
             continue;
@@ -151,9 +193,14 @@ pub(crate) fn stop(
         }
     }
     message.push_str("\npip says:");
-    for line in pip {
+    // pip repeats its cause for every candidate version it tried; the first lines say it.
+    const PIP_LINES: usize = 8;
+    for line in pip.iter().take(PIP_LINES) {
         message.push_str("\n  ");
         message.push_str(line);
+    }
+    if pip.len() > PIP_LINES {
+        message.push_str(&format!("\n  ({} more lines)", pip.len() - PIP_LINES));
     }
     let meters: Vec<String> = cx
         .plan
@@ -210,6 +257,22 @@ mod tests {
         assert_eq!(
             sdk_needs_from_pip(&pip, "spaire-sdk"),
             vec![("httpcore".to_owned(), "1.0.9".to_owned())]
+        );
+        let djangox = vec![
+            "The user requested typing_extensions==4.9.0".to_owned(),
+            "psycopg 3.2.3 depends on typing-extensions>=4.6; python_version < \"3.13\"".to_owned(),
+            "pydantic 2.14.4 depends on typing-extensions>=4.16.0".to_owned(),
+            "pydantic 2.11.2 depends on typing-extensions>=4.12.2".to_owned(),
+        ];
+        let needs = transitive_needs(&djangox);
+        assert_eq!(needs.len(), 3, "{needs:?}");
+        assert!(
+            needs.contains(&(
+                "typing-extensions".to_owned(),
+                "pydantic 2.11.2".to_owned(),
+                "4.12.2".to_owned()
+            )),
+            "{needs:?}"
         );
     }
 }

@@ -208,7 +208,7 @@ fn a_package_whose_requirements_cannot_take_the_sdk_stops_the_plan_and_names_the
     let dir = copy_fixture("plan", "flask-sample-apps");
     std::fs::write(
         dir.path().join("requirements.txt"),
-        "Flask==3.0.2\nh11==0.14.0\nhttpcore==1.0.2\nhttpx==0.26.0\nopenai==1.11.1\npydantic==2.6.1\n",
+        "Flask==3.0.2\nh11==0.14.0\nhttpcore==1.0.2\nhttpx==0.26.0\nopenai==1.11.1\npydantic==2.6.1\ntyping_extensions==4.9.0\n",
     )
     .unwrap();
     let bin = tempfile::tempdir().unwrap();
@@ -222,6 +222,10 @@ echo "The conflict is caused by:"
 echo "    The user requested httpcore==1.0.2"
 echo "    httpx 0.26.0 depends on httpcore==1.*"
 echo "    spaire-sdk 0.28.4 depends on httpcore>=1.0.9"
+echo "    The user requested typing_extensions==4.9.0"
+echo "    psycopg 3.2.3 depends on typing-extensions>=4.6"
+echo "    pydantic 2.14.4 depends on typing-extensions>=4.16.0"
+echo "    pydantic 2.11.2 depends on typing-extensions>=4.12.2"
 echo ""
 echo "To fix this you could try to:"
 echo "ERROR: Cannot install -r requirements.txt (line 4), httpcore==1.0.2 and spaire-sdk==0.28.4 because these package versions have conflicting dependencies." >&2
@@ -259,6 +263,7 @@ exit 1
         "requirements.txt:4 `httpx==0.26.0`: spaire-sdk 0.28.4 needs `httpx>=0.28.1`",
         "requirements.txt:6 `pydantic==2.6.1`: spaire-sdk 0.28.4 needs `pydantic>=2.11.2`",
         "requirements.txt:5 `openai==1.11.1`: crashes beside spaire-sdk",
+        "requirements.txt:7 `typing_extensions==4.9.0`: pydantic 2.11.2 (which spaire-sdk needs) needs `typing_extensions>=4.12.2`",
         "raise it to `openai>=1.55.3`",
         "spaire-sdk 0.28.4 depends on httpcore>=1.0.9",
         "Not billed until then (1 billable call site): examples/chat-basic/app.py:",
