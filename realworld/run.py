@@ -397,6 +397,13 @@ def unchosen_silent_kinds(meters: list[str], per_site: list[dict]) -> list[str]:
 def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, status_json, status_rc):
     modified, created = changed_files(work)
     steps = (setup_json or {}).get("manual_steps", []) if isinstance(setup_json, dict) else []
+    # A setup that stops on purpose (its dependency file cannot take the SDK: the plan refuses
+    # to write code the app could not import) writes nothing, and its error is what the user
+    # is told: each file:line it names counts as listed, as a manual step would. Any other
+    # failure lists nothing.
+    stopped = setup_json is None and "setup stopped before changing anything" in (setup_text or "")
+    if stopped:
+        steps = [{"instructions": setup_text, "stopped": True}]
     generated = set(created)
 
     # tool's detector: non-route call sites
@@ -417,12 +424,23 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
     for s in sites:
         diff = added_lines(work, s["file"]) if s["file"] in modified else ""
         wired = bool(RECORD_CALL.search(diff))
+        wired_in = None
+        if not wired and "generate_presigned_post" in s["text"]:
+            # A presigned POST sends no bytes through the app: it is billed where the app
+            # confirms the upload (django-styleguide's `finish`), in another file, with the
+            # helper made for that (`record_stored_file`). Counted wired only when such a
+            # call was added to a file of the same package.
+            for p in sorted(modified):
+                if p.endswith(".py") and p.startswith(pkg_prefix if pkg_prefix not in ("", ".") else "") \
+                        and re.search(r"\brecord_stored_file\s*\(", added_lines(work, p)):
+                    wired, wired_in = True, p
+                    break
         found = any(k[0] == s["file"] and abs(k[1] - s["line"]) <= 2 for k in tool_keys) or (
             s["text"][:1] in "'\"`" and s["file"] in fetch_files)
         manual = mentions(steps + unmetered, s["file"]) and not wired
         state = "wired" if wired else "manual" if manual else "silent"
         no_user = no_user_reason(project, s["file"])
-        per_site.append({**s, "found_by_tool": found, "state": state,
+        per_site.append({**s, "found_by_tool": found, "state": state, **({"wired_in": wired_in} if wired_in else {}),
                          "user_reachable": no_user is None, **({"no_user": no_user} if no_user else {})})
 
     not_billable = [{**s, "not_billable": not_billable_reason(project, s)} for s in per_site
@@ -550,8 +568,10 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
     metering_steps = [m for m in st.get("manual_steps", []) if not re.search(
         r"\binstall\b|pnpm add|bun add|bundle add|go get|uv add|poetry add|composer require", json.dumps(m))
         and not (isinstance(m, dict) and (m.get("kind") == "webhook-endpoint" or m.get("done")))]
+    # No plan file: nothing is set up, which is work left (a setup that stopped).
     reported_left = bool(metering_steps) or any(
-        m.get("unfed_reason") for m in st.get("meters", []) if isinstance(m, dict))
+        m.get("unfed_reason") for m in st.get("meters", []) if isinstance(m, dict)) or (
+        (st.get("plan_file") or {}).get("state") == "missing" and not st.get("complete", True))
     status = {"rc": status_rc, "reports_metering_work_left": reported_left,
               "truthful": reported_left == (not complete),
               "sdk_installed": (st.get("sdk") or {}).get("installed")}
@@ -565,7 +585,7 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
         "user_reachable": sum(s["user_reachable"] for s in per_site),
         "user_reachable_wired": sum(s["user_reachable"] and s["state"] == "wired" for s in per_site),
     }
-    return {"counts": counts, "sites": per_site, "not_billable": not_billable, "api_calls": api_calls, "webhook": webhook,
+    return {"counts": counts, "stopped": stopped, "sites": per_site, "not_billable": not_billable, "api_calls": api_calls, "webhook": webhook,
             "stub_resolvers": stubs, "unfed_meters": unfed, "silent_meters": silent_meters,
             "complete": complete, "status": status, "modified_files": modified,
             "created_files": sorted(generated), "tool_call_sites": len(tool_sites),

@@ -205,11 +205,13 @@ fn python_like(
             ),
         ),
         MeterKind::Storage => (
-            vec![pick(
-                "record_storage_upload",
-                "recordStorageUpload",
-                "RecordStorageUpload",
-            )],
+            match style {
+                // `record_stored_file`: a stored file's size, read safely (wired into a
+                // presigned upload's `finish`).
+                Style::Snake => owned(&["record_storage_upload", "record_stored_file"]),
+                Style::Camel => owned(&["recordStorageUpload"]),
+                Style::Pascal => owned(&["RecordStorageUpload"]),
+            },
             Vec::new(),
             pick(
                 "record_storage_upload(user_id, size_in_bytes)",

@@ -33,6 +33,7 @@ pub mod produce;
 mod py_httpx;
 pub mod remote;
 mod sample_apps;
+mod sdk_conflict;
 pub mod status;
 pub mod undo;
 

@@ -154,6 +154,8 @@ fn included(text: &str) -> Vec<String> {
 /// and the toolchain.
 pub(crate) fn key(file_bytes: &[u8], requirement: &str, toolchain: &str) -> String {
     let mut hasher = Sha256::new();
+    // v2: conflicts carry pip's "The conflict is caused by" lines (resolved without --quiet).
+    hasher.update(b"v2");
     for part in [file_bytes, requirement.as_bytes(), toolchain.as_bytes()] {
         // Length-prefixed so that moving bytes between parts changes the key.
         hasher.update((part.len() as u64).to_le_bytes());

@@ -92,6 +92,14 @@ pub(crate) fn resolve_with(python: &Path, dir: &Path, requirements: &str, sdk: &
         return Resolution::Unchecked("no temporary directory for pip's report".to_owned());
     };
     let report = report_dir.path().join("report.json");
+    // Not `--quiet`: pip prints why pins conflict ("The conflict is caused by: The user
+    // requested httpx==0.26.0 ...") on stdout at its normal verbosity only, and those lines
+    // name the pins the user has to change. stdout goes to a file so a long log never fills
+    // a pipe nobody reads while pip runs.
+    let log = report_dir.path().join("pip.log");
+    let Ok(stdout) = std::fs::File::create(&log) else {
+        return Resolution::Unchecked("no temporary file for pip's output".to_owned());
+    };
     let child = Command::new(python)
         .args([
             "-m",
@@ -99,7 +107,6 @@ pub(crate) fn resolve_with(python: &Path, dir: &Path, requirements: &str, sdk: &
             "install",
             "--dry-run",
             "--ignore-installed",
-            "--quiet",
             "--disable-pip-version-check",
             "--no-input",
             "--report",
@@ -110,7 +117,7 @@ pub(crate) fn resolve_with(python: &Path, dir: &Path, requirements: &str, sdk: &
         .arg(sdk)
         .current_dir(dir)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn();
     let mut child = match child {
@@ -146,7 +153,8 @@ pub(crate) fn resolve_with(python: &Path, dir: &Path, requirements: &str, sdk: &
         .unwrap_or_default();
     if !status.success() {
         if stderr.contains("ResolutionImpossible") || stderr.contains("conflicting dependencies") {
-            return Resolution::Conflict(conflict_lines(&stderr));
+            let output = std::fs::read_to_string(&log).unwrap_or_default();
+            return Resolution::Conflict(conflict_lines(&format!("{stderr}\n{output}")));
         }
         let first = stderr
             .lines()

@@ -316,7 +316,7 @@ fn ensure_sdk(cx: &ProduceContext<'_>, out: &mut ChangeSet) -> anyhow::Result<()
                 billing_vocab::PYTHON_SDK.is_named(name)
             });
             if !listed && !out.files.iter().any(|f| f.path == rel) {
-                add_pip_requirement(cx, out, rel, current, sdk);
+                add_pip_requirement(cx, out, rel, current, sdk)?;
             }
         }
     }
@@ -326,34 +326,25 @@ fn ensure_sdk(cx: &ProduceContext<'_>, out: &mut ChangeSet) -> anyhow::Result<()
 /// The SDK's `requirements.txt` line, written only once pip's resolver says it installs
 /// together with the file's pins (see [`crate::pip_requirement`]), pinned the file's way; the
 /// install is constrained by the file (`-c requirements.txt`), so pip never upgrades a pinned
-/// package. When nothing fits, neither is planned and a step shows pip's conflict and the fix.
+/// package. When nothing fits, the plan stops (an error naming the pins to change, see
+/// [`crate::sdk_conflict`]): the generated code imports the SDK, so writing it would leave an
+/// app that no longer starts from its own requirements.
 fn add_pip_requirement(
     cx: &ProduceContext<'_>,
     out: &mut ChangeSet,
     rel: String,
     current: String,
     sdk: &str,
-) {
+) -> anyhow::Result<()> {
     use crate::pip_requirement::{Resolution, append_line, requirement_line, resolve};
     let dir = cx.root.join(requirements_dir(cx.package));
     let (version, unchecked) = match resolve(cx.root, &dir, "requirements.txt", sdk) {
         Resolution::Resolved(version) => (Some(version), None),
         Resolution::Unchecked(why) => (None, Some(why)),
         Resolution::Conflict(lines) => {
-            out.installs
-                .retain(|i| !i.packages.iter().any(|p| p == sdk));
-            out.manual_steps.push(ManualStep {
-                file: rel,
-                line: None,
-                instructions: format!(
-                    "`{sdk}` was not added: pip finds no version of it that installs together with \
-                     the versions this file pins, so adding it would leave the file unresolvable. \
-                     Relax the conflicting pin below (the package the SDK needs a newer version \
-                     of), then add `{sdk}` and run `python -m pip install {sdk} -c requirements.txt`"
-                ),
-                snippet: Some(lines.join("\n")),
-            });
-            return;
+            return Err(anyhow::Error::new(crate::sdk_conflict::stop(
+                cx, out, &rel, &current, sdk, &lines,
+            )));
         }
     };
     let line = requirement_line(&current, sdk, version.as_deref());
@@ -388,6 +379,7 @@ fn add_pip_requirement(
         before: Some(current),
         summary,
     });
+    Ok(())
 }
 
 /// Whether the package's manifest already declares `dependency` (so an install planned from a

@@ -55,10 +55,10 @@ fn step(integration: &Integration) -> Option<ManualStep> {
 /// A release number compared component by component (`1.42` = `1.42.0`); pre-release and
 /// local parts are ignored, which only matters at the boundary itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Version(Vec<u64>);
+pub(crate) struct Version(Vec<u64>);
 
 impl Version {
-    fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         let parts: Option<Vec<u64>> = text
             .trim()
             .split('.')
@@ -70,7 +70,7 @@ impl Version {
         parts.filter(|p| !p.is_empty()).map(Version)
     }
 
-    fn below(&self, other: &Version) -> bool {
+    pub(crate) fn below(&self, other: &Version) -> bool {
         let len = self.0.len().max(other.0.len());
         let at = |v: &Version, i: usize| v.0.get(i).copied().unwrap_or(0);
         (0..len)

@@ -98,6 +98,8 @@ pub mod helpers {
     pub const PY_LLM_RESPONSE: &str = "record_llm_response";
     pub const PY_AGENT: &str = "record_agent_run";
     pub const PY_STORAGE: &str = "record_storage_upload";
+    /// Records the size of a file the app stored, read safely (a presigned upload's finish).
+    pub const PY_STORED_FILE: &str = "record_stored_file";
     pub const PY_IMAGES: &str = "record_image_generation";
     pub const PY_CURRENT_CUSTOMER: &str = "current_customer_id";
 }
@@ -211,6 +213,8 @@ pub fn wire_with_report(
         }
     }
 
+    let edited: Vec<String> = by_file.keys().map(|f| (*f).to_owned()).collect();
+    let by_file_has = |path: &str| edited.iter().any(|f| f == path);
     let mut changes = ChangeSet::default();
     let mut reports = Vec::new();
     let package_sources = ts::PackageSources::default();
@@ -238,6 +242,20 @@ pub fn wire_with_report(
                 action: FileAction::Modify,
                 origin: FileOrigin::Wired,
                 before: Some(source.clone()),
+                after,
+                summary,
+            });
+        }
+        for (path, before, after, summary) in result.elsewhere {
+            // Computed from the file on disk: only handed out while nothing else edits it.
+            if changes.files.iter().any(|f| f.path == path) || by_file_has(&path) {
+                continue;
+            }
+            changes.files.push(FileChange {
+                path,
+                action: FileAction::Modify,
+                origin: FileOrigin::Wired,
+                before: Some(before),
                 after,
                 summary,
             });

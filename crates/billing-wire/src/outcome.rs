@@ -47,6 +47,14 @@ pub(crate) enum SiteOutcome {
     AlreadyWired,
     /// The call bills nothing (why, one sentence): no edit and no manual step.
     NothingToBill(String),
+    /// Billed in another file of the package (a presigned upload, where the app confirms it
+    /// arrived): that file's whole new text, computed from its text on disk.
+    WiredElsewhere {
+        file: String,
+        before: String,
+        after: String,
+        what: String,
+    },
     Manual {
         /// Why it was not edited (one sentence, no trailing period).
         reason: String,
@@ -72,6 +80,8 @@ pub(crate) struct FileResult {
     pub after: Option<String>,
     pub manual: Vec<ManualStep>,
     pub reports: Vec<SiteReport>,
+    /// Other files edited for this file's sites: (path, text before, text after, summary).
+    pub elsewhere: Vec<(String, String, String, String)>,
 }
 
 impl FileResult {
@@ -80,6 +90,7 @@ impl FileResult {
             after: None,
             manual: Vec::new(),
             reports: Vec::new(),
+            elsewhere: Vec::new(),
         }
     }
 
@@ -207,6 +218,16 @@ pub(crate) fn combine(
             SiteOutcome::AlreadyWired => result.push_report(ctx, site, SiteResult::AlreadyWired),
             SiteOutcome::NothingToBill(why) => {
                 result.push_report(ctx, site, SiteResult::NothingToBill(why));
+            }
+            SiteOutcome::WiredElsewhere {
+                file,
+                before,
+                after,
+                what,
+            } => {
+                let summary = format!("usage wiring: {what}");
+                result.push_report(ctx, site, SiteResult::Wired(what));
+                result.elsewhere.push((file, before, after, summary));
             }
             SiteOutcome::Manual {
                 reason,

@@ -2178,3 +2178,59 @@ fn a_presigned_post_step_names_the_services_finish_method() {
         "{step}"
     );
 }
+
+/// django-styleguide's direct upload, in our own fixture (`runtime-py-presigned`): with
+/// Django and `--customer session`, the presigned POST is wired in the service's `finish`
+/// for the row's owner (`upload.owner_id`), not the request's user; the helper file is not
+/// edited. With a header customer the owner's pk is not known to be the customer id, so the
+/// site stays a listed step that says why.
+#[test]
+fn a_presigned_post_is_billed_in_finish_for_the_rows_owner_only_when_the_owner_is_the_customer() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/wire/runtime-py-presigned");
+    let source = std::fs::read_to_string(root.join("presignrt/storage.py")).expect("fixture");
+    let found = sites(
+        "presignrt/storage.py",
+        &source,
+        &[(K::Boto3Presigned, "client.generate_presigned_post")],
+    );
+    let refs: Vec<&CallSite> = found.iter().collect();
+    let run = |customer: &CustomerSource| {
+        wire_source(
+            &root,
+            "presignrt/storage.py",
+            &source,
+            &refs,
+            &package("python", &["django"]),
+            &plan(customer),
+            &UsageImports {
+                typescript: None,
+                python: Some("spaire_billing.usage".to_owned()),
+                python_request_customer: true,
+                python_app_files: Vec::new(),
+                ts_session_customer: false,
+            },
+        )
+        .expect("wiring")
+    };
+    let wired = run(&CustomerSource::Session);
+    assert!(wired.after.is_none(), "the helper file is not edited");
+    assert!(wired.manual.is_empty(), "{:?}", wired.manual);
+    let (path, _, after, _) = &wired.elsewhere[0];
+    assert_eq!(path, "presignrt/services.py");
+    assert!(
+        after.contains("from spaire_billing.usage import record_stored_file\n")
+            && after.contains(
+                "        upload.save()\n        record_stored_file(upload.owner_id, upload.file, idempotency_key=f\"upload-upload:{upload.pk}\")\n"
+            ),
+        "{after}"
+    );
+    let listed = run(&header());
+    assert!(listed.elsewhere.is_empty());
+    let step = &listed.manual[0].instructions;
+    assert!(
+        step.contains("`DirectUploadService.finish` at presignrt/services.py:")
+            && step.contains("It is not recorded there automatically: the file's owner is known to be the billed customer only on Django with `--customer session`"),
+        "{step}"
+    );
+}

@@ -274,9 +274,25 @@ pub(crate) fn presigned(f: &PyFile<'_>, call: Node<'_>) -> SiteOutcome {
     let customer = f
         .customer(call)
         .map_or_else(|_| "customer_id".to_owned(), |c| c.expr);
-    let todo = match confirmation(f, call) {
+    let found = confirmation(f, call);
+    let mut not_wired = String::new();
+    if let Some(found) = &found {
+        match &found.wiring {
+            Ok(wiring) => {
+                return SiteOutcome::WiredElsewhere {
+                    file: found.file.clone(),
+                    before: wiring.before.clone(),
+                    after: wiring.after.clone(),
+                    what: wiring.what.clone(),
+                };
+            }
+            Err(why) if why.is_empty() => return SiteOutcome::AlreadyWired,
+            Err(why) => not_wired = format!(" It is not recorded there automatically: {why}."),
+        }
+    }
+    let todo = match found {
         Some(found) => format!(
-            "Record it where the app learns the upload finished: here that is `{}` at {}:{} (in the class whose `{}` asks for this presigned upload), with the object's size (`ContentLength` from `head_object`, or the stored file's size) for the file's owner",
+            "Record it where the app learns the upload finished: here that is `{}` at {}:{} (in the class whose `{}` asks for this presigned upload), with the object's size (`ContentLength` from `head_object`, or the stored file's size) for the file's owner.{not_wired}",
             found.method, found.file, found.line, found.starter
         ),
         None => "Record it where the app learns the upload finished (the client's confirmation request, or an S3 event notification), with the object's `ContentLength` from `head_object`".to_owned(),
@@ -300,6 +316,14 @@ struct Confirmation {
     method: String,
     /// `Class.method` that called the presigned helper.
     starter: String,
+    /// The record call added to the confirmation; why not (empty: it is already there).
+    wiring: Result<FinishWiring, String>,
+}
+
+struct FinishWiring {
+    before: String,
+    after: String,
+    what: String,
 }
 
 /// At most this many Python files of the package are read looking for the confirmation.
@@ -385,7 +409,9 @@ fn confirmation(f: &PyFile<'_>, call: Node<'_>) -> Option<Confirmation> {
             }) else {
                 continue;
             };
+            let wiring = finish_wiring(f, &rel, &source, tree.root_node(), body, method, finish);
             return Some(Confirmation {
+                wiring,
                 file: rel,
                 line: crate::syntax::line_of(finish),
                 method: format!(
@@ -438,4 +464,208 @@ fn collect_py(root: &std::path::Path, dir: &str, out: &mut Vec<String>) {
             out.push(format!("{dir}{name}"));
         }
     }
+}
+
+/// django-styleguide's `FileDirectUploadService`: `start` creates the model row with its owner
+/// (`File(..., uploaded_by=self.user, ...)`) before asking for the presigned POST; `finish(*,
+/// file: File)` is called by whoever the client is once the browser's upload to S3 is done.
+/// The stored bytes belong to the user who started the upload, so they are billed to the
+/// row's owner, never to the request's user (nothing checks that they are the same), with
+/// `record_stored_file(file.uploaded_by_id, file.file, idempotency_key=...)` after the row is
+/// saved. That helper reads the stored size once (`FieldFile.size`: `head_object` on S3, the
+/// file's size on disk) and records nothing, with a logged warning, when there is no owner
+/// or no object (the client called `finish` without uploading); the key (`file-upload:<pk>`)
+/// makes a second `finish` of the same row count once.
+///
+/// Only wired when every link is visible: Django with `--customer session` (the generated
+/// resolver bills `str(request.user.pk)`, which is what a `ForeignKey` to the user stores in
+/// `<owner>_id`), the owner passed as `self.user` / `user` / `request.user` to the model's
+/// constructor in `start`, a `finish` parameter annotated with that model, the model's
+/// `FileField` / `ImageField` and `ForeignKey` owner found in the package, and no early
+/// `return` in `finish`. Otherwise the step names what is missing.
+#[allow(clippy::too_many_arguments)]
+fn finish_wiring(
+    f: &PyFile<'_>,
+    rel: &str,
+    source: &str,
+    module: Node<'_>,
+    class_body: Node<'_>,
+    starter: Node<'_>,
+    finish: Node<'_>,
+) -> Result<FinishWiring, String> {
+    use crate::helpers::PY_STORED_FILE;
+    let finish_text = text(finish, source);
+    if finish_text.contains(&format!("{PY_STORED_FILE}(")) {
+        return Err(String::new());
+    }
+    let django = f
+        .ctx
+        .package
+        .frameworks
+        .iter()
+        .any(|fw| fw.id == billing_detect::profile::FrameworkId::Django);
+    if !django || !matches!(f.ctx.customer, billing_plan::CustomerSource::Session) {
+        return Err("the file's owner is known to be the billed customer only on Django with `--customer session` (customers keyed by the user's pk)".to_owned());
+    }
+    if f.ctx.package.call_sites.iter().any(|c| c.file == rel) {
+        return Err(format!("{rel} has billable calls of its own"));
+    }
+    let _ = class_body;
+    // `File(..., uploaded_by=self.user, ...)` in `start`.
+    let (model, owner) = descendants(starter)
+        .into_iter()
+        .filter(|n| n.kind() == "call")
+        .find_map(|n| {
+            let callee = n.child_by_field_name("function")?;
+            if callee.kind() != "identifier" {
+                return None;
+            }
+            let name = text(callee, source);
+            if !name.chars().next().is_some_and(char::is_uppercase) {
+                return None;
+            }
+            let args = n.child_by_field_name("arguments")?;
+            named_children(args).into_iter().find_map(|a| {
+                let value = a.child_by_field_name("value")?;
+                (a.kind() == "keyword_argument"
+                    && matches!(text(value, source), "self.user" | "user" | "request.user"))
+                .then(|| {
+                    (
+                        name.to_owned(),
+                        a.child_by_field_name("name")
+                            .map_or("", |k| text(k, source))
+                            .to_owned(),
+                    )
+                })
+            })
+        })
+        .ok_or("the method that starts the upload stores no owner (`uploaded_by=self.user`) on the row it creates")?;
+    // `finish(self, *, file: File)`.
+    let params = finish
+        .child_by_field_name("parameters")
+        .ok_or("`finish` has no parameters")?;
+    let row = named_children(params)
+        .into_iter()
+        .find_map(|p| {
+            (matches!(p.kind(), "typed_parameter" | "typed_default_parameter")
+                && p.child_by_field_name("type")
+                    .is_some_and(|t| text(t, source) == model))
+            .then(|| {
+                named_children(p)
+                    .into_iter()
+                    .find(|c| c.kind() == "identifier")
+                    .map(|c| text(c, source).to_owned())
+            })
+            .flatten()
+        })
+        .ok_or_else(|| format!("`finish` takes no parameter annotated `{model}`"))?;
+    let (file_field, owner_is_fk) = model_fields(f, &model, &owner)
+        .ok_or_else(|| format!("the model `{model}` (a `FileField` and its `{owner}` foreign key) was not found in the package"))?;
+    if !owner_is_fk {
+        return Err(format!(
+            "`{model}.{owner}` is not a `ForeignKey` to the user"
+        ));
+    }
+    let body = finish
+        .child_by_field_name("body")
+        .ok_or("`finish` has no body")?;
+    let statements = named_children(body);
+    let last = *statements.last().ok_or("`finish` is empty")?;
+    let returns = descendants(body)
+        .into_iter()
+        .filter(|n| n.kind() == "return_statement")
+        .count();
+    let ends_in_return = last.kind() == "return_statement";
+    if returns > usize::from(ends_in_return) {
+        return Err("`finish` can return early".to_owned());
+    }
+    let anchor = if ends_in_return {
+        *statements
+            .iter()
+            .rev()
+            .nth(1)
+            .ok_or("`finish` only returns")?
+    } else {
+        last
+    };
+    let q = super::first_quote(module, source);
+    let call = format!(
+        "{PY_STORED_FILE}({row}.{owner}_id, {row}.{file_field}, idempotency_key=f{q}{}-upload:{{{row}.pk}}{q})",
+        model.to_ascii_lowercase()
+    );
+    let nl = crate::text::newline(source);
+    let indent = crate::text::indent_at(source, anchor.start_byte());
+    let mut edits = crate::edit::EditSet::default();
+    edits.try_add(vec![Edit::insert(
+        crate::text::line_end(source, anchor.end_byte()),
+        format!("{nl}{indent}{call}"),
+    )]);
+    let imports = super::imports::Imports::collect(module, source);
+    let need = ImportNeed::Named {
+        name: PY_STORED_FILE.to_owned(),
+        module: f.usage_module.to_owned(),
+    };
+    if !edits.try_add(super::imports::edits(module, source, &imports, &[need])) {
+        return Err("the helper's import would overlap the edit".to_owned());
+    }
+    let after = edits.apply(source);
+    let parses = crate::syntax::parse(tree_sitter_python::LANGUAGE.into(), "Python", &after)
+        .is_ok_and(|t| !t.root_node().has_error());
+    if !parses {
+        return Err(
+            "the edit would not have parsed (a bug in spaire-billing; please report it)".to_owned(),
+        );
+    }
+    Ok(FinishWiring {
+        before: source.to_owned(),
+        after,
+        what: format!(
+            "records the stored file's size for its owner (`{row}.{owner}`) in `finish` at {rel}:{}",
+            crate::syntax::line_of(finish)
+        ),
+    })
+}
+
+/// The model's file field and whether `owner` is a `ForeignKey`, read from `class <model>(`
+/// in the package's Python files.
+fn model_fields(f: &PyFile<'_>, model: &str, owner: &str) -> Option<(String, bool)> {
+    let base = if f.ctx.package.path == "." || f.ctx.package.path.is_empty() {
+        String::new()
+    } else {
+        format!("{}/", f.ctx.package.path.trim_end_matches('/'))
+    };
+    let mut files = Vec::new();
+    collect_py(f.ctx.root, &base, &mut files);
+    let header = format!("class {model}(");
+    for rel in files {
+        let Ok(source) = std::fs::read_to_string(f.ctx.root.join(&rel)) else {
+            continue;
+        };
+        let Some(start) = source.find(&header) else {
+            continue;
+        };
+        let rest = &source[start + header.len()..];
+        let class_text = rest.find("\nclass ").map_or(rest, |end| &rest[..end]);
+        let field = |kinds: &[&str]| {
+            class_text.lines().find_map(|line| {
+                let (name, value) = line.trim().split_once('=')?;
+                let value = value.trim();
+                kinds
+                    .iter()
+                    .any(|k| {
+                        value.starts_with(&format!("models.{k}("))
+                            || value.starts_with(&format!("{k}("))
+                    })
+                    .then(|| name.trim().to_owned())
+            })
+        };
+        let file_field = field(&["FileField", "ImageField"])?;
+        let owner_is_fk = class_text.lines().any(|line| {
+            line.trim().split_once('=').is_some_and(|(name, value)| {
+                name.trim() == owner && value.trim().contains("ForeignKey(")
+            })
+        });
+        return Some((file_field, owner_is_fk));
+    }
+    None
 }

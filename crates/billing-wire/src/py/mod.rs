@@ -103,7 +103,7 @@ pub(crate) fn owning_statement(node: Node<'_>) -> Option<Node<'_>> {
     }
 }
 
-fn first_quote(module: Node<'_>, src: &str) -> char {
+pub(crate) fn first_quote(module: Node<'_>, src: &str) -> char {
     descendants(module)
         .into_iter()
         .find(|n| n.kind() == "string")

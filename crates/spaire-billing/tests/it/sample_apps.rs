@@ -192,3 +192,91 @@ fn several_sample_apps_are_listed_and_one_is_chosen_with_package() {
         preview["manual_steps"]
     );
 }
+
+/// openai-quickstart-python pins `httpx==0.26.0`, `httpcore==1.0.2` and `openai==1.11.1` in
+/// the root `requirements.txt` its sample apps share. `spaire-sdk` needs httpx 0.28, so pip
+/// cannot add it there; the generated code imports it, and registration makes `app.py`
+/// import the generated code. a plan for `examples/chat-basic` used to go on anyway (an
+/// app that no longer starts from its requirements); it now stops before writing anything,
+/// naming each pin to raise by file:line, pip's explanation and the billable call left
+/// unbilled. A fake interpreter answers with pip's real output for that file (stderr and, at
+/// pip's normal verbosity, the cause on stdout).
+#[cfg(unix)]
+#[test]
+fn a_package_whose_requirements_cannot_take_the_sdk_stops_the_plan_and_names_the_pins() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = copy_fixture("plan", "flask-sample-apps");
+    std::fs::write(
+        dir.path().join("requirements.txt"),
+        "Flask==3.0.2\nh11==0.14.0\nhttpcore==1.0.2\nhttpx==0.26.0\nopenai==1.11.1\npydantic==2.6.1\ntyping_extensions==4.9.0\n",
+    )
+    .unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    let python = bin.path().join("python");
+    std::fs::write(
+        &python,
+        r#"#!/bin/sh
+if [ "$1" = "-c" ]; then echo "3.12.3 linux 24.0"; exit 0; fi
+echo "Collecting Flask==3.0.2 (from -r requirements.txt (line 1))"
+echo "The conflict is caused by:"
+echo "    The user requested httpcore==1.0.2"
+echo "    httpx 0.26.0 depends on httpcore==1.*"
+echo "    spaire-sdk 0.28.4 depends on httpcore>=1.0.9"
+echo "    The user requested typing_extensions==4.9.0"
+echo "    psycopg 3.2.3 depends on typing-extensions>=4.6"
+echo "    pydantic 2.14.4 depends on typing-extensions>=4.16.0"
+echo "    pydantic 2.11.2 depends on typing-extensions>=4.12.2"
+echo ""
+echo "To fix this you could try to:"
+echo "ERROR: Cannot install -r requirements.txt (line 4), httpcore==1.0.2 and spaire-sdk==0.28.4 because these package versions have conflicting dependencies." >&2
+echo "ERROR: ResolutionImpossible: for help visit https://pip.pypa.io" >&2
+exit 1
+"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The sample chosen as `setup --package examples/chat-basic` saves it.
+    let toml = dir.path().join("spaire-billing.toml");
+    let plan = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        format!("{plan}\n[project]\npath = \"examples/chat-basic\"\n"),
+    )
+    .unwrap();
+    let before = crate::common::tree(dir.path());
+    let output = billing()
+        .env("SPAIRE_BILLING_PYTHON", &python)
+        .arg("plan")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        transcript(&output, &[])
+    );
+    for expected in [
+        "setup stopped before changing anything: `spaire-sdk` cannot be added to requirements.txt",
+        "requirements.txt:3 `httpcore==1.0.2`: spaire-sdk 0.28.4 needs `httpcore>=1.0.9`",
+        "requirements.txt:4 `httpx==0.26.0`: spaire-sdk 0.28.4 needs `httpx>=0.28.1`",
+        "requirements.txt:6 `pydantic==2.6.1`: spaire-sdk 0.28.4 needs `pydantic>=2.11.2`",
+        "requirements.txt:5 `openai==1.11.1`: crashes beside spaire-sdk",
+        "requirements.txt:7 `typing_extensions==4.9.0`: pydantic 2.11.2 (which spaire-sdk needs) needs `typing_extensions>=4.12.2`",
+        "raise it to `openai>=1.55.3`",
+        "spaire-sdk 0.28.4 depends on httpcore>=1.0.9",
+        "Not billed until then (1 billable call site): examples/chat-basic/app.py:",
+        "python -m pip install --dry-run -r requirements.txt spaire-sdk",
+    ] {
+        assert!(stderr.contains(expected), "{expected}\n{stderr}");
+    }
+    assert!(
+        !stderr.contains("h11==0.14.0`:"),
+        "h11 is not the SDK's own requirement: {stderr}"
+    );
+    // Only pip's answer is remembered (`.spaire-billing/cache/`, the tool's own cache).
+    let mut after = crate::common::tree(dir.path());
+    after.retain(|path, _| !path.starts_with(".spaire-billing"));
+    assert_eq!(after, before, "nothing of the project written");
+}

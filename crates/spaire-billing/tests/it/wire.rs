@@ -1457,6 +1457,135 @@ print("EXPECTED_RUN_TOKENS", usage.total_tokens)
         let total = total as f64;
         assert_eq!(metered_tokens(&base, &token, &meter, "user_vendors"), total);
     }
+    /// Issue #14, django-styleguide's presigned direct upload: the presigned POST (in a helper)
+    /// is billed in the service's `finish`, for the row's owner (the user who started the
+    /// upload), not the request's user, with the stored file's size read safely. Run in a real
+    /// Django (sqlite in memory, files on disk) against the emulator: bob finishes alice's
+    /// 1234-byte upload twice (one event, alice's), and an upload finished without a file
+    /// records nothing and does not raise.
+    #[test]
+    fn a_finished_presigned_upload_is_billed_once_to_the_files_owner() {
+        let Some(python) = toolchain("python") else {
+            return;
+        };
+        let emulator = spawn_background(EmulatorConfig::default()).expect("emulator starts");
+        let (base, token) = (emulator.base_url(), emulator.token().to_owned());
+        let meter = http(
+            &base,
+            &token,
+            "POST",
+            "/v1/meters/",
+            Some(&json!({
+                "name": "storage-bytes",
+                "filter": {"conjunction": "and", "clauses": [
+                    {"property": "name", "operator": "eq", "value": "storage-upload"}
+                ]},
+                "aggregation": {"func": "sum", "property": "bytes"},
+            })),
+        )["id"]
+            .as_str()
+            .expect("meter id")
+            .to_owned();
+        let work = tempfile::tempdir().expect("temp dir");
+        let case = Case {
+            dir: "runtime-py-presigned",
+            language: "python",
+            module_system: None,
+            frameworks: &["django"],
+            customer: CustomerSource::Session,
+            sites: &[(K::Boto3Presigned, "client.generate_presigned_post")],
+            py_package: Some("presignrt"),
+            call_site: CallSiteCustomer::default(),
+        };
+        let (root, changes) = prepare(work.path(), case.dir, &case, |target, _| UsageImports {
+            typescript: None,
+            python: billing_generate::python::usage_module_import(target),
+            python_request_customer: billing_generate::python::request_customer(target),
+            python_app_files: Vec::new(),
+            ts_session_customer: false,
+        });
+        assert!(
+            changes.manual_steps.is_empty(),
+            "{:?}",
+            changes.manual_steps
+        );
+        let services = changes
+            .files
+            .iter()
+            .find(|f| f.path == "presignrt/services.py")
+            .expect("finish is wired");
+        assert!(
+            services.after.contains(
+                "        upload.save()\n        record_stored_file(upload.owner_id, upload.file, idempotency_key=f\"upload-upload:{upload.pk}\")\n\n        return upload"
+            ),
+            "{}",
+            services.after
+        );
+        assert!(
+            !changes
+                .files
+                .iter()
+                .any(|f| f.path == "presignrt/storage.py"),
+            "the presigned helper itself is not edited"
+        );
+        let usage_module = services
+            .after
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("from ")
+                    .filter(|l| l.contains("record_stored_file"))
+            })
+            .and_then(|l| l.split_whitespace().next())
+            .expect("the service imports the usage module")
+            .to_owned();
+        let output = Command::new(python.join(".venv/bin/python"))
+            .arg("drive.py")
+            .current_dir(&root)
+            .env("PYTHONPATH", &root)
+            .env("USAGE_MODULE", &usage_module)
+            .env("SPAIRE_SERVER_URL", &base)
+            .env("SPAIRE_ACCESS_TOKEN", &token)
+            .env("AWS_ACCESS_KEY_ID", "made-up-key")
+            .env("AWS_SECRET_ACCESS_KEY", "made-up-secret")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .output()
+            .expect("run python");
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "the wired flow failed:\n{log}");
+        let owners: Vec<&str> = log
+            .lines()
+            .find_map(|l| l.strip_prefix("OWNERS "))
+            .unwrap_or_else(|| panic!("no OWNERS line in:\n{log}"))
+            .split_whitespace()
+            .collect();
+        let (alice, bob) = (owners[0], owners[1]);
+        assert!(
+            log.contains("the stored file's size could not be read"),
+            "the empty upload is a logged warning: {log}"
+        );
+        assert_eq!(
+            metered_tokens(&base, &token, &meter, alice),
+            1234.0,
+            "{log}"
+        );
+        assert_eq!(metered_tokens(&base, &token, &meter, bob), 0.0, "{log}");
+        let events = http(
+            &base,
+            &token,
+            "GET",
+            &format!("/v1/events/?external_customer_id={alice}&limit=100"),
+            None,
+        );
+        assert_eq!(
+            events["items"].as_array().expect("items").len(),
+            1,
+            "a second finish of the same row counts once: {events:#}"
+        );
+    }
 }
 
 /// Issue #18: embedding and image-generation calls, found by the real `detect` and wired by
