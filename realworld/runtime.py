@@ -1263,7 +1263,9 @@ def run_check(project, tool: Path, cache: Path, out_dir: Path) -> dict:
         rc, sout, serr = run.sh([str(tool)] + run.setup_args(project, emu.url), cwd=work, env=env, timeout=300)
         result["setup_rc"] = rc
         if rc != 0:
+            # Written like every other outcome: the report must not keep an earlier pass.
             result.update(ok=False, error=serr[-800:])
+            (out_dir / f"{name}.runtime.json").write_text(json.dumps(result, indent=2) + "\n")
             return result
         if rt.get("user_steps"):
             add_app_code(work, rt, "user_steps")
