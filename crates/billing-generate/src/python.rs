@@ -297,14 +297,6 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
 /// sets (nearest directory from the package up to the root first; 88 when none does), and the
 /// app's own module a `function` customer resolver is imported from (isort's first party).
 fn import_style(target: &Target<'_>) -> Result<import_block::ImportStyle, GenerateError> {
-    const CONFIGS: &[&str] = &[
-        "pyproject.toml",
-        "ruff.toml",
-        ".ruff.toml",
-        ".isort.cfg",
-        "setup.cfg",
-        "tox.ini",
-    ];
     let mut dirs = vec![target.package.path.clone()];
     let mut dir = target.package.path.as_str();
     while let Some((parent, _)) = dir.rsplit_once('/') {
@@ -316,7 +308,7 @@ fn import_style(target: &Target<'_>) -> Result<import_block::ImportStyle, Genera
     }
     let mut texts: Vec<(&str, String)> = Vec::new();
     for dir in &dirs {
-        for name in CONFIGS {
+        for name in import_block::LAYOUT_CONFIGS {
             if let Some(text) = read_optional(target, &join(dir, name))? {
                 texts.push((name, text));
             }

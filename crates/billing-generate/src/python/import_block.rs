@@ -27,6 +27,17 @@ impl Default for ImportStyle {
     }
 }
 
+/// The files whose ruff / isort / black settings decide the layout of Python the tool writes
+/// ([`configured_line_length`] reads them), looked up from the package's directory to the root.
+pub const LAYOUT_CONFIGS: &[&str] = &[
+    "pyproject.toml",
+    "ruff.toml",
+    ".ruff.toml",
+    ".isort.cfg",
+    "setup.cfg",
+    "tox.ini",
+];
+
 /// ruff's and black's default, and isort's under profile `black`.
 pub const DEFAULT_LINE_LENGTH: usize = 88;
 

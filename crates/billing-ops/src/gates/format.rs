@@ -204,18 +204,11 @@ pub fn format_files(
 /// line length. Read from the package's directory up to the root, nearest first.
 fn python_line_limit(root: &Path, package_dir: &Path, gates: &Gates) -> Option<usize> {
     use billing_generate::python::import_block;
-    const CONFIGS: &[&str] = &[
-        "pyproject.toml",
-        "ruff.toml",
-        ".ruff.toml",
-        ".isort.cfg",
-        "setup.cfg",
-        "tox.ini",
-        ".flake8",
-    ];
+    // flake8 reads `.flake8` too, beside the files that set the formatters' line length.
+    let configs = import_block::LAYOUT_CONFIGS.iter().chain(&[".flake8"]);
     let mut texts: Vec<(&str, String)> = Vec::new();
     for dir in package_dir.ancestors() {
-        for name in CONFIGS {
+        for name in configs.clone() {
             if let Ok(text) = std::fs::read_to_string(dir.join(name)) {
                 texts.push((name, text));
             }

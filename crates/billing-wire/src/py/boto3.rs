@@ -340,18 +340,8 @@ const MAX_FILE_BYTES: u64 = 256 * 1024;
 fn confirmation(f: &PyFile<'_>, call: Node<'_>) -> Option<Confirmation> {
     let helper = enclosing_functions(call).into_iter().last()?;
     let helper_name = text(helper.child_by_field_name("name")?, f.src).to_owned();
-    let base = if f.ctx.package.path == "." || f.ctx.package.path.is_empty() {
-        String::new()
-    } else {
-        format!("{}/", f.ctx.package.path.trim_end_matches('/'))
-    };
-    let mut files = Vec::new();
-    collect_py(f.ctx.root, &base, &mut files);
     let needle = format!("{helper_name}(");
-    for rel in files {
-        let Ok(source) = std::fs::read_to_string(f.ctx.root.join(&rel)) else {
-            continue;
-        };
+    for (rel, source) in package_py_sources(f) {
         if !source.contains(&needle) {
             continue;
         }
@@ -425,6 +415,23 @@ fn confirmation(f: &PyFile<'_>, call: Node<'_>) -> Option<Confirmation> {
         }
     }
     None
+}
+
+/// The package's Python files ([`collect_py`]) as (root-relative path, text), each read when
+/// the caller reaches it; unreadable ones are skipped.
+fn package_py_sources(f: &PyFile<'_>) -> impl Iterator<Item = (String, String)> {
+    let base = if f.ctx.package.path == "." || f.ctx.package.path.is_empty() {
+        String::new()
+    } else {
+        format!("{}/", f.ctx.package.path.trim_end_matches('/'))
+    };
+    let mut files = Vec::new();
+    collect_py(f.ctx.root, &base, &mut files);
+    let root = f.ctx.root.to_path_buf();
+    files.into_iter().filter_map(move |rel| {
+        let source = std::fs::read_to_string(root.join(&rel)).ok()?;
+        Some((rel, source))
+    })
 }
 
 /// The `.py` files under `dir` (root-relative, `/`-separated, ending in `/` unless empty),
@@ -629,18 +636,8 @@ fn finish_wiring(
 /// The model's file field and whether `owner` is a `ForeignKey`, read from `class <model>(`
 /// in the package's Python files.
 fn model_fields(f: &PyFile<'_>, model: &str, owner: &str) -> Option<(String, bool)> {
-    let base = if f.ctx.package.path == "." || f.ctx.package.path.is_empty() {
-        String::new()
-    } else {
-        format!("{}/", f.ctx.package.path.trim_end_matches('/'))
-    };
-    let mut files = Vec::new();
-    collect_py(f.ctx.root, &base, &mut files);
     let header = format!("class {model}(");
-    for rel in files {
-        let Ok(source) = std::fs::read_to_string(f.ctx.root.join(&rel)) else {
-            continue;
-        };
+    for (_, source) in package_py_sources(f) {
         let Some(start) = source.find(&header) else {
             continue;
         };
