@@ -174,8 +174,8 @@ pub(crate) fn resolve_with(python: &Path, dir: &Path, requirements: &str, sdk: &
 }
 
 /// PEP 503: `Spaire_SDK` and `spaire-sdk` are one name.
-fn normalized(name: &str) -> String {
-    name.to_ascii_lowercase().replace(['_', '.'], "-")
+pub(crate) fn normalized(name: &str) -> String {
+    name.trim().to_ascii_lowercase().replace(['_', '.'], "-")
 }
 
 fn resolved_version(report: &serde_json::Value, sdk: &str) -> Option<String> {

@@ -12,6 +12,7 @@
 use billing_changeset::ChangeSet;
 use billing_detect::profile::CallSiteKind;
 
+use crate::pip_requirement::normalized;
 use crate::produce::ProduceContext;
 use crate::py_httpx::Version;
 
@@ -25,11 +26,6 @@ const SDK_REQUIRES: &[(&str, &str)] = &[
     ("pydantic", "2.11.2"),
 ];
 const SDK_VERSION: &str = "0.28.4";
-
-/// PEP 503 name.
-fn normalized(name: &str) -> String {
-    name.trim().to_ascii_lowercase().replace(['_', '.'], "-")
-}
 
 /// A requirement line's name and its exact pin (`name==1.2.3` / `name===1.2.3`).
 fn exact_pin(line: &str) -> Option<(String, String)> {
