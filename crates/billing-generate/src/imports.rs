@@ -14,6 +14,14 @@ use billing_vocab::{LanguageFamily, PYTHON_SDK, SdkPackage, TYPESCRIPT_SDK};
 pub const TYPESCRIPT: &[SdkPackage] = &[TYPESCRIPT_SDK];
 /// What the Python output imports (`spaire_sdk`).
 pub const PYTHON: &[SdkPackage] = &[PYTHON_SDK];
+/// What the Python output imports instead when `spaire-sdk` cannot be installed beside the
+/// project's pins ([`crate::Target::without_sdk`]) and a webhook handler is generated: the
+/// Standard Webhooks verifier `spaire-sdk` itself calls, with no dependencies of its own.
+pub const PYTHON_STANDARD_WEBHOOKS: SdkPackage = SdkPackage {
+    family: LanguageFamily::Python,
+    name: "standardwebhooks",
+    aliases: &[],
+};
 /// Go output: `net/http`, `crypto/hmac`, ... and the app's own router package.
 pub const GO: &[SdkPackage] = &[];
 /// PHP output: Laravel's own classes only.
@@ -75,6 +83,20 @@ pub fn imported_packages(language: Language) -> &'static [SdkPackage] {
         LanguageFamily::Php => PHP,
         LanguageFamily::Ruby => RUBY,
     }
+}
+
+/// The packages the code generated for `target` imports: those of its language, except for
+/// Python without the SDK (`standardwebhooks` when a webhook handler is generated, else none).
+pub fn imported_by(target: &crate::Target<'_>) -> Vec<&'static SdkPackage> {
+    let language = target.package.language;
+    if language.family() == LanguageFamily::Python && target.without_sdk {
+        return if crate::python::generates_webhooks(target) {
+            vec![&PYTHON_STANDARD_WEBHOOKS]
+        } else {
+            Vec::new()
+        };
+    }
+    imported_packages(language).iter().collect()
 }
 
 /// Whether the package already depends on `sdk` (as detect saw it).

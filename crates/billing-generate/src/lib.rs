@@ -155,6 +155,11 @@ pub struct Target<'a> {
     pub profile: &'a ProjectProfile,
     pub package: &'a Package,
     pub plan: &'a BillingPlan,
+    /// The official SDK cannot be installed beside the package's pinned dependencies (Python:
+    /// pip's resolver finds no `spaire-sdk` for its `requirements.txt`), so the generated code
+    /// does without it: the standard library for the API, `standardwebhooks` (the verifier the
+    /// SDK itself uses, with no dependencies of its own) for webhooks.
+    pub without_sdk: bool,
 }
 
 /// Renders every file and edit the plan needs for `target.package`.

@@ -54,6 +54,12 @@ pub fn request_customer(target: &Target<'_>) -> bool {
         && PythonLayout::resolve(target).framework != PythonFramework::None
 }
 
+/// Whether a webhook handler is generated: webhooks are planned and a web framework serves it.
+pub fn generates_webhooks(target: &Target<'_>) -> bool {
+    target.plan.webhooks.is_some()
+        && PythonLayout::resolve(target).framework != PythonFramework::None
+}
+
 /// The usage helpers the generated usage module defines for this plan (one per meter kind in
 /// the plan; a helper for a kind without a meter would send events nobody counts).
 pub fn usage_helpers(plan: &billing_plan::BillingPlan) -> Vec<String> {
@@ -99,6 +105,9 @@ pub fn metadata_keys(meter: &Meter) -> Vec<String> {
 #[derive(Serialize)]
 struct Context<'a> {
     header: String,
+    /// spaire-sdk is installed with the code: its client, models and webhook verifier are used
+    /// (otherwise the standard library and `standardwebhooks`, see `Target::without_sdk`).
+    sdk: bool,
     default_server_url: String,
     framework: &'static str,
     customer: &'a CustomerSource,
@@ -143,14 +152,21 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     let plan = target.plan;
     let layout = PythonLayout::resolve(target);
     let events = MeterEvents::from_plan(plan);
-    let webhook_events = events::webhook_events(plan)
+    let mut webhook_events = events::webhook_events(plan)
         .map_err(|event| GenerateError::UnknownWebhookEvent { event })?;
-    let webhooks = plan.webhooks.is_some() && layout.framework != PythonFramework::None;
+    if target.without_sdk {
+        // No spaire-sdk models: every event is dispatched from its JSON payload.
+        for event in &mut webhook_events {
+            event.python_sdk = false;
+        }
+    }
+    let webhooks = generates_webhooks(target);
     let request_customer = layout.framework != PythonFramework::None;
     let api_calls = !events.api.is_empty() && request_customer;
     let default_meter = crate::server_context::default_meter(plan);
     let context = Context {
         header: render::header_line("#"),
+        sdk: !target.without_sdk,
         default_server_url: plan.public_server_url(),
         framework: layout.framework.as_str(),
         customer: &plan.customer,
@@ -265,9 +281,12 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
     let registration = wiring::register(target, &layout, webhooks)?;
     changes.extend(registration);
 
-    changes
-        .installs
-        .extend(crate::imports::missing_installs(target.package));
+    changes.installs.extend(
+        crate::imports::imported_by(target)
+            .into_iter()
+            .filter(|sdk| !crate::imports::is_installed(target.package, sdk))
+            .map(|sdk| crate::imports::install(target.package, sdk)),
+    );
     changes.installs.extend(crate::imports::price_installs(
         target.root,
         target.package,

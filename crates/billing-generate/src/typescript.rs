@@ -653,6 +653,7 @@ mod tests {
             profile: &profile,
             package,
             plan,
+            without_sdk: false,
         };
         generate(&target).unwrap_or_else(|error| {
             let mut chain = error.to_string();
@@ -684,6 +685,7 @@ mod tests {
             profile: &profile,
             package: &package,
             plan: &plan,
+            without_sdk: false,
         };
         let changes = generate(&target).expect("generates");
         let paths: Vec<&str> = changes.files.iter().map(|f| f.path.as_str()).collect();
@@ -810,6 +812,7 @@ export const env = createEnv({
             profile: &profile,
             package,
             plan: &plan,
+            without_sdk: false,
         };
         usage_module_specifier(&target, from_file)
     }

@@ -44,6 +44,7 @@ fn run(dir: &str, language: Language, id: FrameworkId, plan: &BillingPlan) -> Ch
         profile: &profile,
         package: &profile.packages[0],
         plan,
+        without_sdk: false,
     };
     crate::generate(&target).unwrap_or_else(|e| panic!("{dir}: {e}"))
 }
@@ -303,6 +304,7 @@ fn a_framework_of_another_language_is_an_error_in_every_generator() {
             profile: &profile,
             package: &profile.packages[0],
             plan: &plan,
+            without_sdk: false,
         };
         let err = crate::generate(&target).expect_err(dir).to_string();
         assert!(

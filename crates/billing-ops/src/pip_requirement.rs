@@ -32,6 +32,17 @@ pub(crate) enum Resolution {
 /// [`crate::pip_cache`]), so `status` does not wait for the resolver every time.
 ///
 /// The answer is also remembered for the rest of the process, keyed by the files' bytes:
+/// Whether a line of the requirements text `current` names `package` (any PEP 503 spelling).
+pub(crate) fn lists(current: &str, package: &str) -> bool {
+    current.lines().any(|line| {
+        let name = line
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
+            .next()
+            .unwrap_or("");
+        !name.is_empty() && normalized(name) == normalized(package)
+    })
+}
+
 /// `setup` plans twice (the preview, then the re-plan whose hash `apply` checks).
 pub(crate) fn resolve(root: &Path, dir: &Path, requirements: &str, sdk: &str) -> Resolution {
     let python = std::env::var("SPAIRE_BILLING_PYTHON").unwrap_or_else(|_| "python3".to_owned());

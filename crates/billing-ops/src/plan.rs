@@ -275,13 +275,8 @@ impl Engine {
             warnings.push(DIRTY_TREE_WARNING.to_owned());
         }
         let package = select_package(&profile, &plan, &mut warnings)?;
-        let cx = ProduceContext {
-            root: &root,
-            project: &project,
-            profile: &profile,
-            package,
-            plan: &plan,
-        };
+        let cx = ProduceContext::new(&root, &project, &profile, package, &plan)?;
+        warnings.extend(cx.sdk_blocked.as_ref().map(|blocked| blocked.note()));
         let plan_file = plan_file_change(&project, options.plan.as_ref())?;
         let mut changes = produce_all(&self.producers, &cx, plan_file)?;
         // The project's formatters have the last word on the bytes written (issue 15).

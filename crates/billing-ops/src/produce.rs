@@ -23,6 +23,29 @@ pub struct ProduceContext<'a> {
     pub profile: &'a ProjectProfile,
     pub package: &'a Package,
     pub plan: &'a BillingPlan,
+    /// `spaire-sdk` cannot be installed beside the package's pins: the generators write the
+    /// variant without it ([`crate::sdk_conflict`]).
+    pub sdk_blocked: Option<crate::sdk_conflict::SdkBlocked>,
+}
+
+impl<'a> ProduceContext<'a> {
+    /// The context of one plan of `package`; asks pip whether the SDK fits its pins.
+    pub fn new(
+        root: &'a Path,
+        project: &'a Project,
+        profile: &'a ProjectProfile,
+        package: &'a Package,
+        plan: &'a BillingPlan,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            sdk_blocked: crate::sdk_conflict::check(root, project, package)?,
+            root,
+            project,
+            profile,
+            package,
+            plan,
+        })
+    }
 }
 
 pub trait Producer: Send + Sync {
@@ -44,12 +67,13 @@ pub fn default_producers() -> Vec<Arc<dyn Producer>> {
 /// `.env.example`, env names, SDK install.
 pub struct GenerateCode;
 
-fn target<'a>(cx: &'a ProduceContext<'a>) -> billing_generate::Target<'a> {
+pub(crate) fn target<'a>(cx: &'a ProduceContext<'a>) -> billing_generate::Target<'a> {
     billing_generate::Target {
         root: cx.root,
         profile: cx.profile,
         package: cx.package,
         plan: cx.plan,
+        without_sdk: cx.sdk_blocked.is_some(),
     }
 }
 
@@ -250,14 +274,14 @@ fn package_dir(package: &Package) -> String {
 }
 
 /// Where the package's `requirements.txt` is: a sample app's is its package's.
-fn requirements_dir(package: &Package) -> String {
+pub(crate) fn requirements_dir(package: &Package) -> String {
     package
         .sample_of
         .clone()
         .unwrap_or_else(|| package_dir(package))
 }
 
-fn join(dir: &str, file: &str) -> String {
+pub(crate) fn join(dir: &str, file: &str) -> String {
     if dir == "." || dir.is_empty() {
         file.to_owned()
     } else {
@@ -269,8 +293,8 @@ fn join(dir: &str, file: &str) -> String {
 /// also the `requirements.txt` line so the dependency is recorded, not only installed.
 fn ensure_sdk(cx: &ProduceContext<'_>, out: &mut ChangeSet) -> anyhow::Result<()> {
     let package = cx.package;
-    let imported = billing_generate::imported_packages(package.language);
-    for sdk in imported {
+    let imported = billing_generate::imports::imported_by(&target(cx));
+    for sdk in &imported {
         let present = billing_generate::imports::is_installed(package, sdk)
             || declared_in_manifest(cx, package, sdk.name)?;
         if present {
@@ -291,33 +315,30 @@ fn ensure_sdk(cx: &ProduceContext<'_>, out: &mut ChangeSet) -> anyhow::Result<()
             .iter()
             .all(|p| imported.iter().any(|sdk| sdk.name == p))
     });
-    let Some(sdk) = imported.first().map(|sdk| sdk.name) else {
-        return Ok(());
-    };
-    if package.language == Language::Python {
+    // httpx 0.28 arrives with spaire-sdk only.
+    if package.language == Language::Python && cx.sdk_blocked.is_none() {
         out.manual_steps.extend(crate::py_httpx::steps(package));
-    }
-    if sdk_installed(package) || declared_in_manifest(cx, package, sdk)? {
-        return Ok(());
     }
     let pip = package.language == Language::Python
         && matches!(
             package.package_manager.as_ref().map(|m| m.id),
             None | Some(PackageManager::Pip)
         );
-    if pip {
+    if !pip {
+        return Ok(());
+    }
+    for sdk in imported {
+        if billing_generate::imports::is_installed(package, sdk)
+            || declared_in_manifest(cx, package, sdk.name)?
+        {
+            continue;
+        }
         let rel = join(&requirements_dir(package), "requirements.txt");
-        if let Some(current) = cx.project.read_text(&rel).map_err(hinted_apply)? {
-            let listed = current.lines().any(|line| {
-                let name = line
-                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-                    .next()
-                    .unwrap_or("");
-                billing_vocab::PYTHON_SDK.is_named(name)
-            });
-            if !listed && !out.files.iter().any(|f| f.path == rel) {
-                add_pip_requirement(cx, out, rel, current, sdk)?;
-            }
+        if let Some(current) = cx.project.read_text(&rel).map_err(hinted_apply)?
+            && !crate::pip_requirement::lists(&current, sdk.name)
+            && !out.files.iter().any(|f| f.path == rel)
+        {
+            add_pip_requirement(cx, out, rel, current, sdk.name)?;
         }
     }
     Ok(())
@@ -364,12 +385,10 @@ fn add_pip_requirement(
         }
     }
     let summary = match unchecked {
-        None => {
-            "records the Spaire SDK dependency (resolved with the file's pins by pip)".to_owned()
+        None => format!("records the `{sdk}` dependency (resolved with the file's pins by pip)"),
+        Some(why) => {
+            format!("records the `{sdk}` dependency (not checked against the file's pins: {why})")
         }
-        Some(why) => format!(
-            "records the Spaire SDK dependency (not checked against the file's pins: {why})"
-        ),
     };
     out.files.push(FileChange {
         path: rel,
@@ -380,6 +399,22 @@ fn add_pip_requirement(
         summary,
     });
     Ok(())
+}
+
+/// The packages the generated code imports that the package neither has (as detect saw it)
+/// nor declares in a manifest.
+pub(crate) fn missing_imports(
+    cx: &ProduceContext<'_>,
+) -> anyhow::Result<Vec<&'static billing_vocab::SdkPackage>> {
+    let mut missing = Vec::new();
+    for sdk in billing_generate::imports::imported_by(&target(cx)) {
+        if !billing_generate::imports::is_installed(cx.package, sdk)
+            && !declared_in_manifest(cx, cx.package, sdk.name)?
+        {
+            missing.push(sdk);
+        }
+    }
+    Ok(missing)
 }
 
 /// Whether the package's manifest already declares `dependency` (so an install planned from a
@@ -408,22 +443,28 @@ fn declared_in_manifest(
                 .any(|section| json[section].get(dependency).is_some()))
         }
         Language::Python => {
-            let alt = dependency.replace('-', "_");
+            // A sample app's requirements are its package's.
+            let mut dirs = vec![dir.clone()];
+            let shared = requirements_dir(package);
+            if shared != dir {
+                dirs.push(shared);
+            }
             for file in ["pyproject.toml", "requirements.txt", "Pipfile"] {
-                if let Some(text) = read(file)?
-                    && text.lines().any(|line| {
+                for dir in &dirs {
+                    let Some(text) = cx
+                        .project
+                        .read_text(&join(dir, file))
+                        .map_err(hinted_apply)?
+                    else {
+                        continue;
+                    };
+                    let declared = text.lines().any(|line| {
                         let line = line.trim().trim_start_matches(['"', '\'']);
-                        [dependency, alt.as_str()].iter().any(|name| {
-                            line.strip_prefix(name).is_some_and(|rest| {
-                                rest.is_empty()
-                                    || rest.starts_with(|c: char| {
-                                        !(c.is_ascii_alphanumeric() || c == '-' || c == '_')
-                                    })
-                            })
-                        })
-                    })
-                {
-                    return Ok(true);
+                        crate::pip_requirement::lists(line, dependency)
+                    });
+                    if declared {
+                        return Ok(true);
+                    }
                 }
             }
             Ok(false)

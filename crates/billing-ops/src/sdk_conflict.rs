@@ -1,19 +1,24 @@
 //! When `spaire-sdk` cannot be added to a `requirements.txt` because of the file's pins, the
-//! plan stops instead of writing anything.
+//! generated Python code does without it instead of moving a pin.
 //!
-//! The generated Python code imports the SDK (`client.py`, which `usage.py` imports), and
-//! registration makes the app import the generated code. Written anyway, the app no longer
-//! starts from its own requirements (`ModuleNotFoundError: No module named 'spaire_sdk'`):
-//! openai-quickstart-python pins `httpx==0.26.0` and `openai==1.11.1`, and a setup of its
-//! `examples/chat-basic` used to add `install_billing(app)` to `app.py` and exit 0. The error
-//! names each pin to change (file:line, what the SDK needs), pip's own explanation, and the
-//! billable calls that stay unbilled until then, so nothing is left unsaid.
+//! The SDK needs `httpx>=0.28.1`, `httpcore>=1.0.9` and `pydantic>=2.11.2`; 4 of the 18 real
+//! Python projects measured pin older ones (openai-quickstart-python `httpx==0.26.0`,
+//! iqsheets `httpx==0.25.1`, djangox and flask-microblog a `typing_extensions` pydantic 2.11
+//! cannot take). Raising those is the user's call, not ours, and the SDK is needed for two
+//! things only: reading balances (one GET the standard library does as well as the recorder's
+//! POST) and verifying webhooks (`standardwebhooks`, the verifier the SDK itself calls, which
+//! depends on nothing). So [`check`] asks pip first, and a conflict makes the generators write
+//! that variant ([`billing_generate::Target::without_sdk`]); the plan says so and names each
+//! pin to raise for the SDK's typed models, by file:line.
+use std::path::Path;
 
+use billing_apply::Project;
 use billing_changeset::ChangeSet;
 use billing_detect::profile::CallSiteKind;
+use billing_detect::{Language, Package, PackageManager};
 
-use crate::pip_requirement::normalized;
-use crate::produce::ProduceContext;
+use crate::pip_requirement::{Resolution, normalized, resolve};
+use crate::produce::{ProduceContext, hinted_apply, join, requirements_dir};
 use crate::py_httpx::Version;
 
 /// What `spaire-sdk` 0.28.4 requires (its `Requires-Dist`, docs/sdk-ground-truth): a file pin
@@ -88,21 +93,100 @@ fn transitive_needs(lines: &[String]) -> Vec<(String, String, String)> {
     out
 }
 
-/// The error that stops the plan: the pins to change and why, pip's explanation, the LLM
-/// client pins that crash beside the SDK (already in `out` as steps for `rel`), and the
-/// billable calls of this package and of the sample apps it holds.
-pub(crate) fn stop(
-    cx: &ProduceContext<'_>,
-    out: &ChangeSet,
+/// `spaire-sdk` does not install beside the pins of the package's `requirements.txt`.
+#[derive(Debug, Clone)]
+pub struct SdkBlocked {
+    /// The requirements file, relative to the project root.
+    pub file: String,
+    /// One line per pin to raise for the SDK: `file:line \`pin\`: why`.
+    pub pins: Vec<String>,
+    /// pip's own explanation (the conflict lines).
+    pub pip: Vec<String>,
+}
+
+/// Whether the package's pip `requirements.txt` blocks the SDK: only asked when the SDK would
+/// be written there (a pip package with that file, the SDK neither installed nor listed), and
+/// answered by pip's resolver through its cache ([`crate::pip_cache`]).
+pub(crate) fn check(
+    root: &Path,
+    project: &Project,
+    package: &Package,
+) -> anyhow::Result<Option<SdkBlocked>> {
+    let sdk = billing_vocab::PYTHON_SDK;
+    let pip = matches!(
+        package.package_manager.as_ref().map(|m| m.id),
+        None | Some(PackageManager::Pip)
+    );
+    if package.language != Language::Python
+        || !pip
+        || billing_generate::imports::is_installed(package, &sdk)
+    {
+        return Ok(None);
+    }
+    let dir = requirements_dir(package);
+    let file = join(&dir, "requirements.txt");
+    let Some(current) = project.read_text(&file).map_err(hinted_apply)? else {
+        return Ok(None);
+    };
+    if crate::pip_requirement::lists(&current, sdk.name) {
+        return Ok(None);
+    }
+    let Resolution::Conflict(lines) = resolve(root, &root.join(&dir), "requirements.txt", sdk.name)
+    else {
+        return Ok(None);
+    };
+    let steps = crate::py_httpx::steps(package);
+    Ok(Some(SdkBlocked {
+        pins: pins_to_raise(&file, &current, sdk.name, &lines, &steps),
+        file,
+        pip: lines,
+    }))
+}
+
+impl SdkBlocked {
+    /// The plan's note: what the generated code uses instead, and what to raise for the SDK.
+    pub fn note(&self) -> String {
+        let sdk = billing_vocab::PYTHON_SDK.name;
+        let mut message = format!(
+            "`{sdk}` cannot be added to {file}: pip finds no version of it that installs \
+             together with the versions this file pins, and no pin of yours is moved. The \
+             generated Python code does without it: Spaire's API through the standard library \
+             (as the usage recorder always does), webhooks (when planned) verified by `standardwebhooks` (the \
+             verifier {sdk} uses; no dependencies of its own), each event handed to your \
+             `on_*` functions as its JSON `data` instead of a {sdk} model.",
+            file = self.file
+        );
+        if !self.pins.is_empty() {
+            message.push_str(&format!(
+                " To use {sdk}'s typed models instead, raise these pins and run \
+                 `spaire-billing setup` again:"
+            ));
+            for pin in &self.pins {
+                message.push_str("\n  - ");
+                message.push_str(pin);
+            }
+        }
+        message
+    }
+}
+
+/// Each exact pin of `current` below what the SDK (or a package of its tree, as pip names it)
+/// needs, and the LLM client pins that crash beside it (`httpx_steps`), by file:line.
+fn pins_to_raise(
     rel: &str,
     current: &str,
     sdk: &str,
     pip: &[String],
-) -> billing_errors::Hinted {
-    let mut needs: Vec<(String, String)> = SDK_REQUIRES
-        .iter()
-        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-        .collect();
+    httpx_steps: &[billing_changeset::ManualStep],
+) -> Vec<String> {
+    let mut needs: Vec<(String, String)> = if billing_vocab::PYTHON_SDK.is_named(sdk) {
+        SDK_REQUIRES
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect()
+    } else {
+        Vec::new()
+    };
     for (name, version) in sdk_needs_from_pip(pip, sdk) {
         match needs.iter_mut().find(|(n, _)| *n == name) {
             Some(known) => known.1 = version,
@@ -150,7 +234,7 @@ pub(crate) fn stop(
             ));
         }
     }
-    for step in out.manual_steps.iter().filter(|s| s.file == rel) {
+    for step in httpx_steps.iter().filter(|s| s.file == rel) {
         if let (Some(line), Some(fix)) = (step.line, step.snippet.as_deref()) {
             let pinned = current
                 .lines()
@@ -163,6 +247,21 @@ pub(crate) fn stop(
             ));
         }
     }
+    pins
+}
+
+/// The error that stops the plan: the pins to change and why, pip's explanation, the LLM
+/// client pins that crash beside the SDK (already in `out` as steps for `rel`), and the
+/// billable calls of this package and of the sample apps it holds.
+pub(crate) fn stop(
+    cx: &ProduceContext<'_>,
+    out: &ChangeSet,
+    rel: &str,
+    current: &str,
+    sdk: &str,
+    pip: &[String],
+) -> billing_errors::Hinted {
+    let pins = pins_to_raise(rel, current, sdk, pip, &out.manual_steps);
     let package = cx.package.path.as_str();
     let sites: Vec<String> = cx
         .profile

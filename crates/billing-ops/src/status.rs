@@ -13,9 +13,7 @@ use crate::metering::{
     MeterAccount, Metering, MeteringStep, UnmeteredCalls, UnmeteredSite, metering_on_disk,
 };
 use crate::plan::select_package;
-use crate::produce::{
-    ProduceContext, hinted_apply, produce_all, sdk_install_command, sdk_installed, sdk_package,
-};
+use crate::produce::{ProduceContext, hinted_apply, produce_all};
 use crate::remote::RemotePlanRequest;
 
 /// The variable holding the organization access token.
@@ -135,7 +133,9 @@ impl Engine {
             .as_ref()
             .is_some_and(|p| p.environment == Environment::Local);
         let token = token_status(&profile, local);
-        let sdk = plan.as_ref().and_then(|plan| sdk_status(&profile, plan));
+        let sdk = plan
+            .as_ref()
+            .and_then(|plan| sdk_status(&project, &profile, plan));
         let lock = Lock::read(&project).map_err(hinted_apply)?;
         let mut edited_files = Vec::new();
         let mut missing_files = Vec::new();
@@ -235,13 +235,7 @@ impl Engine {
         remote_steps: Vec<RemoteStep>,
     ) -> anyhow::Result<Metering> {
         let package = select_package(profile, plan, &mut Vec::new())?;
-        let cx = ProduceContext {
-            root: project.root(),
-            project,
-            profile,
-            package,
-            plan,
-        };
+        let cx = ProduceContext::new(project.root(), project, profile, package, plan)?;
         let mut changes = produce_all(&self.producers, &cx, None)?;
         changes.remote = remote_steps;
         Ok(metering_on_disk(&cx, &changes))
@@ -277,20 +271,25 @@ fn token_status(profile: &billing_detect::ProjectProfile, local: bool) -> TokenS
     }
 }
 
+/// Whether the packages the generated code imports are there (the SDK, or `standardwebhooks`
+/// where the project's pins block the SDK); `None` when it imports none.
 pub(crate) fn sdk_status(
+    project: &Project,
     profile: &billing_detect::ProjectProfile,
     plan: &BillingPlan,
 ) -> Option<SdkStatus> {
     let package = select_package(profile, plan, &mut Vec::new()).ok()?;
-    let sdk = sdk_package(package.language)?;
-    let installed = sdk_installed(package);
+    let cx = ProduceContext::new(project.root(), project, profile, package, plan).ok()?;
+    let imported = billing_generate::imports::imported_by(&crate::produce::target(&cx));
+    let sdk = imported.first()?;
+    let missing = crate::produce::missing_imports(&cx).ok()?;
     Some(SdkStatus {
         package: package.path.clone(),
-        sdk: sdk.to_owned(),
-        installed,
-        install_command: (!installed)
-            .then(|| sdk_install_command(package))
-            .flatten()
+        sdk: sdk.name.to_owned(),
+        installed: missing.is_empty(),
+        install_command: missing
+            .first()
+            .map(|sdk| billing_generate::imports::install_argv(package, sdk))
             .map(|argv| billing_changeset::preview::shell_words(&argv)),
     })
 }

@@ -786,7 +786,8 @@ fn only_imported_packages_are_installed_or_reported_missing() {
             .iter()
             .map(|i| i.packages.as_slice())
             .collect();
-        let sdk = crate::status::sdk_status(&profile, &plan);
+        let project = billing_apply::Project::open(dir.path()).unwrap();
+        let sdk = crate::status::sdk_status(&project, &profile, &plan);
         if language == Language::TypeScript {
             assert_eq!(installs, [["@spaire/sdk".to_owned()]]);
             let sdk = sdk.expect("TypeScript code imports the SDK");

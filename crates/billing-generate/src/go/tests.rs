@@ -98,6 +98,7 @@ fn go_package_uses_the_module_path_and_plan_keys() {
             profile: &profile,
             package: &profile.packages[0],
             plan: &plan,
+            without_sdk: false,
         };
         let changes = super::generate(&target).unwrap();
         dump(name, &changes);
@@ -149,6 +150,7 @@ fn registration_edits_the_served_router_and_adds_a_shutdown_path() {
         profile: &profile,
         package: &profile.packages[0],
         plan: &plan,
+        without_sdk: false,
     };
     let changes = super::generate(&target).unwrap();
     assert!(
@@ -201,6 +203,7 @@ fn session_customer_reads_the_apps_context_key_or_is_a_listed_stub() {
             profile: &profile,
             package: &profile.packages[0],
             plan: &plan,
+            without_sdk: false,
         };
         let changes = super::generate(&target).unwrap();
         let customer = &changes

@@ -19,6 +19,7 @@ fn generate(name: &str) -> billing_changeset::ChangeSet {
         profile: &profile,
         package: &profile.packages[0],
         plan: &plan,
+        without_sdk: false,
     };
     let changes = super::generate(&target).unwrap();
     dump(name, &changes);

@@ -79,6 +79,7 @@ fn generate(
         profile: &profile,
         package: &profile.packages[0],
         plan,
+        without_sdk: false,
     };
     let changes = super::generate(&target).unwrap();
     if let Some(dump) = std::env::var_os("SPAIRE_DUMP_GENERATED") {
@@ -255,6 +256,7 @@ fn a_second_app_with_a_call_site_is_registered_and_namespace_packages_count() {
         profile: &profile,
         package: &profile.packages[0],
         plan: &plan,
+        without_sdk: false,
     };
     assert_eq!(
         super::usage_module_import(&target).as_deref(),

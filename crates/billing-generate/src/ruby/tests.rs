@@ -19,6 +19,7 @@ fn rails_gets_lib_initializer_controller_and_one_route() {
         profile: &profile,
         package: &profile.packages[0],
         plan: &plan,
+        without_sdk: false,
     };
     let changes = super::generate(&target).unwrap();
     dump("rails", &changes);

@@ -35,12 +35,7 @@ fn run(
     view: &SourceView,
     overlay: &[FileChange],
 ) -> Metering {
-    let target = billing_generate::Target {
-        root: cx.root,
-        profile: cx.profile,
-        package: cx.package,
-        plan: cx.plan,
-    };
+    let target = crate::produce::target(cx);
     let fallback = default_from(cx);
     let import_line = |file: &str, names: &[&str]| {
         let from = if file.is_empty() || !file.contains('.') {

@@ -56,6 +56,15 @@ fn generate(
     profile: impl Fn(&Path) -> ProjectProfile,
     plan: &BillingPlan,
 ) -> ChangeSet {
+    generate_with(fixture_dir, profile, plan, false)
+}
+
+fn generate_with(
+    fixture_dir: &Path,
+    profile: impl Fn(&Path) -> ProjectProfile,
+    plan: &BillingPlan,
+    without_sdk: bool,
+) -> ChangeSet {
     let dir = tempfile::tempdir().unwrap();
     codegen::copy_dir(fixture_dir, dir.path());
     let profile = profile(dir.path());
@@ -64,6 +73,7 @@ fn generate(
         profile: &profile,
         package: &profile.packages[0],
         plan,
+        without_sdk,
     };
     billing_generate::generate(&target).unwrap_or_else(|e| panic!("generate: {e}"))
 }
@@ -97,6 +107,22 @@ fn python_generated_files() {
             snapshot_files(&format!("py-{fixture}-{label}"), &changes);
         }
     }
+    // Where the project's pins block spaire-sdk: the modules that differ (client, balances
+    // over the standard library, webhooks verified by `standardwebhooks`).
+    let (_, plan) = plans(&header).pop().unwrap();
+    let mut changes = generate_with(
+        &codegen::codegen_fixture("py", "flask"),
+        |root| crate::codegen_py::fixture_profile("flask", root),
+        &plan,
+        true,
+    );
+    changes.files.retain(|f| {
+        ["client.py", "balance.py", "webhooks.py"]
+            .iter()
+            .any(|name| f.path.ends_with(name))
+    });
+    assert_eq!(changes.files.len(), 3);
+    snapshot_files("py-flask-storage-compute-webhooks-without-sdk", &changes);
 }
 
 #[test]

@@ -177,17 +177,25 @@ fn generated_python_type_checks_under_strict_mypy() {
         }
     }
     plans.extend(extra_plans());
+    let mut variants: Vec<(String, BillingPlan, bool)> =
+        plans.into_iter().map(|(n, p)| (n, p, false)).collect();
+    // Without spaire-sdk (pins block it): the standard library and `standardwebhooks`.
+    for (name, plan) in extra_plans() {
+        if matches!(name.as_str(), "every-event" | "all-presets") {
+            variants.push((format!("{name}-without-sdk"), plan, true));
+        }
+    }
 
     // Identical outputs are checked once: pricing often does not change the code.
     let mut unique: BTreeMap<String, String> = BTreeMap::new();
     let mut cases = Vec::new();
     let mut django_case = None;
     for fixture in FIXTURES {
-        for (name, plan) in &plans {
+        for (name, plan, without_sdk) in &variants {
             let staging = tempfile::tempdir().unwrap();
             codegen::copy_dir(&codegen::codegen_fixture("py", fixture), staging.path());
             let profile = fixture_profile(fixture, staging.path());
-            let changes = codegen::generate_into(staging.path(), &profile, plan);
+            let changes = codegen::generate_into_with(staging.path(), &profile, plan, *without_sdk);
             let key: String = changes
                 .files
                 .iter()
@@ -207,6 +215,7 @@ fn generated_python_type_checks_under_strict_mypy() {
                 profile: &profile,
                 package: &profile.packages[0],
                 plan,
+                without_sdk: *without_sdk,
             };
             let module = billing_generate::python::usage_module_import(&target).unwrap();
             let package = module.trim_end_matches(".usage");
@@ -410,13 +419,14 @@ fn start(
     (child, base)
 }
 
-fn prepare(app: &PyApp, server_url: &str) -> (tempfile::TempDir, BillingPlan) {
+fn prepare(app: &PyApp, server_url: &str, without_sdk: bool) -> (tempfile::TempDir, BillingPlan) {
     prepare_with(
         app,
         server_url,
         CustomerSource::Header {
             header: "x-customer-id".to_owned(),
         },
+        without_sdk,
     )
 }
 
@@ -424,6 +434,7 @@ fn prepare_with(
     app: &PyApp,
     server_url: &str,
     customer: CustomerSource,
+    without_sdk: bool,
 ) -> (tempfile::TempDir, BillingPlan) {
     let dir = tempfile::tempdir().unwrap();
     codegen::copy_dir(&codegen::codegen_fixture("py", app.fixture), dir.path());
@@ -435,13 +446,117 @@ fn prepare_with(
     );
     plan.customer = customer;
     let profile = fixture_profile(app.fixture, dir.path());
-    codegen::generate_into(dir.path(), &profile, &plan);
+    let changes = codegen::generate_into_with(dir.path(), &profile, &plan, without_sdk);
+    if without_sdk {
+        shadow_the_sdk(dir.path(), &changes);
+    }
     std::fs::write(dir.path().join(app.harness_file), app.harness).unwrap();
     (dir, plan)
 }
 
+/// The test venv has spaire-sdk; a module of that name first on `sys.path` (the app's own
+/// directory) makes any import of it fail, as on a machine where the pins kept it out. The
+/// generated files must not even name it.
+fn shadow_the_sdk(dir: &Path, changes: &billing_changeset::ChangeSet) {
+    for file in &changes.files {
+        assert!(
+            !file.after.contains("spaire_sdk"),
+            "{} imports spaire_sdk:\n{}",
+            file.path,
+            file.after
+        );
+    }
+    std::fs::write(
+        dir.join("spaire_sdk.py"),
+        "raise ImportError(\"spaire-sdk is not installed here (its pins conflict)\")\n",
+    )
+    .unwrap();
+}
+
+/// `get_customer_balances` reads the same balances with spaire-sdk and without it (the
+/// standard-library variant written where the project's pins block the SDK): a meter with
+/// usage and none of credits has a negative balance, an unused meter 0.
+#[test]
+fn balances_read_the_same_with_and_without_the_sdk() {
+    let Some(python) = venv_python() else { return };
+    let (emulator, base_url) = codegen::emulator();
+    let api = codegen::Api::of(&emulator, &base_url);
+    let plan = codegen::plan(
+        &["llm-tokens", "api-calls"],
+        Pricing::Unit,
+        false,
+        Some(&base_url),
+    );
+    for meter in &plan.meters {
+        api.create_meter(meter);
+    }
+    let customer = "cust-balance";
+    api.call(
+        "POST",
+        "/v1/customers/",
+        &serde_json::json!({"email": "balance@spaire-billing.dev", "external_id": customer})
+            .to_string(),
+    );
+    let events: Vec<serde_json::Value> = (0..3)
+        .map(|i| {
+            serde_json::json!({
+                "name": "api-call",
+                "external_customer_id": customer,
+                "external_id": format!("balance-test-{i}"),
+                "metadata": {"endpoint": "/api/items", "method": "GET"},
+            })
+        })
+        .collect();
+    api.call(
+        "POST",
+        "/v1/events/ingest",
+        &serde_json::json!({ "events": events }).to_string(),
+    );
+    let mut answers = Vec::new();
+    for without_sdk in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        codegen::copy_dir(&codegen::codegen_fixture("py", "flask"), dir.path());
+        let profile = fixture_profile("flask", dir.path());
+        let changes = codegen::generate_into_with(dir.path(), &profile, &plan, without_sdk);
+        if without_sdk {
+            shadow_the_sdk(dir.path(), &changes);
+        }
+        let target = billing_generate::Target {
+            root: dir.path(),
+            profile: &profile,
+            package: &profile.packages[0],
+            plan: &plan,
+            without_sdk,
+        };
+        let module = billing_generate::python::usage_module_import(&target).unwrap();
+        let package = module.trim_end_matches(".usage");
+        let script = format!(
+            "import json\nfrom {package}.balance import get_customer_balances, has_credits_remaining\n\
+             print(json.dumps([get_customer_balances({customer:?}), has_credits_remaining({customer:?})], sort_keys=True))\n"
+        );
+        let output = Command::new(&python)
+            .args(["-c", &script])
+            .current_dir(dir.path())
+            .env("SPAIRE_ACCESS_TOKEN", emulator.token())
+            .env("SPAIRE_SERVER_URL", &base_url)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "without_sdk={without_sdk}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        answers.push(String::from_utf8_lossy(&output.stdout).trim().to_owned());
+    }
+    assert_eq!(answers[0], answers[1], "with and without the SDK");
+    let value: serde_json::Value = serde_json::from_str(&answers[0]).unwrap();
+    assert_eq!(value[0]["api-calls"], -3.0, "{value}");
+    assert_eq!(value[0]["llm-token-usage"], 0.0, "{value}");
+    assert_eq!(value[1], false, "{value}");
+}
+
 /// Meter counts equal the usage sent, webhooks verify, and SIG{TERM,INT} flushes the queue.
-fn usage_reaches_the_meters(app: &PyApp) {
+fn usage_reaches_the_meters(app: &PyApp, without_sdk: bool) {
     let Some(python) = venv_python() else { return };
     let emulator =
         billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default()).unwrap();
@@ -450,7 +565,7 @@ fn usage_reaches_the_meters(app: &PyApp) {
         base: &base_url,
         token: emulator.token(),
     };
-    let (dir, plan) = prepare(app, &base_url);
+    let (dir, plan) = prepare(app, &base_url, without_sdk);
     let meters: Vec<(String, String)> = plan
         .meters
         .iter()
@@ -601,7 +716,7 @@ fn usage_reaches_the_meters(app: &PyApp) {
 fn app_keeps_answering_when_the_api_is_down(app: &PyApp) {
     let Some(python) = venv_python() else { return };
     let dead = format!("http://127.0.0.1:{}", codegen::free_port());
-    let (dir, _) = prepare(app, &dead);
+    let (dir, _) = prepare(app, &dead, false);
     let (mut child, base) = start(app, &python, dir.path(), &dead, "token-for-a-dead-api");
     for _ in 0..20 {
         let started = std::time::Instant::now();
@@ -640,12 +755,19 @@ fn app_keeps_answering_when_the_api_is_down(app: &PyApp) {
 
 #[test]
 fn fastapi_usage_reaches_the_meters_and_webhooks_verify() {
-    usage_reaches_the_meters(&FASTAPI);
+    usage_reaches_the_meters(&FASTAPI, false);
 }
 
 #[test]
 fn flask_usage_reaches_the_meters_and_webhooks_verify() {
-    usage_reaches_the_meters(&FLASK);
+    usage_reaches_the_meters(&FLASK, false);
+}
+
+/// Where the project's pins block spaire-sdk: the same counts, and webhooks verified by
+/// `standardwebhooks` alone (good 202, tampered 403, replay 200, unknown type 202).
+#[test]
+fn flask_without_the_sdk_records_usage_and_verifies_webhooks() {
+    usage_reaches_the_meters(&FLASK, true);
 }
 
 #[test]
@@ -673,7 +795,7 @@ fn fastapi_body_customer_is_read_without_consuming_the_body() {
     let customer = CustomerSource::Body {
         field: "customerId".to_owned(),
     };
-    let (dir, plan) = prepare_with(&FASTAPI, &base_url, customer);
+    let (dir, plan) = prepare_with(&FASTAPI, &base_url, customer, false);
     let meter = api.create_meter(plan.meter("api-calls").unwrap());
     let (mut child, base) = start(&FASTAPI, &python, dir.path(), &base_url, emulator.token());
     for i in 0..3 {
@@ -841,6 +963,7 @@ fn llm_events_carry_every_token_kind_and_their_cost() {
         profile: &profile,
         package: &profile.packages[0],
         plan: &plan,
+        without_sdk: false,
     };
     let module = billing_generate::python::usage_module_import(&target).unwrap();
     let check = |url: &str, token: &str| {

@@ -561,6 +561,7 @@ fn generate_matrix(work: &Path, toolchain: &Path, only: Option<&[&str]>) -> Vec<
                 profile: &profile,
                 package: &profile.packages[0],
                 plan: &plan,
+                without_sdk: false,
             };
             let spec = billing_generate::typescript::usage_module_specifier(&target, fixture.probe)
                 .expect("usage module specifier");
@@ -691,6 +692,7 @@ fn llm_helpers_type_check_with_the_current_ai_major() {
                 profile: &profile,
                 package: &profile.packages[0],
                 plan: &plan,
+                without_sdk: false,
             };
             let spec = billing_generate::typescript::usage_module_specifier(&target, fixture.probe)
                 .unwrap();
@@ -757,6 +759,7 @@ fn llm_events_carry_every_token_kind_and_their_cost() {
         profile: &profile,
         package: &profile.packages[0],
         plan: &plan,
+        without_sdk: false,
     };
     let spec = billing_generate::typescript::usage_module_specifier(&target, "probe.js").unwrap();
     let usage = dir.join(spec.trim_start_matches("./"));
@@ -946,6 +949,7 @@ fn generated_changes_per_framework_snapshot() {
             profile: &profile,
             package: &profile.packages[0],
             plan: &plan,
+            without_sdk: false,
         };
         let changes = billing_generate::generate(&target).expect("generate");
         report.push_str(&format!("## {}\n", fixture.name));

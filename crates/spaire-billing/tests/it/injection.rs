@@ -394,6 +394,7 @@ fn an_unvalidated_hostile_module_fails_generation_in_every_language() {
             profile: &profile,
             package: &profile.packages[0],
             plan: &plan,
+            without_sdk: false,
         };
         let err = billing_generate::generate(&target)
             .err()

@@ -195,28 +195,26 @@ fn several_sample_apps_are_listed_and_one_is_chosen_with_package() {
 
 /// openai-quickstart-python pins `httpx==0.26.0`, `httpcore==1.0.2` and `openai==1.11.1` in
 /// the root `requirements.txt` its sample apps share. `spaire-sdk` needs httpx 0.28, so pip
-/// cannot add it there; the generated code imports it, and registration makes `app.py`
-/// import the generated code. a plan for `examples/chat-basic` used to go on anyway (an
-/// app that no longer starts from its requirements); it now stops before writing anything,
-/// naming each pin to raise by file:line, pip's explanation and the billable call left
-/// unbilled. A fake interpreter answers with pip's real output for that file (stderr and, at
-/// pip's normal verbosity, the cause on stdout).
+/// cannot add it there. The plan used to stop (and, before that, to write code importing the
+/// SDK, an app that no longer started from its requirements); it now writes the variant
+/// without the SDK, adds only `standardwebhooks` (resolved with the pins, which stay as they
+/// are), and names each pin to raise for the SDK's typed models by file:line. A fake
+/// interpreter answers with pip's real output for that file for `spaire-sdk`, and resolves
+/// `standardwebhooks` (stdout and stderr as pip writes them; the report at `--report`).
 #[cfg(unix)]
 #[test]
-fn a_package_whose_requirements_cannot_take_the_sdk_stops_the_plan_and_names_the_pins() {
+fn a_package_whose_pins_block_the_sdk_is_set_up_without_it_and_the_plan_names_the_pins() {
     use std::os::unix::fs::PermissionsExt;
     let dir = copy_fixture("plan", "flask-sample-apps");
-    std::fs::write(
-        dir.path().join("requirements.txt"),
-        "Flask==3.0.2\nh11==0.14.0\nhttpcore==1.0.2\nhttpx==0.26.0\nopenai==1.11.1\npydantic==2.6.1\ntyping_extensions==4.9.0\n",
-    )
-    .unwrap();
+    let pins = "Flask==3.0.2\nh11==0.14.0\nhttpcore==1.0.2\nhttpx==0.26.0\nopenai==1.11.1\npydantic==2.6.1\ntyping_extensions==4.9.0\n";
+    std::fs::write(dir.path().join("requirements.txt"), pins).unwrap();
     let bin = tempfile::tempdir().unwrap();
     let python = bin.path().join("python");
     std::fs::write(
         &python,
         r#"#!/bin/sh
 if [ "$1" = "-c" ]; then echo "3.12.3 linux 24.0"; exit 0; fi
+case "$*" in *spaire-sdk*)
 echo "Collecting Flask==3.0.2 (from -r requirements.txt (line 1))"
 echo "The conflict is caused by:"
 echo "    The user requested httpcore==1.0.2"
@@ -230,53 +228,94 @@ echo ""
 echo "To fix this you could try to:"
 echo "ERROR: Cannot install -r requirements.txt (line 4), httpcore==1.0.2 and spaire-sdk==0.28.4 because these package versions have conflicting dependencies." >&2
 echo "ERROR: ResolutionImpossible: for help visit https://pip.pypa.io" >&2
-exit 1
+exit 1;;
+esac
+while [ $# -gt 0 ]; do
+  if [ "$1" = "--report" ]; then
+    echo '{"install":[{"metadata":{"name":"standardwebhooks","version":"1.1.0"}}]}' > "$2"
+  fi
+  shift
+done
+exit 0
 "#,
     )
     .unwrap();
     std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
-    // The sample chosen as `setup --package examples/chat-basic` saves it.
+    // The sample chosen as `setup --package examples/chat-basic` saves it; webhooks planned.
     let toml = dir.path().join("spaire-billing.toml");
     let plan = std::fs::read_to_string(&toml).unwrap();
     std::fs::write(
         &toml,
-        format!("{plan}\n[project]\npath = \"examples/chat-basic\"\n"),
+        format!("{plan}\n[project]\npath = \"examples/chat-basic\"\n\n[webhooks]\n"),
     )
     .unwrap();
-    let before = crate::common::tree(dir.path());
     let output = billing()
         .env("SPAIRE_BILLING_PYTHON", &python)
-        .arg("plan")
+        .args(["plan", "--json"])
         .arg(dir.path())
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(
         output.status.code(),
-        Some(1),
+        Some(0),
         "{}",
         transcript(&output, &[])
     );
+    let preview: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let warnings = preview["warnings"].to_string();
     for expected in [
-        "setup stopped before changing anything: `spaire-sdk` cannot be added to requirements.txt",
+        "`spaire-sdk` cannot be added to requirements.txt",
+        "no pin of yours is moved",
+        "webhooks (when planned) verified by `standardwebhooks`",
         "requirements.txt:3 `httpcore==1.0.2`: spaire-sdk 0.28.4 needs `httpcore>=1.0.9`",
         "requirements.txt:4 `httpx==0.26.0`: spaire-sdk 0.28.4 needs `httpx>=0.28.1`",
         "requirements.txt:6 `pydantic==2.6.1`: spaire-sdk 0.28.4 needs `pydantic>=2.11.2`",
         "requirements.txt:5 `openai==1.11.1`: crashes beside spaire-sdk",
         "requirements.txt:7 `typing_extensions==4.9.0`: pydantic 2.11.2 (which spaire-sdk needs) needs `typing_extensions>=4.12.2`",
-        "raise it to `openai>=1.55.3`",
-        "spaire-sdk 0.28.4 depends on httpcore>=1.0.9",
-        "Not billed until then (1 billable call site): examples/chat-basic/app.py:",
-        "python -m pip install --dry-run -r requirements.txt spaire-sdk",
     ] {
-        assert!(stderr.contains(expected), "{expected}\n{stderr}");
+        assert!(warnings.contains(expected), "{expected}\n{warnings}");
     }
     assert!(
-        !stderr.contains("h11==0.14.0`:"),
-        "h11 is not the SDK's own requirement: {stderr}"
+        !warnings.contains("h11==0.14.0`:"),
+        "h11 is not the SDK's own requirement: {warnings}"
     );
-    // Only pip's answer is remembered (`.spaire-billing/cache/`, the tool's own cache).
-    let mut after = crate::common::tree(dir.path());
-    after.retain(|path, _| !path.starts_with(".spaire-billing"));
-    assert_eq!(after, before, "nothing of the project written");
+    // The openai pin only crashes beside httpx 0.28, which does not arrive: no step for it.
+    let steps = preview["manual_steps"].to_string();
+    assert!(!steps.contains("proxies"), "{steps}");
+    let files = preview["files"].as_array().unwrap();
+    let file = |path: &str| {
+        files
+            .iter()
+            .find(|f| f["path"] == path)
+            .unwrap_or_else(|| panic!("{path} planned: {files:#?}"))["diff"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let requirements = file("requirements.txt");
+    let changed: Vec<&str> = requirements
+        .lines()
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
+        .collect();
+    assert_eq!(
+        changed,
+        ["+standardwebhooks==1.1.0"],
+        "only standardwebhooks added, pinned like the others:\n{requirements}"
+    );
+    assert!(file("examples/chat-basic/app.py").contains("record_llm_response("));
+    assert!(
+        file("examples/chat-basic/spaire_billing/webhooks.py")
+            .contains("from standardwebhooks import Webhook, WebhookVerificationError")
+    );
+    for f in files {
+        let after = f["diff"].as_str().unwrap_or("");
+        assert!(!after.contains("spaire_sdk"), "{}: {after}", f["path"]);
+    }
+    let installs = preview["installs"].to_string();
+    assert!(installs.contains("standardwebhooks==1.1.0"), "{installs}");
+    assert!(!installs.contains("spaire-sdk"), "{installs}");
 }

@@ -1097,6 +1097,7 @@ mod runtime {
             profile: &profile,
             package: &profile.packages[0],
             plan: &plan,
+            without_sdk: false,
         };
         let generated = billing_generate::generate(&target).expect("generation succeeds");
         let files = source_files(&root);
@@ -1674,6 +1675,7 @@ mod media_runtime {
             profile: &profile,
             package: &profile.packages[0],
             plan: &plan,
+            without_sdk: false,
         };
         let generated = billing_generate::generate(&target).expect("generation succeeds");
         let specifier =

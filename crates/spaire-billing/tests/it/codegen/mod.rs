@@ -173,11 +173,22 @@ pub fn write_changes(root: &Path, changes: &ChangeSet) {
 
 /// Generates for the fixture copied at `root` and writes the result.
 pub fn generate_into(root: &Path, profile: &ProjectProfile, plan: &BillingPlan) -> ChangeSet {
+    generate_into_with(root, profile, plan, false)
+}
+
+/// [`generate_into`], choosing the variant without the SDK (`Target::without_sdk`).
+pub fn generate_into_with(
+    root: &Path,
+    profile: &ProjectProfile,
+    plan: &BillingPlan,
+    without_sdk: bool,
+) -> ChangeSet {
     let target = billing_generate::Target {
         root,
         profile,
         package: &profile.packages[0],
         plan,
+        without_sdk,
     };
     let changes = billing_generate::generate(&target).unwrap_or_else(|e| panic!("generate: {e}"));
     write_changes(root, &changes);
