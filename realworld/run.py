@@ -439,8 +439,12 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
             s["text"][:1] in "'\"`" and s["file"] in fetch_files)
         manual = mentions(steps + unmetered, s["file"]) and not wired
         state = "wired" if wired else "manual" if manual else "silent"
+        # Listed only under "Not metered" (no chosen meter bills its kind): information, not
+        # work left, for the tool's `status` and for `complete` below alike.
+        only_unmetered = manual and not mentions(steps, s["file"])
         no_user = no_user_reason(project, s["file"])
         per_site.append({**s, "found_by_tool": found, "state": state, **({"wired_in": wired_in} if wired_in else {}),
+                         **({"unmetered": True} if only_unmetered else {}),
                          "user_reachable": no_user is None, **({"no_user": no_user} if no_user else {})})
 
     not_billable = [{**s, "not_billable": not_billable_reason(project, s)} for s in per_site
@@ -555,7 +559,7 @@ def analyze(project, work, pkg_prefix, sites, detect, setup_json, setup_text, st
             silent_meters.append(m)
     silent_meters += unchosen_silent_kinds(meters, per_site)
 
-    complete = (not unfed and all(s["state"] == "wired" for s in per_site)
+    complete = (not unfed and all(s["state"] == "wired" or s.get("unmetered") for s in per_site)
                 and (webhook is None or webhook["state"] == "registered")
                 and not stubs)
     # status truth: it must report work left exactly when work is left. Today's contract has

@@ -113,8 +113,8 @@ struct Context<'a> {
     customer: &'a CustomerSource,
     /// The login a `session` resolver reads (`flask-login`), or `unknown`.
     session_auth: &'static str,
-    /// FastAPI: the app's own user dependency, wrapped to learn the customer.
-    user_dependency: Option<crate::session_auth::UserDependency>,
+    /// FastAPI: the app's own user dependencies, each wrapped to learn the customer.
+    user_dependencies: Vec<crate::session_auth::UserDependency>,
     customer_body: bool,
     /// A web framework: its middleware names each request's customer for call sites with no
     /// user id of their own (`current_customer_id()`), whatever the meters.
@@ -171,12 +171,12 @@ pub fn generate(target: &Target<'_>) -> Result<ChangeSet, GenerateError> {
         framework: layout.framework.as_str(),
         customer: &plan.customer,
         session_auth: crate::session_auth::python(target)?.as_str(),
-        user_dependency: if layout.framework == PythonFramework::FastApi
+        user_dependencies: if layout.framework == PythonFramework::FastApi
             && plan.customer == CustomerSource::Session
         {
-            crate::session_auth::fastapi_user_dependency(target)?
+            crate::session_auth::fastapi_user_dependencies(target)?
         } else {
-            None
+            Vec::new()
         },
         customer_body: matches!(plan.customer, CustomerSource::Body { .. }),
         request_customer,

@@ -154,11 +154,15 @@ const SKIPPED_DIRS: &[&str] = &[
     "alembic",
 ];
 
-/// The app's user dependency, from a top-level `def` / `async def` in the package's own
-/// modules (at most 4 directories deep, sorted, so the answer is stable).
-pub fn fastapi_user_dependency(
+/// Every app dependency that resolves the signed-in user, each wrapped so the user it returns
+/// is the customer: the conventionally named one (`get_current_user`, ...), then each one the
+/// app's own code injects a user with (`user: User = Depends(user_exists)`,
+/// `current_user: Annotated[User, Depends(f)]`, `CurrentUser = Annotated[User, Depends(f)]`),
+/// whatever its name: routes that take their user from `user_exists` would otherwise run with
+/// no customer, and their usage would be dropped.
+pub fn fastapi_user_dependencies(
     target: &Target<'_>,
-) -> Result<Option<UserDependency>, GenerateError> {
+) -> Result<Vec<UserDependency>, GenerateError> {
     let base = if target.package.path.is_empty() || target.package.path == "." {
         String::new()
     } else {
@@ -176,13 +180,163 @@ pub fn fastapi_user_dependency(
                 && !name.ends_with("_test.py")
         },
     );
+    let mut found: Vec<UserDependency> = named_user_dependency(&files, &base, target)?
+        .into_iter()
+        .collect();
+    let mut sources = Vec::with_capacity(files.len());
+    for relative in &files {
+        if let Some(text) = read_optional(target, &join(&base, relative))? {
+            sources.push((relative, text));
+        }
+    }
+    let mut injected: Vec<String> = Vec::new();
+    for (_, text) in &sources {
+        for name in injected_user_dependencies(text) {
+            if !injected.contains(&name) {
+                injected.push(name);
+            }
+        }
+    }
+    for function in injected {
+        let defined_in = sources.iter().find(|(_, text)| {
+            text.lines().any(|line| {
+                line.strip_prefix("async ")
+                    .unwrap_or(line)
+                    .strip_prefix("def ")
+                    .and_then(|rest| rest.strip_prefix(function.as_str()))
+                    .is_some_and(|rest| rest.starts_with('('))
+            })
+        });
+        // A generator (`yield`) is a resource such as a session, never the user lookup.
+        if let Some((relative, text)) = defined_in
+            && !yields(text, &function)
+        {
+            let dependency = UserDependency {
+                module: module_of(relative),
+                function,
+            };
+            if !found.contains(&dependency) {
+                found.push(dependency);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Whether the top-level `def function(` in `source` has a `yield` in its body (the lines
+/// indented under it).
+fn yields(source: &str, function: &str) -> bool {
+    let mut lines = source.lines().skip_while(|line| {
+        !line
+            .strip_prefix("async ")
+            .unwrap_or(line)
+            .strip_prefix("def ")
+            .and_then(|rest| rest.strip_prefix(function))
+            .is_some_and(|rest| rest.starts_with('('))
+    });
+    lines.next();
+    lines
+        .take_while(|line| line.trim().is_empty() || line.starts_with([' ', '\t', ')']))
+        .any(|line| {
+            let code = line.trim_start();
+            code.starts_with("yield ")
+                || code == "yield"
+                || code.contains(" yield ")
+                || code.contains("= yield")
+        })
+}
+
+/// `app/api/deps.py` → `app.api.deps` (a package's `__init__.py` is the package).
+fn module_of(relative: &str) -> String {
+    relative
+        .trim_end_matches(".py")
+        .trim_end_matches("/__init__")
+        .replace('/', ".")
+}
+
+/// The functions `source` injects a user with through `Depends(f)`: a parameter or an
+/// `Annotated[...]` alias whose name or type says "user" (`db: Session = Depends(get_db)` does
+/// not). Only plain names: `Depends(deps.get_user)` is found by its conventional name, if at all.
+fn injected_user_dependencies(source: &str) -> Vec<String> {
+    let mut parser = tree_sitter::Parser::new();
+    if parser
+        .set_language(&tree_sitter_python::LANGUAGE.into())
+        .is_err()
+    {
+        return Vec::new();
+    }
+    let Some(tree) = parser.parse(source, None) else {
+        return Vec::new();
+    };
+    let text = |node: tree_sitter::Node<'_>| source.get(node.byte_range()).unwrap_or("");
+    let says_user = |t: &str| t.to_ascii_lowercase().contains("user");
+    let mut out = Vec::new();
+    let mut stack = vec![tree.root_node()];
+    while let Some(node) = stack.pop() {
+        let mut cursor = node.walk();
+        stack.extend(node.children(&mut cursor));
+        if node.kind() != "call"
+            || node.child_by_field_name("function").map(text) != Some("Depends")
+        {
+            continue;
+        }
+        let Some(dependency) = node
+            .child_by_field_name("arguments")
+            .and_then(|args| args.named_child(0))
+            .filter(|arg| arg.kind() == "identifier")
+            .map(text)
+        else {
+            continue;
+        };
+        // Up to the parameter or assignment that names what the call injects.
+        let mut owner = node.parent();
+        let mut is_user = false;
+        while let Some(n) = owner {
+            match n.kind() {
+                "typed_default_parameter" | "typed_parameter" | "default_parameter" => {
+                    is_user = says_user(text(n).split(['=', ',']).next().unwrap_or(""));
+                    break;
+                }
+                "assignment" => {
+                    is_user = n
+                        .child_by_field_name("left")
+                        .is_some_and(|l| says_user(text(l)))
+                        || says_user(text(n).split(',').next().unwrap_or(""));
+                    break;
+                }
+                "subscript" => {
+                    // `Annotated[User, Depends(f)]`: the first element is the injected type.
+                    is_user = n.named_child(1).is_some_and(|t| says_user(text(t)));
+                    if is_user {
+                        break;
+                    }
+                }
+                "function_definition" | "module" => break,
+                _ => {}
+            }
+            owner = n.parent();
+        }
+        if is_user && !out.iter().any(|o| o == dependency) {
+            out.push(dependency.to_owned());
+        }
+    }
+    out
+}
+
+/// The app's user dependency, from a top-level `def` / `async def` in the package's own
+/// modules (at most 4 directories deep, sorted, so the answer is stable).
+fn named_user_dependency(
+    files: &[String],
+    base: &str,
+    target: &Target<'_>,
+) -> Result<Option<UserDependency>, GenerateError> {
     let names = USER_DEPENDENCIES
         .iter()
         .map(|f| (*f, false))
         .chain(USER_DEPENDENCIES_WITH_DEPENDS.iter().map(|f| (*f, true)));
     for (function, needs_depends) in names {
-        for relative in &files {
-            let path = join(&base, relative);
+        for relative in files {
+            let path = join(base, relative);
             let Some(text) = read_optional(target, &path)? else {
                 continue;
             };
@@ -206,12 +360,8 @@ pub fn fastapi_user_dependency(
                 signature.contains("Depends(")
             });
             if defines {
-                let module = relative
-                    .trim_end_matches(".py")
-                    .trim_end_matches("/__init__")
-                    .replace('/', ".");
                 return Ok(Some(UserDependency {
-                    module,
+                    module: module_of(relative),
                     function: (*function).to_owned(),
                 }));
             }

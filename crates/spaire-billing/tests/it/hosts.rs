@@ -464,6 +464,68 @@ fn fastapi_current_user_dependency_is_the_customer() {
     assert_eq!(api.meter_total(&meter, "acct-7"), 3.0);
 }
 
+/// FastAPI where the billable routes take their user from a dependency with no conventional
+/// name (`user: User = Depends(user_exists)`, a lookup by the path's id, as in
+/// Emre-Taro/chat_gpt_101_back) beside a `get_current_user` used by `/me` only. Wrapping only
+/// `get_current_user` left every chat request without a customer (its usage dropped); both
+/// are wrapped now, the `userId` attribute is read, and a generator dependency whose parameter
+/// says "users" is left alone (wrapped, it would hand FastAPI a generator object).
+#[test]
+fn fastapi_every_user_dependency_the_routes_inject_is_the_customer() {
+    let Some(python) = venv_python() else { return };
+    let (emulator, base_url) = codegen::emulator();
+    let api = codegen::Api::of(&emulator, &base_url);
+    let dir = tempfile::tempdir().unwrap();
+    codegen::copy_dir(
+        &codegen::codegen_fixture("py", "fastapi-path-user"),
+        dir.path(),
+    );
+    let mut plan = codegen::plan(&["api-calls"], Pricing::Unit, false, Some(&base_url));
+    plan.customer = CustomerSource::Session;
+    let meter = api.create_meter(&plan.meters[0]);
+    let profile = python_profile(dir.path(), FrameworkId::Fastapi, "svc/main.py", "app");
+    let changes = codegen::generate_into(dir.path(), &profile, &plan);
+    let integration = changes
+        .files
+        .iter()
+        .find(|f| f.path == "svc/spaire_billing/integration.py")
+        .expect("integration.py");
+    for import in [
+        "from svc.main import get_current_user as user_dependency_1",
+        "from svc.routers.chat import user_exists as user_dependency_2",
+    ] {
+        assert!(
+            integration.after.contains(import),
+            "{import}\n{}",
+            integration.after
+        );
+    }
+    assert!(
+        !integration.after.contains("get_users"),
+        "{}",
+        integration.after
+    );
+    let script = format!(
+        "import os\n\
+         os.environ['SPAIRE_ACCESS_TOKEN'] = {token:?}\n\
+         os.environ['SPAIRE_SERVER_URL'] = {base_url:?}\n\
+         from fastapi.testclient import TestClient\n\
+         from svc.main import app\n\
+         from svc.spaire_billing.usage import flush_usage\n\
+         with TestClient(app) as client:\n\
+         \x20   owners = [client.post('/u-1/chat').json()['owner'] for _ in range(2)]\n\
+         \x20   missing = client.post('/u-404/chat').status_code\n\
+         \x20   me = client.get('/me', headers={{'Authorization': 'Bearer signed-acct-5'}}).json()['id']\n\
+         flush_usage()\n\
+         print(owners, missing, me)",
+        token = emulator.token(),
+    );
+    let out = python_ok(&python, dir.path(), &script, None);
+    assert_eq!(out, "['acct-9', 'acct-9'] 404 acct-5");
+    assert_eq!(api.meter_total(&meter, "acct-9"), 2.0);
+    assert_eq!(api.meter_total(&meter, "acct-5"), 1.0);
+}
+
 /// ContextVar mode in Flask: a call site with no user id of its own is wired with
 /// `current_customer_id()`, which the generated `before_request` hook fills from Flask-Login.
 /// A signed-in request records exactly one event for that user; an anonymous one records none.
