@@ -599,19 +599,25 @@ pub(crate) fn insert_url_entry(source: &str) -> Option<String> {
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .collect();
-    let needs_include = !names.contains(&"include");
-    if !names.contains(&"path") {
-        names.push("path");
+    // The user's line stays as written unless a name is missing; a missing one goes where
+    // isort would put it when the names are sorted, else at the end.
+    let sorted = names.windows(2).all(|pair| pair[0] <= pair[1]);
+    let missing: Vec<&str> = ["include", "path"]
+        .into_iter()
+        .filter(|name| !names.contains(name))
+        .collect();
+    for name in &missing {
+        let at = if sorted {
+            names.partition_point(|existing| existing < name)
+        } else {
+            names.len()
+        };
+        names.insert(at, name);
     }
-    if needs_include {
-        names.push("include");
-    }
-    names.sort_unstable();
-    names.dedup();
     let newline = billing_detect::text::newline(source);
     let mut out = String::with_capacity(source.len() + 80);
     for (i, line) in lines.iter().enumerate() {
-        if i == import {
+        if i == import && !missing.is_empty() {
             out.push_str(&format!(
                 "from django.urls import {}{newline}",
                 names.join(", ")
@@ -689,5 +695,23 @@ mod tests {
             "from django.contrib import admin\nfrom django.urls import include, path\n\nurlpatterns = [\n    path(\"\", include(\"spaire_billing.urls\")),\n    path(\"admin/\", admin.site.urls),\n]\n"
         );
         assert!(insert_url_entry("urlpatterns = [p]\n").is_none());
+    }
+
+    /// IntelliChat writes `from django.urls import path, include`: it already has both, so
+    /// the line is left exactly as written; an unsorted line missing `include` gets it last.
+    #[test]
+    fn a_django_urls_import_that_has_the_names_is_left_as_written() {
+        let source = "from django.urls import path, include\n\nurlpatterns = [\n    path(\"\", include(\"chatbot.urls\")),\n]\n";
+        let out = insert_url_entry(source).unwrap();
+        assert!(
+            out.starts_with("from django.urls import path, include\n"),
+            "{out}"
+        );
+        let out = insert_url_entry("from django.urls import re_path, path\n\nurlpatterns = [\n]\n")
+            .unwrap();
+        assert!(
+            out.starts_with("from django.urls import re_path, path, include\n"),
+            "{out}"
+        );
     }
 }
