@@ -407,6 +407,72 @@ fn laravel_settings_survive_config_cache() {
     );
 }
 
+/// A FastAPI fixture (`svc/main.py`, `app`) generated with `[customer] from = "session"` and
+/// an `api-calls` meter created in a fresh emulator; `run` drives the app through its own
+/// `TestClient` (the `client` in `body`), flushes usage and prints what `body` prints last.
+struct SessionHost {
+    emulator: billing_emulator::BackgroundEmulator,
+    base_url: String,
+    meter: String,
+    dir: tempfile::TempDir,
+    changes: billing_changeset::ChangeSet,
+}
+
+impl SessionHost {
+    fn new(fixture: &str, webhooks: bool) -> Self {
+        let (emulator, base_url) = codegen::emulator();
+        let api = codegen::Api::of(&emulator, &base_url);
+        let dir = tempfile::tempdir().unwrap();
+        codegen::copy_dir(&codegen::codegen_fixture("py", fixture), dir.path());
+        let mut plan = codegen::plan(&["api-calls"], Pricing::Unit, webhooks, Some(&base_url));
+        plan.customer = CustomerSource::Session;
+        let meter = api.create_meter(&plan.meters[0]);
+        let profile = python_profile(dir.path(), FrameworkId::Fastapi, "svc/main.py", "app");
+        let changes = codegen::generate_into(dir.path(), &profile, &plan);
+        SessionHost {
+            emulator,
+            base_url,
+            meter,
+            dir,
+            changes,
+        }
+    }
+
+    fn integration(&self) -> &str {
+        &self
+            .changes
+            .files
+            .iter()
+            .find(|f| f.path == "svc/spaire_billing/integration.py")
+            .expect("integration.py")
+            .after
+    }
+
+    /// `body`: lines indented by 4 inside `with TestClient(app) as client:`, then `print(...)`
+    /// at the left margin after the flush.
+    fn run(&self, python: &Path, body: &str, print: &str) -> String {
+        let script = format!(
+            "import os\n\
+             os.environ['SPAIRE_ACCESS_TOKEN'] = {token:?}\n\
+             os.environ['SPAIRE_SERVER_URL'] = {base_url:?}\n\
+             from fastapi.testclient import TestClient\n\
+             from svc.main import app\n\
+             from svc.spaire_billing.usage import flush_usage\n\
+             with TestClient(app) as client:\n\
+             {body}\
+             flush_usage()\n\
+             {print}",
+            token = self.emulator.token(),
+            base_url = self.base_url,
+        );
+        python_ok(python, self.dir.path(), &script, None)
+    }
+
+    fn billed(&self, customer: &str) -> f64 {
+        codegen::Api::of(&self.emulator, &self.base_url).meter_total(&self.meter, customer)
+    }
+}
+
 /// FastAPI with OAuth2 bearer tokens (no session at all): the app's own `get_current_user`
 /// dependency, used through a `CurrentUser` annotated alias, is wrapped so the user it
 /// returns is the customer. Sub-dependencies still inject, a bad token still fails, an
@@ -414,54 +480,28 @@ fn laravel_settings_survive_config_cache() {
 #[test]
 fn fastapi_current_user_dependency_is_the_customer() {
     let Some(python) = venv_python() else { return };
-    let (emulator, base_url) = codegen::emulator();
-    let api = codegen::Api::of(&emulator, &base_url);
-    let dir = tempfile::tempdir().unwrap();
-    codegen::copy_dir(
-        &codegen::codegen_fixture("py", "fastapi-oauth2"),
-        dir.path(),
-    );
-    let mut plan = codegen::plan(&["api-calls"], Pricing::Unit, true, Some(&base_url));
-    plan.customer = CustomerSource::Session;
-    let meter = api.create_meter(&plan.meters[0]);
-    let profile = python_profile(dir.path(), FrameworkId::Fastapi, "svc/main.py", "app");
-    let changes = codegen::generate_into(dir.path(), &profile, &plan);
-    let integration = changes
-        .files
-        .iter()
-        .find(|f| f.path == "svc/spaire_billing/integration.py")
-        .expect("integration.py");
+    let host = SessionHost::new("fastapi-oauth2", true);
     assert!(
-        integration
-            .after
+        host.integration()
             .contains("from svc.api.deps import get_current_user"),
         "{}",
-        integration.after
+        host.integration()
     );
     assert!(
-        changes
+        host.changes
             .files
             .iter()
             .all(|f| !f.after.contains("returns no user id yet"))
     );
-    let script = format!(
-        "import os\n\
-         os.environ['SPAIRE_ACCESS_TOKEN'] = {token:?}\n\
-         os.environ['SPAIRE_SERVER_URL'] = {base_url:?}\n\
-         from fastapi.testclient import TestClient\n\
-         from svc.main import app\n\
-         from svc.spaire_billing.usage import flush_usage\n\
-         with TestClient(app) as client:\n\
-         \x20   me = [client.get('/me', headers={{'Authorization': 'Bearer signed-acct-7'}}).json()['id'] for _ in range(3)]\n\
-         \x20   forged = client.get('/me', headers={{'Authorization': 'Bearer forged'}}).status_code\n\
-         \x20   public = client.get('/public').status_code\n\
-         flush_usage()\n\
-         print(me, forged, public)",
-        token = emulator.token(),
+    let out = host.run(
+        &python,
+        "    me = [client.get('/me', headers={'Authorization': 'Bearer signed-acct-7'}).json()['id'] for _ in range(3)]\n\
+         \x20   forged = client.get('/me', headers={'Authorization': 'Bearer forged'}).status_code\n\
+         \x20   public = client.get('/public').status_code\n",
+        "print(me, forged, public)",
     );
-    let out = python_ok(&python, dir.path(), &script, None);
     assert_eq!(out, "['acct-7', 'acct-7', 'acct-7'] 403 200");
-    assert_eq!(api.meter_total(&meter, "acct-7"), 3.0);
+    assert_eq!(host.billed("acct-7"), 3.0);
 }
 
 /// FastAPI where the billable routes take their user from a dependency with no conventional
@@ -469,61 +509,38 @@ fn fastapi_current_user_dependency_is_the_customer() {
 /// Emre-Taro/chat_gpt_101_back) beside a `get_current_user` used by `/me` only. Wrapping only
 /// `get_current_user` left every chat request without a customer (its usage dropped); both
 /// are wrapped now, the `userId` attribute is read, and a generator dependency whose parameter
-/// says "users" is left alone (wrapped, it would hand FastAPI a generator object).
+/// says "users" is left alone (wrapped, it would hand FastAPI a generator object). That app
+/// also defines `get_current_user` below `install_billing(app)`, so the wrapping happens at
+/// the first request, never while `svc.main` is still being imported.
 #[test]
 fn fastapi_every_user_dependency_the_routes_inject_is_the_customer() {
     let Some(python) = venv_python() else { return };
-    let (emulator, base_url) = codegen::emulator();
-    let api = codegen::Api::of(&emulator, &base_url);
-    let dir = tempfile::tempdir().unwrap();
-    codegen::copy_dir(
-        &codegen::codegen_fixture("py", "fastapi-path-user"),
-        dir.path(),
-    );
-    let mut plan = codegen::plan(&["api-calls"], Pricing::Unit, false, Some(&base_url));
-    plan.customer = CustomerSource::Session;
-    let meter = api.create_meter(&plan.meters[0]);
-    let profile = python_profile(dir.path(), FrameworkId::Fastapi, "svc/main.py", "app");
-    let changes = codegen::generate_into(dir.path(), &profile, &plan);
-    let integration = changes
-        .files
-        .iter()
-        .find(|f| f.path == "svc/spaire_billing/integration.py")
-        .expect("integration.py");
+    let host = SessionHost::new("fastapi-path-user", false);
     for import in [
         "from svc.main import get_current_user as user_dependency_1",
         "from svc.routers.chat import user_exists as user_dependency_2",
     ] {
         assert!(
-            integration.after.contains(import),
+            host.integration().contains(import),
             "{import}\n{}",
-            integration.after
+            host.integration()
         );
     }
     assert!(
-        !integration.after.contains("get_users"),
+        !host.integration().contains("get_users"),
         "{}",
-        integration.after
+        host.integration()
     );
-    let script = format!(
-        "import os\n\
-         os.environ['SPAIRE_ACCESS_TOKEN'] = {token:?}\n\
-         os.environ['SPAIRE_SERVER_URL'] = {base_url:?}\n\
-         from fastapi.testclient import TestClient\n\
-         from svc.main import app\n\
-         from svc.spaire_billing.usage import flush_usage\n\
-         with TestClient(app) as client:\n\
-         \x20   owners = [client.post('/u-1/chat').json()['owner'] for _ in range(2)]\n\
+    let out = host.run(
+        &python,
+        "    owners = [client.post('/u-1/chat').json()['owner'] for _ in range(2)]\n\
          \x20   missing = client.post('/u-404/chat').status_code\n\
-         \x20   me = client.get('/me', headers={{'Authorization': 'Bearer signed-acct-5'}}).json()['id']\n\
-         flush_usage()\n\
-         print(owners, missing, me)",
-        token = emulator.token(),
+         \x20   me = client.get('/me', headers={'Authorization': 'Bearer signed-acct-5'}).json()['id']\n",
+        "print(owners, missing, me)",
     );
-    let out = python_ok(&python, dir.path(), &script, None);
     assert_eq!(out, "['acct-9', 'acct-9'] 404 acct-5");
-    assert_eq!(api.meter_total(&meter, "acct-9"), 2.0);
-    assert_eq!(api.meter_total(&meter, "acct-5"), 1.0);
+    assert_eq!(host.billed("acct-9"), 2.0);
+    assert_eq!(host.billed("acct-5"), 1.0);
 }
 
 /// ContextVar mode in Flask: a call site with no user id of its own is wired with
