@@ -627,14 +627,20 @@ fn prerequisites(
     if let Some(command) = billing_ops::produce::sdk_install_command(package)
         && !billing_ops::produce::sdk_installed(package)
     {
+        // pip may find no SDK beside the project's pins; the plan then says what it does instead.
+        let unless = if package.language == billing_detect::Language::Python {
+            " (unless your pinned requirements rule it out: the plan then says so)"
+        } else {
+            ""
+        };
         printer.note(if no_install {
             format!(
-                "the Spaire SDK is not installed; run `{}` yourself (--no-install)",
+                "the Spaire SDK is not installed; run `{}` yourself (--no-install){unless}",
                 command.join(" ")
             )
         } else {
             format!(
-                "the Spaire SDK is not installed; the plan runs `{}` after you confirm",
+                "the Spaire SDK is not installed; the plan runs `{}` after you confirm{unless}",
                 command.join(" ")
             )
         });
