@@ -369,11 +369,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", cfg["settings"])
 if cfg.get("llm_stub"):
     # An OpenAI-compatible stub on 127.0.0.1 (usage 10 + 20 = 30 tokens) for the real SDK,
     # pre-v1 (OPENAI_API_BASE) and v1 (OPENAI_BASE_URL) alike.
-    import http.server, threading
+    import http.server, threading, uuid
     class Stub(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            body = json.dumps({"id": "chatcmpl-rw", "object": "chat.completion", "created": 0, "model": "gpt-rw",
+            # Its own id per answer, as OpenAI's: wired call sites key events on it.
+            body = json.dumps({"id": "chatcmpl-rw-" + uuid.uuid4().hex, "object": "chat.completion", "created": 0, "model": "gpt-rw",
                                "choices": [{"index": 0, "finish_reason": "stop",
                                             "message": {"role": "assistant", "content": "rw stub reply"}}],
                                "usage": {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30}}).encode()
@@ -1048,10 +1049,12 @@ def start_llm_stub():
     """An OpenAI-compatible server on 127.0.0.1 answering chat completions (usage 10 + 20 =
     30 tokens; with `stream`, chunks then a usage chunk when asked for), the Responses API
     (plain or streamed: created ... completed, the usage on the completed response) and image
-    generations.
+    generations. Every response has its own id, as OpenAI's do: wired call sites key events on
+    it (the same id twice is one billable fact, counted once).
     Returns the server (shut down by the caller) and its /v1 URL."""
     import http.server
     import threading
+    import uuid
 
     class Stub(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -1059,13 +1062,14 @@ def start_llm_stub():
         def do_POST(self):
             req = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
             usage = {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30}
+            answer_id = f"chatcmpl-rw-{uuid.uuid4().hex}"
             if self.path.endswith("/responses"):  # the Responses API (pydantic-ai's `openai:` models)
                 self._responses(req, usage)
                 return
             if self.path.endswith("/images/generations"):
                 body = {"created": 0, "data": [{"url": "http://127.0.0.1/rw.png"}]}
             elif req.get("stream"):
-                chunk = {"id": "chatcmpl-rw", "object": "chat.completion.chunk", "created": 0, "model": "gpt-rw"}
+                chunk = {"id": answer_id, "object": "chat.completion.chunk", "created": 0, "model": "gpt-rw"}
                 events = [{**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "rw stub"},
                                                  "finish_reason": None}]},
                           {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}]
@@ -1075,7 +1079,7 @@ def start_llm_stub():
                 self._send(data.encode(), "text/event-stream")
                 return
             else:
-                body = {"id": "chatcmpl-rw", "object": "chat.completion", "created": 0, "model": "gpt-rw",
+                body = {"id": answer_id, "object": "chat.completion", "created": 0, "model": "gpt-rw",
                         "choices": [{"index": 0, "finish_reason": "stop",
                                      "message": {"role": "assistant", "content": "rw stub reply"}}],
                         "usage": usage}
@@ -1085,7 +1089,7 @@ def start_llm_stub():
             text = "rw stub reply"
             part = {"type": "output_text", "text": text, "annotations": []}
             item = {"id": "msg_rw", "type": "message", "role": "assistant", "status": "completed", "content": [part]}
-            done = {"id": "resp_rw", "object": "response", "created_at": 0, "status": "completed", "model": "gpt-rw",
+            done = {"id": f"resp_rw_{uuid.uuid4().hex}", "object": "response", "created_at": 0, "status": "completed", "model": "gpt-rw",
                     "output": [item], "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
                     "usage": {"input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"],
                               "total_tokens": usage["total_tokens"], "input_tokens_details": {"cached_tokens": 0},
