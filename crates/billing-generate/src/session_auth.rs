@@ -111,7 +111,44 @@ pub fn rails(target: &Target<'_>) -> Result<SessionAuth, GenerateError> {
 
 #[cfg(test)]
 mod tests {
-    use super::declares_python;
+    use super::{declares_python, injected_user_dependencies, yields};
+
+    /// What counts as injecting a user: a parameter or an `Annotated[...]` whose name or type
+    /// says so, through a plain-name `Depends(f)`; a session, a settings object or a dotted
+    /// `Depends(deps.f)` does not.
+    #[test]
+    fn user_dependencies_are_the_ones_injected_as_a_user() {
+        let source = r#"
+from typing import Annotated
+from fastapi import Depends
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+SessionDep = Annotated[Session, Depends(get_db)]
+
+@router.post("/{user_id}/chat")
+async def chat(user: User = Depends(user_exists), db: Session = Depends(get_db)):
+    ...
+
+@router.get("/me")
+def me(current: Annotated[Account, Depends(resolve_account)], admin_user=Depends(load_admin)):
+    ...
+
+@router.get("/x")
+def x(settings: Settings = Depends(get_settings), owner: User = Depends(deps.get_owner)):
+    ...
+"#;
+        assert_eq!(
+            injected_user_dependencies(source),
+            ["get_current_user", "user_exists", "load_admin"],
+        );
+    }
+
+    #[test]
+    fn a_generator_dependency_is_a_resource_not_a_user() {
+        let source = "def get_users():\n    db = Session()\n    try:\n        yield db\n    finally:\n        db.close()\n\n\ndef user_exists(user_id: str):\n    return lookup(user_id)\n";
+        assert!(yields(source, "get_users"));
+        assert!(!yields(source, "user_exists"));
+    }
 
     #[test]
     fn python_dependency_names_are_compared_per_pep_503() {
@@ -274,7 +311,9 @@ fn injected_user_dependencies(source: &str) -> Vec<String> {
     let mut stack = vec![tree.root_node()];
     while let Some(node) = stack.pop() {
         let mut cursor = node.walk();
-        stack.extend(node.children(&mut cursor));
+        // Reversed, so the stack yields nodes in source order (stable generated imports).
+        let children: Vec<_> = node.children(&mut cursor).collect();
+        stack.extend(children.into_iter().rev());
         if node.kind() != "call"
             || node.child_by_field_name("function").map(text) != Some("Depends")
         {
