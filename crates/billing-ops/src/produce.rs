@@ -294,9 +294,9 @@ pub(crate) fn join(dir: &str, file: &str) -> String {
 fn ensure_sdk(cx: &ProduceContext<'_>, out: &mut ChangeSet) -> anyhow::Result<()> {
     let package = cx.package;
     let imported = billing_generate::imports::imported_by(&target(cx));
+    let missing = missing_imports(cx)?;
     for sdk in &imported {
-        let present = billing_generate::imports::is_installed(package, sdk)
-            || declared_in_manifest(cx, package, sdk.name)?;
+        let present = !missing.iter().any(|m| m.name == sdk.name);
         if present {
             out.installs
                 .retain(|i| !i.packages.iter().any(|p| p == sdk.name));
@@ -327,12 +327,7 @@ fn ensure_sdk(cx: &ProduceContext<'_>, out: &mut ChangeSet) -> anyhow::Result<()
     if !pip {
         return Ok(());
     }
-    for sdk in imported {
-        if billing_generate::imports::is_installed(package, sdk)
-            || declared_in_manifest(cx, package, sdk.name)?
-        {
-            continue;
-        }
+    for sdk in missing {
         let rel = join(&requirements_dir(package), "requirements.txt");
         if let Some(current) = cx.project.read_text(&rel).map_err(hinted_apply)?
             && !crate::pip_requirement::lists(&current, sdk.name)
