@@ -376,8 +376,16 @@ def after_setup(work: Path, project: dict, deps: dict, log) -> None:
         # The SDK the tool pins, from the test toolchain (already from the registry): a symlink
         # resolves its own dependencies (zod) from there, as an install would.
         target = package_dir(work, project) / "node_modules" / "@spaire" / "sdk"
-        if not target.exists() and SDK_JS.exists():
+        if not SDK_JS.exists():
+            # Measured without it, every generated import would count as a new error: say so
+            # instead (a test toolchain being reinstalled, or never installed here).
+            deps["state"] = "error"
+            deps["error"] = f"{SDK_JS} is missing: run scripts/install-test-deps.sh, then again"
+            log.write(f"! {deps['error']}\n")
+            return
+        if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
+            target.unlink(missing_ok=True)  # a link left dangling by an earlier toolchain
             target.symlink_to(SDK_JS)
         deps["install_after"] = "node_modules/@spaire/sdk -> test toolchain's @spaire/sdk 0.45.1"
     prepare_types(work, project, deps, log)
