@@ -31,6 +31,8 @@ const SDK_REQUIRES: &[(&str, &str)] = &[
     ("pydantic", "2.11.2"),
 ];
 const SDK_VERSION: &str = "0.28.4";
+/// pip repeats its cause for every candidate version it tried; this many lines say it.
+const PIP_LINES: usize = 8;
 
 /// A requirement line's name and its exact pin (`name==1.2.3` / `name===1.2.3`).
 fn exact_pin(line: &str) -> Option<(String, String)> {
@@ -151,16 +153,21 @@ impl SdkBlocked {
             "`{sdk}` cannot be added to {file}: pip finds no version of it that installs \
              together with the versions this file pins, and no pin of yours is moved. The \
              generated Python code does without it: Spaire's API through the standard library \
-             (as the usage recorder always does), webhooks (when planned) verified by `standardwebhooks` (the \
-             verifier {sdk} uses; no dependencies of its own), each event handed to your \
-             `on_*` functions as its JSON `data` instead of a {sdk} model.",
+             (as the usage recorder always does), webhooks (when planned) verified by \
+             `standardwebhooks` (the verifier {sdk} uses; no dependencies of its own), each \
+             event handed to your `on_*` functions as its JSON `data` instead of a {sdk} model. \
+             To use {sdk}'s typed models instead, raise ",
             file = self.file
         );
-        if !self.pins.is_empty() {
-            message.push_str(&format!(
-                " To use {sdk}'s typed models instead, raise these pins and run \
-                 `spaire-billing setup` again:"
-            ));
+        if self.pins.is_empty() {
+            // pip named no pin this reads; its own words say which.
+            message.push_str("the pins pip names and run `spaire-billing setup` again. pip says:");
+            for line in self.pip.iter().take(PIP_LINES) {
+                message.push_str("\n  ");
+                message.push_str(line);
+            }
+        } else {
+            message.push_str("these pins and run `spaire-billing setup` again:");
             for pin in &self.pins {
                 message.push_str("\n  - ");
                 message.push_str(pin);
@@ -289,7 +296,6 @@ pub(crate) fn stop(
     }
     message.push_str("\npip says:");
     // pip repeats its cause for every candidate version it tried; the first lines say it.
-    const PIP_LINES: usize = 8;
     for line in pip.iter().take(PIP_LINES) {
         message.push_str("\n  ");
         message.push_str(line);
@@ -330,6 +336,37 @@ pub(crate) fn stop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The plan's warning names the pins to raise, or quotes pip when it named none this reads.
+    #[test]
+    fn the_note_names_the_pins_or_quotes_pip() {
+        let with_pins = SdkBlocked {
+            file: "requirements.txt".to_owned(),
+            pins: vec![
+                "requirements.txt:4 `httpx==0.26.0`: spaire-sdk 0.28.4 needs `httpx>=0.28.1`"
+                    .to_owned(),
+            ],
+            pip: vec!["The user requested httpx==0.26.0".to_owned()],
+        };
+        let note = with_pins.note();
+        assert!(note.contains("no pin of yours is moved"), "{note}");
+        assert!(
+            note.contains(
+                "raise these pins and run `spaire-billing setup` again:\n  - requirements.txt:4"
+            ),
+            "{note}"
+        );
+        assert!(!note.contains("pip says"), "{note}");
+        let without = SdkBlocked {
+            pins: Vec::new(),
+            ..with_pins
+        };
+        let note = without.note();
+        assert!(
+            note.contains("pip says:\n  The user requested httpx==0.26.0"),
+            "{note}"
+        );
+    }
 
     #[test]
     fn exact_pins_and_sdk_needs_are_read_the_way_pip_writes_them() {
