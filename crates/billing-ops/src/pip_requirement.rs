@@ -10,6 +10,7 @@
 //! `SPAIRE_BILLING_PYTHON` names the interpreter whose pip resolves (default `python3`);
 //! `off` skips the check.
 
+use billing_detect::manifest::python::{normalize, parse_requirements};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -27,22 +28,21 @@ pub(crate) enum Resolution {
     Unchecked(String),
 }
 
+/// Whether a requirement of the requirements text `current` names `package` (any PEP 503
+/// spelling), read by the same parser detect uses (continuations, `-e`, `name @ url`).
+pub(crate) fn lists(current: &str, package: &str) -> bool {
+    let package = normalize(package);
+    parse_requirements("", current)
+        .dependencies
+        .iter()
+        .any(|dependency| dependency.name == package)
+}
+
 /// Asks the pip of `SPAIRE_BILLING_PYTHON` (default `python3`) in `dir`; `root` is the
 /// project root whose `.spaire-billing/cache/` remembers pip's answers across runs (see
 /// [`crate::pip_cache`]), so `status` does not wait for the resolver every time.
 ///
 /// The answer is also remembered for the rest of the process, keyed by the files' bytes:
-/// Whether a line of the requirements text `current` names `package` (any PEP 503 spelling).
-pub(crate) fn lists(current: &str, package: &str) -> bool {
-    current.lines().any(|line| {
-        let name = line
-            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
-            .next()
-            .unwrap_or("");
-        !name.is_empty() && normalized(name) == normalized(package)
-    })
-}
-
 /// `setup` plans twice (the preview, then the re-plan whose hash `apply` checks).
 pub(crate) fn resolve(root: &Path, dir: &Path, requirements: &str, sdk: &str) -> Resolution {
     let python = std::env::var("SPAIRE_BILLING_PYTHON").unwrap_or_else(|_| "python3".to_owned());
@@ -184,15 +184,10 @@ pub(crate) fn resolve_with(python: &Path, dir: &Path, requirements: &str, sdk: &
     }
 }
 
-/// PEP 503: `Spaire_SDK` and `spaire-sdk` are one name.
-pub(crate) fn normalized(name: &str) -> String {
-    name.trim().to_ascii_lowercase().replace(['_', '.'], "-")
-}
-
 fn resolved_version(report: &serde_json::Value, sdk: &str) -> Option<String> {
     report["install"].as_array()?.iter().find_map(|item| {
         let meta = &item["metadata"];
-        (normalized(meta["name"].as_str()?) == normalized(sdk))
+        (normalize(meta["name"].as_str()?) == normalize(sdk))
             .then(|| meta["version"].as_str().map(str::to_owned))
             .flatten()
     })

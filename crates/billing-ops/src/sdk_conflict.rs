@@ -17,9 +17,10 @@ use billing_changeset::ChangeSet;
 use billing_detect::profile::CallSiteKind;
 use billing_detect::{Language, Package, PackageManager};
 
-use crate::pip_requirement::{Resolution, normalized, resolve};
+use crate::pip_requirement::{Resolution, resolve};
 use crate::produce::{ProduceContext, hinted_apply, join, requirements_dir};
 use crate::py_httpx::Version;
+use billing_detect::manifest::python::{normalize, parse_requirements};
 
 /// What `spaire-sdk` 0.28.4 requires (its `Requires-Dist`, docs/sdk-ground-truth): a file pin
 /// below one of these cannot install beside it. pip stops at the first conflict it meets, so
@@ -34,30 +35,34 @@ const SDK_VERSION: &str = "0.28.4";
 /// pip repeats its cause for every candidate version it tried; this many lines say it.
 const PIP_LINES: usize = 8;
 
-/// A requirement line's name and its exact pin (`name==1.2.3` / `name===1.2.3`).
-fn exact_pin(line: &str) -> Option<(String, String)> {
-    let line = line.split('#').next().unwrap_or("").trim();
-    if line.is_empty() || line.starts_with('-') {
-        return None;
-    }
-    let name_end = line
-        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        .unwrap_or(line.len());
-    let (name, rest) = line.split_at(name_end);
-    let rest = rest.trim_start();
-    // `name[extra]==x`
-    let rest = match rest.strip_prefix('[') {
-        Some(r) => r
-            .split_once(']')
-            .map_or("", |(_, after)| after.trim_start()),
-        None => rest,
-    };
-    let version = rest
-        .strip_prefix("===")
-        .or_else(|| rest.strip_prefix("=="))?;
-    let version = version.split([',', ';', ' ']).next().unwrap_or("").trim();
-    (!name.is_empty() && !version.is_empty() && !version.ends_with('*'))
-        .then(|| (name.to_owned(), version.to_owned()))
+/// An exactly pinned requirement (`name==1.2.3`, `name[extra]===1.2.3`) of a requirements
+/// file: where it is, its normalized name and its version.
+struct ExactPin {
+    line: u32,
+    text: String,
+    name: String,
+    version: String,
+}
+
+/// The exact pins of the requirements text `current`, read by detect's parser.
+fn exact_pins(current: &str) -> Vec<ExactPin> {
+    parse_requirements("", current)
+        .dependencies
+        .into_iter()
+        .filter_map(|dependency| {
+            let spec = dependency.spec.trim();
+            let version = spec
+                .strip_prefix("===")
+                .or_else(|| spec.strip_prefix("=="))?;
+            let version = version.trim_start().split([',', ' ']).next().unwrap_or("");
+            (!version.is_empty() && !version.ends_with('*')).then(|| ExactPin {
+                line: dependency.line,
+                text: dependency.text.trim().to_owned(),
+                name: dependency.name,
+                version: version.to_owned(),
+            })
+        })
+        .collect()
 }
 
 /// `spaire-sdk 0.28.4 depends on httpcore>=1.0.9` → (`httpcore`, `1.0.9`).
@@ -67,10 +72,10 @@ fn sdk_needs_from_pip(lines: &[String], sdk: &str) -> Vec<(String, String)> {
         .filter_map(|l| {
             let (who, need) = l.split_once(" depends on ")?;
             let who = who.split_whitespace().next()?;
-            (normalized(who) == normalized(sdk)).then_some(())?;
+            (normalize(who) == normalize(sdk)).then_some(())?;
             let (name, version) = need.split_once(">=")?;
             let version = version.split([',', ';', ' ']).next()?.trim();
-            Some((normalized(name), version.to_owned()))
+            Some((normalize(name), version.to_owned()))
         })
         .collect()
 }
@@ -89,7 +94,7 @@ fn transitive_needs(lines: &[String]) -> Vec<(String, String, String)> {
         };
         let min = min.split([',', ';', ' ']).next().unwrap_or("").trim();
         if Version::parse(min).is_some() {
-            out.push((normalized(name), who.trim().to_owned(), min.to_owned()));
+            out.push((normalize(name), who.trim().to_owned(), min.to_owned()));
         }
     }
     out
@@ -202,42 +207,38 @@ fn pins_to_raise(
     }
     let mut pins = Vec::new();
     let transitive = transitive_needs(pip);
-    for (index, line) in current.lines().enumerate() {
-        if let Some((name, version)) = exact_pin(line)
-            && !needs.iter().any(|(n, _)| *n == normalized(&name))
-            && let Some(have) = Version::parse(&version)
+    let file_pins = exact_pins(current);
+    for pin in &file_pins {
+        let (name, line) = (&pin.name, pin.line);
+        if !needs.iter().any(|(n, _)| n == name)
+            && let Some(have) = Version::parse(&pin.version)
             // The smallest raise that satisfies a dependent the pin is too old for (pip
             // prints one line per candidate version of that dependent).
             && let Some((who, min)) = transitive
                 .iter()
-                .filter(|(n, ..)| *n == normalized(&name))
+                .filter(|(n, ..)| n == name)
                 .filter_map(|(_, who, min)| Some((who, min, Version::parse(min)?)))
                 .filter(|(.., want)| have.below(want))
                 .reduce(|a, b| if b.2.below(&a.2) { b } else { a })
                 .map(|(who, min, _)| (who, min))
         {
             pins.push(format!(
-                "{rel}:{} `{}`: {who} (which {sdk} needs) needs `{name}>={min}`",
-                index + 1,
-                line.trim()
+                "{rel}:{line} `{}`: {who} (which {sdk} needs) needs `{name}>={min}`",
+                pin.text
             ));
         }
     }
-    for (index, line) in current.lines().enumerate() {
-        let Some((name, version)) = exact_pin(line) else {
+    for pin in &file_pins {
+        let Some((_, min)) = needs.iter().find(|(n, _)| *n == pin.name) else {
             continue;
         };
-        let Some((_, min)) = needs.iter().find(|(n, _)| *n == normalized(&name)) else {
-            continue;
-        };
-        let (Some(have), Some(want)) = (Version::parse(&version), Version::parse(min)) else {
+        let (Some(have), Some(want)) = (Version::parse(&pin.version), Version::parse(min)) else {
             continue;
         };
         if have.below(&want) {
             pins.push(format!(
-                "{rel}:{} `{}`: {sdk} {SDK_VERSION} needs `{name}>={min}`",
-                index + 1,
-                line.trim()
+                "{rel}:{} `{}`: {sdk} {SDK_VERSION} needs `{}>={min}`",
+                pin.line, pin.text, pin.name
             ));
         }
     }
@@ -370,17 +371,23 @@ mod tests {
 
     #[test]
     fn exact_pins_and_sdk_needs_are_read_the_way_pip_writes_them() {
-        assert_eq!(
-            exact_pin("httpx==0.26.0  # pinned"),
-            Some(("httpx".to_owned(), "0.26.0".to_owned()))
+        let pins = exact_pins(
+            "-r base.txt\nhttpx==0.26.0  # pinned\nPydantic[email]===2.6.1 ; python_version > \"3.8\"\n\
+             httpx>=0.26\nanyio==4.*\nrequests==\\\n    2.31.0\n",
         );
+        let found: Vec<(u32, &str, &str)> = pins
+            .iter()
+            .map(|p| (p.line, p.name.as_str(), p.version.as_str()))
+            .collect();
         assert_eq!(
-            exact_pin("pydantic[email]===2.6.1"),
-            Some(("pydantic".to_owned(), "2.6.1".to_owned()))
+            found,
+            vec![
+                (2, "httpx", "0.26.0"),
+                (3, "pydantic", "2.6.1"),
+                (6, "requests", "2.31.0")
+            ]
         );
-        assert_eq!(exact_pin("httpx>=0.26"), None);
-        assert_eq!(exact_pin("httpx==0.*"), None);
-        assert_eq!(exact_pin("-r base.txt"), None);
+        assert_eq!(pins[0].text, "httpx==0.26.0  # pinned");
         let pip = vec![
             "The user requested httpcore==1.0.2".to_owned(),
             "httpx 0.26.0 depends on httpcore==1.*".to_owned(),
