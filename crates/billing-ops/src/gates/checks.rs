@@ -203,7 +203,7 @@ pub fn run_check(root: &Path, check: &Check, files: &[String]) -> Run {
             return Run {
                 problems: Vec::new(),
                 covered: None,
-                error: Some(error),
+                error: Some(error.into()),
             };
         }
     };

@@ -17,7 +17,7 @@ use std::time::Duration;
 use billing_changeset::{FileChange, FileOrigin};
 use billing_detect::gates::{Gate, GateTool, Gates};
 
-use super::run::run_tool;
+use super::format_memo::Memo;
 
 const FORMAT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -87,8 +87,16 @@ pub fn format_files(
 ) -> FormatOutcome {
     let mut outcome = FormatOutcome::default();
     let mut broken = Vec::new();
-    let eslint = eslint_batch(root, package_dir, gates, files);
-    let isort_first_party = isort_first_party(root, package_dir, gates, files);
+    let memo = Memo::new(root, package_dir, gates);
+    let eslint = eslint_batch(&memo, root, package_dir, gates, files).unwrap_or_else(|reason| {
+        broken.extend([GateTool::EslintFlat, GateTool::EslintLegacy]);
+        outcome.warnings.push(format!(
+            "{reason}, so it did not fix the files this plan writes; after apply, run the \
+             project's `eslint --fix` on them (the checks report what is left)"
+        ));
+        EslintFixed::new()
+    });
+    let isort_first_party = isort_first_party(&memo, root, package_dir, gates, files);
     let python_limit = python_line_limit(root, package_dir, gates);
     for file in files.iter_mut() {
         let extension = Path::new(&file.path)
@@ -123,6 +131,7 @@ pub fn format_files(
         if user_file && let Some(before) = file.before.as_deref() {
             // Only keep a user's file formatted if it was formatted to begin with.
             let (formatted, _) = pipeline(
+                &memo,
                 &steps,
                 &eslint,
                 package_dir,
@@ -145,6 +154,7 @@ pub fn format_files(
             }
         }
         let (mut formatted, mut tools) = pipeline(
+            &memo,
             &steps,
             &eslint,
             package_dir,
@@ -160,7 +170,7 @@ pub fn format_files(
             && let Some(ruff) = steps.iter().find(|s| s.gate.tool == GateTool::Ruff)
             && !broken.contains(&GateTool::Ruff)
         {
-            match ruff_noqa(ruff, package_dir, &stdin_path, &formatted) {
+            match ruff_noqa(&memo, ruff, package_dir, &stdin_path, &formatted) {
                 Ok(Some(marked)) => {
                     formatted = marked;
                     tools.push("ruff --add-noqa");
@@ -176,7 +186,15 @@ pub fn format_files(
             && let Some(gate) = gates.get(GateTool::Flake8)
             && let Some(binary) = gate.binary.clone()
         {
-            match flake8_noqa(gate, &binary, root, package_dir, &file.path, &formatted) {
+            match flake8_noqa(
+                &memo,
+                gate,
+                &binary,
+                root,
+                package_dir,
+                &file.path,
+                &formatted,
+            ) {
                 Ok(Some(marked)) => {
                     formatted = marked;
                     tools.push("flake8 noqa");
@@ -193,7 +211,7 @@ pub fn format_files(
         }
     }
     if !broken.contains(&GateTool::EslintFlat) && !broken.contains(&GateTool::EslintLegacy) {
-        disable_waived_rules(root, package_dir, gates, files, &mut outcome);
+        disable_waived_rules(&memo, root, package_dir, gates, files, &mut outcome);
     }
     outcome
 }
@@ -239,6 +257,7 @@ pub fn format_state_file(root: &Path, gates: &Gates, rel: &str, text: &str) -> S
     let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
         return text.to_owned();
     };
+    let memo = Memo::new(root, root, gates);
     let mut current = text.to_owned();
     for tool in [GateTool::Biome, GateTool::Prettier] {
         let Some(gate) = gates.get(tool) else {
@@ -253,7 +272,7 @@ pub fn format_state_file(root: &Path, gates: &Gates, rel: &str, text: &str) -> S
             config_dir: None,
             extra_args: Vec::new(),
         };
-        let Ok(outputs) = format_one(&step, root, rel, &current, false) else {
+        let Ok(outputs) = format_one(&memo, &step, root, rel, &current, false) else {
             continue;
         };
         if let Some(out) = outputs.into_iter().last()
@@ -274,18 +293,20 @@ const ESLINT_BATCH: &str = include_str!("eslint_batch.mjs");
 /// Runs ESLint once over every JS file's planned text (and a user file's text before the
 /// edit, for the "was it formatted" check): a typed-lint config takes seconds to load, paid
 /// once instead of once per file. Empty when ESLint or node is missing or the run fails;
-/// the per-file CLI then runs as before.
+/// the per-file CLI then runs as before. `Err` when ESLint ran out of time (see
+/// [`Batch::TimedOut`]).
 fn eslint_batch(
+    memo: &Memo,
     root: &Path,
     package_dir: &Path,
     gates: &Gates,
     files: &[FileChange],
-) -> EslintFixed {
+) -> Result<EslintFixed, String> {
     let has_eslint = [GateTool::EslintFlat, GateTool::EslintLegacy]
         .iter()
         .any(|tool| gates.get(*tool).is_some_and(|g| g.binary.is_some()));
     if !has_eslint {
-        return EslintFixed::new();
+        return Ok(EslintFixed::new());
     }
     let mut inputs: Vec<(String, String)> = Vec::new();
     for file in files {
@@ -305,10 +326,12 @@ fn eslint_batch(
         inputs.push((path, file.after.clone()));
     }
     let internal = generated_module_specifiers(files);
-    let Some(results) = run_eslint_batch(package_dir, &inputs, &internal) else {
-        return EslintFixed::new();
+    let results = match run_eslint_batch(memo, package_dir, &inputs, &internal) {
+        Batch::Ran(results) => results,
+        Batch::Unavailable => return Ok(EslintFixed::new()),
+        Batch::TimedOut(reason) => return Err(reason),
     };
-    inputs
+    Ok(inputs
         .into_iter()
         .zip(results)
         .filter_map(|(key, result)| {
@@ -316,7 +339,7 @@ fn eslint_batch(
             let fixed = result.get("output")?.as_str()?.to_owned();
             Some((key, fixed))
         })
-        .collect()
+        .collect())
 }
 
 /// The import specifiers by which the edited user files reach a module this tool generates
@@ -397,6 +420,7 @@ fn quoted_specifiers(text: &str) -> Vec<&str> {
 /// the third-party imports (thenewboston-backend), and `isort --check` failed once the package
 /// existed. Empty when there is nothing to add or isort cannot say its settings.
 fn isort_first_party(
+    memo: &Memo,
     root: &Path,
     package_dir: &Path,
     gates: &Gates,
@@ -440,7 +464,7 @@ fn isort_first_party(
     {
         argv.extend(["--settings-path".to_owned(), dir.display().to_string()]);
     }
-    let Ok(out) = run_tool(&binary, &argv, package_dir, None, FORMAT_TIMEOUT) else {
+    let Ok(out) = memo.run(&binary, &argv, package_dir, None, FORMAT_TIMEOUT) else {
         return Vec::new();
     };
     let Ok(config) = serde_json::from_str::<serde_json::Value>(&out.stdout) else {
@@ -466,19 +490,39 @@ fn isort_first_party(
         .collect()
 }
 
-/// The project's ESLint over `(path, text)` pairs in one process: per input `{"output",
-/// "rules"}` or `{"error"}`. `None` without node or inputs, or when the run fails. `internal`
-/// are import specifiers of generated modules, which ESLint is told are the project's own
+/// What one ESLint run over many texts gave.
+enum Batch {
+    /// Per input `{"output", "rules"}` or `{"error"}`, in the inputs' order.
+    Ran(Vec<serde_json::Value>),
+    /// No node, no inputs, or the run failed: the per-file CLI runs, and its failure is what
+    /// the plan's warnings report.
+    Unavailable,
+    /// ESLint did not finish in time. The per-file CLI would load the same configuration once
+    /// per file, slower still, so ESLint is not run on this plan's files at all.
+    TimedOut(String),
+}
+
+/// The batch's deadline: loading a typed configuration once, then a few seconds a text.
+fn batch_timeout(inputs: usize) -> Duration {
+    let per_input = u64::try_from(inputs).unwrap_or(u64::MAX).saturating_mul(10);
+    Duration::from_secs(60u64.saturating_add(per_input).min(240))
+}
+
+/// The project's ESLint over `(path, text)` pairs in one process. `internal` are import
+/// specifiers of generated modules, which ESLint is told are the project's own
 /// (`import/internal-regex`, added to the project's own setting) because they are not on
 /// disk yet.
 fn run_eslint_batch(
+    memo: &Memo,
     package_dir: &Path,
     inputs: &[(String, String)],
     internal: &[String],
-) -> Option<Vec<serde_json::Value>> {
-    let node = billing_detect::gates::on_path("node")?;
+) -> Batch {
+    let Some(node) = billing_detect::gates::on_path("node") else {
+        return Batch::Unavailable;
+    };
     if inputs.is_empty() {
-        return None;
+        return Batch::Unavailable;
     }
     let files: Vec<serde_json::Value> = inputs
         .iter()
@@ -492,19 +536,28 @@ fn run_eslint_batch(
         "--".to_owned(),
         package_dir.display().to_string(),
     ];
-    let out = run_tool(
+    let out = match memo.run(
         &node,
         &args,
         package_dir,
         Some(&request.to_string()),
-        FORMAT_TIMEOUT,
-    )
-    .ok()?;
-    // The batch is an optimisation: when it fails, the per-file CLI runs and its failure is
-    // what the plan's warnings report.
+        batch_timeout(inputs.len()),
+    ) {
+        Ok(out) => out,
+        Err(error) if error.timed_out => {
+            return Batch::TimedOut(format!(
+                "ESLint did not finish within {} s over the {} texts of this plan",
+                batch_timeout(inputs.len()).as_secs(),
+                inputs.len()
+            ));
+        }
+        Err(_) => return Batch::Unavailable,
+    };
     match serde_json::from_str(&out.stdout) {
-        Ok(serde_json::Value::Array(results)) if results.len() == inputs.len() => Some(results),
-        _ => None,
+        Ok(serde_json::Value::Array(results)) if results.len() == inputs.len() => {
+            Batch::Ran(results)
+        }
+        _ => Batch::Unavailable,
     }
 }
 
@@ -550,6 +603,7 @@ const WAIVERS: &[Waiver] = &[
 /// still reports in the final text. A comment that makes ESLint report anything new (a
 /// plugin forbidding or restricting directives) is not kept.
 fn disable_waived_rules(
+    memo: &Memo,
     root: &Path,
     package_dir: &Path,
     gates: &Gates,
@@ -588,7 +642,7 @@ fn disable_waived_rules(
             )
         })
         .collect();
-    let Some(results) = run_eslint_batch(package_dir, &inputs, &[]) else {
+    let Batch::Ran(results) = run_eslint_batch(memo, package_dir, &inputs, &[]) else {
         return;
     };
     let reported = |result: &serde_json::Value| -> Vec<String> {
@@ -646,7 +700,7 @@ fn disable_waived_rules(
         .iter()
         .map(|(i, text, _)| (stdin_path(root, package_dir, &files[*i].path), text.clone()))
         .collect();
-    let Some(results) = run_eslint_batch(package_dir, &inputs, &[]) else {
+    let Batch::Ran(results) = run_eslint_batch(memo, package_dir, &inputs, &[]) else {
         return;
     };
     for ((i, text, before), result) in marked.into_iter().zip(results) {
@@ -697,6 +751,7 @@ struct Input<'a> {
 
 /// Runs every step on the input's text; the tools that changed it are returned with the result.
 fn pipeline(
+    memo: &Memo,
     steps: &[Step<'_>],
     eslint: &EslintFixed,
     cwd: &Path,
@@ -723,7 +778,7 @@ fn pipeline(
         .then(|| eslint.get(&(path.to_owned(), current.clone())))
         .flatten();
         let next = match batched.map_or_else(
-            || format_one(step, cwd, path, &current, generated),
+            || format_one(memo, step, cwd, path, &current, generated),
             |fixed| Ok(vec![fixed.clone()]),
         ) {
             Ok(next) => next,
@@ -752,6 +807,7 @@ fn pipeline(
 
 /// One tool on `text`: the formatted text(s) in order (ruff fixes then formats).
 fn format_one(
+    memo: &Memo,
     step: &Step<'_>,
     cwd: &Path,
     path: &str,
@@ -760,7 +816,7 @@ fn format_one(
 ) -> Result<Vec<String>, String> {
     let args = |list: &[&str]| -> Vec<String> { list.iter().map(|s| (*s).to_owned()).collect() };
     let stdout_of = |argv: Vec<String>, input: &str, ok_codes: &[i32]| -> Result<String, String> {
-        let out = run_tool(&step.binary, &argv, cwd, Some(input), FORMAT_TIMEOUT)?;
+        let out = memo.run(&step.binary, &argv, cwd, Some(input), FORMAT_TIMEOUT)?;
         if out.success || out.code.is_some_and(|c| ok_codes.contains(&c)) {
             Ok(out.stdout)
         } else {
@@ -868,6 +924,7 @@ fn format_one(
 /// does, but on the planned text. Only in files this tool generates: the user's own files
 /// are never marked. `None` when nothing is left to mark.
 fn ruff_noqa(
+    memo: &Memo,
     step: &Step<'_>,
     cwd: &Path,
     path: &str,
@@ -886,7 +943,7 @@ fn ruff_noqa(
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
-    let out = run_tool(&step.binary, &argv, cwd, Some(text), FORMAT_TIMEOUT)?;
+    let out = memo.run(&step.binary, &argv, cwd, Some(text), FORMAT_TIMEOUT)?;
     if !out.success {
         return Err(first_lines(&out.stderr, &out.stdout));
     }
@@ -919,6 +976,7 @@ fn ruff_noqa(
 /// string or ending in a continuation is left alone (a comment there would change the
 /// string or break the line); the checks report it. `None` when nothing is left to mark.
 fn flake8_noqa(
+    memo: &Memo,
     gate: &Gate,
     binary: &Path,
     root: &Path,
@@ -943,7 +1001,7 @@ fn flake8_noqa(
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
-    let out = run_tool(binary, &argv, &cwd, Some(text), FORMAT_TIMEOUT)?;
+    let out = memo.run(binary, &argv, &cwd, Some(text), FORMAT_TIMEOUT)?;
     if !out.success {
         return Err(first_lines(&out.stderr, &out.stdout));
     }

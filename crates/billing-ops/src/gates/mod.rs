@@ -4,6 +4,7 @@
 
 pub mod checks;
 pub mod format;
+mod format_memo;
 pub mod run;
 pub mod syntax;
 

@@ -15,6 +15,29 @@ pub struct ToolOutput {
     pub stderr: String,
 }
 
+/// Why a tool gave no output. A timeout is told apart: a caller may give up on a tool that is
+/// too slow for this project rather than run it again file by file.
+#[derive(Debug, Clone)]
+pub struct ToolError {
+    pub message: String,
+    pub timed_out: bool,
+}
+
+impl From<ToolError> for String {
+    fn from(error: ToolError) -> Self {
+        error.message
+    }
+}
+
+impl ToolError {
+    fn other(message: String) -> Self {
+        Self {
+            message,
+            timed_out: false,
+        }
+    }
+}
+
 /// Runs `program args` in `cwd`, feeding `stdin`, killed after `timeout`.
 pub fn run_tool(
     program: &Path,
@@ -22,7 +45,7 @@ pub fn run_tool(
     cwd: &Path,
     stdin: Option<&str>,
     timeout: Duration,
-) -> Result<ToolOutput, String> {
+) -> Result<ToolOutput, ToolError> {
     let mut child = Command::new(program)
         .args(args)
         .current_dir(cwd)
@@ -37,7 +60,9 @@ pub fn run_tool(
         .env("NO_COLOR", "1")
         .env("FORCE_COLOR", "0")
         .spawn()
-        .map_err(|err| format!("could not start `{}`: {err}", program.display()))?;
+        .map_err(|err| {
+            ToolError::other(format!("could not start `{}`: {err}", program.display()))
+        })?;
     // Writer and readers on their own threads, so a tool that fills its stdout pipe before
     // reading all of stdin cannot deadlock us.
     let writer = stdin.map(|text| {
@@ -67,14 +92,22 @@ pub fn run_tool(
             Ok(None) if Instant::now() >= deadline => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!(
-                    "`{}` did not finish within {} s",
-                    program.display(),
-                    timeout.as_secs()
-                ));
+                return Err(ToolError {
+                    message: format!(
+                        "`{}` did not finish within {} s",
+                        program.display(),
+                        timeout.as_secs()
+                    ),
+                    timed_out: true,
+                });
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(err) => return Err(format!("waiting for `{}`: {err}", program.display())),
+            Err(err) => {
+                return Err(ToolError::other(format!(
+                    "waiting for `{}`: {err}",
+                    program.display()
+                )));
+            }
         }
     };
     if let Some(writer) = writer {
