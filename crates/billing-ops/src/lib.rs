@@ -31,6 +31,7 @@ mod pip_requirement;
 pub mod plan;
 pub mod produce;
 mod py_httpx;
+mod py_version;
 pub mod remote;
 mod sample_apps;
 mod sdk_conflict;

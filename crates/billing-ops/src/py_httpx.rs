@@ -11,6 +11,8 @@
 use billing_changeset::ManualStep;
 use billing_detect::profile::{Integration, IntegrationKind, Package};
 
+use crate::py_version::{Version, upper_bound};
+
 /// Per client: the first release built on httpx (older ones use `requests` and are not
 /// affected) and the first that works with httpx 0.28.
 const AFFECTED: &[(&str, &str, &str)] = &[
@@ -50,107 +52,6 @@ fn step(integration: &Integration) -> Option<ManualStep> {
         ),
         snippet: Some(format!("{name}>={fixed}")),
     })
-}
-
-/// A release number compared component by component (`1.42` = `1.42.0`); pre-release and
-/// local parts are ignored, which only matters at the boundary itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Version(Vec<u64>);
-
-impl Version {
-    pub(crate) fn parse(text: &str) -> Option<Self> {
-        let parts: Option<Vec<u64>> = text
-            .trim()
-            .split('.')
-            .map(|part| {
-                let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
-                digits.parse().ok()
-            })
-            .collect();
-        parts.filter(|p| !p.is_empty()).map(Version)
-    }
-
-    pub(crate) fn below(&self, other: &Version) -> bool {
-        let len = self.0.len().max(other.0.len());
-        let at = |v: &Version, i: usize| v.0.get(i).copied().unwrap_or(0);
-        (0..len)
-            .map(|i| at(self, i).cmp(&at(other, i)))
-            .find(|o| o.is_ne())
-            .is_some_and(|o| o.is_lt())
-    }
-}
-
-/// The upper bound a PEP 440 specifier set puts on the version pip can select, when it has
-/// one: `==X`, `===X` and `<=X` allow X itself, `<X` only what is below it, `~=1.42.0` and
-/// `==1.42.*` what is below 1.43. `None` when there is no upper bound (pip picks the newest).
-fn upper_bound(spec: &str) -> Option<Bound> {
-    spec.split(',')
-        .filter_map(|clause| {
-            let clause = clause.trim();
-            let (op, rest) = ["===", "==", "<=", "~=", "<"]
-                .iter()
-                .find_map(|op| clause.strip_prefix(op).map(|rest| (*op, rest)))?;
-            if let Some(stem) = rest.trim().strip_suffix(".*") {
-                let stem = Version::parse(stem)?;
-                return Some(Bound::below(next_release(&stem, stem.0.len())));
-            }
-            let version = Version::parse(rest)?;
-            Some(match op {
-                "~=" if version.0.len() >= 2 => {
-                    Bound::below(next_release(&version, version.0.len() - 1))
-                }
-                "<" => Bound::below(version),
-                _ => Bound::at(version),
-            })
-        })
-        .reduce(|a, b| if b.tighter_than(&a) { b } else { a })
-}
-
-/// The highest version allowed: `version` itself (`inclusive`) or anything below it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Bound {
-    version: Version,
-    inclusive: bool,
-}
-
-impl Bound {
-    fn at(version: Version) -> Self {
-        Bound {
-            version,
-            inclusive: true,
-        }
-    }
-
-    fn below(version: Version) -> Self {
-        Bound {
-            version,
-            inclusive: false,
-        }
-    }
-
-    /// Every allowed version is below `v`.
-    fn all_below(&self, v: &Version) -> bool {
-        if self.inclusive {
-            self.version.below(v)
-        } else {
-            !v.below(&self.version)
-        }
-    }
-
-    fn tighter_than(&self, other: &Bound) -> bool {
-        self.version.below(&other.version)
-            || (self.version == other.version && !self.inclusive && other.inclusive)
-    }
-}
-
-/// The release after `v` at `depth` components (`1.42.0` at depth 2 → `1.43`); every version
-/// allowed below it compares below it.
-fn next_release(v: &Version, depth: usize) -> Version {
-    let mut parts: Vec<u64> = v.0.iter().copied().take(depth.max(1)).collect();
-    if let Some(last) = parts.last_mut() {
-        *last += 1;
-    }
-    Version(parts)
 }
 
 #[cfg(test)]

@@ -7,9 +7,10 @@
 //! cannot take). Raising those is the user's call, not ours, and the SDK is needed for two
 //! things only: reading balances (one GET the standard library does as well as the recorder's
 //! POST) and verifying webhooks (`standardwebhooks`, the verifier the SDK itself calls, which
-//! depends on nothing). So [`check`] asks pip first, and a conflict makes the generators write
-//! that variant ([`billing_generate::Target::without_sdk`]); the plan says so and names each
-//! pin to raise for the SDK's typed models, by file:line.
+//! depends on nothing). So [`check`] asks pip first (Poetry, uv and Pipenv manifests are read:
+//! their installers resolve only when run), and a conflict makes the generators write that
+//! variant ([`billing_generate::Target::without_sdk`]); the plan says so and names each pin to
+//! raise for the SDK's typed models, by file:line.
 use std::path::Path;
 
 use billing_apply::Project;
@@ -19,7 +20,7 @@ use billing_detect::{Language, Package, PackageManager};
 
 use crate::pip_requirement::{Resolution, resolve};
 use crate::produce::{ProduceContext, hinted_apply, join, requirements_dir};
-use crate::py_httpx::Version;
+use crate::py_version::{Version, upper_bound};
 use billing_detect::manifest::python::{normalize, parse_requirements};
 
 /// What `spaire-sdk` 0.28.4 requires (its `Requires-Dist`, docs/sdk-ground-truth): a file pin
@@ -40,7 +41,10 @@ const PIP_LINES: usize = 8;
 struct ExactPin {
     line: u32,
     text: String,
+    /// Normalized, for comparisons.
     name: String,
+    /// As the file spells it, for messages (`typing_extensions`).
+    written: String,
     version: String,
 }
 
@@ -55,10 +59,18 @@ fn exact_pins(current: &str) -> Vec<ExactPin> {
                 .strip_prefix("===")
                 .or_else(|| spec.strip_prefix("=="))?;
             let version = version.trim_start().split([',', ' ']).next().unwrap_or("");
+            let text = dependency.text.trim();
+            let written = text
+                .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+                .next()
+                .filter(|w| normalize(w) == dependency.name)
+                .unwrap_or(&dependency.name)
+                .to_owned();
             (!version.is_empty() && !version.ends_with('*')).then(|| ExactPin {
                 line: dependency.line,
-                text: dependency.text.trim().to_owned(),
-                name: dependency.name,
+                text: text.to_owned(),
+                name: dependency.name.clone(),
+                written,
                 version: version.to_owned(),
             })
         })
@@ -100,35 +112,39 @@ fn transitive_needs(lines: &[String]) -> Vec<(String, String, String)> {
     out
 }
 
-/// `spaire-sdk` does not install beside the pins of the package's `requirements.txt`.
+/// `spaire-sdk` does not install beside the pins of the package's `requirements.txt` (pip's
+/// answer) or the constraints of its `pyproject.toml` / `Pipfile` (read, see
+/// [`check_constraints`]).
 #[derive(Debug, Clone)]
 pub struct SdkBlocked {
     /// The requirements file, relative to the project root.
     pub file: String,
     /// One line per pin to raise for the SDK: `file:line \`pin\`: why`.
     pub pins: Vec<String>,
-    /// pip's own explanation (the conflict lines).
+    /// pip's own explanation (the conflict lines); empty when the manifest was read instead.
     pub pip: Vec<String>,
 }
 
-/// Whether the package's pip `requirements.txt` blocks the SDK: only asked when the SDK would
-/// be written there (a pip package with that file, the SDK neither installed nor listed), and
-/// answered by pip's resolver through its cache ([`crate::pip_cache`]).
+/// Whether the package's pins block the SDK (not asked when it is installed). A pip
+/// `requirements.txt` is asked only when the SDK would be written there (not listed yet), and
+/// answered by pip's resolver through its cache ([`crate::pip_cache`]); Poetry, uv and Pipenv
+/// manifests are read ([`check_constraints`]).
 pub(crate) fn check(
     root: &Path,
     project: &Project,
     package: &Package,
 ) -> anyhow::Result<Option<SdkBlocked>> {
     let sdk = billing_vocab::PYTHON_SDK;
-    let pip = matches!(
-        package.package_manager.as_ref().map(|m| m.id),
-        None | Some(PackageManager::Pip)
-    );
+    let manager = package.package_manager.as_ref().map(|m| m.id);
     if package.language != Language::Python
-        || !pip
         || billing_generate::imports::is_installed(package, &sdk)
     {
         return Ok(None);
+    }
+    match manager {
+        None | Some(PackageManager::Pip) => {}
+        Some(PackageManager::Pipenv) => return check_constraints(project, package, "Pipfile"),
+        Some(_) => return check_constraints(project, package, "pyproject.toml"),
     }
     let dir = requirements_dir(package);
     let file = join(&dir, "requirements.txt");
@@ -150,19 +166,87 @@ pub(crate) fn check(
     }))
 }
 
+/// Poetry, uv and Pipenv resolve when the SDK is added (`poetry add spaire-sdk`), which fails
+/// on a conflict after the generated code importing it is written, and no dry run of theirs
+/// is on every machine. So their manifest is read instead: a constraint on one of the SDK's
+/// requirements that allows none of the versions it needs (`httpx = "^0.26"`, `==0.26.0`,
+/// `<0.28`) blocks the SDK, as pip's answer does for `requirements.txt`. A range this cannot
+/// bound (Poetry's `||`) is left to the installer.
+fn check_constraints(
+    project: &Project,
+    package: &Package,
+    manifest: &str,
+) -> anyhow::Result<Option<SdkBlocked>> {
+    let sdk = billing_vocab::PYTHON_SDK.name;
+    let file = join(&package.path, manifest);
+    let Some(text) = project.read_text(&file).map_err(hinted_apply)? else {
+        return Ok(None);
+    };
+    let dependencies = if manifest == "Pipfile" {
+        billing_detect::manifest::python::parse_pipfile(&file, &text).0
+    } else {
+        match billing_detect::manifest::python::parse_pyproject(&file, &text).0 {
+            Some(pyproject) => pyproject.dependencies,
+            None => return Ok(None),
+        }
+    };
+    if dependencies.iter().any(|d| d.name == normalize(sdk)) {
+        return Ok(None);
+    }
+    let mut pins: Vec<String> = dependencies
+        .iter()
+        .filter_map(|dependency| {
+            let (_, min) = SDK_REQUIRES.iter().find(|(n, _)| *n == dependency.name)?;
+            upper_bound(&dependency.spec)?
+                .all_below(&Version::parse(min)?)
+                .then(|| {
+                    format!(
+                        "{file}:{} `{}`: {sdk} {SDK_VERSION} needs `{}>={min}`",
+                        dependency.line, dependency.text, dependency.name
+                    )
+                })
+        })
+        .collect();
+    if pins.is_empty() {
+        return Ok(None);
+    }
+    pins.extend(
+        crate::py_httpx::steps(package)
+            .iter()
+            .filter(|step| step.file == file)
+            .filter_map(|step| {
+                Some(format!(
+                    "{file}:{}: crashes beside {sdk} (it needs httpx 0.28, which removed the \
+                     `proxies=` argument this version passes); raise it to `{}`",
+                    step.line?,
+                    step.snippet.as_deref()?
+                ))
+            }),
+    );
+    Ok(Some(SdkBlocked {
+        file,
+        pins,
+        pip: Vec::new(),
+    }))
+}
+
 impl SdkBlocked {
     /// The plan's note: what the generated code uses instead, and what to raise for the SDK.
     pub fn note(&self) -> String {
         let sdk = billing_vocab::PYTHON_SDK.name;
         let mut message = format!(
-            "`{sdk}` cannot be added to {file}: pip finds no version of it that installs \
-             together with the versions this file pins, and no pin of yours is moved. The \
+            "`{sdk}` cannot be added to {file}: {why}, and no pin of yours is moved. The \
              generated Python code does without it: Spaire's API through the standard library \
              (as the usage recorder always does), webhooks (when planned) verified by \
              `standardwebhooks` (the verifier {sdk} uses; no dependencies of its own), each \
              event handed to your `on_*` functions as its JSON `data` instead of a {sdk} model. \
              To use {sdk}'s typed models instead, raise ",
-            file = self.file
+            file = self.file,
+            why = if self.pip.is_empty() {
+                "the versions this file allows rule out what it needs"
+            } else {
+                "pip finds no version of it that installs together with the versions this file pins"
+            }
         );
         if self.pins.is_empty() {
             // pip named no pin this reads; its own words say which.
@@ -209,7 +293,7 @@ fn pins_to_raise(
     let transitive = transitive_needs(pip);
     let file_pins = exact_pins(current);
     for pin in &file_pins {
-        let (name, line) = (&pin.name, pin.line);
+        let (name, line, written) = (&pin.name, pin.line, &pin.written);
         if !needs.iter().any(|(n, _)| n == name)
             && let Some(have) = Version::parse(&pin.version)
             // The smallest raise that satisfies a dependent the pin is too old for (pip
@@ -223,7 +307,7 @@ fn pins_to_raise(
                 .map(|(who, min, _)| (who, min))
         {
             pins.push(format!(
-                "{rel}:{line} `{}`: {who} (which {sdk} needs) needs `{name}>={min}`",
+                "{rel}:{line} `{}`: {who} (which {sdk} needs) needs `{written}>={min}`",
                 pin.text
             ));
         }
@@ -238,7 +322,7 @@ fn pins_to_raise(
         if have.below(&want) {
             pins.push(format!(
                 "{rel}:{} `{}`: {sdk} {SDK_VERSION} needs `{}>={min}`",
-                pin.line, pin.text, pin.name
+                pin.line, pin.text, pin.written
             ));
         }
     }

@@ -319,3 +319,41 @@ exit 0
     assert!(installs.contains("standardwebhooks==1.1.0"), "{installs}");
     assert!(!installs.contains("spaire-sdk"), "{installs}");
 }
+
+/// Poetry (like uv and Pipenv) resolves only when `poetry add spaire-sdk` runs, after the code
+/// importing the SDK is written. A constraint holding one of the SDK's requirements below what
+/// it needs (`httpx = "^0.26"` allows nothing from 0.27 on; the SDK needs 0.28.1) is read from
+/// pyproject.toml: the plan writes the variant without the SDK, installs only
+/// `standardwebhooks` with Poetry, moves no constraint, and names each one to raise.
+#[test]
+fn a_poetry_constraint_that_rules_the_sdk_out_gets_the_variant_without_it() {
+    let dir = copy_fixture("plan", "poetry-pins");
+    let original = std::fs::read_to_string(dir.path().join("pyproject.toml")).unwrap();
+    let preview = plan_json(dir.path(), &[]);
+    let warnings = preview["warnings"].to_string();
+    for expected in [
+        "`spaire-sdk` cannot be added to pyproject.toml: the versions this file allows rule out \
+         what it needs",
+        "pyproject.toml:11 `httpx = \\\"^0.26\\\"`: spaire-sdk 0.28.4 needs `httpx>=0.28.1`",
+        "pyproject.toml:12 `pydantic = \\\"2.6.1\\\"`: spaire-sdk 0.28.4 needs `pydantic>=2.11.2`",
+    ] {
+        assert!(warnings.contains(expected), "{expected}\n{warnings}");
+    }
+    let installs = preview["installs"].to_string();
+    assert!(
+        installs.contains("\"poetry\",\"add\",\"standardwebhooks\""),
+        "{installs}"
+    );
+    assert!(!installs.contains("spaire-sdk"), "{installs}");
+    let files = preview["files"].to_string();
+    assert!(files.contains("standardwebhooks"), "the webhook verifier");
+    assert!(!files.contains("from spaire_sdk"), "no SDK import: {files}");
+    assert!(
+        !paths(&preview).contains(&"pyproject.toml".to_owned()),
+        "no constraint moves"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("pyproject.toml")).unwrap(),
+        original
+    );
+}
