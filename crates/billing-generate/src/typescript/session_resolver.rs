@@ -9,7 +9,8 @@
 //!   to put on the session) → `(await auth())?.user?.email`, stated in the plan preview and the
 //!   generated comment, since the email then becomes each Spaire customer's external id.
 //! - Clerk 5+: `auth` of `@clerk/nextjs/server` → `(await auth()).userId`.
-//! - Better Auth: the app's `export const auth = betterAuth(..)` →
+//! - Better Auth: the app's `export const auth = betterAuth(..)` (or `= itsOwnFactory(..)` in a
+//!   file that calls `auth.api.getSession`) →
 //!   `(await auth.api.getSession({ headers: await headers() }))?.user?.id`.
 //!
 //! Anything else (NextAuth 4's `getServerSession(authOptions)`, Lucia, Supabase) keeps the
@@ -185,13 +186,21 @@ fn sets_session_user_id(text: &str) -> bool {
     .any(|chain| text.contains(chain))
 }
 
-/// `export const auth = betterAuth(..)`.
+/// `export const auth = betterAuth(..)`, or an `auth` made by the app's own factory that the
+/// same file calls as a Better Auth instance (create-t3-turbo: `export const auth =
+/// initAuth({..})` of its `@acme/auth` workspace package, then `auth.api.getSession(..)`).
 fn is_better_auth_export(text: &str) -> bool {
+    let used_as_instance = text.contains("auth.api.getSession(");
     text.lines().any(|line| {
         line.trim_start()
             .strip_prefix("export const auth")
             .and_then(|rest| rest.trim_start().strip_prefix('='))
-            .is_some_and(|rest| rest.trim_start().starts_with("betterAuth("))
+            .is_some_and(|rest| {
+                let rest = rest.trim_start();
+                let callee = rest.bytes().take_while(|b| is_ident_byte(*b)).count();
+                rest.starts_with("betterAuth(")
+                    || (used_as_instance && callee > 0 && rest[callee..].starts_with('('))
+            })
     })
 }
 
@@ -235,6 +244,16 @@ mod tests {
         assert!(is_better_auth_export("export const auth = betterAuth({\n"));
         assert!(!is_better_auth_export(
             "export const authClient = createAuthClient({});"
+        ));
+        // A factory of the app's own, used as an instance in the same file (create-t3-turbo).
+        let factory = "export const auth = initAuth({\n  baseUrl,\n});\n\nexport const \
+                       getSession = cache(async () =>\n  auth.api.getSession({ headers: await \
+                       headers() }),\n);\n";
+        assert!(is_better_auth_export(factory));
+        // Without that use, a factory says nothing about the library.
+        assert!(!is_better_auth_export("export const auth = initAuth({});"));
+        assert!(!is_better_auth_export(
+            "export const auth = { api: x };\nauth.api.getSession(h);"
         ));
     }
 }
