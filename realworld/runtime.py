@@ -63,7 +63,8 @@ Kinds:
               of that JWT); then `requests`, the signed and forged webhooks, and SIGTERM.
               `llm_stub` answers the openai SDK from 127.0.0.1 (10 + 20 tokens); `postgres`
               starts a throwaway cluster (Debian's postgresql; role/db `rw`, `{pg_port}` in
-              `env`);
+              `env`); `mysql` (the app's fixed MySQL URL) starts a throwaway MariaDB server with
+              that port, user, password and database (Debian's mariadb-server);
               `stand_ins` name PYTHON_STAND_INS loaded through sitecustomize (a service
               that is not reachable here, e.g. MongoDB in memory).
 
@@ -1163,6 +1164,51 @@ def start_postgres(name: str) -> tuple[int, object]:
     return port, stop
 
 
+def start_mysql(name: str, url: str) -> object:
+    """A throwaway MariaDB server (Debian's mariadb-server) for an app whose MySQL URL is
+    fixed in its code (`mysql://USER:PASSWORD@127.0.0.1:PORT/DB`): that host and port (default
+    3306), that user, password and database; returns a stop()."""
+    import signal
+    u = urllib.parse.urlparse(url)
+    port = u.port or 3306
+    if not Path("/usr/sbin/mariadbd").exists():
+        raise RuntimeError("no MariaDB here: apt-get install mariadb-server")
+    data = Path(f"/tmp/rw-mysql-{name}")
+    if data.exists():
+        shutil.rmtree(data)
+    data.mkdir()
+    shutil.chown(data, "mysql", "mysql")
+    rc, _, err = run.sh(["mariadb-install-db", "--user=mysql", f"--datadir={data}", "--auth-root-authentication-method=normal",
+                         "--skip-test-db"], timeout=300)
+    if rc != 0:
+        raise RuntimeError(f"mariadb-install-db failed: {err[-500:]}")
+    sock = data / "mysqld.sock"
+    proc = subprocess.Popen(["/usr/sbin/mariadbd", "--user=mysql", f"--datadir={data}", f"--socket={sock}",
+                             "--bind-address=127.0.0.1", f"--port={port}", f"--pid-file={data}/mysqld.pid",
+                             "--skip-log-bin"], stdout=open(data / "server.log", "w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    deadline = time.time() + 60
+    while not sock.exists():
+        if proc.poll() is not None or time.time() > deadline:
+            raise RuntimeError(f"mariadbd did not start: {(data / 'server.log').read_text()[-500:]}")
+        time.sleep(0.5)
+    db = u.path.lstrip("/")
+    sql = (f"CREATE DATABASE `{db}`; CREATE USER '{u.username}'@'127.0.0.1' IDENTIFIED BY '{u.password}'; "
+           f"CREATE USER '{u.username}'@'localhost' IDENTIFIED BY '{u.password}'; "
+           f"GRANT ALL ON `{db}`.* TO '{u.username}'@'127.0.0.1'; GRANT ALL ON `{db}`.* TO '{u.username}'@'localhost';")
+    rc, _, err = run.sh(["mariadb", f"--socket={sock}", "-uroot", "-e", sql], timeout=60)
+    if rc != 0:
+        raise RuntimeError(f"mariadb {sql!r} failed: {err[-500:]}")
+
+    def stop():
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return stop
+
+
 def python_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
     """Serve a Python app as in production (its own WSGI/ASGI server, workers, threads) from
     a venv of its pinned dependencies; sign up and in through its own forms or API; then
@@ -1172,6 +1218,7 @@ def python_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
         args += ["-r", str(work / r[3:])] if r.startswith("-r ") else [r]
     py = ensure_python_deps(cache, rt["deps"], args, rt.get("python"))
     pg_port, stop_pg = start_postgres(project["name"]) if rt.get("postgres") else (None, None)
+    stop_mysql = start_mysql(project["name"], rt["mysql"]) if rt.get("mysql") else None
     def value(v: str) -> str:  # `{work}`: the project copy; `{pg_port}`: the cluster's port
         return v.replace("{work}", str(work)).replace("{pg_port}", str(pg_port))
     renv = {**env, "PATH": f"{py.parent}:{env.get('PATH', '')}", "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET,
@@ -1205,6 +1252,8 @@ def python_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
             stub.shutdown()
         if stop_pg is not None:
             stop_pg()
+        if stop_mysql is not None:
+            stop_mysql()
     if "forms" in state:
         out["forms"] = state["forms"]
     out["customer"] = state.get("customer", rt.get("customer", CUSTOMER))
