@@ -892,7 +892,10 @@ def form_sign_in(forms: list[dict], state: dict | None = None):
     """Sign up / in through the app's own HTML forms, in order, with one cookie jar: GET the
     page (session cookie + the CSRF field `token`), POST `fields` with it, expect `expect`
     (default 302); returns the signed-in session's Cookie header. Each form's answer is kept
-    in `state["forms"]`."""
+    in `state["forms"]`. A form with `token = ""` is a CSRF-exempt form endpoint (no page to
+    GET first: `path` is POSTed); `answer_headers` ({header: JSON field}) turn fields of its
+    JSON answer into headers every later request carries (a CSRF token a JSON login hands
+    out, e.g. Flask-WTF's for the `X-CSRFToken` header)."""
     import http.cookiejar
     import urllib.parse
     import urllib.request
@@ -904,24 +907,32 @@ def form_sign_in(forms: list[dict], state: dict | None = None):
     def go(base: str) -> dict:
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
-        answers = []
+        answers, extra = [], {}
         for form in forms:
-            page = opener.open(base + form["page"], timeout=60).read().decode("utf-8", "replace")
             name = form.get("token", "authenticity_token")
-            value = form_token(page, name)
-            if value is None:
-                raise RuntimeError(f"no {name} field on {form['page']}")
-            data = urllib.parse.urlencode({name: value, **form["fields"]}).encode()
+            fields = dict(form["fields"])
+            if name:
+                page = opener.open(base + form["page"], timeout=60).read().decode("utf-8", "replace")
+                value = form_token(page, name)
+                if value is None:
+                    raise RuntimeError(f"no {name} field on {form['page']}")
+                fields = {name: value, **fields}
+            target = form.get("path", form.get("page"))
+            data = urllib.parse.urlencode(fields).encode()
             try:
-                status = opener.open(base + form.get("path", form["page"]), data=data, timeout=60).status
+                with opener.open(base + target, data=data, timeout=60) as r:
+                    status, body = r.status, r.read()
             except urllib.error.HTTPError as e:
-                status = e.code
+                status, body = e.code, e.read()
             answers.append(status)
             if status != form.get("expect", 302):
-                raise RuntimeError(f"{form.get('path', form['page'])} answered {status}, not {form.get('expect', 302)}")
+                raise RuntimeError(f"{target} answered {status}, not {form.get('expect', 302)}")
+            if form.get("answer_headers"):
+                answer = json.loads(body)
+                extra.update({h: str(answer[f]) for h, f in form["answer_headers"].items()})
         if state is not None:
             state["forms"] = answers
-        return {"cookie": "; ".join(f"{c.name}={c.value}" for c in jar)}
+        return {"cookie": "; ".join(f"{c.name}={c.value}" for c in jar), **extra}
 
     return go
 
@@ -1035,6 +1046,56 @@ def django_check(project, rt, work: Path, cache: Path, emu, env) -> dict:
 # Services a Python app needs that are not reachable here, loaded before the app through a
 # sitecustomize.py on PYTHONPATH (the app's own code stays untouched).
 PYTHON_STAND_INS = {
+    # Amazon S3 in memory, behind botocore's own request path: boto3 builds, signs and sends
+    # each request as usual (`Body=` read as it would be for AWS), and a `before-send` handler
+    # (the hook botocore's stubbers use) answers it from a dict (PUT stores, GET/HEAD read,
+    # DELETE removes). Needs made-up AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+    # AWS_DEFAULT_REGION in `env`. One store per process.
+    "s3-in-memory": """\
+import botocore.handlers
+from botocore.awsrequest import AWSResponse
+from urllib.parse import urlsplit
+
+_RW_S3 = {}
+
+
+class _RwRaw:
+    def __init__(self, data):
+        self._data = data
+
+    def stream(self, **kwargs):
+        yield self._data
+
+    def read(self, *args, **kwargs):
+        data, self._data = self._data, b""
+        return data
+
+
+def _rw_s3(request, **kwargs):
+    url = urlsplit(request.url)
+    key = url.netloc + url.path
+    body = request.body
+    if hasattr(body, "read"):
+        body = body.read()
+    if isinstance(body, str):
+        body = body.encode()
+    if request.method == "PUT":
+        _RW_S3[key] = body or b""
+        return AWSResponse(request.url, 200, {"ETag": '"rw"'}, _RwRaw(b""))
+    if request.method in ("GET", "HEAD"):
+        if key not in _RW_S3:
+            return AWSResponse(request.url, 404, {}, _RwRaw(b"<Error><Code>NoSuchKey</Code></Error>"))
+        data = _RW_S3[key]
+        return AWSResponse(request.url, 200, {"Content-Length": str(len(data))},
+                           _RwRaw(b"" if request.method == "HEAD" else data))
+    if request.method == "DELETE":
+        _RW_S3.pop(key, None)
+        return AWSResponse(request.url, 204, {}, _RwRaw(b""))
+    return AWSResponse(request.url, 200, {}, _RwRaw(b""))
+
+
+botocore.handlers.BUILTIN_HANDLERS.append(("before-send.s3", _rw_s3))
+""",
     # MongoDB in memory (mongomock) behind pymongo's MongoClient: one store per process, so
     # the app runs one worker process (threads or greenlets inside it).
     "pymongo-in-memory": """\
