@@ -77,6 +77,22 @@ fn exact_pins(current: &str) -> Vec<ExactPin> {
         .collect()
 }
 
+/// The exact pins of `current` below what `spaire-sdk` itself requires ([`SDK_REQUIRES`]):
+/// (`name==version` as written, `name>=minimum`). Each makes the file conflict with the SDK
+/// whatever else it pins, so this needs no resolver.
+fn pins_below_sdk(current: &str) -> Vec<(String, String)> {
+    current
+        .lines()
+        .filter_map(exact_pin)
+        .filter_map(|(name, version)| {
+            let (_, min) = SDK_REQUIRES.iter().find(|(n, _)| *n == normalized(&name))?;
+            Version::parse(&version)?
+                .below(&Version::parse(min)?)
+                .then(|| (format!("{name}=={version}"), format!("{name}>={min}")))
+        })
+        .collect()
+}
+
 /// `spaire-sdk 0.28.4 depends on httpcore>=1.0.9` → (`httpcore`, `1.0.9`).
 fn sdk_needs_from_pip(lines: &[String], sdk: &str) -> Vec<(String, String)> {
     lines
@@ -154,9 +170,29 @@ pub(crate) fn check(
     if crate::pip_requirement::lists(&current, sdk.name) {
         return Ok(None);
     }
-    let Resolution::Conflict(lines) = resolve(root, &root.join(&dir), "requirements.txt", sdk.name)
-    else {
-        return Ok(None);
+    let lines = match resolve(root, &root.join(&dir), "requirements.txt", sdk.name) {
+        Resolution::Conflict(lines) => lines,
+        // pip gave no answer (its 90 s ran out on a loaded machine, no index, ...): a pin
+        // below what the SDK itself requires is a conflict whatever pip would say, so it is
+        // not written beside it unchecked (gpt-tools: `pydantic==1.10.9`, and once pip timed
+        // out, an unpinned `spaire-sdk` made the file unresolvable).
+        Resolution::Unchecked(why) => {
+            let below = pins_below_sdk(&current);
+            if below.is_empty() {
+                return Ok(None);
+            }
+            below
+                .into_iter()
+                .map(|(pin, need)| {
+                    format!(
+                        "The user requested {pin}; {} {SDK_VERSION} depends on {need} (pip did not \
+                         answer: {why})",
+                        sdk.name
+                    )
+                })
+                .collect()
+        }
+        Resolution::Resolved(_) => return Ok(None),
     };
     let steps = crate::py_httpx::steps(package);
     Ok(Some(SdkBlocked {
@@ -451,6 +487,19 @@ mod tests {
             note.contains("pip says:\n  The user requested httpx==0.26.0"),
             "{note}"
         );
+    }
+
+    /// gpt-tools pins `pydantic==1.10.9`: a conflict with the SDK known without pip, so a
+    /// resolver that times out does not let an unpinned `spaire-sdk` into the file.
+    #[test]
+    fn a_pin_below_the_sdks_own_requirements_is_a_conflict_without_pip() {
+        let gpt_tools = "fastapi==0.97.0\nhttpx==0.28.1\npydantic==1.10.9\nuvicorn==0.22.0\n";
+        assert_eq!(
+            pins_below_sdk(gpt_tools),
+            vec![("pydantic==1.10.9".to_owned(), "pydantic>=2.11.2".to_owned())]
+        );
+        assert!(pins_below_sdk("Flask==1.1.1\nurllib3==1.25.7\npydantic>=1.0\n").is_empty());
+        assert!(pins_below_sdk("httpx==0.28.1\npydantic==2.11.2\n").is_empty());
     }
 
     #[test]

@@ -281,3 +281,30 @@ fn a_second_app_with_a_call_site_is_registered_and_namespace_packages_count() {
     let entry = file(&changes, "nsapp/camera/app.py");
     assert!(entry.contains("from .spaire_billing.integration import install_billing\n"));
 }
+
+/// Flask added the `.get()` / `.post()` route shortcuts in 2.0: an app pinned to Flask 1.x
+/// (flask-s3-upload: Flask==1.1.1) failed to import the generated integration
+/// (`'Blueprint' object has no attribute 'post'`), so the app did not start. The webhook
+/// route is declared the way every Flask version accepts.
+#[test]
+fn flask_webhook_route_is_declared_the_flask_1_way() {
+    let details = FrameworkDetails {
+        entry_file: Some("shop/__init__.py".to_owned()),
+        app_variable: Some("app".to_owned()),
+        ..FrameworkDetails::default()
+    };
+    let mut plan = plan(&["api-calls", "storage"], true);
+    plan.customer = CustomerSource::Session;
+    let changes = generate("flask", FrameworkId::Flask, details, &plan);
+    let integration = file(&changes, "shop/spaire_billing/integration.py");
+    assert!(
+        integration.contains("@webhook_blueprint.route(WEBHOOK_PATH, methods=[\"POST\"])\n"),
+        "{integration}"
+    );
+    for shortcut in ["get", "post", "put", "patch", "delete"] {
+        assert!(
+            !integration.contains(&format!(".{shortcut}(WEBHOOK_PATH")),
+            "a Flask 2.0+ route shortcut `.{shortcut}()`:\n{integration}"
+        );
+    }
+}

@@ -510,6 +510,38 @@ fn a_fastapi_project_round_trips_with_the_sdk_recorded_in_requirements() {
     assert_eq!(tree(dir.path()), original);
 }
 
+/// gpt-tools pins `pydantic==1.10.9`, below what spaire-sdk requires. When pip gives no
+/// answer (it ran past its 90 s on a loaded machine; here it is off), that pin alone says
+/// the SDK cannot be added: the plan writes the variant without it (`standardwebhooks`), not
+/// an unpinned `spaire-sdk` line that leaves the file unresolvable.
+#[test]
+fn a_pin_below_the_sdks_requirements_keeps_it_out_when_pip_cannot_answer() {
+    let dir = copy_project("fastapi-app");
+    std::fs::write(
+        dir.path().join("requirements.txt"),
+        "fastapi==0.97.0\npydantic==1.10.9\nuvicorn==0.22.0\n",
+    )
+    .unwrap();
+    let preview = billing()
+        .env("SPAIRE_BILLING_PYTHON", "off")
+        .arg("plan")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&preview.stdout).into_owned();
+    assert!(preview.status.success(), "{}", transcript(&preview, &[]));
+    assert!(!stdout.contains("pip install spaire-sdk"), "{stdout}");
+    assert!(
+        stdout.contains(" uvicorn==0.22.0\n+standardwebhooks\n"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&preview.stderr);
+    assert!(
+        stderr.contains("requirements.txt:2 `pydantic==1.10.9`"),
+        "the pin to raise is named: {stderr}"
+    );
+}
+
 /// pip's resolver (up to 90 s) runs once per set of requirement bytes: a second `plan`, and
 /// `status`, answer from `.spaire-billing/cache/`; a pin changed in a file the requirements
 /// include with `-r` asks pip again. A fake interpreter counts the resolver's runs.

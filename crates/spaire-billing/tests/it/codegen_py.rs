@@ -989,6 +989,12 @@ fn llm_events_carry_every_token_kind_and_their_cost() {
     assert!(report["costSum"].as_f64().unwrap() > 0.0, "{report}");
     // The unknown model is named in a warning, not billed as 0 silently.
     assert!(stderr.contains("my-finetune-xyz-123"), "{stderr}");
+    // So is a call that reported no tokens at all (fastapi-pydantic-ai-agent: its agent streams
+    // through pydantic-ai-litellm, which never asks LiteLLM for stream usage).
+    assert!(
+        stderr.contains("reported no token usage (model openai/gpt-4o)"),
+        "{stderr}"
+    );
 }
 
 /// Issue #14: a call site with no user id of its own (`current_customer_id()`, as wiring
