@@ -81,14 +81,18 @@ fn exact_pins(current: &str) -> Vec<ExactPin> {
 /// (`name==version` as written, `name>=minimum`). Each makes the file conflict with the SDK
 /// whatever else it pins, so this needs no resolver.
 fn pins_below_sdk(current: &str) -> Vec<(String, String)> {
-    current
-        .lines()
-        .filter_map(exact_pin)
-        .filter_map(|(name, version)| {
-            let (_, min) = SDK_REQUIRES.iter().find(|(n, _)| *n == normalized(&name))?;
-            Version::parse(&version)?
+    exact_pins(current)
+        .into_iter()
+        .filter_map(|pin| {
+            let (_, min) = SDK_REQUIRES.iter().find(|(n, _)| *n == pin.name)?;
+            Version::parse(&pin.version)?
                 .below(&Version::parse(min)?)
-                .then(|| (format!("{name}=={version}"), format!("{name}>={min}")))
+                .then(|| {
+                    (
+                        format!("{}=={}", pin.written, pin.version),
+                        format!("{}>={min}", pin.written),
+                    )
+                })
         })
         .collect()
 }
