@@ -11,7 +11,7 @@
 //! - Clerk 5+: `auth` of `@clerk/nextjs/server` → `(await auth()).userId`.
 //! - Better Auth: the app's `export const auth = betterAuth(..)` (or `= itsOwnFactory(..)` in a
 //!   file that calls `auth.api.getSession`) →
-//!   `(await auth.api.getSession({ headers: await headers() }))?.user?.id`.
+//!   `(await auth.api.getSession({ headers: await headers() }))?.user.id`.
 //!
 //! Anything else (NextAuth 4's `getServerSession(authOptions)`, Lucia, Supabase) keeps the
 //! listed stub: their session shapes are the app's own.
@@ -111,7 +111,9 @@ pub(crate) fn detect(target: &Target<'_>, layout: &Layout) -> Option<SessionReso
                     layout.specifier_to(&module_file, &file),
                 ),
             ],
-            expr: "(await auth.api.getSession({ headers: await headers() }))?.user?.id".to_owned(),
+            // `{ session, user } | null`: `user` is there whenever a session is
+            // (`no-unnecessary-condition` reports `?.user?.id`: create-t3-turbo).
+            expr: "(await auth.api.getSession({ headers: await headers() }))?.user.id".to_owned(),
             source: Some(file),
             keyed_by: None,
         });

@@ -125,6 +125,20 @@ fn authjs_session_resolver_and_after_flush_type_check_with_real_next() {
     );
 }
 
+/// Better Auth made by the app's own factory (create-t3-turbo: `export const auth =
+/// initAuth({..})` of its `@acme/auth` workspace package, which the same file calls as
+/// `auth.api.getSession`): the resolver reads that session instead of staying a listed stub,
+/// and type-checks against the instance's types and the real `next/headers`.
+#[test]
+fn better_auth_from_the_apps_own_factory_resolves_the_session() {
+    let (customer, _, _) = authjs_app("next-better-auth-factory");
+    assert!(
+        customer.contains("(await auth.api.getSession({ headers: await headers() }))?.user.id"),
+        "{customer}"
+    );
+    assert!(customer.contains("from \"@/auth/server\""), "{customer}");
+}
+
 /// An Auth.js app whose schema keys users by email (`prisma/schema.prisma`: `email String
 /// @id`) has no user id on its session: the resolver returns the email, the generated comment
 /// and the plan preview say that the email is the Spaire customer's external id (and where
