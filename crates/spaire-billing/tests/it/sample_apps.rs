@@ -319,3 +319,42 @@ exit 0
     assert!(installs.contains("standardwebhooks==1.1.0"), "{installs}");
     assert!(!installs.contains("spaire-sdk"), "{installs}");
 }
+
+/// A pipenv app whose Pipfile leaves `openai` free and whose Pipfile.lock pins 1.12.0
+/// (isorry-host): the listed `pipenv install spaire-sdk` keeps that lock and moves httpx to
+/// 0.28, where openai 1.12.0 crashes at `OpenAI()`. The plan says so at the lock's line and
+/// names the install that moves both; a lock at a working release gets no step.
+#[test]
+fn a_locked_llm_client_that_crashes_beside_the_sdk_gets_a_step_at_the_lock_line() {
+    let dir = copy_fixture("plan", "pipenv-locked-openai");
+    let preview = plan_json(dir.path(), &[]);
+    let steps = preview["manual_steps"].as_array().unwrap();
+    let step = steps
+        .iter()
+        .find(|s| s["file"] == "Pipfile.lock")
+        .unwrap_or_else(|| panic!("a step for Pipfile.lock: {steps:#?}"));
+    assert_eq!(step["line"], 30, "{step:#?}");
+    let text = step["instructions"].as_str().unwrap();
+    assert!(
+        text.contains("Pipfile.lock locks `openai` 1.12.0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`pipenv install spaire-sdk` keeps that locked version"),
+        "{text}"
+    );
+    assert_eq!(
+        step["snippet"],
+        "pipenv install spaire-sdk \"openai>=1.55.3\""
+    );
+
+    let lock = dir.path().join("Pipfile.lock");
+    let text = std::fs::read_to_string(&lock).unwrap();
+    std::fs::write(&lock, text.replace("==1.12.0", "==1.55.3")).unwrap();
+    let preview = plan_json(dir.path(), &[]);
+    assert!(
+        !preview["manual_steps"].to_string().contains("proxies"),
+        "{}",
+        preview["manual_steps"]
+    );
+}
