@@ -113,7 +113,12 @@ pub(crate) fn lock_steps(
             file: file.clone(),
             line: Some(line),
             instructions: format!(
-                "{lock} locks `{name}` {locked}, which crashes once `{sdk}` is installed:                  `{add} {sdk}` keeps that locked version and moves httpx to 0.28 (the SDK needs                  it), which removed the `proxies=` argument this `{name}` version passes, so                  creating its client raises `TypeError: ... unexpected keyword argument                  'proxies'` and every LLM route fails. Install both together: `{add} {sdk}                  \"{name}>={fixed}\"` ({fixed} is the first release that works with httpx 0.28)"
+                "{lock} locks `{name}` {locked}, which crashes once `{sdk}` is installed: \
+                 `{add} {sdk}` keeps that locked version and moves httpx to 0.28 (the SDK needs \
+                 it), which removed the `proxies=` argument this `{name}` version passes, so \
+                 creating its client raises `TypeError: ... unexpected keyword argument \
+                 'proxies'` and every LLM route fails. Install both together: `{add} {sdk} \
+                 \"{name}>={fixed}\"` ({fixed} is the first release that works with httpx 0.28)"
             ),
             snippet: Some(format!("{add} {sdk} \"{name}>={fixed}\"")),
         });

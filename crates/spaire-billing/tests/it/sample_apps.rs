@@ -340,8 +340,12 @@ fn a_locked_llm_client_that_crashes_beside_the_sdk_gets_a_step_at_the_lock_line(
         "{text}"
     );
     assert!(
-        text.contains("`pipenv install spaire-sdk` keeps that locked version"),
+        text.contains("installed: `pipenv install spaire-sdk` keeps that locked version"),
         "{text}"
+    );
+    assert!(
+        !text.contains("  "),
+        "one sentence, no runs of spaces: {text}"
     );
     assert_eq!(
         step["snippet"],
