@@ -65,7 +65,8 @@ Kinds:
               starts a throwaway cluster (Debian's postgresql; role/db `rw`, `{pg_port}` in
               `env`);
               `stand_ins` name PYTHON_STAND_INS loaded through sitecustomize (a service
-              that is not reachable here, e.g. MongoDB in memory).
+              that is not reachable here, e.g. MongoDB in memory); `headers` go on every
+              request and webhook (e.g. the `host` its production ALLOWED_HOSTS admits).
 
 Node dependencies come from the registry into --cache/rtdeps/<set> (`npm install
 --ignore-scripts`), Python ones into --cache/rtdeps/<set>/.venv; the project's copy only
@@ -593,11 +594,14 @@ def node_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
 
 
 def drive_server(command: list[str], cwd: Path, env: dict, requests: list[dict], webhook_path: str,
-                 log_path: Path, port: int | None = None, sign_in=None) -> dict:
+                 log_path: Path, port: int | None = None, sign_in=None, headers: dict | None = None) -> dict:
     """Start a server (`PORT` set to a free port, or the app's own fixed `port`), send
     `requests`, post a signed and a forged webhook, then stop it with SIGTERM (the recorder
     flushes on it) and return the statuses. `sign_in(base)`, when given, signs a user in
-    through the app and returns the headers (the session cookie) every request then carries."""
+    through the app and returns the headers (the session cookie) every request then carries.
+    `headers` go on every request, webhooks included (e.g. the `host` a production app's
+    ALLOWED_HOSTS admits, as its proxy forwards it)."""
+    headers = headers or {}
     import signal
     port = port or free_port()
     log = open(log_path, "w")
@@ -616,12 +620,12 @@ def drive_server(command: list[str], cwd: Path, env: dict, requests: list[dict],
                     raise RuntimeError(f"server exited {proc.returncode}; see runtime-server.log")
                 time.sleep(0.5)
         signed_in = sign_in(base) if sign_in else {}
-        out["requests"] = [http(r.get("method", "GET"), base + r["path"], {**signed_in, **r.get("headers", {})},
+        out["requests"] = [http(r.get("method", "GET"), base + r["path"], {**headers, **signed_in, **r.get("headers", {})},
                                 r.get("body", "").encode() or None, follow=r.get("follow", True))
                            for r in requests]
         payload = json.dumps({"type": "rw.unknown_event", "timestamp": "2026-01-01T00:00:00Z", "data": {}})
         ts = str(int(time.time()))
-        hdr = {"content-type": "application/json", "webhook-id": "msg_rw_1", "webhook-timestamp": ts}
+        hdr = {**headers, "content-type": "application/json", "webhook-id": "msg_rw_1", "webhook-timestamp": ts}
         out["webhook_signed"] = http("POST", base + webhook_path,
                                      {**hdr, "webhook-signature": sign_webhook(payload, "msg_rw_1", ts)}, payload.encode())
         out["webhook_bad_signature"] = http("POST", base + webhook_path,
@@ -1042,6 +1046,22 @@ import pymongo
 
 pymongo.MongoClient = mongomock.MongoClient
 """,
+    # Off EC2: the instance metadata address (169.254.169.254) refuses connections, so an app
+    # that asks it at start (its public IP for ALLOWED_HOSTS) takes its own fallback instead of
+    # reaching whatever answers there on this machine.
+    "no-instance-metadata": """import socket
+
+_connect = socket.socket.connect
+
+
+def _no_metadata(self, address):
+    if isinstance(address, tuple) and address and address[0] == "169.254.169.254":
+        raise ConnectionRefusedError(111, "instance metadata is not reachable (runtime.py stand-in)")
+    return _connect(self, address)
+
+
+socket.socket.connect = _no_metadata
+""",
 }
 
 
@@ -1199,7 +1219,8 @@ def python_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
         else:
             sign_in = None
         out = drive_server(["sh", "-c", "exec " + " ".join(rt["command"])], work, renv, rt["requests"],
-                           rt["webhook_path"], logs / "runtime-server.log", sign_in=sign_in)
+                           rt["webhook_path"], logs / "runtime-server.log", sign_in=sign_in,
+                           headers=rt.get("headers"))
     finally:
         if stub is not None:
             stub.shutdown()
