@@ -194,14 +194,29 @@ impl Version {
 
 /// The upper bound a PEP 440 specifier set puts on the version pip can select, when it has
 /// one: `==X`, `===X` and `<=X` allow X itself, `<X` only what is below it, `~=1.42.0` and
-/// `==1.42.*` what is below 1.43. `None` when there is no upper bound (pip picks the newest).
-fn upper_bound(spec: &str) -> Option<Bound> {
+/// `==1.42.*` what is below 1.43. Poetry's own forms too: `^1.10.9` below 2, `^0.26` below
+/// 0.27, `~1.42.0` below 1.43, a bare `1.10.12` that version only. `None` when there is no
+/// upper bound (pip picks the newest).
+pub(crate) fn upper_bound(spec: &str) -> Option<Bound> {
     spec.split(',')
         .filter_map(|clause| {
             let clause = clause.trim();
-            let (op, rest) = ["===", "==", "<=", "~=", "<"]
+            if clause.starts_with(|c: char| c.is_ascii_digit()) {
+                return Version::parse(clause).map(Bound::at);
+            }
+            let (op, rest) = ["===", "==", "<=", "~=", "<", "^", "~"]
                 .iter()
                 .find_map(|op| clause.strip_prefix(op).map(|rest| (*op, rest)))?;
+            if op == "^" {
+                let version = Version::parse(rest)?;
+                let first = version.0.iter().position(|&p| p != 0);
+                let depth = first.unwrap_or(version.0.len().saturating_sub(1)) + 1;
+                return Some(Bound::below(next_release(&version, depth)));
+            }
+            if op == "~" {
+                let version = Version::parse(rest)?;
+                return Some(Bound::below(next_release(&version, version.0.len().min(2))));
+            }
             if let Some(stem) = rest.trim().strip_suffix(".*") {
                 let stem = Version::parse(stem)?;
                 return Some(Bound::below(next_release(&stem, stem.0.len())));
@@ -220,7 +235,7 @@ fn upper_bound(spec: &str) -> Option<Bound> {
 
 /// The highest version allowed: `version` itself (`inclusive`) or anything below it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Bound {
+pub(crate) struct Bound {
     version: Version,
     inclusive: bool,
 }
@@ -241,7 +256,7 @@ impl Bound {
     }
 
     /// Every allowed version is below `v`.
-    fn all_below(&self, v: &Version) -> bool {
+    pub(crate) fn all_below(&self, v: &Version) -> bool {
         if self.inclusive {
             self.version.below(v)
         } else {
@@ -301,6 +316,27 @@ mod tests {
             assert!(step.instructions.contains("openai>=1.55.3"), "{spec}");
         }
         assert!(step(&client("anthropic", "==0.39.0")).is_some());
+    }
+
+    #[test]
+    fn poetry_caret_tilde_and_bare_versions_have_their_upper_bounds() {
+        let below = |spec: &str, v: &str| {
+            upper_bound(spec)
+                .unwrap_or_else(|| panic!("{spec}"))
+                .all_below(&Version::parse(v).unwrap())
+        };
+        assert!(below("^1.10.9", "2.0"));
+        assert!(!below("^1.10.9", "1.99"));
+        assert!(below("^0.26", "0.27"));
+        assert!(!below("^0.26", "0.26.9"));
+        assert!(below("^0.0.3", "0.0.4"));
+        assert!(below("~1.42.0", "1.43"));
+        assert!(!below("~1.42.0", "1.42.9"));
+        assert!(below("~1", "2"));
+        assert!(below("1.10.12", "1.10.13"));
+        assert!(!below("1.10.12", "1.10.12"));
+        assert!(upper_bound("*").is_none());
+        assert!(upper_bound(">=1.40").is_none());
     }
 
     #[test]

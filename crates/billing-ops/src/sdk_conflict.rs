@@ -120,10 +120,12 @@ pub(crate) fn check(
         None | Some(PackageManager::Pip)
     );
     if package.language != Language::Python
-        || !pip
         || billing_generate::imports::is_installed(package, &sdk)
     {
         return Ok(None);
+    }
+    if !pip {
+        return manifest_blocks(project, package);
     }
     let dir = requirements_dir(package);
     let file = join(&dir, "requirements.txt");
@@ -145,13 +147,72 @@ pub(crate) fn check(
     }))
 }
 
+/// A poetry, uv or pipenv package whose manifest (pyproject.toml, Pipfile) constrains a
+/// package the SDK needs below the SDK's minimum: thenewboston-backend's `pydantic =
+/// "^1.10.9"` against the SDK's `pydantic>=2.11.2`. The listed `poetry add spaire-sdk` cannot
+/// resolve there, and code importing the SDK would then stop the app at its first request
+/// (`ModuleNotFoundError`), so the code does without it, as for a blocking requirements.txt.
+/// Read from the manifest's own constraints (no resolver of these managers is run).
+fn manifest_blocks(project: &Project, package: &Package) -> anyhow::Result<Option<SdkBlocked>> {
+    let name = match package.package_manager.as_ref().map(|m| m.id) {
+        Some(PackageManager::Poetry | PackageManager::Uv) => "pyproject.toml",
+        Some(PackageManager::Pipenv) => "Pipfile",
+        _ => return Ok(None),
+    };
+    let file = join(&requirements_dir(package), name);
+    let Some(text) = project.read_text(&file).map_err(hinted_apply)? else {
+        return Ok(None);
+    };
+    let deps = if name == "Pipfile" {
+        billing_detect::manifest::python::parse_pipfile(&file, &text).0
+    } else {
+        billing_detect::manifest::python::parse_pyproject(&file, &text)
+            .0
+            .map(|p| p.dependencies)
+            .unwrap_or_default()
+    };
+    let sdk = billing_vocab::PYTHON_SDK.name;
+    if deps.iter().any(|d| normalized(&d.name) == normalized(sdk)) {
+        return Ok(None);
+    }
+    let pins: Vec<String> = deps
+        .iter()
+        .filter(|d| !d.dev)
+        .filter_map(|d| {
+            let (_, min) = SDK_REQUIRES
+                .iter()
+                .find(|(n, _)| *n == normalized(&d.name))?;
+            let bound = crate::py_httpx::upper_bound(&d.spec)?;
+            bound.all_below(&Version::parse(min)?).then(|| {
+                format!(
+                    "{file}:{} `{}`: {sdk} {SDK_VERSION} needs `{}>={min}`",
+                    d.line,
+                    d.text.trim(),
+                    normalized(&d.name)
+                )
+            })
+        })
+        .collect();
+    Ok((!pins.is_empty()).then(|| SdkBlocked {
+        file,
+        pins,
+        pip: Vec::new(),
+    }))
+}
+
 impl SdkBlocked {
     /// The plan's note: what the generated code uses instead, and what to raise for the SDK.
     pub fn note(&self) -> String {
         let sdk = billing_vocab::PYTHON_SDK.name;
+        let why = if self.file.ends_with("requirements.txt") {
+            "pip finds no version of it that installs together with the versions this file \
+             pins, and no pin of yours is moved"
+        } else {
+            "this file allows only versions older than it needs of a package it depends on, \
+             so installing it cannot resolve, and no constraint of yours is moved"
+        };
         let mut message = format!(
-            "`{sdk}` cannot be added to {file}: pip finds no version of it that installs \
-             together with the versions this file pins, and no pin of yours is moved. The \
+            "`{sdk}` cannot be added to {file}: {why}. The \
              generated Python code does without it: Spaire's API through the standard library \
              (as the usage recorder always does), webhooks (when planned) verified by \
              `standardwebhooks` (the verifier {sdk} uses; no dependencies of its own), each \

@@ -362,3 +362,34 @@ fn a_locked_llm_client_that_crashes_beside_the_sdk_gets_a_step_at_the_lock_line(
         preview["manual_steps"]
     );
 }
+
+/// A poetry app pinning `pydantic = "^1.10.9"` (thenewboston-backend): `poetry add spaire-sdk`
+/// cannot resolve (the SDK needs pydantic>=2.11.2), so the plan says so at the constraint's
+/// line, installs only `standardwebhooks`, and the generated code never imports the SDK.
+#[test]
+fn a_poetry_constraint_below_the_sdks_needs_sets_up_without_the_sdk() {
+    let dir = copy_fixture("plan", "poetry-pydantic-v1");
+    let preview = plan_json(dir.path(), &[]);
+    let warnings = preview["warnings"].to_string();
+    assert!(
+        warnings.contains("`spaire-sdk` cannot be added to pyproject.toml"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains(
+            "pyproject.toml:10 `pydantic = \\\"^1.10.9\\\"`: spaire-sdk 0.28.4 needs `pydantic>=2.11.2`"
+        ),
+        "{warnings}"
+    );
+    let installs = preview["installs"].to_string();
+    assert!(installs.contains("standardwebhooks"), "{installs}");
+    assert!(!installs.contains("spaire-sdk"), "{installs}");
+    for file in preview["files"].as_array().unwrap() {
+        let diff = file["diff"].as_str().unwrap_or_default();
+        assert!(
+            !diff.contains("spaire_sdk"),
+            "{} imports the SDK: {diff}",
+            file["path"]
+        );
+    }
+}
