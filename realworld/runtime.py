@@ -64,6 +64,7 @@ Kinds:
               `llm_stub` answers the openai SDK from 127.0.0.1 (10 + 20 tokens); `postgres`
               starts a throwaway cluster (Debian's postgresql; role/db `rw`, `{pg_port}` in
               `env`);
+              `redis` starts a throwaway Redis (Debian's redis-server, `{redis_port}`);
               `stand_ins` name PYTHON_STAND_INS loaded through sitecustomize (a service
               that is not reachable here, e.g. MongoDB in memory); `headers` go on every
               request and webhook (e.g. the `host` its production ALLOWED_HOSTS admits).
@@ -613,7 +614,8 @@ def drive_server(command: list[str], cwd: Path, env: dict, requests: list[dict],
         deadline = time.time() + 120
         while time.time() < deadline:
             try:
-                http("GET", base + "/__rw_ready", {})
+                # any answer means it serves (no redirect followed: an HTTPS redirect would hang)
+                http("GET", base + "/__rw_ready", headers, follow=False)
                 break
             except OSError:
                 if proc.poll() is not None:
@@ -891,11 +893,11 @@ def form_token(page: str, name: str) -> str | None:
     return value.group(1) if value else None
 
 
-def form_sign_in(forms: list[dict], state: dict | None = None):
+def form_sign_in(forms: list[dict], state: dict | None = None, headers: dict | None = None):
     """Sign up / in through the app's own HTML forms, in order, with one cookie jar: GET the
     page (session cookie + the CSRF field `token`), POST `fields` with it, expect `expect`
     (default 302); returns the signed-in session's Cookie header. Each form's answer is kept
-    in `state["forms"]`."""
+    in `state["forms"]`. `headers` go on every request (python-server's `headers`)."""
     import http.cookiejar
     import urllib.parse
     import urllib.request
@@ -907,6 +909,7 @@ def form_sign_in(forms: list[dict], state: dict | None = None):
     def go(base: str) -> dict:
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
+        opener.addheaders += list((headers or {}).items())
         answers = []
         for form in forms:
             page = opener.open(base + form["page"], timeout=60).read().decode("utf-8", "replace")
@@ -935,7 +938,7 @@ def rails_sign_in(login: dict):
                           "fields": {"user[email]": login["email"], "user[password]": login["password"]}}])
 
 
-def api_sign_in(login: dict, state: dict):
+def api_sign_in(login: dict, state: dict, headers: dict | None = None):
     """Sign up / in through the app's JSON API (or, with `form`, its OAuth2 password form):
     POST `body` to `path`, read the token at
     `token_field` of the answer; the customer is `customer_claim` of that JWT (unverified
@@ -945,10 +948,13 @@ def api_sign_in(login: dict, state: dict):
             data, ctype = urllib.parse.urlencode(login["body"]).encode(), "application/x-www-form-urlencoded"
         else:
             data, ctype = json.dumps(login["body"]).encode(), "application/json"
-        req = urllib.request.Request(base + login["path"], method="POST", data=data, headers={"content-type": ctype})
+        req = urllib.request.Request(base + login["path"], method="POST", data=data,
+                                     headers={**(headers or {}), "content-type": ctype})
         with urllib.request.urlopen(req, timeout=60) as r:
             answer = json.loads(r.read())
-        token = answer[login.get("token_field", "token")]
+        token = answer
+        for key in login.get("token_field", "token").split("."):  # `authentication.access_token`
+            token = token[key]
         claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
         state["customer"] = str(claims[login.get("customer_claim", "sub")])
         return {"authorization": login.get("prefix", "Bearer ") + token}
@@ -1087,7 +1093,8 @@ def start_llm_stub():
                 self._responses(req, usage)
                 return
             if self.path.endswith("/images/generations"):
-                body = {"created": 0, "data": [{"url": "http://127.0.0.1/rw.png"}]}
+                # as many images as asked (`n`, default 1), as OpenAI answers
+                body = {"created": 0, "data": [{"url": f"http://127.0.0.1/rw-{i}.png"} for i in range(int(req.get("n") or 1))]}
             elif req.get("stream"):
                 chunk = {"id": answer_id, "object": "chat.completion.chunk", "created": 0, "model": "gpt-rw"}
                 events = [{**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "rw stub"},
@@ -1183,6 +1190,36 @@ def start_postgres(name: str) -> tuple[int, object]:
     return port, stop
 
 
+def start_redis(name: str) -> tuple[int, object]:
+    """A throwaway Redis (Debian's redis-server) on 127.0.0.1 and a free port, no persistence;
+    returns the port and a stop()."""
+    import signal
+    import socket
+    exe = shutil.which("redis-server")
+    if not exe:
+        raise RuntimeError("no redis-server here: apt-get install redis-server")
+    port = free_port()
+    proc = subprocess.Popen([exe, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"redis-server did not start (rc {proc.poll()})")
+            time.sleep(0.2)
+
+    def stop():
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return port, stop
+
+
 def python_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
     """Serve a Python app as in production (its own WSGI/ASGI server, workers, threads) from
     a venv of its pinned dependencies; sign up and in through its own forms or API; then
@@ -1192,8 +1229,9 @@ def python_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
         args += ["-r", str(work / r[3:])] if r.startswith("-r ") else [r]
     py = ensure_python_deps(cache, rt["deps"], args, rt.get("python"))
     pg_port, stop_pg = start_postgres(project["name"]) if rt.get("postgres") else (None, None)
-    def value(v: str) -> str:  # `{work}`: the project copy; `{pg_port}`: the cluster's port
-        return v.replace("{work}", str(work)).replace("{pg_port}", str(pg_port))
+    redis_port, stop_redis = start_redis(project["name"]) if rt.get("redis") else (None, None)
+    def value(v: str) -> str:  # `{work}`: the project copy; `{pg_port}`, `{redis_port}`: the services' ports
+        return v.replace("{work}", str(work)).replace("{pg_port}", str(pg_port)).replace("{redis_port}", str(redis_port))
     renv = {**env, "PATH": f"{py.parent}:{env.get('PATH', '')}", "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "PYTHONUNBUFFERED": "1", **{k: value(v) for k, v in rt.get("env", {}).items()}}
     if rt.get("stand_ins"):
@@ -1213,9 +1251,9 @@ def python_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
                 return {"error": f"{' '.join(step)} failed (rc {rc}): {(err or sout)[-1500:]}"}
         state: dict = {}
         if "forms" in rt:
-            sign_in = form_sign_in(rt["forms"], state)
+            sign_in = form_sign_in(rt["forms"], state, rt.get("headers"))
         elif "api_login" in rt:
-            sign_in = api_sign_in(rt["api_login"], state)
+            sign_in = api_sign_in(rt["api_login"], state, rt.get("headers"))
         else:
             sign_in = None
         out = drive_server(["sh", "-c", "exec " + " ".join(rt["command"])], work, renv, rt["requests"],
@@ -1226,6 +1264,8 @@ def python_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
             stub.shutdown()
         if stop_pg is not None:
             stop_pg()
+        if stop_redis is not None:
+            stop_redis()
     if "forms" in state:
         out["forms"] = state["forms"]
     out["customer"] = state.get("customer", rt.get("customer", CUSTOMER))
