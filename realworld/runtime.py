@@ -1001,6 +1001,25 @@ def rails_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
     return {"driver": out}
 
 
+def requirement_args(work: Path, requirements: list[str]) -> list[str]:
+    """pip arguments for a check's `requirements`: `-r FILE` names a requirements file of the
+    project copy (as setup left it); `-lock poetry.lock` every package that lock pins, at its
+    version (as `poetry install` puts them; a later entry naming the same package wins, e.g.
+    the package setup's listed install adds or moves); anything else is a requirement."""
+    import tomllib
+    args: list[str] = []
+    for r in requirements:
+        if r.startswith("-r "):
+            args += ["-r", str(work / r[3:])]
+        elif r.startswith("-lock "):
+            later = {re.split(r"[\[<>=!~ ]", x, maxsplit=1)[0].lower() for x in requirements if not x.startswith("-")}
+            lock = tomllib.loads((work / r[6:]).read_text())
+            args += [f"{p['name']}=={p['version']}" for p in lock["package"] if p["name"].lower() not in later]
+        else:
+            args.append(r)
+    return args
+
+
 def ensure_python_deps(cache: Path, name: str, requirements: list[str], python: str | None = None) -> Path:
     """A venv for `requirements` in cache/rtdeps/<name>, made with this interpreter or, when
     `python` names a version (e.g. "3.12"), pyenv's newest of it."""
@@ -1028,10 +1047,7 @@ def ensure_python_deps(cache: Path, name: str, requirements: list[str], python: 
 
 
 def django_check(project, rt, work: Path, cache: Path, emu, env) -> dict:
-    args = []  # `-r FILE` entries name a requirements file of the project copy
-    for r in rt["requirements"]:
-        args += ["-r", str(work / r[3:])] if r.startswith("-r ") else [r]
-    py = ensure_python_deps(cache, rt["deps"], args)
+    py = ensure_python_deps(cache, rt["deps"], requirement_args(work, rt["requirements"]))
     (work / ".rw-driver.py").write_text(DJANGO_DRIVER)
     cfg = {"settings": rt["settings"], "path": rt.get("path", "/"), "usage_module": rt["usage_module"],
            "webhook_path": rt["webhook_path"], "secret": WEBHOOK_SECRET, "method": rt.get("method", "GET"),
@@ -1224,10 +1240,7 @@ def python_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
     """Serve a Python app as in production (its own WSGI/ASGI server, workers, threads) from
     a venv of its pinned dependencies; sign up and in through its own forms or API; then
     drive it like node-server (SIGTERM at the end: the recorder flushes on it)."""
-    args = []  # `-r FILE` names a requirements file of the project copy (as setup left it)
-    for r in rt["requirements"]:
-        args += ["-r", str(work / r[3:])] if r.startswith("-r ") else [r]
-    py = ensure_python_deps(cache, rt["deps"], args, rt.get("python"))
+    py = ensure_python_deps(cache, rt["deps"], requirement_args(work, rt["requirements"]), rt.get("python"))
     pg_port, stop_pg = start_postgres(project["name"]) if rt.get("postgres") else (None, None)
     redis_port, stop_redis = start_redis(project["name"]) if rt.get("redis") else (None, None)
     def value(v: str) -> str:  # `{work}`: the project copy; `{pg_port}`, `{redis_port}`: the services' ports
