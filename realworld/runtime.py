@@ -1014,7 +1014,19 @@ def requirement_args(work: Path, requirements: list[str]) -> list[str]:
         elif r.startswith("-lock "):
             later = {re.split(r"[\[<>=!~ ]", x, maxsplit=1)[0].lower() for x in requirements if not x.startswith("-")}
             lock = tomllib.loads((work / r[6:]).read_text())
-            args += [f"{p['name']}=={p['version']}" for p in lock["package"] if p["name"].lower() not in later]
+            # A package every dependent asks for only on Windows or macOS (its `markers`) is
+            # not installed on Linux, as poetry would not (twisted-iocpsupport).
+            markers: dict[str, list[str]] = {}
+            for p in lock["package"]:
+                for dep, spec in p.get("dependencies", {}).items():
+                    marker = spec.get("markers", "") if isinstance(spec, dict) else ""
+                    markers.setdefault(dep.lower(), []).append(marker)
+            def elsewhere(name: str) -> bool:
+                found = markers.get(name.lower(), [])
+                return bool(found) and all(re.search(r'(platform_system|sys_platform) == "(Windows|win32|Darwin|darwin)"', m)
+                                           and " or " not in m for m in found)
+            args += [f"{p['name']}=={p['version']}" for p in lock["package"]
+                     if p["name"].lower() not in later and not elsewhere(p["name"])]
         else:
             args.append(r)
     return args
