@@ -65,6 +65,8 @@ Kinds:
               starts a throwaway cluster (Debian's postgresql; role/db `rw`, `{pg_port}` in
               `env`);
               `redis` starts a throwaway Redis (Debian's redis-server, `{redis_port}`);
+              `requirements` entries: `-r FILE` (a requirements file of the copy),
+              `-lock poetry.lock` (every package the lock pins), or a requirement;
               `stand_ins` name PYTHON_STAND_INS loaded through sitecustomize (a service
               that is not reachable here, e.g. MongoDB in memory); `headers` go on every
               request and webhook (e.g. the `host` its production ALLOWED_HOSTS admits).
@@ -1083,7 +1085,8 @@ pymongo.MongoClient = mongomock.MongoClient
     # Off EC2: the instance metadata address (169.254.169.254) refuses connections, so an app
     # that asks it at start (its public IP for ALLOWED_HOSTS) takes its own fallback instead of
     # reaching whatever answers there on this machine.
-    "no-instance-metadata": """import socket
+    "no-instance-metadata": """\
+import socket
 
 _connect = socket.socket.connect
 
@@ -1218,7 +1221,7 @@ def start_postgres(name: str) -> tuple[int, object]:
     return port, stop
 
 
-def start_redis(name: str) -> tuple[int, object]:
+def start_redis() -> tuple[int, object]:
     """A throwaway Redis (Debian's redis-server) on 127.0.0.1 and a free port, no persistence;
     returns the port and a stop()."""
     import signal
@@ -1254,7 +1257,7 @@ def python_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
     drive it like node-server (SIGTERM at the end: the recorder flushes on it)."""
     py = ensure_python_deps(cache, rt["deps"], requirement_args(work, rt["requirements"]), rt.get("python"))
     pg_port, stop_pg = start_postgres(project["name"]) if rt.get("postgres") else (None, None)
-    redis_port, stop_redis = start_redis(project["name"]) if rt.get("redis") else (None, None)
+    redis_port, stop_redis = start_redis() if rt.get("redis") else (None, None)
     def value(v: str) -> str:  # `{work}`: the project copy; `{pg_port}`, `{redis_port}`: the services' ports
         return v.replace("{work}", str(work)).replace("{pg_port}", str(pg_port)).replace("{redis_port}", str(redis_port))
     renv = {**env, "PATH": f"{py.parent}:{env.get('PATH', '')}", "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET,
