@@ -67,8 +67,12 @@ Kinds:
               starts a throwaway cluster (Debian's postgresql; role/db `rw`, `{pg_port}` in
               `env`); `mysql` (the app's fixed MySQL URL) starts a throwaway MariaDB server with
               that port, user, password and database (Debian's mariadb-server);
+              `redis` starts a throwaway Redis (Debian's redis-server, `{redis_port}`);
+              `requirements` entries: `-r FILE` (a requirements file of the copy),
+              `-lock poetry.lock` (every package the lock pins), or a requirement;
               `stand_ins` name PYTHON_STAND_INS loaded through sitecustomize (a service
-              that is not reachable here, e.g. MongoDB in memory).
+              that is not reachable here, e.g. MongoDB in memory); `headers` go on every
+              request and webhook (e.g. the `host` its production ALLOWED_HOSTS admits).
 
 Node dependencies come from the registry into --cache/rtdeps/<set> (`npm install
 --ignore-scripts`), Python ones into --cache/rtdeps/<set>/.venv; the project's copy only
@@ -596,11 +600,14 @@ def node_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
 
 
 def drive_server(command: list[str], cwd: Path, env: dict, requests: list[dict], webhook_path: str,
-                 log_path: Path, port: int | None = None, sign_in=None) -> dict:
+                 log_path: Path, port: int | None = None, sign_in=None, headers: dict | None = None) -> dict:
     """Start a server (`PORT` set to a free port, or the app's own fixed `port`), send
     `requests`, post a signed and a forged webhook, then stop it with SIGTERM (the recorder
     flushes on it) and return the statuses. `sign_in(base)`, when given, signs a user in
-    through the app and returns the headers (the session cookie) every request then carries."""
+    through the app and returns the headers (the session cookie) every request then carries.
+    `headers` go on every request, webhooks included (e.g. the `host` a production app's
+    ALLOWED_HOSTS admits, as its proxy forwards it)."""
+    headers = headers or {}
     import signal
     port = port or free_port()
     log = open(log_path, "w")
@@ -612,19 +619,20 @@ def drive_server(command: list[str], cwd: Path, env: dict, requests: list[dict],
         deadline = time.time() + 120
         while time.time() < deadline:
             try:
-                http("GET", base + "/__rw_ready", {})
+                # any answer means it serves (no redirect followed: an HTTPS redirect would hang)
+                http("GET", base + "/__rw_ready", headers, follow=False)
                 break
             except OSError:
                 if proc.poll() is not None:
                     raise RuntimeError(f"server exited {proc.returncode}; see runtime-server.log")
                 time.sleep(0.5)
         signed_in = sign_in(base) if sign_in else {}
-        out["requests"] = [http(r.get("method", "GET"), base + r["path"], {**signed_in, **r.get("headers", {})},
+        out["requests"] = [http(r.get("method", "GET"), base + r["path"], {**headers, **signed_in, **r.get("headers", {})},
                                 r.get("body", "").encode() or None, follow=r.get("follow", True))
                            for r in requests]
         payload = json.dumps({"type": "rw.unknown_event", "timestamp": "2026-01-01T00:00:00Z", "data": {}})
         ts = str(int(time.time()))
-        hdr = {"content-type": "application/json", "webhook-id": "msg_rw_1", "webhook-timestamp": ts}
+        hdr = {**headers, "content-type": "application/json", "webhook-id": "msg_rw_1", "webhook-timestamp": ts}
         out["webhook_signed"] = http("POST", base + webhook_path,
                                      {**hdr, "webhook-signature": sign_webhook(payload, "msg_rw_1", ts)}, payload.encode())
         out["webhook_bad_signature"] = http("POST", base + webhook_path,
@@ -904,14 +912,15 @@ def form_token(page: str, name: str) -> str | None:
     return value.group(1) if value else None
 
 
-def form_sign_in(forms: list[dict], state: dict | None = None):
+def form_sign_in(forms: list[dict], state: dict | None = None, headers: dict | None = None):
     """Sign up / in through the app's own HTML forms, in order, with one cookie jar: GET the
     page (session cookie + the CSRF field `token`), POST `fields` with it, expect `expect`
     (default 302); returns the signed-in session's Cookie header. Each form's answer is kept
     in `state["forms"]`. A form with `token = ""` is a CSRF-exempt form endpoint (no page to
     GET first: `path` is POSTed); `answer_headers` ({header: JSON field}) turn fields of its
     JSON answer into headers every later request carries (a CSRF token a JSON login hands
-    out, e.g. Flask-WTF's for the `X-CSRFToken` header)."""
+    out, e.g. Flask-WTF's for the `X-CSRFToken` header). `headers` go on every request
+    (python-server's `headers`)."""
     import http.cookiejar
     import urllib.parse
     import urllib.request
@@ -923,6 +932,7 @@ def form_sign_in(forms: list[dict], state: dict | None = None):
     def go(base: str) -> dict:
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
+        opener.addheaders += list((headers or {}).items())
         answers, extra = [], {}
         for form in forms:
             name = form.get("token", "authenticity_token")
@@ -959,7 +969,7 @@ def rails_sign_in(login: dict):
                           "fields": {"user[email]": login["email"], "user[password]": login["password"]}}])
 
 
-def api_sign_in(login: dict, state: dict):
+def api_sign_in(login: dict, state: dict, headers: dict | None = None):
     """Sign up / in through the app's JSON API (or, with `form`, its OAuth2 password form):
     POST `body` to `path`, read the token at
     `token_field` of the answer; the customer is `customer_claim` of that JWT (unverified
@@ -969,7 +979,8 @@ def api_sign_in(login: dict, state: dict):
             data, ctype = urllib.parse.urlencode(login["body"]).encode(), "application/x-www-form-urlencoded"
         else:
             data, ctype = json.dumps(login["body"]).encode(), "application/json"
-        req = urllib.request.Request(base + login["path"], method="POST", data=data, headers={"content-type": ctype})
+        req = urllib.request.Request(base + login["path"], method="POST", data=data,
+                                     headers={**(headers or {}), "content-type": ctype})
         with urllib.request.urlopen(req, timeout=60) as r:
             answer = json.loads(r.read())
         token = answer
@@ -1027,6 +1038,37 @@ def rails_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
     return {"driver": out}
 
 
+def requirement_args(work: Path, requirements: list[str]) -> list[str]:
+    """pip arguments for a check's `requirements`: `-r FILE` names a requirements file of the
+    project copy (as setup left it); `-lock poetry.lock` every package that lock pins, at its
+    version (as `poetry install` puts them; a later entry naming the same package wins, e.g.
+    the package setup's listed install adds or moves); anything else is a requirement."""
+    import tomllib
+    args: list[str] = []
+    for r in requirements:
+        if r.startswith("-r "):
+            args += ["-r", str(work / r[3:])]
+        elif r.startswith("-lock "):
+            later = {re.split(r"[\[<>=!~ ]", x, maxsplit=1)[0].lower() for x in requirements if not x.startswith("-")}
+            lock = tomllib.loads((work / r[6:]).read_text())
+            # A package every dependent asks for only on Windows or macOS (its `markers`) is
+            # not installed on Linux, as poetry would not (twisted-iocpsupport).
+            markers: dict[str, list[str]] = {}
+            for p in lock["package"]:
+                for dep, spec in p.get("dependencies", {}).items():
+                    marker = spec.get("markers", "") if isinstance(spec, dict) else ""
+                    markers.setdefault(dep.lower(), []).append(marker)
+            def elsewhere(name: str) -> bool:
+                found = markers.get(name.lower(), [])
+                return bool(found) and all(re.search(r'(platform_system|sys_platform) == "(Windows|win32|Darwin|darwin)"', m)
+                                           and " or " not in m for m in found)
+            args += [f"{p['name']}=={p['version']}" for p in lock["package"]
+                     if p["name"].lower() not in later and not elsewhere(p["name"])]
+        else:
+            args.append(r)
+    return args
+
+
 def ensure_python_deps(cache: Path, name: str, requirements: list[str], python: str | None = None) -> Path:
     """A venv for `requirements` in cache/rtdeps/<name>, made with this interpreter or, when
     `python` names a version (e.g. "3.12"), pyenv's newest of it."""
@@ -1054,10 +1096,7 @@ def ensure_python_deps(cache: Path, name: str, requirements: list[str], python: 
 
 
 def django_check(project, rt, work: Path, cache: Path, emu, env) -> dict:
-    args = []  # `-r FILE` entries name a requirements file of the project copy
-    for r in rt["requirements"]:
-        args += ["-r", str(work / r[3:])] if r.startswith("-r ") else [r]
-    py = ensure_python_deps(cache, rt["deps"], args)
+    py = ensure_python_deps(cache, rt["deps"], requirement_args(work, rt["requirements"]))
     (work / ".rw-driver.py").write_text(DJANGO_DRIVER)
     cfg = {"settings": rt["settings"], "path": rt.get("path", "/"), "usage_module": rt["usage_module"],
            "webhook_path": rt["webhook_path"], "secret": WEBHOOK_SECRET, "method": rt.get("method", "GET"),
@@ -1128,6 +1167,23 @@ import pymongo
 
 pymongo.MongoClient = mongomock.MongoClient
 """,
+    # Off EC2: the instance metadata address (169.254.169.254) refuses connections, so an app
+    # that asks it at start (its public IP for ALLOWED_HOSTS) takes its own fallback instead of
+    # reaching whatever answers there on this machine.
+    "no-instance-metadata": """\
+import socket
+
+_connect = socket.socket.connect
+
+
+def _no_metadata(self, address):
+    if isinstance(address, tuple) and address and address[0] == "169.254.169.254":
+        raise ConnectionRefusedError(111, "instance metadata is not reachable (runtime.py stand-in)")
+    return _connect(self, address)
+
+
+socket.socket.connect = _no_metadata
+""",
 }
 
 
@@ -1153,7 +1209,8 @@ def start_llm_stub():
                 self._responses(req, usage)
                 return
             if self.path.endswith("/images/generations"):
-                body = {"created": 0, "data": [{"url": "http://127.0.0.1/rw.png"}]}
+                # as many images as asked (`n`, default 1), as OpenAI answers
+                body = {"created": 0, "data": [{"url": f"http://127.0.0.1/rw-{i}.png"} for i in range(int(req.get("n") or 1))]}
             elif req.get("stream"):
                 chunk = {"id": answer_id, "object": "chat.completion.chunk", "created": 0, "model": "gpt-rw"}
                 events = [{**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "rw stub"},
@@ -1294,18 +1351,46 @@ def start_mysql(name: str, url: str) -> object:
     return stop
 
 
+def start_redis() -> tuple[int, object]:
+    """A throwaway Redis (Debian's redis-server) on 127.0.0.1 and a free port, no persistence;
+    returns the port and a stop()."""
+    import signal
+    import socket
+    exe = shutil.which("redis-server")
+    if not exe:
+        raise RuntimeError("no redis-server here: apt-get install redis-server")
+    port = free_port()
+    proc = subprocess.Popen([exe, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"redis-server did not start (rc {proc.poll()})")
+            time.sleep(0.2)
+
+    def stop():
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return port, stop
+
+
 def python_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
     """Serve a Python app as in production (its own WSGI/ASGI server, workers, threads) from
     a venv of its pinned dependencies; sign up and in through its own forms or API; then
     drive it like node-server (SIGTERM at the end: the recorder flushes on it)."""
-    args = []  # `-r FILE` names a requirements file of the project copy (as setup left it)
-    for r in rt["requirements"]:
-        args += ["-r", str(work / r[3:])] if r.startswith("-r ") else [r]
-    py = ensure_python_deps(cache, rt["deps"], args, rt.get("python"))
+    py = ensure_python_deps(cache, rt["deps"], requirement_args(work, rt["requirements"]), rt.get("python"))
     pg_port, stop_pg = start_postgres(project["name"]) if rt.get("postgres") else (None, None)
     stop_mysql = start_mysql(project["name"], rt["mysql"]) if rt.get("mysql") else None
-    def value(v: str) -> str:  # `{work}`: the project copy; `{pg_port}`: the cluster's port
-        return v.replace("{work}", str(work)).replace("{pg_port}", str(pg_port))
+    redis_port, stop_redis = start_redis() if rt.get("redis") else (None, None)
+    def value(v: str) -> str:  # `{work}`: the project copy; `{pg_port}`, `{redis_port}`: the services' ports
+        return v.replace("{work}", str(work)).replace("{pg_port}", str(pg_port)).replace("{redis_port}", str(redis_port))
     renv = {**env, "PATH": f"{py.parent}:{env.get('PATH', '')}", "SPAIRE_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "PYTHONUNBUFFERED": "1", **{k: value(v) for k, v in rt.get("env", {}).items()}}
     if rt.get("stand_ins"):
@@ -1325,13 +1410,14 @@ def python_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
                 return {"error": f"{' '.join(step)} failed (rc {rc}): {(err or sout)[-1500:]}"}
         state: dict = {}
         if "forms" in rt:
-            sign_in = form_sign_in(rt["forms"], state)
+            sign_in = form_sign_in(rt["forms"], state, rt.get("headers"))
         elif "api_login" in rt:
-            sign_in = api_sign_in(rt["api_login"], state)
+            sign_in = api_sign_in(rt["api_login"], state, rt.get("headers"))
         else:
             sign_in = None
         out = drive_server(["sh", "-c", "exec " + " ".join(rt["command"])], work, renv, rt["requests"],
-                           rt["webhook_path"], logs / "runtime-server.log", sign_in=sign_in)
+                           rt["webhook_path"], logs / "runtime-server.log", sign_in=sign_in,
+                           headers=rt.get("headers"))
     finally:
         if stub is not None:
             stub.shutdown()
@@ -1339,6 +1425,8 @@ def python_server(project, rt, work: Path, cache: Path, emu, env) -> dict:
             stop_pg()
         if stop_mysql is not None:
             stop_mysql()
+        if stop_redis is not None:
+            stop_redis()
     if "forms" in state:
         out["forms"] = state["forms"]
     out["customer"] = state.get("customer", rt.get("customer", CUSTOMER))

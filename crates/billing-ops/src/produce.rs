@@ -318,6 +318,11 @@ fn ensure_sdk(cx: &ProduceContext<'_>, out: &mut ChangeSet) -> anyhow::Result<()
     // httpx 0.28 arrives with spaire-sdk only.
     if package.language == Language::Python && cx.sdk_blocked.is_none() {
         out.manual_steps.extend(crate::py_httpx::steps(package));
+        out.manual_steps.extend(crate::py_httpx::lock_steps(
+            package,
+            &package_dir(package),
+            |rel| cx.project.read_text(rel).ok().flatten(),
+        ));
     }
     let pip = package.language == Language::Python
         && matches!(

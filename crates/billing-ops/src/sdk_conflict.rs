@@ -274,19 +274,21 @@ impl SdkBlocked {
     /// The plan's note: what the generated code uses instead, and what to raise for the SDK.
     pub fn note(&self) -> String {
         let sdk = billing_vocab::PYTHON_SDK.name;
+        let why = if self.file.ends_with("requirements.txt") {
+            "pip finds no version of it that installs together with the versions this file \
+             pins, and no pin of yours is moved"
+        } else {
+            "this file allows only versions older than it needs of a package it depends on, \
+             so installing it cannot resolve, and no constraint of yours is moved"
+        };
         let mut message = format!(
-            "`{sdk}` cannot be added to {file}: {why}, and no pin of yours is moved. The \
+            "`{sdk}` cannot be added to {file}: {why}. The \
              generated Python code does without it: Spaire's API through the standard library \
              (as the usage recorder always does), webhooks (when planned) verified by \
              `standardwebhooks` (the verifier {sdk} uses; no dependencies of its own), each \
              event handed to your `on_*` functions as its JSON `data` instead of a {sdk} model. \
              To use {sdk}'s typed models instead, raise ",
-            file = self.file,
-            why = if self.pip.is_empty() {
-                "the versions this file allows rule out what it needs"
-            } else {
-                "pip finds no version of it that installs together with the versions this file pins"
-            }
+            file = self.file
         );
         if self.pins.is_empty() {
             // pip named no pin this reads; its own words say which.

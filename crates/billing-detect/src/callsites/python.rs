@@ -153,7 +153,8 @@ pub fn analyze(src: &str) -> Findings {
     };
     let imports_boto3 = imports_root(&["boto3", "aioboto3", "botocore"]);
     let imports_pydantic_ai = imports_root(&["pydantic_ai"]);
-    let imports_vendor_sdk = imports_root(&["openai", "anthropic"]);
+    let imports_openai = imports_root(&["openai"]);
+    let imports_anthropic = imports_root(&["anthropic"]);
     // Local names of PydanticAI's `Agent` class (`Agent`, `PAgent`, `pydantic_ai.Agent`).
     let mut agent_types: Vec<String> = bindings
         .iter()
@@ -307,7 +308,7 @@ pub fn analyze(src: &str) -> Findings {
             column,
             callee: callee_text.clone(),
         };
-        if let Some(kind) = vendor_kind(callee, src, imports_vendor_sdk) {
+        if let Some(kind) = vendor_kind(callee, src, imports_openai, imports_anthropic) {
             calls.push(site(kind));
             return;
         }
@@ -470,9 +471,18 @@ fn attr_chain<'s>(callee: Node<'_>, src: &'s str) -> Vec<&'s str> {
 }
 
 /// `openai` / `anthropic` SDK calls by their resource path. The shapes shared with other
-/// libraries (`x.messages.create`, `x.responses.create`, `x.embeddings.create`) count in files
-/// that import one of the SDKs or on a receiver named like a model client.
-fn vendor_kind(callee: Node<'_>, src: &str, imports_sdk: bool) -> Option<CallSiteKind> {
+/// libraries count in files that import the SDK that has them (`x.responses.create`,
+/// `x.embeddings.create`, `x.images.generate`: openai; `x.messages.create`: anthropic, since
+/// openai v1 has no top-level `messages`, and a Django related manager has:
+/// `chat.messages.create(content=...)` beside `from openai import OpenAI` in django-chatgpt is
+/// a database row) or on a receiver named like a model client.
+fn vendor_kind(
+    callee: Node<'_>,
+    src: &str,
+    imports_openai: bool,
+    imports_anthropic: bool,
+) -> Option<CallSiteKind> {
+    let imports_sdk = imports_openai || imports_anthropic;
     use CallSiteKind as K;
     // `client.messages.with_raw_response.create(..)`: the same call, its HTTP response around it.
     let chain: Vec<&str> = attr_chain(callee, src)
@@ -484,13 +494,14 @@ fn vendor_kind(callee: Node<'_>, src: &str, imports_sdk: bool) -> Option<CallSit
         return None;
     }
     let (method, resource, parent) = (chain[n - 1], chain[n - 2], chain[n - 3]);
-    let client_like = imports_sdk
-        || chain[..n - 2].iter().any(|part| {
-            let p = part.to_ascii_lowercase();
-            ["client", "openai", "anthropic", "claude", "llm", "gpt"]
-                .iter()
-                .any(|w| p.contains(w))
-        });
+    let named_like_client = chain[..n - 2].iter().any(|part| {
+        let p = part.to_ascii_lowercase();
+        ["client", "openai", "anthropic", "claude", "llm", "gpt"]
+            .iter()
+            .any(|w| p.contains(w))
+    });
+    let client_like = imports_openai || named_like_client;
+    let anthropic_like = imports_anthropic || named_like_client;
     match (parent, resource, method) {
         // Adding a message to an Assistants thread costs nothing; the run does.
         ("threads", "messages", _) => None,
@@ -506,7 +517,7 @@ fn vendor_kind(callee: Node<'_>, src: &str, imports_sdk: bool) -> Option<CallSit
         }
         (_, "responses", "create" | "parse" | "stream") if client_like => Some(K::OpenaiResponse),
         (_, "embeddings", "create") if client_like => Some(K::OpenaiEmbedding),
-        (_, "messages", "create" | "stream") if client_like => Some(K::AnthropicMessage),
+        (_, "messages", "create" | "stream") if anthropic_like => Some(K::AnthropicMessage),
         (_, "images", "generate") if client_like => Some(K::OpenaiImage),
         _ => None,
     }
@@ -656,6 +667,11 @@ run = client.beta.threads.runs.create(thread_id=t, assistant_id=a)
                 (K::OpenaiAssistantRun, 14),
             ]
         );
+        // A Django related manager beside the openai SDK (django-chatgpt's chat/services.py)
+        // is not Anthropic's `messages.create`; a client-named receiver still is.
+        let django = "from openai import OpenAI\n\ndef save(chat):\n    chat.messages.create(content=\"x\", role=\"system\")\n    return llm_client.messages.create(model=\"m\", max_tokens=5, messages=[])\n";
+        let got: Vec<_> = kinds(django).into_iter().map(|(k, l, _)| (k, l)).collect();
+        assert_eq!(got, [(K::AnthropicMessage, 5)]);
         // Without an SDK import, only the unmistakable shape or a client-like receiver counts.
         let plain = "x = self.chat.completions.create()\ny = inbox.messages.create()\nz = self.llm_client.messages.create()\n";
         let got: Vec<_> = kinds(plain).into_iter().map(|(k, l, _)| (k, l)).collect();

@@ -97,6 +97,7 @@ pub fn format_files(
         EslintFixed::new()
     });
     let isort_first_party = isort_first_party(&memo, root, package_dir, gates, files);
+    let ruff_first_party = ruff_first_party(&memo, package_dir, gates, files, root);
     let python_limit = python_line_limit(root, package_dir, gates);
     for file in files.iter_mut() {
         let extension = Path::new(&file.path)
@@ -121,6 +122,9 @@ pub fn format_files(
         for step in &mut steps {
             if step.gate.tool == GateTool::Isort {
                 step.extra_args.clone_from(&isort_first_party);
+            }
+            if step.gate.tool == GateTool::Ruff {
+                step.extra_args.clone_from(&ruff_first_party);
             }
         }
         if steps.is_empty() {
@@ -432,27 +436,7 @@ fn isort_first_party(
     let Some(binary) = gate.binary.clone() else {
         return Vec::new();
     };
-    let mut names: Vec<String> = Vec::new();
-    for file in files.iter().filter(|f| f.origin == FileOrigin::Generated) {
-        if !file.path.ends_with(".py") {
-            continue;
-        }
-        let Ok(rel) = root
-            .join(&file.path)
-            .strip_prefix(package_dir)
-            .map(Path::to_path_buf)
-        else {
-            continue;
-        };
-        let Some(first) = rel.components().next() else {
-            continue;
-        };
-        let first = first.as_os_str().to_string_lossy().into_owned();
-        let name = first.strip_suffix(".py").unwrap_or(&first).to_owned();
-        if !package_dir.join(&first).exists() && !names.contains(&name) {
-            names.push(name);
-        }
-    }
+    let names = generated_packages(root, package_dir, files);
     if names.is_empty() {
         return Vec::new();
     }
@@ -488,6 +472,92 @@ fn isort_first_party(
         .into_iter()
         .flat_map(|n| ["-p".to_owned(), n])
         .collect()
+}
+
+/// ruff's counterpart of [`isort_first_party`]: `--config lint.isort.known-first-party = [...]`
+/// with the generated packages not on disk yet plus the patterns the project already marks
+/// first-party (the option replaces the setting; ruff prints them with `--show-settings`).
+/// ruff finds first-party modules under its `src` roots, so while the plan is made the
+/// wiring's `from spaire_billing.usage import …` went among the third-party imports
+/// (django-styleguide: `ruff check` I001 once the package existed). Empty when there is
+/// nothing to add or ruff cannot say its settings.
+fn ruff_first_party(
+    memo: &Memo,
+    package_dir: &Path,
+    gates: &Gates,
+    files: &[FileChange],
+    root: &Path,
+) -> Vec<String> {
+    let Some(binary) = gates.get(GateTool::Ruff).and_then(|g| g.binary.clone()) else {
+        return Vec::new();
+    };
+    let names = generated_packages(root, package_dir, files);
+    if names.is_empty() {
+        return Vec::new();
+    }
+    let argv: Vec<String> = ["check", "--show-settings", "--no-cache", "."]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    let Ok(out) = memo.run(&binary, &argv, package_dir, None, FORMAT_TIMEOUT) else {
+        return Vec::new();
+    };
+    let Some(mut known) = ruff_known_first_party(&out.stdout) else {
+        return Vec::new();
+    };
+    for name in names {
+        if !known.contains(&name) {
+            known.push(name);
+        }
+    }
+    let list: Vec<String> = known.iter().map(|n| format!("{n:?}")).collect();
+    vec![
+        "--config".to_owned(),
+        format!("lint.isort.known-first-party = [{}]", list.join(", ")),
+    ]
+}
+
+/// The first-party patterns of ruff's `--show-settings` (`linter.isort.known_modules = {`,
+/// then `\tNAME => Known(FirstParty),` lines); `None` when the block is not there.
+fn ruff_known_first_party(settings: &str) -> Option<Vec<String>> {
+    let mut lines = settings.lines();
+    let start = lines.find(|l| l.starts_with("linter.isort.known_modules = {"))?;
+    if start.trim_end().ends_with("{}") {
+        return Some(Vec::new());
+    }
+    Some(
+        lines
+            .take_while(|l| !l.starts_with('}'))
+            .filter_map(|l| l.trim().strip_suffix("=> Known(FirstParty),"))
+            .map(|name| name.trim().to_owned())
+            .collect(),
+    )
+}
+
+/// The top-level Python packages (or modules) this tool generates that are not on disk yet.
+fn generated_packages(root: &Path, package_dir: &Path, files: &[FileChange]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for file in files.iter().filter(|f| f.origin == FileOrigin::Generated) {
+        if !file.path.ends_with(".py") {
+            continue;
+        }
+        let Ok(rel) = root
+            .join(&file.path)
+            .strip_prefix(package_dir)
+            .map(Path::to_path_buf)
+        else {
+            continue;
+        };
+        let Some(first) = rel.components().next() else {
+            continue;
+        };
+        let first = first.as_os_str().to_string_lossy().into_owned();
+        let name = first.strip_suffix(".py").unwrap_or(&first).to_owned();
+        if !package_dir.join(&first).exists() && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 /// What one ESLint run over many texts gave.
@@ -869,21 +939,18 @@ fn format_one(
             ])
         }
         GateTool::Ruff => {
-            let fixed = stdout_of(
-                args(&[
-                    "check",
-                    "--fix",
-                    "--exit-zero",
-                    // Planning writes nothing into the project, not even a tool's cache.
-                    "--no-cache",
-                    "--quiet",
-                    "--stdin-filename",
-                    path,
-                    "-",
-                ]),
-                text,
-                &[],
-            )?;
+            let mut argv = args(&[
+                "check",
+                "--fix",
+                "--exit-zero",
+                // Planning writes nothing into the project, not even a tool's cache.
+                "--no-cache",
+                "--quiet",
+            ]);
+            // The generated packages are first-party before they exist ([`ruff_first_party`]).
+            argv.extend(step.extra_args.iter().cloned());
+            argv.extend(args(&["--stdin-filename", path, "-"]));
+            let fixed = stdout_of(argv, text, &[])?;
             let fixed = if fixed.is_empty() {
                 text.to_owned()
             } else {
@@ -930,19 +997,22 @@ fn ruff_noqa(
     path: &str,
     text: &str,
 ) -> Result<Option<String>, String> {
-    let argv: Vec<String> = [
+    let mut argv: Vec<String> = [
         "check",
         "--exit-zero",
         "--no-cache",
         "--output-format",
         "json",
-        "--stdin-filename",
-        path,
-        "-",
     ]
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
+    argv.extend(step.extra_args.iter().cloned());
+    argv.extend([
+        "--stdin-filename".to_owned(),
+        path.to_owned(),
+        "-".to_owned(),
+    ]);
     let out = memo.run(&step.binary, &argv, cwd, Some(text), FORMAT_TIMEOUT)?;
     if !out.success {
         return Err(first_lines(&out.stderr, &out.stdout));
@@ -1102,6 +1172,22 @@ mod tests {
     use billing_changeset::FileAction;
 
     use super::*;
+
+    /// ruff's `--show-settings` block of known modules: the first-party patterns, none when
+    /// the block is empty, `None` without it.
+    #[test]
+    fn ruff_known_first_party_reads_the_settings_block() {
+        let set = "linter.src = [\n\t\"/p\",\n]\nlinter.isort.known_modules = {\n\tfoo => Known(FirstParty),\n\tbar* => Known(FirstParty),\n\tbaz => Known(ThirdParty),\n}\nlinter.isort.order_by_type = true\n";
+        assert_eq!(
+            ruff_known_first_party(set),
+            Some(vec!["foo".to_owned(), "bar*".to_owned()])
+        );
+        assert_eq!(
+            ruff_known_first_party("linter.isort.known_modules = {}\n"),
+            Some(Vec::new())
+        );
+        assert_eq!(ruff_known_first_party("nothing"), None);
+    }
 
     fn generated(path: &str) -> FileChange {
         FileChange {

@@ -435,6 +435,29 @@ fn isort_first_party_generated_package() {
     );
 }
 
+/// ruff's isort rules in a Flask app whose generated package sits beside `app.py`
+/// (django-styleguide): the wiring's `from spaire_billing… import` goes to the first-party
+/// section, which ruff finds under its `src`, not on disk while the plan is made, and the
+/// project's own `known-first-party` stays first-party (before: I001 once the package existed).
+#[cfg(unix)]
+#[test]
+fn ruff_isort_first_party_generated_package() {
+    let Some(venv) = venv("bin/ruff") else {
+        return;
+    };
+    let project = copy_fixture("gates", "ruff-isort-flask");
+    let dir = project.path();
+    link(&venv, &dir.join(".venv"));
+    let bin = dir.join(".venv/bin");
+    apply_passes_gates(
+        dir,
+        &[(
+            bin.join("ruff"),
+            &["check", "--no-cache", "app.py", "spaire_billing"],
+        )],
+    );
+}
+
 /// A strict ruff selection (docstrings, bandit, annotations, RUF) that `--fix` cannot satisfy in
 /// generated code: what is left is suppressed line by line with `# noqa: CODE` in the files
 /// the tool generates, never in the user's own file it edits.

@@ -320,40 +320,76 @@ exit 0
     assert!(!installs.contains("spaire-sdk"), "{installs}");
 }
 
-/// Poetry (like uv and Pipenv) resolves only when `poetry add spaire-sdk` runs, after the code
-/// importing the SDK is written. A constraint holding one of the SDK's requirements below what
-/// it needs (`httpx = "^0.26"` allows nothing from 0.27 on; the SDK needs 0.28.1) is read from
-/// pyproject.toml: the plan writes the variant without the SDK, installs only
-/// `standardwebhooks` with Poetry, moves no constraint, and names each one to raise.
+/// A pipenv app whose Pipfile leaves `openai` free and whose Pipfile.lock pins 1.12.0
+/// (isorry-host): the listed `pipenv install spaire-sdk` keeps that lock and moves httpx to
+/// 0.28, where openai 1.12.0 crashes at `OpenAI()`. The plan says so at the lock's line and
+/// names the install that moves both; a lock at a working release gets no step.
 #[test]
-fn a_poetry_constraint_that_rules_the_sdk_out_gets_the_variant_without_it() {
-    let dir = copy_fixture("plan", "poetry-pins");
-    let original = std::fs::read_to_string(dir.path().join("pyproject.toml")).unwrap();
+fn a_locked_llm_client_that_crashes_beside_the_sdk_gets_a_step_at_the_lock_line() {
+    let dir = copy_fixture("plan", "pipenv-locked-openai");
     let preview = plan_json(dir.path(), &[]);
-    let warnings = preview["warnings"].to_string();
-    for expected in [
-        "`spaire-sdk` cannot be added to pyproject.toml: the versions this file allows rule out \
-         what it needs",
-        "pyproject.toml:11 `httpx = \\\"^0.26\\\"`: spaire-sdk 0.28.4 needs `httpx>=0.28.1`",
-        "pyproject.toml:12 `pydantic = \\\"2.6.1\\\"`: spaire-sdk 0.28.4 needs `pydantic>=2.11.2`",
-    ] {
-        assert!(warnings.contains(expected), "{expected}\n{warnings}");
-    }
-    let installs = preview["installs"].to_string();
+    let steps = preview["manual_steps"].as_array().unwrap();
+    let step = steps
+        .iter()
+        .find(|s| s["file"] == "Pipfile.lock")
+        .unwrap_or_else(|| panic!("a step for Pipfile.lock: {steps:#?}"));
+    assert_eq!(step["line"], 30, "{step:#?}");
+    let text = step["instructions"].as_str().unwrap();
     assert!(
-        installs.contains("\"poetry\",\"add\",\"standardwebhooks\""),
-        "{installs}"
+        text.contains("Pipfile.lock locks `openai` 1.12.0"),
+        "{text}"
     );
-    assert!(!installs.contains("spaire-sdk"), "{installs}");
-    let files = preview["files"].to_string();
-    assert!(files.contains("standardwebhooks"), "the webhook verifier");
-    assert!(!files.contains("from spaire_sdk"), "no SDK import: {files}");
     assert!(
-        !paths(&preview).contains(&"pyproject.toml".to_owned()),
-        "no constraint moves"
+        text.contains("installed: `pipenv install spaire-sdk` keeps that locked version"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("  "),
+        "one sentence, no runs of spaces: {text}"
     );
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("pyproject.toml")).unwrap(),
-        original
+        step["snippet"],
+        "pipenv install spaire-sdk \"openai>=1.55.3\""
     );
+
+    let lock = dir.path().join("Pipfile.lock");
+    let text = std::fs::read_to_string(&lock).unwrap();
+    std::fs::write(&lock, text.replace("==1.12.0", "==1.55.3")).unwrap();
+    let preview = plan_json(dir.path(), &[]);
+    assert!(
+        !preview["manual_steps"].to_string().contains("proxies"),
+        "{}",
+        preview["manual_steps"]
+    );
+}
+
+/// A poetry app pinning `pydantic = "^1.10.9"` (thenewboston-backend): `poetry add spaire-sdk`
+/// cannot resolve (the SDK needs pydantic>=2.11.2), so the plan says so at the constraint's
+/// line, installs only `standardwebhooks`, and the generated code never imports the SDK.
+#[test]
+fn a_poetry_constraint_below_the_sdks_needs_sets_up_without_the_sdk() {
+    let dir = copy_fixture("plan", "poetry-pydantic-v1");
+    let preview = plan_json(dir.path(), &[]);
+    let warnings = preview["warnings"].to_string();
+    assert!(
+        warnings.contains("`spaire-sdk` cannot be added to pyproject.toml"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains(
+            "pyproject.toml:10 `pydantic = \\\"^1.10.9\\\"`: spaire-sdk 0.28.4 needs `pydantic>=2.11.2`"
+        ),
+        "{warnings}"
+    );
+    let installs = preview["installs"].to_string();
+    assert!(installs.contains("standardwebhooks"), "{installs}");
+    assert!(!installs.contains("spaire-sdk"), "{installs}");
+    for file in preview["files"].as_array().unwrap() {
+        let diff = file["diff"].as_str().unwrap_or_default();
+        assert!(
+            !diff.contains("spaire_sdk"),
+            "{} imports the SDK: {diff}",
+            file["path"]
+        );
+    }
 }
