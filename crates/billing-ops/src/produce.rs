@@ -255,6 +255,14 @@ pub fn sdk_package(language: Language) -> Option<&'static str> {
         .map(|sdk| sdk.name)
 }
 
+/// The pins of `package` that rule the Python SDK out, when they do (the plan then generates
+/// the variant without it): what setup's prerequisites say instead of an install that cannot
+/// resolve. `None` also when the project cannot be read (the plan reports that).
+pub fn sdk_blocked(root: &Path, package: &Package) -> Option<crate::sdk_conflict::SdkBlocked> {
+    let project = Project::open(root).ok()?;
+    crate::sdk_conflict::check(root, &project, package).ok()?
+}
+
 /// The install command for the first imported package the package lacks, with the package's
 /// own package manager.
 pub fn sdk_install_command(package: &Package) -> Option<Vec<String>> {

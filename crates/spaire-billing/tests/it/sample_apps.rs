@@ -393,3 +393,35 @@ fn a_poetry_constraint_below_the_sdks_needs_sets_up_without_the_sdk() {
         );
     }
 }
+
+/// setup's prerequisites step promised `poetry add spaire-sdk` before the plan said that
+/// install cannot resolve (thenewboston-backend): it now says the SDK is ruled out by the
+/// file's versions, and never names that install.
+#[test]
+fn setup_does_not_promise_an_sdk_install_the_pins_rule_out() {
+    let dir = copy_fixture("plan", "poetry-pydantic-v1");
+    let output = billing()
+        .env("SPAIRE_BILLING_PYTHON", "off")
+        .args([
+            "setup",
+            "--dry-run",
+            "--meter",
+            "api-calls",
+            "--pricing",
+            "unit",
+        ])
+        .args(["--unit-price", "0.001", "--product", "Pro"])
+        .args(["--customer", "header:x-customer-id", "--webhooks", "false"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let shown = transcript(&output, &[]);
+    assert!(output.status.success(), "{shown}");
+    assert!(
+        shown.contains(
+            "the Spaire SDK cannot be installed beside the versions pyproject.toml allows"
+        ),
+        "{shown}"
+    );
+    assert!(!shown.contains("poetry add spaire-sdk"), "{shown}");
+}

@@ -122,7 +122,7 @@ fn conversation(
         !args.dry_run,
         printer,
     )?;
-    let mut products = prerequisites(&remote, package, args.no_install.no_install, printer);
+    let mut products = prerequisites(&remote, &root, package, args.no_install.no_install, printer);
     // The demo product an earlier run created is the obvious answer without a terminal.
     let mut demo_created = products
         .as_deref()
@@ -620,6 +620,7 @@ fn keep_saved_answers(
 /// Explains a missing token, and lists the organization's recurring products when it can.
 fn prerequisites(
     remote: &billing_remote::Remote,
+    root: &Path,
     package: &Package,
     no_install: bool,
     printer: &Printer,
@@ -627,23 +628,25 @@ fn prerequisites(
     if let Some(command) = billing_ops::produce::sdk_install_command(package)
         && !billing_ops::produce::sdk_installed(package)
     {
-        // pip may find no SDK beside the project's pins; the plan then says what it does instead.
-        let unless = if package.language == billing_detect::Language::Python {
-            " (unless your pinned requirements rule it out: the plan then says so)"
-        } else {
-            ""
-        };
-        printer.note(if no_install {
-            format!(
-                "the Spaire SDK is not installed; run `{}` yourself (--no-install){unless}",
+        // The project's pins may rule the SDK out (thenewboston-backend: `pydantic =
+        // "^1.10.9"`): then no install of it is promised, and the plan names the pins.
+        if let Some(blocked) = billing_ops::produce::sdk_blocked(root, package) {
+            printer.note(format!(
+                "the Spaire SDK cannot be installed beside the versions {} allows: the generated \
+                 code does without it (the plan says how, and which pins to raise for it)",
+                blocked.file
+            ));
+        } else if no_install {
+            printer.note(format!(
+                "the Spaire SDK is not installed; run `{}` yourself (--no-install)",
                 command.join(" ")
-            )
+            ));
         } else {
-            format!(
-                "the Spaire SDK is not installed; the plan runs `{}` after you confirm{unless}",
+            printer.note(format!(
+                "the Spaire SDK is not installed; the plan runs `{}` after you confirm",
                 command.join(" ")
-            )
-        });
+            ));
+        }
     }
     let Some(client) = &remote.client else {
         let where_ = billing_api::dashboard_base(remote.environment)
