@@ -82,32 +82,59 @@ pub(crate) fn toolchain(python: &Path) -> Option<String> {
 /// reads them; URLs are left to the including line's own bytes.
 pub(crate) fn requirement_files(dir: &Path, requirements: &str) -> Vec<u8> {
     let mut out = Vec::new();
+    visit(dir, requirements, |relative, bytes| {
+        let name = relative.to_string_lossy();
+        out.extend((name.len() as u64).to_le_bytes());
+        out.extend(name.as_bytes());
+        match bytes {
+            None => out.push(0),
+            Some(bytes) => {
+                out.push(1);
+                out.extend((bytes.len() as u64).to_le_bytes());
+                out.extend(bytes);
+            }
+        }
+    });
+    out
+}
+
+/// The text of `requirements` and of every file it includes, in the order pip meets them:
+/// what the project pins, wherever the pins live (django-styleguide's `requirements.txt` is
+/// one `-r requirements/base.txt`, whose lines pin everything).
+pub(crate) fn requirement_texts(dir: &Path, requirements: &str) -> String {
+    let mut out = String::new();
+    visit(dir, requirements, |_, bytes| {
+        if let Some(bytes) = bytes {
+            out.push_str(&String::from_utf8_lossy(bytes));
+            out.push('\n');
+        }
+    });
+    out
+}
+
+/// Calls `each` with `requirements` and, depth-first in file order, every file it includes,
+/// each once (relative to `dir`; its bytes, `None` when it cannot be read).
+fn visit(dir: &Path, requirements: &str, mut each: impl FnMut(&Path, Option<&[u8]>)) {
     let mut seen = BTreeSet::new();
     let mut queue = vec![PathBuf::from(requirements)];
     while let Some(relative) = queue.pop() {
         if seen.len() >= MAX_INCLUDED || !seen.insert(relative.clone()) {
             continue;
         }
-        let name = relative.to_string_lossy();
-        out.extend((name.len() as u64).to_le_bytes());
-        out.extend(name.as_bytes());
         let Ok(bytes) = std::fs::read(dir.join(&relative)) else {
-            out.push(0);
+            each(&relative, None);
             continue;
         };
-        out.push(1);
-        out.extend((bytes.len() as u64).to_le_bytes());
         let parent = relative.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut found: Vec<PathBuf> = included(&String::from_utf8_lossy(&bytes))
             .into_iter()
             .map(|include| lexical(&parent.join(include)))
             .collect();
-        out.extend(bytes);
+        each(&relative, Some(&bytes));
         // Depth-first in file order: the stack pops the first include first.
         found.reverse();
         queue.extend(found);
     }
-    out
 }
 
 /// `a/../b.txt` as `b.txt`, so an include cycle meets a path it has seen.
@@ -315,6 +342,29 @@ mod tests {
                 "# -r not.txt\n-rdirect.txt\n-c https://x/c.txt\n--requirement \\\n  joined.txt\nflask # -r no.txt\n"
             ),
             vec!["direct.txt", "joined.txt"]
+        );
+    }
+
+    #[test]
+    fn the_sdk_is_pinned_like_the_included_files_pin() {
+        // django-styleguide: the top file only includes the one that pins everything.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("requirements")).unwrap();
+        std::fs::write(
+            dir.path().join("requirements.txt"),
+            "-r requirements/base.txt\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("requirements/base.txt"),
+            "Django==5.2.7\npsycopg[binary]==3.2.3\n",
+        )
+        .unwrap();
+        let texts = requirement_texts(dir.path(), "requirements.txt");
+        assert!(texts.contains("Django==5.2.7"), "{texts}");
+        assert_eq!(
+            crate::pip_requirement::requirement_line(&texts, "spaire-sdk", Some("0.28.4")),
+            "spaire-sdk==0.28.4"
         );
     }
 

@@ -376,7 +376,9 @@ fn add_pip_requirement(
             )));
         }
     };
-    let line = requirement_line(&current, sdk, version.as_deref());
+    // Pinned the way the project pins, in this file or the ones it includes.
+    let pins = crate::pip_cache::requirement_texts(&dir, "requirements.txt");
+    let line = requirement_line(&pins, sdk, version.as_deref());
     for install in out.installs.iter_mut() {
         if install.packages.iter().any(|p| p == sdk)
             && install.argv.first().is_some_and(|w| w == "python")
