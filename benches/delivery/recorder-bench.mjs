@@ -7,7 +7,8 @@
 //   node recorder-bench.mjs <bundle.mjs>   env: SPAIRE_SERVER_URL, SPAIRE_ACCESS_TOKEN,
 //                                               INSTANCES (20), RATE (50), DURATION (120 s)
 import { spawn } from "node:child_process";
-import { cpus, loadavg } from "node:os";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -23,12 +24,18 @@ const token = process.env.SPAIRE_ACCESS_TOKEN;
 const run = Date.now().toString(36);
 const here = dirname(fileURLToPath(import.meta.url));
 
+// The instances' spool (what a shutdown could not deliver is saved there at exit), this run's
+// own: the bench then starts one more instance on it, as the app's next start would.
+const spoolDir = mkdtempSync(join(tmpdir(), "bench-spool-"));
+const spoolFiles = () => readdirSync(spoolDir, { recursive: true }).filter((f) => String(f).endsWith(".json"));
+
 const { proxy, port: proxyPort, seen } = await startCountingProxy(upstream);
 const api = emulatorApi(upstream, token);
 
 const started = [];
 process.on("exit", () => {
   for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  rmSync(spoolDir, { recursive: true, force: true });
 });
 
 function start(mode, customer) {
@@ -39,6 +46,7 @@ function start(mode, customer) {
       DURATION: String(duration),
       WARMUP: String(warmup),
       SPAIRE_SERVER_URL: `http://127.0.0.1:${proxyPort}`,
+      SPAIRE_USAGE_SPOOL_DIR: spoolDir,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -90,13 +98,31 @@ const shutdownSeconds = (Date.now() - stopped) / 1000;
 
 const answered = billingReports.reduce((sum, r) => sum + r.answered, 0);
 const offered = Math.floor(rate * duration) * instances;
-const now = Date.now();
-const counted = (
-  await api(
-    "GET",
-    `/v1/meters/${meter.id}/quantities?start_timestamp=${new Date(now - 86_400_000).toISOString()}&end_timestamp=${new Date(now + 86_400_000).toISOString()}&interval=day&external_customer_id=${customer}`,
-  )
-).total;
+const countedNow = async () => {
+  const now = Date.now();
+  return (
+    await api(
+      "GET",
+      `/v1/meters/${meter.id}/quantities?start_timestamp=${new Date(now - 86_400_000).toISOString()}&end_timestamp=${new Date(now + 86_400_000).toISOString()}&interval=day&external_customer_id=${customer}`,
+    )
+  ).total;
+};
+const countedAtStop = await countedNow();
+const spooledFiles = spoolFiles().length;
+
+// What the stop saved to the spool, sent by the app's next start: one more billing instance
+// with no load of its own ("replay" mode), stopped once its recorder has nothing queued.
+let counted = countedAtStop;
+let replaySeconds = 0;
+if (spooledFiles > 0) {
+  const replayStarted = Date.now();
+  const next = start("replay", customer);
+  await next.report;
+  next.child.kill("SIGTERM");
+  await next.exited;
+  replaySeconds = (Date.now() - replayStarted) / 1000;
+  counted = await countedNow();
+}
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 const sorted = (reports, key) =>
@@ -120,6 +146,8 @@ console.log(`latency from due to done, max ms: billing ${ms(b[b.length - 1])}, p
 console.log(`request's own work, p50 ms: ${line(0.5, [bw, pw])}`);
 console.log(`request's own work, p99 ms: ${line(0.99, [bw, pw])}`);
 console.log(`ingest requests ${seen.ingests}, events sent ${seen.eventsSent} (incl. resends), 429s seen ${seen.tooMany}, other errors ${seen.otherErrors}`);
+console.log(`events counted at the stop ${countedAtStop} of ${answered}; spool files left by the stop: ${spooledFiles}`);
+if (spooledFiles > 0) console.log(`the next start sent the spool in ${replaySeconds.toFixed(1)} s; spool files left: ${spoolFiles().length}`);
 console.log(`events counted ${counted} of ${answered}: lost ${Math.max(0, answered - counted)}, duplicated ${Math.max(0, counted - answered)}`);
 console.log(`shutdown took ${shutdownSeconds.toFixed(1)} s; exits ${JSON.stringify([...new Set(exits.map((e) => JSON.stringify(e)))])}`);
 console.log(`load average at the end of the load: ${loadDuring.map((x) => x.toFixed(1)).join(" ")}`);

@@ -1,0 +1,215 @@
+//! The Node recorder's spool (issue 16): events a shutdown could not deliver are saved at exit
+//! and sent by the app's next start, once.
+//!
+//! First run: Spaire is unreachable (a closed port), the app records 20 events and is stopped
+//! through its own SIGTERM handler; the events must be in one spool file, not lost. Second
+//! run: Spaire is back; the app records 5 more and must deliver all 25, leaving no spool file.
+//! A copy of the first file put back and replayed by a third run changes nothing (every event
+//! kept its external_id).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::codegen;
+use crate::delivery::{CUSTOMER, all_events, plan_for};
+
+const FIRST_RUN: &str = r#"const usage = require(process.argv[2]);
+const customer = process.argv[3];
+for (let i = 0; i < 10; i += 1) usage.recordApiCall(customer, "/keyed", "GET", `req-${i}`);
+for (let i = 0; i < 10; i += 1) usage.recordApiCall(customer, "/plain", "GET");
+// The app's own shutdown, as close-with-grace does it: async cleanup, then process.exit.
+process.on("SIGTERM", () => {
+  setTimeout(() => process.exit(0), 20);
+});
+setInterval(() => {}, 1000);
+console.log("ready");
+"#;
+
+/// Records 5 events and says "ready" once the recorder delivered `expected` in all.
+const NEXT_RUN: &str = r#"const usage = require(process.argv[2]);
+const customer = process.argv[3];
+const expected = Number(process.argv[4]);
+for (let i = 0; i < 5; i += 1) usage.recordApiCall(customer, "/second", "GET");
+process.on("SIGTERM", () => {
+  setTimeout(() => process.exit(0), 20);
+});
+const started = Date.now();
+const poll = setInterval(() => {
+  const stats = usage.usageRecorderStats();
+  if (stats.delivered >= expected) {
+    clearInterval(poll);
+    console.log("ready");
+  } else if (Date.now() - started > 30000) {
+    clearInterval(poll);
+    console.log(`not delivered: ${JSON.stringify(stats)}`);
+  }
+  // Spooled events are sent by the timer; ask for it now rather than in up to 7.5 s.
+  if (stats.queued > 0) usage.flushUsage();
+}, 200);
+setInterval(() => {}, 1000);
+"#;
+
+/// A port nothing listens on: bound, then released.
+fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Runs `driver.cjs` with `args` until it prints its first line, then stops it with SIGTERM;
+/// returns that line and the process's stderr. The process must exit 0 (the app's handler).
+fn run_driver(app: &codegen::DriverApp, env: &[(&str, &str)], args: &[&str]) -> (String, String) {
+    let mut command = Command::new(&app.program);
+    command
+        .arg("driver.cjs")
+        .arg(&app.usage)
+        .arg(CUSTOMER)
+        .args(args)
+        .current_dir(app.dir.path())
+        .env("SPAIRE_REQUEST_TIMEOUT_MS", "1000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("node starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let output = codegen::stop(&mut child, "TERM", 60);
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(
+        output.status.success(),
+        "the app's own handler exits 0, got {:?}:\n{stderr}",
+        output.status
+    );
+    (line.trim().to_string(), stderr)
+}
+
+/// Files in the spool's one account directory (there is one token), by name.
+fn spool_files(spool: &Path) -> Vec<PathBuf> {
+    let Ok(accounts) = std::fs::read_dir(spool) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = accounts
+        .flatten()
+        .flat_map(|account| std::fs::read_dir(account.path()).unwrap().flatten())
+        .map(|entry| entry.path())
+        .collect();
+    files.sort();
+    files
+}
+
+fn counts(api: &codegen::Api<'_>) -> Vec<(String, usize)> {
+    let events = all_events(api);
+    let mut counts = std::collections::BTreeMap::new();
+    for event in &events {
+        let endpoint = event["metadata"]["endpoint"]
+            .as_str()
+            .unwrap_or("?")
+            .to_string();
+        *counts.entry(endpoint).or_insert(0) += 1;
+    }
+    counts.into_iter().collect()
+}
+
+#[test]
+fn node_recorder_spools_what_shutdown_could_not_deliver_and_the_next_start_sends_it_once() {
+    let emulator = billing_emulator::spawn_background(Default::default()).expect("emulator");
+    let base_url = emulator.base_url();
+    let api = codegen::Api {
+        base: &base_url,
+        token: emulator.token(),
+    };
+    let Some(first) = codegen::node_driver_app(&plan_for(&base_url), FIRST_RUN) else {
+        return;
+    };
+    let spool = tempfile::tempdir().unwrap();
+    let spool_dir = spool.path().to_str().unwrap();
+    let unreachable = closed_port_url();
+    let env_down = [
+        ("SPAIRE_ACCESS_TOKEN", emulator.token()),
+        ("SPAIRE_SERVER_URL", unreachable.as_str()),
+        ("SPAIRE_USAGE_SPOOL_DIR", spool_dir),
+    ];
+    let (line, stderr) = run_driver(&first, &env_down, &[]);
+    assert_eq!(line, "ready", "{stderr}");
+    let files = spool_files(spool.path());
+    assert!(
+        files.len() == 1 && files[0].extension().is_some_and(|e| e == "json"),
+        "one spool file after the first run, got {files:?}:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("saved 20 undelivered usage event(s)"),
+        "the exit says where the events went:\n{stderr}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&files[0]).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "spool files hold customer ids: owner only"
+    );
+    assert!(counts(&api).is_empty(), "nothing reached Spaire yet");
+    let kept = std::fs::read(&files[0]).unwrap();
+
+    // The next start, Spaire reachable again.
+    let next = codegen::node_driver_app(&plan_for(&base_url), NEXT_RUN).unwrap();
+    let env_up = [
+        ("SPAIRE_ACCESS_TOKEN", emulator.token()),
+        ("SPAIRE_SERVER_URL", base_url.as_str()),
+        ("SPAIRE_USAGE_SPOOL_DIR", spool_dir),
+    ];
+    let (line, stderr) = run_driver(&next, &env_up, &["25"]);
+    assert_eq!(line, "ready", "{stderr}");
+    let expected = vec![
+        ("/keyed".to_string(), 10),
+        ("/plain".to_string(), 10),
+        ("/second".to_string(), 5),
+    ];
+    assert_eq!(counts(&api), expected, "{stderr}");
+    assert_eq!(spool_files(spool.path()), Vec::<PathBuf>::new(), "{stderr}");
+
+    // The same file replayed again (say, two processes raced for it): counted once.
+    std::fs::write(&files[0], kept).unwrap();
+    let (line, stderr) = run_driver(&next, &env_up, &["25"]);
+    assert_eq!(line, "ready", "{stderr}");
+    let expected_after = vec![
+        ("/keyed".to_string(), 10),
+        ("/plain".to_string(), 10),
+        ("/second".to_string(), 10),
+    ];
+    assert_eq!(
+        counts(&api),
+        expected_after,
+        "only the 5 new events: {stderr}"
+    );
+    assert_eq!(spool_files(spool.path()), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn node_recorder_says_what_was_lost_when_the_spool_cannot_be_written() {
+    let emulator = billing_emulator::spawn_background(Default::default()).expect("emulator");
+    let base_url = emulator.base_url();
+    let Some(first) = codegen::node_driver_app(&plan_for(&base_url), FIRST_RUN) else {
+        return;
+    };
+    // The spool directory's parent is a file: mkdir fails.
+    let blocker = tempfile::NamedTempFile::new().unwrap();
+    let spool_dir = blocker.path().join("spool");
+    let unreachable = closed_port_url();
+    let env = [
+        ("SPAIRE_ACCESS_TOKEN", emulator.token()),
+        ("SPAIRE_SERVER_URL", unreachable.as_str()),
+        ("SPAIRE_USAGE_SPOOL_DIR", spool_dir.to_str().unwrap()),
+    ];
+    let (line, stderr) = run_driver(&first, &env, &[]);
+    assert_eq!(line, "ready", "{stderr}");
+    assert!(
+        stderr.contains("exiting with 20 undelivered usage event(s); could not save them to"),
+        "the loss is said, with the reason:\n{stderr}"
+    );
+}
