@@ -569,8 +569,13 @@ fn run_go(emulator: &billing_emulator::BackgroundEmulator, driver: &str, scenari
     let Some(app) = codegen::go_driver_app(&plan_for(&base_url), driver) else {
         return;
     };
+    // Every emulator has the same token: a spool in the default directory (left by any other
+    // run) would be replayed into this one's count.
+    let spool = tempfile::tempdir().unwrap();
     let mut command = Command::new(&app.program);
-    command.arg(CUSTOMER);
+    command
+        .arg(CUSTOMER)
+        .env("SPAIRE_USAGE_SPOOL_DIR", spool.path());
     run_and_check("go", command, &base_url, emulator.token(), scenario);
 }
 
