@@ -984,6 +984,8 @@ fn script_runtime(script: &Script) {
             .env("SPAIRE_ACCESS_TOKEN", token)
             .env("SPAIRE_SERVER_URL", server_url)
             .env("SPAIRE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+            // As in spawn_server: the "API down" run must not spool into the shared default.
+            .env("SPAIRE_USAGE_SPOOL_DIR", "off")
             .output()
             .unwrap()
     };

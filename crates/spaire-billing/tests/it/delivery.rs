@@ -603,10 +603,13 @@ fn run_php(emulator: &billing_emulator::BackgroundEmulator, driver: &str, scenar
         &plan,
     );
     std::fs::write(dir.path().join("driver.php"), driver).unwrap();
+    // As in run_go: not the shared default spool directory.
+    let spool = tempfile::tempdir().unwrap();
     let mut command = Command::new(php);
     command
         .arg("driver.php")
         .arg(CUSTOMER)
+        .env("SPAIRE_USAGE_SPOOL_DIR", spool.path())
         .current_dir(dir.path());
     run_and_check("php", command, &base_url, emulator.token(), scenario);
 }
