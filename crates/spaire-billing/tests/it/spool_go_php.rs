@@ -160,6 +160,16 @@ fn counts(expected: &[(&str, usize)]) -> BTreeMap<String, usize> {
         .collect()
 }
 
+/// Backdates a claimed file: its claim was taken `minutes` ago.
+fn claimed_minutes_ago(path: &Path, minutes: u64) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(minutes * 60))
+        .unwrap();
+}
+
 /// Checks the first run's spool: one `.json` file (mode 0600, in a 0700 directory) holding
 /// `events` wire events, each with its external_id and timestamp. Returns its contents.
 fn check_spooled(dir: &Path, events: usize, logs: &str) -> String {
@@ -266,19 +276,22 @@ fn go_recorder_spools_what_close_could_not_deliver_and_the_next_start_sends_it()
     );
 
     // 3. The same file again (its events already stored), replayed by a process that records
-    // nothing (the recorder starts in Close): counted once, by external_id.
+    // nothing (the recorder starts in Close): counted once, by external_id. Beside it, a copy
+    // claimed 11 minutes ago by a process that died (claimed again and sent) and one claimed
+    // just now by a live process (left alone).
     std::fs::write(dir.join("1-1-00000000.json"), &text).unwrap();
+    let stale = dir.join("0-1-00000000.json.claimed-1");
+    let fresh = "0-2-00000000.json.claimed-2";
+    std::fs::write(&stale, &text).unwrap();
+    std::fs::write(dir.join(fresh), &text).unwrap();
+    claimed_minutes_ago(&stale, 11);
     let logs = run_go_driver(&app.program, &base_url, spool.path(), ["third", "0", "0"]);
     assert_eq!(
         stored(&base_url, GO_TOKEN),
         (25, counts(&expected)),
-        "a replayed, already stored file counts once; logs:\n{logs}"
+        "replayed, already stored files count once; logs:\n{logs}"
     );
-    assert_eq!(
-        spool_files(&dir),
-        Vec::<String>::new(),
-        "the spool is empty"
-    );
+    assert_eq!(spool_files(&dir), [fresh], "only the live claim is left");
 }
 
 /// A spool directory that cannot be created (its parent is a file): one warning, the old
@@ -393,9 +406,15 @@ fn php_recorder_spools_a_refused_exit_flush_and_the_next_request_sends_it() {
         "the spool is empty"
     );
 
-    // 3. An unparsable file and three copies of the first one (already stored). Each flush
-    // claims one spool file (an unparsable one is set aside as .bad and does not count): this
-    // request's flush() takes 2, its exit flush 3, and 4 waits for the next request.
+    // 3. Copies of the first file (already stored): one claimed 11 minutes ago by a worker
+    // that died, one claimed just now by a live worker, an unparsable file and three plain
+    // ones. Each flush claims one spool file, oldest name first (an unparsable one is set
+    // aside as .bad and does not count): flush() takes the stale claim, the exit flush 2;
+    // the live claim is left alone, 3 and 4 wait for the next requests.
+    let stale = dir.join("0-1-00000000.json.claimed-1");
+    std::fs::write(&stale, &text).unwrap();
+    claimed_minutes_ago(&stale, 11);
+    std::fs::write(dir.join("0-2-00000000.json.claimed-2"), &text).unwrap();
     std::fs::write(dir.join("1-1-00000000.json"), "{\"events\": ").unwrap();
     for copy in [
         "2-1-00000000.json",
@@ -425,7 +444,12 @@ fn php_recorder_spools_a_refused_exit_flush_and_the_next_request_sends_it() {
     );
     assert_eq!(
         spool_files(&dir),
-        ["1-1-00000000.json.bad", "4-1-00000000.json"],
+        [
+            "0-2-00000000.json.claimed-2",
+            "1-1-00000000.json.bad",
+            "3-1-00000000.json",
+            "4-1-00000000.json"
+        ],
         "{logs}"
     );
     assert!(
