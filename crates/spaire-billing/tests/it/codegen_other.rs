@@ -319,6 +319,9 @@ fn spawn_server(
         .env("SPAIRE_ACCESS_TOKEN", token)
         .env("SPAIRE_SERVER_URL", server_url)
         .env("SPAIRE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        // Not the shared default spool directory: a server stopped while the API is down would
+        // leave files there for every later run (the spool has its own test, spool_go_php.rs).
+        .env("SPAIRE_USAGE_SPOOL_DIR", "off")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -981,6 +984,8 @@ fn script_runtime(script: &Script) {
             .env("SPAIRE_ACCESS_TOKEN", token)
             .env("SPAIRE_SERVER_URL", server_url)
             .env("SPAIRE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+            // As in spawn_server: the "API down" run must not spool into the shared default.
+            .env("SPAIRE_USAGE_SPOOL_DIR", "off")
             .output()
             .unwrap()
     };

@@ -569,8 +569,13 @@ fn run_go(emulator: &billing_emulator::BackgroundEmulator, driver: &str, scenari
     let Some(app) = codegen::go_driver_app(&plan_for(&base_url), driver) else {
         return;
     };
+    // Every emulator has the same token: a spool in the default directory (left by any other
+    // run) would be replayed into this one's count.
+    let spool = tempfile::tempdir().unwrap();
     let mut command = Command::new(&app.program);
-    command.arg(CUSTOMER);
+    command
+        .arg(CUSTOMER)
+        .env("SPAIRE_USAGE_SPOOL_DIR", spool.path());
     run_and_check("go", command, &base_url, emulator.token(), scenario);
 }
 
@@ -598,10 +603,13 @@ fn run_php(emulator: &billing_emulator::BackgroundEmulator, driver: &str, scenar
         &plan,
     );
     std::fs::write(dir.path().join("driver.php"), driver).unwrap();
+    // As in run_go: not the shared default spool directory.
+    let spool = tempfile::tempdir().unwrap();
     let mut command = Command::new(php);
     command
         .arg("driver.php")
         .arg(CUSTOMER)
+        .env("SPAIRE_USAGE_SPOOL_DIR", spool.path())
         .current_dir(dir.path());
     run_and_check("php", command, &base_url, emulator.token(), scenario);
 }

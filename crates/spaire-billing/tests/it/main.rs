@@ -33,6 +33,7 @@ mod remote;
 mod sample_apps;
 mod serverless_flush;
 mod setup;
+mod spool_go_php;
 mod spool_node;
 mod ts_compiler;
 mod vocab;

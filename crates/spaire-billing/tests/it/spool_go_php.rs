@@ -1,0 +1,510 @@
+//! The local spool of the Go and PHP recorders (issue 16; /work/notes/spool-spec.md, the same
+//! behaviour in every language): what a shutdown could not deliver is written to
+//! `$SPAIRE_USAGE_SPOOL_DIR/<sha256(token)[..16]>/*.json`, and the app's next process sends it.
+//!
+//! Each test runs the driver a first time against a closed port (the shutdown flush gives up
+//! and spools), then again against a live emulator with the same token and spool directory:
+//! the emulator must store every event exactly once and the spool must be empty. A third run
+//! replays copies of the first file (their events are already stored): still exactly once,
+//! by external_id. PHP's second and third runs are "the next request": a process that records
+//! one event and flushes, which must send the spooled events with its own (one file per
+//! flush; an unparsable file is set aside as `.bad`). Also: PHP's flush() that spent its budget
+//! on an outage keeps the events for the exit flush, which spools them; and in both languages
+//! a spool that cannot be written gives one warning and the old behaviour.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use billing_detect::{FrameworkId, Language};
+use billing_emulator::{EmulatorConfig, TokenSpec};
+
+use crate::codegen;
+use crate::delivery::{CUSTOMER, all_events, plan_for};
+
+/// Made up; the emulator accepts it.
+const GO_TOKEN: &str = "spool-test-token-go";
+const PHP_TOKEN: &str = "spool-test-token-php";
+
+/// Records `keyed` events with idempotency keys and `plain` ones without, under endpoints
+/// `/<prefix>/keyed` and `/<prefix>/plain`, then waits for SIGTERM and shuts down the way a
+/// program with graceful shutdown does (`Close` with a 3 s budget).
+const GO_DRIVER: &str = r#"package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	spairebilling "example.com/CASE/internal/spairebilling"
+)
+
+func main() {
+	customer, prefix := os.Args[1], os.Args[2]
+	keyed, _ := strconv.Atoi(os.Args[3])
+	plain, _ := strconv.Atoi(os.Args[4])
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGTERM)
+	for i := 0; i < keyed; i++ {
+		spairebilling.RecordAPICall(customer, "/"+prefix+"/keyed", "GET", fmt.Sprintf("%s-%d", prefix, i))
+	}
+	for i := 0; i < plain; i++ {
+		spairebilling.RecordAPICall(customer, "/"+prefix+"/plain", "GET")
+	}
+	fmt.Println("ready")
+	<-signals
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := spairebilling.Close(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "flush:", err)
+		os.Exit(1)
+	}
+}
+"#;
+
+/// One PHP request: records like the Go driver, and with `flush` as the fifth argument calls
+/// `flush()` (Laravel's `terminate` does) and prints what is still pending; the shutdown
+/// function (`flushAtExit`) runs when the script ends.
+const PHP_DRIVER: &str = r#"<?php
+foreach (['SpaireConfig', 'UsageRecorder', 'Usage'] as $class) {
+    require __DIR__ . "/app/Spaire/{$class}.php";
+}
+use App\Spaire\Usage;
+use App\Spaire\UsageRecorder;
+
+[, $customer, $prefix, $keyed, $plain] = $argv;
+for ($i = 0; $i < (int) $keyed; $i++) {
+    Usage::recordApiCall($customer, "/{$prefix}/keyed", 'GET', "{$prefix}-{$i}");
+}
+for ($i = 0; $i < (int) $plain; $i++) {
+    Usage::recordApiCall($customer, "/{$prefix}/plain", 'GET');
+}
+if (($argv[5] ?? '') === 'flush') {
+    UsageRecorder::instance()->flush();
+    $recorder = UsageRecorder::instance();
+    echo "pending={$recorder->pending()} dropped={$recorder->dropped()}\n";
+}
+"#;
+
+fn emulator(token: &str) -> billing_emulator::BackgroundEmulator {
+    billing_emulator::spawn_background(EmulatorConfig {
+        tokens: vec![TokenSpec::new(token)],
+        ..EmulatorConfig::default()
+    })
+    .expect("emulator")
+}
+
+/// A URL nothing listens on: a port bound, then released.
+fn closed_url() -> String {
+    format!("http://127.0.0.1:{}", codegen::free_port())
+}
+
+/// `<spool dir>/<first 16 hex chars of SHA-256(token)>`, hashed by coreutils' sha256sum.
+fn token_dir(spool: &Path, token: &str) -> PathBuf {
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sha256sum");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(token.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let hex = String::from_utf8(output.stdout).unwrap();
+    spool.join(&hex[..16])
+}
+
+/// The spool directory's file names, sorted.
+fn spool_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Stored events per `endpoint` metadata value.
+fn stored(base_url: &str, token: &str) -> (usize, BTreeMap<String, usize>) {
+    let events = all_events(&codegen::Api {
+        base: base_url,
+        token,
+    });
+    let mut counts = BTreeMap::new();
+    for event in &events {
+        let endpoint = event["metadata"]["endpoint"]
+            .as_str()
+            .unwrap_or("?")
+            .to_owned();
+        *counts.entry(endpoint).or_insert(0) += 1;
+    }
+    (events.len(), counts)
+}
+
+fn counts(expected: &[(&str, usize)]) -> BTreeMap<String, usize> {
+    expected
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), *v))
+        .collect()
+}
+
+/// Backdates a claimed file: its claim was taken `minutes` ago.
+fn claimed_minutes_ago(path: &Path, minutes: u64) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(minutes * 60))
+        .unwrap();
+}
+
+/// Checks the first run's spool: one `.json` file (mode 0600, in a 0700 directory) holding
+/// `events` wire events, each with its external_id and timestamp. Returns its contents.
+fn check_spooled(dir: &Path, events: usize, logs: &str) -> String {
+    let files = spool_files(dir);
+    assert!(
+        files.len() == 1 && files[0].ends_with(".json"),
+        "one spool file in {}, got {files:?}; logs:\n{logs}",
+        dir.display()
+    );
+    let path = dir.join(&files[0]);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        (mode(dir), mode(&path)),
+        (0o700, 0o600),
+        "spool permissions"
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let list = body["events"].as_array().expect("{\"events\": [...]}");
+    assert_eq!(list.len(), events, "{text}");
+    assert!(
+        list.iter().all(|e| e["external_id"].is_string()
+            && e["timestamp"].is_string()
+            && e["external_customer_id"] == CUSTOMER),
+        "wire events with external_id and timestamp: {text}"
+    );
+    assert!(
+        logs.contains(&format!(
+            "[spaire] saved {events} undelivered usage event(s) to {}",
+            path.display()
+        )),
+        "the saved-to-spool line; logs:\n{logs}"
+    );
+    text
+}
+
+/// Runs the Go driver until "ready", sends SIGTERM, and returns its stderr (exit 0 required).
+fn run_go_driver(program: &Path, url: &str, spool: &Path, args: [&str; 3]) -> String {
+    let mut child = Command::new(program)
+        .arg(CUSTOMER)
+        .args(args)
+        .env("SPAIRE_ACCESS_TOKEN", GO_TOKEN)
+        .env("SPAIRE_SERVER_URL", url)
+        .env("SPAIRE_USAGE_SPOOL_DIR", spool)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("go driver");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready", "the driver started");
+    let output = codegen::stop(&mut child, "TERM", 30);
+    let logs = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success(),
+        "exit 0, got {:?}:\n{logs}",
+        output.status
+    );
+    logs
+}
+
+#[test]
+fn go_recorder_spools_what_close_could_not_deliver_and_the_next_start_sends_it() {
+    let emulator = emulator(GO_TOKEN);
+    let base_url = emulator.base_url();
+    let Some(app) = codegen::go_driver_app(&plan_for(&base_url), GO_DRIVER) else {
+        return;
+    };
+    let spool = tempfile::tempdir().unwrap();
+    let dir = token_dir(spool.path(), GO_TOKEN);
+
+    // 1. Spaire unreachable: Close gives up at its deadline and spools all 20.
+    let logs = run_go_driver(
+        &app.program,
+        &closed_url(),
+        spool.path(),
+        ["first", "10", "10"],
+    );
+    let text = check_spooled(&dir, 20, &logs);
+    assert!(
+        !logs.contains("could not be delivered"),
+        "the saved line replaces the undelivered one:\n{logs}"
+    );
+    assert_eq!(stored(&base_url, GO_TOKEN).0, 0);
+
+    // 2. The next start: 5 new events, and the spooled 20 replayed when the recorder starts.
+    let logs = run_go_driver(&app.program, &base_url, spool.path(), ["second", "0", "5"]);
+    let expected = [
+        ("/first/keyed", 10),
+        ("/first/plain", 10),
+        ("/second/plain", 5),
+    ];
+    assert_eq!(
+        stored(&base_url, GO_TOKEN),
+        (25, counts(&expected)),
+        "every event once; logs:\n{logs}"
+    );
+    assert_eq!(
+        spool_files(&dir),
+        Vec::<String>::new(),
+        "the spool is empty"
+    );
+
+    // 3. The same file again (its events already stored), replayed by a process that records
+    // nothing (the recorder starts in Close): counted once, by external_id. Beside it, a copy
+    // claimed 11 minutes ago by a process that died (claimed again and sent) and one claimed
+    // just now by a live process (left alone).
+    std::fs::write(dir.join("1-1-00000000.json"), &text).unwrap();
+    let stale = dir.join("0-1-00000000.json.claimed-1");
+    let fresh = "0-2-00000000.json.claimed-2";
+    std::fs::write(&stale, &text).unwrap();
+    std::fs::write(dir.join(fresh), &text).unwrap();
+    claimed_minutes_ago(&stale, 11);
+    let logs = run_go_driver(&app.program, &base_url, spool.path(), ["third", "0", "0"]);
+    assert_eq!(
+        stored(&base_url, GO_TOKEN),
+        (25, counts(&expected)),
+        "replayed, already stored files count once; logs:\n{logs}"
+    );
+    assert_eq!(spool_files(&dir), [fresh], "only the live claim is left");
+}
+
+/// A spool directory that cannot be created (its parent is a file): one warning, the old
+/// behaviour (the undelivered line), exit 0.
+#[test]
+fn go_recorder_without_a_usable_spool_warns_and_exits_as_before() {
+    let Some(app) = codegen::go_driver_app(&plan_for("http://127.0.0.1:9"), GO_DRIVER) else {
+        return;
+    };
+    let parent = tempfile::tempdir().unwrap();
+    let not_a_dir = parent.path().join("file");
+    std::fs::write(&not_a_dir, "").unwrap();
+    let logs = run_go_driver(&app.program, &closed_url(), &not_a_dir, ["first", "2", "2"]);
+    assert_eq!(
+        logs.matches("usage spool unavailable").count(),
+        1,
+        "one warning:\n{logs}"
+    );
+    assert!(
+        logs.contains("4 usage events could not be delivered in time"),
+        "{logs}"
+    );
+}
+
+/// The Laravel fixture with the plan generated into it and the driver as `driver.php` (the
+/// layout of delivery.rs's `run_php`).
+fn php_app(base_url: &str) -> Option<(PathBuf, tempfile::TempDir)> {
+    let php = codegen::program("php")?;
+    let dir = tempfile::tempdir().unwrap();
+    codegen::copy_dir(&codegen::codegen_fixture("php", "laravel11"), dir.path());
+    codegen::generate_into(
+        dir.path(),
+        &crate::codegen_other::profile(dir.path(), Language::Php, FrameworkId::Laravel),
+        &plan_for(base_url),
+    );
+    std::fs::write(dir.path().join("driver.php"), PHP_DRIVER).unwrap();
+    Some((php, dir))
+}
+
+/// Runs one PHP "request" to its end (the shutdown flush included); returns stdout, stderr.
+fn run_php_driver(
+    php: &Path,
+    app: &Path,
+    url: &str,
+    spool: &Path,
+    args: &[&str],
+) -> (String, String) {
+    let output = Command::new(php)
+        .arg("driver.php")
+        .arg(CUSTOMER)
+        .args(args)
+        .current_dir(app)
+        .env("SPAIRE_ACCESS_TOKEN", PHP_TOKEN)
+        .env("SPAIRE_SERVER_URL", url)
+        .env("SPAIRE_USAGE_SPOOL_DIR", spool)
+        .output()
+        .expect("php driver");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success(),
+        "exit 0, got {:?}:\n{stdout}\n{stderr}",
+        output.status
+    );
+    (stdout, stderr)
+}
+
+#[test]
+fn php_recorder_spools_a_refused_exit_flush_and_the_next_request_sends_it() {
+    let emulator = emulator(PHP_TOKEN);
+    let base_url = emulator.base_url();
+    let Some((php, app)) = php_app(&base_url) else {
+        return;
+    };
+    let spool = tempfile::tempdir().unwrap();
+    let dir = token_dir(spool.path(), PHP_TOKEN);
+
+    // 1. A request whose flushAtExit is refused (Spaire unreachable for its whole budget).
+    let (_, logs) = run_php_driver(
+        &php,
+        app.path(),
+        &closed_url(),
+        spool.path(),
+        &["first", "10", "10"],
+    );
+    let text = check_spooled(&dir, 20, &logs);
+    assert_eq!(stored(&base_url, PHP_TOKEN).0, 0);
+
+    // 2. The next request records one event and flushes: its flush claims the spooled file and
+    // sends the 20 with its own event.
+    let (out, logs) = run_php_driver(
+        &php,
+        app.path(),
+        &base_url,
+        spool.path(),
+        &["second", "0", "1", "flush"],
+    );
+    assert_eq!(out.trim(), "pending=0 dropped=0", "{logs}");
+    let expected = [
+        ("/first/keyed", 10),
+        ("/first/plain", 10),
+        ("/second/plain", 1),
+    ];
+    assert_eq!(
+        stored(&base_url, PHP_TOKEN),
+        (21, counts(&expected)),
+        "every event once; logs:\n{logs}"
+    );
+    assert_eq!(
+        spool_files(&dir),
+        Vec::<String>::new(),
+        "the spool is empty"
+    );
+
+    // 3. Copies of the first file (already stored): one claimed 11 minutes ago by a worker
+    // that died, one claimed just now by a live worker, an unparsable file and three plain
+    // ones. Each flush claims one spool file, oldest name first (an unparsable one is set
+    // aside as .bad and does not count): flush() takes the stale claim, the exit flush 2;
+    // the live claim is left alone, 3 and 4 wait for the next requests.
+    let stale = dir.join("0-1-00000000.json.claimed-1");
+    std::fs::write(&stale, &text).unwrap();
+    claimed_minutes_ago(&stale, 11);
+    std::fs::write(dir.join("0-2-00000000.json.claimed-2"), &text).unwrap();
+    std::fs::write(dir.join("1-1-00000000.json"), "{\"events\": ").unwrap();
+    for copy in [
+        "2-1-00000000.json",
+        "3-1-00000000.json",
+        "4-1-00000000.json",
+    ] {
+        std::fs::write(dir.join(copy), &text).unwrap();
+    }
+    let (out, logs) = run_php_driver(
+        &php,
+        app.path(),
+        &base_url,
+        spool.path(),
+        &["third", "0", "1", "flush"],
+    );
+    assert_eq!(out.trim(), "pending=0 dropped=0", "{logs}");
+    let expected = [
+        ("/first/keyed", 10),
+        ("/first/plain", 10),
+        ("/second/plain", 1),
+        ("/third/plain", 1),
+    ];
+    assert_eq!(
+        stored(&base_url, PHP_TOKEN),
+        (22, counts(&expected)),
+        "replayed, already stored events count once; logs:\n{logs}"
+    );
+    assert_eq!(
+        spool_files(&dir),
+        [
+            "0-2-00000000.json.claimed-2",
+            "1-1-00000000.json.bad",
+            "3-1-00000000.json",
+            "4-1-00000000.json"
+        ],
+        "{logs}"
+    );
+    assert!(
+        logs.contains("1-1-00000000.json is not a usage spool file"),
+        "{logs}"
+    );
+}
+
+/// Laravel's path: `terminate` calls flush(), which spends its budget on an outage; the events
+/// are kept (not dropped, as without a spool) and the exit flush tries once, then spools them.
+#[test]
+fn php_recorder_spools_what_a_flush_kept_through_an_outage() {
+    let Some((php, app)) = php_app("http://127.0.0.1:9") else {
+        return;
+    };
+    let spool = tempfile::tempdir().unwrap();
+    let dir = token_dir(spool.path(), PHP_TOKEN);
+    let started = std::time::Instant::now();
+    let (out, logs) = run_php_driver(
+        &php,
+        app.path(),
+        &closed_url(),
+        spool.path(),
+        &["first", "2", "2", "flush"],
+    );
+    assert_eq!(out.trim(), "pending=4 dropped=0", "{logs}");
+    check_spooled(&dir, 4, &logs);
+    // One budget (10 s) for the worker, not two.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "{logs}"
+    );
+}
+
+/// A spool directory that cannot be created: one warning, the events dropped and counted as
+/// before, exit 0.
+#[test]
+fn php_recorder_without_a_usable_spool_warns_and_exits_as_before() {
+    let Some((php, app)) = php_app("http://127.0.0.1:9") else {
+        return;
+    };
+    let parent = tempfile::tempdir().unwrap();
+    let not_a_dir = parent.path().join("file");
+    std::fs::write(&not_a_dir, "").unwrap();
+    let (_, logs) = run_php_driver(
+        &php,
+        app.path(),
+        &closed_url(),
+        &not_a_dir,
+        &["first", "2", "2"],
+    );
+    assert_eq!(
+        logs.matches("usage spool unavailable").count(),
+        1,
+        "one warning:\n{logs}"
+    );
+    assert!(!logs.contains("[spaire] saved"), "{logs}");
+}
