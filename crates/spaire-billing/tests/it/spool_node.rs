@@ -173,8 +173,23 @@ fn node_recorder_spools_what_shutdown_could_not_deliver_and_the_next_start_sends
     assert_eq!(counts(&api), expected, "{stderr}");
     assert_eq!(spool_files(spool.path()), Vec::<PathBuf>::new(), "{stderr}");
 
-    // The same file replayed again (say, two processes raced for it): counted once.
-    std::fs::write(&files[0], kept).unwrap();
+    // The same file replayed again (say, two processes raced for it), once as a file and once
+    // as a claim whose process died 11 minutes ago: counted once. A claim a live process made
+    // a moment ago is left to it; a file that is not a spool is set aside.
+    let account = files[0].parent().unwrap();
+    std::fs::write(&files[0], &kept).unwrap();
+    let stale = account.join("1-1-stale.json.claimed-999999");
+    std::fs::write(&stale, &kept).unwrap();
+    let eleven_minutes_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(660);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(eleven_minutes_ago)
+        .unwrap();
+    let fresh = account.join("2-1-fresh.json.claimed-999998");
+    std::fs::write(&fresh, &kept).unwrap();
+    std::fs::write(account.join("0-1-garbage.json"), "not json").unwrap();
     let (line, stderr) = run_driver(&next, &env_up, &["25"]);
     assert_eq!(line, "ready", "{stderr}");
     let expected_after = vec![
@@ -187,7 +202,15 @@ fn node_recorder_spools_what_shutdown_could_not_deliver_and_the_next_start_sends
         expected_after,
         "only the 5 new events: {stderr}"
     );
-    assert_eq!(spool_files(spool.path()), Vec::<PathBuf>::new());
+    assert_eq!(
+        spool_files(spool.path()),
+        vec![account.join("0-1-garbage.json.bad"), fresh],
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("ignored a spool file that is not a list of usage events"),
+        "{stderr}"
+    );
 }
 
 #[test]
