@@ -5,7 +5,8 @@
 // (billing vs plain instances of the same run: p50, p99, ratio).
 //
 //   node recorder-bench.mjs <bundle.mjs>   env: SPAIRE_SERVER_URL, SPAIRE_ACCESS_TOKEN,
-//                                               INSTANCES (20), RATE (50), DURATION (120 s)
+//                                               INSTANCES (20), RATE (50), DURATION (120 s),
+//                                               SPEND_WINDOW (1: spend the window before the stop)
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -90,6 +91,18 @@ const billingReports = await Promise.all(billing.map((b) => b.report));
 const plainReports = await Promise.all(plain.map((p) => p.report));
 const loadDuring = loadavg();
 
+// SPEND_WINDOW=1: another API client of the organization spends the rate-limit window just
+// before the stop, so every instance's shutdown flush meets 429s until its deadline: what the
+// stop cannot deliver must then go through the spool.
+if (process.env.SPEND_WINDOW === "1") {
+  let requests = 0;
+  for (; requests < 500; requests += 1) {
+    const response = await fetch(`${upstream.origin}/v1/meters/?limit=1`, { headers: { authorization: `Bearer ${token}` } });
+    await response.arrayBuffer();
+    if (response.status === 429) break;
+  }
+  console.log(`the window was spent by ${requests + 1} requests of another client just before the stop`);
+}
 const stopped = Date.now();
 for (const instance of billing) instance.child.kill("SIGTERM");
 const exits = await Promise.all(billing.map((b) => b.exited));

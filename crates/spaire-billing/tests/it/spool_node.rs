@@ -40,7 +40,7 @@ const poll = setInterval(() => {
   if (stats.delivered >= expected) {
     clearInterval(poll);
     console.log("ready");
-  } else if (Date.now() - started > 30000) {
+  } else if (Date.now() - started > 60000) {
     clearInterval(poll);
     console.log(`not delivered: ${JSON.stringify(stats)}`);
   }
@@ -235,4 +235,72 @@ fn node_recorder_says_what_was_lost_when_the_spool_cannot_be_written() {
         stderr.contains("exiting with 20 undelivered usage event(s); could not save them to"),
         "the loss is said, with the reason:\n{stderr}"
     );
+}
+
+/// A spool bigger than the queue (10,000 events): what does not fit goes back to the spool and
+/// is sent at a later tick; nothing is dropped.
+#[test]
+fn node_recorder_puts_back_what_does_not_fit_its_queue() {
+    let emulator = billing_emulator::spawn_background(Default::default()).expect("emulator");
+    let base_url = emulator.base_url();
+    let api = codegen::Api {
+        base: &base_url,
+        token: emulator.token(),
+    };
+    let Some(first) = codegen::node_driver_app(&plan_for(&base_url), FIRST_RUN) else {
+        return;
+    };
+    let spool = tempfile::tempdir().unwrap();
+    let spool_dir = spool.path().to_str().unwrap();
+    let unreachable = closed_port_url();
+    let (line, stderr) = run_driver(
+        &first,
+        &[
+            ("SPAIRE_ACCESS_TOKEN", emulator.token()),
+            ("SPAIRE_SERVER_URL", unreachable.as_str()),
+            ("SPAIRE_USAGE_SPOOL_DIR", spool_dir),
+        ],
+        &[],
+    );
+    assert_eq!(line, "ready", "{stderr}");
+    let files = spool_files(spool.path());
+    assert_eq!(files.len(), 1, "{stderr}");
+    // A second file, as full as a queue can be, shaped like the first one's events.
+    let spooled: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    let template = spooled["events"][0].clone();
+    let bulk: Vec<serde_json::Value> = (0..10_000)
+        .map(|i| {
+            let mut event = template.clone();
+            event["external_id"] = format!("bulk-{i}").into();
+            event["metadata"]["endpoint"] = "/bulk".into();
+            event
+        })
+        .collect();
+    let account = files[0].parent().unwrap();
+    std::fs::write(
+        account.join("9999999999999-1-bulk.json"),
+        serde_json::json!({ "events": bulk }).to_string(),
+    )
+    .unwrap();
+
+    let next = codegen::node_driver_app(&plan_for(&base_url), NEXT_RUN).unwrap();
+    let (line, stderr) = run_driver(
+        &next,
+        &[
+            ("SPAIRE_ACCESS_TOKEN", emulator.token()),
+            ("SPAIRE_SERVER_URL", base_url.as_str()),
+            ("SPAIRE_USAGE_SPOOL_DIR", spool_dir),
+        ],
+        &["10025"],
+    );
+    assert_eq!(line, "ready", "{stderr}");
+    let expected = vec![
+        ("/bulk".to_string(), 10_000),
+        ("/keyed".to_string(), 10),
+        ("/plain".to_string(), 10),
+        ("/second".to_string(), 5),
+    ];
+    assert_eq!(counts(&api), expected, "{stderr}");
+    assert_eq!(spool_files(spool.path()), Vec::<PathBuf>::new(), "{stderr}");
 }
