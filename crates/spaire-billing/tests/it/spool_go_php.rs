@@ -508,3 +508,93 @@ fn php_recorder_without_a_usable_spool_warns_and_exits_as_before() {
     );
     assert!(!logs.contains("[spaire] saved"), "{logs}");
 }
+
+/// A spool file bigger than PHP's buffer (a Go or Node process with the same token may write
+/// up to 10,000 events): what does not fit goes back to the spool for the next flush, nothing
+/// is dropped.
+#[test]
+fn php_recorder_puts_back_what_does_not_fit_its_buffer() {
+    let emulator = emulator(PHP_TOKEN);
+    let base_url = emulator.base_url();
+    let Some((php, app)) = php_app(&base_url) else {
+        return;
+    };
+    let spool = tempfile::tempdir().unwrap();
+    let dir = token_dir(spool.path(), PHP_TOKEN);
+    std::fs::create_dir_all(&dir).unwrap();
+    let bulk: Vec<serde_json::Value> = (0..1_500)
+        .map(|i| {
+            serde_json::json!({
+                "name": "api-call",
+                "external_customer_id": CUSTOMER,
+                "metadata": { "endpoint": "/bulk" },
+                "timestamp": "2026-01-01T00:00:00Z",
+                "external_id": format!("bulk-{i}"),
+            })
+        })
+        .collect();
+    std::fs::write(
+        dir.join("1-1-00000000.json"),
+        serde_json::json!({ "events": bulk }).to_string(),
+    )
+    .unwrap();
+    // flush() takes the file: 999 events fit beside the request's own, 501 go back; the exit
+    // flush claims them.
+    let (out, logs) = run_php_driver(
+        &php,
+        app.path(),
+        &base_url,
+        spool.path(),
+        &["next", "0", "1", "flush"],
+    );
+    assert_eq!(out.trim(), "pending=0 dropped=0", "{logs}");
+    assert_eq!(
+        stored(&base_url, PHP_TOKEN),
+        (1_501, counts(&[("/bulk", 1_500), ("/next/plain", 1)])),
+        "{logs}"
+    );
+    assert_eq!(spool_files(&dir), Vec::<String>::new(), "{logs}");
+}
+
+/// A spool bigger than the queue (10,003 events): what does not fit goes back to the spool,
+/// and a later start sends it; nothing is dropped on the way.
+#[test]
+fn go_recorder_puts_back_what_does_not_fit_its_queue() {
+    let emulator = emulator(GO_TOKEN);
+    let base_url = emulator.base_url();
+    let Some(app) = codegen::go_driver_app(&plan_for(&base_url), GO_DRIVER) else {
+        return;
+    };
+    let spool = tempfile::tempdir().unwrap();
+    let dir = token_dir(spool.path(), GO_TOKEN);
+    std::fs::create_dir_all(&dir).unwrap();
+    let bulk: Vec<serde_json::Value> = (0..10_003)
+        .map(|i| {
+            serde_json::json!({
+                "name": "api-call",
+                "external_customer_id": CUSTOMER,
+                "metadata": { "endpoint": "/bulk" },
+                "timestamp": "2026-01-01T00:00:00Z",
+                "external_id": format!("bulk-{i}"),
+            })
+        })
+        .collect();
+    std::fs::write(
+        dir.join("1-1-00000000.json"),
+        serde_json::json!({ "events": bulk }).to_string(),
+    )
+    .unwrap();
+    let expected = (10_008, counts(&[("/bulk", 10_003), ("/next/plain", 5)]));
+    let mut logs = run_go_driver(&app.program, &base_url, spool.path(), ["next", "0", "5"]);
+    // Later starts send what went back (Close's 3 s may also end before all 10,008 are sent:
+    // that part is spooled again, never dropped).
+    for _ in 0..5 {
+        if stored(&base_url, GO_TOKEN) == expected {
+            break;
+        }
+        logs += &run_go_driver(&app.program, &base_url, spool.path(), ["more", "0", "0"]);
+    }
+    assert_eq!(stored(&base_url, GO_TOKEN), expected, "{logs}");
+    assert!(!logs.contains("dropped"), "nothing dropped:\n{logs}");
+    assert_eq!(spool_files(&dir), Vec::<String>::new(), "{logs}");
+}
