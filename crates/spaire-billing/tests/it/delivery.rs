@@ -25,7 +25,7 @@ use billing_emulator::EmulatorConfig;
 use crate::codegen::{self, Pricing};
 
 /// Each driver records with this customer id.
-const CUSTOMER: &str = "cust-once";
+pub(crate) const CUSTOMER: &str = "cust-once";
 
 const NODE_DRIVER: &str = r#"const usage = require(process.argv[2]);
 const customer = process.argv[3];
@@ -375,10 +375,15 @@ fn run_and_check(
         base: base_url,
         token,
     };
+    // Its own spool: every emulator has the same token, so events another test left in the
+    // machine's temp dir would otherwise be replayed into this emulator (and this test's into
+    // another's).
+    let spool = tempfile::tempdir().unwrap();
     let mut child = command
         .env("SPAIRE_ACCESS_TOKEN", token)
         .env("SPAIRE_SERVER_URL", base_url)
         .env("SPAIRE_REQUEST_TIMEOUT_MS", REQUEST_TIMEOUT_MS)
+        .env("SPAIRE_USAGE_SPOOL_DIR", spool.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -459,7 +464,7 @@ fn run_and_check(
 }
 
 /// Every event the emulator stored, through the faults (a read may fail too, so retry).
-fn all_events(api: &codegen::Api<'_>) -> Vec<serde_json::Value> {
+pub(crate) fn all_events(api: &codegen::Api<'_>) -> Vec<serde_json::Value> {
     let mut items = Vec::new();
     for page in 1.. {
         let path = format!("/v1/events/?external_customer_id={CUSTOMER}&limit=100&page={page}");
@@ -487,7 +492,7 @@ fn all_events(api: &codegen::Api<'_>) -> Vec<serde_json::Value> {
 
 /// The plan the drivers are generated from. Its meter is not created in the emulator: the
 /// check counts stored events, and a create could itself be faulted.
-fn plan_for(base_url: &str) -> billing_plan::BillingPlan {
+pub(crate) fn plan_for(base_url: &str) -> billing_plan::BillingPlan {
     codegen::plan(&["api-calls"], Pricing::Unit, false, Some(base_url))
 }
 

@@ -33,6 +33,7 @@ mod remote;
 mod sample_apps;
 mod serverless_flush;
 mod setup;
+mod spool_py_rb;
 mod ts_compiler;
 mod vocab;
 mod wire;
