@@ -984,8 +984,12 @@ fn script_runtime(script: &Script) {
             .env("SPAIRE_ACCESS_TOKEN", token)
             .env("SPAIRE_SERVER_URL", server_url)
             .env("SPAIRE_WEBHOOK_SECRET", WEBHOOK_SECRET)
-            // As in spawn_server: the "API down" run must not spool into the shared default.
-            .env("SPAIRE_USAGE_SPOOL_DIR", "off")
+            // The app's own spool, not the machine's temp dir: the "API down" run leaves its
+            // events there, and a later run with the same token would send them.
+            .env(
+                "SPAIRE_USAGE_SPOOL_DIR",
+                dir.path().join(".spaire-usage-spool"),
+            )
             .output()
             .unwrap()
     };

@@ -375,10 +375,15 @@ fn run_and_check(
         base: base_url,
         token,
     };
+    // Its own spool: every emulator has the same token, so events another test left in the
+    // machine's temp dir would otherwise be replayed into this emulator (and this test's into
+    // another's).
+    let spool = tempfile::tempdir().unwrap();
     let mut child = command
         .env("SPAIRE_ACCESS_TOKEN", token)
         .env("SPAIRE_SERVER_URL", base_url)
         .env("SPAIRE_REQUEST_TIMEOUT_MS", REQUEST_TIMEOUT_MS)
+        .env("SPAIRE_USAGE_SPOOL_DIR", spool.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

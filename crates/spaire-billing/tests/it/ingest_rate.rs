@@ -355,6 +355,12 @@ fn run(driver: Driver, args: &[&str]) -> Option<std::process::Output> {
     let output = command
         .args(args)
         .env("SPAIRE_ACCESS_TOKEN", "0".repeat(24))
+        // Its own spool: the drivers share the token, and another's saved events would be
+        // replayed here (and counted as this driver's requests).
+        .env(
+            "SPAIRE_USAGE_SPOOL_DIR",
+            app.dir.path().join(".spaire-usage-spool"),
+        )
         .current_dir(app.dir.path())
         .output()
         .expect("run the driver");

@@ -35,6 +35,7 @@ mod serverless_flush;
 mod setup;
 mod spool_go_php;
 mod spool_node;
+mod spool_py_rb;
 mod ts_compiler;
 mod vocab;
 mod wire;
