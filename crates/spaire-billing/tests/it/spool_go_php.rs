@@ -598,3 +598,66 @@ fn go_recorder_puts_back_what_does_not_fit_its_queue() {
     assert!(!logs.contains("dropped"), "nothing dropped:\n{logs}");
     assert_eq!(spool_files(&dir), Vec::<String>::new(), "{logs}");
 }
+
+/// A spool directory other users can write to (a shared temp dir) is neither read nor
+/// written: its files would become billed usage.
+#[test]
+fn php_and_go_recorders_refuse_a_spool_others_can_write_to() {
+    use std::os::unix::fs::PermissionsExt;
+    let php_emulator = emulator(PHP_TOKEN);
+    let base_url = php_emulator.base_url();
+    let Some((php, app)) = php_app(&base_url) else {
+        return;
+    };
+    let spool = tempfile::tempdir().unwrap();
+    let dir = token_dir(spool.path(), PHP_TOKEN);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::write(
+        dir.join("1-1-00000000.json"),
+        serde_json::json!({ "events": [{
+            "name": "api-call",
+            "external_customer_id": CUSTOMER,
+            "metadata": { "endpoint": "/planted" },
+            "timestamp": "2026-01-01T00:00:00Z",
+            "external_id": "planted-1",
+        }] })
+        .to_string(),
+    )
+    .unwrap();
+    let (out, logs) = run_php_driver(
+        &php,
+        app.path(),
+        &base_url,
+        spool.path(),
+        &["next", "0", "1", "flush"],
+    );
+    assert_eq!(out.trim(), "pending=0 dropped=0", "{logs}");
+    assert_eq!(
+        stored(&base_url, PHP_TOKEN),
+        (1, counts(&[("/next/plain", 1)])),
+        "the planted event is not sent: {logs}"
+    );
+    assert!(logs.contains("can be written by other users"), "{logs}");
+
+    let go = emulator(GO_TOKEN);
+    let go_url = go.base_url();
+    let Some(app) = codegen::go_driver_app(&plan_for(&go_url), GO_DRIVER) else {
+        return;
+    };
+    let go_dir = token_dir(spool.path(), GO_TOKEN);
+    std::fs::create_dir_all(&go_dir).unwrap();
+    std::fs::set_permissions(&go_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::copy(
+        dir.join("1-1-00000000.json"),
+        go_dir.join("1-1-00000000.json"),
+    )
+    .unwrap();
+    let logs = run_go_driver(&app.program, &go_url, spool.path(), ["next", "0", "1"]);
+    assert_eq!(
+        stored(&go_url, GO_TOKEN),
+        (1, counts(&[("/next/plain", 1)])),
+        "the planted event is not sent: {logs}"
+    );
+    assert!(logs.contains("can be written by other users"), "{logs}");
+}

@@ -304,3 +304,55 @@ fn node_recorder_puts_back_what_does_not_fit_its_queue() {
     assert_eq!(counts(&api), expected, "{stderr}");
     assert_eq!(spool_files(spool.path()), Vec::<PathBuf>::new(), "{stderr}");
 }
+
+/// A spool directory other users can write to (a shared temp dir) is not replayed: its files
+/// would become billed usage.
+#[test]
+fn node_recorder_ignores_a_spool_others_can_write_to() {
+    let emulator = billing_emulator::spawn_background(Default::default()).expect("emulator");
+    let base_url = emulator.base_url();
+    let api = codegen::Api {
+        base: &base_url,
+        token: emulator.token(),
+    };
+    let Some(first) = codegen::node_driver_app(&plan_for(&base_url), FIRST_RUN) else {
+        return;
+    };
+    let spool = tempfile::tempdir().unwrap();
+    let spool_dir = spool.path().to_str().unwrap();
+    let unreachable = closed_port_url();
+    let (_, stderr) = run_driver(
+        &first,
+        &[
+            ("SPAIRE_ACCESS_TOKEN", emulator.token()),
+            ("SPAIRE_SERVER_URL", unreachable.as_str()),
+            ("SPAIRE_USAGE_SPOOL_DIR", spool_dir),
+        ],
+        &[],
+    );
+    let files = spool_files(spool.path());
+    assert_eq!(files.len(), 1, "{stderr}");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        files[0].parent().unwrap(),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .unwrap();
+    let next = codegen::node_driver_app(&plan_for(&base_url), NEXT_RUN).unwrap();
+    let (line, stderr) = run_driver(
+        &next,
+        &[
+            ("SPAIRE_ACCESS_TOKEN", emulator.token()),
+            ("SPAIRE_SERVER_URL", base_url.as_str()),
+            ("SPAIRE_USAGE_SPOOL_DIR", spool_dir),
+        ],
+        &["5"],
+    );
+    assert_eq!(line, "ready", "{stderr}");
+    assert_eq!(counts(&api), vec![("/second".to_string(), 5)], "{stderr}");
+    assert_eq!(spool_files(spool.path()), files, "left alone: {stderr}");
+    assert!(
+        stderr.contains("not using the usage spool") && stderr.contains("others can write to it"),
+        "{stderr}"
+    );
+}

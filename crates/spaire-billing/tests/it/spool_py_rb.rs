@@ -106,7 +106,7 @@ fn run(
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut condition_met = until_ready();
     while !condition_met && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(200));
@@ -116,7 +116,7 @@ fn run(
     let logs = String::from_utf8_lossy(&output.stderr).to_string();
     assert!(
         condition_met,
-        "{language}: what the run must do before SIGTERM did not happen in 30 s:\n{logs}"
+        "{language}: what the run must do before SIGTERM did not happen in 60 s:\n{logs}"
     );
     assert!(
         output.status.success(),
@@ -281,6 +281,69 @@ fn check_spool_round_trip(language: &str, driver: Driver<'_>) {
     );
 }
 
+/// A spool bigger than the queue (10,003 events next to the run's 5): what does not fit goes
+/// back to the spool and is sent by a later round of the same process; nothing is dropped.
+fn check_put_back(language: &str, driver: Driver<'_>) {
+    let emulator = billing_emulator::spawn_background(billing_emulator::EmulatorConfig::default())
+        .expect("emulator");
+    let base_url = emulator.base_url();
+    let token = emulator.token();
+    let api = codegen::Api {
+        base: &base_url,
+        token,
+    };
+    let spool = tempfile::tempdir().unwrap();
+    let sub: PathBuf = spool
+        .path()
+        .join(&billing_apply::sha256_hex(token.as_bytes())[..16]);
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let bulk: Vec<serde_json::Value> = (0..10_003)
+        .map(|i| {
+            serde_json::json!({
+                "name": "api-call",
+                "external_customer_id": CUSTOMER,
+                "metadata": { "endpoint": "/bulk" },
+                "timestamp": "2026-01-01T00:00:00Z",
+                "external_id": format!("bulk-{i}"),
+            })
+        })
+        .collect();
+    std::fs::write(
+        sub.join("1-1-00000000.json"),
+        serde_json::json!({ "events": bulk }).to_string(),
+    )
+    .unwrap();
+    let delivered = || stored(&api).0 >= 10_008;
+    let logs = run(
+        language,
+        driver("second"),
+        &base_url,
+        token,
+        spool.path(),
+        &delivered,
+    );
+    let events = all_events(&api);
+    let bulk_stored = events
+        .iter()
+        .filter(|e| e["metadata"]["endpoint"] == "/bulk")
+        .count();
+    assert_eq!(
+        (events.len(), bulk_stored),
+        (10_008, 10_003),
+        "{language}: every spooled event and the run's own 5, once:\n{logs}"
+    );
+    assert!(
+        !logs.contains("dropped"),
+        "{language}: nothing dropped:\n{logs}"
+    );
+    assert!(
+        listing(&sub).is_empty(),
+        "{language}: {:?}\n{logs}",
+        listing(&sub)
+    );
+}
+
 /// A spool that cannot be created: one warning, then the old behaviour at exit.
 fn check_unusable_spool(language: &str, driver: Driver<'_>) {
     let dir = tempfile::tempdir().unwrap();
@@ -356,4 +419,20 @@ fn ruby_recorder_without_a_usable_spool_warns_once_and_reports_the_loss() {
         return;
     };
     check_unusable_spool("ruby", &|phase| command(&app, "driver.rb", phase));
+}
+
+#[test]
+fn python_recorder_puts_back_what_does_not_fit_its_queue() {
+    let Some(app) = python_driver("http://127.0.0.1:9") else {
+        return;
+    };
+    check_put_back("python", &|phase| command(&app, "driver.py", phase));
+}
+
+#[test]
+fn ruby_recorder_puts_back_what_does_not_fit_its_queue() {
+    let Some(app) = ruby_driver("http://127.0.0.1:9") else {
+        return;
+    };
+    check_put_back("ruby", &|phase| command(&app, "driver.rb", phase));
 }
