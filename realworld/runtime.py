@@ -1485,7 +1485,14 @@ def run_check(project, tool: Path, cache: Path, out_dir: Path) -> dict:
         emu.api("POST", "/v1/products/", {"name": "Pro", "recurring_interval": "month",
                                            "prices": [{"amount_type": "fixed", "price_amount": 2000,
                                                        "price_currency": "usd"}]})
-        env = {**os.environ, "SPAIRE_ACCESS_TOKEN": run.TOKEN, "SPAIRE_SERVER_URL": emu.url, "NO_COLOR": "1"}
+        # The project's own usage spool: every project runs with the same made-up token, so in
+        # the shared default directory one app's leftovers would be sent into the next one's
+        # emulator. What is left there after the check is reported (events the app's shutdown
+        # could not deliver).
+        spool = logs / "spool"
+        shutil.rmtree(spool, ignore_errors=True)
+        env = {**os.environ, "SPAIRE_ACCESS_TOKEN": run.TOKEN, "SPAIRE_SERVER_URL": emu.url, "NO_COLOR": "1",
+               "SPAIRE_USAGE_SPOOL_DIR": str(spool)}
         rc, sout, serr = run.sh([str(tool)] + run.setup_args(project, emu.url), cwd=work, env=env, timeout=300)
         result["setup_rc"] = rc
         if rc != 0:
@@ -1522,6 +1529,9 @@ def run_check(project, tool: Path, cache: Path, out_dir: Path) -> dict:
         customer = result.get("driver", {}).get("customer", CUSTOMER)
         result["customer"] = customer
         result["counted"] = counted(emu, customer)
+        result["spooled_events"] = sum(
+            len(json.loads(f.read_text()).get("events", [])) for f in spool.glob("*/*.json")
+        )
     finally:
         emu.stop()
     exp = rt["expect"]

@@ -183,7 +183,11 @@ fn declared_imports_are_what_the_output_imports_and_all_that_is_installed() {
                             "time",
                             "uri",
                             "stringio",
-                            "securerandom"
+                            "securerandom",
+                            // The usage spool: the token's directory name, its files.
+                            "digest",
+                            "fileutils",
+                            "tmpdir"
                         ]
                         .contains(&lib.as_str()),
                         "{dir}: Ruby output requires `{lib}`"
