@@ -15,18 +15,22 @@
 // Prints one JSON line when the load ends ({ mode, answered, latenciesUs, workUs, stats }); a billing
 // instance then stays up, its recorder holding what it could not send yet, until the bench
 // stops it with SIGTERM (the recorder's own shutdown flush).
+import { readdirSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 
 const [mode, bundle, customer] = process.argv.slice(2);
 // `replay`: the app's next start after the stop. No requests: the recorder finds the spool the
-// stopped instances left and sends it; one JSON line once nothing is queued (or after 5 min).
+// stopped instances left and sends it; one JSON line once nothing is queued and no spool file
+// is left (what did not fit the queue waits there for a later tick), or after 5 min.
 if (mode === "replay") {
   const spaire = await import(pathToFileURL(bundle).href);
+  const spoolLeft = () =>
+    readdirSync(process.env.SPAIRE_USAGE_SPOOL_DIR, { recursive: true }).some((f) => String(f).endsWith(".json"));
   const began = Date.now();
   await new Promise((resolve) => {
     const poll = setInterval(() => {
       const stats = spaire.usageRecorderStats();
-      if ((stats.delivered > 0 && stats.queued === 0) || Date.now() - began > 300_000) {
+      if ((stats.delivered > 0 && stats.queued === 0 && !spoolLeft()) || Date.now() - began > 300_000) {
         clearInterval(poll);
         resolve();
       }
