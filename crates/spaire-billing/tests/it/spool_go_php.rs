@@ -408,9 +408,9 @@ fn php_recorder_spools_a_refused_exit_flush_and_the_next_request_sends_it() {
 
     // 3. Copies of the first file (already stored): one claimed 11 minutes ago by a worker
     // that died, one claimed just now by a live worker, an unparsable file and three plain
-    // ones. Each flush claims one spool file, oldest name first (an unparsable one is set
-    // aside as .bad and does not count): flush() takes the stale claim, the exit flush 2;
-    // the live claim is left alone, 3 and 4 wait for the next requests.
+    // ones. A flush claims spool files up to one batch, oldest name first: flush() takes the
+    // stale claim and the three copies; the unparsable one is set aside as .bad and the live
+    // claim is left alone.
     let stale = dir.join("0-1-00000000.json.claimed-1");
     std::fs::write(&stale, &text).unwrap();
     claimed_minutes_ago(&stale, 11);
@@ -444,12 +444,7 @@ fn php_recorder_spools_a_refused_exit_flush_and_the_next_request_sends_it() {
     );
     assert_eq!(
         spool_files(&dir),
-        [
-            "0-2-00000000.json.claimed-2",
-            "1-1-00000000.json.bad",
-            "3-1-00000000.json",
-            "4-1-00000000.json"
-        ],
+        ["0-2-00000000.json.claimed-2", "1-1-00000000.json.bad"],
         "{logs}"
     );
     assert!(
@@ -660,4 +655,94 @@ fn php_and_go_recorders_refuse_a_spool_others_can_write_to() {
         "the planted event is not sent: {logs}"
     );
     assert!(logs.contains("can be written by other users"), "{logs}");
+}
+
+/// A 429's Retry-After is shared with every later request through the spool directory: until
+/// it passes no request is sent (each would only be refused) and each request's events go to
+/// the spool, quietly; the first flush after it sends them all in one batch.
+#[test]
+fn php_requests_share_a_retry_after_pause_and_spool_until_it_passes() {
+    let throttled = billing_emulator::spawn_background(EmulatorConfig {
+        tokens: vec![TokenSpec::new(PHP_TOKEN)],
+        // The first ingest is answered 429 with `retry-after: 600`; later ones are served.
+        throttle_first_requests: 1,
+        ..EmulatorConfig::default()
+    })
+    .expect("emulator");
+    let base_url = throttled.base_url();
+    let Some((php, app)) = php_app(&base_url) else {
+        return;
+    };
+    let spool = tempfile::tempdir().unwrap();
+    let dir = token_dir(spool.path(), PHP_TOKEN);
+
+    // 1. flush() is refused (429): the pause is shared. This request's own exit flush still
+    // tries once (its pause may outlast the server's window): the emulator serves it.
+    let (out, logs) = run_php_driver(
+        &php,
+        app.path(),
+        &base_url,
+        spool.path(),
+        &["first", "0", "2", "flush"],
+    );
+    assert_eq!(out.trim(), "pending=2 dropped=0", "{logs}");
+    assert_eq!(stored(&base_url, PHP_TOKEN).0, 2, "{logs}");
+    let pause: f64 = std::fs::read_to_string(dir.join("pause"))
+        .expect("the pause is shared in the spool directory")
+        .trim()
+        .parse()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(pause > now + 500.0, "Retry-After 600 s: {pause} vs {now}");
+
+    // 2. Two later requests inside the pause send nothing (the emulator would accept them) and
+    // spool their events quietly, one file each.
+    for _ in 0..2 {
+        let (out, logs) = run_php_driver(
+            &php,
+            app.path(),
+            &base_url,
+            spool.path(),
+            &["second", "0", "3", "flush"],
+        );
+        assert_eq!(out.trim(), "pending=3 dropped=0", "{logs}");
+        assert!(!logs.contains("[spaire] saved"), "quiet: {logs}");
+    }
+    assert_eq!(
+        stored(&base_url, PHP_TOKEN).0,
+        2,
+        "nothing sent in the pause"
+    );
+    let files: Vec<String> = spool_files(&dir)
+        .into_iter()
+        .filter(|f| f.ends_with(".json"))
+        .collect();
+    assert_eq!(files.len(), 2, "one file per request: {files:?}");
+
+    // 3. The pause has passed: the next flush sends both files and its own event at once.
+    std::fs::write(dir.join("pause"), "0").unwrap();
+    let (out, logs) = run_php_driver(
+        &php,
+        app.path(),
+        &base_url,
+        spool.path(),
+        &["third", "0", "1", "flush"],
+    );
+    assert_eq!(out.trim(), "pending=0 dropped=0", "{logs}");
+    assert_eq!(
+        stored(&base_url, PHP_TOKEN),
+        (
+            9,
+            counts(&[
+                ("/first/plain", 2),
+                ("/second/plain", 6),
+                ("/third/plain", 1)
+            ])
+        ),
+        "{logs}"
+    );
+    assert_eq!(spool_files(&dir), ["pause"], "{logs}");
 }
