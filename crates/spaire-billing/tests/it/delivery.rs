@@ -490,6 +490,28 @@ pub(crate) fn all_events(api: &codegen::Api<'_>) -> Vec<serde_json::Value> {
     items
 }
 
+/// Writes a spool file `name` into `dir` holding `count` wire events for [`CUSTOMER`] with
+/// the `endpoint` metadata and ids `bulk-0`, `bulk-1`, ...: what a process of the app (any
+/// language) leaves behind at exit, for the spool tests.
+pub(crate) fn write_spool_file(dir: &std::path::Path, name: &str, count: usize, endpoint: &str) {
+    let events: Vec<serde_json::Value> = (0..count)
+        .map(|i| {
+            serde_json::json!({
+                "name": "api-call",
+                "external_customer_id": CUSTOMER,
+                "metadata": { "endpoint": endpoint },
+                "timestamp": "2026-01-01T00:00:00Z",
+                "external_id": format!("bulk-{i}"),
+            })
+        })
+        .collect();
+    std::fs::write(
+        dir.join(name),
+        serde_json::json!({ "events": events }).to_string(),
+    )
+    .unwrap();
+}
+
 /// The plan the drivers are generated from. Its meter is not created in the emulator: the
 /// check counts stored events, and a create could itself be faulted.
 pub(crate) fn plan_for(base_url: &str) -> billing_plan::BillingPlan {

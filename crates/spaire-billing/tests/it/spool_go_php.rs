@@ -22,7 +22,7 @@ use billing_detect::{FrameworkId, Language};
 use billing_emulator::{EmulatorConfig, TokenSpec};
 
 use crate::codegen;
-use crate::delivery::{CUSTOMER, all_events, plan_for};
+use crate::delivery::{CUSTOMER, all_events, plan_for, write_spool_file};
 
 /// Made up; the emulator accepts it.
 const GO_TOKEN: &str = "spool-test-token-go";
@@ -517,22 +517,7 @@ fn php_recorder_puts_back_what_does_not_fit_its_buffer() {
     let spool = tempfile::tempdir().unwrap();
     let dir = token_dir(spool.path(), PHP_TOKEN);
     std::fs::create_dir_all(&dir).unwrap();
-    let bulk: Vec<serde_json::Value> = (0..1_500)
-        .map(|i| {
-            serde_json::json!({
-                "name": "api-call",
-                "external_customer_id": CUSTOMER,
-                "metadata": { "endpoint": "/bulk" },
-                "timestamp": "2026-01-01T00:00:00Z",
-                "external_id": format!("bulk-{i}"),
-            })
-        })
-        .collect();
-    std::fs::write(
-        dir.join("1-1-00000000.json"),
-        serde_json::json!({ "events": bulk }).to_string(),
-    )
-    .unwrap();
+    write_spool_file(&dir, "1-1-00000000.json", 1_500, "/bulk");
     // flush() takes the file: 999 events fit beside the request's own, 501 go back; the exit
     // flush claims them.
     let (out, logs) = run_php_driver(
@@ -563,22 +548,7 @@ fn go_recorder_puts_back_what_does_not_fit_its_queue() {
     let spool = tempfile::tempdir().unwrap();
     let dir = token_dir(spool.path(), GO_TOKEN);
     std::fs::create_dir_all(&dir).unwrap();
-    let bulk: Vec<serde_json::Value> = (0..10_003)
-        .map(|i| {
-            serde_json::json!({
-                "name": "api-call",
-                "external_customer_id": CUSTOMER,
-                "metadata": { "endpoint": "/bulk" },
-                "timestamp": "2026-01-01T00:00:00Z",
-                "external_id": format!("bulk-{i}"),
-            })
-        })
-        .collect();
-    std::fs::write(
-        dir.join("1-1-00000000.json"),
-        serde_json::json!({ "events": bulk }).to_string(),
-    )
-    .unwrap();
+    write_spool_file(&dir, "1-1-00000000.json", 10_003, "/bulk");
     let expected = (10_008, counts(&[("/bulk", 10_003), ("/next/plain", 5)]));
     let mut logs = run_go_driver(&app.program, &base_url, spool.path(), ["next", "0", "5"]);
     // Later starts send what went back (Close's 3 s may also end before all 10,008 are sent:

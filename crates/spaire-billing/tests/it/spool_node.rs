@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::codegen;
-use crate::delivery::{CUSTOMER, all_events, plan_for};
+use crate::delivery::{CUSTOMER, all_events, plan_for, write_spool_file};
 
 const FIRST_RUN: &str = r#"const usage = require(process.argv[2]);
 const customer = process.argv[3];
@@ -54,10 +54,7 @@ setInterval(() => {}, 1000);
 
 /// A port nothing listens on: bound, then released.
 fn closed_port_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
+    format!("http://127.0.0.1:{}", codegen::free_port())
 }
 
 /// Runs `driver.cjs` with `args` until it prints its first line, then stops it with SIGTERM;
@@ -267,24 +264,9 @@ fn node_recorder_puts_back_what_does_not_fit_its_queue() {
     assert_eq!(line, "ready", "{stderr}");
     let files = spool_files(spool.path());
     assert_eq!(files.len(), 1, "{stderr}");
-    // A second file, as full as a queue can be, shaped like the first one's events.
-    let spooled: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
-    let template = spooled["events"][0].clone();
-    let bulk: Vec<serde_json::Value> = (0..10_000)
-        .map(|i| {
-            let mut event = template.clone();
-            event["external_id"] = format!("bulk-{i}").into();
-            event["metadata"]["endpoint"] = "/bulk".into();
-            event
-        })
-        .collect();
+    // A second file, as full as a queue can be.
     let account = files[0].parent().unwrap();
-    std::fs::write(
-        account.join("9999999999999-1-bulk.json"),
-        serde_json::json!({ "events": bulk }).to_string(),
-    )
-    .unwrap();
+    write_spool_file(account, "9999999999999-1-bulk.json", 10_000, "/bulk");
 
     let next = codegen::node_driver_app(&plan_for(&base_url), NEXT_RUN).unwrap();
     let (line, stderr) = run_driver(
@@ -356,5 +338,44 @@ fn node_recorder_ignores_a_spool_others_can_write_to() {
     assert!(
         stderr.contains("not using the usage spool") && stderr.contains("others can write to it"),
         "{stderr}"
+    );
+}
+
+/// Under Jest or Vitest (NODE_ENV=test) and no explicit directory, nothing is spooled: a test
+/// run's events are not usage, and the next run's mocks would see them.
+#[test]
+fn node_recorder_spools_nothing_in_a_test_run() {
+    let Some(first) = codegen::node_driver_app(&plan_for("http://127.0.0.1:9"), FIRST_RUN) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut command = Command::new(&first.program);
+    command
+        .arg("driver.cjs")
+        .arg(&first.usage)
+        .arg(CUSTOMER)
+        .current_dir(first.dir.path())
+        .env_remove("SPAIRE_USAGE_SPOOL_DIR")
+        .env("TMPDIR", tmp.path())
+        .env("NODE_ENV", "test")
+        .env("SPAIRE_ACCESS_TOKEN", "token-for-a-test-run")
+        .env("SPAIRE_SERVER_URL", closed_port_url())
+        .env("SPAIRE_REQUEST_TIMEOUT_MS", "1000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("node starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let output = codegen::stop(&mut child, "TERM", 60);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("exiting with 20 undelivered usage event(s)"),
+        "{stderr}"
+    );
+    assert!(
+        !tmp.path().join("spaire-usage-spool").exists(),
+        "nothing written to the temp dir: {stderr}"
     );
 }

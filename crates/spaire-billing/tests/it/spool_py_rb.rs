@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::codegen;
-use crate::delivery::{CUSTOMER, all_events, plan_for};
+use crate::delivery::{CUSTOMER, all_events, plan_for, write_spool_file};
 
 const PYTHON_DRIVER: &str = r#"import signal
 import sys
@@ -298,22 +298,7 @@ fn check_put_back(language: &str, driver: Driver<'_>) {
         .join(&billing_apply::sha256_hex(token.as_bytes())[..16]);
     std::fs::create_dir(&sub).unwrap();
     std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let bulk: Vec<serde_json::Value> = (0..10_003)
-        .map(|i| {
-            serde_json::json!({
-                "name": "api-call",
-                "external_customer_id": CUSTOMER,
-                "metadata": { "endpoint": "/bulk" },
-                "timestamp": "2026-01-01T00:00:00Z",
-                "external_id": format!("bulk-{i}"),
-            })
-        })
-        .collect();
-    std::fs::write(
-        sub.join("1-1-00000000.json"),
-        serde_json::json!({ "events": bulk }).to_string(),
-    )
-    .unwrap();
+    write_spool_file(&sub, "1-1-00000000.json", 10_003, "/bulk");
     let delivered = || stored(&api).0 >= 10_008;
     let logs = run(
         language,
@@ -435,4 +420,45 @@ fn ruby_recorder_puts_back_what_does_not_fit_its_queue() {
         return;
     };
     check_put_back("ruby", &|phase| command(&app, "driver.rb", phase));
+}
+
+/// Under pytest and no explicit directory, nothing is spooled: a test run's events are not
+/// usage, and the next run's mocked API would see them.
+#[test]
+fn python_recorder_spools_nothing_under_pytest() {
+    let driver = format!(
+        "import sys\nimport types\n\nsys.modules.setdefault(\"pytest\", types.ModuleType(\"pytest\"))\n{PYTHON_DRIVER}"
+    );
+    let Some(app) = codegen::python_driver_app(&plan_for("http://127.0.0.1:9"), &driver) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = command(&app, "driver.py", "first")
+        .env_remove("SPAIRE_USAGE_SPOOL_DIR")
+        .env("TMPDIR", tmp.path())
+        .env("SPAIRE_ACCESS_TOKEN", "token-for-a-test-run")
+        .env(
+            "SPAIRE_SERVER_URL",
+            format!("http://127.0.0.1:{}", codegen::free_port()),
+        )
+        .env("SPAIRE_REQUEST_TIMEOUT_MS", "1000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    let output = codegen::stop(&mut child, "TERM", 60);
+    let logs = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        logs.contains("20 usage events could not be delivered before exit"),
+        "{logs}"
+    );
+    assert!(
+        !tmp.path().join("spaire-usage-spool").exists(),
+        "nothing written to the temp dir: {logs}"
+    );
 }
