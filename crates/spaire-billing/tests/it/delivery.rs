@@ -442,21 +442,15 @@ fn run_and_check(
         );
     }
     // The API does not return external_id; what each event was recorded for tells them apart.
-    let events = all_events(&api);
-    let count = |endpoint: &str| {
-        events
-            .iter()
-            .filter(|e| e["metadata"]["endpoint"] == endpoint)
-            .count()
-    };
+    let (total, by_endpoint) = stored_by_endpoint(&api);
     let counts: Vec<(&str, usize)> = scenario
         .expected
         .iter()
-        .map(|(endpoint, _)| (*endpoint, count(endpoint)))
+        .map(|(endpoint, _)| (*endpoint, by_endpoint.get(*endpoint).copied().unwrap_or(0)))
         .collect();
     let distinct: usize = scenario.expected.iter().map(|(_, n)| n).sum();
     assert_eq!(
-        (events.len(), counts),
+        (total, counts),
         (distinct, scenario.expected.to_vec()),
         "{language}: every distinct event exactly once (keyed re-recordings are duplicates \
          of stored events); logs:\n{logs}"
@@ -488,6 +482,34 @@ pub(crate) fn all_events(api: &codegen::Api<'_>) -> Vec<serde_json::Value> {
         items.extend(page_items);
     }
     items
+}
+
+/// The stored events of [`CUSTOMER`]: their total, and how many per `endpoint` metadata
+/// value (every driver records its events under one; the API does not return external_id).
+pub(crate) fn stored_by_endpoint(
+    api: &codegen::Api<'_>,
+) -> (usize, std::collections::BTreeMap<String, usize>) {
+    let events = all_events(api);
+    let mut counts = std::collections::BTreeMap::new();
+    for event in &events {
+        let endpoint = event["metadata"]["endpoint"].as_str().unwrap_or("?");
+        *counts.entry(endpoint.to_owned()).or_insert(0) += 1;
+    }
+    (events.len(), counts)
+}
+
+/// The names in a spool directory, sorted (none when it does not exist).
+pub(crate) fn spool_listing(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }
 
 /// Writes a spool file `name` into `dir` holding `count` wire events for [`CUSTOMER`] with

@@ -22,7 +22,7 @@ use billing_detect::{FrameworkId, Language};
 use billing_emulator::{EmulatorConfig, TokenSpec};
 
 use crate::codegen;
-use crate::delivery::{CUSTOMER, all_events, plan_for, write_spool_file};
+use crate::delivery::{CUSTOMER, plan_for, spool_listing, stored_by_endpoint, write_spool_file};
 
 /// Made up; the emulator accepts it.
 const GO_TOKEN: &str = "spool-test-token-go";
@@ -123,34 +123,12 @@ fn token_dir(spool: &Path, token: &str) -> PathBuf {
     spool.join(&hex[..16])
 }
 
-/// The spool directory's file names, sorted.
-fn spool_files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
 /// Stored events per `endpoint` metadata value.
 fn stored(base_url: &str, token: &str) -> (usize, BTreeMap<String, usize>) {
-    let events = all_events(&codegen::Api {
+    stored_by_endpoint(&codegen::Api {
         base: base_url,
         token,
-    });
-    let mut counts = BTreeMap::new();
-    for event in &events {
-        let endpoint = event["metadata"]["endpoint"]
-            .as_str()
-            .unwrap_or("?")
-            .to_owned();
-        *counts.entry(endpoint).or_insert(0) += 1;
-    }
-    (events.len(), counts)
+    })
 }
 
 fn counts(expected: &[(&str, usize)]) -> BTreeMap<String, usize> {
@@ -173,7 +151,7 @@ fn claimed_minutes_ago(path: &Path, minutes: u64) {
 /// Checks the first run's spool: one `.json` file (mode 0600, in a 0700 directory) holding
 /// `events` wire events, each with its external_id and timestamp. Returns its contents.
 fn check_spooled(dir: &Path, events: usize, logs: &str) -> String {
-    let files = spool_files(dir);
+    let files = spool_listing(dir);
     assert!(
         files.len() == 1 && files[0].ends_with(".json"),
         "one spool file in {}, got {files:?}; logs:\n{logs}",
@@ -270,7 +248,7 @@ fn go_recorder_spools_what_close_could_not_deliver_and_the_next_start_sends_it()
         "every event once; logs:\n{logs}"
     );
     assert_eq!(
-        spool_files(&dir),
+        spool_listing(&dir),
         Vec::<String>::new(),
         "the spool is empty"
     );
@@ -291,7 +269,7 @@ fn go_recorder_spools_what_close_could_not_deliver_and_the_next_start_sends_it()
         (25, counts(&expected)),
         "replayed, already stored files count once; logs:\n{logs}"
     );
-    assert_eq!(spool_files(&dir), [fresh], "only the live claim is left");
+    assert_eq!(spool_listing(&dir), [fresh], "only the live claim is left");
 }
 
 /// A spool directory that cannot be created (its parent is a file): one warning, the old
@@ -401,7 +379,7 @@ fn php_recorder_spools_a_refused_exit_flush_and_the_next_request_sends_it() {
         "every event once; logs:\n{logs}"
     );
     assert_eq!(
-        spool_files(&dir),
+        spool_listing(&dir),
         Vec::<String>::new(),
         "the spool is empty"
     );
@@ -443,7 +421,7 @@ fn php_recorder_spools_a_refused_exit_flush_and_the_next_request_sends_it() {
         "replayed, already stored events count once; logs:\n{logs}"
     );
     assert_eq!(
-        spool_files(&dir),
+        spool_listing(&dir),
         ["0-2-00000000.json.claimed-2", "1-1-00000000.json.bad"],
         "{logs}"
     );
@@ -533,7 +511,7 @@ fn php_recorder_puts_back_what_does_not_fit_its_buffer() {
         (1_501, counts(&[("/bulk", 1_500), ("/next/plain", 1)])),
         "{logs}"
     );
-    assert_eq!(spool_files(&dir), Vec::<String>::new(), "{logs}");
+    assert_eq!(spool_listing(&dir), Vec::<String>::new(), "{logs}");
 }
 
 /// A spool bigger than the queue (10,003 events): what does not fit goes back to the spool,
@@ -561,7 +539,7 @@ fn go_recorder_puts_back_what_does_not_fit_its_queue() {
     }
     assert_eq!(stored(&base_url, GO_TOKEN), expected, "{logs}");
     assert!(!logs.contains("dropped"), "nothing dropped:\n{logs}");
-    assert_eq!(spool_files(&dir), Vec::<String>::new(), "{logs}");
+    assert_eq!(spool_listing(&dir), Vec::<String>::new(), "{logs}");
 }
 
 /// A spool directory other users can write to (a shared temp dir) is neither read nor
@@ -686,7 +664,7 @@ fn php_requests_share_a_retry_after_pause_and_spool_until_it_passes() {
         2,
         "nothing sent in the pause"
     );
-    let files: Vec<String> = spool_files(&dir)
+    let files: Vec<String> = spool_listing(&dir)
         .into_iter()
         .filter(|f| f.ends_with(".json"))
         .collect();
@@ -714,5 +692,5 @@ fn php_requests_share_a_retry_after_pause_and_spool_until_it_passes() {
         ),
         "{logs}"
     );
-    assert_eq!(spool_files(&dir), ["pause"], "{logs}");
+    assert_eq!(spool_listing(&dir), ["pause"], "{logs}");
 }

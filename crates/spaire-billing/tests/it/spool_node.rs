@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::codegen;
-use crate::delivery::{CUSTOMER, all_events, plan_for, write_spool_file};
+use crate::delivery::{CUSTOMER, plan_for, stored_by_endpoint, write_spool_file};
 
 const FIRST_RUN: &str = r#"const usage = require(process.argv[2]);
 const customer = process.argv[3];
@@ -103,16 +103,7 @@ fn spool_files(spool: &Path) -> Vec<PathBuf> {
 }
 
 fn counts(api: &codegen::Api<'_>) -> Vec<(String, usize)> {
-    let events = all_events(api);
-    let mut counts = std::collections::BTreeMap::new();
-    for event in &events {
-        let endpoint = event["metadata"]["endpoint"]
-            .as_str()
-            .unwrap_or("?")
-            .to_string();
-        *counts.entry(endpoint).or_insert(0) += 1;
-    }
-    counts.into_iter().collect()
+    stored_by_endpoint(api).1.into_iter().collect()
 }
 
 #[test]

@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::codegen;
-use crate::delivery::{CUSTOMER, all_events, plan_for, write_spool_file};
+use crate::delivery::{CUSTOMER, plan_for, spool_listing, stored_by_endpoint, write_spool_file};
 
 const PYTHON_DRIVER: &str = r#"import signal
 import sys
@@ -126,34 +126,14 @@ fn run(
     logs
 }
 
-/// The names in the spool subdirectory (none when it does not exist).
-fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
 /// Stored events per endpoint, in `EXPECTED`'s order, and their total.
 fn stored(api: &codegen::Api<'_>) -> (usize, Vec<(&'static str, usize)>) {
-    let events = all_events(api);
+    let (total, by_endpoint) = stored_by_endpoint(api);
     let counts = EXPECTED
         .iter()
-        .map(|(endpoint, _)| {
-            let n = events
-                .iter()
-                .filter(|e| e["metadata"]["endpoint"] == *endpoint)
-                .count();
-            (*endpoint, n)
-        })
+        .map(|(endpoint, _)| (*endpoint, by_endpoint.get(*endpoint).copied().unwrap_or(0)))
         .collect();
-    (events.len(), counts)
+    (total, counts)
 }
 
 fn check_spool_round_trip(language: &str, driver: Driver<'_>) {
@@ -181,7 +161,7 @@ fn check_spool_round_trip(language: &str, driver: Driver<'_>) {
         spool.path(),
         &|| true,
     );
-    let files = listing(&sub);
+    let files = spool_listing(&sub);
     assert!(
         files.len() == 1 && files[0].ends_with(".json"),
         "{language}: one spool file in {}, found {files:?}:\n{logs}",
@@ -252,15 +232,15 @@ fn check_spool_round_trip(language: &str, driver: Driver<'_>) {
         "{language}: the 20 spooled and 5 new events stored once each:\n{logs}"
     );
     assert!(
-        listing(&sub).is_empty(),
+        spool_listing(&sub).is_empty(),
         "{language}: nothing left in the spool: {:?}\n{logs}",
-        listing(&sub)
+        spool_listing(&sub)
     );
     assert!(!logs.contains("[spaire] saved"), "{language}: {logs}");
 
     // 3. The same file again (as if a claim had been replayed twice): deduplicated.
     std::fs::write(sub.join("1-1-replayed.json"), &saved).unwrap();
-    let claimed = || listing(&sub).is_empty();
+    let claimed = || spool_listing(&sub).is_empty();
     let logs = run(
         language,
         driver("second"),
@@ -275,9 +255,9 @@ fn check_spool_round_trip(language: &str, driver: Driver<'_>) {
         "{language}: a replayed file whose events are stored counts nothing twice:\n{logs}"
     );
     assert!(
-        listing(&sub).is_empty(),
+        spool_listing(&sub).is_empty(),
         "{language}: {:?}\n{logs}",
-        listing(&sub)
+        spool_listing(&sub)
     );
 }
 
@@ -308,13 +288,9 @@ fn check_put_back(language: &str, driver: Driver<'_>) {
         spool.path(),
         &delivered,
     );
-    let events = all_events(&api);
-    let bulk_stored = events
-        .iter()
-        .filter(|e| e["metadata"]["endpoint"] == "/bulk")
-        .count();
+    let (total, by_endpoint) = stored_by_endpoint(&api);
     assert_eq!(
-        (events.len(), bulk_stored),
+        (total, by_endpoint.get("/bulk").copied().unwrap_or(0)),
         (10_008, 10_003),
         "{language}: every spooled event and the run's own 5, once:\n{logs}"
     );
@@ -323,9 +299,9 @@ fn check_put_back(language: &str, driver: Driver<'_>) {
         "{language}: nothing dropped:\n{logs}"
     );
     assert!(
-        listing(&sub).is_empty(),
+        spool_listing(&sub).is_empty(),
         "{language}: {:?}\n{logs}",
-        listing(&sub)
+        spool_listing(&sub)
     );
 }
 
