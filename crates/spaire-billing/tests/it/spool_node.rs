@@ -106,6 +106,33 @@ fn counts(api: &codegen::Api<'_>) -> Vec<(String, usize)> {
     stored_by_endpoint(api).1.into_iter().collect()
 }
 
+/// The first run every spool test starts from: `FIRST_RUN` records 20 events with Spaire
+/// unreachable and is stopped through the app's own handler, which leaves one spool file.
+/// Returns the spool directory, its files and the run's stderr; `None` without Node.
+fn spool_a_first_run(
+    emulator: &billing_emulator::BackgroundEmulator,
+) -> Option<(tempfile::TempDir, Vec<PathBuf>, String)> {
+    let first = codegen::node_driver_app(&plan_for(&emulator.base_url()), FIRST_RUN)?;
+    let spool = tempfile::tempdir().unwrap();
+    let unreachable = closed_port_url();
+    let (line, stderr) = run_driver(
+        &first,
+        &[
+            ("SPAIRE_ACCESS_TOKEN", emulator.token()),
+            ("SPAIRE_SERVER_URL", unreachable.as_str()),
+            ("SPAIRE_USAGE_SPOOL_DIR", spool.path().to_str().unwrap()),
+        ],
+        &[],
+    );
+    assert_eq!(line, "ready", "{stderr}");
+    let files = spool_files(spool.path());
+    assert!(
+        files.len() == 1 && files[0].extension().is_some_and(|e| e == "json"),
+        "one spool file after the first run, got {files:?}:\n{stderr}"
+    );
+    Some((spool, files, stderr))
+}
+
 #[test]
 fn node_recorder_spools_what_shutdown_could_not_deliver_and_the_next_start_sends_it_once() {
     let emulator = billing_emulator::spawn_background(Default::default()).expect("emulator");
@@ -114,24 +141,10 @@ fn node_recorder_spools_what_shutdown_could_not_deliver_and_the_next_start_sends
         base: &base_url,
         token: emulator.token(),
     };
-    let Some(first) = codegen::node_driver_app(&plan_for(&base_url), FIRST_RUN) else {
+    let Some((spool, files, stderr)) = spool_a_first_run(&emulator) else {
         return;
     };
-    let spool = tempfile::tempdir().unwrap();
     let spool_dir = spool.path().to_str().unwrap();
-    let unreachable = closed_port_url();
-    let env_down = [
-        ("SPAIRE_ACCESS_TOKEN", emulator.token()),
-        ("SPAIRE_SERVER_URL", unreachable.as_str()),
-        ("SPAIRE_USAGE_SPOOL_DIR", spool_dir),
-    ];
-    let (line, stderr) = run_driver(&first, &env_down, &[]);
-    assert_eq!(line, "ready", "{stderr}");
-    let files = spool_files(spool.path());
-    assert!(
-        files.len() == 1 && files[0].extension().is_some_and(|e| e == "json"),
-        "one spool file after the first run, got {files:?}:\n{stderr}"
-    );
     assert!(
         stderr.contains("saved 20 undelivered usage event(s)"),
         "the exit says where the events went:\n{stderr}"
@@ -237,24 +250,10 @@ fn node_recorder_puts_back_what_does_not_fit_its_queue() {
         base: &base_url,
         token: emulator.token(),
     };
-    let Some(first) = codegen::node_driver_app(&plan_for(&base_url), FIRST_RUN) else {
+    let Some((spool, files, _)) = spool_a_first_run(&emulator) else {
         return;
     };
-    let spool = tempfile::tempdir().unwrap();
     let spool_dir = spool.path().to_str().unwrap();
-    let unreachable = closed_port_url();
-    let (line, stderr) = run_driver(
-        &first,
-        &[
-            ("SPAIRE_ACCESS_TOKEN", emulator.token()),
-            ("SPAIRE_SERVER_URL", unreachable.as_str()),
-            ("SPAIRE_USAGE_SPOOL_DIR", spool_dir),
-        ],
-        &[],
-    );
-    assert_eq!(line, "ready", "{stderr}");
-    let files = spool_files(spool.path());
-    assert_eq!(files.len(), 1, "{stderr}");
     // A second file, as full as a queue can be.
     let account = files[0].parent().unwrap();
     write_spool_file(account, "9999999999999-1-bulk.json", 10_000, "/bulk");
@@ -290,23 +289,10 @@ fn node_recorder_ignores_a_spool_others_can_write_to() {
         base: &base_url,
         token: emulator.token(),
     };
-    let Some(first) = codegen::node_driver_app(&plan_for(&base_url), FIRST_RUN) else {
+    let Some((spool, files, _)) = spool_a_first_run(&emulator) else {
         return;
     };
-    let spool = tempfile::tempdir().unwrap();
     let spool_dir = spool.path().to_str().unwrap();
-    let unreachable = closed_port_url();
-    let (_, stderr) = run_driver(
-        &first,
-        &[
-            ("SPAIRE_ACCESS_TOKEN", emulator.token()),
-            ("SPAIRE_SERVER_URL", unreachable.as_str()),
-            ("SPAIRE_USAGE_SPOOL_DIR", spool_dir),
-        ],
-        &[],
-    );
-    let files = spool_files(spool.path());
-    assert_eq!(files.len(), 1, "{stderr}");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(
         files[0].parent().unwrap(),
